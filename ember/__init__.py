@@ -1,0 +1,34 @@
+"""ember: a deep learning framework in Python on NumPy, with PyTorch's API and semantics."""
+from __future__ import annotations
+
+from ._dtype import (dtype, bool_ as bool, uint8, int8, int16, int32, int64, float16, float32, float64,
+                     set_default_dtype, get_default_dtype, promote_types, result_type, can_cast)
+from ._tensor import Tensor, Size, device
+from . import autograd
+from .autograd import no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled
+from .autograd.grad_mode import is_inference_mode_enabled
+from . import _ops
+from . import _factories  # noqa: F401  (registers the factories)
+from ._tensor_str import set_printoptions
+
+globals().update(_ops.FUNCTIONS)
+
+half, float, double = float16, float32, float64
+short, int, long = int16, int32, int64
+
+__version__ = "0.1.0"
+
+
+def is_tensor(obj) -> "builtins.bool":
+    """True for ember tensors."""
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> "builtins.int":
+    """Number of elements."""
+    return input.numel()
+
+
+def is_floating_point(input: Tensor) -> "builtins.bool":
+    """True for floating dtypes."""
+    return input.is_floating_point()

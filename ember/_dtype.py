@@ -1,0 +1,149 @@
+"""ember's dtypes and torch's type-promotion rules."""
+from __future__ import annotations
+
+import numpy as np
+
+
+class dtype:
+    """A tensor element type, printed as ``ember.float32`` like torch's."""
+
+    __slots__ = ("name", "np", "is_floating_point", "is_signed", "itemsize", "_cat")
+
+    def __init__(self, name: str, np_type, cat: int) -> None:
+        self.name = name
+        self.np = np.dtype(np_type)
+        self.is_floating_point = cat == 2
+        self.is_signed = self.np.kind in "if"
+        self.itemsize = self.np.itemsize
+        self._cat = cat  # 0 bool, 1 integer, 2 floating: the order of torch's categories
+
+    @property
+    def is_complex(self) -> bool:
+        return False
+
+    def to_real(self) -> "dtype":
+        return self
+
+    def __repr__(self) -> str:
+        return f"ember.{self.name}"
+
+    def __reduce__(self):
+        return self.name
+
+
+bool_ = dtype("bool", np.bool_, 0)
+uint8 = dtype("uint8", np.uint8, 1)
+int8 = dtype("int8", np.int8, 1)
+int16 = dtype("int16", np.int16, 1)
+int32 = dtype("int32", np.int32, 1)
+int64 = dtype("int64", np.int64, 1)
+float16 = dtype("float16", np.float16, 2)
+float32 = dtype("float32", np.float32, 2)
+float64 = dtype("float64", np.float64, 2)
+
+ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64)
+_FROM_NP = {d.np: d for d in ALL}
+ALIASES = {"half": float16, "float": float32, "double": float64, "short": int16,
+           "int": int32, "long": int64, "bool": bool_}
+
+
+def from_np(np_dtype) -> dtype:
+    """The ember dtype of a NumPy dtype; unsupported ones raise TypeError."""
+    try:
+        return _FROM_NP[np_dtype]
+    except KeyError:
+        pass
+    try:
+        return _FROM_NP[np.dtype(np_dtype)]
+    except (KeyError, TypeError):
+        raise TypeError(f"ember: can't convert np.ndarray of type {np_dtype}; the only supported types are: "
+                        "float64, float32, float16, int64, int32, int16, int8, uint8, and bool.") from None
+
+
+def as_dtype(d) -> dtype:
+    """An ember dtype from an ember dtype, a NumPy dtype, a torch-style name or a Python type."""
+    if isinstance(d, dtype):
+        return d
+    if d is float:
+        return float64
+    if d is int:
+        return int64
+    if d is bool:
+        return bool_
+    if isinstance(d, str) and d in ALIASES:
+        return ALIASES[d]
+    return from_np(d)
+
+
+_default = float32
+
+
+def set_default_dtype(d: dtype) -> None:
+    """Set the dtype that Python floats and float factories produce (float32 or float64)."""
+    global _default
+    if not isinstance(d, dtype) or not d.is_floating_point:
+        raise TypeError(f"only floating-point types are supported as the default type, got {d}")
+    _default = d
+
+
+def get_default_dtype() -> dtype:
+    """The current default floating dtype."""
+    return _default
+
+
+def promote_types(a: dtype, b: dtype) -> dtype:
+    """torch.promote_types: the smallest dtype both ``a`` and ``b`` convert to."""
+    if a is b:
+        return a
+    if a._cat != b._cat:
+        hi, lo = (a, b) if a._cat > b._cat else (b, a)
+        return hi
+    return _FROM_NP[np.promote_types(a.np, b.np)]
+
+
+def _combine(higher, lower):
+    # torch's combine_categories: a lower tier only matters if it is of a higher category
+    if higher is None:
+        return lower
+    if lower is None:
+        return higher
+    if higher._cat == 2:
+        return higher
+    if higher._cat == 0 or lower._cat == 2:
+        return promote_types(higher, lower)
+    return higher
+
+
+def scalar_dtype(s) -> dtype:
+    """The dtype torch gives a Python scalar as an operand."""
+    if isinstance(s, bool):
+        return bool_
+    if isinstance(s, int):
+        return int64
+    if isinstance(s, float):
+        return _default
+    if isinstance(s, np.generic):
+        return from_np(s.dtype)
+    raise TypeError(f"ember: unsupported scalar type {type(s).__name__}")
+
+
+def result_type(*operands) -> dtype:
+    """torch.result_type over tensors and Python scalars."""
+    from ._tensor import Tensor
+    dim = zero = wrapped = None
+    for o in operands:
+        if isinstance(o, Tensor):
+            d = o.dtype
+            if o._data.ndim:
+                dim = d if dim is None else promote_types(dim, d)
+            else:
+                zero = d if zero is None else promote_types(zero, d)
+        elif o is not None:
+            d = scalar_dtype(o)
+            wrapped = d if wrapped is None else promote_types(wrapped, d)
+    return _combine(dim, _combine(zero, wrapped))
+
+
+def can_cast(frm: dtype, to: dtype) -> bool:
+    """torch.can_cast: whether an in-place op may write a ``frm`` result into ``to``."""
+    return frm._cat <= to._cat

@@ -1,0 +1,195 @@
+"""Tensor factories: tensor, zeros, ones, arange, ... (random ones live in ember/random.py)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import _dtype
+from ._backend import ndarray, xp
+from ._tensor import Tensor
+from ._ops.common import register
+
+
+def _np_dtype(dtype, default=None):
+    if dtype is None:
+        return default
+    return _dtype.as_dtype(dtype).np
+
+
+def _finish(arr, requires_grad: bool, device=None) -> Tensor:
+    if device is not None and str(device).split(":")[0] != "cpu":
+        raise RuntimeError(f"ember: device '{device}' is not available (only 'cpu' in this build)")
+    t = Tensor._make(arr)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _infer_array(data, dtype):
+    """An array from Python data with torch's dtype inference (floats -> default dtype, ints -> int64)."""
+    if isinstance(data, Tensor):
+        arr = data._data
+    elif isinstance(data, ndarray):
+        arr = data
+    elif isinstance(data, np.generic):
+        arr = np.asarray(data)
+    else:
+        data = _untensor(data)
+        arr = np.asarray(data)
+        if dtype is None:
+            if arr.dtype.kind == "f":
+                arr = arr.astype(_dtype.get_default_dtype().np)
+            elif arr.dtype.kind in "iu":
+                arr = arr.astype(np.int64)
+            elif arr.dtype.kind == "O" or arr.dtype.kind in "USc":
+                raise TypeError(f"ember.tensor: could not infer dtype of {type(data).__name__} "
+                                f"(a ragged or non-numeric sequence?)")
+    if dtype is not None:
+        arr = arr.astype(_np_dtype(dtype), copy=False)
+    _dtype.from_np(arr.dtype)
+    return arr
+
+
+def _untensor(data):
+    if isinstance(data, Tensor):
+        return data._data
+    if isinstance(data, (list, tuple)):
+        return [_untensor(d) for d in data]
+    return data
+
+
+@register(method=False)
+def tensor(data, *, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """A new tensor holding a copy of ``data`` (nested lists, numbers, arrays)."""
+    try:
+        arr = _infer_array(data, dtype)
+    except ValueError as e:
+        raise ValueError(f"ember.tensor: {e}") from None
+    arr = np.array(arr, copy=True, order="C")
+    return _finish(arr, requires_grad, device)
+
+
+@register(method=False)
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """A tensor from ``data``, sharing memory with it when possible."""
+    if isinstance(data, Tensor):
+        return data if dtype is None else data.to(dtype)
+    return _finish(_infer_array(data, dtype), False, device)
+
+
+asarray = register("asarray", method=False)(lambda obj, *, dtype=None, device=None, copy=None, requires_grad=False:
+                                            tensor(obj, dtype=dtype, requires_grad=requires_grad) if copy else
+                                            _finish(_infer_array(obj, dtype), requires_grad, device))
+
+
+@register(method=False)
+def from_numpy(ndarray_: ndarray) -> Tensor:
+    """A tensor sharing memory with a NumPy array (no copy)."""
+    if not isinstance(ndarray_, ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray_).__name__})")
+    _dtype.from_np(ndarray_.dtype)
+    return Tensor._make(ndarray_)
+
+
+def _size(size) -> tuple:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    for s in size:
+        if not isinstance(s, (int, np.integer)):
+            raise TypeError(f"size must be a tuple of ints, but got {type(s).__name__}")
+        if s < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
+    return tuple(int(s) for s in size)
+
+
+def _default_float(dtype):
+    return _np_dtype(dtype, _dtype.get_default_dtype().np)
+
+
+def _filled(fill):
+    def factory(*size, dtype=None, device=None, requires_grad: bool = False, out=None, layout=None,
+                pin_memory=False) -> Tensor:
+        return _finish(fill(_size(size), _default_float(dtype)), requires_grad, device)
+    return factory
+
+
+zeros = register("zeros", method=False)(_filled(np.zeros))
+zeros.__doc__ = "A tensor of zeros."
+ones = register("ones", method=False)(_filled(np.ones))
+ones.__doc__ = "A tensor of ones."
+empty = register("empty", method=False)(_filled(np.empty))
+empty.__doc__ = "An uninitialised tensor."
+
+
+@register(method=False)
+def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor filled with ``fill_value`` (its dtype inferred from the value as torch does)."""
+    if dtype is None:
+        dtype = _dtype.scalar_dtype(fill_value.item() if isinstance(fill_value, Tensor) else fill_value)
+    return _finish(np.full(_size((size,) if isinstance(size, int) else tuple(size)), fill_value,
+                           dtype=_np_dtype(dtype)), requires_grad, device)
+
+
+def _like(fill):
+    def factory(input, *, dtype=None, device=None, requires_grad: bool = False, memory_format=None,
+                layout=None) -> Tensor:
+        return _finish(fill(input._data.shape, _np_dtype(dtype, input._data.dtype)), requires_grad, device)
+    return factory
+
+
+zeros_like = register("zeros_like", method=False)(_like(np.zeros))
+ones_like = register("ones_like", method=False)(_like(np.ones))
+empty_like = register("empty_like", method=False)(_like(np.empty))
+
+
+@register(method=False)
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad: bool = False,
+              memory_format=None) -> Tensor:
+    """A tensor shaped like ``input`` filled with ``fill_value``."""
+    return _finish(np.full(input._data.shape, fill_value, dtype=_np_dtype(dtype, input._data.dtype)),
+                   requires_grad, device)
+
+
+@register(method=False)
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Values from ``start`` to ``end`` (exclusive) by ``step``."""
+    if end is None:
+        start, end = 0, start
+    vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    if vals[2] == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    if (vals[1] - vals[0]) * vals[2] < 0:
+        raise RuntimeError(f"arange: upper bound and larger bound inconsistent with step sign")
+    if dtype is None:
+        dtype = _dtype.get_default_dtype() if any(isinstance(v, float) for v in vals) else _dtype.int64
+    n = max(0, math.ceil((vals[1] - vals[0]) / vals[2]))
+    arr = (vals[0] + np.arange(n, dtype=np.float64 if _dtype.as_dtype(dtype).is_floating_point else np.int64)
+           * vals[2]).astype(_np_dtype(dtype))
+    return _finish(arr, requires_grad, device)
+
+
+@register(method=False)
+def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    if steps < 0:
+        raise RuntimeError("linspace(): number of steps must be non-negative")
+    return _finish(np.linspace(float(start), float(end), steps).astype(_default_float(dtype)), requires_grad, device)
+
+
+@register(method=False)
+def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None,
+             requires_grad: bool = False) -> Tensor:
+    """``steps`` values spaced evenly on a log scale from ``base**start`` to ``base**end``."""
+    if steps < 0:
+        raise RuntimeError("logspace(): number of steps must be non-negative")
+    return _finish(np.logspace(float(start), float(end), steps, base=base).astype(_default_float(dtype)),
+                   requires_grad, device)
+
+
+@register(method=False)
+def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """The identity matrix (``n`` x ``m``)."""
+    if n < 0 or (m is not None and m < 0):
+        raise RuntimeError(f"n must be greater or equal to 0, got {n}")
+    return _finish(np.eye(n, m, dtype=_default_float(dtype)), requires_grad, device)

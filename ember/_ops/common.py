@@ -1,0 +1,193 @@
+"""What every op file shares: the registry that makes one definition into function,
+method and operator; the undoing of broadcasting; operand and dim normalisation."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import _dtype
+from .._backend import ndarray, xp
+from .._tensor import Tensor, _wrap_dim
+from ..autograd.grad_mode import state
+
+FUNCTIONS: dict = {}   # name -> function, exported as ember.<name>
+SCALARS = (int, float, bool)
+
+
+def register(name: str | None = None, *, method: bool = True, function: bool = True, operators=(),
+             reflected=(), inplace: str | None = None, aliases=()):
+    """Publish an op once as ``ember.<name>``, ``Tensor.<name>``, operators and its in-place form.
+
+    ``reflected`` operators (``__radd__``) call the op with the operands swapped;
+    ``inplace`` names a method (``add_``) that writes the result into ``self``.
+    """
+    def deco(fn):
+        n = name or fn.__name__
+        for alias in (n, *aliases):
+            if function:
+                FUNCTIONS[alias] = fn
+            if method:
+                setattr(Tensor, alias, fn)
+        for op in operators:
+            setattr(Tensor, op, fn)
+        for op in reflected:
+            setattr(Tensor, op, _reflect(fn))
+        if inplace:
+            setattr(Tensor, inplace, inplace_method(fn, inplace))
+        return fn
+    return deco
+
+
+def _reflect(fn):
+    def reflected(self, other):
+        return fn(other, self)
+    reflected.__name__ = f"r{fn.__name__}"
+    return reflected
+
+
+def inplace_method(fn, name: str):
+    """The in-place variant of an out-of-place op: compute, then write the result into ``self``."""
+    def method(self, *args, **kwargs):
+        check_inplace(self, name)
+        return write_inplace(self, fn(self, *args, **kwargs), name)
+    method.__name__ = name
+    method.__doc__ = f"In-place version of :func:`{fn.__name__}`."
+    return method
+
+
+def check_inplace(self: Tensor, name: str) -> None:
+    """Refuse an in-place op on a leaf that requires grad while recording, as torch does."""
+    if self._requires_grad and self.grad_fn is None and state.enabled:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+
+
+def write_inplace(self: Tensor, out: Tensor, name: str) -> Tensor:
+    """Store ``out`` in ``self``'s memory and make ``self`` the op's output in the graph."""
+    if out._data.shape != self._data.shape:
+        raise RuntimeError(f"{name}: output with shape {list(self.shape)} doesn't match the broadcast shape "
+                           f"{list(out.shape)}")
+    if out._data.dtype != self._data.dtype:
+        if not _dtype.can_cast(out.dtype, self.dtype):
+            raise RuntimeError(f"{name}: result type {_type_name(out.dtype)} can't be cast to the desired output "
+                               f"type {_type_name(self.dtype)}")
+    if self._data.ndim:
+        self._data[...] = out._data
+    else:
+        xp.copyto(self._data, out._data, casting="unsafe")
+    if out._requires_grad:
+        self._requires_grad = True
+        self.grad_fn = out.grad_fn
+        self._output_nr = out._output_nr
+    self._version += 1
+    return self
+
+
+def _type_name(d) -> str:
+    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+            "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}[d.name]
+
+
+def is_scalar(x) -> bool:
+    """A Python or NumPy number (not a tensor)."""
+    return isinstance(x, numbers.Number) and not isinstance(x, Tensor)
+
+
+def as_tensor_arg(x, like: Tensor | None = None) -> Tensor:
+    """A tensor operand from a tensor, array, list or number."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, ndarray):
+        return Tensor._make(x)
+    from .._factories import tensor
+    return tensor(x)
+
+
+def binary_operands(a, b):
+    """Operands of an elementwise binary op, with torch's dtype promotion applied.
+
+    A Python number stays a number (NumPy treats it as weakly typed, as torch does),
+    unless promotion makes it change the tensor's dtype.
+    """
+    ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+    if ta and tb:
+        if a._data.dtype is b._data.dtype:
+            return a, b
+    elif ta and type(b) in SCALARS:
+        if a._data.dtype.kind == "f" and type(b) is not bool:
+            return a, b
+    elif tb and type(a) in SCALARS:
+        if b._data.dtype.kind == "f" and type(a) is not bool:
+            return a, b
+    if not ta and not is_scalar(a):
+        a = as_tensor_arg(a)
+    if not tb and not is_scalar(b):
+        b = as_tensor_arg(b)
+    rt = _dtype.result_type(a, b)
+    a = _cast_operand(a, rt)
+    b = _cast_operand(b, rt)
+    return a, b
+
+
+def _cast_operand(x, rt):
+    if isinstance(x, Tensor):
+        return x if x._data.dtype is rt.np else x.to(rt)
+    if isinstance(x, np.generic):
+        x = x.item()
+    if rt._cat == 2:
+        return float(x)
+    if rt._cat == 1:
+        return int(x)
+    return bool(x)
+
+
+def sum_to(g: Tensor, shape) -> Tensor:
+    """Undo broadcasting: sum ``g`` down to ``shape`` (differentiable, so double backward works)."""
+    gshape = g._data.shape
+    if gshape == tuple(shape):
+        return g
+    lead = len(gshape) - len(shape)
+    if lead < 0:
+        raise RuntimeError(f"sum_to: shape {list(shape)} is not expandable to {list(gshape)}")
+    dims = list(range(lead))
+    for i, s in enumerate(shape):
+        if s == 1 and gshape[lead + i] != 1:
+            dims.append(lead + i)
+        elif s != gshape[lead + i]:
+            raise RuntimeError(f"sum_to: shape {list(shape)} is not expandable to {list(gshape)}")
+    if dims:
+        g = g.sum(tuple(dims), keepdim=True)
+    return g.reshape(tuple(shape)) if g._data.shape != tuple(shape) else g
+
+
+def norm_dims(dim, ndim: int, op: str = "") -> tuple:
+    """``dim`` (None, an int or a sequence) as a sorted tuple of non-negative dims."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (int, np.integer)):
+        return (_wrap_dim(int(dim), ndim, op),)
+    dims = tuple(_wrap_dim(int(d), ndim, op) for d in dim)
+    if len(set(dims)) != len(dims):
+        raise RuntimeError(f"{op}: dim {dims[0]} appears multiple times in the list of dims")
+    return tuple(sorted(dims))
+
+
+wrap_dim = _wrap_dim
+
+
+def broadcast_error(op: str, *shapes) -> RuntimeError:
+    """torch's message for shapes that don't broadcast, naming the op."""
+    a, b = shapes[0], shapes[1]
+    for i in range(1, max(len(a), len(b)) + 1):
+        da = a[-i] if i <= len(a) else 1
+        db = b[-i] if i <= len(b) else 1
+        if da != db and da != 1 and db != 1:
+            nd = max(len(a), len(b)) - i
+            return RuntimeError(f"{op}: The size of tensor a ({da}) must match the size of tensor b ({db}) at "
+                                f"non-singleton dimension {nd} (shapes {list(a)} and {list(b)})")
+    return RuntimeError(f"{op}: shapes {list(a)} and {list(b)} cannot be broadcast together")
+
+
+def float_dtype_for(t: Tensor):
+    """The float dtype an integer input is promoted to by ops like div, sqrt, mean."""
+    return t._data.dtype if t._data.dtype.kind == "f" else _dtype.get_default_dtype().np

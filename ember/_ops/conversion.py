@@ -1,0 +1,107 @@
+"""Dtype casts and copies: ``to``, ``float()``/``double()``..., ``clone``, ``contiguous``."""
+from __future__ import annotations
+
+from .. import _dtype
+from .._backend import xp
+from .._tensor import Tensor, device as _device
+from ..autograd.function import Op
+from .common import register
+
+
+class Cast(Op):
+    @staticmethod
+    def forward(x, dt):
+        return x.astype(dt.np)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.src = inputs[0].dtype
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.to(ctx.src) if ctx.src.is_floating_point else None, None
+
+
+class Clone(Op):
+    @staticmethod
+    def forward(x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+def _parse_to(args, kwargs):
+    dt = kwargs.get("dtype")
+    for a in args:
+        if isinstance(a, Tensor):
+            dt = a.dtype
+        elif isinstance(a, (_dtype.dtype, type)) or (isinstance(a, str) and a in _dtype.ALIASES):
+            dt = a
+        elif isinstance(a, (str, _device)):
+            _check_device(a)
+    if "device" in kwargs and kwargs["device"] is not None:
+        _check_device(kwargs["device"])
+    return None if dt is None else _dtype.as_dtype(dt)
+
+
+def _check_device(d) -> None:
+    name = str(d).split(":")[0]
+    if name != "cpu":
+        raise RuntimeError(f"ember: device '{d}' is not available (only 'cpu' in this build)")
+
+
+@register(function=False)
+def to(self, *args, copy: bool = False, **kwargs) -> Tensor:
+    """Cast to a dtype (and/or move to a device); returns ``self`` when nothing changes."""
+    dt = _parse_to(args, kwargs)
+    if dt is None or dt.np is self._data.dtype:
+        return self.clone() if copy else self
+    if self._requires_grad and not dt.is_floating_point:
+        return Tensor._make(self._data.astype(dt.np))
+    return Cast.apply(self, dt)
+
+
+def _caster(name, dt):
+    def cast(self) -> Tensor:
+        return to(self, dt)
+    cast.__name__ = name
+    cast.__doc__ = f"Cast to {dt}."
+    return cast
+
+
+for _name, _dt in (("float", _dtype.float32), ("double", _dtype.float64), ("half", _dtype.float16),
+                   ("long", _dtype.int64), ("int", _dtype.int32), ("short", _dtype.int16), ("char", _dtype.int8),
+                   ("byte", _dtype.uint8), ("bool", _dtype.bool_)):
+    setattr(Tensor, _name, _caster(_name, _dt))
+
+
+@register(function=False)
+def type_as(self, other: Tensor) -> Tensor:
+    """Cast to ``other``'s dtype."""
+    return to(self, other.dtype)
+
+
+@register()
+def clone(input, *, memory_format=None) -> Tensor:
+    """A copy that stays in the graph."""
+    return Clone.apply(input)
+
+
+@register(function=False)
+def contiguous(self, memory_format=None) -> Tensor:
+    """``self`` if already row-major, else a row-major copy."""
+    return self if self._data.flags.c_contiguous else Clone.apply(self)
+
+
+@register(function=False)
+def cpu(self) -> Tensor:
+    """``self``: ember tensors already live on the CPU."""
+    return self
+
+
+@register(function=False)
+def cuda(self, device=None) -> Tensor:
+    """Refused: no CUDA backend in this build."""
+    raise RuntimeError("ember: CUDA is not available in this build")

@@ -1,0 +1,415 @@
+"""The Tensor: an array, plus what autograd needs to know about where it came from.
+
+Only the tensor's own state lives here. Every op (``x + y``, ``x.sum()``,
+``x.reshape(...)``) is defined once in ``ember/_ops`` and attached to this class
+by the op registry.
+"""
+from __future__ import annotations
+
+import weakref
+import warnings
+from operator import attrgetter
+
+import numpy as np
+
+from . import _dtype
+from ._backend import ndarray, xp
+from .autograd.grad_mode import state
+from .autograd.function import AccumulateGrad
+from .autograd import function as _function
+
+
+class Tensor:
+    """A multi-dimensional array that can record the ops applied to it for automatic differentiation."""
+
+    __slots__ = ("_data", "_requires_grad", "grad_fn", "_output_nr", "_version", "_grad", "_accum_ref",
+                 "_hooks", "_post_accumulate_hooks", "_retains_grad", "__weakref__", "__dict__")
+    __array_priority__ = 1000  # make ndarray (op) Tensor defer to Tensor's reflected operators
+
+    def __init__(self, data=(), requires_grad: bool = False, *, dtype=None) -> None:
+        if isinstance(data, Tensor):
+            arr = data._data
+        else:
+            dt = _dtype.as_dtype(dtype).np if dtype is not None else None
+            arr = xp.asarray(data, dtype=dt)
+            if dtype is None and arr.dtype.kind in "iub" and not isinstance(data, ndarray):
+                arr = arr.astype(_dtype.get_default_dtype().np)  # torch.Tensor(list) is always float
+            elif arr.dtype == np.float64 and not isinstance(data, ndarray) and dtype is None:
+                arr = arr.astype(_dtype.get_default_dtype().np)
+        _init(self, _checked(arr), False, None, 0)
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @staticmethod
+    def _make(arr, requires_grad: bool = False, grad_fn=None, output_nr: int = 0) -> "Tensor":
+        """Wrap an array without checks or copies (the ops' fast path)."""
+        t = _new(Tensor)
+        t._data = arr
+        t._requires_grad = requires_grad
+        t.grad_fn = grad_fn
+        t._output_nr = output_nr
+        t._version = 0
+        t._grad = None
+        t._accum_ref = None
+        t._hooks = None
+        t._post_accumulate_hooks = None
+        t._retains_grad = False
+        return t
+
+    # ---------------------------------------------------------------- metadata
+    @property
+    def dtype(self) -> _dtype.dtype:
+        return _dtype._FROM_NP[self._data.dtype]
+
+    @property
+    def shape(self) -> "Size":
+        return Size(self._data.shape)
+
+    def size(self, dim: int | None = None):
+        """The shape, or the length of one dimension."""
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[_wrap_dim(dim, self._data.ndim, "size")]
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    def dim(self) -> int:
+        """Number of dimensions."""
+        return self._data.ndim
+
+    ndimension = dim
+
+    def numel(self) -> int:
+        """Number of elements."""
+        return self._data.size
+
+    nelement = numel
+
+    def element_size(self) -> int:
+        """Bytes per element."""
+        return self._data.itemsize
+
+    @property
+    def itemsize(self) -> int:
+        return self._data.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self._data.nbytes
+
+    @property
+    def device(self) -> "device":
+        return device("cpu")
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def is_floating_point_(self) -> bool:
+        return self._data.dtype.kind == "f"
+
+    def is_floating_point(self) -> bool:
+        """True for float16/32/64 tensors."""
+        return self._data.dtype.kind == "f"
+
+    def is_complex(self) -> bool:
+        """Always False: ember has no complex dtypes yet."""
+        return False
+
+    def is_contiguous(self, memory_format=None) -> bool:
+        """True when the elements are laid out in row-major order."""
+        return self._data.flags.c_contiguous
+
+    def stride(self, dim: int | None = None):
+        """Strides in elements, as torch reports them."""
+        st = tuple(s // self._data.itemsize for s in self._data.strides)
+        return st if dim is None else st[_wrap_dim(dim, self._data.ndim, "stride")]
+
+    def data_ptr(self) -> int:
+        """Address of the first element."""
+        return self._data.__array_interface__["data"][0]
+
+    def type(self, dtype=None):
+        """The legacy type name (``torch.FloatTensor``), or a cast when given a dtype."""
+        if dtype is None:
+            return _LEGACY.get(self.dtype.name, "torch.Tensor")
+        return self.to(dtype)
+
+    def get_device(self) -> int:
+        return -1
+
+    # ---------------------------------------------------------------- autograd state
+    @property
+    def grad(self):
+        if self.grad_fn is not None and not self._retains_grad and self._grad is None:
+            warnings.warn(
+                "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute "
+                "won't be populated during autograd.backward(). If you indeed want the .grad field to be populated "
+                "for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If you access the non-leaf "
+                "Tensor by mistake, make sure you access the leaf Tensor instead.", UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
+                                f"{type(value).__name__}")
+            if value.shape != self.shape:
+                raise RuntimeError(f"assigned grad has data of a different size: {list(value.shape)} vs "
+                                   f"{list(self.shape)}")
+            if value.dtype is not self.dtype:
+                raise RuntimeError(f"assigned grad has data of a different type: {value.dtype} vs {self.dtype}")
+        self._grad = value
+
+    @property
+    def data(self) -> "Tensor":
+        """The same values, detached from the graph (shares memory)."""
+        return Tensor._make(self._data)
+
+    @data.setter
+    def data(self, value: "Tensor") -> None:
+        self._data = value._data if isinstance(value, Tensor) else xp.asarray(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Set whether autograd records ops on this tensor (leaves only)."""
+        self._set_requires_grad(requires_grad)
+        return self
+
+    def _set_requires_grad(self, value: bool) -> None:
+        if value and self._data.dtype.kind != "f":
+            raise RuntimeError("only Tensors of floating point dtype can require gradients "
+                               f"(got {self.dtype})")
+        if not value and self.grad_fn is not None:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use a "
+                               "computed variable in a subgraph that doesn't require differentiation use "
+                               "var_no_grad = var.detach().")
+        self._requires_grad = bool(value)
+
+    # a C-level getter: requires_grad is read on every op
+    requires_grad = property(attrgetter("_requires_grad"), _set_requires_grad)
+
+    def _accumulator(self) -> AccumulateGrad:
+        # one AccumulateGrad per leaf, held weakly here (the node holds the leaf)
+        ref = self._accum_ref
+        node = ref() if ref is not None else None
+        if node is None:
+            node = AccumulateGrad(self)
+            self._accum_ref = weakref.ref(node)
+        return node
+
+    def detach(self) -> "Tensor":
+        """A tensor sharing this one's memory, cut from the graph."""
+        return Tensor._make(self._data)
+
+    def detach_(self) -> "Tensor":
+        """Cut this tensor from the graph, making it a leaf."""
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this non-leaf tensor after backward."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is None or self._retains_grad:
+            return
+        node = self.grad_fn
+        if node._retain is None:
+            node._retain = {}
+        node._retain[self._output_nr] = weakref.ref(self)
+        self._retains_grad = True
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces it."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            return self.grad_fn._add_pre_hook(self._output_nr, hook)
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        from .autograd.function import _Handle
+        return _Handle(self._hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` after a leaf's ``.grad`` has been updated."""
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        if self._post_accumulate_hooks is None:
+            self._post_accumulate_hooks = []
+        self._post_accumulate_hooks.append(hook)
+        from .autograd.function import _Handle
+        return _Handle(self._post_accumulate_hooks, hook)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
+        """Accumulate the gradient of this tensor with respect to the graph leaves into their ``.grad``."""
+        from .autograd import backward
+        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+    # ---------------------------------------------------------------- conversion
+    def numpy(self, *, force: bool = False) -> ndarray:
+        """The underlying array (shared memory); refused while the tensor requires grad, as torch does."""
+        if self.requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                               "instead.")
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                               "instead.")
+        return self._data if dtype is None else self._data.astype(dtype)
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        return self._data.reshape(()).item()
+
+    def tolist(self):
+        """The values as (nested) Python lists."""
+        return self._data.tolist()
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self._data.reshape(()))
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self._data.dtype.kind not in "iu" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self._data.reshape(()))
+
+    def __complex__(self) -> complex:
+        return complex(self.item())
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __deepcopy__(self, memo):
+        if not self.is_leaf:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the "
+                               "deepcopy protocol at the moment.")
+        t = type(self).__new__(type(self))
+        _init(t, self._data.copy(), False, None, 0)
+        t._requires_grad = self._requires_grad
+        if self._grad is not None:
+            t._grad = self._grad.__deepcopy__(memo)
+        for k, v in getattr(self, "__dict__", {}).items():
+            t.__dict__[k] = v
+        memo[id(self)] = t
+        return t
+
+    def __reduce_ex__(self, proto):
+        raise TypeError("ember tensors are not picklable; save state dicts with ember.save (safetensors)")
+
+    def __repr__(self) -> str:
+        from ._tensor_str import tensor_repr
+        return tensor_repr(self)
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        if self._data.ndim == 0:
+            return self._data.item().__format__(spec)
+        return repr(self)
+
+
+_new = object.__new__
+_function.Tensor = Tensor
+
+
+def _init(t, arr, requires_grad, grad_fn, nr) -> None:
+    t._data = arr
+    t._requires_grad = requires_grad
+    t.grad_fn = grad_fn
+    t._output_nr = nr
+    t._version = 0
+    t._grad = None
+    t._accum_ref = None
+    t._hooks = None
+    t._post_accumulate_hooks = None
+    t._retains_grad = False
+
+
+def _checked(arr):
+    if arr.dtype not in _dtype._FROM_NP:
+        _dtype.from_np(arr.dtype)  # raises a TypeError naming the dtype
+    return arr
+
+
+def _wrap_dim(dim: int, ndim: int, op: str = "") -> int:
+    """A dim in [-ndim, ndim) made non-negative, or torch's IndexError."""
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    return dim + n if dim < 0 else dim
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple that prints as ``ember.Size([2, 3])``."""
+
+    def __repr__(self) -> str:
+        return f"ember.Size({list(self)})"
+
+    def numel(self) -> int:
+        """Product of the sizes."""
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+
+class device:
+    """Where a tensor lives; only 'cpu' in this build."""
+
+    def __init__(self, type: str = "cpu", index=None) -> None:
+        if isinstance(type, device):
+            type = type.type
+        self.type = str(type).split(":")[0]
+        self.index = index
+
+    def __eq__(self, other) -> bool:
+        return str(self) == str(other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+    def __repr__(self) -> str:
+        return f"device(type='{self.type}')"
+
+    def __str__(self) -> str:
+        return self.type
+
+
+_LEGACY = {"float32": "torch.FloatTensor", "float64": "torch.DoubleTensor", "float16": "torch.HalfTensor",
+           "int64": "torch.LongTensor", "int32": "torch.IntTensor", "int16": "torch.ShortTensor",
+           "int8": "torch.CharTensor", "uint8": "torch.ByteTensor", "bool": "torch.BoolTensor"}

@@ -1,0 +1,103 @@
+"""Reverse-mode automatic differentiation: ``backward``, ``grad``, ``Function`` and grad modes."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from .._backend import xp
+from .engine import run_backward
+from .function import Function, FunctionCtx, once_differentiable
+from .grad_mode import (no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled,
+                        is_inference_mode_enabled)
+from .anomaly_mode import set_detect_anomaly, detect_anomaly, is_anomaly_enabled
+
+
+def _tensors(x) -> list:
+    from .._tensor import Tensor
+    if x is None:
+        return []
+    if isinstance(x, Tensor):
+        return [x]
+    return list(x)
+
+
+def _root_grads(outputs, grad_outputs, create_graph: bool) -> list:
+    from .._tensor import Tensor
+    grads = []
+    for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
+        if not out._requires_grad:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+        if g is None:
+            if out._data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            if out._data.dtype.kind != "f":
+                raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got {out.dtype}")
+            g = Tensor._make(xp.ones_like(out._data))
+        else:
+            if not isinstance(g, Tensor):
+                g = Tensor._make(xp.asarray(g, dtype=out._data.dtype))
+            if g._data.shape != out._data.shape:
+                raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {list(g.shape)} and "
+                                   f"output[{i}] has a shape of {list(out.shape)}.")
+            if not create_graph:
+                g = g.detach()
+        grads.append(g)
+    return grads
+
+
+def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, create_graph: bool = False,
+             grad_variables=None, inputs=None) -> None:
+    """Accumulate gradients of ``tensors`` into the ``.grad`` of the graph's leaves (or of ``inputs``)."""
+    tensors = _tensors(tensors)
+    grads = _tensors(grad_tensors) if grad_tensors is not None else [None] * len(tensors)
+    if len(grads) != len(tensors):
+        raise RuntimeError(f"got {len(grads)} tensors and {len(tensors)} gradients")
+    if retain_graph is None:
+        retain_graph = create_graph
+    if inputs is not None:
+        inputs = _tensors(inputs)
+        if not inputs:
+            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+    roots = _root_grads(tensors, grads, create_graph)
+    captured = run_backward(tensors, roots, retain_graph, create_graph, inputs)
+    if inputs is not None:
+        from .engine import accumulate_grad
+        claimed = set()
+        for t, g in zip(inputs, captured):
+            if g is not None:
+                accumulate_grad(t, g, create_graph, claimed)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, create_graph: bool = False,
+         only_inputs: bool = True, allow_unused: bool | None = None, is_grads_batched: bool = False,
+         materialize_grads: bool = False) -> tuple:
+    """The gradients of ``outputs`` with respect to ``inputs``, returned rather than accumulated."""
+    from .._tensor import Tensor
+    outputs = _tensors(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = _tensors(inputs)
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    for t in inputs:
+        if not t._requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    gos = _tensors(grad_outputs) if grad_outputs is not None else [None] * len(outputs)
+    if retain_graph is None:
+        retain_graph = create_graph
+    roots = _root_grads(outputs, gos, create_graph)
+    captured = run_backward(outputs, roots, retain_graph, create_graph, inputs)
+    result = []
+    for t, g in zip(inputs, captured):
+        if g is None:
+            if materialize_grads:
+                g = Tensor._make(xp.zeros_like(t._data))
+            elif not allow_unused:
+                raise RuntimeError("One of the differentiated Tensors appears to not have been used in the graph. "
+                                   "Set allow_unused=True if this is the desired behavior.")
+        elif g.dtype is not t.dtype:
+            g = g.to(t.dtype)
+        result.append(g)
+    return tuple(result)
+
+
+__all__ = ["Function", "FunctionCtx", "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled",
+           "inference_mode", "is_grad_enabled", "set_detect_anomaly", "detect_anomaly", "once_differentiable"]

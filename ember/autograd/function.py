@@ -1,0 +1,360 @@
+"""Function: an op's forward and backward in one place, and the graph node (ctx) it records.
+
+Built-in ops and user-defined Functions share this machinery. A call to
+``Fn.apply`` runs ``forward``; when grad mode is on and an input requires grad
+it also creates a node (``Fn._Node``, shown as e.g. ``MulBackward0``) that is
+the ``ctx`` of both passes and the ``grad_fn`` of the outputs. The node holds
+its inputs' edges (``next_functions``) and what ``save_for_backward`` kept,
+but never its outputs, so the graph has no reference cycles.
+"""
+from __future__ import annotations
+
+import traceback
+import weakref
+
+from .._backend import ndarray, xp
+from .. import _dtype
+from .grad_mode import state, no_grad
+from . import anomaly_mode
+
+Tensor = None  # set by ember._tensor once the class exists (it imports this module)
+
+_FREED = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
+          "have already been freed). Saved intermediate values of the graph are freed when you call .backward() "
+          "or autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second time "
+          "or if you need to access saved tensors after calling backward.")
+
+
+class Node:
+    """A node of the backward graph; also the ``ctx`` of its Function."""
+
+    next_functions: tuple = ()
+    _saved = None          # what save_for_backward kept
+    _versions = None       # their version counters at save time, to catch in-place changes
+    _out_data = None       # the output's array, for ops that save their result
+    _freed = False
+    _pre_hooks = None      # {output_nr: [hook]} from Tensor.register_hook on non-leaves
+    _retain = None         # {output_nr: weakref to a tensor that called retain_grad()}
+    _post_hooks = None
+    _nout = 1
+    _out_meta = None       # [(shape, dtype)] of outputs, to materialize missing grads
+    _trace = None          # forward stack, kept in anomaly mode
+    _in_meta = None        # [(shape, dtype)] of a user Function's inputs, to check its gradients
+    materialize_grads = True
+    _non_diff = ()
+    _dirty = ()
+    _fn = None
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {hex(id(self))}>"
+
+    # -- the ctx interface of torch.autograd.Function --
+    def save_for_backward(self, *tensors) -> None:
+        """Keep tensors for backward; an in-place change to any of them before backward is an error."""
+        self._saved = tensors
+        self._versions = tuple([t._version if isinstance(t, Tensor) else 0 for t in tensors])
+
+    @property
+    def saved_tensors(self) -> tuple:
+        if self._saved is None:
+            if self._freed:
+                raise RuntimeError(_FREED)
+            return ()
+        for t, v in zip(self._saved, self._versions):
+            if v and v != t._version or not v and isinstance(t, Tensor) and t._version:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by an inplace "
+                    f"operation: [{t.type()} {list(t.shape)}], which is output {t._output_nr} of "
+                    f"{t.grad_fn.name() if t.grad_fn is not None else 'a leaf'}, is at version {t._version}; "
+                    f"expected version {v} instead. Hint: the backtrace further above can point to the "
+                    "operation that failed to compute its gradient.")
+        return self._unpack_outputs(self._saved)
+
+    def _unpack_outputs(self, saved):
+        return saved
+
+    @property
+    def output(self):
+        """The op's own result, for ops whose backward is written with it (exp, tanh, sigmoid)."""
+        if self._out_data is None:
+            if self._freed:
+                raise RuntimeError(_FREED)
+            raise RuntimeError(f"{self.name()} did not save its output")
+        return Tensor._make(self._out_data, True, self)
+
+    @property
+    def needs_input_grad(self) -> tuple:
+        return tuple(fn is not None for fn, _ in self.next_functions)
+
+    def mark_dirty(self, *tensors) -> None:
+        self._dirty = tensors
+
+    def mark_non_differentiable(self, *tensors) -> None:
+        self._non_diff = tensors
+
+    def set_materialize_grads(self, value: bool) -> None:
+        self.materialize_grads = bool(value)
+
+    def register_hook(self, fn):
+        """Run ``fn(grad_inputs, grad_outputs)`` after this node's backward."""
+        if self._post_hooks is None:
+            self._post_hooks = []
+        self._post_hooks.append(fn)
+        return _Handle(self._post_hooks, fn)
+
+    def register_prehook(self, fn):
+        """Run ``fn(grad_outputs)`` before this node's backward; it may return replacement grads."""
+        return self._add_pre_hook(-1, fn)
+
+    def _add_pre_hook(self, nr, fn):
+        if self._pre_hooks is None:
+            self._pre_hooks = {}
+        hooks = self._pre_hooks.setdefault(nr, [])
+        hooks.append(fn)
+        return _Handle(hooks, fn)
+
+    # -- engine side --
+    def apply(self, *grads):
+        """Run the backward of this node's Function on the output gradients."""
+        return self._fn.backward(self, *grads)
+
+    def _release(self) -> None:
+        self._saved = None
+        self._out_data = None
+        self._freed = True
+
+
+class _Handle:
+    """What register_hook returns: ``remove()`` takes the hook off."""
+
+    def __init__(self, hooks, fn) -> None:
+        self._hooks, self._fn = hooks, fn
+
+    def remove(self) -> None:
+        if self._fn in self._hooks:
+            self._hooks.remove(self._fn)
+
+
+class AccumulateGrad(Node):
+    """The sink of a leaf tensor: adds the incoming gradient into ``leaf.grad``."""
+
+    def __init__(self, variable) -> None:
+        self.variable = variable
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad" if False else "AccumulateGrad"
+
+
+
+
+def _edge(a):
+    """The (node, output_nr) edge a graph input contributes to ``next_functions``."""
+    fn = a.grad_fn
+    if fn is None:
+        return (a._accumulator(), 0)
+    return (fn, a._output_nr)
+
+
+class _FunctionMeta(type):
+    def __init__(cls, name, bases, ns) -> None:
+        super().__init__(name, bases, ns)
+        builtin = cls.__module__.startswith("ember.")
+        node_base = Node if builtin else _UserNode
+        cls._Node = type(name + ("Backward0" if builtin else "Backward"), (node_base,),
+                         {"_fn": cls, "__module__": cls.__module__})
+
+
+class Function(metaclass=_FunctionMeta):
+    """Base class of differentiable operations, with torch.autograd.Function's interface.
+
+    Subclass it and write ``forward(ctx, *args)`` and ``backward(ctx, *grad_outputs)`` as
+    static methods; call it with ``MyFn.apply(*args)``.
+    """
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("You must implement the forward function for custom autograd.Function.")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("You must implement either the backward or vjp method for your custom "
+                                  "autograd.Function to use it with backward mode AD.")
+
+    vjp = backward
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        """Run forward on tensors (recorded as one node), as torch's Function.apply."""
+        record = state.enabled and any(isinstance(a, Tensor) and a._requires_grad for a in args)
+        ctx = cls._Node() if record else _UserCtx()
+        with no_grad():
+            outputs = cls.forward(ctx, *args, **kwargs)
+        single = not isinstance(outputs, tuple)
+        outs = (outputs,) if single else outputs
+        if not record:
+            return outputs
+        ctx.next_functions = tuple(_edge(a) if isinstance(a, Tensor) and a._requires_grad else (None, 0)
+                                   for a in args)
+        ctx._in_meta = tuple((a.shape, a.dtype) if isinstance(a, Tensor) else None for a in args)
+        if anomaly_mode.enabled:
+            ctx._trace = traceback.format_stack()[:-1]
+        non_diff = {id(t) for t in ctx._non_diff}
+        dirty = {id(t) for t in ctx._dirty}
+        inputs = {id(a) for a in args if isinstance(a, Tensor)}
+        result, meta = [], []
+        for i, o in enumerate(outs):
+            if not isinstance(o, Tensor):
+                result.append(o)
+                meta.append(None)
+                continue
+            if id(o) in inputs and id(o) not in dirty:
+                o = Tensor._make(o._data)  # an input returned as is becomes a new node's output, not the input
+            if id(o) in dirty:
+                if o._requires_grad and o.grad_fn is None:
+                    raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+                o._version += 1
+            if id(o) not in non_diff and o.dtype.is_floating_point:
+                o._requires_grad = True
+                o.grad_fn = ctx
+                o._output_nr = i
+            meta.append((o.shape, o.dtype))
+            result.append(o)
+        ctx._nout = len(outs)
+        ctx._out_meta = meta
+        if ctx._saved is not None:
+            out_ids = {id(o): i for i, o in enumerate(result) if isinstance(o, Tensor)}
+            ctx._saved_out = tuple(out_ids.get(id(t), -1) if t is not None else -1 for t in ctx._saved)
+            if any(i >= 0 for i in ctx._saved_out):
+                # keep outputs by their arrays only: a node must not hold its own outputs
+                ctx._saved = tuple(_OutputRef(t._data, i, t.grad_fn is ctx) if i >= 0 else t
+                                   for t, i in zip(ctx._saved, ctx._saved_out))
+                ctx._versions = tuple(0 if i >= 0 else v for v, i in zip(ctx._versions, ctx._saved_out))
+        return result[0] if single else tuple(result)
+
+
+class _OutputRef:
+    """An output saved by a user Function, kept as its array to avoid a cycle."""
+
+    __slots__ = ("data", "nr", "diff")
+    _version = 0
+
+    def __init__(self, data, nr, diff) -> None:
+        self.data, self.nr, self.diff = data, nr, diff
+
+
+class _UserCtx:
+    """The ctx a user Function's forward gets when nothing is recorded."""
+
+    needs_input_grad = ()
+    materialize_grads = True
+
+    def save_for_backward(self, *tensors) -> None:
+        self.saved_tensors = tensors
+
+    def mark_dirty(self, *tensors) -> None:
+        for t in tensors:
+            t._version += 1
+
+    def mark_non_differentiable(self, *tensors) -> None:
+        pass
+
+    def set_materialize_grads(self, value) -> None:
+        pass
+
+
+class _UserNode(Node):
+    """The node of a user Function: its saved outputs come back as tensors of this node."""
+
+    def _unpack_outputs(self, saved):
+        return tuple(Tensor._make(s.data, s.diff, self if s.diff else None, s.nr) if isinstance(s, _OutputRef)
+                     else s for s in saved)
+
+
+class Op(Function):
+    """A built-in op, written as torch writes Functions with ``setup_context``.
+
+    ``forward(*args)`` computes on arrays: tensor arguments arrive as their arrays,
+    others as they are, and it returns an array (or a tuple of arrays). Only when the
+    call is recorded does ``setup_context(ctx, inputs, output)`` run, with the original
+    arguments, to save what backward needs. ``backward(ctx, *grads)`` is written with
+    ember ops, so under ``create_graph=True`` it is itself recorded and higher-order
+    gradients need no extra code. With ``saves_output = True`` the result is available
+    in backward as ``ctx.output``.
+    """
+
+    saves_output = False
+    differentiable_outputs = None  # indices of outputs that carry gradient; None means all
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        pass
+
+    @classmethod
+    def apply(cls, *args):
+        record = False
+        arrays = []
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a._data)
+                if a._requires_grad:
+                    record = True
+            else:
+                arrays.append(a)
+        try:
+            out = cls.forward(*arrays)
+        except ValueError as e:
+            raise _translate(cls, args, e) from None
+        if not (record and state.enabled):
+            if type(out) is ndarray:
+                return Tensor._make(out)
+            return _wrap(out)
+        ctx = cls._Node()
+        ctx.next_functions = tuple([_edge(a) if isinstance(a, Tensor) and a._requires_grad else _NO_EDGE
+                                    for a in args])
+        cls.setup_context(ctx, args, out)
+        if anomaly_mode.enabled:
+            ctx._trace = traceback.format_stack()[:-1]
+        if type(out) is tuple:
+            out = tuple(o if type(o) is ndarray else xp.asarray(o) for o in out)
+            diff = cls.differentiable_outputs
+            ctx._nout = len(out)
+            ctx._out_meta = [(o.shape, _dtype.from_np(o.dtype)) for o in out]
+            return tuple(Tensor._make(o, True, ctx, i) if diff is None or i in diff
+                         else Tensor._make(o) for i, o in enumerate(out))
+        if type(out) is not ndarray:
+            out = xp.asarray(out)
+        if cls.saves_output:
+            ctx._out_data = out
+        return Tensor._make(out, True, ctx)
+
+
+_NO_EDGE = (None, 0)
+
+
+def _translate(cls, args, e: ValueError) -> Exception:
+    """NumPy's broadcasting ValueError, reworded as torch's RuntimeError naming the op."""
+    if "broadcast" not in str(e):
+        return e
+    from .._ops.common import broadcast_error
+    return broadcast_error(cls.__name__.lower(), *[tuple(a.shape) for a in args if hasattr(a, "shape")])
+
+
+def _wrap(out):
+    if type(out) is tuple:
+        return tuple(Tensor._make(o if type(o) is ndarray else xp.asarray(o)) for o in out)
+    return Tensor._make(out if type(out) is ndarray else xp.asarray(out))
+
+
+def once_differentiable(fn):
+    """Mark a backward as not differentiable again (accepted for torch compatibility)."""
+    return fn
+
+
+class BackwardCFunction(Node):
+    pass
+
+
+FunctionCtx = Node

@@ -1,0 +1,97 @@
+"""Grad modes: whether ops record the graph. Thread-local, as in torch."""
+from __future__ import annotations
+
+import functools
+import threading
+
+
+class _State(threading.local):
+    def __init__(self) -> None:
+        self.enabled = True
+        self.inference = False
+
+
+state = _State()
+
+
+def is_grad_enabled() -> bool:
+    """True when new ops are recorded for backward."""
+    return state.enabled
+
+
+def is_inference_mode_enabled() -> bool:
+    """True inside ``inference_mode()``."""
+    return state.inference
+
+
+class _Mode:
+    """Base of the grad-mode switches: a context manager that is also a decorator."""
+
+    def _new_state(self):
+        raise NotImplementedError
+
+    def __enter__(self):
+        self._prev = (state.enabled, state.inference)
+        state.enabled, state.inference = self._new_state()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        state.enabled, state.inference = self._prev
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.__class__(*self._args()):
+                return fn(*args, **kwargs)
+        return wrapper
+
+    def _args(self):
+        return ()
+
+    def clone(self):
+        return self.__class__(*self._args())
+
+
+class no_grad(_Mode):
+    """Disable graph recording: ``with ember.no_grad():`` or ``@ember.no_grad()``."""
+
+    def _new_state(self):
+        return False, state.inference
+
+
+class enable_grad(_Mode):
+    """Re-enable graph recording inside a ``no_grad`` block."""
+
+    def _new_state(self):
+        return True, state.inference
+
+
+class set_grad_enabled(_Mode):
+    """Set grad mode on or off; takes effect at once, and as a context manager restores on exit."""
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self._prev = (state.enabled, state.inference)
+        state.enabled = self.mode
+
+    def _new_state(self):
+        return self.mode, state.inference
+
+    def _args(self):
+        return (self.mode,)
+
+    def __enter__(self):
+        return self
+
+
+class inference_mode(_Mode):
+    """Like ``no_grad``, for code that will never need gradients."""
+
+    def __init__(self, mode: bool = True) -> None:
+        self.mode = bool(mode)
+
+    def _new_state(self):
+        return (not self.mode) and state.enabled, self.mode
+
+    def _args(self):
+        return (self.mode,)
