@@ -10,6 +10,7 @@ from .autograd.grad_mode import is_inference_mode_enabled
 from . import _ops
 from . import _factories  # noqa: F401  (registers the factories)
 from ._tensor_str import set_printoptions
+from . import nn  # noqa: E402
 
 globals().update(_ops.FUNCTIONS)
 

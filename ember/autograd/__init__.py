@@ -101,3 +101,5 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
 
 __all__ = ["Function", "FunctionCtx", "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled",
            "inference_mode", "is_grad_enabled", "set_detect_anomaly", "detect_anomaly", "once_differentiable"]
+
+from .gradcheck import gradcheck, gradgradcheck, GradcheckError  # noqa: E402

@@ -1,0 +1,2 @@
+"""compare ops."""
+from __future__ import annotations

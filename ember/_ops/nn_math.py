@@ -1,0 +1,2 @@
+"""nn_math ops."""
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""random_ops ops."""
+from __future__ import annotations

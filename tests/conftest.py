@@ -1,0 +1,34 @@
+import numpy as np
+import pytest
+import torch
+
+import ember
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def to_torch(x, requires_grad=False):
+    """A torch tensor with the same values (copied) as an ember tensor or array."""
+    if isinstance(x, ember.Tensor):
+        x = x.detach().numpy()
+    t = torch.from_numpy(np.array(x, copy=True))
+    return t.requires_grad_(requires_grad)
+
+
+def assert_close(e, t, atol=1e-5, rtol=1.3e-6, what=""):
+    """Compare an ember result with a torch one: shape, dtype kind and values."""
+    if t is None or e is None:
+        assert e is None and t is None, f"{what}: one is None (ember {e is None}, torch {t is None})"
+        return
+    ev = e.detach().numpy() if isinstance(e, ember.Tensor) else np.asarray(e)
+    tv = t.detach().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+    assert ev.shape == tv.shape, f"{what}: shape {ev.shape} != torch {tv.shape}"
+    assert ev.dtype == tv.dtype, f"{what}: dtype {ev.dtype} != torch {tv.dtype}"
+    np.testing.assert_allclose(ev.astype(np.float64) if ev.dtype.kind != "b" else ev,
+                               tv.astype(np.float64) if tv.dtype.kind != "b" else tv,
+                               atol=atol, rtol=rtol, err_msg=what, equal_nan=True)
