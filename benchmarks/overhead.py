@@ -1,0 +1,79 @@
+"""Per-op overhead and a small MLP: ember vs torch in the same run, one thread each.
+
+Run: python benchmarks/overhead.py
+1. a chain of 200 small elementwise ops (mul, add, tanh, exp) on a 16-element float32
+   tensor, forward + backward, reported as time per op;
+2. a 784-512-256-10 MLP forward + backward at batch 256.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import timeit  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import ember  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+def chain_step(lib):
+    x = lib.tensor(np.random.default_rng(0).random(16, dtype=np.float32), requires_grad=True)
+
+    def step():
+        y = x
+        for _ in range(50):  # 4 ops each: 200 ops
+            y = lib.exp(lib.tanh(y * 1.01 + 0.1)) * 0.3
+        y.sum().backward()
+    return step, 50 * 5
+
+
+def mlp_step(lib):
+    rng = np.random.default_rng(0)
+    sizes = [784, 512, 256, 10]
+    ws = [lib.tensor(rng.standard_normal((o, i), dtype=np.float32) * (1 / np.sqrt(i)), requires_grad=True)
+          for i, o in zip(sizes, sizes[1:])]
+    bs = [lib.tensor(np.zeros(o, dtype=np.float32), requires_grad=True) for o in sizes[1:]]
+    x = lib.tensor(rng.standard_normal((256, 784), dtype=np.float32))
+    y = lib.tensor(rng.standard_normal((256, 10), dtype=np.float32))
+
+    def step():
+        h = x
+        for k, (w, b) in enumerate(zip(ws, bs)):
+            h = h @ w.t() + b
+            if k < len(ws) - 1:
+                h = lib.relu(h)
+        loss = ((h - y) * (h - y)).mean()
+        for p in ws + bs:
+            p.grad = None
+        loss.backward()
+    return step, 1
+
+
+def best(fn, number, repeat=5):
+    fn()
+    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number
+
+
+def main() -> None:
+    rows = []
+    for name, make, number in (("elementwise chain (per op)", chain_step, 50), ("MLP 784-512-256-10 b256", mlp_step, 10)):
+        times = {}
+        for lib in (torch, ember):
+            step, per = make(lib)
+            times[lib.__name__] = best(step, number) / per
+        ratio = times["ember"] / times["torch"]
+        rows.append((name, times["torch"], times["ember"], ratio))
+    print(f"{'benchmark':34s} {'torch':>12s} {'ember':>12s} {'ember/torch':>12s}")
+    for name, t, e, r in rows:
+        print(f"{name:34s} {t * 1e6:10.2f}us {e * 1e6:10.2f}us {r:11.2f}x")
+
+
+if __name__ == "__main__":
+    main()
