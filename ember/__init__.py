@@ -33,3 +33,9 @@ def numel(input: Tensor) -> "builtins.int":
 def is_floating_point(input: Tensor) -> "builtins.bool":
     """True for floating dtypes."""
     return input.is_floating_point()
+
+from .random import (manual_seed, seed, initial_seed, Generator, default_generator, get_rng_state,  # noqa: E402
+                     set_rng_state, rand, randn, randint, randperm, rand_like, randn_like, randint_like, normal,
+                     bernoulli, multinomial)
+from .autograd import functional as _autograd_functional  # noqa: E402,F401  (ember.autograd.functional)
+from . import optim  # noqa: E402

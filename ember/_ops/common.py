@@ -35,6 +35,10 @@ def register(name: str | None = None, *, method: bool = True, function: bool = T
             setattr(Tensor, op, _reflect(fn))
         if inplace:
             setattr(Tensor, inplace, inplace_method(fn, inplace))
+            # x += y is in place in torch (a leaf parameter stays the same object)
+            for op in operators:
+                if op.startswith("__") and op not in ("__neg__", "__pos__", "__invert__", "__abs__"):
+                    setattr(Tensor, "__i" + op[2:], getattr(Tensor, inplace))
         return fn
     return deco
 
@@ -71,6 +75,9 @@ def write_inplace(self: Tensor, out: Tensor, name: str) -> Tensor:
         if not _dtype.can_cast(out.dtype, self.dtype):
             raise RuntimeError(f"{name}: result type {_type_name(out.dtype)} can't be cast to the desired output "
                                f"type {_type_name(self.dtype)}")
+    node = self.grad_fn
+    if node is not None and node._out_data is self._data:
+        node._out_version += 1  # its backward reads this array as ctx.output: now stale
     if self._data.ndim:
         self._data[...] = out._data
     else:

@@ -1,2 +1,159 @@
-"""compare ops."""
+"""Comparison, logical, bitwise and floating-point classification ops.
+
+All of them return bool (or, for bitwise ops, integer) tensors that carry no gradient,
+so each is a NumPy ufunc applied to the promoted operands, with no Op class.
+"""
 from __future__ import annotations
+
+import numbers
+
+from .._backend import ndarray, xp
+from .._tensor import Tensor
+from .common import _type_name, binary_operands, broadcast_error, register
+
+_OPERAND = (Tensor, numbers.Number, ndarray)
+
+
+def _data(x):
+    return x._data if isinstance(x, Tensor) else x
+
+
+def _apply(name: str, ufunc, a, b) -> Tensor:
+    try:
+        return Tensor._make(xp.asarray(ufunc(_data(a), _data(b))))
+    except ValueError:
+        raise broadcast_error(name, tuple(xp.shape(_data(a))), tuple(xp.shape(_data(b)))) from None
+
+
+def _operator(fn):
+    """The operator form of a comparison: unknown operands (None, str, list) give NotImplemented, as torch."""
+    def op(self, other):
+        if not isinstance(other, _OPERAND):
+            return NotImplemented
+        return fn(self, other)
+    op.__name__ = fn.__name__
+    return op
+
+
+def _comparison(name: str, ufunc, dunder: str, aliases=()):
+    def fn(input, other, *, out=None) -> Tensor:
+        a, b = binary_operands(input, other)
+        return _apply(name, ufunc, a, b)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise ``{name}`` comparison after type promotion; a bool tensor."
+    register(name, inplace=f"{name}_", aliases=aliases)(fn)
+    setattr(Tensor, dunder, _operator(fn))
+    return fn
+
+
+# setattr of __eq__ on the existing class keeps Tensor.__hash__ (identity), which dicts and optimizers need
+eq = _comparison("eq", xp.equal, "__eq__")
+ne = _comparison("ne", xp.not_equal, "__ne__", ("not_equal",))
+lt = _comparison("lt", xp.less, "__lt__", ("less",))
+le = _comparison("le", xp.less_equal, "__le__", ("less_equal",))
+gt = _comparison("gt", xp.greater, "__gt__", ("greater",))
+ge = _comparison("ge", xp.greater_equal, "__ge__", ("greater_equal",))
+
+
+# ----------------------------------------------------------------------------- logical
+def _logical(name: str, ufunc):
+    def fn(input, other) -> Tensor:
+        return _apply(name, ufunc, input, other)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise {name.replace('_', ' ')} of the operands' truth values; a bool tensor."
+    return register(name, inplace=f"{name}_")(fn)
+
+
+logical_and = _logical("logical_and", xp.logical_and)
+logical_or = _logical("logical_or", xp.logical_or)
+logical_xor = _logical("logical_xor", xp.logical_xor)
+
+
+@register(inplace="logical_not_")
+def logical_not(input) -> Tensor:
+    """Elementwise not of the truth values; a bool tensor."""
+    return Tensor._make(xp.logical_not(input._data))
+
+
+# ----------------------------------------------------------------------------- bitwise
+def _bitwise(name: str, ufunc, operators=(), reflected=()):
+    def fn(input, other) -> Tensor:
+        a, b = binary_operands(input, other)
+        floats = [x for x in (a, b) if isinstance(x, Tensor) and x._data.dtype.kind == "f"]
+        if floats or isinstance(a, float) or isinstance(b, float):
+            dt = _type_name(floats[0].dtype) if floats else "Float"
+            raise NotImplementedError(f'"{name}_cpu" not implemented for \'{dt}\'')
+        return _apply(name, ufunc, a, b)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise {name.replace('_', ' ')} of integer or bool tensors."
+    return register(name, inplace=f"{name}_", operators=operators, reflected=reflected)(fn)
+
+
+bitwise_and = _bitwise("bitwise_and", xp.bitwise_and, ("__and__",), ("__rand__",))
+bitwise_or = _bitwise("bitwise_or", xp.bitwise_or, ("__or__",), ("__ror__",))
+bitwise_xor = _bitwise("bitwise_xor", xp.bitwise_xor, ("__xor__",), ("__rxor__",))
+bitwise_left_shift = _bitwise("bitwise_left_shift", xp.left_shift, ("__lshift__",), ("__rlshift__",))
+bitwise_right_shift = _bitwise("bitwise_right_shift", xp.right_shift, ("__rshift__",), ("__rrshift__",))
+Tensor.__iand__ = Tensor.bitwise_and_
+Tensor.__ior__ = Tensor.bitwise_or_
+Tensor.__ixor__ = Tensor.bitwise_xor_
+Tensor.__ilshift__ = Tensor.bitwise_left_shift_
+Tensor.__irshift__ = Tensor.bitwise_right_shift_
+
+
+@register(inplace="bitwise_not_")
+def bitwise_not(input) -> Tensor:
+    """Elementwise bitwise not (logical not for bool tensors)."""
+    if input._data.dtype.kind == "f":
+        raise NotImplementedError(f'"bitwise_not_cpu" not implemented for \'{_type_name(input.dtype)}\'')
+    return Tensor._make(xp.invert(input._data))
+
+
+def _invert(self) -> Tensor:
+    if self._data.dtype.kind == "f":
+        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
+    return bitwise_not(self)
+
+
+Tensor.__invert__ = _invert
+
+
+# ----------------------------------------------------------------------------- closeness
+@register()
+def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+    """``|input - other| <= atol + rtol * |other|`` elementwise (infinities equal only to themselves)."""
+    if input._data.dtype != other._data.dtype:
+        raise RuntimeError(f"isclose: {_type_name(input.dtype)} did not match {_type_name(other.dtype)}")
+    return _apply("isclose", lambda a, b: xp.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan),
+                  input, other)
+
+
+@register()
+def allclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    """True when every element of ``input`` is close to ``other`` (see isclose)."""
+    return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
+
+
+@register()
+def equal(input, other) -> bool:
+    """True when both tensors have the same shape and the same values."""
+    return input._data.shape == other._data.shape and bool(xp.array_equal(input._data, other._data))
+
+
+# ----------------------------------------------------------------------------- classification
+def _classify(name: str, ufunc, doc: str):
+    def fn(input) -> Tensor:
+        return Tensor._make(xp.asarray(ufunc(input._data)))
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return register(name)(fn)
+
+
+isnan = _classify("isnan", xp.isnan, "True where the element is NaN.")
+isinf = _classify("isinf", xp.isinf, "True where the element is +inf or -inf.")
+isposinf = _classify("isposinf", xp.isposinf, "True where the element is +inf.")
+isneginf = _classify("isneginf", xp.isneginf, "True where the element is -inf.")
+isfinite = _classify("isfinite", xp.isfinite, "True where the element is neither infinite nor NaN.")
+signbit = _classify("signbit", lambda a: xp.signbit(a) if a.dtype.kind != "b" else xp.zeros(a.shape, bool),
+                    "True where the sign bit is set (including -0.0).")
+isreal = _classify("isreal", lambda a: xp.ones(a.shape, bool), "True everywhere: ember has no complex dtypes.")

@@ -13,7 +13,7 @@ from .. import _dtype
 from .._backend import xp
 from .._tensor import Tensor
 from ..autograd.function import Op
-from .common import binary_operands, register, sum_to, float_dtype_for, is_scalar, as_tensor_arg
+from .common import FUNCTIONS, _type_name, binary_operands, register, sum_to, is_scalar
 
 
 def arr(x):
@@ -126,21 +126,56 @@ def mul(input, other, *, out=None) -> Tensor:
     return _out(Mul.apply(input, other), out)
 
 
-@register(operators=("__truediv__",), reflected=("__rtruediv__",), inplace="div_", aliases=("divide",))
+@register(operators=("__truediv__",), reflected=("__rtruediv__",), inplace="div_",
+          aliases=("divide", "true_divide"))
 def div(input, other, *, rounding_mode: str | None = None, out=None) -> Tensor:
     """``input / other``; ``rounding_mode`` 'trunc' or 'floor' rounds the quotient as torch does."""
-    if rounding_mode == "floor":
-        return floor_divide(input, other)
-    if rounding_mode == "trunc":
-        input, other = binary_operands(input, other)
-        q = Div.apply(*_float_operands(input, other))
-        res_dt = _dtype.result_type(input, other)
-        return trunc(q).to(res_dt) if not res_dt.is_floating_point else trunc(q)
-    if rounding_mode is not None:
+    input, other = binary_operands(input, other)
+    if rounding_mode is None:
+        return _out(Div.apply(*_float_operands(input, other)), out)
+    if rounding_mode not in ("trunc", "floor"):
         raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
                          f"'{rounding_mode}'")
-    input, other = binary_operands(input, other)
-    return _out(Div.apply(*_float_operands(input, other)), out)
+    _check_int_divisor(input, other)
+    return _out(RoundedDiv.apply(input, other, rounding_mode), out)
+
+
+class RoundedDiv(Op):
+    """A rounded quotient: piecewise constant, so its gradient is zero (as torch's)."""
+
+    @staticmethod
+    def forward(a, b, mode):
+        if mode == "floor":
+            return xp.floor_divide(a, b)
+        if xp.result_type(a, b).kind == "f":
+            return xp.trunc(a / b)
+        return (a - xp.fmod(a, b)) // b  # exact: a - fmod(a, b) is a multiple of b
+
+    setup_context = Add.setup_context
+
+    @staticmethod
+    def backward(ctx, g):
+        return tuple(None if fn is None else _zeros(s, g) for (fn, _), s in zip(ctx.next_functions, ctx.shapes))
+
+
+def _zeros(shape_, like: Tensor) -> Tensor:
+    return Tensor._make(xp.zeros(shape_, like._data.dtype))
+
+
+def _check_int_divisor(a, b) -> None:
+    # NumPy returns 0 (with a warning) for an integer division by zero; torch raises
+    if not (_is_float(a) or _is_float(b)) and not xp.all(arr(b)):
+        raise RuntimeError("ZeroDivisionError")
+
+
+def _is_float(x) -> bool:
+    return x._data.dtype.kind == "f" if isinstance(x, Tensor) else isinstance(x, float)
+
+
+@register(operators=("__floordiv__",), reflected=("__rfloordiv__",), inplace="floor_divide_")
+def floor_divide(input, other, *, out=None) -> Tensor:
+    """``input // other``: the quotient rounded toward minus infinity."""
+    return div(input, other, rounding_mode="floor", out=out)
 
 
 def _float_operands(a, b):
@@ -150,9 +185,6 @@ def _float_operands(a, b):
             dt = _dtype.get_default_dtype()
             return (a.to(dt) if isinstance(a, Tensor) else float(a)), (b.to(dt) if isinstance(b, Tensor) else float(b))
     return a, b
-
-
-register("true_divide", method=True)(lambda input, other: div(input, other))
 
 
 def _out(result: Tensor, out):
@@ -233,3 +265,423 @@ def unary(name: str, fwd, bwd, *, saves: str = "input", keeps_int: bool = False,
 exp = unary("exp", xp.exp, lambda x, y, g: g * y, saves="output")
 tanh = unary("tanh", xp.tanh, lambda x, y, g: g * (1 - y * y), saves="output")
 log = unary("log", xp.log, lambda x, y, g: g / x)
+
+
+def const(a) -> Tensor:
+    """A constant (no-grad) tensor wrapping an array or number."""
+    return Tensor._make(xp.asarray(a))
+
+
+def masked(g: Tensor, keep) -> Tensor:
+    """``g`` where the boolean array ``keep`` holds, else 0: the gradient of a piecewise op."""
+    return where(const(keep), g, 0.0)
+
+
+def _zero_grad(x, y, g: Tensor) -> Tensor:
+    return Tensor._make(xp.zeros_like(g._data))
+
+
+def _ints_unchanged(f):
+    """A rounding forward that returns integer and bool arrays as they are (copied), as torch does."""
+    return lambda x: x.copy() if x.dtype.kind in "iub" else f(x)
+
+
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+
+exp2 = unary("exp2", xp.exp2, lambda x, y, g: g * y * _LN2, saves="output")
+expm1 = unary("expm1", xp.expm1, lambda x, y, g: g * (y + 1), saves="output")
+log2 = unary("log2", xp.log2, lambda x, y, g: g / (x * _LN2))
+log10 = unary("log10", xp.log10, lambda x, y, g: g / (x * _LN10))
+log1p = unary("log1p", xp.log1p, lambda x, y, g: g / (x + 1))
+sqrt = unary("sqrt", xp.sqrt, lambda x, y, g: g / (y * 2), saves="output")
+rsqrt = unary("rsqrt", lambda x: 1 / xp.sqrt(x), lambda x, y, g: g * (y * y * y) * -0.5, saves="output")
+reciprocal = unary("reciprocal", lambda x: 1 / x, lambda x, y, g: g * (y * y) * -1, saves="output")
+sin = unary("sin", xp.sin, lambda x, y, g: g * cos(x))
+cos = unary("cos", xp.cos, lambda x, y, g: g * -sin(x))
+tan = unary("tan", xp.tan, lambda x, y, g: g * (y * y + 1), saves="output")
+asin = unary("asin", xp.arcsin, lambda x, y, g: g / sqrt(1 - x * x), aliases=("arcsin",))
+acos = unary("acos", xp.arccos, lambda x, y, g: g / sqrt(1 - x * x) * -1, aliases=("arccos",))
+atan = unary("atan", xp.arctan, lambda x, y, g: g / (x * x + 1), aliases=("arctan",))
+sinh = unary("sinh", xp.sinh, lambda x, y, g: g * cosh(x))
+cosh = unary("cosh", xp.cosh, lambda x, y, g: g * sinh(x))
+asinh = unary("asinh", xp.arcsinh, lambda x, y, g: g / sqrt(x * x + 1), aliases=("arcsinh",))
+acosh = unary("acosh", xp.arccosh, lambda x, y, g: g / sqrt(x * x - 1), aliases=("arccosh",))
+atanh = unary("atanh", xp.arctanh, lambda x, y, g: g / (1 - x * x), aliases=("arctanh",))
+sigmoid = unary("sigmoid", lambda x: xp.exp(-xp.logaddexp(0, -x)), lambda x, y, g: g * (y * (1 - y)),
+                saves="output", doc="1 / (1 + exp(-x)), computed without overflow.")
+abs = unary("abs", xp.abs, lambda x, y, g: g * const(xp.sign(x._data)), keeps_int=True, aliases=("absolute",),
+            doc="|x| elementwise (gradient 0 at 0, as torch's).")
+relu = unary("relu", lambda x: xp.maximum(x, 0), lambda x, y, g: masked(g, y._data > 0), saves="output",
+             keeps_int=True, doc="max(x, 0) elementwise (gradient 0 at 0).")
+sign = unary("sign", _ints_unchanged(xp.sign), _zero_grad, saves="none", keeps_int=True)
+floor = unary("floor", _ints_unchanged(xp.floor), _zero_grad, saves="none", keeps_int=True)
+ceil = unary("ceil", _ints_unchanged(xp.ceil), _zero_grad, saves="none", keeps_int=True)
+trunc = unary("trunc", _ints_unchanged(xp.trunc), _zero_grad, saves="none", keeps_int=True, aliases=("fix",))
+frac = unary("frac", lambda x: x - xp.trunc(x), lambda x, y, g: g, saves="none")
+Tensor.__abs__ = abs
+
+
+# ----------------------------------------------------------------------------- erf family
+def _erf_erfc_abs(a):
+    """erf(a) and erfc(a) for float64 ``a >= 0`` (NaN passes through), to ~1e-15 relative.
+
+    Below 2.5 a power series with positive terms (no cancellation):
+    erf(a) = 2/sqrt(pi) exp(-a^2) sum_n (2a^2)^n a / (2n+1)!!; above it the continued fraction
+    erfc(a) = exp(-a^2)/sqrt(pi) / (a + (1/2)/(a + 1/(a + (3/2)/(a + ...)))).
+    """
+    erf_, erfc_ = xp.empty_like(a), xp.empty_like(a)
+    small = a < 2.5
+    s = a[small]
+    s2 = s * s
+    term, total = s.copy(), s.copy()
+    for n in range(1, 36):
+        term *= s2 * 2 / (2 * n + 1)
+        total += term
+    erf_[small] = _TWO_OVER_SQRT_PI * xp.exp(-s2) * total
+    erfc_[small] = 1 - erf_[small]
+    big = ~small
+    b = a[big]
+    f = b.copy()
+    for k in range(30, 0, -1):
+        f = b + (k / 2) / f
+    erfc_[big] = xp.exp(-b * b) / (math.sqrt(math.pi) * f)
+    erf_[big] = 1 - erfc_[big]
+    return erf_, erfc_
+
+
+def _erf_np(x):
+    x64 = x.astype(xp.float64)
+    return xp.copysign(_erf_erfc_abs(xp.abs(x64))[0], x64).astype(x.dtype)
+
+
+def _erfc_np(x):
+    x64 = x.astype(xp.float64)
+    c = _erf_erfc_abs(xp.abs(x64))[1]
+    return xp.where(x64 < 0, 2 - c, c).astype(x.dtype)
+
+
+def _erfinv_np(y):
+    """Inverse of erf: Winitzki's closed-form estimate (~2e-3), then Newton steps on erf."""
+    y64 = y.astype(xp.float64)
+    with xp.errstate(divide="ignore", invalid="ignore"):
+        ln = xp.log1p(-y64 * y64)
+        a = 0.147
+        t = 2 / (math.pi * a) + ln / 2
+        x = xp.copysign(xp.sqrt(xp.sqrt(t * t - ln / a) - t), y64)
+        inner = xp.abs(y64) < 1
+        xi, yi = x[inner], y64[inner]
+        for _ in range(3):
+            xi = xi - (_erf_np(xi) - yi) / (_TWO_OVER_SQRT_PI * xp.exp(-xi * xi))
+        x[inner] = xi
+        x = xp.where(xp.abs(y64) == 1, xp.copysign(xp.inf, y64), x)
+        x = xp.where(xp.abs(y64) > 1, xp.nan, x)
+    return x.astype(y.dtype)
+
+
+erf = unary("erf", _erf_np, lambda x, y, g: g * exp(x * x * -1) * _TWO_OVER_SQRT_PI, aliases=("special_erf",))
+erfc = unary("erfc", _erfc_np, lambda x, y, g: g * exp(x * x * -1) * -_TWO_OVER_SQRT_PI)
+erfinv = unary("erfinv", _erfinv_np, lambda x, y, g: g * exp(y * y) * (math.sqrt(math.pi) / 2), saves="output")
+
+
+# ----------------------------------------------------------------------------- binary math
+def binary(name: str, fwd, da, db, *, saves_output: bool = False, tensors_only: bool = False,
+           float_only: bool = False, check=None, doc: str = "", **reg):
+    """Define and register a two-input elementwise op from its forward and its two partial derivatives.
+
+    ``da(a, b, y, g)`` / ``db(a, b, y, g)`` return the gradient of each input before broadcasting is
+    undone, written with ember ops (``a``/``b`` are Tensors or numbers, ``y`` the output if saved).
+    ``check(a, b)`` may refuse the promoted operands.
+    """
+
+    save_out = saves_output
+
+    class Binary(Op):
+        saves_output = save_out
+        forward = staticmethod(fwd)
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.shapes = (shape(inputs[0]), shape(inputs[1]))
+            ctx.save_for_backward(*inputs)
+
+        @staticmethod
+        def backward(ctx, g):
+            a, b = ctx.saved_tensors
+            y = ctx.output if saves_output else None
+            (fa, _), (fb, _) = ctx.next_functions
+            return (None if fa is None else sum_to(da(a, b, y, g), ctx.shapes[0]),
+                    None if fb is None else sum_to(db(a, b, y, g), ctx.shapes[1]))
+
+    Binary.__name__ = Binary.__qualname__ = name[0].upper() + name[1:]
+    Binary._Node.__name__ = Binary.__name__ + "Backward0"
+
+    def fn(input, other) -> Tensor:
+        if tensors_only and not (isinstance(input, Tensor) and isinstance(other, Tensor)):
+            raise TypeError(f"{name}(): expected both arguments to be Tensors, got {type(input).__name__} and "
+                            f"{type(other).__name__}")
+        input, other = binary_operands(input, other)
+        if float_only:
+            input, other = _float_operands(input, other)
+        if check is not None:
+            check(input, other)
+        return Binary.apply(input, other)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc or f"Elementwise {name}, broadcasting."
+    fn.op = Binary
+    reg.setdefault("inplace", f"{name}_")
+    register(name, **reg)(fn)
+    return fn
+
+
+def _split(lose):
+    """Derivative of max/min for one operand: 0 where it loses, half the gradient at ties (as torch)."""
+    def d(a, b, y, g):
+        av, bv = arr(a), arr(b)
+        w = xp.where(av == bv, 0.5, 1.0) * ~lose(av, bv)
+        return g * const(w.astype(g._data.dtype))
+    return d
+
+
+def _fkeep(a, b):
+    # fmax/fmin give the gradient to the first operand on ties and where the second is NaN
+    return xp.isnan(arr(b))
+
+
+maximum = binary("maximum", xp.maximum, _split(xp.less), _split(xp.greater), tensors_only=True)
+minimum = binary("minimum", xp.minimum, _split(xp.greater), _split(xp.less), tensors_only=True)
+fmax = binary("fmax", xp.fmax, lambda a, b, y, g: masked(g, (arr(a) >= arr(b)) | _fkeep(a, b)),
+              lambda a, b, y, g: masked(g, ~((arr(a) >= arr(b)) | _fkeep(a, b))), tensors_only=True)
+fmin = binary("fmin", xp.fmin, lambda a, b, y, g: masked(g, (arr(a) <= arr(b)) | _fkeep(a, b)),
+              lambda a, b, y, g: masked(g, ~((arr(a) <= arr(b)) | _fkeep(a, b))), tensors_only=True)
+atan2 = binary("atan2", xp.arctan2, lambda a, b, y, g: g * b / (a * a + b * b),
+               lambda a, b, y, g: g * a * -1 / (a * a + b * b), float_only=True, tensors_only=True,
+               aliases=("arctan2",))
+hypot = binary("hypot", xp.hypot, lambda a, b, y, g: g * a / y, lambda a, b, y, g: g * b / y,
+               saves_output=True, tensors_only=True)
+remainder = binary("remainder", xp.remainder, lambda a, b, y, g: g,
+                   lambda a, b, y, g: g * floor_divide(a, b) * -1, check=_check_int_divisor,
+                   operators=("__mod__",), reflected=("__rmod__",),
+                   doc="Python's ``%``: the remainder with the sign of the divisor.")
+fmod = binary("fmod", xp.fmod, lambda a, b, y, g: g, lambda a, b, y, g: g * div(a, b, rounding_mode="trunc") * -1,
+              check=_check_int_divisor, doc="C's fmod: the remainder with the sign of the dividend.")
+
+
+class Pow(Op):
+    saves_output = True
+
+    @staticmethod
+    def forward(a, b):
+        return xp.power(a, b)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.shapes = (shape(inputs[0]), shape(inputs[1]))
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        (fa, _), (fb, _) = ctx.next_functions
+        ga = gb = None
+        if fa is not None:
+            if is_scalar(b):
+                ga = _zeros(shape(a), g) if b == 0 else g * b * pow(a, b - 1)
+            else:  # d/da a^0 is 0 even where a^-1 is not finite
+                ga = sum_to(where(const(arr(b) == 0), 0.0, g * b * pow(a, b - 1)), ctx.shapes[0])
+        if fb is not None:  # 0^b is 0 for b > 0 from the right: its derivative is taken as 0, as torch
+            cut = const((arr(a) == 0) & (arr(b) >= 0))
+            log_a = log(a) if isinstance(a, Tensor) else (math.log(a) if a > 0 else math.nan)
+            gb = sum_to(where(cut, 0.0, g * ctx.output * log_a), ctx.shapes[1])
+        return ga, gb
+
+
+@register(operators=("__pow__",), reflected=("__rpow__",), inplace="pow_")
+def pow(input, exponent) -> Tensor:
+    """``input ** exponent``, broadcasting; integer tensors stay integer."""
+    input, exponent = binary_operands(input, exponent)
+    if is_scalar(exponent) and not _is_float(input) and exponent < 0:
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
+    return Pow.apply(input, exponent)
+
+
+@register(inplace="square_")
+def square(input) -> Tensor:
+    """``input ** 2``."""
+    return pow(input, 2)
+
+
+# ----------------------------------------------------------------------------- selection and clamping
+class Where(Op):
+    @staticmethod
+    def forward(cond, x, y):
+        return xp.where(cond, x, y)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.shapes = (shape(inputs[1]), shape(inputs[2]))
+        ctx.save_for_backward(inputs[0])
+
+    @staticmethod
+    def backward(ctx, g):
+        cond, = ctx.saved_tensors
+        (_, _), (fx, _), (fy, _) = ctx.next_functions
+        return (None, None if fx is None else sum_to(where(cond, g, 0.0), ctx.shapes[0]),
+                None if fy is None else sum_to(where(cond, 0.0, g), ctx.shapes[1]))
+
+
+@register(method=False)
+def where(condition, input=None, other=None) -> Tensor:
+    """``input`` where ``condition`` holds, else ``other`` (promoted, broadcast); ``where(cond)`` is nonzero."""
+    if input is None and other is None:
+        return FUNCTIONS["nonzero"](condition, as_tuple=True)
+    if not isinstance(condition, Tensor) or condition._data.dtype != xp.bool_:
+        got = _type_name(condition.dtype) if isinstance(condition, Tensor) else type(condition).__name__
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {got}")
+    input, other = binary_operands(input, other)
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        input = Tensor._make(xp.asarray(input, _dtype.result_type(input, other).np))
+    return Where.apply(condition, input, other)
+
+
+def _where_method(self, condition, other) -> Tensor:
+    """``self`` where ``condition`` holds, else ``other``."""
+    return where(condition, self, other)
+
+
+Tensor.where = _where_method
+
+
+class Clamp(Op):
+    @staticmethod
+    def forward(x, lo, hi):
+        if lo is not None:
+            x = xp.maximum(x, lo)
+        return x if hi is None else xp.minimum(x, hi)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.shapes = tuple(shape(i) for i in inputs)
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, lo, hi = (None if t is None else arr(t) for t in ctx.saved_tensors)
+        (fx, _), (flo, _), (fhi, _) = ctx.next_functions
+        sx, slo, shi = ctx.shapes
+        grads = [None, None, None]
+        if fx is not None:  # the boundary value itself passes the gradient, as torch's
+            keep = xp.ones(g._data.shape, bool)
+            if lo is not None:
+                keep &= x >= lo
+            if hi is not None:
+                keep &= x <= hi
+            grads[0] = sum_to(masked(g, keep), sx)
+        if flo is not None:
+            grads[1] = sum_to(masked(g, (x < lo) & (lo < hi) if hi is not None else x < lo), slo)
+        if fhi is not None:
+            grads[2] = sum_to(masked(g, (x > hi) | (hi < lo) if lo is not None else x > hi), shi)
+        return tuple(grads)
+
+
+@register(inplace="clamp_", aliases=("clip",))
+def clamp(input, min=None, max=None) -> Tensor:
+    """Limit ``input`` to ``[min, max]`` (numbers or tensors, either may be None)."""
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    rt = _dtype.result_type(input, min, max)
+    lo, hi = (None if b is None else _cast_bound(b, rt) for b in (min, max))
+    return Clamp.apply(input if input._data.dtype is rt.np else input.to(rt), lo, hi)
+
+
+def _cast_bound(b, rt):
+    if isinstance(b, Tensor):
+        return b if b._data.dtype is rt.np else b.to(rt)
+    return float(b) if rt.is_floating_point else int(b)
+
+
+Tensor.clip_ = Tensor.clamp_
+
+
+@register(inplace="clamp_min_")
+def clamp_min(input, min) -> Tensor:
+    """``max(input, min)`` with clamp's gradient."""
+    return clamp(input, min=min)
+
+
+@register(inplace="clamp_max_")
+def clamp_max(input, max) -> Tensor:
+    """``min(input, max)`` with clamp's gradient."""
+    return clamp(input, max=max)
+
+
+@register(inplace="lerp_")
+def lerp(input, end, weight) -> Tensor:
+    """``input + weight * (end - input)``."""
+    for what, t in (("end", end), ("weight", weight)):
+        if isinstance(t, Tensor) and t._data.dtype != input._data.dtype:
+            raise RuntimeError(f"lerp: expected dtype {input.dtype} for `{what}` but got dtype {t.dtype}")
+    return input + weight * (end - input)
+
+
+@register(inplace="logit_")
+def logit(input, eps: float | None = None) -> Tensor:
+    """``log(x / (1 - x))``, with ``x`` clamped to ``[eps, 1 - eps]`` when ``eps`` is given."""
+    if input._data.dtype.kind != "f":
+        input = input.to(_dtype.get_default_dtype())
+    if eps is not None:
+        input = clamp(input, eps, 1 - eps)
+    return log(input / (1 - input))
+
+
+class Round(Op):
+    @staticmethod
+    def forward(x, decimals):
+        if decimals == 0:
+            return x.copy() if x.dtype.kind in "iub" else xp.rint(x)
+        # scale by an exact power of ten, as torch does, rather than NumPy's multiply by 10**-n
+        if decimals > 0:
+            return xp.rint(x * 10.0 ** decimals) / 10.0 ** decimals
+        return xp.rint(x / 10.0 ** -decimals) * 10.0 ** -decimals
+
+    @staticmethod
+    def backward(ctx, g):
+        return _zero_grad(None, None, g), None
+
+
+@register(inplace="round_")
+def round(input, *, decimals: int = 0) -> Tensor:
+    """Round half to even, to ``decimals`` decimal places."""
+    if decimals and input._data.dtype.kind != "f":
+        raise NotImplementedError(f'"round_cpu" not implemented for \'{_type_name(input.dtype)}\'')
+    return Round.apply(input, decimals)
+
+
+class NanToNum(Op):
+    @staticmethod
+    def forward(x, nan, posinf, neginf):
+        return xp.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+
+    @staticmethod
+    def backward(ctx, g):
+        return masked(g, xp.isfinite(ctx.saved_tensors[0]._data)), None, None, None
+
+
+@register(inplace="nan_to_num_")
+def nan_to_num(input, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
+    """Replace NaN by ``nan`` and infinities by ``posinf``/``neginf`` (default: the dtype's extremes)."""
+    return NanToNum.apply(input, nan, posinf, neginf)
+
+
+Tensor.__iadd__ = Tensor.add_
+Tensor.__isub__ = Tensor.sub_
+Tensor.__imul__ = Tensor.mul_
+Tensor.__itruediv__ = Tensor.div_
+Tensor.__ifloordiv__ = Tensor.floor_divide_
+Tensor.__imod__ = Tensor.remainder_
+Tensor.__ipow__ = Tensor.pow_

@@ -1,2 +1,584 @@
-"""indexing ops."""
+"""Indexing: ``x[idx]``, ``x[idx] = v``, gather/scatter, index_*, masked_*, take, put, nonzero.
+
+Two primitives carry every gradient here: ``Index`` reads ``x[idx]`` and ``IndexPut``
+writes (or adds) a value at ``idx`` into a copy of ``x``. Each one's backward is
+written with the other, so double backward needs no extra code. Every other op builds
+a NumPy index tuple for them (``gather`` is ``x[along(index, dim)]``, ``scatter_add`` an
+accumulating put), so its gradient comes for free.
+"""
 from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from .. import _dtype
+from .._backend import ndarray, xp
+from .._tensor import Tensor
+from ..autograd.function import Op
+from ..autograd.grad_mode import state
+from .common import register, sum_to, wrap_dim, check_inplace, write_inplace, is_scalar, broadcast_error, _type_name
+
+_INT_KINDS = ("int64", "int32")
+
+
+# ----------------------------------------------------------------------------- the two primitives
+def _has_int_array(idx: tuple) -> bool:
+    """Integer index arrays may repeat a position, so their gradient must add up."""
+    return any(type(i) is ndarray and i.dtype.kind != "b" for i in idx)
+
+
+class Index(Op):
+    @staticmethod
+    def forward(x, idx):
+        return x[idx]
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, idx = inputs
+        ctx.shape = x._data.shape
+        ctx.save_for_backward(idx)
+
+    @staticmethod
+    def backward(ctx, g):
+        idx, = ctx.saved_tensors
+        zeros = Tensor._make(xp.zeros(ctx.shape, dtype=g._data.dtype))
+        return IndexPut.apply(zeros, g, idx, _has_int_array(idx)), None
+
+
+class IndexPut(Op):
+    @staticmethod
+    def forward(x, value, idx, accumulate):
+        out = x.copy()
+        _put(out, idx, value, accumulate)
+        return out
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        _, value, idx, ctx.accumulate = inputs
+        ctx.vshape = value._data.shape if isinstance(value, Tensor) else None
+        ctx.save_for_backward(idx)
+
+    @staticmethod
+    def backward(ctx, g):
+        idx, = ctx.saved_tensors
+        (fx, _), (fv, _) = ctx.next_functions[:2]
+        gx = gv = None
+        if fx is not None:
+            gx = g if ctx.accumulate else IndexPut.apply(g, 0, idx, False)
+        if fv is not None:
+            gv = _sum_to_value(Index.apply(g, idx), ctx.vshape)
+        return gx, gv, None, None
+
+
+def _put(out: ndarray, idx: tuple, value, accumulate: bool) -> None:
+    """``out[idx] = value`` (or ``+=`` with repeats adding up), with torch's shape error."""
+    try:
+        if accumulate:
+            xp.add.at(out, idx, value)
+        else:
+            out[idx] = value
+    except ValueError:
+        target = out[idx].shape
+        raise RuntimeError(f"shape mismatch: value tensor of shape {list(xp.shape(value))} cannot be broadcast "
+                           f"to indexing result of shape {list(target)}") from None
+
+
+def _sum_to_value(g: Tensor, vshape) -> Tensor:
+    """Sum a gradient to a value's shape; leading size-1 dims of the value may be beyond ``g``'s."""
+    core = tuple(vshape)
+    while len(core) > g._data.ndim and core[0] == 1:
+        core = core[1:]
+    g = sum_to(g, core)
+    return g.reshape(vshape) if core != tuple(vshape) else g
+
+
+# ----------------------------------------------------------------------------- x[index]
+def _legacy_tuple(index: list) -> bool:
+    """torch still reads a list holding sequences, slices, None, ... or tensors as a tuple of indices."""
+    return any(isinstance(i, (list, tuple, slice, Tensor, ndarray)) or i is None or i is Ellipsis for i in index)
+
+
+def _index_array(a: ndarray) -> ndarray:
+    if a.dtype.kind == "b":
+        return a
+    if a.dtype == np.uint8:  # torch's deprecated byte masks
+        return a.astype(bool)
+    if a.dtype.kind not in "iu":
+        raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+    return a
+
+
+def _parse(index) -> tuple:
+    """A torch index as a NumPy index tuple that always yields an array (a view for basic indexing)."""
+    if type(index) is not tuple:
+        index = tuple(index) if type(index) is list and _legacy_tuple(index) else (index,)
+    out = []
+    ellipsis = False
+    for i in index:
+        t = type(i)
+        if t is int or i is None or t is bool:
+            out.append(i)
+        elif t is slice:
+            if i.step is not None and i.step < 0:
+                raise ValueError("step must be greater than zero")
+            out.append(i)
+        elif i is Ellipsis:
+            ellipsis = True
+            out.append(i)
+        elif t is Tensor:
+            out.append(_index_array(i._data))
+        elif isinstance(i, ndarray):
+            out.append(_index_array(i))
+        elif isinstance(i, (list, tuple)):
+            a = xp.asarray([int(v) if isinstance(v, Tensor) else v for v in i])
+            out.append(_index_array(a if a.size else a.astype(np.int64)))
+        elif isinstance(i, np.integer) or hasattr(i, "__index__"):
+            out.append(i.__index__())
+        else:
+            raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables "
+                             f"are valid indices (got {t.__name__})")
+    if not ellipsis:
+        out.append(Ellipsis)  # so x[0] of a vector is a 0-dim view, not a NumPy scalar copy
+    return tuple(out)
+
+
+def _index_error(e: IndexError, idx: tuple, shape) -> IndexError:
+    """NumPy's indexing errors in torch's words."""
+    msg = str(e)
+    m = re.match(r"too many indices for array: array is (\d+)-dimensional", msg)
+    if m:
+        return IndexError(f"too many indices for tensor of dimension {m.group(1)}")
+    m = re.match(r"boolean index did not match indexed array along (?:axis|dimension) (\d+); size of "
+                 r"(?:axis|dimension) is \d+ but size of corresponding boolean (?:axis|dimension) is (\d+)", msg)
+    if m:
+        mask = next(i for i in idx if type(i) is ndarray and i.dtype.kind == "b")
+        k = list(mask.shape).index(int(m.group(2))) if int(m.group(2)) in mask.shape else 0
+        return IndexError(f"The shape of the mask {list(mask.shape)} at index {k} does not match the shape of the "
+                          f"indexed tensor {list(shape)} at index {m.group(1)}")
+    return IndexError(msg.replace("axis", "dimension"))
+
+
+def __getitem__(self: Tensor, index) -> Tensor:
+    """``self[index]``: basic indexing gives a view, advanced indexing a copy."""
+    idx = _parse(index)
+    try:
+        return Index.apply(self, idx)
+    except IndexError as e:
+        raise _index_error(e, idx, self._data.shape) from None
+
+
+def __setitem__(self: Tensor, index, value) -> None:
+    """``self[index] = value``, differentiable in ``self`` and ``value`` as torch's."""
+    idx = _parse(index)
+    check_inplace(self, "setitem")
+    if isinstance(value, Tensor):
+        if value._data.dtype != self._data.dtype:
+            value = value.to(self.dtype)
+    elif not is_scalar(value):
+        raise TypeError(f"can't assign a {type(value).__module__}.{type(value).__name__} to a "
+                        f"{self.type()}".replace("builtins.", ""))
+    try:
+        if state.enabled and (self._requires_grad or isinstance(value, Tensor) and value._requires_grad):
+            write_inplace(self, IndexPut.apply(self, value, idx, False), "setitem")
+        else:
+            _put(self._data, idx, value._data if isinstance(value, Tensor) else value, False)
+            self._version += 1
+    except IndexError as e:
+        raise _index_error(e, idx, self._data.shape) from None
+
+
+Tensor.__getitem__ = __getitem__
+Tensor.__setitem__ = __setitem__
+
+
+@register(inplace="index_put_")
+def index_put(input, indices, values, accumulate: bool = False) -> Tensor:
+    """A copy of ``input`` with ``values`` written (or added) at ``input[indices]``."""
+    idx = _parse(tuple(indices))
+    values = values.to(input.dtype) if isinstance(values, Tensor) else values
+    try:
+        return IndexPut.apply(input, values, idx, bool(accumulate))
+    except IndexError as e:
+        raise _index_error(e, idx, input._data.shape) from None
+
+
+# ----------------------------------------------------------------------------- gather / scatter
+def _along(index: ndarray, dim: int) -> tuple:
+    """The NumPy index that picks ``x[..., index[i, j, k], ...]`` (at ``dim``) for every ``(i, j, k)``."""
+    n = index.ndim
+    return tuple(index if d == dim else xp.arange(s).reshape((-1,) + (1,) * (n - d - 1))
+                 for d, s in enumerate(index.shape))
+
+
+def _check_index(op: str, x: Tensor, dim: int, index: Tensor, src=None, who: str = "self") -> None:
+    """torch's checks of a gather/scatter index: dtype, rank, sizes, bounds."""
+    if index.dtype.name not in _INT_KINDS:
+        raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index")
+    xs, ishape = x._data.shape, index._data.shape
+    if len(ishape) != len(xs) and index._data.size:
+        raise RuntimeError(f"Index tensor must have the same number of dimensions as {who} tensor")
+    sshape = src._data.shape if isinstance(src, Tensor) else None
+    if sshape is not None and len(sshape) != len(ishape) and index._data.size:
+        raise RuntimeError("Index tensor must have the same number of dimensions as src tensor")
+    for d, s in enumerate(ishape):
+        too_big = (d != dim and s > xs[d]) or (sshape is not None and s > sshape[d])
+        if too_big:
+            if op == "gather":
+                raise RuntimeError(f"Size does not match at dimension {d} expected index {list(ishape)} to be no "
+                                   f"larger than self {list(xs)} apart from dimension {dim}")
+            tail = f" and to be no larger size than src {list(sshape)}" if sshape is not None else ""
+            raise RuntimeError(f"Expected index {list(ishape)} to be no larger than self {list(xs)} apart from "
+                               f"dimension {dim}{tail}")
+    _check_bounds(index._data, xs[dim] if xs else 1, dim, RuntimeError)
+
+
+def _check_bounds(a: ndarray, size: int, dim: int, exc=RuntimeError, prefix: str = "") -> None:
+    if a.size:
+        bad = a[(a < 0) | (a >= size)]
+        if bad.size:
+            raise exc(f"{prefix}index {bad.flat[0]} is out of bounds for dimension {dim} with size {size}")
+
+
+def _same_dtype(op: str, x: Tensor, src) -> None:
+    if isinstance(src, Tensor) and src._data.dtype != x._data.dtype:
+        raise RuntimeError(f"{op}(): Expected self.dtype to be equal to src.dtype")
+
+
+def _src_part(src: Tensor, shape) -> Tensor:
+    """The leading ``shape`` block of ``src``: scatter reads only where the index has entries."""
+    if src._data.shape == tuple(shape):
+        return src
+    return src[tuple(slice(0, s) for s in shape)]
+
+
+@register()
+def gather(input, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
+    """``out[i][j] = input[index[i][j]][j]`` (for ``dim=0``), and likewise along any dim."""
+    dim = wrap_dim(dim, input._data.ndim, "gather")
+    _check_index("gather", input, dim, index, who="input")
+    if not input._data.ndim:
+        return Index.apply(input.reshape(1), (index._data.reshape(1),)).reshape(())
+    return Index.apply(input, _along(index._data, dim))
+
+
+@register(inplace="scatter_")
+def scatter(input, dim: int, index, src=None, value=None, *, reduce: str | None = None) -> Tensor:
+    """A copy of ``input`` with ``src`` (or the number ``value``) written at ``index`` along ``dim``."""
+    if src is None:
+        src = value
+    dim = wrap_dim(dim, input._data.ndim, "scatter")
+    if reduce is not None:
+        if reduce not in ("add", "multiply"):
+            raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce}")
+        if not isinstance(src, Tensor):
+            src = Tensor._make(xp.full(index._data.shape, src, dtype=input._data.dtype))
+        return scatter_reduce(input, dim, index, src, "sum" if reduce == "add" else "prod")
+    _same_dtype("scatter", input, src)
+    _check_index("scatter", input, dim, index, src if isinstance(src, Tensor) else None)
+    if isinstance(src, Tensor):
+        src = _src_part(src, index._data.shape)
+    return IndexPut.apply(input, src, _along(index._data, dim), False)
+
+
+@register(inplace="scatter_add_")
+def scatter_add(input, dim: int, index, src) -> Tensor:
+    """A copy of ``input`` with ``src`` added at ``index`` along ``dim`` (repeats add up)."""
+    dim = wrap_dim(dim, input._data.ndim, "scatter_add")
+    _same_dtype("scatter", input, src)
+    _check_index("scatter", input, dim, index, src)
+    return IndexPut.apply(input, _src_part(src, index._data.shape), _along(index._data, dim), True)
+
+
+# ufunc, identity for include_self=False (float, int)
+_REDUCE = {"sum": (xp.add, 0, 0), "mean": (xp.add, 0, 0), "prod": (xp.multiply, 1, 1),
+           "amax": (xp.maximum, -np.inf, "min"), "amin": (xp.minimum, np.inf, "max")}
+
+
+class ScatterReduce(Op):
+    @staticmethod
+    def forward(x, src, idx, reduce, include_self):
+        ufunc, fident, iident = _REDUCE[reduce]
+        out = x.copy()
+        if not include_self:
+            ident = fident if x.dtype.kind == "f" else iident
+            if isinstance(ident, str):
+                ident = getattr(np.iinfo(x.dtype), ident)
+            out[idx] = ident
+        ufunc.at(out, idx, src)
+        if reduce == "mean":
+            count = _mean_count(x.shape, idx, include_self)
+            out = out / count if x.dtype.kind == "f" else out // count.astype(x.dtype)
+            out = out.astype(x.dtype, copy=False)
+        return out
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, src, idx, reduce, include_self = inputs
+        xd, sd, od = x._data, src._data, output
+        ctx.reduce = reduce
+        if reduce in ("sum", "prod"):
+            w_self = None if include_self else _scattered_zero(xd.shape, idx, xd.dtype)
+            w_src = None
+        elif reduce == "mean":
+            count = _mean_count(xd.shape, idx, include_self).astype(xd.dtype)
+            w_self = 1 / count
+            if not include_self:
+                w_self *= _scattered_zero(xd.shape, idx, xd.dtype)
+            w_src = (1 / count)[idx]
+        else:  # amax / amin: the gradient is shared evenly by every element equal to the result
+            hit_self = xd == od
+            if not include_self:
+                hit_self &= _scattered_zero(xd.shape, idx, bool)
+            hit_src = sd == od[idx]
+            n = hit_self.astype(xd.dtype)
+            xp.add.at(n, idx, hit_src)
+            n = xp.maximum(n, 1)
+            w_self = hit_self / n
+            w_src = hit_src / n[idx]
+        ctx.save_for_backward(idx, *(None if w is None else Tensor._make(w.astype(xd.dtype, copy=False))
+                                     for w in (w_self, w_src)))
+
+    @staticmethod
+    def backward(ctx, g):
+        if ctx.reduce == "prod":
+            raise RuntimeError("scatter_reduce(): the gradient of reduce='prod' is not implemented in ember")
+        idx, w_self, w_src = ctx.saved_tensors
+        (fx, _), (fs, _) = ctx.next_functions[:2]
+        gx = gs = None
+        if fx is not None:
+            gx = g if w_self is None else g * w_self
+        if fs is not None:
+            gs = Index.apply(g, idx)
+            gs = gs if w_src is None else gs * w_src
+        return gx, gs, None, None, None
+
+
+def _mean_count(shape, idx, include_self: bool) -> ndarray:
+    """How many values each position of a scatter mean averages (at least 1, as untouched ones keep self)."""
+    count = xp.ones(shape, dtype=np.int64)
+    if not include_self:
+        count[idx] = 0
+    xp.add.at(count, idx, 1)
+    return count
+
+
+def _scattered_zero(shape, idx, dtype) -> ndarray:
+    """Ones, with zeros where the index writes."""
+    w = xp.ones(shape, dtype=dtype)
+    w[idx] = 0
+    return w
+
+
+@register(inplace="scatter_reduce_")
+def scatter_reduce(input, dim: int, index, src, reduce: str, *, include_self: bool = True) -> Tensor:
+    """Reduce ``src`` into a copy of ``input`` at ``index`` along ``dim`` (sum, prod, mean, amax, amin)."""
+    if reduce not in _REDUCE:
+        raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
+    dim = wrap_dim(dim, input._data.ndim, "scatter_reduce")
+    _same_dtype("scatter", input, src)
+    _check_index("scatter", input, dim, index, src)
+    return ScatterReduce.apply(input, _src_part(src, index._data.shape), _along(index._data, dim), reduce,
+                               bool(include_self))
+
+
+
+# ----------------------------------------------------------------------------- index_* along one dim
+def _vector_index(op: str, index: Tensor, dtypes=_INT_KINDS, msg: str = "") -> ndarray:
+    if index.dtype.name not in dtypes:
+        raise RuntimeError(msg or f"{op}(): Expected dtype int32 or int64 for index")
+    if index._data.ndim > 1:
+        raise IndexError(f"{op}(): Index is supposed to be a vector")
+    return index._data.reshape(-1)
+
+
+def _at_dim(dim: int, index: ndarray) -> tuple:
+    return (slice(None),) * dim + (index, Ellipsis)
+
+
+@register()
+def index_select(input, dim: int, index) -> Tensor:
+    """The slices of ``input`` at positions ``index`` along ``dim``."""
+    dim = wrap_dim(dim, input._data.ndim, "index_select")
+    i = _vector_index("index_select", index)
+    size = input._data.shape[dim] if input._data.ndim else 1
+    if i.size and (i.min() < 0 or i.max() >= size):
+        raise IndexError("index out of range in self")
+    if not input._data.ndim:
+        return Index.apply(input.reshape(1), (i,)).reshape(())
+    return Index.apply(input, _at_dim(dim, i))
+
+
+def _index_source(op: str, input: Tensor, dim: int, index: Tensor, source: Tensor, accumulate: bool):
+    """Checks shared by index_add and index_copy; returns the put index."""
+    dim = wrap_dim(dim, input._data.ndim, op)
+    if accumulate:
+        i = _vector_index(op, index, msg=f"{op}(): Expected dtype int32/int64 for index but got: "
+                                         f"{_type_name(index.dtype)}")
+    else:
+        i = _vector_index(op, index, ("int64",), f"{op}(): Expected a long tensor for index, but got "
+                                                  f"{_type_name(index.dtype)}")
+    if source._data.dtype != input._data.dtype:
+        if accumulate:
+            raise RuntimeError(f"{op}(): self ({_type_name(input.dtype)}) and source ({_type_name(source.dtype)}) "
+                               "must have the same scalar type")
+        raise RuntimeError(f"{op}(): self and source expected to have the same dtype, but got (self) "
+                           f"{_type_name(input.dtype)} and (source) {_type_name(source.dtype)}")
+    xs, ss = input._data.shape, source._data.shape
+    nsrc = ss[dim] if source._data.ndim else 1
+    if i.size != nsrc:
+        exc, sep = (RuntimeError, ":") if accumulate else (IndexError, "")
+        raise exc(f"{op}(): Number of indices ({i.size}) should be equal to source.size(dim){sep} ({nsrc})"
+                  + (f", for dim: {dim}" if accumulate else ""))
+    if len(xs) != len(ss) or any(a != b for d, (a, b) in enumerate(zip(xs, ss)) if d != dim):
+        raise RuntimeError("source tensor shape must match self tensor shape, excluding the specified dimension. "
+                           f"Got self.shape = {list(xs)} source.shape = {list(ss)}")
+    _check_bounds(i, xs[dim] if xs else 1, dim, RuntimeError if accumulate else IndexError,
+                  "" if accumulate else f"{op}(): ")
+    return _at_dim(dim, i) if xs else (i,)
+
+
+@register(inplace="index_add_")
+def index_add(input, dim: int, index, source, *, alpha=1) -> Tensor:
+    """A copy of ``input`` with ``alpha * source`` added at positions ``index`` along ``dim``."""
+    idx = _index_source("index_add_", input, dim, index, source, True)
+    return IndexPut.apply(input, source if alpha == 1 else source * alpha, idx, True)
+
+
+@register(inplace="index_copy_")
+def index_copy(input, dim: int, index, source) -> Tensor:
+    """A copy of ``input`` with the slices of ``source`` written at positions ``index`` along ``dim``."""
+    return IndexPut.apply(input, source, _index_source("index_copy_", input, dim, index, source, False), False)
+
+
+@register(inplace="index_fill_")
+def index_fill(input, dim: int, index, value) -> Tensor:
+    """A copy of ``input`` with ``value`` written at positions ``index`` along ``dim``."""
+    dim = wrap_dim(dim, input._data.ndim, "index_fill")
+    if index.dtype.name != "int64":
+        raise IndexError("index_fill_(): Expected dtype int64 for index.")
+    i = _vector_index("index_fill_", index, ("int64",))
+    size = input._data.shape[dim] if input._data.ndim else 1
+    bad = i[(i < -size) | (i >= size)]
+    if bad.size:
+        raise IndexError(f"index {bad[0]} is out of bounds for dimension {dim} with size {size}")
+    value = _fill_value("index_fill_", input, value)
+    return IndexPut.apply(input, value, _at_dim(dim, i) if input._data.ndim else (i,), False)
+
+
+def _fill_value(op: str, input: Tensor, value):
+    if isinstance(value, Tensor):
+        if value._data.ndim:
+            raise RuntimeError(f"{op} only supports a 0-dimensional value tensor, but got tensor with "
+                               f"{value._data.ndim} dimension(s).")
+        return value.to(input.dtype)
+    return value
+
+
+# ----------------------------------------------------------------------------- masks
+_C_NAMES = {"int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
+            "uint8": "unsigned char", "float32": "float", "float64": "double", "float16": "c10::Half"}
+
+
+def _broadcast_mask(op: str, input: Tensor, mask: Tensor):
+    """``input`` and the mask's array, broadcast to their common shape."""
+    try:
+        shape = np.broadcast_shapes(input._data.shape, mask._data.shape)
+    except ValueError:
+        raise broadcast_error(op, input._data.shape, mask._data.shape) from None
+    if input._data.shape != shape:
+        input = input.expand(shape)
+    return input, xp.broadcast_to(mask._data, shape)
+
+
+@register(inplace="masked_fill_")
+def masked_fill(input, mask, value) -> Tensor:
+    """A copy of ``input`` with ``value`` where the (broadcast) bool ``mask`` is True."""
+    if mask.dtype.name != "bool":
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
+                           f"{_C_NAMES.get(mask.dtype.name, mask.dtype.name)}")
+    value = _fill_value("masked_fill_", input, value)
+    input, m = _broadcast_mask("masked_fill", input, mask)
+    return IndexPut.apply(input, value, (m,), False)
+
+
+@register()
+def masked_select(input, mask) -> Tensor:
+    """The elements of ``input`` where the (broadcast) bool ``mask`` is True, as a vector."""
+    if mask.dtype.name != "bool":
+        raise RuntimeError("masked_select: expected BoolTensor for mask")
+    input, m = _broadcast_mask("masked_select", input, mask)
+    return Index.apply(input, (m,))
+
+
+# ----------------------------------------------------------------------------- flat indexing
+def _flat_index(op: str, input: Tensor, index: Tensor) -> ndarray:
+    if index.dtype.name != "int64":
+        raise RuntimeError(f"{op}(): Expected a long tensor for index, but got {_type_name(index.dtype)}")
+    i, n = index._data, input._data.size
+    bad = i[(i < -n) | (i >= n)]
+    if bad.size:
+        raise IndexError(f"out of range: tried to access index {bad.flat[0]} on a tensor of {n} elements.")
+    return i
+
+
+@register()
+def take(input, index) -> Tensor:
+    """``input`` read as a flat vector at ``index`` (negative positions count from the end)."""
+    return Index.apply(input.reshape(-1), (_flat_index("take", input, index),))
+
+
+@register(inplace="put_")
+def put(input, index, source, accumulate: bool = False) -> Tensor:
+    """A copy of ``input`` with ``source`` written (or added) at flat positions ``index``."""
+    i = _flat_index("put_", input, index)
+    if source._data.size != i.size:
+        raise IndexError("put_(): Expected source and index to have the same number of elements, but got "
+                         f"source.numel() = {source._data.size}, index.numel() = {i.size}")
+    flat = IndexPut.apply(input.reshape(-1), source.reshape(-1), (i.reshape(-1),), bool(accumulate))
+    return flat.reshape(input._data.shape)
+
+
+@register()
+def take_along_dim(input, indices, dim: int | None = None) -> Tensor:
+    """``gather`` with ``indices`` broadcast against ``input`` (flat when ``dim`` is None)."""
+    if indices.dtype.name != "int64":
+        raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be Long but got "
+                           f"{_type_name(indices.dtype)}")
+    if dim is None:
+        return gather(input.reshape(-1), 0, indices.reshape(-1))
+    xs, ishape = input._data.shape, indices._data.shape
+    if len(xs) != len(ishape):
+        raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same number of dimensions, "
+                           f"but got {len(xs)} dimensions for input, and {len(ishape)} dimensions for indices")
+    dim = wrap_dim(dim, len(xs), "take_along_dim")
+    try:
+        common = list(np.broadcast_shapes(*[tuple(1 if d == dim else s for d, s in enumerate(sh))
+                                            for sh in (xs, ishape)]))
+    except ValueError:
+        raise broadcast_error("take_along_dim", xs, ishape) from None
+    xshape = tuple(xs[dim] if d == dim else s for d, s in enumerate(common))
+    ishape = tuple(ishape[dim] if d == dim else s for d, s in enumerate(common))
+    if input._data.shape != xshape:
+        input = input.expand(xshape)
+    return gather(input, dim, Tensor._make(xp.broadcast_to(indices._data, ishape)))
+
+
+@register()
+def nonzero(input, *, as_tuple: bool = False):
+    """Positions of the non-zero elements: an ``(n, ndim)`` int64 tensor, or one vector per dim."""
+    a = input._data
+    if a.ndim == 0:
+        n = int(bool(a))
+        return (Tensor._make(xp.zeros(n, dtype=np.int64)),) if as_tuple else \
+            Tensor._make(xp.zeros((n, 0), dtype=np.int64))
+    where = xp.nonzero(a)
+    if as_tuple:
+        return tuple(Tensor._make(w.astype(np.int64, copy=False)) for w in where)
+    return Tensor._make(xp.stack(where, axis=1).astype(np.int64, copy=False))
+
+
+@register()
+def argwhere(input) -> Tensor:
+    """Positions of the non-zero elements as an ``(n, ndim)`` int64 tensor."""
+    return nonzero(input)

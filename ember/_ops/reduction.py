@@ -1,5 +1,17 @@
-"""Reductions over dims: sum, mean, ..."""
+"""Reductions over dims: sums and products, extremes, statistics, cumulative ops, sorting, logic.
+
+Few primitives carry gradients here: Sum, Prod, the tie-splitting Extreme (amax, amin, the
+full max/min/median), Var/Std, LogSumExp, Cumsum/Cumprod, and the Gather/Scatter pair.
+Every op that returns (values, indices) picks its indices with NumPy and gathers the values,
+so its gradient is Gather's: the output gradient scattered back to the chosen elements.
+"""
 from __future__ import annotations
+
+import builtins
+import math
+import warnings
+from collections import namedtuple
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -7,19 +19,149 @@ from .. import _dtype
 from .._backend import xp
 from .._tensor import Tensor
 from ..autograd.function import Op
-from .common import register, norm_dims
+from .common import register, norm_dims, wrap_dim, FUNCTIONS
+
+
+# ----------------------------------------------------------------------------- helpers
+def _axes(input: Tensor, dim, op: str, empty_is_all: bool = True) -> tuple:
+    """``dim`` as sorted non-negative axes; ``()`` (or None) means every axis, as torch's sum does."""
+    nd = input._data.ndim
+    if dim is not None and not isinstance(dim, (int, np.integer)) and len(dim) == 0 and empty_is_all:
+        dim = None
+    dims = norm_dims(dim, nd, op)
+    return dims if nd else ()  # a 0-dim tensor accepts dim 0 or -1 but has no axis to reduce
 
 
 def _expand_back(g: Tensor, in_shape, dims, keepdim: bool) -> Tensor:
     """Broadcast a reduced gradient back over the reduced dims."""
     if not keepdim and dims:
-        shp = list(in_shape)
-        for d in dims:
-            shp[d] = 1
-        g = g.reshape(tuple(shp))
+        g = g.reshape(_kept_shape(in_shape, dims))
     return g.expand(in_shape)
 
 
+def _kept_shape(shape, dims) -> tuple:
+    return tuple(1 if i in dims else s for i, s in enumerate(shape))
+
+
+def _count(shape, dims) -> int:
+    return math.prod(shape[d] for d in dims)
+
+
+def _as_np_dtype(dtype):
+    return None if dtype is None else _dtype.as_dtype(dtype).np
+
+
+def _int_acc(input: Tensor, dtype):
+    """The accumulation dtype of sum/prod/cumsum: ``dtype``, else int64 for integers and bools."""
+    if dtype is not None:
+        return _as_np_dtype(dtype)
+    return np.int64 if input._data.dtype.kind in "bui" else None
+
+
+def _cast_first(input: Tensor, dtype) -> Tensor:
+    # casting a float input up front lets Cast's backward bring the gradient back to the input's dtype
+    if dtype is not None and _dtype.as_dtype(dtype).is_floating_point and input.dtype != _dtype.as_dtype(dtype):
+        return input.to(dtype)
+    return input
+
+
+def _const(a) -> Tensor:
+    return Tensor._make(xp.asarray(a))
+
+
+def _name(d) -> str:
+    return {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+            "bool": "Bool", "float16": "Half", "float32": "Float", "float64": "Double"}.get(d.name, d.name)
+
+
+_long_name = _name
+
+
+def _need_float(input: Tensor, op: str) -> None:
+    if input._data.dtype.kind != "f":
+        raise RuntimeError(f"{op}(): expected a floating point input, got {_name(input.dtype)}")
+
+
+# ----------------------------------------------------------------------------- named tuples
+def _return_type(name: str, fields=("values", "indices")):
+    """A named tuple printed as torch prints ``torch.return_types.<name>``."""
+    cls = namedtuple(name, fields)
+    cls.__module__ = "ember.return_types"
+    cls.__repr__ = lambda self: (f"ember.return_types.{name}(\n"
+                                 + ",\n".join(f"{f}={v!r}" for f, v in zip(fields, self)) + ")")
+    return cls
+
+
+return_types = SimpleNamespace(**{n: _return_type(n) for n in ("max", "min", "median", "sort", "topk")})
+
+
+# ----------------------------------------------------------------------------- gather / scatter
+class Gather(Op):
+    """Elements of ``x`` at ``idx`` along ``axis``; the gradient goes back to those elements."""
+
+    @staticmethod
+    def forward(x, idx, axis):
+        return xp.take_along_axis(x, idx, axis)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, idx, ctx.axis = inputs
+        ctx.in_shape = x._data.shape
+        ctx.save_for_backward(idx)
+
+    @staticmethod
+    def backward(ctx, g):
+        idx, = ctx.saved_tensors
+        return Scatter.apply(g, idx, ctx.axis, ctx.in_shape), None, None
+
+
+class Scatter(Op):
+    """Zeros of ``shape`` holding ``g`` at ``idx`` along ``axis`` (indices distinct along the axis)."""
+
+    @staticmethod
+    def forward(g, idx, axis, shape):
+        out = xp.zeros(shape, dtype=g.dtype)
+        xp.put_along_axis(out, idx, g, axis)
+        return out
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.axis = inputs[2]
+        ctx.save_for_backward(inputs[1])
+
+    @staticmethod
+    def backward(ctx, g):
+        idx, = ctx.saved_tensors
+        return Gather.apply(g, idx, ctx.axis), None, None, None
+
+
+def _pick(input: Tensor, idx, axis: int, keepdim: bool, kind):
+    """(values, indices) from indices chosen along ``axis`` (kept as a size-1 or size-k axis)."""
+    idx = idx.astype(np.int64, copy=False)
+    values = Gather.apply(input, Tensor._make(idx), axis)
+    if not keepdim:
+        shape = idx.shape[:axis] + idx.shape[axis + 1:]
+        values, idx = values.reshape(shape), idx.reshape(shape)
+    return kind(values, Tensor._make(idx))
+
+
+def _along(input: Tensor, dim, op: str, allow_empty: bool = False):
+    """The axis of a values-and-indices op (None for a 0-dim input), checking it is not empty."""
+    axis = wrap_dim(int(dim), input._data.ndim, op)
+    if input._data.ndim == 0:
+        return None
+    if not allow_empty and input._data.shape[axis] == 0:
+        raise IndexError(f"{op}(): Expected reduction dim {axis} to have non-zero size.")
+    return axis
+
+
+def _scalar_pick(input: Tensor, kind):
+    # a 0-dim input is its own max/median/sort, at index 0
+    return kind(Gather.apply(input.reshape(1), Tensor._make(np.zeros(1, np.int64)), 0).reshape(()),
+                Tensor._make(np.zeros((), np.int64)))
+
+
+# ----------------------------------------------------------------------------- sum, mean, prod
 class Sum(Op):
     @staticmethod
     def forward(x, dims, keepdim, dt):
@@ -38,14 +180,9 @@ class Sum(Op):
 @register()
 def sum(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Sum of elements, over all dims or the given ones."""
-    dims = norm_dims(dim, input._data.ndim, "sum")
-    if dtype is not None:
-        dt = _dtype.as_dtype(dtype).np
-    elif input._data.dtype.kind in "bui":
-        dt = np.int64  # torch sums integers and bools as int64
-    else:
-        dt = None
-    return Sum.apply(input, dims, keepdim, dt)
+    dims = _axes(input, dim, "sum")
+    input = _cast_first(input, dtype)
+    return Sum.apply(input, dims, keepdim, _int_acc(input, dtype))
 
 
 @register()
@@ -55,14 +192,431 @@ def mean(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
         input = input.to(dtype)
     if input._data.dtype.kind != "f":
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point "
-                           f"or complex dtype. Got: {_long_name(input.dtype)}")
-    dims = norm_dims(dim, input._data.ndim, "mean")
-    n = 1
-    for d in dims:
-        n *= input._data.shape[d]
+                           f"or complex dtype. Got: {_name(input.dtype)}")
+    dims = _axes(input, dim, "mean")
+    n = _count(input._data.shape, dims)
     return sum(input, dims, keepdim) / n if n else sum(input, dims, keepdim) * float("nan")
 
 
-def _long_name(d) -> str:
-    return {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-            "bool": "Bool"}.get(d.name, d.name)
+class Prod(Op):
+    saves_output = True
+
+    @staticmethod
+    def forward(x, axis, keepdim, dt):
+        return xp.prod(x, axis=axis, keepdims=keepdim, dtype=dt)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, ctx.axis, ctx.keepdim, _ = inputs
+        ctx.save_for_backward(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        dims = tuple(range(x.ndim)) if ctx.axis is None else (ctx.axis,)
+        g = _expand_back(g, x.shape, dims, ctx.keepdim)
+        if _count(x.shape, dims) == 1:  # a product of one element is that element
+            return g, None, None, None
+        if not (x._data == 0).any():
+            return g * _expand_back(ctx.output, x.shape, dims, ctx.keepdim) / x, None, None, None
+        # with zeros, out / x is undefined: multiply the other elements explicitly
+        flat = x.reshape(-1) if ctx.axis is None else x
+        others = _prod(_others(flat, 0 if ctx.axis is None else ctx.axis), 2)
+        return g * others.reshape(x.shape), None, None, None
+
+
+def _others(x: Tensor, axis: int) -> Tensor:
+    """Shape (A, n, n, B) from x of shape (A, n, B) around ``axis``: row i is x with element i set to 1."""
+    s = x._data.shape
+    a, n, b = math.prod(s[:axis]), s[axis], math.prod(s[axis + 1:])
+    eye = xp.eye(n, dtype=x._data.dtype).reshape(1, n, n, 1)
+    return x.reshape(a, 1, n, b) * _const(1 - eye) + _const(eye)
+
+
+def _prod(x: Tensor, axis: int) -> Tensor:
+    return Prod.apply(x, axis, False, None)
+
+
+@register()
+def prod(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Product of elements, over all dims or one dim."""
+    if dim is not None and not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"prod(): argument 'dim' must be int, not {type(dim).__name__}")
+    axis = None if dim is None else wrap_dim(int(dim), input._data.ndim, "prod")
+    if input._data.ndim == 0:
+        axis = None
+    input = _cast_first(input, dtype)
+    return Prod.apply(input, axis, keepdim and axis is not None, _int_acc(input, dtype))
+
+
+# ----------------------------------------------------------------------------- extremes
+class Extreme(Op):
+    """A value chosen among the reduced elements (amax, amin, median); ties share the gradient evenly."""
+
+    @staticmethod
+    def forward(x, dims, keepdim, reducer):
+        return reducer(x, axis=dims, keepdims=keepdim)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, ctx.dims, ctx.keepdim, _ = inputs
+        x = x._data
+        y = output.reshape(_kept_shape(x.shape, ctx.dims)) if not ctx.keepdim else output
+        hit = (x == y) | (xp.isnan(x) & xp.isnan(y))
+        # the choice is piecewise constant in x, so these weights are constants of the graph
+        ctx.save_for_backward(_const(hit / xp.sum(hit, axis=ctx.dims, keepdims=True, dtype=x.dtype)))
+
+    @staticmethod
+    def backward(ctx, g):
+        w, = ctx.saved_tensors
+        return _expand_back(g, w.shape, ctx.dims, ctx.keepdim) * w, None, None, None
+
+
+def _extreme(input: Tensor, dim, keepdim: bool, op: str, reducer) -> Tensor:
+    dims = _axes(input, dim, op)
+    shape = input._data.shape
+    if input._data.size == 0:
+        if dim is None:
+            raise RuntimeError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0. "
+                               "Specify the reduction dim with the 'dim' argument.")
+        for d in dims:
+            if shape[d] == 0:
+                raise IndexError(f"{op}(): Expected reduction dim {d} to have non-zero size.")
+    return Extreme.apply(input, dims, keepdim, reducer)
+
+
+@register()
+def amax(input, dim=(), keepdim: bool = False) -> Tensor:
+    """Largest element over the given dims (all by default); ties share the gradient."""
+    return _extreme(input, None if dim == () else dim, keepdim, "amax", xp.max)
+
+
+@register()
+def amin(input, dim=(), keepdim: bool = False) -> Tensor:
+    """Smallest element over the given dims (all by default); ties share the gradient."""
+    return _extreme(input, None if dim == () else dim, keepdim, "amin", xp.min)
+
+
+def _max_min(op: str, reducer, picker, binary: str):
+    def fn(input, dim=None, keepdim: bool = False):
+        if isinstance(dim, Tensor):
+            return FUNCTIONS[binary](input, dim)  # max(a, b) is the elementwise maximum
+        if dim is None:
+            return _extreme(input, None, False, op, reducer)
+        axis = _along(input, dim, op)
+        kind = getattr(return_types, op)
+        if axis is None:
+            return _scalar_pick(input, kind)
+        return _pick(input, picker(input._data, axis=axis, keepdims=True), axis, keepdim, kind)
+    fn.__name__ = fn.__qualname__ = op
+    fn.__doc__ = (f"The {op}imum of all elements; with ``dim``, (values, indices) along it; "
+                  f"with a tensor, the elementwise {binary}.")
+    return register(op)(fn)
+
+
+max = _max_min("max", xp.max, xp.argmax, "maximum")
+min = _max_min("min", xp.min, xp.argmin, "minimum")
+
+
+def _arg(op: str, picker):
+    def fn(input, dim=None, keepdim: bool = False) -> Tensor:
+        a = input._data
+        if a.dtype == np.bool_:
+            raise RuntimeError(f"{op}(): does not support bool input")
+        if dim is None:
+            if a.size == 0:
+                raise IndexError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0.")
+            idx = xp.asarray(picker(a.reshape(-1)), dtype=np.int64)
+            return Tensor._make(idx.reshape((1,) * a.ndim) if keepdim else idx)
+        axis = _along(input, dim, op)
+        if axis is None:
+            return Tensor._make(np.zeros((), np.int64))
+        return Tensor._make(xp.asarray(picker(a, axis=axis, keepdims=keepdim), dtype=np.int64))
+    fn.__name__ = fn.__qualname__ = op
+    fn.__doc__ = f"Index of the {op[3:]}imum, over the flattened input or along ``dim``."
+    return register(op)(fn)
+
+
+argmax = _arg("argmax", xp.argmax)
+argmin = _arg("argmin", xp.argmin)
+
+
+# ----------------------------------------------------------------------------- median, sort, topk
+def _lower_median(a, axis=None, keepdims=False):
+    flat = xp.sort(a.reshape(-1))
+    if flat.size == 0 or xp.isnan(flat[-1]):
+        return xp.asarray(xp.nan, dtype=a.dtype)  # NaN propagates; the median of nothing is NaN
+    return flat[(flat.size - 1) // 2]
+
+
+def _median_index(a, axis: int):
+    order = xp.argsort(a, axis=axis, kind="stable")
+    mid = xp.take(order, [(a.shape[axis] - 1) // 2], axis=axis)
+    if a.dtype.kind == "f":
+        nan = xp.isnan(a)
+        has = nan.any(axis=axis, keepdims=True)
+        mid = xp.where(has, xp.argmax(nan, axis=axis, keepdims=True), mid)  # a row with NaN gives its first NaN
+    return mid
+
+
+@register()
+def median(input, dim=None, keepdim: bool = False):
+    """The lower median of all elements; with ``dim``, (values, indices) along it."""
+    if input._data.dtype == np.bool_:
+        raise NotImplementedError(f"\"median\" not implemented for 'Bool'")
+    if dim is None:
+        return Extreme.apply(input, tuple(range(input._data.ndim)), False, _lower_median)
+    axis = _along(input, dim, "median")
+    if axis is None:
+        return _scalar_pick(input, return_types.median)
+    return _pick(input, _median_index(input._data, axis), axis, keepdim, return_types.median)
+
+
+def _argsort(a, axis: int, descending: bool):
+    """Stable order along ``axis``; NaN counts as the largest value, as in torch."""
+    if not descending:
+        return xp.argsort(a, axis=axis, kind="stable")
+    # stable descending: sort the reversed array, then reverse the order, so equal values keep theirs
+    n = a.shape[axis]
+    rev = xp.flip(xp.argsort(xp.flip(a, axis), axis=axis, kind="stable"), axis)
+    return n - 1 - rev
+
+
+@register()
+def sort(input, dim: int = -1, descending: bool = False, *, stable: bool = False):
+    """(values, indices) sorted along ``dim`` (always stable)."""
+    axis = _along(input, dim, "sort", allow_empty=True)
+    if axis is None:
+        return _scalar_pick(input, return_types.sort)
+    return _pick(input, _argsort(input._data, axis, descending), axis, True, return_types.sort)
+
+
+@register()
+def argsort(input, dim: int = -1, descending: bool = False, *, stable: bool = False) -> Tensor:
+    """Indices that sort ``input`` along ``dim`` (always stable)."""
+    return sort(input, dim, descending).indices
+
+
+@register()
+def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+    """The ``k`` largest (or smallest) elements along ``dim``, as (values, indices)."""
+    axis = _along(input, dim, "topk", allow_empty=True)
+    if input._data.dtype == np.bool_:
+        raise RuntimeError("topk does not support bool dtypes on CPU")
+    size = 1 if axis is None else input._data.shape[axis]
+    if not 0 <= k <= size:
+        raise RuntimeError(f"selected index k out of range (k={k}, size {size} of dim {dim} of topk's input "
+                           f"of shape {list(input.shape)})")
+    if axis is None:
+        return _scalar_pick(input, return_types.topk)
+    order = _argsort(input._data, axis, largest)
+    return _pick(input, xp.take(order, range(k), axis=axis), axis, True, return_types.topk)
+
+
+# ----------------------------------------------------------------------------- var, std
+class Var(Op):
+    @staticmethod
+    def forward(x, dims, correction, keepdim):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return xp.var(x, axis=dims, ddof=correction, keepdims=keepdim)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, ctx.dims, ctx.correction, ctx.keepdim = inputs
+        ctx.save_for_backward(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        g = _expand_back(g, x.shape, ctx.dims, ctx.keepdim)
+        dof = _count(x.shape, ctx.dims) - ctx.correction
+        return g * (x - x.mean(ctx.dims, keepdim=True)) * (2 / dof if dof > 0 else math.inf), None, None, None
+
+
+class Std(Op):
+    saves_output = True
+
+    @staticmethod
+    def forward(x, dims, correction, keepdim):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return xp.std(x, axis=dims, ddof=correction, keepdims=keepdim)
+
+    setup_context = Var.setup_context
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        g = _expand_back(g, x.shape, ctx.dims, ctx.keepdim)
+        out = _expand_back(ctx.output, x.shape, ctx.dims, ctx.keepdim)
+        dof = _count(x.shape, ctx.dims) - ctx.correction
+        return g * (x - x.mean(ctx.dims, keepdim=True)) / (out * dof if dof > 0 else out * 0), None, None, None
+
+
+def _moments(op: str, cls, input, dim, unbiased, keepdim, correction):
+    if isinstance(dim, bool):  # var(x, False): the legacy unbiased-only form
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{op}(): pass either unbiased or correction, not both")
+    if input._data.dtype.kind != "f":
+        raise RuntimeError("std and var only support floating point and complex dtypes")
+    dims = _axes(input, dim, op)
+    c = correction if correction is not None else (1 if unbiased is None or unbiased else 0)
+    if _count(input._data.shape, dims) - c > 0:
+        return cls.apply(input, dims, c, keepdim)
+    warnings.warn(f"{op}(): degrees of freedom is <= 0. Correction should be strictly less than the "
+                  "reduction factor (input numel divided by output numel).", UserWarning, stacklevel=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's own warning says the same
+        return cls.apply(input, dims, c, keepdim)
+
+
+@register()
+def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
+    """Variance over all dims or the given ones, dividing by N - correction (default 1)."""
+    return _moments("var", Var, input, dim, unbiased, keepdim, correction)
+
+
+@register()
+def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
+    """Standard deviation over all dims or the given ones, dividing by N - correction (default 1)."""
+    return _moments("std", Std, input, dim, unbiased, keepdim, correction)
+
+
+@register(method=False)
+def var_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> tuple:
+    """(var, mean) over the same dims."""
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    return (var(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, _axes(input, dim, "var_mean"), keepdim))
+
+
+@register(method=False)
+def std_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> tuple:
+    """(std, mean) over the same dims."""
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    return (std(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, _axes(input, dim, "std_mean"), keepdim))
+
+
+# ----------------------------------------------------------------------------- logsumexp
+class LogSumExp(Op):
+    # fused: shifting by the max keeps exp from overflowing, and the gradient exp(x - out) is the softmax
+    saves_output = True
+
+    @staticmethod
+    def forward(x, dims, keepdim):
+        m = xp.max(x, axis=dims, keepdims=True) if x.size else xp.zeros((1,) * x.ndim, x.dtype)
+        m = xp.where(xp.isfinite(m), m, 0)
+        with np.errstate(divide="ignore"):
+            out = xp.log(xp.sum(xp.exp(x - m), axis=dims, keepdims=True)) + m
+        return out if keepdim else out.reshape(tuple(s for i, s in enumerate(x.shape) if i not in dims))
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, ctx.dims, ctx.keepdim = inputs
+        ctx.save_for_backward(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        out = _expand_back(ctx.output, x.shape, ctx.dims, ctx.keepdim)
+        return _expand_back(g, x.shape, ctx.dims, ctx.keepdim) * (x - out).exp(), None, None
+
+
+@register()
+def logsumexp(input, dim, keepdim: bool = False) -> Tensor:
+    """``log(sum(exp(input)))`` over ``dim``, computed without overflow."""
+    if input._data.dtype.kind != "f":
+        input = input.to(_dtype.get_default_dtype())
+    return LogSumExp.apply(input, _axes(input, dim, "logsumexp"), keepdim)
+
+
+# ----------------------------------------------------------------------------- cumulative
+class Cumsum(Op):
+    @staticmethod
+    def forward(x, axis, dt, reverse):
+        if reverse:
+            return xp.flip(xp.cumsum(xp.flip(x, axis), axis=axis, dtype=dt), axis)
+        return xp.cumsum(x, axis=axis, dtype=dt)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.axis, ctx.reverse = inputs[1], inputs[3]
+
+    @staticmethod
+    def backward(ctx, g):
+        # each input element feeds every later (earlier, when reversed) output
+        return Cumsum.apply(g, ctx.axis, None, not ctx.reverse), None, None, None
+
+
+class Cumprod(Op):
+    saves_output = True
+
+    @staticmethod
+    def forward(x, axis, dt):
+        return xp.cumprod(x, axis=axis, dtype=dt)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.axis = inputs[1]
+        ctx.save_for_backward(inputs[0])
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        axis = ctx.axis
+        if not (x._data == 0).any():
+            return Cumsum.apply(g * ctx.output, axis, None, True) / x, None, None
+        # with zeros: d out_j / d x_i = product of x_0..x_j without x_i, for j >= i
+        s = x.shape
+        a, n, b = math.prod(s[:axis]), s[axis], math.prod(s[axis + 1:])
+        partial = Cumprod.apply(_others(x, axis), 2, None)
+        later = xp.triu(xp.ones((n, n), dtype=x._data.dtype)).reshape(1, n, n, 1)
+        grad = (partial * _const(later) * g.reshape(a, 1, n, b)).sum(2)
+        return grad.reshape(s), None, None
+
+
+def _cumulative(op: str, cls, input, dim, dtype, *extra) -> Tensor:
+    axis = wrap_dim(int(dim), input._data.ndim, op)
+    input = _cast_first(input, dtype)
+    dt = _int_acc(input, dtype)
+    if input._data.ndim == 0:
+        return cls.apply(input.reshape(1), 0, dt, *extra).reshape(())
+    return cls.apply(input, axis, dt, *extra)
+
+
+@register()
+def cumsum(input, dim: int, *, dtype=None) -> Tensor:
+    """Running sums along ``dim``."""
+    return _cumulative("cumsum", Cumsum, input, dim, dtype, False)
+
+
+@register()
+def cumprod(input, dim: int, *, dtype=None) -> Tensor:
+    """Running products along ``dim`` (gradient exact with zeros in the input)."""
+    return _cumulative("cumprod", Cumprod, input, dim, dtype)
+
+
+# ----------------------------------------------------------------------------- counting and logic
+@register()
+def count_nonzero(input, dim=None) -> Tensor:
+    """Number of non-zero elements, over all dims or the given ones."""
+    dims = _axes(input, dim, "count_nonzero")
+    return Tensor._make(xp.asarray(xp.count_nonzero(input._data, axis=dims), dtype=np.int64))
+
+
+def _logical(op: str, reducer):
+    def fn(input, dim=None, keepdim: bool = False) -> Tensor:
+        dims = _axes(input, dim, op, empty_is_all=False)
+        out = reducer(input._data, axis=dims, keepdims=keepdim)
+        # torch keeps uint8 for uint8 inputs, every other dtype gives bool
+        return Tensor._make(xp.asarray(out, dtype=np.uint8 if input._data.dtype == np.uint8 else np.bool_))
+    fn.__name__ = fn.__qualname__ = op
+    fn.__doc__ = f"Whether {'every' if op == 'all' else 'any'} element is non-zero, over all dims or the given ones."
+    return register(op)(fn)
+
+
+all = _logical("all", xp.all)
+any = _logical("any", xp.any)

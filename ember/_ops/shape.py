@@ -1,20 +1,37 @@
-"""Shape and view ops: reshape, expand, ..."""
+"""Shape and view ops: reshape, permute, cat/split, flip, diagonal, ...
+
+A few primitives carry their own backward (Reshape, Expand, Permute, Cat/Split,
+Unbind, Flip, Roll, Tril, Diagonal and its scatter, a take along a dim); every
+other op here is a composition of them. Views share memory with their input as
+torch's do (reshape when possible, permute, split, unbind, diagonal); flip, roll,
+cat and repeat copy.
+"""
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
+from .. import _dtype
 from .._backend import xp
-from .._tensor import Tensor
+from .._tensor import Tensor, Size
 from ..autograd.function import Op
-from .common import register
+from .common import register, norm_dims, wrap_dim, broadcast_error, sum_to, check_inplace
 
 
 def _shape_arg(shape) -> tuple:
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+    """Sizes or dims given as varargs or as one sequence."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list, Size)):
         shape = tuple(shape[0])
     return tuple(int(s) for s in shape)
 
 
+def _ints(x) -> tuple:
+    """An int or a sequence of ints as a tuple."""
+    return (int(x),) if isinstance(x, (int, np.integer, Tensor)) else tuple(int(v) for v in x)
+
+
+# ----------------------------------------------------------------------------- reshape, view, expand
 class Reshape(Op):
     @staticmethod
     def forward(x, shape):
@@ -32,6 +49,9 @@ class Reshape(Op):
 def _infer(shape, numel, op):
     if shape.count(-1) > 1:
         raise RuntimeError("only one dimension can be inferred")
+    for s in shape:
+        if s < -1:
+            raise RuntimeError(f"invalid shape dimension {s}")
     known = math.prod(s for s in shape if s != -1)
     if -1 in shape:
         if known == 0 or numel % known:
@@ -53,19 +73,37 @@ def reshape(input, *shape) -> Tensor:
 
 @register(function=False)
 def view(self, *shape) -> Tensor:
-    """The same elements in a new shape, sharing memory."""
-    if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int)):
-        return self.to(shape[0])
-    shape = _infer(_shape_arg(shape), self._data.size, "view")
-    if not self._data.flags.c_contiguous and self._data.size > 1 and shape != self._data.shape:
+    """The same elements in a new shape, sharing memory (or the same bits as another dtype)."""
+    if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int, np.integer)):
+        dt = _dtype.as_dtype(shape[0])
+        if dt.np == self._data.dtype:
+            return self
         try:
-            out = self._data.view()
-            out.shape = shape
-        except AttributeError:
+            return Tensor._make(self._data.view(dt.np))
+        except ValueError as e:
+            raise RuntimeError(f"view: cannot view a {self.dtype} tensor of shape {list(self.shape)} as "
+                               f"{dt}: {e}") from None
+    shape = _infer(_shape_arg(shape), self._data.size, "view")
+    if not self._data.flags.c_contiguous and shape != self._data.shape:
+        try:
+            xp.reshape(self._data, shape, copy=False)
+        except ValueError:
             raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one "
                                "dimension spans across two contiguous subspaces). Use .reshape(...) instead.") \
                 from None
     return Reshape.apply(self, shape)
+
+
+@register(function=False)
+def view_as(self, other: Tensor) -> Tensor:
+    """``self.view(other.shape)``."""
+    return view(self, other._data.shape)
+
+
+@register(function=False)
+def reshape_as(self, other: Tensor) -> Tensor:
+    """``self.reshape(other.shape)``."""
+    return reshape(self, other._data.shape)
 
 
 class Expand(Op):
@@ -77,7 +115,6 @@ class Expand(Op):
 
     @staticmethod
     def backward(ctx, g):
-        from .common import sum_to
         return sum_to(g, ctx.in_shape), None
 
 
@@ -87,8 +124,9 @@ def expand(self, *sizes) -> Tensor:
     sizes = _shape_arg(sizes)
     nd = self._data.ndim
     if len(sizes) < nd:
-        raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal to the "
-                           f"number of dimensions in the tensor ({nd})")
+        raise RuntimeError(f"expand({self.type()}{{{list(self._data.shape)}}}, size={list(sizes)}): the number of "
+                           f"sizes provided ({len(sizes)}) must be greater or equal to the number of dimensions in "
+                           f"the tensor ({nd})")
     lead = len(sizes) - nd
     shape = []
     for i, s in enumerate(sizes):
@@ -108,3 +146,750 @@ def expand(self, *sizes) -> Tensor:
     if shape == self._data.shape:
         return self
     return Expand.apply(self, shape)
+
+
+@register(function=False)
+def expand_as(self, other: Tensor) -> Tensor:
+    """``self.expand(other.shape)``."""
+    return expand(self, other._data.shape)
+
+
+@register()
+def broadcast_to(input, size) -> Tensor:
+    """``input.expand(size)``."""
+    return expand(input, tuple(size))
+
+
+def _broadcast_pair(a: tuple, b: tuple):
+    """The broadcast of two shapes, or the negative dim where they clash."""
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
+    out = []
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y and x != 1 and y != 1:
+            return i - n
+        out.append(y if x == 1 else x)
+    return tuple(out)
+
+
+@register(method=False)
+def broadcast_shapes(*shapes) -> Size:
+    """The shape that all the given shapes broadcast to."""
+    out = ()
+    for i, s in enumerate(shapes):
+        s = _ints(s)
+        r = _broadcast_pair(out, s)
+        if type(r) is int:
+            raise RuntimeError(f"Attempting to broadcast a dimension of length {s[r]} at {r}! Mismatching argument "
+                               f"at index {i} had {tuple(s)}; but expected shape should be broadcastable to "
+                               f"{list(out)}")
+        out = r
+    return Size(out)
+
+
+@register(method=False)
+def broadcast_tensors(*tensors) -> tuple:
+    """The tensors expanded to their common broadcast shape."""
+    tensors = _tensor_list(tensors)
+    out = ()
+    for t in tensors:
+        r = _broadcast_pair(out, t._data.shape)
+        if type(r) is int:
+            raise broadcast_error("broadcast_tensors", out, t._data.shape)
+        out = r
+    return tuple(expand(t, out) for t in tensors)
+
+
+def _tensor_list(tensors) -> tuple:
+    if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)):
+        return tuple(tensors[0])
+    return tuple(tensors)
+
+
+# ----------------------------------------------------------------------------- squeeze, flatten
+@register()
+def squeeze(input, dim=None) -> Tensor:
+    """Drop size-1 dims (all of them, or those among ``dim``)."""
+    shape = input._data.shape
+    dims = norm_dims(dim, input._data.ndim, "squeeze")
+    return reshape(input, tuple(s for i, s in enumerate(shape) if not (s == 1 and i in dims)))
+
+
+@register()
+def unsqueeze(input, dim: int) -> Tensor:
+    """Insert a size-1 dim at ``dim``."""
+    shape = list(input._data.shape)
+    shape.insert(wrap_dim(dim, len(shape) + 1, "unsqueeze"), 1)
+    return Reshape.apply(input, tuple(shape))
+
+
+@register()
+def flatten(input, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dims ``start_dim..end_dim`` into one."""
+    shape = input._data.shape
+    if not shape:
+        return reshape(input, (1,))
+    s, e = wrap_dim(start_dim, len(shape)), wrap_dim(end_dim, len(shape))
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    return reshape(input, shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
+
+
+@register()
+def unflatten(input, dim: int, sizes) -> Tensor:
+    """Split dim ``dim`` into ``sizes`` (one of which may be -1)."""
+    shape = input._data.shape
+    d = wrap_dim(dim, len(shape))
+    sizes = _ints(sizes)
+    if not sizes:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    if -1 in sizes:
+        sizes = _infer(sizes, shape[d], "unflatten")
+    elif math.prod(sizes) != shape[d]:
+        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim {dim} "
+                           f"({shape[d]}) in the input tensor")
+    return reshape(input, shape[:d] + tuple(sizes) + shape[d + 1:])
+
+
+# ----------------------------------------------------------------------------- permutations
+class Permute(Op):
+    @staticmethod
+    def forward(x, dims):
+        return x.transpose(dims)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.dims = inputs[1]
+
+    @staticmethod
+    def backward(ctx, g):
+        return Permute.apply(g, tuple(np.argsort(ctx.dims).tolist())), None
+
+
+@register()
+def permute(input, *dims) -> Tensor:
+    """A view with the dims reordered."""
+    dims = _shape_arg(dims)
+    nd = input._data.ndim
+    if len(dims) != nd:
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match the length "
+                           f"of the desired ordering of dimensions i.e. input.dim() = {nd} is not equal to "
+                           f"len(dims) = {len(dims)}")
+    dims = tuple(wrap_dim(d, nd) for d in dims)
+    if len(set(dims)) != nd:
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
+    if dims == tuple(range(nd)):
+        return input
+    return Permute.apply(input, dims)
+
+
+@register(aliases=("swapaxes", "swapdims"))
+def transpose(input, dim0: int, dim1: int) -> Tensor:
+    """A view with two dims swapped."""
+    nd = input._data.ndim
+    if nd == 0:
+        wrap_dim(dim0, nd), wrap_dim(dim1, nd)
+        return input
+    order = list(range(nd))
+    d0, d1 = wrap_dim(dim0, nd), wrap_dim(dim1, nd)
+    order[d0], order[d1] = d1, d0
+    return permute(input, order)
+
+
+@register(aliases=("moveaxis",))
+def movedim(input, source, destination) -> Tensor:
+    """A view with the ``source`` dims moved to positions ``destination``, the others keeping their order."""
+    nd = input._data.ndim
+    given = {"source": list(_ints(source)), "destination": list(_ints(destination))}
+    src, dst = ([wrap_dim(d, nd) for d in given[k]] for k in given)
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({given['source']} dims) should "
+                           f"contain the same number of dims as destination ({given['destination']} dims)")
+    for name, ds in (("source", src), ("destination", dst)):
+        if len(set(ds)) != len(ds):
+            raise RuntimeError(f"movedim: repeated dim in `{name}` ({given[name]})")
+    order = [None] * nd
+    for s, d in zip(src, dst):
+        order[d] = s
+    rest = iter(i for i in range(nd) if i not in src)
+    return permute(input, [o if o is not None else next(rest) for o in order])
+
+
+@register()
+def t(input) -> Tensor:
+    """Transpose of a matrix; 0-D and 1-D tensors are returned as they are."""
+    if input._data.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input._data.ndim}D")
+    return transpose(input, 0, 1) if input._data.ndim == 2 else input
+
+
+def _T(self) -> Tensor:
+    return permute(self, tuple(range(self._data.ndim - 1, -1, -1)))
+
+
+def _mT(self) -> Tensor:
+    if self._data.ndim < 2:
+        raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. Got "
+                           f"{self._data.ndim}-D tensor.")
+    return transpose(self, -2, -1)
+
+
+def _H(self) -> Tensor:
+    if self._data.ndim not in (0, 2):
+        raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got {self._data.ndim}-D tensor.")
+    return _T(self)
+
+
+# real dtypes only, so the conjugate transposes are the transposes
+Tensor.T, Tensor.mT, Tensor.H, Tensor.mH = property(_T), property(_mT), property(_H), property(_mT)
+
+
+def _inplace_view(fn):
+    """``fn_``: ``self`` takes the shape (and graph position) of ``fn(self, ...)``."""
+    def method(self, *args, **kwargs):
+        check_inplace(self, fn.__name__ + "_")
+        out = fn(self, *args, **kwargs)
+        self._data = out._data
+        if out._requires_grad:
+            self.grad_fn, self._output_nr = out.grad_fn, out._output_nr
+        self._version += 1
+        return self
+    method.__name__ = fn.__name__ + "_"
+    method.__doc__ = f"In-place version of :func:`{fn.__name__}`."
+    return method
+
+
+for _fn in (squeeze, unsqueeze, transpose, t):
+    setattr(Tensor, _fn.__name__ + "_", _inplace_view(_fn))
+Tensor.swapaxes_ = Tensor.swapdims_ = Tensor.transpose_
+
+
+@register()
+def ravel(input) -> Tensor:
+    """The elements as a 1-D tensor (a view when possible)."""
+    return reshape(input, (-1,))
+
+
+@register()
+def rot90(input, k: int = 1, dims=(0, 1)) -> Tensor:
+    """Rotation by ``k`` quarter turns in the plane of ``dims``, from the first towards the second."""
+    dims = _ints(dims)
+    nd = input._data.ndim
+    if len(dims) != 2:
+        raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+    if nd < 2:
+        raise RuntimeError(f"expected total dims >= 2, but got total dims = {nd}")
+    d0, d1 = wrap_dim(dims[0], nd), wrap_dim(dims[1], nd)
+    if d0 == d1:
+        raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {d0} and dim1 = {d1}")
+    k %= 4
+    if k == 1:
+        return transpose(flip(input, d1), d0, d1)
+    if k == 2:
+        return flip(input, (d0, d1))
+    if k == 3:
+        return transpose(flip(input, d0), d0, d1)
+    return input.clone()
+
+
+@register(method=False)
+def meshgrid(*tensors, indexing: str | None = None) -> tuple:
+    """Coordinate grids (broadcast views) from 1-D tensors, with 'ij' (default) or 'xy' indexing."""
+    ts = _tensor_list(tensors)
+    if indexing is None:
+        import warnings
+        warnings.warn("torch.meshgrid: in an upcoming release, it will be required to pass the indexing argument.",
+                      UserWarning, stacklevel=2)
+        indexing = "ij"
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but received: {indexing}")
+    for x in ts:
+        if x._data.ndim > 1:
+            raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but got: {x.shape}")
+    sizes = [x._data.size for x in ts]
+    pos = list(range(len(ts)))
+    if indexing == "xy" and len(ts) >= 2:  # the first two inputs vary along the other's axis
+        pos[0], pos[1] = 1, 0
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    out = []
+    for x, p in zip(ts, pos):
+        shape = [1] * len(ts)
+        shape[p] = x._data.size
+        out.append(expand(reshape(x, tuple(shape)), tuple(sizes)))
+    return tuple(out)
+
+
+# ----------------------------------------------------------------------------- joining and splitting
+class Cat(Op):
+    @staticmethod
+    def forward(dim, *xs):
+        return xp.concatenate(xs, axis=dim)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.dim = inputs[0]
+        ctx.sizes = tuple(x._data.shape[ctx.dim] for x in inputs[1:])
+
+    @staticmethod
+    def backward(ctx, g):
+        return (None, *Split.apply(g, ctx.sizes, ctx.dim))
+
+
+class Split(Op):
+    @staticmethod
+    def forward(x, sizes, dim):
+        return tuple(xp.split(x, np.cumsum(sizes[:-1]).tolist(), axis=dim))
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.dim = inputs[2]
+
+    @staticmethod
+    def backward(ctx, *grads):
+        # the engine gives zeros for outputs that were not used
+        return Cat.apply(ctx.dim, *grads), None, None
+
+
+@register(method=False, aliases=("concat", "concatenate"))
+def cat(tensors, dim: int = 0) -> Tensor:
+    """Join tensors along an existing dim, promoting dtypes."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
+    for i, x in enumerate(tensors):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"cat(): argument 'tensors' must be tuple of Tensors, but found element of type "
+                            f"{type(x).__name__} at pos {i}")
+        if x._data.ndim == 0:
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
+    dt = tensors[0].dtype
+    for x in tensors[1:]:
+        dt = _dtype.promote_types(dt, x.dtype)
+    # torch still skips 1-D empty tensors, whatever their shape
+    kept = [(i, x) for i, x in enumerate(tensors) if x._data.shape != (0,)] or list(enumerate(tensors))
+    ref = kept[0][1]._data.shape
+    d = wrap_dim(dim, len(ref))
+    for i, x in kept:
+        s = x._data.shape
+        if len(s) != len(ref):
+            raise RuntimeError(f"Tensors must have same number of dimensions: got {len(ref)} and {len(s)}")
+        for k in range(len(ref)):
+            if k != d and s[k] != ref[k]:
+                raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. Expected size {ref[k]} "
+                                   f"but got size {s[k]} for tensor number {i} in the list.")
+    return Cat.apply(d, *[x if x._data.dtype is dt.np else x.to(dt) for _, x in kept])
+
+
+@register(method=False)
+def stack(tensors, dim: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new dim."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    ref = tensors[0]._data.shape
+    for i, x in enumerate(tensors):
+        if x._data.shape != ref:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(ref)} at entry 0 and "
+                               f"{list(x._data.shape)} at entry {i}")
+    d = wrap_dim(dim, len(ref) + 1)
+    return cat([unsqueeze(x, d) for x in tensors], d)
+
+
+def _atleast(nd: int, pad):
+    def fn(*tensors):
+        ts = _tensor_list(tensors)
+        out = tuple(x if x._data.ndim >= nd else reshape(x, pad(x._data.shape)) for x in ts)
+        return out[0] if len(tensors) == 1 and isinstance(tensors[0], Tensor) else out
+    fn.__name__ = f"atleast_{nd}d"
+    fn.__doc__ = f"Tensors viewed with at least {nd} dims."
+    return register(method=False)(fn)
+
+
+atleast_1d = _atleast(1, lambda s: (1,))
+atleast_2d = _atleast(2, lambda s: (1,) * (2 - len(s)) + s)
+atleast_3d = _atleast(3, lambda s: {0: (1, 1, 1), 1: (1, *s, 1), 2: (*s, 1)}[len(s)])
+
+
+@register(method=False)
+def hstack(tensors) -> Tensor:
+    """Join along dim 1 (dim 0 for 1-D tensors)."""
+    ts = atleast_1d(list(tensors))
+    return cat(ts, 0 if ts[0]._data.ndim == 1 else 1)
+
+
+@register(method=False, aliases=("row_stack",))
+def vstack(tensors) -> Tensor:
+    """Join along dim 0, treating 1-D tensors as rows."""
+    return cat(atleast_2d(list(tensors)), 0)
+
+
+@register(method=False)
+def dstack(tensors) -> Tensor:
+    """Join along dim 2 (depth)."""
+    return cat(atleast_3d(list(tensors)), 2)
+
+
+@register(method=False)
+def column_stack(tensors) -> Tensor:
+    """Join along dim 1, treating 0-D and 1-D tensors as columns."""
+    return cat([reshape(x, (x._data.size, 1)) if x._data.ndim <= 1 else x for x in tensors], 1)
+
+
+@register()
+def split(tensor, split_size_or_sections, dim: int = 0) -> tuple:
+    """Views of consecutive pieces along ``dim``: of one size (the last may be smaller), or of the given sizes."""
+    d = wrap_dim(dim, tensor._data.ndim)
+    n = tensor._data.shape[d] if tensor._data.ndim else 1
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        s = int(split_size_or_sections)
+        if s < 0:
+            raise RuntimeError(f"split expects split_size be non-negative, but got split_size={s}")
+        if s == 0 and n:
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
+        sizes = [s] * (n // s) + ([n % s] if n % s else []) if n else [0]
+    else:
+        sizes = list(_ints(split_size_or_sections))
+        if min(sizes, default=0) < 0:
+            raise RuntimeError(f"split_with_sizes expects split_sizes have only non-negative entries, but got "
+                               f"split_sizes={sizes}")
+        if sum(sizes) != n:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at "
+                               f"dimension {d}), but got split_sizes={sizes}")
+    return Split.apply(tensor, tuple(sizes), d)
+
+
+@register()
+def chunk(input, chunks: int, dim: int = 0) -> tuple:
+    """Split into ``chunks`` pieces of (nearly) equal size (fewer when they don't divide evenly)."""
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    d = wrap_dim(dim, input._data.ndim)
+    n = input._data.shape[d]
+    if n == 0:
+        return Split.apply(input, (0,) * chunks, d)
+    return split(input, -(-n // chunks), d)
+
+
+@register()
+def tensor_split(input, indices_or_sections, dim: int = 0) -> tuple:
+    """Split into ``sections`` near-equal pieces, or at the given indices."""
+    d = wrap_dim(dim, input._data.ndim)
+    n = input._data.shape[d]
+    if isinstance(indices_or_sections, (int, np.integer)) or (
+            isinstance(indices_or_sections, Tensor) and indices_or_sections._data.ndim == 0):
+        k = int(indices_or_sections)
+        if k <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {k}")
+        sizes = [n // k + 1] * (n % k) + [n // k] * (k - n % k)
+        return Split.apply(input, tuple(sizes), d)
+    bounds = [min(max(i + n if i < 0 else i, 0), n) for i in _ints(indices_or_sections)]
+    edges = list(zip([0, *bounds], [*bounds, n]))
+    if all(a <= b for a, b in edges):
+        return Split.apply(input, tuple(b - a for a, b in edges), d)
+    return tuple(narrow(input, d, a, max(b - a, 0)) for a, b in edges)
+
+
+class Unbind(Op):
+    @staticmethod
+    def forward(x, dim):
+        lead = (slice(None),) * dim
+        return tuple(x[lead + (i,)] for i in range(x.shape[dim]))
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.dim = inputs[1]
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return stack(grads, ctx.dim), None
+
+
+@register()
+def unbind(input, dim: int = 0) -> tuple:
+    """Views of the slices along ``dim``, with that dim removed."""
+    if input._data.ndim == 0:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+    return Unbind.apply(input, wrap_dim(dim, input._data.ndim))
+
+
+@register()
+def narrow(input, dim: int, start, length: int) -> Tensor:
+    """A view of ``length`` elements of ``dim`` from ``start``."""
+    if input._data.ndim == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
+    d = wrap_dim(dim, input._data.ndim)
+    n = input._data.shape[d]
+    start, length = int(start), int(length)
+    if not -n <= start <= n:
+        raise IndexError(f"start out of range (expected to be in range of [{-n}, {n}], but got {start})")
+    if start < 0:
+        start += n
+    if length < 0:
+        raise RuntimeError("narrow(): length must be non-negative.")
+    if start + length > n:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
+    # the middle piece of a split: its backward pads the gradient with zeros
+    return Split.apply(input, (start, length, n - start - length), d)[1]
+
+
+# ----------------------------------------------------------------------------- repetition
+@register(function=False)
+def repeat(self, *sizes) -> Tensor:
+    """The tensor tiled ``sizes[i]`` times along each dim (a copy)."""
+    reps = _shape_arg(sizes)
+    nd = self._data.ndim
+    if len(reps) < nd:
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of "
+                           "tensor")
+    shape = (1,) * (len(reps) - nd) + self._data.shape
+    out_shape = tuple(r * s for r, s in zip(reps, shape))
+    if min(reps, default=0) < 0:
+        bad = next(s for s in out_shape if s < 0)
+        raise RuntimeError(f"Trying to create tensor with negative dimension {bad}: {list(out_shape)}")
+    if all(r == 1 for r in reps):
+        return reshape(self, shape).clone()
+    # (r, s) per dim: broadcast each dim of size s over a new leading axis of size r, then merge
+    paired = reshape(self, tuple(v for s in shape for v in (1, s)))
+    tiled = expand(paired, tuple(v for r, s in zip(reps, shape) for v in (r, s)))
+    return reshape(tiled, out_shape)
+
+
+@register()
+def tile(input, dims) -> Tensor:
+    """``repeat``, with ``dims`` padded by leading ones to the tensor's rank."""
+    dims = _ints(dims)
+    return repeat(input, (1,) * (input._data.ndim - len(dims)) + dims)
+
+
+class _Take(Op):
+    """Entries ``idx`` along ``dim`` (index_select)."""
+
+    @staticmethod
+    def forward(x, idx, dim):
+        return xp.take(x, idx, axis=dim)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, idx, ctx.dim = inputs
+        ctx.in_shape = x._data.shape
+        ctx.save_for_backward(idx)
+
+    @staticmethod
+    def backward(ctx, g):
+        idx, = ctx.saved_tensors
+        return _TakeGrad.apply(g, idx, ctx.dim, ctx.in_shape), None, None
+
+
+class _TakeGrad(Op):
+    """The gradient of a take: entries added back where they were taken from."""
+
+    @staticmethod
+    def forward(g, idx, dim, shape):
+        out = xp.zeros(shape, g.dtype)
+        xp.add.at(out, (slice(None),) * dim + (idx,), g)
+        return out
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        _, idx, ctx.dim, _ = inputs
+        ctx.save_for_backward(idx)
+
+    @staticmethod
+    def backward(ctx, g):
+        idx, = ctx.saved_tensors
+        return _Take.apply(g, idx, ctx.dim), None, None, None
+
+
+@register()
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None) -> Tensor:
+    """Each element repeated ``repeats`` times (an int, or one count per element along ``dim``)."""
+    if repeats is None:  # repeat_interleave(counts): indices 0..n-1, each repeated by its count
+        counts = input._data
+        return Tensor._make(xp.repeat(xp.arange(counts.size, dtype=np.int64), counts.reshape(-1)))
+    if dim is None:
+        input, d = flatten(input), 0
+    else:
+        d = wrap_dim(dim, input._data.ndim)
+    n = input._data.shape[d] if input._data.ndim else 1
+    if input._data.ndim == 0:
+        input = reshape(input, (1,))
+    reps = repeats._data.reshape(-1) if isinstance(repeats, Tensor) else np.asarray([int(repeats)])
+    if reps.size not in (1, n):
+        raise RuntimeError(f"repeats must have the same size as input along dim, but got repeats.size(0) = "
+                           f"{reps.size} and input.size({d}) = {n}")
+    if reps.size and reps.min() < 0:
+        raise RuntimeError("repeats can not be negative")
+    idx = xp.repeat(xp.arange(n, dtype=np.int64), reps if reps.size == n else int(reps[0]))
+    return _Take.apply(input, Tensor._make(idx), d)
+
+
+# ----------------------------------------------------------------------------- reordering elements
+class Flip(Op):
+    @staticmethod
+    def forward(x, dims):
+        return xp.flip(x, dims).copy()
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.dims = inputs[1]
+
+    @staticmethod
+    def backward(ctx, g):
+        return Flip.apply(g, ctx.dims), None
+
+
+@register()
+def flip(input, *dims) -> Tensor:
+    """The elements in reverse order along ``dims`` (a copy)."""
+    return Flip.apply(input, norm_dims(_shape_arg(dims), input._data.ndim, "flip"))
+
+
+@register()
+def fliplr(input) -> Tensor:
+    """Flip along dim 1."""
+    if input._data.ndim < 2:
+        raise RuntimeError("Input must be >= 2-d.")
+    return Flip.apply(input, (1,))
+
+
+@register()
+def flipud(input) -> Tensor:
+    """Flip along dim 0."""
+    if input._data.ndim < 1:
+        raise RuntimeError("Input must be >= 1-d.")
+    return Flip.apply(input, (0,))
+
+
+class Roll(Op):
+    @staticmethod
+    def forward(x, shifts, dims):
+        return xp.roll(x, shifts, axis=dims)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        _, ctx.shifts, ctx.dims = inputs
+
+    @staticmethod
+    def backward(ctx, g):
+        return Roll.apply(g, tuple(-s for s in ctx.shifts), ctx.dims), None, None
+
+
+@register()
+def roll(input, shifts, dims=None) -> Tensor:
+    """Elements shifted cyclically along ``dims`` (over the flattened tensor when None)."""
+    shifts = _ints(shifts)
+    if dims is None:
+        if len(shifts) != 1:
+            raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:0")
+        return Roll.apply(input, shifts, None)
+    dims = _ints(dims)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
+    return Roll.apply(input, shifts, tuple(wrap_dim(d, input._data.ndim) for d in dims))
+
+
+# ----------------------------------------------------------------------------- triangles and diagonals
+class Tri(Op):
+    @staticmethod
+    def forward(x, k, upper):
+        return xp.triu(x, k) if upper else xp.tril(x, k)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        _, ctx.k, ctx.upper = inputs
+
+    @staticmethod
+    def backward(ctx, g):
+        return Tri.apply(g, ctx.k, ctx.upper), None, None
+
+
+def _tri(name: str, upper: bool):
+    def fn(input, diagonal: int = 0) -> Tensor:
+        if input._data.ndim < 2:
+            raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions")
+        return Tri.apply(input, int(diagonal), upper)
+    fn.__name__ = name
+    fn.__doc__ = f"The {'upper' if upper else 'lower'} triangle of the last two dims; the rest set to zero."
+    return register(inplace=name + "_")(fn)
+
+
+tril = _tri("tril", False)
+triu = _tri("triu", True)
+
+
+def _diag_view(a, offset: int, d1: int, d2: int):
+    """A writable view of a diagonal (NumPy's is read-only), as torch's diagonal is."""
+    v = xp.diagonal(a, offset, d1, d2)
+    if a.flags.writeable:
+        v.flags.writeable = True
+    return v
+
+
+class Diagonal(Op):
+    @staticmethod
+    def forward(x, offset, d1, d2):
+        return _diag_view(x, offset, d1, d2)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.in_shape = inputs[0]._data.shape
+        ctx.args = inputs[1:]
+
+    @staticmethod
+    def backward(ctx, g):
+        return DiagScatter.apply(g, ctx.in_shape, *ctx.args), None, None, None
+
+
+class DiagScatter(Op):
+    """A zero tensor of ``shape`` with ``x`` on a diagonal (diag_embed, and diagonal's gradient)."""
+
+    @staticmethod
+    def forward(x, shape, offset, d1, d2):
+        out = xp.zeros(shape, x.dtype)
+        _diag_view(out, offset, d1, d2)[...] = x
+        return out
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.args = inputs[2:]
+
+    @staticmethod
+    def backward(ctx, g):
+        return Diagonal.apply(g, *ctx.args), None, None, None, None
+
+
+def _diag_dims(d1: int, d2: int, nd: int) -> tuple:
+    d1, d2 = wrap_dim(d1, nd), wrap_dim(d2, nd)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {d1}, {d2}")
+    return d1, d2
+
+
+@register()
+def diagonal(input, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """A view of the diagonal of dims ``dim1``/``dim2`` (moved to the end), ``offset`` above the main one."""
+    d1, d2 = _diag_dims(dim1, dim2, input._data.ndim)
+    return Diagonal.apply(input, int(offset), d1, d2)
+
+
+@register()
+def diag_embed(input, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    """Tensors whose diagonals (of dims ``dim1``/``dim2``) are the last dim of ``input``, zeros elsewhere."""
+    nd = input._data.ndim + 1
+    d1, d2 = _diag_dims(dim1, dim2, nd)
+    n = (input._data.shape[-1] if input._data.ndim else 1) + abs(int(offset))
+    shape = list(input._data.shape[:-1])
+    for d in sorted((d1, d2)):
+        shape.insert(d, n)
+    return DiagScatter.apply(input, tuple(shape), int(offset), d1, d2)
+
+
+@register()
+def diag(input, diagonal: int = 0) -> Tensor:
+    """A 1-D tensor as a diagonal matrix, or the diagonal of a matrix."""
+    nd = input._data.ndim
+    if nd == 1:
+        return diag_embed(input, diagonal, 0, 1)
+    if nd == 2:
+        return Diagonal.apply(input, int(diagonal), 0, 1)
+    raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {nd}D")

@@ -38,7 +38,7 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
 
     # 1. reachable nodes and their in-degree
     deps = {}
-    stack = [n for n, _ in starts]
+    stack = list(dict.fromkeys(n for n, _ in starts))  # two roots may share a node
     seen = set(stack)
     while stack:
         node = stack.pop()

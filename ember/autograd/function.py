@@ -32,6 +32,7 @@ class Node:
     _saved = None          # what save_for_backward kept
     _versions = None       # their version counters at save time, to catch in-place changes
     _out_data = None       # the output's array, for ops that save their result
+    _out_version = 0       # in-place writes into that output since (set by write_inplace)
     _freed = False
     _pre_hooks = None      # {output_nr: [hook]} from Tensor.register_hook on non-leaves
     _retain = None         # {output_nr: weakref to a tensor that called retain_grad()}
@@ -83,6 +84,13 @@ class Node:
             if self._freed:
                 raise RuntimeError(_FREED)
             raise RuntimeError(f"{self.name()} did not save its output")
+        if self._out_version:
+            out = Tensor._make(self._out_data)
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an inplace "
+                f"operation: [{out.type()} {list(out.shape)}], which is output 0 of {self.name()}, is at version "
+                f"{self._out_version}; expected version 0 instead. Hint: the backtrace further above can point to "
+                "the operation that failed to compute its gradient.")
         return Tensor._make(self._out_data, True, self)
 
     @property
@@ -190,14 +198,17 @@ class Function(metaclass=_FunctionMeta):
         """Run forward on tensors (recorded as one node), as torch's Function.apply."""
         record = state.enabled and any(isinstance(a, Tensor) and a._requires_grad for a in args)
         ctx = cls._Node() if record else _UserCtx()
+        if record:  # before forward, which may read ctx.needs_input_grad
+            ctx.next_functions = tuple(_edge(a) if isinstance(a, Tensor) and a._requires_grad else (None, 0)
+                                       for a in args)
+        else:
+            ctx.needs_input_grad = (False,) * len(args)
         with no_grad():
             outputs = cls.forward(ctx, *args, **kwargs)
         single = not isinstance(outputs, tuple)
         outs = (outputs,) if single else outputs
         if not record:
             return outputs
-        ctx.next_functions = tuple(_edge(a) if isinstance(a, Tensor) and a._requires_grad else (None, 0)
-                                   for a in args)
         ctx._in_meta = tuple((a.shape, a.dtype) if isinstance(a, Tensor) else None for a in args)
         if anomaly_mode.enabled:
             ctx._trace = traceback.format_stack()[:-1]

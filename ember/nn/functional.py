@@ -1,2 +1,4 @@
 """ember.nn.functional: the functional forms of layers, activations and losses, as torch.nn.functional."""
 from .._ops.nn_math import *  # noqa: F401,F403  activations, softmax, one_hot, pad
+from ._functional.conv import *  # noqa: F401,F403  conv1d/2d, conv_transpose1d/2d
+from ._functional.pooling import *  # noqa: F401,F403  max/avg/adaptive pooling

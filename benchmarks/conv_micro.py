@@ -1,0 +1,61 @@
+"""conv2d forward + backward time, ember vs torch (one thread), on the benchmark CNN's layer shapes.
+
+Run: python benchmarks/conv_micro.py
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+import ember
+import ember.nn.functional as F
+
+torch.set_num_threads(1)
+CASES = [  # (name, N, C, H, W, O, k, padding)
+    ("conv 1->32 28x28", 64, 1, 28, 28, 32, 3, 1),
+    ("conv 32->64 28x28", 64, 32, 28, 28, 64, 3, 1),
+    ("conv 32->64 14x14", 64, 32, 14, 14, 64, 3, 1),
+]
+
+
+def best_of(fn, repeat: int = 5) -> float:
+    """The fastest of a few runs, in seconds."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def step(lib, x, w, b, padding, input_grad: bool):
+    """One forward and backward through conv2d."""
+    def run():
+        for t in (x, w, b):
+            t.grad = None
+        out = lib.nn.functional.conv2d(x, w, b, padding=padding)
+        out.sum().backward()
+    return run
+
+
+def main() -> None:
+    rng = np.random.default_rng(0)
+    for name, n, c, h, wd, o, k, p in CASES:
+        arrays = [rng.standard_normal(s).astype(np.float32) for s in ((n, c, h, wd), (o, c, k, k), (o,))]
+        input_grad = c > 1  # the first layer's input (the images) needs no gradient
+        times = []
+        for lib in (ember, torch):
+            x, w, b = (lib.tensor(a) for a in arrays)
+            x.requires_grad_(input_grad)
+            w.requires_grad_(True)
+            b.requires_grad_(True)
+            times.append(best_of(step(lib, x, w, b, p, input_grad)))
+        print(f"{name:22s} ember {times[0] * 1e3:7.1f} ms  torch {times[1] * 1e3:7.1f} ms  "
+              f"ratio {times[0] / times[1]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+"""Higher-level differentiation of whole functions: jacobian, hessian, vjp, jvp, hvp, vhp.
+
+Everything is built on ``autograd.grad``: a Jacobian is one vector-Jacobian product per
+output element, and forward-mode products (jvp, hvp) use the double-backward trick, so
+they need nothing beyond ops whose backward is itself differentiable.
+``vectorize`` and ``strategy`` are accepted for torch compatibility and ignored.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from .._backend import xp
+from .grad_mode import enable_grad
+from . import grad as _grad
+
+
+def _as_tuple(x, arg: str, fn: str) -> tuple[bool, tuple]:
+    from .._tensor import Tensor
+    single = isinstance(x, Tensor)
+    xs = (x,) if single else tuple(x) if isinstance(x, (tuple, list)) else None
+    if xs is None or not all(isinstance(t, Tensor) for t in xs):
+        raise TypeError(f"The {arg} given to {fn} must be either a Tensor or a tuple of Tensors but the "
+                        f"given {arg} has type {type(x).__name__}.")
+    return single, xs
+
+
+def _prepare(inputs, create_graph: bool, need_graph: bool = True) -> tuple:
+    # fresh leaves to differentiate against; under create_graph keep the link to the caller's graph
+    return tuple(t.clone() if create_graph and t.requires_grad else t.detach().requires_grad_(need_graph)
+                 for t in inputs)
+
+
+def _finish(xs, create_graph: bool) -> tuple:
+    return tuple(x if x is None or create_graph else x.detach() for x in xs)
+
+
+def _grads(outputs, inputs, grad_outputs, create_graph: bool, strict: bool, fn: str, what: str) -> tuple:
+    """Gradients of ``outputs`` (weighted by ``grad_outputs``) w.r.t. ``inputs``; zeros where unused."""
+    from .._tensor import Tensor
+    diff = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
+    if diff:
+        gs = _grad([o for o, _ in diff], inputs, [g for _, g in diff], retain_graph=True,
+                   create_graph=create_graph, allow_unused=True)
+    else:
+        gs = (None,) * len(inputs)
+    result = []
+    for i, (g, t) in enumerate(zip(gs, inputs)):
+        if g is None:
+            if strict:
+                raise RuntimeError(f"The {what} for the user-provided function is independent of input {i}. "
+                                   f"This is not allowed in strict mode.")
+            g = Tensor._make(xp.zeros_like(t._data))
+        result.append(g)
+    return tuple(result)
+
+
+def _check_outputs(outputs, fn: str) -> tuple[bool, tuple]:
+    return _as_tuple(outputs, "outputs of the user-provided function", fn)
+
+
+def _check_v(v, like, fn: str, what: str) -> tuple:
+    single, vs = _as_tuple(v, "v", fn)
+    if len(vs) != len(like):
+        raise RuntimeError(f"v has invalid size: should be {len(like)} but got {len(vs)}.")
+    for i, (a, b) in enumerate(zip(vs, like)):
+        if a.shape != b.shape:
+            raise RuntimeError(f"Mismatch in shape: {what}[{i}] has a shape of {list(b.shape)} but v[{i}] "
+                               f"has a shape of {list(a.shape)}.")
+    return vs
+
+
+def _default_v(xs, fn: str, what: str) -> tuple:
+    from .._tensor import Tensor
+    if len(xs) != 1 or xs[0].numel() != 1:
+        raise RuntimeError(f"The vector v can only be None if the {what} to the user-provided function is a "
+                           "single Tensor with a single element.")
+    return (Tensor._make(xp.ones_like(xs[0]._data)),)
+
+
+def vjp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool = False):
+    """``(func(inputs), v^T J)``: the vector-Jacobian product at ``inputs``."""
+    single_in, xs = _as_tuple(inputs, "inputs", "vjp")
+    with enable_grad():
+        xs = _prepare(xs, create_graph)
+        outputs = func(*xs)
+        single_out, outs = _check_outputs(outputs, "vjp")
+        vs = _default_v(outs, "vjp", "output") if v is None else _check_v(v, outs, "vjp", "output")
+        res = _grads(outs, xs, vs, create_graph, strict, "vjp", "output")
+    outs, res = _finish(outs, create_graph), _finish(res, create_graph)
+    return (outs[0] if single_out else outs), (res[0] if single_in else res)
+
+
+def jvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool = False):
+    """``(func(inputs), J v)``: the Jacobian-vector product, by differentiating a vjp w.r.t. its vector."""
+    from .._tensor import Tensor
+    single_in, xs = _as_tuple(inputs, "inputs", "jvp")
+    vs = _default_v(xs, "jvp", "input") if v is None else _check_v(v, xs, "jvp", "input")
+    with enable_grad():
+        xs = _prepare(xs, create_graph)
+        outputs = func(*xs)
+        single_out, outs = _check_outputs(outputs, "jvp")
+        # u^T J is linear in u, so its gradient w.r.t. u along v is J v
+        us = tuple(Tensor._make(xp.zeros_like(o._data), requires_grad=True) for o in outs)
+        g = _grads(outs, xs, us, True, strict, "jvp", "output")
+        live = [(gi, vi) for gi, vi in zip(g, vs) if gi.requires_grad]
+        if live:
+            res = _grad([a for a, _ in live], us, [b for _, b in live], retain_graph=True,
+                        create_graph=create_graph, allow_unused=True)
+        else:
+            res = (None,) * len(us)
+        res = tuple(r if r is not None else Tensor._make(xp.zeros_like(o._data)) for r, o in zip(res, outs))
+    outs, res = _finish(outs, create_graph), _finish(res, create_graph)
+    return (outs[0] if single_out else outs), (res[0] if single_out else res)
+
+
+def jacobian(func: Callable, inputs, create_graph: bool = False, strict: bool = False, vectorize: bool = False,
+             strategy: str = "reverse-mode"):
+    """The Jacobian of ``func`` at ``inputs``: block [i][j] has shape ``out_i.shape + in_j.shape``."""
+    from .._tensor import Tensor
+    if strategy not in ("reverse-mode", "forward-mode"):
+        raise ValueError('Expected strategy to be either "forward-mode" or "reverse-mode".')
+    single_in, xs = _as_tuple(inputs, "inputs", "jacobian")
+    with enable_grad():
+        xs = _prepare(xs, create_graph)
+        outputs = func(*xs)
+        single_out, outs = _check_outputs(outputs, "jacobian")
+        blocks = []
+        for i, out in enumerate(outs):
+            n = out.numel()
+            rows = [[] for _ in xs]
+            for k in range(n):
+                e = xp.zeros(n, dtype=out._data.dtype)
+                e[k] = 1
+                unit = Tensor._make(e.reshape(out._data.shape))
+                gs = _grads((out,), xs, (unit,), create_graph, strict, "jacobian", f"output {i}")
+                for j, g in enumerate(gs):
+                    rows[j].append(g.reshape(-1))
+            per_in = []
+            for j, x in enumerate(xs):
+                shape = tuple(out.shape) + tuple(x.shape)
+                if n == 0 or x.numel() == 0:
+                    per_in.append(Tensor._make(xp.zeros(shape, dtype=x._data.dtype)))
+                    continue
+                from .._ops.common import FUNCTIONS
+                per_in.append(FUNCTIONS["stack"](rows[j]).reshape(shape) if "stack" in FUNCTIONS
+                              else _stack(rows[j]).reshape(shape))
+            blocks.append(_finish(per_in, create_graph))
+    if single_out:
+        return blocks[0][0] if single_in else blocks[0]
+    return tuple(b[0] for b in blocks) if single_in else tuple(blocks)
+
+
+def _stack(rows):
+    """Stack 1-D rows into a matrix with ops we know exist (used until ``stack`` is registered)."""
+    out = None
+    n = len(rows)
+    for k, r in enumerate(rows):
+        e = xp.zeros((n, 1), dtype=r._data.dtype)
+        e[k] = 1
+        from .._tensor import Tensor
+        term = Tensor._make(e) * r.reshape(1, -1)
+        out = term if out is None else out + term
+    return out
+
+
+def hessian(func: Callable, inputs, create_graph: bool = False, strict: bool = False, vectorize: bool = False,
+            outer_jacobian_strategy: str = "reverse-mode"):
+    """The Hessian of a scalar ``func`` at ``inputs``: block [i][j] has shape ``in_i.shape + in_j.shape``."""
+    single_in, xs = _as_tuple(inputs, "inputs", "hessian")
+
+    def gradient(*args):
+        out = func(*args)
+        _, outs = _check_outputs(out, "hessian")
+        if len(outs) != 1 or outs[0].numel() != 1:
+            raise RuntimeError("The function given to hessian should return a single Tensor with a single "
+                               "element.")
+        return _grads(outs, args, (None,), True, strict, "hessian", "output")
+
+    res = jacobian(gradient, xs, create_graph=create_graph, strict=strict)
+    if single_in:
+        return res[0][0]
+    return res
+
+
+def vhp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool = False):
+    """``(func(inputs), v^T H)``: a vector-Hessian product of a scalar function."""
+    single_in, xs = _as_tuple(inputs, "inputs", "vhp")
+    vs = _default_v(xs, "vhp", "input") if v is None else _check_v(v, xs, "vhp", "input")
+    with enable_grad():
+        xs = _prepare(xs, create_graph)
+        outputs = func(*xs)
+        _, outs = _check_outputs(outputs, "vhp")
+        if len(outs) != 1 or outs[0].numel() != 1:
+            raise RuntimeError("The function given to vhp should return a single Tensor with a single element.")
+        g = _grads(outs, xs, (None,), True, strict, "vhp", "output")
+        res = _grads(g, xs, vs, create_graph, strict, "vhp", "jacobian")
+    out, res = _finish(outs, create_graph)[0], _finish(res, create_graph)
+    return out, (res[0] if single_in else res)
+
+
+def hvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool = False):
+    """``(func(inputs), H v)``: a Hessian-vector product of a scalar function."""
+    # the Hessian of a twice-differentiable function is symmetric, so H v equals v^T H
+    return vhp(func, inputs, v, create_graph, strict)

@@ -1,0 +1,322 @@
+"""Convolutions: conv1d/2d and their transposes, as three array kernels that are each other's gradients.
+
+Everything runs on 2-D kernels (a 1-D convolution is a 2-D one over a height of 1). A convolution
+is an im2col copy of the input followed by one BLAS matmul per group; its input gradient is the
+adjoint (the transposed convolution, a matmul then a col2im scatter over the kernel offsets) and its
+weight gradient a matmul of the same columns with the output gradient. These three maps are bilinear,
+so the backward of each is written with the other two and double backward needs nothing more.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..._backend import xp
+from ..._tensor import Tensor
+from ...autograd.function import Op
+
+__all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
+
+
+# ----------------------------------------------------------------------------- array kernels
+# A geometry ``geo`` is (stride, pads, dilation, groups): stride and dilation are (h, w) pairs and
+# pads ((top, bottom), (left, right)), so asymmetric 'same' padding needs no separate pad op.
+
+def _out_size(size: int, lo: int, hi: int, k: int, s: int, d: int) -> int:
+    return (size + lo + hi - d * (k - 1) - 1) // s + 1
+
+
+def _columns(x, kh: int, kw: int, geo):
+    """im2col: a contiguous (C, kh, kw, N, Ho, Wo) copy of the input's receptive fields."""
+    (sh, sw), ((pt, pb), (pl, pr)), (dh, dw), _ = geo
+    n, c, h, w = x.shape
+    if pt or pb or pl or pr:
+        xp_ = xp.zeros((n, c, h + pt + pb, w + pl + pr), dtype=x.dtype)
+        xp_[:, :, pt:pt + h, pl:pl + w] = x
+        x = xp_
+    ho = _out_size(h, pt, pb, kh, sh, dh)
+    wo = _out_size(w, pl, pr, kw, sw, dw)
+    s_n, s_c, s_h, s_w = x.strides
+    view = np.lib.stride_tricks.as_strided(
+        x, (c, kh, kw, n, ho, wo), (s_c, dh * s_h, dw * s_w, s_n, sh * s_h, sw * s_w), writeable=False)
+    return np.ascontiguousarray(view), ho, wo
+
+
+def _conv(x, w, geo):
+    """Cross-correlation of x (N, C, H, W) with w (O, C/g, kh, kw); also returns the im2col columns."""
+    g = geo[3]
+    o, cg, kh, kw = w.shape
+    n = x.shape[0]
+    cols, ho, wo = _columns(x, kh, kw, geo)
+    out = xp.matmul(w.reshape(g, o // g, cg * kh * kw), cols.reshape(g, cg * kh * kw, n * ho * wo))
+    return out.reshape(o, n, ho, wo).transpose(1, 0, 2, 3), cols
+
+
+def _conv_adjoint(gy, w, in_hw, geo):
+    """The transposed convolution: the adjoint of ``_conv`` in its input, for inputs of spatial size in_hw."""
+    (sh, sw), ((pt, pb), (pl, pr)), (dh, dw), g = geo
+    o, cg, kh, kw = w.shape
+    n, _, ho, wo = gy.shape
+    h, wd = in_hw
+    gy_t = gy.transpose(1, 0, 2, 3).reshape(g, o // g, n * ho * wo)
+    cols = xp.matmul(w.reshape(g, o // g, cg * kh * kw).transpose(0, 2, 1), gy_t)
+    cols = cols.reshape(g * cg, kh, kw, n, ho, wo)
+    # the padded canvas must hold every window, including rows a strided conv never reached
+    hp = max(h + pt + pb, dh * (kh - 1) + sh * (ho - 1) + 1)
+    wp = max(wd + pl + pr, dw * (kw - 1) + sw * (wo - 1) + 1)
+    canvas = xp.zeros((g * cg, n, hp, wp), dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            canvas[:, :, i * dh:i * dh + sh * (ho - 1) + 1:sh, j * dw:j * dw + sw * (wo - 1) + 1:sw] += cols[:, i, j]
+    return canvas[:, :, pt:pt + h, pl:pl + wd].transpose(1, 0, 2, 3)
+
+
+def _conv_weight(x, gy, k_hw, geo, cols=None):
+    """The gradient of ``_conv`` in its weight: the input's columns (given, or rebuilt) times the output gradient."""
+    g = geo[3]
+    n, o, ho, wo = gy.shape
+    kh, kw = k_hw
+    if cols is None:
+        cols, _, _ = _columns(x, kh, kw, geo)
+    cols = cols.reshape(g, -1, n * ho * wo)
+    gy_t = gy.transpose(1, 0, 2, 3).reshape(g, o // g, n * ho * wo)
+    return xp.matmul(gy_t, cols.transpose(0, 2, 1)).reshape(o, -1, kh, kw)
+
+
+def _as4d(a):
+    return a if a.ndim == 4 else a[:, :, None, :]
+
+
+def _like(out, ref):
+    """Back to 3-D when the op's input was 1-D (N, C, L), and C-contiguous for what follows."""
+    out = out if ref.ndim == 4 else out[:, :, 0, :]
+    return np.ascontiguousarray(out)
+
+
+def _bias_grad(g: Tensor) -> Tensor:
+    return g.sum((0, *range(2, g.ndim)))
+
+
+def _add_bias(out, b):
+    if b is not None:
+        out += b.reshape(-1, *([1] * (out.ndim - 2)))
+    return out
+
+
+# ----------------------------------------------------------------------------- ops
+class Convolution(Op):
+    """conv(x, w) + b.
+
+    Forward also returns its im2col columns (not differentiable): the weight gradient needs the
+    same columns, and keeping them saves rebuilding them, a third of a convolution's time.
+    """
+
+    differentiable_outputs = (0,)
+
+    @staticmethod
+    def forward(x, w, b, geo):
+        out, cols = _conv(_as4d(x), _as4d(w), geo)
+        return _add_bias(_like(out, x), b), cols
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, w, b, ctx.geo = inputs
+        ctx.save_for_backward(x, w, Tensor._make(output[1]) if w.requires_grad else None)
+
+    @staticmethod
+    def backward(ctx, g, _):
+        x, w, cols = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        gx = ConvAdjoint.apply(g, w, None, ctx.geo, _spatial(x)) if need_x else None
+        gw = ConvWeight.apply(x, g, ctx.geo, tuple(w.shape[2:]), cols._data) if need_w else None
+        gb = _bias_grad(g) if need_b else None
+        return gx, gw, gb, None
+
+
+class ConvAdjoint(Op):
+    """The transposed convolution conv^T(y, w) + b, whose output has spatial size ``in_hw``."""
+
+    @staticmethod
+    def forward(y, w, b, geo, in_hw):
+        hw = in_hw if len(in_hw) == 2 else (1, *in_hw)
+        return _add_bias(_like(_conv_adjoint(_as4d(y), _as4d(w), hw, geo), y), b)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        y, w, b, ctx.geo, _ = inputs
+        ctx.save_for_backward(y, w)
+
+    @staticmethod
+    def backward(ctx, g):
+        y, w = ctx.saved_tensors
+        need_y, need_w, need_b = ctx.needs_input_grad[:3]
+        gy = Convolution.apply(g, w, None, ctx.geo)[0] if need_y else None
+        gw = ConvWeight.apply(g, y, ctx.geo, tuple(w.shape[2:])) if need_w else None
+        gb = _bias_grad(g) if need_b else None
+        return gy, gw, gb, None, None
+
+
+class ConvWeight(Op):
+    """The weight gradient of a convolution of x whose output gradient is gy."""
+
+    @staticmethod
+    def forward(x, gy, geo, k_hw, cols=None):
+        k = k_hw if len(k_hw) == 2 else (1, *k_hw)
+        gw = _conv_weight(_as4d(x), _as4d(gy), k, geo, cols)
+        return gw if x.ndim == 4 else gw[:, :, 0, :]
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, gy, ctx.geo = inputs[:3]
+        ctx.save_for_backward(x, gy)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, gy = ctx.saved_tensors
+        need_x, need_gy = ctx.needs_input_grad[:2]
+        gx = ConvAdjoint.apply(gy, g, None, ctx.geo, _spatial(x)) if need_x else None
+        ggy = Convolution.apply(x, g, None, ctx.geo)[0] if need_gy else None
+        return gx, ggy, None, None, None
+
+
+def _spatial(t: Tensor) -> tuple:
+    return tuple(t.shape[2:])
+
+
+# ----------------------------------------------------------------------------- argument handling
+def _tuple(v, n: int, name: str, op: str) -> tuple:
+    if isinstance(v, (int, np.integer)):
+        return (int(v),) * n
+    v = tuple(int(e) for e in v)
+    if len(v) == 1:
+        return v * n
+    if len(v) != n:
+        raise RuntimeError(f"{op}: expected {name} to be a single integer value or a list of {n} values to "
+                           f"match the convolution dimensions, but got {name}={list(v)}")
+    return v
+
+
+def _to2d(v: tuple, fill: int) -> tuple:
+    """A 1-D conv's (s,) as the 2-D (fill, s)."""
+    return v if len(v) == 2 else (fill, *v)
+
+
+def _check(op: str, input: Tensor, weight: Tensor, bias, dims: int, groups: int, transposed: bool) -> None:
+    if input.ndim not in (dims + 1, dims + 2):
+        raise RuntimeError(f"Expected {dims + 1}D (unbatched) or {dims + 2}D (batched) input to {op}, but got "
+                           f"input of size: {list(input.shape)}")
+    if weight.ndim != dims + 2:
+        raise RuntimeError(f"{op}: weight should have {dims + 2} dimensions, got weight of size "
+                           f"{list(weight.shape)}")
+    if groups < 1:
+        raise RuntimeError("non-positive groups is not supported")
+    if input.dtype is not weight.dtype or (bias is not None and bias.dtype is not input.dtype):
+        raise RuntimeError(f"{op}: expected input, weight and bias to have the same dtype, but got input "
+                           f"{input.dtype}, weight {weight.dtype}" +
+                           (f", bias {bias.dtype}" if bias is not None else ""))
+    if not input.is_floating_point():
+        raise RuntimeError(f"{op}: expected a floating point input, got {input.dtype}")
+    c = input.shape[-dims - 1]
+    if transposed:
+        if weight.shape[0] != c:
+            raise RuntimeError(f"Given transposed=1, weight of size {list(weight.shape)}, expected input"
+                               f"{list(input.shape)} to have {weight.shape[0]} channels, but got {c} channels "
+                               f"instead")
+        out_c = weight.shape[1] * groups
+    else:
+        if weight.shape[0] % groups:
+            raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at "
+                               f"dimension 0, but got weight of size {list(weight.shape)} instead")
+        if weight.shape[1] * groups != c:
+            raise RuntimeError(f"Given groups={groups}, weight of size {list(weight.shape)}, expected input"
+                               f"{list(input.shape)} to have {weight.shape[1] * groups} channels, but got {c} "
+                               f"channels instead")
+        out_c = weight.shape[0]
+    if bias is not None and tuple(bias.shape) != (out_c,):
+        raise RuntimeError(f"{op}: expected bias to be 1-dimensional with {out_c} elements, but got bias of "
+                           f"size {list(bias.shape)} instead")
+
+
+def _conv_nd(op: str, dims: int, input, weight, bias, stride, padding, dilation, groups) -> Tensor:
+    _check(op, input, weight, bias, dims, groups, transposed=False)
+    unbatched = input.ndim == dims + 1
+    if unbatched:
+        input = input.reshape((1, *input.shape))
+    stride = _tuple(stride, dims, "stride", op)
+    dilation = _tuple(dilation, dims, "dilation", op)
+    k = tuple(weight.shape[2:])
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = tuple((0, 0) for _ in range(dims))
+        elif padding == "same":
+            if any(s != 1 for s in stride):
+                raise RuntimeError("padding='same' is not supported for strided convolutions")
+            # an odd total goes one more on the right/bottom, as torch does
+            pads = tuple((t // 2, t - t // 2) for t in (d * (kk - 1) for d, kk in zip(dilation, k)))
+        else:
+            raise RuntimeError(f"Invalid padding string '{padding}' for {op}, expected 'same' or 'valid'")
+    else:
+        pads = tuple((p, p) for p in _tuple(padding, dims, "padding", op))
+    if any(p < 0 for pp in pads for p in pp):
+        raise RuntimeError(f"{op}: negative padding is not supported")
+    if any(s <= 0 for s in stride) or any(d <= 0 for d in dilation):
+        raise RuntimeError(f"{op}: non-positive stride or dilation is not supported")
+    for size, (lo, hi), kk, d in zip(input.shape[2:], pads, k, dilation):
+        if size + lo + hi < d * (kk - 1) + 1:
+            raise RuntimeError(f"Calculated padded input size per channel: ({size + lo + hi}). Kernel size: "
+                               f"({d * (kk - 1) + 1}). Kernel size can't be greater than actual input size")
+    geo = (_to2d(stride, 1), _to2d(pads, (0, 0)), _to2d(dilation, 1), int(groups))
+    out = Convolution.apply(input, weight, bias, geo)[0]
+    return out.reshape(tuple(out.shape[1:])) if unbatched else out
+
+
+def _conv_transpose_nd(op: str, dims: int, input, weight, bias, stride, padding, output_padding, groups,
+                       dilation) -> Tensor:
+    _check(op, input, weight, bias, dims, groups, transposed=True)
+    unbatched = input.ndim == dims + 1
+    if unbatched:
+        input = input.reshape((1, *input.shape))
+    stride = _tuple(stride, dims, "stride", op)
+    padding = _tuple(padding, dims, "padding", op)
+    output_padding = _tuple(output_padding, dims, "output_padding", op)
+    dilation = _tuple(dilation, dims, "dilation", op)
+    for op_, s, d in zip(output_padding, stride, dilation):
+        if op_ >= s and op_ >= d:
+            raise RuntimeError(f"{op}: output padding must be smaller than either stride or dilation, but got "
+                               f"output_padding={list(output_padding)}, stride={list(stride)}, "
+                               f"dilation={list(dilation)}")
+    k = tuple(weight.shape[2:])
+    out_hw = tuple((size - 1) * s - 2 * p + d * (kk - 1) + o + 1
+                   for size, s, p, d, kk, o in zip(input.shape[2:], stride, padding, dilation, k, output_padding))
+    if any(v <= 0 for v in out_hw):
+        raise RuntimeError(f"{op}: the output size {list(out_hw)} computed from input of size "
+                           f"{list(input.shape)} is too small")
+    geo = (_to2d(stride, 1), _to2d(tuple((p, p) for p in padding), (0, 0)), _to2d(dilation, 1), int(groups))
+    out = ConvAdjoint.apply(input, weight, bias, geo, out_hw)
+    return out.reshape(tuple(out.shape[1:])) if unbatched else out
+
+
+# ----------------------------------------------------------------------------- public functions
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
+    """1-D cross-correlation of (N, C_in, L) with weight (C_out, C_in/groups, k); padding may be 'same'/'valid'."""
+    return _conv_nd("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
+    """2-D cross-correlation of (N, C_in, H, W) with weight (C_out, C_in/groups, kH, kW)."""
+    return _conv_nd("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """1-D transposed convolution of (N, C_in, L) with weight (C_in, C_out/groups, k)."""
+    return _conv_transpose_nd("conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding,
+                              groups, dilation)
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """2-D transposed convolution of (N, C_in, H, W) with weight (C_in, C_out/groups, kH, kW)."""
+    return _conv_transpose_nd("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding,
+                              groups, dilation)

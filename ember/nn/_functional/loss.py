@@ -1,0 +1,361 @@
+"""Loss functions, as torch.nn.functional: each maps (input, target) to a per-element loss and reduces it.
+
+Most are compositions of ember ops (so they need no backward of their own). Two are
+fused primitives: ``nll_loss``'s pick of one log-probability per sample (an index
+gather whose backward is a constant one-hot scale), and ``binary_cross_entropy``,
+whose clamped logs would give a zero gradient where torch's formula does not.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from ..._backend import xp
+from ..._tensor import Tensor
+from ...autograd.function import Op
+
+__all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "cross_entropy",
+           "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "cosine_embedding_loss",
+           "margin_ranking_loss", "triplet_margin_loss", "soft_margin_loss", "hinge_embedding_loss"]
+
+
+def _reduction(size_average, reduce, reduction: str) -> str:
+    """The reduction named by the legacy ``size_average``/``reduce`` flags, when given."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    warnings.warn("size_average and reduce args will be deprecated, please use reduction='{}' instead.".format(
+        ("mean" if size_average else "sum") if reduce else "none"))
+    return ("mean" if size_average else "sum") if reduce else "none"
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "none":
+        return loss
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _check_same_size(name: str, input: Tensor, target: Tensor) -> None:
+    if target.shape != input.shape:
+        warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
+                      "This will likely lead to incorrect results due to broadcasting. Please ensure they have the "
+                      "same size.", stacklevel=3)
+
+
+def _pointwise(name: str, input: Tensor, target: Tensor) -> Tensor:
+    """``input - target`` after torch's broadcasting warning."""
+    _check_same_size(name, input, target)
+    return input - target
+
+
+# ----------------------------------------------------------------------------- regression
+def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+             weight: Tensor | None = None) -> Tensor:
+    """Mean squared error ``(input - target)^2``."""
+    d = _pointwise("mse_loss", input, target)
+    loss = d * d
+    return _reduce(loss if weight is None else loss * weight, _reduction(size_average, reduce, reduction))
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+            weight: Tensor | None = None) -> Tensor:
+    """Mean absolute error ``|input - target|``."""
+    loss = _pointwise("l1_loss", input, target).abs()
+    return _reduce(loss if weight is None else loss * weight, _reduction(size_average, reduce, reduction))
+
+
+def _quadratic_then_linear(d: Tensor, cut: float, linear_scale: float, quad_scale: float) -> Tensor:
+    """``quad_scale * d^2 / 2`` for ``|d| < cut``, ``linear_scale * (|d| - cut/2)`` beyond."""
+    from ... import where
+    a = d.abs()
+    return where(a < cut, (0.5 * quad_scale) * d * d, linear_scale * (a - 0.5 * cut))
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
+    """Squared error (divided by ``beta``) below ``beta``, absolute error above."""
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    d = _pointwise("smooth_l1_loss", input, target)
+    loss = d.abs() if beta == 0 else _quadratic_then_linear(d, beta, 1.0, 1.0 / beta)
+    return _reduce(loss, _reduction(size_average, reduce, reduction))
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight: Tensor | None = None) -> Tensor:
+    """Squared error below ``delta``, ``delta``-scaled absolute error above."""
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    loss = _quadratic_then_linear(_pointwise("huber_loss", input, target), delta, delta, 1.0)
+    return _reduce(loss if weight is None else loss * weight, reduction)
+
+
+# ----------------------------------------------------------------------------- classification
+class _NLL(Op):
+    """Per-sample ``-weight[t] * logp[n, t]`` (0 where ``t == ignore_index``) for (N, C, *) input."""
+
+    @staticmethod
+    def forward(logp, target, weight, ignore_index):
+        picked, factor = _nll_parts(logp, target, weight, ignore_index)
+        return -picked * factor
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        logp, target, weight, ignore_index = inputs
+        _, factor = _nll_parts(logp._data, target, weight, ignore_index)
+        onehot = np.zeros(logp.shape, dtype=logp._data.dtype)
+        np.put_along_axis(onehot, _safe(target, ignore_index)[:, None], -factor[:, None], axis=1)
+        ctx.save_for_backward(Tensor._make(onehot))  # constant: d loss / d logp
+
+    @staticmethod
+    def backward(ctx, g):
+        (scale,) = ctx.saved_tensors
+        return g.unsqueeze(1) * scale, None, None, None
+
+
+def _safe(target: np.ndarray, ignore_index: int) -> np.ndarray:
+    """Targets with ignored entries replaced by class 0, so they can index."""
+    return np.where(target == ignore_index, 0, target)
+
+
+def _nll_parts(logp: np.ndarray, target: np.ndarray, weight, ignore_index: int):
+    """The picked log-probabilities and each sample's factor ``weight[t]`` (0 if ignored)."""
+    t = _safe(target, ignore_index)
+    picked = np.take_along_axis(logp, t[:, None], axis=1)[:, 0]
+    factor = (weight[t] if weight is not None else np.ones(t.shape, dtype=logp.dtype)) * (target != ignore_index)
+    return picked, factor.astype(logp.dtype)
+
+
+def _check_nll(input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int) -> None:
+    if input.dim() < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {input.dim()})")
+    if target._data.dtype.kind not in "iu":
+        raise RuntimeError(f"expected scalar type Long but found {target.dtype}")
+    batched = input.dim() >= 2
+    if batched and input.shape[0] != (target.shape[0] if target.dim() else -1):
+        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
+                         f"({target.shape[0] if target.dim() else 0}).")
+    expected = input.shape[:1] + input.shape[2:] if batched else ()
+    if target.shape != expected:
+        raise RuntimeError(f"Expected target size {list(expected)}, got {list(target.shape)}")
+    c = input.shape[1] if batched else input.shape[0]
+    if weight is not None and weight.shape != (c,):
+        raise RuntimeError(f"weight tensor should be defined either for all {c} classes or no classes but got "
+                           f"weight tensor of shape: {list(weight.shape)}")
+    t = target._data[target._data != ignore_index]
+    if t.size and (t.min() < 0 or t.max() >= c):
+        bad = t[(t < 0) | (t >= c)][0]
+        raise IndexError(f"Target {bad} is out of bounds.")
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+             ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of class indices ``target`` under log-probabilities ``input`` (N, C, *)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    _check_nll(input, target, weight, ignore_index)
+    unbatched = input.dim() == 1
+    logp = input.unsqueeze(0) if unbatched else input
+    t = target._data.reshape(1) if unbatched else target._data
+    w = None if weight is None else weight._data.astype(input._data.dtype)
+    loss = _NLL.apply(logp, t, w, ignore_index)
+    if unbatched:
+        loss = loss.reshape(())
+    if reduction == "mean":
+        total = float(_nll_parts(logp._data, t, w, ignore_index)[1].sum())
+        return loss.sum() / total if total else loss.sum() * float("nan")
+    return _reduce(loss, reduction)
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+                  ignore_index: int = -100, reduce=None, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
+    """Cross entropy between logits ``input`` (N, C, *) and class indices or class probabilities.
+
+    Computed through ``log_softmax`` (subtracting the max logit), so logits of any size are stable.
+    """
+    from .. import functional as F
+    reduction = _reduction(size_average, reduce, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    cdim = 0 if input.dim() == 1 else 1
+    c = input.shape[cdim]
+    logp = F.log_softmax(input, cdim)
+    wshape = (c,) + (1,) * (input.dim() - cdim - 1)  # broadcasts a class weight over the class dim
+    if target.is_floating_point():
+        if target.shape != input.shape:
+            raise RuntimeError(f"cross_entropy: expected target of shape {list(input.shape)} (class probabilities) "
+                               f"but got {list(target.shape)}")
+        if label_smoothing > 0:
+            target = target * (1 - label_smoothing) + label_smoothing / c
+        terms = logp * target if weight is None else logp * target * weight.reshape(wshape)
+        loss = -terms.sum(cdim)
+        if reduction == "mean":
+            return loss.sum() / (input.numel() / c) if input.numel() else loss.sum() * float("nan")
+        return _reduce(loss, reduction)
+    nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
+    if label_smoothing == 0:
+        return nll
+    terms = logp if weight is None else logp * weight.reshape(wshape)
+    kept = Tensor._make((target._data != ignore_index).astype(input._data.dtype))
+    smooth = -terms.sum(cdim) * kept
+    if reduction == "mean":
+        if weight is None:
+            denom = float(kept._data.sum())
+        else:
+            denom = float(weight._data[_safe(target._data, ignore_index)][target._data != ignore_index].sum())
+        smooth = smooth.sum() / denom
+    else:
+        smooth = _reduce(smooth, reduction)
+    return nll * (1 - label_smoothing) + smooth * (label_smoothing / c)
+
+
+class _BCE(Op):
+    """Elementwise ``-(t log x + (1 - t) log(1 - x))`` with each log clamped at -100, as torch."""
+
+    @staticmethod
+    def forward(x, t):
+        with np.errstate(divide="ignore"):
+            return -(t * np.maximum(np.log(x), -100) + (1 - t) * np.maximum(np.log1p(-x), -100))
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    def backward(ctx, g):
+        from ... import clamp
+        x, t = ctx.saved_tensors
+        gx = g * (x - t) / clamp((1 - x) * x, min=1e-12) if ctx.needs_input_grad[0] else None
+        gt = g * (clamp((1 - x).log(), min=-100) - clamp(x.log(), min=-100)) if ctx.needs_input_grad[1] else None
+        return gx, gt
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+                         reduce=None, reduction: str = "mean") -> Tensor:
+    """Binary cross entropy between probabilities ``input`` and ``target`` (logs clamped at -100)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if target.shape != input.shape:
+        raise ValueError(f"Using a target size ({target.shape}) that is different to the input size "
+                         f"({input.shape}) is deprecated. Please ensure they have the same size.")
+    x = input._data
+    if x.size and ((x < 0) | (x > 1) | np.isnan(x)).any():
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    loss = _BCE.apply(input, target.to(input.dtype))
+    return _reduce(loss if weight is None else loss * weight, reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                     size_average=None, reduce=None, reduction: str = "mean",
+                                     pos_weight: Tensor | None = None) -> Tensor:
+    """Sigmoid + binary cross entropy in one stable expression: ``(1-t) x + w_t softplus(-x)``."""
+    from .. import functional as F
+    reduction = _reduction(size_average, reduce, reduction)
+    if target.shape != input.shape:
+        raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
+    # softplus(-x) = -log(sigmoid(x)) without overflow for large |x|
+    neg_log_sig = F.softplus(-input)
+    lw = 1 if pos_weight is None else (pos_weight - 1) * target + 1
+    loss = (1 - target) * input + lw * neg_log_sig
+    return _reduce(loss if weight is None else loss * weight, reduction)
+
+
+def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+           log_target: bool = False) -> Tensor:
+    """KL divergence ``target * (log target - input)`` with ``input`` given as log-probabilities."""
+    from ... import where
+    reduction = _reduction(size_average, reduce, reduction)
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                      "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                      "'mean' will be changed to behave the same as 'batchmean' in the next major release.")
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        pos = target > 0
+        # t log t is 0 at t = 0; the inner where keeps log away from 0 so no nan reaches the gradient
+        loss = where(pos, target * where(pos, target, 1.0).log(), 0.0) - target * input
+    if reduction == "batchmean":
+        return loss.sum() / input.shape[0] if input.dim() else loss.sum()
+    return _reduce(loss, reduction)
+
+
+# ----------------------------------------------------------------------------- embedding / ranking
+def _check_reduction(reduction: str) -> None:
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                          size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """``1 - cos(x1, x2)`` for target 1, ``max(0, cos(x1, x2) - margin)`` for target -1."""
+    from ... import where
+    reduction = _reduction(size_average, reduce, reduction)
+    if input1.shape != input2.shape:
+        raise RuntimeError(f"cosine_embedding_loss: input1 and input2 must have the same shape, got "
+                           f"{list(input1.shape)} and {list(input2.shape)}")
+    eps = 1e-12
+    dot = (input1 * input2).sum(-1)
+    cos = dot / ((input1 * input1).sum(-1) + eps).mul((input2 * input2).sum(-1) + eps).sqrt()
+    zero = cos * 0
+    loss = where(target == 1, 1 - cos, zero) + where(target == -1, (cos - margin).clamp(min=0), zero)
+    return _reduce(loss, reduction)
+
+
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, size_average=None,
+                        reduce=None, reduction: str = "mean") -> Tensor:
+    """``max(0, -target * (x1 - x2) + margin)``."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if not (input1.dim() == input2.dim() == target.dim()):
+        raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
+                           f"input1: {input1.shape}, input2: {input2.shape}, target: {target.shape} ")
+    return _reduce((-target * (input1 - input2) + margin).clamp(min=0), reduction)
+
+
+def _pairwise_distance(a: Tensor, b: Tensor, p: float, eps: float) -> Tensor:
+    """``||a - b + eps||_p`` over the last dim."""
+    d = (a - b + eps).abs()
+    if p == math.inf:
+        return d.amax(-1)
+    return (d ** p).sum(-1) ** (1.0 / p)
+
+
+def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0, p: float = 2,
+                        eps: float = 1e-6, swap: bool = False, size_average=None, reduce=None,
+                        reduction: str = "mean") -> Tensor:
+    """``max(0, margin + d(anchor, positive) - d(anchor, negative))``."""
+    from ... import minimum
+    reduction = _reduction(size_average, reduce, reduction)
+    if not (anchor.dim() == positive.dim() == negative.dim()):
+        raise RuntimeError(f"The anchor, positive, and negative tensors are expected to have the same number of "
+                           f"dimensions, but got: anchor {anchor.dim()}D, positive {positive.dim()}D, and negative "
+                           f"{negative.dim()}D inputs")
+    if margin <= 0:
+        raise ValueError(f"TripletMarginLoss: expected margin to be greater than 0, got {margin} instead")
+    d_pos = _pairwise_distance(anchor, positive, p, eps)
+    d_neg = _pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = minimum(d_neg, _pairwise_distance(positive, negative, p, eps))
+    return _reduce((margin + d_pos - d_neg).clamp(min=0), reduction)
+
+
+def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                     reduction: str = "mean") -> Tensor:
+    """``log(1 + exp(-target * input))``."""
+    from .. import functional as F
+    return _reduce(F.softplus(-target * input), _reduction(size_average, reduce, reduction))
+
+
+def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, size_average=None, reduce=None,
+                         reduction: str = "mean") -> Tensor:
+    """``input`` where target is 1, ``max(0, margin - input)`` where target is -1."""
+    from ... import where
+    zero = input * 0
+    loss = where(target == 1, input, zero) + where(target == -1, (margin - input).clamp(min=0), zero)
+    return _reduce(loss, _reduction(size_average, reduce, reduction))

@@ -1,0 +1,391 @@
+"""Pooling: max, average and adaptive, over 1-D and 2-D windows.
+
+All kernels run on (N, C, H, W) arrays (1-D pooling is 2-D pooling over a height of 1) through
+strided window views, never a Python loop over pixels. The differentiable pieces are three pairs
+of linear maps that are each other's adjoints, so backward and double backward close on them:
+gather/scatter at argmax indices (max pooling), window sum/its adjoint (average pooling), and
+separable matrix products (adaptive average pooling, interpolation).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..._backend import xp
+from ..._tensor import Tensor
+from ...autograd.function import Op
+
+__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+           "adaptive_max_pool1d", "adaptive_max_pool2d", "max_pool1d_with_indices", "max_pool2d_with_indices"]
+
+
+def _as4d(a):
+    return a if a.ndim == 4 else a[:, :, None, :]
+
+
+# ----------------------------------------------------------------------------- linear pairs
+class SpatialGather(Op):
+    """out[n, c, j] = x[n, c, idx[n, c, j]] over the flattened spatial dims (max pooling's forward)."""
+
+    @staticmethod
+    def forward(x, idx):
+        n, c = x.shape[:2]
+        flat = x.reshape(n, c, -1)
+        return xp.take_along_axis(flat, idx.reshape(n, c, -1), axis=2).reshape(idx.shape)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, idx = inputs
+        ctx.in_shape = tuple(x.shape)
+        ctx.save_for_backward(idx)
+
+    @staticmethod
+    def backward(ctx, g):
+        (idx,) = ctx.saved_tensors
+        return SpatialScatter.apply(g, idx, ctx.in_shape), None
+
+
+class SpatialScatter(Op):
+    """The adjoint of SpatialGather: add g[n, c, j] into out[n, c, idx[n, c, j]]."""
+
+    @staticmethod
+    def forward(g, idx, in_shape):
+        n, c = in_shape[:2]
+        size = math.prod(in_shape[2:])
+        # one bincount over (n, c, position) keys sums repeated indices without a Python loop
+        keys = idx.reshape(n * c, -1) + (np.arange(n * c) * size)[:, None]
+        out = xp.bincount(keys.ravel(), weights=g.ravel(), minlength=n * c * size)
+        return out.astype(g.dtype, copy=False).reshape(in_shape)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[1])
+
+    @staticmethod
+    def backward(ctx, g):
+        (idx,) = ctx.saved_tensors
+        return SpatialGather.apply(g, idx), None, None
+
+
+def _window_view(x, k, s, d, out_hw):
+    """A (N, C, Ho, Wo, kh, kw) strided view of the (already padded) x."""
+    sn, sc, sh, sw = x.strides
+    return np.lib.stride_tricks.as_strided(
+        x, (*x.shape[:2], *out_hw, *k), (sn, sc, s[0] * sh, s[1] * sw, d[0] * sh, d[1] * sw), writeable=False)
+
+
+def _pad(x, pads, value):
+    (pt, pb), (pl, pr) = pads
+    if not (pt or pb or pl or pr):
+        return x
+    n, c, h, w = x.shape
+    out = xp.full((n, c, h + pt + pb, w + pl + pr), value, dtype=x.dtype)
+    out[:, :, pt:pt + h, pl:pl + w] = x
+    return out
+
+
+class WindowSum(Op):
+    """Sum of x over each pooling window, times a per-output-position scale (average pooling)."""
+
+    @staticmethod
+    def forward(x, geo, scale):
+        k, s, pads, out_hw = geo
+        win = _window_view(_pad(_as4d(x), pads, 0), k, s, (1, 1), out_hw)
+        out = win.sum(axis=(4, 5)) * scale
+        return out if x.ndim == 4 else out[:, :, 0, :]
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, ctx.geo, ctx.scale = inputs
+        ctx.in_shape = tuple(x.shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return WindowSumAdjoint.apply(g, ctx.geo, ctx.scale, ctx.in_shape), None, None
+
+
+class WindowSumAdjoint(Op):
+    """The adjoint of WindowSum: each output's scaled gradient spread over its window."""
+
+    @staticmethod
+    def forward(g, geo, scale, in_shape):
+        k, s, ((pt, pb), (pl, pr)), (ho, wo) = geo
+        g4 = _as4d(g) * scale
+        n, c = g4.shape[:2]
+        h, w = (1, *in_shape[2:]) if len(in_shape) == 3 else in_shape[2:]
+        canvas = xp.zeros((n, c, h + pt + pb, w + pl + pr), dtype=g4.dtype)
+        for i in range(k[0]):
+            for j in range(k[1]):
+                canvas[:, :, i:i + s[0] * (ho - 1) + 1:s[0], j:j + s[1] * (wo - 1) + 1:s[1]] += g4
+        return canvas[:, :, pt:pt + h, pl:pl + w].reshape(in_shape)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        _, ctx.geo, ctx.scale, _ = inputs
+
+    @staticmethod
+    def backward(ctx, g):
+        return WindowSum.apply(g, ctx.geo, ctx.scale), None, None, None
+
+
+class Separable(Op):
+    """y = A @ x @ B^T on the last two dims (adaptive average pooling and interpolation are such maps)."""
+
+    @staticmethod
+    def forward(x, a, b):
+        y = x if a is None else xp.matmul(a, x)
+        return xp.matmul(y, b.T)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        _, ctx.a, ctx.b = inputs
+
+    @staticmethod
+    def backward(ctx, g):
+        a = None if ctx.a is None else np.ascontiguousarray(ctx.a.T)
+        return Separable.apply(g, a, np.ascontiguousarray(ctx.b.T)), None, None
+
+
+# ----------------------------------------------------------------------------- argument handling
+def _tuple(v, n: int, name: str, op: str) -> tuple:
+    if isinstance(v, (int, np.integer)):
+        return (int(v),) * n
+    v = tuple(int(e) for e in v)
+    if len(v) == 1:
+        return v * n
+    if len(v) != n:
+        raise RuntimeError(f"{op}: {name} must either be a single int, or a tuple of {n} ints")
+    return v
+
+
+def _check_input(op: str, input: Tensor, dims: int) -> None:
+    if input.ndim not in (dims + 1, dims + 2) or any(s == 0 for s in input.shape[-dims:]):
+        raise RuntimeError(f"{op}: Expected {dims + 1}D or {dims + 2}D (batch mode) tensor with optional 0 dim "
+                           f"batch size for input, but got: {list(input.shape)}")
+
+
+def _out_len(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    span = size + 2 * p - d * (k - 1) - 1
+    out = (-(-span // s) if ceil_mode else span // s) + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1  # the last window must start inside the input or its left padding
+    return out
+
+
+def _geometry(op, input, dims, kernel_size, stride, padding, dilation, ceil_mode):
+    """Kernel, stride, padding, dilation as tuples, the output size and the (lo, hi) pads it needs."""
+    k = _tuple(kernel_size, dims, "kernel_size", op)
+    s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
+        _tuple(stride, dims, "stride", op)
+    p = _tuple(padding, dims, "padding", op)
+    d = _tuple(dilation, dims, "dilation", op)
+    if any(v <= 0 for v in k + s + d):
+        raise RuntimeError(f"{op}: kernel_size, stride and dilation should be greater than zero, but got "
+                           f"kernel_size={list(k)}, stride={list(s)}, dilation={list(d)}")
+    for pp, kk, dd in zip(p, k, d):
+        if pp < 0 or pp > (dd * (kk - 1) + 1) // 2:
+            raise RuntimeError(f"{op}: pad should be at most half of effective kernel size, but got pad={pp}, "
+                               f"kernel_size={kk} and dilation={dd}")
+    sizes = input.shape[-dims:]
+    out = tuple(_out_len(n, kk, ss, pp, dd, ceil_mode) for n, kk, ss, pp, dd in zip(sizes, k, s, p, d))
+    if any(o <= 0 for o in out):
+        raise RuntimeError(f"{op}: Given input size: ({'x'.join(map(str, input.shape[-dims - 1:]))}). Calculated "
+                           f"output size: ({'x'.join(map(str, (input.shape[-dims - 1], *out)))}). Output size is "
+                           f"too small")
+    pads = tuple((pp, max((o - 1) * ss + dd * (kk - 1) + 1 - n - pp, 0))
+                 for n, kk, ss, pp, dd, o in zip(sizes, k, s, p, d, out))
+    if dims == 1:
+        k, s, p, d, out, pads = (1, *k), (1, *s), (0, *p), (1, *d), (1, *out), ((0, 0), *pads)
+    return k, s, p, d, out, pads
+
+
+def _batched(input: Tensor, dims: int):
+    """(input with a batch dim, a function that removes it again from results)."""
+    if input.ndim == dims + 2:
+        return input, lambda t: t
+    return input.reshape((1, *input.shape)), lambda t: t.reshape(tuple(t.shape[1:]))
+
+
+# ----------------------------------------------------------------------------- max pooling
+class MaxPool(Op):
+    """Window maxima and their flat input positions (as torch's indices); the gradient goes to the argmax."""
+
+    differentiable_outputs = (0,)
+
+    @staticmethod
+    def forward(x, k, s, p, d, out_hw, pads):
+        x4 = _as4d(x)
+        h, w = x4.shape[2:]
+        ninf = -np.inf if x4.dtype.kind == "f" else np.iinfo(x4.dtype).min
+        win = _window_view(_pad(x4, pads, ninf), k, s, d, out_hw)
+        win = win.reshape(*win.shape[:4], -1)
+        arg = win.argmax(axis=-1)
+        out = np.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
+        ih = np.arange(out_hw[0])[:, None] * s[0] - p[0] + (arg // k[1]) * d[0]
+        iw = np.arange(out_hw[1]) * s[1] - p[1] + (arg % k[1]) * d[1]
+        idx = (ih * w + iw).astype(np.int64)
+        if x.ndim == 3:
+            return out[:, :, 0, :], idx[:, :, 0, :]
+        return out, idx
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.in_shape = tuple(inputs[0].shape)
+        ctx.save_for_backward(Tensor._make(output[1]))
+
+    @staticmethod
+    def backward(ctx, g, _):
+        (idx,) = ctx.saved_tensors
+        return (SpatialScatter.apply(g, idx, ctx.in_shape),) + (None,) * 6
+
+
+def _max_pool(op, dims, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    _check_input(op, input, dims)
+    k, s, p, d, out_hw, pads = _geometry(op, input, dims, kernel_size, stride, padding, dilation, ceil_mode)
+    x, unbatch = _batched(input, dims)
+    out, idx = MaxPool.apply(x, k, s, p, d, out_hw, pads)
+    return (unbatch(out), unbatch(idx)) if return_indices else unbatch(out)
+
+
+def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False):
+    """1-D max pooling over (N, C, L); with return_indices also the argmax positions."""
+    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False):
+    """2-D max pooling over (N, C, H, W); with return_indices also the flat argmax positions in H*W."""
+    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool1d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode: bool = False, return_indices: bool = True):
+    """max_pool1d returning (values, indices)."""
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool2d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode: bool = False, return_indices: bool = True):
+    """max_pool2d returning (values, indices)."""
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+# ----------------------------------------------------------------------------- average pooling
+def _divisors(size: int, k: int, s: int, p: int, out: int, count_include_pad: bool):
+    start = np.arange(out) * s - p
+    end = np.minimum(start + k, size + p)
+    if not count_include_pad:
+        start, end = np.maximum(start, 0), np.minimum(end, size)
+    return end - start
+
+
+def _avg_pool(op, dims, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    _check_input(op, input, dims)
+    if not input.is_floating_point():
+        raise RuntimeError(f"{op}: expected a floating point input, got {input.dtype}")
+    k, s, p, _, out_hw, pads = _geometry(op, input, dims, kernel_size, stride, padding, 1, ceil_mode)
+    if divisor_override is not None:
+        if divisor_override == 0:
+            raise RuntimeError(f"{op}: divisor must be not zero")
+        scale = np.full(out_hw, 1.0 / divisor_override)
+    else:
+        h, w = (1, input.shape[-1]) if dims == 1 else input.shape[-2:]
+        dh = _divisors(h, k[0], s[0], p[0], out_hw[0], count_include_pad)
+        dw = _divisors(w, k[1], s[1], p[1], out_hw[1], count_include_pad)
+        scale = 1.0 / (dh[:, None] * dw[None, :])
+    x, unbatch = _batched(input, dims)
+    return unbatch(WindowSum.apply(x, (k, s, pads, out_hw), scale.astype(x._data.dtype)))
+
+
+def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Tensor:
+    """1-D average pooling over (N, C, L)."""
+    return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+
+
+def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    """2-D average pooling over (N, C, H, W)."""
+    return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+# ----------------------------------------------------------------------------- adaptive pooling
+def _adaptive_bounds(size: int, out: int):
+    """torch's adaptive windows: [floor(i*size/out), ceil((i+1)*size/out))."""
+    i = np.arange(out)
+    return (i * size) // out, -((-(i + 1) * size) // out)
+
+
+def _adaptive_matrix(size: int, out: int, dtype):
+    """The (out, size) averaging matrix of adaptive average pooling along one dim."""
+    start, end = _adaptive_bounds(size, out)
+    pos = np.arange(size)
+    inside = (pos >= start[:, None]) & (pos < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
+
+
+def _output_size(op: str, output_size, input: Tensor, dims: int) -> tuple:
+    out = (output_size,) * dims if isinstance(output_size, (int, np.integer)) or output_size is None \
+        else tuple(output_size)
+    if len(out) != dims:
+        raise RuntimeError(f"{op}: output_size must be {dims}")
+    return tuple(input.shape[-dims + i] if o is None else int(o) for i, o in enumerate(out))
+
+
+def _adaptive_avg(op, dims, input, output_size) -> Tensor:
+    _check_input(op, input, dims)
+    out = _output_size(op, output_size, input, dims)
+    dt = input._data.dtype
+    b = _adaptive_matrix(input.shape[-1], out[-1], dt)
+    a = _adaptive_matrix(input.shape[-2], out[0], dt) if dims == 2 else None
+    return Separable.apply(input, a, b)
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
+    """Average pooling of (N, C, L) to a given length, with torch's window bounds."""
+    return _adaptive_avg("adaptive_avg_pool1d", 1, input, output_size)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
+    """Average pooling of (N, C, H, W) to a given (H_out, W_out); None keeps that size."""
+    return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size)
+
+
+def _adaptive_index(size: int, out: int):
+    """(out, kmax) input positions of each adaptive window, the last one repeated to pad short windows."""
+    start, end = _adaptive_bounds(size, out)
+    kmax = int((end - start).max())
+    return np.minimum(start[:, None] + np.arange(kmax), end[:, None] - 1)
+
+
+def _adaptive_max(op, dims, input, output_size, return_indices):
+    _check_input(op, input, dims)
+    out = _output_size(op, output_size, input, dims)
+    x, unbatch = _batched(input, dims)
+    h, w = (1, x.shape[-1]) if dims == 1 else x.shape[-2:]
+    ih = _adaptive_index(h, out[0]) if dims == 2 else np.zeros((1, 1), np.int64)
+    iw = _adaptive_index(w, out[-1])
+    # candidate flat positions (Ho, Wo, kh*kw); repeats in short windows cannot change a max
+    cand = (ih[:, None, :, None] * w + iw[None, :, None, :]).reshape(ih.shape[0], iw.shape[0], -1)
+    n, c = x.shape[:2]
+    vals = x._data.reshape(n, c, -1)[:, :, cand]
+    arg = vals.argmax(axis=-1)
+    idx = np.take_along_axis(np.broadcast_to(cand, vals.shape), arg[..., None], axis=-1)[..., 0]
+    if dims == 1:
+        idx = idx[:, :, 0, :]
+    idx = np.ascontiguousarray(idx, dtype=np.int64)
+    values = SpatialGather.apply(x, Tensor._make(idx))
+    return (unbatch(values), unbatch(Tensor._make(idx))) if return_indices else unbatch(values)
+
+
+def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):
+    """Max pooling of (N, C, L) to a given length."""
+    return _adaptive_max("adaptive_max_pool1d", 1, input, output_size, return_indices)
+
+
+def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
+    """Max pooling of (N, C, H, W) to a given (H_out, W_out); with return_indices the flat argmax positions."""
+    return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)

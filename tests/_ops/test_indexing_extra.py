@@ -1,0 +1,226 @@
+"""Indexing behaviour the spec table can't express: views, in-place forms, autograd state, errors (vs torch)."""
+import numpy as np
+import pytest
+import torch
+
+import ember
+from conftest import assert_close
+
+
+def both(fn, *arrays):
+    """Run ``fn(lib, *tensors)`` on ember and on torch with the same (copied) inputs."""
+    e = fn(ember, *[ember.tensor(a.copy()) for a in arrays])
+    t = fn(torch, *[torch.from_numpy(a.copy()) for a in arrays])
+    return e, t
+
+
+def assert_same_error(fn, *arrays):
+    """``fn`` raises the same exception type with the same message on ember and torch."""
+    with pytest.raises(Exception) as te:
+        fn(torch, *[torch.from_numpy(a.copy()) for a in arrays])
+    with pytest.raises(type(te.value)) as ee:
+        fn(ember, *[ember.tensor(a.copy()) for a in arrays])
+    assert str(ee.value) == str(te.value)
+
+
+X = np.arange(12.0, dtype=np.float32).reshape(3, 4)
+I = np.array
+
+
+# ---------------------------------------------------------------- views
+def test_basic_index_is_a_view():
+    x = ember.tensor(X.copy())
+    col, row, elem = x[:, 0], x[1], x[1, 2]
+    assert np.shares_memory(col._data, x._data) and np.shares_memory(row._data, x._data)
+    assert elem.shape == () and np.shares_memory(elem._data, x._data)
+    col.mul_(10)
+    assert x[2, 0].item() == 80.0
+
+
+def test_advanced_index_is_a_copy():
+    x = ember.tensor(X.copy())
+    y = x[[0, 1]]
+    y.mul_(0)
+    assert x[1, 1].item() == 5.0
+
+
+# ---------------------------------------------------------------- index forms torch reads specially
+@pytest.mark.parametrize("key", [
+    lambda lib: [[0, 1], [1, 0]],                                # legacy: a list of lists is a tuple
+    lambda lib: [lib.tensor(0), lib.tensor(1)],                 # ... and so is a list of tensors
+    lambda lib: lib.tensor([1, 0, 1], dtype=lib.uint8),          # byte mask
+    lambda lib: lib.tensor([2, 0], dtype=lib.int32),
+    lambda lib: [],
+    lambda lib: (lib.tensor(1), slice(None)),
+    lambda lib: (None, lib.tensor([[0], [2]]), None, lib.tensor([1, 3])),
+    lambda lib: np.array([2, 2]),
+])
+def test_getitem_forms(key):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        e, t = both(lambda lib, x: x[key(lib)], X)
+    assert_close(e, t)
+
+
+# ---------------------------------------------------------------- errors, worded as torch's
+@pytest.mark.parametrize("fn", [
+    lambda lib, x: x[5],
+    lambda lib, x: x[:, -5],
+    lambda lib, x: x[::-1],
+    lambda lib, x: x[1.5],
+    lambda lib, x: x[0, 0, 0],
+    lambda lib, x: x[lib.tensor([3])],
+    lambda lib, x: x[:, lib.tensor([0, 4])],
+    lambda lib, x: x[lib.tensor([1.0])],
+    lambda lib, x: x[lib.tensor([True, False])],
+    lambda lib, x: x[:, lib.tensor([True, False])],
+    lambda lib, x: x.__setitem__(lib.tensor([0, 1]), lib.ones(3)),
+    lambda lib, x: x.__setitem__(0, [1.0]),
+    lambda lib, x: x.gather(0, lib.tensor([[1.0]])),
+    lambda lib, x: x.gather(0, lib.tensor([1])),
+    lambda lib, x: x.gather(0, lib.tensor([[3]])),
+    lambda lib, x: x.gather(0, lib.tensor([[-1]])),
+    lambda lib, x: x.gather(1, lib.zeros(4, 4, dtype=lib.long)),
+    lambda lib, x: x.scatter(0, lib.zeros(1, 1, dtype=lib.long), lib.ones(1, 1, dtype=lib.float64)),
+    lambda lib, x: x.scatter(0, lib.zeros(2, 2, dtype=lib.long), lib.ones(1, 1)),
+    lambda lib, x: x.scatter(0, lib.zeros(1, 5, dtype=lib.long), 1.0),
+    lambda lib, x: x.scatter_add(0, lib.zeros(2, dtype=lib.long), lib.ones(2)),
+    lambda lib, x: x.scatter_add(0, lib.full((1, 1), 7), lib.ones(1, 1)),
+    lambda lib, x: x.scatter_reduce(0, lib.zeros(1, 1, dtype=lib.long), lib.ones(1, 1), "max"),
+    lambda lib, x: x.index_select(0, lib.tensor([[0]])),
+    lambda lib, x: x.index_select(0, lib.tensor([0.0])),
+    lambda lib, x: x.index_select(0, lib.tensor([3])),
+    lambda lib, x: x.index_add(0, lib.tensor([0, 1]), lib.ones(3, 4)),
+    lambda lib, x: x.index_add(0, lib.tensor([0, 5]), lib.ones(2, 4)),
+    lambda lib, x: x.index_add(0, lib.tensor([0, 1]), lib.ones(2, 4, dtype=lib.float64)),
+    lambda lib, x: x.index_add(0, lib.tensor([0, 1]), lib.ones(2, 3)),
+    lambda lib, x: x.index_copy(0, lib.tensor([0, 1], dtype=lib.int32), lib.ones(2, 4)),
+    lambda lib, x: x.index_copy(0, lib.tensor([0, 7]), lib.ones(2, 4)),
+    lambda lib, x: x.index_copy(0, lib.tensor([0, 1]), lib.ones(3, 4)),
+    lambda lib, x: x.index_fill(0, lib.tensor([0, 7]), 1.0),
+    lambda lib, x: x.index_fill(0, lib.tensor([0]), lib.tensor([1.0, 2.0])),
+    lambda lib, x: x.masked_fill(lib.tensor([1, 0, 0, 0]), 1.0),
+    lambda lib, x: x.masked_fill(lib.tensor([True, False, True, True]), lib.tensor([1.0, 2.0])),
+    lambda lib, x: x.masked_select(lib.tensor([1, 0, 0, 0])),
+    lambda lib, x: x.take(lib.tensor([12])),
+    lambda lib, x: x.take(lib.tensor([-13])),
+    lambda lib, x: x.take(lib.tensor([1], dtype=lib.int32)),
+    lambda lib, x: x.put(lib.tensor([1]), lib.tensor([1.0, 2.0])),
+    lambda lib, x: lib.take_along_dim(x, lib.tensor([1]), 0),
+    lambda lib, x: lib.take_along_dim(x, lib.tensor([[1]], dtype=lib.int32), 0),
+])
+def test_errors_match_torch(fn):
+    assert_same_error(fn, X)
+
+
+def test_setitem_into_leaf_requiring_grad():
+    x = ember.zeros(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        x[0] = 1.0
+    with ember.no_grad():
+        x[0] = 2.0
+    assert x.tolist() == [2.0, 0.0, 0.0] and x.grad_fn is None and x.requires_grad
+
+
+def test_setitem_records_and_bumps_version():
+    x = ember.zeros(2, 3, requires_grad=True)
+    v = ember.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 2
+    before = y._version
+    y[1] = v * 3
+    assert y._version == before + 1 and y.grad_fn is not None
+    y.sum().backward()
+    assert x.grad.tolist() == [[2.0, 2.0, 2.0], [0.0, 0.0, 0.0]]
+    assert v.grad.tolist() == [3.0, 3.0, 3.0]
+
+
+def test_setitem_value_requiring_grad_into_plain_tensor():
+    y = ember.zeros(2, 2)
+    v = ember.tensor(4.0, requires_grad=True)
+    y[:, 0] = v
+    (y * ember.tensor([[1.0, 5.0], [2.0, 7.0]])).sum().backward()
+    assert y.requires_grad and v.grad.item() == 3.0
+
+
+def test_setitem_casts_value_like_torch():
+    e, t = both(lambda lib, x: _set(x.long(), 0, lib.tensor([1.7, -2.5, 3.2, 4.9])), X)
+    assert_close(e, t)
+
+
+def _set(x, key, value):
+    x[key] = value
+    return x
+
+
+# ---------------------------------------------------------------- in-place forms
+INPLACE = {
+    "scatter_": lambda lib, x: x.scatter_(0, lib.tensor([[2, 0, 1, 0]]), lib.ones(1, 4) * 7),
+    "scatter_value": lambda lib, x: x.scatter_(1, lib.tensor([[3], [0], [1]]), -1.0),
+    "scatter_add": lambda lib, x: x.scatter_(0, lib.tensor([[2, 0], [2, 0]]), lib.ones(2, 2), reduce="add"),
+    "scatter_add_": lambda lib, x: x.scatter_add_(0, lib.tensor([[1, 1, 1, 1]]), lib.ones(1, 4)),
+    "scatter_reduce_": lambda lib, x: x.scatter_reduce_(0, lib.tensor([[1, 1]]), lib.ones(1, 2) * 9, "amax"),
+    "index_add_": lambda lib, x: x.index_add_(1, lib.tensor([0, 0]), lib.ones(3, 2), alpha=2),
+    "index_copy_": lambda lib, x: x.index_copy_(0, lib.tensor([2]), lib.zeros(1, 4)),
+    "index_fill_": lambda lib, x: x.index_fill_(1, lib.tensor([1, 3]), -3.0),
+    "masked_fill_": lambda lib, x: x.masked_fill_(lib.tensor([True, False, True, False]), 0.5),
+    "index_put_": lambda lib, x: x.index_put_((lib.tensor([0, 0]), lib.tensor([1, 1])), lib.tensor(1.0),
+                                              accumulate=True),
+    "put_": lambda lib, x: x.put_(lib.tensor([0, 11]), lib.tensor([5.0, 6.0])),
+}
+
+
+@pytest.mark.parametrize("name", list(INPLACE))
+def test_inplace_forms(name):
+    def run(lib, x):
+        leaf = x.clone().requires_grad_()
+        y = leaf * 1
+        out = INPLACE[name](lib, y)
+        assert out is y
+        (y * lib.arange(12.0).reshape(3, 4)).sum().backward()
+        return y, leaf.grad
+    (ey, eg), (ty, tg) = both(run, X)
+    assert_close(ey, ty)
+    assert_close(eg, tg)
+
+
+def test_scatter_multiply_forward():
+    e, t = both(lambda lib, x: x.scatter_(0, lib.tensor([[2, 0], [2, 0]]), 3.0, reduce="multiply"), X)
+    assert_close(e, t)
+
+
+def test_scatter_reduce_ties_share_gradient():
+    x = np.array([1.0, 5.0, 2.0], np.float64)
+    src = np.array([5.0, 5.0, 0.0, 2.0], np.float64)
+    idx = np.array([1, 1, 0, 2])
+
+    def run(lib, x, s):
+        x.requires_grad_(), s.requires_grad_()
+        out = x.scatter_reduce(0, lib.from_numpy(idx) if lib is torch else lib.tensor(idx), s, "amax")
+        (out * lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64)).sum().backward()
+        return out, x.grad, s.grad
+    e, t = both(run, x, src)
+    for a, b in zip(e, t):
+        assert_close(a, b)
+
+
+def test_scatter_reduce_mean_integers():
+    x = np.array([[10, 20], [30, 40]], np.int64)
+    e, t = both(lambda lib, x: x.scatter_reduce(0, lib.tensor([[0, 0], [0, 1]]), lib.tensor([[3, 4], [7, 1]]),
+                                                "mean", include_self=False), x)
+    assert_close(e, t)
+
+
+def test_getitem_double_backward_adds_up():
+    x = ember.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (x[[0, 0, 2]] ** 2).sum()
+    (g,) = ember.autograd.grad(y, x, create_graph=True)
+    assert g.tolist() == [4.0, 0.0, 6.0]
+    (gg,) = ember.autograd.grad(g.sum(), x)
+    assert gg.tolist() == [4.0, 0.0, 2.0]   # d/dx of (2 * 2x0, 2x2): repeats count twice
+
+
+def test_nonzero_empty_and_bool():
+    for a in (np.zeros((2, 3), np.float32), np.array([[True, False], [False, True]])):
+        e, t = both(lambda lib, x: lib.nonzero(x), a)
+        assert_close(e, t)

@@ -1,0 +1,166 @@
+"""Reductions beyond the spec table: named tuples, result dtypes, errors, NaN, hand-derived gradients."""
+import numpy as np
+import pytest
+import torch
+
+import ember
+from conftest import assert_close
+
+X = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]], dtype=np.float32)
+
+
+def both(x):
+    return ember.tensor(x.copy()), torch.from_numpy(x.copy())
+
+
+@pytest.mark.parametrize("op,args", [("max", (1,)), ("min", (0, True)), ("median", (1,)), ("sort", (1, True)),
+                                     ("topk", (2,))])
+def test_named_tuple(op, args):
+    e, t = both(X)
+    er, tr = getattr(ember, op)(e, *args), getattr(torch, op)(t, *args)
+    assert type(er).__name__ == type(tr).__name__ == op
+    assert isinstance(er, tuple) and len(er) == 2
+    values, indices = er
+    assert values is er.values and indices is er.indices and er[0] is values
+    assert_close(er.values, tr.values, what=f"{op} values")
+    assert_close(er.indices, tr.indices, what=f"{op} indices")
+    assert repr(er).startswith(f"ember.return_types.{op}(\nvalues=tensor(")
+
+
+@pytest.mark.parametrize("dt", [np.int32, np.int64, np.uint8, np.bool_])
+@pytest.mark.parametrize("fn", [
+    lambda L, x: L.sum(x), lambda L, x: x.sum(0, keepdim=True), lambda L, x: L.prod(x), lambda L, x: L.prod(x, 1),
+    lambda L, x: L.cumsum(x, 0), lambda L, x: L.cumprod(x, 1), lambda L, x: L.amax(x, 0), lambda L, x: L.max(x),
+    lambda L, x: L.max(x, 1).values, lambda L, x: L.argmax(x), lambda L, x: L.count_nonzero(x, 0),
+    lambda L, x: L.all(x), lambda L, x: L.any(x, 1), lambda L, x: L.logsumexp(x, 1), lambda L, x: L.sort(x, 0).values,
+    lambda L, x: L.median(x), lambda L, x: L.median(x, 0).values, lambda L, x: L.topk(x, 2).indices,
+    lambda L, x: L.argmin(x, 1), lambda L, x: L.sum(x, dtype=L.float64), lambda L, x: L.mean(x, dtype=L.float64),
+])
+def test_integer_result_dtypes(dt, fn):
+    e, t = both(np.array([[3, 0, 1], [2, 2, 1]]).astype(dt))
+    try:
+        expected = fn(torch, t)
+    except Exception as err:  # e.g. argmax and median refuse bool: ember must refuse it the same way
+        with pytest.raises(type(err)):
+            fn(ember, e)
+        return
+    assert_close(fn(ember, e), expected, what="integer reduction")
+
+
+def _same_error(fn, x):
+    e, t = both(x)
+    with pytest.raises(Exception) as te:
+        fn(torch, t)
+    with pytest.raises(type(te.value)) as ee:
+        fn(ember, e)
+    return str(ee.value)
+
+
+@pytest.mark.parametrize("fn,x", [
+    (lambda L, x: L.max(x), np.zeros(0, np.float32)),
+    (lambda L, x: x.min(), np.zeros((2, 0), np.float32)),
+    (lambda L, x: L.amax(x), np.zeros((0, 3), np.float32)),
+    (lambda L, x: L.amin(x, 1), np.zeros((2, 0), np.float32)),
+    (lambda L, x: L.max(x, 1), np.zeros((2, 0), np.float32)),
+    (lambda L, x: L.argmax(x), np.zeros(0, np.float32)),
+    (lambda L, x: L.argmin(x, 0), np.zeros((0, 2), np.float32)),
+    (lambda L, x: L.median(x, 1), np.zeros((2, 0), np.float32)),
+    (lambda L, x: L.topk(x, 4), X),
+    (lambda L, x: L.topk(x, -1), X),
+    (lambda L, x: L.sum(x, 2), X),
+    (lambda L, x: L.max(x, -3), X),
+    (lambda L, x: L.sum(x, (0, 0)), X),
+    (lambda L, x: L.mean(x), np.arange(3)),
+    (lambda L, x: L.var(x), np.arange(3)),
+    (lambda L, x: L.std(x, 0), np.arange(3)),
+    (lambda L, x: L.prod(x, (0, 1)), X),
+    (lambda L, x: L.logsumexp(x), X),
+    (lambda L, x: L.cumsum(x, 2), X),
+])
+def test_errors_match_torch(fn, x):
+    _same_error(fn, x)
+
+
+def test_empty_max_message():
+    msg = _same_error(lambda L, x: L.max(x), np.zeros(0, np.float32))
+    assert "max(): Expected reduction dim to be specified for input.numel() == 0" in msg
+    msg = _same_error(lambda L, x: L.max(x, 1), np.zeros((2, 0), np.float32))
+    assert "max(): Expected reduction dim 1 to have non-zero size" in msg
+
+
+def test_max_of_two_tensors_is_maximum():
+    a, b = np.array([1.0, 5.0, -2.0], np.float32), np.array([3.0, 2.0, -2.0], np.float32)
+    assert_close(ember.max(ember.tensor(a), ember.tensor(b)), torch.max(torch.from_numpy(a), torch.from_numpy(b)))
+    assert_close(ember.tensor(a).min(ember.tensor(b)), torch.from_numpy(a).min(torch.from_numpy(b)))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L, x: L.max(x), lambda L, x: L.max(x, 1).values, lambda L, x: L.max(x, 1).indices,
+    lambda L, x: L.argmax(x, 1), lambda L, x: L.argmin(x), lambda L, x: L.amin(x, 0), lambda L, x: L.median(x),
+    lambda L, x: L.median(x, 1).values, lambda L, x: L.median(x, 1).indices,
+    lambda L, x: L.sort(x, 1).values, lambda L, x: L.sort(x, 1, descending=True).indices,
+    lambda L, x: L.topk(x, 2).values, lambda L, x: L.logsumexp(x, 1), lambda L, x: L.cumsum(x, 1),
+])
+def test_nan_propagates_like_torch(fn):
+    x = np.array([[1.0, np.nan, 3.0, 0.5], [2.0, -1.0, 0.0, 4.0], [np.nan, 1.0, np.nan, 0.0]], np.float32)
+    e, t = both(x)
+    assert_close(fn(ember, e), fn(torch, t), what="with NaN")
+
+
+def test_full_max_splits_gradient_among_ties():
+    x = ember.tensor([1.0, 3.0, 3.0, 2.0, 3.0], requires_grad=True)
+    x.max().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0, 1 / 3, 1 / 3, 0, 1 / 3], rtol=1e-6)
+
+
+def test_max_with_dim_sends_gradient_to_the_first_of_ties():
+    x = ember.tensor([[3.0, 1.0, 3.0]], requires_grad=True)
+    x.max(1).values.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[1, 0, 0]])
+
+
+def test_prod_gradient_with_zeros_by_hand():
+    # d/dx_i of x0*x1*x2*x3 is the product of the others: non-zero only where the one zero sits
+    x = ember.tensor([2.0, 0.0, 3.0, 4.0], dtype=ember.float64, requires_grad=True)
+    x.prod().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0, 24, 0, 0])
+    y = ember.tensor([0.0, 5.0, 0.0], dtype=ember.float64, requires_grad=True)
+    y.prod().backward()  # two zeros: every partial product still holds a zero
+    np.testing.assert_array_equal(y.grad.numpy(), [0, 0, 0])
+
+
+def test_cumprod_gradient_with_zero_by_hand():
+    # out = (a, ab, abc) with b = 0: d(sum out)/db = a + ac
+    x = ember.tensor([2.0, 0.0, 5.0], dtype=ember.float64, requires_grad=True)
+    x.cumprod(0).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1, 2 + 10, 0])
+
+
+def test_logsumexp_is_stable():
+    x = ember.tensor([1000.0, 1000.0], dtype=ember.float32)
+    np.testing.assert_allclose(ember.logsumexp(x, 0).item(), 1000 + np.log(2), rtol=1e-6)
+    assert ember.logsumexp(ember.tensor([-np.inf, -np.inf]), 0).item() == -np.inf
+    assert ember.logsumexp(ember.tensor([np.inf, 1.0]), 0).item() == np.inf
+
+
+def test_reduction_dtype_keeps_input_grad_dtype():
+    x = ember.tensor(X, requires_grad=True)
+    x.sum(dtype=ember.float64).backward()
+    assert x.grad.dtype == ember.float32
+    x.grad = None
+    x.cumsum(1, dtype=ember.float64).sum().backward()
+    assert x.grad.dtype == ember.float32 and np.all(x.grad.numpy() == [[3, 2, 1], [3, 2, 1]])
+
+
+def test_var_legacy_forms_match_torch():
+    e, t = both(X)
+    assert_close(ember.var(e, False), torch.var(t, False))
+    assert_close(e.std(1, True, True), t.std(1, True, True))
+    v, m = ember.var_mean(e, 1, correction=0)
+    tv, tm = torch.var_mean(t, 1, correction=0)
+    assert_close(v, tv), assert_close(m, tm)
+
+
+def test_var_degenerate_warns():
+    with pytest.warns(UserWarning, match="degrees of freedom"):
+        ember.var(ember.tensor([1.0]))

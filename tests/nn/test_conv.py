@@ -1,0 +1,128 @@
+"""Convolutions and their transposes against torch 2.13.0, finite differences and torch's errors."""
+import numpy as np
+import pytest
+import torch
+
+import ember
+import ember.nn.functional as F
+from ember.autograd import gradcheck, gradgradcheck
+from torch_compare import compare, f32, f64, leaf
+
+CONV2D = [  # (N, C, H, W), (O, C/g, kh, kw), kwargs
+    ((2, 3, 7, 6), (4, 3, 3, 3), dict(padding=1)),
+    ((2, 4, 9, 8), (6, 2, 3, 2), dict(stride=2, padding=(1, 0), groups=2)),
+    ((1, 2, 10, 9), (3, 2, 3, 3), dict(stride=(2, 3), dilation=2, padding=2)),
+    ((2, 3, 6, 7), (4, 3, 4, 3), dict(padding="same", dilation=(1, 2))),
+    ((2, 3, 6, 7), (4, 3, 3, 3), dict(padding="valid")),
+    ((3, 5, 8), (4, 3, 3, 3), dict(padding=1)),  # unbatched (C, H, W)
+    ((2, 6, 5, 5), (6, 1, 3, 3), dict(groups=6, padding=1, stride=2)),  # depthwise
+]
+
+
+@pytest.mark.parametrize("xs, ws, kw", CONV2D)
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv2d_vs_torch(rng, xs, ws, kw, bias):
+    args = (f32(rng, *xs), f32(rng, *ws)) + ((f32(rng, ws[0]),) if bias else ())
+    compare(lambda *a: F.conv2d(*a, **kw), lambda *a: torch.nn.functional.conv2d(*a, **kw), *args, atol=1e-4)
+
+
+@pytest.mark.parametrize("xs, ws, kw", [
+    ((2, 3, 11), (4, 3, 3), dict(padding=1)),
+    ((2, 4, 12), (6, 2, 4), dict(stride=3, padding=2, dilation=2, groups=2)),
+    ((2, 3, 9), (2, 3, 4), dict(padding="same")),  # odd total padding: one more on the right
+    ((3, 10), (2, 3, 3), dict()),
+])
+def test_conv1d_vs_torch(rng, xs, ws, kw):
+    args = (f32(rng, *xs), f32(rng, *ws), f32(rng, ws[0]))
+    compare(lambda *a: F.conv1d(*a, **kw), lambda *a: torch.nn.functional.conv1d(*a, **kw), *args, atol=1e-4)
+
+
+CONV_T2D = [  # (N, C_in, H, W), (C_in, C_out/g, kh, kw), kwargs
+    ((2, 3, 4, 5), (3, 2, 3, 3), dict()),
+    ((2, 4, 4, 3), (4, 3, 3, 2), dict(stride=2, padding=1, output_padding=1, groups=2)),
+    ((1, 2, 3, 4), (2, 2, 3, 3), dict(stride=(3, 2), padding=(0, 1), dilation=2, output_padding=(1, 0))),
+    ((2, 5, 5), (2, 3, 2, 2), dict(stride=2)),  # unbatched
+]
+
+
+@pytest.mark.parametrize("xs, ws, kw", CONV_T2D)
+def test_conv_transpose2d_vs_torch(rng, xs, ws, kw):
+    cout = ws[1] * kw.get("groups", 1)
+    args = (f32(rng, *xs), f32(rng, *ws), f32(rng, cout))
+    compare(lambda *a: F.conv_transpose2d(*a, **kw), lambda *a: torch.nn.functional.conv_transpose2d(*a, **kw),
+            *args, atol=1e-4)
+
+
+@pytest.mark.parametrize("xs, ws, kw", [
+    ((2, 3, 6), (3, 2, 3), dict(stride=2, padding=1, output_padding=1)),
+    ((2, 4, 5), (4, 1, 2), dict(groups=2, dilation=3)),
+])
+def test_conv_transpose1d_vs_torch(rng, xs, ws, kw):
+    cout = ws[1] * kw.get("groups", 1)
+    args = (f32(rng, *xs), f32(rng, *ws), f32(rng, cout))
+    compare(lambda *a: F.conv_transpose1d(*a, **kw), lambda *a: torch.nn.functional.conv_transpose1d(*a, **kw),
+            *args, atol=1e-4)
+
+
+@pytest.mark.parametrize("fn, xs, ws, kw", [
+    (F.conv2d, (1, 2, 5, 4), (2, 1, 2, 3), dict(stride=2, padding=1, groups=2)),
+    (F.conv2d, (1, 1, 5, 5), (2, 1, 2, 2), dict(dilation=2, padding="same")),
+    (F.conv1d, (2, 2, 6), (3, 2, 3), dict(stride=2, padding=1)),
+    (F.conv_transpose2d, (1, 2, 3, 3), (2, 2, 2, 3), dict(stride=2, padding=1, output_padding=1)),
+    (F.conv_transpose1d, (1, 2, 4), (2, 1, 3), dict(stride=2, dilation=2, groups=2)),
+])
+def test_conv_gradcheck_and_double_backward(rng, fn, xs, ws, kw):
+    bias = ws[0] if fn in (F.conv2d, F.conv1d) else ws[1] * kw.get("groups", 1)
+    inputs = (leaf(f64(rng, *xs)), leaf(f64(rng, *ws)), leaf(f64(rng, bias)))
+    assert gradcheck(lambda *a: fn(*a, **kw), inputs)
+    assert gradgradcheck(lambda *a: fn(*a, **kw), inputs)
+
+
+def test_conv2d_double_backward_vs_torch(rng):
+    """A gradient penalty: d/dw of |d(sum conv(x, w)^2)/dx|^2, as in WGAN-GP."""
+    x, w = f64(rng, 2, 3, 5, 5), f64(rng, 4, 3, 3, 3)
+    grads = []
+    for lib in (ember, torch):
+        xt, wt = lib.tensor(x, requires_grad=True), lib.tensor(w, requires_grad=True)
+        y = lib.nn.functional.conv2d(xt, wt, stride=2, padding=1)
+        (gx,) = lib.autograd.grad((y * y).sum(), (xt,), create_graph=True)
+        (gx * gx).sum().backward()
+        grads.append((gx.detach().numpy(), xt.grad.numpy(), wt.grad.numpy()))
+    for e, t in zip(*grads):
+        np.testing.assert_allclose(e, t, rtol=1e-10, atol=1e-10)
+
+
+def test_conv2d_float64_and_no_grad(rng):
+    x, w = f64(rng, 2, 3, 6, 6), f64(rng, 5, 3, 3, 3)
+    with ember.no_grad():
+        out = F.conv2d(ember.tensor(x, requires_grad=True), ember.tensor(w), padding=1)
+    assert out.grad_fn is None and out.dtype is ember.float64 and out.is_contiguous()
+    ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), padding=1).numpy()
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("call, exc, msg", [
+    (lambda: F.conv2d(ember.zeros(2, 4, 5, 5), ember.zeros(8, 3, 3, 3)), RuntimeError,
+     "Given groups=1, weight of size [8, 3, 3, 3], expected input[2, 4, 5, 5] to have 3 channels, but got 4 "
+     "channels instead"),
+    (lambda: F.conv2d(ember.zeros(2, 5, 5), ember.zeros(8, 3, 3)), RuntimeError, "weight"),
+    (lambda: F.conv2d(ember.zeros(5, 5), ember.zeros(8, 3, 3, 3)), RuntimeError,
+     "Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: [5, 5]"),
+    (lambda: F.conv2d(ember.zeros(1, 3, 2, 2), ember.zeros(8, 3, 3, 3)), RuntimeError,
+     "Kernel size can't be greater than actual input size"),
+    (lambda: F.conv2d(ember.zeros(1, 3, 5, 5), ember.zeros(8, 3, 3, 3), stride=2, padding="same"), RuntimeError,
+     "padding='same' is not supported for strided convolutions"),
+    (lambda: F.conv2d(ember.zeros(1, 4, 5, 5), ember.zeros(6, 2, 3, 3), groups=4), RuntimeError,
+     "expected weight to be divisible by 4"),
+    (lambda: F.conv2d(ember.zeros(1, 3, 5, 5), ember.zeros(8, 3, 3, 3), ember.zeros(7)), RuntimeError, "bias"),
+    (lambda: F.conv_transpose2d(ember.zeros(1, 3, 5, 5), ember.zeros(4, 3, 3, 3)), RuntimeError,
+     "to have 4 channels, but got 3 channels instead"),
+    (lambda: F.conv_transpose2d(ember.zeros(1, 3, 5, 5), ember.zeros(3, 3, 3, 3), stride=2, output_padding=2),
+     RuntimeError, "output padding must be smaller than either stride or dilation"),
+    (lambda: F.conv2d(ember.zeros(1, 3, 5, 5), ember.zeros(8, 3, 3, 3, dtype=ember.float64)), RuntimeError,
+     "same dtype"),
+])
+def test_conv_errors(call, exc, msg):
+    with pytest.raises(exc) as info:
+        call()
+    assert msg in str(info.value)

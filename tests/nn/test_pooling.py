@@ -1,0 +1,112 @@
+"""Max, average and adaptive pooling against torch 2.13.0 and finite differences."""
+import numpy as np
+import pytest
+import torch
+
+import ember
+import ember.nn.functional as F
+from ember.autograd import gradcheck, gradgradcheck
+from torch_compare import compare, f32, f64, leaf
+
+TF = torch.nn.functional
+
+
+def distinct(rng, *shape):
+    """Values without ties, so the argmax (and hence the gradient) is unique."""
+    n = int(np.prod(shape))
+    return ((rng.permutation(n) - n / 2) * 0.1).reshape(shape).astype(np.float32)
+
+
+MAX2D = [
+    ((2, 3, 8, 8), dict(kernel_size=2)),
+    ((2, 3, 9, 7), dict(kernel_size=3, stride=2, padding=1)),
+    ((1, 2, 9, 10), dict(kernel_size=(3, 2), stride=(2, 3), padding=(1, 0), dilation=(2, 1))),
+    ((2, 2, 7, 7), dict(kernel_size=2, stride=2, ceil_mode=True)),
+    ((1, 2, 8, 6), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, dilation=2)),
+    ((3, 6, 6), dict(kernel_size=2)),  # unbatched
+]
+
+
+@pytest.mark.parametrize("shape, kw", MAX2D)
+def test_max_pool2d_vs_torch(rng, shape, kw):
+    compare(lambda x: F.max_pool2d(x, return_indices=True, **kw),
+            lambda x: TF.max_pool2d(x, return_indices=True, **kw), distinct(rng, *shape))
+
+
+@pytest.mark.parametrize("shape, kw", [
+    ((2, 3, 9), dict(kernel_size=2)),
+    ((2, 3, 10), dict(kernel_size=3, stride=2, padding=1, dilation=2, ceil_mode=True)),
+    ((3, 7), dict(kernel_size=3, stride=1)),
+])
+def test_max_pool1d_vs_torch(rng, shape, kw):
+    compare(lambda x: F.max_pool1d(x, return_indices=True, **kw),
+            lambda x: TF.max_pool1d(x, return_indices=True, **kw), distinct(rng, *shape))
+
+
+def test_max_pool_ties_and_overlap_send_gradient_as_torch():
+    """Overlapping windows share a maximum: its gradient is the sum over the windows that chose it."""
+    x = np.array([[[[1, 5, 5, 2], [0, 5, 3, 3], [4, 4, 1, 1]]]], dtype=np.float32)
+    compare(lambda t: F.max_pool2d(t, 2, 1), lambda t: TF.max_pool2d(t, 2, 1), x)
+
+
+@pytest.mark.parametrize("shape, kw", [
+    ((2, 3, 8, 8), dict(kernel_size=2)),
+    ((2, 3, 9, 7), dict(kernel_size=3, stride=2, padding=1)),
+    ((2, 3, 9, 7), dict(kernel_size=3, stride=2, padding=1, count_include_pad=False)),
+    ((1, 2, 7, 8), dict(kernel_size=(3, 2), stride=2, padding=(1, 1), ceil_mode=True)),
+    ((1, 2, 7, 8), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)),
+    ((1, 2, 6, 6), dict(kernel_size=3, stride=2, padding=1, divisor_override=5)),
+    ((2, 6, 6), dict(kernel_size=2)),
+])
+def test_avg_pool2d_vs_torch(rng, shape, kw):
+    compare(lambda x: F.avg_pool2d(x, **kw), lambda x: TF.avg_pool2d(x, **kw), f32(rng, *shape))
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=3), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+                                dict(kernel_size=4, stride=3, padding=2, count_include_pad=False)])
+def test_avg_pool1d_vs_torch(rng, kw):
+    compare(lambda x: F.avg_pool1d(x, **kw), lambda x: TF.avg_pool1d(x, **kw), f32(rng, 2, 3, 11))
+
+
+@pytest.mark.parametrize("shape, out", [((2, 3, 8, 8), (4, 4)), ((2, 3, 7, 10), (3, 4)), ((1, 2, 5, 5), 1),
+                                        ((2, 3, 6, 9), (None, 4)), ((3, 5, 5), (7, 6))])
+def test_adaptive_pool2d_vs_torch(rng, shape, out):
+    compare(lambda x: F.adaptive_avg_pool2d(x, out), lambda x: TF.adaptive_avg_pool2d(x, out), f32(rng, *shape))
+    compare(lambda x: F.adaptive_max_pool2d(x, out, return_indices=True),
+            lambda x: TF.adaptive_max_pool2d(x, out, return_indices=True), distinct(rng, *shape))
+
+
+@pytest.mark.parametrize("length, out", [(10, 4), (7, 3), (5, 8)])
+def test_adaptive_pool1d_vs_torch(rng, length, out):
+    compare(lambda x: F.adaptive_avg_pool1d(x, out), lambda x: TF.adaptive_avg_pool1d(x, out),
+            f32(rng, 2, 3, length))
+    compare(lambda x: F.adaptive_max_pool1d(x, out, return_indices=True),
+            lambda x: TF.adaptive_max_pool1d(x, out, return_indices=True), distinct(rng, 2, 3, length))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True),
+    lambda x: F.max_pool1d(x.reshape(1, 2, -1), 2),
+    lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False),
+    lambda x: F.avg_pool1d(x.reshape(1, 2, -1), 3, 2, 1),
+    lambda x: F.adaptive_avg_pool2d(x, (3, 2)),
+    lambda x: F.adaptive_max_pool2d(x, (2, 3)),
+])
+def test_pool_gradcheck_and_double_backward(rng, fn):
+    x = leaf(distinct(rng, 1, 2, 5, 6).astype(np.float64))
+    assert gradcheck(fn, (x,))
+    assert gradgradcheck(fn, (x,))
+
+
+@pytest.mark.parametrize("call, msg", [
+    (lambda: F.max_pool2d(ember.zeros(1, 1, 4, 4), 2, padding=2),
+     "pad should be at most half of effective kernel size, but got pad=2, kernel_size=2 and dilation=1"),
+    (lambda: F.max_pool2d(ember.zeros(1, 1, 2, 2), 3), "Output size is too small"),
+    (lambda: F.avg_pool2d(ember.zeros(4, 4), 2), "Expected 3D or 4D (batch mode) tensor"),
+    (lambda: F.max_pool2d(ember.zeros(1, 1, 4, 4), (2, 2, 2)), "kernel_size must either be a single int"),
+    (lambda: F.avg_pool2d(ember.zeros(1, 1, 4, 4), 2, divisor_override=0), "divisor must be not zero"),
+])
+def test_pool_errors(call, msg):
+    with pytest.raises(RuntimeError) as info:
+        call()
+    assert msg in str(info.value)

@@ -1,0 +1,135 @@
+"""Specs of the reductions (ember/_ops/reduction.py)."""
+import numpy as np
+
+from opinfo import OpSpec, Sample, arr, distinct
+
+INTS = (np.int64, np.int32, np.uint8, np.bool_)
+
+
+def cases(*items, gen=arr):
+    """Samples from (shape, kwargs) pairs, one input each."""
+    def samples(rng, dtype):
+        return [Sample((gen(rng, s, dtype),), dict(kw), name=f"{s} {kw}") for s, kw in items]
+    return samples
+
+
+def tied(rng, shape, dtype):
+    """Small integers: many ties, where max/median split or pick among equals."""
+    return rng.integers(-2, 3, size=shape).astype(dtype)
+
+
+def with_zeros(rng, shape, dtype):
+    """Values with some exact zeros (one row of them has two), where prod's out / x fails."""
+    x = arr(rng, shape, dtype)
+    flat = x.reshape(-1)
+    flat[:: 3] = 0
+    return x
+
+
+def large(rng, shape, dtype):
+    """Values whose exp overflows unless logsumexp shifts by the max."""
+    return arr(rng, shape, dtype) + 200
+
+
+# every way to name reduced dims
+DIMS = [((), {}), ((5,), {}), ((3, 4), {"dim": 1}), ((3, 4), {"dim": -1, "keepdim": True}),
+        ((2, 3, 4), {"dim": (0, 2)}), ((2, 3, 4), {"dim": (-1, 0), "keepdim": True}), ((), {"dim": 0}),
+        ((2, 0, 3), {"dim": 1}), ((2, 0, 3), {})]
+# ops taking one int dim
+ONE_DIM = [((), {}), ((5,), {}), ((3, 4), {"dim": 1}), ((3, 4), {"dim": -2, "keepdim": True}),
+           ((2, 3, 4), {"dim": 1}), ((), {"dim": 0})]
+# ops that need a non-empty reduced dim, with one int dim
+PICK = [((5,), {"dim": 0}), ((3, 4), {"dim": 1}), ((3, 4), {"dim": -2, "keepdim": True}),
+        ((2, 3, 4), {"dim": 1}), ((), {"dim": 0}), ((0, 3), {"dim": 1})]
+ALONG = [((5,), {}), ((3, 4), {"dim": 0}), ((2, 3, 4), {"dim": -2}), ((), {}), ((2, 0), {"dim": 1})]
+CUM = [((5,), {"dim": 0}), ((3, 4), {"dim": 1}), ((2, 3, 4), {"dim": -2}), ((), {"dim": 0}), ((2, 0), {"dim": 0})]
+
+
+def call(name):
+    return lambda lib, x, **kw: getattr(lib, name)(x, **kw)
+
+
+def method(name):
+    return lambda lib, x, **kw: getattr(x, name)(**kw)
+
+
+SPECS = [
+    OpSpec("sum_dims", call("sum"), cases(*DIMS)),
+    OpSpec("sum_dtype", lambda lib, x: x.sum(1, dtype=lib.float64), cases(((3, 4), {}))),
+    OpSpec("sum_int", call("sum"), cases(*DIMS), dtypes=INTS, differentiable=False),
+    OpSpec("mean", method("mean"), cases(*DIMS[:-1])),
+    OpSpec("prod", call("prod"), cases(*ONE_DIM, ((2, 0, 3), {"dim": 1}))),
+    OpSpec("prod_zeros", call("prod"), cases(((6,), {}), ((3, 4), {"dim": 1}), ((4, 3), {"dim": 0, "keepdim": True}),
+                                             ((2, 3, 2), {"dim": 1}), gen=with_zeros)),
+    OpSpec("prod_int", call("prod"), cases(*ONE_DIM), dtypes=INTS, differentiable=False),
+    OpSpec("amax", call("amax"), cases(*DIMS[:-2], gen=distinct)),
+    OpSpec("amin", method("amin"), cases(*DIMS[:-2], gen=distinct)),
+    OpSpec("amax_ties", call("amax"), cases(*DIMS[:-2], gen=tied), gradcheck=False),
+    OpSpec("amin_ties", call("amin"), cases(*DIMS[:-2], gen=tied), gradcheck=False),
+    OpSpec("max_all", lambda lib, x: lib.max(x), cases(((), {}), ((5,), {}), ((3, 4), {}), gen=distinct)),
+    OpSpec("min_all", lambda lib, x: x.min(), cases(((), {}), ((5,), {}), ((3, 4), {}), gen=distinct)),
+    OpSpec("max_all_ties", lambda lib, x: lib.max(x), cases(((6,), {}), ((3, 4), {}), gen=tied), gradcheck=False),
+    OpSpec("min_all_ties", lambda lib, x: x.min(), cases(((6,), {}), ((3, 4), {}), gen=tied), gradcheck=False),
+    OpSpec("max_dim", call("max"), cases(*PICK[:-1], gen=distinct)),
+    OpSpec("min_dim", method("min"), cases(*PICK[:-1], gen=distinct)),
+    OpSpec("max_dim_ties", call("max"), cases(*PICK, gen=tied), gradcheck=False),
+    OpSpec("min_dim_ties", call("min"), cases(*PICK, gen=tied), gradcheck=False),
+    OpSpec("max_int", call("max"), cases(*PICK, gen=tied), dtypes=INTS, differentiable=False),
+    OpSpec("amax_int", call("amax"), cases(*DIMS[:-2], gen=tied), dtypes=INTS, differentiable=False),
+    OpSpec("argmax", call("argmax"), cases(*PICK[:-1], ((3, 4), {}), ((3, 4), {"keepdim": True}), gen=tied),
+           dtypes=(np.float32, np.int64), differentiable=False),
+    OpSpec("argmin", method("argmin"), cases(*PICK[:-1], ((3, 4), {}), ((2, 3), {"dim": None, "keepdim": True}),
+                                             gen=tied), dtypes=(np.float32, np.uint8), differentiable=False),
+    OpSpec("var", call("var"), cases(*DIMS[1:-3], ((3, 4), {"dim": 1, "correction": 0}),
+                                     ((2, 3, 4), {"dim": (0, 1), "correction": 2}), ((3, 4), {"unbiased": False}),
+                                     ((3, 4), {"dim": 0, "unbiased": True, "keepdim": True}),
+                                     ((), {"correction": 0}))),
+    OpSpec("std", method("std"), cases(*DIMS[1:-3], ((3, 4), {"dim": 1, "correction": 0}),
+                                       ((2, 3, 4), {"dim": (0, 1), "correction": 2}), ((3, 4), {"unbiased": False}),
+                                       ((3, 4), {"dim": 0, "unbiased": True, "keepdim": True}))),
+    # fewer elements than the correction: NaN or inf, as torch (with its warning)
+    OpSpec("var_degenerate", call("var"), cases(((), {}), ((3,), {"correction": 3}), ((2, 3), {"dim": 0, "correction": 4}),
+                                                ((2, 0), {"dim": 1})), differentiable=False),
+    OpSpec("std_degenerate", call("std"), cases(((), {}), ((3,), {"correction": 3}), ((2, 0), {"dim": 1})),
+           differentiable=False),
+    OpSpec("var_mean", call("var_mean"), cases(((5,), {}), ((3, 4), {"dim": 1, "correction": 0}),
+                                               ((2, 3, 4), {"dim": (0, -1), "keepdim": True}))),
+    OpSpec("std_mean", call("std_mean"), cases(((5,), {}), ((3, 4), {"dim": -1, "unbiased": False}),
+                                               ((2, 3, 4), {"dim": (1, 2), "keepdim": True}))),
+    OpSpec("logsumexp", call("logsumexp"), cases(*[(s, {"dim": 0, **kw}) if "dim" not in kw else (s, kw)
+                                                   for s, kw in DIMS if s != ()], ((), {"dim": 0}))),
+    OpSpec("logsumexp_large", method("logsumexp"), cases(((5,), {"dim": 0}), ((3, 4), {"dim": (0, 1)}), gen=large),
+           atol=1e-4),
+    OpSpec("cumsum", call("cumsum"), cases(*CUM)),
+    OpSpec("cumsum_dtype", lambda lib, x: x.cumsum(1, dtype=lib.float64), cases(((3, 4), {}))),
+    OpSpec("cumsum_int", call("cumsum"), cases(*CUM), dtypes=INTS, differentiable=False),
+    OpSpec("cumprod", call("cumprod"), cases(*CUM)),
+    OpSpec("cumprod_zeros", method("cumprod"), cases(((6,), {"dim": 0}), ((3, 4), {"dim": 1}), ((4, 3), {"dim": 0}),
+                                                     ((2, 3, 2), {"dim": -2}), gen=with_zeros)),
+    OpSpec("cumprod_int", call("cumprod"), cases(*CUM, gen=tied), dtypes=INTS, differentiable=False),
+    OpSpec("median_all", lambda lib, x: lib.median(x), cases(((), {}), ((5,), {}), ((3, 4), {}), gen=distinct)),
+    OpSpec("median_all_ties", lambda lib, x: x.median(), cases(((5,), {}), ((3, 4), {}), gen=tied), gradcheck=False),
+    OpSpec("median_dim", call("median"), cases(*PICK[:-1], ((4, 5), {"dim": 0}), gen=distinct)),
+    OpSpec("sort", call("sort"), cases(*ALONG, ((3, 4), {"descending": True}), ((2, 3, 4), {"dim": 0, "descending": True}),
+                                       gen=distinct)),
+    OpSpec("sort_stable", lambda lib, x, **kw: lib.sort(x, stable=True, **kw),
+           cases(((8,), {}), ((3, 5), {"descending": True}), ((4, 3), {"dim": 0, "descending": True}), gen=tied),
+           gradcheck=False),
+    OpSpec("argsort", lambda lib, x, **kw: lib.argsort(x, stable=True, **kw),
+           cases(((8,), {}), ((3, 5), {"descending": True}), ((4, 3), {"dim": 0}), gen=tied),
+           dtypes=(np.float64, np.int64, np.bool_), differentiable=False),
+    OpSpec("topk", lambda lib, x, k, **kw: lib.topk(x, k, **kw),
+           lambda rng, dt: [Sample((distinct(rng, s, dt), k), kw, name=f"{s} k={k} {kw}") for s, k, kw in
+                            [((5,), 2, {}), ((3, 4), 3, {"dim": 0}), ((3, 4), 1, {"largest": False}),
+                             ((2, 3, 4), 2, {"dim": -2, "largest": False}), ((), 1, {}), ((3, 4), 0, {}),
+                             ((2, 5), 5, {"dim": 1})]]),
+    OpSpec("count_nonzero", call("count_nonzero"), cases(*[(s, {k: v for k, v in kw.items() if k != "keepdim"})
+                                                           for s, kw in DIMS], gen=tied),
+           dtypes=(np.float32, np.int64, np.bool_), differentiable=False),
+    OpSpec("all", call("all"), cases(((), {}), ((3, 4), {}), ((3, 4), {"dim": 1}), ((2, 3, 4), {"dim": -1, "keepdim": True}),
+                                     ((2, 3, 4), {"dim": (0, 2)}), ((2, 0), {"dim": 1}), ((2, 0), {}), gen=tied),
+           dtypes=(np.float32, np.int64, np.uint8, np.bool_), differentiable=False),
+    OpSpec("any", method("any"), cases(((), {}), ((3, 4), {}), ((3, 4), {"dim": 0}), ((2, 3, 4), {"dim": 1, "keepdim": True}),
+                                       ((2, 3, 4), {"dim": (0, 2)}), ((2, 0), {"dim": 1}), ((2, 0), {}), gen=tied),
+           dtypes=(np.float32, np.int64, np.uint8, np.bool_), differentiable=False),
+]
