@@ -11,6 +11,7 @@ from . import _ops
 from . import _factories  # noqa: F401  (registers the factories)
 from ._tensor_str import set_printoptions
 from . import nn  # noqa: E402
+from . import linalg  # noqa: E402,F401  (registers det, inverse, norm, ... on ember and Tensor)
 
 globals().update(_ops.FUNCTIONS)
 
@@ -39,3 +40,4 @@ from .random import (manual_seed, seed, initial_seed, Generator, default_generat
                      bernoulli, multinomial)
 from .autograd import functional as _autograd_functional  # noqa: E402,F401  (ember.autograd.functional)
 from . import optim  # noqa: E402
+from . import utils  # noqa: E402

@@ -351,19 +351,19 @@ def _erf_erfc_abs(a):
 
 
 def _erf_np(x):
-    x64 = x.astype(xp.float64)
-    return xp.copysign(_erf_erfc_abs(xp.abs(x64))[0], x64).astype(x.dtype)
+    x64 = x.astype(xp.float64).reshape(-1)  # 1-d, so that masked assignment works for 0-d inputs too
+    return xp.copysign(_erf_erfc_abs(xp.abs(x64))[0], x64).astype(x.dtype).reshape(x.shape)
 
 
 def _erfc_np(x):
-    x64 = x.astype(xp.float64)
+    x64 = x.astype(xp.float64).reshape(-1)
     c = _erf_erfc_abs(xp.abs(x64))[1]
-    return xp.where(x64 < 0, 2 - c, c).astype(x.dtype)
+    return xp.where(x64 < 0, 2 - c, c).astype(x.dtype).reshape(x.shape)
 
 
 def _erfinv_np(y):
     """Inverse of erf: Winitzki's closed-form estimate (~2e-3), then Newton steps on erf."""
-    y64 = y.astype(xp.float64)
+    y64 = y.astype(xp.float64).reshape(-1)
     with xp.errstate(divide="ignore", invalid="ignore"):
         ln = xp.log1p(-y64 * y64)
         a = 0.147
@@ -376,7 +376,7 @@ def _erfinv_np(y):
         x[inner] = xi
         x = xp.where(xp.abs(y64) == 1, xp.copysign(xp.inf, y64), x)
         x = xp.where(xp.abs(y64) > 1, xp.nan, x)
-    return x.astype(y.dtype)
+    return x.astype(y.dtype).reshape(y.shape)
 
 
 erf = unary("erf", _erf_np, lambda x, y, g: g * exp(x * x * -1) * _TWO_OVER_SQRT_PI, aliases=("special_erf",))

@@ -42,8 +42,26 @@ class Index(Op):
     @staticmethod
     def backward(ctx, g):
         idx, = ctx.saved_tensors
-        zeros = Tensor._make(xp.zeros(ctx.shape, dtype=g._data.dtype))
-        return IndexPut.apply(zeros, g, idx, _has_int_array(idx)), None
+        return IndexGrad.apply(g, ctx.shape, idx), None
+
+
+class IndexGrad(Op):
+    """Zeros of ``shape`` with ``g`` put (or added, at repeated positions) at ``idx``: Index's gradient."""
+
+    @staticmethod
+    def forward(g, shape, idx):
+        out = xp.zeros(shape, dtype=g.dtype)
+        _put(out, idx, g, _has_int_array(idx))
+        return out
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[2])
+
+    @staticmethod
+    def backward(ctx, gg):
+        idx, = ctx.saved_tensors
+        return Index.apply(gg, idx), None, None
 
 
 class IndexPut(Op):
@@ -156,7 +174,28 @@ def _index_error(e: IndexError, idx: tuple, shape) -> IndexError:
         k = list(mask.shape).index(int(m.group(2))) if int(m.group(2)) in mask.shape else 0
         return IndexError(f"The shape of the mask {list(mask.shape)} at index {k} does not match the shape of the "
                           f"indexed tensor {list(shape)} at index {m.group(1)}")
-    return IndexError(msg.replace("axis", "dimension"))
+    m = re.match(r"index (-?\d+) is out of bounds for axis (\d+) with size (\d+)", msg)
+    if m:
+        k = _item_at_axis(idx, len(shape), int(m.group(2)))
+        dim = m.group(2)
+        if type(idx[k]) is ndarray:  # torch counts advanced indices among themselves
+            dim = sum(1 for i in idx[:k] if type(i) is ndarray)
+        return IndexError(f"index {m.group(1)} is out of bounds for dimension {dim} with size {m.group(3)}")
+    return IndexError(msg)
+
+
+def _item_at_axis(idx: tuple, ndim: int, axis: int) -> int:
+    """The position in ``idx`` of the item that indexes dim ``axis`` of the tensor."""
+    width = [i.ndim if type(i) is ndarray and i.dtype.kind == "b" else 0 if i is None or type(i) is bool else 1
+             for i in idx]
+    rest = ndim - sum(w for i, w in zip(idx, width) if i is not Ellipsis)
+    dim = 0
+    for k, (i, w) in enumerate(zip(idx, width)):
+        w = rest if i is Ellipsis else w
+        if dim + w > axis:
+            return k
+        dim += w
+    return len(idx) - 1
 
 
 def __getitem__(self: Tensor, index) -> Tensor:
@@ -296,6 +335,8 @@ _REDUCE = {"sum": (xp.add, 0, 0), "mean": (xp.add, 0, 0), "prod": (xp.multiply, 
 
 
 class ScatterReduce(Op):
+    saves_output = True  # prod's gradient is written with its result
+
     @staticmethod
     def forward(x, src, idx, reduce, include_self):
         ufunc, fident, iident = _REDUCE[reduce]
@@ -315,43 +356,77 @@ class ScatterReduce(Op):
     @staticmethod
     def setup_context(ctx, inputs, output):
         x, src, idx, reduce, include_self = inputs
-        xd, sd, od = x._data, src._data, output
-        ctx.reduce = reduce
-        if reduce in ("sum", "prod"):
-            w_self = None if include_self else _scattered_zero(xd.shape, idx, xd.dtype)
-            w_src = None
-        elif reduce == "mean":
-            count = _mean_count(xd.shape, idx, include_self).astype(xd.dtype)
-            w_self = 1 / count
-            if not include_self:
-                w_self *= _scattered_zero(xd.shape, idx, xd.dtype)
-            w_src = (1 / count)[idx]
-        else:  # amax / amin: the gradient is shared evenly by every element equal to the result
-            hit_self = xd == od
-            if not include_self:
-                hit_self &= _scattered_zero(xd.shape, idx, bool)
-            hit_src = sd == od[idx]
-            n = hit_self.astype(xd.dtype)
-            xp.add.at(n, idx, hit_src)
-            n = xp.maximum(n, 1)
-            w_self = hit_self / n
-            w_src = hit_src / n[idx]
+        xd, sd = x._data, src._data
+        ctx.smooth_prod = reduce == "prod" and xd.all() and sd.all()
+        if ctx.smooth_prod:
+            # without zeros, out / x is the product of the others, and stays differentiable
+            keep = None if include_self else Tensor._make(_scattered_zero(xd.shape, idx, xd.dtype))
+            ctx.save_for_backward(idx, x, src, keep)
+            return
+        w_self, w_src = _REDUCE_WEIGHTS[reduce](xd, sd, output, idx, include_self)
         ctx.save_for_backward(idx, *(None if w is None else Tensor._make(w.astype(xd.dtype, copy=False))
                                      for w in (w_self, w_src)))
 
     @staticmethod
     def backward(ctx, g):
-        if ctx.reduce == "prod":
-            raise RuntimeError("scatter_reduce(): the gradient of reduce='prod' is not implemented in ember")
-        idx, w_self, w_src = ctx.saved_tensors
         (fx, _), (fs, _) = ctx.next_functions[:2]
         gx = gs = None
+        if ctx.smooth_prod:
+            idx, x, src, keep = ctx.saved_tensors
+            gout = g * ctx.output
+            if fx is not None:
+                gx = gout / x if keep is None else gout / x * keep
+            if fs is not None:
+                gs = Index.apply(gout, idx) / src
+            return gx, gs, None, None, None
+        idx, w_self, w_src = ctx.saved_tensors
         if fx is not None:
             gx = g if w_self is None else g * w_self
         if fs is not None:
             gs = Index.apply(g, idx)
             gs = gs if w_src is None else gs * w_src
         return gx, gs, None, None, None
+
+
+# Each reduction's gradient as constant weights (w_self, w_src) on g and g[idx]; None means 1.
+def _sum_weights(xd, sd, od, idx, include_self):
+    return (None if include_self else _scattered_zero(xd.shape, idx, xd.dtype)), None
+
+
+def _mean_weights(xd, sd, od, idx, include_self):
+    inv = 1 / _mean_count(xd.shape, idx, include_self).astype(xd.dtype)
+    w_self = inv if include_self else inv * _scattered_zero(xd.shape, idx, xd.dtype)
+    return w_self, inv[idx]
+
+
+def _extreme_weights(xd, sd, od, idx, include_self):
+    """amax / amin: the gradient is shared evenly by every element equal to the result."""
+    hit_self = xd == od
+    if not include_self:
+        hit_self &= _scattered_zero(xd.shape, idx, bool)
+    hit_src = sd == od[idx]
+    n = hit_self.astype(xd.dtype)
+    xp.add.at(n, idx, hit_src)
+    n = xp.maximum(n, 1)
+    return hit_self / n, hit_src / n[idx]
+
+
+def _prod_weights(xd, sd, od, idx, include_self):
+    """prod with zeros: each factor's weight is the product of the others (exact to first order)."""
+    own = xp.ones(xd.shape, bool) if include_self else _scattered_zero(xd.shape, idx, bool)
+    nz_x, nz_s = xp.where(xd != 0, xd, 1), xp.where(sd != 0, sd, 1)
+    prod = xp.where(own, nz_x, 1)             # product of the non-zero factors at each position
+    zeros = (own & (xd == 0)).astype(np.int64)  # and how many factors are zero
+    xp.multiply.at(prod, idx, nz_s)
+    xp.add.at(zeros, idx, sd == 0)
+
+    def weight(v, nz, p, z):
+        return xp.where(v != 0, (z == 0) * p / nz, (z == 1) * p)
+    return own * weight(xd, nz_x, prod, zeros), weight(sd, nz_s, prod[idx], zeros[idx])
+
+
+_REDUCE_WEIGHTS = {"sum": _sum_weights, "mean": _mean_weights, "amax": _extreme_weights,
+                   "amin": _extreme_weights, "prod": _prod_weights}
 
 
 def _mean_count(shape, idx, include_self: bool) -> ndarray:
@@ -373,6 +448,7 @@ def _scattered_zero(shape, idx, dtype) -> ndarray:
 @register(inplace="scatter_reduce_")
 def scatter_reduce(input, dim: int, index, src, reduce: str, *, include_self: bool = True) -> Tensor:
     """Reduce ``src`` into a copy of ``input`` at ``index`` along ``dim`` (sum, prod, mean, amax, amin)."""
+    reduce = {"max": "amax", "min": "amin"}.get(reduce, reduce)  # torch still accepts the old names
     if reduce not in _REDUCE:
         raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
     dim = wrap_dim(dim, input._data.ndim, "scatter_reduce")

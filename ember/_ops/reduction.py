@@ -1,7 +1,7 @@
 """Reductions over dims: sums and products, extremes, statistics, cumulative ops, sorting, logic.
 
 Few primitives carry gradients here: Sum, Prod, the tie-splitting Extreme (amax, amin, the
-full max/min/median), Var/Std, LogSumExp, Cumsum/Cumprod, and the Gather/Scatter pair.
+full max/min/median), Var/Std, Logsumexp, Cumsum/Cumprod, and the Gather/Scatter pair.
 Every op that returns (values, indices) picks its indices with NumPy and gathers the values,
 so its gradient is Gather's: the output gradient scattered back to the chosen elements.
 """
@@ -97,22 +97,23 @@ return_types = SimpleNamespace(**{n: _return_type(n) for n in ("max", "min", "me
 
 # ----------------------------------------------------------------------------- gather / scatter
 class Gather(Op):
-    """Elements of ``x`` at ``idx`` along ``axis``; the gradient goes back to those elements."""
+    """Elements of ``x`` at ``idx`` along ``axis`` (dropped unless ``keepdim``); the gradient goes back to them."""
 
     @staticmethod
-    def forward(x, idx, axis):
-        return xp.take_along_axis(x, idx, axis)
+    def forward(x, idx, axis, keepdim):
+        out = xp.take_along_axis(x, idx, axis)
+        return out if keepdim else out.squeeze(axis)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        x, idx, ctx.axis = inputs
+        x, idx, ctx.axis, _ = inputs
         ctx.in_shape = x._data.shape
         ctx.save_for_backward(idx)
 
     @staticmethod
     def backward(ctx, g):
         idx, = ctx.saved_tensors
-        return Scatter.apply(g, idx, ctx.axis, ctx.in_shape), None, None
+        return Scatter.apply(g, idx, ctx.axis, ctx.in_shape), None, None, None
 
 
 class Scatter(Op):
@@ -121,28 +122,38 @@ class Scatter(Op):
     @staticmethod
     def forward(g, idx, axis, shape):
         out = xp.zeros(shape, dtype=g.dtype)
-        xp.put_along_axis(out, idx, g, axis)
+        xp.put_along_axis(out, idx, g.reshape(idx.shape), axis)
         return out
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        ctx.axis = inputs[2]
-        ctx.save_for_backward(inputs[1])
+        g, idx, ctx.axis, _ = inputs
+        ctx.keepdim = g.ndim == idx.ndim
+        ctx.save_for_backward(idx)
 
     @staticmethod
     def backward(ctx, g):
         idx, = ctx.saved_tensors
-        return Gather.apply(g, idx, ctx.axis), None, None, None
+        return Gather.apply(g, idx, ctx.axis, ctx.keepdim), None, None, None
+
+
+def _variant(base, name: str, node: str):
+    """A copy of an Op whose graph node reads as torch's (``grad_fn`` shown as ``MaxBackward0``)."""
+    cls = type(name, (base,), {})
+    cls._Node.__name__ = cls._Node.__qualname__ = node
+    return cls
+
+
+_GATHERS = {op: _variant(Gather, op.capitalize(), node) for op, node in
+            [("max", "MaxBackward0"), ("min", "MinBackward0"), ("median", "MedianBackward1"),
+             ("sort", "SortBackward0"), ("topk", "TopkBackward0")]}
 
 
 def _pick(input: Tensor, idx, axis: int, keepdim: bool, kind):
     """(values, indices) from indices chosen along ``axis`` (kept as a size-1 or size-k axis)."""
     idx = idx.astype(np.int64, copy=False)
-    values = Gather.apply(input, Tensor._make(idx), axis)
-    if not keepdim:
-        shape = idx.shape[:axis] + idx.shape[axis + 1:]
-        values, idx = values.reshape(shape), idx.reshape(shape)
-    return kind(values, Tensor._make(idx))
+    values = _GATHERS[kind.__name__].apply(input, Tensor._make(idx), axis, keepdim)
+    return kind(values, Tensor._make(idx if keepdim else idx.squeeze(axis)))
 
 
 def _along(input: Tensor, dim, op: str, allow_empty: bool = False):
@@ -157,7 +168,7 @@ def _along(input: Tensor, dim, op: str, allow_empty: bool = False):
 
 def _scalar_pick(input: Tensor, kind):
     # a 0-dim input is its own max/median/sort, at index 0
-    return kind(Gather.apply(input.reshape(1), Tensor._make(np.zeros(1, np.int64)), 0).reshape(()),
+    return kind(_GATHERS[kind.__name__].apply(input.reshape(1), Tensor._make(np.zeros(1, np.int64)), 0, False),
                 Tensor._make(np.zeros((), np.int64)))
 
 
@@ -194,8 +205,24 @@ def mean(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point "
                            f"or complex dtype. Got: {_name(input.dtype)}")
     dims = _axes(input, dim, "mean")
-    n = _count(input._data.shape, dims)
-    return sum(input, dims, keepdim) / n if n else sum(input, dims, keepdim) * float("nan")
+    if not _count(input._data.shape, dims):
+        return sum(input, dims, keepdim) * float("nan")  # the mean of nothing is NaN, without NumPy's warning
+    return Mean.apply(input, dims, keepdim)
+
+
+class Mean(Op):
+    @staticmethod
+    def forward(x, dims, keepdim):
+        return xp.mean(x, axis=dims, keepdims=keepdim)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, ctx.dims, ctx.keepdim = inputs
+        ctx.in_shape = x._data.shape
+
+    @staticmethod
+    def backward(ctx, g):
+        return _expand_back(g, ctx.in_shape, ctx.dims, ctx.keepdim) / _count(ctx.in_shape, ctx.dims), None, None
 
 
 class Prod(Op):
@@ -272,6 +299,11 @@ class Extreme(Op):
         return _expand_back(g, w.shape, ctx.dims, ctx.keepdim) * w, None, None, None
 
 
+_EXTREMES = {op: _variant(Extreme, op.capitalize(), node) for op, node in
+             [("max", "MaxBackward1"), ("min", "MinBackward1"), ("amax", "AmaxBackward0"), ("amin", "AminBackward0"),
+              ("median", "MedianBackward0")]}
+
+
 def _extreme(input: Tensor, dim, keepdim: bool, op: str, reducer) -> Tensor:
     dims = _axes(input, dim, op)
     shape = input._data.shape
@@ -282,7 +314,7 @@ def _extreme(input: Tensor, dim, keepdim: bool, op: str, reducer) -> Tensor:
         for d in dims:
             if shape[d] == 0:
                 raise IndexError(f"{op}(): Expected reduction dim {d} to have non-zero size.")
-    return Extreme.apply(input, dims, keepdim, reducer)
+    return _EXTREMES[op].apply(input, dims, keepdim, reducer)
 
 
 @register()
@@ -365,7 +397,7 @@ def median(input, dim=None, keepdim: bool = False):
     if input._data.dtype == np.bool_:
         raise NotImplementedError(f"\"median\" not implemented for 'Bool'")
     if dim is None:
-        return Extreme.apply(input, tuple(range(input._data.ndim)), False, _lower_median)
+        return _EXTREMES["median"].apply(input, tuple(range(input._data.ndim)), False, _lower_median)
     axis = _along(input, dim, "median")
     if axis is None:
         return _scalar_pick(input, return_types.median)
@@ -501,7 +533,7 @@ def std_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correctio
 
 
 # ----------------------------------------------------------------------------- logsumexp
-class LogSumExp(Op):
+class Logsumexp(Op):
     # fused: shifting by the max keeps exp from overflowing, and the gradient exp(x - out) is the softmax
     saves_output = True
 
@@ -530,7 +562,7 @@ def logsumexp(input, dim, keepdim: bool = False) -> Tensor:
     """``log(sum(exp(input)))`` over ``dim``, computed without overflow."""
     if input._data.dtype.kind != "f":
         input = input.to(_dtype.get_default_dtype())
-    return LogSumExp.apply(input, _axes(input, dim, "logsumexp"), keepdim)
+    return Logsumexp.apply(input, _axes(input, dim, "logsumexp"), keepdim)
 
 
 # ----------------------------------------------------------------------------- cumulative

@@ -538,8 +538,10 @@ def column_stack(tensors) -> Tensor:
 @register()
 def split(tensor, split_size_or_sections, dim: int = 0) -> tuple:
     """Views of consecutive pieces along ``dim``: of one size (the last may be smaller), or of the given sizes."""
+    if tensor._data.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
     d = wrap_dim(dim, tensor._data.ndim)
-    n = tensor._data.shape[d] if tensor._data.ndim else 1
+    n = tensor._data.shape[d]
     if isinstance(split_size_or_sections, (int, np.integer)):
         s = int(split_size_or_sections)
         if s < 0:
@@ -563,6 +565,8 @@ def chunk(input, chunks: int, dim: int = 0) -> tuple:
     """Split into ``chunks`` pieces of (nearly) equal size (fewer when they don't divide evenly)."""
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    if input._data.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     d = wrap_dim(dim, input._data.ndim)
     n = input._data.shape[d]
     if n == 0:
@@ -573,6 +577,8 @@ def chunk(input, chunks: int, dim: int = 0) -> tuple:
 @register()
 def tensor_split(input, indices_or_sections, dim: int = 0) -> tuple:
     """Split into ``sections`` near-equal pieces, or at the given indices."""
+    if input._data.ndim == 0:
+        raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims")
     d = wrap_dim(dim, input._data.ndim)
     n = input._data.shape[d]
     if isinstance(indices_or_sections, (int, np.integer)) or (
@@ -893,3 +899,57 @@ def diag(input, diagonal: int = 0) -> Tensor:
     if nd == 2:
         return Diagonal.apply(input, int(diagonal), 0, 1)
     raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {nd}D")
+
+
+# ----------------------------------------------------------------------------- sliding windows
+class Unfold(Op):
+    @staticmethod
+    def forward(x, dim, size, step):
+        win = xp.lib.stride_tricks.sliding_window_view(x, size, axis=dim, writeable=x.flags.writeable)
+        return win[(slice(None),) * dim + (slice(None, None, step),)]
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.in_shape = inputs[0]._data.shape
+        ctx.args = inputs[1:]
+
+    @staticmethod
+    def backward(ctx, g):
+        return UnfoldGrad.apply(g, ctx.in_shape, *ctx.args), None, None, None
+
+
+class UnfoldGrad(Op):
+    """Windows added back onto the positions they were taken from (they may overlap)."""
+
+    @staticmethod
+    def forward(g, shape, dim, size, step):
+        out = xp.zeros(shape, g.dtype)
+        n = g.shape[dim]
+        lead = (slice(None),) * dim
+        for k in range(size):  # the k-th element of every window at once
+            out[lead + (slice(k, k + step * (n - 1) + 1, step),)] += g[..., k]
+        return out
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.args = inputs[2:]
+
+    @staticmethod
+    def backward(ctx, g):
+        return Unfold.apply(g, *ctx.args), None, None, None, None
+
+
+@register(function=False)
+def unfold(self, dimension: int, size: int, step: int) -> Tensor:
+    """A view of all windows of ``size`` elements along ``dimension``, ``step`` apart, in a new last dim."""
+    if self._data.ndim == 0:
+        return reshape(unfold(reshape(self, (1,)), 0, size, step), (size,))
+    d = wrap_dim(dimension, self._data.ndim)
+    n = self._data.shape[d]
+    if size < 0:
+        raise RuntimeError(f"size is {size} but must be >= 0")
+    if size > n:
+        raise RuntimeError(f"maximum size for tensor at dimension {d} is {n} but size is {size}")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    return Unfold.apply(self, d, int(size), int(step))

@@ -66,12 +66,7 @@ class Node:
             return ()
         for t, v in zip(self._saved, self._versions):
             if v and v != t._version or not v and isinstance(t, Tensor) and t._version:
-                raise RuntimeError(
-                    "one of the variables needed for gradient computation has been modified by an inplace "
-                    f"operation: [{t.type()} {list(t.shape)}], which is output {t._output_nr} of "
-                    f"{t.grad_fn.name() if t.grad_fn is not None else 'a leaf'}, is at version {t._version}; "
-                    f"expected version {v} instead. Hint: the backtrace further above can point to the "
-                    "operation that failed to compute its gradient.")
+                raise _modified_error(t, t.grad_fn, t._output_nr, t._version, v)
         return self._unpack_outputs(self._saved)
 
     def _unpack_outputs(self, saved):
@@ -85,12 +80,7 @@ class Node:
                 raise RuntimeError(_FREED)
             raise RuntimeError(f"{self.name()} did not save its output")
         if self._out_version:
-            out = Tensor._make(self._out_data)
-            raise RuntimeError(
-                "one of the variables needed for gradient computation has been modified by an inplace "
-                f"operation: [{out.type()} {list(out.shape)}], which is output 0 of {self.name()}, is at version "
-                f"{self._out_version}; expected version 0 instead. Hint: the backtrace further above can point to "
-                "the operation that failed to compute its gradient.")
+            raise _modified_error(Tensor._make(self._out_data), self, 0, self._out_version, 0)
         return Tensor._make(self._out_data, True, self)
 
     @property
@@ -133,6 +123,18 @@ class Node:
         self._saved = None
         self._out_data = None
         self._freed = True
+
+
+def _modified_error(t, node, nr: int, version: int, expected: int) -> RuntimeError:
+    """torch's error for a saved tensor changed in place after it was saved."""
+    where = "" if node is None else f", which is output {nr} of {node.name().split('Backward')[0]},"
+    hint = ("the backtrace further above shows the operation that failed to compute its gradient. The variable in "
+            "question was changed in there or anywhere later. Good luck!" if anomaly_mode.enabled else
+            "enable anomaly detection to find the operation that failed to compute its gradient, with "
+            "torch.autograd.set_detect_anomaly(True, check_nan=False).")
+    return RuntimeError("one of the variables needed for gradient computation has been modified by an inplace "
+                        f"operation: [{t.type()} {list(t.shape)}]{where} is at version {version}; expected version "
+                        f"{expected} instead. Hint: {hint}")
 
 
 class _Handle:

@@ -1,1 +1,2 @@
 """Utilities: data loading, graph drawing."""
+from . import data  # noqa: F401

@@ -50,3 +50,98 @@ SPECS = [
            pairs([((2, 3, 4), (5, 4, 2))])),
     OpSpec("kron", lambda lib, a, b: lib.kron(a, b), pairs([((2, 3), (2, 2)), ((3,), (2, 2)), ((2, 1, 2), (2, 3))])),
 ]
+
+
+def well(rng, shape, dtype):
+    """A well-conditioned square matrix (batch): random plus n on the diagonal."""
+    n = shape[-1]
+    return (rng.uniform(-1, 1, size=shape) + n * np.eye(n)).astype(dtype)
+
+
+def square_samples(rng, dtype):
+    return [Sample((well(rng, s, dtype),), name=str(s)) for s in [(1, 1), (3, 3), (2, 3, 3)]]
+
+
+def spd_samples(rng, dtype):
+    # the spec symmetrises its input (a + a^T), so the solvers see an SPD matrix and gradcheck a smooth function
+    return [Sample(((spd(rng, n, dtype, b) / 2).astype(dtype),), name=f"{b}{n}") for b, n in [((), 3), ((2,), 2)]]
+
+
+def rect_samples(rng, dtype):
+    return [Sample((arr(rng, s, dtype),), name=str(s)) for s in [(3, 3), (4, 3), (3, 5), (2, 3, 2)]]
+
+
+def solve_samples(rng, dtype):
+    return [Sample((well(rng, a, dtype), arr(rng, b, dtype)), name=f"{a}x{b}")
+            for a, b in [((3, 3), (3, 2)), ((3, 3), (3,)), ((2, 3, 3), (2, 3)), ((2, 3, 3), (3, 1))]]
+
+
+def away_from_zero(rng, shape, dtype):
+    return (rng.uniform(0.2, 2, size=shape) * rng.choice([-1, 1], size=shape)).astype(dtype)
+
+
+def norm_samples(rng, dtype):
+    return [Sample((away_from_zero(rng, s, dtype),), name=str(s)) for s in [(3, 4), (2, 3, 2)]]
+
+
+def with_zero(rng, dtype):
+    """A zero entry and an all-zero row: the 2-norm's gradient there is 0, as torch defines it."""
+    x = arr(rng, (3, 4), dtype)
+    x[0, 0] = 0.0
+    x[2] = 0.0
+    return [Sample((x,), name="zeros")]
+
+
+def sym(lib, a):
+    return a + lib.einsum("...ij->...ji", a)
+
+
+def gauge_free_svd(lib, U, S, Vh):
+    """What the SVD determines: S, each rank-one term u_k v_k^T, and the projectors u_k u_k^T, v_k v_k^T."""
+    return (S, lib.einsum("...ik,...kj->...kij", U, Vh), lib.einsum("...ik,...jk->...kij", U, U),
+            lib.einsum("...ki,...kj->...kij", Vh, Vh))
+
+
+LINALG_SPECS = [
+    OpSpec("linalg.inv", lambda lib, a: lib.linalg.inv(a), square_samples),
+    OpSpec("inverse", lambda lib, a: a.inverse(), square_samples),
+    OpSpec("linalg.det", lambda lib, a: lib.linalg.det(a), square_samples),
+    OpSpec("det_neg", lambda lib, a: lib.det(-a), square_samples),
+    OpSpec("linalg.slogdet", lambda lib, a: tuple(lib.linalg.slogdet(-a)), square_samples),
+    OpSpec("logdet", lambda lib, a: lib.logdet(a), square_samples),
+    OpSpec("linalg.solve", lambda lib, a, b: lib.linalg.solve(a, b), solve_samples),
+    OpSpec("linalg.solve_right", lambda lib, a, b: lib.linalg.solve(a, b, left=False),
+           lambda rng, dt: [Sample((well(rng, (3, 3), dt), arr(rng, (2, 3), dt)))]),
+    OpSpec("linalg.cholesky", lambda lib, a: lib.linalg.cholesky(sym(lib, a)), spd_samples),
+    OpSpec("cholesky_upper", lambda lib, a: lib.linalg.cholesky(sym(lib, a), upper=True), spd_samples),
+    OpSpec("linalg.qr", lambda lib, a: tuple(lib.linalg.qr(a)),
+           lambda rng, dt: [s for s in rect_samples(rng, dt) if s.args[0].shape[-2] >= s.args[0].shape[-1]]),
+    OpSpec("linalg.svd", lambda lib, a: gauge_free_svd(lib, *lib.linalg.svd(a, full_matrices=False)), rect_samples,
+           atol=1e-4, rtol=1e-4),
+    OpSpec("linalg.svd_full", lambda lib, a: lib.linalg.svd(a)[1], rect_samples),
+    OpSpec("linalg.svdvals", lambda lib, a: lib.linalg.svdvals(a), rect_samples),
+    OpSpec("linalg.eigh", lambda lib, a: (lambda w, v: (w, lib.einsum("...ik,...jk->...kij", v, v)))(
+        *lib.linalg.eigh(sym(lib, a))), rect_samples_sq := (lambda rng, dt: [
+            Sample((arr(rng, s, dt),), name=str(s)) for s in [(3, 3), (2, 2, 2)]]), atol=1e-4, rtol=1e-4),
+    OpSpec("linalg.eigvalsh", lambda lib, a: lib.linalg.eigvalsh(sym(lib, a)), rect_samples_sq),
+    OpSpec("linalg.pinv", lambda lib, a: lib.linalg.pinv(a), rect_samples, atol=1e-4, rtol=1e-4),
+    OpSpec("linalg.matrix_rank", lambda lib, a: lib.linalg.matrix_rank(a), lambda rng, dt: [
+        Sample((np.array([[1.0, 2.0], [2.0, 4.0]], dt),)), Sample((arr(rng, (2, 3, 4), dt),))], differentiable=False),
+    OpSpec("linalg.vector_norm", lambda lib, x: lib.linalg.vector_norm(x), norm_samples),
+    *[OpSpec(f"linalg.vector_norm_{o}", lambda lib, x, o=o: lib.linalg.vector_norm(x, o, dim=-1, keepdim=True),
+             norm_samples) for o in (1, 3, 0.5, float("inf"), -float("inf"), 0)],
+    OpSpec("linalg.vector_norm_at_zero", lambda lib, x: lib.linalg.vector_norm(x, dim=1), with_zero,
+           gradcheck=False),
+    OpSpec("linalg.vector_norm_dims", lambda lib, x: lib.linalg.vector_norm(x, 2, dim=(0, -1)), norm_samples),
+    *[OpSpec(f"linalg.matrix_norm_{o}", lambda lib, x, o=o: lib.linalg.matrix_norm(x, o), rect_samples,
+             atol=1e-4, rtol=1e-4) for o in ("fro", "nuc", 2, -2, 1, -1, float("inf"), -float("inf"))],
+    OpSpec("linalg.matrix_norm_dims", lambda lib, x: lib.linalg.matrix_norm(x, 1, dim=(0, 2), keepdim=True),
+           lambda rng, dt: [Sample((arr(rng, (2, 3, 4), dt),))]),
+    OpSpec("linalg.norm", lambda lib, x: lib.linalg.norm(x), norm_samples),
+    OpSpec("linalg.norm_ord", lambda lib, x: lib.linalg.norm(x, 2), lambda rng, dt: norm_samples(rng, dt)[:1]),
+    OpSpec("Tensor.norm", lambda lib, x: x.norm(), norm_samples),
+    OpSpec("norm_p_dim", lambda lib, x: lib.norm(x, p=3, dim=1, keepdim=True), norm_samples),
+    OpSpec("linalg.cross", lambda lib, a, b: lib.linalg.cross(a, b), pairs([((3,), (3,)), ((2, 3), (1, 3))])),
+    OpSpec("cross_dim", lambda lib, a, b: lib.cross(a, b, dim=0), pairs([((3, 2), (3, 2))])),
+]
+SPECS += LINALG_SPECS

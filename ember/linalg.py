@@ -1,0 +1,590 @@
+"""ember.linalg: decompositions, solvers and norms, as torch.linalg.
+
+Each decomposition is one ``Op`` whose forward calls NumPy's LAPACK routine and
+whose backward is the standard matrix-calculus formula written with ember ops
+(matmul, einsum, inv), so double backward works. Helpers that only rearrange
+(diagonals, transposes, triangular masks) go through einsum and constant masks.
+"""
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+
+import numpy as np
+
+from ._backend import xp
+from ._tensor import Tensor
+from .autograd.function import Op
+from ._ops.common import register, norm_dims, sum_to
+from ._ops.linalg import MT, Matmul, matmul, einsum, _short
+from ._ops.nn_math import _pointwise, _mask, _const
+
+__all__ = ["LinAlgError", "inv", "det", "slogdet", "logdet", "solve", "cholesky", "qr", "svd", "svdvals", "eigh",
+           "eigvalsh", "pinv", "matrix_rank", "norm", "vector_norm", "matrix_norm", "cross", "matmul"]
+
+
+class LinAlgError(RuntimeError):
+    """A decomposition or solve failed on its input (singular, not positive-definite)."""
+
+
+SlogdetResult = namedtuple("slogdet", ["sign", "logabsdet"])
+QRResult = namedtuple("qr", ["Q", "R"])
+SVDResult = namedtuple("svd", ["U", "S", "Vh"])
+EighResult = namedtuple("eigh", ["eigenvalues", "eigenvectors"])
+
+
+# ----------------------------------------------------------------------------- helpers
+def _square(A: Tensor, op: str, square: bool = True) -> Tensor:
+    """Check a batch of (square) float matrices, with torch's messages."""
+    if not isinstance(A, Tensor):
+        raise TypeError(f"{op}(): argument 'A' must be Tensor, not {type(A).__name__}")
+    if A._data.ndim < 2:
+        raise RuntimeError(f"{op}: The input tensor A must have at least 2 dimensions.")
+    _floating(A, op)
+    if square and A._data.shape[-1] != A._data.shape[-2]:
+        raise RuntimeError(f"{op}: A must be batches of square matrices, but they are {A._data.shape[-2]} by "
+                           f"{A._data.shape[-1]} matrices")
+    return A
+
+
+def _floating(x: Tensor, op: str) -> None:
+    if x._data.dtype.kind != "f":
+        raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got {_short(x)}")
+
+
+def _T(x: Tensor) -> Tensor:
+    return MT.apply(x)
+
+
+def _diag(A: Tensor) -> Tensor:
+    """The diagonals of a batch of matrices."""
+    return einsum("...ii->...i", A)
+
+
+def _diag_embed(v: Tensor) -> Tensor:
+    """Square matrices with ``v`` on their diagonals."""
+    return einsum("...i,ij->...ij", v, _const(xp.eye(v._data.shape[-1], dtype=v._data.dtype)))
+
+
+def _col(v: Tensor) -> Tensor:
+    return v.reshape(v._data.shape + (1,))
+
+
+def _row(v: Tensor) -> Tensor:
+    return v.reshape(v._data.shape[:-1] + (1, v._data.shape[-1]))
+
+
+def _gap_inverse(w: Tensor) -> Tensor:
+    """1 / (w_j - w_i) off the diagonal, 0 on it: the eigen/singular-vector gradient's weights.
+
+    Written with ember ops: these weights depend on the input, which double backward must see.
+    """
+    n = w._data.shape[-1]
+    eye = np.eye(n, dtype=w._data.dtype)
+    return (1 / (_row(w) - _col(w) + _const(eye))) * _const(1 - eye)
+
+
+def _outputs(ctx) -> list:
+    """A multi-output decomposition's results as tensors of its node, for a backward that uses them.
+
+    They are kept as arrays (a node never holds its output tensors); wrapped here they carry
+    gradient back into the node, so double backward sees their dependence on the input.
+    """
+    return [Tensor._make(o, True, ctx, i) for i, o in enumerate(ctx.outs)]
+
+
+def _lapack(op: str, fn, *arrays):
+    try:
+        return fn(*arrays)
+    except np.linalg.LinAlgError:
+        raise LinAlgError(_FAILURES.get(op, f"{op}: The input matrix is singular.")) from None
+
+
+_FAILURES = {
+    "linalg.inv": "linalg.inv: The diagonal element 1 is zero, the inversion could not be completed because the "
+                  "input matrix is singular.",
+    "linalg.solve": "torch.linalg.solve: The solver failed because the input matrix is singular.",
+    "linalg.cholesky": "linalg.cholesky: The factorization could not be completed because the input is not "
+                       "positive-definite.",
+}
+
+
+# ----------------------------------------------------------------------------- inverse, determinants, solve
+class Inv(Op):
+    saves_output = True
+
+    @staticmethod
+    def forward(A):
+        return _lapack("linalg.inv", xp.linalg.inv, A)
+
+    @staticmethod
+    def backward(ctx, g):
+        Yt = _T(ctx.output)
+        return -Matmul.apply(Matmul.apply(Yt, g), Yt)
+
+
+@register("inverse")
+def inv(A: Tensor, *, out=None) -> Tensor:
+    """The inverse of a (batch of) square matrices."""
+    return Inv.apply(_square(A, "linalg.inv"))
+
+
+class Det(Op):
+    saves_output = True
+
+    @staticmethod
+    def forward(A):
+        return xp.asarray(xp.linalg.det(A))
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+
+    @staticmethod
+    def backward(ctx, g):
+        A, = ctx.saved_tensors
+        # d det / dA = det * A^{-T}: fine for invertible A, the case these formulas cover
+        return _col(_col(g * ctx.output)) * _T(inv(A))
+
+
+@register("det")
+def det(A: Tensor, *, out=None) -> Tensor:
+    """The determinant of a (batch of) square matrices."""
+    return Det.apply(_square(A, "linalg.det"))
+
+
+class Slogdet(Op):
+    differentiable_outputs = (1,)
+
+    @staticmethod
+    def forward(A):
+        sign, logabs = xp.linalg.slogdet(A)
+        return xp.asarray(sign), xp.asarray(logabs)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+
+    @staticmethod
+    def backward(ctx, gsign, glog):
+        A, = ctx.saved_tensors
+        return _col(_col(glog)) * _T(inv(A))
+
+
+@register("slogdet")
+def slogdet(A: Tensor, *, out=None) -> SlogdetResult:
+    """(sign, log|det|) of a (batch of) square matrices."""
+    return SlogdetResult(*Slogdet.apply(_square(A, "linalg.slogdet")))
+
+
+@register("logdet")
+def logdet(A: Tensor) -> Tensor:
+    """log(det(A)): nan where the determinant is negative."""
+    sign, logabs = slogdet(A)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return logabs + _const(np.log(sign._data))
+
+
+class Solve(Op):
+    saves_output = True
+
+    @staticmethod
+    def forward(A, B):
+        return _lapack("linalg.solve", xp.linalg.solve, A, B)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        A, B = inputs
+        ctx.shapes = (A._data.shape, B._data.shape)
+        ctx.save_for_backward(A)
+
+    @staticmethod
+    def backward(ctx, g):
+        A, = ctx.saved_tensors
+        gB = Solve.apply(_T(A), g)
+        gA = -Matmul.apply(gB, _T(ctx.output))
+        return sum_to(gA, ctx.shapes[0]), sum_to(gB, ctx.shapes[1])
+
+
+def solve(A: Tensor, B: Tensor, *, left: bool = True, out=None) -> Tensor:
+    """X with ``A @ X = B`` (or ``X @ A = B`` with left=False); B may be a (batch of) vector(s)."""
+    _square(A, "linalg.solve")
+    if A._data.dtype != B._data.dtype:
+        raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A of type "
+                           f"{_short(A)} and B of type {_short(B)} instead")
+    if not left:
+        return _T(solve(_T(A), _T(B)))
+    n = A._data.shape[-1]
+    vector = B._data.ndim == 1 or (B._data.ndim == A._data.ndim - 1 and B._data.shape == A._data.shape[:-1])
+    Bm = _col(B) if vector else B
+    if Bm._data.shape[-2] != n:
+        raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation AX = B "
+                           f"({n}x{n} and {Bm._data.shape[-2]}x{Bm._data.shape[-1]})")
+    X = Solve.apply(A, Bm)
+    return X.reshape(X._data.shape[:-1]) if vector else X
+
+
+# ----------------------------------------------------------------------------- cholesky, qr
+class Cholesky(Op):
+    saves_output = True
+
+    @staticmethod
+    def forward(A):
+        return _lapack("linalg.cholesky", xp.linalg.cholesky, A)
+
+    @staticmethod
+    def backward(ctx, g):
+        L = ctx.output
+        n = L._data.shape[-1]
+        lower = np.tril(np.ones((n, n), dtype=L._data.dtype))
+        phi = _const(lower - 0.5 * np.eye(n, dtype=L._data.dtype))  # lower triangle, halved diagonal
+        P = Matmul.apply(_T(L), g * _const(lower)) * phi
+        Linv = inv(L)
+        S = Matmul.apply(Matmul.apply(_T(Linv), P), Linv)
+        return (S + _T(S)) * 0.5
+
+
+def cholesky(A: Tensor, *, upper: bool = False, out=None) -> Tensor:
+    """The Cholesky factor L (A = L L^T) of a symmetric positive-definite matrix; U = L^T with upper=True."""
+    L = Cholesky.apply(_square(A, "linalg.cholesky"))
+    return _T(L) if upper else L
+
+
+@register("cholesky")
+def _torch_cholesky(input: Tensor, upper: bool = False, *, out=None) -> Tensor:
+    """torch.cholesky (deprecated alias of linalg.cholesky)."""
+    return cholesky(input, upper=upper)
+
+
+class QR(Op):
+    @staticmethod
+    def forward(A, mode):
+        return tuple(xp.linalg.qr(A, mode=mode))
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.mode = inputs[1]
+        ctx.outs = output
+
+    @staticmethod
+    def backward(ctx, gQ, gR):
+        Q, R = _outputs(ctx)
+        m, n = Q._data.shape[-2], R._data.shape[-1]
+        if ctx.mode != "reduced" and m != n or m < n:
+            raise NotImplementedError("The derivative of linalg.qr is implemented for mode='reduced' (or square "
+                                      "inputs) with rows >= columns")
+        # gA = (gQ + Q copyltu(M)) R^{-T}, M = R gR^T - gQ^T Q, copyltu mirrors the lower triangle upwards
+        M = Matmul.apply(R, _T(gR)) - Matmul.apply(_T(gQ), Q)
+        k = M._data.shape[-1]
+        below = _const(np.tril(np.ones((k, k), dtype=M._data.dtype), -1))
+        low = M * below
+        M = low + _T(low) + _diag_embed(_diag(M))
+        return Matmul.apply(gQ + Matmul.apply(Q, M), _T(inv(R))), None
+
+
+def qr(A: Tensor, mode: str = "reduced", *, out=None) -> QRResult:
+    """A = Q R with Q orthonormal columns, R upper triangular (mode 'reduced', 'complete' or 'r')."""
+    _square(A, "linalg.qr", square=False)
+    if mode not in ("reduced", "complete", "r"):
+        raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), "
+                           "'r', or 'complete'")
+    Q, R = QR.apply(A, "complete" if mode == "complete" else "reduced")
+    if mode == "r":
+        return QRResult(Tensor._make(xp.empty((0,), dtype=A._data.dtype)), R)
+    return QRResult(Q, R)
+
+
+@register("qr")
+def _torch_qr(input: Tensor, some: bool = True, *, out=None) -> QRResult:
+    """torch.qr: the reduced (some=True) or complete factorisation."""
+    return qr(input, "reduced" if some else "complete")
+
+
+# ----------------------------------------------------------------------------- svd, eigh
+class SVD(Op):
+    @staticmethod
+    def forward(A, full):
+        U, S, Vh = xp.linalg.svd(A, full_matrices=full)
+        return U, S, Vh
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.full = inputs[1]
+        ctx.outs = output
+
+    @staticmethod
+    def backward(ctx, gU, gS, gVh):
+        U, S, Vh = _outputs(ctx)
+        m, n = U._data.shape[-2], Vh._data.shape[-1]
+        gU, gVh = (None if g is None or not g._data.any() else g for g in (gU, gVh))  # zeros: output unused
+        if ctx.full and m != n and (gU is not None or gVh is not None):
+            raise NotImplementedError("linalg_svd_backward: Setting full_matrices=True in forward is not supported "
+                                      "in backward when A is not square")
+        if gU is None and gVh is None:
+            return Matmul.apply(U * _row(gS), Vh) if gS is not None else None, None
+        k = S._data.shape[-1]
+        if ctx.full:  # keep the k leading columns of U and rows of Vh
+            U = Matmul.apply(U, _const(np.eye(m, k, dtype=U._data.dtype)))
+            Vh = Matmul.apply(_const(np.eye(k, n, dtype=U._data.dtype)), Vh)
+        V = _T(Vh)
+        gU = gU if gU is not None else _const(xp.zeros(U._data.shape, U._data.dtype))
+        gV = _T(gVh) if gVh is not None else _const(xp.zeros(V._data.shape, V._data.dtype))
+        # F_ij = 1 / (s_j^2 - s_i^2): distinct singular values assumed, as in torch
+        F = _gap_inverse(S * S)
+        UtgU = Matmul.apply(_T(U), gU)
+        VtgV = Matmul.apply(_T(V), gV)
+        inner = (F * (UtgU - _T(UtgU))) * _row(S) + _col(S) * (F * (VtgV - _T(VtgV)))
+        if gS is not None:
+            inner = inner + _diag_embed(gS)
+        gA = Matmul.apply(Matmul.apply(U, inner), Vh)
+        if m > k:  # the part of gU outside U's column space
+            gUs = gU / _row(S)
+            gA = gA + Matmul.apply(gUs - Matmul.apply(U, Matmul.apply(_T(U), gUs)), Vh)
+        if n > k:
+            gVs = gV / _row(S)
+            gA = gA + Matmul.apply(U, _T(gVs - Matmul.apply(V, Matmul.apply(Vh, gVs))))
+        return gA, None
+
+
+def svd(A: Tensor, full_matrices: bool = True, *, driver=None, out=None) -> SVDResult:
+    """A = U diag(S) Vh, singular values in descending order."""
+    return SVDResult(*SVD.apply(_square(A, "linalg.svd", square=False), bool(full_matrices)))
+
+
+def svdvals(A: Tensor, *, driver=None, out=None) -> Tensor:
+    """The singular values, in descending order."""
+    return svd(A, full_matrices=False).S
+
+
+@register("svd")
+def _torch_svd(input: Tensor, some: bool = True, compute_uv: bool = True, *, out=None):
+    """torch.svd: (U, S, V) with V (not Vh)."""
+    U, S, Vh = svd(input, full_matrices=not some)
+    return namedtuple("svd", ["U", "S", "V"])(U, S, _T(Vh))
+
+
+class Eigh(Op):
+    @staticmethod
+    def forward(A, uplo):
+        w, V = xp.linalg.eigh(A, UPLO=uplo)
+        return w, V
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.outs = output
+
+    @staticmethod
+    def backward(ctx, gw, gV):
+        w, V = _outputs(ctx)
+        inner = _diag_embed(gw) if gw is not None else None
+        if gV is not None:
+            # only the skew part of V^T gV moves V on the orthogonal group; weights 1/(w_j - w_i)
+            VtgV = Matmul.apply(_T(V), gV)
+            off = _gap_inverse(w) * ((VtgV - _T(VtgV)) * 0.5)
+            inner = off if inner is None else inner + off
+        return Matmul.apply(Matmul.apply(V, inner), _T(V)), None
+
+
+def eigh(A: Tensor, UPLO: str = "L", *, out=None) -> EighResult:
+    """Eigenvalues (ascending) and orthonormal eigenvectors of a symmetric matrix (one triangle read)."""
+    if UPLO not in ("L", "U"):
+        raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
+    return EighResult(*Eigh.apply(_square(A, "linalg.eigh"), UPLO))
+
+
+def eigvalsh(A: Tensor, UPLO: str = "L", *, out=None) -> Tensor:
+    """Eigenvalues (ascending) of a symmetric matrix."""
+    return eigh(A, UPLO).eigenvalues
+
+
+def pinv(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False, out=None) -> Tensor:
+    """The Moore-Penrose pseudo-inverse, from the SVD (singular values under the tolerance dropped)."""
+    _square(A, "linalg.pinv", square=False)
+    U, S, Vh = svd(A, full_matrices=False)
+    keep = S._data > _tolerance(A, S._data, atol, rtol)[..., None]
+    with np.errstate(divide="ignore"):
+        Sinv = (1 / (S + _mask(S, ~keep))) * _mask(S, keep)
+    return Matmul.apply(_T(Vh) * _row(Sinv), _T(U))
+
+
+def _tolerance(A: Tensor, S, atol, rtol):
+    """max(atol, rtol * largest singular value) per matrix, with torch's default rtol = eps * max(m, n)."""
+    smax = S[..., 0] if S.shape[-1] else np.zeros(S.shape[:-1], S.dtype)
+    if rtol is None:
+        rtol = 0.0 if atol is not None and atol > 0 else np.finfo(S.dtype).eps * max(A._data.shape[-2:])
+    return np.maximum(0.0 if atol is None else atol, rtol * smax)
+
+
+def matrix_rank(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False, out=None) -> Tensor:
+    """The number of singular values above the tolerance (int64)."""
+    _square(A, "linalg.matrix_rank", square=False)
+    S = xp.linalg.svd(A._data, compute_uv=False)
+    return _const((S > _tolerance(A, S, atol, rtol)[..., None]).sum(-1).astype(np.int64))
+
+
+# ----------------------------------------------------------------------------- norms
+def _pow_deriv(x, y, e):
+    return _pow(x, e - 1) * e
+
+
+_pow = _pointwise("PowConst", lambda x, e: xp.power(x, e), _pow_deriv)
+_abs = _pointwise("Abs", lambda x: xp.abs(x), lambda x, y: _const(xp.sign(x._data)))
+
+
+class VectorNorm(Op):
+    saves_output = True
+
+    @staticmethod
+    def forward(x, ord, dims, keepdim):
+        a = xp.abs(x)
+        if ord == math.inf:
+            return a.max(axis=dims, keepdims=keepdim)
+        if ord == -math.inf:
+            return a.min(axis=dims, keepdims=keepdim)
+        if ord == 0:
+            return (x != 0).sum(axis=dims, keepdims=keepdim).astype(x.dtype)
+        if ord == 1:
+            return a.sum(axis=dims, keepdims=keepdim)
+        if ord == 2:
+            return xp.sqrt((x * x).sum(axis=dims, keepdims=keepdim))
+        return xp.power(xp.power(a, ord).sum(axis=dims, keepdims=keepdim), 1.0 / ord)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, ctx.ord, ctx.dims, ctx.keepdim = inputs
+        ctx.save_for_backward(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        p, n = ctx.ord, ctx.output
+        if not ctx.keepdim:
+            shape = list(x._data.shape)
+            for d in ctx.dims:
+                shape[d] = 1
+            g, n = g.reshape(tuple(shape)), n.reshape(tuple(shape))
+        sign = _const(xp.sign(x._data))
+        if p == 0:
+            return x * 0.0, None, None, None
+        if p == 1:
+            return g * sign, None, None, None
+        if p in (math.inf, -math.inf):
+            # the gradient is shared evenly between the entries that attain the extreme
+            hit = xp.abs(x._data) == n._data
+            share = hit / hit.sum(axis=ctx.dims, keepdims=True)
+            return g * _const((xp.sign(x._data) * share).astype(x._data.dtype)), None, None, None
+        zero = n._data == 0
+        n_safe = n + _mask(n, zero)  # the norm's gradient at 0 is taken as 0, as torch does
+        if p == 2:
+            scale = g / n_safe
+            return x * scale * _mask(n, ~zero), None, None, None
+        scale = g / _pow(n_safe, p - 1) * _mask(n, ~zero)
+        x_safe = _abs(x) + _mask(x, x._data == 0)  # and so is each zero entry's (|x|^(p-1) may be inf there)
+        return sign * _pow(x_safe, p - 1) * scale, None, None, None
+
+
+def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None, out=None) -> Tensor:
+    """The ``ord``-norm of ``x`` seen as a vector (over ``dim`` or all elements)."""
+    if dtype is not None:
+        x = x.to(dtype)
+    _floating(x, "linalg.vector_norm")
+    dims = norm_dims(dim, x._data.ndim, "linalg.vector_norm")
+    ord = float(ord)
+    if x._data.size == 0 and ord < 0 or (ord == math.inf and any(x._data.shape[d] == 0 for d in dims)):
+        raise RuntimeError(f"linalg.vector_norm cannot compute the {ord:g} norm on an empty tensor because the "
+                           "operation does not have an identity")
+    return VectorNorm.apply(x, ord, dims, keepdim)
+
+
+def _to_end(A: Tensor, d0: int, d1: int) -> Tensor:
+    """``A`` with dims d0, d1 moved to the end (in that order), through einsum."""
+    letters = "abcdefghijklmnopqrstuvwxyz"[:A._data.ndim]
+    rest = "".join(c for i, c in enumerate(letters) if i not in (d0, d1))
+    return einsum(f"{letters}->{rest}{letters[d0]}{letters[d1]}", A)
+
+
+def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None, out=None) -> Tensor:
+    """A matrix norm over the two dims ``dim``: 'fro', 'nuc', 2, -2, 1, -1, inf, -inf."""
+    if dtype is not None:
+        A = A.to(dtype)
+    _square(A, "linalg.matrix_norm", square=False)
+    d0, d1 = (d % A._data.ndim for d in dim)
+    if d0 == d1:
+        raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({dim[0]}, {dim[1]})")
+    if ord == "fro":
+        return vector_norm(A, 2, (d0, d1), keepdim)
+    if ord in ("nuc", 2, -2):
+        S = svdvals(_to_end(A, d0, d1))
+        r = S.sum(-1) if ord == "nuc" else vector_norm(S, math.inf if ord == 2 else -math.inf, -1)
+    elif ord in (1, -1, math.inf, -math.inf):
+        inner, outer = (d0, d1) if ord in (1, -1) else (d1, d0)
+        r = vector_norm(vector_norm(A, 1, inner, keepdim=True), math.inf if ord > 0 else -math.inf, outer, True)
+        shape = tuple(s for i, s in enumerate(r._data.shape) if i not in (d0, d1))
+        return r if keepdim else r.reshape(shape)
+    else:
+        raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+    if keepdim:
+        shape = list(A._data.shape)
+        shape[d0] = shape[d1] = 1
+        r = r.reshape(tuple(shape))
+    return r
+
+
+def norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None, out=None) -> Tensor:
+    """A vector norm (one dim, or a flattened input) or a matrix norm (two dims), as torch.linalg.norm."""
+    if dim is not None and not isinstance(dim, int):
+        dim = tuple(dim)
+    if ord is None:
+        if dim is None or isinstance(dim, int) or len(dim) == 1:
+            return vector_norm(A, 2, dim, keepdim, dtype=dtype)
+        return matrix_norm(A, "fro", dim, keepdim, dtype=dtype)
+    if dim is None:
+        if A._data.ndim not in (1, 2):
+            raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input must be 1D or 2D. Got "
+                               f"{A._data.ndim}D.")
+        dim = (0,) if A._data.ndim == 1 else (-2, -1)
+    if isinstance(dim, int) or len(dim) == 1:
+        return vector_norm(A, ord, dim, keepdim, dtype=dtype)
+    return matrix_norm(A, ord, dim, keepdim, dtype=dtype)
+
+
+@register("norm")
+def _tensor_norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
+    """torch.norm: a p-norm over ``dim`` (all elements by default), 'fro' or 'nuc'."""
+    if isinstance(dim, int):
+        dim = (dim,)
+    if p == "nuc":
+        return matrix_norm(input, "nuc", dim if dim is not None else (-2, -1), keepdim, dtype=dtype)
+    return vector_norm(input, 2 if p == "fro" or p is None else p, dim, keepdim, dtype=dtype)
+
+
+# ----------------------------------------------------------------------------- cross
+def _levi_civita(dtype) -> Tensor:
+    e = np.zeros((3, 3, 3), dtype=dtype)
+    for i, j, k in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):
+        e[i, j, k], e[i, k, j] = 1, -1
+    return _const(e)
+
+
+def cross(input: Tensor, other: Tensor, *, dim: int = -1, out=None) -> Tensor:
+    """The cross product of 3-vectors along ``dim`` (batch dims broadcast)."""
+    nd = max(input._data.ndim, other._data.ndim)
+    sa, sb = input._data.shape, other._data.shape
+    if input._data.ndim != other._data.ndim:
+        raise RuntimeError(f"linalg.cross: inputs must have the same number of dimensions.")
+    if sa[dim] != 3 or sb[dim] != 3:
+        raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got {sa[dim]} and {sb[dim]}")
+    if input._data.dtype != other._data.dtype:
+        raise RuntimeError(f"expected scalar type {_short(input)} but found {_short(other)}")
+    d = dim % nd
+    letters = "abcdefghijklmnopqrstuvw"[:nd]
+    a, b, r = (letters[:d] + c + letters[d + 1:] for c in "yzx")
+    return einsum(f"xyz,{a},{b}->{r}", _levi_civita(input._data.dtype), input, other)
+
+
+@register("cross")
+def _torch_cross(input: Tensor, other: Tensor, dim: int | None = None, *, out=None) -> Tensor:
+    """torch.cross: by default along the first dim of size 3."""
+    if dim is None:
+        dim = next((i for i, s in enumerate(np.broadcast_shapes(input._data.shape, other._data.shape)) if s == 3), -1)
+    return cross(input, other, dim=dim)

@@ -1,0 +1,184 @@
+"""Normalization layers: batch, layer, group and RMS norm.
+
+Each standardizes over some dims with one fused op and then applies its affine map with ordinary
+ops. The fused op matters: written as a chain of mean/sub/pow/rsqrt ops, the standardization
+would keep five intermediates alive and its backward would run a dozen elementwise passes, where
+the closed form ``rstd * (g - mean(g) - xhat * mean(g * xhat))`` needs three.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ..._backend import xp
+from ..._tensor import Tensor
+from ...autograd.function import Op
+from ...autograd.grad_mode import state, no_grad
+
+__all__ = ["batch_norm", "layer_norm", "group_norm", "rms_norm"]
+
+
+class Standardize(Op):
+    """xhat = (x - mean) * rstd over ``dims`` (or x * rstd, the RMS form, when not ``center``).
+
+    Also returns the mean and biased variance (mean square for RMS), which batch norm's running
+    statistics need, and the reciprocal standard deviation; they are not differentiable outputs.
+    """
+
+    differentiable_outputs = (0,)
+
+    @staticmethod
+    def forward(x, dims, eps, center):
+        if center:
+            mean = x.mean(axis=dims, keepdims=True)
+            xc = x - mean
+            var = (xc * xc).mean(axis=dims, keepdims=True)
+        else:
+            mean, xc = xp.zeros((), x.dtype), x
+            var = (x * x).mean(axis=dims, keepdims=True)
+        rstd = 1.0 / xp.sqrt(var + eps)
+        return xc * rstd, mean, var, rstd
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, ctx.dims, ctx.eps, ctx.center = inputs
+        ctx.save_for_backward(x, Tensor._make(output[0]), Tensor._make(output[3]))
+
+    @staticmethod
+    def backward(ctx, g, *_):
+        x, xhat, rstd = ctx.saved_tensors
+        if state.enabled:
+            # create_graph: rebuild xhat and rstd from x with differentiable ops, so that the
+            # gradient below is itself differentiable in x
+            xhat, rstd = _standardize_ops(x, ctx.dims, ctx.eps, ctx.center)
+        dims = ctx.dims
+        gx = g - (g * xhat).mean(dims, keepdim=True) * xhat
+        if ctx.center:
+            gx = gx - g.mean(dims, keepdim=True)
+        return gx * rstd, None, None, None
+
+
+def _standardize_ops(x: Tensor, dims, eps: float, center: bool):
+    """The standardization written with ordinary differentiable ops (for double backward)."""
+    xc = x - x.mean(dims, keepdim=True) if center else x
+    rstd = ((xc * xc).mean(dims, keepdim=True) + eps).rsqrt()
+    return xc * rstd, rstd
+
+
+def _affine(y: Tensor, weight, bias, shape) -> Tensor:
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y
+
+
+def _check_float(op: str, input: Tensor) -> None:
+    if not input.is_floating_point():
+        raise RuntimeError(f"{op}: expected a floating point input, got {input.dtype}")
+
+
+# ----------------------------------------------------------------------------- batch norm
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
+               bias: Tensor | None = None, training: bool = False, momentum: float = 0.1,
+               eps: float = 1e-5) -> Tensor:
+    """Normalize each channel (dim 1) of (N, C, *) by batch statistics (training) or running statistics.
+
+    In training, running_mean/running_var (when given) are updated in place with ``momentum``,
+    running_var with the unbiased batch variance, as torch does.
+    """
+    _check_float("batch_norm", input)
+    if input.ndim < 2:
+        raise ValueError(f"Expected 2D or higher input (got {input.ndim}D input)")
+    c = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        if t is not None and t.numel() != c:
+            raise RuntimeError(f"batch_norm: expected {name} to have {c} elements (the input's channels), but "
+                               f"got {name} of size {list(t.shape)} for input of size {list(input.shape)}")
+    shape = (1, c) + (1,) * (input.ndim - 2)
+    if not training:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("batch_norm: running_mean and running_var must be defined in evaluation mode")
+        # fold the running statistics into one scale and shift: two passes over the input
+        scale = (running_var + eps).rsqrt()
+        if weight is not None:
+            scale = scale * weight
+        shift = -running_mean * scale
+        if bias is not None:
+            shift = shift + bias
+        return input * scale.reshape(shape) + shift.reshape(shape)
+    n = input.numel() // c
+    if n <= 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                         f"{list(input.shape)}")
+    dims = (0, *range(2, input.ndim))
+    xhat, mean, var, _ = Standardize.apply(input, dims, float(eps), True)
+    if running_mean is not None or running_var is not None:
+        with no_grad():
+            _update(running_mean, mean, momentum)
+            _update(running_var, var * (n / (n - 1)), momentum)
+    return _affine(xhat, weight, bias, shape)
+
+
+def _update(buf: Tensor | None, batch_stat: Tensor, momentum: float) -> None:
+    """buf <- (1 - momentum) * buf + momentum * batch_stat, in place."""
+    if buf is None:
+        return
+    stat = batch_stat._data.reshape(-1).astype(buf._data.dtype, copy=False)
+    buf._data *= 1 - momentum
+    buf._data += momentum * stat
+    buf._version += 1
+
+
+# ----------------------------------------------------------------------------- layer, group and RMS norm
+def _normalized_dims(op: str, input: Tensor, normalized_shape) -> tuple:
+    shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or tuple(input.shape[input.ndim - k:]) != shape or input.ndim < k:
+        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
+                           f"[*{''.join(f', {s}' for s in shape)}], but got input of size{list(input.shape)}")
+    return shape, tuple(range(input.ndim - k, input.ndim))
+
+
+def _check_affine(op: str, shape: tuple, weight, bias) -> None:
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != shape:
+            raise RuntimeError(f"{op}: expected {name} of shape {list(shape)}, but got {list(t.shape)}")
+
+
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """Normalize over the trailing ``normalized_shape`` dims, then scale and shift elementwise."""
+    _check_float("layer_norm", input)
+    shape, dims = _normalized_dims("layer_norm", input, normalized_shape)
+    _check_affine("layer_norm", shape, weight, bias)
+    xhat = Standardize.apply(input, dims, float(eps), True)[0]
+    return _affine(xhat, weight, bias, shape)
+
+
+def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, eps: float | None = None) -> Tensor:
+    """x / sqrt(mean(x^2) + eps) over the trailing dims, times weight; eps defaults to the dtype's epsilon."""
+    _check_float("rms_norm", input)
+    shape, dims = _normalized_dims("rms_norm", input, normalized_shape)
+    _check_affine("rms_norm", shape, weight, None)
+    eps = float(np.finfo(input._data.dtype).eps) if eps is None else float(eps)
+    xhat = Standardize.apply(input, dims, eps, False)[0]
+    return _affine(xhat, weight, None, shape)
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """Normalize (N, C, *) over groups of C/num_groups channels (and all spatial positions), then per-channel affine."""
+    _check_float("group_norm", input)
+    if input.ndim < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.ndim}")
+    n, c = input.shape[:2]
+    if c % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input "
+                           f"of shape {list(input.shape)} and num_groups={num_groups}")
+    _check_affine("group_norm", (c,), weight, bias)
+    grouped = input.reshape((n, num_groups, -1))
+    xhat = Standardize.apply(grouped, (2,), float(eps), True)[0].reshape(tuple(input.shape))
+    return _affine(xhat, weight, bias, (c,) + (1,) * (input.ndim - 2))

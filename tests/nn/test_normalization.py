@@ -1,0 +1,82 @@
+"""Batch, layer, group and RMS norm (functional and modules) against torch 2.13.0 and finite differences."""
+import numpy as np
+import pytest
+import torch
+
+import ember
+import ember.nn.functional as F
+from ember.autograd import gradcheck, gradgradcheck
+from torch_compare import compare, f32, f64, leaf
+
+TF = torch.nn.functional
+
+
+@pytest.mark.parametrize("shape", [(8, 3), (4, 3, 5), (4, 3, 5, 6)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_training_vs_torch(rng, shape, affine):
+    c = shape[1]
+    stats = [rng.standard_normal(c).astype(np.float32), rng.uniform(0.5, 2, c).astype(np.float32)]
+    ember_rm, torch_rm = [ember.tensor(s.copy()) for s in stats], [torch.tensor(s.copy()) for s in stats]
+    args = [f32(rng, *shape) * 3 + 1] + ([f32(rng, c), f32(rng, c)] if affine else [])
+    compare(lambda x, *wb: F.batch_norm(x, *ember_rm, *wb, training=True, momentum=0.3),
+            lambda x, *wb: TF.batch_norm(x, *torch_rm, *wb, training=True, momentum=0.3), *args, atol=1e-4)
+    for e, t in zip(ember_rm, torch_rm):
+        np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_batch_norm_eval_vs_torch(rng):
+    c = 3
+    rm, rv = rng.standard_normal(c).astype(np.float32), rng.uniform(0.5, 2, c).astype(np.float32)
+    compare(lambda x, w, b, m, v: F.batch_norm(x, m, v, w, b, training=False, eps=1e-3),
+            lambda x, w, b, m, v: TF.batch_norm(x, m, v, w, b, training=False, eps=1e-3),
+            f32(rng, 4, c, 5, 5), f32(rng, c), f32(rng, c), rm, rv, grad=[0, 1, 2])
+
+
+@pytest.mark.parametrize("shape, norm", [((4, 5), (5,)), ((2, 3, 4, 5), (4, 5)), ((3, 7), 7)])
+def test_layer_norm_vs_torch(rng, shape, norm):
+    ns = (norm,) if isinstance(norm, int) else norm
+    compare(lambda x, w, b: F.layer_norm(x, norm, w, b, 1e-4), lambda x, w, b: TF.layer_norm(x, ns, w, b, 1e-4),
+            f32(rng, *shape) * 2 + 1, f32(rng, *ns), f32(rng, *ns), atol=1e-4)
+    compare(lambda x: F.layer_norm(x, norm), lambda x: TF.layer_norm(x, ns), f32(rng, *shape), atol=1e-4)
+
+
+@pytest.mark.parametrize("shape, groups", [((2, 6, 4, 4), 3), ((3, 4, 5), 2), ((2, 4), 4), ((2, 6, 3, 3), 1)])
+def test_group_norm_vs_torch(rng, shape, groups):
+    c = shape[1]
+    compare(lambda x, w, b: F.group_norm(x, groups, w, b), lambda x, w, b: TF.group_norm(x, groups, w, b),
+            f32(rng, *shape) * 2 - 1, f32(rng, c), f32(rng, c), atol=1e-4)
+
+
+@pytest.mark.parametrize("shape, norm, eps", [((4, 5), (5,), None), ((2, 3, 4), (3, 4), 1e-3)])
+def test_rms_norm_vs_torch(rng, shape, norm, eps):
+    compare(lambda x, w: F.rms_norm(x, norm, w, eps), lambda x, w: TF.rms_norm(x, norm, w, eps),
+            f32(rng, *shape), f32(rng, *norm), atol=1e-4)
+    compare(lambda x: F.rms_norm(x, norm), lambda x: TF.rms_norm(x, norm), f32(rng, *shape), atol=1e-4)
+
+
+@pytest.mark.parametrize("fn, shape, pshape", [
+    (lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), (4, 3, 2), (3,)),
+    (lambda x, w, b: F.layer_norm(x, (2, 3), w, b), (2, 2, 3), (2, 3)),
+    (lambda x, w, b: F.group_norm(x, 2, w, b), (2, 4, 3), (4,)),
+    (lambda x, w, b: F.rms_norm(x, (3,), w) + b, (2, 4, 3), (3,)),
+])
+def test_norm_gradcheck_and_double_backward(rng, fn, shape, pshape):
+    inputs = (leaf(f64(rng, *shape)), leaf(f64(rng, *pshape)), leaf(f64(rng, *pshape)))
+    assert gradcheck(fn, inputs)
+    assert gradgradcheck(fn, inputs)
+
+
+@pytest.mark.parametrize("call, exc, msg", [
+    (lambda: F.batch_norm(ember.zeros(1, 3), None, None, training=True), ValueError,
+     "Expected more than 1 value per channel when training, got input size [1, 3]"),
+    (lambda: F.layer_norm(ember.zeros(2, 3), (4,)), RuntimeError,
+     "Given normalized_shape=[4], expected input with shape [*, 4], but got input of size[2, 3]"),
+    (lambda: F.group_norm(ember.zeros(2, 5, 4), 2), RuntimeError,
+     "Expected number of channels in input to be divisible by num_groups, but got input of shape [2, 5, 4] and "
+     "num_groups=2"),
+    (lambda: F.batch_norm(ember.zeros(2, 3), ember.zeros(4), ember.ones(4)), RuntimeError, "running_mean"),
+])
+def test_norm_errors(call, exc, msg):
+    with pytest.raises(exc) as info:
+        call()
+    assert msg in str(info.value)
