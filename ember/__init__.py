@@ -41,3 +41,4 @@ from .random import (manual_seed, seed, initial_seed, Generator, default_generat
 from .autograd import functional as _autograd_functional  # noqa: E402,F401  (ember.autograd.functional)
 from . import optim  # noqa: E402
 from . import utils  # noqa: E402
+from .serialization import save, load  # noqa: E402

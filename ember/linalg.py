@@ -317,15 +317,15 @@ class SVD(Op):
         U, S, Vh = _outputs(ctx)
         m, n = U._data.shape[-2], Vh._data.shape[-1]
         gU, gVh = (None if g is None or not g._data.any() else g for g in (gU, gVh))  # zeros: output unused
-        if ctx.full and m != n and (gU is not None or gVh is not None):
-            raise NotImplementedError("linalg_svd_backward: Setting full_matrices=True in forward is not supported "
-                                      "in backward when A is not square")
+        k = S._data.shape[-1]
+        if ctx.full and m != n:
+            # only the k leading columns of U (rows of Vh) depend on A; the rest is an arbitrary completion
+            cols, rows = _const(np.eye(m, k, dtype=U._data.dtype)), _const(np.eye(k, n, dtype=U._data.dtype))
+            U, Vh = Matmul.apply(U, cols), Matmul.apply(rows, Vh)
+            gU = None if gU is None else Matmul.apply(gU, cols)
+            gVh = None if gVh is None else Matmul.apply(rows, gVh)
         if gU is None and gVh is None:
             return Matmul.apply(U * _row(gS), Vh) if gS is not None else None, None
-        k = S._data.shape[-1]
-        if ctx.full:  # keep the k leading columns of U and rows of Vh
-            U = Matmul.apply(U, _const(np.eye(m, k, dtype=U._data.dtype)))
-            Vh = Matmul.apply(_const(np.eye(k, n, dtype=U._data.dtype)), Vh)
         V = _T(Vh)
         gU = gU if gU is not None else _const(xp.zeros(U._data.shape, U._data.dtype))
         gV = _T(gVh) if gVh is not None else _const(xp.zeros(V._data.shape, V._data.dtype))

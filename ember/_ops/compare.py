@@ -58,6 +58,8 @@ ge = _comparison("ge", xp.greater_equal, "__ge__", ("greater_equal",))
 # ----------------------------------------------------------------------------- logical
 def _logical(name: str, ufunc):
     def fn(input, other) -> Tensor:
+        if not isinstance(other, Tensor):
+            raise TypeError(f"{name}(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
         return _apply(name, ufunc, input, other)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise {name.replace('_', ' ')} of the operands' truth values; a bool tensor."

@@ -90,16 +90,28 @@ class IndexPut(Op):
 
 
 def _put(out: ndarray, idx: tuple, value, accumulate: bool) -> None:
-    """``out[idx] = value`` (or ``+=`` with repeats adding up), with torch's shape error."""
+    """``out[idx] = value`` (or ``+=`` with repeats adding up), with torch's shape errors."""
     try:
         if accumulate:
             xp.add.at(out, idx, value)
         else:
             out[idx] = value
     except ValueError:
-        target = out[idx].shape
-        raise RuntimeError(f"shape mismatch: value tensor of shape {list(xp.shape(value))} cannot be broadcast "
-                           f"to indexing result of shape {list(target)}") from None
+        raise _shape_error(out[idx].shape, xp.shape(value), any(type(i) is ndarray for i in idx)) from None
+
+
+def _shape_error(target, vshape, advanced: bool) -> RuntimeError:
+    if advanced:
+        return RuntimeError(f"shape mismatch: value tensor of shape {list(vshape)} cannot be broadcast to indexing "
+                            f"result of shape {list(target)}")
+    lead = len(target) - len(vshape)
+    for d, s in enumerate(vshape):
+        if d + lead >= 0 and s != 1 and s != target[d + lead]:
+            return RuntimeError(f"The expanded size of the tensor ({target[d + lead]}) must match the existing size "
+                                f"({s}) at non-singleton dimension {d + lead}.  Target sizes: {list(target)}.  "
+                                f"Tensor sizes: {list(vshape)}")
+    return RuntimeError(f"expand: the number of sizes provided ({len(target)}) must be greater or equal to the "
+                        f"number of dimensions in the tensor ({len(vshape)})")
 
 
 def _sum_to_value(g: Tensor, vshape) -> Tensor:
@@ -165,6 +177,9 @@ def _index_error(e: IndexError, idx: tuple, shape) -> IndexError:
     """NumPy's indexing errors in torch's words."""
     msg = str(e)
     m = re.match(r"too many indices for array: array is (\d+)-dimensional", msg)
+    if m and m.group(1) == "0":
+        return IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` "
+                          "in C++ to convert a 0-dim tensor to a number")
     if m:
         return IndexError(f"too many indices for tensor of dimension {m.group(1)}")
     m = re.match(r"boolean index did not match indexed array along (?:axis|dimension) (\d+); size of "
@@ -198,10 +213,34 @@ def _item_at_axis(idx: tuple, ndim: int, axis: int) -> int:
     return len(idx) - 1
 
 
+def _split_ints(idx: tuple):
+    """torch applies ints before index arrays (NumPy would broadcast them together, which moves the
+    result's dims when a slice separates them): ``(first, second)`` to apply one after the other, or None."""
+    has_int = has_array = False
+    for i in idx:
+        has_int = has_int or type(i) is int
+        has_array = has_array or type(i) is ndarray
+    if not (has_int and has_array):
+        return None
+    first, second = [], []
+    for i in idx:
+        if type(i) is ndarray:
+            first.extend([slice(None)] * (i.ndim if i.dtype.kind == "b" else 1))
+            second.append(i)
+        else:
+            first.append(i)
+            if type(i) is not int:
+                second.append(i if i is Ellipsis else slice(None))
+    return tuple(first), tuple(second)
+
+
 def __getitem__(self: Tensor, index) -> Tensor:
     """``self[index]``: basic indexing gives a view, advanced indexing a copy."""
     idx = _parse(index)
     try:
+        split = _split_ints(idx)
+        if split is not None:
+            return Index.apply(Index.apply(self, split[0]), split[1])
         return Index.apply(self, idx)
     except IndexError as e:
         raise _index_error(e, idx, self._data.shape) from None
@@ -218,10 +257,18 @@ def __setitem__(self: Tensor, index, value) -> None:
         raise TypeError(f"can't assign a {type(value).__module__}.{type(value).__name__} to a "
                         f"{self.type()}".replace("builtins.", ""))
     try:
+        split = _split_ints(idx)
         if state.enabled and (self._requires_grad or isinstance(value, Tensor) and value._requires_grad):
+            if split is not None:  # write into the int-selected part, then put that part back
+                value = IndexPut.apply(Index.apply(self, split[0]), value, split[1], False)
+                idx = split[0]
             write_inplace(self, IndexPut.apply(self, value, idx, False), "setitem")
         else:
-            _put(self._data, idx, value._data if isinstance(value, Tensor) else value, False)
+            data = value._data if isinstance(value, Tensor) else value
+            if split is not None:
+                _put(self._data[split[0]], split[1], data, False)
+            else:
+                _put(self._data, idx, data, False)
             self._version += 1
     except IndexError as e:
         raise _index_error(e, idx, self._data.shape) from None

@@ -92,7 +92,9 @@ def _return_type(name: str, fields=("values", "indices")):
     return cls
 
 
-return_types = SimpleNamespace(**{n: _return_type(n) for n in ("max", "min", "median", "sort", "topk")})
+return_types = SimpleNamespace(**{n: _return_type(n) for n in ("max", "min", "median", "sort", "topk", "kthvalue",
+                                                                "cummax", "cummin")},
+                               aminmax=_return_type("aminmax", ("min", "max")))
 
 
 # ----------------------------------------------------------------------------- gather / scatter
@@ -146,7 +148,8 @@ def _variant(base, name: str, node: str):
 
 _GATHERS = {op: _variant(Gather, op.capitalize(), node) for op, node in
             [("max", "MaxBackward0"), ("min", "MinBackward0"), ("median", "MedianBackward1"),
-             ("sort", "SortBackward0"), ("topk", "TopkBackward0")]}
+             ("sort", "SortBackward0"), ("topk", "TopkBackward0"), ("kthvalue", "KthvalueBackward0"),
+             ("cummax", "CummaxBackward0"), ("cummin", "CumminBackward0")]}
 
 
 def _pick(input: Tensor, idx, axis: int, keepdim: bool, kind):
@@ -208,6 +211,31 @@ def mean(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     if not _count(input._data.shape, dims):
         return sum(input, dims, keepdim) * float("nan")  # the mean of nothing is NaN, without NumPy's warning
     return Mean.apply(input, dims, keepdim)
+
+
+def _nan_to_zero(input: Tensor) -> Tensor:
+    if input._data.dtype.kind != "f":
+        return input
+    return FUNCTIONS["where"](FUNCTIONS["isnan"](input), 0.0, input)
+
+
+@register()
+def nansum(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Sum of the elements that are not NaN."""
+    return sum(_nan_to_zero(input), dim, keepdim, dtype=dtype)
+
+
+@register()
+def nanmean(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Mean of the elements that are not NaN."""
+    if dtype is not None:
+        input = input.to(dtype)
+    if input._data.dtype.kind != "f":
+        raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype but got "
+                           f"{_name(input.dtype)}")
+    count = Tensor._make(xp.sum(~xp.isnan(input._data), axis=_axes(input, dim, "nanmean"), keepdims=keepdim,
+                                dtype=input._data.dtype))
+    return nansum(input, dim, keepdim) / count
 
 
 class Mean(Op):
@@ -443,6 +471,51 @@ def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True
         return _scalar_pick(input, return_types.topk)
     order = _argsort(input._data, axis, largest)
     return _pick(input, xp.take(order, range(k), axis=axis), axis, True, return_types.topk)
+
+
+@register()
+def kthvalue(input, k: int, dim: int = -1, keepdim: bool = False):
+    """The ``k``-th smallest element along ``dim``, as (values, indices)."""
+    if input._data.dtype == np.bool_:
+        raise NotImplementedError("\"kthvalue_cpu\" not implemented for 'Bool'")
+    axis = _along(input, dim, "kthvalue", allow_empty=True)
+    size = 1 if axis is None else input._data.shape[axis]
+    if not 1 <= k <= size:
+        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {dim} "
+                           f"(k={k}, input of shape {list(input.shape)})")
+    if axis is None:
+        return _scalar_pick(input, return_types.kthvalue)
+    order = _argsort(input._data, axis, False)
+    return _pick(input, xp.take(order, [k - 1], axis=axis), axis, keepdim, return_types.kthvalue)
+
+
+@register()
+def aminmax(input, *, dim=None, keepdim: bool = False):
+    """(min, max) over all dims or one dim."""
+    return return_types.aminmax(amin(input, () if dim is None else dim, keepdim),
+                                amax(input, () if dim is None else dim, keepdim))
+
+
+def _running(op: str, accumulate):
+    def fn(input, dim: int):
+        axis = _along(input, dim, op, allow_empty=True)
+        kind = getattr(return_types, op)
+        if axis is None:
+            return _scalar_pick(input, kind)
+        a = input._data
+        best = accumulate(a, axis=axis)
+        pos = xp.arange(a.shape[axis]).reshape((-1,) + (1,) * (a.ndim - axis - 1))
+        # torch moves to the latest of equal values, and to each NaN (which then stays the value)
+        hit = (a == best) | (xp.isnan(a) if a.dtype.kind == "f" else False)
+        idx = xp.maximum.accumulate(xp.where(hit, pos, 0), axis=axis)
+        return _pick(input, idx, axis, True, kind)
+    fn.__name__ = fn.__qualname__ = op
+    fn.__doc__ = f"Running {op[3:]}imum along ``dim`` and where it was found, as (values, indices)."
+    return register(op)(fn)
+
+
+cummax = _running("cummax", xp.maximum.accumulate)
+cummin = _running("cummin", xp.minimum.accumulate)
 
 
 # ----------------------------------------------------------------------------- var, std

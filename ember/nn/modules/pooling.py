@@ -1,0 +1,200 @@
+"""Pooling layers: MaxPool1d/2d, AvgPool1d/2d and the adaptive ones."""
+from __future__ import annotations
+
+from ..._tensor import Tensor
+from .._functional import pooling as F
+from .module import Module
+
+
+class _MaxPoolNd(Module):
+    _fn = None
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
+                 ceil_mode: bool = False) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding, self.dilation = padding, dilation
+        self.return_indices, self.ceil_mode = return_indices, ceil_mode
+
+    def forward(self, input: Tensor):
+        return type(self)._fn(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                              self.return_indices)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class MaxPool1d(_MaxPoolNd):
+    """1-D max pooling over (N, C, L).
+
+    Args:
+        kernel_size, stride (default kernel_size), padding, dilation: ints.
+        return_indices: also return the argmax positions (for MaxUnpool). ceil_mode: round the output size up.
+
+    Shape:
+        - Input: ``(N, C, L_in)``; Output: ``(N, C, L_out)``
+
+    Example::
+
+        >>> nn.MaxPool1d(3, stride=2)(ember.randn(20, 16, 50)).shape
+        ember.Size([20, 16, 24])
+    """
+
+    _fn = staticmethod(F.max_pool1d)
+
+
+class MaxPool2d(_MaxPoolNd):
+    """2-D max pooling over (N, C, H, W).
+
+    Args:
+        kernel_size, stride (default kernel_size), padding, dilation: an int or a pair.
+        return_indices: also return the flat argmax positions. ceil_mode: round the output size up.
+
+    Shape:
+        - Input: ``(N, C, H_in, W_in)``; Output: ``(N, C, H_out, W_out)``
+
+    Example::
+
+        >>> nn.MaxPool2d(2)(ember.randn(2, 3, 28, 28)).shape
+        ember.Size([2, 3, 14, 14])
+    """
+
+    _fn = staticmethod(F.max_pool2d)
+
+
+class AvgPool1d(Module):
+    """1-D average pooling over (N, C, L).
+
+    Args:
+        kernel_size, stride (default kernel_size), padding: ints.
+        ceil_mode: round the output size up. count_include_pad: count padded zeros in the average.
+
+    Shape:
+        - Input: ``(N, C, L_in)``; Output: ``(N, C, L_out)``
+
+    Example::
+
+        >>> nn.AvgPool1d(3, stride=2)(ember.randn(1, 1, 7)).shape
+        ember.Size([1, 1, 3])
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                 count_include_pad: bool = True) -> None:
+        super().__init__()
+        self.kernel_size = F._tuple(kernel_size, 1, "kernel_size", "AvgPool1d")
+        self.stride = F._tuple(stride if stride is not None else kernel_size, 1, "stride", "AvgPool1d")
+        self.padding = F._tuple(padding, 1, "padding", "AvgPool1d")
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool2d(Module):
+    """2-D average pooling over (N, C, H, W).
+
+    Args:
+        kernel_size, stride (default kernel_size), padding: an int or a pair.
+        ceil_mode: round the output size up. count_include_pad: count padded zeros in the average.
+        divisor_override: divide every window sum by this instead.
+
+    Shape:
+        - Input: ``(N, C, H_in, W_in)``; Output: ``(N, C, H_out, W_out)``
+
+    Example::
+
+        >>> nn.AvgPool2d(2)(ember.randn(2, 3, 8, 8)).shape
+        ember.Size([2, 3, 4, 4])
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True,
+                 divisor_override: int | None = None) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding, self.ceil_mode = padding, ceil_mode
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class _Adaptive(Module):
+    _fn = None
+
+    def __init__(self, output_size) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input: Tensor):
+        return type(self)._fn(input, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(_Adaptive):
+    """Average pooling of (N, C, L) to a fixed length ``output_size``.
+
+    Example::
+
+        >>> nn.AdaptiveAvgPool1d(5)(ember.randn(1, 64, 8)).shape
+        ember.Size([1, 64, 5])
+    """
+
+    _fn = staticmethod(F.adaptive_avg_pool1d)
+
+
+class AdaptiveAvgPool2d(_Adaptive):
+    """Average pooling of (N, C, H, W) to a fixed ``output_size`` (an int, a pair, None keeps a size).
+
+    Example::
+
+        >>> nn.AdaptiveAvgPool2d((5, 7))(ember.randn(1, 64, 8, 9)).shape
+        ember.Size([1, 64, 5, 7])
+    """
+
+    _fn = staticmethod(F.adaptive_avg_pool2d)
+
+
+class _AdaptiveMax(_Adaptive):
+    def __init__(self, output_size, return_indices: bool = False) -> None:
+        super().__init__(output_size)
+        self.return_indices = return_indices
+
+    def forward(self, input: Tensor):
+        return type(self)._fn(input, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool1d(_AdaptiveMax):
+    """Max pooling of (N, C, L) to a fixed length; with return_indices also the argmax positions.
+
+    Example::
+
+        >>> nn.AdaptiveMaxPool1d(5)(ember.randn(1, 64, 8)).shape
+        ember.Size([1, 64, 5])
+    """
+
+    _fn = staticmethod(F.adaptive_max_pool1d)
+
+
+class AdaptiveMaxPool2d(_AdaptiveMax):
+    """Max pooling of (N, C, H, W) to a fixed ``output_size``; with return_indices also the argmax positions.
+
+    Example::
+
+        >>> nn.AdaptiveMaxPool2d(1)(ember.randn(2, 64, 8, 9)).shape
+        ember.Size([2, 64, 1, 1])
+    """
+
+    _fn = staticmethod(F.adaptive_max_pool2d)
