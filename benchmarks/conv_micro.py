@@ -41,6 +41,21 @@ def step(lib, x, w, b, padding, input_grad: bool):
     return run
 
 
+def cnn(lib):
+    """The benchmark CNN: conv 1->32, ReLU, conv 32->64, ReLU, 2x2 max pool, linear to 10 classes."""
+    nn = lib.nn
+    return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 14 * 14, 10))
+
+
+def cnn_step(lib, model, x, y):
+    """Forward, cross-entropy loss and backward of one batch."""
+    def run():
+        model.zero_grad()
+        lib.nn.functional.cross_entropy(model(x), y).backward()
+    return run
+
+
 def main() -> None:
     rng = np.random.default_rng(0)
     for name, n, c, h, wd, o, k, p in CASES:
@@ -55,6 +70,11 @@ def main() -> None:
             times.append(best_of(step(lib, x, w, b, p, input_grad)))
         print(f"{name:22s} ember {times[0] * 1e3:7.1f} ms  torch {times[1] * 1e3:7.1f} ms  "
               f"ratio {times[0] / times[1]:.2f}")
+    x = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
+    y = rng.integers(0, 10, 64)
+    times = [best_of(cnn_step(lib, cnn(lib), lib.tensor(x), lib.tensor(y))) for lib in (ember, torch)]
+    print(f"{'CNN step (batch 64)':22s} ember {times[0] * 1e3:7.1f} ms  torch {times[1] * 1e3:7.1f} ms  "
+          f"ratio {times[0] / times[1]:.2f}")
 
 
 if __name__ == "__main__":

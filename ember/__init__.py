@@ -42,3 +42,4 @@ from .autograd import functional as _autograd_functional  # noqa: E402,F401  (em
 from . import optim  # noqa: E402
 from . import utils  # noqa: E402
 from .serialization import save, load  # noqa: E402
+from . import datasets, transforms  # noqa: E402,F401

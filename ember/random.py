@@ -117,7 +117,7 @@ def set_rng_state(new_state) -> None:
 def _float_dtype(dtype, op: str) -> _dtype.dtype:
     dt = _dtype.get_default_dtype() if dtype is None else _dtype.as_dtype(dtype)
     if not dt.is_floating_point:
-        raise RuntimeError(f"{op}: not implemented for '{_TYPE_NAMES[dt.name]}' (needs a floating point dtype)")
+        raise NotImplementedError(f"{op}: not implemented for '{_TYPE_NAMES[dt.name]}' (needs a floating point dtype)")
     return dt
 
 
@@ -368,7 +368,9 @@ def exponential_(self: Tensor, lambd: float = 1.0, *, generator: Generator | Non
     """Fill with exponential samples of rate ``lambd``."""
     if lambd <= 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
-    _float_dtype(self.dtype, "exponential_")
+    if not self.is_floating_point():
+        raise RuntimeError("exponential_: Exponential distribution is a continuous probability distribution. dtype "
+                           f"must be a floating point but you specified {_TYPE_NAMES[self.dtype.name]}")
     return _fill(self, _gen(generator).standard_exponential(self._data.shape) / lambd, "exponential_")
 
 

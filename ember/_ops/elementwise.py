@@ -134,7 +134,7 @@ def div(input, other, *, rounding_mode: str | None = None, out=None) -> Tensor:
     if rounding_mode is None:
         return _out(Div.apply(*_float_operands(input, other)), out)
     if rounding_mode not in ("trunc", "floor"):
-        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
                          f"'{rounding_mode}'")
     _check_int_divisor(input, other)
     return _out(RoundedDiv.apply(input, other, rounding_mode), out)
@@ -314,7 +314,7 @@ abs = unary("abs", xp.abs, lambda x, y, g: g * const(xp.sign(x._data)), keeps_in
             doc="|x| elementwise (gradient 0 at 0, as torch's).")
 relu = unary("relu", lambda x: xp.maximum(x, 0), lambda x, y, g: masked(g, y._data > 0), saves="output",
              keeps_int=True, doc="max(x, 0) elementwise (gradient 0 at 0).")
-sign = unary("sign", _ints_unchanged(xp.sign), _zero_grad, saves="none", keeps_int=True)
+sign = unary("sign", lambda x: x.copy() if x.dtype.kind == "b" else xp.sign(x), _zero_grad, saves="none", keeps_int=True)
 floor = unary("floor", _ints_unchanged(xp.floor), _zero_grad, saves="none", keeps_int=True)
 ceil = unary("ceil", _ints_unchanged(xp.ceil), _zero_grad, saves="none", keeps_int=True)
 trunc = unary("trunc", _ints_unchanged(xp.trunc), _zero_grad, saves="none", keeps_int=True, aliases=("fix",))
@@ -473,7 +473,8 @@ class Pow(Op):
 
     @staticmethod
     def forward(a, b):
-        return xp.power(a, b)
+        with xp.errstate(invalid="ignore", divide="ignore"):  # NaN/inf results, silently as torch
+            return xp.power(a, b)
 
     @staticmethod
     def setup_context(ctx, inputs, output):

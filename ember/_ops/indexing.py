@@ -1,10 +1,12 @@
 """Indexing: ``x[idx]``, ``x[idx] = v``, gather/scatter, index_*, masked_*, take, put, nonzero.
 
 Two primitives carry every gradient here: ``Index`` reads ``x[idx]`` and ``IndexPut``
-writes (or adds) a value at ``idx`` into a copy of ``x``. Each one's backward is
-written with the other, so double backward needs no extra code. Every other op builds
+writes (or adds) a value at ``idx`` into a copy of ``x``. Their backwards are written
+with each other (and ``IndexGrad``, zeros with ``g`` put at ``idx``, whose backward is
+``Index``), so double backward needs no extra code. Every other op builds
 a NumPy index tuple for them (``gather`` is ``x[along(index, dim)]``, ``scatter_add`` an
-accumulating put), so its gradient comes for free.
+accumulating put), so its gradient comes for free. ``scatter_reduce`` is the one
+other primitive: its gradients are weights on ``g`` computed once in forward.
 """
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ import re
 
 import numpy as np
 
-from .. import _dtype
 from .._backend import ndarray, xp
 from .._tensor import Tensor
 from ..autograd.function import Op

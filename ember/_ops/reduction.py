@@ -7,7 +7,6 @@ so its gradient is Gather's: the output gradient scattered back to the chosen el
 """
 from __future__ import annotations
 
-import builtins
 import math
 import warnings
 from collections import namedtuple
@@ -47,14 +46,10 @@ def _count(shape, dims) -> int:
     return math.prod(shape[d] for d in dims)
 
 
-def _as_np_dtype(dtype):
-    return None if dtype is None else _dtype.as_dtype(dtype).np
-
-
 def _int_acc(input: Tensor, dtype):
     """The accumulation dtype of sum/prod/cumsum: ``dtype``, else int64 for integers and bools."""
     if dtype is not None:
-        return _as_np_dtype(dtype)
+        return _dtype.as_dtype(dtype).np
     return np.int64 if input._data.dtype.kind in "bui" else None
 
 
@@ -72,14 +67,6 @@ def _const(a) -> Tensor:
 def _name(d) -> str:
     return {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
             "bool": "Bool", "float16": "Half", "float32": "Float", "float64": "Double"}.get(d.name, d.name)
-
-
-_long_name = _name
-
-
-def _need_float(input: Tensor, op: str) -> None:
-    if input._data.dtype.kind != "f":
-        raise RuntimeError(f"{op}(): expected a floating point input, got {_name(input.dtype)}")
 
 
 # ----------------------------------------------------------------------------- named tuples
@@ -119,12 +106,14 @@ class Gather(Op):
 
 
 class Scatter(Op):
-    """Zeros of ``shape`` holding ``g`` at ``idx`` along ``axis`` (indices distinct along the axis)."""
+    """Zeros of ``shape`` plus ``g`` added at ``idx`` along ``axis`` (repeated indices accumulate)."""
 
     @staticmethod
     def forward(g, idx, axis, shape):
         out = xp.zeros(shape, dtype=g.dtype)
-        xp.put_along_axis(out, idx, g.reshape(idx.shape), axis)
+        where = list(xp.ix_(*[xp.arange(n) for n in idx.shape]))
+        where[axis] = idx
+        xp.add.at(out, tuple(where), g.reshape(idx.shape))
         return out
 
     @staticmethod
@@ -191,6 +180,21 @@ class Sum(Op):
         return _expand_back(g, ctx.in_shape, ctx.dims, ctx.keepdim), None, None, None
 
 
+class Mean(Op):
+    @staticmethod
+    def forward(x, dims, keepdim):
+        return xp.mean(x, axis=dims, keepdims=keepdim)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, ctx.dims, ctx.keepdim = inputs
+        ctx.in_shape = x._data.shape
+
+    @staticmethod
+    def backward(ctx, g):
+        return _expand_back(g, ctx.in_shape, ctx.dims, ctx.keepdim) / _count(ctx.in_shape, ctx.dims), None, None
+
+
 @register()
 def sum(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Sum of elements, over all dims or the given ones."""
@@ -236,21 +240,6 @@ def nanmean(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     count = Tensor._make(xp.sum(~xp.isnan(input._data), axis=_axes(input, dim, "nanmean"), keepdims=keepdim,
                                 dtype=input._data.dtype))
     return nansum(input, dim, keepdim) / count
-
-
-class Mean(Op):
-    @staticmethod
-    def forward(x, dims, keepdim):
-        return xp.mean(x, axis=dims, keepdims=keepdim)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        x, ctx.dims, ctx.keepdim = inputs
-        ctx.in_shape = x._data.shape
-
-    @staticmethod
-    def backward(ctx, g):
-        return _expand_back(g, ctx.in_shape, ctx.dims, ctx.keepdim) / _count(ctx.in_shape, ctx.dims), None, None
 
 
 class Prod(Op):
@@ -404,7 +393,7 @@ argmin = _arg("argmin", xp.argmin)
 # ----------------------------------------------------------------------------- median, sort, topk
 def _lower_median(a, axis=None, keepdims=False):
     flat = xp.sort(a.reshape(-1))
-    if flat.size == 0 or xp.isnan(flat[-1]):
+    if flat.dtype.kind == "f" and (flat.size == 0 or xp.isnan(flat[-1])):
         return xp.asarray(xp.nan, dtype=a.dtype)  # NaN propagates; the median of nothing is NaN
     return flat[(flat.size - 1) // 2]
 
@@ -423,7 +412,7 @@ def _median_index(a, axis: int):
 def median(input, dim=None, keepdim: bool = False):
     """The lower median of all elements; with ``dim``, (values, indices) along it."""
     if input._data.dtype == np.bool_:
-        raise NotImplementedError(f"\"median\" not implemented for 'Bool'")
+        raise NotImplementedError("\"median\" not implemented for 'Bool'")
     if dim is None:
         return _EXTREMES["median"].apply(input, tuple(range(input._data.ndim)), False, _lower_median)
     axis = _along(input, dim, "median")

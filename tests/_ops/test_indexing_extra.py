@@ -77,6 +77,8 @@ def test_getitem_forms(key):
     lambda lib, x: x[:, lib.tensor([True, False])],
     lambda lib, x: x.__setitem__(lib.tensor([0, 1]), lib.ones(3)),
     lambda lib, x: x.__setitem__(0, [1.0]),
+    lambda lib, x: x.__setitem__((slice(0, 2), slice(None)), lib.ones(3, 1)),
+    lambda lib, x: x[0, 1][0],
     lambda lib, x: x.gather(0, lib.tensor([[1.0]])),
     lambda lib, x: x.gather(0, lib.tensor([1])),
     lambda lib, x: x.gather(0, lib.tensor([[3]])),
@@ -271,3 +273,21 @@ def test_scatter_reduce_prod_gradient_with_zeros(include_self):
     e, t = both(run, x, src)
     for a, b in zip(e, t):
         assert_close(a, b)
+
+
+def test_setitem_int_and_array_apart():
+    a = np.arange(24.0).reshape(2, 3, 4)
+
+    def run(lib, x):
+        leaf = x.requires_grad_()
+        v = lib.tensor([[10.0, 20.0, 30.0], [40.0, 50.0, 60.0]], dtype=lib.float64, requires_grad=True)
+        y = leaf * 1
+        y[1, :, lib.tensor([3, 0])] = v.T
+        (y * lib.arange(24.0, dtype=lib.float64).reshape(2, 3, 4)).sum().backward()
+        with lib.no_grad():
+            z = x.detach().clone()
+            z[0, ..., lib.tensor([1, 2])] = -1.0
+        return y, leaf.grad, v.grad, z
+    e, t = both(run, a)
+    for a_, b_ in zip(e, t):
+        assert_close(a_, b_)

@@ -126,3 +126,86 @@ def test_conv_errors(call, exc, msg):
     with pytest.raises(exc) as info:
         call()
     assert msg in str(info.value)
+
+
+# ----------------------------------------------------------------------------- modules
+def copy_torch_state(e, t):
+    """Load the torch module's state into the ember one (same names and shapes)."""
+    e.load_state_dict({k: ember.tensor(v.detach().numpy().copy()) for k, v in t.state_dict().items()})
+
+
+def module_grads_match(e, t, atol=1e-4):
+    for (name, ep), (_, tp) in zip(e.named_parameters(), t.named_parameters()):
+        np.testing.assert_allclose(ep.grad.numpy(), tp.grad.numpy(), atol=atol, rtol=1e-4, err_msg=name)
+
+
+@pytest.mark.parametrize("cls, args, kw, shape", [
+    ("Conv2d", (3, 4, 3), dict(padding=1), (2, 3, 6, 7)),
+    ("Conv2d", (4, 6, (3, 2)), dict(stride=2, groups=2, bias=False, dilation=(1, 2)), (2, 4, 8, 9)),
+    ("Conv2d", (3, 4, 3), dict(padding=2, padding_mode="reflect"), (2, 3, 6, 7)),
+    ("Conv2d", (3, 4, 3), dict(padding=(1, 2), padding_mode="replicate"), (2, 3, 6, 7)),
+    ("Conv2d", (3, 4, 4), dict(padding="same", padding_mode="circular"), (2, 3, 6, 7)),
+    ("Conv1d", (3, 5, 3), dict(padding="same", padding_mode="reflect"), (2, 3, 9)),
+    ("Conv1d", (3, 5, 3), dict(stride=2), (2, 3, 9)),
+    ("ConvTranspose2d", (3, 4, 3), dict(stride=2, padding=1, output_padding=1), (2, 3, 4, 5)),
+    ("ConvTranspose2d", (4, 6, 2), dict(groups=2, dilation=2, bias=False), (2, 4, 3, 3)),
+    ("ConvTranspose1d", (3, 2, 4), dict(stride=3, padding=1), (2, 3, 5)),
+])
+def test_conv_modules_vs_torch(rng, cls, args, kw, shape):
+    e, t = getattr(ember.nn, cls)(*args, **kw), getattr(torch.nn, cls)(*args, **kw)
+    assert repr(e) == repr(t)
+    assert list(e.state_dict()) == list(t.state_dict())
+    copy_torch_state(e, t)
+    compare(e, t, f32(rng, *shape), atol=1e-4)
+    module_grads_match(e, t)
+
+
+def test_conv_transpose_output_size_vs_torch(rng):
+    e, t = ember.nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1), torch.nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1)
+    copy_torch_state(e, t)
+    compare(lambda x: e(x, output_size=[8, 10]), lambda x: t(x, output_size=[8, 10]), f32(rng, 1, 3, 4, 5), atol=1e-4)
+    with pytest.raises(ValueError, match="requested an output size of"):
+        e(ember.zeros(1, 3, 4, 5), output_size=[10, 10])
+
+
+@pytest.mark.parametrize("cls, args", [("Conv2d", (6, 8, (3, 2))), ("Conv1d", (4, 6, 5)),
+                                       ("ConvTranspose2d", (6, 4, 3))])
+def test_conv_default_init_bounds(cls, args):
+    """kaiming_uniform(a=sqrt(5)) gives U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the weight, as for the bias."""
+    ember.manual_seed(0)
+    m = getattr(ember.nn, cls)(*args)
+    fan_in = m.weight.shape[1] * int(np.prod(m.weight.shape[2:]))
+    bound = 1 / np.sqrt(fan_in)
+    for p in (m.weight, m.bias):
+        v = p.detach().numpy()
+        assert np.abs(v).max() <= bound and np.abs(v).max() > 0.8 * bound
+    assert abs(m.weight.detach().numpy().std() - bound / np.sqrt(3)) < 0.2 * bound
+
+
+@pytest.mark.parametrize("call, msg", [
+    (lambda: ember.nn.Conv2d(3, 4, 3, groups=2), "in_channels must be divisible by groups"),
+    (lambda: ember.nn.Conv2d(4, 3, 3, groups=2), "out_channels must be divisible by groups"),
+    (lambda: ember.nn.Conv2d(3, 4, 3, padding_mode="mirror"), "padding_mode must be one of"),
+    (lambda: ember.nn.Conv2d(3, 4, 3, stride=2, padding="same"), "padding='same' is not supported for strided"),
+    (lambda: ember.nn.ConvTranspose2d(3, 4, 3, padding_mode="reflect"), 'Only "zeros" padding mode'),
+])
+def test_conv_module_errors(call, msg):
+    with pytest.raises(ValueError, match=msg):
+        call()
+
+
+def test_cnn_training_step_vs_torch(rng):
+    """The benchmark CNN: conv-relu-conv-relu-maxpool-linear, one SGD-free step's loss and gradients."""
+    def net(lib):
+        nn = lib.nn
+        return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(),
+                             nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16 * 5 * 5, 10))
+    e, t = net(ember), net(torch)
+    copy_torch_state(e, t)
+    x = f32(rng, 4, 1, 10, 10)
+    compare(e, t, x, grad=[], atol=1e-4)
+    le = e(ember.tensor(x)).square().mean()
+    lt = t(torch.tensor(x)).square().mean()
+    le.backward()
+    lt.backward()
+    module_grads_match(e, t)

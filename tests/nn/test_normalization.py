@@ -80,3 +80,66 @@ def test_norm_errors(call, exc, msg):
     with pytest.raises(exc) as info:
         call()
     assert msg in str(info.value)
+
+
+# ----------------------------------------------------------------------------- modules
+def copy_torch_state(e, t):
+    e.load_state_dict({k: ember.tensor(v.detach().numpy().copy()) for k, v in t.state_dict().items()})
+
+
+@pytest.mark.parametrize("cls, kw, shape", [
+    ("BatchNorm1d", dict(), (8, 4)),
+    ("BatchNorm1d", dict(momentum=None), (6, 4, 5)),
+    ("BatchNorm2d", dict(eps=1e-3, momentum=0.5), (4, 4, 3, 3)),
+    ("BatchNorm2d", dict(affine=False), (4, 4, 3, 3)),
+    ("BatchNorm2d", dict(bias=False), (4, 4, 3, 3)),
+    ("BatchNorm2d", dict(track_running_stats=False), (4, 4, 3, 3)),
+])
+def test_batch_norm_modules_train_then_eval_vs_torch(rng, cls, kw, shape):
+    e, t = getattr(ember.nn, cls)(4, **kw), getattr(torch.nn, cls)(4, **kw)
+    assert repr(e) == repr(t)
+    assert list(e.state_dict()) == list(t.state_dict())
+    with torch.no_grad():
+        for p in t.parameters():
+            p.uniform_(0.5, 1.5)
+    copy_torch_state(e, t)
+    for step in range(3):  # the running statistics (and the cumulative average) accumulate over steps
+        compare(e, t, f32(rng, *shape) * (step + 1) + step, atol=1e-4)
+        for k, v in t.state_dict().items():
+            np.testing.assert_allclose(e.state_dict()[k].numpy(), v.numpy(), rtol=1e-5, atol=1e-6, err_msg=k)
+    e.eval()
+    t.eval()
+    compare(e, t, f32(rng, *shape), atol=1e-4)
+    assert e.state_dict().get("num_batches_tracked") is None or e.num_batches_tracked.dtype is ember.int64
+
+
+@pytest.mark.parametrize("cls, args, kw, shape", [
+    ("LayerNorm", (5,), dict(), (3, 4, 5)),
+    ("LayerNorm", ((4, 5),), dict(bias=False, eps=1e-3), (3, 4, 5)),
+    ("LayerNorm", (5,), dict(elementwise_affine=False), (3, 5)),
+    ("GroupNorm", (2, 6), dict(), (3, 6, 4, 4)),
+    ("GroupNorm", (3, 6), dict(affine=False), (3, 6, 5)),
+    ("GroupNorm", (3, 6), dict(bias=False), (3, 6, 5)),
+    ("RMSNorm", ((4, 5),), dict(), (3, 4, 5)),
+    ("RMSNorm", (5,), dict(eps=1e-2, elementwise_affine=False), (3, 5)),
+])
+def test_norm_modules_vs_torch(rng, cls, args, kw, shape):
+    e, t = getattr(ember.nn, cls)(*args, **kw), getattr(torch.nn, cls)(*args, **kw)
+    assert repr(e) == repr(t)
+    assert list(e.state_dict()) == list(t.state_dict())
+    with torch.no_grad():
+        for p in t.parameters():
+            p.uniform_(-1, 1)
+    copy_torch_state(e, t)
+    compare(e, t, f32(rng, *shape) * 2 + 1, atol=1e-4)
+    for (name, ep), (_, tp) in zip(e.named_parameters(), t.named_parameters()):
+        np.testing.assert_allclose(ep.grad.numpy(), tp.grad.numpy(), atol=1e-4, rtol=1e-4, err_msg=name)
+
+
+def test_norm_module_errors():
+    with pytest.raises(ValueError, match=r"expected 4D input \(got 3D input\)"):
+        ember.nn.BatchNorm2d(3)(ember.zeros(2, 3, 4))
+    with pytest.raises(ValueError, match=r"expected 2D or 3D input \(got 4D input\)"):
+        ember.nn.BatchNorm1d(3)(ember.zeros(2, 3, 4, 4))
+    with pytest.raises(ValueError, match="num_channels must be divisible by num_groups"):
+        ember.nn.GroupNorm(4, 6)

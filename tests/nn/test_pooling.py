@@ -110,3 +110,21 @@ def test_pool_errors(call, msg):
     with pytest.raises(RuntimeError) as info:
         call()
     assert msg in str(info.value)
+
+
+@pytest.mark.parametrize("cls, args, kw, shape", [
+    ("MaxPool2d", (2,), dict(), (2, 3, 6, 6)),
+    ("MaxPool2d", (3,), dict(stride=2, padding=1, ceil_mode=True, return_indices=True), (2, 3, 8, 7)),
+    ("MaxPool1d", (3,), dict(stride=2, dilation=2), (2, 3, 11)),
+    ("AvgPool2d", ((3, 2),), dict(stride=2, padding=1, count_include_pad=False), (2, 3, 7, 6)),
+    ("AvgPool2d", (2,), dict(divisor_override=3), (2, 3, 6, 6)),
+    ("AvgPool1d", (3,), dict(stride=2, ceil_mode=True), (2, 3, 10)),
+    ("AdaptiveAvgPool2d", ((3, None),), dict(), (2, 3, 7, 5)),
+    ("AdaptiveAvgPool1d", (4,), dict(), (2, 3, 9)),
+    ("AdaptiveMaxPool2d", (2,), dict(return_indices=True), (2, 3, 5, 7)),
+    ("AdaptiveMaxPool1d", (3,), dict(), (2, 3, 8)),
+])
+def test_pool_modules_vs_torch(rng, cls, args, kw, shape):
+    e, t = getattr(ember.nn, cls)(*args, **kw), getattr(torch.nn, cls)(*args, **kw)
+    assert repr(e) == repr(t)
+    compare(e, t, distinct(rng, *shape))

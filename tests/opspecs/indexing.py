@@ -29,6 +29,8 @@ ADV_FORMS = {
     "tail": lambda x, i, j: x[..., i],
     "slice_then": lambda x, i, j: x[1:, i],
     "int_and_array": lambda x, i, j: x[0, i],
+    "int_slice_array": lambda x, i, j: x[0, :, i],   # torch applies the int first: no NumPy broadcast
+    "int_ellipsis_array": lambda x, i, j: x[i, ..., 1],
     "list": lambda x, i, j: x[[2, 0, 2]],
     "nested_2d": lambda x, i, j: x[i.reshape(2, 2)],
     "mask": lambda x, i, j: x[j],

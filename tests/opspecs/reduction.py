@@ -26,6 +26,12 @@ def with_zeros(rng, shape, dtype):
     return x
 
 
+def with_nans(rng, shape, dtype):
+    x = arr(rng, shape, dtype)
+    x.reshape(-1)[1::4] = np.nan
+    return x
+
+
 def large(rng, shape, dtype):
     """Values whose exp overflows unless logsumexp shifts by the max."""
     return arr(rng, shape, dtype) + 200
@@ -123,6 +129,22 @@ SPECS = [
                             [((5,), 2, {}), ((3, 4), 3, {"dim": 0}), ((3, 4), 1, {"largest": False}),
                              ((2, 3, 4), 2, {"dim": -2, "largest": False}), ((), 1, {}), ((3, 4), 0, {}),
                              ((2, 5), 5, {"dim": 1})]]),
+    OpSpec("kthvalue", lambda lib, x, k, **kw: lib.kthvalue(x, k, **kw),
+           lambda rng, dt: [Sample((distinct(rng, s, dt), k), kw, name=f"{s} k={k} {kw}") for s, k, kw in
+                            [((5,), 2, {}), ((3, 4), 3, {"dim": 0}), ((3, 4), 1, {"keepdim": True}),
+                             ((2, 3, 4), 4, {"dim": -1}), ((), 1, {})]]),
+    OpSpec("aminmax", lambda lib, x, **kw: tuple(lib.aminmax(x, **kw)),
+           cases(((5,), {}), ((3, 4), {"dim": 1}), ((2, 3, 4), {"dim": -2, "keepdim": True}), gen=distinct)),
+    OpSpec("cummax", call("cummax"), cases(*CUM, gen=distinct)),
+    OpSpec("cummin", method("cummin"), cases(*CUM, gen=distinct)),
+    # ties: the gradient of a value repeated along the run accumulates at its index
+    OpSpec("cummax_ties", call("cummax"), cases(((8,), {"dim": 0}), ((3, 5), {"dim": 1}), gen=tied), gradcheck=False),
+    OpSpec("cummin_ties", call("cummin"), cases(((8,), {"dim": 0}), ((4, 3), {"dim": 0}), gen=tied), gradcheck=False),
+    OpSpec("nansum", call("nansum"), cases(((5,), {}), ((3, 4), {"dim": 1}), ((2, 3, 4), {"dim": (0, 2)}))),
+    OpSpec("nanmean", method("nanmean"), cases(((5,), {}), ((3, 4), {"dim": 1, "keepdim": True}))),
+    OpSpec("nansum_nan", call("nansum"), cases(((6,), {}), ((3, 4), {"dim": 0}), gen=with_nans), gradcheck=False),
+    OpSpec("nanmean_nan", call("nanmean"), cases(((6,), {}), ((3, 4), {"dim": -1}), gen=with_nans),
+           gradcheck=False),
     OpSpec("count_nonzero", call("count_nonzero"), cases(*[(s, {k: v for k, v in kw.items() if k != "keepdim"})
                                                            for s, kw in DIMS], gen=tied),
            dtypes=(np.float32, np.int64, np.bool_), differentiable=False),

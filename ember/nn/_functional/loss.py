@@ -12,7 +12,6 @@ import warnings
 
 import numpy as np
 
-from ..._backend import xp
 from ..._tensor import Tensor
 from ...autograd.function import Op
 
@@ -42,16 +41,12 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
     raise ValueError(f"{reduction} is not a valid value for reduction")
 
 
-def _check_same_size(name: str, input: Tensor, target: Tensor) -> None:
+def _pointwise(input: Tensor, target: Tensor) -> Tensor:
+    """``input - target``, warning (as torch) when the shapes differ and broadcasting decides."""
     if target.shape != input.shape:
         warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
                       "This will likely lead to incorrect results due to broadcasting. Please ensure they have the "
                       "same size.", stacklevel=3)
-
-
-def _pointwise(name: str, input: Tensor, target: Tensor) -> Tensor:
-    """``input - target`` after torch's broadcasting warning."""
-    _check_same_size(name, input, target)
     return input - target
 
 
@@ -59,7 +54,7 @@ def _pointwise(name: str, input: Tensor, target: Tensor) -> Tensor:
 def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
              weight: Tensor | None = None) -> Tensor:
     """Mean squared error ``(input - target)^2``."""
-    d = _pointwise("mse_loss", input, target)
+    d = _pointwise(input, target)
     loss = d * d
     return _reduce(loss if weight is None else loss * weight, _reduction(size_average, reduce, reduction))
 
@@ -67,7 +62,7 @@ def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, redu
 def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
             weight: Tensor | None = None) -> Tensor:
     """Mean absolute error ``|input - target|``."""
-    loss = _pointwise("l1_loss", input, target).abs()
+    loss = _pointwise(input, target).abs()
     return _reduce(loss if weight is None else loss * weight, _reduction(size_average, reduce, reduction))
 
 
@@ -83,7 +78,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
     """Squared error (divided by ``beta``) below ``beta``, absolute error above."""
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
-    d = _pointwise("smooth_l1_loss", input, target)
+    d = _pointwise(input, target)
     loss = d.abs() if beta == 0 else _quadratic_then_linear(d, beta, 1.0, 1.0 / beta)
     return _reduce(loss, _reduction(size_average, reduce, reduction))
 
@@ -93,7 +88,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     """Squared error below ``delta``, ``delta``-scaled absolute error above."""
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
-    loss = _quadratic_then_linear(_pointwise("huber_loss", input, target), delta, delta, 1.0)
+    loss = _quadratic_then_linear(_pointwise(input, target), delta, delta, 1.0)
     return _reduce(loss if weight is None else loss * weight, reduction)
 
 
@@ -169,7 +164,8 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
         loss = loss.reshape(())
     if reduction == "mean":
         total = float(_nll_parts(logp._data, t, w, ignore_index)[1].sum())
-        return loss.sum() / total if total else loss.sum() * float("nan")
+        # no counted target: torch's nan value, but zero (not nan) gradients
+        return loss.sum() / total if total else loss.sum() + float("nan")
     return _reduce(loss, reduction)
 
 
@@ -233,7 +229,8 @@ class _BCE(Op):
         from ... import clamp
         x, t = ctx.saved_tensors
         gx = g * (x - t) / clamp((1 - x) * x, min=1e-12) if ctx.needs_input_grad[0] else None
-        gt = g * (clamp((1 - x).log(), min=-100) - clamp(x.log(), min=-100)) if ctx.needs_input_grad[1] else None
+        # torch leaves these logs unclamped: the target gradient is infinite at x = 0 or 1
+        gt = g * ((1 - x).log() - x.log()) if ctx.needs_input_grad[1] else None
         return gx, gt
 
 

@@ -1,0 +1,231 @@
+"""Normalization layers: BatchNorm1d/2d, LayerNorm, GroupNorm, RMSNorm (torch's parameter and buffer names)."""
+from __future__ import annotations
+
+import numbers
+
+from ..._tensor import Tensor
+from ..._factories import ones, zeros, tensor
+from ... import _dtype
+from .. import init
+from .._functional import normalization as F
+from ..parameter import Parameter
+from .module import Module
+
+
+class _BatchNorm(Module):
+    """Per-channel batch normalization with running statistics."""
+
+    _dims = ()
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, device=None, dtype=None, *, bias: bool = True) -> None:
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats, self.use_bias = affine, track_running_stats, affine and bias
+        _affine_params(self, affine, bias, (num_features,), dtype)
+        if track_running_stats:
+            self.register_buffer("running_mean", zeros(num_features, dtype=dtype))
+            self.register_buffer("running_var", ones(num_features, dtype=dtype))
+            self.register_buffer("num_batches_tracked", tensor(0, dtype=_dtype.int64))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self) -> None:
+        """Running mean 0, running variance 1, no batches seen."""
+        if self.track_running_stats:
+            self.running_mean._data[...] = 0
+            self.running_var._data[...] = 1
+            self.num_batches_tracked._data[...] = 0
+
+    def reset_parameters(self) -> None:
+        """Reset the running statistics, and weight 1 / bias 0."""
+        self.reset_running_stats()
+        _reset_affine(self)
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim not in self._dims:
+            want = " or ".join(f"{d}D" for d in self._dims)
+            raise ValueError(f"expected {want} input (got {input.ndim}D input)")
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked._data += 1
+            self.num_batches_tracked._version += 1
+            if self.momentum is None:  # a cumulative moving average
+                factor = 1.0 / float(self.num_batches_tracked.item())
+        # without running statistics, evaluation normalizes by the batch too
+        use_batch = self.training or (self.running_mean is None and self.running_var is None)
+        keep = not self.training or self.track_running_stats
+        return F.batch_norm(input, self.running_mean if keep else None, self.running_var if keep else None,
+                            self.weight, self.bias, use_batch, factor, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.use_bias}, track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalization over (N, C) or (N, C, L), per channel C.
+
+    Args:
+        num_features: C. eps: added to the variance. Default: 1e-5.
+        momentum: running-statistics update factor; None for a cumulative average. Default: 0.1.
+        affine: learn weight and bias. track_running_stats: keep running_mean/running_var buffers.
+
+    Shape:
+        - Input: ``(N, C)`` or ``(N, C, L)``; Output: same shape.
+
+    Example::
+
+        >>> nn.BatchNorm1d(100)(ember.randn(20, 100)).shape
+        ember.Size([20, 100])
+    """
+
+    _dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalization over (N, C, H, W), per channel C.
+
+    Args:
+        num_features: C. eps: added to the variance. Default: 1e-5.
+        momentum: running-statistics update factor; None for a cumulative average. Default: 0.1.
+        affine: learn weight and bias. track_running_stats: keep running_mean/running_var buffers.
+
+    Shape:
+        - Input: ``(N, C, H, W)``; Output: same shape.
+
+    Example::
+
+        >>> nn.BatchNorm2d(100)(ember.randn(20, 100, 35, 45)).shape
+        ember.Size([20, 100, 35, 45])
+    """
+
+    _dims = (4,)
+
+
+def _affine_params(m: Module, affine: bool, bias: bool, shape: tuple, dtype) -> None:
+    """weight = 1 (and bias = 0 when ``bias``) of ``shape`` when ``affine``, else None placeholders."""
+    m.register_parameter("weight", Parameter(ones(*shape, dtype=dtype)) if affine else None)
+    m.register_parameter("bias", Parameter(zeros(*shape, dtype=dtype)) if affine and bias else None)
+
+
+def _reset_affine(m: Module) -> None:
+    if m.weight is not None:
+        init.ones_(m.weight)
+    if m.bias is not None:
+        init.zeros_(m.bias)
+
+
+def _shape(normalized_shape) -> tuple:
+    if isinstance(normalized_shape, numbers.Integral):
+        return (int(normalized_shape),)
+    return tuple(int(s) for s in normalized_shape)
+
+
+class LayerNorm(Module):
+    """Normalization over the trailing ``normalized_shape`` dims of each sample.
+
+    Args:
+        normalized_shape: the trailing shape to normalize over.
+        eps: added to the variance. Default: 1e-5.
+        elementwise_affine: learn a per-element weight (and bias). bias: learn the bias. Default: True.
+
+    Shape:
+        - Input: ``(*, *normalized_shape)``; Output: same shape.
+
+    Example::
+
+        >>> nn.LayerNorm(10)(ember.randn(20, 5, 10)).shape
+        ember.Size([20, 5, 10])
+    """
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
+                 device=None, dtype=None) -> None:
+        super().__init__()
+        self.normalized_shape = _shape(normalized_shape)
+        self.eps, self.elementwise_affine, self.use_bias = eps, elementwise_affine, elementwise_affine and bias
+        _affine_params(self, elementwise_affine, bias, self.normalized_shape, dtype)
+
+    def reset_parameters(self) -> None:
+        """Weight 1, bias 0."""
+        _reset_affine(self)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.use_bias}")
+
+
+class GroupNorm(Module):
+    """Normalization over groups of channels (and all positions) of each sample.
+
+    Args:
+        num_groups: groups to split the channels into. num_channels: C, divisible by num_groups.
+        eps: added to the variance. Default: 1e-5. affine: learn per-channel weight and bias. Default: True.
+
+    Shape:
+        - Input: ``(N, C, *)``; Output: same shape.
+
+    Example::
+
+        >>> nn.GroupNorm(3, 6)(ember.randn(20, 6, 10, 10)).shape
+        ember.Size([20, 6, 10, 10])
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, device=None,
+                 dtype=None, *, bias: bool = True) -> None:
+        super().__init__()
+        if num_channels % num_groups:
+            raise ValueError("num_channels must be divisible by num_groups")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        self.use_bias = affine and bias
+        _affine_params(self, affine, bias, (num_channels,), dtype)
+
+    def reset_parameters(self) -> None:
+        """Weight 1, bias 0."""
+        _reset_affine(self)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, bias={self.use_bias}"
+
+
+class RMSNorm(Module):
+    """Root-mean-square normalization over the trailing ``normalized_shape`` dims.
+
+    Args:
+        normalized_shape: the trailing shape to normalize over.
+        eps: added to the mean square; None uses the dtype's machine epsilon.
+        elementwise_affine: learn a per-element weight. Default: True.
+
+    Shape:
+        - Input: ``(*, *normalized_shape)``; Output: same shape.
+
+    Example::
+
+        >>> nn.RMSNorm([2, 3])(ember.randn(2, 2, 3)).shape
+        ember.Size([2, 2, 3])
+    """
+
+    def __init__(self, normalized_shape, eps: float | None = None, elementwise_affine: bool = True, device=None,
+                 dtype=None) -> None:
+        super().__init__()
+        self.normalized_shape = _shape(normalized_shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        _affine_params(self, elementwise_affine, False, self.normalized_shape, dtype)
+
+    def reset_parameters(self) -> None:
+        """Weight 1."""
+        _reset_affine(self)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"

@@ -1,0 +1,199 @@
+"""Linear algebra and nn math beyond the spec table: errors, named results, one_hot, normalize, in-place flags."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import ember
+import ember.nn.functional as F
+from conftest import assert_close, to_torch
+
+
+def t(a, requires_grad=False):
+    return ember.tensor(np.asarray(a, dtype=np.float32), requires_grad=requires_grad)
+
+
+@pytest.mark.parametrize("fn,shapes,match", [
+    (lambda lib, a, b: a @ b, [(2, 3), (4, 5)], r"mat1 and mat2 shapes cannot be multiplied \(2x3 and 4x5\)"),
+    (lambda lib, a, b: lib.mm(a, b), [(2, 3), (4, 5)], r"mat1 and mat2 shapes cannot be multiplied \(2x3 and 4x5\)"),
+    (lambda lib, a, b: a @ b, [(3,), (4,)], "inconsistent tensor size"),
+    (lambda lib, a, b: a @ b, [(2, 3), (4,)], r"size mismatch, got input \(2\), mat \(2x3\), vec \(4\)"),
+    (lambda lib, a, b: a @ b, [(2, 2, 3), (2, 4, 5)], r"Expected size for first two dimensions of batch2 tensor"),
+    (lambda lib, a, b: a @ b, [(2, 2, 3), (3, 3, 5)], "must match the size"),
+    (lambda lib, a, b: lib.matmul(a, b), [(), (3,)], "both arguments to matmul need to be at least 1D"),
+    (lambda lib, a, b: lib.mm(a, b), [(3,), (3, 3)], "self must be a matrix"),
+    (lambda lib, a, b: lib.bmm(a, b), [(3, 3), (3, 3)], "batch1 must be a 3D tensor"),
+    (lambda lib, a, b: lib.bmm(a, b), [(2, 3, 3), (3, 3, 3)], "Expected size for first two dimensions"),
+    (lambda lib, a, b: lib.dot(a, b), [(3,), (3, 1)], "1D tensors expected"),
+    (lambda lib, a, b: lib.outer(a, b), [(3, 1), (3,)], "outer"),
+    (lambda lib, a, b: lib.einsum("ij,jk->ik", a, b), [(2, 3), (4, 5)], "einsum"),
+    (lambda lib, a, b: lib.einsum("ij,jk->ik", a), [(2, 3), (3, 2)], "einsum"),
+    (lambda lib, a, b: lib.einsum("ijk,jk->i", a, b), [(2, 3), (3, 2)], "einsum"),
+    (lambda lib, a, b: lib.tensordot(a, b, dims=([0], [0])), [(2, 3), (3, 2)], "contracted dimensions"),
+    (lambda lib, a, b: lib.linalg.cross(a, b), [(2,), (2,)], "must have length 3"),
+    (lambda lib, a, b: lib.linalg.solve(a, b), [(3, 3), (4, 2)], "linalg.solve"),
+])
+def test_shape_errors_are_runtime_errors(fn, shapes, match):
+    """Each bad call raises RuntimeError naming the op and shapes, as torch raises RuntimeError for it."""
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    with pytest.raises(RuntimeError, match=match):
+        fn(ember, *[ember.tensor(a) for a in arrays])
+    with pytest.raises(RuntimeError):
+        fn(torch, *[torch.from_numpy(a) for a in arrays])
+
+
+def test_dtype_mismatch_messages_match_torch():
+    a, b = np.ones((2, 3), np.float32), np.ones((3, 2), np.float64)
+    for fn in (lambda lib, x, y: x @ y, lambda lib, x, y: lib.mm(x, y)):
+        with pytest.raises(RuntimeError) as te:
+            fn(torch, torch.from_numpy(a), torch.from_numpy(b))
+        with pytest.raises(RuntimeError) as ee:
+            fn(ember, ember.tensor(a), ember.tensor(b))
+        assert str(ee.value) == str(te.value) == "expected m1 and m2 to have the same dtype, but got: float != double"
+    with pytest.raises(RuntimeError, match="dot : expected both vectors to have same dtype, but found Float and Double"):
+        ember.dot(ember.tensor(a[0]), ember.tensor(b[:, 0]))
+
+
+def test_integer_matmul_keeps_dtype():
+    a = np.arange(6).reshape(2, 3)
+    out = ember.tensor(a) @ ember.tensor(a.T.copy())
+    assert_close(out, torch.from_numpy(a) @ torch.from_numpy(a.T.copy()))
+
+
+def test_grad_of_weight_shared_across_a_batch():
+    """(B, n, k) @ (k, m): the weight's gradient sums over the batch (the folded path of Matmul's backward)."""
+    rng = np.random.default_rng(1)
+    x, w, g = rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 5)), rng.standard_normal((2, 3, 5))
+    ex, ew = ember.tensor(x, requires_grad=True), ember.tensor(w, requires_grad=True)
+    tx, tw = to_torch(x, True), to_torch(w, True)
+    (ex @ ew * ember.tensor(g)).sum().backward()
+    (tx @ tw * torch.from_numpy(g)).sum().backward()
+    assert_close(ex.grad, tx.grad, atol=1e-12)
+    assert_close(ew.grad, tw.grad, atol=1e-12)
+
+
+def test_einsum_list_operands_and_implicit_ellipsis():
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 5))
+    assert_close(ember.einsum("...ij,jk", [ember.tensor(a), ember.tensor(b)]),
+                 torch.einsum("...ij,jk", [torch.from_numpy(a), torch.from_numpy(b)]))
+
+
+def test_named_results():
+    A = np.array([[2.0, 1.0], [1.0, 3.0]])
+    s = ember.linalg.slogdet(ember.tensor(-A))
+    ts = torch.linalg.slogdet(torch.from_numpy(-A))
+    assert_close(s.sign, ts.sign)
+    assert_close(s.logabsdet, ts.logabsdet)
+    e = ember.linalg.eigh(ember.tensor(A))
+    assert_close(e.eigenvalues, torch.linalg.eigh(torch.from_numpy(A)).eigenvalues)
+    u, sv, vh = ember.linalg.svd(ember.tensor(A))
+    assert_close(u @ (ember.linalg.svdvals(ember.tensor(A)).reshape(2, 1) * vh), torch.from_numpy(A))
+    q, r = ember.linalg.qr(ember.tensor(A), mode="r")
+    assert q.shape == (0,) and np.allclose(np.abs(r.numpy()), np.abs(torch.linalg.qr(torch.from_numpy(A)).R.numpy()))
+
+
+def test_linalg_errors():
+    with pytest.raises(ember.linalg.LinAlgError, match="singular"):
+        ember.linalg.inv(ember.zeros(3, 3))
+    assert issubclass(ember.linalg.LinAlgError, RuntimeError)
+    with pytest.raises(ember.linalg.LinAlgError, match="positive-definite"):
+        ember.linalg.cholesky(-ember.eye(3))
+    with pytest.raises(RuntimeError, match="A must be batches of square matrices, but they are 2 by 3 matrices"):
+        ember.linalg.det(ember.ones(2, 3))
+    with pytest.raises(RuntimeError, match="at least 2 dimensions"):
+        ember.linalg.inv(ember.ones(3))
+    with pytest.raises(RuntimeError, match="Expected a floating point or complex tensor as input. Got Long"):
+        ember.linalg.vector_norm(ember.tensor([1, 2]))
+    with pytest.raises(RuntimeError, match="Order bad not supported"):
+        ember.linalg.matrix_norm(ember.ones(3, 3), "bad")
+    with pytest.raises(RuntimeError, match="the input must be 1D or 2D. Got 3D"):
+        ember.linalg.norm(ember.ones(2, 2, 2), 2)
+
+
+def test_matrix_rank_and_aliases():
+    A = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [0.0, 1.0, 1.0]])
+    assert_close(ember.linalg.matrix_rank(ember.tensor(A)), torch.linalg.matrix_rank(torch.from_numpy(A)))
+    B = A + 3 * np.eye(3)
+    assert_close(ember.inverse(ember.tensor(B)), torch.inverse(torch.from_numpy(B)))
+    assert_close(ember.tensor(B).det(), torch.from_numpy(B).det())
+    spd = B @ B.T
+    assert_close(ember.cholesky(ember.tensor(spd), upper=True), torch.linalg.cholesky(torch.from_numpy(spd), upper=True))
+    U, S, V = ember.svd(ember.tensor(B))
+    assert_close(U @ (S.reshape(3, 1) * ember.einsum("ij->ji", V)), torch.from_numpy(B), atol=1e-10)
+    assert_close(ember.tensor(B).norm(p="nuc"), torch.from_numpy(B).norm(p="nuc"))
+
+
+# ----------------------------------------------------------------------------- nn math
+def test_one_hot():
+    idx = np.array([[0, 3], [2, 1]])
+    assert_close(F.one_hot(ember.tensor(idx)), TF.one_hot(torch.from_numpy(idx)))
+    assert_close(F.one_hot(ember.tensor(idx), 6), TF.one_hot(torch.from_numpy(idx), 6))
+    for bad, n, msg in [(np.array([1.0]), -1, "LongTensor"), (np.array([1, -1]), -1, "non-negative"),
+                        (np.array([1, 5]), 3, "smaller than num_classes"), (np.zeros(0, np.int64), -1, "empty")]:
+        with pytest.raises(RuntimeError, match=msg):
+            F.one_hot(ember.tensor(bad), n)
+        with pytest.raises(RuntimeError):
+            TF.one_hot(torch.from_numpy(bad), n)
+
+
+@pytest.mark.parametrize("p,dim", [(2, 1), (1, 0), (3, -1)])
+def test_normalize_forward_and_grad(p, dim):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 4))
+    x[1] = 0.0  # a zero vector stays zero, with the eps clamp
+    ex, tx = ember.tensor(x, requires_grad=True), to_torch(x, True)
+    g = rng.standard_normal((3, 4))
+    ey, ty = F.normalize(ex, p=p, dim=dim), TF.normalize(tx, p=p, dim=dim)
+    assert_close(ey, ty, atol=1e-10)
+    (ey * ember.tensor(g)).sum().backward()
+    (ty * torch.from_numpy(g)).sum().backward()
+    assert_close(ex.grad, tx.grad, atol=1e-8)
+
+
+def test_softmax_is_method_function_and_functional():
+    x = np.random.default_rng(4).standard_normal((2, 5)).astype(np.float32)
+    ref = torch.softmax(torch.from_numpy(x), -1)
+    for out in (ember.softmax(ember.tensor(x), -1), ember.tensor(x).softmax(-1), F.softmax(ember.tensor(x), dim=-1)):
+        assert_close(out, ref)
+    with pytest.raises(NotImplementedError, match="Long"):
+        ember.softmax(ember.tensor([1, 2]), 0)
+    with pytest.raises(IndexError):
+        ember.softmax(ember.tensor(x), 2)
+
+
+def test_log_softmax_extreme_values_are_finite():
+    x = np.array([[0.0, -1e4, 1e4]], np.float32)
+    assert_close(F.log_softmax(ember.tensor(x), 1), TF.log_softmax(torch.from_numpy(x), 1))
+
+
+def test_inplace_activation_flags():
+    x = np.array([-1.0, 0.5, 2.0], np.float32)
+    for name, kw in [("relu", {}), ("leaky_relu", {"negative_slope": 0.1}), ("elu", {}), ("hardtanh", {}),
+                     ("relu6", {})]:
+        e, tt = ember.tensor(x.copy()), torch.from_numpy(x.copy())
+        out = getattr(F, name)(e, inplace=True, **kw)
+        getattr(TF, name)(tt, inplace=True, **kw)
+        assert out is e
+        assert_close(e, tt)
+
+
+def test_pad_errors_match_torch():
+    x = ember.ones(1, 3)
+    cases = [((1,), "constant", RuntimeError, "divisible by 2"), ((1, 1, 1, 1, 1, 1), "constant", RuntimeError,
+             "less than or equal to two times"), ((3, 3), "reflect", RuntimeError, "Padding size should be less"),
+             ((4, 4), "circular", RuntimeError, "wrapping around more than once"),
+             ((1, 1), "bogus", NotImplementedError, "Unrecognised padding mode bogus")]
+    for pad, mode, exc, msg in cases:
+        with pytest.raises(exc, match=msg):
+            F.pad(x, pad, mode=mode)
+        with pytest.raises(exc):
+            TF.pad(torch.ones(1, 3), pad, mode=mode)
+    with pytest.raises(NotImplementedError, match="Padding size 2 is not supported for 1D input"):
+        F.pad(ember.ones(3), (1, 1), mode="reflect")
+
+
+def test_gelu_matches_torch_in_float64():
+    x = np.linspace(-6, 6, 25)
+    assert_close(F.gelu(ember.tensor(x)), TF.gelu(torch.from_numpy(x)), atol=1e-12, rtol=1e-12)
