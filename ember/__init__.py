@@ -43,3 +43,4 @@ from . import optim  # noqa: E402
 from . import utils  # noqa: E402
 from .serialization import save, load  # noqa: E402
 from . import datasets, transforms  # noqa: E402,F401
+from ._ops.reduction import return_types  # noqa: E402

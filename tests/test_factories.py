@@ -1,0 +1,154 @@
+"""Tensor factories vs torch: values, dtypes, shapes, memory sharing, errors."""
+import numpy as np
+import pytest
+import torch
+
+import ember
+from conftest import assert_close
+
+
+def same(e, t):
+    assert isinstance(e, ember.Tensor)
+    assert_close(e, t, atol=1e-6, rtol=1e-6)
+    assert e.requires_grad == t.requires_grad
+
+
+@pytest.mark.parametrize("data", [
+    1, 2.5, True, [1, 2, 3], [1.0, 2, 3], [[1, 2], [3, 4]], [True, False], [], [[]], [[1.5], [2.5]],
+    np.float64(1.5), np.array([1, 2], dtype=np.int32), np.array([1.0, 2.0]), np.array(3, dtype=np.uint8),
+    [np.float32(1.0), np.float32(2.0)],
+])
+def test_tensor_infers_dtype_like_torch(data):
+    same(ember.tensor(data), torch.tensor(data))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"])
+def test_tensor_with_dtype(dtype):
+    data = [[0, 1], [2, 3]]
+    same(ember.tensor(data, dtype=getattr(ember, dtype)), torch.tensor(data, dtype=getattr(torch, dtype)))
+
+
+def test_tensor_copies_and_requires_grad():
+    a = np.array([1.0, 2.0], dtype=np.float32)
+    t = ember.tensor(a, requires_grad=True)
+    a[0] = 9.0
+    assert t.tolist() == [1.0, 2.0] and t.requires_grad and t.is_leaf
+    nested = ember.tensor([ember.tensor(1.0), ember.tensor(2.0)])
+    assert nested.tolist() == [1.0, 2.0]
+
+
+def test_tensor_errors():
+    with pytest.raises(ValueError):
+        ember.tensor([[1, 2], [3]])
+    with pytest.raises(ValueError):
+        torch.tensor([[1, 2], [3]])
+    with pytest.raises(TypeError):
+        ember.tensor("abc")
+
+
+def test_as_tensor_and_from_numpy_share_memory():
+    a = np.arange(4, dtype=np.float32)
+    for t in (ember.from_numpy(a), ember.as_tensor(a)):
+        a[0] = 42.0
+        assert t[0].item() == 42.0 if hasattr(t, "__getitem__") else t.tolist()[0] == 42.0
+        t.numpy()[1] = -1.0
+        assert a[1] == -1.0
+    b = np.arange(3)
+    assert ember.from_numpy(b).dtype == ember.int64
+    assert ember.as_tensor([1, 2]).dtype == ember.int64
+    x = ember.ones(2)
+    assert ember.as_tensor(x) is x
+    assert ember.as_tensor(a, dtype=ember.float64).dtype == ember.float64
+    with pytest.raises(TypeError):
+        ember.from_numpy([1, 2])
+
+
+@pytest.mark.parametrize("name", ["zeros", "ones", "empty"])
+@pytest.mark.parametrize("size", [(2, 3), ((2, 3),), ([4],), (0,), ()])
+def test_filled(name, size):
+    e, t = getattr(ember, name)(*size), getattr(torch, name)(*size)
+    assert tuple(e.shape) == tuple(t.shape) and str(e.dtype)[6:] == str(t.dtype)[6:]
+    if name != "empty":
+        same(e, t)
+    e = getattr(ember, name)(*size, dtype=ember.int32, requires_grad=False)
+    assert e.dtype == ember.int32
+    assert getattr(ember, name)(2, requires_grad=True).requires_grad
+
+
+def test_negative_size():
+    for lib in (ember, torch):
+        with pytest.raises(RuntimeError):
+            lib.zeros(2, -1)
+
+
+@pytest.mark.parametrize("args,kw", [(((2, 2), 3), {}), (((2,), 1.5), {}), (((3,), True), {}),
+                                     (((2,), 7), {"dtype": "float64"}), (((1, 2), -2.5), {"dtype": "int32"})])
+def test_full(args, kw):
+    kw_e = {k: getattr(ember, v) for k, v in kw.items()}
+    kw_t = {k: getattr(torch, v) for k, v in kw.items()}
+    same(ember.full(*args, **kw_e), torch.full(*args, **kw_t))
+
+
+@pytest.mark.parametrize("name", ["zeros_like", "ones_like", "empty_like"])
+def test_like(name):
+    for dt in ("float64", "int32", "bool"):
+        src_e, src_t = ember.zeros(2, 3, dtype=getattr(ember, dt)), torch.zeros(2, 3, dtype=getattr(torch, dt))
+        e, t = getattr(ember, name)(src_e), getattr(torch, name)(src_t)
+        assert tuple(e.shape) == tuple(t.shape) and str(e.dtype)[6:] == str(t.dtype)[6:]
+        if name != "empty_like":
+            same(e, t)
+    assert ember.zeros_like(ember.ones(2), dtype=ember.int64).dtype == ember.int64
+    same(ember.full_like(ember.ones(2, 2), 3.5), torch.full_like(torch.ones(2, 2), 3.5))
+    same(ember.full_like(ember.ones(2, dtype=ember.int64), 3.5), torch.full_like(torch.ones(2, dtype=torch.int64), 3.5))
+
+
+@pytest.mark.parametrize("args,kw", [
+    ((5,), {}), ((2, 7), {}), ((0, 10, 3), {}), ((1.0, 2.0, 0.25), {}), ((10, 0, -2), {}), ((0, 1, 0.1), {}),
+    ((5,), {"dtype": "float64"}), ((0.0, 3), {}), ((-3, 3), {"dtype": "int32"}), ((0, 0), {}),
+])
+def test_arange(args, kw):
+    same(ember.arange(*args, **{k: getattr(ember, v) for k, v in kw.items()}),
+         torch.arange(*args, **{k: getattr(torch, v) for k, v in kw.items()}))
+
+
+def test_arange_errors():
+    for lib in (ember, torch):
+        with pytest.raises(RuntimeError):
+            lib.arange(0, 5, 0)
+        with pytest.raises(RuntimeError):
+            lib.arange(5, 0, 1)
+
+
+@pytest.mark.parametrize("args,kw", [((0, 1, 5), {}), ((-2.5, 2.5, 11), {}), ((3, 3, 1), {}), ((0, 1, 0), {}),
+                                     ((1, 10, 4), {"dtype": "float64"})])
+def test_linspace_logspace(args, kw):
+    kw_e = {k: getattr(ember, v) for k, v in kw.items()}
+    kw_t = {k: getattr(torch, v) for k, v in kw.items()}
+    same(ember.linspace(*args, **kw_e), torch.linspace(*args, **kw_t))
+    same(ember.logspace(*args, **kw_e), torch.logspace(*args, **kw_t))
+    same(ember.logspace(*args, base=2.0, **kw_e), torch.logspace(*args, base=2.0, **kw_t))
+
+
+@pytest.mark.parametrize("args", [(3,), (2, 4), (4, 2), (0,), (1, 1)])
+def test_eye(args):
+    same(ember.eye(*args), torch.eye(*args))
+    same(ember.eye(*args, dtype=ember.int64), torch.eye(*args, dtype=torch.int64))
+
+
+def test_default_dtype_applies_to_factories():
+    ember.set_default_dtype(ember.float64)
+    torch.set_default_dtype(torch.float64)
+    try:
+        for fn in (lambda lib: lib.tensor([1.5]), lambda lib: lib.zeros(2), lambda lib: lib.arange(0.0, 1.0, 0.5),
+                   lambda lib: lib.linspace(0, 1, 3), lambda lib: lib.full((2,), 1.5), lambda lib: lib.eye(2),
+                   lambda lib: lib.tensor([1, 2])):
+            same(fn(ember), fn(torch))
+    finally:
+        ember.set_default_dtype(ember.float32)
+        torch.set_default_dtype(torch.float32)
+
+
+def test_device_argument():
+    assert ember.zeros(2, device="cpu").device == ember.device("cpu")
+    with pytest.raises(RuntimeError, match="not available"):
+        ember.zeros(2, device="cuda")
