@@ -37,7 +37,7 @@ def chain_step(lib):
 def mlp_step(lib):
     rng = np.random.default_rng(0)
     sizes = [784, 512, 256, 10]
-    ws = [lib.tensor(rng.standard_normal((o, i), dtype=np.float32) * (1 / np.sqrt(i)), requires_grad=True)
+    ws = [lib.tensor((rng.standard_normal((o, i)) / np.sqrt(i)).astype(np.float32), requires_grad=True)
           for i, o in zip(sizes, sizes[1:])]
     bs = [lib.tensor(np.zeros(o, dtype=np.float32), requires_grad=True) for o in sizes[1:]]
     x = lib.tensor(rng.standard_normal((256, 784), dtype=np.float32))

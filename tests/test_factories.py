@@ -50,7 +50,7 @@ def test_as_tensor_and_from_numpy_share_memory():
     a = np.arange(4, dtype=np.float32)
     for t in (ember.from_numpy(a), ember.as_tensor(a)):
         a[0] = 42.0
-        assert t[0].item() == 42.0 if hasattr(t, "__getitem__") else t.tolist()[0] == 42.0
+        assert t.tolist()[0] == 42.0
         t.numpy()[1] = -1.0
         assert a[1] == -1.0
     b = np.arange(3)
@@ -64,7 +64,7 @@ def test_as_tensor_and_from_numpy_share_memory():
 
 
 @pytest.mark.parametrize("name", ["zeros", "ones", "empty"])
-@pytest.mark.parametrize("size", [(2, 3), ((2, 3),), ([4],), (0,), ()])
+@pytest.mark.parametrize("size", [(2, 3), ((2, 3),), ([4],), (0,), ((),)])
 def test_filled(name, size):
     e, t = getattr(ember, name)(*size), getattr(torch, name)(*size)
     assert tuple(e.shape) == tuple(t.shape) and str(e.dtype)[6:] == str(t.dtype)[6:]

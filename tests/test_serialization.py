@@ -155,3 +155,38 @@ def test_random_byte_flips_never_crash(tmp_path):
             assert str(e)
             outcomes["rejected"] += 1
     assert outcomes["rejected"] > 0 and outcomes["ok"] > 0
+
+
+def _models():
+    import torch.nn as tnn
+    e = ember.nn.Sequential(ember.nn.Linear(6, 8), ember.nn.BatchNorm1d(8), ember.nn.ReLU(), ember.nn.Linear(8, 3))
+    t = tnn.Sequential(tnn.Linear(6, 8), tnn.BatchNorm1d(8), tnn.ReLU(), tnn.Linear(8, 3))
+    return e, t
+
+
+def _train_a_bit(model, x):
+    model.train()
+    model(x)  # updates BatchNorm's running statistics and num_batches_tracked
+    model.eval()
+
+
+def test_module_state_dict_loads_into_torch_and_back(tmp_path):
+    e, t = _models()
+    x = np.random.default_rng(1).standard_normal((5, 6)).astype(np.float32)
+    _train_a_bit(e, ember.tensor(x))
+    p = tmp_path / "model.safetensors"
+    ember.save(e.state_dict(), p)
+    t.load_state_dict(load_file(str(p)))
+    t.eval()
+    np.testing.assert_allclose(e(ember.tensor(x)).detach().numpy(), t(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
+    # and the reverse: torch's file into a fresh ember model
+    e2, t2 = _models()
+    _train_a_bit(t2, torch.tensor(x))
+    q = tmp_path / "torch.safetensors"
+    save_file(t2.state_dict(), str(q))
+    e2.load_state_dict(ember.load(q))
+    e2.eval()
+    np.testing.assert_allclose(e2(ember.tensor(x)).detach().numpy(), t2(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
+    assert e2.state_dict()["1.num_batches_tracked"].item() == 1

@@ -87,6 +87,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
     captured = run_backward(outputs, roots, retain_graph, create_graph, inputs)
     result = []
     for t, g in zip(inputs, captured):
+        if g is not None and t._hooks and t.grad_fn is None:
+            for fn in t._hooks:  # a leaf's tensor hooks apply to the gradient grad() returns, as in torch
+                out = fn(g)
+                g = g if out is None else out
         if g is None:
             if materialize_grads:
                 g = Tensor._make(xp.zeros_like(t._data))

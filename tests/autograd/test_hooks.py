@@ -111,3 +111,31 @@ def test_node_hooks():
     assert_close(res[ember][0], res[torch][0])
     np.testing.assert_allclose(res[ember][1][0][0], res[torch][1][0][0], rtol=1e-6)
     np.testing.assert_allclose(res[ember][1][0][1], res[torch][1][0][1], rtol=1e-6)
+
+
+def test_hooks_apply_to_autograd_grad():
+    res = {}
+    for lib in (ember, torch):
+        x = lib.tensor(2.0, requires_grad=True)
+        x.register_hook(lambda g: g * 10)
+        h = x * 1
+        h.register_hook(lambda g: g + 1)
+        y = h * 3
+        res[lib] = (lib.autograd.grad(y, h, retain_graph=True)[0].item(), lib.autograd.grad(y, x)[0].item())
+    assert res[ember] == res[torch] == (4.0, 40.0)
+
+
+def test_retained_grad_accumulates_and_backward_inputs_non_leaf():
+    res = {}
+    for lib in (ember, torch):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        h = x * 2
+        h.retain_grad()
+        y = (h * h).sum()
+        y.backward(retain_graph=True)
+        y.backward()
+        x2 = lib.tensor([1.0, 2.0], requires_grad=True)
+        h2 = x2 * 2
+        (h2 * h2).sum().backward(inputs=[h2])
+        res[lib] = (h.grad.tolist(), x.grad.tolist(), h2.grad.tolist(), x2.grad)
+    assert res[ember] == res[torch]

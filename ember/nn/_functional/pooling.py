@@ -216,15 +216,23 @@ class MaxPool(Op):
     @staticmethod
     def forward(x, k, s, p, d, out_hw, pads):
         x4 = _as4d(x)
-        h, w = x4.shape[2:]
+        w = x4.shape[3]
         ninf = -np.inf if x4.dtype.kind == "f" else np.iinfo(x4.dtype).min
-        win = _window_view(_pad(x4, pads, ninf), k, s, d, out_hw)
-        win = win.reshape(*win.shape[:4], -1)
-        arg = win.argmax(axis=-1)
-        out = np.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
-        ih = np.arange(out_hw[0])[:, None] * s[0] - p[0] + (arg // k[1]) * d[0]
-        iw = np.arange(out_hw[1]) * s[1] - p[1] + (arg % k[1]) * d[1]
-        idx = (ih * w + iw).astype(np.int64)
+        xpad = _pad(x4, pads, ninf)
+        (ho, wo), (sh, sw) = out_hw, s
+        # one pass per kernel offset over output-sized strided views: cheaper than copying every
+        # window out to take an argmax over it
+        offsets = [(i * d[0], j * d[1]) for i in range(k[0]) for j in range(k[1])]
+        views = [xpad[:, :, a:a + sh * (ho - 1) + 1:sh, b:b + sw * (wo - 1) + 1:sw] for a, b in offsets]
+        out = views[0].copy()
+        for v in views[1:]:
+            np.maximum(out, v, out=out)
+        # the first offset (in window order) holding the maximum wins ties, as in torch
+        where = np.empty(out.shape, np.int64)
+        for (a, b), v in zip(reversed(offsets), reversed(views)):
+            np.copyto(where, a * w + b, where=~(v < out))
+        base = (np.arange(ho) * sh - p[0])[:, None] * w + (np.arange(wo) * sw - p[1])
+        idx = where + base
         if x.ndim == 3:
             return out[:, :, 0, :], idx[:, :, 0, :]
         return out, idx

@@ -1,0 +1,167 @@
+"""What the training examples share: the training loop, evaluation, progress bars, curves, checkpoints."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Callable, Iterable
+
+import ember
+import ember.nn.functional as F
+
+try:  # tqdm is optional: without it the bars become plain printed lines
+    from tqdm import tqdm as _tqdm
+except ImportError:  # pragma: no cover - depends on the environment
+    _tqdm = None
+
+
+class Progress:
+    """A tqdm bar when tqdm is installed (and ``plain`` is false), else a few printed lines."""
+
+    def __init__(self, total: int, desc: str, plain: bool = False, lines: int = 5) -> None:
+        self.total, self.desc, self.n = total, desc, 0
+        self.t0 = time.perf_counter()
+        self.postfix: dict = {}
+        self.bar = None if plain or _tqdm is None else _tqdm(total=total, desc=desc, leave=True,
+                                                              dynamic_ncols=True, file=sys.stdout)
+        # plain mode prints about `lines` times per bar, so logs stay short
+        self._every = max(1, total // max(1, lines))
+
+    def update(self, n: int = 1, **postfix: float) -> None:
+        """Advance by ``n`` and show the given numbers beside the bar."""
+        self.n += n
+        self.postfix.update(postfix)
+        if self.bar is not None:
+            self.bar.update(n)
+            if postfix:
+                self.bar.set_postfix({k: _fmt(v) for k, v in self.postfix.items()}, refresh=False)
+        elif n and (self.n % self._every == 0 or self.n == self.total):
+            print(self._line(), flush=True)
+
+    def close(self) -> None:
+        """Finish the bar."""
+        if self.bar is not None:
+            self.bar.set_postfix({k: _fmt(v) for k, v in self.postfix.items()})
+            self.bar.close()
+        elif self.n % self._every != 0 and self.n != self.total:
+            print(self._line(), flush=True)
+
+    def _line(self) -> str:
+        items = " ".join(f"{k}={_fmt(v)}" for k, v in self.postfix.items())
+        return f"{self.desc}: {self.n}/{self.total} [{time.perf_counter() - self.t0:.1f}s] {items}"
+
+
+def _fmt(v) -> str:
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def train_epoch(model: ember.nn.Module, loader: Iterable, optimizer: ember.optim.Optimizer, bar: Progress,
+                max_steps: int | None = None,
+                on_step: Callable[[int, float], None] | None = None) -> tuple[list[float], float]:
+    """One pass over ``loader`` (or ``max_steps`` batches): returns the per-step losses and train accuracy (%)."""
+    model.train()
+    losses, correct, seen = [], 0, 0
+    for x, y in loader:
+        if max_steps is not None and len(losses) >= max_steps:
+            break
+        logits = model(x)
+        loss = F.cross_entropy(logits, y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+        correct += int((logits.argmax(1) == y).sum().item())
+        seen += y.shape[0]
+        bar.update(1, loss=losses[-1], acc=100.0 * correct / seen)
+        if on_step is not None:
+            on_step(len(losses), losses[-1])
+    return losses, 100.0 * correct / max(seen, 1)
+
+
+def evaluate(model: ember.nn.Module, x: ember.Tensor, y: ember.Tensor, batch_size: int = 1000) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy (%) of ``model`` on ``(x, y)``, in eval mode, without autograd."""
+    was_training = model.training
+    model.eval()
+    total_loss, correct = 0.0, 0
+    with ember.no_grad():
+        for i in range(0, x.shape[0], batch_size):
+            xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+            logits = model(xb)
+            total_loss += F.cross_entropy(logits, yb, reduction="sum").item()
+            correct += int((logits.argmax(1) == yb).sum().item())
+    model.train(was_training)
+    return total_loss / x.shape[0], 100.0 * correct / x.shape[0]
+
+
+def loader_generator(seed: int) -> ember.Generator:
+    """A generator of its own for a DataLoader's shuffling, so the batch order depends on ``seed`` alone."""
+    return ember.Generator().manual_seed(seed)
+
+
+def save_checkpoint(path: str, model: ember.nn.Module, optimizer: ember.optim.Optimizer, epoch: int,
+                    history: dict, generator: ember.Generator | None = None) -> None:
+    """Write model and optimizer state, the finished epoch, the curves and the shuffling state (safetensors)."""
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "history": history,
+             "rng": ember.get_rng_state()}
+    if generator is not None:
+        state["loader_rng"] = generator.get_state()
+    folder = os.path.dirname(path)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    ember.save(state, path)
+
+
+def load_checkpoint(path: str, model: ember.nn.Module, optimizer: ember.optim.Optimizer,
+                    generator: ember.Generator | None = None) -> tuple[int, dict]:
+    """Restore what ``save_checkpoint`` wrote; returns (finished epoch, history)."""
+    state = ember.load(path)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    ember.set_rng_state(state["rng"])
+    if generator is not None and "loader_rng" in state:
+        generator.set_state(state["loader_rng"])
+    return int(state["epoch"]), state["history"]
+
+
+def plot_curves(curves: dict[str, dict], path: str, title: str, xlabel: str = "step") -> str | None:
+    """Plot training loss and test accuracy of each run side by side into ``path``; None without matplotlib.
+
+    ``curves[name]`` holds ``train_loss`` and ``test_acc`` as lists of ``[x, value]`` pairs.
+    """
+    try:
+        import matplotlib
+        matplotlib.use("Agg")  # no display needed
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no learning-curve plot")
+        return None
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for name, c in curves.items():
+        if c.get("train_loss"):
+            xs, ys = zip(*c["train_loss"])
+            ax_loss.plot(xs, ys, label=name, lw=1)
+        if c.get("test_acc"):
+            xs, ys = zip(*c["test_acc"])
+            ax_acc.plot(xs, ys, label=name, lw=1.5)
+    ax_loss.set(xlabel=xlabel, ylabel="train loss", yscale="log", title="training loss")
+    ax_acc.set(xlabel=xlabel, ylabel="test accuracy (%)", title="test accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    folder = os.path.dirname(path)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def smooth(values: list[float], every: int) -> list[list[float]]:
+    """Mean of each run of ``every`` values, as ``[x, mean]`` pairs (x = the run's last step, counted from 1)."""
+    out = []
+    for i in range(0, len(values), every):
+        chunk = values[i:i + every]
+        out.append([i + len(chunk), sum(chunk) / len(chunk)])
+    return out

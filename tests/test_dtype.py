@@ -1,0 +1,98 @@
+"""dtypes and torch's promotion rules: result_type over (dtype, dim/0-dim, scalar) combinations, vs torch."""
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+import ember
+
+DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64"]
+SCALARS = [True, 3, -2, 2.5]
+
+
+def make(lib, dt, zero_dim):
+    shape = () if zero_dim else (2,)
+    return lib.ones(shape, dtype=getattr(lib, dt))
+
+
+def name(dt):
+    return str(dt).split(".")[1]
+
+
+@pytest.mark.parametrize("a,b", list(itertools.product(DTYPES, DTYPES)))
+def test_promote_types(a, b):
+    assert name(ember.promote_types(getattr(ember, a), getattr(ember, b))) == \
+        name(torch.promote_types(getattr(torch, a), getattr(torch, b)))
+
+
+@pytest.mark.parametrize("a,b", list(itertools.product(DTYPES, DTYPES)))
+@pytest.mark.parametrize("dims", [(False, False), (False, True), (True, False), (True, True)])
+def test_result_type_tensor_tensor(a, b, dims):
+    ea, eb = make(ember, a, dims[0]), make(ember, b, dims[1])
+    ta, tb = make(torch, a, dims[0]), make(torch, b, dims[1])
+    expected = name(torch.result_type(ta, tb))
+    assert name(ember.result_type(ea, eb)) == expected
+    if a != "bool" or b != "bool":  # bool + bool is logical or in both, dtype bool
+        assert name((ea + eb).dtype) == name((ta + tb).dtype) == expected
+        assert name((ea * eb).dtype) == expected
+
+
+@pytest.mark.parametrize("a", DTYPES)
+@pytest.mark.parametrize("s", SCALARS)
+@pytest.mark.parametrize("zero_dim", [False, True])
+def test_result_type_tensor_scalar(a, s, zero_dim):
+    e, t = make(ember, a, zero_dim), make(torch, a, zero_dim)
+    expected = name(torch.result_type(t, s))
+    assert name(ember.result_type(e, s)) == expected
+    assert name(ember.result_type(s, e)) == name(torch.result_type(s, t))
+    if not (a == "bool" and isinstance(s, bool)) and not (a == "uint8" and s == -2):
+        assert name((e * s).dtype) == name((t * s).dtype)
+        assert name((s + e).dtype) == name((s + t).dtype)
+
+
+@pytest.mark.parametrize("a", DTYPES)
+def test_true_division_promotes_to_float(a):
+    e, t = make(ember, a, False), make(torch, a, False)
+    assert name((e / e).dtype) == name((t / t).dtype)
+    assert name((e / 2).dtype) == name((t / 2).dtype)
+
+
+@pytest.mark.parametrize("frm,to", list(itertools.product(DTYPES, DTYPES)))
+def test_can_cast(frm, to):
+    assert ember.can_cast(getattr(ember, frm), getattr(ember, to)) == torch.can_cast(getattr(torch, frm),
+                                                                                     getattr(torch, to))
+
+
+def test_dtype_properties():
+    for dt in DTYPES:
+        e, t = getattr(ember, dt), getattr(torch, dt)
+        assert e.is_floating_point == t.is_floating_point
+        assert e.is_signed == t.is_signed
+        assert e.itemsize == t.itemsize
+        assert repr(e).replace("ember", "torch") == repr(t)
+    assert ember.float is ember.float32 and ember.double is ember.float64 and ember.long is ember.int64
+    assert ember.half is ember.float16 and ember.int is ember.int32 and ember.short is ember.int16
+
+
+def test_default_dtype():
+    assert ember.get_default_dtype() is ember.float32
+    ember.set_default_dtype(ember.float64)
+    try:
+        assert ember.get_default_dtype() is ember.float64
+        assert ember.tensor([1.0]).dtype is ember.float64
+        assert ember.tensor([1]).dtype is ember.int64
+        assert name(ember.result_type(ember.tensor([1]), 1.5)) == "float64"
+    finally:
+        ember.set_default_dtype(ember.float32)
+    for lib in (ember, torch):
+        with pytest.raises(TypeError):
+            lib.set_default_dtype(lib.int64)
+
+
+def test_numpy_dtype_round_trip():
+    for dt in DTYPES:
+        arr = np.zeros(2, dtype=np.dtype(dt if dt != "bool" else np.bool_))
+        assert name(ember.from_numpy(arr).dtype) == name(torch.from_numpy(arr).dtype)
+    with pytest.raises(TypeError):
+        ember.from_numpy(np.zeros(2, dtype=np.complex64))
