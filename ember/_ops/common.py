@@ -54,7 +54,12 @@ def inplace_method(fn, name: str):
     """The in-place variant of an out-of-place op: compute, then write the result into ``self``."""
     def method(self, *args, **kwargs):
         check_inplace(self, name)
-        return write_inplace(self, fn(self, *args, **kwargs), name)
+        src = self
+        if state.enabled and (self._requires_grad or any(isinstance(a, Tensor) and a._requires_grad for a in args)):
+            # the op may save its input for backward, and self is about to be overwritten: give it
+            # a copy that takes self's place in the graph (torch saves the original values too)
+            src = Tensor._make(self._data.copy(), self._requires_grad, self.grad_fn, self._output_nr)
+        return write_inplace(self, fn(src, *args, **kwargs), name)
     method.__name__ = name
     method.__doc__ = f"In-place version of :func:`{fn.__name__}`."
     return method

@@ -10,3 +10,4 @@ from .modules.pooling import (MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, Adapti
                               AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d)
 from .modules.normalization import BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, RMSNorm  # noqa: F401,E402
 from .modules.upsampling import Upsample, PixelShuffle, PixelUnshuffle  # noqa: F401,E402
+from .modules.rnn import RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell, GRUCell  # noqa: F401,E402

@@ -19,6 +19,23 @@ def _decay(p, g, wd):
     return g + wd * p if wd else g
 
 
+def _adam_moments(p, g, state, lr, betas, wd, decoupled: bool):
+    """The step count and Adam's two moving averages, updated in place after weight decay
+    (decoupled: shrink the weights; else: add to the gradient). Shared by Adam(W), NAdam, RAdam."""
+    b1, b2 = betas
+    step = next_step(state)
+    m = state_array(state, "exp_avg", p)
+    v = state_array(state, "exp_avg_sq", p)
+    if decoupled:
+        p *= 1 - lr * wd
+    else:
+        g = _decay(p, g, wd)
+    m += (g - m) * (1 - b1)
+    v *= b2
+    v += (1 - b2) * g * g
+    return step, g, m, v
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum, dampening, Nesterov and weight decay."""
 
@@ -67,17 +84,8 @@ class Adam(Optimizer):
                                       differentiable=differentiable, fused=fused))
 
     def _update(self, p, g, state, group):
-        lr, (b1, b2), wd = group["lr"], group["betas"], group["weight_decay"]
-        step = next_step(state)
-        m = state_array(state, "exp_avg", p)
-        v = state_array(state, "exp_avg_sq", p)
-        if self.decoupled:
-            p *= 1 - lr * wd
-        else:
-            g = _decay(p, g, wd)
-        m += (g - m) * (1 - b1)
-        v *= b2
-        v += (1 - b2) * g * g
+        lr, (b1, b2) = group["lr"], group["betas"]
+        step, g, m, v = _adam_moments(p, g, state, lr, group["betas"], group["weight_decay"], self.decoupled)
         bc1 = 1 - b1 ** step
         bc2_sqrt = math.sqrt(1 - b2 ** step)
         if group["amsgrad"]:
@@ -262,17 +270,9 @@ class RAdam(Optimizer):
                                       maximize=maximize, capturable=capturable, differentiable=differentiable))
 
     def _update(self, p, g, state, group):
-        lr, (b1, b2), wd = group["lr"], group["betas"], group["weight_decay"]
-        step = next_step(state)
-        m = state_array(state, "exp_avg", p)
-        v = state_array(state, "exp_avg_sq", p)
-        if group["decoupled_weight_decay"]:
-            p *= 1 - lr * wd
-        else:
-            g = _decay(p, g, wd)
-        m += (g - m) * (1 - b1)
-        v *= b2
-        v += (1 - b2) * g * g
+        lr, (b1, b2) = group["lr"], group["betas"]
+        step, g, m, v = _adam_moments(p, g, state, lr, group["betas"], group["weight_decay"],
+                                      group["decoupled_weight_decay"])
         bc1 = 1 - b1 ** step
         bc2 = 1 - b2 ** step
         corrected = m / bc1

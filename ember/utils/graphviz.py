@@ -25,9 +25,11 @@ class Digraph:
         self.edges: list[tuple[str, str, str]] = []   # (tail, head, style)
 
     def node(self, name: str, label: str, fillcolor: str) -> None:
+        """Add a box."""
         self.nodes.append((name, label, fillcolor))
 
     def edge(self, tail: str, head: str, style: str = "") -> None:
+        """Add an arrow from ``tail`` to ``head``."""
         self.edges.append((tail, head, style))
 
     @property

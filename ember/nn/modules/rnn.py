@@ -306,3 +306,419 @@ class _LSTMScan(_Scan):
         dw_hh, db_hh = _hh_grads(dgates, _prev_states(y, h0, reverse), b_hh)
         dw_hr = None if w_hr is None else _hh_grads(dhs, scratch[3], None)[0]
         return dgates, carry_h, carry_c, dw_hh, db_hh, dw_hr
+
+
+# ------------------------------------------------------------------ modules
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+class RNNBase(Module):
+    """The shared machinery of RNN, LSTM and GRU: parameters, checks, layers and directions.
+
+    Args:
+        mode: ``"RNN_TANH"``, ``"RNN_RELU"``, ``"LSTM"`` or ``"GRU"``.
+        input_size: features of the input.
+        hidden_size: features of the hidden state.
+        num_layers: stacked recurrent layers. Default: 1.
+        bias: whether the layers have ``bias_ih`` and ``bias_hh``. Default: True.
+        batch_first: inputs and outputs are ``(N, L, *)`` instead of ``(L, N, *)``. Default: False.
+        dropout: dropout on the outputs of every layer but the last, in training. Default: 0.
+        bidirectional: run a second, reversed direction per layer. Default: False.
+        proj_size: LSTM only: project the hidden state to this size. Default: 0 (no projection).
+    """
+
+    _scan = None
+
+    def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
+                 device=None, dtype=None) -> None:
+        super().__init__()
+        if not isinstance(dropout, numbers.Number) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
+            raise ValueError("dropout should be a number in range [0, 1] representing the probability of an "
+                             "element being zeroed")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
+                          f"expects num_layers greater than 1, but got dropout={dropout} and num_layers={num_layers}")
+        if not isinstance(hidden_size, int) or isinstance(hidden_size, bool):
+            raise TypeError(f"hidden_size should be of type int, got: {type(hidden_size).__name__}")
+        if hidden_size <= 0:
+            raise ValueError("hidden_size must be greater than zero")
+        if num_layers <= 0:
+            raise ValueError("num_layers must be greater than zero")
+        if proj_size < 0:
+            raise ValueError("proj_size should be a positive integer or zero to disable projections")
+        if proj_size >= hidden_size:
+            raise ValueError("proj_size has to be smaller than hidden_size")
+        if proj_size and mode != "LSTM":
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+        self.mode = mode
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bias = bias
+        self.batch_first = batch_first
+        self.dropout = float(dropout)
+        self.bidirectional = bidirectional
+        self.proj_size = proj_size
+        directions = 2 if bidirectional else 1
+        out_size = proj_size or hidden_size
+        gate_size = _GATES[mode] * hidden_size
+        self._flat_weights_names = []
+        for layer in range(num_layers):
+            for suffix in ("", "_reverse")[:directions]:
+                layer_in = input_size if layer == 0 else out_size * directions
+                shapes = {"weight_ih": (gate_size, layer_in), "weight_hh": (gate_size, out_size)}
+                if bias:
+                    shapes.update(bias_ih=(gate_size,), bias_hh=(gate_size,))
+                if proj_size:
+                    shapes["weight_hr"] = (proj_size, hidden_size)
+                for kind, shape in shapes.items():
+                    name = f"{kind}_l{layer}{suffix}"
+                    setattr(self, name, Parameter(empty(*shape, dtype=dtype)))
+                    self._flat_weights_names.append(name)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as torch."""
+        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
+        for w in self.parameters():
+            init.uniform_(w, -bound, bound)
+
+    @property
+    def _flat_weights(self) -> list:
+        return [getattr(self, name) for name in self._flat_weights_names]
+
+    @property
+    def all_weights(self) -> list:
+        """The parameters grouped per layer and direction, in torch's order."""
+        per = len(self._flat_weights_names) // (self.num_layers * (2 if self.bidirectional else 1))
+        w = self._flat_weights
+        return [w[k:k + per] for k in range(0, len(w), per)]
+
+    def _weights(self, layer: int, suffix: str) -> tuple:
+        """``(w_ih, b_ih, w_hh, b_hh, w_hr)`` of one layer and direction, None where absent."""
+        get = lambda kind: getattr(self, f"{kind}_l{layer}{suffix}", None)  # noqa: E731
+        return get("weight_ih"), get("bias_ih"), get("weight_hh"), get("bias_hh"), get("weight_hr")
+
+    def _state_sizes(self) -> tuple:
+        return (self.proj_size or self.hidden_size,)
+
+    def _check_input(self, input: Tensor) -> bool:
+        """Validate ``input``; True when it is batched (3-D)."""
+        if input.dim() not in (2, 3):
+            raise ValueError(f"{type(self).__name__}: Expected input to be 2D or 3D, got {input.dim()}D instead")
+        if input.shape[-1] != self.input_size:
+            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
+                               f"got {input.shape[-1]}")
+        return input.dim() == 3
+
+    def _states(self, hx, batched: bool, batch: int, input: Tensor) -> list:
+        """The initial states as 3-D tensors (zeros when ``hx`` is None), checked against torch's rules."""
+        sizes = self._state_sizes()
+        lead = self.num_layers * (2 if self.bidirectional else 1)
+        if hx is None:
+            return [zeros(lead, batch, s, dtype=input.dtype) for s in sizes]
+        states = list(hx) if isinstance(hx, (tuple, list)) else [hx]
+        want = 3 if batched else 2
+        if any(s.dim() != want for s in states):
+            kind = "batched 3-D" if batched else "unbatched 2-D"
+            if len(states) == 1:
+                raise RuntimeError(f"For {kind} input, hx should also be {want}-D but got {states[0].dim()}-D tensor")
+            raise RuntimeError(f"For {kind} input, hx and cx should also be {want}-D but got "
+                               f"({states[0].dim()}-D, {states[1].dim()}-D) tensors")
+        if not batched:
+            states = [s.unsqueeze(1) for s in states]
+        for k, (s, size) in enumerate(zip(states, sizes)):
+            expected = (lead, batch, size)
+            if tuple(s.shape) != expected:
+                which = "hidden" if len(sizes) == 1 else f"hidden[{k}]"
+                raise RuntimeError(f"Expected {which} size {expected}, got {list(s.shape)}")
+        return states
+
+    def _flags(self) -> tuple:
+        return ()
+
+    def forward(self, input: Tensor, hx=None):
+        batched = self._check_input(input)
+        if not batched:
+            input = input.unsqueeze(1)
+        elif self.batch_first:
+            input = input.transpose(0, 1)
+        states = self._states(hx, batched, input.shape[1], input)
+        directions = 2 if self.bidirectional else 1
+        finals = [[] for _ in states]
+        x = input
+        for layer in range(self.num_layers):
+            outs = []
+            for d, suffix in enumerate(("", "_reverse")[:directions]):
+                w_ih, b_ih, w_hh, b_hh, w_hr = self._weights(layer, suffix)
+                idx = layer * directions + d
+                weights = (w_hh, b_hh) if w_hr is None and self.mode != "LSTM" else (w_hh, b_hh, w_hr)
+                y, *ends = self._scan.run(F.linear(x, w_ih, b_ih), [s[idx] for s in states],
+                                          weights + self._flags() + (d == 1,))
+                outs.append(y)
+                for acc, e in zip(finals, ends):
+                    acc.append(e)
+            x = outs[0] if directions == 1 else cat(outs, -1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, True)
+        finals = [stack(f) for f in finals]
+        if not batched:
+            x, finals = x.squeeze(1), [f.squeeze(1) for f in finals]
+        elif self.batch_first:
+            x = x.transpose(0, 1)
+        return x, (finals[0] if len(finals) == 1 else tuple(finals))
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if self.bias is not True:
+            s += f", bias={self.bias}"
+        if self.batch_first is not False:
+            s += f", batch_first={self.batch_first}"
+        if self.dropout != 0:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional is not False:
+            s += f", bidirectional={self.bidirectional}"
+        return s
+
+
+class RNN(RNNBase):
+    """Multi-layer Elman RNN: ``h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``, act tanh or relu.
+
+    Args:
+        input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional: see ``RNNBase``.
+        nonlinearity: ``"tanh"`` or ``"relu"``. Default: ``"tanh"``.
+
+    Shape:
+        - Input: ``(L, N, H_in)``, ``(N, L, H_in)`` with batch_first, or unbatched ``(L, H_in)``.
+        - h_0: ``(D * num_layers, N, H)`` or ``(D * num_layers, H)``; zeros when omitted.
+        - Output: ``(L, N, D * H)`` and h_n ``(D * num_layers, N, H)``, with D = 2 if bidirectional else 1.
+
+    Example::
+
+        >>> rnn = nn.RNN(10, 20, 2)
+        >>> out, h = rnn(ember.randn(5, 3, 10))
+        >>> out.shape, h.shape
+        (ember.Size([5, 3, 20]), ember.Size([2, 3, 20]))
+    """
+
+    _scan = _RNNScan
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device=None, dtype=None) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
+        self.nonlinearity = nonlinearity
+        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size,
+                         num_layers, bias, batch_first, dropout, bidirectional, dtype=dtype)
+
+    def _flags(self) -> tuple:
+        return (self.nonlinearity == "relu",)
+
+
+class LSTM(RNNBase):
+    """Multi-layer LSTM, gates in torch's order (input, forget, cell, output).
+
+    ``c_t = f * c_{t-1} + i * g``, ``h_t = o * tanh(c_t)`` (times ``W_hr^T`` when ``proj_size > 0``).
+
+    Args:
+        input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size: see ``RNNBase``.
+
+    Shape:
+        - Input: ``(L, N, H_in)``, ``(N, L, H_in)`` with batch_first, or unbatched ``(L, H_in)``.
+        - (h_0, c_0): ``(D * num_layers, N, H_out)`` and ``(D * num_layers, N, H)``; zeros when omitted.
+        - Output: ``(L, N, D * H_out)`` and (h_n, c_n), with H_out = proj_size or hidden_size.
+
+    Example::
+
+        >>> lstm = nn.LSTM(10, 20, batch_first=True)
+        >>> out, (h, c) = lstm(ember.randn(3, 5, 10))
+        >>> out.shape, c.shape
+        (ember.Size([3, 5, 20]), ember.Size([1, 3, 20]))
+    """
+
+    _scan = _LSTMScan
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
+                 device=None, dtype=None) -> None:
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         proj_size, dtype=dtype)
+
+    def _state_sizes(self) -> tuple:
+        return (self.proj_size or self.hidden_size, self.hidden_size)
+
+
+class GRU(RNNBase):
+    """Multi-layer GRU, gates in torch's order (reset, update, new).
+
+    ``n_t = tanh(W_in x_t + b_in + r_t * (W_hn h_{t-1} + b_hn))``, ``h_t = (1 - z_t) * n_t + z_t * h_{t-1}``.
+
+    Args:
+        input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional: see ``RNNBase``.
+
+    Shape:
+        - Input: ``(L, N, H_in)``, ``(N, L, H_in)`` with batch_first, or unbatched ``(L, H_in)``.
+        - h_0: ``(D * num_layers, N, H)``; zeros when omitted.
+        - Output: ``(L, N, D * H)`` and h_n ``(D * num_layers, N, H)``.
+
+    Example::
+
+        >>> gru = nn.GRU(1, 6)
+        >>> out, h = gru(ember.randn(40, 100, 1))
+        >>> h.shape
+        ember.Size([1, 100, 6])
+    """
+
+    _scan = _GRUScan
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, device=None,
+                 dtype=None) -> None:
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         dtype=dtype)
+
+
+class RNNCellBase(Module):
+    """Parameters and input checks shared by the single-step cells."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool, num_chunks: int, device=None,
+                 dtype=None) -> None:
+        super().__init__()
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.bias = bias
+        self.weight_ih = Parameter(empty(num_chunks * hidden_size, input_size, dtype=dtype))
+        self.weight_hh = Parameter(empty(num_chunks * hidden_size, hidden_size, dtype=dtype))
+        if bias:
+            self.bias_ih = Parameter(empty(num_chunks * hidden_size, dtype=dtype))
+            self.bias_hh = Parameter(empty(num_chunks * hidden_size, dtype=dtype))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    reset_parameters = RNNBase.reset_parameters
+
+    def _prepare(self, input: Tensor, states: list) -> tuple:
+        """Check the input and states; return them batched (2-D), zeros for missing states, and batchedness."""
+        if input.dim() not in (1, 2):
+            raise ValueError(f"{type(self).__name__}: Expected input to be 1D or 2D, got {input.dim()}D instead")
+        if input.shape[-1] != self.input_size:
+            raise RuntimeError(f"input has inconsistent input_size: got {input.shape[-1]} expected {self.input_size}")
+        batched = input.dim() == 2
+        if not batched:
+            input = input.unsqueeze(0)
+            states = [None if s is None else s.unsqueeze(0) for s in states]
+        states = [zeros(input.shape[0], self.hidden_size, dtype=input.dtype) if s is None else s for s in states]
+        for k, s in enumerate(states):
+            if s.shape[0] != input.shape[0]:
+                raise RuntimeError(f"Input batch size {input.shape[0]} doesn't match hidden{k} batch size "
+                                   f"{s.shape[0]}")
+            if s.shape[-1] != self.hidden_size:
+                raise RuntimeError(f"hidden{k} has inconsistent hidden_size: got {s.shape[-1]}, expected "
+                                   f"{self.hidden_size}")
+        return F.linear(input, self.weight_ih, self.bias_ih), states, batched
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.bias is not True:
+            s += f", bias={self.bias}"
+        if getattr(self, "nonlinearity", "tanh") != "tanh":
+            s += f", nonlinearity={self.nonlinearity}"
+        return s
+
+
+class RNNCell(RNNCellBase):
+    """One Elman step: ``h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh)``.
+
+    Args:
+        input_size: features of the input.
+        hidden_size: features of the hidden state.
+        bias: whether to use ``bias_ih`` and ``bias_hh``. Default: True.
+        nonlinearity: ``"tanh"`` or ``"relu"``. Default: ``"tanh"``.
+
+    Shape:
+        - Input: ``(N, H_in)`` or ``(H_in,)``; hidden ``(N, H)`` or ``(H,)`` (zeros when omitted).
+        - Output: ``(N, H)`` or ``(H,)``.
+
+    Example::
+
+        >>> cell = nn.RNNCell(10, 20)
+        >>> cell(ember.randn(3, 10)).shape
+        ember.Size([3, 20])
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
+                 device=None, dtype=None) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"Unknown nonlinearity: {nonlinearity}")
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, bias, 1, dtype=dtype)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        gi, (h,), batched = self._prepare(input, [hx])
+        h = _rnn_cell(gi, h, self.weight_hh, self.bias_hh, self.nonlinearity == "relu")
+        return h if batched else h.squeeze(0)
+
+
+class LSTMCell(RNNCellBase):
+    """One LSTM step, gates in torch's order (input, forget, cell, output).
+
+    Args:
+        input_size: features of the input.
+        hidden_size: features of the hidden and cell states.
+        bias: whether to use ``bias_ih`` and ``bias_hh``. Default: True.
+
+    Shape:
+        - Input: ``(N, H_in)`` or ``(H_in,)``; (h, c) each ``(N, H)`` or ``(H,)`` (zeros when omitted).
+        - Output: (h', c'), each ``(N, H)`` or ``(H,)``.
+
+    Example::
+
+        >>> cell = nn.LSTMCell(10, 20)
+        >>> h, c = cell(ember.randn(3, 10))
+        >>> c.shape
+        ember.Size([3, 20])
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None) -> None:
+        super().__init__(input_size, hidden_size, bias, 4, dtype=dtype)
+
+    def forward(self, input: Tensor, hx: tuple | None = None) -> tuple[Tensor, Tensor]:
+        gi, (h, c), batched = self._prepare(input, [None, None] if hx is None else list(hx))
+        h, c = _lstm_cell(gi, h, c, self.weight_hh, self.bias_hh, None)
+        return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
+
+
+class GRUCell(RNNCellBase):
+    """One GRU step, gates in torch's order (reset, update, new).
+
+    Args:
+        input_size: features of the input.
+        hidden_size: features of the hidden state.
+        bias: whether to use ``bias_ih`` and ``bias_hh``. Default: True.
+
+    Shape:
+        - Input: ``(N, H_in)`` or ``(H_in,)``; hidden ``(N, H)`` or ``(H,)`` (zeros when omitted).
+        - Output: ``(N, H)`` or ``(H,)``.
+
+    Example::
+
+        >>> cell = nn.GRUCell(10, 20)
+        >>> cell(ember.randn(3, 10)).shape
+        ember.Size([3, 20])
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None) -> None:
+        super().__init__(input_size, hidden_size, bias, 3, dtype=dtype)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        gi, (h,), batched = self._prepare(input, [hx])
+        h = _gru_cell(gi, h, self.weight_hh, self.bias_hh)
+        return h if batched else h.squeeze(0)
