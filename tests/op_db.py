@@ -1,4 +1,10 @@
 """The one operator specification table: every category's specs, in one list."""
 from opspecs import compare, elementwise, indexing, linalg, nn_math, reduction, shape
 
-OP_DB = [*elementwise.SPECS, *compare.SPECS, *indexing.SPECS, *linalg.SPECS, *nn_math.SPECS, *reduction.SPECS, *shape.SPECS]
+CATEGORIES = (elementwise, compare, indexing, linalg, nn_math, reduction, shape)
+
+OP_DB = []
+for _module in CATEGORIES:
+    for _spec in _module.SPECS:
+        _spec.category = _spec.category or _module.__name__.split(".")[-1]
+        OP_DB.append(_spec)
