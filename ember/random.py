@@ -265,7 +265,7 @@ def normal(mean, std=1.0, size=None, *, generator: Generator | None = None, dtyp
         raise RuntimeError(f"normal: expected a floating point mean/std, but got {dt}")
     s = std._data if ts else std
     if np.any(np.asarray(s) < 0):
-        raise RuntimeError(f"normal expects all elements of std >= 0.0")
+        raise RuntimeError("normal expects all elements of std >= 0.0")
     m = mean._data if tm else mean
     sample = (_normal(rng, shape, dt) * s + m).astype(dt.np)
     return Normal.apply(mean, std, sample)
@@ -303,9 +303,8 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
         cdf = np.cumsum(rows / total, axis=-1)
         cdf[:, -1] = 1.0  # guard rounding so that every draw lands in a category
         u = rng.random((rows.shape[0], num_samples))
+        # side="right": category k is drawn for cdf[k-1] <= u < cdf[k], never when its probability is zero
         idx = np.stack([np.searchsorted(c, r, side="right") for c, r in zip(cdf, u)])
-        # a draw on a zero-probability category's boundary moves to the next category with mass
-        idx = np.minimum(idx, rows.shape[1] - 1)
     else:
         if num_samples > rows.shape[1]:
             raise RuntimeError(f"multinomial: cannot sample n_sample > prob_dist.size(-1) samples without "

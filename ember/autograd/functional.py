@@ -117,6 +117,7 @@ def jacobian(func: Callable, inputs, create_graph: bool = False, strict: bool = 
              strategy: str = "reverse-mode"):
     """The Jacobian of ``func`` at ``inputs``: block [i][j] has shape ``out_i.shape + in_j.shape``."""
     from .._tensor import Tensor
+    from .._ops.common import FUNCTIONS
     if strategy not in ("reverse-mode", "forward-mode"):
         raise ValueError('Expected strategy to be either "forward-mode" or "reverse-mode".')
     single_in, xs = _as_tuple(inputs, "inputs", "jacobian")
@@ -141,26 +142,11 @@ def jacobian(func: Callable, inputs, create_graph: bool = False, strict: bool = 
                 if n == 0 or x.numel() == 0:
                     per_in.append(Tensor._make(xp.zeros(shape, dtype=x._data.dtype)))
                     continue
-                from .._ops.common import FUNCTIONS
-                per_in.append(FUNCTIONS["stack"](rows[j]).reshape(shape) if "stack" in FUNCTIONS
-                              else _stack(rows[j]).reshape(shape))
+                per_in.append(FUNCTIONS["stack"](rows[j]).reshape(shape))
             blocks.append(_finish(per_in, create_graph))
     if single_out:
         return blocks[0][0] if single_in else blocks[0]
     return tuple(b[0] for b in blocks) if single_in else tuple(blocks)
-
-
-def _stack(rows):
-    """Stack 1-D rows into a matrix with ops we know exist (used until ``stack`` is registered)."""
-    out = None
-    n = len(rows)
-    for k, r in enumerate(rows):
-        e = xp.zeros((n, 1), dtype=r._data.dtype)
-        e[k] = 1
-        from .._tensor import Tensor
-        term = Tensor._make(e) * r.reshape(1, -1)
-        out = term if out is None else out + term
-    return out
 
 
 def hessian(func: Callable, inputs, create_graph: bool = False, strict: bool = False, vectorize: bool = False,
