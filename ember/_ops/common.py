@@ -156,7 +156,10 @@ def _cast_operand(x, rt):
 def sum_to(g: Tensor, shape) -> Tensor:
     """Undo broadcasting: sum ``g`` down to ``shape`` (differentiable, so double backward works)."""
     gshape = g._data.shape
-    if gshape == tuple(shape):
+    if gshape == shape:
+        return g
+    shape = tuple(shape)
+    if gshape == shape:
         return g
     lead = len(gshape) - len(shape)
     if lead < 0:

@@ -106,7 +106,8 @@ def _requires_grad(x) -> bool:
 def add(input, other, *, alpha=1, out=None) -> Tensor:
     """``input + alpha * other``, broadcasting."""
     input, other = binary_operands(input, other)
-    return _out(Add.apply(input, other, alpha), out)
+    result = Add.apply(input, other, alpha)
+    return result if out is None else _out(result, out)
 
 
 @register(operators=("__sub__",), reflected=("__rsub__",), inplace="sub_", aliases=("subtract",))
@@ -123,7 +124,8 @@ def sub(input, other, *, alpha=1, out=None) -> Tensor:
 def mul(input, other, *, out=None) -> Tensor:
     """``input * other``, broadcasting."""
     input, other = binary_operands(input, other)
-    return _out(Mul.apply(input, other), out)
+    result = Mul.apply(input, other)
+    return result if out is None else _out(result, out)
 
 
 @register(operators=("__truediv__",), reflected=("__rtruediv__",), inplace="div_",

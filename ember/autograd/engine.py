@@ -70,6 +70,7 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
     ready = [n for n, _ in starts if deps.get(n, 0) == 0]
     ready = list(dict.fromkeys(ready))
 
+    fast = not anomaly_mode.enabled  # most nodes need none of _call's extra checks
     prev_mode = state.enabled
     state.enabled = create_graph
     try:
@@ -88,9 +89,15 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
                     if capture is None:
                         accumulate_grad(node.variable, grads_out[0], create_graph, claimed)
                 elif needed is None or any(nxt in needed for nxt, _ in node.next_functions):
-                    results = _call(node, grads_out)
+                    if fast and node._out_meta is None and node._in_meta is None and node._post_hooks is None:
+                        results = node._fn.backward(node, *grads_out)
+                        if type(results) is not tuple:
+                            results = (results,)
+                    else:
+                        results = _call(node, grads_out)
                     if not retain_graph:
-                        node._release()
+                        node._saved = node._out_data = None  # Node._release, inlined
+                        node._freed = True
             n_results = len(results)
             for i, (nxt, nr) in enumerate(node.next_functions):
                 if nxt is None:

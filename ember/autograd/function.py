@@ -325,8 +325,14 @@ class Op(Function):
                 return Tensor._make(out)
             return _wrap(out)
         ctx = cls._Node()
-        ctx.next_functions = tuple([_edge(a) if isinstance(a, Tensor) and a._requires_grad else _NO_EDGE
-                                    for a in args])
+        edges = []
+        for a in args:  # _edge inlined: this loop runs for every recorded op
+            if isinstance(a, Tensor) and a._requires_grad:
+                fn = a.grad_fn
+                edges.append((fn, a._output_nr) if fn is not None else (a._accumulator(), 0))
+            else:
+                edges.append(_NO_EDGE)
+        ctx.next_functions = tuple(edges)
         cls.setup_context(ctx, args, out)
         if anomaly_mode.enabled:
             ctx._trace = traceback.format_stack()[:-1]

@@ -23,7 +23,8 @@ class Progress:
         self.t0 = time.perf_counter()
         self.postfix: dict = {}
         self.bar = None if plain or _tqdm is None else _tqdm(total=total, desc=desc, leave=True,
-                                                              dynamic_ncols=True, file=sys.stdout)
+                                                              dynamic_ncols=True, file=sys.stdout,
+                                                              mininterval=0.5)
         # plain mode prints about `lines` times per bar, so logs stay short
         self._every = max(1, total // max(1, lines))
 
@@ -72,7 +73,7 @@ def train_epoch(model: ember.nn.Module, loader: Iterable, optimizer: ember.optim
         losses.append(loss.item())
         correct += int((logits.argmax(1) == y).sum().item())
         seen += y.shape[0]
-        bar.update(1, loss=losses[-1], acc=100.0 * correct / seen)
+        bar.update(1, loss=losses[-1], acc=f"{100.0 * correct / seen:.1f}")
         if on_step is not None:
             on_step(len(losses), losses[-1])
     return losses, 100.0 * correct / max(seen, 1)

@@ -100,7 +100,7 @@ def train_model(name: str, train_set: MNIST1D, test_set: MNIST1D, steps: int, ba
         losses.append(loss)
         if len(losses) % eval_every == 0 or len(losses) == steps:
             curve["test_acc"].append([len(losses), evaluate(model, x_test, y_test)[1]])
-            bar.update(0, test_acc=curve["test_acc"][-1][1])
+            bar.update(0, test_acc=f"{curve['test_acc'][-1][1]:.1f}")
 
     bar = Progress(steps, f"{name:>8}", plain=plain)
     t0 = time.perf_counter()

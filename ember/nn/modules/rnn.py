@@ -66,16 +66,6 @@ def _steps(T: int, reverse: bool) -> range:
     return range(T - 1, -1, -1) if reverse else range(T)
 
 
-def _scan_composite(cell, gi: Tensor, states: tuple, args: tuple, reverse: bool) -> tuple:
-    """The whole sequence as ember ops, one cell call per step: ``(outputs, *final states)``."""
-    ys = [None] * gi.shape[0]
-    for t in _steps(gi.shape[0], reverse):
-        out = cell(gi[t], *states, *args)
-        states = out if isinstance(out, tuple) else (out,)
-        ys[t] = states[0]
-    return (stack(ys), *states)
-
-
 # ------------------------------------------------------------------ fused scans
 def _sigmoid_(a: np.ndarray) -> np.ndarray:
     """In-place logistic via tanh: one transcendental, and no overflow for large |a|."""
@@ -99,26 +89,46 @@ def _hh_grads(dgh: np.ndarray, prev: np.ndarray, b_hh) -> tuple:
 
 
 class _Scan(Op):
-    """One recurrent layer in one direction over a whole sequence.
+    """One recurrent layer in one direction over a whole sequence, as one op.
 
-    ``apply(gi, *initial states, *weights, *flags)`` with ``gi`` the input projections of
-    every step ``(T, B, gates * H)``; ``flags`` end with ``reverse``. Forward returns
-    ``(y, *final states, *scratch)``: the scratch arrays (gates) are outputs only so that
-    ``setup_context`` can save them. Subclasses give ``cell`` (the ember-op step, used to
-    recompute under ``create_graph``), ``n_states``, ``forward`` and ``backward_arrays``.
+    ``apply(x, *initial states, w_ih, b_ih, *hidden weights, *cell flags, batch_first, reverse)``.
+    Forward projects every step's input with one matmul, then runs the subclass's ``scan``
+    on time-major views; it returns ``(y, *final states, *scratch)``, the scratch arrays
+    (gates) being outputs only so that ``setup_context`` can save them. Subclasses give
+    ``cell`` (the ember-op step, recomputed under ``create_graph``), ``n_states``,
+    ``n_cell_flags``, ``scan`` and ``scan_backward``.
     """
 
     n_states = 1
-    n_flags = 1
+    n_cell_flags = 0
 
     @classmethod
-    def run(cls, gi: Tensor, states: list, args: tuple) -> tuple:
-        """``(y, *final states)`` of the layer; ``args`` are the weights then the flags."""
-        return cls.apply(gi, *states, *args)[:1 + cls.n_states]
+    def run(cls, x: Tensor, states: list, w_ih: Tensor, b_ih, hidden: tuple, flags: tuple) -> tuple:
+        """``(y, *final states)`` of the layer; ``flags`` are the cell flags, batch_first and reverse."""
+        return cls.apply(x, *states, w_ih, b_ih, *hidden, *flags)[:1 + cls.n_states]
+
+    @classmethod
+    def _split(cls, args) -> tuple:
+        """``(x, states, w_ih, b_ih, hidden weights, cell flags, batch_first, reverse)`` of apply's arguments."""
+        k, end = 1 + cls.n_states, len(args) - cls.n_cell_flags - 2
+        return args[0], args[1:k], args[k], args[k + 1], args[k + 2:end], args[end:-2], args[-2], args[-1]
+
+    @classmethod
+    def forward(cls, *args):
+        x, states, w_ih, b_ih, hidden, cell_flags, batch_first, reverse = cls._split(args)
+        # work time-major and contiguous (batch_first output is a transposed view): the loop reads whole steps
+        xt = x.swapaxes(0, 1) if batch_first else x
+        gi = np.dot(xt.reshape(-1, x.shape[-1]), w_ih.T)  # np.dot: np.matmul is 10x slower for input_size 1
+        if b_ih is not None:
+            gi += b_ih
+        gi = gi.reshape(xt.shape[:2] + gi.shape[-1:])
+        y = np.empty(xt.shape[:2] + states[0].shape[-1:], gi.dtype)
+        finals_and_scratch = cls.scan(gi, y, *states, *hidden, *cell_flags, reverse)
+        return (y.swapaxes(0, 1) if batch_first else y, *finals_and_scratch)
 
     @classmethod
     def setup_context(cls, ctx, inputs, output) -> None:
-        ctx.n_in = len(inputs) - cls.n_flags
+        ctx.n_in = len(inputs) - cls.n_cell_flags - 2
         ctx.flags = inputs[ctx.n_in:]
         ctx._out_data = output[0]  # y: read in backward, guarded against in-place change like a saved output
         ctx.set_materialize_grads(False)  # unused outputs cost no zero arrays
@@ -133,16 +143,32 @@ class _Scan(Op):
         if state.enabled:
             return cls._recompute_grads(ctx, inputs, gouts, needs)
         arrays = [None if t is None else t._data for t in inputs]
-        out = cls.backward_arrays(arrays, scratch, ctx.output._data,
-                                  *[None if g is None else g._data for g in gouts], *ctx.flags)
+        x, states, w_ih, b_ih, hidden, cell_flags, batch_first, reverse = cls._split(arrays + list(ctx.flags))
+        tm = (lambda a: a if a is None else a.swapaxes(0, 1)) if batch_first else (lambda a: a)
+        garrays = [None if g is None else g._data for g in gouts]
+        dgi, *rest = cls.scan_backward(states, hidden, cell_flags, scratch, tm(ctx.output._data), tm(garrays[0]),
+                                       garrays[1:], reverse)
+        xt = tm(x)
+        dgi2 = dgi.reshape(-1, dgi.shape[-1])
+        dx = tm(np.dot(dgi2, w_ih).reshape(xt.shape)) if needs[0] else None
+        dw_ih = np.dot(dgi2.T, xt.reshape(-1, xt.shape[-1]))
+        db_ih = None if b_ih is None else dgi2.sum(0)
+        ns = cls.n_states
+        out = (dx, *rest[:ns], dw_ih, db_ih, *rest[ns:])
         return tuple(Tensor._make(g) if need and g is not None else None for g, need in zip(out, needs))
 
     @classmethod
     def _recompute_grads(cls, ctx, inputs: tuple, gouts: tuple, needs: tuple) -> tuple:
         """Input gradients recorded as ember ops (``create_graph=True``), so they differentiate again."""
-        k = 1 + cls.n_states
+        x, states, w_ih, b_ih, hidden, cell_flags, batch_first, reverse = cls._split(inputs + ctx.flags)
         with enable_grad():
-            outs = _scan_composite(cls.cell, inputs[0], inputs[1:k], inputs[k:] + ctx.flags[:-1], ctx.flags[-1])
+            gi = F.linear(x, w_ih, b_ih)
+            ys = [None] * gi.shape[1 if batch_first else 0]
+            for t in _steps(len(ys), reverse):
+                out = cls.cell(gi[:, t] if batch_first else gi[t], *states, *hidden, *cell_flags)
+                states = out if isinstance(out, tuple) else (out,)
+                ys[t] = states[0]
+            outs = (stack(ys, 1 if batch_first else 0), *states)
         used = [(o, g) for o, g in zip(outs, gouts) if g is not None]
         wrt = [t for t, need in zip(inputs, needs) if need]
         got = iter(_autograd_grad([o for o, _ in used], wrt, [g for _, g in used], create_graph=True,
@@ -151,14 +177,13 @@ class _Scan(Op):
 
 
 class _RNNScan(_Scan):
-    """Elman layer: ``apply(gi, h0, w_hh, b_hh, relu, reverse)``."""
+    """Elman layer: ``apply(x, h0, w_ih, b_ih, w_hh, b_hh, relu, batch_first, reverse)``."""
 
-    n_flags = 2
+    n_cell_flags = 1
     cell = staticmethod(_rnn_cell)
 
     @staticmethod
-    def forward(gi, h0, w_hh, b_hh, relu, reverse):
-        y = np.empty(gi.shape[:2] + h0.shape[-1:], gi.dtype)
+    def scan(gi, y, h0, w_hh, b_hh, relu, reverse):
         h = h0
         for t in _steps(gi.shape[0], reverse):
             ht = y[t]
@@ -168,13 +193,13 @@ class _RNNScan(_Scan):
                 ht += b_hh
             np.maximum(ht, 0, out=ht) if relu else np.tanh(ht, out=ht)
             h = ht
-        return y, h.copy()
+        return (h.copy(),)
 
     @staticmethod
-    def backward_arrays(inputs, scratch, y, gy, gh, relu, reverse):
-        _, h0, w_hh, b_hh = inputs
+    def scan_backward(states, hidden, cell_flags, scratch, y, gy, gstates, reverse):
+        (h0,), (w_hh, b_hh), (relu,), (gh,) = states, hidden, cell_flags, gstates
         d = (y > 0).astype(y.dtype) if relu else 1 - y * y
-        dpre = np.empty_like(y)
+        dpre = np.empty(y.shape, y.dtype)
         carry = np.zeros_like(h0) if gh is None else gh
         for t in _steps(y.shape[0], not reverse):
             dh = carry if gy is None else gy[t] + carry
@@ -184,18 +209,20 @@ class _RNNScan(_Scan):
 
 
 class _GRUScan(_Scan):
-    """GRU layer: ``apply(gi, h0, w_hh, b_hh, reverse)``; saves ``W_hh h + b_hh``, r and z, n."""
+    """GRU layer: ``apply(x, h0, w_ih, b_ih, w_hh, b_hh, batch_first, reverse)``.
+
+    Saves ``W_hh h + b_hh``, r and z, and n of every step.
+    """
 
     cell = staticmethod(_gru_cell)
 
     @staticmethod
-    def forward(gi, h0, w_hh, b_hh, reverse):
+    def scan(gi, y, h0, w_hh, b_hh, reverse):
         T, B, G = gi.shape
         H = G // 3
-        y = np.empty((T, B, H), gi.dtype)
         gh = np.empty_like(gi)
         rz = np.empty((T, B, 2 * H), gi.dtype)
-        n = np.empty_like(y)
+        n = np.empty((T, B, H), gi.dtype)
         h = h0
         for t in _steps(T, reverse):
             ght, a, nt, ht, git = gh[t], rz[t], n[t], y[t], gi[t]
@@ -211,11 +238,11 @@ class _GRUScan(_Scan):
             ht *= a[:, H:]
             ht += nt
             h = ht
-        return y, h.copy(), gh, rz, n
+        return h.copy(), gh, rz, n
 
     @staticmethod
-    def backward_arrays(inputs, scratch, y, gy, gh_n, reverse):
-        _, h0, w_hh, b_hh = inputs
+    def scan_backward(states, hidden, cell_flags, scratch, y, gy, gstates, reverse):
+        (h0,), (w_hh, b_hh), (gh_n,) = states, hidden, gstates
         gh, rz, n = scratch
         H = n.shape[-1]
         r, z = rz[..., :H], rz[..., H:]
@@ -224,8 +251,7 @@ class _GRUScan(_Scan):
         dn_dh = (1 - z) * (1 - n * n)
         dz_dh = (prev - n) * z * (1 - z)
         dr_dn = gh[..., 2 * H:] * r * (1 - r)
-        dgh = np.empty_like(gh)
-        dgi = np.empty_like(gh)
+        dgh, dgi = np.empty_like(gh), np.empty_like(gh)
         carry = np.zeros_like(h0) if gh_n is None else gh_n
         for t in _steps(y.shape[0], not reverse):
             dh = carry if gy is None else gy[t] + carry
@@ -241,16 +267,18 @@ class _GRUScan(_Scan):
 
 
 class _LSTMScan(_Scan):
-    """LSTM layer: ``apply(gi, h0, c0, w_hh, b_hh, w_hr, reverse)``; saves gates, cells, tanh(cells)."""
+    """LSTM layer: ``apply(x, h0, c0, w_ih, b_ih, w_hh, b_hh, w_hr, batch_first, reverse)``.
+
+    Saves the activated gates, the cells and their tanh of every step.
+    """
 
     n_states = 2
     cell = staticmethod(_lstm_cell)
 
     @staticmethod
-    def forward(gi, h0, c0, w_hh, b_hh, w_hr, reverse):
+    def scan(gi, y, h0, c0, w_hh, b_hh, w_hr, reverse):
         T, B, G = gi.shape
         H = G // 4
-        y = np.empty((T, B) + h0.shape[-1:], gi.dtype)
         gates = np.empty_like(gi)
         cs = np.empty((T, B, H), gi.dtype)
         tcs = np.empty_like(cs)
@@ -272,11 +300,11 @@ class _LSTMScan(_Scan):
             if w_hr is not None:
                 np.matmul(hf, w_hr.T, out=y[t])
             h, c = y[t], ct
-        return (y, h.copy(), c.copy(), gates, cs, tcs) + (() if w_hr is None else (hfull,))
+        return (h.copy(), c.copy(), gates, cs, tcs) + (() if w_hr is None else (hfull,))
 
     @staticmethod
-    def backward_arrays(inputs, scratch, y, gy, gh_n, gc_n, reverse):
-        _, h0, c0, w_hh, b_hh, w_hr = inputs
+    def scan_backward(states, hidden, cell_flags, scratch, y, gy, gstates, reverse):
+        (h0, c0), (w_hh, b_hh, w_hr), (gh_n, gc_n) = states, hidden, gstates
         gates, cs, tcs = scratch[:3]
         H = cs.shape[-1]
         i, f, g, o = (gates[..., k * H:(k + 1) * H] for k in range(4))
@@ -287,7 +315,7 @@ class _LSTMScan(_Scan):
         df_dc = _prev_states(cs, c0, reverse) * f * (1 - f)
         dg_dc = i * (1 - g * g)
         dgates = np.empty_like(gates)
-        dhs = None if w_hr is None else np.empty_like(y)
+        dhs = None if w_hr is None else np.empty(y.shape, y.dtype)
         carry_h = np.zeros_like(h0) if gh_n is None else gh_n
         carry_c = np.zeros_like(c0) if gc_n is None else gc_n
         for t in _steps(y.shape[0], not reverse):
@@ -440,11 +468,10 @@ class RNNBase(Module):
 
     def forward(self, input: Tensor, hx=None):
         batched = self._check_input(input)
+        batch_first = batched and self.batch_first
         if not batched:
             input = input.unsqueeze(1)
-        elif self.batch_first:
-            input = input.transpose(0, 1)
-        states = self._states(hx, batched, input.shape[1], input)
+        states = self._states(hx, batched, input.shape[0 if batch_first else 1], input)
         directions = 2 if self.bidirectional else 1
         finals = [[] for _ in states]
         x = input
@@ -453,9 +480,9 @@ class RNNBase(Module):
             for d, suffix in enumerate(("", "_reverse")[:directions]):
                 w_ih, b_ih, w_hh, b_hh, w_hr = self._weights(layer, suffix)
                 idx = layer * directions + d
-                weights = (w_hh, b_hh) if w_hr is None and self.mode != "LSTM" else (w_hh, b_hh, w_hr)
-                y, *ends = self._scan.run(F.linear(x, w_ih, b_ih), [s[idx] for s in states],
-                                          weights + self._flags() + (d == 1,))
+                hidden = (w_hh, b_hh) if self.mode != "LSTM" else (w_hh, b_hh, w_hr)
+                y, *ends = self._scan.run(x, [s[idx] for s in states], w_ih, b_ih, hidden,
+                                          self._flags() + (batch_first, d == 1))
                 outs.append(y)
                 for acc, e in zip(finals, ends):
                     acc.append(e)
@@ -465,8 +492,6 @@ class RNNBase(Module):
         finals = [stack(f) for f in finals]
         if not batched:
             x, finals = x.squeeze(1), [f.squeeze(1) for f in finals]
-        elif self.batch_first:
-            x = x.transpose(0, 1)
         return x, (finals[0] if len(finals) == 1 else tuple(finals))
 
     def extra_repr(self) -> str:

@@ -1,0 +1,52 @@
+"""GRU training step: ember vs torch in the same run, one thread each.
+
+Run: python benchmarks/gru_micro.py
+A one-layer GRU (input 1, hidden 64; then hidden 6, the MNIST-1D size) over a sequence
+of 40 steps at batch 100: forward, a loss on the outputs and the final state, backward.
+Prints the time per step of each library and ember's ratio to torch (target: <= 1.0).
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import timeit  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import ember  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+def gru_step(lib, hidden: int, seq: int = 40, batch: int = 100):
+    """A closure running one forward + backward of a GRU with torch's weights copied into both libraries."""
+    ref = torch.nn.GRU(1, hidden, batch_first=True)
+    gru = lib.nn.GRU(1, hidden, batch_first=True)
+    gru.load_state_dict({k: lib.tensor(v.detach().numpy().copy()) for k, v in ref.state_dict().items()})
+    x = lib.tensor(np.random.default_rng(0).standard_normal((batch, seq, 1), dtype=np.float32))
+
+    def step():
+        out, h = gru(x)
+        (out.sum() + h.sum()).backward()
+    return step
+
+
+def best_ms(fn, number: int = 10, repeat: int = 5) -> float:
+    fn()  # warm up
+    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e3
+
+
+def main() -> None:
+    for hidden in (64, 6):
+        e, t = best_ms(gru_step(ember, hidden)), best_ms(gru_step(torch, hidden))
+        print(f"GRU seq 40 batch 100 input 1 hidden {hidden:2d}: ember {e:6.2f} ms  torch {t:6.2f} ms  "
+              f"ratio {e / t:.2f}")
+
+
+if __name__ == "__main__":
+    main()
