@@ -36,14 +36,20 @@ def gru_step(lib, hidden: int, seq: int = 40, batch: int = 100):
     return step
 
 
-def best_ms(fn, number: int = 10, repeat: int = 5) -> float:
-    fn()  # warm up
-    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e3
+def best_ms(fns, number: int = 10, repeat: int = 15) -> list:
+    """Best time per call of each function, in ms; runs interleave so that machine load hits both alike."""
+    for fn in fns:
+        fn()  # warm up
+    best = [float("inf")] * len(fns)
+    for _ in range(repeat):
+        for k, fn in enumerate(fns):
+            best[k] = min(best[k], timeit.timeit(fn, number=number) / number * 1e3)
+    return best
 
 
 def main() -> None:
     for hidden in (64, 6):
-        e, t = best_ms(gru_step(ember, hidden)), best_ms(gru_step(torch, hidden))
+        e, t = best_ms([gru_step(ember, hidden), gru_step(torch, hidden)])
         print(f"GRU seq 40 batch 100 input 1 hidden {hidden:2d}: ember {e:6.2f} ms  torch {t:6.2f} ms  "
               f"ratio {e / t:.2f}")
 
