@@ -244,25 +244,25 @@ class _GRUScan(_Scan):
     def scan_backward(states, hidden, cell_flags, scratch, y, gy, gstates, reverse):
         (h0,), (w_hh, b_hh), (gh_n,) = states, hidden, gstates
         gh, rz, n = scratch
-        H = n.shape[-1]
+        T, B, H = n.shape
         r, z = rz[..., :H], rz[..., H:]
         prev = _prev_states(y, h0, reverse)
-        # the step-independent factors of the gate gradients, for all steps at once
+        # d(pre-activations of W_hh h + b_hh)/dh for all steps at once, so that each step is one multiply
         dn_dh = (1 - z) * (1 - n * n)
-        dz_dh = (prev - n) * z * (1 - z)
-        dr_dn = gh[..., 2 * H:] * r * (1 - r)
-        dgh, dgi = np.empty_like(gh), np.empty_like(gh)
+        dgh_dh = np.empty_like(gh)
+        np.multiply(gh[..., 2 * H:] * r * (1 - r), dn_dh, out=dgh_dh[..., :H])
+        np.multiply((prev - n) * z * (1 - z), 1, out=dgh_dh[..., H:2 * H])
+        np.multiply(r, dn_dh, out=dgh_dh[..., 2 * H:])
+        dgh, dhs = np.empty_like(gh), np.empty_like(n)
         carry = np.zeros_like(h0) if gh_n is None else gh_n
-        for t in _steps(y.shape[0], not reverse):
-            dh = carry if gy is None else gy[t] + carry
-            dn, dght = dgi[t, :, 2 * H:], dgh[t]
-            np.multiply(dh, dn_dh[t], out=dn)
-            np.multiply(dh, dz_dh[t], out=dght[:, H:2 * H])
-            np.multiply(dn, dr_dn[t], out=dght[:, :H])
-            np.multiply(dn, r[t], out=dght[:, 2 * H:])
+        for t in _steps(T, not reverse):
+            dh = dhs[t]
+            np.add(carry, 0 if gy is None else gy[t], out=dh)
+            np.multiply(dh.reshape(B, 1, H), dgh_dh[t].reshape(B, 3, H), out=dgh[t].reshape(B, 3, H))
             carry = dh * z[t]
-            carry += dght @ w_hh
-        dgi[..., :2 * H] = dgh[..., :2 * H]
+            carry += dgh[t] @ w_hh
+        dgi = dgh.copy()
+        np.multiply(dhs, dn_dh, out=dgi[..., 2 * H:])
         return (dgi, carry, *_hh_grads(dgh, prev, b_hh))
 
 
