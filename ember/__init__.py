@@ -1,5 +1,12 @@
-"""ember: a deep learning framework in Python on NumPy, with PyTorch's API and semantics."""
+"""ember: a deep learning framework in Python on NumPy, with PyTorch's API and semantics.
+
+``import ember as torch`` is meant to work: tensors, autograd, nn, optim, data loading and
+safetensors checkpoints behave as torch 2.13's do. Start reading at ``ember/_tensor.py`` and
+``ember/autograd/``; ``docs/design.md`` maps the rest.
+"""
 from __future__ import annotations
+
+import builtins as _builtins
 
 from ._dtype import (dtype, bool_ as bool, uint8, int8, int16, int32, int64, float16, float32, float64,
                      set_default_dtype, get_default_dtype, promote_types, result_type, can_cast)
@@ -10,10 +17,19 @@ from .autograd.grad_mode import is_inference_mode_enabled
 from . import _ops
 from . import _factories  # noqa: F401  (registers the factories)
 from ._tensor_str import set_printoptions
-from . import nn  # noqa: E402
-from . import linalg  # noqa: E402,F401  (registers det, inverse, norm, ... on ember and Tensor)
+from . import nn
+from . import linalg  # registers det, inverse, norm, ... on ember and Tensor
 
+# every registered op, published once as ember.<name> (Tensor methods are attached by the registry)
 globals().update(_ops.FUNCTIONS)
+
+from ._ops.reduction import return_types  # noqa: E402
+from .random import (manual_seed, seed, initial_seed, Generator, default_generator, get_rng_state,  # noqa: E402
+                     set_rng_state, rand, randn, randint, randperm, rand_like, randn_like, randint_like, normal,
+                     bernoulli, multinomial)
+from .autograd import functional as _autograd_functional  # noqa: E402,F401  (loads ember.autograd.functional)
+from . import optim, utils, datasets, transforms  # noqa: E402,F401
+from .serialization import save, load  # noqa: E402
 
 half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64
@@ -21,26 +37,16 @@ short, int, long = int16, int32, int64
 __version__ = "0.1.0"
 
 
-def is_tensor(obj) -> "builtins.bool":
+def is_tensor(obj) -> _builtins.bool:
     """True for ember tensors."""
     return isinstance(obj, Tensor)
 
 
-def numel(input: Tensor) -> "builtins.int":
+def numel(input: Tensor) -> _builtins.int:
     """Number of elements."""
     return input.numel()
 
 
-def is_floating_point(input: Tensor) -> "builtins.bool":
+def is_floating_point(input: Tensor) -> _builtins.bool:
     """True for floating dtypes."""
     return input.is_floating_point()
-
-from .random import (manual_seed, seed, initial_seed, Generator, default_generator, get_rng_state,  # noqa: E402
-                     set_rng_state, rand, randn, randint, randperm, rand_like, randn_like, randint_like, normal,
-                     bernoulli, multinomial)
-from .autograd import functional as _autograd_functional  # noqa: E402,F401  (ember.autograd.functional)
-from . import optim  # noqa: E402
-from . import utils  # noqa: E402
-from .serialization import save, load  # noqa: E402
-from . import datasets, transforms  # noqa: E402,F401
-from ._ops.reduction import return_types  # noqa: E402
