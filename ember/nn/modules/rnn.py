@@ -76,16 +76,28 @@ def _sigmoid_(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _prev_states(y: np.ndarray, h0: np.ndarray, reverse: bool) -> np.ndarray:
-    """The state each step started from, in time order."""
-    return np.concatenate([y[1:], h0[None]] if reverse else [h0[None], y[:-1]])
+def _split_steps(T: int, reverse: bool) -> tuple:
+    """``(later steps, the steps before them, first step)``: a state sequence's previous states are
+    ``y[before]`` for ``later`` and ``h0`` for ``first``, without building them."""
+    if reverse:
+        return slice(0, T - 1), slice(1, T), T - 1
+    return slice(1, T), slice(0, T - 1), 0
 
 
-def _hh_grads(dgh: np.ndarray, prev: np.ndarray, b_hh) -> tuple:
+def _with_prev(ufunc, y: np.ndarray, h0: np.ndarray, other: np.ndarray, out: np.ndarray, reverse: bool) -> None:
+    """``out = ufunc(previous states, other)`` for every step."""
+    later, before, first = _split_steps(y.shape[0], reverse)
+    ufunc(y[before], other[later], out=out[later])
+    ufunc(h0, other[first], out=out[first])
+
+
+def _hh_grads(dgh: np.ndarray, y: np.ndarray, h0: np.ndarray, b_hh, reverse: bool) -> tuple:
     """Gradients of ``W_hh`` and ``b_hh`` from every step's pre-activation gradient, in one matmul."""
-    g = dgh.shape[-1]
-    dw = dgh.reshape(-1, g).T @ prev.reshape(-1, prev.shape[-1])
-    return dw, None if b_hh is None else dgh.sum((0, 1))
+    later, before, first = _split_steps(y.shape[0], reverse)
+    g, h = dgh.shape[-1], y.shape[-1]
+    dw = np.dot(dgh[later].reshape(-1, g).T, y[before].reshape(-1, h))
+    dw += np.dot(dgh[first].T, h0)
+    return dw, None if b_hh is None else dgh.reshape(-1, g).sum(0)
 
 
 class _Scan(Op):
@@ -205,13 +217,14 @@ class _RNNScan(_Scan):
             dh = carry if gy is None else gy[t] + carry
             np.multiply(dh, d[t], out=dpre[t])
             carry = dpre[t] @ w_hh
-        return (dpre, carry, *_hh_grads(dpre, _prev_states(y, h0, reverse), b_hh))
+        return (dpre, carry, *_hh_grads(dpre, y, h0, b_hh, reverse))
 
 
 class _GRUScan(_Scan):
     """GRU layer: ``apply(x, h0, w_ih, b_ih, w_hh, b_hh, batch_first, reverse)``.
 
-    Saves ``W_hh h + b_hh``, r and z, and n of every step.
+    Saves r and z, n and ``W_hn h + b_hn`` of every step. Buffers are few and written in
+    place: fresh memory costs page faults that would otherwise rival the arithmetic.
     """
 
     cell = staticmethod(_gru_cell)
@@ -220,50 +233,58 @@ class _GRUScan(_Scan):
     def scan(gi, y, h0, w_hh, b_hh, reverse):
         T, B, G = gi.shape
         H = G // 3
-        gh = np.empty_like(gi)
         rz = np.empty((T, B, 2 * H), gi.dtype)
-        n = np.empty((T, B, H), gi.dtype)
+        n, ghn = np.empty((T, B, H), gi.dtype), np.empty((T, B, H), gi.dtype)
+        gh = np.empty((B, G), gi.dtype)
         h = h0
         for t in _steps(T, reverse):
-            ght, a, nt, ht, git = gh[t], rz[t], n[t], y[t], gi[t]
-            np.matmul(h, w_hh.T, out=ght)
+            a, nt, ht, git = rz[t], n[t], y[t], gi[t]
+            np.matmul(h, w_hh.T, out=gh)
             if b_hh is not None:
-                ght += b_hh
-            np.add(git[:, :2 * H], ght[:, :2 * H], out=a)
+                gh += b_hh
+            np.copyto(ghn[t], gh[:, 2 * H:])
+            np.add(git[:, :2 * H], gh[:, :2 * H], out=a)
             _sigmoid_(a)
-            np.multiply(a[:, :H], ght[:, 2 * H:], out=nt)
+            np.multiply(a[:, :H], ghn[t], out=nt)
             nt += git[:, 2 * H:]
             np.tanh(nt, out=nt)
             np.subtract(h, nt, out=ht)
             ht *= a[:, H:]
             ht += nt
             h = ht
-        return h.copy(), gh, rz, n
+        return h.copy(), rz, n, ghn
 
     @staticmethod
     def scan_backward(states, hidden, cell_flags, scratch, y, gy, gstates, reverse):
         (h0,), (w_hh, b_hh), (gh_n,) = states, hidden, gstates
-        gh, rz, n = scratch
+        rz, n, ghn = scratch
         T, B, H = n.shape
         r, z = rz[..., :H], rz[..., H:]
-        prev = _prev_states(y, h0, reverse)
-        # d(pre-activations of W_hh h + b_hh)/dh for all steps at once, so that each step is one multiply
-        dn_dh = (1 - z) * (1 - n * n)
-        dgh_dh = np.empty_like(gh)
-        np.multiply(gh[..., 2 * H:] * r * (1 - r), dn_dh, out=dgh_dh[..., :H])
-        np.multiply((prev - n) * z * (1 - z), 1, out=dgh_dh[..., H:2 * H])
-        np.multiply(r, dn_dh, out=dgh_dh[..., 2 * H:])
-        dgh, dhs = np.empty_like(gh), np.empty_like(n)
+        # d(W_hh h + b_hh)/dh for all steps at once, so that each step is one multiply
+        dn_dh = 1 - n * n
+        dn_dh *= 1 - z
+        dgh = np.empty((T, B, 3 * H), n.dtype)
+        d_r, d_z, d_n = dgh[..., :H], dgh[..., H:2 * H], dgh[..., 2 * H:]
+        np.subtract(1, r, out=d_r)
+        d_r *= r
+        d_r *= ghn
+        d_r *= dn_dh
+        _with_prev(np.subtract, y, h0, n, d_z, reverse)
+        d_z *= z
+        d_z *= 1 - z
+        np.multiply(r, dn_dh, out=d_n)
+        dhs = np.empty_like(n)
         carry = np.zeros_like(h0) if gh_n is None else gh_n
         for t in _steps(T, not reverse):
             dh = dhs[t]
             np.add(carry, 0 if gy is None else gy[t], out=dh)
-            np.multiply(dh.reshape(B, 1, H), dgh_dh[t].reshape(B, 3, H), out=dgh[t].reshape(B, 3, H))
+            dght = dgh[t].reshape(B, 3, H)
+            dght *= dh.reshape(B, 1, H)
             carry = dh * z[t]
             carry += dgh[t] @ w_hh
-        dgi = dgh.copy()
-        np.multiply(dhs, dn_dh, out=dgi[..., 2 * H:])
-        return (dgi, carry, *_hh_grads(dgh, prev, b_hh))
+        dw_hh, db_hh = _hh_grads(dgh, y, h0, b_hh, reverse)
+        np.multiply(dhs, dn_dh, out=d_n)  # dgh becomes dgi: same r and z parts, n without the factor r
+        return (dgh, carry, dw_hh, db_hh)
 
 
 class _LSTMScan(_Scan):
@@ -312,7 +333,9 @@ class _LSTMScan(_Scan):
         dc_dh = o * (1 - tcs * tcs)
         do_dh = tcs * o * (1 - o)
         di_dc = g * i * (1 - i)
-        df_dc = _prev_states(cs, c0, reverse) * f * (1 - f)
+        df_dc = np.empty_like(cs)
+        _with_prev(np.multiply, cs, c0, f, df_dc, reverse)
+        df_dc *= 1 - f
         dg_dc = i * (1 - g * g)
         dgates = np.empty_like(gates)
         dhs = None if w_hr is None else np.empty(y.shape, y.dtype)
@@ -331,8 +354,8 @@ class _LSTMScan(_Scan):
             np.multiply(dc, dg_dc[t], out=d[:, 2 * H:3 * H])
             carry_c = dc * f[t]
             carry_h = d @ w_hh
-        dw_hh, db_hh = _hh_grads(dgates, _prev_states(y, h0, reverse), b_hh)
-        dw_hr = None if w_hr is None else _hh_grads(dhs, scratch[3], None)[0]
+        dw_hh, db_hh = _hh_grads(dgates, y, h0, b_hh, reverse)
+        dw_hr = None if w_hr is None else np.dot(dhs.reshape(-1, y.shape[-1]).T, scratch[3].reshape(-1, H))
         return dgates, carry_h, carry_c, dw_hh, db_hh, dw_hr
 
 
