@@ -9,8 +9,7 @@ from typing import Callable
 
 import numpy as np
 
-from .._tensor import Tensor
-from ..utils.data import Dataset
+from ._base import ArrayDataset
 
 _SPLITS = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
            False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
@@ -44,7 +43,7 @@ def read_idx(path: str) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=head).reshape(dims).copy()
 
 
-class MNIST(Dataset):
+class MNIST(ArrayDataset):
     """The MNIST handwritten digits (60,000 train / 10,000 test, 28x28 grey).
 
     Args:
@@ -71,15 +70,14 @@ class MNIST(Dataset):
         self.root = root if root is not None else self.default_root
         if self.root is None:
             raise ValueError(f"{type(self).__name__}: give root= (a folder for the IDX files)")
-        self.train, self.transform, self.target_transform = train, transform, target_transform
+        self.train = train
         if download:
             self.download()
         images, labels = (self._find(name) for name in _SPLITS[train])
-        self.data = Tensor._make(read_idx(images))
-        self.targets = Tensor._make(read_idx(labels).astype(np.int64))
-        if self.data.shape[0] != self.targets.shape[0]:
-            raise DatasetFileError(f"{images} has {self.data.shape[0]} images but {labels} has "
-                                   f"{self.targets.shape[0]} labels")
+        x, y = read_idx(images), read_idx(labels)
+        if x.shape[0] != y.shape[0]:
+            raise DatasetFileError(f"{images} has {x.shape[0]} images but {labels} has {y.shape[0]} labels")
+        super().__init__(x, y, transform, target_transform)
 
     @property
     def raw_folder(self) -> str:
@@ -119,17 +117,6 @@ class MNIST(Dataset):
                 errors.append(f"{mirror}{name}: checksum mismatch")
             else:
                 raise DatasetFileError(f"could not download {name}: " + "; ".join(errors))
-
-    def __getitem__(self, index: int):
-        img, target = self.data._data[index], int(self.targets._data[index])
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
-
-    def __len__(self) -> int:
-        return self.data.shape[0]
 
     def __repr__(self) -> str:
         return (f"Dataset {type(self).__name__}\n    Number of datapoints: {len(self)}\n    Root location: "
