@@ -11,3 +11,5 @@ from .modules.pooling import (MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, Adapti
 from .modules.normalization import BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, RMSNorm  # noqa: F401,E402
 from .modules.upsampling import Upsample, PixelShuffle, PixelUnshuffle  # noqa: F401,E402
 from .modules.rnn import RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell, GRUCell  # noqa: F401,E402
+from .modules.attention import MultiheadAttention  # noqa: F401,E402
+from .modules.transformer import TransformerEncoderLayer, TransformerEncoder  # noqa: F401,E402

@@ -6,3 +6,4 @@ from ._functional.basic import *  # noqa: F401,F403  linear, bilinear, dropout, 
 from ._functional.loss import *  # noqa: F401,F403  losses
 from ._functional.normalization import *  # noqa: F401,F403  batch/layer/group/rms norm
 from ._functional.vision import *  # noqa: F401,F403  interpolate, pixel_shuffle
+from ._functional.attention import *  # noqa: F401,F403  scaled_dot_product_attention, multi_head_attention_forward

@@ -1,0 +1,155 @@
+"""Attention, as torch.nn.functional: scaled dot-product attention and multi-head attention.
+
+Both are compositions of ember ops (matmul, softmax, masked_fill), so they need no
+backward of their own and differentiate to any order.
+"""
+from __future__ import annotations
+
+import math
+
+from ..._tensor import Tensor
+from ..._factories import ones, zeros
+from ..._ops.nn_math import softmax
+from .basic import dropout, linear
+
+__all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
+
+
+def _apply_mask(scores: Tensor, mask: Tensor | None, keep_when_true: bool) -> Tensor:
+    """Add a float mask, or set the excluded positions of a bool mask to -inf."""
+    if mask is None:
+        return scores
+    if mask.dtype.is_floating_point:
+        return scores + mask
+    return scores.masked_fill(mask.logical_not() if keep_when_true else mask, float("-inf"))
+
+
+def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None = None,
+                                 dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None,
+                                 enable_gqa: bool = False) -> Tensor:
+    """``softmax(Q K^T * scale + mask) V`` over the last two dims, as torch's.
+
+    Args:
+        query: ``(..., L, E)``; key ``(..., S, E)``; value ``(..., S, Ev)``.
+        attn_mask: bool (True = take part) or float (added to the scores), broadcastable to ``(..., L, S)``.
+        dropout_p: dropout on the attention weights (always applied when > 0, as torch's).
+        is_causal: mask out keys after each query; excludes ``attn_mask``.
+        scale: defaults to ``1 / sqrt(E)``.
+
+    Example::
+
+        >>> q = ember.randn(2, 4, 8)
+        >>> F.scaled_dot_product_attention(q, q, q, is_causal=True).shape
+        ember.Size([2, 4, 8])
+    """
+    if is_causal and attn_mask is not None:
+        raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True")
+    if query.shape[-1] != key.shape[-1]:
+        raise RuntimeError(f"scaled_dot_product_attention: query and key must have the same embedding size, got "
+                           f"{list(query.shape)} and {list(key.shape)}")
+    L, S = query.shape[-2], key.shape[-2]
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    scores = (query * scale) @ key.transpose(-2, -1)
+    if is_causal:
+        attn_mask = ones(L, S).tril().bool()
+    weights = softmax(_apply_mask(scores, attn_mask, keep_when_true=True), -1)
+    if dropout_p > 0.0:
+        weights = dropout(weights, dropout_p, True)
+    return weights @ value
+
+
+def _in_projection(query, key, value, in_proj_weight, in_proj_bias, q_w, k_w, v_w):
+    """q, k, v projections: slices of the packed ``in_proj_weight`` or the three separate weights."""
+    if in_proj_weight is not None:
+        q_w, k_w, v_w = in_proj_weight.chunk(3)
+    biases = (None, None, None) if in_proj_bias is None else in_proj_bias.chunk(3)
+    return linear(query, q_w, biases[0]), linear(key, k_w, biases[1]), linear(value, v_w, biases[2])
+
+
+def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor, embed_dim_to_check: int, num_heads: int,
+                                 in_proj_weight: Tensor | None, in_proj_bias: Tensor | None, bias_k, bias_v,
+                                 add_zero_attn: bool, dropout_p: float, out_proj_weight: Tensor,
+                                 out_proj_bias: Tensor | None, training: bool = True,
+                                 key_padding_mask: Tensor | None = None, need_weights: bool = True,
+                                 attn_mask: Tensor | None = None, use_separate_proj_weight: bool = False,
+                                 q_proj_weight: Tensor | None = None, k_proj_weight: Tensor | None = None,
+                                 v_proj_weight: Tensor | None = None, static_k=None, static_v=None,
+                                 average_attn_weights: bool = True, is_causal: bool = False):
+    """Multi-head attention on time-major ``(L, N, E)`` (or unbatched ``(L, E)``) inputs, as torch's.
+
+    Masks: ``key_padding_mask`` ``(N, S)`` and ``attn_mask`` ``(L, S)`` or ``(N * heads, L, S)``;
+    a bool mask is True where attention is NOT allowed, a float mask is added to the scores.
+    Returns ``(output (L, N, E), weights)``, weights ``(N, L, S)`` averaged over heads,
+    ``(N, heads, L, S)`` otherwise, or None without ``need_weights``.
+    """
+    if bias_k is not None or bias_v is not None or add_zero_attn or static_k is not None or static_v is not None:
+        raise NotImplementedError("multi_head_attention_forward: add_bias_kv, add_zero_attn and static_k/v are "
+                                  "not supported by ember")
+    batched = query.dim() == 3
+    if query.dim() not in (2, 3):
+        raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but received {query.dim()}-D "
+                             "query tensor")
+    if not batched:
+        query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+        if key_padding_mask is not None:
+            key_padding_mask = key_padding_mask.unsqueeze(0)
+    L, N, E = query.shape
+    S = key.shape[0]
+    if E != embed_dim_to_check:
+        raise AssertionError(f"was expecting embedding dimension of {embed_dim_to_check}, but got {E}")
+    if E % num_heads:
+        raise AssertionError(f"embed_dim {E} not divisible by num_heads {num_heads}")
+    if key.shape[:2] != value.shape[:2]:
+        raise AssertionError(f"key shape {tuple(key.shape)} does not match value shape {tuple(value.shape)}")
+    hd = E // num_heads
+    if use_separate_proj_weight:
+        in_proj_weight = None
+    q, k, v = _in_projection(query, key, value, in_proj_weight, in_proj_bias, q_proj_weight, k_proj_weight,
+                             v_proj_weight)
+    # (L, N, E) -> (N, heads, L, hd)
+    q, k, v = (t.reshape(t.shape[0], N, num_heads, hd).permute(1, 2, 0, 3) for t in (q, k, v))
+
+    if is_causal and attn_mask is None:
+        attn_mask = ones(L, S).tril().bool().logical_not()
+    mask = None
+    if attn_mask is not None:
+        if attn_mask.dim() == 2:
+            if tuple(attn_mask.shape) != (L, S):
+                raise RuntimeError(f"The shape of the 2D attn_mask is {tuple(attn_mask.shape)}, but should be "
+                                   f"{(L, S)}.")
+            mask = attn_mask
+        elif attn_mask.dim() == 3:
+            if tuple(attn_mask.shape) != (N * num_heads, L, S):
+                raise RuntimeError(f"The shape of the 3D attn_mask is {tuple(attn_mask.shape)}, but should be "
+                                   f"{(N * num_heads, L, S)}.")
+            mask = attn_mask.reshape(N, num_heads, L, S)
+        else:
+            raise RuntimeError(f"attn_mask's dimension {attn_mask.dim()} is not supported")
+    if key_padding_mask is not None:
+        if tuple(key_padding_mask.shape) != (N, S):
+            raise AssertionError(f"expecting key_padding_mask shape of {(N, S)}, but got "
+                                 f"{tuple(key_padding_mask.shape)}")
+        kpm = key_padding_mask.reshape(N, 1, 1, S)
+        mask = kpm if mask is None else _merge_masks(mask, kpm)
+    scores = (q * (1.0 / math.sqrt(hd))) @ k.transpose(-2, -1)
+    weights = softmax(_apply_mask(scores, mask, keep_when_true=False), -1)
+    if dropout_p > 0.0 and training:
+        weights = dropout(weights, dropout_p, True)
+    out = (weights @ v).permute(2, 0, 1, 3).reshape(L, N, E)
+    out = linear(out, out_proj_weight, out_proj_bias)
+    if not need_weights:
+        weights = None
+    elif average_attn_weights:
+        weights = weights.mean(1)
+    if not batched:
+        out = out.squeeze(1)
+        weights = None if weights is None else weights.squeeze(0)
+    return out, weights
+
+
+def _merge_masks(a: Tensor, b: Tensor) -> Tensor:
+    """Combine two masks where True/-inf means excluded: bool masks by OR, otherwise as float additions."""
+    if not a.dtype.is_floating_point and not b.dtype.is_floating_point:
+        return a.logical_or(b)
+    as_float = lambda m: m if m.dtype.is_floating_point else zeros(m.shape).masked_fill(m, float("-inf"))  # noqa: E731
+    return as_float(a) + as_float(b)
