@@ -128,3 +128,30 @@ def test_pool_modules_vs_torch(rng, cls, args, kw, shape):
     e, t = getattr(ember.nn, cls)(*args, **kw), getattr(torch.nn, cls)(*args, **kw)
     assert repr(e) == repr(t)
     compare(e, t, distinct(rng, *shape))
+
+
+@pytest.mark.parametrize("shape, kw", [
+    ((2, 3, 9, 7), dict(kernel_size=3)),             # rows and columns past the last tile get no gradient
+    ((2, 3, 8), dict(kernel_size=3)),                # 1-D, length not a multiple of the kernel
+    ((1, 2, 6, 9), dict(kernel_size=(2, 3))),
+    ((2, 4, 6, 6), dict(kernel_size=2, stride=2, ceil_mode=True)),
+])
+def test_tiled_max_pool_vs_torch(rng, shape, kw):
+    """Windows that tile the input (kernel == stride) take the mask fast path."""
+    fn = F.max_pool2d if len(shape) == 4 else F.max_pool1d
+    tfn = TF.max_pool2d if len(shape) == 4 else TF.max_pool1d
+    compare(lambda x: fn(x, return_indices=True, **kw), lambda x: tfn(x, return_indices=True, **kw),
+            distinct(rng, *shape))
+
+
+def test_tiled_max_pool_ties_go_to_the_first_maximum():
+    x = np.array([[[[1, 1, 2, 0, 3, 3], [1, 1, 2, 2, 3, 0], [0, 5, 5, 5, 4, 4], [5, 5, 4, 5, -1, -1]]]], np.float32)
+    compare(lambda t: F.max_pool2d(t, 2, return_indices=True), lambda t: TF.max_pool2d(t, 2, return_indices=True), x)
+
+
+@pytest.mark.parametrize("fn", [lambda x: F.max_pool2d(x, 2), lambda x: F.max_pool2d(x, (2, 3)),
+                                lambda x: F.max_pool1d(x.reshape(2, 3, -1), 4)])
+def test_tiled_max_pool_gradcheck_and_double_backward(rng, fn):
+    x = leaf(distinct(rng, 2, 3, 5, 6).astype(np.float64))
+    assert gradcheck(fn, (x,))
+    assert gradgradcheck(fn, (x,))
