@@ -80,6 +80,9 @@ def write_inplace(self: Tensor, out: Tensor, name: str) -> Tensor:
         if not _dtype.can_cast(out.dtype, self.dtype):
             raise RuntimeError(f"{name}: result type {_type_name(out.dtype)} can't be cast to the desired output "
                                f"type {_type_name(self.dtype)}")
+    if not self._data.flags.writeable:
+        raise RuntimeError(f"{name}: unsupported operation: more than one element of the written-to tensor refers "
+                           "to a single memory location. Please clone() the tensor before performing the operation.")
     node = self.grad_fn
     if node is not None and node._out_data is self._data:
         node._out_version += 1  # its backward reads this array as ctx.output: now stale

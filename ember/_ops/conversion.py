@@ -105,3 +105,63 @@ def cpu(self) -> Tensor:
 def cuda(self, device=None) -> Tensor:
     """Refused: no CUDA backend in this build."""
     raise RuntimeError("ember: CUDA is not available in this build")
+
+
+class Fill(Op):
+    @staticmethod
+    def forward(x, value):
+        return xp.full_like(x, value)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        value = inputs[1]
+        ctx.value_dtype = value.dtype if isinstance(value, Tensor) else None
+
+    @staticmethod
+    def backward(ctx, g):
+        # the old values are overwritten (no gradient); a tensor fill value receives every element's gradient
+        return None, (g.sum().to(ctx.value_dtype) if ctx.value_dtype is not None else None)
+
+
+@register(method=False, inplace="fill_")
+def fill(input: Tensor, value) -> Tensor:
+    """A tensor shaped like ``input`` holding ``value`` (a number or a 0-dim tensor) everywhere."""
+    if isinstance(value, Tensor) and value.ndim:
+        raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
+                           f"{value.ndim} dimensions.")
+    return Fill.apply(input, value)
+
+
+@register()
+def zero_(input: Tensor) -> Tensor:
+    """Fill ``input`` with zeros, in place."""
+    return input.fill_(0)
+
+
+class Copy(Op):
+    @staticmethod
+    def forward(dst, src):
+        return xp.broadcast_to(src, dst.shape).astype(dst.dtype)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        src = inputs[1]
+        ctx.src_shape, ctx.src_dtype = src._data.shape, src.dtype
+
+    @staticmethod
+    def backward(ctx, g):
+        from .common import sum_to
+        gs = sum_to(g, ctx.src_shape)
+        return None, (gs.to(ctx.src_dtype) if ctx.src_dtype.is_floating_point else None)
+
+
+def _copy(self: Tensor, src, non_blocking: bool = False) -> Tensor:
+    if not isinstance(src, Tensor):
+        raise TypeError(f"copy_(): argument 'src' must be Tensor, not {type(src).__name__}")
+    return Copy.apply(self, src)
+
+
+from .common import inplace_method as _inplace_method  # noqa: E402
+
+Tensor.copy_ = _inplace_method(_copy, "copy_")
+Tensor.copy_.__doc__ = "Copy ``src`` (broadcast and cast) into this tensor, in place."

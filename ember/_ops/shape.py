@@ -657,7 +657,8 @@ def repeat(self, *sizes) -> Tensor:
     # (r, s) per dim: broadcast each dim of size s over a new leading axis of size r, then merge
     paired = reshape(self, tuple(v for s in shape for v in (1, s)))
     tiled = expand(paired, tuple(v for r, s in zip(reps, shape) for v in (r, s)))
-    return reshape(tiled, out_shape)
+    # NumPy may express the merge as a stride-0 view of the input: repeat must return fresh memory
+    return reshape(tiled, out_shape).contiguous()
 
 
 @register()

@@ -73,9 +73,9 @@ def train_epoch(model: ember.nn.Module, loader: Iterable, optimizer: ember.optim
         losses.append(loss.item())
         correct += int((logits.argmax(1) == y).sum().item())
         seen += y.shape[0]
-        bar.update(1, loss=losses[-1], acc=f"{100.0 * correct / seen:.1f}")
-        if on_step is not None:
+        if on_step is not None:  # before the bar moves, so what it shows includes the callback's numbers
             on_step(len(losses), losses[-1])
+        bar.update(1, loss=losses[-1], acc=f"{100.0 * correct / seen:.1f}")
     return losses, 100.0 * correct / max(seen, 1)
 
 

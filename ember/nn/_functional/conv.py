@@ -47,8 +47,11 @@ def _conv(x, w, geo):
     o, cg, kh, kw = w.shape
     n = x.shape[0]
     cols, ho, wo = _columns(x, kh, kw, geo)
-    out = xp.matmul(w.reshape(g, o // g, cg * kh * kw), cols.reshape(g, cg * kh * kw, n * ho * wo))
-    return out.reshape(o, n, ho, wo).transpose(1, 0, 2, 3), cols
+    # one (O/g, K) @ (K, Ho*Wo) product per image and group, read from the columns in place, writes
+    # the output straight into (N, O, Ho, Wo) order: no transposing copy of the result
+    per_image = cols.reshape(g, cg * kh * kw, n, ho * wo).transpose(2, 0, 1, 3)
+    out = xp.matmul(w.reshape(g, o // g, cg * kh * kw), per_image)
+    return out.reshape(n, o, ho, wo), cols
 
 
 def _conv_adjoint(gy, w, in_hw, geo):
@@ -77,9 +80,10 @@ def _conv_weight(x, gy, k_hw, geo, cols=None):
     kh, kw = k_hw
     if cols is None:
         cols, _, _ = _columns(x, kh, kw, geo)
-    cols = cols.reshape(g, -1, n * ho * wo)
-    gy_t = gy.transpose(1, 0, 2, 3).reshape(g, o // g, n * ho * wo)
-    return xp.matmul(gy_t, cols.transpose(0, 2, 1)).reshape(o, -1, kh, kw)
+    # per-image products summed over the batch: reads gy in its own (N, O, Ho, Wo) order, no transpose
+    per_image = cols.reshape(g, -1, n, ho * wo).transpose(2, 0, 3, 1)
+    gw = xp.matmul(gy.reshape(n, g, o // g, ho * wo), per_image).sum(0)
+    return gw.reshape(o, -1, kh, kw)
 
 
 def _as4d(a):
@@ -115,7 +119,7 @@ class Convolution(Op):
     @staticmethod
     def forward(x, w, b, geo):
         out, cols = _conv(_as4d(x), _as4d(w), geo)
-        return _add_bias(_like(out, x), b), cols
+        return _add_bias(out if x.ndim == 4 else out[:, :, 0, :], b), cols
 
     @staticmethod
     def setup_context(ctx, inputs, output):
