@@ -110,6 +110,8 @@ def main() -> None:
         return
 
     rows = []
+    # the machine may be shared: a busy one inflates the multi-threaded numbers most
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", file=sys.stderr)
     for n in args.threads:
         env = dict(os.environ, **{v: str(n) for v in _THREAD_VARS})
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", str(n), "--repeat", str(args.repeat),
@@ -121,7 +123,8 @@ def main() -> None:
     print(f"{'training step (fwd+loss+bwd+Adam)':36s} {'batch':>5s} {'threads':>7s} {'torch':>10s} {'ember':>10s} "
           f"{'ember/torch':>11s} {'|dloss|':>9s}")
     for r in rows:
-        print(f"{MODELS[r['model']]:36s} {r['batch']:5d} {r['threads']:7d} {r['torch_ms']:8.2f}ms {r['ember_ms']:8.2f}ms "
+        print(f"{MODELS[r['model']]:36s} {r['batch']:5d} {r['threads']:7d} {r['torch_ms']:8.2f}ms "
+              f"{r['ember_ms']:8.2f}ms "
               f"{r['ratio']:10.2f}x {r['loss_diff']:9.1e}")
 
 

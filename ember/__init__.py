@@ -28,8 +28,10 @@ from .random import (manual_seed, seed, initial_seed, Generator, default_generat
                      set_rng_state, rand, randn, randint, randperm, rand_like, randn_like, randint_like, normal,
                      bernoulli, multinomial)
 from .autograd import functional as _autograd_functional  # noqa: E402,F401  (loads ember.autograd.functional)
-from . import optim, utils, datasets, transforms  # noqa: E402,F401
+from . import optim, utils, datasets, transforms, special  # noqa: E402,F401
 from .serialization import save, load  # noqa: E402
+from ._dtype import finfo, iinfo  # noqa: E402
+from . import cuda, backends  # noqa: E402,F401  (CPU only: is_available() is False)
 
 half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64
@@ -50,3 +52,19 @@ def numel(input: Tensor) -> _builtins.int:
 def is_floating_point(input: Tensor) -> _builtins.bool:
     """True for floating dtypes."""
     return input.is_floating_point()
+
+
+_num_threads = 1
+
+
+def set_num_threads(n: _builtins.int) -> None:
+    """Recorded only: ember's NumPy kernels take their thread count from the BLAS library."""
+    global _num_threads
+    if n <= 0:
+        raise RuntimeError("set_num_threads expects a positive integer")
+    _num_threads = _builtins.int(n)
+
+
+def get_num_threads() -> _builtins.int:
+    """The count last given to ``set_num_threads`` (1 until then)."""
+    return _num_threads

@@ -147,3 +147,36 @@ def result_type(*operands) -> dtype:
 def can_cast(frm: dtype, to: dtype) -> bool:
     """torch.can_cast: whether an in-place op may write a ``frm`` result into ``to``."""
     return frm._cat <= to._cat
+
+
+class finfo:
+    """The limits of a floating dtype (``eps``, ``max``, ``min``, ``tiny``...), as ``torch.finfo``."""
+
+    def __init__(self, type: dtype | None = None) -> None:
+        d = get_default_dtype() if type is None else as_dtype(type)
+        if not d.is_floating_point:
+            raise TypeError("torch.finfo() requires a floating point input type. Use torch.iinfo to handle "
+                            "'torch.finfo'")
+        f = np.finfo(d.np)
+        self.bits, self.dtype = f.bits, d.name
+        self.eps, self.max, self.min = float(f.eps), float(f.max), float(f.min)
+        self.tiny = self.smallest_normal = float(f.smallest_normal)
+        self.resolution = 10.0 ** -f.precision
+
+    def __repr__(self) -> str:
+        return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, eps={self.eps:g}, "
+                f"smallest_normal={self.smallest_normal:g}, tiny={self.tiny:g}, dtype={self.dtype})")
+
+
+class iinfo:
+    """The limits of an integer dtype (``min``, ``max``, ``bits``), as ``torch.iinfo``."""
+
+    def __init__(self, type: dtype) -> None:
+        d = as_dtype(type)
+        if d._cat != 1:
+            raise TypeError("torch.iinfo() requires an integer input type. Use torch.finfo to handle 'torch.iinfo'")
+        i = np.iinfo(d.np)
+        self.bits, self.min, self.max, self.dtype = i.bits, int(i.min), int(i.max), d.name
+
+    def __repr__(self) -> str:
+        return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"

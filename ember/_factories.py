@@ -193,3 +193,37 @@ def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad:
     if n < 0 or (m is not None and m < 0):
         raise RuntimeError(f"n must be greater or equal to 0, got {n}")
     return _finish(np.eye(n, m, dtype=_default_float(dtype)), requires_grad, device)
+
+
+# ----------------------------------------------------------------------------- factories on a tensor
+def _new(fill):
+    def factory(self, *size, dtype=None, device=None, requires_grad: bool = False, layout=None,
+                pin_memory: bool = False) -> Tensor:
+        return _finish(fill(_size(size), _np_dtype(dtype, self._data.dtype)), requires_grad, device)
+    return factory
+
+
+new_zeros = register("new_zeros", function=False)(_new(np.zeros))
+new_zeros.__doc__ = "A tensor of zeros with this tensor's dtype (unless ``dtype`` is given)."
+new_ones = register("new_ones", function=False)(_new(np.ones))
+new_ones.__doc__ = "A tensor of ones with this tensor's dtype (unless ``dtype`` is given)."
+new_empty = register("new_empty", function=False)(_new(np.empty))
+new_empty.__doc__ = "An uninitialised tensor with this tensor's dtype (unless ``dtype`` is given)."
+
+
+@register(function=False)
+def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad: bool = False, layout=None,
+             pin_memory: bool = False) -> Tensor:
+    """A tensor filled with ``fill_value``, with this tensor's dtype (unless ``dtype`` is given)."""
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    size = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
+    return _finish(np.full(_size(size), fill_value, dtype=_np_dtype(dtype, self._data.dtype)), requires_grad, device)
+
+
+@register(function=False)
+def new_tensor(self, data, *, dtype=None, device=None, requires_grad: bool = False, layout=None,
+               pin_memory: bool = False) -> Tensor:
+    """A copy of ``data`` as a new leaf tensor, with this tensor's dtype (unless ``dtype`` is given)."""
+    arr = np.array(_infer_array(data, None), dtype=_np_dtype(dtype, self._data.dtype), copy=True, order="C")
+    return _finish(arr, requires_grad, device)

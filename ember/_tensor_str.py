@@ -102,8 +102,7 @@ def tensor_repr(t) -> str:
     dt = t.dtype
     if (a.size == 0 and a.ndim != 1) or (a.size == 0 and a.shape != (0,)):
         extras.append(f"size={tuple(a.shape)}")
-    if dt not in (default_dt, _dtype.int64, _dtype.bool_) or (a.size == 0 and dt is not default_dt and
-                                                               dt is not _dtype.int64):
+    if dt not in (default_dt, _dtype.int64, _dtype.bool_) or (a.size == 0 and dt is not default_dt):
         extras.append(f"dtype={dt!r}".replace("ember.", "ember."))
     if t.grad_fn is not None:
         extras.append(f"grad_fn=<{t.grad_fn.name()}>")

@@ -1,7 +1,7 @@
 """The one operator specification table: every category's specs, in one list."""
-from opspecs import compare, elementwise, indexing, linalg, nn_math, reduction, shape
+from opspecs import compare, elementwise, indexing, linalg, nn_math, reduction, shape, special
 
-CATEGORIES = (elementwise, compare, indexing, linalg, nn_math, reduction, shape)
+CATEGORIES = (elementwise, compare, indexing, linalg, nn_math, reduction, shape, special)
 
 OP_DB = []
 for _module in CATEGORIES:

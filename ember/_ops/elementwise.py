@@ -13,7 +13,7 @@ from .. import _dtype
 from .._backend import xp
 from .._tensor import Tensor
 from ..autograd.function import Op
-from .common import FUNCTIONS, _type_name, binary_operands, register, sum_to, is_scalar
+from .common import FUNCTIONS, _type_name, binary_operands, inplace_method, register, sum_to, is_scalar
 
 
 def arr(x):
@@ -222,7 +222,7 @@ Tensor.__pos__ = lambda self: self
 
 # ----------------------------------------------------------------------------- unary math
 def unary(name: str, fwd, bwd, *, saves: str = "input", keeps_int: bool = False, inplace: bool = True,
-          doc: str = "", aliases=()):
+          doc: str = "", aliases=(), **reg):
     """Define and register a one-input elementwise op from its forward and its derivative.
 
     ``bwd(x, y, g)`` returns the input gradient written with ember ops, from the input ``x``
@@ -260,7 +260,7 @@ def unary(name: str, fwd, bwd, *, saves: str = "input", keeps_int: bool = False,
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc or f"Elementwise {name}."
     fn.op = Unary
-    register(name, inplace=f"{name}_" if inplace else None, aliases=aliases)(fn)
+    register(name, inplace=f"{name}_" if inplace else None, aliases=aliases, **reg)(fn)
     return fn
 
 
@@ -688,3 +688,158 @@ Tensor.__itruediv__ = Tensor.div_
 Tensor.__ifloordiv__ = Tensor.floor_divide_
 Tensor.__imod__ = Tensor.remainder_
 Tensor.__ipow__ = Tensor.pow_
+
+
+# ----------------------------------------------------------------------------- more arithmetic (torch's long tail)
+@register(inplace="addcmul_")
+def addcmul(input, tensor1, tensor2, *, value=1) -> Tensor:
+    """``input + value * tensor1 * tensor2``, broadcasting."""
+    return input + tensor1 * tensor2 * value if value != 1 else input + tensor1 * tensor2
+
+
+@register(inplace="addcdiv_")
+def addcdiv(input, tensor1, tensor2, *, value=1) -> Tensor:
+    """``input + value * tensor1 / tensor2``, broadcasting."""
+    if not (_is_float(tensor1) or _is_float(tensor2)):
+        raise RuntimeError("Integer division with addcdiv is no longer supported, and in a future release addcdiv "
+                           "will perform a true division of tensor1 and tensor2. The historic addcdiv behavior can be "
+                           "implemented as (input + value * torch.trunc(tensor1 / tensor2)).to(input.dtype) for "
+                           "integer inputs and as (input + value * tensor1 / tensor2) for float inputs. The future "
+                           "addcdiv behavior is just the latter implementation: (input + value * tensor1 / tensor2), "
+                           "for all dtypes.")
+    return input + tensor1 / tensor2 * value if value != 1 else input + tensor1 / tensor2
+
+
+def _copysign_da(a, b, y, g):
+    # d/da copysign(a, b) = y / a (+-1), 0 at a == 0: written as torch's, so double backward agrees too
+    zero = const(arr(a) == 0)
+    return where(zero, 0.0, g * y / where(zero, 1.0, a))
+
+
+copysign = binary("copysign", xp.copysign, _copysign_da, lambda a, b, y, g: g * 0.0, saves_output=True,
+                  float_only=True, doc="``|input|`` with the sign of ``other``, elementwise.")
+
+
+@register()
+def float_power(input, exponent) -> Tensor:
+    """``input ** exponent`` computed in float64, as torch's."""
+    a, b = (x.to(_dtype.float64) if isinstance(x, Tensor) else float(x) for x in (input, exponent))
+    return pow(a, b)
+
+
+def _float_power_(self: Tensor, exponent) -> Tensor:
+    if self._data.dtype != xp.float64:
+        raise RuntimeError(f"the base given to float_power_ has dtype {_type_name(self.dtype)} but the operation's "
+                           f"result requires dtype Double")
+    return float_power(self, exponent)
+
+
+Tensor.float_power_ = inplace_method(_float_power_, "float_power_")
+
+
+logaddexp = binary("logaddexp", xp.logaddexp, lambda a, b, y, g: g * exp(a - y), lambda a, b, y, g: g * exp(b - y),
+                   saves_output=True, tensors_only=True, float_only=True, inplace=None,
+                   doc="``log(exp(input) + exp(other))`` without overflow.")
+logaddexp2 = binary("logaddexp2", xp.logaddexp2, lambda a, b, y, g: g * exp2(a - y),
+                    lambda a, b, y, g: g * exp2(b - y), saves_output=True, tensors_only=True, float_only=True,
+                    inplace=None, doc="``log2(2**input + 2**other)`` without overflow.")
+
+
+def _xlogy_np(x, y):
+    dt = (x if isinstance(x, xp.ndarray) else y).dtype  # log of a Python number is float64: keep the tensor's
+    with xp.errstate(divide="ignore", invalid="ignore"):
+        out = xp.asarray(x * xp.log(y), dt)
+    return xp.where((xp.asarray(x) == 0) & ~xp.isnan(y), xp.zeros_like(out), out)
+
+
+xlogy = binary("xlogy", _xlogy_np, lambda a, b, y, g: g * xlogy(const(arr(a) != 0), b),
+               lambda a, b, y, g: g * a / b, float_only=True,
+               doc="``input * log(other)``, and 0 where ``input`` is 0 (unless ``other`` is NaN).")
+
+
+def _sinc_np(x):
+    px = math.pi * x
+    with xp.errstate(divide="ignore", invalid="ignore"):
+        out = xp.sin(px) / px
+    return xp.where(x == 0, xp.ones_like(out), out)
+
+
+def _sinc_grad(x, y, g):
+    zero = const(x._data == 0)
+    safe = where(zero, 1.0, x)  # keeps the unused branch finite, so double backward has no 0 * inf
+    return where(zero, 0.0, g * (cos(safe * math.pi) - sinc(safe)) / safe)
+
+
+sinc = unary("sinc", _sinc_np, _sinc_grad, doc="``sin(pi x) / (pi x)``, 1 at 0.")
+
+
+def _scaler(name: str, factor: float, doc: str):
+    def fn(input) -> Tensor:
+        if input._data.dtype.kind != "f":
+            input = input.to(_dtype.get_default_dtype())
+        return input * factor
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return register(name, inplace=f"{name}_")(fn)
+
+
+deg2rad = _scaler("deg2rad", math.pi / 180, "Degrees to radians.")
+rad2deg = _scaler("rad2deg", 180 / math.pi, "Radians to degrees.")
+
+
+@register()
+def positive(input) -> Tensor:
+    """``input`` itself (``+input``)."""
+    if input._data.dtype == xp.bool_:
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+    return input
+
+
+@register(inplace="heaviside_")
+def heaviside(input, values) -> Tensor:
+    """The Heaviside step: 0 below 0, 1 above, ``values`` at 0 (not differentiable, as torch's)."""
+    if not isinstance(values, Tensor):
+        raise TypeError(f"heaviside(): argument 'values' must be Tensor, not {type(values).__name__}")
+    if input._data.dtype != values._data.dtype:
+        raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes")
+    return Tensor._make(xp.asarray(xp.heaviside(input._data, values._data), input._data.dtype))
+
+
+@register(inplace="ldexp_")
+def ldexp(input, other) -> Tensor:
+    """``input * 2 ** other``."""
+    return mul(input, pow(2.0, other))
+
+
+@register()
+def frexp(input):
+    """Mantissa in [0.5, 1) and int32 exponent with ``input = mantissa * 2 ** exponent``."""
+    if input._data.dtype.kind != "f":
+        raise RuntimeError("torch.frexp() only supports floating-point dtypes")
+    from .reduction import return_types
+    m, e = xp.frexp(input._data)
+    return return_types.frexp(Tensor._make(m), Tensor._make(e.astype(xp.int32)))
+
+
+def _integer_binary(name: str, f, doc: str):
+    def fn(input, other) -> Tensor:
+        input, other = binary_operands(input, other)
+        for t in (input, other):
+            if isinstance(t, Tensor) and t._data.dtype.kind not in "iu":
+                raise RuntimeError(f'"{name}_cpu" not implemented for \'{_type_name(t.dtype)}\'')
+        out = f(arr(input), arr(other))
+        return Tensor._make(xp.asarray(out, _dtype.result_type(input, other).np))
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return register(name, inplace=f"{name}_")(fn)
+
+
+gcd = _integer_binary("gcd", xp.gcd, "Greatest common divisor of integers, elementwise.")
+lcm = _integer_binary("lcm", xp.lcm, "Least common multiple of integers, elementwise.")
+
+
+@register(inplace="nextafter_")
+def nextafter(input, other) -> Tensor:
+    """The next representable float after ``input`` toward ``other`` (not differentiable)."""
+    input, other = binary_operands(input, other)
+    return Tensor._make(xp.asarray(xp.nextafter(arr(input), arr(other)), _dtype.result_type(input, other).np))

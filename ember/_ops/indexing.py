@@ -706,3 +706,65 @@ def nonzero(input, *, as_tuple: bool = False):
 def argwhere(input) -> Tensor:
     """Positions of the non-zero elements as an ``(n, ndim)`` int64 tensor."""
     return nonzero(input)
+
+
+# ----------------------------------------------------------------------------- more scatters (torch's long tail)
+def _scatter_into(op: str, input: Tensor, src: Tensor, idx: tuple) -> Tensor:
+    """A copy of ``input`` with ``src`` written at the basic index ``idx`` (whose shape it must have)."""
+    target = input._data[idx].shape
+    if src._data.shape != target:
+        raise RuntimeError(f"{op}: expected src to have a size equal to the slice of self. src size = "
+                           f"{list(src.shape)}, slice size = {list(target)}")
+    return IndexPut.apply(input, src.to(input.dtype), idx, False)
+
+
+@register()
+def select_scatter(input, src, dim: int, index: int) -> Tensor:
+    """A copy of ``input`` with ``src`` written at the slice :func:`select` would return."""
+    d = wrap_dim(dim, input._data.ndim, "select_scatter")
+    n = input._data.shape[d]
+    if not -n <= int(index) < n:
+        raise IndexError(f"select(): index {int(index)} out of range for tensor of size {list(input.shape)} at "
+                         f"dimension {d}")
+    return _scatter_into("select_scatter", input, src, (slice(None),) * d + (int(index),))
+
+
+@register()
+def slice_scatter(input, src, dim: int = 0, start: int | None = None, end: int | None = None,
+                  step: int = 1) -> Tensor:
+    """A copy of ``input`` with ``src`` written at ``input[..., start:end:step]`` (along ``dim``)."""
+    d = wrap_dim(dim, input._data.ndim, "slice_scatter")
+    return _scatter_into("slice_scatter", input, src, (slice(None),) * d + (slice(start, end, step),))
+
+
+@register(inplace="masked_scatter_")
+def masked_scatter(input, mask, source) -> Tensor:
+    """A copy of ``input`` with ``source``'s leading elements written, in order, where ``mask`` is True."""
+    if mask.dtype.name != "bool":
+        raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with dtype "
+                           f"{_C_NAMES.get(mask.dtype.name, mask.dtype.name)}")
+    if source._data.dtype != input._data.dtype:
+        raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but got "
+                           f"{_type_name(input.dtype)} and {_type_name(source.dtype)}")
+    input, m = _broadcast_mask("masked_scatter", input, mask)
+    count = int(m.sum())
+    if source._data.size < count:
+        raise RuntimeError("masked_scatter: expected source to have at least as many elements as ones in mask")
+    return IndexPut.apply(input, source.reshape(-1)[:count], (m,), False)
+
+
+@register(inplace="index_reduce_")
+def index_reduce(input, dim: int, index, source, reduce: str, *, include_self: bool = True) -> Tensor:
+    """Reduce the slices of ``source`` into a copy of ``input`` at positions ``index`` along ``dim``."""
+    if reduce not in ("prod", "mean", "amax", "amin"):
+        raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got {reduce}.")
+    dim = wrap_dim(dim, input._data.ndim, "index_reduce")
+    i = _vector_index("index_reduce", index)
+    if source._data.ndim and source._data.shape[dim] != i.size:
+        raise IndexError(f"index_reduce_(): Number of indices ({i.size}) should be equal to source.size(dim) "
+                         f"({source._data.shape[dim]})")
+    if i.size and (i.min() < 0 or i.max() >= input._data.shape[dim]):
+        raise IndexError("index out of range in self")
+    full = xp.broadcast_to(i.reshape([-1 if d == dim else 1 for d in range(source._data.ndim)]), source._data.shape)
+    return scatter_reduce(input, dim, Tensor._make(xp.ascontiguousarray(full).astype(xp.int64)), source, reduce,
+                          include_self=include_self)

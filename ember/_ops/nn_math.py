@@ -20,7 +20,8 @@ from .common import FUNCTIONS, register, wrap_dim, check_inplace, write_inplace
 
 __all__ = ["softmax", "log_softmax", "softmin", "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu",
            "silu", "sigmoid", "tanh", "softplus", "mish", "hardtanh", "hardsigmoid", "hardswish", "logsigmoid",
-           "softsign", "tanhshrink", "threshold", "one_hot", "pad", "normalize"]
+           "softsign", "tanhshrink", "threshold", "one_hot", "pad", "normalize", "cosine_similarity",
+           "pairwise_distance"]
 
 
 def _const(a) -> Tensor:
@@ -334,6 +335,26 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, o
     if small.any():
         n = n * _mask(n, ~small) + _mask(n, small) * eps  # max(n, eps) with the gradient torch gives
     return input / n
+
+
+@register(method=False)
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """Cosine of the angle between ``x1`` and ``x2`` (broadcast) along ``dim``; each norm is at least ``eps``."""
+    from .. import broadcast_tensors
+    from ..linalg import vector_norm
+    x1, x2 = broadcast_tensors(x1, x2)
+    n1, n2 = vector_norm(x1, 2, dim, keepdim=True), vector_norm(x2, 2, dim, keepdim=True)
+    # torch raises a small norm to eps in value only: the gradient still flows as through the norm
+    n1 = n1 + _const(xp.maximum(n1._data, eps) - n1._data)
+    n2 = n2 + _const(xp.maximum(n2._data, eps) - n2._data)
+    return ((x1 / n1) * (x2 / n2)).sum(dim)
+
+
+@register(method=False)
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
+    """``||x1 - x2 + eps||_p`` over the last dim."""
+    from ..linalg import vector_norm
+    return vector_norm(x1 - x2 + eps, p, -1, keepdim=keepdim)
 
 
 # ----------------------------------------------------------------------------- pad

@@ -701,6 +701,42 @@ def count_nonzero(input, dim=None) -> Tensor:
     return Tensor._make(xp.asarray(xp.count_nonzero(input._data, axis=dims), dtype=np.int64))
 
 
+@register()
+def bincount(input, weights=None, minlength: int = 0) -> Tensor:
+    """How often each value occurs in a 1-D non-negative integer tensor (the summed ``weights``, if given)."""
+    from .common import _type_name
+    a = input._data
+    if a.dtype.kind not in "iu":
+        raise NotImplementedError(f'"bincount_cpu" not implemented for \'{_type_name(input.dtype)}\'')
+    if a.ndim != 1 or (a.size and a.min() < 0):
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    if minlength < 0:
+        raise RuntimeError("minlength should be >= 0")
+    if weights is None:
+        return Tensor._make(xp.bincount(a, minlength=minlength).astype(np.int64))
+    w = weights._data
+    if w.shape != a.shape:
+        raise RuntimeError("weights should be 1-d and have the same length as input")
+    # torch keeps float32 weights' dtype and sums every other dtype in float64
+    out_dtype = np.float32 if w.dtype == np.float32 else np.float64
+    return Tensor._make(xp.bincount(a, weights=w.astype(np.float64), minlength=minlength).astype(out_dtype))
+
+
+@register()
+def unique(input, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False, dim=None):
+    """The distinct values (sorted), with the inverse indices and counts when asked for."""
+    a = input._data
+    axis = None if dim is None else wrap_dim(int(dim), a.ndim, "unique")
+    values, inverse, counts = np.unique(a, return_inverse=True, return_counts=True, axis=axis)
+    inverse = inverse.reshape(a.shape if axis is None else (-1,))
+    out = (Tensor._make(values),)
+    if return_inverse:
+        out += (Tensor._make(inverse.astype(np.int64)),)
+    if return_counts:
+        out += (Tensor._make(counts.astype(np.int64)),)
+    return out[0] if len(out) == 1 else out
+
+
 def _logical(op: str, reducer):
     def fn(input, dim=None, keepdim: bool = False) -> Tensor:
         dims = _axes(input, dim, op, empty_is_all=False)
@@ -714,3 +750,9 @@ def _logical(op: str, reducer):
 
 all = _logical("all", xp.all)
 any = _logical("any", xp.any)
+
+
+# ----------------------------------------------------------------------------- more reductions (torch's long tail)
+return_types.frexp = _return_type("frexp", ("mantissa", "exponent"))
+return_types.mode = _return_type("mode")
+return_types.nanmedian = _return_type("nanmedian")

@@ -16,7 +16,7 @@ from .. import _dtype
 from .._backend import xp
 from .._tensor import Tensor, Size
 from ..autograd.function import Op
-from .common import register, norm_dims, wrap_dim, broadcast_error, sum_to, check_inplace
+from .common import FUNCTIONS, register, norm_dims, wrap_dim, broadcast_error, sum_to, check_inplace, inplace_method
 
 
 def _shape_arg(shape) -> tuple:
@@ -954,3 +954,98 @@ def unfold(self, dimension: int, size: int, step: int) -> Tensor:
     if step <= 0:
         raise RuntimeError(f"step is {step} but must be > 0")
     return Unfold.apply(self, d, int(size), int(step))
+
+
+# ----------------------------------------------------------------------------- more views and splits (torch's long tail)
+@register()
+def select(input, dim: int, index: int) -> Tensor:
+    """The slice at ``index`` of ``dim``, with that dim removed (a view)."""
+    if input._data.ndim == 0:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
+    d = wrap_dim(dim, input._data.ndim)
+    n = input._data.shape[d]
+    if not -n <= int(index) < n:
+        raise IndexError(f"select(): index {int(index)} out of range for tensor of size {list(input.shape)} at "
+                         f"dimension {d}")
+    return input[(slice(None),) * d + (int(index),)]
+
+
+@register()
+def split_with_sizes(input, split_sizes, dim: int = 0) -> tuple:
+    """Views of consecutive pieces of the given sizes along ``dim``."""
+    return split(input, list(_ints(split_sizes)), dim)
+
+
+def _split_along(name: str, dim: int, min_dims: int, doc: str):
+    def fn(input, indices_or_sections) -> tuple:
+        nd = input._data.ndim
+        if nd < min_dims:
+            raise RuntimeError(f"torch.{name} requires a tensor with at least {min_dims} dimension, but got a tensor "
+                               f"with {nd} dimensions!")
+        d = 0 if name == "hsplit" and nd == 1 else dim
+        if isinstance(indices_or_sections, (int, np.integer)):
+            k, n = int(indices_or_sections), input._data.shape[d]
+            if k == 0 or n % k:
+                raise RuntimeError(f"torch.{name} attempted to split along dimension {d}, but the size of the "
+                                   f"dimension {n} is not divisible by the split_size {k}!")
+        return tensor_split(input, indices_or_sections, d)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return register(name)(fn)
+
+
+hsplit = _split_along("hsplit", 1, 1, "Split along dim 1 (dim 0 for 1-D tensors), as NumPy's hsplit.")
+vsplit = _split_along("vsplit", 0, 2, "Split along dim 0, as NumPy's vsplit.")
+dsplit = _split_along("dsplit", 2, 3, "Split along dim 2, as NumPy's dsplit.")
+
+
+@register()
+def diagflat(input, offset: int = 0) -> Tensor:
+    """A matrix with the flattened ``input`` on its ``offset`` diagonal."""
+    return diag(reshape(input, (-1,)), offset)
+
+
+@register()
+def diagonal_scatter(input, src, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """A copy of ``input`` with ``src`` written on the diagonal that :func:`diagonal` would select."""
+    d1, d2 = _diag_dims(dim1, dim2, input._data.ndim)
+    expected = _diag_view(input._data, int(offset), d1, d2).shape
+    if src._data.shape != expected:
+        raise RuntimeError(f"diagonal_scatter: expected src to have a size equal to the slice of self. src size = "
+                           f"{list(src.shape)}, slice size = {list(expected)}")
+    mask = xp.zeros(input._data.shape, bool)
+    _diag_view(mask, int(offset), d1, d2)[...] = True
+    embedded = DiagScatter.apply(src.to(input.dtype), input._data.shape, int(offset), d1, d2)
+    return FUNCTIONS["where"](Tensor._make(mask), embedded, input)
+
+
+def _fill_diagonal(input, fill_value, wrap: bool = False) -> Tensor:
+    nd = input._data.ndim
+    if nd < 2:
+        raise RuntimeError("dimensions must larger than 1")
+    if nd > 2 and len(set(input._data.shape)) != 1:
+        raise RuntimeError("all dimensions of input must be of equal length")
+    mask = xp.zeros(input._data.shape, bool)
+    xp.fill_diagonal(mask, True, wrap=wrap)
+    return FUNCTIONS["where"](Tensor._make(mask), xp.asarray(fill_value, input._data.dtype).item(), input)
+
+
+Tensor.fill_diagonal_ = inplace_method(_fill_diagonal, "fill_diagonal_")
+Tensor.fill_diagonal_.__doc__ = "Fill the main diagonal (wrapping for tall matrices when ``wrap``), in place."
+
+
+@register(function=False)
+def sum_to_size(self, *size) -> Tensor:
+    """Sum ``self`` down to ``size`` (the reverse of expanding to ``self``'s shape)."""
+    size = _shape_arg(size)
+    shape = self._data.shape
+    ok = len(size) <= len(shape) and all(s == t or s == 1 for s, t in zip(size[::-1], shape[::-1]))
+    if not ok:
+        raise RuntimeError(f"size {{{list(size)}}} is not expandable to size {{{list(shape)}}}.")
+    return sum_to(self, size)
+
+
+@register()
+def narrow_copy(input, dim: int, start: int, length: int) -> Tensor:
+    """A copy of :func:`narrow`'s view."""
+    return narrow(input, dim, start, length).clone()

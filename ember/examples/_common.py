@@ -100,12 +100,14 @@ def loader_generator(seed: int) -> ember.Generator:
 
 
 def save_checkpoint(path: str, model: ember.nn.Module, optimizer: ember.optim.Optimizer, epoch: int,
-                    history: dict, generator: ember.Generator | None = None) -> None:
-    """Write model and optimizer state, the finished epoch, the curves and the shuffling state (safetensors)."""
+                    history: dict, generator: ember.Generator | None = None, scheduler=None) -> None:
+    """Write model, optimizer and scheduler state, the finished epoch, the curves and the RNG states (safetensors)."""
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "history": history,
              "rng": ember.get_rng_state()}
     if generator is not None:
         state["loader_rng"] = generator.get_state()
+    if scheduler is not None:
+        state["scheduler"] = scheduler.state_dict()
     folder = os.path.dirname(path)
     if folder:
         os.makedirs(folder, exist_ok=True)
@@ -113,7 +115,7 @@ def save_checkpoint(path: str, model: ember.nn.Module, optimizer: ember.optim.Op
 
 
 def load_checkpoint(path: str, model: ember.nn.Module, optimizer: ember.optim.Optimizer,
-                    generator: ember.Generator | None = None) -> tuple[int, dict]:
+                    generator: ember.Generator | None = None, scheduler=None) -> tuple[int, dict]:
     """Restore what ``save_checkpoint`` wrote; returns (finished epoch, history)."""
     state = ember.load(path)
     model.load_state_dict(state["model"])
@@ -121,6 +123,8 @@ def load_checkpoint(path: str, model: ember.nn.Module, optimizer: ember.optim.Op
     ember.set_rng_state(state["rng"])
     if generator is not None and "loader_rng" in state:
         generator.set_state(state["loader_rng"])
+    if scheduler is not None and "scheduler" in state:
+        scheduler.load_state_dict(state["scheduler"])
     return int(state["epoch"]), state["history"]
 
 

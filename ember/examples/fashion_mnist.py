@@ -65,7 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", choices=list(MODELS), default="mlp")
-    p.add_argument("--epochs", type=int, default=None, help="total epochs (default: 10 for mlp, 4 for cnn)")
+    p.add_argument("--epochs", type=int, default=None, help="total epochs (default: 10 for mlp, 5 for cnn)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
@@ -73,6 +73,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--test-limit", type=int, default=None, help="evaluate on the first N test images only")
     p.add_argument("--out", default=os.path.join("runs", "fashion_mnist"), help="folder for checkpoints and plot")
     p.add_argument("--resume", default=None, metavar="PATH", help="continue from this checkpoint")
+    p.add_argument("--stop-after", type=int, default=None, metavar="EPOCH",
+                   help="stop after this epoch, as if interrupted (the schedule still spans --epochs)")
     p.add_argument("--plain", action="store_true", help="print progress lines instead of tqdm bars")
     return p.parse_args(argv)
 
@@ -80,31 +82,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict:
     """Train (or resume) and return the history: per-step losses, per-epoch test accuracy and seconds."""
     args = parse_args(argv)
-    epochs = args.epochs if args.epochs is not None else {"mlp": 10, "cnn": 4}[args.model]
+    epochs = args.epochs if args.epochs is not None else {"mlp": 10, "cnn": 5}[args.model]
     x_train, y_train = load_split(True, args.limit)
     x_test, y_test = load_split(False, args.test_limit)
 
     ember.manual_seed(args.seed)
     model = MODELS[args.model]()
     optimizer = ember.optim.Adam(model.parameters(), lr=args.lr)
+    # cosine decay to zero over the run: worth about a point of test accuracy over a constant rate
+    scheduler = ember.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     generator = loader_generator(args.seed)
     loader = DataLoader(TensorDataset(x_train, y_train), batch_size=args.batch_size, shuffle=True,
                         generator=generator)
     history: dict = {"losses": [], "test_acc": [], "train_acc": [], "seconds": []}
     start = 0
     if args.resume:
-        start, history = load_checkpoint(args.resume, model, optimizer, generator)
+        start, history = load_checkpoint(args.resume, model, optimizer, generator, scheduler)
         print(f"resumed from {args.resume} after epoch {start}")
     n_params = sum(p.numel() for p in model.parameters())
     print(f"Fashion-MNIST {args.model} ({n_params:,} parameters): {x_train.shape[0]} train / {x_test.shape[0]} test "
-          f"images, Adam lr={args.lr}, batch {args.batch_size}, epochs {start + 1}..{epochs}, seed {args.seed}")
+          f"images, Adam lr={args.lr} with cosine decay, batch {args.batch_size}, epochs {start + 1}..{epochs}, "
+          f"seed {args.seed}")
 
     ckpt = os.path.join(args.out, f"{args.model}.safetensors")
-    for epoch in range(start + 1, epochs + 1):
+    last = epochs if args.stop_after is None else min(epochs, args.stop_after)
+    for epoch in range(start + 1, last + 1):
         bar = Progress(len(loader), f"epoch {epoch}/{epochs}", plain=args.plain)
         t0 = time.perf_counter()
         losses, train_acc = train_epoch(model, loader, optimizer, bar)
         seconds = time.perf_counter() - t0
+        scheduler.step()
         test_loss, test_acc = evaluate(model, x_test, y_test)
         bar.update(0, test_acc=f"{test_acc:.2f}")
         bar.close()
@@ -112,13 +119,14 @@ def main(argv: list[str] | None = None) -> dict:
         history["train_acc"].append(train_acc)
         history["test_acc"].append(test_acc)
         history["seconds"].append(seconds)
-        save_checkpoint(ckpt, model, optimizer, epoch, history, generator)
+        save_checkpoint(ckpt, model, optimizer, epoch, history, generator, scheduler)
         print(f"epoch {epoch}: train loss {sum(losses) / len(losses):.4f}, train acc {train_acc:.2f}%, "
               f"test loss {test_loss:.4f}, test acc {test_acc:.2f}%, {seconds:.1f}s; saved {ckpt}")
 
     if history["test_acc"]:
         steps = len(loader)
-        curves = {args.model: {"train_loss": [[x / steps, y] for x, y in smooth(history["losses"], max(1, steps // 10))],
+        smoothed = smooth(history["losses"], max(1, steps // 10))
+        curves = {args.model: {"train_loss": [[x / steps, y] for x, y in smoothed],
                                "test_acc": [[i + 1, a] for i, a in enumerate(history["test_acc"])]}}
         png = plot_curves(curves, os.path.join(args.out, f"{args.model}_curves.png"),
                           f"Fashion-MNIST {args.model} (ember)", xlabel="epoch")

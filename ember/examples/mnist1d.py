@@ -34,7 +34,7 @@ class Logistic(nn.Module):
 
 
 class MLP(nn.Module):
-    """Two hidden ReLU layers of 100 units; the second is added to the first (a residual step), as in the paper's code."""
+    """Two hidden ReLU layers of 100 units, the second added to the first (a residual step, as in the paper's code)."""
 
     def __init__(self, length: int = 40, hidden: int = 100, classes: int = 10) -> None:
         super().__init__()
@@ -56,8 +56,8 @@ class CNN(nn.Module):
         self.conv1 = nn.Conv1d(1, channels, 5, stride=2, padding=1)
         self.conv2 = nn.Conv1d(channels, channels, 3, stride=2, padding=1)
         self.conv3 = nn.Conv1d(channels, channels, 3, stride=2, padding=1)
-        for _ in range(3):  # each layer: L -> (L + 2 - k) // 2 + 1
-            length = (length + 2 - (5 if _ == 0 else 3)) // 2 + 1
+        for k in (5, 3, 3):  # each stride-2 layer maps length L to (L + 2 - k) // 2 + 1
+            length = (length + 2 - k) // 2 + 1
         self.linear = nn.Linear(channels * length, classes)
 
     def forward(self, x: ember.Tensor) -> ember.Tensor:
@@ -95,6 +95,7 @@ def train_model(name: str, train_set: MNIST1D, test_set: MNIST1D, steps: int, ba
     x_test, y_test = test_set.data, test_set.targets
     curve = {"train_loss": [], "test_acc": []}
     losses: list[float] = []
+    bar = Progress(steps, f"{name:>8}", plain=plain)
 
     def on_step(_: int, loss: float) -> None:
         losses.append(loss)
@@ -102,7 +103,6 @@ def train_model(name: str, train_set: MNIST1D, test_set: MNIST1D, steps: int, ba
             curve["test_acc"].append([len(losses), evaluate(model, x_test, y_test)[1]])
             bar.update(0, test_acc=f"{curve['test_acc'][-1][1]:.1f}")
 
-    bar = Progress(steps, f"{name:>8}", plain=plain)
     t0 = time.perf_counter()
     epoch = 0
     while len(losses) < steps:
@@ -137,6 +137,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     train_set, test_set = MNIST1D(train=True), MNIST1D(train=False)
     batches_per_epoch = len(train_set) // args.batch_size
+    if batches_per_epoch == 0:
+        raise SystemExit(f"--batch-size {args.batch_size} is larger than the {len(train_set)} training signals")
     steps = args.epochs * batches_per_epoch if args.epochs is not None else (args.steps or 6000)
     print(f"MNIST-1D: {len(train_set)} train / {len(test_set)} test signals of length {train_set.data.shape[1]}; "
           f"Adam lr={args.lr}, batch {args.batch_size}, {steps} steps ({steps / batches_per_epoch:g} epochs), "

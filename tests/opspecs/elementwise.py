@@ -129,3 +129,47 @@ SPECS = [
     OpSpec("lerp", lambda lib, a, b, w: lib.lerp(a, b, w), _lerp_samples),
     OpSpec("lerp_scalar", lambda lib, a, b, w: lib.lerp(a, b, 0.3), _lerp_samples),
 ]
+
+
+def _addc_samples(gen_c=arr):
+    def samples(rng, dtype):
+        shapes = [((3, 4), (3, 4), (3, 4)), ((2, 3), (3,), (2, 1)), ((), (), ()), ((0, 3), (3,), ())]
+        return [Sample((arr(rng, a, dtype), arr(rng, b, dtype), gen_c(rng, c, dtype)), name=f"{a},{b},{c}")
+                for a, b, c in shapes]
+    return samples
+
+
+def _away_from_zero(rng, shape, dtype):
+    x = arr(rng, shape, dtype, 0.3, 2.0)
+    return np.asarray(x * np.where(rng.random(shape) < 0.5, -1, 1)).astype(dtype)
+
+
+def _int_samples(rng, dtype):
+    return [Sample((np.asarray(rng.integers(-30, 30, s)), np.asarray(rng.integers(-30, 30, t))), name=f"{s}x{t}")
+            for s, t in [((3, 4), (3, 4)), ((2, 3), (3,)), ((), (4,))]]
+
+
+SPECS += [
+    OpSpec("addcmul", lambda lib, a, b, c: lib.addcmul(a, b, c, value=0.5), _addc_samples()),
+    OpSpec("addcmul_method", lambda lib, a, b, c: a.addcmul(b, c), _addc_samples()),
+    OpSpec("addcdiv", lambda lib, a, b, c: lib.addcdiv(a, b, c, value=-2), _addc_samples(positive)),
+    OpSpec("copysign", lambda lib, a, b: lib.copysign(a, b), _binary(_away_from_zero, _away_from_zero, right=(-1.5,))),
+    OpSpec("float_power", lambda lib, a, b: lib.float_power(a, b), _binary(positive, arr, right=(2.5, 2))),
+    OpSpec("logaddexp", lambda lib, a, b: lib.logaddexp(a, b), _binary(right=())),
+    OpSpec("logaddexp2", lambda lib, a, b: lib.logaddexp2(a, b), _binary(right=())),
+    OpSpec("xlogy", lambda lib, a, b: lib.xlogy(a, b), _binary(arr, positive, right=(2.5,), left=(1.5,))),
+    OpSpec("xlogy_zero", lambda lib, b: lib.xlogy(lib.zeros_like(b), b), unary_samples(positive)),
+    OpSpec("sinc", lambda lib, x: lib.sinc(x), unary_samples(_away_from_zero)),
+    OpSpec("deg2rad", lambda lib, x: lib.deg2rad(x * 90), unary_samples()),
+    OpSpec("rad2deg", lambda lib, x: x.rad2deg(), unary_samples()),
+    OpSpec("sgn", lambda lib, x: lib.sgn(x) * x * x, unary_samples()),  # torch gives sgn alone a ZeroTensor grad
+    OpSpec("positive", lambda lib, x: lib.positive(x) * 2, unary_samples()),
+    OpSpec("ldexp", lambda lib, a, e: lib.ldexp(a, e),
+           lambda rng, dt: [Sample((arr(rng, (3, 4), dt), np.asarray(rng.integers(-3, 4, (4,)))), name="int exp")]),
+    OpSpec("heaviside", lambda lib, a, b: lib.heaviside(lib.where(a > 0.5, a, 0 * a), b), _binary(right=()),
+           differentiable=False),
+    OpSpec("frexp", lambda lib, x: lib.frexp(x), unary_samples(), differentiable=False),
+    OpSpec("nextafter", lambda lib, a, b: lib.nextafter(a, b), _binary(right=()), differentiable=False),
+    OpSpec("gcd", lambda lib, a, b: lib.gcd(a, b), _int_samples, dtypes=(np.int64,), differentiable=False),
+    OpSpec("lcm", lambda lib, a, b: lib.lcm(a, b), _int_samples, dtypes=(np.int64,), differentiable=False),
+]

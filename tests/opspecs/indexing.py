@@ -203,3 +203,38 @@ SPECS = [
     OpSpec("nonzero_tuple", lambda lib, x: lib.nonzero(x, as_tuple=True), nonzero_samples, differentiable=False),
     OpSpec("argwhere", lambda lib, x: lib.argwhere(x), nonzero_samples, differentiable=False),
 ]
+
+
+def _bool_mask(rng, shape):
+    return np.asarray(rng.random(shape) > 0.5)
+
+
+def _index_reduce_samples(rng, dt):
+    return [Sample((arr(rng, (4, 3), dt), 0, idx(0, 2, 0, 3, 2), arr(rng, (5, 3), dt)), name="dim0 repeats"),
+            Sample((arr(rng, (2, 5), dt), 1, idx(4, 0, 4), arr(rng, (2, 3), dt)), name="dim1"),
+            Sample((arr(rng, (2, 3, 4), dt), -1, idx(1, 1), arr(rng, (2, 3, 2), dt)), name="3d")]
+
+
+SPECS += [
+    OpSpec("select_scatter", lambda lib, x, s, dim, i: lib.select_scatter(x, s, dim, i),
+           lambda rng, dt: [Sample((arr(rng, (3, 4), dt), arr(rng, (3,), dt), 1, -1)),
+                            Sample((arr(rng, (2, 3, 4), dt), arr(rng, (3, 4), dt), 0, 1))]),
+    OpSpec("slice_scatter", lambda lib, x, s, **kw: lib.slice_scatter(x, s, **kw),
+           lambda rng, dt: [Sample((arr(rng, (6, 4), dt), arr(rng, (3, 4), dt)), {"start": 1, "end": 6, "step": 2}),
+                            Sample((arr(rng, (3, 5), dt), arr(rng, (3, 2), dt)), {"dim": 1, "start": -2}),
+                            Sample((arr(rng, (4,), dt), arr(rng, (4,), dt)), {})]),
+    OpSpec("masked_scatter", lambda lib, x, m, s: lib.masked_scatter(x, m, s),
+           lambda rng, dt: [Sample((arr(rng, (3, 4), dt), _bool_mask(rng, (3, 4)), arr(rng, (12,), dt))),
+                            Sample((arr(rng, (3, 4), dt), _bool_mask(rng, (4,)), arr(rng, (4, 5), dt))),
+                            Sample((arr(rng, (2, 1), dt), _bool_mask(rng, (2, 3)), arr(rng, (7,), dt)))]),
+    OpSpec("masked_scatter_", lambda lib, x, m, s: (x * 1).masked_scatter_(m, s),
+           lambda rng, dt: [Sample((arr(rng, (3, 4), dt), _bool_mask(rng, (3, 4)), arr(rng, (12,), dt)))]),
+    OpSpec("index_reduce_prod", lambda lib, x, d, i, s: lib.index_reduce(x, d, i, s, "prod"), _index_reduce_samples),
+    OpSpec("index_reduce_mean", lambda lib, x, d, i, s: x.index_reduce(d, i, s, "mean"), _index_reduce_samples),
+    OpSpec("index_reduce_mean_exclude", lambda lib, x, d, i, s: lib.index_reduce(x, d, i, s, "mean",
+                                                                                  include_self=False),
+           _index_reduce_samples),
+    OpSpec("index_reduce_amax", lambda lib, x, d, i, s: lib.index_reduce(x, d, i, s, "amax"), _index_reduce_samples),
+    OpSpec("index_reduce_amin", lambda lib, x, d, i, s: lib.index_reduce(x, d, i, s, "amin", include_self=False),
+           _index_reduce_samples),
+]

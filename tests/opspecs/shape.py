@@ -152,3 +152,31 @@ SPECS = [
     OpSpec("diag_embed", lambda lib, x, **kw: lib.diag_embed(x, **kw),
            one((M23, {}), (M23, {"offset": 1}), (M23, {"offset": -1, "dim1": 0, "dim2": 2}), ((3,), {}))),
 ]
+
+
+SPECS += [
+    OpSpec("select", lambda lib, x, dim, i: lib.select(x, dim, i),
+           lambda rng, dt: [Sample((arr(rng, (3, 4), dt), 1, -1)), Sample((arr(rng, (2, 3, 4), dt), 0, 1)),
+                            Sample((arr(rng, (5,), dt), 0, 2))]),
+    OpSpec("select_method", lambda lib, x: x.select(-1, 0), cases([((3, 4),), {}], [((2, 3, 4),), {}])),
+    OpSpec("split_with_sizes", lambda lib, x, **kw: x.split_with_sizes(**kw),
+           cases([((5, 3),), {"split_sizes": [2, 0, 3]}], [((2, 6),), {"split_sizes": (1, 5), "dim": 1}])),
+    OpSpec("hsplit", lambda lib, x, **kw: lib.hsplit(x, **kw),
+           cases([((3, 4),), {"indices_or_sections": 2}], [((6,),), {"indices_or_sections": [1, 4]}],
+                 [((2, 5, 3),), {"indices_or_sections": [2]}])),
+    OpSpec("vsplit", lambda lib, x, **kw: lib.vsplit(x, **kw),
+           cases([((4, 3),), {"indices_or_sections": 2}], [((5, 2),), {"indices_or_sections": [1, 3]}])),
+    OpSpec("dsplit", lambda lib, x, **kw: x.dsplit(**kw),
+           cases([((2, 3, 4),), {"indices_or_sections": 2}], [((1, 2, 5),), {"indices_or_sections": [3]}])),
+    OpSpec("diagflat", lambda lib, x, **kw: lib.diagflat(x, **kw),
+           cases([((3,),), {}], [((2, 2),), {"offset": 1}], [((4,),), {"offset": -2}], [((),), {}])),
+    OpSpec("diagonal_scatter", lambda lib, x, s, **kw: lib.diagonal_scatter(x, s, **kw),
+           cases([((3, 4), (3,)), {}], [((3, 4), (3,)), {"offset": 1}], [((4, 3), (2,)), {"offset": -2}],
+                 [((2, 3, 4), (2, 4)), {"dim1": 0, "dim2": 1}], [((2, 3, 3), (2, 3)), {"dim1": -1, "dim2": -2}])),
+    OpSpec("fill_diagonal_", lambda lib, x, **kw: (x * 1).fill_diagonal_(0.5, **kw),
+           cases([((3, 4),), {}], [((7, 3),), {"wrap": True}], [((7, 3),), {}], [((3, 3, 3),), {}])),
+    OpSpec("sum_to_size", lambda lib, x, *size: x.sum_to_size(*size),
+           lambda rng, dt: [Sample((arr(rng, (3, 4), dt), 1, 4)), Sample((arr(rng, (2, 3, 4), dt), (3, 1))),
+                            Sample((arr(rng, (2, 3), dt), 2, 3))]),
+    OpSpec("narrow_copy", lambda lib, x: lib.narrow_copy(x, 1, 1, 2), cases([((3, 4),), {}], [((2, 3, 4),), {}])),
+]

@@ -282,14 +282,15 @@ class TileMaxPool(Op):
         for v in planes[1:]:
             np.maximum(out, v, out=out)
         mask = np.empty((len(planes), *out.shape), x.dtype if x.dtype.kind == "f" else np.float32)
-        free = None  # windows whose maximum has not been claimed by an earlier offset
+        hit = np.empty(out.shape, bool)
+        free = np.ones(out.shape, bool)  # windows whose maximum no earlier offset has claimed
         for i, v in enumerate(planes):
-            hit = ~(v < out)  # not just ==, so that a NaN maximum sends its gradient somewhere too
-            if free is not None:
-                hit &= free
+            np.less(v, out, out=hit)
+            np.logical_not(hit, out=hit)  # not v == out, so that a NaN maximum sends its gradient somewhere too
+            hit &= free
             np.copyto(mask[i], hit)
             if i < len(planes) - 1:
-                free = ~hit if free is None else free & ~hit
+                np.greater(free, hit, out=free)  # free and not hit
         return (out, mask) if x.ndim == 4 else (out[:, :, 0, :], mask)
 
     @staticmethod

@@ -6,29 +6,29 @@ from .. import functional as F
 from .module import Module
 
 
-class _Inplace(Module):
-    """An activation with only an ``inplace`` switch."""
+class _Activation(Module):
+    """An activation that keeps its settings as attributes and passes them to ``_fn`` by keyword."""
 
     _fn = None
+    _options: tuple[str, ...] = ()  # the attribute names, in extra_repr's order
+
+    def forward(self, input: Tensor) -> Tensor:
+        return type(self)._fn(input, **{name: getattr(self, name) for name in self._options})
+
+    def extra_repr(self) -> str:
+        # as torch: strings quoted, ``inplace`` shown only when set
+        shown = [(name, getattr(self, name)) for name in self._options if name != "inplace" or self.inplace]
+        return ", ".join(f"{name}={value!r}" if isinstance(value, str) else f"{name}={value}" for name, value in shown)
+
+
+class _Inplace(_Activation):
+    """An activation with only an ``inplace`` switch."""
+
+    _options = ("inplace",)
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        return type(self)._fn(input, inplace=self.inplace)
-
-    def extra_repr(self) -> str:
-        return "inplace=True" if self.inplace else ""
-
-
-class _Plain(Module):
-    """An activation with no settings."""
-
-    _fn = None
-
-    def forward(self, input: Tensor) -> Tensor:
-        return type(self)._fn(input)
 
 
 class ReLU(_Inplace):
@@ -101,7 +101,7 @@ class Mish(_Inplace):
     _fn = staticmethod(F.mish)
 
 
-class Tanh(_Plain):
+class Tanh(_Activation):
     """``tanh(x)`` elementwise.
 
     Shape:
@@ -111,7 +111,7 @@ class Tanh(_Plain):
     _fn = staticmethod(F.tanh)
 
 
-class Sigmoid(_Plain):
+class Sigmoid(_Activation):
     """``1 / (1 + exp(-x))`` elementwise.
 
     Shape:
@@ -121,7 +121,7 @@ class Sigmoid(_Plain):
     _fn = staticmethod(F.sigmoid)
 
 
-class LeakyReLU(Module):
+class LeakyReLU(_Activation):
     """``x`` for positive ``x``, ``negative_slope * x`` otherwise.
 
     Args:
@@ -137,19 +137,16 @@ class LeakyReLU(Module):
         [-0.1, 2.0]
     """
 
+    _fn = staticmethod(F.leaky_relu)
+    _options = ("negative_slope", "inplace")
+
     def __init__(self, negative_slope: float = 1e-2, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope = negative_slope
         self.inplace = inplace
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.leaky_relu(input, self.negative_slope, self.inplace)
 
-    def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
-
-
-class ELU(Module):
+class ELU(_Activation):
     """``x`` for positive ``x``, ``alpha * (exp(x) - 1)`` otherwise.
 
     Args:
@@ -160,19 +157,16 @@ class ELU(Module):
         - Input: ``(*)``; Output: same shape.
     """
 
+    _fn = staticmethod(F.elu)
+    _options = ("alpha", "inplace")
+
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         self.alpha = alpha
         self.inplace = inplace
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.elu(input, self.alpha, self.inplace)
 
-    def extra_repr(self) -> str:
-        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
-
-
-class GELU(Module):
+class GELU(_Activation):
     """Gaussian error linear unit ``x * Phi(x)``; ``approximate='tanh'`` uses the tanh formula.
 
     Args:
@@ -182,18 +176,15 @@ class GELU(Module):
         - Input: ``(*)``; Output: same shape.
     """
 
+    _fn = staticmethod(F.gelu)
+    _options = ("approximate",)
+
     def __init__(self, approximate: str = "none") -> None:
         super().__init__()
         self.approximate = approximate
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.gelu(input, approximate=self.approximate)
 
-    def extra_repr(self) -> str:
-        return f"approximate={self.approximate!r}"
-
-
-class Softplus(Module):
+class Softplus(_Activation):
     """``log(1 + exp(beta * x)) / beta``, linear above ``threshold`` for stability.
 
     Args:
@@ -204,19 +195,16 @@ class Softplus(Module):
         - Input: ``(*)``; Output: same shape.
     """
 
+    _fn = staticmethod(F.softplus)
+    _options = ("beta", "threshold")
+
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
         super().__init__()
         self.beta = beta
         self.threshold = threshold
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.softplus(input, self.beta, self.threshold)
 
-    def extra_repr(self) -> str:
-        return f"beta={self.beta}, threshold={self.threshold}"
-
-
-class Hardtanh(Module):
+class Hardtanh(_Activation):
     """``x`` clamped to ``[min_val, max_val]``.
 
     Args:
@@ -228,6 +216,9 @@ class Hardtanh(Module):
         - Input: ``(*)``; Output: same shape.
     """
 
+    _fn = staticmethod(F.hardtanh)
+    _options = ("min_val", "max_val", "inplace")
+
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         if max_val <= min_val:
@@ -236,17 +227,11 @@ class Hardtanh(Module):
         self.max_val = max_val
         self.inplace = inplace
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
-    def extra_repr(self) -> str:
-        return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
-
-
-class _SoftmaxBase(Module):
+class _SoftmaxBase(_Activation):
     """Softmax-like activations over one dim."""
 
-    _fn = None
+    _options = ("dim",)
 
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()
@@ -258,9 +243,6 @@ class _SoftmaxBase(Module):
 
     def forward(self, input: Tensor) -> Tensor:
         return type(self)._fn(input, self.dim, _stacklevel=5)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
 
 
 class Softmax(_SoftmaxBase):

@@ -148,7 +148,35 @@ class ModuleList(_Indexed):
         raise NotImplementedError("ModuleList has no forward: call its modules")
 
 
-class ModuleDict(Module):
+class _Keyed(Module):
+    """What ModuleDict and ParameterDict share: the dict protocol over ``_names()``, their ordered names."""
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._names()
+
+    def keys(self):
+        """The names."""
+        return self._names().keys()
+
+    def pop(self, key: str) -> Any:
+        """Remove and return the value under ``key``."""
+        v = self[key]
+        del self[key]
+        return v
+
+    def clear(self) -> None:
+        """Remove every entry."""
+        for k in list(self._names()):
+            del self[k]
+
+
+class ModuleDict(_Keyed):
     """A dict of modules, registered as children, in insertion order.
 
     Args:
@@ -166,6 +194,9 @@ class ModuleDict(Module):
         if modules is not None:
             self.update(modules)
 
+    def _names(self) -> dict:
+        return self._modules
+
     def __getitem__(self, key: str) -> Module:
         return self._modules[key]
 
@@ -174,29 +205,6 @@ class ModuleDict(Module):
 
     def __delitem__(self, key: str) -> None:
         del self._modules[key]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._modules)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._modules
-
-    def clear(self) -> None:
-        """Remove every module."""
-        self._modules.clear()
-
-    def pop(self, key: str) -> Module:
-        """Remove and return the module under ``key``."""
-        v = self[key]
-        del self[key]
-        return v
-
-    def keys(self):
-        """The names."""
-        return self._modules.keys()
 
     def items(self):
         """``(name, module)`` pairs."""
@@ -289,7 +297,7 @@ class ParameterList(Module):
         raise NotImplementedError("ParameterList has no forward")
 
 
-class ParameterDict(Module):
+class ParameterDict(_Keyed):
     """A dict of parameters, registered on the module, in insertion order.
 
     Args:
@@ -308,6 +316,9 @@ class ParameterDict(Module):
         if parameters is not None:
             self.update(parameters)
 
+    def _names(self) -> dict:
+        return self._keys
+
     def __getitem__(self, key: str) -> Any:
         return getattr(self, key)
 
@@ -318,19 +329,6 @@ class ParameterDict(Module):
     def __delitem__(self, key: str) -> None:
         del self._keys[key]
         delattr(self, key)
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._keys)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._keys
-
-    def keys(self):
-        """The names."""
-        return self._keys.keys()
 
     def items(self):
         """``(name, parameter)`` pairs."""
@@ -343,17 +341,6 @@ class ParameterDict(Module):
     def get(self, key: str, default: Any = None) -> Any:
         """The value under ``key``, or ``default``."""
         return self[key] if key in self else default
-
-    def pop(self, key: str) -> Any:
-        """Remove and return the value under ``key``."""
-        v = self[key]
-        del self[key]
-        return v
-
-    def clear(self) -> None:
-        """Remove every entry."""
-        for k in list(self._keys):
-            del self[k]
 
     def update(self, parameters: Any) -> None:
         """Add entries from a mapping or ``(name, tensor)`` pairs."""

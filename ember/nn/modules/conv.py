@@ -1,15 +1,13 @@
 """Convolution layers: Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d."""
 from __future__ import annotations
 
-import math
-
 from ..._tensor import Tensor
 from ..._factories import empty
-from .. import init
 from .._functional import conv as F
 from .._functional.conv import _tuple
 from ..functional import pad
 from ..parameter import Parameter
+from .linear import Linear
 from .module import Module
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -52,19 +50,10 @@ class _ConvNd(Module):
         self.padding_mode = padding_mode
         shape = (in_channels, out_channels // groups) if self._transposed else (out_channels, in_channels // groups)
         self.weight = Parameter(empty(*shape, *self.kernel_size, dtype=dtype))
-        if bias:
-            self.bias = Parameter(empty(out_channels, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        self.register_parameter("bias", Parameter(empty(out_channels, dtype=dtype)) if bias else None)
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        """torch's default: kaiming_uniform(a=sqrt(5)) weight, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) bias."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+    reset_parameters = Linear.reset_parameters  # the same fan-in init as Linear
 
     def extra_repr(self) -> str:
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
@@ -84,6 +73,13 @@ class _ConvNd(Module):
 
 
 class _Conv(_ConvNd):
+    """Conv1d and Conv2d: torch's constructor signature and the forward, with non-zero padding modes."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, dtype=dtype)
+
     def _pad_amounts(self) -> list:
         """F.pad's list (last dim first) for a non-zero padding_mode."""
         if self.padding == "valid":
@@ -128,11 +124,6 @@ class Conv1d(_Conv):
 
     _dims = 1
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, dtype=dtype)
-
 
 class Conv2d(_Conv):
     """2-D convolution over (N, C_in, H, W).
@@ -156,14 +147,17 @@ class Conv2d(_Conv):
 
     _dims = 2
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, dtype=dtype)
-
 
 class _ConvTranspose(_ConvNd):
+    """ConvTranspose1d and ConvTranspose2d: torch's constructor signature and the forward."""
+
     _transposed = True
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
+                 dtype=None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, output_padding, dtype=dtype)
 
     def _output_padding(self, input: Tensor, output_size) -> tuple:
         """The output_padding that makes the output ``output_size`` (torch's forward(input, output_size))."""
@@ -210,12 +204,6 @@ class ConvTranspose1d(_ConvTranspose):
 
     _dims = 1
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
-                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
-                 dtype=None) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, output_padding, dtype=dtype)
-
 
 class ConvTranspose2d(_ConvTranspose):
     """2-D transposed convolution over (N, C_in, H, W) (the gradient of Conv2d in its input).
@@ -235,9 +223,3 @@ class ConvTranspose2d(_ConvTranspose):
     """
 
     _dims = 2
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
-                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
-                 dtype=None) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, output_padding, dtype=dtype)

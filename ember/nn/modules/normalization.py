@@ -12,7 +12,23 @@ from ..parameter import Parameter
 from .module import Module
 
 
-class _BatchNorm(Module):
+class _Norm(Module):
+    """What the normalization layers share: an optional learnable weight (starting at 1) and bias (at 0)."""
+
+    def _affine_params(self, affine: bool, bias: bool, shape: tuple, dtype) -> None:
+        """weight (and bias when ``bias``) of ``shape`` when ``affine``, else None placeholders."""
+        self.register_parameter("weight", Parameter(ones(*shape, dtype=dtype)) if affine else None)
+        self.register_parameter("bias", Parameter(zeros(*shape, dtype=dtype)) if affine and bias else None)
+
+    def reset_parameters(self) -> None:
+        """Weight 1, bias 0."""
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+
+class _BatchNorm(_Norm):
     """Per-channel batch normalization with running statistics."""
 
     _dims = ()
@@ -22,15 +38,11 @@ class _BatchNorm(Module):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats, self.use_bias = affine, track_running_stats, affine and bias
-        _affine_params(self, affine, bias, (num_features,), dtype)
-        if track_running_stats:
-            self.register_buffer("running_mean", zeros(num_features, dtype=dtype))
-            self.register_buffer("running_var", ones(num_features, dtype=dtype))
-            self.register_buffer("num_batches_tracked", tensor(0, dtype=_dtype.int64))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
+        self._affine_params(affine, bias, (num_features,), dtype)
+        stats = track_running_stats
+        self.register_buffer("running_mean", zeros(num_features, dtype=dtype) if stats else None)
+        self.register_buffer("running_var", ones(num_features, dtype=dtype) if stats else None)
+        self.register_buffer("num_batches_tracked", tensor(0, dtype=_dtype.int64) if stats else None)
 
     def reset_running_stats(self) -> None:
         """Running mean 0, running variance 1, no batches seen."""
@@ -42,7 +54,7 @@ class _BatchNorm(Module):
     def reset_parameters(self) -> None:
         """Reset the running statistics, and weight 1 / bias 0."""
         self.reset_running_stats()
-        _reset_affine(self)
+        super().reset_parameters()
 
     def forward(self, input: Tensor) -> Tensor:
         if input.ndim not in self._dims:
@@ -105,26 +117,13 @@ class BatchNorm2d(_BatchNorm):
     _dims = (4,)
 
 
-def _affine_params(m: Module, affine: bool, bias: bool, shape: tuple, dtype) -> None:
-    """weight = 1 (and bias = 0 when ``bias``) of ``shape`` when ``affine``, else None placeholders."""
-    m.register_parameter("weight", Parameter(ones(*shape, dtype=dtype)) if affine else None)
-    m.register_parameter("bias", Parameter(zeros(*shape, dtype=dtype)) if affine and bias else None)
-
-
-def _reset_affine(m: Module) -> None:
-    if m.weight is not None:
-        init.ones_(m.weight)
-    if m.bias is not None:
-        init.zeros_(m.bias)
-
-
 def _shape(normalized_shape) -> tuple:
     if isinstance(normalized_shape, numbers.Integral):
         return (int(normalized_shape),)
     return tuple(int(s) for s in normalized_shape)
 
 
-class LayerNorm(Module):
+class LayerNorm(_Norm):
     """Normalization over the trailing ``normalized_shape`` dims of each sample.
 
     Args:
@@ -146,11 +145,7 @@ class LayerNorm(Module):
         super().__init__()
         self.normalized_shape = _shape(normalized_shape)
         self.eps, self.elementwise_affine, self.use_bias = eps, elementwise_affine, elementwise_affine and bias
-        _affine_params(self, elementwise_affine, bias, self.normalized_shape, dtype)
-
-    def reset_parameters(self) -> None:
-        """Weight 1, bias 0."""
-        _reset_affine(self)
+        self._affine_params(elementwise_affine, bias, self.normalized_shape, dtype)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -160,7 +155,7 @@ class LayerNorm(Module):
                 f"bias={self.use_bias}")
 
 
-class GroupNorm(Module):
+class GroupNorm(_Norm):
     """Normalization over groups of channels (and all positions) of each sample.
 
     Args:
@@ -183,11 +178,7 @@ class GroupNorm(Module):
             raise ValueError("num_channels must be divisible by num_groups")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
         self.use_bias = affine and bias
-        _affine_params(self, affine, bias, (num_channels,), dtype)
-
-    def reset_parameters(self) -> None:
-        """Weight 1, bias 0."""
-        _reset_affine(self)
+        self._affine_params(affine, bias, (num_channels,), dtype)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
@@ -196,7 +187,7 @@ class GroupNorm(Module):
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, bias={self.use_bias}"
 
 
-class RMSNorm(Module):
+class RMSNorm(_Norm):
     """Root-mean-square normalization over the trailing ``normalized_shape`` dims.
 
     Args:
@@ -218,11 +209,7 @@ class RMSNorm(Module):
         super().__init__()
         self.normalized_shape = _shape(normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
-        _affine_params(self, elementwise_affine, False, self.normalized_shape, dtype)
-
-    def reset_parameters(self) -> None:
-        """Weight 1."""
-        _reset_affine(self)
+        self._affine_params(elementwise_affine, False, self.normalized_shape, dtype)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)

@@ -1,3 +1,4 @@
-"""Helpers for training: gradient clipping and flattening parameters."""
+"""Helpers for training: gradient clipping, flattening parameters, padding sequences."""
 from .clip_grad import clip_grad_norm_, clip_grad_value_, clip_grad_norm, get_total_norm, clip_grads_with_norm_
 from .convert_parameters import parameters_to_vector, vector_to_parameters
+from . import rnn  # noqa: F401

@@ -1,0 +1,22 @@
+"""In-place forms torch spells two ways (``arccos_`` for ``acos_``): one table, no second definitions."""
+from .._tensor import Tensor
+from .common import FUNCTIONS, inplace_method
+
+# alias -> the method it names
+INPLACE_ALIASES = {
+    "absolute_": "abs_", "arccos_": "acos_", "arcsin_": "asin_", "arctan_": "atan_", "arctan2_": "atan2_",
+    "arccosh_": "acosh_", "arcsinh_": "asinh_", "arctanh_": "atanh_", "divide_": "div_", "multiply_": "mul_",
+    "subtract_": "sub_", "negative_": "neg_", "true_divide_": "div_", "fix_": "trunc_", "greater_": "gt_",
+    "greater_equal_": "ge_", "less_": "lt_", "less_equal_": "le_", "not_equal_": "ne_", "sgn_": "sign_",
+}
+for _alias, _target in INPLACE_ALIASES.items():
+    setattr(Tensor, _alias, getattr(Tensor, _target))
+
+# out-of-place ops whose in-place form is written into ``self`` the usual way
+for _name in ("cumsum", "cumprod"):
+    setattr(Tensor, _name + "_", inplace_method(FUNCTIONS[_name], _name + "_"))
+
+# functions torch has under a second name
+for _alias, _target in {"sgn": "sign"}.items():
+    FUNCTIONS[_alias] = FUNCTIONS[_target]
+    setattr(Tensor, _alias, getattr(Tensor, _target))
