@@ -20,7 +20,7 @@ from ._ops.linalg import MT, Matmul, matmul, einsum, _short
 from ._ops.nn_math import _pointwise, _mask, _const
 
 __all__ = ["LinAlgError", "inv", "det", "slogdet", "logdet", "solve", "cholesky", "qr", "svd", "svdvals", "eigh",
-           "eigvalsh", "pinv", "matrix_rank", "norm", "vector_norm", "matrix_norm", "cross", "matmul"]
+           "eigvalsh", "pinv", "matrix_rank", "norm", "vector_norm", "matrix_norm", "cross", "matmul", "matrix_power"]
 
 
 class LinAlgError(RuntimeError):
@@ -588,3 +588,22 @@ def _torch_cross(input: Tensor, other: Tensor, dim: int | None = None, *, out=No
     if dim is None:
         dim = next((i for i, s in enumerate(np.broadcast_shapes(input._data.shape, other._data.shape)) if s == 3), -1)
     return cross(input, other, dim=dim)
+
+
+@register("matrix_power")
+def matrix_power(A: Tensor, n: int, *, out=None) -> Tensor:
+    """``A`` multiplied by itself ``n`` times (the inverse's power for negative ``n``), by repeated squaring."""
+    _square(A, "linalg.matrix_power")
+    if n == 0:
+        eye = xp.broadcast_to(xp.eye(A._data.shape[-1], dtype=A._data.dtype), A._data.shape)
+        return Tensor._make(eye.copy())
+    base = inv(A) if n < 0 else A
+    n = abs(int(n))
+    result = None
+    while n:
+        if n & 1:
+            result = base if result is None else matmul(result, base)
+        n >>= 1
+        if n:
+            base = matmul(base, base)
+    return result

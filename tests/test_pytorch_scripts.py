@@ -9,6 +9,7 @@ sides, in ``named_parameters()`` order, so that order is checked as well).
 """
 import math
 import os
+import re
 import tempfile
 
 import numpy as np
@@ -1025,6 +1026,83 @@ def prog_manual_seed(torch):
             g.initial_seed(), torch.initial_seed())
 
 
+# ---------------------------------------------------------------- 27. script boilerplate: device, threads, padding
+def prog_script_boilerplate(torch):
+    pad_sequence = torch.nn.utils.rnn.pad_sequence  # (a "from torch..." import would bypass the module given)
+    torch.set_num_threads(1)
+    torch.backends.cudnn.benchmark = True
+    torch.cuda.manual_seed_all(0)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    use_mps = torch.backends.mps.is_available()
+    nn, F = torch.nn, torch.nn.functional
+    model = nn.Sequential(nn.Embedding(10, 4, padding_idx=0), nn.Linear(4, 4), nn.Tanh()).to(device)
+    _fill_params(torch, model, seed=36)
+    rng = np.random.default_rng(37)
+    seqs = [torch.tensor(rng.integers(1, 10, n)) for n in (3, 1, 4)]
+
+    def collate(batch):
+        return pad_sequence(batch, batch_first=True, padding_value=0), torch.tensor([len(b) for b in batch])
+
+    loader = torch.utils.data.DataLoader(seqs, batch_size=3, collate_fn=collate)
+    ids, lengths = next(iter(loader))
+    ids, lengths = ids.to(device), lengths.to(device)
+    h = model(ids)
+    mask = torch.arange(ids.size(1), device=device)[None, :] < lengths[:, None]
+    scores = (h @ h[:, :1].transpose(1, 2)).squeeze(-1)
+    scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
+    attn = F.softmax(scores, dim=-1)
+    pooled = (attn.unsqueeze(-1) * h).sum(1)
+    sim = F.cosine_similarity(pooled[:, None, :], pooled[None, :, :], dim=-1)
+    dist = F.pairwise_distance(pooled, pooled.flip(0))
+    loss = (1 - sim).sum() + dist.sum()
+    loss.backward()
+    time_major = pad_sequence(seqs, padding_value=-1)
+    big = torch.iinfo(torch.int64).max
+    return (str(device), use_mps, torch.get_num_threads(), _np(ids), _np(attn), _np(sim), _np(dist),
+            _np(model[1].weight.grad), _np(time_major), big, torch.finfo(torch.float32).eps,
+            repr(model), str(model[1]), h.device.type, h.is_cuda)
+
+
+# ---------------------------------------------------------------- 28. LLaMA-style pieces: RMSNorm, rotary, sampling
+def prog_llama_pieces(torch):
+    nn, F = torch.nn, torch.nn.functional
+
+    class RMSNorm(nn.Module):
+        def __init__(self, dim, eps=1e-6):
+            super().__init__()
+            self.eps = eps
+            self.weight = nn.Parameter(torch.ones(dim))
+
+        def forward(self, x):
+            return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+    def rotary(x, base=10000.0):
+        T, D = x.shape[-2], x.shape[-1]
+        inv_freq = 1.0 / (base ** (torch.arange(0, D, 2).float() / D))
+        freqs = torch.outer(torch.arange(T).float(), inv_freq)
+        cos, sin = freqs.cos(), freqs.sin()
+        x1, x2 = x[..., ::2], x[..., 1::2]
+        return torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).flatten(-2)
+
+    rng = np.random.default_rng(38)
+    x = torch.tensor(rng.standard_normal((2, 5, 8)).astype(np.float32), requires_grad=True)
+    norm = RMSNorm(8)
+    with torch.no_grad():
+        norm.weight.mul_(torch.linspace(0.5, 1.5, 8))
+    q = rotary(norm(x))
+    att = (q @ q.transpose(-1, -2)) / math.sqrt(q.size(-1))
+    att = att.masked_fill(torch.ones(5, 5).tril() == 0, float("-inf")).softmax(-1)
+    out = att @ norm(x)
+    out.square().sum().backward()
+    logits = out[:, -1, :] * 3
+    v, _ = torch.topk(logits, 3)
+    logits[logits < v[:, [-1]]] = -float("Inf")
+    probs = F.softmax(logits / 0.8, dim=-1)
+    greedy = torch.argmax(probs, dim=-1, keepdim=True)
+    seq = torch.cat((torch.zeros(2, 1, dtype=torch.long), greedy), dim=1)
+    return _np(q), _np(out), _np(x.grad), _np(norm.weight.grad), _np(probs), seq.tolist(), (probs > 0).sum(1).tolist()
+
+
 PROGRAMS = [v for k, v in sorted(globals().items()) if k.startswith("prog_")]
 
 
@@ -1066,3 +1144,96 @@ def test_program_gives_torch_numbers(program):
 
 def test_there_are_enough_programs():
     assert len(PROGRAMS) >= 20
+
+
+# ---------------------------------------------------------------- regressions for what the programs found missing
+@pytest.mark.parametrize("call", [
+    lambda t: t.bincount(t.tensor([3, 1, 3, 2, 1])),
+    lambda t: t.bincount(t.tensor([3, 1, 3], dtype=t.int32), minlength=6),
+    lambda t: t.bincount(t.tensor([], dtype=t.long)),
+    lambda t: t.tensor([0, 2, 2]).bincount(weights=t.tensor([0.5, 1.0, 2.0])),
+    lambda t: t.bincount(t.tensor([0, 2, 2]), weights=t.tensor([1, 2, 3], dtype=t.int32)),
+    lambda t: t.bincount(t.tensor([0, 2]), weights=t.tensor([1.0, 2.0], dtype=t.float64)),
+    lambda t: t.unique(t.tensor([[2, 1], [1, 3]])),
+    lambda t: t.unique(t.tensor([3.0, 1.0, 3.0]), return_inverse=True),
+    lambda t: t.tensor([3, 1, 3, 2]).unique(return_counts=True),
+    lambda t: t.unique(t.tensor([[2, 1], [1, 3]]), return_inverse=True, return_counts=True),
+    lambda t: t.unique(t.tensor([[1, 2], [1, 2], [0, 5]]), dim=0, return_inverse=True, return_counts=True),
+    lambda t: t.unique(t.tensor([[1, 1, 0], [2, 2, 5]]), dim=-1),
+])
+def test_bincount_and_unique_match_torch(call):
+    _compare(call(ember), call(real_torch))
+
+
+@pytest.mark.parametrize("call", [
+    lambda t: t.bincount(t.tensor([1.0])),
+    lambda t: t.bincount(t.tensor([-1, 2])),
+    lambda t: t.bincount(t.ones(2, 2, dtype=t.long)),
+    lambda t: t.finfo(t.int32),
+    lambda t: t.iinfo(t.float32),
+])
+def test_bincount_and_info_errors_match_torch(call):
+    with pytest.raises(Exception) as expected:
+        call(real_torch)
+    with pytest.raises(expected.type, match=re.escape(str(expected.value).split("'")[0][:30])):
+        call(ember)
+
+
+def test_cosine_similarity_and_pairwise_distance_match_torch_with_gradients():
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal((4, 3))
+    data[1] = 0.0     # a zero vector: the norm is raised to eps
+    data[2] = [1e-9, 0.0, 0.0]  # a tiny one: raised to eps in value, the gradient still goes through the norm
+    other = rng.standard_normal((4, 3))
+    results = []
+    for lib in (ember, real_torch):
+        a = lib.tensor(data, requires_grad=True)
+        b = lib.tensor(other, requires_grad=True)
+        F = lib.nn.functional
+        out = [F.cosine_similarity(a, b, dim=1, eps=1e-8), lib.cosine_similarity(a[0], b, dim=-1),
+               F.pairwise_distance(a, b), lib.pairwise_distance(a, b[0], p=1.0, keepdim=True),
+               F.pairwise_distance(a[0], b[0])]
+        sum(o.sum() for o in out).backward()
+        results.append(([_np(o) for o in out], _np(a.grad), _np(b.grad)))
+    _compare(*results, rtol=1e-10, atol=1e-12)
+
+
+def test_pad_sequence_matches_torch_forward_and_backward():
+    results = []
+    for lib in (ember, real_torch):
+        seqs = [lib.tensor(np.arange(n * 2, dtype=np.float64).reshape(n, 2), requires_grad=True) for n in (2, 3, 1)]
+        a = lib.nn.utils.rnn.pad_sequence(seqs)
+        b = lib.nn.utils.rnn.pad_sequence(seqs, batch_first=True, padding_value=-1.0, padding_side="left")
+        (a * lib.arange(6.0).view(1, 3, 2)).sum().backward()
+        b.pow(2).sum().backward()
+        results.append((_np(a), _np(b), [_np(s.grad) for s in seqs]))
+    _compare(*results)
+    with pytest.raises(RuntimeError, match="empty list"):
+        ember.nn.utils.rnn.pad_sequence([])
+
+
+@pytest.mark.parametrize("dt", ["float16", "float32", "float64", "uint8", "int8", "int32", "int64"])
+def test_finfo_iinfo_match_torch(dt):
+    e, t = getattr(ember, dt), getattr(real_torch, dt)
+    info = "finfo" if "float" in dt else "iinfo"
+    ei, ti = getattr(ember, info)(e), getattr(real_torch, info)(t)
+    fields = ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution", "dtype") if info == "finfo" \
+        else ("bits", "max", "min", "dtype")
+    for f in fields:
+        assert getattr(ei, f) == getattr(ti, f), f
+    assert repr(ei) == repr(ti)
+
+
+def test_cpu_only_flags_match_torch_cpu_build():
+    for lib in (ember, real_torch):
+        assert lib.cuda.is_available() is False and lib.cuda.device_count() == 0
+        assert lib.backends.mps.is_available() is False and lib.backends.cudnn.is_available() is False
+    assert ember.backends.cudnn.enabled is True and ember.backends.cudnn.deterministic is False
+    assert repr(ember.finfo()) == repr(real_torch.finfo())
+
+
+@pytest.mark.parametrize("make", [lambda t: t.zeros(0, dtype=t.long), lambda t: t.zeros(0, 3, dtype=t.long),
+                                  lambda t: t.zeros(0, dtype=t.bool), lambda t: t.zeros(0, 3),
+                                  lambda t: t.zeros(0, dtype=t.int32)])
+def test_empty_tensor_repr_names_non_default_dtypes(make):
+    assert repr(make(ember)).replace("ember.", "torch.") == repr(make(real_torch))

@@ -165,3 +165,119 @@ from .common import inplace_method as _inplace_method  # noqa: E402
 
 Tensor.copy_ = _inplace_method(_copy, "copy_")
 Tensor.copy_.__doc__ = "Copy ``src`` (broadcast and cast) into this tensor, in place."
+
+
+# ----------------------------------------------------------------------------- small attributes torch code asks for
+class layout:
+    """A tensor memory layout; ember has one, ``ember.strided``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"ember.{self.name}"
+
+
+strided = layout("strided")
+
+for _flag in ("is_sparse", "is_sparse_csr", "is_quantized", "is_meta", "is_mkldnn", "is_nested", "is_mps", "is_xpu",
+              "is_xla", "is_ipu", "is_vulkan", "is_mtia", "is_maia"):
+    setattr(Tensor, _flag, property(lambda self: False, doc="False: ember tensors are dense CPU tensors."))
+Tensor.is_cpu = property(lambda self: True, doc="True: ember tensors live on the CPU.")
+Tensor.layout = property(lambda self: strided, doc="``ember.strided``, the one layout.")
+Tensor.output_nr = property(lambda self: self._output_nr, doc="Which output of its ``grad_fn`` this tensor is.")
+Tensor.real = property(lambda self: self, doc="``self``: ember tensors are real.")
+for _name in ("is_pinned", "is_shared", "is_conj", "is_neg", "is_inference"):
+    setattr(Tensor, _name, lambda self: False)
+for _name in ("pin_memory", "share_memory_", "conj", "resolve_conj", "resolve_neg"):
+    setattr(Tensor, _name, lambda self, *args, **kwargs: self)
+
+
+@register(function=False)
+def is_signed(self) -> bool:
+    """True unless the dtype is unsigned (uint8) or bool."""
+    return self._data.dtype.kind not in "ub"
+
+
+@register()
+def is_nonzero(input) -> bool:
+    """The truth of a one-element tensor."""
+    n = input._data.size
+    if n != 1:
+        raise RuntimeError(f"Boolean value of Tensor with {'no values' if n == 0 else 'more than one value'} is "
+                           f"ambiguous")
+    return bool(input._data.reshape(()))
+
+
+@register()
+def is_same_size(input, other) -> bool:
+    """True when both tensors have the same shape."""
+    return input._data.shape == other._data.shape
+
+
+@register()
+def conj_physical(input) -> Tensor:
+    """A copy of ``input`` (the conjugate of a real tensor)."""
+    return input.clone()
+
+
+@register(function=False)
+def storage_offset(self) -> int:
+    """Offset, in elements, of this tensor's first element in the memory it views."""
+    root = self._data
+    while isinstance(root.base, type(self._data)):
+        root = root.base
+    start = self._data.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    return start // self._data.itemsize if self._data.itemsize else 0
+
+
+@register(function=False)
+def apply_(self, callable) -> Tensor:
+    """Replace every element ``x`` by ``callable(x)`` (a Python function; no autograd), in place."""
+    if self._requires_grad:
+        raise RuntimeError("apply_ on a tensor that requires grad is not supported")
+    flat = self._data.reshape(-1)
+    for i, v in enumerate(flat.tolist()):
+        flat[i] = callable(v)
+    if not xp.shares_memory(flat, self._data):
+        self._data[...] = flat.reshape(self._data.shape)
+    self._version += 1
+    return self
+
+
+@register(function=False)
+def map_(self, tensor: Tensor, callable) -> Tensor:
+    """``self[i] = callable(self[i], tensor[i])`` for every element (``tensor`` broadcast), in place."""
+    if self._requires_grad:
+        raise RuntimeError("map_ on a tensor that requires grad is not supported")
+    other = xp.broadcast_to(tensor._data, self._data.shape).reshape(-1).tolist()
+    flat = self._data.reshape(-1)
+    for i, (a, b) in enumerate(zip(flat.tolist(), other)):
+        flat[i] = callable(a, b)
+    if not xp.shares_memory(flat, self._data):
+        self._data[...] = flat.reshape(self._data.shape)
+    self._version += 1
+    return self
+
+
+@register(function=False)
+def resize_(self, *sizes, memory_format=None) -> Tensor:
+    """Give ``self`` a new shape, keeping its first elements in order (new ones are uninitialised)."""
+    if self._requires_grad:
+        raise RuntimeError("cannot resize variables that require grad")
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    shape = tuple(int(s) for s in sizes)
+    if shape != self._data.shape:
+        new = xp.zeros(shape, self._data.dtype)
+        n = min(new.size, self._data.size)
+        new.reshape(-1)[:n] = self._data.reshape(-1)[:n]
+        self._data = new
+        self._version += 1
+    return self
+
+
+@register(function=False)
+def resize_as_(self, the_template: Tensor, memory_format=None) -> Tensor:
+    """:meth:`resize_` to ``the_template``'s shape."""
+    return resize_(self, the_template._data.shape)

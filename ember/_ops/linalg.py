@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from .. import _dtype
 from .._backend import xp
 from .._tensor import Tensor
 from ..autograd.function import Op
@@ -371,3 +372,83 @@ def kron(input: Tensor, other: Tensor) -> Tensor:
     eq = f"{la},{lb}->{''.join(x + y for x, y in zip(la, lb))}"
     prod = einsum(eq, input.reshape(sa), other.reshape(sb))
     return prod.reshape(tuple(x * y for x, y in zip(sa, sb)))
+
+
+# ----------------------------------------------------------------------------- small products and statistics
+@register()
+def trace(input: Tensor) -> Tensor:
+    """The sum of a matrix's main diagonal."""
+    if input._data.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input._data.ndim}")
+    return input.diagonal().sum()
+
+
+@register()
+def inner(input: Tensor, other: Tensor) -> Tensor:
+    """The sum of products over the last dims of both (a product when one is 0-d)."""
+    if input._data.ndim == 0 or other._data.ndim == 0:
+        return input * other
+    if input._data.shape[-1] != other._data.shape[-1]:
+        raise RuntimeError(f"inner() the last dimension must match on both input tensors but got shapes "
+                           f"{list(input.shape)} and {list(other.shape)}.")
+    return tensordot(input, other, dims=([-1], [-1]))
+
+
+@register()
+def vdot(input: Tensor, other: Tensor) -> Tensor:
+    """The dot product of two 1-D tensors (conjugating the first, a no-op for real ones)."""
+    if input._data.ndim != 1 or other._data.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input._data.ndim}D and {other._data.ndim}D tensors")
+    return dot(input, other)
+
+
+@register()
+def dist(input: Tensor, other: Tensor, p=2) -> Tensor:
+    """The ``p``-norm of ``input - other``."""
+    from ..linalg import vector_norm
+    return vector_norm(input - other, p)
+
+
+@register()
+def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None,
+        aweights: Tensor | None = None) -> Tensor:
+    """The covariance matrix of the variables in ``input``'s rows (observations in columns)."""
+    if input._data.ndim > 2:
+        raise ValueError(f"cov(): expected input to have two or fewer dimensions but got an input with "
+                         f"{input._data.ndim} dimensions")
+    x = input.reshape(1, -1) if input._data.ndim < 2 else input
+    if x._data.dtype.kind != "f":
+        x = x.to(_dtype.get_default_dtype())
+    n = x._data.shape[1]
+    w = None
+    if fweights is not None:
+        w = fweights
+    if aweights is not None:
+        w = aweights if w is None else w * aweights
+    if w is None:
+        avg = x.mean(1, keepdim=True)
+        fact = n - correction
+        xw = x - avg
+    else:
+        w_sum = w.sum()
+        avg = (x * w).sum(1, keepdim=True) / w_sum
+        if correction == 0:
+            fact = w_sum
+        elif aweights is None:
+            fact = w_sum - correction
+        else:
+            fact = w_sum - correction * (w * aweights).sum() / w_sum
+        xw = (x - avg) * w
+    fact = fact.clamp(min=0) if isinstance(fact, Tensor) else float(fact if fact > 0 else 0)
+    c = matmul(xw, (x - avg).mT) / fact
+    return c.reshape(()) if x._data.shape[0] == 1 else c  # one variable: a 0-d variance, as torch's
+
+
+@register()
+def corrcoef(input: Tensor) -> Tensor:
+    """Pearson correlation coefficients of the variables in ``input``'s rows."""
+    c = cov(input)
+    if c._data.ndim == 0:
+        return c / c
+    std = c.diagonal().sqrt()
+    return (c / std.reshape(-1, 1) / std.reshape(1, -1)).clamp(-1, 1)

@@ -209,3 +209,17 @@ def test_cnn_training_step_vs_torch(rng):
     le.backward()
     lt.backward()
     module_grads_match(e, t)
+
+
+@pytest.mark.parametrize("xs, ws, kw", [
+    ((2, 4, 16, 12), (6, 2, 3, 3), dict(padding=1, groups=2)),
+    ((2, 3, 200), (4, 3, 5), dict(padding=2)),  # 1-D
+    ((1, 2, 13, 14), (3, 2, 3, 2), dict(dilation=(2, 1))),
+])
+def test_conv_large_images_vs_torch(rng, xs, ws, kw):
+    """Outputs of 128 positions or more take the one-matmul-per-image path."""
+    fn, tfn = (F.conv2d, torch.nn.functional.conv2d) if len(xs) == 4 else (F.conv1d, torch.nn.functional.conv1d)
+    compare(lambda *a: fn(*a, **kw), lambda *a: tfn(*a, **kw), f32(rng, *xs), f32(rng, *ws), f32(rng, ws[0]),
+            atol=1e-4)
+    inputs = (leaf(f64(rng, *xs)), leaf(f64(rng, *ws)), leaf(f64(rng, ws[0])))
+    assert gradgradcheck(lambda *a: fn(*a, **kw), inputs)

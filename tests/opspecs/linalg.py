@@ -145,3 +145,34 @@ LINALG_SPECS = [
     OpSpec("cross_dim", lambda lib, a, b: lib.cross(a, b, dim=0), pairs([((3, 2), (3, 2))])),
 ]
 SPECS += LINALG_SPECS
+
+
+def _pairs(*shape_pairs):
+    def samples(rng, dt):
+        return [Sample((arr(rng, a, dt), arr(rng, b, dt)), name=f"{a},{b}") for a, b in shape_pairs]
+    return samples
+
+
+def _one(*shapes):
+    def samples(rng, dt):
+        return [Sample((arr(rng, s, dt),), name=f"{s}") for s in shapes]
+    return samples
+
+
+SPECS += [
+    OpSpec("trace", lambda lib, x: lib.trace(x), _one((3, 3), (2, 4), (4, 2))),
+    OpSpec("inner", lambda lib, a, b: lib.inner(a, b), _pairs(((3, 4), (2, 4)), ((4,), (4,)), ((), (2, 3)),
+                                                              ((2, 3, 4), (4,)))),
+    OpSpec("vdot", lambda lib, a, b: lib.vdot(a, b), _pairs(((4,), (4,)), ((0,), (0,)))),
+    OpSpec("dist", lambda lib, a, b: lib.dist(a, b), _pairs(((3, 4), (3, 4)), ((2, 3), (3,)))),
+    OpSpec("dist_p", lambda lib, a, b: a.dist(b, 3), _pairs(((3, 4), (3, 4)), ((5,), (5,)))),
+    OpSpec("cov", lambda lib, x: lib.cov(x), _one((3, 5), (6,), (1, 4))),
+    OpSpec("cov_weights", lambda lib, x, w: lib.cov(x, correction=2, aweights=w,
+                                                    fweights=lib.tensor([1, 2, 1, 3, 1])),
+           lambda rng, dt: [Sample((arr(rng, (3, 5), dt), arr(rng, (5,), dt, 0.5, 2.0)))]),
+    OpSpec("corrcoef", lambda lib, x: lib.corrcoef(x), _one((3, 5), (2, 7))),
+    OpSpec("matrix_power", lambda lib, x: lib.linalg.matrix_power(x, 3), _one((3, 3), (2, 2, 2), (0, 2, 2))),
+    OpSpec("matrix_power_neg", lambda lib, x: lib.matrix_power(x + 3 * lib.eye(3, dtype=x.dtype), -2),
+           _one((3, 3), (2, 3, 3)), atol=1e-4),
+    OpSpec("matrix_power_0", lambda lib, x: x.matrix_power(0) + x, _one((3, 3))),
+]

@@ -1,7 +1,7 @@
 """Convolutions: conv1d/2d and their transposes, as three array kernels that are each other's gradients.
 
 Everything runs on 2-D kernels (a 1-D convolution is a 2-D one over a height of 1). A convolution
-is an im2col copy of the input followed by one BLAS matmul per group; its input gradient is the
+is an im2col copy of the input followed by BLAS matmuls; its input gradient is the
 adjoint (the transposed convolution, a matmul then a col2im scatter over the kernel offsets) and its
 weight gradient a matmul of the same columns with the output gradient. These three maps are bilinear,
 so the backward of each is written with the other two and double backward needs nothing more.
@@ -47,11 +47,15 @@ def _conv(x, w, geo):
     o, cg, kh, kw = w.shape
     n = x.shape[0]
     cols, ho, wo = _columns(x, kh, kw, geo)
-    # one (O/g, K) @ (K, Ho*Wo) product per image and group, read from the columns in place, writes
-    # the output straight into (N, O, Ho, Wo) order: no transposing copy of the result
-    per_image = cols.reshape(g, cg * kh * kw, n, ho * wo).transpose(2, 0, 1, 3)
-    out = xp.matmul(w.reshape(g, o // g, cg * kh * kw), per_image)
-    return out.reshape(n, o, ho, wo), cols
+    k = cg * kh * kw
+    if ho * wo >= 128:
+        # one product per image and group, reading the columns in place, writes the output straight
+        # into (N, O, Ho, Wo) order and saves a transposing copy; for small images BLAS runs one
+        # large product faster than many thin ones, so those keep a single matmul
+        out = xp.matmul(w.reshape(g, o // g, k), cols.reshape(g, k, n, ho * wo).transpose(2, 0, 1, 3))
+        return out.reshape(n, o, ho, wo), cols
+    out = xp.matmul(w.reshape(g, o // g, k), cols.reshape(g, k, n * ho * wo))
+    return out.reshape(o, n, ho, wo).transpose(1, 0, 2, 3), cols
 
 
 def _conv_adjoint(gy, w, in_hw, geo):
@@ -80,10 +84,9 @@ def _conv_weight(x, gy, k_hw, geo, cols=None):
     kh, kw = k_hw
     if cols is None:
         cols, _, _ = _columns(x, kh, kw, geo)
-    # per-image products summed over the batch: reads gy in its own (N, O, Ho, Wo) order, no transpose
-    per_image = cols.reshape(g, -1, n, ho * wo).transpose(2, 0, 3, 1)
-    gw = xp.matmul(gy.reshape(n, g, o // g, ho * wo), per_image).sum(0)
-    return gw.reshape(o, -1, kh, kw)
+    cols = cols.reshape(g, -1, n * ho * wo)
+    gy_t = gy.transpose(1, 0, 2, 3).reshape(g, o // g, n * ho * wo)
+    return xp.matmul(gy_t, cols.transpose(0, 2, 1)).reshape(o, -1, kh, kw)
 
 
 def _as4d(a):
@@ -119,7 +122,7 @@ class Convolution(Op):
     @staticmethod
     def forward(x, w, b, geo):
         out, cols = _conv(_as4d(x), _as4d(w), geo)
-        return _add_bias(out if x.ndim == 4 else out[:, :, 0, :], b), cols
+        return _add_bias(_like(out, x), b), cols
 
     @staticmethod
     def setup_context(ctx, inputs, output):
