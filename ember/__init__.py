@@ -69,3 +69,8 @@ def set_num_threads(n: _builtins.int) -> None:
 def get_num_threads() -> _builtins.int:
     """The count last given to ``set_num_threads`` (1 until then)."""
     return _num_threads
+
+from ._legacy import (FloatTensor, DoubleTensor, HalfTensor, LongTensor, IntTensor, ShortTensor,  # noqa: E402
+                      CharTensor, ByteTensor, BoolTensor, compile, autocast)
+from . import amp  # noqa: E402,F401
+from .utils import checkpoint as _checkpoint  # noqa: E402,F401  (ember.utils.checkpoint)

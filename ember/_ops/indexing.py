@@ -749,7 +749,7 @@ def masked_scatter(input, mask, source) -> Tensor:
     input, m = _broadcast_mask("masked_scatter", input, mask)
     count = int(m.sum())
     if source._data.size < count:
-        raise RuntimeError("masked_scatter: expected source to have at least as many elements as ones in mask")
+        raise RuntimeError("Number of elements of source < number of ones in mask")
     return IndexPut.apply(input, source.reshape(-1)[:count], (m,), False)
 
 

@@ -41,6 +41,12 @@ CASES = {
     "sequential": lambda s, o: s.SequentialLR(o, [s.LinearLR(o, start_factor=0.1, total_iters=5),
                                                   s.ExponentialLR(o, gamma=0.8)], milestones=[5]),
     "constant": lambda s, o: s.ConstantLR(o, factor=0.5, total_iters=4),
+    "multiplicative": lambda s, o: s.MultiplicativeLR(o, lr_lambda=lambda e: 0.9 if e % 2 else 0.95),
+    "polynomial": lambda s, o: s.PolynomialLR(o, total_iters=12, power=2.0),
+    "chained": lambda s, o: s.ChainedScheduler([s.ExponentialLR(o, gamma=0.9), s.StepLR(o, 4, gamma=0.5)]),
+    "cyclic": lambda s, o: s.CyclicLR(o, base_lr=0.01, max_lr=[0.1, 0.3], step_size_up=4, step_size_down=3),
+    "cyclic_tri2": lambda s, o: s.CyclicLR(o, 0.01, 0.1, step_size_up=3, mode="triangular2", cycle_momentum=False),
+    "cyclic_exp": lambda s, o: s.CyclicLR(o, 0.01, 0.1, step_size_up=2, mode="exp_range", gamma=0.95),
     "sequential_cosine": lambda s, o: s.SequentialLR(o, [s.ConstantLR(o, factor=0.5, total_iters=3),
                                                          s.CosineAnnealingLR(o, T_max=12)], milestones=[6]),
 }

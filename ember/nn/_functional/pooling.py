@@ -1,10 +1,11 @@
 """Pooling: max, average and adaptive, over 1-D and 2-D windows.
 
 All kernels run on (N, C, H, W) arrays (1-D pooling is 2-D pooling over a height of 1) through
-strided window views, never a Python loop over pixels. The differentiable pieces are three pairs
-of linear maps that are each other's adjoints, so backward and double backward close on them:
-gather/scatter at argmax indices (max pooling), window sum/its adjoint (average pooling), and
-separable matrix products (adaptive average pooling, interpolation).
+strided window views, never a Python loop over pixels. The differentiable pieces are pairs of
+linear maps that are each other's adjoints, so backward and double backward close on them:
+gather/scatter at argmax indices (max pooling), masked tile sum/its spread (max pooling whose
+windows tile the input), window sum/its adjoint (average pooling), and separable matrix products
+(adaptive average pooling, interpolation).
 """
 from __future__ import annotations
 
