@@ -274,9 +274,33 @@ def const(a) -> Tensor:
     return Tensor._make(xp.asarray(a))
 
 
+class _Mask(Op):
+    """``g`` where the boolean array ``keep`` holds, else exactly 0 (also where g is inf or nan).
+
+    Done with an AND on the bit patterns: np.where is slow on random masks (relu's backward
+    spent 6 ms per million elements on it), and a multiply would turn 0 * inf into nan.
+    """
+
+    @staticmethod
+    def forward(g, keep):
+        bits = _INT_OF_SIZE[g.dtype.itemsize]
+        return xp.bitwise_and(g.view(bits), -xp.asarray(keep).view(xp.int8)).view(g.dtype)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(Tensor._make(xp.asarray(inputs[1])))
+
+    @staticmethod
+    def backward(ctx, gg):
+        return _Mask.apply(gg, ctx.saved_tensors[0]._data), None
+
+
+_INT_OF_SIZE = {2: xp.int16, 4: xp.int32, 8: xp.int64}
+
+
 def masked(g: Tensor, keep) -> Tensor:
     """``g`` where the boolean array ``keep`` holds, else 0: the gradient of a piecewise op."""
-    return where(const(keep), g, 0.0)
+    return _Mask.apply(g, keep)
 
 
 def _zero_grad(x, y, g: Tensor) -> Tensor:

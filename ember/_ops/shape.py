@@ -956,7 +956,7 @@ def unfold(self, dimension: int, size: int, step: int) -> Tensor:
     return Unfold.apply(self, d, int(size), int(step))
 
 
-# ----------------------------------------------------------------------------- more views and splits (torch's long tail)
+# ----------------------------------------------------------------------------- more views and splits (torch's tail)
 @register()
 def select(input, dim: int, index: int) -> Tensor:
     """The slice at ``index`` of ``dim``, with that dim removed (a view)."""

@@ -207,7 +207,8 @@ def _over_x(y: Tensor, x: Tensor) -> Tensor:
     return where(zero, 0.5, y / where(zero, 1.0, x))
 
 
-i0 = unary("i0", _f64(_i0_np), lambda x, y, g: g * i1(x), doc="The modified Bessel function of the first kind, order 0.")
+i0 = unary("i0", _f64(_i0_np), lambda x, y, g: g * i1(x),
+           doc="The modified Bessel function of the first kind, order 0.")
 i1 = unary("i1", _f64(_i1_np), lambda x, y, g: g * (i0(x) - _over_x(i1(x), x)), method=False, function=False,
            inplace=False, doc="The modified Bessel function of the first kind, order 1.")
 i0e = unary("i0e", _f64(_i0e_np), lambda x, y, g: g * (i1e(x) - x.sign() * i0e(x)), method=False, function=False,
