@@ -6,8 +6,6 @@ piecewise-linear function), so none needs a backward of its own.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..._tensor import Tensor
@@ -61,7 +59,7 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
         if weight.dim() != 1:
             raise RuntimeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {weight.dim()}")
         if input.dim() == 0:
-            raise RuntimeError(f"Not allow zero-dim input tensor.")
+            raise RuntimeError("Not allow zero-dim input tensor.")
         c = input.shape[1] if input.dim() >= 2 else input.shape[0]
         if c != n:
             raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter numbers = "
@@ -70,7 +68,7 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
             weight = weight.reshape((n,) + (1,) * (input.dim() - 2))
     elif weight.dim() > 1:
         weight = weight.reshape(())
-    return where(_mask(input, input._data > 0).bool(), input, weight * input)
+    return where(_const(input._data > 0), input, weight * input)
 
 
 def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
