@@ -19,9 +19,10 @@ def _decay(p, g, wd):
     return g + wd * p if wd else g
 
 
-def _adam_moments(p, g, state, lr, betas, wd, decoupled: bool):
+def _adam_moments(p, g, state, lr, betas, wd, decoupled: bool, buf):
     """The step count and Adam's two moving averages, updated in place after weight decay
-    (decoupled: shrink the weights; else: add to the gradient). Shared by Adam(W), NAdam, RAdam."""
+    (decoupled: shrink the weights; else: add to the gradient). Shared by Adam(W), NAdam, RAdam.
+    ``buf`` is scratch memory shaped like ``p``: these run on every parameter every step."""
     b1, b2 = betas
     step = next_step(state)
     m = state_array(state, "exp_avg", p)
@@ -30,9 +31,13 @@ def _adam_moments(p, g, state, lr, betas, wd, decoupled: bool):
         p *= 1 - lr * wd
     else:
         g = _decay(p, g, wd)
-    m += (g - m) * (1 - b1)
+    np.subtract(g, m, out=buf)  # m.lerp_(g, 1 - b1), as torch writes it
+    buf *= 1 - b1
+    m += buf
     v *= b2
-    v += (1 - b2) * g * g
+    np.multiply(g, g, out=buf)
+    buf *= 1 - b2
+    v += buf
     return step, g, m, v
 
 
@@ -85,16 +90,18 @@ class Adam(Optimizer):
 
     def _update(self, p, g, state, group):
         lr, (b1, b2) = group["lr"], group["betas"]
-        step, g, m, v = _adam_moments(p, g, state, lr, group["betas"], group["weight_decay"], self.decoupled)
-        bc1 = 1 - b1 ** step
-        bc2_sqrt = math.sqrt(1 - b2 ** step)
+        buf = self._scratch(p)
+        step, g, m, v = _adam_moments(p, g, state, lr, group["betas"], group["weight_decay"], self.decoupled, buf)
+        v_hat = v
         if group["amsgrad"]:
-            vmax = state_array(state, "max_exp_avg_sq", p)
-            np.maximum(vmax, v, out=vmax)
-            denom = np.sqrt(vmax) / bc2_sqrt + group["eps"]
-        else:
-            denom = np.sqrt(v) / bc2_sqrt + group["eps"]
-        p -= (lr / bc1) * (m / denom)
+            v_hat = state_array(state, "max_exp_avg_sq", p)
+            np.maximum(v_hat, v, out=v_hat)
+        denom = np.sqrt(v_hat, out=buf)
+        denom /= math.sqrt(1 - b2 ** step)
+        denom += group["eps"]
+        step_dir = np.divide(m, denom, out=buf)
+        step_dir *= lr / (1 - b1 ** step)
+        p -= step_dir
 
 
 class AdamW(Adam):
@@ -272,7 +279,7 @@ class RAdam(Optimizer):
     def _update(self, p, g, state, group):
         lr, (b1, b2) = group["lr"], group["betas"]
         step, g, m, v = _adam_moments(p, g, state, lr, group["betas"], group["weight_decay"],
-                                      group["decoupled_weight_decay"])
+                                      group["decoupled_weight_decay"], self._scratch(p))
         bc1 = 1 - b1 ** step
         bc2 = 1 - b2 ** step
         corrected = m / bc1

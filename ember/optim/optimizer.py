@@ -103,6 +103,14 @@ class Optimizer:
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         raise NotImplementedError
 
+    def _scratch(self, p: np.ndarray) -> np.ndarray:
+        """Scratch memory shaped like ``p``, kept between steps (fresh arrays cost page faults each step)."""
+        bufs = self.__dict__.setdefault("_buffers", {})
+        buf = bufs.get(id(p))
+        if buf is None or buf.shape != p.shape or buf.dtype != p.dtype:
+            buf = bufs[id(p)] = np.empty_like(p)
+        return buf
+
     # -- state as torch lays it out: parameters by their index across groups
     def state_dict(self) -> dict:
         """``{'state': {index: {...}}, 'param_groups': [{..., 'params': [index, ...]}]}``, as torch's."""

@@ -16,7 +16,7 @@ from ..._tensor import Tensor
 from ...autograd.function import Op
 from ...autograd.grad_mode import state, no_grad
 
-__all__ = ["batch_norm", "layer_norm", "group_norm", "rms_norm"]
+__all__ = ["batch_norm", "layer_norm", "group_norm", "rms_norm", "instance_norm", "local_response_norm"]
 
 
 class Standardize(Op):
@@ -182,3 +182,51 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bia
     grouped = input.reshape((n, num_groups, -1))
     xhat = Standardize.apply(grouped, (2,), float(eps), True)[0].reshape(tuple(input.shape))
     return _affine(xhat, weight, bias, (c,) + (1,) * (input.ndim - 2))
+
+
+# ----------------------------------------------------------------------------- instance norm, local response norm
+def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var: Tensor | None = None,
+                  weight: Tensor | None = None, bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalize each channel of each sample of (N, C, *) over its spatial dims, then per-channel affine.
+
+    With ``use_input_stats`` the running statistics (when given) are updated in place with the batch
+    average of the per-instance mean and unbiased variance; without it, they normalize instead.
+    """
+    _check_float("instance_norm", input)
+    if input.ndim < 3:
+        raise ValueError(f"Expected 3D or higher input to instance_norm (got {input.ndim}D input)")
+    c = input.shape[1]
+    shape = (c,) + (1,) * (input.ndim - 2)
+    if not use_input_stats:
+        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    dims = tuple(range(2, input.ndim))
+    n = int(np.prod(input.shape[2:]))
+    if n <= 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size {list(input.shape)}")
+    xhat, mean, var, _ = Standardize.apply(input, dims, float(eps), True)
+    if running_mean is not None or running_var is not None:
+        with no_grad():
+            _update(running_mean, mean.mean(0), momentum)
+            _update(running_var, var.mean(0) * (n / (n - 1)), momentum)
+    return _affine(xhat, weight, bias, shape)
+
+
+def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75,
+                        k: float = 1.0) -> Tensor:
+    """``x / (k + alpha * mean of x^2 over size neighbouring channels)^beta`` for (N, C, *)."""
+    from .. import functional as F
+    if input.ndim < 3:
+        raise ValueError(f"Expected 3D or higher dimensionality input (got {input.ndim} dimensions)")
+    if input.numel() == 0:
+        return input
+    c = input.shape[1]
+    sq = input * input
+    # zero-pad the channel dim and sum the ``size`` shifted windows: the window mean counts the padding
+    pads = [0, 0] * (input.ndim - 2) + [size // 2, (size - 1) // 2]
+    padded = F.pad(sq, pads)
+    window = padded.narrow(1, 0, c)
+    for j in range(1, size):
+        window = window + padded.narrow(1, j, c)
+    div = (window * (alpha / size) + k) ** beta
+    return input / div

@@ -12,7 +12,8 @@ from typing import Any, Callable, Iterator
 
 from ..._tensor import Tensor
 from ... import _dtype
-from ...autograd.grad_mode import no_grad
+from ...autograd.function import Function
+from ...autograd.grad_mode import no_grad, state as _grad_state
 from ..parameter import Buffer, Parameter
 
 
@@ -80,6 +81,99 @@ def _check_name(kind: str, name, owner: "Module") -> None:
         raise KeyError(f"attribute '{name}' already exists")
 
 
+class _BackwardHookFn(Function):
+    """Identity on tensors; its backward passes their gradients through ``callback`` (module backward hooks)."""
+
+    @staticmethod
+    def forward(ctx, callback, *tensors):
+        ctx.callback = callback
+        ctx.set_materialize_grads(False)
+        outs = tuple(t.detach() for t in tensors)
+        ctx.mark_non_differentiable(*[o for o, t in zip(outs, tensors) if not t.requires_grad])
+        return outs
+
+    @staticmethod
+    def backward(ctx, *grads):
+        new = ctx.callback(grads)
+        return (None, *(grads if new is None else new))
+
+
+class _BackwardHook:
+    """One call's backward hooks: the outputs' identity node records ``grad_output`` (after the pre-hooks),
+    the inputs' identity node then calls ``hook(module, grad_input, grad_output)``."""
+
+    def __init__(self, module: "Module", hooks: list, pre_hooks: list) -> None:
+        self.module, self.hooks, self.pre_hooks = module, hooks, pre_hooks
+        self.grad_outputs = None
+        self.input_idx = self.output_idx = None
+        self.n_inputs = self.n_outputs = 0
+
+    @staticmethod
+    def _wrap(values: tuple, callback) -> tuple:
+        """``values`` with their tensors passed through one identity node, and those tensors' positions."""
+        idx = [i for i, v in enumerate(values) if isinstance(v, Tensor)]
+        if not (_grad_state.enabled and any(values[i].requires_grad for i in idx)):
+            return values, None
+        values = list(values)
+        for i, t in zip(idx, _BackwardHookFn.apply(callback, *[values[i] for i in idx])):
+            values[i] = t
+        return tuple(values), idx
+
+    @staticmethod
+    def _pack(idx: list, grads, n: int) -> tuple:
+        out = [None] * n
+        for i, g in zip(idx, grads):
+            out[i] = g
+        return tuple(out)
+
+    def setup_input(self, args: tuple) -> tuple:
+        self.n_inputs = len(args)
+        args, self.input_idx = self._wrap(args, self._input_grads)
+        return args
+
+    def setup_output(self, result):
+        single = not isinstance(result, tuple)
+        outs = (result,) if single else result
+        self.n_outputs = len(outs)
+        outs, self.output_idx = self._wrap(outs, self._output_grads)
+        return outs[0] if single else outs
+
+    def _output_grads(self, grads) -> tuple:
+        self.grad_outputs = self._pack(self.output_idx, grads, self.n_outputs)
+        for hook in self.pre_hooks:
+            res = hook(self.module, self.grad_outputs)
+            if res is None:
+                continue
+            if len(res) != len(self.grad_outputs):
+                raise RuntimeError(f"Backward pre hook returned an invalid number of grad_output, got {len(res)}, "
+                                   f"but expected {len(self.grad_outputs)}")
+            self.grad_outputs = tuple(res)
+        local = self.grad_outputs
+        if self.input_idx is None:  # no input needs a gradient: the hooks run now, with grad_input all None
+            for hook in self.hooks:
+                res = hook(self.module, (None,) * self.n_inputs, self.grad_outputs)
+                if res is not None and not all(r is None for r in res):
+                    raise RuntimeError("Backward hook for Modules where no input requires gradient should always "
+                                       "return None or None for all gradients.")
+            self.grad_outputs = None
+        return tuple(local[i] for i in self.output_idx)
+
+    def _input_grads(self, grads):
+        if self.grad_outputs is None:  # the gradient reached the inputs without passing through the outputs
+            return None
+        res = self._pack(self.input_idx, grads, self.n_inputs)
+        for hook in self.hooks:
+            out = hook(self.module, res, self.grad_outputs)
+            if out is None:
+                continue
+            if len(out) != len(res):
+                raise RuntimeError(f"Backward hook returned an invalid number of grad_input, got {len(out)}, but "
+                                   f"expected {len(res)}")
+            res = tuple(out)
+        self.grad_outputs = None
+        return tuple(res[i] for i in self.input_idx)
+
+
 class Module:
     """Base class for all neural-network modules.
 
@@ -115,6 +209,9 @@ class Module:
         setattr_(self, "_forward_hooks", OrderedDict())
         setattr_(self, "_forward_hooks_with_kwargs", set())
         setattr_(self, "_forward_pre_hooks_with_kwargs", set())
+        setattr_(self, "_backward_hooks", OrderedDict())
+        setattr_(self, "_backward_pre_hooks", OrderedDict())
+        setattr_(self, "_is_full_backward_hook", None)
 
     def forward(self, *args, **kwargs):
         """The computation of the module; every subclass defines it."""
@@ -134,6 +231,11 @@ class Module:
                 res = hook(self, args)
                 if res is not None:
                     args = res if isinstance(res, tuple) else (res,)
+        d = self.__dict__
+        bw = None
+        if d.get("_backward_hooks") or d.get("_backward_pre_hooks"):
+            bw = _BackwardHook(self, list(self._backward_hooks.values()), list(self._backward_pre_hooks.values()))
+            args = bw.setup_input(args)
         result = self.forward(*args, **kwargs)
         for hid, hook in list(self._forward_hooks.items()):
             if hid in self._forward_hooks_with_kwargs:
@@ -142,6 +244,8 @@ class Module:
                 res = hook(self, args, result)
             if res is not None:
                 result = res
+        if bw is not None:
+            result = bw.setup_output(result)
         return result
 
     def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
@@ -154,6 +258,27 @@ class Module:
                               always_call: bool = False) -> RemovableHandle:
         """Run ``hook(module, args, output)`` after ``forward``; a returned value replaces the output."""
         return self._add_hook(self._forward_hooks, self._forward_hooks_with_kwargs, hook, prepend, with_kwargs)
+
+    def register_full_backward_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """Run ``hook(module, grad_output)`` when the outputs' gradients arrive; a returned tuple replaces them."""
+        return self._add_hook(self._backward_pre_hooks, set(), hook, prepend, False)
+
+    def register_full_backward_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """Run ``hook(module, grad_input, grad_output)`` once the gradients of the module's positional inputs
+        are computed; a returned tuple replaces ``grad_input``."""
+        self._set_backward_kind(True)
+        return self._add_hook(self._backward_hooks, set(), hook, prepend, False)
+
+    def register_backward_hook(self, hook: Callable) -> RemovableHandle:
+        """Legacy form of ``register_full_backward_hook`` (here with the same semantics)."""
+        self._set_backward_kind(False)
+        return self._add_hook(self._backward_hooks, set(), hook, False, False)
+
+    def _set_backward_kind(self, full: bool) -> None:
+        if self._is_full_backward_hook is (not full) and self._backward_hooks:
+            raise RuntimeError("Cannot use both regular backward hooks and full backward hooks on a single Module. "
+                               "Please use only one of them.")
+        self._is_full_backward_hook = full
 
     @staticmethod
     def _add_hook(hooks: OrderedDict, kw_ids: set, hook, prepend: bool, with_kwargs: bool) -> RemovableHandle:
