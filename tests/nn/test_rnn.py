@@ -85,7 +85,7 @@ def test_unbatched_input_vs_torch(rng, name):
 def test_mnist1d_sized_gru_vs_torch(rng):
     em, tm = _pair(nn.GRU, torch.nn.GRU, 1, 6, batch_first=True)
     x = rng.standard_normal((100, 40, 1)).astype(np.float32)
-    _run_both(em, tm, x, [], rng, atol=2e-5, rtol=2e-5)  # float32 sums over 4000 steps
+    _run_both(em, tm, x, [], rng, atol=1e-4, rtol=1e-4)  # float32 sums of 4000 terms: up to ~1e-4 apart
 
 
 def test_only_final_state_used_vs_torch(rng):
