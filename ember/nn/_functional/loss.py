@@ -17,7 +17,9 @@ from ...autograd.function import Op
 
 __all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "cross_entropy",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "cosine_embedding_loss",
-           "margin_ranking_loss", "triplet_margin_loss", "soft_margin_loss", "hinge_embedding_loss"]
+           "margin_ranking_loss", "triplet_margin_loss", "soft_margin_loss", "hinge_embedding_loss",
+           "gaussian_nll_loss", "poisson_nll_loss", "multi_margin_loss", "multilabel_margin_loss",
+           "multilabel_soft_margin_loss", "triplet_margin_with_distance_loss"]
 
 
 def _reduction(size_average, reduce, reduction: str) -> str:
@@ -356,3 +358,166 @@ def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, siz
     zero = input * 0
     loss = where(target == 1, input, zero) + where(target == -1, (margin - input).clamp(min=0), zero)
     return _reduce(loss, _reduction(size_average, reduce, reduction))
+
+
+# ----------------------------------------------------------------------------- likelihood losses
+def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor | float, full: bool = False, eps: float = 1e-6,
+                      reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of ``target`` under N(input, var): ``(log var + (input - target)^2 / var) / 2``.
+
+    ``var`` may have the input's shape, or one dim fewer (or size 1 there) for one variance per vector;
+    it is raised to ``eps`` in value only, so its gradient is not cut off.
+    """
+    from ... import ones_like
+    if isinstance(var, (int, float)):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        var = ones_like(input) * var
+    elif bool((var._data < 0).any()):
+        raise ValueError("var has negative entry/entries")
+    if var.shape != input.shape:
+        if input.shape[:-1] == var.shape:
+            var = var.unsqueeze(-1)
+        elif input.dim() == var.dim() and sum(v for i, v in zip(input.shape, var.shape) if i != v) == 1:
+            pass
+        else:
+            raise ValueError("var is of incorrect size")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not valid")
+    var = var + Tensor._make(np.maximum(var._data, eps) - var._data)
+    d = input - target
+    loss = (var.log() + d * d / var) * 0.5
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False,
+                     size_average=None, eps: float = 1e-8, reduce=None, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of ``target`` under Poisson(rate): ``rate - target * log(rate)``.
+
+    ``input`` is ``log(rate)`` when ``log_input``, else the rate itself (``eps`` keeps its log finite);
+    ``full`` adds Stirling's approximation of ``log(target!)`` where ``target > 1``.
+    """
+    reduction = _reduction(size_average, reduce, reduction)
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not a valid value for reduction")
+    loss = input.exp() - target * input if log_input else input - target * (input + eps).log()
+    if full:
+        t = target._data
+        big = t > 1
+        safe = np.where(big, t, 1.0).astype(input._data.dtype)
+        stirling = np.where(big, safe * np.log(safe) - safe + 0.5 * np.log(2 * math.pi * safe), 0.0)
+        loss = loss + Tensor._make(stirling.astype(input._data.dtype))
+    return _reduce(loss, reduction)
+
+
+# ----------------------------------------------------------------------------- multi-class margin losses
+def _class_targets(input: Tensor, target: Tensor, op: str) -> tuple[Tensor, np.ndarray]:
+    """(N, C) input and (N,) class indices from batched or unbatched arguments."""
+    if input.dim() > 2:
+        raise RuntimeError(f"{op}: Expected non-empty vector or matrix with optional 0-dim batch size, but got: "
+                           f"{list(input.shape)}")
+    x = input.reshape((1, -1)) if input.dim() < 2 else input
+    t = target._data.reshape(-1)
+    if t.shape[0] != x.shape[0] or target.dim() > 1:
+        raise RuntimeError(f"{op}: target tensor should be 1-D with size equal to the number of input samples "
+                           f"(batch size). Expected target size [{x.shape[0]}], but got {list(target.shape)}. "
+                           f"Input has shape {list(input.shape)}.")
+    if t.size and (t.min() < 0 or t.max() >= x.shape[1]):
+        raise RuntimeError("target out of range")
+    return x, t
+
+
+def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float = 1.0,
+                      weight: Tensor | None = None, size_average=None, reduce=None,
+                      reduction: str = "mean") -> Tensor:
+    """Multi-class hinge loss: ``sum_{i != y} max(0, margin - x[y] + x[i])^p / C`` (times ``weight[y]``)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not a valid value for reduction")
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    if weight is not None and weight.dim() != 1:
+        raise ValueError("weight must be one-dimensional")
+    x, t = _class_targets(input, target, "multi_margin_loss")
+    n, c = x.shape
+    rows = np.arange(n)
+    picked = x[rows, t].unsqueeze(1)
+    other = np.ones((n, c), dtype=x._data.dtype)
+    other[rows, t] = 0
+    z = (x - picked + margin).clamp(min=0)
+    z = z * z if p == 2 else z
+    if weight is not None:
+        z = z * weight[t].unsqueeze(1)
+    loss = (z * Tensor._make(other)).sum(1) / c
+    if input.dim() < 2:
+        loss = loss.reshape(target.shape)
+    return _reduce(loss, reduction)
+
+
+def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                           reduction: str = "mean") -> Tensor:
+    """Multi-label hinge loss: ``sum_{j in y} sum_{i not in y} max(0, 1 - (x[j] - x[i])) / C``.
+
+    Each row of the integer ``target`` lists its classes and ends at the first -1.
+    """
+    reduction = _reduction(size_average, reduce, reduction)
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not a valid value for reduction")
+    if input.shape != target.shape or input.dim() > 2:
+        raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: "
+                           f"{list(input.shape)}")
+    x = input.reshape((1, -1)) if input.dim() < 2 else input
+    t = target._data.reshape(x.shape)
+    n, c = x.shape
+    if t.size and (t.max() >= c or t.min() < -1):
+        raise RuntimeError("argument #2 'target' is out of range")
+    # count each listed class up to the row's first -1 (a class listed twice counts twice, as in torch)
+    valid = np.cumprod(t >= 0, axis=1).astype(bool)
+    counts = np.zeros((n, c), dtype=x._data.dtype)
+    rows = np.broadcast_to(np.arange(n)[:, None], t.shape)
+    np.add.at(counts, (rows[valid], t[valid]), 1)
+    not_target = (counts == 0).astype(x._data.dtype)
+    pair = Tensor._make(counts[:, :, None] * not_target[:, None, :])  # (n, j, i)
+    hinge = (1 - x.unsqueeze(2) + x.unsqueeze(1)).clamp(min=0)
+    loss = (hinge * pair).sum((1, 2)) / c
+    if input.dim() < 2:
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)
+
+
+def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+                                reduce=None, reduction: str = "mean") -> Tensor:
+    """Per-class logistic loss ``-(t log sigmoid(x) + (1 - t) log sigmoid(-x))``, averaged over classes."""
+    from .. import functional as F
+    reduction = _reduction(size_average, reduce, reduction)
+    loss = -(target * F.logsigmoid(input) + (1 - target) * F.logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    cdim = input.dim() - 1
+    loss = loss.sum(cdim) / input.shape[cdim]
+    return _reduce(loss, reduction)
+
+
+def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *,
+                                      distance_function=None, margin: float = 1.0, swap: bool = False,
+                                      reduction: str = "mean") -> Tensor:
+    """``max(0, margin + d(anchor, positive) - d(anchor, negative))`` for any distance ``d``
+    (default: ``pairwise_distance``)."""
+    from ... import minimum
+    from .. import functional as F
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    if not (anchor.dim() == positive.dim() == negative.dim()):
+        raise RuntimeError(f"The anchor, positive, and negative tensors are expected to have the same number of "
+                           f"dimensions, but got: anchor {anchor.dim()}D, positive {positive.dim()}D, and negative "
+                           f"{negative.dim()}D inputs")
+    dist = F.pairwise_distance if distance_function is None else distance_function
+    d_pos = dist(anchor, positive)
+    d_neg = dist(anchor, negative)
+    if swap:
+        d_neg = minimum(d_neg, dist(positive, negative))
+    return _reduce((margin + d_pos - d_neg).clamp(min=0), reduction)
