@@ -74,3 +74,4 @@ from ._legacy import (FloatTensor, DoubleTensor, HalfTensor, LongTensor, IntTens
                       CharTensor, ByteTensor, BoolTensor, compile, autocast)
 from . import amp  # noqa: E402,F401
 from .utils import checkpoint as _checkpoint  # noqa: E402,F401  (ember.utils.checkpoint)
+from . import distributions  # noqa: E402,F401

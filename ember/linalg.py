@@ -607,3 +607,328 @@ def matrix_power(A: Tensor, n: int, *, out=None) -> Tensor:
         if n:
             base = matmul(base, base)
     return result
+
+
+# ----------------------------------------------------------------------------- products of many matrices
+def multi_dot(tensors, *, out=None) -> Tensor:
+    """The product of a chain of matrices (the first and last may be vectors), multiplied in the cheapest order."""
+    tensors = list(tensors)
+    if len(tensors) < 2:
+        raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {len(tensors)}")
+    first_vec, last_vec = tensors[0]._data.ndim == 1, tensors[-1]._data.ndim == 1
+    mats = [t.reshape(1, -1) if i == 0 and first_vec else t.reshape(-1, 1) if i == len(tensors) - 1 and last_vec
+            else t for i, t in enumerate(tensors)]
+    for i, m in enumerate(mats):
+        if m._data.ndim != 2:
+            where = "first and last tensors" if i in (0, len(mats) - 1) else f"tensor {i}"
+            raise RuntimeError(f"multi_dot(): {where} must be 2D but got {tensors[i]._data.ndim}D"
+                               if i not in (0, len(mats) - 1) else
+                               f"multi_dot(): the first and last tensors must be 1D or 2D but got "
+                               f"{tensors[i]._data.ndim}D")
+    dims = [mats[0]._data.shape[0]] + [m._data.shape[1] for m in mats]
+    for i in range(1, len(mats)):
+        if mats[i - 1]._data.shape[1] != mats[i]._data.shape[0]:
+            a, b = mats[i - 1]._data.shape, mats[i]._data.shape
+            raise RuntimeError(f"multi_dot(): tensors {i - 1} and {i} with shapes {list(a)} and {list(b)} cannot "
+                               "be multiplied")
+    # the classic dynamic programme over split points: cost[i][j] = cheapest flops for mats[i..j]
+    n = len(mats)
+    cost = [[0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i][j], split[i][j] = min((cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1], k)
+                                          for k in range(i, j))
+
+    def product(i: int, j: int) -> Tensor:
+        if i == j:
+            return mats[i]
+        k = split[i][j]
+        return matmul(product(i, k), product(k + 1, j))
+
+    result = product(0, n - 1)
+    shape = result._data.shape
+    return result.reshape(tuple(s for s, drop in zip(shape, (first_vec, last_vec)) if not drop))
+
+
+# ----------------------------------------------------------------------------- matrix exponential
+def _expm(A):
+    """exp(A) for a batch of matrices: scale to norm <= 1/2, Taylor of degree 18 by Horner, square back."""
+    a = A.astype(np.float64)
+    n = a.shape[-1]
+    eye = np.eye(n)
+    norm = np.abs(a).sum(-2).max(-1) if n else np.zeros(a.shape[:-2])
+    with np.errstate(divide="ignore"):
+        s = np.maximum(0, np.ceil(np.log2(np.maximum(norm, 1e-300) / 0.5))).astype(np.int64)
+    x = a / (2.0 ** s)[..., None, None]
+    p = np.broadcast_to(eye, a.shape).copy()
+    for k in range(18, 0, -1):
+        p = eye + (x @ p) / k
+    for step in range(int(s.max()) if s.size else 0):
+        p = np.where((step < s)[..., None, None], p @ p, p)
+    return p.astype(A.dtype)
+
+
+class MatrixExp(Op):
+    @staticmethod
+    def forward(A):
+        return _expm(A)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+
+    @staticmethod
+    def backward(ctx, g):
+        # the gradient is the Frechet derivative at A^T applied to g: the upper-right block of
+        # exp([[A^T, g], [0, A^T]]); written with MatrixExp itself, so double backward works
+        A, = ctx.saved_tensors
+        n = A._data.shape[-1]
+        At = _T(A)
+        from ._ops.common import FUNCTIONS
+        cat = FUNCTIONS["cat"]
+        zero = _const(xp.zeros(A._data.shape, dtype=A._data.dtype))
+        block = cat([cat([At, g], -1), cat([zero, At], -1)], -2)
+        return MatrixExp.apply(block).narrow(-2, 0, n).narrow(-1, n, n)
+
+
+@register("matrix_exp")
+def matrix_exp(A: Tensor) -> Tensor:
+    """The matrix exponential of a (batch of) square matrices."""
+    return MatrixExp.apply(_square(A, "linalg.matrix_exp"))
+
+
+# ----------------------------------------------------------------------------- triangular and Cholesky solves
+def _triangle(A: Tensor, upper: bool, unitriangular: bool) -> Tensor:
+    """The triangle of ``A`` a triangular solver reads (ones on the diagonal if unitriangular)."""
+    n = A._data.shape[-1]
+    keep = np.triu(np.ones((n, n), bool), 1 if unitriangular else 0)
+    keep = keep if upper else keep.T
+    tri = A * _const(keep.astype(A._data.dtype))
+    return tri + _const(np.eye(n, dtype=A._data.dtype)) if unitriangular else tri
+
+
+def _matrix_rhs(op: str, A: Tensor, B: Tensor) -> None:
+    if B._data.ndim < 2:
+        raise RuntimeError(f"{op}: The input tensor B must have at least 2 dimensions.")
+    if A._data.dtype != B._data.dtype:
+        raise RuntimeError(f"{op}: Expected A and B to have the same dtype, but found A of type {_short(A)} and B "
+                           f"of type {_short(B)} instead")
+
+
+def solve_triangular(A: Tensor, B: Tensor, *, upper: bool, left: bool = True, unitriangular: bool = False,
+                     out=None) -> Tensor:
+    """X with ``A @ X = B`` (``X @ A = B`` if not left) for triangular A; only A's triangle is read."""
+    _square(A, "linalg.solve_triangular")
+    _matrix_rhs("linalg.solve_triangular", A, B)
+    if not left:
+        return _T(solve_triangular(_T(A), _T(B), upper=not upper, unitriangular=unitriangular))
+    n = A._data.shape[-1]
+    if B._data.shape[-2] != n:
+        raise RuntimeError(f"linalg.solve_triangular: Incompatible shapes of A and B for the equation AX = B "
+                           f"({n}x{n} and {B._data.shape[-2]}x{B._data.shape[-1]})")
+    # a solve of the masked triangle: its gradient through the mask lands on the triangle only, as torch's
+    return Solve.apply(_triangle(A, upper, unitriangular), B)
+
+
+TriangularSolveResult = namedtuple("triangular_solve", ["solution", "cloned_coefficient"])
+
+
+@register("triangular_solve")
+def triangular_solve(b: Tensor, A: Tensor, upper: bool = True, transpose: bool = False,
+                     unitriangular: bool = False) -> TriangularSolveResult:
+    """torch.triangular_solve: (X with ``A X = b`` or ``A^T X = b``, a copy of A)."""
+    M = _T(A) if transpose else A
+    X = solve_triangular(M, b, upper=upper != transpose, unitriangular=unitriangular)
+    return TriangularSolveResult(X, A.clone())
+
+
+def _cholesky_solve_array(B, L, upper: bool):
+    tri = np.triu(L) if upper else np.tril(L)
+    first, second = (np.swapaxes(tri, -1, -2), tri) if upper else (tri, np.swapaxes(tri, -1, -2))
+    return _lapack("cholesky_solve", xp.linalg.solve, second, _lapack("cholesky_solve", xp.linalg.solve, first, B))
+
+
+class CholeskySolve(Op):
+    saves_output = True
+
+    @staticmethod
+    def forward(B, L, upper):
+        return _cholesky_solve_array(B, L, upper)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        B, L, ctx.upper = inputs
+        ctx.shapes = (B._data.shape, L._data.shape)
+        ctx.save_for_backward(L)
+
+    @staticmethod
+    def backward(ctx, g):
+        # X = (L L^T)^{-1} B: gB = (L L^T)^{-1} g, and L's gradient is that of the dense product L L^T
+        L, = ctx.saved_tensors
+        gB = CholeskySolve.apply(g, L, ctx.upper)
+        C = Matmul.apply(gB, _T(ctx.output))
+        C = C + _T(C)
+        gL = -(Matmul.apply(L, C) if ctx.upper else Matmul.apply(C, L))
+        return sum_to(gB, ctx.shapes[0]), sum_to(gL, ctx.shapes[1]), None
+
+
+@register("cholesky_solve")
+def cholesky_solve(B: Tensor, L: Tensor, upper: bool = False) -> Tensor:
+    """X with ``(L L^T) X = B`` from the Cholesky factor L (``U^T U`` with upper=True)."""
+    _square(L, "cholesky_solve")
+    if B._data.ndim < 2:
+        raise RuntimeError(f"b should have at least 2 dimensions, but has {B._data.ndim} dimensions instead")
+    if B._data.dtype != L._data.dtype:
+        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type {_short(B)} and A of "
+                           f"type {_short(L)} instead.")
+    if B._data.shape[-2] != L._data.shape[-1]:
+        raise RuntimeError(f"Incompatible matrix sizes for cholesky_solve: each A matrix is {L._data.shape[-1]} by "
+                           f"{L._data.shape[-1]} but each b matrix is {B._data.shape[-2]} by {B._data.shape[-1]}")
+    return CholeskySolve.apply(B, L, bool(upper))
+
+
+@register("cholesky_inverse")
+def cholesky_inverse(L: Tensor, upper: bool = False, *, out=None) -> Tensor:
+    """The inverse of ``L L^T`` (``U^T U`` with upper=True) from its Cholesky factor."""
+    _square(L, "cholesky_inverse")
+    eye = xp.broadcast_to(xp.eye(L._data.shape[-1], dtype=L._data.dtype), L._data.shape)
+    return CholeskySolve.apply(_const(eye.copy()), L, bool(upper))
+
+
+# ----------------------------------------------------------------------------- least squares
+LstsqResult = namedtuple("linalg_lstsq", ["solution", "residuals", "rank", "singular_values"])
+
+
+def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver=None) -> LstsqResult:
+    """The least-squares solution of ``A X = B`` (minimum norm if underdetermined), with rank and extras as torch."""
+    _square(A, "linalg.lstsq", square=False)
+    if driver not in (None, "gels", "gelsy", "gelsd", "gelss"):
+        raise RuntimeError(f"torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, gelss)")
+    if A._data.dtype != B._data.dtype:
+        raise RuntimeError(f"torch.linalg.lstsq: Expected input and other to have the same dtype, but got "
+                           f"input's dtype {_short(A)} and other's dtype {_short(B)}")
+    vector = B._data.ndim == A._data.ndim - 1
+    Bm = _col(B) if vector else B
+    m, n = A._data.shape[-2:]
+    if Bm._data.shape[-2] != m:
+        raise RuntimeError(f"torch.linalg.lstsq: input.size(-2) should match other.size(-2)")
+    driver = driver or "gelsy"
+    tol = rcond if rcond is not None and rcond > 0 else np.finfo(A._data.dtype).eps * max(m, n)
+    X = matmul(pinv(A, rtol=tol), Bm)  # pinv's gradient gives torch's least-squares gradient
+    empty = _const(xp.empty((0,), dtype=A._data.dtype))
+    rank = matrix_rank(A, rtol=tol) if driver != "gels" else _const(xp.empty((0,), dtype=np.int64))
+    svals = svdvals(A).detach() if driver in ("gelsd", "gelss") else empty
+    residuals = empty
+    if driver != "gelsy" and m > n and driver != "gels" and bool((rank._data == n).all()):
+        residuals = ((matmul(A, X) - Bm) ** 2).sum(-2)
+    return LstsqResult(X.reshape(X._data.shape[:-1]) if vector else X, residuals, rank, svals)
+
+
+# ----------------------------------------------------------------------------- LU
+LUFactorResult = namedtuple("linalg_lu_factor", ["LU", "pivots"])
+LUResult = namedtuple("linalg_lu", ["P", "L", "U"])
+
+
+def _getrf(A):
+    """LU with partial pivoting on a batch of (m, n) matrices: packed LU and 1-based int32 pivots, as LAPACK."""
+    batch, (m, n) = A.shape[:-2], A.shape[-2:]
+    a = A.reshape((-1, m, n)).copy()
+    k = min(m, n)
+    piv = np.zeros((a.shape[0], k), np.int32)
+    b = np.arange(a.shape[0])
+    for j in range(k):
+        p = j + np.argmax(np.abs(a[:, j:, j]), axis=1) if m > j else np.full(a.shape[0], j)
+        piv[:, j] = p + 1
+        rows_j, rows_p = a[b, j].copy(), a[b, p].copy()
+        a[b, j], a[b, p] = rows_p, rows_j
+        d = a[:, j, j]
+        safe = np.where(d == 0, 1, d)  # a zero pivot leaves its column as is (LAPACK reports it in info)
+        a[:, j + 1:, j] = np.where((d != 0)[:, None], a[:, j + 1:, j] / safe[:, None], a[:, j + 1:, j])
+        a[:, j + 1:, j + 1:] -= a[:, j + 1:, j, None] * a[:, j, None, j + 1:]
+    return a.reshape(A.shape), piv.reshape(batch + (k,))
+
+
+def _permutation(piv, m: int, dtype):
+    """The matrix P with ``A = P L U`` from LAPACK's sequence of row swaps."""
+    flat = piv.reshape(-1, piv.shape[-1]) if piv.ndim else piv.reshape(1, -1)
+    P = np.zeros((flat.shape[0], m, m), dtype)
+    for r, swaps in enumerate(flat):
+        perm = np.arange(m)
+        for j, s in enumerate(swaps):
+            perm[[j, s - 1]] = perm[[s - 1, j]]
+        P[r, perm, np.arange(m)] = 1
+    return P.reshape(piv.shape[:-1] + (m, m))
+
+
+def lu_factor(A: Tensor, *, pivot: bool = True, out=None) -> LUFactorResult:
+    """The packed LU factorisation with partial pivoting: (LU, pivots), pivots 1-based int32 as LAPACK's."""
+    _square(A, "linalg.lu_factor", square=False)
+    if not pivot:
+        raise RuntimeError("linalg.lu_factor: LU without pivoting is not implemented on the CPU")
+    LU, piv = _getrf(A._data)
+    return LUFactorResult(_const(LU), _const(piv))
+
+
+def _unpack(LU, m: int, n: int):
+    k = min(m, n)
+    L = np.tril(LU[..., :, :k], -1) + np.eye(m, k, dtype=LU.dtype)
+    U = np.triu(LU[..., :k, :])
+    return L, U
+
+
+def lu(A: Tensor, *, pivot: bool = True, out=None) -> LUResult:
+    """``A = P L U``: permutation P, unit lower-triangular L (m x k), upper-triangular U (k x n)."""
+    _square(A, "linalg.lu", square=False)
+    if not pivot:
+        raise RuntimeError("linalg.lu: LU without pivoting is not implemented on the CPU")
+    LU, piv = _getrf(A._data)
+    m, n = A._data.shape[-2:]
+    L, U = _unpack(LU, m, n)
+    return LUResult(_const(_permutation(piv, m, A._data.dtype)), _const(L), _const(U))
+
+
+@register("lu_unpack", method=False)
+def lu_unpack(LU_data: Tensor, LU_pivots: Tensor, unpack_data: bool = True, unpack_pivots: bool = True):
+    """(P, L, U) from a packed LU factorisation and its pivots."""
+    m, n = LU_data._data.shape[-2:]
+    L, U = _unpack(LU_data._data, m, n)
+    P = _permutation(LU_pivots._data, m, LU_data._data.dtype)
+    return namedtuple("lu_unpack", ["P", "L", "U"])(_const(P), _const(L), _const(U))
+
+
+def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True, adjoint: bool = False, out=None) -> Tensor:
+    """X with ``A X = B`` (``A^T``, or X on the right, as asked) from A's packed LU factorisation."""
+    _square(LU, "linalg.lu_solve")
+    _matrix_rhs("linalg.lu_solve", LU, B)
+    if not left:  # X A = B is A^T X^T = B^T
+        return _T(lu_solve(LU, pivots, _T(B), adjoint=not adjoint))
+    n = LU._data.shape[-1]
+    if B._data.shape[-2] != n:
+        raise RuntimeError(f"linalg.lu_solve: Incompatible shapes of A and B for the equation AX = B "
+                           f"({n}x{n} and {B._data.shape[-2]}x{B._data.shape[-1]})")
+    P = _const(_permutation(pivots._data, n, LU._data.dtype))
+    if not adjoint:  # A = P L U
+        Y = solve_triangular(LU, matmul(_T(P), B), upper=False, unitriangular=True)
+        return solve_triangular(LU, Y, upper=True)
+    Y = solve_triangular(_T(LU), B, upper=False)  # A^T = U^T L^T P^T
+    return matmul(P, solve_triangular(_T(LU), Y, upper=True, unitriangular=True))
+
+
+@register("lu_solve")
+def _torch_lu_solve(b: Tensor, LU_data: Tensor, LU_pivots: Tensor, *, out=None) -> Tensor:
+    """torch.lu_solve (deprecated): linalg.lu_solve with the right-hand side first."""
+    return lu_solve(LU_data, LU_pivots, b)
+
+
+@register("lu")
+def _torch_lu(A: Tensor, pivot: bool = True, get_infos: bool = False, out=None):
+    """torch.lu (deprecated): (LU, pivots), and the LAPACK infos (zeros) if asked."""
+    LU, piv = lu_factor(A, pivot=pivot)
+    if get_infos:
+        return LU, piv, _const(xp.zeros(A._data.shape[:-2], dtype=np.int32))
+    return LU, piv
+
+
+__all__ += ["multi_dot", "matrix_exp", "solve_triangular", "lstsq", "lu_factor", "lu", "lu_solve"]

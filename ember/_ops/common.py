@@ -158,6 +158,13 @@ def _cast_operand(x, rt):
 
 def sum_to(g: Tensor, shape) -> Tensor:
     """Undo broadcasting: sum ``g`` down to ``shape`` (differentiable, so double backward works)."""
+    if not isinstance(g, Tensor):  # an array-mode backward (see Op.array_backward)
+        g = xp.asarray(g)  # NumPy turns 0-dim results into scalars
+        if g.shape == tuple(shape):
+            return g
+        lead = g.ndim - len(shape)
+        dims = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1)
+        return g.sum(axis=dims, keepdims=True).reshape(shape) if dims else g.reshape(shape)
     gshape = g._data.shape
     if gshape == shape:
         return g

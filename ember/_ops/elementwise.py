@@ -27,6 +27,8 @@ def shape(x) -> tuple:
 
 # ----------------------------------------------------------------------------- arithmetic
 class Add(Op):
+    array_backward = True
+
     @staticmethod
     def forward(a, b, alpha):
         return a + b if alpha == 1 else a + alpha * b
@@ -45,6 +47,8 @@ class Add(Op):
 
 
 class Sub(Op):
+    array_backward = True
+
     @staticmethod
     def forward(a, b, alpha):
         return a - b if alpha == 1 else a - alpha * b
@@ -60,6 +64,8 @@ class Sub(Op):
 
 
 class Mul(Op):
+    array_backward = True
+
     @staticmethod
     def forward(a, b):
         return a * b
@@ -79,6 +85,8 @@ class Mul(Op):
 
 
 class Div(Op):
+    array_backward = True
+
     @staticmethod
     def forward(a, b):
         return a / b
@@ -208,6 +216,8 @@ def neg(input) -> Tensor:
 
 
 class Neg(Op):
+    array_backward = True
+
     @staticmethod
     def forward(x):
         return -x
@@ -222,17 +232,19 @@ Tensor.__pos__ = lambda self: self
 
 # ----------------------------------------------------------------------------- unary math
 def unary(name: str, fwd, bwd, *, saves: str = "input", keeps_int: bool = False, inplace: bool = True,
-          doc: str = "", aliases=(), **reg):
+          doc: str = "", aliases=(), arrays: bool = False, **reg):
     """Define and register a one-input elementwise op from its forward and its derivative.
 
     ``bwd(x, y, g)`` returns the input gradient written with ember ops, from the input ``x``
     and/or the output ``y`` (whichever ``saves`` names, the other is None) and the output
     gradient ``g``. Integer inputs are promoted to the default float unless ``keeps_int``.
+    ``arrays=True`` declares that ``bwd`` uses only arithmetic (see ``Op.array_backward``).
     """
     save_out = saves == "output"
 
     class Unary(Op):
         saves_output = save_out
+        array_backward = arrays
 
         forward = staticmethod(fwd)
 
@@ -264,9 +276,9 @@ def unary(name: str, fwd, bwd, *, saves: str = "input", keeps_int: bool = False,
     return fn
 
 
-exp = unary("exp", xp.exp, lambda x, y, g: g * y, saves="output")
-tanh = unary("tanh", xp.tanh, lambda x, y, g: g * (1 - y * y), saves="output")
-log = unary("log", xp.log, lambda x, y, g: g / x)
+exp = unary("exp", xp.exp, lambda x, y, g: g * y, saves="output", arrays=True)
+tanh = unary("tanh", xp.tanh, lambda x, y, g: g * (1 - y * y), saves="output", arrays=True)
+log = unary("log", xp.log, lambda x, y, g: g / x, arrays=True)
 
 
 def const(a) -> Tensor:
@@ -315,36 +327,38 @@ def _ints_unchanged(f):
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 _TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 
-exp2 = unary("exp2", xp.exp2, lambda x, y, g: g * y * _LN2, saves="output")
-expm1 = unary("expm1", xp.expm1, lambda x, y, g: g * (y + 1), saves="output")
-log2 = unary("log2", xp.log2, lambda x, y, g: g / (x * _LN2))
-log10 = unary("log10", xp.log10, lambda x, y, g: g / (x * _LN10))
-log1p = unary("log1p", xp.log1p, lambda x, y, g: g / (x + 1))
-sqrt = unary("sqrt", xp.sqrt, lambda x, y, g: g / (y * 2), saves="output")
-rsqrt = unary("rsqrt", lambda x: 1 / xp.sqrt(x), lambda x, y, g: g * (y * y * y) * -0.5, saves="output")
-reciprocal = unary("reciprocal", lambda x: 1 / x, lambda x, y, g: g * (y * y) * -1, saves="output")
+exp2 = unary("exp2", xp.exp2, lambda x, y, g: g * y * _LN2, saves="output", arrays=True)
+expm1 = unary("expm1", xp.expm1, lambda x, y, g: g * (y + 1), saves="output", arrays=True)
+log2 = unary("log2", xp.log2, lambda x, y, g: g / (x * _LN2), arrays=True)
+log10 = unary("log10", xp.log10, lambda x, y, g: g / (x * _LN10), arrays=True)
+log1p = unary("log1p", xp.log1p, lambda x, y, g: g / (x + 1), arrays=True)
+sqrt = unary("sqrt", xp.sqrt, lambda x, y, g: g / (y * 2), saves="output", arrays=True)
+rsqrt = unary("rsqrt", lambda x: 1 / xp.sqrt(x), lambda x, y, g: g * (y * y * y) * -0.5, saves="output",
+              arrays=True)
+reciprocal = unary("reciprocal", lambda x: 1 / x, lambda x, y, g: g * (y * y) * -1, saves="output",
+                   arrays=True)
 sin = unary("sin", xp.sin, lambda x, y, g: g * cos(x))
 cos = unary("cos", xp.cos, lambda x, y, g: g * -sin(x))
-tan = unary("tan", xp.tan, lambda x, y, g: g * (y * y + 1), saves="output")
+tan = unary("tan", xp.tan, lambda x, y, g: g * (y * y + 1), saves="output", arrays=True)
 asin = unary("asin", xp.arcsin, lambda x, y, g: g / sqrt(1 - x * x), aliases=("arcsin",))
 acos = unary("acos", xp.arccos, lambda x, y, g: g / sqrt(1 - x * x) * -1, aliases=("arccos",))
-atan = unary("atan", xp.arctan, lambda x, y, g: g / (x * x + 1), aliases=("arctan",))
+atan = unary("atan", xp.arctan, lambda x, y, g: g / (x * x + 1), aliases=("arctan",), arrays=True)
 sinh = unary("sinh", xp.sinh, lambda x, y, g: g * cosh(x))
 cosh = unary("cosh", xp.cosh, lambda x, y, g: g * sinh(x))
 asinh = unary("asinh", xp.arcsinh, lambda x, y, g: g / sqrt(x * x + 1), aliases=("arcsinh",))
 acosh = unary("acosh", xp.arccosh, lambda x, y, g: g / sqrt(x * x - 1), aliases=("arccosh",))
-atanh = unary("atanh", xp.arctanh, lambda x, y, g: g / (1 - x * x), aliases=("arctanh",))
+atanh = unary("atanh", xp.arctanh, lambda x, y, g: g / (1 - x * x), aliases=("arctanh",), arrays=True)
 sigmoid = unary("sigmoid", lambda x: xp.exp(-xp.logaddexp(0, -x)), lambda x, y, g: g * (y * (1 - y)),
-                saves="output", doc="1 / (1 + exp(-x)), computed without overflow.")
+                saves="output", doc="1 / (1 + exp(-x)), computed without overflow.", arrays=True)
 abs = unary("abs", xp.abs, lambda x, y, g: g * const(xp.sign(x._data)), keeps_int=True, aliases=("absolute",),
             doc="|x| elementwise (gradient 0 at 0, as torch's).")
-relu = unary("relu", lambda x: xp.maximum(x, 0), lambda x, y, g: masked(g, y._data > 0), saves="output",
-             keeps_int=True, doc="max(x, 0) elementwise (gradient 0 at 0).")
+relu = unary("relu", lambda x: xp.maximum(x, 0), lambda x, y, g: masked(g, y > 0), saves="output",
+             keeps_int=True, doc="max(x, 0) elementwise (gradient 0 at 0).", arrays=True)
 sign = unary("sign", lambda x: x.copy() if x.dtype.kind == "b" else xp.sign(x), _zero_grad, saves="none", keeps_int=True)
 floor = unary("floor", _ints_unchanged(xp.floor), _zero_grad, saves="none", keeps_int=True)
 ceil = unary("ceil", _ints_unchanged(xp.ceil), _zero_grad, saves="none", keeps_int=True)
 trunc = unary("trunc", _ints_unchanged(xp.trunc), _zero_grad, saves="none", keeps_int=True, aliases=("fix",))
-frac = unary("frac", lambda x: x - xp.trunc(x), lambda x, y, g: g, saves="none")
+frac = unary("frac", lambda x: x - xp.trunc(x), lambda x, y, g: g, saves="none", arrays=True)
 Tensor.__abs__ = abs
 
 

@@ -768,3 +768,70 @@ def index_reduce(input, dim: int, index, source, reduce: str, *, include_self: b
     full = xp.broadcast_to(i.reshape([-1 if d == dim else 1 for d in range(source._data.ndim)]), source._data.shape)
     return scatter_reduce(input, dim, Tensor._make(xp.ascontiguousarray(full).astype(xp.int64)), source, reduce,
                           include_self=include_self)
+
+
+# ----------------------------------------------------------------------------- index helpers
+def _tri_indices(op: str, row: int, col: int, offset: int, dtype, lower: bool) -> Tensor:
+    from .. import _dtype
+    if row < 0 or col < 0:
+        raise RuntimeError(f"{op}: row must be non-negative, got {row}" if row < 0 else
+                           f"{op}: col must be non-negative, got {col}")
+    dt = np.int64 if dtype is None else _dtype.as_dtype(dtype).np
+    rows, cols = (np.tril_indices if lower else np.triu_indices)(row, offset, col)
+    return Tensor._make(np.stack([rows, cols]).astype(dt).reshape(2, -1))
+
+
+@register(method=False)
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None, layout=None) -> Tensor:
+    """The (2, N) coordinates of the lower triangle of a row x col matrix, row by row."""
+    return _tri_indices("tril_indices", row, col, offset, dtype, True)
+
+
+@register(method=False)
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None, layout=None) -> Tensor:
+    """The (2, N) coordinates of the upper triangle of a row x col matrix, row by row."""
+    return _tri_indices("triu_indices", row, col, offset, dtype, False)
+
+
+@register(method=False)
+def unravel_index(indices, shape) -> tuple:
+    """The coordinates in a tensor of ``shape`` of each flat index (one int64 tensor per dim)."""
+    a = indices._data if isinstance(indices, Tensor) else np.asarray(indices)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"expected 'indices' to be integer dtype, but got {a.dtype}")
+    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
+    if any(s < 0 for s in shape):
+        raise ValueError("'shape' cannot have negative values, but got " + str(tuple(shape)))
+    rest, coords = a.astype(np.int64), []
+    for s in reversed(shape):  # floor division and modulo, so negative indices wrap as in torch
+        coords.append(rest % s if s else rest * 0)
+        rest = rest // s if s else rest * 0
+    return tuple(Tensor._make(np.asarray(c, dtype=np.int64)) for c in reversed(coords))
+
+
+@register(method=False)
+def cartesian_prod(*tensors) -> Tensor:
+    """Every tuple of one element from each 1-D tensor, as the rows of a matrix."""
+    from .common import FUNCTIONS
+    for t in tensors:
+        if t._data.ndim != 1:
+            raise RuntimeError(f"Expect a 1D vector, but got shape {list(t.shape)}")
+    if len(tensors) == 1:
+        return tensors[0]
+    grids = FUNCTIONS["meshgrid"](*tensors, indexing="ij")
+    return FUNCTIONS["stack"]([g.reshape(-1) for g in grids], 1)
+
+
+@register(method=False)
+def combinations(input, r: int = 2, with_replacement: bool = False) -> Tensor:
+    """The length-``r`` combinations of a 1-D tensor's elements (with repetition if asked), as rows."""
+    import itertools
+    if input._data.ndim != 1:
+        raise RuntimeError(f"Expect a 1D vector, but got shape {list(input.shape)}")
+    if r < 0:
+        raise RuntimeError(f"Expect a non-negative number, but got {r}")
+    if r == 0:
+        return Tensor._make(np.empty((0,), dtype=input._data.dtype))
+    pick = itertools.combinations_with_replacement if with_replacement else itertools.combinations
+    idx = np.array(list(pick(range(input._data.shape[0]), r)), dtype=np.int64).reshape(-1, r)
+    return index_select(input, 0, Tensor._make(idx.reshape(-1))).reshape(-1, r)

@@ -15,7 +15,7 @@ from .. import _dtype
 from .._backend import xp
 from .._tensor import Tensor
 from ..autograd.function import Op
-from .common import register, sum_to, binary_operands
+from .common import register, sum_to, binary_operands, inplace_method
 
 # torch's C++ scalar-type names, used in its dtype-mismatch messages
 _CNAME = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int", "int32": "int",
@@ -452,3 +452,61 @@ def corrcoef(input: Tensor) -> Tensor:
         return c / c
     std = c.diagonal().sqrt()
     return (c / std.reshape(-1, 1) / std.reshape(1, -1)).clamp(-1, 1)
+
+
+# ----------------------------------------------------------------------------- round 2: more products and distances
+@register()
+def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1, out=None) -> Tensor:
+    """``beta * input + alpha * sum_b(batch1[b] @ batch2[b])``."""
+    return _scaled_sum(input, bmm(batch1, batch2).sum(0), beta, alpha)
+
+
+# the in-place forms write into ``input``, through the registry's one in-place wrapper
+for _fn in (addmm, addmv, addr, baddbmm, addbmm):
+    setattr(Tensor, _fn.__name__ + "_", inplace_method(_fn, _fn.__name__ + "_"))
+
+
+@register(method=False)
+def chain_matmul(*matrices) -> Tensor:
+    """The product of 2-D matrices, in the cheapest order (deprecated in torch for linalg.multi_dot)."""
+    from ..linalg import multi_dot
+    for i, m in enumerate(matrices):
+        if m._data.ndim != 2:
+            raise RuntimeError(f"Tensor dimension is {m._data.ndim}, expected 2 instead.")
+    if len(matrices) == 1:
+        return matrices[0].clone()
+    return multi_dot(matrices)
+
+
+@register(method=False)
+def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode=None) -> Tensor:
+    """The ``p``-norm distance between each row of ``x1`` and each row of ``x2`` (batch dims broadcast)."""
+    from ..linalg import vector_norm
+    for name, x in (("X1", x1), ("X2", x2)):
+        if x._data.ndim < 2:
+            raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {x._data.ndim}D")
+        if x._data.dtype.kind != "f":
+            raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: {_short(x)}")
+    if x1._data.shape[-1] != x2._data.shape[-1]:
+        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {x1._data.shape[-1]} "
+                           f"X2: {x2._data.shape[-1]}")
+    if p < 0:
+        raise RuntimeError("cdist only supports non-negative p values")
+    return vector_norm(x1.unsqueeze(-2) - x2.unsqueeze(-3), p, -1)
+
+
+@register(inplace="renorm_")
+def renorm(input: Tensor, p: float, dim: int, maxnorm: float) -> Tensor:
+    """``input`` with each slice along ``dim`` whose ``p``-norm exceeds ``maxnorm`` scaled down to it."""
+    from ..linalg import vector_norm
+    from .common import wrap_dim
+    if input._data.ndim < 2:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {input._data.ndim} dimensions")
+    if p <= 0:
+        raise RuntimeError("renorm: non-positive-norm not supported")
+    if maxnorm < 0:
+        raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
+    axis = wrap_dim(int(dim), input._data.ndim, "renorm")
+    norms = vector_norm(input, p, tuple(d for d in range(input._data.ndim) if d != axis), keepdim=True)
+    factor = (maxnorm / (norms + 1e-7)).where(Tensor._make(norms._data > maxnorm), 1.0)
+    return input * factor

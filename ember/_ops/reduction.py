@@ -756,3 +756,367 @@ any = _logical("any", xp.any)
 return_types.frexp = _return_type("frexp", ("mantissa", "exponent"))
 return_types.mode = _return_type("mode")
 return_types.nanmedian = _return_type("nanmedian")
+return_types.histogram = _return_type("histogram", ("hist", "bin_edges"))
+_GATHERS["mode"] = _variant(Gather, "Mode", "ModeBackward0")
+_GATHERS["nanmedian"] = _variant(Gather, "Nanmedian", "NanmedianBackward1")
+_EXTREMES["nanmedian"] = _variant(Extreme, "Nanmedian", "NanmedianBackward0")
+
+
+def _rows(a, axis: int):
+    """``a`` with ``axis`` moved last and the rest flattened: (rows, n), and the kept shape."""
+    moved = xp.moveaxis(a, axis, -1)
+    return moved.reshape(-1, a.shape[axis]), moved.shape[:-1]
+
+
+def _unrow(idx, lead, axis: int):
+    """Per-row indices (rows,) back to a size-1 axis at ``axis``."""
+    return xp.moveaxis(idx.reshape(lead + (1,)), -1, axis)
+
+
+@register()
+def mode(input, dim: int = -1, keepdim: bool = False):
+    """The smallest most frequent value along ``dim`` and its last index, as (values, indices)."""
+    axis = _along(input, dim, "mode")
+    if axis is None:
+        return _scalar_pick(input, return_types.mode)
+    rows, lead = _rows(input._data, axis)
+    idx = np.empty(rows.shape[0], np.int64)
+    for r, row in enumerate(rows):
+        vals, counts = np.unique(row, return_counts=True)
+        best = vals[np.argmax(counts)]  # the first maximum: the smallest of the most frequent values
+        idx[r] = np.flatnonzero(row == best)[-1]
+    return _pick(input, _unrow(idx, lead, axis), axis, keepdim, return_types.mode)
+
+
+def _nan_lower_median(a, axis=None, keepdims=False):
+    flat = a.reshape(-1)
+    if flat.dtype.kind == "f":
+        flat = flat[~xp.isnan(flat)]
+    if flat.size == 0:
+        return xp.asarray(xp.nan, dtype=a.dtype)
+    return xp.sort(flat)[(flat.size - 1) // 2]
+
+
+@register()
+def nanmedian(input, dim=None, keepdim: bool = False):
+    """The lower median of the non-NaN elements; with ``dim``, (values, indices) along it."""
+    if input._data.dtype == np.bool_:
+        raise NotImplementedError("\"nanmedian\" not implemented for 'Bool'")
+    if dim is None:
+        return _EXTREMES["nanmedian"].apply(input, tuple(range(input._data.ndim)), False, _nan_lower_median)
+    axis = _along(input, dim, "nanmedian")
+    if axis is None:
+        return _scalar_pick(input, return_types.nanmedian)
+    a = input._data
+    order = xp.argsort(a, axis=axis, kind="stable")  # NaN sorts last
+    valid = (~xp.isnan(a)).sum(axis=axis, keepdims=True) if a.dtype.kind == "f" else a.shape[axis]
+    k = xp.maximum(valid - 1, 0) // 2
+    return _pick(input, xp.take_along_axis(order, xp.broadcast_to(k, order.shape[:axis] + (1,) + order.shape[axis + 1:]),
+                                           axis), axis, keepdim, return_types.nanmedian)
+
+
+@register()
+def msort(input) -> Tensor:
+    """``input`` sorted along its first dim."""
+    return sort(input, 0).values
+
+
+class Logcumsumexp(Op):
+    # fused: np.logaddexp.accumulate never forms exp(x), so large inputs do not overflow
+    saves_output = True
+
+    @staticmethod
+    def forward(x, axis):
+        return xp.logaddexp.accumulate(x, axis=axis) if x.shape[axis] else x.copy()
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.axis = inputs[1]
+        ctx.save_for_backward(inputs[0])
+
+    @staticmethod
+    def backward(ctx, g):
+        # d out_j / d x_i = exp(x_i - out_j) for j >= i: at most 1, so the masked (n, n) form is exact
+        x, = ctx.saved_tensors
+        axis, n = ctx.axis, x._data.shape[ctx.axis]
+        xm, om, gm = (t.movedim(axis, -1) for t in (x, ctx.output, g))
+        later = _const(np.triu(np.ones((n, n), dtype=bool)))
+        diff = FUNCTIONS["where"](later, xm.unsqueeze(-1) - om.unsqueeze(-2), -math.inf)
+        return (diff.exp() * gm.unsqueeze(-2)).sum(-1).movedim(-1, axis), None
+
+
+@register()
+def logcumsumexp(input, dim: int) -> Tensor:
+    """``log(cumsum(exp(input)))`` along ``dim``, computed without overflow."""
+    axis = wrap_dim(int(dim), input._data.ndim, "logcumsumexp")
+    if input._data.dtype.kind != "f":
+        input = input.to(_dtype.get_default_dtype())
+    if input._data.ndim == 0:
+        return Logcumsumexp.apply(input.reshape(1), 0).reshape(())
+    return Logcumsumexp.apply(input, axis)
+
+
+# ----------------------------------------------------------------------------- quantiles
+_INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def _quantile(op: str, input, q, dim, keepdim: bool, interpolation: str, ignore_nan: bool) -> Tensor:
+    if input._data.dtype not in (np.float32, np.float64):
+        raise RuntimeError(f"{op}() input tensor must be either float or double dtype")
+    if input._data.size == 0:
+        raise RuntimeError(f"{op}() input tensor must be non-empty")
+    if interpolation not in _INTERPOLATIONS:
+        raise RuntimeError(f"{op}() interpolation must be one of linear, lower, higher, midpoint or nearest. "
+                           f"Got {interpolation}")
+    if isinstance(q, Tensor):
+        if q._data.ndim > 1:
+            raise RuntimeError(f"{op}() q must be a scalar or 1D tensor")
+        if q._data.dtype != input._data.dtype:
+            raise RuntimeError(f"{op}() q tensor must be same dtype as the input tensor")
+        qs = q._data
+        if ((qs < 0) | (qs > 1)).any():
+            raise RuntimeError(f"{op}() q values must be in the range [0, 1]")
+        scalar_q = q._data.ndim == 0
+    else:
+        if not 0 <= q <= 1:
+            raise RuntimeError(f"{op}() q must be in the range [0, 1] but got {q}")
+        qs, scalar_q = np.asarray(float(q)), True
+    qs = qs.reshape(-1).astype(input._data.dtype)  # ranks in the input's precision, as torch computes them
+    nd = input._data.ndim
+    if dim is None:
+        x, kept = input.reshape(-1), (1,) * nd
+    else:
+        axis = wrap_dim(int(dim), nd, op)
+        x = input.movedim(axis, -1) if nd else input.reshape(1)
+        kept = tuple(1 if i == axis else s for i, s in enumerate(input._data.shape))
+    s = sort(x, -1).values  # NaN sorts last
+    n = s._data.shape[-1]
+    nan = xp.isnan(s._data)
+    count = (n - nan.sum(-1)) if ignore_nan else xp.full(s._data.shape[:-1], n)
+    rank = qs * (count[..., None] - 1).astype(qs.dtype)       # rows + (nq,)
+    if not ignore_nan:
+        rank = xp.where(nan.any(-1)[..., None], n - 1, rank)  # a NaN in the row makes the quantile NaN
+    rank = xp.clip(rank, 0, n - 1)                           # all-NaN rows read a NaN
+    lo, hi = xp.floor(rank), xp.ceil(rank)
+    if interpolation == "lower":
+        hi = lo
+    elif interpolation == "higher":
+        lo = hi
+    elif interpolation == "nearest":
+        lo = hi = xp.round(rank)  # half to even, as torch rounds
+    w = rank - lo if interpolation == "linear" else xp.where(lo == hi, 0.0, 0.5)
+    gather = FUNCTIONS["gather"]
+    vlo = gather(s, -1, Tensor._make(lo.astype(np.int64)))
+    out = vlo
+    if (lo != hi).any():
+        vhi = gather(s, -1, Tensor._make(hi.astype(np.int64)))
+        out = vlo + (vhi - vlo) * _const(w.astype(s._data.dtype))
+    out = out.movedim(-1, 0)                                  # (nq,) + rows
+    rows = kept if keepdim else (() if dim is None else tuple(d for i, d in enumerate(input._data.shape)
+                                                               if i != axis))
+    return out.reshape((() if scalar_q else (qs.size,)) + rows)
+
+
+@register()
+def quantile(input, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear") -> Tensor:
+    """The ``q``-th quantiles over all elements or along ``dim`` (NaN if a row holds NaN)."""
+    return _quantile("quantile", input, q, dim, keepdim, interpolation, False)
+
+
+@register()
+def nanquantile(input, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear") -> Tensor:
+    """The ``q``-th quantiles ignoring NaN, over all elements or along ``dim``."""
+    return _quantile("nanquantile", input, q, dim, keepdim, interpolation, True)
+
+
+# ----------------------------------------------------------------------------- differences and integrals
+@register()
+def diff(input, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
+    """The ``n``-th forward difference along ``dim``, after concatenating ``prepend`` and ``append``."""
+    if input._data.ndim == 0:
+        raise RuntimeError("diff expects prepend or append to be the same dimension as input")
+    if n < 0:
+        raise RuntimeError(f"order must be non-negative but got {n}")
+    axis = wrap_dim(int(dim), input._data.ndim, "diff")
+    parts = [p for p in (prepend, input, append) if p is not None]
+    for p in parts:
+        if p._data.ndim != input._data.ndim:
+            raise RuntimeError("diff expects prepend or append to be the same dimension as input")
+    x = FUNCTIONS["cat"](parts, axis) if len(parts) > 1 else input
+    for _ in range(n):
+        size = x._data.shape[axis]
+        if size == 0:
+            break
+        later, earlier = x.narrow(axis, 1, size - 1), x.narrow(axis, 0, size - 1)
+        x = FUNCTIONS["logical_xor"](later, earlier) if x._data.dtype == np.bool_ else later - earlier
+    return x
+
+
+def _trapezoid_terms(op: str, y: Tensor, x, dx, dim: int):
+    """The trapezoids' areas along ``dim`` (one fewer than y's points), and the axis."""
+    axis = wrap_dim(int(dim), y._data.ndim, op)
+    n = y._data.shape[axis]
+    if n == 0:
+        return None, axis
+    mids = (y.narrow(axis, 1, n - 1) + y.narrow(axis, 0, n - 1)) / 2
+    if x is None:
+        return mids * (1 if dx is None else dx), axis
+    if x._data.ndim == 1:
+        if x._data.shape[0] != n:
+            raise RuntimeError(f"{op}: There must be one `x` value for each sample point")
+        widths = diff(x).reshape((-1,) + (1,) * (y._data.ndim - axis - 1))
+    else:
+        widths = diff(x, dim=axis)
+    return mids * widths, axis
+
+
+@register(method=False)
+def trapezoid(y, x=None, *, dx=None, dim: int = -1) -> Tensor:
+    """The trapezoidal rule along ``dim``, with sample points ``x`` or spacing ``dx`` (default 1)."""
+    if x is not None and dx is not None:
+        raise TypeError("trapezoid() received an invalid combination of arguments: pass x or dx, not both")
+    if x is not None and not isinstance(x, Tensor):
+        x, dx = None, x  # trapezoid(y, 0.5): a spacing given positionally
+    terms, axis = _trapezoid_terms("trapezoid", y, x, dx, dim)
+    if terms is None:
+        return sum(y, axis) * 0
+    return sum(terms, axis)
+
+
+@register(method=False)
+def trapz(y, x=None, *, dx=None, dim: int = -1) -> Tensor:
+    """Alias of :func:`trapezoid`."""
+    return trapezoid(y, x, dx=dx, dim=dim)
+
+
+@register(method=False)
+def cumulative_trapezoid(y, x=None, *, dx=None, dim: int = -1) -> Tensor:
+    """Running trapezoidal integrals along ``dim`` (one fewer element than ``y`` there)."""
+    if x is not None and not isinstance(x, Tensor):
+        x, dx = None, x
+    terms, axis = _trapezoid_terms("cumulative_trapezoid", y, x, dx, dim)
+    if terms is None:
+        return y * 0
+    return cumsum(terms, axis)
+
+
+# ----------------------------------------------------------------------------- searching and counting
+def _side(op: str, right: bool, side) -> str:
+    if side is not None:
+        if side not in ("left", "right"):
+            raise RuntimeError(f"{op}(): side can only be 'left' or 'right' but got {side}")
+        if right and side == "left":
+            raise RuntimeError(f"{op}(): side and right can't be set to opposites, got side of left while right "
+                               "was True")
+        return side
+    return "right" if right else "left"
+
+
+@register(method=False)
+def searchsorted(sorted_sequence, input, *, out_int32: bool = False, right: bool = False, side=None,
+                 sorter=None) -> Tensor:
+    """Where ``input``'s values would be inserted into the innermost dim of ``sorted_sequence`` to keep it sorted."""
+    side = _side("torch.searchsorted", right, side)
+    seq = sorted_sequence._data
+    if sorter is not None:
+        if sorter._data.shape != seq.shape:
+            raise RuntimeError("torch.searchsorted(): boundary and sorter must have the same size, but got boundary "
+                               f"tensor {list(seq.shape)} and got sorter tensor {list(sorter._data.shape)}")
+        seq = xp.take_along_axis(seq, sorter._data, -1)
+    scalar = not isinstance(input, Tensor)
+    vals = xp.asarray(input) if scalar else input._data
+    dt = np.int32 if out_int32 else np.int64
+    if seq.ndim == 1:
+        return Tensor._make(xp.asarray(xp.searchsorted(seq, vals, side=side), dtype=dt))
+    if scalar or vals.shape[:-1] != seq.shape[:-1]:
+        raise RuntimeError("torch.searchsorted(): boundaries tensor should be 1 dimension or the first N-1 "
+                           "dimensions of boundaries tensor and input value tensor must match, but we got "
+                           f"boundaries tensor {list(seq.shape)} and input value tensor {list(vals.shape)}")
+    s2, v2 = seq.reshape(-1, seq.shape[-1]), vals.reshape(-1, vals.shape[-1])
+    out = xp.stack([xp.searchsorted(s, v, side=side) for s, v in zip(s2, v2)]) if s2.shape[0] else xp.zeros(v2.shape)
+    return Tensor._make(out.reshape(vals.shape).astype(dt))
+
+
+@register(method=False)
+def bucketize(input, boundaries, *, out_int32: bool = False, right: bool = False) -> Tensor:
+    """The index of the bucket of ``boundaries`` (1-D, sorted) each value of ``input`` falls in."""
+    if boundaries._data.ndim != 1:
+        raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim({boundaries._data.ndim})")
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+@register(method=False)
+def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool = False) -> Tensor:
+    """Whether each element of ``elements`` is in ``test_elements`` (either may be a number)."""
+    if not isinstance(elements, Tensor) and not isinstance(test_elements, Tensor):
+        raise TypeError("isin() received an invalid combination of arguments: expected at least one Tensor")
+    a = elements._data if isinstance(elements, Tensor) else xp.asarray(elements)
+    b = test_elements._data if isinstance(test_elements, Tensor) else xp.asarray(test_elements)
+    return Tensor._make(xp.asarray(xp.isin(a, b, invert=invert), dtype=np.bool_))
+
+
+@register()
+def unique_consecutive(input, return_inverse: bool = False, return_counts: bool = False, dim=None):
+    """The first element of each run of equal consecutive values (slices along ``dim``), with inverse and counts."""
+    a = input._data
+    if dim is None:
+        flat = a.reshape(-1)
+        starts = xp.ones(flat.shape, bool)
+        starts[1:] = flat[1:] != flat[:-1]
+        values = flat[starts]
+        inverse_shape = a.shape
+    else:
+        axis = wrap_dim(int(dim), a.ndim, "unique_consecutive")
+        moved = xp.moveaxis(a, axis, 0).reshape(a.shape[axis], -1)
+        starts = xp.ones(moved.shape[0], bool)
+        starts[1:] = (moved[1:] != moved[:-1]).any(1)
+        values = xp.take(a, xp.flatnonzero(starts), axis=axis)
+        inverse_shape = (a.shape[axis],)
+    inverse = (xp.cumsum(starts) - 1).astype(np.int64).reshape(inverse_shape)
+    counts = xp.diff(xp.append(xp.flatnonzero(starts), starts.size)).astype(np.int64)
+    out = (Tensor._make(values),)
+    if return_inverse:
+        out += (Tensor._make(inverse),)
+    if return_counts:
+        out += (Tensor._make(counts),)
+    return out[0] if len(out) == 1 else out
+
+
+def _histogram_range(op: str, a, lo: float, hi: float):
+    if lo > hi:
+        raise RuntimeError(f"{op}: min should not exceed max, but got min {lo} max {hi}")
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise RuntimeError(f"{op}: range of [{lo}, {hi}] is not finite")
+    if lo == hi and a.size:
+        lo, hi = float(a.min()), float(a.max())
+    if lo == hi:
+        lo, hi = lo - 1, hi + 1  # torch widens an empty range by one on each side
+    return lo, hi
+
+
+@register()
+def histc(input, bins: int = 100, min: float = 0, max: float = 0) -> Tensor:
+    """A histogram of ``bins`` equal bins between ``min`` and ``max`` (the data's range when they are equal)."""
+    a = input._data
+    if a.dtype.kind != "f":
+        raise NotImplementedError(f"\"histogram_cpu\" not implemented for '{_name(input.dtype)}'")
+    if bins <= 0:
+        raise RuntimeError("torch.histc(): bins must be > 0, but got {bins} for dimension 0")
+    lo, hi = _histogram_range("torch.histc", a, float(min), float(max))
+    hist, _ = xp.histogram(a, bins=bins, range=(lo, hi))
+    return Tensor._make(hist.astype(a.dtype))
+
+
+@register()
+def histogram(input, bins=100, *, range=None, weight=None, density: bool = False):
+    """(hist, bin_edges): counts (or weighted sums, or a density) in ``bins`` bins or between given edges."""
+    a = input._data
+    w = None if weight is None else weight._data
+    if isinstance(bins, Tensor):
+        edges = bins._data
+    else:
+        lo, hi = (0.0, 0.0) if range is None else (float(range[0]), float(range[1]))
+        lo, hi = _histogram_range("torch.histogram", a, lo, hi)
+        edges = xp.linspace(lo, hi, int(bins) + 1).astype(a.dtype)
+    hist, _ = xp.histogram(a, bins=edges, weights=w, density=density)
+    return return_types.histogram(Tensor._make(hist.astype(a.dtype)), Tensor._make(edges.astype(a.dtype)))

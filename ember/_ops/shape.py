@@ -1049,3 +1049,44 @@ def sum_to_size(self, *size) -> Tensor:
 def narrow_copy(input, dim: int, start: int, length: int) -> Tensor:
     """A copy of :func:`narrow`'s view."""
     return narrow(input, dim, start, length).clone()
+
+
+@register(method=False)
+def block_diag(*tensors) -> Tensor:
+    """The tensors (0-, 1- or 2-D) placed along the diagonal of one matrix, zeros elsewhere."""
+    mats = []
+    for i, t in enumerate(tensors):
+        if t._data.ndim > 2:
+            raise RuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer dimensions. Input {i} has "
+                               f"{t._data.ndim} dimensions")
+        mats.append(t.reshape(1, -1) if t._data.ndim < 2 else t)
+    if not mats:
+        return Tensor._make(xp.empty((1, 0), dtype=_dtype.get_default_dtype().np))
+    dt = _dtype.result_type(*mats)
+    mats = [m.to(dt) for m in mats]
+    width = sum(m._data.shape[1] for m in mats)
+    rows, left = [], 0
+    for m in mats:
+        r, c = m._data.shape
+        pieces = [Tensor._make(xp.zeros((r, left), dt.np)), m, Tensor._make(xp.zeros((r, width - left - c), dt.np))]
+        rows.append(cat(pieces, 1))
+        left += c
+    return cat(rows, 0)
+
+
+@register(method=False)
+def vander(x, N: int | None = None, increasing: bool = False) -> Tensor:
+    """The Vandermonde matrix of a 1-D tensor: columns x^(N-1), ..., x, 1 (ascending powers if ``increasing``)."""
+    if x._data.ndim != 1:
+        raise RuntimeError("x must be a one-dimensional tensor.")
+    n = x._data.shape[0] if N is None else N
+    if n < 0:
+        raise RuntimeError("N must be non-negative.")
+    if x._data.dtype.kind in "bui":
+        x = x.to(_dtype.int64)
+    if n == 0:
+        return Tensor._make(xp.empty((x._data.shape[0], 0), dtype=x._data.dtype))
+    # running products, not powers: their gradient is exact where x is 0
+    ones = Tensor._make(xp.ones((x._data.shape[0], 1), dtype=x._data.dtype))
+    powers = cat([ones, x.reshape(-1, 1).expand(x._data.shape[0], n - 1)], 1).cumprod(1)
+    return powers if increasing else flip(powers, 1)

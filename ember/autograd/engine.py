@@ -1,30 +1,36 @@
-"""The backward pass: walk the graph from the outputs, in topological order, summing gradients.
+"""The backward pass: walk the graph from the outputs, summing gradients on the way.
 
-1. Discover the nodes reachable from the roots and count each node's incoming edges.
-2. Start from the roots; a node runs once every node that feeds it has delivered
-   its gradient (Kahn's algorithm, iterative: no recursion limit on deep graphs).
-3. Running a node calls its Function's backward and adds each input gradient into the
-   buffer of the node it came from; leaves add theirs into ``.grad``.
-Saved tensors are released as each node finishes unless ``retain_graph``.
+Every node gets a sequence number when it is created, and an op's node is always created after
+the nodes of its inputs. So running nodes from the highest number down (a heap) visits each node
+only after every node that feeds gradient into it: its buffer is complete when it runs. This is
+the generation order of the classic from-scratch frameworks; it is iterative, so graphs of any
+depth work, and needs no pass to count dependencies.
+
+Running a node calls its Function's backward and adds each input gradient into the buffer of
+the node it came from; leaves add theirs into ``.grad``. Saved tensors are released as each node
+finishes unless ``retain_graph``. Without ``create_graph`` gradients travel as raw arrays, and
+ops that declare ``array_backward`` compute on them directly.
 """
 from __future__ import annotations
 
-from .._backend import xp
+from heapq import heappop, heappush
+
+from .._backend import ndarray, xp
+from . import function as _function
 from .function import AccumulateGrad
 from .grad_mode import state
 from . import anomaly_mode
 
 
-def _add(a, b):
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a + b
-
-
 def _sink_nodes(roots):
     return [(r.grad_fn, r._output_nr) if r.grad_fn is not None else (r._accumulator(), 0) for r in roots]
+
+
+def _wrap(g):
+    """A buffered gradient as a Tensor (arrays travel bare without create_graph)."""
+    if g is None or isinstance(g, _function.Tensor):
+        return g
+    return _function.Tensor._make(g if type(g) is ndarray else xp.asarray(g))
 
 
 def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=None):
@@ -33,52 +39,52 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
     Without ``inputs`` the leaves' ``.grad`` accumulate; with ``inputs`` nothing accumulates
     and the gradients reaching those tensors are returned instead.
     """
-    from .._tensor import Tensor
+    Tensor = _function.Tensor
     starts = _sink_nodes(roots)
-
-    # 1. reachable nodes and their in-degree
-    deps = {}
-    stack = list(dict.fromkeys(n for n, _ in starts))  # two roots may share a node
-    seen = set(stack)
-    while stack:
-        node = stack.pop()
-        for nxt, _ in node.next_functions:
-            if nxt is None:
-                continue
-            deps[nxt] = deps.get(nxt, 0) + 1
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
+    arrays = not create_graph
 
     # gradients to capture instead of accumulating (autograd.grad, backward(inputs=...))
-    capture = None
-    needed = None
+    capture = needed = None
     if inputs is not None:
         capture = {}
         for i, t in enumerate(inputs):
             key = (t.grad_fn, t._output_nr) if t.grad_fn is not None else (t._accumulator(), 0)
             capture.setdefault(key, []).append(i)
-        needed = _needed_nodes(starts, deps, {k[0] for k in capture})
+        needed = _needed_nodes(starts, {k[0] for k in capture})
     captured = [None] * (len(inputs) if inputs is not None else 0)
     claimed = set()  # arrays already stored as some .grad; a second owner gets a copy
 
-    buffers = {}
+    buffers, heap = {}, []
     for (node, nr), g in zip(starts, grads):
-        buf = buffers.setdefault(node, [None] * node._nout)
-        buf[nr] = _add(buf[nr], g)
         claimed.add(id(g._data))
-    ready = [n for n, _ in starts if deps.get(n, 0) == 0]
-    ready = list(dict.fromkeys(ready))
+        if arrays:
+            g = g._data
+        buf = buffers.get(node)
+        if buf is None:
+            buf = buffers[node] = [None] * node._nout
+            heappush(heap, (-node._seq, id(node), node))
+        buf[nr] = g if buf[nr] is None else buf[nr] + g
 
     fast = not anomaly_mode.enabled  # most nodes need none of _call's extra checks
     prev_mode = state.enabled
     state.enabled = create_graph
     try:
-        while ready:
-            node = ready.pop()
-            grads_out = buffers.pop(node, None)
-            results = ()
-            if grads_out is not None and (needed is None or node in needed):
+        while heap:
+            node = heappop(heap)[2]
+            grads_out = buffers.pop(node)
+            if needed is not None and node not in needed:
+                continue
+            if arrays and fast and node._fn is not None and node._fn.array_backward and capture is None \
+                    and node._pre_hooks is None and node._retain is None and node._post_hooks is None:
+                # no graph to build: an arithmetic-only formula runs on the arrays themselves
+                node._arrays = True
+                results = node._fn.backward(node, grads_out[0])
+                node._arrays = False
+                if type(results) is not tuple:
+                    results = (results,)
+            else:
+                if arrays:
+                    grads_out = [_wrap(g) for g in grads_out]
                 if node._pre_hooks or node._retain:
                     grads_out = _pre_hooks(node, grads_out)
                 if capture is not None:
@@ -88,50 +94,45 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
                 if type(node) is AccumulateGrad:
                     if capture is None:
                         accumulate_grad(node.variable, grads_out[0], create_graph, claimed)
-                elif needed is None or any(nxt in needed for nxt, _ in node.next_functions):
-                    if fast and node._out_meta is None and node._in_meta is None and node._post_hooks is None:
-                        results = node._fn.backward(node, *grads_out)
-                        if type(results) is not tuple:
-                            results = (results,)
-                    else:
-                        results = _call(node, grads_out)
-                    if not retain_graph:
-                        node._saved = node._out_data = None  # Node._release, inlined
-                        node._freed = True
-            n_results = len(results)
-            for i, (nxt, nr) in enumerate(node.next_functions):
-                if nxt is None:
                     continue
-                g = results[i] if i < n_results else None
-                if g is not None:
-                    buf = buffers.get(nxt)
-                    if buf is None:
-                        buf = buffers[nxt] = [None] * nxt._nout
-                    old = buf[nr]
-                    buf[nr] = g if old is None else old + g
-                d = deps[nxt] - 1
-                deps[nxt] = d
-                if d == 0:
-                    ready.append(nxt)
+                if needed is not None and not any(nxt in needed for nxt, _ in node.next_functions):
+                    continue
+                if fast and node._out_meta is None and node._in_meta is None and node._post_hooks is None:
+                    results = node._fn.backward(node, *grads_out)
+                    if type(results) is not tuple:
+                        results = (results,)
+                else:
+                    results = _call(node, grads_out)
+            if not retain_graph:
+                node._saved = node._out_data = None  # Node._release, inlined
+                node._freed = True
+            for (nxt, nr), g in zip(node.next_functions, results):
+                if nxt is None or g is None:
+                    continue
+                if arrays and isinstance(g, Tensor):
+                    g = g._data
+                buf = buffers.get(nxt)
+                if buf is None:
+                    buf = buffers[nxt] = [None] * nxt._nout
+                    heappush(heap, (-nxt._seq, id(nxt), nxt))
+                old = buf[nr]
+                buf[nr] = g if old is None else old + g
     finally:
         state.enabled = prev_mode
     return captured
 
 
-def _needed_nodes(starts, deps, targets):
+def _needed_nodes(starts, targets) -> set:
     """Nodes on some path from the roots to a capture target: only those need to run."""
-    order, indeg = [], dict(deps)
-    ready = list(dict.fromkeys(n for n, _ in starts if indeg.get(n, 0) == 0))
-    while ready:
-        node = ready.pop()
-        order.append(node)
-        for nxt, _ in node.next_functions:
-            if nxt is not None:
-                indeg[nxt] -= 1
-                if indeg[nxt] == 0:
-                    ready.append(nxt)
+    seen = {n for n, _ in starts}
+    stack = list(seen)
+    while stack:
+        for nxt, _ in stack.pop().next_functions:
+            if nxt is not None and nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
     needed = set()
-    for node in reversed(order):
+    for node in sorted(seen, key=lambda n: n._seq):  # inputs' nodes before their consumers
         if node in targets or any(nxt in needed for nxt, _ in node.next_functions if nxt is not None):
             needed.add(node)
     return needed

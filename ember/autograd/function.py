@@ -9,6 +9,7 @@ but never its outputs, so the graph has no reference cycles.
 """
 from __future__ import annotations
 
+import itertools
 import traceback
 import weakref
 
@@ -18,6 +19,10 @@ from .grad_mode import state, no_grad
 from . import anomaly_mode
 
 Tensor = None  # set by ember._tensor once the class exists (it imports this module)
+
+# creation order of nodes: a node is always numbered after the nodes of its inputs, which is
+# the order the engine runs them in (backwards)
+_next_seq = itertools.count(1).__next__
 
 _FREED = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
           "have already been freed). Saved intermediate values of the graph are freed when you call .backward() "
@@ -41,6 +46,8 @@ class Node:
     _out_meta = None       # [(shape, dtype)] of outputs, to materialize missing grads
     _trace = None          # forward stack, kept in anomaly mode
     _in_meta = None        # [(shape, dtype)] of a user Function's inputs, to check its gradients
+    _arrays = False        # set by the engine while an array_backward formula runs on raw arrays
+    _seq = 0               # creation number (see _next_seq)
     materialize_grads = True
     _non_diff = ()
     _dirty = ()
@@ -67,6 +74,8 @@ class Node:
         for t, v in zip(self._saved, self._versions):
             if v and v != t._version or not v and isinstance(t, Tensor) and t._version:
                 raise _modified_error(t, t.grad_fn, t._output_nr, t._version, v)
+        if self._arrays:
+            return tuple([t._data if isinstance(t, Tensor) else t for t in self._saved])
         return self._unpack_outputs(self._saved)
 
     def _unpack_outputs(self, saved):
@@ -81,6 +90,8 @@ class Node:
             raise RuntimeError(f"{self.name()} did not save its output")
         if self._out_version:
             raise _modified_error(Tensor._make(self._out_data), self, 0, self._out_version, 0)
+        if self._arrays:
+            return self._out_data
         return Tensor._make(self._out_data, True, self)
 
     @property
@@ -153,6 +164,7 @@ class AccumulateGrad(Node):
 
     def __init__(self, variable) -> None:
         self.variable = variable
+        self._seq = _next_seq()
 
     def name(self) -> str:
         return "torch::autograd::AccumulateGrad" if False else "AccumulateGrad"
@@ -195,6 +207,10 @@ class Function(metaclass=_FunctionMeta):
 
     vjp = backward
 
+    # True when backward uses only arithmetic operators, sum_to and masked on its values: then a
+    # plain backward (no create_graph) runs it on raw arrays, skipping a Tensor op per term
+    array_backward = False
+
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run forward on tensors (recorded as one node), as torch's Function.apply."""
@@ -203,6 +219,7 @@ class Function(metaclass=_FunctionMeta):
         if record:  # before forward, which may read ctx.needs_input_grad
             ctx.next_functions = tuple(_edge(a) if isinstance(a, Tensor) and a._requires_grad else (None, 0)
                                        for a in args)
+            ctx._seq = _next_seq()  # after the edges: a leaf's AccumulateGrad may just have been created
         else:
             ctx.needs_input_grad = (False,) * len(args)
         with no_grad():
@@ -333,6 +350,7 @@ class Op(Function):
             else:
                 edges.append(_NO_EDGE)
         ctx.next_functions = tuple(edges)
+        ctx._seq = _next_seq()  # after the edges: a leaf's AccumulateGrad may just have been created
         cls.setup_context(ctx, args, out)
         if anomaly_mode.enabled:
             ctx._trace = traceback.format_stack()[:-1]

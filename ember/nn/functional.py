@@ -7,3 +7,6 @@ from ._functional.loss import *  # noqa: F401,F403  losses
 from ._functional.normalization import *  # noqa: F401,F403  batch/layer/group/rms norm
 from ._functional.vision import *  # noqa: F401,F403  interpolate, pixel_shuffle
 from ._functional.attention import *  # noqa: F401,F403  scaled_dot_product_attention, multi_head_attention_forward
+from ._functional.activation import *  # noqa: F401,F403  glu, shrinks, prelu, rrelu, gumbel_softmax, relu_ ...
+from ._functional.fold import *  # noqa: F401,F403  unfold, fold
+from ._functional.distance import *  # noqa: F401,F403  pdist

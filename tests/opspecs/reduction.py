@@ -155,3 +155,120 @@ SPECS = [
                                        ((2, 3, 4), {"dim": (0, 2)}), ((2, 0), {"dim": 1}), ((2, 0), {}), gen=tied),
            dtypes=(np.float32, np.int64, np.uint8, np.bool_), differentiable=False),
 ]
+
+
+# ----------------------------------------------------------------------------- round 2: quantiles, scans, searching
+def _q_samples(gen):
+    def samples(rng, dt):
+        out = []
+        for shape, q, kw in [((7,), 0.3, {}), ((3, 5), 0.5, {"dim": 1}), ((3, 5), [0.0, 0.25, 1.0], {"dim": 0}),
+                             ((2, 3, 4), [0.1, 0.9], {"dim": -1, "keepdim": True}), ((3, 4), 0.7, {"keepdim": True}),
+                             ((3, 4), [0.4], {}), ((), 0.2, {})]:
+            qa = np.asarray(q, dtype=dt) if isinstance(q, list) else q
+            out.append(Sample((gen(rng, shape, dt), qa), kw, name=f"{shape} q={q} {kw}", grad=(True, False)))
+        return out
+    return samples
+
+
+def _interp_samples(rng, dt):
+    return [Sample((distinct(rng, (3, 6), dt), np.asarray([0.1, 0.5, 0.77], dtype=dt)), {"dim": 1, "interpolation": m},
+                   name=m, grad=(True, False)) for m in ("linear", "lower", "higher", "midpoint", "nearest")]
+
+
+def some_nans(rng, shape, dtype):
+    """Distinct values with a NaN in most rows (never a whole row of them)."""
+    x = distinct(rng, shape, dtype)
+    if x.ndim:
+        x.reshape(-1, x.shape[-1])[::2, 0] = np.nan
+    return x
+
+
+def _search_samples(rng, dt):
+    seq = np.sort(rng.integers(-5, 6, size=(8,))).astype(dt)
+    seq2 = np.sort(rng.integers(-5, 6, size=(2, 3, 6)), -1).astype(dt)
+    vals = rng.integers(-6, 7, size=(3, 4)).astype(dt)
+    return [Sample((seq, vals), {}, "1-d"), Sample((seq, vals), {"right": True}, "right"),
+            Sample((seq, vals), {"side": "right", "out_int32": True}, "side"),
+            Sample((seq2, rng.integers(-6, 7, size=(2, 3, 5)).astype(dt)), {}, "batched"),
+            Sample((seq, 2), {}, "scalar")]
+
+
+def _sorter_samples(rng, dt):
+    seq = rng.permutation(8).astype(dt)
+    return [Sample((seq, np.argsort(seq).astype(np.int64), rng.integers(-1, 9, size=(5,)).astype(dt)), name="sorter")]
+
+
+def _isin_samples(rng, dt):
+    a = rng.integers(0, 6, size=(3, 4)).astype(dt)
+    b = rng.integers(0, 6, size=(5,)).astype(dt)
+    return [Sample((a, b), {}, "tensors"), Sample((a, b), {"invert": True}, "invert"),
+            Sample((a, 3), {}, "scalar test"), Sample((np.unique(b), b), {"assume_unique": True}, "unique")]
+
+
+def _runs(rng, shape, dt):
+    return np.repeat(rng.integers(0, 3, size=shape), 2, axis=-1).astype(dt)
+
+
+def _trap_samples(rng, dt):
+    y = arr(rng, (3, 5), dt)
+    x1 = np.sort(arr(rng, (5,), dt))
+    return [Sample((y,), {}, "dx=1"), Sample((y,), {"dx": 0.5, "dim": 0}, "dx"),
+            Sample((y, x1), {}, "x 1-d"), Sample((y, np.sort(arr(rng, (3, 5), dt), 0)), {"dim": 0}, "x n-d"),
+            Sample((arr(rng, (2, 0), dt),), {}, "empty")]
+
+
+SPECS += [
+    OpSpec("quantile", lambda lib, x, q, **kw: lib.quantile(x, q, **kw), _q_samples(distinct)),
+    OpSpec("quantile_interpolation", lambda lib, x, q, **kw: x.quantile(q, **kw), _interp_samples),
+    OpSpec("nanquantile", lambda lib, x, q, **kw: lib.nanquantile(x, q, **kw), _q_samples(some_nans)),
+    OpSpec("quantile_nan", lambda lib, x, q, **kw: x.quantile(q, **kw), _q_samples(some_nans), differentiable=False),
+    OpSpec("mode", call("mode"), cases(((8,), {}), ((3, 6), {"dim": 1}), ((4, 3), {"dim": 0, "keepdim": True}),
+                                       ((2, 3, 5), {}), ((), {}), gen=tied), gradcheck=False),
+    OpSpec("mode_distinct", method("mode"), cases(((5,), {}), ((3, 4), {"dim": 0}), gen=distinct)),
+    OpSpec("mode_int", call("mode"), cases(((8,), {}), ((3, 6), {"dim": 1}), gen=tied), dtypes=(np.int64, np.uint8),
+           differentiable=False),
+    OpSpec("nanmedian_all", lambda lib, x: x.nanmedian(), cases(((), {}), ((5,), {}), ((3, 4), {}), gen=some_nans)),
+    OpSpec("nanmedian_dim", call("nanmedian"), cases(((5,), {"dim": 0}), ((3, 4), {"dim": 1}),
+                                                     ((4, 3), {"dim": 1, "keepdim": True}), ((2, 3, 4), {"dim": -1}),
+                                                     ((), {"dim": 0}), gen=some_nans)),
+    OpSpec("msort", lambda lib, x: lib.msort(x), cases(((5,), {}), ((4, 3), {}), gen=distinct)),
+    OpSpec("logcumsumexp", call("logcumsumexp"), cases(*CUM)),
+    OpSpec("logcumsumexp_large", method("logcumsumexp"), cases(((6,), {"dim": 0}), ((3, 4), {"dim": 1}), gen=large),
+           atol=1e-4),
+    OpSpec("diff", call("diff"), cases(((5,), {}), ((3, 4), {"dim": 0}), ((3, 6), {"n": 2}), ((2, 3, 4), {"n": 3, "dim": 1}),
+                                       ((4,), {"n": 6}), ((3, 4), {"n": 0}))),
+    OpSpec("diff_prepend", lambda lib, x, p, a, **kw: lib.diff(x, prepend=p, append=a, **kw),
+           lambda rng, dt: [Sample((arr(rng, (3, 4), dt), arr(rng, (3, 2), dt), arr(rng, (3, 1), dt))),
+                            Sample((arr(rng, (3, 4), dt), arr(rng, (1, 4), dt), arr(rng, (2, 4), dt)), {"dim": 0, "n": 2})]),
+    OpSpec("diff_int", call("diff"), cases(((6,), {}), ((3, 4), {"dim": 0, "n": 2}), gen=tied),
+           dtypes=(np.int64, np.bool_), differentiable=False),
+    OpSpec("trapezoid", lambda lib, y, x=None, **kw: lib.trapezoid(y, x, **kw) if x is not None else lib.trapezoid(y, **kw),
+           _trap_samples),
+    OpSpec("trapz", lambda lib, y, x=None, **kw: lib.trapz(y, x, **kw) if x is not None else lib.trapz(y, **kw),
+           lambda rng, dt: _trap_samples(rng, dt)[:4]),
+    OpSpec("cumulative_trapezoid", lambda lib, y, x=None, **kw: lib.cumulative_trapezoid(y, x, **kw) if x is not None
+           else lib.cumulative_trapezoid(y, **kw), _trap_samples),
+    OpSpec("searchsorted", lambda lib, s, v, **kw: lib.searchsorted(s, v, **kw), _search_samples,
+           dtypes=(np.float32, np.int64), differentiable=False),
+    OpSpec("searchsorted_sorter", lambda lib, s, o, v: lib.searchsorted(s, v, sorter=o), _sorter_samples,
+           dtypes=(np.float64,), differentiable=False),
+    OpSpec("bucketize", lambda lib, s, v, **kw: lib.bucketize(v, s, **kw),
+           lambda rng, dt: [s for s in _search_samples(rng, dt) if s.name not in ("batched", "side")],
+           dtypes=(np.float32, np.int64), differentiable=False),
+    OpSpec("isin", lambda lib, a, b, **kw: lib.isin(a, b, **kw), _isin_samples, dtypes=(np.float32, np.int64),
+           differentiable=False),
+    OpSpec("unique_consecutive", lambda lib, x, **kw: lib.unique_consecutive(x, return_inverse=True, return_counts=True,
+                                                                           **kw),
+           cases(((8,), {}), ((3, 4), {}), ((3, 4), {"dim": 1}), ((4, 2), {"dim": 0}), ((0,), {}), gen=_runs),
+           dtypes=(np.float32, np.int64), differentiable=False),
+    OpSpec("histc", lambda lib, x, **kw: lib.histc(x, **kw), cases(((20,), {}), ((4, 5), {"bins": 7}),
+                                                                 ((30,), {"bins": 4, "min": -1, "max": 1}),
+                                                                 ((3,), {"bins": 3, "min": 2, "max": 2})),
+           differentiable=False),
+    OpSpec("histogram", lambda lib, x, **kw: tuple(x.histogram(**kw)),
+           cases(((20,), {"bins": 5}), ((4, 5), {"bins": 3, "range": (-1.0, 1.0)}), ((10,), {"bins": 4, "density": True})),
+           differentiable=False),
+    OpSpec("histogram_edges", lambda lib, x, e, w: tuple(lib.histogram(x, e, weight=w)),
+           lambda rng, dt: [Sample((arr(rng, (12,), dt), np.array([-2, -0.5, 0, 1.5, 2], dt), arr(rng, (12,), dt, 0, 1)))],
+           differentiable=False),
+]

@@ -60,7 +60,7 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
             raise RuntimeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {weight.dim()}")
         if input.dim() == 0:
             raise RuntimeError("Not allow zero-dim input tensor.")
-        c = input.shape[1] if input.dim() >= 2 else input.shape[0]
+        c = input.shape[1] if input.dim() >= 2 else 1  # as torch: a 1-D input is one channel
         if c != n:
             raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter numbers = "
                                f"{n} and channel size = {c}.")

@@ -9,7 +9,8 @@ from ...autograd.function import Op
 from ...autograd.grad_mode import no_grad
 from ...random import _gen
 
-__all__ = ["linear", "bilinear", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "embedding"]
+__all__ = ["linear", "bilinear", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "embedding",
+           "embedding_bag"]
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -181,3 +182,93 @@ def _renorm_rows(weight: Tensor, idx: np.ndarray, max_norm: float, norm_type: fl
         big = norms > max_norm
         w[rows[big]] *= (max_norm / (norms[big] + 1e-7))[:, None].astype(w.dtype)
         weight._version += 1
+
+
+# ----------------------------------------------------------------------------- embedding bag
+def _bags(input: Tensor, offsets: Tensor | None, include_last_offset: bool):
+    """Flat indices, each one's bag (-1: past the last offset, dropped), and the number of bags."""
+    idx = input._data
+    if input.dim() == 2:
+        if offsets is not None:
+            raise ValueError(f"if input is 2D, then offsets has to be None, as input is treated is a mini-batch of "
+                             f"fixed length sequences. However, found offsets of type {type(offsets)}")
+        b, length = idx.shape
+        return idx.reshape(-1), np.repeat(np.arange(b), length), b
+    if input.dim() != 1:
+        raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {input.dim()}")
+    if offsets is None:
+        raise ValueError("offsets has to be a 1D Tensor but got None")
+    if offsets.dim() != 1:
+        raise ValueError("offsets has to be a 1D Tensor")
+    offs = offsets._data.astype(np.int64)
+    if offs.size and offs[0] != 0:
+        raise RuntimeError(f"offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start from "
+                           f"position 0. However, got {offs[0]}")
+    if (np.diff(offs) < 0).any() or (offs.size and offs[-1] > idx.size):
+        raise RuntimeError("embedding_bag: offsets must be non-decreasing and at most the number of indices")
+    starts = offs[:-1] if include_last_offset else offs
+    bag = np.searchsorted(starts, np.arange(idx.size), side="right") - 1
+    if include_last_offset and offs.size:
+        bag[offs[-1]:] = -1
+    return idx, bag, len(starts)
+
+
+def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, max_norm: float | None = None,
+                  norm_type: float = 2, scale_grad_by_freq: bool = False, mode: str = "mean", sparse: bool = False,
+                  per_sample_weights: Tensor | None = None, include_last_offset: bool = False,
+                  padding_idx: int | None = None) -> Tensor:
+    """Sums, means or maxima of bags of embedding rows, without building the (bags, length, dim) lookup.
+
+    Bags are the rows of a 2-D ``input``, or the runs of a 1-D ``input`` that start at ``offsets``.
+    Entries equal to ``padding_idx`` are left out of their bag; an empty bag gives zeros.
+    """
+    from ... import zeros
+    if per_sample_weights is not None and input.shape != per_sample_weights.shape:
+        raise ValueError(f"embedding_bag: If per_sample_weights ({per_sample_weights.shape}) is not None, then it "
+                         f"must have the same shape as the input ({input.shape})")
+    if weight.dim() != 2:
+        raise ValueError(f"weight has to be a 2D Tensor, but got Tensor of dimension {weight.dim()}")
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError("mode has to be one of sum, mean or max")
+    if mode == "max" and scale_grad_by_freq:
+        raise ValueError("max mode does not support scaling the gradient by the frequency")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. per_sample_weights is only "
+                                  f"supported for mode='sum' (got mode='{mode}'). Please open a feature request on "
+                                  f"GitHub.")
+    flat, bag, nbags = _bags(input, offsets, include_last_offset)
+    n = weight.shape[0]
+    if flat.size and (flat.min() < 0 or flat.max() >= n):
+        bad = flat[(flat < 0) | (flat >= n)][0]
+        raise RuntimeError(f"embedding_bag: Expected idx >= 0 && idx < num_embeddings but found idx to be {bad}")
+    if padding_idx is not None:
+        if not -n <= padding_idx < n:
+            raise AssertionError("padding_idx must be within num_embeddings")
+        padding_idx = padding_idx + n if padding_idx < 0 else padding_idx
+    if max_norm is not None:
+        _renorm_rows(weight, flat, max_norm, norm_type)
+    keep = bag >= 0
+    if padding_idx is not None:
+        keep &= flat != padding_idx
+    flat, bag = flat[keep], bag[keep]
+    rows = _Embedding.apply(weight, flat, None, scale_grad_by_freq)  # (kept, dim)
+    dim = weight.shape[1]
+    counts = np.bincount(bag, minlength=nbags)
+    if mode == "max":
+        # a dense (bags, longest, dim) block, so the max is one reduction; padded slots can never win
+        pos = np.arange(len(bag)) - np.searchsorted(bag, bag)
+        slots = np.zeros((nbags, max(int(counts.max(initial=0)), 1)), dtype=np.int64)
+        filled = np.zeros(slots.shape, dtype=bool)
+        slots[bag, pos], filled[bag, pos] = np.arange(len(bag)), True
+        if not len(bag):
+            return zeros(nbags, dim, dtype=weight.dtype)
+        dense = _Embedding.apply(rows, slots, None, False).masked_fill(Tensor._make(~filled[..., None]),
+                                                                       float("-inf"))
+        best = dense.amax(1)
+        return best.masked_fill(Tensor._make((counts == 0)[:, None]), 0.0)
+    if per_sample_weights is not None:
+        rows = rows * per_sample_weights.reshape(-1)[Tensor._make(np.flatnonzero(keep))].unsqueeze(1)
+    if mode == "mean":
+        scale = (1.0 / np.maximum(counts, 1))[bag].astype(weight._data.dtype)
+        rows = rows * Tensor._make(scale[:, None])
+    return zeros(nbags, dim, dtype=weight.dtype).index_add(0, Tensor._make(bag), rows)

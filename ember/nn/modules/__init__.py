@@ -3,20 +3,29 @@ from .module import Module
 from .container import Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict
 from .linear import Identity, Linear, Bilinear
 from .activation import (ReLU, ReLU6, LeakyReLU, ELU, SELU, GELU, SiLU, Mish, Softplus, Tanh, Sigmoid, Hardtanh,
-                         Softmax, LogSoftmax, Softmin)
+                         Softmax, LogSoftmax, Softmin, CELU, Hardsigmoid, Hardswish, LogSigmoid, Softsign,
+                         Tanhshrink, Threshold, Hardshrink, Softshrink, GLU, RReLU, PReLU, Softmax2d)
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from .pooling import (MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
                       AdaptiveMaxPool1d, AdaptiveMaxPool2d)
-from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, RMSNorm
+from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, RMSNorm, LocalResponseNorm
+from .instancenorm import InstanceNorm1d, InstanceNorm2d
 from .dropout import Dropout, Dropout1d, Dropout2d, Dropout3d, AlphaDropout
-from .sparse import Embedding
+from .sparse import Embedding, EmbeddingBag
 from .flatten import Flatten, Unflatten
-from .upsampling import Upsample, PixelShuffle, PixelUnshuffle
+from .upsampling import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d, PixelShuffle, PixelUnshuffle
+from .channelshuffle import ChannelShuffle
+from .distance import CosineSimilarity, PairwiseDistance
+from .padding import (ZeroPad1d, ZeroPad2d, ConstantPad1d, ConstantPad2d, ReflectionPad1d, ReflectionPad2d,
+                      ReplicationPad1d, ReplicationPad2d, CircularPad1d, CircularPad2d)
+from .fold import Unfold, Fold
 from .rnn import RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell, GRUCell
 from .attention import MultiheadAttention
-from .transformer import TransformerEncoderLayer, TransformerEncoder
+from .transformer import (TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer, TransformerDecoder,
+                          Transformer)
 from .loss import (L1Loss, MSELoss, SmoothL1Loss, HuberLoss, NLLLoss, CrossEntropyLoss, BCELoss, BCEWithLogitsLoss,
                    KLDivLoss, CosineEmbeddingLoss, MarginRankingLoss, TripletMarginLoss, SoftMarginLoss,
-                   HingeEmbeddingLoss)
+                   HingeEmbeddingLoss, GaussianNLLLoss, PoissonNLLLoss, MultiMarginLoss, MultiLabelMarginLoss,
+                   MultiLabelSoftMarginLoss, TripletMarginWithDistanceLoss)
 
 __all__ = [name for name in dir() if name[0].isupper()]

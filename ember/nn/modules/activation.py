@@ -287,3 +287,246 @@ class Softmin(_SoftmaxBase):
     """
 
     _fn = staticmethod(F.softmin)
+
+
+# ----------------------------------------------------------------------------- more activations
+class CELU(_Activation):
+    """``x`` for positive ``x``, ``alpha * (exp(x / alpha) - 1)`` otherwise.
+
+    Args:
+        alpha: the saturation value for negative inputs. Default: 1.0.
+        inplace: overwrite the input. Default: False.
+
+    Shape:
+        - Input: ``(*)``; Output: same shape.
+    """
+
+    _fn = staticmethod(F.celu)
+    _options = ("alpha", "inplace")
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        self.alpha = alpha
+        self.inplace = inplace
+
+
+class Hardsigmoid(_Inplace):
+    """``clamp(x / 6 + 1/2, 0, 1)`` elementwise.
+
+    Args:
+        inplace: overwrite the input. Default: False.
+
+    Shape:
+        - Input: ``(*)``; Output: same shape.
+    """
+
+    _fn = staticmethod(F.hardsigmoid)
+
+    def extra_repr(self) -> str:
+        return ""  # torch shows no settings here
+
+
+class Hardswish(_Inplace):
+    """``x * hardsigmoid(x)`` elementwise.
+
+    Args:
+        inplace: overwrite the input. Default: False.
+
+    Shape:
+        - Input: ``(*)``; Output: same shape.
+    """
+
+    _fn = staticmethod(F.hardswish)
+
+    def extra_repr(self) -> str:
+        return ""
+
+
+class LogSigmoid(_Activation):
+    """``log(sigmoid(x))`` elementwise, computed without overflow.
+
+    Shape:
+        - Input: ``(*)``; Output: same shape.
+    """
+
+    _fn = staticmethod(F.logsigmoid)
+
+
+class Softsign(_Activation):
+    """``x / (1 + |x|)`` elementwise.
+
+    Shape:
+        - Input: ``(*)``; Output: same shape.
+    """
+
+    _fn = staticmethod(F.softsign)
+
+
+class Tanhshrink(_Activation):
+    """``x - tanh(x)`` elementwise.
+
+    Shape:
+        - Input: ``(*)``; Output: same shape.
+    """
+
+    _fn = staticmethod(F.tanhshrink)
+
+
+class Threshold(_Activation):
+    """``x`` where ``x > threshold``, else ``value``.
+
+    Args:
+        threshold: the cut-off.
+        value: what replaces the entries at or below it.
+        inplace: overwrite the input. Default: False.
+
+    Shape:
+        - Input: ``(*)``; Output: same shape.
+
+    Example::
+
+        >>> nn.Threshold(0.1, 20)(ember.tensor([0.0, 1.0])).tolist()
+        [20.0, 1.0]
+    """
+
+    _fn = staticmethod(F.threshold)
+    _options = ("threshold", "value", "inplace")
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False) -> None:
+        super().__init__()
+        self.threshold = threshold
+        self.value = value
+        self.inplace = inplace
+
+
+class _Shrink(_Activation):
+    _options = ("lambd",)
+
+    def __init__(self, lambd: float = 0.5) -> None:
+        super().__init__()
+        self.lambd = lambd
+
+    def extra_repr(self) -> str:
+        return f"{self.lambd}"
+
+
+class Hardshrink(_Shrink):
+    """``x`` where ``|x| > lambd``, else 0.
+
+    Args:
+        lambd: the half-width of the zeroed band. Default: 0.5.
+
+    Shape:
+        - Input: ``(*)``; Output: same shape.
+    """
+
+    _fn = staticmethod(F.hardshrink)
+
+
+class Softshrink(_Shrink):
+    """``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, 0 between.
+
+    Args:
+        lambd: the half-width of the zeroed band, at least 0. Default: 0.5.
+
+    Shape:
+        - Input: ``(*)``; Output: same shape.
+    """
+
+    _fn = staticmethod(F.softshrink)
+
+
+class GLU(_Activation):
+    """Gated linear unit: ``a * sigmoid(b)``, ``a`` and ``b`` the halves of the input along ``dim``.
+
+    Args:
+        dim: the dim to split (its size must be even). Default: -1.
+
+    Shape:
+        - Input: ``(*1, N, *2)``; Output: ``(*1, N / 2, *2)``.
+    """
+
+    _fn = staticmethod(F.glu)
+    _options = ("dim",)
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+
+class RReLU(_Activation):
+    """Randomized leaky ReLU: in training each negative entry gets a slope drawn from U(lower, upper); in
+    evaluation the slope is ``(lower + upper) / 2``.
+
+    Args:
+        lower: lower bound of the slope. Default: 1/8.
+        upper: upper bound of the slope. Default: 1/3.
+        inplace: overwrite the input. Default: False.
+
+    Shape:
+        - Input: ``(*)``; Output: same shape.
+    """
+
+    _options = ("lower", "upper", "inplace")
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False) -> None:
+        super().__init__()
+        self.lower = lower
+        self.upper = upper
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+
+class PReLU(Module):
+    """Leaky ReLU with a learned slope: ``x`` for positive ``x``, ``weight * x`` otherwise.
+
+    Args:
+        num_parameters: 1 (one slope shared) or the number of input channels (dim 1). Default: 1.
+        init: the initial slope. Default: 0.25.
+
+    Attributes:
+        weight: the slopes, shape ``(num_parameters,)``.
+
+    Shape:
+        - Input: ``(*)`` (channels at dim 1 when ``num_parameters > 1``); Output: same shape.
+
+    Example::
+
+        >>> nn.PReLU()(ember.tensor([-2.0, 2.0])).tolist()
+        [-0.5, 2.0]
+    """
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None) -> None:
+        from ..._factories import empty
+        from ..parameter import Parameter
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.init = init
+        self.weight = Parameter(empty(num_parameters, dtype=dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every slope back to ``init``."""
+        from .. import init as init_
+        init_.constant_(self.weight, self.init)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
+
+
+class Softmax2d(Module):
+    """Softmax over the channels (dim -3) at every spatial position.
+
+    Shape:
+        - Input: ``(N, C, H, W)`` or ``(C, H, W)``; Output: same shape.
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.dim() not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {input.dim()}D instead")
+        return F.softmax(input, -3, _stacklevel=5)

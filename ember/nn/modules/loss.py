@@ -310,3 +310,139 @@ class HingeEmbeddingLoss(_Loss):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.hinge_embedding_loss(input, target, margin=self.margin, reduction=self.reduction)
+
+
+class GaussianNLLLoss(_Loss):
+    """Negative log-likelihood of the target under N(input, var): ``(log var + (input - target)^2 / var) / 2``.
+
+    Args:
+        full: add the constant ``log(2 pi) / 2``. Default: False.
+        eps: variances are raised to at least this (in value only). Default: 1e-6.
+        reduction: 'none' | 'mean' | 'sum'. Default: 'mean'.
+
+    Shape:
+        - Input, Target: ``(N, *)`` or ``(*)``. Var: the input's shape, or one dim fewer / size 1 in one dim
+          (one variance per vector). Output: scalar, or the input's shape with 'none'.
+    """
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean") -> None:
+        super().__init__(None, None, reduction)
+        self.full = full
+        self.eps = eps
+
+    def forward(self, input: Tensor, target: Tensor, var: Tensor | float) -> Tensor:
+        return F.gaussian_nll_loss(input, target, var, full=self.full, eps=self.eps, reduction=self.reduction)
+
+
+class PoissonNLLLoss(_Loss):
+    """Negative log-likelihood of the target under Poisson(rate): ``rate - target * log(rate)``.
+
+    Args:
+        log_input: the input is ``log(rate)`` (True, default) or the rate.
+        full: add Stirling's approximation of ``log(target!)``. Default: False.
+        eps: keeps ``log(rate)`` finite when ``log_input=False``. Default: 1e-8.
+        reduction: 'none' | 'mean' | 'sum'. Default: 'mean'.
+
+    Shape:
+        - Input, Target: ``(*)``, the same shape. Output: scalar, or ``(*)`` with 'none'.
+    """
+
+    def __init__(self, log_input: bool = True, full: bool = False, size_average=None, eps: float = 1e-8,
+                 reduce=None, reduction: str = "mean") -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.log_input = log_input
+        self.full = full
+        self.eps = eps
+
+    def forward(self, log_input: Tensor, target: Tensor) -> Tensor:
+        return F.poisson_nll_loss(log_input, target, log_input=self.log_input, full=self.full, eps=self.eps,
+                                  reduction=self.reduction)
+
+
+class MultiMarginLoss(_WeightedLoss):
+    """Multi-class hinge loss ``sum_{i != y} max(0, margin - x[y] + x[i])^p / C``.
+
+    Args:
+        p: 1 or 2. Default: 1.
+        margin: Default: 1.
+        weight: a per-class rescaling, shape ``(C,)``.
+        reduction: 'none' | 'mean' | 'sum'. Default: 'mean'.
+
+    Shape:
+        - Input: ``(N, C)`` or ``(C)``. Target: ``(N)`` or ``()`` class indices. Output: scalar, or ``(N)``.
+    """
+
+    def __init__(self, p: int = 1, margin: float = 1.0, weight: Tensor | None = None, size_average=None,
+                 reduce=None, reduction: str = "mean") -> None:
+        super().__init__(weight, size_average, reduce, reduction)
+        if p not in (1, 2):
+            raise ValueError("only p == 1 and p == 2 supported")
+        if weight is not None and weight.dim() != 1:
+            raise ValueError(f"MultiMarginLoss: expected weight to be None or 1D tensor, got {weight.dim()}D instead")
+        self.p = p
+        self.margin = margin
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.multi_margin_loss(input, target, p=self.p, margin=self.margin, weight=self.weight,
+                                   reduction=self.reduction)
+
+
+class MultiLabelMarginLoss(_Loss):
+    """Multi-label hinge loss ``sum_{j in y} sum_{i not in y} max(0, 1 - (x[j] - x[i])) / C``.
+
+    Args:
+        reduction: 'none' | 'mean' | 'sum'. Default: 'mean'.
+
+    Shape:
+        - Input: ``(N, C)`` or ``(C)``. Target: the input's shape, integer classes, each row ending at its first
+          -1. Output: scalar, or ``(N)``.
+    """
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.multilabel_margin_loss(input, target, reduction=self.reduction)
+
+
+class MultiLabelSoftMarginLoss(_WeightedLoss):
+    """Per-class logistic loss ``-(y log sigmoid(x) + (1 - y) log sigmoid(-x))``, averaged over the classes.
+
+    Args:
+        weight: a per-class rescaling, shape ``(C,)``.
+        reduction: 'none' | 'mean' | 'sum'. Default: 'mean'.
+
+    Shape:
+        - Input, Target: ``(N, C)`` or ``(C)``. Output: scalar, or ``(N)``.
+    """
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.multilabel_soft_margin_loss(input, target, weight=self.weight, reduction=self.reduction)
+
+
+class TripletMarginWithDistanceLoss(_Loss):
+    """``max(0, margin + d(anchor, positive) - d(anchor, negative))`` for any distance function ``d``.
+
+    Args:
+        distance_function: maps two tensors to distances; default ``nn.PairwiseDistance()``.
+        margin: Default: 1.
+        swap: use the smaller of d(anchor, negative) and d(positive, negative). Default: False.
+        reduction: 'none' | 'mean' | 'sum'. Default: 'mean'.
+
+    Shape:
+        - Anchor, Positive, Negative: ``(N, *)`` or ``(*)``, as the distance function takes. Output: scalar or
+          ``(N)``.
+    """
+
+    def __init__(self, *, distance_function=None, margin: float = 1.0, swap: bool = False,
+                 reduction: str = "mean") -> None:
+        from .distance import PairwiseDistance
+        super().__init__(None, None, reduction)
+        if margin <= 0:
+            raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater than 0, got {margin} "
+                             "instead")
+        self.distance_function = distance_function if distance_function is not None else PairwiseDistance()
+        self.margin = margin
+        self.swap = swap
+
+    def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
+        return F.triplet_margin_with_distance_loss(anchor, positive, negative,
+                                                   distance_function=self.distance_function, margin=self.margin,
+                                                   swap=self.swap, reduction=self.reduction)

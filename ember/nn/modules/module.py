@@ -85,9 +85,9 @@ class _BackwardHookFn(Function):
     """Identity on tensors; its backward passes their gradients through ``callback`` (module backward hooks)."""
 
     @staticmethod
-    def forward(ctx, callback, *tensors):
+    def forward(ctx, callback, materialize, *tensors):
         ctx.callback = callback
-        ctx.set_materialize_grads(False)
+        ctx.set_materialize_grads(materialize)  # inputs' hooks see zeros for missing grads, outputs' see None
         outs = tuple(t.detach() for t in tensors)
         ctx.mark_non_differentiable(*[o for o, t in zip(outs, tensors) if not t.requires_grad])
         return outs
@@ -95,7 +95,7 @@ class _BackwardHookFn(Function):
     @staticmethod
     def backward(ctx, *grads):
         new = ctx.callback(grads)
-        return (None, *(grads if new is None else new))
+        return (None, None, *(grads if new is None else new))
 
 
 class _BackwardHook:
@@ -109,13 +109,13 @@ class _BackwardHook:
         self.n_inputs = self.n_outputs = 0
 
     @staticmethod
-    def _wrap(values: tuple, callback) -> tuple:
+    def _wrap(values: tuple, callback, materialize: bool) -> tuple:
         """``values`` with their tensors passed through one identity node, and those tensors' positions."""
         idx = [i for i, v in enumerate(values) if isinstance(v, Tensor)]
         if not (_grad_state.enabled and any(values[i].requires_grad for i in idx)):
             return values, None
         values = list(values)
-        for i, t in zip(idx, _BackwardHookFn.apply(callback, *[values[i] for i in idx])):
+        for i, t in zip(idx, _BackwardHookFn.apply(callback, materialize, *[values[i] for i in idx])):
             values[i] = t
         return tuple(values), idx
 
@@ -128,14 +128,14 @@ class _BackwardHook:
 
     def setup_input(self, args: tuple) -> tuple:
         self.n_inputs = len(args)
-        args, self.input_idx = self._wrap(args, self._input_grads)
+        args, self.input_idx = self._wrap(args, self._input_grads, True)
         return args
 
     def setup_output(self, result):
         single = not isinstance(result, tuple)
         outs = (result,) if single else result
         self.n_outputs = len(outs)
-        outs, self.output_idx = self._wrap(outs, self._output_grads)
+        outs, self.output_idx = self._wrap(outs, self._output_grads, False)
         return outs[0] if single else outs
 
     def _output_grads(self, grads) -> tuple:

@@ -216,3 +216,36 @@ class RMSNorm(_Norm):
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class LocalResponseNorm(Module):
+    """Normalize each entry by the energy of its ``size`` neighbouring channels:
+    ``x / (k + alpha / size * sum x^2)^beta``.
+
+    Args:
+        size: how many channels the sum covers.
+        alpha: the multiplier. Default: 1e-4.
+        beta: the exponent. Default: 0.75.
+        k: the additive constant. Default: 1.
+
+    Shape:
+        - Input: ``(N, C, *)``; Output: same shape.
+
+    Example::
+
+        >>> nn.LocalResponseNorm(2)(ember.randn(2, 4, 3, 3)).shape
+        ember.Size([2, 4, 3, 3])
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

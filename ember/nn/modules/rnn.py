@@ -22,6 +22,7 @@ import warnings
 import numpy as np
 
 from ..._tensor import Tensor
+from ..._ops.elementwise import where
 from ..._ops.shape import cat, stack
 from ..._factories import empty, zeros
 from ...autograd import grad as _autograd_grad
@@ -30,6 +31,7 @@ from ...autograd.grad_mode import enable_grad, state
 from .. import init
 from .._functional import basic as F
 from ..parameter import Parameter
+from ..utils.rnn import PackedSequence, _pack_like, pad_packed_sequence
 from .module import Module
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
@@ -490,6 +492,8 @@ class RNNBase(Module):
         return ()
 
     def forward(self, input: Tensor, hx=None):
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         batched = self._check_input(input)
         batch_first = batched and self.batch_first
         if not batched:
@@ -516,6 +520,38 @@ class RNNBase(Module):
         if not batched:
             x, finals = x.squeeze(1), [f.squeeze(1) for f in finals]
         return x, (finals[0] if len(finals) == 1 else tuple(finals))
+
+    def _forward_packed(self, input: PackedSequence, hx) -> tuple:
+        """A packed batch, step by step with ember ops on the padded batch: a sequence's states stop changing
+        past its length, so its final states are the ones at its own end, and the reverse direction starts
+        there from the initial state."""
+        x, lengths = pad_packed_sequence(input)  # time-major, original batch order (as hx)
+        self._check_input(x)
+        states = self._states(hx, True, x.shape[1], x)
+        running = [Tensor._make(t < lengths.numpy()[:, None]) for t in range(x.shape[0])]
+        directions = 2 if self.bidirectional else 1
+        finals = [[] for _ in states]
+        for layer in range(self.num_layers):
+            outs = []
+            for d, suffix in enumerate(("", "_reverse")[:directions]):
+                w_ih, b_ih, w_hh, b_hh, w_hr = self._weights(layer, suffix)
+                hidden = (w_hh, b_hh) if self.mode != "LSTM" else (w_hh, b_hh, w_hr)
+                hs = [s[layer * directions + d] for s in states]
+                gi = F.linear(x, w_ih, b_ih)
+                ys = [None] * x.shape[0]
+                for t in _steps(len(ys), d == 1):
+                    new = self._scan.cell(gi[t], *hs, *hidden, *self._flags())
+                    new = new if isinstance(new, tuple) else (new,)
+                    hs = [where(running[t], n, h) for n, h in zip(new, hs)]
+                    ys[t] = hs[0]
+                outs.append(stack(ys))
+                for acc, h in zip(finals, hs):
+                    acc.append(h)
+            x = outs[0] if directions == 1 else cat(outs, -1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, True)
+        finals = [stack(f) for f in finals]
+        return _pack_like(x, input), (finals[0] if len(finals) == 1 else tuple(finals))
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"

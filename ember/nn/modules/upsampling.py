@@ -1,4 +1,4 @@
-"""Upsample, PixelShuffle and PixelUnshuffle layers."""
+"""Upsample (and its fixed-mode UpsamplingNearest2d, UpsamplingBilinear2d), PixelShuffle and PixelUnshuffle."""
 from __future__ import annotations
 
 from ..._tensor import Tensor
@@ -80,3 +80,31 @@ class PixelUnshuffle(Module):
 
     def extra_repr(self) -> str:
         return f"downscale_factor={self.downscale_factor}"
+
+
+class UpsamplingNearest2d(Upsample):
+    """Nearest-neighbour upsampling of (N, C, H, W) to ``size`` or by ``scale_factor``.
+
+    Args:
+        size: the output size (int or pair). scale_factor: multiplier of the size (one of the two).
+
+    Shape:
+        - Input: ``(N, C, H, W)``; Output: ``(N, C, H_out, W_out)``.
+    """
+
+    def __init__(self, size=None, scale_factor=None) -> None:
+        super().__init__(size, scale_factor, mode="nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """Bilinear upsampling of (N, C, H, W) with ``align_corners=True``.
+
+    Args:
+        size: the output size (int or pair). scale_factor: multiplier of the size (one of the two).
+
+    Shape:
+        - Input: ``(N, C, H, W)``; Output: ``(N, C, H_out, W_out)``.
+    """
+
+    def __init__(self, size=None, scale_factor=None) -> None:
+        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)

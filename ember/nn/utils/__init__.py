@@ -1,4 +1,7 @@
-"""Helpers for training: gradient clipping, flattening parameters, padding sequences."""
+"""Helpers for training: gradient clipping, flattening parameters, variable-length sequences,
+parametrizations (weight and spectral normalisation)."""
 from .clip_grad import clip_grad_norm_, clip_grad_value_, clip_grad_norm, get_total_norm, clip_grads_with_norm_
 from .convert_parameters import parameters_to_vector, vector_to_parameters
 from . import rnn  # noqa: F401
+from . import parametrize, parametrizations  # noqa: F401
+from .weight_norm import weight_norm, remove_weight_norm
