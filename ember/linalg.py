@@ -821,7 +821,7 @@ def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver=None) -> LstsqResult:
     rank = matrix_rank(A, rtol=tol) if driver != "gels" else _const(xp.empty((0,), dtype=np.int64))
     svals = svdvals(A).detach() if driver in ("gelsd", "gelss") else empty
     residuals = empty
-    if driver != "gelsy" and m > n and driver != "gels" and bool((rank._data == n).all()):
+    if driver != "gelsy" and m > n and (driver == "gels" or bool((rank._data == n).all())):
         residuals = ((matmul(A, X) - Bm) ** 2).sum(-2)
     return LstsqResult(X.reshape(X._data.shape[:-1]) if vector else X, residuals, rank, svals)
 

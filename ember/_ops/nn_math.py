@@ -16,6 +16,7 @@ from .. import _dtype
 from .._backend import xp
 from .._tensor import Tensor
 from ..autograd.function import Op
+from ..autograd.grad_mode import state
 from .common import FUNCTIONS, register, wrap_dim, check_inplace, write_inplace
 
 __all__ = ["softmax", "log_softmax", "softmin", "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu",
@@ -110,18 +111,23 @@ def _fn(name: str, fallback):
     return FUNCTIONS.get(name, fallback)
 
 
-def _maybe_inplace(input: Tensor, out: Tensor, inplace: bool, name: str) -> Tensor:
-    """``out``, or (``inplace=True``) ``input`` overwritten with it, as the nn ``inplace=`` flags do."""
+def _maybe_inplace(input: Tensor, fn, inplace: bool, name: str) -> Tensor:
+    """``fn(input)``, or (``inplace=True``) ``input`` overwritten with it, as the nn ``inplace=`` flags do."""
     if not inplace:
-        return out
+        return fn(input)
     check_inplace(input, name)
-    return write_inplace(input, out, name)
+    src = input
+    if state.enabled and input._requires_grad:
+        # fn's backward may need the values about to be overwritten: give it a copy that takes
+        # input's place in the graph (torch saves the original values too)
+        src = Tensor._make(input._data.copy(), True, input.grad_fn, input._output_nr)
+    return write_inplace(input, fn(src), name)
 
 
 # ----------------------------------------------------------------------------- activations
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """max(0, x) elementwise."""
-    return _maybe_inplace(input, _fn("relu", _relu)(input), inplace, "relu_")
+    return _maybe_inplace(input, _fn("relu", _relu), inplace, "relu_")
 
 
 def sigmoid(input: Tensor) -> Tensor:
@@ -141,12 +147,12 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x for x > 0, else negative_slope * x."""
-    return _maybe_inplace(input, _leaky(_float(input, "leaky_relu"), negative_slope), inplace, "leaky_relu_")
+    return _maybe_inplace(_float(input, "leaky_relu"), lambda x: _leaky(x, negative_slope), inplace, "leaky_relu_")
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x for x > 0, else alpha * (exp(x) - 1)."""
-    return _maybe_inplace(input, _elu(_float(input, "elu"), alpha), inplace, "elu_")
+    return _maybe_inplace(_float(input, "elu"), lambda x: _elu(x, alpha), inplace, "elu_")
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -155,12 +161,12 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
     """scale * elu(x, alpha) with the self-normalising constants."""
-    return elu(input, _SELU_ALPHA) * _SELU_SCALE
+    return _maybe_inplace(input, lambda x: elu(x, _SELU_ALPHA) * _SELU_SCALE, inplace, "selu_")
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x for x > 0, else alpha * (exp(x / alpha) - 1)."""
-    return elu(input / alpha, 1.0) * alpha
+    return _maybe_inplace(input, lambda x: elu(x / alpha, 1.0) * alpha, inplace, "celu_")
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -179,7 +185,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """x * sigmoid(x)."""
-    return _maybe_inplace(input, input * sigmoid(input), inplace, "silu_")
+    return _maybe_inplace(input, lambda x: x * sigmoid(x), inplace, "silu_")
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -189,24 +195,24 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """x * tanh(softplus(x))."""
-    return _maybe_inplace(input, input * tanh(softplus(input)), inplace, "mish_")
+    return _maybe_inplace(input, lambda x: x * tanh(softplus(x)), inplace, "mish_")
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     """x clamped to [min_val, max_val]."""
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
-    return _maybe_inplace(input, _hardtanh(input, min_val, max_val), inplace, "hardtanh_")
+    return _maybe_inplace(input, lambda x: _hardtanh(x, min_val, max_val), inplace, "hardtanh_")
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     """clamp(x / 6 + 1/2, 0, 1)."""
-    return _hardsigmoid(_float(input, "hardsigmoid"))
+    return _maybe_inplace(_float(input, "hardsigmoid"), _hardsigmoid, inplace, "hardsigmoid_")
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     """x * hardsigmoid(x)."""
-    return input * hardsigmoid(input)
+    return _maybe_inplace(input, lambda x: x * hardsigmoid(x), inplace, "hardswish_")
 
 
 def logsigmoid(input: Tensor) -> Tensor:
@@ -226,7 +232,7 @@ def tanhshrink(input: Tensor) -> Tensor:
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
     """x where x > threshold, else value."""
-    return _maybe_inplace(input, _threshold(input, threshold, value), inplace, "threshold_")
+    return _maybe_inplace(input, lambda x: _threshold(x, threshold, value), inplace, "threshold_")
 
 
 if "relu" not in FUNCTIONS:  # the elementwise category may define ember.relu itself

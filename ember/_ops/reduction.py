@@ -866,8 +866,8 @@ def _quantile(op: str, input, q, dim, keepdim: bool, interpolation: str, ignore_
     if input._data.size == 0:
         raise RuntimeError(f"{op}() input tensor must be non-empty")
     if interpolation not in _INTERPOLATIONS:
-        raise RuntimeError(f"{op}() interpolation must be one of linear, lower, higher, midpoint or nearest. "
-                           f"Got {interpolation}")
+        raise RuntimeError(f"{op}() interpolation must be one of linear, lower, higher, midpoint or nearest, "
+                           f"but got {interpolation}")
     if isinstance(q, Tensor):
         if q._data.ndim > 1:
             raise RuntimeError(f"{op}() q must be a scalar or 1D tensor")

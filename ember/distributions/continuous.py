@@ -263,12 +263,12 @@ class _StandardGamma(Op):
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        ctx.save_for_backward(inputs[0], output)
+        ctx.save_for_backward(inputs[0], Tensor._make(output))
 
     @staticmethod
     def backward(ctx, g):
         alpha, x = ctx.saved_tensors
-        return g * from_array(_dsample_dalpha(alpha.numpy(), x.numpy()), g.dtype), None
+        return g * from_array(_dsample_dalpha(alpha.detach().numpy(), x.detach().numpy()), g.dtype), None
 
 
 def _standard_gamma(alpha: Tensor, shape) -> Tensor:

@@ -11,7 +11,7 @@ import ember.nn.functional as F
 from .._tensor import Tensor, Size
 from . import constraints
 from .distribution import Distribution
-from .utils import (as_size, broadcast_all, clamp_probs, from_array, lazy_property, logits_to_probs,
+from .utils import (as_size, broadcast_all, from_array, lazy_property, logits_to_probs,
                     probs_to_logits, rng)
 
 __all__ = ["Bernoulli", "Categorical", "OneHotCategorical", "Poisson", "Binomial", "Multinomial"]

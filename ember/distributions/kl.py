@@ -163,7 +163,7 @@ def _kl_mvn_mvn(p, q):
     n = p.event_shape[0]
     shape = tuple(broadcast_shape(Lp.shape[:-2], Lq.shape[:-2])) + (n, n)
     # tr(Sq^-1 Sp) = ||Lq^-1 Lp||_F^2
-    trace = _tril_solve(Lq.expand(shape), Lp.tril().expand(shape)).pow(2).sum((-2, -1))
+    trace = _tril_solve(Lq.expand(shape), Lp.expand(shape)).pow(2).sum((-2, -1))
     maha = batch_mahalanobis(Lq, q.loc - p.loc)
     return half_log_det_ratio + 0.5 * (trace + maha - n)
 

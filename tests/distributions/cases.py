@@ -5,7 +5,7 @@ parameters, so that one test body compares every method with torch 2.13.0.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -20,7 +20,6 @@ class Case:
     grad: tuple = ()          # parameters whose gradients are compared
     cdf: bool = False         # compare cdf and icdf
     value_dtype: str = "float"
-    ints: tuple = field(default=())  # parameters passed as ints (not tensors)
 
 
 def _pos(rng, *shape):

@@ -26,7 +26,8 @@ def _pair(case, seed=0, dtype="float64"):
     e, ep = _build(ember, case, arrays, dtype)
     t, tp = _build(torch, case, arrays, dtype)
     vdt = "int64" if case.value_dtype == "int" else dtype
-    return (e, ep, ember.tensor(value, dtype=getattr(ember, vdt))), (t, tp, torch.tensor(value, dtype=getattr(torch, vdt)))
+    ev, tv = ember.tensor(value, dtype=getattr(ember, vdt)), torch.tensor(value, dtype=getattr(torch, vdt))
+    return (e, ep, ev), (t, tp, tv)
 
 
 def _both(fn_e, fn_t):

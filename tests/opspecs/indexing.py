@@ -238,3 +238,33 @@ SPECS += [
     OpSpec("index_reduce_amin", lambda lib, x, d, i, s: lib.index_reduce(x, d, i, s, "amin", include_self=False),
            _index_reduce_samples),
 ]
+
+
+# ----------------------------------------------------------------------------- round 2: index helpers
+def _no_args(*kwargs_list):
+    return lambda rng, dt: [Sample((), kw, name=str(kw)) for kw in kwargs_list]
+
+
+SPECS += [
+    OpSpec("tril_indices", lambda lib, **kw: lib.tril_indices(**kw),
+           _no_args({"row": 3, "col": 4}, {"row": 4, "col": 3, "offset": 1}, {"row": 3, "col": 3, "offset": -1},
+                    {"row": 0, "col": 2}, {"row": 3, "col": 5, "offset": 9}),
+           dtypes=(np.int64,), differentiable=False),
+    OpSpec("triu_indices", lambda lib, **kw: lib.triu_indices(**kw),
+           _no_args({"row": 3, "col": 4}, {"row": 4, "col": 3, "offset": -1}, {"row": 5, "col": 2, "offset": 2},
+                    {"row": 2, "col": 2, "offset": -5}), dtypes=(np.int64,), differentiable=False),
+    OpSpec("tril_indices_dtype", lambda lib: lib.tril_indices(3, 3, dtype=lib.int32), _no_args({}),
+           dtypes=(np.int64,), differentiable=False),
+    OpSpec("unravel_index", lambda lib, i, shape: lib.unravel_index(i, shape),
+           lambda rng, dt: [Sample((np.array([0, 4, 5, 23], dt), (2, 3, 4))), Sample((np.array(7, dt), 10)),
+                            Sample((np.array([[1, -1], [9, 3]], dt), (2, 3)), name="wraps")],
+           dtypes=(np.int64, np.int32), differentiable=False),
+    OpSpec("cartesian_prod", lambda lib, *ts: lib.cartesian_prod(*ts),
+           lambda rng, dt: [Sample(tuple(arr(rng, s, dt) for s in ss), name=str(ss))
+                            for ss in [((3,), (2,)), ((2,), (3,), (2,)), ((4,),)]]),
+    OpSpec("combinations", lambda lib, x, **kw: lib.combinations(x, **kw),
+           lambda rng, dt: [Sample((arr(rng, (5,), dt),), kw, name=str(kw))
+                            for kw in [{}, {"r": 3}, {"r": 2, "with_replacement": True}, {"r": 1}, {"r": 6}]]),
+    OpSpec("combinations_r0", lambda lib, x: lib.combinations(x, 0),
+           lambda rng, dt: [Sample((arr(rng, (3,), dt),))], differentiable=False),
+]

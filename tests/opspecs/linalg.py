@@ -176,3 +176,100 @@ SPECS += [
            _one((3, 3), (2, 3, 3)), atol=1e-4),
     OpSpec("matrix_power_0", lambda lib, x: x.matrix_power(0) + x, _one((3, 3))),
 ]
+
+
+# ----------------------------------------------------------------------------- round 2: solvers, exponential, distances
+def _tri_samples(rng, dt):
+    out = []
+    for a, b, kw in [((3, 3), (3, 2), {"upper": True}), ((3, 3), (3, 4), {"upper": False}),
+                     ((2, 3, 3), (2, 3, 2), {"upper": True, "unitriangular": True}),
+                     ((3, 3), (2, 3), {"upper": False, "left": False}), ((2, 3, 3), (3, 1), {"upper": False})]:
+        out.append(Sample((well(rng, a, dt), arr(rng, b, dt)), kw, name=f"{a}x{b} {kw}"))
+    return out
+
+
+def _spd_rhs(rng, dt):
+    return [Sample(((spd(rng, n, dt, b) / 2).astype(dt), arr(rng, b + (n, k), dt)), name=f"{b}{n}x{k}")
+            for b, n, k in [((), 3, 2), ((2,), 3, 1)]]
+
+
+def _lu_rhs(rng, dt):
+    """A packed LU factorisation (torch's, as the reference computes it), its pivots and a right-hand side."""
+    import torch
+
+    def packed(shape):
+        LU, piv = torch.linalg.lu_factor(torch.from_numpy(well(rng, shape, dt)))
+        return LU.numpy(), piv.numpy()
+    return [Sample((*packed(a), arr(rng, b, dt)), kw, name=f"{a}x{b} {kw}")
+            for a, b, kw in [((3, 3), (3, 2), {}), ((2, 4, 4), (2, 4, 1), {"adjoint": True}),
+                             ((3, 3), (2, 3), {"left": False}), ((3, 3), (1, 3), {"left": False, "adjoint": True})]]
+
+
+def _lstsq_samples(rng, dt):
+    return [Sample((arr(rng, a, dt), arr(rng, b, dt)), name=f"{a}x{b}")
+            for a, b in [((5, 3), (5, 2)), ((3, 3), (3, 1)), ((2, 4, 2), (2, 4, 3)), ((3, 5), (3, 2)), ((4, 3), (4,))]]
+
+
+def _exp_samples(rng, dt):
+    return [Sample((arr(rng, s, dt, -scale, scale),), name=f"{s} scale {scale}")
+            for s, scale in [((1, 1), 1.0), ((3, 3), 1.0), ((2, 4, 4), 0.5), ((3, 3), 3.0), ((0, 2, 2), 1.0)]]
+
+
+SPECS += [
+    OpSpec("addbmm", lambda lib, c, a, b: lib.addbmm(c, a, b, beta=0.5, alpha=2.0),
+           pairs([((3, 5), (2, 3, 4), (2, 4, 5)), ((5,), (4, 3, 2), (4, 2, 5))])),
+    OpSpec("addbmm_", lambda lib, c, a, b: c.clone().addbmm_(a, b), pairs([((3, 5), (2, 3, 4), (2, 4, 5))])),
+    OpSpec("addmm_", lambda lib, c, a, b: c.clone().addmm_(a, b, beta=2), pairs([((3, 5), (3, 4), (4, 5))])),
+    OpSpec("addmv_", lambda lib, c, a, b: c.clone().addmv_(a, b, alpha=-1), pairs([((3,), (3, 4), (4,))])),
+    OpSpec("addr_", lambda lib, c, a, b: c.clone().addr_(a, b), pairs([((3, 4), (3,), (4,))])),
+    OpSpec("baddbmm_", lambda lib, c, a, b: c.clone().baddbmm_(a, b, alpha=0.5), pairs([((2, 3, 5), (2, 3, 4), (2, 4, 5))])),
+    OpSpec("chain_matmul", lambda lib, *ms: lib.chain_matmul(*ms), pairs([((3, 4), (4, 5), (5, 2)), ((2, 3), (3, 2)),
+                                                                         ((5, 1), (1, 6), (6, 2), (2, 3))])),
+    OpSpec("linalg.multi_dot", lambda lib, *ms: lib.linalg.multi_dot(list(ms)),
+           pairs([((3, 4), (4, 5), (5, 2)), ((4,), (4, 5), (5, 2), (2,)), ((4,), (4, 3)), ((6, 2), (2, 6), (6, 2))])),
+    OpSpec("cdist", lambda lib, a, b, p=2.0: lib.cdist(a, b, p),
+           lambda rng, dt: [Sample((arr(rng, a, dt), arr(rng, b, dt), p), name=f"{a},{b} p={p}")
+                            for a, b, p in [((4, 3), (5, 3), 2.0), ((2, 4, 3), (1, 5, 3), 2.0), ((4, 2), (3, 2), 1.0),
+                                            ((3, 3), (2, 3), 3.0), ((3, 2), (4, 2), float("inf")),
+                                            ((3, 2), (2, 2), 0.5)]],
+           double_backward=False, note="torch's cdist backward is not twice differentiable"),
+    OpSpec("renorm", lambda lib, x, **kw: lib.renorm(x, **kw),
+           lambda rng, dt: [Sample((arr(rng, s, dt),), kw, name=f"{s} {kw}")
+                            for s, kw in [((3, 4), {"p": 2, "dim": 0, "maxnorm": 2.0}),
+                                          ((3, 4), {"p": 1, "dim": 1, "maxnorm": 2.5}),
+                                          ((2, 3, 4), {"p": 3, "dim": -1, "maxnorm": 1.5})]]),
+    OpSpec("renorm_", lambda lib, x: x.clone().renorm_(2, 1, 1.5), _one((3, 4))),
+    OpSpec("matrix_exp", lambda lib, x: lib.matrix_exp(x), _exp_samples, atol=1e-4, rtol=1e-5),
+    OpSpec("linalg.matrix_exp", lambda lib, x: lib.linalg.matrix_exp(x), _one((3, 3)), atol=1e-4, rtol=1e-5),
+    OpSpec("linalg.solve_triangular", lambda lib, a, b, **kw: lib.linalg.solve_triangular(a, b, **kw), _tri_samples,
+           atol=1e-4, rtol=1e-5),
+    OpSpec("triangular_solve", lambda lib, b, a, *flags: tuple(lib.triangular_solve(b, a, *flags)),
+           lambda rng, dt: [Sample((arr(rng, b, dt), well(rng, a, dt), *flags), name=f"{a} {flags}")
+                            for a, b, flags in [((3, 3), (3, 2), ()), ((3, 3), (3, 2), (False,)),
+                                                ((2, 3, 3), (2, 3, 1), (True, True)),
+                                                ((3, 3), (3, 2), (False, False, True))]], atol=1e-4, rtol=1e-5),
+    OpSpec("cholesky_solve", lambda lib, m, b: lib.cholesky_solve(b, lib.linalg.cholesky(m + m.mT)), _spd_rhs,
+           atol=1e-4, rtol=1e-5),
+    OpSpec("cholesky_solve_upper", lambda lib, m, b: b.cholesky_solve(lib.linalg.cholesky(m + m.mT, upper=True), True),
+           _spd_rhs, atol=1e-4, rtol=1e-5),
+    OpSpec("cholesky_inverse", lambda lib, m: lib.cholesky_inverse(lib.linalg.cholesky(m + m.mT)), spd_samples,
+           atol=1e-4, rtol=1e-5),
+    OpSpec("cholesky_inverse_upper", lambda lib, m: lib.linalg.cholesky(m + m.mT, upper=True).cholesky_inverse(True),
+           spd_samples, atol=1e-4, rtol=1e-5),
+    OpSpec("linalg.lstsq", lambda lib, a, b: lib.linalg.lstsq(a, b).solution, _lstsq_samples, atol=1e-4, rtol=1e-4),
+    OpSpec("linalg.lstsq_all", lambda lib, a, b, driver: tuple(lib.linalg.lstsq(a, b, driver=driver)),
+           lambda rng, dt: [Sample((arr(rng, (5, 3), dt), arr(rng, (5, 2), dt), d), name=d)
+                            for d in ("gelsy", "gelsd", "gelss", "gels")], atol=1e-4, rtol=1e-4, differentiable=False),
+    OpSpec("linalg.lu_factor", lambda lib, a: tuple(lib.linalg.lu_factor(a)), _one((3, 3), (2, 4, 4), (3, 5), (5, 2)),
+           atol=1e-4, rtol=1e-4, differentiable=False),
+    OpSpec("linalg.lu", lambda lib, a: tuple(lib.linalg.lu(a)), _one((3, 3), (2, 4, 4), (3, 5), (5, 2)),
+           atol=1e-4, rtol=1e-4, differentiable=False),
+    OpSpec("lu_unpack", lambda lib, a: tuple(lib.lu_unpack(*lib.linalg.lu_factor(a))), _one((3, 3), (2, 4, 4), (3, 5)),
+           atol=1e-4, rtol=1e-4, differentiable=False),
+    OpSpec("torch.lu", lambda lib, a: tuple(a.lu(get_infos=True)), _one((3, 3), (2, 4, 4)), atol=1e-4, rtol=1e-4,
+           differentiable=False),
+    OpSpec("linalg.lu_solve", lambda lib, lu, piv, b, **kw: lib.linalg.lu_solve(lu, piv, b, **kw), _lu_rhs,
+           atol=1e-4, rtol=1e-4),
+    OpSpec("lu_solve", lambda lib, lu, piv, b: b.lu_solve(lu, piv), lambda rng, dt: _lu_rhs(rng, dt)[:1],
+           atol=1e-4, rtol=1e-4),
+]

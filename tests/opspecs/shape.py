@@ -180,3 +180,27 @@ SPECS += [
                             Sample((arr(rng, (2, 3), dt), 2, 3))]),
     OpSpec("narrow_copy", lambda lib, x: lib.narrow_copy(x, 1, 1, 2), cases([((3, 4),), {}], [((2, 3, 4),), {}])),
 ]
+
+
+# ----------------------------------------------------------------------------- round 2
+def _with_zero(rng, shape, dt):
+    x = arr(rng, shape, dt)
+    x[0] = 0
+    return x
+
+
+SPECS += [
+    OpSpec("block_diag", lambda lib, *ts: lib.block_diag(*ts),
+           lambda rng, dt: [Sample(tuple(arr(rng, s, dt) for s in ss), name=str(ss))
+                            for ss in [((2, 3), (1,), (), (2, 2)), ((3, 3),), ((2, 0), (1, 2))]]),
+    OpSpec("block_diag_int", lambda lib, a, b: lib.block_diag(a, b),
+           lambda rng, dt: [Sample((np.arange(4).reshape(2, 2).astype(dt), np.arange(3).astype(dt)))],
+           dtypes=(np.int64, np.bool_), differentiable=False),
+    OpSpec("vander", lambda lib, x, **kw: lib.vander(x, **kw),
+           lambda rng, dt: [Sample((_with_zero(rng, (4,), dt),), kw, name=str(kw))
+                            for kw in [{}, {"N": 3}, {"N": 5, "increasing": True}, {"N": 1}, {"N": 0}]],
+           differentiable=False, note="torch 2.13's vander backward fails (an in-place cumprod); ember's gradients "
+                                      "are checked by gradcheck in tests/_ops/test_round2.py"),
+    OpSpec("vander_int", lambda lib, x: lib.vander(x, 4),
+           lambda rng, dt: [Sample((np.arange(-2, 3).astype(dt),))], dtypes=(np.int64, np.int32), differentiable=False),
+]

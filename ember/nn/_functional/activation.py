@@ -80,7 +80,7 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
     x = input._data
     slopes = _gen(None).uniform(lower, upper, size=x.shape)
     noise = _const(np.where(x >= 0, 1.0, slopes).astype(x.dtype))
-    return M._maybe_inplace(input, input * noise, inplace, "rrelu_")
+    return M._maybe_inplace(input, lambda x: x * noise, inplace, "rrelu_")
 
 
 def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False) -> Tensor:
@@ -122,12 +122,12 @@ def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 def selu_(input: Tensor) -> Tensor:
     """In-place selu."""
-    return M._maybe_inplace(input, M.selu(input), True, "selu_")
+    return M.selu(input, inplace=True)
 
 
 def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
     """In-place celu."""
-    return M._maybe_inplace(input, M.celu(input, alpha), True, "celu_")
+    return M.celu(input, alpha, inplace=True)
 
 
 def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:

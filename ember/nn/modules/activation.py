@@ -133,8 +133,8 @@ class LeakyReLU(_Activation):
 
     Example::
 
-        >>> nn.LeakyReLU(0.1)(ember.tensor([-1.0, 2.0])).tolist()
-        [-0.1, 2.0]
+        >>> nn.LeakyReLU(0.5)(ember.tensor([-1.0, 2.0])).tolist()
+        [-0.5, 2.0]
     """
 
     _fn = staticmethod(F.leaky_relu)
