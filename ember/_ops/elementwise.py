@@ -36,7 +36,8 @@ class Add(Op):
     @staticmethod
     def setup_context(ctx, inputs, output):
         a, b, ctx.alpha = inputs
-        ctx.shapes = (shape(a), shape(b))
+        # shapes for undoing broadcasting (a number operand has shape ())
+        ctx.shapes = (a._data.shape if isinstance(a, Tensor) else (), b._data.shape if isinstance(b, Tensor) else ())
 
     @staticmethod
     def backward(ctx, g):
@@ -73,9 +74,10 @@ class Mul(Op):
     @staticmethod
     def setup_context(ctx, inputs, output):
         a, b = inputs
-        ctx.shapes = (shape(a), shape(b))
+        ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+        ctx.shapes = (a._data.shape if ta else (), b._data.shape if tb else ())
         # each input's gradient needs only the other input
-        ctx.save_for_backward(a if _requires_grad(b) else None, b if _requires_grad(a) else None)
+        ctx.save_for_backward(a if tb and b._requires_grad else None, b if ta and a._requires_grad else None)
 
     @staticmethod
     def backward(ctx, g):

@@ -934,7 +934,7 @@ def nanquantile(input, q, dim=None, keepdim: bool = False, *, interpolation: str
 def diff(input, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
     """The ``n``-th forward difference along ``dim``, after concatenating ``prepend`` and ``append``."""
     if input._data.ndim == 0:
-        raise RuntimeError("diff expects prepend or append to be the same dimension as input")
+        raise RuntimeError("diff expects input to be at least one-dimensional")
     if n < 0:
         raise RuntimeError(f"order must be non-negative but got {n}")
     axis = wrap_dim(int(dim), input._data.ndim, "diff")
@@ -1101,7 +1101,7 @@ def histc(input, bins: int = 100, min: float = 0, max: float = 0) -> Tensor:
     if a.dtype.kind != "f":
         raise NotImplementedError(f"\"histogram_cpu\" not implemented for '{_name(input.dtype)}'")
     if bins <= 0:
-        raise RuntimeError("torch.histc(): bins must be > 0, but got {bins} for dimension 0")
+        raise RuntimeError(f"torch.histc(): bins must be > 0, but got {bins} for dimension 0")
     lo, hi = _histogram_range("torch.histc", a, float(min), float(max))
     hist, _ = xp.histogram(a, bins=bins, range=(lo, hi))
     return Tensor._make(hist.astype(a.dtype))

@@ -62,20 +62,20 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
         buf = buffers.get(node)
         if buf is None:
             buf = buffers[node] = [None] * node._nout
-            heappush(heap, (-node._seq, id(node), node))
+            heappush(heap, (-node._seq, node))
         buf[nr] = g if buf[nr] is None else buf[nr] + g
 
     fast = not anomaly_mode.enabled  # most nodes need none of _call's extra checks
+    array_nodes = arrays and fast and capture is None
     prev_mode = state.enabled
     state.enabled = create_graph
     try:
         while heap:
-            node = heappop(heap)[2]
+            node = heappop(heap)[1]
             grads_out = buffers.pop(node)
             if needed is not None and node not in needed:
                 continue
-            if arrays and fast and node._fn is not None and node._fn.array_backward and capture is None \
-                    and node._pre_hooks is None and node._retain is None and node._post_hooks is None:
+            if array_nodes and node._fast:
                 # no graph to build: an arithmetic-only formula runs on the arrays themselves
                 node._arrays = True
                 results = node._fn.backward(node, grads_out[0])
@@ -114,7 +114,7 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
                 buf = buffers.get(nxt)
                 if buf is None:
                     buf = buffers[nxt] = [None] * nxt._nout
-                    heappush(heap, (-nxt._seq, id(nxt), nxt))
+                    heappush(heap, (-nxt._seq, nxt))
                 old = buf[nr]
                 buf[nr] = g if old is None else old + g
     finally:

@@ -48,6 +48,7 @@ class Node:
     _in_meta = None        # [(shape, dtype)] of a user Function's inputs, to check its gradients
     _arrays = False        # set by the engine while an array_backward formula runs on raw arrays
     _seq = 0               # creation number (see _next_seq)
+    _fast = False          # the engine may run this node on raw arrays: an array_backward op, no hooks
     materialize_grads = True
     _non_diff = ()
     _dirty = ()
@@ -56,6 +57,9 @@ class Node:
     def name(self) -> str:
         return type(self).__name__
 
+    def __lt__(self, other) -> bool:  # only breaks ties in the engine's heap
+        return id(self) < id(other)
+
     def __repr__(self) -> str:
         return f"<{self.name()} object at {hex(id(self))}>"
 
@@ -63,7 +67,7 @@ class Node:
     def save_for_backward(self, *tensors) -> None:
         """Keep tensors for backward; an in-place change to any of them before backward is an error."""
         self._saved = tensors
-        self._versions = tuple([t._version if isinstance(t, Tensor) else 0 for t in tensors])
+        self._versions = [t._version if isinstance(t, Tensor) else 0 for t in tensors]
 
     @property
     def saved_tensors(self) -> tuple:
@@ -72,10 +76,10 @@ class Node:
                 raise RuntimeError(_FREED)
             return ()
         for t, v in zip(self._saved, self._versions):
-            if v and v != t._version or not v and isinstance(t, Tensor) and t._version:
+            if isinstance(t, Tensor) and t._version != v:
                 raise _modified_error(t, t.grad_fn, t._output_nr, t._version, v)
         if self._arrays:
-            return tuple([t._data if isinstance(t, Tensor) else t for t in self._saved])
+            return [t._data if isinstance(t, Tensor) else t for t in self._saved]
         return self._unpack_outputs(self._saved)
 
     def _unpack_outputs(self, saved):
@@ -111,6 +115,7 @@ class Node:
         """Run ``fn(grad_inputs, grad_outputs)`` after this node's backward."""
         if self._post_hooks is None:
             self._post_hooks = []
+            self._fast = False
         self._post_hooks.append(fn)
         return _Handle(self._post_hooks, fn)
 
@@ -121,6 +126,7 @@ class Node:
     def _add_pre_hook(self, nr, fn):
         if self._pre_hooks is None:
             self._pre_hooks = {}
+            self._fast = False
         hooks = self._pre_hooks.setdefault(nr, [])
         hooks.append(fn)
         return _Handle(hooks, fn)
@@ -186,7 +192,7 @@ class _FunctionMeta(type):
         builtin = cls.__module__.startswith("ember.")
         node_base = Node if builtin else _UserNode
         cls._Node = type(name + ("Backward0" if builtin else "Backward"), (node_base,),
-                         {"_fn": cls, "__module__": cls.__module__})
+                         {"_fn": cls, "__module__": cls.__module__, "_fast": bool(ns.get("array_backward"))})
 
 
 class Function(metaclass=_FunctionMeta):
@@ -325,16 +331,33 @@ class Op(Function):
     @classmethod
     def apply(cls, *args):
         record = False
-        arrays = []
-        for a in args:
-            if isinstance(a, Tensor):
-                arrays.append(a._data)
-                if a._requires_grad:
-                    record = True
-            else:
-                arrays.append(a)
         try:
-            out = cls.forward(*arrays)
+            if len(args) == 1:  # the commonest arities, unrolled: this is the hottest path in ember
+                a = args[0]
+                if isinstance(a, Tensor):
+                    record = a._requires_grad
+                    out = cls.forward(a._data)
+                else:
+                    out = cls.forward(a)
+            elif len(args) == 2:
+                a, b = args
+                if isinstance(a, Tensor):
+                    record = a._requires_grad
+                    a = a._data
+                if isinstance(b, Tensor):
+                    record = record or b._requires_grad
+                    b = b._data
+                out = cls.forward(a, b)
+            else:
+                arrays = []
+                for a in args:
+                    if isinstance(a, Tensor):
+                        arrays.append(a._data)
+                        if a._requires_grad:
+                            record = True
+                    else:
+                        arrays.append(a)
+                out = cls.forward(*arrays)
         except ValueError as e:
             raise _translate(cls, args, e) from None
         if not (record and state.enabled):
