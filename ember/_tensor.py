@@ -23,7 +23,7 @@ class Tensor:
     """A multi-dimensional array that can record the ops applied to it for automatic differentiation."""
 
     __slots__ = ("_data", "_requires_grad", "grad_fn", "_output_nr", "_version", "_grad", "_accum_ref",
-                 "_hooks", "_post_accumulate_hooks", "_retains_grad", "__weakref__", "__dict__")
+                 "_hooks", "_post_accumulate_hooks", "_retains_grad", "_base", "__weakref__", "__dict__")
     __array_priority__ = 1000  # make ndarray (op) Tensor defer to Tensor's reflected operators
 
     def __init__(self, data=(), requires_grad: bool = False, *, dtype=None) -> None:
@@ -54,6 +54,7 @@ class Tensor:
         t._hooks = None
         t._post_accumulate_hooks = None
         t._retains_grad = False
+        t._base = None  # the tensor whose memory this one views (set by Op.apply), as torch's ._base
         return t
 
     # ---------------------------------------------------------------- metadata
@@ -359,6 +360,7 @@ def _init(t, arr, requires_grad, grad_fn, nr) -> None:
     t._hooks = None
     t._post_accumulate_hooks = None
     t._retains_grad = False
+    t._base = None
 
 
 def _checked(arr):

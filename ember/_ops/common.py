@@ -9,6 +9,7 @@ import numpy as np
 from .. import _dtype
 from .._backend import ndarray, xp
 from .._tensor import Tensor, _wrap_dim
+from ..autograd.function import Op
 from ..autograd.grad_mode import state
 
 FUNCTIONS: dict = {}   # name -> function, exported as ember.<name>
@@ -66,9 +67,20 @@ def inplace_method(fn, name: str):
 
 
 def check_inplace(self: Tensor, name: str) -> None:
-    """Refuse an in-place op on a leaf that requires grad while recording, as torch does."""
-    if self._requires_grad and self.grad_fn is None and state.enabled:
-        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    """Refuse an in-place op on a leaf that requires grad (or a view of one) while recording, as torch does."""
+    if state.enabled:
+        if self._requires_grad and self.grad_fn is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        base = self._base
+        if base is not None and base._requires_grad and base.grad_fn is None:
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place "
+                               "operation.")
+        node = self.grad_fn
+        if base is not None and node is not None and node._nout > 1:
+            raise RuntimeError(f"Output {self._output_nr} of {node.name().replace('Backward0', '')} is a view and "
+                               "is being modified inplace. This view is the output of a function that returns "
+                               "multiple views. Such functions do not allow the output views to be modified "
+                               "inplace. You should replace the inplace operation by an out-of-place one.")
 
 
 def write_inplace(self: Tensor, out: Tensor, name: str) -> Tensor:
@@ -95,7 +107,66 @@ def write_inplace(self: Tensor, out: Tensor, name: str) -> Tensor:
         self.grad_fn = out.grad_fn
         self._output_nr = out._output_nr
     self._version += 1
+    base = self._base
+    if base is not None:
+        base._version += 1
+        node = base.grad_fn
+        if node is not None and node._out_data is base._data:
+            node._out_version += 1  # the base's op saved its result: that result just changed
+        if state.enabled and (out._requires_grad or base._requires_grad):
+            _rebase(base, self, out)
     return self
+
+
+class CopySlices(Op):
+    """A view's base after an in-place op wrote into the view: the base's new history (torch's
+    CopySlices). Its memory already holds the new values; the gradient of the written positions
+    goes to the op's result, the rest to the base's previous history."""
+
+    @staticmethod
+    def forward(base, src, idx):
+        return base
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.idx, ctx.base_shape = inputs[2], inputs[0]._data.shape
+
+    @staticmethod
+    def backward(ctx, g):
+        flat = g.reshape(-1)
+        idx = Tensor._make(ctx.idx.reshape(-1))
+        return (flat.index_fill(0, idx, 0).reshape(ctx.base_shape),
+                flat.index_select(0, idx).reshape(ctx.idx.shape), None)
+
+
+def _flat_positions(base: ndarray, view: ndarray):
+    """For each element of ``view``, its flat index in the C-contiguous ``base`` (None if not expressible)."""
+    if not base.flags.c_contiguous:
+        return None
+    item = base.itemsize
+    start = view.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+    if start % item or any(st % item for st in view.strides):
+        return None
+    pos = xp.full(view.shape, start // item, dtype=xp.int64)
+    for k, (n, st) in enumerate(zip(view.shape, view.strides)):
+        shape = [1] * view.ndim
+        shape[k] = n
+        pos += (xp.arange(n, dtype=xp.int64) * (st // item)).reshape(shape)
+    if pos.size and (pos.min() < 0 or pos.max() >= base.size):
+        return None
+    return pos
+
+
+def _rebase(base: Tensor, view: Tensor, out: Tensor) -> None:
+    """Give ``base`` the history of the in-place write that just went into its ``view``."""
+    pos = _flat_positions(base._data, view._data)
+    if pos is None:
+        return
+    before = Tensor._make(base._data, base._requires_grad, base.grad_fn, base._output_nr)
+    after = CopySlices.apply(before, out, pos)
+    base._requires_grad = True
+    base.grad_fn = after.grad_fn
+    base._output_nr = 0
 
 
 def _type_name(d) -> str:

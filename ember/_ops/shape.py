@@ -634,8 +634,7 @@ def narrow(input, dim: int, start, length: int) -> Tensor:
         raise RuntimeError("narrow(): length must be non-negative.")
     if start + length > n:
         raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
-    # the middle piece of a split: its backward pads the gradient with zeros
-    return Split.apply(input, (start, length, n - start - length), d)[1]
+    return input[(slice(None),) * d + (slice(start, start + length),)]
 
 
 # ----------------------------------------------------------------------------- repetition
@@ -898,7 +897,7 @@ def diag(input, diagonal: int = 0) -> Tensor:
     if nd == 1:
         return diag_embed(input, diagonal, 0, 1)
     if nd == 2:
-        return Diagonal.apply(input, int(diagonal), 0, 1)
+        return Diagonal.apply(input, int(diagonal), 0, 1).clone()  # torch.diag copies; diagonal() is the view
     raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {nd}D")
 
 

@@ -362,8 +362,11 @@ class Op(Function):
             raise _translate(cls, args, e) from None
         if not (record and state.enabled):
             if type(out) is ndarray:
-                return Tensor._make(out)
-            return _wrap(out)
+                result = Tensor._make(out)
+                if out.base is not None:
+                    _link_view(result, args)
+                return result
+            return _link_views(_wrap(out), args)
         ctx = cls._Node()
         edges = []
         for a in args:  # _edge inlined: this loop runs for every recorded op
@@ -382,13 +385,43 @@ class Op(Function):
             diff = cls.differentiable_outputs
             ctx._nout = len(out)
             ctx._out_meta = [(o.shape, _dtype.from_np(o.dtype)) for o in out]
-            return tuple(Tensor._make(o, True, ctx, i) if diff is None or i in diff
-                         else Tensor._make(o) for i, o in enumerate(out))
+            return _link_views(tuple(Tensor._make(o, True, ctx, i) if diff is None or i in diff
+                                     else Tensor._make(o) for i, o in enumerate(out)), args)
         if type(out) is not ndarray:
             out = xp.asarray(out)
         if cls.saves_output:
             ctx._out_data = out
-        return Tensor._make(out, True, ctx)
+        result = Tensor._make(out, True, ctx)
+        if out.base is not None:
+            _link_view(result, args)
+        return result
+
+
+def _root(a):
+    """The array that owns ``a``'s memory."""
+    while isinstance(a.base, ndarray):
+        a = a.base
+    return a
+
+
+def _link_view(result, args) -> None:
+    """Mark ``result`` as a view of the input whose memory it shares, so that an in-place op on it
+    can update that tensor's history too (torch's view + CopySlices semantics)."""
+    root = _root(result._data)
+    for a in args:
+        if isinstance(a, Tensor) and _root(a._data) is root:
+            result._base = a._base if a._base is not None else a
+            return
+
+
+def _link_views(results, args):
+    if type(results) is tuple:
+        for r in results:
+            if r._data.base is not None:
+                _link_view(r, args)
+    elif results._data.base is not None:
+        _link_view(results, args)
+    return results
 
 
 _NO_EDGE = (None, 0)
