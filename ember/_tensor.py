@@ -22,8 +22,14 @@ from .autograd import function as _function
 class Tensor:
     """A multi-dimensional array that can record the ops applied to it for automatic differentiation."""
 
-    __slots__ = ("_data", "_requires_grad", "grad_fn", "_output_nr", "_version", "_grad", "_accum_ref",
-                 "_hooks", "_post_accumulate_hooks", "_retains_grad", "_base", "__weakref__", "__dict__")
+    # every tensor sets these five; the rarer ones below are class defaults until a tensor sets its own
+    __slots__ = ("_data", "_requires_grad", "grad_fn", "_output_nr", "_version", "__weakref__", "__dict__")
+    _grad = None
+    _accum_ref = None              # weak reference to a leaf's AccumulateGrad node
+    _hooks = None                  # a leaf's tensor hooks
+    _post_accumulate_hooks = None
+    _retains_grad = False
+    _base = None                   # the tensor whose memory this one views (set by Op.apply), as torch's ._base
     __array_priority__ = 1000  # make ndarray (op) Tensor defer to Tensor's reflected operators
 
     def __init__(self, data=(), requires_grad: bool = False, *, dtype=None) -> None:
@@ -49,12 +55,6 @@ class Tensor:
         t.grad_fn = grad_fn
         t._output_nr = output_nr
         t._version = 0
-        t._grad = None
-        t._accum_ref = None
-        t._hooks = None
-        t._post_accumulate_hooks = None
-        t._retains_grad = False
-        t._base = None  # the tensor whose memory this one views (set by Op.apply), as torch's ._base
         return t
 
     # ---------------------------------------------------------------- metadata
@@ -355,12 +355,6 @@ def _init(t, arr, requires_grad, grad_fn, nr) -> None:
     t.grad_fn = grad_fn
     t._output_nr = nr
     t._version = 0
-    t._grad = None
-    t._accum_ref = None
-    t._hooks = None
-    t._post_accumulate_hooks = None
-    t._retains_grad = False
-    t._base = None
 
 
 def _checked(arr):

@@ -73,8 +73,6 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
         while heap:
             node = heappop(heap)[1]
             grads_out = buffers.pop(node)
-            if needed is not None and node not in needed:
-                continue
             if array_nodes and node._fast:
                 # no graph to build: an arithmetic-only formula runs on the arrays themselves
                 node._arrays = True
@@ -83,6 +81,8 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
                 if type(results) is not tuple:
                     results = (results,)
             else:
+                if needed is not None and node not in needed:
+                    continue
                 if arrays:
                     grads_out = [_wrap(g) for g in grads_out]
                 if node._pre_hooks or node._retain:
