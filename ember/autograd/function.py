@@ -213,8 +213,8 @@ class Function(metaclass=_FunctionMeta):
 
     vjp = backward
 
-    # True when backward uses only arithmetic operators, sum_to and masked on its values: then a
-    # plain backward (no create_graph) runs it on raw arrays, skipping a Tensor op per term
+    # True when backward uses only what arrays and tensors share (operators, @, reshape, sum, mT,
+    # sum_to, masked): then a plain backward (no create_graph) runs it on raw arrays, with no Tensor op per term
     array_backward = False
 
     @classmethod

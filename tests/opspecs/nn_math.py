@@ -86,4 +86,9 @@ SPECS = [
     OpSpec("pad_reflect", lambda lib, x, pad, mode: F(lib).pad(x, pad, mode=mode), mode_pad_samples("reflect")),
     OpSpec("pad_replicate", lambda lib, x, pad, mode: F(lib).pad(x, pad, mode=mode), mode_pad_samples("replicate")),
     OpSpec("pad_circular", lambda lib, x, pad, mode: F(lib).pad(x, pad, mode=mode), mode_pad_samples("circular")),
+    OpSpec("F.linear", lambda lib, x, w, *b: F(lib).linear(x, w, *b), lambda rng, dt: [
+        Sample((arr(rng, (3, 4), dt), arr(rng, (5, 4), dt), arr(rng, (5,), dt)), name="2-D with bias"),
+        Sample((arr(rng, (4,), dt), arr(rng, (2, 4), dt)), name="1-D input, no bias"),
+        Sample((arr(rng, (2, 3, 4), dt), arr(rng, (2, 4), dt), arr(rng, (2,), dt)), name="batched"),
+        Sample((arr(rng, (0, 4), dt), arr(rng, (3, 4), dt), arr(rng, (3,), dt)), name="empty batch")]),
 ]
