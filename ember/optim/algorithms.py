@@ -38,24 +38,6 @@ def _adam_moments(p, g, m, v, buf, lr: float, betas, wd: float, decoupled: bool)
     return g
 
 
-_CHUNK = 16384  # elements per slice: a slice of all five arrays stays in a core's L2 cache
-
-
-def _chunks(*arrays):
-    """Matching cache-sized flat slices of same-shaped arrays.
-
-    The update is a dozen memory-bound passes; done slice by slice, each array comes from main
-    memory once rather than once per pass (the MLP's Adam step: 1.0 ms -> 0.5 ms).
-    """
-    n = arrays[0].size
-    if n <= _CHUNK or not all(a.flags.c_contiguous for a in arrays):
-        yield arrays
-        return
-    flat = [a.reshape(-1) for a in arrays]
-    for i in range(0, n, _CHUNK):
-        yield tuple(f[i:i + _CHUNK] for f in flat)
-
-
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum, dampening, Nesterov and weight decay."""
 
@@ -109,18 +91,17 @@ class Adam(Optimizer):
         arrays = [p, g, state_array(state, "exp_avg", p), state_array(state, "exp_avg_sq", p), self._scratch(p)]
         if group["amsgrad"]:
             arrays.append(state_array(state, "max_exp_avg_sq", p))
-        bc2_sqrt, step_size = math.sqrt(1 - b2 ** step), lr / (1 - b1 ** step)
-        for pc, gc, m, v, buf, *vmax in _chunks(*arrays):
-            _adam_moments(pc, gc, m, v, buf, lr, (b1, b2), wd, self.decoupled)
-            v_hat = v
-            if vmax:
-                v_hat = np.maximum(vmax[0], v, out=vmax[0])
-            denom = np.sqrt(v_hat, out=buf)
-            denom /= bc2_sqrt
-            denom += eps
-            step_dir = np.divide(m, denom, out=buf)
-            step_dir *= step_size
-            pc -= step_dir
+        p, g, m, v, buf, *vmax = arrays
+        _adam_moments(p, g, m, v, buf, lr, (b1, b2), wd, self.decoupled)
+        v_hat = v
+        if vmax:
+            v_hat = np.maximum(vmax[0], v, out=vmax[0])
+        denom = np.sqrt(v_hat, out=buf)
+        denom /= math.sqrt(1 - b2 ** step)
+        denom += eps
+        step_dir = np.divide(m, denom, out=buf)
+        step_dir *= lr / (1 - b1 ** step)
+        p -= step_dir
 
 
 class AdamW(Adam):
