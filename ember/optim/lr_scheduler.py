@@ -61,14 +61,21 @@ class LRScheduler:
 _LRScheduler = LRScheduler
 
 
+def _per_group(optimizer, value, name: str) -> list:
+    """One value per parameter group: a list as given (its length checked) or one value repeated."""
+    n = len(optimizer.param_groups)
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ValueError(f"Expected {n} {name}, but got {len(value)}")
+        return list(value)
+    return [value] * n
+
+
 class LambdaLR(LRScheduler):
     """lr = base_lr * lr_lambda(epoch)."""
 
     def __init__(self, optimizer, lr_lambda: Callable | list, last_epoch: int = -1) -> None:
-        n = len(optimizer.param_groups)
-        self.lr_lambdas = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * n
-        if len(self.lr_lambdas) != n:
-            raise ValueError(f"Expected {n} lr_lambdas, but got {len(self.lr_lambdas)}")
+        self.lr_lambdas = _per_group(optimizer, lr_lambda, "lr_lambdas")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -79,10 +86,7 @@ class MultiplicativeLR(LRScheduler):
     """Multiply the rate by ``lr_lambda(epoch)`` every epoch after the first."""
 
     def __init__(self, optimizer, lr_lambda: Callable | list, last_epoch: int = -1) -> None:
-        n = len(optimizer.param_groups)
-        self.lr_lambdas = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * n
-        if len(self.lr_lambdas) != n:
-            raise ValueError(f"Expected {n} lr_lambdas, but got {len(self.lr_lambdas)}")
+        self.lr_lambdas = _per_group(optimizer, lr_lambda, "lr_lambdas")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -288,8 +292,7 @@ class OneCycleLR(LRScheduler):
             raise ValueError(f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy}")
         self.total_steps = total_steps
         self._anneal = _cos_anneal if anneal_strategy == "cos" else _linear_anneal
-        n = len(optimizer.param_groups)
-        max_lrs = list(max_lr) if isinstance(max_lr, (list, tuple)) else [max_lr] * n
+        max_lrs = _per_group(optimizer, max_lr, "max_lrs")
         if three_phase:
             self._phases = [(float(pct_start * total_steps) - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
                             (float(2 * pct_start * total_steps) - 2, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
@@ -305,8 +308,8 @@ class OneCycleLR(LRScheduler):
                 g["min_lr"] = g["initial_lr"] / final_div_factor
         if cycle_momentum:
             self._use_beta1 = "betas" in optimizer.defaults
-            bms = list(base_momentum) if isinstance(base_momentum, (list, tuple)) else [base_momentum] * n
-            mms = list(max_momentum) if isinstance(max_momentum, (list, tuple)) else [max_momentum] * n
+            bms = _per_group(optimizer, base_momentum, "base_momentum")
+            mms = _per_group(optimizer, max_momentum, "max_momentum")
             if last_epoch == -1:
                 for g, bm, mm in zip(optimizer.param_groups, bms, mms):
                     if self._use_beta1:
@@ -404,12 +407,11 @@ class CyclicLR(LRScheduler):
                  mode: str = "triangular", gamma: float = 1.0, scale_fn: Callable | None = None,
                  scale_mode: str = "cycle", cycle_momentum: bool = True, base_momentum=0.8, max_momentum=0.9,
                  last_epoch: int = -1) -> None:
-        n = len(optimizer.param_groups)
-        base_lrs = list(base_lr) if isinstance(base_lr, (list, tuple)) else [base_lr] * n
+        base_lrs = _per_group(optimizer, base_lr, "base_lrs")
         if last_epoch == -1:
             for lr, g in zip(base_lrs, optimizer.param_groups):
                 g["lr"] = lr
-        self.max_lrs = list(max_lr) if isinstance(max_lr, (list, tuple)) else [max_lr] * n
+        self.max_lrs = _per_group(optimizer, max_lr, "max_lrs")
         up = float(step_size_up)
         down = float(step_size_down) if step_size_down is not None else up
         self.total_size = up + down
@@ -428,10 +430,8 @@ class CyclicLR(LRScheduler):
             if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
                 raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
             self.use_beta1 = "betas" in optimizer.defaults
-            self.base_momentums = list(base_momentum) if isinstance(base_momentum, (list, tuple)) \
-                else [base_momentum] * n
-            self.max_momentums = list(max_momentum) if isinstance(max_momentum, (list, tuple)) \
-                else [max_momentum] * n
+            self.base_momentums = _per_group(optimizer, base_momentum, "base_momentum")
+            self.max_momentums = _per_group(optimizer, max_momentum, "max_momentum")
             if last_epoch == -1:
                 for m, g in zip(self.max_momentums, optimizer.param_groups):
                     if self.use_beta1:
@@ -472,8 +472,7 @@ class ReduceLROnPlateau:
             raise ValueError(f"threshold mode {threshold_mode} is unknown!")
         self.optimizer, self.mode, self.factor, self.patience = optimizer, mode, factor, patience
         self.threshold, self.threshold_mode, self.cooldown, self.eps = threshold, threshold_mode, cooldown, eps
-        n = len(optimizer.param_groups)
-        self.min_lrs = list(min_lr) if isinstance(min_lr, (list, tuple)) else [min_lr] * n
+        self.min_lrs = _per_group(optimizer, min_lr, "min_lrs")
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad_epochs = 0
         self.cooldown_counter = 0
