@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from . import _dtype
-from ._backend import ndarray, xp
+from ._backend import ndarray
 from ._tensor import Tensor
 from ._ops.common import register
 
@@ -160,7 +160,7 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad: b
     if vals[2] == 0:
         raise RuntimeError("arange: step must be nonzero")
     if (vals[1] - vals[0]) * vals[2] < 0:
-        raise RuntimeError(f"arange: upper bound and larger bound inconsistent with step sign")
+        raise RuntimeError("arange: upper bound and larger bound inconsistent with step sign")
     if dtype is None:
         dtype = _dtype.get_default_dtype() if any(isinstance(v, float) for v in vals) else _dtype.int64
     n = max(0, math.ceil((vals[1] - vals[0]) / vals[2]))

@@ -14,7 +14,6 @@ import numpy as np
 
 from . import _dtype
 from ._backend import ndarray, xp
-from .autograd.grad_mode import state
 from .autograd.function import AccumulateGrad
 from .autograd import function as _function
 
@@ -296,7 +295,7 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self._data.size != 1:
-            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self._data.reshape(()))
 
     def __float__(self) -> float:

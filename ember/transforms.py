@@ -46,7 +46,7 @@ class Normalize:
     def __init__(self, mean, std, inplace: bool = False) -> None:
         self.mean, self.std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
         if (self.std == 0).any():
-            raise ValueError(f"std evaluated to zero after conversion to float32, leading to division by zero.")
+            raise ValueError("std evaluated to zero after conversion to float32, leading to division by zero.")
 
     def __call__(self, t: Tensor) -> Tensor:
         a = t._data if isinstance(t, Tensor) else np.asarray(t, np.float32)

@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 
-from .. import _dtype
 from .._backend import xp
 from .._tensor import Tensor
 from ..autograd.function import Op
@@ -176,7 +175,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
         inner = (input + input * input * input * 0.044715) * math.sqrt(2 / math.pi)
         return input * 0.5 * (tanh(inner) + 1)
     if approximate != "none":
-        raise RuntimeError(f"approximate argument must be either none or tanh.")
+        raise RuntimeError("approximate argument must be either none or tanh.")
     erf = FUNCTIONS.get("erf")
     if erf is not None:
         return input * 0.5 * (erf(input * _SQRT1_2) + 1)

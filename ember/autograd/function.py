@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import traceback
-import weakref
 
 from .._backend import ndarray, xp
 from .. import _dtype

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .optimizer import Optimizer, next_step, required, state_array
+from .optimizer import Optimizer, next_step, state_array
 
 
 def _check(name: str, value, low: float = 0.0) -> None:
