@@ -18,6 +18,7 @@ from .autograd.function import Op
 from ._ops.common import register, norm_dims, sum_to
 from ._ops.linalg import MT, Matmul, matmul, einsum, _short
 from ._ops.nn_math import _pointwise, _mask, _const
+from ._ops.reduction import _kept_shape
 
 __all__ = ["LinAlgError", "inv", "det", "slogdet", "logdet", "solve", "cholesky", "qr", "svd", "svdvals", "eigh",
            "eigvalsh", "pinv", "matrix_rank", "norm", "vector_norm", "matrix_norm", "cross", "matmul", "matrix_power"]
@@ -459,10 +460,8 @@ class VectorNorm(Op):
         x, = ctx.saved_tensors
         p, n = ctx.ord, ctx.output
         if not ctx.keepdim:
-            shape = list(x._data.shape)
-            for d in ctx.dims:
-                shape[d] = 1
-            g, n = g.reshape(tuple(shape)), n.reshape(tuple(shape))
+            shape = _kept_shape(x._data.shape, ctx.dims)
+            g, n = g.reshape(shape), n.reshape(shape)
         sign = _const(xp.sign(x._data))
         if p == 0:
             return x * 0.0, None, None, None

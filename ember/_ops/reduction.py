@@ -408,17 +408,22 @@ def _median_index(a, axis: int):
     return mid
 
 
+def _median(op: str, input, dim, keepdim: bool, whole, index):
+    """median/nanmedian: ``whole(array)`` over all elements, else (values, indices) at ``index(array, axis)``."""
+    if input._data.dtype == np.bool_:
+        raise NotImplementedError(f"\"{op}\" not implemented for 'Bool'")
+    if dim is None:
+        return _EXTREMES[op].apply(input, tuple(range(input._data.ndim)), False, whole)
+    axis = _along(input, dim, op)
+    if axis is None:
+        return _scalar_pick(input, getattr(return_types, op))
+    return _pick(input, index(input._data, axis), axis, keepdim, getattr(return_types, op))
+
+
 @register()
 def median(input, dim=None, keepdim: bool = False):
     """The lower median of all elements; with ``dim``, (values, indices) along it."""
-    if input._data.dtype == np.bool_:
-        raise NotImplementedError("\"median\" not implemented for 'Bool'")
-    if dim is None:
-        return _EXTREMES["median"].apply(input, tuple(range(input._data.ndim)), False, _lower_median)
-    axis = _along(input, dim, "median")
-    if axis is None:
-        return _scalar_pick(input, return_types.median)
-    return _pick(input, _median_index(input._data, axis), axis, keepdim, return_types.median)
+    return _median("median", input, dim, keepdim, _lower_median, _median_index)
 
 
 def _argsort(a, axis: int, descending: bool):
@@ -797,22 +802,17 @@ def _nan_lower_median(a, axis=None, keepdims=False):
     return xp.sort(flat)[(flat.size - 1) // 2]
 
 
-@register()
-def nanmedian(input, dim=None, keepdim: bool = False):
-    """The lower median of the non-NaN elements; with ``dim``, (values, indices) along it."""
-    if input._data.dtype == np.bool_:
-        raise NotImplementedError("\"nanmedian\" not implemented for 'Bool'")
-    if dim is None:
-        return _EXTREMES["nanmedian"].apply(input, tuple(range(input._data.ndim)), False, _nan_lower_median)
-    axis = _along(input, dim, "nanmedian")
-    if axis is None:
-        return _scalar_pick(input, return_types.nanmedian)
-    a = input._data
+def _nanmedian_index(a, axis: int):
     order = xp.argsort(a, axis=axis, kind="stable")  # NaN sorts last
     valid = (~xp.isnan(a)).sum(axis=axis, keepdims=True) if a.dtype.kind == "f" else a.shape[axis]
     k = xp.maximum(valid - 1, 0) // 2
-    return _pick(input, xp.take_along_axis(order, xp.broadcast_to(k, order.shape[:axis] + (1,) + order.shape[axis + 1:]),
-                                           axis), axis, keepdim, return_types.nanmedian)
+    return xp.take_along_axis(order, xp.broadcast_to(k, order.shape[:axis] + (1,) + order.shape[axis + 1:]), axis)
+
+
+@register()
+def nanmedian(input, dim=None, keepdim: bool = False):
+    """The lower median of the non-NaN elements; with ``dim``, (values, indices) along it."""
+    return _median("nanmedian", input, dim, keepdim, _nan_lower_median, _nanmedian_index)
 
 
 @register()

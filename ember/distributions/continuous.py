@@ -17,14 +17,8 @@ _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 __all__ = ["Normal", "Uniform", "Laplace", "Exponential", "Gamma", "Beta"]
 
 
-class Normal(Distribution):
-    """The normal (Gaussian) distribution with mean ``loc`` and standard deviation ``scale``.
-
-    Example:
-        >>> m = Normal(ember.tensor([0.0]), ember.tensor([1.0]))
-        >>> m.sample().shape
-        ember.Size([1])
-    """
+class _LocScale(Distribution):
+    """A distribution on the reals with location ``loc`` (its mean and mode) and scale ``scale``."""
 
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
     support = constraints.real
@@ -41,6 +35,16 @@ class Normal(Distribution):
     @property
     def mode(self) -> Tensor:
         return self.loc
+
+
+class Normal(_LocScale):
+    """The normal (Gaussian) distribution with mean ``loc`` and standard deviation ``scale``.
+
+    Example:
+        >>> m = Normal(ember.tensor([0.0]), ember.tensor([1.0]))
+        >>> m.sample().shape
+        ember.Size([1])
+    """
 
     @property
     def stddev(self) -> Tensor:
@@ -126,24 +130,8 @@ class Uniform(Distribution):
         return (self.high - self.low).log()
 
 
-class Laplace(Distribution):
+class Laplace(_LocScale):
     """The Laplace (double exponential) distribution with location ``loc`` and scale ``scale``."""
-
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc, scale, validate_args: bool | None = None) -> None:
-        self.loc, self.scale = broadcast_all(loc, scale)
-        super().__init__(self.loc.shape, validate_args=validate_args)
-
-    @property
-    def mean(self) -> Tensor:
-        return self.loc
-
-    @property
-    def mode(self) -> Tensor:
-        return self.loc
 
     @property
     def variance(self) -> Tensor:

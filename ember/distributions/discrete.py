@@ -182,12 +182,8 @@ class _OneHot(constraints.Constraint):
         return ((value == 0) | (value == 1)).all(-1) & (value.sum(-1) == 1)
 
 
-class OneHotCategorical(Distribution):
-    """A categorical distribution whose samples are one-hot vectors of length ``K``."""
-
-    arg_constraints = Categorical.arg_constraints
-    support = _OneHot()
-    has_enumerate_support = True
+class _OverCategories(Distribution):
+    """A distribution whose events are vectors over the ``K`` categories of the :class:`Categorical` it keeps."""
 
     def __init__(self, probs=None, logits=None, validate_args: bool | None = None) -> None:
         self._categorical = Categorical(probs, logits)
@@ -205,6 +201,14 @@ class OneHotCategorical(Distribution):
     @property
     def param_shape(self) -> Size:
         return self._categorical.param_shape
+
+
+class OneHotCategorical(_OverCategories):
+    """A categorical distribution whose samples are one-hot vectors of length ``K``."""
+
+    arg_constraints = Categorical.arg_constraints
+    support = _OneHot()
+    has_enumerate_support = True
 
     @property
     def mean(self) -> Tensor:
@@ -340,7 +344,7 @@ class Binomial(Distribution):
         return values.expand((-1,) + tuple(self._batch_shape)) if expand else values
 
 
-class Multinomial(Distribution):
+class Multinomial(_OverCategories):
     """Counts of ``total_count`` draws from a categorical distribution with ``probs`` (or ``logits``).
 
     ``log_prob`` accepts any counts (``total_count`` need not match); ``sample`` needs it.
@@ -352,25 +356,11 @@ class Multinomial(Distribution):
         if not isinstance(total_count, numbers.Integral):
             raise NotImplementedError("inhomogeneous total_count is not supported")
         self.total_count = total_count
-        self._categorical = Categorical(probs=probs, logits=logits)
-        super().__init__(self._categorical.batch_shape, self._categorical.param_shape[-1:],
-                         validate_args=validate_args)
+        super().__init__(probs, logits, validate_args)
 
     @constraints.dependent_property(is_discrete=True, event_dim=1)
     def support(self):
         return constraints.multinomial(self.total_count)
-
-    @property
-    def probs(self) -> Tensor:
-        return self._categorical.probs
-
-    @property
-    def logits(self) -> Tensor:
-        return self._categorical.logits
-
-    @property
-    def param_shape(self) -> Size:
-        return self._categorical.param_shape
 
     @property
     def mean(self) -> Tensor:

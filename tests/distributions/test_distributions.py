@@ -41,7 +41,13 @@ def _both(fn_e, fn_t):
     return fn_e(), rt
 
 
-def _compare_grads(ep, tp, case, what):
+def _same_with_grads(oe, ot, ep, tp, case, what, atol=1e-9, grads=True):
+    """ember's ``oe`` matches torch's ``ot``, and so do the gradients of their sums (unless ``grads`` is False)."""
+    assert_close(oe, ot, atol=atol, rtol=1e-8, what=what)
+    if not grads:
+        return
+    oe.sum().backward()
+    ot.sum().backward()
     for k in case.grad:
         assert_close(ep[k].grad, tp[k].grad, atol=1e-7, rtol=1e-6, what=f"{what}: grad of {k}")
 
@@ -61,10 +67,7 @@ def test_shapes(case):
 def test_log_prob_and_grad(case):
     (e, ep, ev), (t, tp, tv) = _pair(case)
     le, lt = e.log_prob(ev), t.log_prob(tv)
-    assert_close(le, lt, atol=1e-9, rtol=1e-8, what="log_prob")
-    le.sum().backward()
-    lt.sum().backward()
-    _compare_grads(ep, tp, case, "log_prob")
+    _same_with_grads(le, lt, ep, tp, case, "log_prob")
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -75,10 +78,7 @@ def test_entropy_and_grad(case):
         return
     # torch's Multinomial entropy takes lgamma(n + 1) in float32 whatever the dtype: 6e-8 off
     atol = 1e-6 if case.name == "Multinomial" else 1e-9
-    assert_close(he, ht, atol=atol, rtol=1e-8, what="entropy")
-    he.sum().backward()
-    ht.sum().backward()
-    _compare_grads(ep, tp, case, "entropy")
+    _same_with_grads(he, ht, ep, tp, case, "entropy", atol=atol)
 
 
 @pytest.mark.parametrize("stat", ["mean", "mode", "variance", "stddev"])
@@ -88,21 +88,14 @@ def test_moments(case, stat):
     me, mt = _both(lambda: getattr(e, stat), lambda: getattr(t, stat))
     if mt is None:
         return
-    assert_close(me, mt, atol=1e-9, rtol=1e-8, what=stat)
-    if mt.requires_grad:
-        me.sum().backward()
-        mt.sum().backward()
-        _compare_grads(ep, tp, case, stat)
+    _same_with_grads(me, mt, ep, tp, case, stat, grads=mt.requires_grad)
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.cdf], ids=[c.name for c in CASES if c.cdf])
 def test_cdf_icdf(case):
     (e, ep, ev), (t, tp, tv) = _pair(case)
     ce, ct = e.cdf(ev), t.cdf(tv)
-    assert_close(ce, ct, atol=1e-9, rtol=1e-8, what="cdf")
-    ce.sum().backward()
-    ct.sum().backward()
-    _compare_grads(ep, tp, case, "cdf")
+    _same_with_grads(ce, ct, ep, tp, case, "cdf")
     q = np.random.default_rng(1).random(tuple(tv.shape)) * 0.9 + 0.05
     assert_close(e.icdf(ember.tensor(q)), t.icdf(torch.tensor(q)), atol=1e-8, rtol=1e-7, what="icdf")
 
