@@ -108,6 +108,37 @@ class Div(Op):
         return ga, gb
 
 
+class _ScalarOp(Op):
+    """tensor (op) Python number: the commonest call of add and mul, as its own small op (torch has
+    add.Scalar and mul.Scalar too) because it needs no broadcasting bookkeeping and saves no tensor."""
+
+    array_backward = True
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.s = inputs[1]
+
+
+class AddScalar(_ScalarOp):
+    forward = staticmethod(lambda x, s: x + s)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None
+
+
+class MulScalar(_ScalarOp):
+    forward = staticmethod(lambda x, s: x * s)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.s, None
+
+
+AddScalar._Node.__name__, MulScalar._Node.__name__ = "AddBackward0", "MulBackward0"  # torch's names
+_NUMBERS = (float, int)  # not bool: True * tensor promotes differently
+
+
 def _requires_grad(x) -> bool:
     return isinstance(x, Tensor) and x._requires_grad
 
@@ -116,7 +147,10 @@ def _requires_grad(x) -> bool:
 def add(input, other, *, alpha=1, out=None) -> Tensor:
     """``input + alpha * other``, broadcasting."""
     input, other = binary_operands(input, other)
-    result = Add.apply(input, other, alpha)
+    if type(other) in _NUMBERS and alpha == 1 and isinstance(input, Tensor):
+        result = AddScalar.apply(input, other)
+    else:
+        result = Add.apply(input, other, alpha)
     return result if out is None else _out(result, out)
 
 
@@ -134,7 +168,12 @@ def sub(input, other, *, alpha=1, out=None) -> Tensor:
 def mul(input, other, *, out=None) -> Tensor:
     """``input * other``, broadcasting."""
     input, other = binary_operands(input, other)
-    result = Mul.apply(input, other)
+    if type(other) in _NUMBERS and isinstance(input, Tensor):
+        result = MulScalar.apply(input, other)
+    elif type(input) in _NUMBERS and isinstance(other, Tensor):
+        result = MulScalar.apply(other, input)
+    else:
+        result = Mul.apply(input, other)
     return result if out is None else _out(result, out)
 
 

@@ -191,7 +191,7 @@ class _FunctionMeta(type):
         builtin = cls.__module__.startswith("ember.")
         node_base = Node if builtin else _UserNode
         cls._Node = type(name + ("Backward0" if builtin else "Backward"), (node_base,),
-                         {"_fn": cls, "__module__": cls.__module__, "_fast": bool(ns.get("array_backward"))})
+                         {"_fn": cls, "__module__": cls.__module__, "_fast": bool(getattr(cls, "array_backward", False))})
 
 
 class Function(metaclass=_FunctionMeta):
