@@ -289,9 +289,9 @@ def unary(name: str, fwd, bwd, *, saves: str = "input", keeps_int: bool = False,
 
         forward = staticmethod(fwd)
 
-        @staticmethod
-        def setup_context(ctx, inputs, output):
-            if saves == "input":
+        if saves == "input":
+            @staticmethod
+            def setup_context(ctx, inputs, output):
                 ctx.save_for_backward(inputs[0])
 
         @staticmethod

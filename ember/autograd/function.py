@@ -376,7 +376,9 @@ class Op(Function):
                 edges.append(_NO_EDGE)
         ctx.next_functions = tuple(edges)
         ctx._seq = _next_seq()  # after the edges: a leaf's AccumulateGrad may just have been created
-        cls.setup_context(ctx, args, out)
+        setup = cls.setup_context
+        if setup is not _no_setup:
+            setup(ctx, args, out)
         if anomaly_mode.enabled:
             ctx._trace = traceback.format_stack()[:-1]
         if type(out) is tuple:
@@ -424,6 +426,7 @@ def _link_views(results, args):
 
 
 _NO_EDGE = (None, 0)
+_no_setup = Op.setup_context  # ops that save nothing skip the call
 
 
 def _translate(cls, args, e: ValueError) -> Exception:
