@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
+from ._backend import xp
 
 from . import _dtype
 from ._backend import ndarray
@@ -32,16 +32,16 @@ def _infer_array(data, dtype):
         arr = data._data
     elif isinstance(data, ndarray):
         arr = data
-    elif isinstance(data, np.generic):
-        arr = np.asarray(data)
+    elif isinstance(data, xp.generic):
+        arr = xp.asarray(data)
     else:
         data = _untensor(data)
-        arr = np.asarray(data)
+        arr = xp.asarray(data)
         if dtype is None:
             if arr.dtype.kind == "f":
                 arr = arr.astype(_dtype.get_default_dtype().np)
             elif arr.dtype.kind in "iu":
-                arr = arr.astype(np.int64)
+                arr = arr.astype(xp.int64)
             elif arr.dtype.kind == "O" or arr.dtype.kind in "USc":
                 raise TypeError(f"ember.tensor: could not infer dtype of {type(data).__name__} "
                                 f"(a ragged or non-numeric sequence?)")
@@ -66,7 +66,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad: bool = False, pin_me
         arr = _infer_array(data, dtype)
     except ValueError as e:
         raise ValueError(f"ember.tensor: {e}") from None
-    arr = np.array(arr, copy=True, order="C")
+    arr = xp.array(arr, copy=True, order="C")
     return _finish(arr, requires_grad, device)
 
 
@@ -87,7 +87,7 @@ asarray = register("asarray", method=False)(lambda obj, *, dtype=None, device=No
 def from_numpy(ndarray_: ndarray) -> Tensor:
     """A tensor sharing memory with a NumPy array (no copy)."""
     if not isinstance(ndarray_, ndarray):
-        raise TypeError(f"expected np.ndarray (got {type(ndarray_).__name__})")
+        raise TypeError(f"expected xp.ndarray (got {type(ndarray_).__name__})")
     _dtype.from_np(ndarray_.dtype)
     return Tensor._make(ndarray_)
 
@@ -96,7 +96,7 @@ def _size(size) -> tuple:
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     for s in size:
-        if not isinstance(s, (int, np.integer)):
+        if not isinstance(s, (int, xp.integer)):
             raise TypeError(f"size must be a tuple of ints, but got {type(s).__name__}")
         if s < 0:
             raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
@@ -114,11 +114,11 @@ def _filled(fill):
     return factory
 
 
-zeros = register("zeros", method=False)(_filled(np.zeros))
+zeros = register("zeros", method=False)(_filled(xp.zeros))
 zeros.__doc__ = "A tensor of zeros."
-ones = register("ones", method=False)(_filled(np.ones))
+ones = register("ones", method=False)(_filled(xp.ones))
 ones.__doc__ = "A tensor of ones."
-empty = register("empty", method=False)(_filled(np.empty))
+empty = register("empty", method=False)(_filled(xp.empty))
 empty.__doc__ = "An uninitialised tensor."
 
 
@@ -127,7 +127,7 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = Fal
     """A tensor filled with ``fill_value`` (its dtype inferred from the value as torch does)."""
     if dtype is None:
         dtype = _dtype.scalar_dtype(fill_value.item() if isinstance(fill_value, Tensor) else fill_value)
-    return _finish(np.full(_size((size,) if isinstance(size, int) else tuple(size)), fill_value,
+    return _finish(xp.full(_size((size,) if isinstance(size, int) else tuple(size)), fill_value,
                            dtype=_np_dtype(dtype)), requires_grad, device)
 
 
@@ -138,16 +138,16 @@ def _like(fill):
     return factory
 
 
-zeros_like = register("zeros_like", method=False)(_like(np.zeros))
-ones_like = register("ones_like", method=False)(_like(np.ones))
-empty_like = register("empty_like", method=False)(_like(np.empty))
+zeros_like = register("zeros_like", method=False)(_like(xp.zeros))
+ones_like = register("ones_like", method=False)(_like(xp.ones))
+empty_like = register("empty_like", method=False)(_like(xp.empty))
 
 
 @register(method=False)
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad: bool = False,
               memory_format=None) -> Tensor:
     """A tensor shaped like ``input`` filled with ``fill_value``."""
-    return _finish(np.full(input._data.shape, fill_value, dtype=_np_dtype(dtype, input._data.dtype)),
+    return _finish(xp.full(input._data.shape, fill_value, dtype=_np_dtype(dtype, input._data.dtype)),
                    requires_grad, device)
 
 
@@ -164,7 +164,7 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad: b
     if dtype is None:
         dtype = _dtype.get_default_dtype() if any(isinstance(v, float) for v in vals) else _dtype.int64
     n = max(0, math.ceil((vals[1] - vals[0]) / vals[2]))
-    arr = (vals[0] + np.arange(n, dtype=np.float64 if _dtype.as_dtype(dtype).is_floating_point else np.int64)
+    arr = (vals[0] + xp.arange(n, dtype=xp.float64 if _dtype.as_dtype(dtype).is_floating_point else xp.int64)
            * vals[2]).astype(_np_dtype(dtype))
     return _finish(arr, requires_grad, device)
 
@@ -174,7 +174,7 @@ def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: 
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
     if steps < 0:
         raise RuntimeError("linspace(): number of steps must be non-negative")
-    return _finish(np.linspace(float(start), float(end), steps).astype(_default_float(dtype)), requires_grad, device)
+    return _finish(xp.linspace(float(start), float(end), steps).astype(_default_float(dtype)), requires_grad, device)
 
 
 @register(method=False)
@@ -183,7 +183,7 @@ def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=N
     """``steps`` values spaced evenly on a log scale from ``base**start`` to ``base**end``."""
     if steps < 0:
         raise RuntimeError("logspace(): number of steps must be non-negative")
-    return _finish(np.logspace(float(start), float(end), steps, base=base).astype(_default_float(dtype)),
+    return _finish(xp.logspace(float(start), float(end), steps, base=base).astype(_default_float(dtype)),
                    requires_grad, device)
 
 
@@ -192,7 +192,7 @@ def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad:
     """The identity matrix (``n`` x ``m``)."""
     if n < 0 or (m is not None and m < 0):
         raise RuntimeError(f"n must be greater or equal to 0, got {n}")
-    return _finish(np.eye(n, m, dtype=_default_float(dtype)), requires_grad, device)
+    return _finish(xp.eye(n, m, dtype=_default_float(dtype)), requires_grad, device)
 
 
 # ----------------------------------------------------------------------------- factories on a tensor
@@ -203,11 +203,11 @@ def _new(fill):
     return factory
 
 
-new_zeros = register("new_zeros", function=False)(_new(np.zeros))
+new_zeros = register("new_zeros", function=False)(_new(xp.zeros))
 new_zeros.__doc__ = "A tensor of zeros with this tensor's dtype (unless ``dtype`` is given)."
-new_ones = register("new_ones", function=False)(_new(np.ones))
+new_ones = register("new_ones", function=False)(_new(xp.ones))
 new_ones.__doc__ = "A tensor of ones with this tensor's dtype (unless ``dtype`` is given)."
-new_empty = register("new_empty", function=False)(_new(np.empty))
+new_empty = register("new_empty", function=False)(_new(xp.empty))
 new_empty.__doc__ = "An uninitialised tensor with this tensor's dtype (unless ``dtype`` is given)."
 
 
@@ -217,13 +217,13 @@ def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad: 
     """A tensor filled with ``fill_value``, with this tensor's dtype (unless ``dtype`` is given)."""
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
-    size = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
-    return _finish(np.full(_size(size), fill_value, dtype=_np_dtype(dtype, self._data.dtype)), requires_grad, device)
+    size = (size,) if isinstance(size, (int, xp.integer)) else tuple(size)
+    return _finish(xp.full(_size(size), fill_value, dtype=_np_dtype(dtype, self._data.dtype)), requires_grad, device)
 
 
 @register(function=False)
 def new_tensor(self, data, *, dtype=None, device=None, requires_grad: bool = False, layout=None,
                pin_memory: bool = False) -> Tensor:
     """A copy of ``data`` as a new leaf tensor, with this tensor's dtype (unless ``dtype`` is given)."""
-    arr = np.array(_infer_array(data, None), dtype=_np_dtype(dtype, self._data.dtype), copy=True, order="C")
+    arr = xp.array(_infer_array(data, None), dtype=_np_dtype(dtype, self._data.dtype), copy=True, order="C")
     return _finish(arr, requires_grad, device)

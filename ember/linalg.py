@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 from collections import namedtuple
 
-import numpy as np
-
 from ._backend import xp
 from ._tensor import Tensor
 from .autograd.function import Op
@@ -81,7 +79,7 @@ def _gap_inverse(w: Tensor) -> Tensor:
     Written with ember ops: these weights depend on the input, which double backward must see.
     """
     n = w._data.shape[-1]
-    eye = np.eye(n, dtype=w._data.dtype)
+    eye = xp.eye(n, dtype=w._data.dtype)
     return (1 / (_row(w) - _col(w) + _const(eye))) * _const(1 - eye)
 
 
@@ -97,7 +95,7 @@ def _outputs(ctx) -> list:
 def _lapack(op: str, fn, *arrays):
     try:
         return fn(*arrays)
-    except np.linalg.LinAlgError:
+    except xp.linalg.LinAlgError:
         raise LinAlgError(_FAILURES.get(op, f"{op}: The input matrix is singular.")) from None
 
 
@@ -182,8 +180,8 @@ def slogdet(A: Tensor, *, out=None) -> SlogdetResult:
 def logdet(A: Tensor) -> Tensor:
     """log(det(A)): nan where the determinant is negative."""
     sign, logabs = slogdet(A)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return logabs + _const(np.log(sign._data))
+    with xp.errstate(invalid="ignore", divide="ignore"):
+        return logabs + _const(xp.log(sign._data))
 
 
 class Solve(Op):
@@ -237,8 +235,8 @@ class Cholesky(Op):
     def backward(ctx, g):
         L = ctx.output
         n = L._data.shape[-1]
-        lower = np.tril(np.ones((n, n), dtype=L._data.dtype))
-        phi = _const(lower - 0.5 * np.eye(n, dtype=L._data.dtype))  # lower triangle, halved diagonal
+        lower = xp.tril(xp.ones((n, n), dtype=L._data.dtype))
+        phi = _const(lower - 0.5 * xp.eye(n, dtype=L._data.dtype))  # lower triangle, halved diagonal
         P = Matmul.apply(_T(L), g * _const(lower)) * phi
         Linv = inv(L)
         S = Matmul.apply(Matmul.apply(_T(Linv), P), Linv)
@@ -277,7 +275,7 @@ class QR(Op):
         # gA = (gQ + Q copyltu(M)) R^{-T}, M = R gR^T - gQ^T Q, copyltu mirrors the lower triangle upwards
         M = Matmul.apply(R, _T(gR)) - Matmul.apply(_T(gQ), Q)
         k = M._data.shape[-1]
-        below = _const(np.tril(np.ones((k, k), dtype=M._data.dtype), -1))
+        below = _const(xp.tril(xp.ones((k, k), dtype=M._data.dtype), -1))
         low = M * below
         M = low + _T(low) + _diag_embed(_diag(M))
         return Matmul.apply(gQ + Matmul.apply(Q, M), _T(inv(R))), None
@@ -321,7 +319,7 @@ class SVD(Op):
         k = S._data.shape[-1]
         if ctx.full and m != n:
             # only the k leading columns of U (rows of Vh) depend on A; the rest is an arbitrary completion
-            cols, rows = _const(np.eye(m, k, dtype=U._data.dtype)), _const(np.eye(k, n, dtype=U._data.dtype))
+            cols, rows = _const(xp.eye(m, k, dtype=U._data.dtype)), _const(xp.eye(k, n, dtype=U._data.dtype))
             U, Vh = Matmul.apply(U, cols), Matmul.apply(rows, Vh)
             gU = None if gU is None else Matmul.apply(gU, cols)
             gVh = None if gVh is None else Matmul.apply(rows, gVh)
@@ -403,24 +401,24 @@ def pinv(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False, out=None) 
     _square(A, "linalg.pinv", square=False)
     U, S, Vh = svd(A, full_matrices=False)
     keep = S._data > _tolerance(A, S._data, atol, rtol)[..., None]
-    with np.errstate(divide="ignore"):
+    with xp.errstate(divide="ignore"):
         Sinv = (1 / (S + _mask(S, ~keep))) * _mask(S, keep)
     return Matmul.apply(_T(Vh) * _row(Sinv), _T(U))
 
 
 def _tolerance(A: Tensor, S, atol, rtol):
     """max(atol, rtol * largest singular value) per matrix, with torch's default rtol = eps * max(m, n)."""
-    smax = S[..., 0] if S.shape[-1] else np.zeros(S.shape[:-1], S.dtype)
+    smax = S[..., 0] if S.shape[-1] else xp.zeros(S.shape[:-1], S.dtype)
     if rtol is None:
-        rtol = 0.0 if atol is not None and atol > 0 else np.finfo(S.dtype).eps * max(A._data.shape[-2:])
-    return np.maximum(0.0 if atol is None else atol, rtol * smax)
+        rtol = 0.0 if atol is not None and atol > 0 else xp.finfo(S.dtype).eps * max(A._data.shape[-2:])
+    return xp.maximum(0.0 if atol is None else atol, rtol * smax)
 
 
 def matrix_rank(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False, out=None) -> Tensor:
     """The number of singular values above the tolerance (int64)."""
     _square(A, "linalg.matrix_rank", square=False)
     S = xp.linalg.svd(A._data, compute_uv=False)
-    return _const((S > _tolerance(A, S, atol, rtol)[..., None]).sum(-1).astype(np.int64))
+    return _const((S > _tolerance(A, S, atol, rtol)[..., None]).sum(-1).astype(xp.int64))
 
 
 # ----------------------------------------------------------------------------- norms
@@ -559,7 +557,7 @@ def _tensor_norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=
 
 # ----------------------------------------------------------------------------- cross
 def _levi_civita(dtype) -> Tensor:
-    e = np.zeros((3, 3, 3), dtype=dtype)
+    e = xp.zeros((3, 3, 3), dtype=dtype)
     for i, j, k in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):
         e[i, j, k], e[i, k, j] = 1, -1
     return _const(e)
@@ -585,7 +583,7 @@ def cross(input: Tensor, other: Tensor, *, dim: int = -1, out=None) -> Tensor:
 def _torch_cross(input: Tensor, other: Tensor, dim: int | None = None, *, out=None) -> Tensor:
     """torch.cross: by default along the first dim of size 3."""
     if dim is None:
-        dim = next((i for i, s in enumerate(np.broadcast_shapes(input._data.shape, other._data.shape)) if s == 3), -1)
+        dim = next((i for i, s in enumerate(xp.broadcast_shapes(input._data.shape, other._data.shape)) if s == 3), -1)
     return cross(input, other, dim=dim)
 
 
@@ -654,18 +652,18 @@ def multi_dot(tensors, *, out=None) -> Tensor:
 # ----------------------------------------------------------------------------- matrix exponential
 def _expm(A):
     """exp(A) for a batch of matrices: scale to norm <= 1/2, Taylor of degree 18 by Horner, square back."""
-    a = A.astype(np.float64)
+    a = A.astype(xp.float64)
     n = a.shape[-1]
-    eye = np.eye(n)
-    norm = np.abs(a).sum(-2).max(-1) if n else np.zeros(a.shape[:-2])
-    with np.errstate(divide="ignore"):
-        s = np.maximum(0, np.ceil(np.log2(np.maximum(norm, 1e-300) / 0.5))).astype(np.int64)
+    eye = xp.eye(n)
+    norm = xp.abs(a).sum(-2).max(-1) if n else xp.zeros(a.shape[:-2])
+    with xp.errstate(divide="ignore"):
+        s = xp.maximum(0, xp.ceil(xp.log2(xp.maximum(norm, 1e-300) / 0.5))).astype(xp.int64)
     x = a / (2.0 ** s)[..., None, None]
-    p = np.broadcast_to(eye, a.shape).copy()
+    p = xp.broadcast_to(eye, a.shape).copy()
     for k in range(18, 0, -1):
         p = eye + (x @ p) / k
     for step in range(int(s.max()) if s.size else 0):
-        p = np.where((step < s)[..., None, None], p @ p, p)
+        p = xp.where((step < s)[..., None, None], p @ p, p)
     return p.astype(A.dtype)
 
 
@@ -702,10 +700,10 @@ def matrix_exp(A: Tensor) -> Tensor:
 def _triangle(A: Tensor, upper: bool, unitriangular: bool) -> Tensor:
     """The triangle of ``A`` a triangular solver reads (ones on the diagonal if unitriangular)."""
     n = A._data.shape[-1]
-    keep = np.triu(np.ones((n, n), bool), 1 if unitriangular else 0)
+    keep = xp.triu(xp.ones((n, n), bool), 1 if unitriangular else 0)
     keep = keep if upper else keep.T
     tri = A * _const(keep.astype(A._data.dtype))
-    return tri + _const(np.eye(n, dtype=A._data.dtype)) if unitriangular else tri
+    return tri + _const(xp.eye(n, dtype=A._data.dtype)) if unitriangular else tri
 
 
 def _matrix_rhs(op: str, A: Tensor, B: Tensor) -> None:
@@ -744,8 +742,8 @@ def triangular_solve(b: Tensor, A: Tensor, upper: bool = True, transpose: bool =
 
 
 def _cholesky_solve_array(B, L, upper: bool):
-    tri = np.triu(L) if upper else np.tril(L)
-    first, second = (np.swapaxes(tri, -1, -2), tri) if upper else (tri, np.swapaxes(tri, -1, -2))
+    tri = xp.triu(L) if upper else xp.tril(L)
+    first, second = (xp.swapaxes(tri, -1, -2), tri) if upper else (tri, xp.swapaxes(tri, -1, -2))
     return _lapack("cholesky_solve", xp.linalg.solve, second, _lapack("cholesky_solve", xp.linalg.solve, first, B))
 
 
@@ -814,10 +812,10 @@ def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver=None) -> LstsqResult:
     if Bm._data.shape[-2] != m:
         raise RuntimeError(f"torch.linalg.lstsq: input.size(-2) should match other.size(-2)")
     driver = driver or "gelsy"
-    tol = rcond if rcond is not None and rcond > 0 else np.finfo(A._data.dtype).eps * max(m, n)
+    tol = rcond if rcond is not None and rcond > 0 else xp.finfo(A._data.dtype).eps * max(m, n)
     X = matmul(pinv(A, rtol=tol), Bm)  # pinv's gradient gives torch's least-squares gradient
     empty = _const(xp.empty((0,), dtype=A._data.dtype))
-    rank = matrix_rank(A, rtol=tol) if driver != "gels" else _const(xp.empty((0,), dtype=np.int64))
+    rank = matrix_rank(A, rtol=tol) if driver != "gels" else _const(xp.empty((0,), dtype=xp.int64))
     svals = svdvals(A).detach() if driver in ("gelsd", "gelss") else empty
     residuals = empty
     if driver != "gelsy" and m > n and (driver == "gels" or bool((rank._data == n).all())):
@@ -835,16 +833,16 @@ def _getrf(A):
     batch, (m, n) = A.shape[:-2], A.shape[-2:]
     a = A.reshape((-1, m, n)).copy()
     k = min(m, n)
-    piv = np.zeros((a.shape[0], k), np.int32)
-    b = np.arange(a.shape[0])
+    piv = xp.zeros((a.shape[0], k), xp.int32)
+    b = xp.arange(a.shape[0])
     for j in range(k):
-        p = j + np.argmax(np.abs(a[:, j:, j]), axis=1) if m > j else np.full(a.shape[0], j)
+        p = j + xp.argmax(xp.abs(a[:, j:, j]), axis=1) if m > j else xp.full(a.shape[0], j)
         piv[:, j] = p + 1
         rows_j, rows_p = a[b, j].copy(), a[b, p].copy()
         a[b, j], a[b, p] = rows_p, rows_j
         d = a[:, j, j]
-        safe = np.where(d == 0, 1, d)  # a zero pivot leaves its column as is (LAPACK reports it in info)
-        a[:, j + 1:, j] = np.where((d != 0)[:, None], a[:, j + 1:, j] / safe[:, None], a[:, j + 1:, j])
+        safe = xp.where(d == 0, 1, d)  # a zero pivot leaves its column as is (LAPACK reports it in info)
+        a[:, j + 1:, j] = xp.where((d != 0)[:, None], a[:, j + 1:, j] / safe[:, None], a[:, j + 1:, j])
         a[:, j + 1:, j + 1:] -= a[:, j + 1:, j, None] * a[:, j, None, j + 1:]
     return a.reshape(A.shape), piv.reshape(batch + (k,))
 
@@ -852,12 +850,12 @@ def _getrf(A):
 def _permutation(piv, m: int, dtype):
     """The matrix P with ``A = P L U`` from LAPACK's sequence of row swaps."""
     flat = piv.reshape(-1, piv.shape[-1]) if piv.ndim else piv.reshape(1, -1)
-    P = np.zeros((flat.shape[0], m, m), dtype)
+    P = xp.zeros((flat.shape[0], m, m), dtype)
     for r, swaps in enumerate(flat):
-        perm = np.arange(m)
+        perm = xp.arange(m)
         for j, s in enumerate(swaps):
             perm[[j, s - 1]] = perm[[s - 1, j]]
-        P[r, perm, np.arange(m)] = 1
+        P[r, perm, xp.arange(m)] = 1
     return P.reshape(piv.shape[:-1] + (m, m))
 
 
@@ -872,8 +870,8 @@ def lu_factor(A: Tensor, *, pivot: bool = True, out=None) -> LUFactorResult:
 
 def _unpack(LU, m: int, n: int):
     k = min(m, n)
-    L = np.tril(LU[..., :, :k], -1) + np.eye(m, k, dtype=LU.dtype)
-    U = np.triu(LU[..., :k, :])
+    L = xp.tril(LU[..., :, :k], -1) + xp.eye(m, k, dtype=LU.dtype)
+    U = xp.triu(LU[..., :k, :])
     return L, U
 
 
@@ -926,7 +924,7 @@ def _torch_lu(A: Tensor, pivot: bool = True, get_infos: bool = False, out=None):
     """torch.lu (deprecated): (LU, pivots), and the LAPACK infos (zeros) if asked."""
     LU, piv = lu_factor(A, pivot=pivot)
     if get_infos:
-        return LU, piv, _const(xp.zeros(A._data.shape[:-2], dtype=np.int32))
+        return LU, piv, _const(xp.zeros(A._data.shape[:-2], dtype=xp.int32))
     return LU, piv
 
 

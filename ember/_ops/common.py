@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numbers
 
-import numpy as np
-
 from .. import _dtype
 from .._backend import ndarray, xp
 from .._tensor import Tensor, _wrap_dim
@@ -218,7 +216,7 @@ def binary_operands(a, b):
 def _cast_operand(x, rt):
     if isinstance(x, Tensor):
         return x if x._data.dtype is rt.np else x.to(rt)
-    if isinstance(x, np.generic):
+    if isinstance(x, xp.generic):
         x = x.item()
     if rt._cat == 2:
         return float(x)
@@ -262,7 +260,7 @@ def norm_dims(dim, ndim: int, op: str = "") -> tuple:
     """``dim`` (None, an int or a sequence) as a sorted tuple of non-negative dims."""
     if dim is None:
         return tuple(range(ndim))
-    if isinstance(dim, (int, np.integer)):
+    if isinstance(dim, (int, xp.integer)):
         return (_wrap_dim(int(dim), ndim, op),)
     dims = tuple(_wrap_dim(int(d), ndim, op) for d in dim)
     if len(set(dims)) != len(dims):

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from .. import _dtype
 from .._backend import xp
 from .._tensor import Tensor
@@ -158,7 +156,7 @@ def add(input, other, *, alpha=1, out=None) -> Tensor:
 def sub(input, other, *, alpha=1, out=None) -> Tensor:
     """``input - alpha * other``, broadcasting."""
     input, other = binary_operands(input, other)
-    if isinstance(input, Tensor) and input._data.dtype == np.bool_:
+    if isinstance(input, Tensor) and input._data.dtype == xp.bool_:
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
                            "Use the `^` or `logical_xor()` operator instead.")
     return _out(Sub.apply(input, other, alpha), out)
@@ -250,7 +248,7 @@ def _out(result: Tensor, out):
 @register(operators=("__neg__",), inplace="neg_", aliases=("negative",))
 def neg(input) -> Tensor:
     """``-input``."""
-    if input._data.dtype == np.bool_:
+    if input._data.dtype == xp.bool_:
         raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
                            "invert a mask, use the `~` or `logical_not()` operator instead.")
     return Neg.apply(input)
@@ -330,7 +328,7 @@ def const(a) -> Tensor:
 class _Mask(Op):
     """``g`` where the boolean array ``keep`` holds, else exactly 0 (also where g is inf or nan).
 
-    Done with an AND on the bit patterns: np.where is slow on random masks (relu's backward
+    Done with an AND on the bit patterns: xp.where is slow on random masks (relu's backward
     spent 6 ms per million elements on it), and a multiply would turn 0 * inf into nan.
     """
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
-
 from .._backend import ndarray, xp
 from .._tensor import Tensor
 from ..autograd.function import Op
@@ -133,7 +131,7 @@ def _legacy_tuple(index: list) -> bool:
 def _index_array(a: ndarray) -> ndarray:
     if a.dtype.kind == "b":
         return a
-    if a.dtype == np.uint8:  # torch's deprecated byte masks
+    if a.dtype == xp.uint8:  # torch's deprecated byte masks
         return a.astype(bool)
     if a.dtype.kind not in "iu":
         raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
@@ -163,8 +161,8 @@ def _parse(index) -> tuple:
             out.append(_index_array(i))
         elif isinstance(i, (list, tuple)):
             a = xp.asarray([int(v) if isinstance(v, Tensor) else v for v in i])
-            out.append(_index_array(a if a.size else a.astype(np.int64)))
-        elif isinstance(i, np.integer) or hasattr(i, "__index__"):
+            out.append(_index_array(a if a.size else a.astype(xp.int64)))
+        elif isinstance(i, xp.integer) or hasattr(i, "__index__"):
             out.append(i.__index__())
         else:
             raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables "
@@ -379,7 +377,7 @@ def scatter_add(input, dim: int, index, src) -> Tensor:
 
 # ufunc, identity for include_self=False (float, int)
 _REDUCE = {"sum": (xp.add, 0, 0), "mean": (xp.add, 0, 0), "prod": (xp.multiply, 1, 1),
-           "amax": (xp.maximum, -np.inf, "min"), "amin": (xp.minimum, np.inf, "max")}
+           "amax": (xp.maximum, -xp.inf, "min"), "amin": (xp.minimum, xp.inf, "max")}
 
 
 class ScatterReduce(Op):
@@ -392,7 +390,7 @@ class ScatterReduce(Op):
         if not include_self:
             ident = fident if x.dtype.kind == "f" else iident
             if isinstance(ident, str):
-                ident = getattr(np.iinfo(x.dtype), ident)
+                ident = getattr(xp.iinfo(x.dtype), ident)
             out[idx] = ident
         ufunc.at(out, idx, src)
         if reduce == "mean":
@@ -464,7 +462,7 @@ def _prod_weights(xd, sd, od, idx, include_self):
     own = xp.ones(xd.shape, bool) if include_self else _scattered_zero(xd.shape, idx, bool)
     nz_x, nz_s = xp.where(xd != 0, xd, 1), xp.where(sd != 0, sd, 1)
     prod = xp.where(own, nz_x, 1)             # product of the non-zero factors at each position
-    zeros = (own & (xd == 0)).astype(np.int64)  # and how many factors are zero
+    zeros = (own & (xd == 0)).astype(xp.int64)  # and how many factors are zero
     xp.multiply.at(prod, idx, nz_s)
     xp.add.at(zeros, idx, sd == 0)
 
@@ -479,7 +477,7 @@ _REDUCE_WEIGHTS = {"sum": _sum_weights, "mean": _mean_weights, "amax": _extreme_
 
 def _mean_count(shape, idx, include_self: bool) -> ndarray:
     """How many values each position of a scatter mean averages (at least 1, as untouched ones keep self)."""
-    count = xp.ones(shape, dtype=np.int64)
+    count = xp.ones(shape, dtype=xp.int64)
     if not include_self:
         count[idx] = 0
     xp.add.at(count, idx, 1)
@@ -607,7 +605,7 @@ _C_NAMES = {"int64": "long int", "int32": "int", "int16": "short int", "int8": "
 def _broadcast_mask(op: str, input: Tensor, mask: Tensor):
     """``input`` and the mask's array, broadcast to their common shape."""
     try:
-        shape = np.broadcast_shapes(input._data.shape, mask._data.shape)
+        shape = xp.broadcast_shapes(input._data.shape, mask._data.shape)
     except ValueError:
         raise broadcast_error(op, input._data.shape, mask._data.shape) from None
     if input._data.shape != shape:
@@ -677,7 +675,7 @@ def take_along_dim(input, indices, dim: int | None = None) -> Tensor:
                            f"but got {len(xs)} dimensions for input, and {len(ishape)} dimensions for indices")
     dim = wrap_dim(dim, len(xs), "take_along_dim")
     try:
-        common = list(np.broadcast_shapes(*[tuple(1 if d == dim else s for d, s in enumerate(sh))
+        common = list(xp.broadcast_shapes(*[tuple(1 if d == dim else s for d, s in enumerate(sh))
                                             for sh in (xs, ishape)]))
     except ValueError:
         raise broadcast_error("take_along_dim", xs, ishape) from None
@@ -694,12 +692,12 @@ def nonzero(input, *, as_tuple: bool = False):
     a = input._data
     if a.ndim == 0:
         n = int(bool(a))
-        return (Tensor._make(xp.zeros(n, dtype=np.int64)),) if as_tuple else \
-            Tensor._make(xp.zeros((n, 0), dtype=np.int64))
+        return (Tensor._make(xp.zeros(n, dtype=xp.int64)),) if as_tuple else \
+            Tensor._make(xp.zeros((n, 0), dtype=xp.int64))
     where = xp.nonzero(a)
     if as_tuple:
-        return tuple(Tensor._make(w.astype(np.int64, copy=False)) for w in where)
-    return Tensor._make(xp.stack(where, axis=1).astype(np.int64, copy=False))
+        return tuple(Tensor._make(w.astype(xp.int64, copy=False)) for w in where)
+    return Tensor._make(xp.stack(where, axis=1).astype(xp.int64, copy=False))
 
 
 @register()
@@ -776,9 +774,9 @@ def _tri_indices(op: str, row: int, col: int, offset: int, dtype, lower: bool) -
     if row < 0 or col < 0:
         raise RuntimeError(f"{op}: row must be non-negative, got {row}" if row < 0 else
                            f"{op}: col must be non-negative, got {col}")
-    dt = np.int64 if dtype is None else _dtype.as_dtype(dtype).np
-    rows, cols = (np.tril_indices if lower else np.triu_indices)(row, offset, col)
-    return Tensor._make(np.stack([rows, cols]).astype(dt).reshape(2, -1))
+    dt = xp.int64 if dtype is None else _dtype.as_dtype(dtype).np
+    rows, cols = (xp.tril_indices if lower else xp.triu_indices)(row, offset, col)
+    return Tensor._make(xp.stack([rows, cols]).astype(dt).reshape(2, -1))
 
 
 @register(method=False)
@@ -796,17 +794,17 @@ def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None
 @register(method=False)
 def unravel_index(indices, shape) -> tuple:
     """The coordinates in a tensor of ``shape`` of each flat index (one int64 tensor per dim)."""
-    a = indices._data if isinstance(indices, Tensor) else np.asarray(indices)
+    a = indices._data if isinstance(indices, Tensor) else xp.asarray(indices)
     if a.dtype.kind not in "iu":
         raise TypeError(f"expected 'indices' to be integer dtype, but got {a.dtype}")
-    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
+    shape = (int(shape),) if isinstance(shape, (int, xp.integer)) else tuple(int(s) for s in shape)
     if any(s < 0 for s in shape):
         raise ValueError("'shape' cannot have negative values, but got " + str(tuple(shape)))
-    rest, coords = a.astype(np.int64), []
+    rest, coords = a.astype(xp.int64), []
     for s in reversed(shape):  # floor division and modulo, so negative indices wrap as in torch
         coords.append(rest % s if s else rest * 0)
         rest = rest // s if s else rest * 0
-    return tuple(Tensor._make(np.asarray(c, dtype=np.int64)) for c in reversed(coords))
+    return tuple(Tensor._make(xp.asarray(c, dtype=xp.int64)) for c in reversed(coords))
 
 
 @register(method=False)
@@ -831,7 +829,7 @@ def combinations(input, r: int = 2, with_replacement: bool = False) -> Tensor:
     if r < 0:
         raise RuntimeError(f"Expect a non-negative number, but got {r}")
     if r == 0:
-        return Tensor._make(np.empty((0,), dtype=input._data.dtype))
+        return Tensor._make(xp.empty((0,), dtype=input._data.dtype))
     pick = itertools.combinations_with_replacement if with_replacement else itertools.combinations
-    idx = np.array(list(pick(range(input._data.shape[0]), r)), dtype=np.int64).reshape(-1, r)
+    idx = xp.array(list(pick(range(input._data.shape[0]), r)), dtype=xp.int64).reshape(-1, r)
     return index_select(input, 0, Tensor._make(idx.reshape(-1))).reshape(-1, r)

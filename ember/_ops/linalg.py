@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from .. import _dtype
 from .._backend import xp
 from .._tensor import Tensor
@@ -115,7 +113,7 @@ def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
         res = Matmul.apply(input.reshape(1, -1), other)
         return res.reshape(res._data.shape[:-2] + res._data.shape[-1:])
     try:
-        batch = np.broadcast_shapes(sa[:-2], sb[:-2])
+        batch = xp.broadcast_shapes(sa[:-2], sb[:-2])
     except ValueError:
         from .common import broadcast_error
         raise broadcast_error("matmul", sa[:-2], sb[:-2]) from None
@@ -195,7 +193,7 @@ def _scaled_sum(input: Tensor, prod: Tensor, beta, alpha) -> Tensor:
     if alpha != 1:
         prod = prod * alpha
     if beta == 0:
-        np.broadcast_shapes(input._data.shape, prod._data.shape)
+        xp.broadcast_shapes(input._data.shape, prod._data.shape)
         return prod
     return prod + (input if beta == 1 else input * beta)
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from .._backend import xp
 from .._tensor import Tensor
 from ..autograd.function import Op
@@ -94,7 +92,7 @@ _abs = _pointwise("Abs", lambda x: xp.abs(x), lambda x, y: _const(xp.sign(x._dat
 
 _SQRT1_2 = 1 / math.sqrt(2)
 _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
-_erf_np = np.vectorize(math.erf, otypes=[np.float64])  # until ember.erf exists; exact to double precision
+_erf_np = xp.vectorize(math.erf, otypes=[xp.float64])  # until ember.erf exists; exact to double precision
 _gelu = _pointwise("Gelu", lambda x: x * 0.5 * (1 + _erf_np(x * _SQRT1_2)),
                    lambda x, y: _Phi(x) + x * _exp(x * x * -0.5) * _INV_SQRT_2PI)
 _Phi = _pointwise("NormalCdf", lambda x: 0.5 * (1 + _erf_np(x * _SQRT1_2)),
@@ -317,7 +315,7 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=N
 # ----------------------------------------------------------------------------- one_hot, normalize
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """int64 one-hot encoding with a new last dim of size ``num_classes`` (-1: max + 1)."""
-    if tensor._data.dtype != np.int64:
+    if tensor._data.dtype != xp.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     a = tensor._data
     if num_classes == -1:
@@ -329,7 +327,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
             raise RuntimeError("Class values must be non-negative.")
         if a.max() >= num_classes:
             raise RuntimeError("Class values must be smaller than num_classes.")
-    return _const((a[..., None] == xp.arange(num_classes)).astype(np.int64))
+    return _const((a[..., None] == xp.arange(num_classes)).astype(xp.int64))
 
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None) -> Tensor:
@@ -422,23 +420,23 @@ _NON_CONSTANT = "\n".join([
     "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)"])
 
 
-def _pad_index(n: int, lo: int, hi: int, mode: str, d: int, shape) -> np.ndarray:
+def _pad_index(n: int, lo: int, hi: int, mode: str, d: int, shape) -> xp.ndarray:
     """Which input position each output position along one dim reads (negative amounts crop first)."""
     if mode == "reflect" and (lo >= n or hi >= n):
         raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input dimension, "
                            f"but got: padding ({lo}, {hi}) at dimension {d} of input {list(shape)}")
     if mode == "circular" and (lo > n or hi > n):
         raise RuntimeError("Padding value causes wrapping around more than once.")
-    kept = np.arange(max(-lo, 0), n - max(-hi, 0))
+    kept = xp.arange(max(-lo, 0), n - max(-hi, 0))
     m = len(kept)
     if m == 0 and (lo > 0 or hi > 0):
         raise RuntimeError(f"pad: dimension {d} of input {list(shape)} is empty after cropping, nothing to {mode}")
-    j = np.arange(-max(lo, 0), m + max(hi, 0))
+    j = xp.arange(-max(lo, 0), m + max(hi, 0))
     if mode == "reflect":
-        j = np.abs(j)
-        j = np.where(j >= m, 2 * (m - 1) - j, j)
+        j = xp.abs(j)
+        j = xp.where(j >= m, 2 * (m - 1) - j, j)
     elif mode == "replicate":
-        j = np.clip(j, 0, m - 1)
+        j = xp.clip(j, 0, m - 1)
     else:
         j = j % m
     return kept[j]

@@ -12,8 +12,6 @@ import warnings
 from collections import namedtuple
 from types import SimpleNamespace
 
-import numpy as np
-
 from .. import _dtype
 from .._backend import xp
 from .._tensor import Tensor
@@ -25,7 +23,7 @@ from .common import register, norm_dims, wrap_dim, FUNCTIONS
 def _axes(input: Tensor, dim, op: str, empty_is_all: bool = True) -> tuple:
     """``dim`` as sorted non-negative axes; ``()`` (or None) means every axis, as torch's sum does."""
     nd = input._data.ndim
-    if dim is not None and not isinstance(dim, (int, np.integer)) and len(dim) == 0 and empty_is_all:
+    if dim is not None and not isinstance(dim, (int, xp.integer)) and len(dim) == 0 and empty_is_all:
         dim = None
     dims = norm_dims(dim, nd, op)
     return dims if nd else ()  # a 0-dim tensor accepts dim 0 or -1 but has no axis to reduce
@@ -50,7 +48,7 @@ def _int_acc(input: Tensor, dtype):
     """The accumulation dtype of sum/prod/cumsum: ``dtype``, else int64 for integers and bools."""
     if dtype is not None:
         return _dtype.as_dtype(dtype).np
-    return np.int64 if input._data.dtype.kind in "bui" else None
+    return xp.int64 if input._data.dtype.kind in "bui" else None
 
 
 def _cast_first(input: Tensor, dtype) -> Tensor:
@@ -143,7 +141,7 @@ _GATHERS = {op: _variant(Gather, op.capitalize(), node) for op, node in
 
 def _pick(input: Tensor, idx, axis: int, keepdim: bool, kind):
     """(values, indices) from indices chosen along ``axis`` (kept as a size-1 or size-k axis)."""
-    idx = idx.astype(np.int64, copy=False)
+    idx = idx.astype(xp.int64, copy=False)
     values = _GATHERS[kind.__name__].apply(input, Tensor._make(idx), axis, keepdim)
     return kind(values, Tensor._make(idx if keepdim else idx.squeeze(axis)))
 
@@ -160,8 +158,8 @@ def _along(input: Tensor, dim, op: str, allow_empty: bool = False):
 
 def _scalar_pick(input: Tensor, kind):
     # a 0-dim input is its own max/median/sort, at index 0
-    return kind(_GATHERS[kind.__name__].apply(input.reshape(1), Tensor._make(np.zeros(1, np.int64)), 0, False),
-                Tensor._make(np.zeros((), np.int64)))
+    return kind(_GATHERS[kind.__name__].apply(input.reshape(1), Tensor._make(xp.zeros(1, xp.int64)), 0, False),
+                Tensor._make(xp.zeros((), xp.int64)))
 
 
 # ----------------------------------------------------------------------------- sum, mean, prod
@@ -284,7 +282,7 @@ def _prod(x: Tensor, axis: int) -> Tensor:
 @register()
 def prod(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Product of elements, over all dims or one dim."""
-    if dim is not None and not isinstance(dim, (int, np.integer)):
+    if dim is not None and not isinstance(dim, (int, xp.integer)):
         raise TypeError(f"prod(): argument 'dim' must be int, not {type(dim).__name__}")
     axis = None if dim is None else wrap_dim(int(dim), input._data.ndim, "prod")
     if input._data.ndim == 0:
@@ -370,17 +368,17 @@ min = _max_min("min", xp.min, xp.argmin, "minimum")
 def _arg(op: str, picker):
     def fn(input, dim=None, keepdim: bool = False) -> Tensor:
         a = input._data
-        if a.dtype == np.bool_:
+        if a.dtype == xp.bool_:
             raise RuntimeError(f"{op}(): does not support bool input")
         if dim is None:
             if a.size == 0:
                 raise IndexError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0.")
-            idx = xp.asarray(picker(a.reshape(-1)), dtype=np.int64)
+            idx = xp.asarray(picker(a.reshape(-1)), dtype=xp.int64)
             return Tensor._make(idx.reshape((1,) * a.ndim) if keepdim else idx)
         axis = _along(input, dim, op)
         if axis is None:
-            return Tensor._make(np.zeros((), np.int64))
-        return Tensor._make(xp.asarray(picker(a, axis=axis, keepdims=keepdim), dtype=np.int64))
+            return Tensor._make(xp.zeros((), xp.int64))
+        return Tensor._make(xp.asarray(picker(a, axis=axis, keepdims=keepdim), dtype=xp.int64))
     fn.__name__ = fn.__qualname__ = op
     fn.__doc__ = f"Index of the {op[3:]}imum, over the flattened input or along ``dim``."
     return register(op)(fn)
@@ -410,7 +408,7 @@ def _median_index(a, axis: int):
 
 def _median(op: str, input, dim, keepdim: bool, whole, index):
     """median/nanmedian: ``whole(array)`` over all elements, else (values, indices) at ``index(array, axis)``."""
-    if input._data.dtype == np.bool_:
+    if input._data.dtype == xp.bool_:
         raise NotImplementedError(f"\"{op}\" not implemented for 'Bool'")
     if dim is None:
         return _EXTREMES[op].apply(input, tuple(range(input._data.ndim)), False, whole)
@@ -455,7 +453,7 @@ def argsort(input, dim: int = -1, descending: bool = False, *, stable: bool = Fa
 def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
     """The ``k`` largest (or smallest) elements along ``dim``, as (values, indices)."""
     axis = _along(input, dim, "topk", allow_empty=True)
-    if input._data.dtype == np.bool_:
+    if input._data.dtype == xp.bool_:
         raise RuntimeError("topk does not support bool dtypes on CPU")
     size = 1 if axis is None else input._data.shape[axis]
     if not 0 <= k <= size:
@@ -470,7 +468,7 @@ def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True
 @register()
 def kthvalue(input, k: int, dim: int = -1, keepdim: bool = False):
     """The ``k``-th smallest element along ``dim``, as (values, indices)."""
-    if input._data.dtype == np.bool_:
+    if input._data.dtype == xp.bool_:
         raise NotImplementedError("\"kthvalue_cpu\" not implemented for 'Bool'")
     axis = _along(input, dim, "kthvalue", allow_empty=True)
     size = 1 if axis is None else input._data.shape[axis]
@@ -516,7 +514,7 @@ cummin = _running("cummin", xp.minimum.accumulate)
 class Var(Op):
     @staticmethod
     def forward(x, dims, correction, keepdim):
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with xp.errstate(divide="ignore", invalid="ignore"):
             return xp.var(x, axis=dims, ddof=correction, keepdims=keepdim)
 
     @staticmethod
@@ -537,7 +535,7 @@ class Std(Op):
 
     @staticmethod
     def forward(x, dims, correction, keepdim):
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with xp.errstate(divide="ignore", invalid="ignore"):
             return xp.std(x, axis=dims, ddof=correction, keepdims=keepdim)
 
     setup_context = Var.setup_context
@@ -608,7 +606,7 @@ class Logsumexp(Op):
     def forward(x, dims, keepdim):
         m = xp.max(x, axis=dims, keepdims=True) if x.size else xp.zeros((1,) * x.ndim, x.dtype)
         m = xp.where(xp.isfinite(m), m, 0)
-        with np.errstate(divide="ignore"):
+        with xp.errstate(divide="ignore"):
             out = xp.log(xp.sum(xp.exp(x - m), axis=dims, keepdims=True)) + m
         return out if keepdim else out.reshape(tuple(s for i, s in enumerate(x.shape) if i not in dims))
 
@@ -703,7 +701,7 @@ def cumprod(input, dim: int, *, dtype=None) -> Tensor:
 def count_nonzero(input, dim=None) -> Tensor:
     """Number of non-zero elements, over all dims or the given ones."""
     dims = _axes(input, dim, "count_nonzero")
-    return Tensor._make(xp.asarray(xp.count_nonzero(input._data, axis=dims), dtype=np.int64))
+    return Tensor._make(xp.asarray(xp.count_nonzero(input._data, axis=dims), dtype=xp.int64))
 
 
 @register()
@@ -718,13 +716,13 @@ def bincount(input, weights=None, minlength: int = 0) -> Tensor:
     if minlength < 0:
         raise RuntimeError("minlength should be >= 0")
     if weights is None:
-        return Tensor._make(xp.bincount(a, minlength=minlength).astype(np.int64))
+        return Tensor._make(xp.bincount(a, minlength=minlength).astype(xp.int64))
     w = weights._data
     if w.shape != a.shape:
         raise RuntimeError("weights should be 1-d and have the same length as input")
     # torch keeps float32 weights' dtype and sums every other dtype in float64
-    out_dtype = np.float32 if w.dtype == np.float32 else np.float64
-    return Tensor._make(xp.bincount(a, weights=w.astype(np.float64), minlength=minlength).astype(out_dtype))
+    out_dtype = xp.float32 if w.dtype == xp.float32 else xp.float64
+    return Tensor._make(xp.bincount(a, weights=w.astype(xp.float64), minlength=minlength).astype(out_dtype))
 
 
 @register()
@@ -732,13 +730,13 @@ def unique(input, sorted: bool = True, return_inverse: bool = False, return_coun
     """The distinct values (sorted), with the inverse indices and counts when asked for."""
     a = input._data
     axis = None if dim is None else wrap_dim(int(dim), a.ndim, "unique")
-    values, inverse, counts = np.unique(a, return_inverse=True, return_counts=True, axis=axis)
+    values, inverse, counts = xp.unique(a, return_inverse=True, return_counts=True, axis=axis)
     inverse = inverse.reshape(a.shape if axis is None else (-1,))
     out = (Tensor._make(values),)
     if return_inverse:
-        out += (Tensor._make(inverse.astype(np.int64)),)
+        out += (Tensor._make(inverse.astype(xp.int64)),)
     if return_counts:
-        out += (Tensor._make(counts.astype(np.int64)),)
+        out += (Tensor._make(counts.astype(xp.int64)),)
     return out[0] if len(out) == 1 else out
 
 
@@ -747,7 +745,7 @@ def _logical(op: str, reducer):
         dims = _axes(input, dim, op, empty_is_all=False)
         out = reducer(input._data, axis=dims, keepdims=keepdim)
         # torch keeps uint8 for uint8 inputs, every other dtype gives bool
-        return Tensor._make(xp.asarray(out, dtype=np.uint8 if input._data.dtype == np.uint8 else np.bool_))
+        return Tensor._make(xp.asarray(out, dtype=xp.uint8 if input._data.dtype == xp.uint8 else xp.bool_))
     fn.__name__ = fn.__qualname__ = op
     fn.__doc__ = f"Whether {'every' if op == 'all' else 'any'} element is non-zero, over all dims or the given ones."
     return register(op)(fn)
@@ -785,11 +783,11 @@ def mode(input, dim: int = -1, keepdim: bool = False):
     if axis is None:
         return _scalar_pick(input, return_types.mode)
     rows, lead = _rows(input._data, axis)
-    idx = np.empty(rows.shape[0], np.int64)
+    idx = xp.empty(rows.shape[0], xp.int64)
     for r, row in enumerate(rows):
-        vals, counts = np.unique(row, return_counts=True)
-        best = vals[np.argmax(counts)]  # the first maximum: the smallest of the most frequent values
-        idx[r] = np.flatnonzero(row == best)[-1]
+        vals, counts = xp.unique(row, return_counts=True)
+        best = vals[xp.argmax(counts)]  # the first maximum: the smallest of the most frequent values
+        idx[r] = xp.flatnonzero(row == best)[-1]
     return _pick(input, _unrow(idx, lead, axis), axis, keepdim, return_types.mode)
 
 
@@ -822,7 +820,7 @@ def msort(input) -> Tensor:
 
 
 class Logcumsumexp(Op):
-    # fused: np.logaddexp.accumulate never forms exp(x), so large inputs do not overflow
+    # fused: xp.logaddexp.accumulate never forms exp(x), so large inputs do not overflow
     saves_output = True
 
     @staticmethod
@@ -840,7 +838,7 @@ class Logcumsumexp(Op):
         x, = ctx.saved_tensors
         axis, n = ctx.axis, x._data.shape[ctx.axis]
         xm, om, gm = (t.movedim(axis, -1) for t in (x, ctx.output, g))
-        later = _const(np.triu(np.ones((n, n), dtype=bool)))
+        later = _const(xp.triu(xp.ones((n, n), dtype=bool)))
         diff = FUNCTIONS["where"](later, xm.unsqueeze(-1) - om.unsqueeze(-2), -math.inf)
         return (diff.exp() * gm.unsqueeze(-2)).sum(-1).movedim(-1, axis), None
 
@@ -861,7 +859,7 @@ _INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
 
 
 def _quantile(op: str, input, q, dim, keepdim: bool, interpolation: str, ignore_nan: bool) -> Tensor:
-    if input._data.dtype not in (np.float32, np.float64):
+    if input._data.dtype not in (xp.float32, xp.float64):
         raise RuntimeError(f"{op}() input tensor must be either float or double dtype")
     if input._data.size == 0:
         raise RuntimeError(f"{op}() input tensor must be non-empty")
@@ -880,7 +878,7 @@ def _quantile(op: str, input, q, dim, keepdim: bool, interpolation: str, ignore_
     else:
         if not 0 <= q <= 1:
             raise RuntimeError(f"{op}() q must be in the range [0, 1] but got {q}")
-        qs, scalar_q = np.asarray(float(q)), True
+        qs, scalar_q = xp.asarray(float(q)), True
     qs = qs.reshape(-1).astype(input._data.dtype)  # ranks in the input's precision, as torch computes them
     nd = input._data.ndim
     if dim is None:
@@ -906,10 +904,10 @@ def _quantile(op: str, input, q, dim, keepdim: bool, interpolation: str, ignore_
         lo = hi = xp.round(rank)  # half to even, as torch rounds
     w = rank - lo if interpolation == "linear" else xp.where(lo == hi, 0.0, 0.5)
     gather = FUNCTIONS["gather"]
-    vlo = gather(s, -1, Tensor._make(lo.astype(np.int64)))
+    vlo = gather(s, -1, Tensor._make(lo.astype(xp.int64)))
     out = vlo
     if (lo != hi).any():
-        vhi = gather(s, -1, Tensor._make(hi.astype(np.int64)))
+        vhi = gather(s, -1, Tensor._make(hi.astype(xp.int64)))
         out = vlo + (vhi - vlo) * _const(w.astype(s._data.dtype))
     out = out.movedim(-1, 0)                                  # (nq,) + rows
     rows = kept if keepdim else (() if dim is None else tuple(d for i, d in enumerate(input._data.shape)
@@ -948,7 +946,7 @@ def diff(input, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
         if size == 0:
             break
         later, earlier = x.narrow(axis, 1, size - 1), x.narrow(axis, 0, size - 1)
-        x = FUNCTIONS["logical_xor"](later, earlier) if x._data.dtype == np.bool_ else later - earlier
+        x = FUNCTIONS["logical_xor"](later, earlier) if x._data.dtype == xp.bool_ else later - earlier
     return x
 
 
@@ -1025,7 +1023,7 @@ def searchsorted(sorted_sequence, input, *, out_int32: bool = False, right: bool
         seq = xp.take_along_axis(seq, sorter._data, -1)
     scalar = not isinstance(input, Tensor)
     vals = xp.asarray(input) if scalar else input._data
-    dt = np.int32 if out_int32 else np.int64
+    dt = xp.int32 if out_int32 else xp.int64
     if seq.ndim == 1:
         return Tensor._make(xp.asarray(xp.searchsorted(seq, vals, side=side), dtype=dt))
     if scalar or vals.shape[:-1] != seq.shape[:-1]:
@@ -1052,7 +1050,7 @@ def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool =
         raise TypeError("isin() received an invalid combination of arguments: expected at least one Tensor")
     a = elements._data if isinstance(elements, Tensor) else xp.asarray(elements)
     b = test_elements._data if isinstance(test_elements, Tensor) else xp.asarray(test_elements)
-    return Tensor._make(xp.asarray(xp.isin(a, b, invert=invert), dtype=np.bool_))
+    return Tensor._make(xp.asarray(xp.isin(a, b, invert=invert), dtype=xp.bool_))
 
 
 @register()
@@ -1072,8 +1070,8 @@ def unique_consecutive(input, return_inverse: bool = False, return_counts: bool 
         starts[1:] = (moved[1:] != moved[:-1]).any(1)
         values = xp.take(a, xp.flatnonzero(starts), axis=axis)
         inverse_shape = (a.shape[axis],)
-    inverse = (xp.cumsum(starts) - 1).astype(np.int64).reshape(inverse_shape)
-    counts = xp.diff(xp.append(xp.flatnonzero(starts), starts.size)).astype(np.int64)
+    inverse = (xp.cumsum(starts) - 1).astype(xp.int64).reshape(inverse_shape)
+    counts = xp.diff(xp.append(xp.flatnonzero(starts), starts.size)).astype(xp.int64)
     out = (Tensor._make(values),)
     if return_inverse:
         out += (Tensor._make(inverse),)

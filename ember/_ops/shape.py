@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from .. import _dtype
 from .._backend import xp
 from .._tensor import Tensor, Size
@@ -28,7 +26,7 @@ def _shape_arg(shape) -> tuple:
 
 def _ints(x) -> tuple:
     """An int or a sequence of ints as a tuple."""
-    return (int(x),) if isinstance(x, (int, np.integer, Tensor)) else tuple(int(v) for v in x)
+    return (int(x),) if isinstance(x, (int, xp.integer, Tensor)) else tuple(int(v) for v in x)
 
 
 # ----------------------------------------------------------------------------- reshape, view, expand
@@ -74,7 +72,7 @@ def reshape(input, *shape) -> Tensor:
 @register(function=False)
 def view(self, *shape) -> Tensor:
     """The same elements in a new shape, sharing memory (or the same bits as another dtype)."""
-    if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int, np.integer)):
+    if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int, xp.integer)):
         dt = _dtype.as_dtype(shape[0])
         if dt.np == self._data.dtype:
             return self
@@ -263,7 +261,7 @@ class Permute(Op):
 
     @staticmethod
     def backward(ctx, g):
-        return Permute.apply(g, tuple(np.argsort(ctx.dims).tolist())), None
+        return Permute.apply(g, tuple(xp.argsort(ctx.dims).tolist())), None
 
 
 @register()
@@ -438,7 +436,7 @@ class Cat(Op):
 class Split(Op):
     @staticmethod
     def forward(x, sizes, dim):
-        return tuple(xp.split(x, np.cumsum(sizes[:-1]).tolist(), axis=dim))
+        return tuple(xp.split(x, xp.cumsum(sizes[:-1]).tolist(), axis=dim))
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -542,7 +540,7 @@ def split(tensor, split_size_or_sections, dim: int = 0) -> tuple:
         raise RuntimeError("split expects at least a 1-dimensional tensor")
     d = wrap_dim(dim, tensor._data.ndim)
     n = tensor._data.shape[d]
-    if isinstance(split_size_or_sections, (int, np.integer)):
+    if isinstance(split_size_or_sections, (int, xp.integer)):
         s = int(split_size_or_sections)
         if s < 0:
             raise RuntimeError(f"split expects split_size be non-negative, but got split_size={s}")
@@ -581,7 +579,7 @@ def tensor_split(input, indices_or_sections, dim: int = 0) -> tuple:
         raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims")
     d = wrap_dim(dim, input._data.ndim)
     n = input._data.shape[d]
-    if isinstance(indices_or_sections, (int, np.integer)) or (
+    if isinstance(indices_or_sections, (int, xp.integer)) or (
             isinstance(indices_or_sections, Tensor) and indices_or_sections._data.ndim == 0):
         k = int(indices_or_sections)
         if k <= 0:
@@ -711,7 +709,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None) -> Ten
     """Each element repeated ``repeats`` times (an int, or one count per element along ``dim``)."""
     if repeats is None:  # repeat_interleave(counts): indices 0..n-1, each repeated by its count
         counts = input._data
-        return Tensor._make(xp.repeat(xp.arange(counts.size, dtype=np.int64), counts.reshape(-1)))
+        return Tensor._make(xp.repeat(xp.arange(counts.size, dtype=xp.int64), counts.reshape(-1)))
     if dim is None:
         input, d = flatten(input), 0
     else:
@@ -719,13 +717,13 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None) -> Ten
     n = input._data.shape[d] if input._data.ndim else 1
     if input._data.ndim == 0:
         input = reshape(input, (1,))
-    reps = repeats._data.reshape(-1) if isinstance(repeats, Tensor) else np.asarray([int(repeats)])
+    reps = repeats._data.reshape(-1) if isinstance(repeats, Tensor) else xp.asarray([int(repeats)])
     if reps.size not in (1, n):
         raise RuntimeError(f"repeats must have the same size as input along dim, but got repeats.size(0) = "
                            f"{reps.size} and input.size({d}) = {n}")
     if reps.size and reps.min() < 0:
         raise RuntimeError("repeats can not be negative")
-    idx = xp.repeat(xp.arange(n, dtype=np.int64), reps if reps.size == n else int(reps[0]))
+    idx = xp.repeat(xp.arange(n, dtype=xp.int64), reps if reps.size == n else int(reps[0]))
     return _Take.apply(input, Tensor._make(idx), d)
 
 
@@ -982,7 +980,7 @@ def _split_along(name: str, dim: int, min_dims: int, doc: str):
             raise RuntimeError(f"torch.{name} requires a tensor with at least {min_dims} dimension, but got a tensor "
                                f"with {nd} dimensions!")
         d = 0 if name == "hsplit" and nd == 1 else dim
-        if isinstance(indices_or_sections, (int, np.integer)):
+        if isinstance(indices_or_sections, (int, xp.integer)):
             k, n = int(indices_or_sections), input._data.shape[d]
             if k == 0 or n % k:
                 raise RuntimeError(f"torch.{name} attempted to split along dimension {d}, but the size of the "

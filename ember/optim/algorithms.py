@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
+from .._backend import xp
 
 from .optimizer import Optimizer, next_step, state_array
 
@@ -28,11 +28,11 @@ def _adam_moments(p, g, m, v, buf, lr: float, betas, wd: float, decoupled: bool)
         p *= 1 - lr * wd
     else:
         g = _decay(p, g, wd)
-    np.subtract(g, m, out=buf)  # m.lerp_(g, 1 - b1), as torch writes it
+    xp.subtract(g, m, out=buf)  # m.lerp_(g, 1 - b1), as torch writes it
     buf *= 1 - b1
     m += buf
     v *= b2
-    np.multiply(g, g, out=buf)
+    xp.multiply(g, g, out=buf)
     buf *= 1 - b2
     v += buf
     return g
@@ -95,11 +95,11 @@ class Adam(Optimizer):
         _adam_moments(p, g, m, v, buf, lr, (b1, b2), wd, self.decoupled)
         v_hat = v
         if vmax:
-            v_hat = np.maximum(vmax[0], v, out=vmax[0])
-        denom = np.sqrt(v_hat, out=buf)
+            v_hat = xp.maximum(vmax[0], v, out=vmax[0])
+        denom = xp.sqrt(v_hat, out=buf)
         denom /= math.sqrt(1 - b2 ** step)
         denom += eps
-        step_dir = np.divide(m, denom, out=buf)
+        step_dir = xp.divide(m, denom, out=buf)
         step_dir *= lr / (1 - b1 ** step)
         p -= step_dir
 
@@ -138,9 +138,9 @@ class RMSprop(Optimizer):
         if group["centered"]:
             ga = state_array(state, "grad_avg", p)
             ga += (g - ga) * (1 - alpha)
-            avg = np.sqrt(sq - ga * ga) + group["eps"]
+            avg = xp.sqrt(sq - ga * ga) + group["eps"]
         else:
-            avg = np.sqrt(sq) + group["eps"]
+            avg = xp.sqrt(sq) + group["eps"]
         if group["momentum"] > 0:
             buf = state_array(state, "momentum_buffer", p)
             buf *= group["momentum"]
@@ -167,7 +167,7 @@ class Adagrad(Optimizer):
                 st = self.state[p]
                 state_array(st, "sum", p._data, group["initial_accumulator_value"])
                 from .._tensor import Tensor
-                st["step"] = Tensor._make(np.zeros((), dtype=np.float32))
+                st["step"] = Tensor._make(xp.zeros((), dtype=xp.float32))
 
     def _update(self, p, g, state, group):
         step = next_step(state)
@@ -175,7 +175,7 @@ class Adagrad(Optimizer):
         clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
         s = state_array(state, "sum", p)
         s += g * g
-        p -= clr * (g / (np.sqrt(s) + group["eps"]))
+        p -= clr * (g / (xp.sqrt(s) + group["eps"]))
 
 
 class Adadelta(Optimizer):
@@ -199,7 +199,7 @@ class Adadelta(Optimizer):
         acc = state_array(state, "acc_delta", p)
         sq *= rho
         sq += (1 - rho) * g * g
-        delta = np.sqrt(acc + eps) / np.sqrt(sq + eps) * g
+        delta = xp.sqrt(acc + eps) / xp.sqrt(sq + eps) * g
         acc *= rho
         acc += (1 - rho) * delta * delta
         p -= group["lr"] * delta
@@ -223,7 +223,7 @@ class Adamax(Optimizer):
         m = state_array(state, "exp_avg", p)
         u = state_array(state, "exp_inf", p)
         m += (g - m) * (1 - b1)
-        np.maximum(u * b2, np.abs(g) + eps, out=u)
+        xp.maximum(u * b2, xp.abs(g) + eps, out=u)
         p -= (group["lr"] / (1 - b1 ** step)) * (m / u)
 
 
@@ -245,7 +245,7 @@ class NAdam(Optimizer):
         step = next_step(state)
         if "mu_product" not in state:
             from .._tensor import Tensor
-            state["mu_product"] = Tensor._make(np.ones((), dtype=np.float32))
+            state["mu_product"] = Tensor._make(xp.ones((), dtype=xp.float32))
         m = state_array(state, "exp_avg", p)
         v = state_array(state, "exp_avg_sq", p)
         if group["decoupled_weight_decay"]:
@@ -255,11 +255,11 @@ class NAdam(Optimizer):
         mu = b1 * (1.0 - 0.5 * 0.96 ** (step * md))
         mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * md))
         mu_product = float(state["mu_product"]._data) * mu
-        state["mu_product"]._data = np.asarray(mu_product, dtype=np.float32)
+        state["mu_product"]._data = xp.asarray(mu_product, dtype=xp.float32)
         m += (g - m) * (1 - b1)
         v *= b2
         v += (1 - b2) * g * g
-        denom = np.sqrt(v / (1 - b2 ** step)) + group["eps"]
+        denom = xp.sqrt(v / (1 - b2 ** step)) + group["eps"]
         p -= (lr * (1 - mu) / (1 - mu_product)) * (g / denom)
         p -= (lr * mu_next / (1 - mu_product * mu_next)) * (m / denom)
 
@@ -289,7 +289,7 @@ class RAdam(Optimizer):
         rho_t = rho_inf - 2 * step * (b2 ** step) / bc2
         if rho_t > 5.0:
             rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
-            adaptive = math.sqrt(bc2) / (np.sqrt(v) + group["eps"])
+            adaptive = math.sqrt(bc2) / (xp.sqrt(v) + group["eps"])
             p -= corrected * lr * adaptive * rect
         else:
             p -= corrected * lr

@@ -1,7 +1,7 @@
 """L-BFGS, following torch's algorithm (two-loop recursion, fixed step or strong-Wolfe line search)."""
 from __future__ import annotations
 
-import numpy as np
+from .._backend import xp
 
 from ..autograd.grad_mode import enable_grad, no_grad
 from .optimizer import Optimizer
@@ -24,11 +24,11 @@ class LBFGS(Optimizer):
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
         self._params = self.param_groups[0]["params"]
 
-    def _flat_grad(self) -> np.ndarray:
-        return np.concatenate([np.zeros(p._data.size, p._data.dtype) if p._grad is None
+    def _flat_grad(self) -> xp.ndarray:
+        return xp.concatenate([xp.zeros(p._data.size, p._data.dtype) if p._grad is None
                                else p._grad._data.reshape(-1) for p in self._params])
 
-    def _add(self, t: float, d: np.ndarray) -> None:
+    def _add(self, t: float, d: xp.ndarray) -> None:
         offset = 0
         for p in self._params:
             n = p._data.size
@@ -67,7 +67,7 @@ class LBFGS(Optimizer):
         current_evals = 1
         state["func_evals"] += 1
         flat_grad = self._flat_grad()
-        if np.abs(flat_grad).max() <= tol_grad:
+        if xp.abs(flat_grad).max() <= tol_grad:
             return orig_loss
 
         d, t = state.get("d"), state.get("t")
@@ -108,7 +108,7 @@ class LBFGS(Optimizer):
             prev_flat_grad = flat_grad.copy()
             prev_loss = loss
             if state["n_iter"] == 1:
-                t = min(1.0, 1.0 / float(np.abs(flat_grad).sum())) * lr
+                t = min(1.0, 1.0 / float(xp.abs(flat_grad).sum())) * lr
             else:
                 t = lr
             gtd = float(flat_grad.dot(d))
@@ -121,7 +121,7 @@ class LBFGS(Optimizer):
                 loss, flat_grad, t, ls_evals = _strong_wolfe(
                     lambda tt: self._evaluate(closure, x0, tt, d), t, d, loss, flat_grad, gtd, tol_change)
                 self._add(t, d)
-                opt_cond = np.abs(flat_grad).max() <= tol_grad
+                opt_cond = xp.abs(flat_grad).max() <= tol_grad
             else:
                 self._add(t, d)
                 opt_cond = False
@@ -129,14 +129,14 @@ class LBFGS(Optimizer):
                     with enable_grad():
                         loss = float(closure())
                     flat_grad = self._flat_grad()
-                    opt_cond = np.abs(flat_grad).max() <= tol_grad
+                    opt_cond = xp.abs(flat_grad).max() <= tol_grad
                     ls_evals = 1
             current_evals += ls_evals
             state["func_evals"] += ls_evals
 
             if n_iter == max_iter or current_evals >= max_eval or opt_cond:
                 break
-            if np.abs(d * t).max() <= tol_change or abs(loss - prev_loss) < tol_change:
+            if xp.abs(d * t).max() <= tol_change or abs(loss - prev_loss) < tol_change:
                 break
 
         state.update(d=d, t=t, old_dirs=old_dirs, old_stps=old_stps, ro=ro, H_diag=h_diag,
@@ -150,7 +150,7 @@ def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
     d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
     d2_square = d1 ** 2 - g1 * g2
     if d2_square >= 0:
-        d2 = np.sqrt(d2_square)
+        d2 = xp.sqrt(d2_square)
         if x1 <= x2:
             min_pos = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
         else:
@@ -161,7 +161,7 @@ def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
 
 def _strong_wolfe(obj, t, d, f, g, gtd, tol_change, c1=1e-4, c2=0.9, max_ls=25):
     """Line search for a step satisfying the strong Wolfe conditions (bracketing, then zoom)."""
-    d_norm = np.abs(d).max()
+    d_norm = xp.abs(d).max()
     g = g.copy()
     f_new, g_new = obj(t)
     ls_evals = 1

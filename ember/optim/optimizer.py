@@ -5,7 +5,7 @@ import copy
 from collections import defaultdict
 from typing import Callable, Iterable
 
-import numpy as np
+from .._backend import xp
 
 from .._tensor import Tensor
 from ..autograd.grad_mode import no_grad
@@ -100,15 +100,15 @@ class Optimizer:
                 p._version += 1  # an in-place change, visible to autograd's saved-tensor checks
         return loss
 
-    def _update(self, p: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
+    def _update(self, p: xp.ndarray, g: xp.ndarray, state: dict, group: dict) -> None:
         raise NotImplementedError
 
-    def _scratch(self, p: np.ndarray) -> np.ndarray:
+    def _scratch(self, p: xp.ndarray) -> xp.ndarray:
         """Scratch memory shaped like ``p``, kept between steps (fresh arrays cost page faults each step)."""
         bufs = self.__dict__.setdefault("_buffers", {})
         buf = bufs.get(id(p))
         if buf is None or buf.shape != p.shape or buf.dtype != p.dtype:
-            buf = bufs[id(p)] = np.empty_like(p)
+            buf = bufs[id(p)] = xp.empty_like(p)
         return buf
 
     # -- state as torch lays it out: parameters by their index across groups
@@ -148,20 +148,20 @@ class Optimizer:
 def _to_state(v, p: Tensor):
     # saved tensors come back as fresh arrays of the parameter's dtype ('step' stays a float scalar tensor)
     if isinstance(v, Tensor):
-        arr = np.array(v._data, copy=True)
+        arr = xp.array(v._data, copy=True)
         if arr.shape == p._data.shape:
             arr = arr.astype(p._data.dtype)
         return Tensor._make(arr)
-    if isinstance(v, np.ndarray):
-        return Tensor._make(np.array(v, copy=True))
+    if isinstance(v, xp.ndarray):
+        return Tensor._make(xp.array(v, copy=True))
     return v
 
 
-def state_array(state: dict, key: str, like: np.ndarray, fill: float = 0.0) -> np.ndarray:
+def state_array(state: dict, key: str, like: xp.ndarray, fill: float = 0.0) -> xp.ndarray:
     """The array behind ``state[key]``, created (filled with ``fill``) on first use."""
     t = state.get(key)
     if t is None:
-        t = state[key] = Tensor._make(np.full_like(like, fill))
+        t = state[key] = Tensor._make(xp.full_like(like, fill))
     return t._data
 
 
@@ -169,6 +169,6 @@ def next_step(state: dict) -> float:
     """Increment and return the step count, kept as a 0-dim float32 tensor like torch's."""
     t = state.get("step")
     if t is None:
-        t = state["step"] = Tensor._make(np.zeros((), dtype=np.float32))
+        t = state["step"] = Tensor._make(xp.zeros((), dtype=xp.float32))
     t._data = t._data + 1
     return float(t._data)

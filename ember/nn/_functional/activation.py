@@ -6,7 +6,7 @@ piecewise-linear function), so none needs a backward of its own.
 """
 from __future__ import annotations
 
-import numpy as np
+from ..._backend import xp
 
 from ..._tensor import Tensor
 from ..._ops import nn_math as M
@@ -16,11 +16,11 @@ __all__ = ["glu", "hardshrink", "softshrink", "prelu", "rrelu", "rrelu_", "gumbe
            "leaky_relu_", "selu_", "celu_", "hardtanh_", "threshold_"]
 
 
-def _const(a: np.ndarray) -> Tensor:
-    return Tensor._make(np.asarray(a))
+def _const(a: xp.ndarray) -> Tensor:
+    return Tensor._make(xp.asarray(a))
 
 
-def _mask(x: Tensor, cond: np.ndarray) -> Tensor:
+def _mask(x: Tensor, cond: xp.ndarray) -> Tensor:
     return _const(cond.astype(x._data.dtype))
 
 
@@ -39,7 +39,7 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     """``x`` where ``|x| > lambd``, else 0."""
     M._float(input, "hardshrink_cpu")
-    return input * _mask(input, np.abs(input._data) > lambd)
+    return input * _mask(input, xp.abs(input._data) > lambd)
 
 
 def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
@@ -79,7 +79,7 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
     M._float(input, "rrelu_with_noise")
     x = input._data
     slopes = _gen(None).uniform(lower, upper, size=x.shape)
-    noise = _const(np.where(x >= 0, 1.0, slopes).astype(x.dtype))
+    noise = _const(xp.where(x >= 0, 1.0, slopes).astype(x.dtype))
     return M._maybe_inplace(input, lambda x: x * noise, inplace, "rrelu_")
 
 
@@ -93,14 +93,14 @@ def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: fl
     """A sample from the Gumbel-softmax distribution; ``hard`` returns one-hot vectors whose gradient is the
     soft sample's (straight-through)."""
     x = logits._data
-    gumbels = _const(-np.log(_gen(None).exponential(size=x.shape)).astype(x.dtype))
+    gumbels = _const(-xp.log(_gen(None).exponential(size=x.shape)).astype(x.dtype))
     y_soft = M.softmax((logits + gumbels) / tau, dim)
     if not hard:
         return y_soft
     d = dim + x.ndim if dim < 0 else dim
-    index = np.expand_dims(y_soft._data.argmax(axis=d), d)
-    y_hard = np.zeros_like(y_soft._data)
-    np.put_along_axis(y_hard, index, 1.0, axis=d)
+    index = xp.expand_dims(y_soft._data.argmax(axis=d), d)
+    y_hard = xp.zeros_like(y_soft._data)
+    xp.put_along_axis(y_hard, index, 1.0, axis=d)
     return _const(y_hard) - y_soft.detach() + y_soft
 
 

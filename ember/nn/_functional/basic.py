@@ -1,8 +1,6 @@
 """Functional forms of the basic layers: linear, bilinear, dropout, embedding."""
 from __future__ import annotations
 
-import numpy as np
-
 from ..._backend import xp
 from ..._tensor import Tensor
 from ...autograd.function import Op
@@ -162,7 +160,7 @@ class _EmbeddingBackward(Op):
         flat = indices.reshape(-1)
         rows = g.reshape(flat.size, -1) * _row_factor(flat, padding_idx, scale, g.dtype)[:, None]
         out = xp.zeros((num, rows.shape[1]), dtype=g.dtype)
-        np.add.at(out, flat, rows)
+        xp.add.at(out, flat, rows)
         return out
 
     @staticmethod
@@ -176,11 +174,11 @@ class _EmbeddingBackward(Op):
         return _Embedding.apply(gg, ctx.indices, None, False) * Tensor._make(factor), None, None, None, None
 
 
-def _row_factor(flat: np.ndarray, padding_idx, scale: bool, dtype) -> np.ndarray:
+def _row_factor(flat: xp.ndarray, padding_idx, scale: bool, dtype) -> xp.ndarray:
     """Per-lookup gradient factor: 0 at ``padding_idx``, 1/count with ``scale_grad_by_freq``."""
-    factor = np.ones(flat.shape, dtype=dtype)
+    factor = xp.ones(flat.shape, dtype=dtype)
     if scale:
-        counts = np.bincount(flat)
+        counts = xp.bincount(flat)
         factor = factor / counts[flat]
     if padding_idx is not None:
         factor[flat == padding_idx] = 0
@@ -206,12 +204,12 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
     return _Embedding.apply(weight, idx, padding_idx, scale_grad_by_freq)
 
 
-def _renorm_rows(weight: Tensor, idx: np.ndarray, max_norm: float, norm_type: float) -> None:
+def _renorm_rows(weight: Tensor, idx: xp.ndarray, max_norm: float, norm_type: float) -> None:
     """Rescale, in place, the looked-up rows whose norm exceeds ``max_norm`` (torch does this without grad)."""
     with no_grad():
-        rows = np.unique(idx)
+        rows = xp.unique(idx)
         w = weight._data
-        norms = np.linalg.norm(w[rows].astype(np.float64), ord=norm_type, axis=1)
+        norms = xp.linalg.norm(w[rows].astype(xp.float64), ord=norm_type, axis=1)
         big = norms > max_norm
         w[rows[big]] *= (max_norm / (norms[big] + 1e-7))[:, None].astype(w.dtype)
         weight._version += 1
@@ -226,21 +224,21 @@ def _bags(input: Tensor, offsets: Tensor | None, include_last_offset: bool):
             raise ValueError(f"if input is 2D, then offsets has to be None, as input is treated is a mini-batch of "
                              f"fixed length sequences. However, found offsets of type {type(offsets)}")
         b, length = idx.shape
-        return idx.reshape(-1), np.repeat(np.arange(b), length), b
+        return idx.reshape(-1), xp.repeat(xp.arange(b), length), b
     if input.dim() != 1:
         raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {input.dim()}")
     if offsets is None:
         raise ValueError("offsets has to be a 1D Tensor but got None")
     if offsets.dim() != 1:
         raise ValueError("offsets has to be a 1D Tensor")
-    offs = offsets._data.astype(np.int64)
+    offs = offsets._data.astype(xp.int64)
     if offs.size and offs[0] != 0:
         raise RuntimeError(f"offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start from "
                            f"position 0. However, got {offs[0]}")
-    if (np.diff(offs) < 0).any() or (offs.size and offs[-1] > idx.size):
+    if (xp.diff(offs) < 0).any() or (offs.size and offs[-1] > idx.size):
         raise RuntimeError("embedding_bag: offsets must be non-decreasing and at most the number of indices")
     starts = offs[:-1] if include_last_offset else offs
-    bag = np.searchsorted(starts, np.arange(idx.size), side="right") - 1
+    bag = xp.searchsorted(starts, xp.arange(idx.size), side="right") - 1
     if include_last_offset and offs.size:
         bag[offs[-1]:] = -1
     return idx, bag, len(starts)
@@ -286,13 +284,13 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
     flat, bag = flat[keep], bag[keep]
     rows = _Embedding.apply(weight, flat, None, scale_grad_by_freq)  # (kept, dim)
     dim = weight.shape[1]
-    counts = np.bincount(bag, minlength=nbags)
+    counts = xp.bincount(bag, minlength=nbags)
     if mode == "max":
         # a dense (bags, longest, dim) block, so the max is one reduction; padded slots can never win
-        pos = np.arange(len(bag)) - np.searchsorted(bag, bag)
-        slots = np.zeros((nbags, max(int(counts.max(initial=0)), 1)), dtype=np.int64)
-        filled = np.zeros(slots.shape, dtype=bool)
-        slots[bag, pos], filled[bag, pos] = np.arange(len(bag)), True
+        pos = xp.arange(len(bag)) - xp.searchsorted(bag, bag)
+        slots = xp.zeros((nbags, max(int(counts.max(initial=0)), 1)), dtype=xp.int64)
+        filled = xp.zeros(slots.shape, dtype=bool)
+        slots[bag, pos], filled[bag, pos] = xp.arange(len(bag)), True
         if not len(bag):
             return zeros(nbags, dim, dtype=weight.dtype)
         dense = _Embedding.apply(rows, slots, None, False).masked_fill(Tensor._make(~filled[..., None]),
@@ -300,8 +298,8 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
         best = dense.amax(1)
         return best.masked_fill(Tensor._make((counts == 0)[:, None]), 0.0)
     if per_sample_weights is not None:
-        rows = rows * per_sample_weights.reshape(-1)[Tensor._make(np.flatnonzero(keep))].unsqueeze(1)
+        rows = rows * per_sample_weights.reshape(-1)[Tensor._make(xp.flatnonzero(keep))].unsqueeze(1)
     if mode == "mean":
-        scale = (1.0 / np.maximum(counts, 1))[bag].astype(weight._data.dtype)
+        scale = (1.0 / xp.maximum(counts, 1))[bag].astype(weight._data.dtype)
         rows = rows * Tensor._make(scale[:, None])
     return zeros(nbags, dim, dtype=weight.dtype).index_add(0, Tensor._make(bag), rows)

@@ -8,8 +8,6 @@ so the backward of each is written with the other two and double backward needs 
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..._backend import xp
 from ..._tensor import Tensor
 from ...autograd.function import Op
@@ -36,9 +34,9 @@ def _columns(x, kh: int, kw: int, geo):
     ho = _out_size(h, pt, pb, kh, sh, dh)
     wo = _out_size(w, pl, pr, kw, sw, dw)
     s_n, s_c, s_h, s_w = x.strides
-    view = np.lib.stride_tricks.as_strided(
+    view = xp.lib.stride_tricks.as_strided(
         x, (c, kh, kw, n, ho, wo), (s_c, dh * s_h, dw * s_w, s_n, sh * s_h, sw * s_w), writeable=False)
-    return np.ascontiguousarray(view), ho, wo
+    return xp.ascontiguousarray(view), ho, wo
 
 
 def _conv(x, w, geo):
@@ -96,7 +94,7 @@ def _as4d(a):
 def _like(out, ref):
     """Back to 3-D when the op's input was 1-D (N, C, L), and C-contiguous for what follows."""
     out = out if ref.ndim == 4 else out[:, :, 0, :]
-    return np.ascontiguousarray(out)
+    return xp.ascontiguousarray(out)
 
 
 def _bias_grad(g: Tensor) -> Tensor:
@@ -191,7 +189,7 @@ def _spatial(t: Tensor) -> tuple:
 
 # ----------------------------------------------------------------------------- argument handling
 def _tuple(v, n: int, name: str, op: str) -> tuple:
-    if isinstance(v, (int, np.integer)):
+    if isinstance(v, (int, xp.integer)):
         return (int(v),) * n
     v = tuple(int(e) for e in v)
     if len(v) == 1:

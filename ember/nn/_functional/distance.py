@@ -2,7 +2,7 @@
 ember._ops.nn_math, as they are also ``ember.*`` functions)."""
 from __future__ import annotations
 
-import numpy as np
+from ..._backend import xp
 
 from ..._tensor import Tensor
 
@@ -18,5 +18,5 @@ def pdist(input: Tensor, p: float = 2) -> Tensor:
         raise RuntimeError("pdist only supports floating-point dtypes")
     if p < 0:
         raise RuntimeError("pdist only supports non-negative p values")
-    i, j = np.triu_indices(input.shape[0], 1)
+    i, j = xp.triu_indices(input.shape[0], 1)
     return vector_norm(input[Tensor._make(i)] - input[Tensor._make(j)], p, -1)

@@ -6,8 +6,6 @@ columns back with one strided add per kernel offset (kh * kw vectorised adds).
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..._backend import xp
 from ..._tensor import Tensor
 from ...autograd.function import Op
@@ -36,7 +34,7 @@ class _Im2Col(Op):
         xp_ = xp.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1]))) if any(p) else x
         oh, ow = _blocks((h, w), k, d, p, s)
         sn, sc, sh, sw = xp_.strides
-        win = np.lib.stride_tricks.as_strided(
+        win = xp.lib.stride_tricks.as_strided(
             xp_, (n, c, k[0], k[1], oh, ow), (sn, sc, sh * d[0], sw * d[1], sh * s[0], sw * s[1]), writeable=False)
         return win.reshape(n, c * k[0] * k[1], oh * ow)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 
-import numpy as np
+from ..._backend import xp
 
 from ..._tensor import Tensor
 from ...autograd.function import Op
@@ -107,8 +107,8 @@ class _NLL(Op):
     def setup_context(ctx, inputs, output):
         logp, target, weight, ignore_index = inputs
         _, factor = _nll_parts(logp._data, target, weight, ignore_index)
-        onehot = np.zeros(logp.shape, dtype=logp._data.dtype)
-        np.put_along_axis(onehot, _safe(target, ignore_index)[:, None], -factor[:, None], axis=1)
+        onehot = xp.zeros(logp.shape, dtype=logp._data.dtype)
+        xp.put_along_axis(onehot, _safe(target, ignore_index)[:, None], -factor[:, None], axis=1)
         ctx.save_for_backward(Tensor._make(onehot))  # constant: d loss / d logp
 
     @staticmethod
@@ -117,16 +117,16 @@ class _NLL(Op):
         return g.unsqueeze(1) * scale, None, None, None
 
 
-def _safe(target: np.ndarray, ignore_index: int) -> np.ndarray:
+def _safe(target: xp.ndarray, ignore_index: int) -> xp.ndarray:
     """Targets with ignored entries replaced by class 0, so they can index."""
-    return np.where(target == ignore_index, 0, target)
+    return xp.where(target == ignore_index, 0, target)
 
 
-def _nll_parts(logp: np.ndarray, target: np.ndarray, weight, ignore_index: int):
+def _nll_parts(logp: xp.ndarray, target: xp.ndarray, weight, ignore_index: int):
     """The picked log-probabilities and each sample's factor ``weight[t]`` (0 if ignored)."""
     t = _safe(target, ignore_index)
-    picked = np.take_along_axis(logp, t[:, None], axis=1)[:, 0]
-    factor = (weight[t] if weight is not None else np.ones(t.shape, dtype=logp.dtype)) * (target != ignore_index)
+    picked = xp.take_along_axis(logp, t[:, None], axis=1)[:, 0]
+    factor = (weight[t] if weight is not None else xp.ones(t.shape, dtype=logp.dtype)) * (target != ignore_index)
     return picked, factor.astype(logp.dtype)
 
 
@@ -219,8 +219,8 @@ class _BCE(Op):
 
     @staticmethod
     def forward(x, t):
-        with np.errstate(divide="ignore"):
-            return -(t * np.maximum(np.log(x), -100) + (1 - t) * np.maximum(np.log1p(-x), -100))
+        with xp.errstate(divide="ignore"):
+            return -(t * xp.maximum(xp.log(x), -100) + (1 - t) * xp.maximum(xp.log1p(-x), -100))
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -244,7 +244,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input size "
                          f"({input.shape}) is deprecated. Please ensure they have the same size.")
     x = input._data
-    if x.size and ((x < 0) | (x > 1) | np.isnan(x)).any():
+    if x.size and ((x < 0) | (x > 1) | xp.isnan(x)).any():
         raise RuntimeError("all elements of input should be between 0 and 1")
     loss = _BCE.apply(input, target.to(input.dtype))
     return _reduce(loss if weight is None else loss * weight, reduction)
@@ -384,7 +384,7 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor | float, full: 
             raise ValueError("var is of incorrect size")
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(reduction + " is not valid")
-    var = var + Tensor._make(np.maximum(var._data, eps) - var._data)
+    var = var + Tensor._make(xp.maximum(var._data, eps) - var._data)
     d = input - target
     loss = (var.log() + d * d / var) * 0.5
     if full:
@@ -406,14 +406,14 @@ def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full
     if full:
         t = target._data
         big = t > 1
-        safe = np.where(big, t, 1.0).astype(input._data.dtype)
-        stirling = np.where(big, safe * np.log(safe) - safe + 0.5 * np.log(2 * math.pi * safe), 0.0)
+        safe = xp.where(big, t, 1.0).astype(input._data.dtype)
+        stirling = xp.where(big, safe * xp.log(safe) - safe + 0.5 * xp.log(2 * math.pi * safe), 0.0)
         loss = loss + Tensor._make(stirling.astype(input._data.dtype))
     return _reduce(loss, reduction)
 
 
 # ----------------------------------------------------------------------------- multi-class margin losses
-def _class_targets(input: Tensor, target: Tensor, op: str) -> tuple[Tensor, np.ndarray]:
+def _class_targets(input: Tensor, target: Tensor, op: str) -> tuple[Tensor, xp.ndarray]:
     """(N, C) input and (N,) class indices from batched or unbatched arguments."""
     if input.dim() > 2:
         raise RuntimeError(f"{op}: Expected non-empty vector or matrix with optional 0-dim batch size, but got: "
@@ -442,9 +442,9 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
         raise ValueError("weight must be one-dimensional")
     x, t = _class_targets(input, target, "multi_margin_loss")
     n, c = x.shape
-    rows = np.arange(n)
+    rows = xp.arange(n)
     picked = x[rows, t].unsqueeze(1)
-    other = np.ones((n, c), dtype=x._data.dtype)
+    other = xp.ones((n, c), dtype=x._data.dtype)
     other[rows, t] = 0
     z = (x - picked + margin).clamp(min=0)
     z = z * z if p == 2 else z
@@ -474,10 +474,10 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
     if t.size and (t.max() >= c or t.min() < -1):
         raise RuntimeError("argument #2 'target' is out of range")
     # count each listed class up to the row's first -1 (a class listed twice counts twice, as in torch)
-    valid = np.cumprod(t >= 0, axis=1).astype(bool)
-    counts = np.zeros((n, c), dtype=x._data.dtype)
-    rows = np.broadcast_to(np.arange(n)[:, None], t.shape)
-    np.add.at(counts, (rows[valid], t[valid]), 1)
+    valid = xp.cumprod(t >= 0, axis=1).astype(bool)
+    counts = xp.zeros((n, c), dtype=x._data.dtype)
+    rows = xp.broadcast_to(xp.arange(n)[:, None], t.shape)
+    xp.add.at(counts, (rows[valid], t[valid]), 1)
     not_target = (counts == 0).astype(x._data.dtype)
     pair = Tensor._make(counts[:, :, None] * not_target[:, None, :])  # (n, j, i)
     hinge = (1 - x.unsqueeze(2) + x.unsqueeze(1)).clamp(min=0)

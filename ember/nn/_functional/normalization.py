@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import numbers
 
-import numpy as np
-
 from ..._backend import xp
 from ..._tensor import Tensor
 from ...autograd.function import Op
@@ -163,7 +161,7 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, eps:
     _check_float("rms_norm", input)
     shape, dims = _normalized_dims("rms_norm", input, normalized_shape)
     _check_affine("rms_norm", shape, weight, None)
-    eps = float(np.finfo(input._data.dtype).eps) if eps is None else float(eps)
+    eps = float(xp.finfo(input._data.dtype).eps) if eps is None else float(eps)
     xhat = Standardize.apply(input, dims, eps, False)[0]
     return _affine(xhat, weight, None, shape)
 
@@ -201,7 +199,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var
     if not use_input_stats:
         return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
     dims = tuple(range(2, input.ndim))
-    n = int(np.prod(input.shape[2:]))
+    n = int(xp.prod(input.shape[2:]))
     if n <= 1:
         raise ValueError(f"Expected more than 1 spatial element when training, got input size {list(input.shape)}")
     xhat, mean, var, _ = Standardize.apply(input, dims, float(eps), True)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ..._backend import xp
 from ..._tensor import Tensor
 from ...autograd.function import Op
@@ -55,7 +53,7 @@ class SpatialScatter(Op):
         n, c = in_shape[:2]
         size = math.prod(in_shape[2:])
         # one bincount over (n, c, position) keys sums repeated indices without a Python loop
-        keys = idx.reshape(n * c, -1) + (np.arange(n * c) * size)[:, None]
+        keys = idx.reshape(n * c, -1) + (xp.arange(n * c) * size)[:, None]
         out = xp.bincount(keys.ravel(), weights=g.ravel(), minlength=n * c * size)
         return out.astype(g.dtype, copy=False).reshape(in_shape)
 
@@ -72,7 +70,7 @@ class SpatialScatter(Op):
 def _window_view(x, k, s, d, out_hw):
     """A (N, C, Ho, Wo, kh, kw) strided view of the (already padded) x."""
     sn, sc, sh, sw = x.strides
-    return np.lib.stride_tricks.as_strided(
+    return xp.lib.stride_tricks.as_strided(
         x, (*x.shape[:2], *out_hw, *k), (sn, sc, s[0] * sh, s[1] * sw, d[0] * sh, d[1] * sw), writeable=False)
 
 
@@ -144,13 +142,13 @@ class Separable(Op):
 
     @staticmethod
     def backward(ctx, g):
-        a = None if ctx.a is None else np.ascontiguousarray(ctx.a.T)
-        return Separable.apply(g, a, np.ascontiguousarray(ctx.b.T)), None, None
+        a = None if ctx.a is None else xp.ascontiguousarray(ctx.a.T)
+        return Separable.apply(g, a, xp.ascontiguousarray(ctx.b.T)), None, None
 
 
 # ----------------------------------------------------------------------------- argument handling
 def _tuple(v, n: int, name: str, op: str) -> tuple:
-    if isinstance(v, (int, np.integer)):
+    if isinstance(v, (int, xp.integer)):
         return (int(v),) * n
     v = tuple(int(e) for e in v)
     if len(v) == 1:
@@ -218,7 +216,7 @@ class MaxPool(Op):
     def forward(x, k, s, p, d, out_hw, pads):
         x4 = _as4d(x)
         w = x4.shape[3]
-        ninf = -np.inf if x4.dtype.kind == "f" else np.iinfo(x4.dtype).min
+        ninf = -xp.inf if x4.dtype.kind == "f" else xp.iinfo(x4.dtype).min
         xpad = _pad(x4, pads, ninf)
         (ho, wo), (sh, sw) = out_hw, s
         # one pass per kernel offset over output-sized strided views: cheaper than copying every
@@ -227,12 +225,12 @@ class MaxPool(Op):
         views = [xpad[:, :, a:a + sh * (ho - 1) + 1:sh, b:b + sw * (wo - 1) + 1:sw] for a, b in offsets]
         out = views[0].copy()
         for v in views[1:]:
-            np.maximum(out, v, out=out)
+            xp.maximum(out, v, out=out)
         # the first offset (in window order) holding the maximum wins ties, as in torch
-        where = np.empty(out.shape, np.int64)
+        where = xp.empty(out.shape, xp.int64)
         for (a, b), v in zip(reversed(offsets), reversed(views)):
-            np.copyto(where, a * w + b, where=~(v < out))
-        base = (np.arange(ho) * sh - p[0])[:, None] * w + (np.arange(wo) * sw - p[1])
+            xp.copyto(where, a * w + b, where=~(v < out))
+        base = (xp.arange(ho) * sh - p[0])[:, None] * w + (xp.arange(wo) * sw - p[1])
         idx = where + base
         if x.ndim == 3:
             return out[:, :, 0, :], idx[:, :, 0, :]
@@ -257,7 +255,7 @@ class MaxPool(Op):
 def _tiles(a, k, out_hw):
     """The (N, C, Ho, kh, Wo, kw) view of a's full tiles; a view of a itself, so writes go through."""
     sn, sc, sh, sw = a.strides
-    return np.lib.stride_tricks.as_strided(a, (*a.shape[:2], out_hw[0], k[0], out_hw[1], k[1]),
+    return xp.lib.stride_tricks.as_strided(a, (*a.shape[:2], out_hw[0], k[0], out_hw[1], k[1]),
                                            (sn, sc, k[0] * sh, sh, k[1] * sw, sw))
 
 
@@ -281,17 +279,17 @@ class TileMaxPool(Op):
         planes = _tile_planes(_tiles(_as4d(x), k, out_hw))
         out = planes[0].copy()
         for v in planes[1:]:
-            np.maximum(out, v, out=out)
-        mask = np.empty((len(planes), *out.shape), x.dtype if x.dtype.kind == "f" else np.float32)
-        hit = np.empty(out.shape, bool)
-        free = np.ones(out.shape, bool)  # windows whose maximum no earlier offset has claimed
+            xp.maximum(out, v, out=out)
+        mask = xp.empty((len(planes), *out.shape), x.dtype if x.dtype.kind == "f" else xp.float32)
+        hit = xp.empty(out.shape, bool)
+        free = xp.ones(out.shape, bool)  # windows whose maximum no earlier offset has claimed
         for i, v in enumerate(planes):
-            np.less(v, out, out=hit)
-            np.logical_not(hit, out=hit)  # not v == out, so that a NaN maximum sends its gradient somewhere too
+            xp.less(v, out, out=hit)
+            xp.logical_not(hit, out=hit)  # not v == out, so that a NaN maximum sends its gradient somewhere too
             hit &= free
-            np.copyto(mask[i], hit)
+            xp.copyto(mask[i], hit)
             if i < len(planes) - 1:
-                np.greater(free, hit, out=free)  # free and not hit
+                xp.greater(free, hit, out=free)  # free and not hit
         return (out, mask) if x.ndim == 4 else (out[:, :, 0, :], mask)
 
     @staticmethod
@@ -318,7 +316,7 @@ class TileScatter(Op):
         out = (xp.empty if covered else xp.zeros)((n, c, h, w), dtype=g.dtype)
         g4 = _as4d(g)
         for m, dst in zip(mask, _tile_planes(_tiles(out, (kh, kw), (ho, wo)))):
-            np.multiply(g4, m, out=dst)
+            xp.multiply(g4, m, out=dst)
         return out.reshape(in_shape)
 
     @staticmethod
@@ -357,10 +355,10 @@ class TileGather(Op):
 def _tile_indices(mask, k, w: int):
     """torch's flat input indices of the tile maxima, from their mask."""
     _, _, _, ho, wo = mask.shape
-    idx = np.zeros(mask.shape[1:], np.int64)
+    idx = xp.zeros(mask.shape[1:], xp.int64)
     for i, m in enumerate(mask):
-        np.copyto(idx, (i // k[1]) * w + i % k[1], where=m != 0)
-    return idx + ((np.arange(ho) * k[0] * w)[:, None] + np.arange(wo) * k[1])
+        xp.copyto(idx, (i // k[1]) * w + i % k[1], where=m != 0)
+    return idx + ((xp.arange(ho) * k[0] * w)[:, None] + xp.arange(wo) * k[1])
 
 
 def _max_pool(op, dims, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
@@ -403,10 +401,10 @@ def max_pool2d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, 
 
 # ----------------------------------------------------------------------------- average pooling
 def _divisors(size: int, k: int, s: int, p: int, out: int, count_include_pad: bool):
-    start = np.arange(out) * s - p
-    end = np.minimum(start + k, size + p)
+    start = xp.arange(out) * s - p
+    end = xp.minimum(start + k, size + p)
     if not count_include_pad:
-        start, end = np.maximum(start, 0), np.minimum(end, size)
+        start, end = xp.maximum(start, 0), xp.minimum(end, size)
     return end - start
 
 
@@ -418,7 +416,7 @@ def _avg_pool(op, dims, input, kernel_size, stride, padding, ceil_mode, count_in
     if divisor_override is not None:
         if divisor_override == 0:
             raise RuntimeError(f"{op}: divisor must be not zero")
-        scale = np.full(out_hw, 1.0 / divisor_override)
+        scale = xp.full(out_hw, 1.0 / divisor_override)
     else:
         h, w = (1, input.shape[-1]) if dims == 1 else input.shape[-2:]
         dh = _divisors(h, k[0], s[0], p[0], out_hw[0], count_include_pad)
@@ -444,20 +442,20 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
 # ----------------------------------------------------------------------------- adaptive pooling
 def _adaptive_bounds(size: int, out: int):
     """torch's adaptive windows: [floor(i*size/out), ceil((i+1)*size/out))."""
-    i = np.arange(out)
+    i = xp.arange(out)
     return (i * size) // out, -((-(i + 1) * size) // out)
 
 
 def _adaptive_matrix(size: int, out: int, dtype):
     """The (out, size) averaging matrix of adaptive average pooling along one dim."""
     start, end = _adaptive_bounds(size, out)
-    pos = np.arange(size)
+    pos = xp.arange(size)
     inside = (pos >= start[:, None]) & (pos < end[:, None])
     return (inside / (end - start)[:, None]).astype(dtype)
 
 
 def _output_size(op: str, output_size, input: Tensor, dims: int) -> tuple:
-    out = (output_size,) * dims if isinstance(output_size, (int, np.integer)) or output_size is None \
+    out = (output_size,) * dims if isinstance(output_size, (int, xp.integer)) or output_size is None \
         else tuple(output_size)
     if len(out) != dims:
         raise RuntimeError(f"{op}: output_size must be {dims}")
@@ -487,7 +485,7 @@ def _adaptive_index(size: int, out: int):
     """(out, kmax) input positions of each adaptive window, the last one repeated to pad short windows."""
     start, end = _adaptive_bounds(size, out)
     kmax = int((end - start).max())
-    return np.minimum(start[:, None] + np.arange(kmax), end[:, None] - 1)
+    return xp.minimum(start[:, None] + xp.arange(kmax), end[:, None] - 1)
 
 
 def _adaptive_max(op, dims, input, output_size, return_indices):
@@ -495,17 +493,17 @@ def _adaptive_max(op, dims, input, output_size, return_indices):
     out = _output_size(op, output_size, input, dims)
     x, unbatch = _batched(input, dims)
     h, w = (1, x.shape[-1]) if dims == 1 else x.shape[-2:]
-    ih = _adaptive_index(h, out[0]) if dims == 2 else np.zeros((1, 1), np.int64)
+    ih = _adaptive_index(h, out[0]) if dims == 2 else xp.zeros((1, 1), xp.int64)
     iw = _adaptive_index(w, out[-1])
     # candidate flat positions (Ho, Wo, kh*kw); repeats in short windows cannot change a max
     cand = (ih[:, None, :, None] * w + iw[None, :, None, :]).reshape(ih.shape[0], iw.shape[0], -1)
     n, c = x.shape[:2]
     vals = x._data.reshape(n, c, -1)[:, :, cand]
     arg = vals.argmax(axis=-1)
-    idx = np.take_along_axis(np.broadcast_to(cand, vals.shape), arg[..., None], axis=-1)[..., 0]
+    idx = xp.take_along_axis(xp.broadcast_to(cand, vals.shape), arg[..., None], axis=-1)[..., 0]
     if dims == 1:
         idx = idx[:, :, 0, :]
-    idx = np.ascontiguousarray(idx, dtype=np.int64)
+    idx = xp.ascontiguousarray(idx, dtype=xp.int64)
     values = SpatialGather.apply(x, Tensor._make(idx))
     return (unbatch(values), unbatch(Tensor._make(idx))) if return_indices else unbatch(values)
 

@@ -9,7 +9,7 @@ import math
 import numbers
 import warnings
 
-import numpy as np
+from ..._backend import xp
 
 from ..._tensor import Tensor
 from .pooling import Separable
@@ -22,24 +22,24 @@ _LINEAR = {"linear": 3, "bilinear": 4}
 
 def _resize_matrix(size: int, out: int, mode: str, align_corners: bool, scale: float | None, dtype):
     """The (out, size) matrix that resamples one dim; ``scale`` is the user's scale factor, if any."""
-    dst = np.arange(out, dtype=np.float64)
+    dst = xp.arange(out, dtype=xp.float64)
     # torch maps output to input coordinates with 1/scale_factor when one was given, else size/out
     ratio = 1.0 / scale if scale else size / out
-    m = np.zeros((out, size), dtype=np.float64)
-    rows = np.arange(out)
+    m = xp.zeros((out, size), dtype=xp.float64)
+    rows = xp.arange(out)
     if mode in ("nearest", "nearest-exact"):
-        src = np.floor((dst + (0.5 if mode == "nearest-exact" else 0.0)) * ratio).astype(np.int64)
-        m[rows, np.minimum(src, size - 1)] = 1.0
+        src = xp.floor((dst + (0.5 if mode == "nearest-exact" else 0.0)) * ratio).astype(xp.int64)
+        m[rows, xp.minimum(src, size - 1)] = 1.0
         return m.astype(dtype)
     if align_corners:
         src = dst * ((size - 1) / (out - 1) if out > 1 else 0.0)
     else:
-        src = np.maximum((dst + 0.5) * ratio - 0.5, 0.0)
-    i0 = np.minimum(np.floor(src).astype(np.int64), size - 1)
-    i1 = np.minimum(i0 + 1, size - 1)
+        src = xp.maximum((dst + 0.5) * ratio - 0.5, 0.0)
+    i0 = xp.minimum(xp.floor(src).astype(xp.int64), size - 1)
+    i1 = xp.minimum(i0 + 1, size - 1)
     frac = src - i0
-    np.add.at(m, (rows, i0), 1.0 - frac)
-    np.add.at(m, (rows, i1), frac)
+    xp.add.at(m, (rows, i0), 1.0 - frac)
+    xp.add.at(m, (rows, i1), frac)
     return m.astype(dtype)
 
 
