@@ -568,7 +568,7 @@ def cross(input: Tensor, other: Tensor, *, dim: int = -1, out=None) -> Tensor:
     nd = max(input._data.ndim, other._data.ndim)
     sa, sb = input._data.shape, other._data.shape
     if input._data.ndim != other._data.ndim:
-        raise RuntimeError(f"linalg.cross: inputs must have the same number of dimensions.")
+        raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
     if sa[dim] != 3 or sb[dim] != 3:
         raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got {sa[dim]} and {sb[dim]}")
     if input._data.dtype != other._data.dtype:
@@ -802,7 +802,7 @@ def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver=None) -> LstsqResult:
     """The least-squares solution of ``A X = B`` (minimum norm if underdetermined), with rank and extras as torch."""
     _square(A, "linalg.lstsq", square=False)
     if driver not in (None, "gels", "gelsy", "gelsd", "gelss"):
-        raise RuntimeError(f"torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, gelss)")
+        raise RuntimeError("torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, gelss)")
     if A._data.dtype != B._data.dtype:
         raise RuntimeError(f"torch.linalg.lstsq: Expected input and other to have the same dtype, but got "
                            f"input's dtype {_short(A)} and other's dtype {_short(B)}")
@@ -810,7 +810,7 @@ def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver=None) -> LstsqResult:
     Bm = _col(B) if vector else B
     m, n = A._data.shape[-2:]
     if Bm._data.shape[-2] != m:
-        raise RuntimeError(f"torch.linalg.lstsq: input.size(-2) should match other.size(-2)")
+        raise RuntimeError("torch.linalg.lstsq: input.size(-2) should match other.size(-2)")
     driver = driver or "gelsy"
     tol = rcond if rcond is not None and rcond > 0 else xp.finfo(A._data.dtype).eps * max(m, n)
     X = matmul(pinv(A, rtol=tol), Bm)  # pinv's gradient gives torch's least-squares gradient

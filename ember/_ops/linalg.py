@@ -232,7 +232,7 @@ def _parse_einsum(equation: str, shapes) -> tuple:
     lhs, arrow, out = eq.partition("->")
     subs = lhs.split(",")
     if len(subs) != len(shapes):
-        raise RuntimeError(f"einsum(): more operands were provided than specified in the equation"
+        raise RuntimeError("einsum(): more operands were provided than specified in the equation"
                            if len(subs) < len(shapes) else
                            "einsum(): fewer operands were provided than specified in the equation")
     free = [c for c in _LETTERS[::-1] if c not in eq]
@@ -345,7 +345,7 @@ def tensordot(a: Tensor, b: Tensor, dims=2, out=None) -> Tensor:
     else:
         da, db = ([d] if isinstance(d, int) else list(d) for d in dims)
     if len(da) != len(db):
-        raise RuntimeError(f"both dimension lists should have same length")
+        raise RuntimeError("both dimension lists should have same length")
     da = [d % na if na else d for d in da]
     db = [d % nb if nb else d for d in db]
     sa = list(_LETTERS[:na])
