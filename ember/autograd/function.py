@@ -172,9 +172,7 @@ class AccumulateGrad(Node):
         self._seq = _next_seq()
 
     def name(self) -> str:
-        return "torch::autograd::AccumulateGrad" if False else "AccumulateGrad"
-
-
+        return "AccumulateGrad"
 
 
 def _edge(a):
