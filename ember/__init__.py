@@ -55,20 +55,20 @@ def is_floating_point(input: Tensor) -> _builtins.bool:
     return input.is_floating_point()
 
 
-_num_threads = 1
-
-
 def set_num_threads(n: _builtins.int) -> None:
-    """Recorded only: ember's NumPy kernels take their thread count from the BLAS library."""
-    global _num_threads
+    """The number of threads ember's large array loops use (BLAS keeps its own setting)."""
+    from ._backend import set_threads
+    if not isinstance(n, _builtins.int):
+        raise RuntimeError(f"set_num_threads expects an int, but got {type(n).__name__}")
     if n <= 0:
         raise RuntimeError("set_num_threads expects a positive integer")
-    _num_threads = _builtins.int(n)
+    set_threads(n)
 
 
 def get_num_threads() -> _builtins.int:
-    """The count last given to ``set_num_threads`` (1 until then)."""
-    return _num_threads
+    """The number of threads ember's large array loops use (OMP_NUM_THREADS, else the CPU count)."""
+    from ._backend import get_threads
+    return get_threads()
 
 from ._legacy import (FloatTensor, DoubleTensor, HalfTensor, LongTensor, IntTensor, ShortTensor,  # noqa: E402
                       CharTensor, ByteTensor, BoolTensor, compile, autocast)

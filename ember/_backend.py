@@ -5,10 +5,30 @@ a different module here, without touching the ops.
 """
 from __future__ import annotations
 
+import os
+import threading
+
 import numpy
 
 xp = numpy
 ndarray = numpy.ndarray
+
+
+_zero_buffers: dict = {}
+
+
+def zeros_like(a):
+    """A read-only C-contiguous array of zeros shaped like ``a``, shared between calls.
+
+    NumPy's ``maximum(x, 0)`` misses the vectorised loop that ``maximum(x, zeros)`` takes (2.5x
+    slower here), so ReLU compares against this. The buffer grows to the largest request.
+    """
+    buf = _zero_buffers.get(a.dtype)
+    if buf is None or buf.size < a.size:
+        buf = numpy.zeros(max(a.size, 1024), a.dtype)
+        buf.flags.writeable = False
+        _zero_buffers[a.dtype] = buf
+    return buf[:a.size].reshape(a.shape)
 
 
 def array_module(device: str = "cpu"):
@@ -16,3 +36,172 @@ def array_module(device: str = "cpu"):
     if device != "cpu":
         raise RuntimeError(f"ember: device '{device}' is not available (only 'cpu' in this build)")
     return numpy
+
+
+def _keep_freed_buffers() -> bool:
+    """Have glibc's malloc keep freed large buffers for reuse instead of handing them back to the OS.
+
+    A training step frees and reallocates the same large arrays every iteration. By default glibc
+    returns them to the kernel (munmap, heap trimming), so each step pays a page fault for every
+    4 KiB it touches again: a third of a small CNN's step time here. Buffers up to 32 MiB now come
+    from the heap, and up to 512 MiB of free heap is kept. The cost is a higher resident size after
+    a peak. Set EMBER_MALLOC_TUNING=0, or glibc's own MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_,
+    to keep the defaults; elsewhere than glibc this does nothing.
+    """
+    import os
+    import sys
+    if (not sys.platform.startswith("linux") or os.environ.get("EMBER_MALLOC_TUNING", "1") == "0"
+            or "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ):
+        return False
+    try:
+        import ctypes
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):  # musl or another libc: leave its allocator alone
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(mallopt(m_mmap_threshold, 32 << 20)) and bool(mallopt(m_trim_threshold, 512 << 20))
+
+
+malloc_tuned = _keep_freed_buffers()
+
+
+# ----------------------------------------------------------------------------- intra-op threads
+# BLAS already runs its products on several threads; the rest of a large op (copies, elementwise
+# loops) NumPy runs on one. NumPy releases the GIL inside its loops, so a plain thread pool that
+# hands each thread a slice of the batch runs those loops in parallel, as torch's intra-op pool does.
+
+def _default_threads() -> int:
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    return int(env) if env.isdigit() and int(env) > 0 else (os.cpu_count() or 1)
+
+
+_threads = _default_threads()
+_pool = None
+_in_pool = threading.local()
+# a hand-off to another thread costs tens of microseconds: a slice must hold more work than that
+GRAIN = 1 << 18  # elements of a memory-bound loop
+GRAIN_MATMUL = 1 << 23  # multiply-adds of a matrix product
+
+
+def set_threads(n: int) -> None:
+    """The number of threads ``parallel_for`` uses (``ember.set_num_threads`` sets it)."""
+    global _threads, _pool
+    if _pool is not None and n != _threads:
+        _pool.shutdown(wait=True)
+        _pool = None
+    _threads = n
+
+
+def get_threads() -> int:
+    """The number of threads ``parallel_for`` uses."""
+    return _threads
+
+
+def _forget_pool() -> None:
+    global _pool  # a forked child inherits the pool object but none of its threads
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _find_blas_threads():
+    """NumPy's OpenBLAS thread-count getter and setter, when the library exports them; else None.
+
+    The setting is process-wide (even OpenBLAS's ``openblas_set_num_threads_local`` changes it for
+    every thread), so only the thread that starts a parallel_for touches it.
+    """
+    try:
+        import ctypes
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "openblas" in line.rsplit("/", 1)[-1].lower()}
+        for path in sorted(paths):
+            lib = ctypes.CDLL(path)
+            for prefix, suffix in (("openblas", ""), ("scipy_openblas", "64_"), ("openblas", "64_")):
+                get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+                set_ = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
+                if get is not None and set_ is not None:
+                    get.restype, set_.argtypes, set_.restype = ctypes.c_int, [ctypes.c_int], None
+                    return get, set_
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+_blas = _find_blas_threads()
+
+
+def _run_chunk(fn, start: int, stop: int) -> None:
+    _in_pool.active = True  # a parallel_for inside fn runs inline: the threads are taken
+    try:
+        fn(start, stop)
+    finally:
+        _in_pool.active = False
+
+
+def parallel_for(fn, n: int, work: int, blas: bool = False) -> None:
+    """Call ``fn(start, stop)`` on slices that cover ``range(n)``, one per thread when ``work`` is enough
+    to pay for it (elements touched, or with ``blas`` multiply-adds). ``fn`` must write disjoint
+    outputs for disjoint slices.
+
+    With ``blas=True`` fn runs matrix products: it is split only when BLAS can be held to one
+    thread per slice, and otherwise runs whole, on BLAS's own threads.
+    """
+    global _pool
+    parts = min(_threads, n, work // (GRAIN_MATMUL if blas else GRAIN))
+    if parts <= 1 or getattr(_in_pool, "active", False) or (blas and _blas is None):
+        fn(0, n)
+        return
+    if _pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+        _pool = ThreadPoolExecutor(_threads, thread_name_prefix="ember")
+    bounds = [n * i // parts for i in range(parts + 1)]
+    # several threads each running BLAS on its own slice beat one product spread over threads,
+    # but only if BLAS then keeps to the calling thread
+    blas_before = _blas[0]() if blas else None
+    if blas:
+        _blas[1](1)
+    try:
+        futures = [_pool.submit(_run_chunk, fn, bounds[i], bounds[i + 1]) for i in range(1, parts)]
+        try:
+            _run_chunk(fn, bounds[0], bounds[1])
+        finally:
+            for f in futures:
+                f.result()
+    finally:
+        if blas:
+            _blas[1](blas_before)
+
+
+def matmul(a, b):
+    """``a @ b`` by NumPy's rules, computed on ember's threads.
+
+    BLAS runs on one thread here, and a large product is split into slabs of rows (or columns) of
+    the result, one per ember thread. Leaving BLAS its own threads would have them spin-wait after
+    each product, taking the cores from ember's threads for the rest of the step.
+    """
+    if _blas is None:
+        return xp.matmul(a, b)
+    if a.ndim >= 2 and b.ndim >= 2 and _threads > 1 and not getattr(_in_pool, "active", False):
+        m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+        batch = xp.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        work = m * n * k
+        for d in batch:
+            work *= d
+        dtype = xp.result_type(a, b)
+        if work >= 2 * GRAIN_MATMUL and dtype.kind in "fc":
+            out = xp.empty((*batch, m, n), dtype)
+            if m >= n:
+                parallel_for(lambda i, j: xp.matmul(a[..., i:j, :], b, out=out[..., i:j, :]), m, work, blas=True)
+            else:
+                parallel_for(lambda i, j: xp.matmul(a, b[..., i:j], out=out[..., i:j]), n, work, blas=True)
+            return out
+    before = _blas[0]()
+    if before == 1:
+        return xp.matmul(a, b)
+    _blas[1](1)
+    try:
+        return xp.matmul(a, b)
+    finally:
+        _blas[1](before)

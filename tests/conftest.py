@@ -32,3 +32,16 @@ def assert_close(e, t, atol=1e-5, rtol=1.3e-6, what=""):
     np.testing.assert_allclose(ev.astype(np.float64) if ev.dtype.kind != "b" else ev,
                                tv.astype(np.float64) if tv.dtype.kind != "b" else tv,
                                atol=atol, rtol=rtol, err_msg=what, equal_nan=True)
+
+
+@pytest.fixture(params=["whole", "split"])
+def batch_split(request, monkeypatch):
+    """Kernels run whole on one thread, or split over the batch between three threads however small the input."""
+    from ember import _backend
+    old = _backend.get_threads()
+    if request.param == "split":
+        monkeypatch.setattr(_backend, "GRAIN", 1)
+        monkeypatch.setattr(_backend, "GRAIN_MATMUL", 1)
+    _backend.set_threads(3 if request.param == "split" else 1)
+    yield request.param
+    _backend.set_threads(old)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from .. import _dtype
-from .._backend import xp
+from .._backend import xp, zeros_like
 from .._tensor import Tensor
 from ..autograd.function import Op
 from .common import FUNCTIONS, _type_name, binary_operands, inplace_method, register, sum_to, is_scalar
@@ -391,7 +391,7 @@ sigmoid = unary("sigmoid", lambda x: xp.exp(-xp.logaddexp(0, -x)), lambda x, y, 
                 saves="output", doc="1 / (1 + exp(-x)), computed without overflow.", arrays=True)
 abs = unary("abs", xp.abs, lambda x, y, g: g * const(xp.sign(x._data)), keeps_int=True, aliases=("absolute",),
             doc="|x| elementwise (gradient 0 at 0, as torch's).")
-relu = unary("relu", lambda x: xp.maximum(x, 0), lambda x, y, g: masked(g, y > 0), saves="output",
+relu = unary("relu", lambda x: xp.maximum(x, zeros_like(x)), lambda x, y, g: masked(g, y > 0), saves="output",
              keeps_int=True, doc="max(x, 0) elementwise (gradient 0 at 0).", arrays=True)
 sign = unary("sign", lambda x: x.copy() if x.dtype.kind == "b" else xp.sign(x), _zero_grad, saves="none", keeps_int=True)
 floor = unary("floor", _ints_unchanged(xp.floor), _zero_grad, saves="none", keeps_int=True)

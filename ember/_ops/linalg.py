@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from .. import _dtype
-from .._backend import xp
+from .._backend import matmul as _array_matmul, xp
 from .._tensor import Tensor
 from ..autograd.function import Op
 from .common import register, sum_to, binary_operands, inplace_method
@@ -57,7 +57,7 @@ class Matmul(Op):
 
     @staticmethod
     def forward(a, b):
-        return xp.matmul(a, b)
+        return _array_matmul(a, b)
 
     @staticmethod
     def setup_context(ctx, inputs, output):

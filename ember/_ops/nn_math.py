@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from .._backend import xp
+from .._backend import xp, zeros_like
 from .._tensor import Tensor
 from ..autograd.function import Op
 from ..autograd.grad_mode import state
@@ -75,7 +75,7 @@ _sigmoid = _pointwise("Sigmoid", _stable_sigmoid, lambda x, y: y * (1 - y))
 _softplus = _pointwise(
     "Softplus", lambda x, beta, th: xp.where(x * beta > th, x, xp.logaddexp(0, x * beta) / beta),
     lambda x, y, beta, th: _sigmoid(x * beta) * _mask(x, x._data * beta <= th) + _mask(x, x._data * beta > th))
-_relu = _pointwise("Relu", lambda x: xp.maximum(x, 0), lambda x, y: _mask(x, x._data > 0))
+_relu = _pointwise("Relu", lambda x: xp.maximum(x, zeros_like(x)), lambda x, y: _mask(x, x._data > 0))
 _leaky = _pointwise("LeakyRelu", lambda x, s: xp.where(x > 0, x, x * s),
                     lambda x, y, s: _const(xp.where(x._data > 0, 1, s).astype(x._data.dtype)))
 _elu = _pointwise("Elu", lambda x, a: xp.where(x > 0, x, a * xp.expm1(xp.minimum(x, 0))),

@@ -21,7 +21,7 @@ CONV2D = [  # (N, C, H, W), (O, C/g, kh, kw), kwargs
 
 @pytest.mark.parametrize("xs, ws, kw", CONV2D)
 @pytest.mark.parametrize("bias", [True, False])
-def test_conv2d_vs_torch(rng, xs, ws, kw, bias):
+def test_conv2d_vs_torch(rng, batch_split, xs, ws, kw, bias):
     args = (f32(rng, *xs), f32(rng, *ws)) + ((f32(rng, ws[0]),) if bias else ())
     compare(lambda *a: F.conv2d(*a, **kw), lambda *a: torch.nn.functional.conv2d(*a, **kw), *args, atol=1e-4)
 
@@ -32,7 +32,7 @@ def test_conv2d_vs_torch(rng, xs, ws, kw, bias):
     ((2, 3, 9), (2, 3, 4), dict(padding="same")),  # odd total padding: one more on the right
     ((3, 10), (2, 3, 3), dict()),
 ])
-def test_conv1d_vs_torch(rng, xs, ws, kw):
+def test_conv1d_vs_torch(rng, batch_split, xs, ws, kw):
     args = (f32(rng, *xs), f32(rng, *ws), f32(rng, ws[0]))
     compare(lambda *a: F.conv1d(*a, **kw), lambda *a: torch.nn.functional.conv1d(*a, **kw), *args, atol=1e-4)
 
@@ -46,7 +46,7 @@ CONV_T2D = [  # (N, C_in, H, W), (C_in, C_out/g, kh, kw), kwargs
 
 
 @pytest.mark.parametrize("xs, ws, kw", CONV_T2D)
-def test_conv_transpose2d_vs_torch(rng, xs, ws, kw):
+def test_conv_transpose2d_vs_torch(rng, batch_split, xs, ws, kw):
     cout = ws[1] * kw.get("groups", 1)
     args = (f32(rng, *xs), f32(rng, *ws), f32(rng, cout))
     compare(lambda *a: F.conv_transpose2d(*a, **kw), lambda *a: torch.nn.functional.conv_transpose2d(*a, **kw),
@@ -71,7 +71,7 @@ def test_conv_transpose1d_vs_torch(rng, xs, ws, kw):
     (F.conv_transpose2d, (1, 2, 3, 3), (2, 2, 2, 3), dict(stride=2, padding=1, output_padding=1)),
     (F.conv_transpose1d, (1, 2, 4), (2, 1, 3), dict(stride=2, dilation=2, groups=2)),
 ])
-def test_conv_gradcheck_and_double_backward(rng, fn, xs, ws, kw):
+def test_conv_gradcheck_and_double_backward(rng, batch_split, fn, xs, ws, kw):
     bias = ws[0] if fn in (F.conv2d, F.conv1d) else ws[1] * kw.get("groups", 1)
     inputs = (leaf(f64(rng, *xs)), leaf(f64(rng, *ws)), leaf(f64(rng, bias)))
     assert gradcheck(lambda *a: fn(*a, **kw), inputs)
@@ -216,8 +216,8 @@ def test_cnn_training_step_vs_torch(rng):
     ((2, 3, 200), (4, 3, 5), dict(padding=2)),  # 1-D
     ((1, 2, 13, 14), (3, 2, 3, 2), dict(dilation=(2, 1))),
 ])
-def test_conv_large_images_vs_torch(rng, xs, ws, kw):
-    """Outputs of 128 positions or more take the one-matmul-per-image path."""
+def test_conv_large_images_vs_torch(rng, batch_split, xs, ws, kw):
+    """Larger images and long signals, where the threads get real slices of work."""
     fn, tfn = (F.conv2d, torch.nn.functional.conv2d) if len(xs) == 4 else (F.conv1d, torch.nn.functional.conv1d)
     compare(lambda *a: fn(*a, **kw), lambda *a: tfn(*a, **kw), f32(rng, *xs), f32(rng, *ws), f32(rng, ws[0]),
             atol=1e-4)

@@ -1,7 +1,7 @@
 """Functional forms of the basic layers: linear, bilinear, dropout, embedding."""
 from __future__ import annotations
 
-from ..._backend import xp
+from ..._backend import matmul, ndarray, xp
 from ..._tensor import Tensor
 from ...autograd.function import Op
 from ...autograd.grad_mode import no_grad
@@ -32,7 +32,7 @@ class _Linear(Op):
 
     @staticmethod
     def forward(x, w, b):
-        out = x @ w.T
+        out = matmul(x, w.T)
         if b is not None:
             out += b
         return out
@@ -48,10 +48,15 @@ class _Linear(Op):
         x, w = ctx.saved_tensors
         n_out = g.shape[-1]
         g2 = g.reshape(-1, n_out)
-        gx = None if w is None else g @ w
-        gw = None if x is None else g2.mT @ x.reshape(-1, x.shape[-1])
+        gx = None if w is None else _mm(g, w)
+        gw = None if x is None else _mm(g2.mT, x.reshape(-1, x.shape[-1]))
         gb = g2.sum(0) if ctx.has_bias else None
         return gx, gw, gb
+
+
+def _mm(a, b):
+    """a @ b for arrays (on ember's threads) or tensors (recorded)."""
+    return matmul(a, b) if isinstance(a, ndarray) else a @ b
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

@@ -8,9 +8,10 @@ so the backward of each is written with the other two and double backward needs 
 """
 from __future__ import annotations
 
-from ..._backend import xp
+from ..._backend import matmul, parallel_for, xp
 from ..._tensor import Tensor
 from ...autograd.function import Op
+from ...autograd.grad_mode import state
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
 
@@ -23,68 +24,136 @@ def _out_size(size: int, lo: int, hi: int, k: int, s: int, d: int) -> int:
     return (size + lo + hi - d * (k - 1) - 1) // s + 1
 
 
+def _valid(offset: int, s: int, out: int, size: int) -> tuple:
+    """The output positions [a, b) whose input position ``pos * s + offset`` lies inside [0, size)."""
+    a = min(max(0, -(offset // s)), out)
+    b = min(max(a, (size - 1 - offset) // s + 1), out)
+    return a, b
+
+
 def _columns(x, kh: int, kw: int, geo):
-    """im2col: a contiguous (C, kh, kw, N, Ho, Wo) copy of the input's receptive fields."""
+    """im2col: an empty (C, kh, kw, N, Ho, Wo) array for the input's receptive fields, and a function
+    ``fill(a, b)`` that copies in those of images a..b-1.
+
+    Each kernel offset copies its in-bounds rectangle straight from x and zeroes the border that
+    reaches into the padding, so no padded copy of the input is ever made.
+    """
     (sh, sw), ((pt, pb), (pl, pr)), (dh, dw), _ = geo
     n, c, h, w = x.shape
-    if pt or pb or pl or pr:
-        xp_ = xp.zeros((n, c, h + pt + pb, w + pl + pr), dtype=x.dtype)
-        xp_[:, :, pt:pt + h, pl:pl + w] = x
-        x = xp_
     ho = _out_size(h, pt, pb, kh, sh, dh)
     wo = _out_size(w, pl, pr, kw, sw, dw)
-    s_n, s_c, s_h, s_w = x.strides
-    view = xp.lib.stride_tricks.as_strided(
-        x, (c, kh, kw, n, ho, wo), (s_c, dh * s_h, dw * s_w, s_n, sh * s_h, sw * s_w), writeable=False)
-    return xp.ascontiguousarray(view), ho, wo
+    cols = xp.empty((c, kh, kw, n, ho, wo), dtype=x.dtype)
+    rows = [(i * dh - pt, *_valid(i * dh - pt, sh, ho, h)) for i in range(kh)]
+    cols_ = [(j * dw - pl, *_valid(j * dw - pl, sw, wo, w)) for j in range(kw)]
+    xt = x.transpose(1, 0, 2, 3)
+
+    def fill(a: int, b: int) -> None:
+        for i, (oy, y0, y1) in enumerate(rows):
+            for j, (ox, x0, x1) in enumerate(cols_):
+                dst = cols[:, i, j, a:b]
+                dst[:, :, :y0] = 0
+                dst[:, :, y1:] = 0
+                dst[:, :, y0:y1, :x0] = 0
+                dst[:, :, y0:y1, x1:] = 0
+                if y1 > y0 and x1 > x0:
+                    dst[:, :, y0:y1, x0:x1] = xt[:, a:b, y0 * sh + oy:(y1 - 1) * sh + oy + 1:sh,
+                                                 x0 * sw + ox:(x1 - 1) * sw + ox + 1:sw]
+    return cols, fill
 
 
-def _conv(x, w, geo):
-    """Cross-correlation of x (N, C, H, W) with w (O, C/g, kh, kw); also returns the im2col columns."""
+def _batch_slice(m, a: int, b: int, n: int):
+    """Images a..b-1 of a (..., K, N*P) matrix whose columns run image by image: a view, no copy."""
+    p = m.shape[-1] // n
+    return m[..., a * p:b * p]
+
+
+def _put_batch_first(dst, src) -> None:
+    """dst (N, C, ...) = src (C, N, ...)."""
+    xp.copyto(dst, src.swapaxes(0, 1))
+
+
+def _flat_gy(gy, g: int):
+    """The output gradient as the contiguous (groups, O/g, N*Ho*Wo) matrix both gradient products read."""
+    n, o = gy.shape[:2]
+    out = xp.empty((o, n, *gy.shape[2:]), dtype=gy.dtype)
+    parallel_for(lambda a, b: xp.copyto(out[:, a:b], gy[a:b].swapaxes(0, 1)), n, gy.size)
+    return out.reshape(g, o // g, -1)
+
+
+# The three kernels split the batch between threads; each thread runs its own im2col, matmul and
+# layout change on its images, with BLAS on that thread alone (see parallel_for).
+
+def _conv(x, w, geo, bias=None):
+    """Cross-correlation of x (N, C, H, W) with w (O, C/g, kh, kw), plus bias; also returns the im2col columns."""
     g = geo[3]
     o, cg, kh, kw = w.shape
     n = x.shape[0]
-    cols, ho, wo = _columns(x, kh, kw, geo)
+    cols, fill = _columns(x, kh, kw, geo)
+    ho, wo = cols.shape[-2:]
     k = cg * kh * kw
-    if ho * wo >= 128:
-        # one product per image and group, reading the columns in place, writes the output straight
-        # into (N, O, Ho, Wo) order and saves a transposing copy; for small images BLAS runs one
-        # large product faster than many thin ones, so those keep a single matmul
-        out = xp.matmul(w.reshape(g, o // g, k), cols.reshape(g, k, n, ho * wo).transpose(2, 0, 1, 3))
-        return out.reshape(n, o, ho, wo), cols
-    out = xp.matmul(w.reshape(g, o // g, k), cols.reshape(g, k, n * ho * wo))
-    return out.reshape(o, n, ho, wo).transpose(1, 0, 2, 3), cols
+    wm = w.reshape(g, o // g, k)
+    cm = cols.reshape(g, k, n * ho * wo)
+    out = xp.empty((n, o, ho, wo), dtype=x.dtype)
+
+    def run(a: int, b: int) -> None:
+        fill(a, b)
+        # one product per group, with the images side by side in the matrix, runs BLAS at its best
+        y = matmul(wm, _batch_slice(cm, a, b, n)).reshape(o, -1)
+        if bias is not None:
+            y += bias[:, None]  # here the bias runs along rows: far faster than after the transpose
+        _put_batch_first(out[a:b], y.reshape(o, b - a, ho, wo))
+    parallel_for(run, n, cols.size * o // g, blas=True)
+    return out, cols
 
 
-def _conv_adjoint(gy, w, in_hw, geo):
+def _conv_adjoint(gy, w, in_hw, geo, gy_t=None):
     """The transposed convolution: the adjoint of ``_conv`` in its input, for inputs of spatial size in_hw."""
     (sh, sw), ((pt, pb), (pl, pr)), (dh, dw), g = geo
     o, cg, kh, kw = w.shape
     n, _, ho, wo = gy.shape
     h, wd = in_hw
-    gy_t = gy.transpose(1, 0, 2, 3).reshape(g, o // g, n * ho * wo)
-    cols = xp.matmul(w.reshape(g, o // g, cg * kh * kw).transpose(0, 2, 1), gy_t)
-    cols = cols.reshape(g * cg, kh, kw, n, ho, wo)
+    if gy_t is None:
+        gy_t = _flat_gy(gy, g)
+    wt = w.reshape(g, o // g, cg * kh * kw).transpose(0, 2, 1)
     # the padded canvas must hold every window, including rows a strided conv never reached
     hp = max(h + pt + pb, dh * (kh - 1) + sh * (ho - 1) + 1)
     wp = max(wd + pl + pr, dw * (kw - 1) + sw * (wo - 1) + 1)
-    canvas = xp.zeros((g * cg, n, hp, wp), dtype=cols.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            canvas[:, :, i * dh:i * dh + sh * (ho - 1) + 1:sh, j * dw:j * dw + sw * (wo - 1) + 1:sw] += cols[:, i, j]
-    return canvas[:, :, pt:pt + h, pl:pl + wd].transpose(1, 0, 2, 3)
+    out = xp.empty((n, g * cg, h, wd), dtype=gy.dtype)
+
+    def run(a: int, b: int) -> None:
+        cols = matmul(wt, _batch_slice(gy_t, a, b, n)).reshape(g * cg, kh, kw, b - a, ho, wo)
+        canvas = xp.zeros((g * cg, b - a, hp, wp), dtype=cols.dtype)
+        for i in range(kh):  # col2im: every kernel offset adds its columns back where they came from
+            for j in range(kw):
+                canvas[:, :, i * dh:i * dh + sh * (ho - 1) + 1:sh, j * dw:j * dw + sw * (wo - 1) + 1:sw] += \
+                    cols[:, i, j]
+        _put_batch_first(out[a:b], canvas[:, :, pt:pt + h, pl:pl + wd])
+    parallel_for(run, n, n * ho * wo * o * cg * kh * kw, blas=True)
+    return out
 
 
-def _conv_weight(x, gy, k_hw, geo, cols=None):
+def _conv_weight(x, gy, k_hw, geo, cols=None, gy_t=None):
     """The gradient of ``_conv`` in its weight: the input's columns (given, or rebuilt) times the output gradient."""
     g = geo[3]
     n, o, ho, wo = gy.shape
     kh, kw = k_hw
+    fill = None
     if cols is None:
-        cols, _, _ = _columns(x, kh, kw, geo)
-    cols = cols.reshape(g, -1, n * ho * wo)
-    gy_t = gy.transpose(1, 0, 2, 3).reshape(g, o // g, n * ho * wo)
-    return xp.matmul(gy_t, cols.transpose(0, 2, 1)).reshape(o, -1, kh, kw)
+        cols, fill = _columns(x, kh, kw, geo)
+    if gy_t is None:
+        gy_t = _flat_gy(gy, g)
+    cm = cols.reshape(g, -1, n * ho * wo)
+    parts = {}
+
+    def run(a: int, b: int) -> None:
+        if fill is not None:
+            fill(a, b)
+        parts[a] = matmul(_batch_slice(gy_t, a, b, n), _batch_slice(cm, a, b, n).transpose(0, 2, 1))
+    parallel_for(run, n, cols.size * o // g, blas=True)
+    gw = parts.pop(0)
+    for a in sorted(parts):  # in batch order, so a run is reproducible
+        gw += parts[a]
+    return gw.reshape(o, -1, kh, kw)
 
 
 def _as4d(a):
@@ -92,12 +161,15 @@ def _as4d(a):
 
 
 def _like(out, ref):
-    """Back to 3-D when the op's input was 1-D (N, C, L), and C-contiguous for what follows."""
-    out = out if ref.ndim == 4 else out[:, :, 0, :]
-    return xp.ascontiguousarray(out)
+    """Back to 3-D when the op's input was 1-D (N, C, L)."""
+    return out if ref.ndim == 4 else out[:, :, 0, :]
 
 
-def _bias_grad(g: Tensor) -> Tensor:
+def _bias_grad(g: Tensor, g_t=None) -> Tensor:
+    """The bias gradient: the output gradient summed over all but the channel dimension."""
+    if g_t is not None and not (state.enabled and g.requires_grad):
+        # nothing to record: the channel-major copy the other gradients made sums fastest
+        return Tensor._make(g_t.reshape(g.shape[1], -1).sum(1))
     return g.sum((0, *range(2, g.ndim)))
 
 
@@ -119,8 +191,8 @@ class Convolution(Op):
 
     @staticmethod
     def forward(x, w, b, geo):
-        out, cols = _conv(_as4d(x), _as4d(w), geo)
-        return _add_bias(_like(out, x), b), cols
+        out, cols = _conv(_as4d(x), _as4d(w), geo, b)
+        return _like(out, x), cols
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -131,9 +203,10 @@ class Convolution(Op):
     def backward(ctx, g, _):
         x, w, cols = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        gx = ConvAdjoint.apply(g, w, None, ctx.geo, _spatial(x)) if need_x else None
-        gw = ConvWeight.apply(x, g, ctx.geo, tuple(w.shape[2:]), cols._data) if need_w else None
-        gb = _bias_grad(g) if need_b else None
+        g_t = _flat_gy(_as4d(g._data), ctx.geo[3])  # shared by all three gradients
+        gx = ConvAdjoint.apply(g, w, None, ctx.geo, _spatial(x), g_t) if need_x else None
+        gw = ConvWeight.apply(x, g, ctx.geo, tuple(w.shape[2:]), cols._data, g_t) if need_w else None
+        gb = _bias_grad(g, g_t) if need_b else None
         return gx, gw, gb, None
 
 
@@ -141,13 +214,13 @@ class ConvAdjoint(Op):
     """The transposed convolution conv^T(y, w) + b, whose output has spatial size ``in_hw``."""
 
     @staticmethod
-    def forward(y, w, b, geo, in_hw):
+    def forward(y, w, b, geo, in_hw, y_t=None):
         hw = in_hw if len(in_hw) == 2 else (1, *in_hw)
-        return _add_bias(_like(_conv_adjoint(_as4d(y), _as4d(w), hw, geo), y), b)
+        return _add_bias(_like(_conv_adjoint(_as4d(y), _as4d(w), hw, geo, y_t), y), b)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        y, w, b, ctx.geo, _ = inputs
+        y, w, b, ctx.geo = inputs[:4]
         ctx.save_for_backward(y, w)
 
     @staticmethod
@@ -157,16 +230,16 @@ class ConvAdjoint(Op):
         gy = Convolution.apply(g, w, None, ctx.geo)[0] if need_y else None
         gw = ConvWeight.apply(g, y, ctx.geo, tuple(w.shape[2:])) if need_w else None
         gb = _bias_grad(g) if need_b else None
-        return gy, gw, gb, None, None
+        return gy, gw, gb, None, None, None
 
 
 class ConvWeight(Op):
     """The weight gradient of a convolution of x whose output gradient is gy."""
 
     @staticmethod
-    def forward(x, gy, geo, k_hw, cols=None):
+    def forward(x, gy, geo, k_hw, cols=None, gy_t=None):
         k = k_hw if len(k_hw) == 2 else (1, *k_hw)
-        gw = _conv_weight(_as4d(x), _as4d(gy), k, geo, cols)
+        gw = _conv_weight(_as4d(x), _as4d(gy), k, geo, cols, gy_t)
         return gw if x.ndim == 4 else gw[:, :, 0, :]
 
     @staticmethod
@@ -180,7 +253,7 @@ class ConvWeight(Op):
         need_x, need_gy = ctx.needs_input_grad[:2]
         gx = ConvAdjoint.apply(gy, g, None, ctx.geo, _spatial(x)) if need_x else None
         ggy = Convolution.apply(x, g, None, ctx.geo)[0] if need_gy else None
-        return gx, ggy, None, None, None
+        return gx, ggy, None, None, None, None
 
 
 def _spatial(t: Tensor) -> tuple:
