@@ -68,11 +68,11 @@ def worker(threads: int, repeat: int, models: list[str]) -> list[dict]:
         y = rng.integers(0, 10, size=shape[0])
         setups = {"torch": (torch, t_model, torch.tensor(x), torch.tensor(y)),
                   "ember": (ember, e_model, ember.tensor(x), ember.tensor(y))}
-        times, first_loss = {}, {}
+        steps, first_loss = {}, {}
         for lib_name, (lib, model, xb, yb) in setups.items():
             opt = lib.optim.Adam(model.parameters(), lr=1e-3)
 
-            def step() -> float:
+            def step(lib=lib, model=model, xb=xb, yb=yb, opt=opt) -> float:
                 loss = lib.nn.functional.cross_entropy(model(xb), yb)
                 opt.zero_grad()
                 loss.backward()
@@ -80,17 +80,24 @@ def worker(threads: int, repeat: int, models: list[str]) -> list[dict]:
                 return loss.item()
 
             first_loss[lib_name] = step()  # also the warm-up
-            # about 0.5 s per measurement, at least 3 steps; report the best of `repeat` (least disturbed)
+            steps[lib_name] = step
+        # about 0.5 s per measurement, at least 3 steps; the libraries take turns, so that a slow spell
+        # of a shared machine hits both, and each keeps its best of `repeat` (least disturbed). A pause
+        # before each turn lets the other library's idle threads (which spin-wait for a while after
+        # work: OpenMP's and OpenBLAS's) go to sleep first.
+        number = {}
+        for lib_name, step in steps.items():
             t0 = time.perf_counter()
             step()
-            number = max(3, int(0.5 / max(time.perf_counter() - t0, 1e-6)))
-            best = float("inf")
-            for _ in range(repeat):
+            number[lib_name] = max(3, int(0.5 / max(time.perf_counter() - t0, 1e-6)))
+        times = {lib_name: float("inf") for lib_name in steps}
+        for _ in range(repeat):
+            for lib_name, step in steps.items():
+                time.sleep(0.3)
                 t0 = time.perf_counter()
-                for _ in range(number):
+                for _ in range(number[lib_name]):
                     step()
-                best = min(best, (time.perf_counter() - t0) / number)
-            times[lib_name] = best
+                times[lib_name] = min(times[lib_name], (time.perf_counter() - t0) / number[lib_name])
         rows.append({"model": name, "batch": shape[0], "threads": threads, "torch_ms": times["torch"] * 1e3,
                      "ember_ms": times["ember"] * 1e3, "ratio": times["ember"] / times["torch"],
                      "loss_diff": abs(first_loss["torch"] - first_loss["ember"])})

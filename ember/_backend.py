@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import numpy
 
@@ -80,7 +81,7 @@ _pool = None
 _in_pool = threading.local()
 # a hand-off to another thread costs tens of microseconds: a slice must hold more work than that
 GRAIN = 1 << 18  # elements of a memory-bound loop
-GRAIN_MATMUL = 1 << 23  # multiply-adds of a matrix product
+GRAIN_MATMUL = 1 << 21  # multiply-adds of a matrix product
 
 
 def set_threads(n: int) -> None:
@@ -130,6 +131,13 @@ def _find_blas_threads():
 
 
 _blas = _find_blas_threads()
+# After a product on several threads, OpenBLAS's idle threads spin for about 0.1 s, holding cores that
+# ember's own threads would then fight them for. So a batch split that runs BLAS (parallel_for with
+# blas=True) is done only if no product has woken BLAS's threads within BLAS_SPIN seconds; otherwise the
+# work runs whole, on BLAS's threads. ember's small products stay on one thread so as not to wake them.
+BLAS_SPIN = 0.2
+BLAS_THREADED = 1 << 21  # multiply-adds from which a product is worth BLAS's threads
+_blas_woken = -1e9
 
 
 def _run_chunk(fn, start: int, stop: int) -> None:
@@ -150,7 +158,8 @@ def parallel_for(fn, n: int, work: int, blas: bool = False) -> None:
     """
     global _pool
     parts = min(_threads, n, work // (GRAIN_MATMUL if blas else GRAIN))
-    if parts <= 1 or getattr(_in_pool, "active", False) or (blas and _blas is None):
+    if parts <= 1 or getattr(_in_pool, "active", False) or (
+            blas and (_blas is None or time.monotonic() - _blas_woken < BLAS_SPIN)):
         fn(0, n)
         return
     if _pool is None:
@@ -174,31 +183,35 @@ def parallel_for(fn, n: int, work: int, blas: bool = False) -> None:
             _blas[1](blas_before)
 
 
-def matmul(a, b):
-    """``a @ b`` by NumPy's rules, computed on ember's threads.
+def parallel_map(fn, out, *arrays, piece: int | None = None) -> None:
+    """``fn(out_part, *parts)`` over matching slices of same-shaped C-contiguous arrays, split between
+    threads; with ``piece``, in slices of that many elements, so that a fn of several passes keeps
+    its temporaries in cache."""
+    flat_out = out.reshape(-1)
+    flats = [a.reshape(-1) for a in arrays]
 
-    BLAS runs on one thread here, and a large product is split into slabs of rows (or columns) of
-    the result, one per ember thread. Leaving BLAS its own threads would have them spin-wait after
-    each product, taking the cores from ember's threads for the rest of the step.
-    """
-    if _blas is None:
+    def run(a: int, b: int) -> None:
+        step = piece or (b - a)
+        for s in range(a, b, max(step, 1)):
+            e = min(s + step, b)
+            fn(flat_out[s:e], *(f[s:e] for f in flats))
+    parallel_for(run, flat_out.size, flat_out.size)
+
+
+def matmul(a, b):
+    """``a @ b`` by NumPy's rules. A large product runs on BLAS's own threads; a small one on one thread,
+    which is about as fast and leaves BLAS's threads asleep (see parallel_for)."""
+    global _blas_woken
+    if _blas is None or a.ndim < 2 or b.ndim < 2 or getattr(_in_pool, "active", False):
         return xp.matmul(a, b)
-    if a.ndim >= 2 and b.ndim >= 2 and _threads > 1 and not getattr(_in_pool, "active", False):
-        m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
-        batch = xp.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-        work = m * n * k
-        for d in batch:
-            work *= d
-        dtype = xp.result_type(a, b)
-        if work >= 2 * GRAIN_MATMUL and dtype.kind in "fc":
-            out = xp.empty((*batch, m, n), dtype)
-            if m >= n:
-                parallel_for(lambda i, j: xp.matmul(a[..., i:j, :], b, out=out[..., i:j, :]), m, work, blas=True)
-            else:
-                parallel_for(lambda i, j: xp.matmul(a, b[..., i:j], out=out[..., i:j]), n, work, blas=True)
-            return out
+    work = a.shape[-2] * a.shape[-1] * b.shape[-1]
+    for d in xp.broadcast_shapes(a.shape[:-2], b.shape[:-2]):
+        work *= d
     before = _blas[0]()
     if before == 1:
+        return xp.matmul(a, b)
+    if work >= BLAS_THREADED:
+        _blas_woken = time.monotonic()
         return xp.matmul(a, b)
     _blas[1](1)
     try:

@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -158,8 +159,7 @@ def test_freed_buffers_are_reused_without_page_faults():
     ((9, 7), (7,), np.float32),            # matrix @ vector: NumPy's own path
     ((6, 5), (5, 4), np.int64),            # integers: not BLAS, not split
 ])
-def test_matmul_split_between_threads_matches_numpy(three_threads, monkeypatch, sa, sb, dtype):
-    monkeypatch.setattr(_backend, "GRAIN_MATMUL", 1)
+def test_matmul_matches_numpy_and_torch(sa, sb, dtype):
     rng = np.random.default_rng(0)
     a, b = (rng.standard_normal(sa) * 10).astype(dtype), (rng.standard_normal(sb) * 10).astype(dtype)
     out = _backend.matmul(a, b)
@@ -168,6 +168,43 @@ def test_matmul_split_between_threads_matches_numpy(three_threads, monkeypatch, 
     tol = (1e-5 if dtype == np.float32 else 1e-12) * np.abs(ref).max()  # sums of +-100s cancel
     np.testing.assert_allclose(out, ref, rtol=0, atol=tol)
     np.testing.assert_allclose(out, (torch.from_numpy(a) @ torch.from_numpy(b)).numpy(), rtol=0, atol=tol)
+
+
+def test_small_products_leave_blas_threads_asleep(monkeypatch):
+    """A product below BLAS_THREADED runs on one BLAS thread and leaves the setting as it was; a larger
+    one runs on BLAS's threads and is remembered, so that batch splits wait for those to sleep."""
+    get, set_ = _backend._blas
+    before = get()
+    monkeypatch.setattr(_backend, "_blas_woken", -1e9)
+    seen = []
+    monkeypatch.setattr(_backend.xp, "matmul", lambda a, b, _mm=np.matmul: (seen.append(get()), _mm(a, b))[1])
+    try:
+        set_(2)
+        small = np.ones((8, 8), np.float32)
+        _backend.matmul(small, small)
+        assert seen == [1] and get() == 2 and _backend._blas_woken < 0
+        big = np.ones((256, 256), np.float32)
+        _backend.matmul(big, big)
+        assert seen == [1, 2] and _backend._blas_woken > 0
+    finally:
+        set_(before)
+
+
+def test_batch_split_with_blas_waits_for_blas_threads_to_sleep(three_threads, monkeypatch):
+    monkeypatch.setattr(_backend, "_blas_woken", time.monotonic())
+    assert len(_slices(6, 10 ** 12, blas=True)) == 1  # BLAS's threads may still be spinning: run whole
+    assert len(_slices(6, 10 ** 12)) == 3  # loops without matmuls need no BLAS threads
+    monkeypatch.setattr(_backend, "_blas_woken", time.monotonic() - 2 * _backend.BLAS_SPIN)
+    assert len(_slices(6, 10 ** 12, blas=True)) == 3
+
+
+@pytest.mark.parametrize("piece", [None, 4])
+def test_parallel_map_covers_every_element(three_threads, piece):
+    a = np.arange(50, dtype=np.float64).reshape(5, 10)
+    b = np.full((5, 10), 2.0)
+    out = np.empty_like(a)
+    _backend.parallel_map(lambda o, x, y: np.multiply(x, y, out=o), out, a, b, piece=piece)
+    np.testing.assert_array_equal(out, a * 2)
 
 
 def test_zeros_like_is_a_shared_read_only_zero_array():

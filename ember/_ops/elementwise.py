@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from .. import _dtype
-from .._backend import xp, zeros_like
+from .._backend import parallel_map, xp, zeros_like
 from .._tensor import Tensor
 from ..autograd.function import Op
 from .common import FUNCTIONS, _type_name, binary_operands, inplace_method, register, sum_to, is_scalar
@@ -391,7 +391,44 @@ sigmoid = unary("sigmoid", lambda x: xp.exp(-xp.logaddexp(0, -x)), lambda x, y, 
                 saves="output", doc="1 / (1 + exp(-x)), computed without overflow.", arrays=True)
 abs = unary("abs", xp.abs, lambda x, y, g: g * const(xp.sign(x._data)), keeps_int=True, aliases=("absolute",),
             doc="|x| elementwise (gradient 0 at 0, as torch's).")
-relu = unary("relu", lambda x: xp.maximum(x, zeros_like(x)), lambda x, y, g: masked(g, y > 0), saves="output",
+def _relu(x):
+    if not x.flags.c_contiguous:
+        return xp.maximum(x, zeros_like(x))
+    out = xp.empty_like(x)
+    parallel_map(lambda o, a: xp.maximum(a, zeros_like(a), out=o), out, x)
+    return out
+
+
+class _ReluGrad(Op):
+    """``g`` where the ReLU output ``y`` is positive, else exactly 0: relu's backward, and its own
+    double backward. Split between threads, in cache-sized pieces, so the comparison's mask never
+    goes out to memory."""
+
+    @staticmethod
+    def forward(g, y):
+        if g.shape != y.shape or not (g.flags.c_contiguous and y.flags.c_contiguous):
+            return _Mask.forward(g, y > 0)
+        out = xp.empty_like(g)
+        bits = _INT_OF_SIZE[g.dtype.itemsize]
+
+        def piece(o, gg, yy):
+            keep = xp.greater(yy, 0).view(xp.int8)
+            xp.negative(keep, out=keep)  # all ones where y > 0
+            xp.bitwise_and(gg.view(bits), keep, out=o.view(bits))
+        parallel_map(piece, out, g, y, piece=1 << 17)
+        return out
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        y = inputs[1]
+        ctx.save_for_backward(y if isinstance(y, Tensor) else Tensor._make(y))
+
+    @staticmethod
+    def backward(ctx, gg):
+        return _ReluGrad.apply(gg, ctx.saved_tensors[0]._data), None
+
+
+relu = unary("relu", _relu, lambda x, y, g: _ReluGrad.apply(g, y), saves="output",
              keeps_int=True, doc="max(x, 0) elementwise (gradient 0 at 0).", arrays=True)
 sign = unary("sign", lambda x: x.copy() if x.dtype.kind == "b" else xp.sign(x), _zero_grad, saves="none", keeps_int=True)
 floor = unary("floor", _ints_unchanged(xp.floor), _zero_grad, saves="none", keeps_int=True)

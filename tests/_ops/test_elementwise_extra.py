@@ -245,3 +245,23 @@ def test_double_backward_through_where_and_clamp():
         gg, = lib.autograd.grad((g * g).sum(), x)
         return gg
     both(run)
+
+
+def test_relu_split_between_threads_matches_torch(batch_split):
+    """ReLU, its gradient and the gradient's gradient with the work split however small, on inputs
+    with ties at zero, signed zeros and infinities, and gradients holding inf and NaN."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 7, 3)).astype(np.float32)
+    x.flat[:6] = [0.0, -0.0, np.inf, -np.inf, 1e-30, -1e-30]
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    g.flat[2:9] = [np.inf, np.nan, np.inf, -np.inf, np.nan, np.inf, -np.inf]
+    gg = rng.standard_normal(x.shape).astype(np.float32)
+    results = []
+    for lib in (ember, torch):
+        xl, gl = lib.tensor(x, requires_grad=True), lib.tensor(g, requires_grad=True)
+        y = lib.relu(xl)
+        (gx,) = lib.autograd.grad(y, xl, gl, create_graph=True)
+        (ggx,) = lib.autograd.grad(gx, gl, lib.tensor(gg))
+        results.append([t.detach().numpy() for t in (y, gx, ggx)])
+    for e, t in zip(*results):
+        np.testing.assert_array_equal(e, t)

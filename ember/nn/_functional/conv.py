@@ -72,16 +72,24 @@ def _put_batch_first(dst, src) -> None:
     xp.copyto(dst, src.swapaxes(0, 1))
 
 
-def _flat_gy(gy, g: int):
-    """The output gradient as the contiguous (groups, O/g, N*Ho*Wo) matrix both gradient products read."""
-    n, o = gy.shape[:2]
-    out = xp.empty((o, n, *gy.shape[2:]), dtype=gy.dtype)
-    parallel_for(lambda a, b: xp.copyto(out[:, a:b], gy[a:b].swapaxes(0, 1)), n, gy.size)
-    return out.reshape(g, o // g, -1)
+def _flat_gy(gy, a: int, b: int, g: int):
+    """Images a..b-1 of the output gradient as the contiguous (groups, O/g, n*Ho*Wo) matrix the
+    gradient products read."""
+    o = gy.shape[1]
+    return xp.ascontiguousarray(gy[a:b].swapaxes(0, 1)).reshape(g, o // g, -1)
 
 
-# The three kernels split the batch between threads; each thread runs its own im2col, matmul and
-# layout change on its images, with BLAS on that thread alone (see parallel_for).
+def _sum_parts(parts: dict):
+    """The sum of per-slice partial results, added in batch order so that a run is reproducible."""
+    keys = sorted(parts)
+    total = parts[keys[0]]
+    for key in keys[1:]:
+        total += parts[key]
+    return total
+
+
+# The kernels split the batch between threads; each thread runs its own im2col, matmul and layout
+# change on its images, with BLAS on that thread alone (see parallel_for).
 
 def _conv(x, w, geo, bias=None):
     """Cross-correlation of x (N, C, H, W) with w (O, C/g, kh, kw), plus bias; also returns the im2col columns."""
@@ -106,33 +114,38 @@ def _conv(x, w, geo, bias=None):
     return out, cols
 
 
-def _conv_adjoint(gy, w, in_hw, geo, gy_t=None):
-    """The transposed convolution: the adjoint of ``_conv`` in its input, for inputs of spatial size in_hw."""
+def _adjoint_writer(w, in_hw, geo, n: int, ho: int, wo: int, dtype):
+    """The adjoint's output array and ``put(a, b, gy_t)``, which writes its images a..b-1 from their
+    flat output gradient (see _flat_gy): a matmul, then col2im."""
     (sh, sw), ((pt, pb), (pl, pr)), (dh, dw), g = geo
     o, cg, kh, kw = w.shape
-    n, _, ho, wo = gy.shape
     h, wd = in_hw
-    if gy_t is None:
-        gy_t = _flat_gy(gy, g)
     wt = w.reshape(g, o // g, cg * kh * kw).transpose(0, 2, 1)
     # the padded canvas must hold every window, including rows a strided conv never reached
     hp = max(h + pt + pb, dh * (kh - 1) + sh * (ho - 1) + 1)
     wp = max(wd + pl + pr, dw * (kw - 1) + sw * (wo - 1) + 1)
-    out = xp.empty((n, g * cg, h, wd), dtype=gy.dtype)
+    out = xp.empty((n, g * cg, h, wd), dtype=dtype)
 
-    def run(a: int, b: int) -> None:
-        cols = matmul(wt, _batch_slice(gy_t, a, b, n)).reshape(g * cg, kh, kw, b - a, ho, wo)
+    def put(a: int, b: int, gy_t) -> None:
+        cols = matmul(wt, gy_t).reshape(g * cg, kh, kw, b - a, ho, wo)
         canvas = xp.zeros((g * cg, b - a, hp, wp), dtype=cols.dtype)
         for i in range(kh):  # col2im: every kernel offset adds its columns back where they came from
             for j in range(kw):
                 canvas[:, :, i * dh:i * dh + sh * (ho - 1) + 1:sh, j * dw:j * dw + sw * (wo - 1) + 1:sw] += \
                     cols[:, i, j]
         _put_batch_first(out[a:b], canvas[:, :, pt:pt + h, pl:pl + wd])
-    parallel_for(run, n, n * ho * wo * o * cg * kh * kw, blas=True)
+    return out, put
+
+
+def _conv_adjoint(gy, w, in_hw, geo):
+    """The transposed convolution: the adjoint of ``_conv`` in its input, for inputs of spatial size in_hw."""
+    n, _, ho, wo = gy.shape
+    out, put = _adjoint_writer(w, in_hw, geo, n, ho, wo, gy.dtype)
+    parallel_for(lambda a, b: put(a, b, _flat_gy(gy, a, b, geo[3])), n, gy.size * w[0].size, blas=True)
     return out
 
 
-def _conv_weight(x, gy, k_hw, geo, cols=None, gy_t=None):
+def _conv_weight(x, gy, k_hw, geo, cols=None):
     """The gradient of ``_conv`` in its weight: the input's columns (given, or rebuilt) times the output gradient."""
     g = geo[3]
     n, o, ho, wo = gy.shape
@@ -140,20 +153,38 @@ def _conv_weight(x, gy, k_hw, geo, cols=None, gy_t=None):
     fill = None
     if cols is None:
         cols, fill = _columns(x, kh, kw, geo)
-    if gy_t is None:
-        gy_t = _flat_gy(gy, g)
     cm = cols.reshape(g, -1, n * ho * wo)
     parts = {}
 
     def run(a: int, b: int) -> None:
         if fill is not None:
             fill(a, b)
-        parts[a] = matmul(_batch_slice(gy_t, a, b, n), _batch_slice(cm, a, b, n).transpose(0, 2, 1))
+        parts[a] = matmul(_flat_gy(gy, a, b, g), _batch_slice(cm, a, b, n).transpose(0, 2, 1))
     parallel_for(run, n, cols.size * o // g, blas=True)
-    gw = parts.pop(0)
-    for a in sorted(parts):  # in batch order, so a run is reproducible
-        gw += parts[a]
-    return gw.reshape(o, -1, kh, kw)
+    return _sum_parts(parts).reshape(o, -1, kh, kw)
+
+
+def _conv_grads(x, w, cols, gy, geo, need_x: bool, need_w: bool, need_b: bool):
+    """A convolution's input, weight and bias gradients (None where not needed) in one pass over the
+    batch: each thread lays out its slice of the output gradient once and feeds all three from it."""
+    g = geo[3]
+    n, o, ho, wo = gy.shape
+    cm = cols.reshape(g, -1, n * ho * wo) if need_w else None
+    gx, put = _adjoint_writer(w, x.shape[2:], geo, n, ho, wo, gy.dtype) if need_x else (None, None)
+    w_parts, b_parts = {}, {}
+
+    def run(a: int, b: int) -> None:
+        gy_t = _flat_gy(gy, a, b, g)
+        if need_b:
+            b_parts[a] = gy_t.sum(-1)
+        if need_w:
+            w_parts[a] = matmul(gy_t, _batch_slice(cm, a, b, n).transpose(0, 2, 1))
+        if need_x:
+            put(a, b, gy_t)
+    parallel_for(run, n, gy.size * w[0].size * (need_x + need_w), blas=True)
+    gw = _sum_parts(w_parts).reshape(w.shape) if need_w else None
+    gb = _sum_parts(b_parts).reshape(-1) if need_b else None
+    return gx, gw, gb
 
 
 def _as4d(a):
@@ -165,11 +196,7 @@ def _like(out, ref):
     return out if ref.ndim == 4 else out[:, :, 0, :]
 
 
-def _bias_grad(g: Tensor, g_t=None) -> Tensor:
-    """The bias gradient: the output gradient summed over all but the channel dimension."""
-    if g_t is not None and not (state.enabled and g.requires_grad):
-        # nothing to record: the channel-major copy the other gradients made sums fastest
-        return Tensor._make(g_t.reshape(g.shape[1], -1).sum(1))
+def _bias_grad(g: Tensor) -> Tensor:
     return g.sum((0, *range(2, g.ndim)))
 
 
@@ -203,10 +230,16 @@ class Convolution(Op):
     def backward(ctx, g, _):
         x, w, cols = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        g_t = _flat_gy(_as4d(g._data), ctx.geo[3])  # shared by all three gradients
-        gx = ConvAdjoint.apply(g, w, None, ctx.geo, _spatial(x), g_t) if need_x else None
-        gw = ConvWeight.apply(x, g, ctx.geo, tuple(w.shape[2:]), cols._data, g_t) if need_w else None
-        gb = _bias_grad(g, g_t) if need_b else None
+        if not (state.enabled and g.requires_grad):
+            # nothing to record: all three gradients from one pass over the batch
+            gx, gw, gb = _conv_grads(_as4d(x._data), _as4d(w._data), None if cols is None else cols._data,
+                                     _as4d(g._data), ctx.geo, need_x, need_w, need_b)
+            return (None if gx is None else Tensor._make(gx.reshape(x.shape)),
+                    None if gw is None else Tensor._make(gw.reshape(w.shape)),
+                    None if gb is None else Tensor._make(gb), None)
+        gx = ConvAdjoint.apply(g, w, None, ctx.geo, _spatial(x)) if need_x else None
+        gw = ConvWeight.apply(x, g, ctx.geo, tuple(w.shape[2:]), cols._data) if need_w else None
+        gb = _bias_grad(g) if need_b else None
         return gx, gw, gb, None
 
 
@@ -214,13 +247,13 @@ class ConvAdjoint(Op):
     """The transposed convolution conv^T(y, w) + b, whose output has spatial size ``in_hw``."""
 
     @staticmethod
-    def forward(y, w, b, geo, in_hw, y_t=None):
+    def forward(y, w, b, geo, in_hw):
         hw = in_hw if len(in_hw) == 2 else (1, *in_hw)
-        return _add_bias(_like(_conv_adjoint(_as4d(y), _as4d(w), hw, geo, y_t), y), b)
+        return _add_bias(_like(_conv_adjoint(_as4d(y), _as4d(w), hw, geo), y), b)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        y, w, b, ctx.geo = inputs[:4]
+        y, w, b, ctx.geo, _ = inputs
         ctx.save_for_backward(y, w)
 
     @staticmethod
@@ -230,16 +263,16 @@ class ConvAdjoint(Op):
         gy = Convolution.apply(g, w, None, ctx.geo)[0] if need_y else None
         gw = ConvWeight.apply(g, y, ctx.geo, tuple(w.shape[2:])) if need_w else None
         gb = _bias_grad(g) if need_b else None
-        return gy, gw, gb, None, None, None
+        return gy, gw, gb, None, None
 
 
 class ConvWeight(Op):
     """The weight gradient of a convolution of x whose output gradient is gy."""
 
     @staticmethod
-    def forward(x, gy, geo, k_hw, cols=None, gy_t=None):
+    def forward(x, gy, geo, k_hw, cols=None):
         k = k_hw if len(k_hw) == 2 else (1, *k_hw)
-        gw = _conv_weight(_as4d(x), _as4d(gy), k, geo, cols, gy_t)
+        gw = _conv_weight(_as4d(x), _as4d(gy), k, geo, cols)
         return gw if x.ndim == 4 else gw[:, :, 0, :]
 
     @staticmethod
@@ -253,7 +286,7 @@ class ConvWeight(Op):
         need_x, need_gy = ctx.needs_input_grad[:2]
         gx = ConvAdjoint.apply(gy, g, None, ctx.geo, _spatial(x)) if need_x else None
         ggy = Convolution.apply(x, g, None, ctx.geo)[0] if need_gy else None
-        return gx, ggy, None, None, None, None
+        return gx, ggy, None, None, None
 
 
 def _spatial(t: Tensor) -> tuple:
