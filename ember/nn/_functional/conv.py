@@ -31,18 +31,21 @@ def _valid(offset: int, s: int, out: int, size: int) -> tuple:
     return a, b
 
 
-def _columns(x, kh: int, kw: int, geo):
-    """im2col: an empty (C, kh, kw, N, Ho, Wo) array for the input's receptive fields, and a function
+def _columns(x, kh: int, kw: int, geo, ones: bool = False):
+    """im2col: an empty (C*kh*kw, N, Ho, Wo) array for the input's receptive fields, and a function
     ``fill(a, b)`` that copies in those of images a..b-1.
 
     Each kernel offset copies its in-bounds rectangle straight from x and zeroes the border that
-    reaches into the padding, so no padded copy of the input is ever made.
+    reaches into the padding, so no padded copy of the input is ever made. With ``ones`` the array
+    has one more row, of ones: multiplied by the bias it adds the bias inside the matmul, and the
+    weight gradient's matmul then yields the bias gradient too.
     """
     (sh, sw), ((pt, pb), (pl, pr)), (dh, dw), _ = geo
     n, c, h, w = x.shape
     ho = _out_size(h, pt, pb, kh, sh, dh)
     wo = _out_size(w, pl, pr, kw, sw, dw)
-    cols = xp.empty((c, kh, kw, n, ho, wo), dtype=x.dtype)
+    flat = xp.empty((c * kh * kw + ones, n, ho, wo), dtype=x.dtype)
+    cols = flat[:c * kh * kw].reshape(c, kh, kw, n, ho, wo)
     rows = [(i * dh - pt, *_valid(i * dh - pt, sh, ho, h)) for i in range(kh)]
     cols_ = [(j * dw - pl, *_valid(j * dw - pl, sw, wo, w)) for j in range(kw)]
     xt = x.transpose(1, 0, 2, 3)
@@ -58,7 +61,9 @@ def _columns(x, kh: int, kw: int, geo):
                 if y1 > y0 and x1 > x0:
                     dst[:, :, y0:y1, x0:x1] = xt[:, a:b, y0 * sh + oy:(y1 - 1) * sh + oy + 1:sh,
                                                  x0 * sw + ox:(x1 - 1) * sw + ox + 1:sw]
-    return cols, fill
+        if ones:
+            flat[-1, a:b] = 1
+    return flat, fill
 
 
 def _batch_slice(m, a: int, b: int, n: int):
@@ -96,10 +101,14 @@ def _conv(x, w, geo, bias=None):
     g = geo[3]
     o, cg, kh, kw = w.shape
     n = x.shape[0]
-    cols, fill = _columns(x, kh, kw, geo)
+    fused_bias = bias is not None and g == 1
+    cols, fill = _columns(x, kh, kw, geo, ones=fused_bias)
     ho, wo = cols.shape[-2:]
     k = cg * kh * kw
     wm = w.reshape(g, o // g, k)
+    if fused_bias:
+        wm = xp.concatenate([wm, bias.reshape(1, o, 1)], axis=2)
+        k += 1
     cm = cols.reshape(g, k, n * ho * wo)
     out = xp.empty((n, o, ho, wo), dtype=x.dtype)
 
@@ -107,7 +116,7 @@ def _conv(x, w, geo, bias=None):
         fill(a, b)
         # one product per group, with the images side by side in the matrix, runs BLAS at its best
         y = matmul(wm, _batch_slice(cm, a, b, n)).reshape(o, -1)
-        if bias is not None:
+        if bias is not None and not fused_bias:
             y += bias[:, None]  # here the bias runs along rows: far faster than after the transpose
         _put_batch_first(out[a:b], y.reshape(o, b - a, ho, wo))
     parallel_for(run, n, cols.size * o // g, blas=True)
@@ -153,7 +162,7 @@ def _conv_weight(x, gy, k_hw, geo, cols=None):
     fill = None
     if cols is None:
         cols, fill = _columns(x, kh, kw, geo)
-    cm = cols.reshape(g, -1, n * ho * wo)
+    cm = cols[:x.shape[1] * kh * kw].reshape(g, -1, n * ho * wo)  # without a row of ones
     parts = {}
 
     def run(a: int, b: int) -> None:
@@ -169,21 +178,31 @@ def _conv_grads(x, w, cols, gy, geo, need_x: bool, need_w: bool, need_b: bool):
     batch: each thread lays out its slice of the output gradient once and feeds all three from it."""
     g = geo[3]
     n, o, ho, wo = gy.shape
-    cm = cols.reshape(g, -1, n * ho * wo) if need_w else None
+    k = w[0].size
+    # the forward's columns end with a row of ones when it fused the bias (one group only): the
+    # weight gradient's product then gives the bias gradient as its last column
+    b_in_w = need_w and need_b and cols.shape[0] == k + 1
+    cm = cols[:g * k + b_in_w].reshape(g, -1, n * ho * wo) if need_w else None
     gx, put = _adjoint_writer(w, x.shape[2:], geo, n, ho, wo, gy.dtype) if need_x else (None, None)
     w_parts, b_parts = {}, {}
 
     def run(a: int, b: int) -> None:
         gy_t = _flat_gy(gy, a, b, g)
-        if need_b:
+        if need_b and not b_in_w:
             b_parts[a] = gy_t.sum(-1)
         if need_w:
             w_parts[a] = matmul(gy_t, _batch_slice(cm, a, b, n).transpose(0, 2, 1))
         if need_x:
             put(a, b, gy_t)
-    parallel_for(run, n, gy.size * w[0].size * (need_x + need_w), blas=True)
-    gw = _sum_parts(w_parts).reshape(w.shape) if need_w else None
-    gb = _sum_parts(b_parts).reshape(-1) if need_b else None
+    parallel_for(run, n, gy.size * k * (need_x + need_w), blas=True)
+    gw = gb = None
+    if need_w:
+        gw = _sum_parts(w_parts)
+        if b_in_w:
+            gw, gb = gw[0, :, :k], gw[0, :, k]
+        gw = gw.reshape(w.shape)
+    if need_b and not b_in_w:
+        gb = _sum_parts(b_parts).reshape(-1)
     return gx, gw, gb
 
 
