@@ -198,23 +198,23 @@ def parallel_map(fn, out, *arrays, piece: int | None = None) -> None:
     parallel_for(run, flat_out.size, flat_out.size)
 
 
-def matmul(a, b):
-    """``a @ b`` by NumPy's rules. A large product runs on BLAS's own threads; a small one on one thread,
-    which is about as fast and leaves BLAS's threads asleep (see parallel_for)."""
+def matmul(a, b, out=None):
+    """``a @ b`` by NumPy's rules (into ``out`` if given). A large product runs on BLAS's own threads;
+    a small one on one thread, which is about as fast and leaves BLAS's threads asleep (see parallel_for)."""
     global _blas_woken
     if _blas is None or a.ndim < 2 or b.ndim < 2 or getattr(_in_pool, "active", False):
-        return xp.matmul(a, b)
+        return xp.matmul(a, b, out=out)
     work = a.shape[-2] * a.shape[-1] * b.shape[-1]
     for d in xp.broadcast_shapes(a.shape[:-2], b.shape[:-2]):
         work *= d
     before = _blas[0]()
     if before == 1:
-        return xp.matmul(a, b)
+        return xp.matmul(a, b, out=out)
     if work >= BLAS_THREADED:
         _blas_woken = time.monotonic()
-        return xp.matmul(a, b)
+        return xp.matmul(a, b, out=out)
     _blas[1](1)
     try:
-        return xp.matmul(a, b)
+        return xp.matmul(a, b, out=out)
     finally:
         _blas[1](before)

@@ -177,7 +177,7 @@ def test_small_products_leave_blas_threads_asleep(monkeypatch):
     before = get()
     monkeypatch.setattr(_backend, "_blas_woken", -1e9)
     seen = []
-    monkeypatch.setattr(_backend.xp, "matmul", lambda a, b, _mm=np.matmul: (seen.append(get()), _mm(a, b))[1])
+    monkeypatch.setattr(_backend.xp, "matmul", lambda a, b, out=None, _mm=np.matmul: (seen.append(get()), _mm(a, b))[1])
     try:
         set_(2)
         small = np.ones((8, 8), np.float32)

@@ -223,3 +223,29 @@ def test_conv_large_images_vs_torch(rng, batch_split, xs, ws, kw):
             atol=1e-4)
     inputs = (leaf(f64(rng, *xs)), leaf(f64(rng, *ws)), leaf(f64(rng, ws[0])))
     assert gradgradcheck(lambda *a: fn(*a, **kw), inputs)
+
+
+@pytest.mark.parametrize("xs, ws, kw, bias", [
+    ((5, 1, 12, 11), (6, 1, 3, 3), dict(padding=1), True),   # a first layer: bias fused in the matmul
+    ((5, 4, 9, 8), (6, 2, 3, 2), dict(stride=2, padding=(1, 0), groups=2), True),  # groups: bias apart
+    ((3, 3, 7, 7), (4, 3, 3, 3), dict(dilation=2, padding=2), False),
+    ((4, 2, 15), (3, 2, 4), dict(stride=3), True),  # 1-D
+])
+def test_conv_weight_and_bias_grads_without_input_grad(rng, batch_split, xs, ws, kw, bias):
+    """When the input needs no gradient, the weight gradient is taken image by image from the output
+    gradient as it lies; the bias gradient comes out of that product or apart from it."""
+    x, w = f32(rng, *xs), f32(rng, *ws)
+    b = f32(rng, ws[0]) if bias else None
+    gy = None
+    grads = []
+    for lib in (ember, torch):
+        fn = lib.nn.functional.conv2d if len(xs) == 4 else lib.nn.functional.conv1d
+        wl = lib.tensor(w, requires_grad=True)
+        bl = lib.tensor(b, requires_grad=True) if bias else None
+        y = fn(lib.tensor(x), wl, bl, **kw)
+        if gy is None:
+            gy = rng.standard_normal(tuple(y.shape)).astype(np.float32)
+        y.backward(lib.tensor(gy))
+        grads.append([wl.grad.numpy()] + ([bl.grad.numpy()] if bias else []))
+    for e, t in zip(*grads):
+        np.testing.assert_allclose(e, t, rtol=1e-4, atol=1e-4)
