@@ -5,6 +5,11 @@ is an im2col copy of the input followed by BLAS matmuls; its input gradient is t
 adjoint (the transposed convolution, a matmul then a col2im scatter over the kernel offsets) and its
 weight gradient a matmul of the same columns with the output gradient. These three maps are bilinear,
 so the backward of each is written with the other two and double backward needs nothing more.
+
+For speed: every kernel splits the batch between threads (``parallel_for``), each thread running its
+own copies and single-threaded BLAS on its images; the bias rides in the matmul as a row of ones in
+the columns; and when no graph is recorded, one pass computes all three gradients from a single
+layout change of the output gradient.
 """
 from __future__ import annotations
 
