@@ -187,12 +187,11 @@ def parallel_map(fn, out, *arrays, piece: int | None = None) -> None:
     """``fn(out_part, *parts)`` over matching slices of same-shaped C-contiguous arrays, split between
     threads; with ``piece``, in slices of that many elements, so that a fn of several passes keeps
     its temporaries in cache."""
-    if out.size < 2 * GRAIN or _threads == 1:
-        if piece is None or out.size <= piece:
-            fn(out, *arrays)  # the common small case, without the slicing
-            return
     flat_out = out.reshape(-1)
     flats = [a.reshape(-1) for a in arrays]
+    if (out.size < 2 * GRAIN or _threads == 1) and (piece is None or out.size <= piece):
+        fn(flat_out, *flats)  # the common small case, in one call
+        return
 
     def run(a: int, b: int) -> None:
         step = piece or (b - a)
