@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 
 import numpy
 
@@ -132,12 +131,10 @@ def _find_blas_threads():
 
 _blas = _find_blas_threads()
 # After a product on several threads, OpenBLAS's idle threads spin for about 0.1 s, holding cores that
-# ember's own threads would then fight them for. So a batch split that runs BLAS (parallel_for with
-# blas=True) is done only if no product has woken BLAS's threads within BLAS_SPIN seconds; otherwise the
-# work runs whole, on BLAS's threads. ember's small products stay on one thread so as not to wake them.
-BLAS_SPIN = 0.2
+# ember's own threads then fight them for (a batch split runs at half speed). So ember's small products
+# stay on one BLAS thread, not to wake them. Whether work is split never depends on timing, only on
+# sizes and the thread count: the same program gives the same bits on every run.
 BLAS_THREADED = 1 << 21  # multiply-adds from which a product is worth BLAS's threads
-_blas_woken = -1e9
 
 
 def _run_chunk(fn, start: int, stop: int) -> None:
@@ -158,8 +155,7 @@ def parallel_for(fn, n: int, work: int, blas: bool = False) -> None:
     """
     global _pool
     parts = min(_threads, n, work // (GRAIN_MATMUL if blas else GRAIN))
-    if parts <= 1 or getattr(_in_pool, "active", False) or (
-            blas and (_blas is None or time.monotonic() - _blas_woken < BLAS_SPIN)):
+    if parts <= 1 or getattr(_in_pool, "active", False) or (blas and _blas is None):
         fn(0, n)
         return
     if _pool is None:
@@ -204,7 +200,6 @@ def parallel_map(fn, out, *arrays, piece: int | None = None) -> None:
 def matmul(a, b, out=None):
     """``a @ b`` by NumPy's rules (into ``out`` if given). A large product runs on BLAS's own threads;
     a small one on one thread, which is about as fast and leaves BLAS's threads asleep (see parallel_for)."""
-    global _blas_woken
     if _blas is None or a.ndim < 2 or b.ndim < 2 or getattr(_in_pool, "active", False):
         return xp.matmul(a, b, out=out)
     work = a.shape[-2] * a.shape[-1] * b.shape[-1]
@@ -214,7 +209,6 @@ def matmul(a, b, out=None):
     if before == 1:
         return xp.matmul(a, b, out=out)
     if work >= BLAS_THREADED:
-        _blas_woken = time.monotonic()
         return xp.matmul(a, b, out=out)
     _blas[1](1)
     try:

@@ -42,7 +42,6 @@ def batch_split(request, monkeypatch):
     if request.param == "split":
         monkeypatch.setattr(_backend, "GRAIN", 1)
         monkeypatch.setattr(_backend, "GRAIN_MATMUL", 1)
-        monkeypatch.setattr(_backend, "BLAS_SPIN", 0.0)  # split even right after a threaded product
     _backend.set_threads(3 if request.param == "split" else 1)
     yield request.param
     _backend.set_threads(old)
