@@ -134,7 +134,7 @@ _blas = _find_blas_threads()
 # ember's own threads then fight them for (a batch split runs at half speed). So ember's small products
 # stay on one BLAS thread, not to wake them. Whether work is split never depends on timing, only on
 # sizes and the thread count: the same program gives the same bits on every run.
-BLAS_THREADED = 1 << 21  # multiply-adds from which a product is worth BLAS's threads
+BLAS_THREADED = 1 << 22  # multiply-adds from which a product is worth BLAS's threads
 
 
 def _run_chunk(fn, start: int, stop: int) -> None:
