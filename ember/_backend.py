@@ -134,7 +134,8 @@ _blas = _find_blas_threads()
 # ember's own threads then fight them for (a batch split runs at half speed). So ember's small products
 # stay on one BLAS thread, not to wake them. Whether work is split never depends on timing, only on
 # sizes and the thread count: the same program gives the same bits on every run.
-BLAS_THREADED = 1 << 22  # multiply-adds from which a product is worth BLAS's threads
+BLAS_THREADED = 1 << 21  # multiply-adds from which a product is worth BLAS's threads...
+BLAS_THREADED_SIDE = 16  # ...if no side is thinner than this (a linear head's 10 classes gain little)
 
 
 def _run_chunk(fn, start: int, stop: int) -> None:
@@ -199,16 +200,17 @@ def parallel_map(fn, out, *arrays, piece: int | None = None) -> None:
 
 def matmul(a, b, out=None):
     """``a @ b`` by NumPy's rules (into ``out`` if given). A large product runs on BLAS's own threads;
-    a small one on one thread, which is about as fast and leaves BLAS's threads asleep (see parallel_for)."""
+    a small or thin one on one thread, which is about as fast and leaves BLAS's threads asleep."""
     if _blas is None or a.ndim < 2 or b.ndim < 2 or getattr(_in_pool, "active", False):
         return xp.matmul(a, b, out=out)
-    work = a.shape[-2] * a.shape[-1] * b.shape[-1]
+    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    work = m * k * n
     for d in xp.broadcast_shapes(a.shape[:-2], b.shape[:-2]):
         work *= d
     before = _blas[0]()
     if before == 1:
         return xp.matmul(a, b, out=out)
-    if work >= BLAS_THREADED:
+    if work >= BLAS_THREADED and min(m, k, n) >= BLAS_THREADED_SIDE:
         return xp.matmul(a, b, out=out)
     _blas[1](1)
     try:

@@ -184,6 +184,8 @@ def test_small_products_leave_blas_threads_asleep(monkeypatch):
         big = np.ones((256, 256), np.float32)
         _backend.matmul(big, big)
         assert seen == [1, 2]
+        _backend.matmul(np.ones((256, 4096), np.float32), np.ones((4096, 10), np.float32))  # thin: one thread
+        assert seen == [1, 2, 1] and get() == 2
     finally:
         set_(before)
 
