@@ -84,7 +84,8 @@ def worker(threads: int, repeat: int, models: list[str]) -> list[dict]:
         # about 0.5 s per measurement, at least 3 steps; the libraries take turns, so that a slow spell
         # of a shared machine hits both, and each keeps its best of `repeat` (least disturbed). A pause
         # before each turn lets the other library's idle threads (which spin-wait for a while after
-        # work: OpenMP's and OpenBLAS's) go to sleep first.
+        # work: OpenMP's and OpenBLAS's) go to sleep first, and two untimed steps after it bring the
+        # caches and the cores' clocks back to a training loop's steady state.
         number = {}
         for lib_name, step in steps.items():
             t0 = time.perf_counter()
@@ -94,6 +95,8 @@ def worker(threads: int, repeat: int, models: list[str]) -> list[dict]:
         for _ in range(repeat):
             for lib_name, step in steps.items():
                 time.sleep(0.3)
+                step()
+                step()
                 t0 = time.perf_counter()
                 for _ in range(number[lib_name]):
                     step()
