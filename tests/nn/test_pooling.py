@@ -6,7 +6,7 @@ import torch
 import ember
 import ember.nn.functional as F
 from ember.autograd import gradcheck, gradgradcheck
-from torch_compare import compare, f32, f64, leaf
+from torch_compare import compare, f32, leaf
 
 TF = torch.nn.functional
 
@@ -155,3 +155,27 @@ def test_tiled_max_pool_gradcheck_and_double_backward(rng, fn):
     x = leaf(distinct(rng, 2, 3, 5, 6).astype(np.float64))
     assert gradcheck(fn, (x,))
     assert gradgradcheck(fn, (x,))
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=2, stride=1, dilation=2),
+                                dict(kernel_size=(3, 2), stride=(1, 2), padding=(1, 0)),
+                                dict(kernel_size=3, stride=1, ceil_mode=True)])
+def test_overlapping_max_pool_follows_torchs_scan(kw):
+    """Overlapping, padded or dilated windows: the first maximum wins ties, of 0.0 and -0.0 the first
+    stays, and with NaNs the last NaN wins (its index and gradient), as torch's CPU kernel scans."""
+    rng = np.random.default_rng(7)
+    x = rng.integers(-2, 3, (2, 3, 7, 6)).astype(np.float32)  # many ties
+    x[0, 0, 2, 2] = np.nan
+    x[1, 2, 0:2, 0:2] = np.nan
+    x[0, 1] = np.where(rng.random((7, 6)) < 0.5, 0.0, -0.0)
+    results = []
+    for lib in (ember, torch):
+        xl = lib.tensor(x, requires_grad=True)
+        out, idx = lib.nn.functional.max_pool2d(xl, return_indices=True, **kw)
+        out.backward(lib.tensor(np.arange(out.numel(), dtype=np.float32).reshape(tuple(out.shape))))
+        results.append((out.detach().numpy(), idx.numpy(), xl.grad.numpy()))
+    (eo, ei, eg), (to, ti, tg) = results
+    np.testing.assert_array_equal(ei, ti)
+    np.testing.assert_array_equal(eo, to)  # NaNs in the same places
+    np.testing.assert_array_equal(np.signbit(eo), np.signbit(to))
+    np.testing.assert_array_equal(eg, tg)

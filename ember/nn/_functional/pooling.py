@@ -223,15 +223,18 @@ class MaxPool(Op):
         # window out to take an argmax over it
         offsets = [(i * d[0], j * d[1]) for i in range(k[0]) for j in range(k[1])]
         views = [xpad[:, :, a:a + sh * (ho - 1) + 1:sh, b:b + sw * (wo - 1) + 1:sw] for a, b in offsets]
-        out = views[0].copy()
-        for v in views[1:]:
-            xp.maximum(out, v, out=out)
-        # the first offset (in window order) holding the maximum wins ties, as in torch
-        where = xp.empty(out.shape, xp.int64)
-        for (a, b), v in zip(reversed(offsets), reversed(views)):
-            xp.copyto(where, a * w + b, where=~(v < out))
+        # torch's scan: the first maximum wins ties, the last NaN wins if there are NaNs (see _scan_max).
+        # It tracks the winner's place in the window, which grows along the scan as _scan_max needs;
+        # a table turns that into the offset in the input
+        places = list(range(len(offsets)))
+        dt = _offset_dtype((1, len(offsets)), 0)
+        out, place = _scan_max(views, places, dt, exact=False)
+        if x4.dtype.kind == "f" and xp.isnan(out).any():
+            out, place = _scan_max(views, places, dt, exact=True)
+        out = xp.array(out, copy=True)  # never a view of the input
+        table = xp.array([a * w + b for a, b in offsets], dtype=xp.int64)
         base = (xp.arange(ho) * sh - p[0])[:, None] * w + (xp.arange(wo) * sw - p[1])
-        idx = where + base
+        idx = table[place] + base
         if x.ndim == 3:
             return out[:, :, 0, :], idx[:, :, 0, :]
         return out, idx
