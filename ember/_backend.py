@@ -72,7 +72,10 @@ malloc_tuned = _keep_freed_buffers()
 
 def _default_threads() -> int:
     env = os.environ.get("OMP_NUM_THREADS", "")
-    return int(env) if env.isdigit() and int(env) > 0 else (os.cpu_count() or 1)
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    # the CPUs this process may run on, which a container can hold below the machine's count
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 _threads = _default_threads()
