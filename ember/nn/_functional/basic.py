@@ -7,8 +7,8 @@ from ...autograd.function import Op
 from ...autograd.grad_mode import no_grad
 from ...random import _gen
 
-__all__ = ["linear", "bilinear", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "embedding",
-           "embedding_bag"]
+__all__ = ["linear", "bilinear", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
+           "feature_alpha_dropout", "embedding", "embedding_bag"]
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -136,6 +136,26 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace
     keep = Tensor._make((_gen(None).random(input.shape) >= p).astype(input._data.dtype))
     # dropped entries go to alpha_p; the affine map a*x + b restores zero mean and unit variance
     return (input * keep + (1 - keep) * alpha_p) * a - a * alpha_p * p
+
+
+def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
+    """Alpha dropout with one draw per (N, C) channel, shared by all of that channel's positions."""
+    _check_p(p)
+    if not training or p == 0.0 or input.numel() == 0:
+        return input
+    if p == 1.0:
+        return input.mul_(0.0) if inplace else input * 0.0
+    if input.dim() < 2:
+        raise RuntimeError(f"feature_alpha_dropout: Feature dropout requires at least 2 dimensions in the input, "
+                           f"but got an input of shape {list(input.shape)}")
+    alpha = 1.7580993408473766  # -(SELU's saturation value)
+    a = ((alpha * alpha * p + 1) * (1 - p)) ** -0.5
+    keep = _gen(None).random(input.shape[:2] + (1,) * (input.dim() - 2)) >= p
+    dt = input._data.dtype
+    # kept entries map to a*x + a*alpha*p, dropped ones to a*alpha*(p - 1): zero mean and unit variance again
+    scale = Tensor._make((keep * a).astype(dt))
+    shift = Tensor._make(((keep - 1.0) * (alpha * a) + alpha * a * p).astype(dt))
+    return input.mul_(scale).add_(shift) if inplace else input * scale + shift
 
 
 # ----------------------------------------------------------------------------- embedding

@@ -16,7 +16,9 @@ from ..._tensor import Tensor
 from ...autograd.function import Op
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
-           "adaptive_max_pool1d", "adaptive_max_pool2d", "max_pool1d_with_indices", "max_pool2d_with_indices"]
+           "adaptive_max_pool1d", "adaptive_max_pool2d", "max_pool1d_with_indices", "max_pool2d_with_indices",
+           "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices", "max_unpool1d", "max_unpool2d",
+           "lp_pool1d", "lp_pool2d"]
 
 
 def _as4d(a):
@@ -645,3 +647,110 @@ def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False
 def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
     """Max pooling of (N, C, H, W) to a given (H_out, W_out); with return_indices the flat argmax positions."""
     return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)
+
+
+def adaptive_max_pool1d_with_indices(input: Tensor, output_size, return_indices: bool = True):
+    """adaptive_max_pool1d returning (values, indices)."""
+    return adaptive_max_pool1d(input, output_size, True)
+
+
+def adaptive_max_pool2d_with_indices(input: Tensor, output_size, return_indices: bool = True):
+    """adaptive_max_pool2d returning (values, indices)."""
+    return adaptive_max_pool2d(input, output_size, True)
+
+
+# ----------------------------------------------------------------------------- max unpooling
+class MaxUnpool(SpatialScatter):
+    """out[n, c, idx[n, c, j]] = x[n, c, j] in a zero (N, C, *spatial) array; the gradient is a gather at
+    idx, as SpatialScatter's, whose context and backward it shares."""
+
+    @staticmethod
+    def forward(x, idx, out_shape):
+        n, c = x.shape[:2]
+        out = xp.zeros((n, c, math.prod(out_shape[2:])), dtype=x.dtype)
+        # an assignment, as in torch, not a scatter-add: where overlapping pooling windows share a maximum,
+        # several entries point at one position with the same value, which must not be summed
+        xp.put_along_axis(out, idx.reshape(n, c, -1), x.reshape(n, c, -1), axis=2)
+        return out.reshape(out_shape)
+
+
+def _unpool_size(op: str, input: Tensor, k: tuple, s: tuple, p: tuple, output_size) -> tuple:
+    """torch's unpooled spatial size: the pooling's input size inverted, or a given size within a stride of it."""
+    dims = len(k)
+    default = tuple((input.shape[-dims + i] - 1) * s[i] + k[i] - 2 * p[i] for i in range(dims))
+    if output_size is None:
+        out = default
+    else:
+        out = (int(output_size),) if isinstance(output_size, (int, xp.integer)) else tuple(int(v) for v in output_size)
+        if len(out) == dims + 2:
+            out = out[2:]
+        if len(out) != dims:
+            raise ValueError(f"{op}: output_size should be a sequence containing {dims} or {dims + 2} elements, "
+                             f"but it has a length of '{len(out)}'")
+        for i in range(dims):
+            lo, hi = default[i] - s[i], default[i] + s[i]
+            if not lo < out[i] < hi:
+                raise ValueError(f"{op}: invalid output_size {list(out)} (dim {i} must be between {lo} and {hi})")
+    for i, o in enumerate(out):
+        if o < 0:
+            raise ValueError(f"{op}: output_size must contain non-negative spatial dimensions, but got "
+                             f"output_size[{i}]={o}")
+    return out
+
+
+def _max_unpool(op, dims, input, indices, kernel_size, stride, padding, output_size) -> Tensor:
+    k = _tuple(kernel_size, dims, "kernel_size", op)
+    s = k if stride is None else _tuple(stride, dims, "stride", op)
+    p = _tuple(padding, dims, "padding", op)
+    out = _unpool_size(op, input, k, s, p, output_size)
+    if input.ndim not in (dims + 1, dims + 2):
+        raise RuntimeError(f"{op}: Input should be a {dims + 1}d or {dims + 2}d Tensor, but got a tensor with "
+                           f"{input.ndim} dimensions ({list(input.shape)})")
+    if indices._data.dtype != xp.int64:
+        raise RuntimeError(f"{op}: elements in indices should be type int64 but got: {indices.dtype}")
+    if tuple(indices.shape) != tuple(input.shape):
+        raise RuntimeError(f"{op}: Expected shape of indices to be same as that of the input tensor "
+                           f"({list(input.shape)}) but got indices tensor with shape: {list(indices.shape)}")
+    if input._data.dtype.kind != "f":
+        raise NotImplementedError(f'"{op}" not implemented for \'{input.dtype}\'')
+    bad = (indices._data < 0) | (indices._data >= math.prod(out))
+    if bad.any():
+        raise RuntimeError(f"{op}: Found an invalid max index: {indices._data[bad].flat[0]} (output volumes are of "
+                           f"size {'x'.join(map(str, out))})")
+    x, unbatch = _batched(input, dims)
+    idx = indices._data.reshape(x.shape)
+    return unbatch(MaxUnpool.apply(x, Tensor._make(idx), (*x.shape[:2], *out)))
+
+
+def max_unpool1d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0, output_size=None) -> Tensor:
+    """The partial inverse of max_pool1d: each value put back at its index in a zero (N, C, L_out) tensor."""
+    return _max_unpool("max_unpool1d", 1, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool2d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0, output_size=None) -> Tensor:
+    """The partial inverse of max_pool2d: each value put back at its flat index in a zero (N, C, H_out, W_out)."""
+    return _max_unpool("max_unpool2d", 2, input, indices, kernel_size, stride, padding, output_size)
+
+
+# ----------------------------------------------------------------------------- power-average pooling
+def _lp_pool(op, dims, input, norm_type, kernel_size, stride, ceil_mode) -> Tensor:
+    max_pool, avg_pool = (max_pool1d, avg_pool1d) if dims == 1 else (max_pool2d, avg_pool2d)
+    if norm_type == math.inf:
+        return max_pool(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    if norm_type == -math.inf:
+        return -max_pool(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    out = avg_pool(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    area = math.prod(_tuple(kernel_size, dims, "kernel_size", op))
+    # torch's exact chain, so that gradients agree where a window's power sum is zero or negative: relu's
+    # backward then masks the inf/NaN that pow(1/p) sends back
+    return (out.sign() * out.abs().relu()).mul(area).pow(1.0 / norm_type)
+
+
+def lp_pool1d(input: Tensor, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
+    """Power-average pooling over (N, C, L): (sum of x**p over each window) ** (1/p)."""
+    return _lp_pool("lp_pool1d", 1, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(input: Tensor, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
+    """Power-average pooling over (N, C, H, W): (sum of x**p over each window) ** (1/p)."""
+    return _lp_pool("lp_pool2d", 2, input, norm_type, kernel_size, stride, ceil_mode)

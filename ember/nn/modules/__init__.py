@@ -7,10 +7,10 @@ from .activation import (ReLU, ReLU6, LeakyReLU, ELU, SELU, GELU, SiLU, Mish, So
                          Tanhshrink, Threshold, Hardshrink, Softshrink, GLU, RReLU, PReLU, Softmax2d)
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from .pooling import (MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
-                      AdaptiveMaxPool1d, AdaptiveMaxPool2d)
+                      AdaptiveMaxPool1d, AdaptiveMaxPool2d, MaxUnpool1d, MaxUnpool2d, LPPool1d, LPPool2d)
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, RMSNorm, LocalResponseNorm
 from .instancenorm import InstanceNorm1d, InstanceNorm2d
-from .dropout import Dropout, Dropout1d, Dropout2d, Dropout3d, AlphaDropout
+from .dropout import Dropout, Dropout1d, Dropout2d, Dropout3d, AlphaDropout, FeatureAlphaDropout
 from .sparse import Embedding, EmbeddingBag
 from .flatten import Flatten, Unflatten
 from .upsampling import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d, PixelShuffle, PixelUnshuffle

@@ -98,3 +98,17 @@ class AlphaDropout(_DropoutNd):
     """
 
     _fn = staticmethod(F.alpha_dropout)
+
+
+class FeatureAlphaDropout(_DropoutNd):
+    """Alpha dropout of whole channels: each (N, C) feature map is kept or set to SELU's saturation together.
+
+    Args:
+        p: probability of a channel being dropped. Default: 0.5.
+        inplace: overwrite the input. Default: False.
+
+    Shape:
+        - Input: ``(N, C, *)``; Output: same shape.
+    """
+
+    _fn = staticmethod(F.feature_alpha_dropout)

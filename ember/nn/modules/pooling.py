@@ -1,4 +1,4 @@
-"""Pooling layers: MaxPool1d/2d, AvgPool1d/2d and the adaptive ones."""
+"""Pooling layers: MaxPool1d/2d, AvgPool1d/2d, the adaptive ones, MaxUnpool1d/2d and LPPool1d/2d."""
 from __future__ import annotations
 
 from ..._tensor import Tensor
@@ -198,3 +198,116 @@ class AdaptiveMaxPool2d(_AdaptiveMax):
     """
 
     _fn = staticmethod(F.adaptive_max_pool2d)
+
+
+class _MaxUnpoolNd(Module):
+    _fn = None
+    _dims = 0
+
+    def __init__(self, kernel_size, stride=None, padding=0) -> None:
+        super().__init__()
+        name, dims = type(self).__name__, type(self)._dims
+        self.kernel_size = F._tuple(kernel_size, dims, "kernel_size", name)
+        self.stride = F._tuple(stride if stride is not None else kernel_size, dims, "stride", name)
+        self.padding = F._tuple(padding, dims, "padding", name)
+
+    def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:
+        return type(self)._fn(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    """The partial inverse of MaxPool1d: values put back at their argmax positions, zeros elsewhere.
+
+    Args:
+        kernel_size, stride (default kernel_size), padding: those of the MaxPool1d being inverted.
+
+    Shape:
+        - Input and indices: ``(N, C, L_in)``; Output: ``(N, C, L_out)`` with
+          ``L_out = (L_in - 1) * stride - 2 * padding + kernel_size``, or ``output_size`` given to forward.
+
+    Example::
+
+        >>> out, idx = nn.MaxPool1d(2, return_indices=True)(ember.randn(1, 1, 8))
+        >>> nn.MaxUnpool1d(2)(out, idx).shape
+        ember.Size([1, 1, 8])
+    """
+
+    _fn = staticmethod(F.max_unpool1d)
+    _dims = 1
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    """The partial inverse of MaxPool2d: values put back at their flat argmax positions, zeros elsewhere.
+
+    Args:
+        kernel_size, stride (default kernel_size), padding: those of the MaxPool2d being inverted.
+
+    Shape:
+        - Input and indices: ``(N, C, H_in, W_in)``; Output: ``(N, C, H_out, W_out)`` with
+          ``H_out = (H_in - 1) * stride - 2 * padding + kernel_size`` (likewise W), or ``output_size``.
+
+    Example::
+
+        >>> out, idx = nn.MaxPool2d(2, return_indices=True)(ember.randn(1, 1, 5, 5))
+        >>> nn.MaxUnpool2d(2)(out, idx, output_size=(5, 5)).shape
+        ember.Size([1, 1, 5, 5])
+    """
+
+    _fn = staticmethod(F.max_unpool2d)
+    _dims = 2
+
+
+class _LPPoolNd(Module):
+    _fn = None
+
+    def __init__(self, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False) -> None:
+        super().__init__()
+        self.norm_type, self.kernel_size, self.stride, self.ceil_mode = norm_type, kernel_size, stride, ceil_mode
+
+    def forward(self, input: Tensor) -> Tensor:
+        return type(self)._fn(input, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode)
+
+    def extra_repr(self) -> str:
+        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"ceil_mode={self.ceil_mode}")
+
+
+class LPPool1d(_LPPoolNd):
+    """Power-average pooling over (N, C, L): ``(sum of x**p over each window) ** (1/p)``.
+
+    Args:
+        norm_type: the power p (inf gives max pooling of abs(x)). kernel_size, stride (default kernel_size): ints.
+        ceil_mode: round the output size up.
+
+    Shape:
+        - Input: ``(N, C, L_in)``; Output: ``(N, C, L_out)``
+
+    Example::
+
+        >>> nn.LPPool1d(2, 3, stride=2)(ember.randn(20, 16, 50)).shape
+        ember.Size([20, 16, 24])
+    """
+
+    _fn = staticmethod(F.lp_pool1d)
+
+
+class LPPool2d(_LPPoolNd):
+    """Power-average pooling over (N, C, H, W): ``(sum of x**p over each window) ** (1/p)``.
+
+    Args:
+        norm_type: the power p (inf gives max pooling of abs(x)). kernel_size, stride (default kernel_size): an
+        int or a pair. ceil_mode: round the output size up.
+
+    Shape:
+        - Input: ``(N, C, H_in, W_in)``; Output: ``(N, C, H_out, W_out)``
+
+    Example::
+
+        >>> nn.LPPool2d(1.5, (3, 2), stride=(2, 1))(ember.randn(20, 16, 50, 32)).shape
+        ember.Size([20, 16, 24, 31])
+    """
+
+    _fn = staticmethod(F.lp_pool2d)
