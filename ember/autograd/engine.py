@@ -69,6 +69,9 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
     array_nodes = arrays and fast and capture is None
     prev_mode = state.enabled
     state.enabled = create_graph
+    # torch's backward is silent about overflow, 0 * inf and the like (a formula may make an inf and
+    # mask it out again); NumPy would warn for each
+    prev_err = xp.seterr(all="ignore")
     try:
         while heap:
             node = heappop(heap)[1]
@@ -119,6 +122,7 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
                 buf[nr] = g if old is None else old + g
     finally:
         state.enabled = prev_mode
+        xp.seterr(**prev_err)
     return captured
 
 

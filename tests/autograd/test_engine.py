@@ -256,3 +256,20 @@ def test_deep_chain_create_graph():
     (g,) = ember.autograd.grad(y * y, x, create_graph=True)
     (g2,) = ember.autograd.grad(g, x)
     assert g.item() == 1.0 and g2.item() == 2.0
+
+
+def test_backward_is_silent_about_floating_point_exceptions():
+    """A gradient formula that makes 0 * inf and masks it out warns in NumPy, not in torch: nor in ember."""
+    import warnings
+    import torch
+    x = np.array([0.0, 0.0, -2.0, 3.0], np.float32)
+    grads = []
+    for lib in (ember, torch):
+        t = lib.tensor(x, requires_grad=True)
+        y = lib.nn.functional.lp_pool1d(t.reshape(1, 1, 4), 2, 2)  # sqrt at a zero sum: an inf masked out
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            y.sum().backward()
+        grads.append(t.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6)
+    assert np.geterr()["invalid"] == "warn"  # the setting outside backward is left as it was
