@@ -2,6 +2,7 @@
 from .._ops.nn_math import *  # noqa: F401,F403  activations, softmax, one_hot, pad
 from ._functional.conv import *  # noqa: F401,F403  conv1d/2d, conv_transpose1d/2d
 from ._functional.pooling import *  # noqa: F401,F403  max/avg/adaptive pooling
+from ._functional.volumetric import *  # noqa: F401,F403  conv3d, conv_transpose3d, 3-D pooling
 from ._functional.basic import *  # noqa: F401,F403  linear, bilinear, dropout, embedding
 from ._functional.loss import *  # noqa: F401,F403  losses
 from ._functional.normalization import *  # noqa: F401,F403  batch/layer/group/rms norm

@@ -379,7 +379,9 @@ def _check(op: str, input: Tensor, weight: Tensor, bias, dims: int, groups: int,
                            f"size {list(bias.shape)} instead")
 
 
-def _conv_nd(op: str, dims: int, input, weight, bias, stride, padding, dilation, groups) -> Tensor:
+def _conv_args(op: str, dims: int, input, weight, bias, stride, padding, dilation, groups):
+    """A convolution's checked arguments: (input with a batch dim, whether it had none, stride,
+    ((lo, hi) pads per dim), dilation)."""
     _check(op, input, weight, bias, dims, groups, transposed=False)
     unbatched = input.ndim == dims + 1
     if unbatched:
@@ -393,7 +395,7 @@ def _conv_nd(op: str, dims: int, input, weight, bias, stride, padding, dilation,
         elif padding == "same":
             if any(s != 1 for s in stride):
                 raise RuntimeError("padding='same' is not supported for strided convolutions")
-            # an odd total goes one more on the right/bottom, as torch does
+            # an odd total goes one more on the far side, as torch does
             pads = tuple((t // 2, t - t // 2) for t in (d * (kk - 1) for d, kk in zip(dilation, k)))
         else:
             raise RuntimeError(f"Invalid padding string '{padding}' for {op}, expected 'same' or 'valid'")
@@ -407,13 +409,13 @@ def _conv_nd(op: str, dims: int, input, weight, bias, stride, padding, dilation,
         if size + lo + hi < d * (kk - 1) + 1:
             raise RuntimeError(f"Calculated padded input size per channel: ({size + lo + hi}). Kernel size: "
                                f"({d * (kk - 1) + 1}). Kernel size can't be greater than actual input size")
-    geo = (_to2d(stride, 1), _to2d(pads, (0, 0)), _to2d(dilation, 1), int(groups))
-    out = Convolution.apply(input, weight, bias, geo)[0]
-    return out.reshape(tuple(out.shape[1:])) if unbatched else out
+    return input, unbatched, stride, pads, dilation
 
 
-def _conv_transpose_nd(op: str, dims: int, input, weight, bias, stride, padding, output_padding, groups,
-                       dilation) -> Tensor:
+def _conv_transpose_args(op: str, dims: int, input, weight, bias, stride, padding, output_padding, groups,
+                         dilation):
+    """A transposed convolution's checked arguments: (input with a batch dim, whether it had none, stride,
+    padding, dilation, the output's spatial size)."""
     _check(op, input, weight, bias, dims, groups, transposed=True)
     unbatched = input.ndim == dims + 1
     if unbatched:
@@ -428,11 +430,26 @@ def _conv_transpose_nd(op: str, dims: int, input, weight, bias, stride, padding,
                                f"output_padding={list(output_padding)}, stride={list(stride)}, "
                                f"dilation={list(dilation)}")
     k = tuple(weight.shape[2:])
-    out_hw = tuple((size - 1) * s - 2 * p + d * (kk - 1) + o + 1
-                   for size, s, p, d, kk, o in zip(input.shape[2:], stride, padding, dilation, k, output_padding))
-    if any(v <= 0 for v in out_hw):
-        raise RuntimeError(f"{op}: the output size {list(out_hw)} computed from input of size "
+    out_size = tuple((size - 1) * s - 2 * p + d * (kk - 1) + o + 1
+                     for size, s, p, d, kk, o in zip(input.shape[2:], stride, padding, dilation, k, output_padding))
+    if any(v <= 0 for v in out_size):
+        raise RuntimeError(f"{op}: the output size {list(out_size)} computed from input of size "
                            f"{list(input.shape)} is too small")
+    return input, unbatched, stride, padding, dilation, out_size
+
+
+def _conv_nd(op: str, dims: int, input, weight, bias, stride, padding, dilation, groups) -> Tensor:
+    input, unbatched, stride, pads, dilation = _conv_args(op, dims, input, weight, bias, stride, padding,
+                                                          dilation, groups)
+    geo = (_to2d(stride, 1), _to2d(pads, (0, 0)), _to2d(dilation, 1), int(groups))
+    out = Convolution.apply(input, weight, bias, geo)[0]
+    return out.reshape(tuple(out.shape[1:])) if unbatched else out
+
+
+def _conv_transpose_nd(op: str, dims: int, input, weight, bias, stride, padding, output_padding, groups,
+                       dilation) -> Tensor:
+    input, unbatched, stride, padding, dilation, out_hw = _conv_transpose_args(
+        op, dims, input, weight, bias, stride, padding, output_padding, groups, dilation)
     geo = (_to2d(stride, 1), _to2d(tuple((p, p) for p in padding), (0, 0)), _to2d(dilation, 1), int(groups))
     out = ConvAdjoint.apply(input, weight, bias, geo, out_hw)
     return out.reshape(tuple(out.shape[1:])) if unbatched else out

@@ -32,8 +32,9 @@ class SpatialGather(Op):
     @staticmethod
     def forward(x, idx):
         n, c = x.shape[:2]
-        flat = x.reshape(n, c, -1)
-        return xp.take_along_axis(flat, idx.reshape(n, c, -1), axis=2).reshape(idx.shape)
+        # explicit sizes, never -1: an empty batch leaves -1 undetermined
+        flat = x.reshape(n, c, math.prod(x.shape[2:]))
+        return xp.take_along_axis(flat, idx.reshape(n, c, math.prod(idx.shape[2:])), axis=2).reshape(idx.shape)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -55,7 +56,7 @@ class SpatialScatter(Op):
         n, c = in_shape[:2]
         size = math.prod(in_shape[2:])
         # one bincount over (n, c, position) keys sums repeated indices without a Python loop
-        keys = idx.reshape(n * c, -1) + (xp.arange(n * c) * size)[:, None]
+        keys = idx.reshape(n * c, math.prod(idx.shape[2:])) + (xp.arange(n * c) * size)[:, None]
         out = xp.bincount(keys.ravel(), weights=g.ravel(), minlength=n * c * size)
         return out.astype(g.dtype, copy=False).reshape(in_shape)
 
@@ -629,7 +630,7 @@ def _adaptive_max(op, dims, input, output_size, return_indices):
     # candidate flat positions (Ho, Wo, kh*kw); repeats in short windows cannot change a max
     cand = (ih[:, None, :, None] * w + iw[None, :, None, :]).reshape(ih.shape[0], iw.shape[0], -1)
     n, c = x.shape[:2]
-    vals = x._data.reshape(n, c, -1)[:, :, cand]
+    vals = x._data.reshape(n, c, h * w)[:, :, cand]
     arg = vals.argmax(axis=-1)
     idx = xp.take_along_axis(xp.broadcast_to(cand, vals.shape), arg[..., None], axis=-1)[..., 0]
     if dims == 1:

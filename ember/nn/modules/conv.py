@@ -1,16 +1,19 @@
-"""Convolution layers: Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d."""
+"""Convolution layers: Conv1d/2d/3d and ConvTranspose1d/2d/3d."""
 from __future__ import annotations
 
 from ..._tensor import Tensor
 from ..._factories import empty
 from .._functional import conv as F
 from .._functional.conv import _tuple
+from .._functional.volumetric import conv3d, conv_transpose3d
 from ..functional import pad
 from ..parameter import Parameter
 from .linear import Linear
 from .module import Module
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: conv3d}
+_CONV_TRANSPOSE = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: conv_transpose3d}
 
 
 class _ConvNd(Module):
@@ -73,7 +76,7 @@ class _ConvNd(Module):
 
 
 class _Conv(_ConvNd):
-    """Conv1d and Conv2d: torch's constructor signature and the forward, with non-zero padding modes."""
+    """Conv1d, Conv2d and Conv3d: torch's constructor signature and the forward, with non-zero padding modes."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
                  groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None) -> None:
@@ -92,7 +95,7 @@ class _Conv(_ConvNd):
         return [v for pair in reversed(pairs) for v in pair]
 
     def _conv_forward(self, input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-        conv = F.conv1d if self._dims == 1 else F.conv2d
+        conv = _CONV[self._dims]
         if self.padding_mode != "zeros":
             input = pad(input, self._pad_amounts(), mode=self.padding_mode)
             return conv(input, weight, bias, self.stride, 0, self.dilation, self.groups)
@@ -148,8 +151,31 @@ class Conv2d(_Conv):
     _dims = 2
 
 
+class Conv3d(_Conv):
+    """3-D convolution over (N, C_in, D, H, W).
+
+    Args:
+        in_channels, out_channels: channels of the input and the output.
+        kernel_size, stride, padding, dilation: an int or a triple; padding may be 'same' or 'valid'.
+        groups: blocked connections from input to output channels. Default: 1.
+        bias: learn an additive bias. Default: True.
+        padding_mode: 'zeros', 'reflect', 'replicate' or 'circular'. Default: 'zeros'.
+
+    Shape:
+        - Input: ``(N, C_in, D, H, W)`` or ``(C_in, D, H, W)``
+        - Output: ``(N, C_out, D_out, H_out, W_out)``, each ``(size + 2p - d(k-1) - 1) // s + 1``
+
+    Example::
+
+        >>> nn.Conv3d(4, 8, 3, stride=2)(ember.randn(2, 4, 9, 10, 11)).shape
+        ember.Size([2, 8, 4, 4, 5])
+    """
+
+    _dims = 3
+
+
 class _ConvTranspose(_ConvNd):
-    """ConvTranspose1d and ConvTranspose2d: torch's constructor signature and the forward."""
+    """ConvTranspose1d/2d/3d: torch's constructor signature and the forward."""
 
     _transposed = True
 
@@ -180,7 +206,7 @@ class _ConvTranspose(_ConvNd):
         return tuple(pads)
 
     def forward(self, input: Tensor, output_size=None) -> Tensor:
-        fn = F.conv_transpose1d if self._dims == 1 else F.conv_transpose2d
+        fn = _CONV_TRANSPOSE[self._dims]
         return fn(input, self.weight, self.bias, self.stride, self.padding,
                   self._output_padding(input, output_size), self.groups, self.dilation)
 
@@ -223,3 +249,23 @@ class ConvTranspose2d(_ConvTranspose):
     """
 
     _dims = 2
+
+
+class ConvTranspose3d(_ConvTranspose):
+    """3-D transposed convolution over (N, C_in, D, H, W) (the gradient of Conv3d in its input).
+
+    Args:
+        in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias, dilation:
+            as torch.nn.ConvTranspose3d; only padding_mode='zeros'.
+
+    Shape:
+        - Input: ``(N, C_in, D_in, H_in, W_in)`` or ``(C_in, D_in, H_in, W_in)``
+        - Output: ``(N, C_out, D_out, H_out, W_out)``, each ``(size - 1)s - 2p + d(k-1) + output_padding + 1``
+
+    Example::
+
+        >>> nn.ConvTranspose3d(4, 2, 3, stride=2)(ember.randn(1, 4, 3, 4, 5)).shape
+        ember.Size([1, 2, 7, 9, 11])
+    """
+
+    _dims = 3

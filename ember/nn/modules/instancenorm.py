@@ -1,4 +1,4 @@
-"""InstanceNorm1d/2d: per-sample, per-channel normalization over the spatial dims."""
+"""InstanceNorm1d/2d/3d: per-sample, per-channel normalization over the spatial dims."""
 from __future__ import annotations
 
 import warnings
@@ -7,7 +7,7 @@ from ..._tensor import Tensor
 from .._functional import normalization as F
 from .normalization import _BatchNorm
 
-__all__ = ["InstanceNorm1d", "InstanceNorm2d"]
+__all__ = ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"]
 
 
 class _InstanceNorm(_BatchNorm):
@@ -73,3 +73,19 @@ class InstanceNorm2d(_InstanceNorm):
     """
 
     _unbatched = 3
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance normalization of (N, C, D, H, W): each sample's channel normalized over D, H and W.
+
+    Args:
+        num_features: C. eps: added to the variance. Default: 1e-5.
+        momentum: running-statistics update factor. Default: 0.1.
+        affine: learn a per-channel weight and bias. Default: False.
+        track_running_stats: keep running_mean/running_var and use them in evaluation. Default: False.
+
+    Shape:
+        - Input: ``(N, C, D, H, W)`` or ``(C, D, H, W)``; Output: same shape.
+    """
+
+    _unbatched = 4

@@ -117,6 +117,26 @@ class BatchNorm2d(_BatchNorm):
     _dims = (4,)
 
 
+class BatchNorm3d(_BatchNorm):
+    """Batch normalization over (N, C, D, H, W), per channel C.
+
+    Args:
+        num_features: C. eps: added to the variance. Default: 1e-5.
+        momentum: running-statistics update factor; None for a cumulative average. Default: 0.1.
+        affine: learn weight and bias. track_running_stats: keep running_mean/running_var buffers.
+
+    Shape:
+        - Input: ``(N, C, D, H, W)``; Output: same shape.
+
+    Example::
+
+        >>> nn.BatchNorm3d(4)(ember.randn(2, 4, 3, 5, 6)).shape
+        ember.Size([2, 4, 3, 5, 6])
+    """
+
+    _dims = (5,)
+
+
 def _shape(normalized_shape) -> tuple:
     if isinstance(normalized_shape, numbers.Integral):
         return (int(normalized_shape),)

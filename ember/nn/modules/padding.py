@@ -1,4 +1,4 @@
-"""Padding layers: zero, constant, reflection, replication and circular, in 1-D and 2-D, all over F.pad."""
+"""Padding layers: zero, constant, reflection, replication and circular, in 1-D, 2-D and 3-D, all over F.pad."""
 from __future__ import annotations
 
 from ..._tensor import Tensor
@@ -6,7 +6,8 @@ from .. import functional as F
 from .module import Module
 
 __all__ = ["ZeroPad1d", "ZeroPad2d", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d", "ReflectionPad2d",
-           "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d", "CircularPad2d"]
+           "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d", "CircularPad2d", "ZeroPad3d", "ConstantPad3d",
+           "ReflectionPad3d", "ReplicationPad3d", "CircularPad3d"]
 
 
 class _PadNd(Module):
@@ -185,3 +186,33 @@ class CircularPad2d(CircularPad1d):
     """
 
     _dims = 2
+
+
+class ConstantPad3d(_ConstantPad):
+    """Pad with ``value`` the last three dims; padding: an int or (left, right, top, bottom, front, back)."""
+
+    _dims = 3
+
+
+class ZeroPad3d(ZeroPad1d):
+    """Pad with zeros the last three dims; padding: an int or (left, right, top, bottom, front, back)."""
+
+    _dims = 3
+
+
+class ReflectionPad3d(ReflectionPad1d):
+    """Pad the last three dims with their reflection; padding: an int or (left, right, top, bottom, front, back)."""
+
+    _dims = 3
+
+
+class ReplicationPad3d(ReplicationPad1d):
+    """Pad the last three dims with their edge values; padding: an int or (left, right, top, bottom, front, back)."""
+
+    _dims = 3
+
+
+class CircularPad3d(CircularPad1d):
+    """Pad by wrapping around the last three dims; padding: an int or (left, right, top, bottom, front, back)."""
+
+    _dims = 3

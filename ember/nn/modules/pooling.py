@@ -1,8 +1,9 @@
-"""Pooling layers: MaxPool1d/2d, AvgPool1d/2d, the adaptive ones, MaxUnpool1d/2d and LPPool1d/2d."""
+"""Pooling layers: MaxPool1d/2d/3d, AvgPool1d/2d/3d, the adaptive ones, MaxUnpool1d/2d and LPPool1d/2d."""
 from __future__ import annotations
 
 from ..._tensor import Tensor
 from .._functional import pooling as F
+from .._functional import volumetric as V
 from .module import Module
 
 
@@ -311,3 +312,69 @@ class LPPool2d(_LPPoolNd):
     """
 
     _fn = staticmethod(F.lp_pool2d)
+
+
+# ----------------------------------------------------------------------------- volumetric
+class MaxPool3d(_MaxPoolNd):
+    """3-D max pooling over (N, C, D, H, W).
+
+    Args:
+        kernel_size, stride (default kernel_size), padding, dilation: an int or a triple.
+        return_indices: also return the flat argmax positions in D*H*W. ceil_mode: round the output size up.
+
+    Shape:
+        - Input: ``(N, C, D_in, H_in, W_in)`` or ``(C, D_in, H_in, W_in)``; Output: ``(N, C, D_out, H_out, W_out)``
+
+    Example::
+
+        >>> nn.MaxPool3d(2)(ember.randn(2, 3, 8, 8, 8)).shape
+        ember.Size([2, 3, 4, 4, 4])
+    """
+
+    _fn = staticmethod(V.max_pool3d)
+
+
+class AvgPool3d(AvgPool2d):
+    """3-D average pooling over (N, C, D, H, W).
+
+    Args:
+        kernel_size, stride (default kernel_size), padding: an int or a triple.
+        ceil_mode: round the output size up. count_include_pad: count padded zeros in the average.
+        divisor_override: divide every window sum by this instead.
+
+    Shape:
+        - Input: ``(N, C, D_in, H_in, W_in)`` or ``(C, D_in, H_in, W_in)``; Output: ``(N, C, D_out, H_out, W_out)``
+
+    Example::
+
+        >>> nn.AvgPool3d(2)(ember.randn(2, 3, 8, 8, 8)).shape
+        ember.Size([2, 3, 4, 4, 4])
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return V.avg_pool3d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
+
+
+class AdaptiveAvgPool3d(_Adaptive):
+    """Average pooling of (N, C, D, H, W) to a fixed ``output_size`` (an int, a triple, None keeps a size).
+
+    Example::
+
+        >>> nn.AdaptiveAvgPool3d((2, 3, 4))(ember.randn(1, 8, 5, 6, 7)).shape
+        ember.Size([1, 8, 2, 3, 4])
+    """
+
+    _fn = staticmethod(V.adaptive_avg_pool3d)
+
+
+class AdaptiveMaxPool3d(_AdaptiveMax):
+    """Max pooling of (N, C, D, H, W) to a fixed ``output_size``; with return_indices also the argmax positions.
+
+    Example::
+
+        >>> nn.AdaptiveMaxPool3d(1)(ember.randn(2, 8, 4, 5, 6)).shape
+        ember.Size([2, 8, 1, 1, 1])
+    """
+
+    _fn = staticmethod(V.adaptive_max_pool3d)
