@@ -16,7 +16,7 @@ import math
 from ..._backend import matmul, xp
 from ..._tensor import Tensor
 from ...autograd.function import Op
-from .conv import _conv_args, _conv_transpose_args
+from .conv import _add_bias, _bias_grad, _conv_args, _conv_transpose_args
 from .pooling import (SpatialGather, SpatialScatter, _adaptive_index, _adaptive_matrix, _batched, _check_input,
                       _divisors, _geometry, _offset_dtype, _output_size, _scan_max)
 
@@ -97,19 +97,12 @@ def _conv3d_weight(x, gy, k, geo):
 
 
 # ----------------------------------------------------------------------------- convolution ops
-def _bias_grad(g: Tensor) -> Tensor:
-    return g.sum((0, 2, 3, 4))
-
-
 class Convolution3d(Op):
     """conv3d(x, w) + b, with the output's spatial size ``out`` (None: as many positions as fit)."""
 
     @staticmethod
     def forward(x, w, b, geo, out=None):
-        y = _conv3d(x, w, geo, out)
-        if b is not None:
-            y += b.reshape(-1, 1, 1, 1)
-        return y
+        return _add_bias(_conv3d(x, w, geo, out), b)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -130,10 +123,7 @@ class ConvAdjoint3d(Op):
 
     @staticmethod
     def forward(y, w, b, geo, in_dhw):
-        out = _conv3d_adjoint(y, w, in_dhw, geo)
-        if b is not None:
-            out += b.reshape(-1, 1, 1, 1)
-        return out
+        return _add_bias(_conv3d_adjoint(y, w, in_dhw, geo), b)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
