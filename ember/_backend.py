@@ -5,6 +5,7 @@ a different module here, without touching the ops.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 
@@ -81,6 +82,11 @@ def _default_threads() -> int:
 _threads = _default_threads()
 _pool = None
 _in_pool = threading.local()
+# ``set_num_threads`` may come from any thread while others run parallel loops: a pool is replaced,
+# never shut down under a loop that still uses it. Each loop holds its pool (a count per pool) and
+# the last one out of a replaced pool shuts it down.
+_pool_lock = threading.Lock()
+_pool_users: dict = {}
 # a hand-off to another thread costs tens of microseconds: a slice must hold more work than that
 GRAIN = 1 << 18  # elements of a memory-bound loop
 GRAIN_MATMUL = 1 << 21  # multiply-adds of a matrix product
@@ -89,10 +95,14 @@ GRAIN_MATMUL = 1 << 21  # multiply-adds of a matrix product
 def set_threads(n: int) -> None:
     """The number of threads ``parallel_for`` uses (``ember.set_num_threads`` sets it)."""
     global _threads, _pool
-    if _pool is not None and n != _threads:
-        _pool.shutdown(wait=True)
-        _pool = None
-    _threads = n
+    with _pool_lock:
+        old = _pool if n != _threads else None
+        if old is not None:
+            _pool = None
+        _threads = n
+        idle = old is not None and old not in _pool_users
+    if idle:
+        old.shutdown(wait=True)
 
 
 def get_threads() -> int:
@@ -100,9 +110,32 @@ def get_threads() -> int:
     return _threads
 
 
+def _hold_pool():
+    """The current pool, created on first use, held until ``_release_pool``."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+            _pool = ThreadPoolExecutor(_threads, thread_name_prefix="ember")
+        _pool_users[_pool] = _pool_users.get(_pool, 0) + 1
+        return _pool
+
+
+def _release_pool(pool) -> None:
+    with _pool_lock:
+        _pool_users[pool] -= 1
+        retired = not _pool_users[pool] and pool is not _pool
+        if not _pool_users[pool]:
+            del _pool_users[pool]
+    if retired:
+        pool.shutdown(wait=False)  # its work is done; its threads exit
+
+
 def _forget_pool() -> None:
-    global _pool  # a forked child inherits the pool object but none of its threads
-    _pool = None
+    global _pool, _pool_lock, _pool_users, _blas_lock, _blas_holders
+    # a forked child inherits the pool object but none of its threads, and perhaps a lock held by one
+    _pool, _pool_lock, _pool_users = None, threading.Lock(), {}
+    _blas_lock, _blas_holders = threading.Lock(), 0
 
 
 if hasattr(os, "register_at_fork"):
@@ -113,7 +146,7 @@ def _find_blas_threads():
     """NumPy's OpenBLAS thread-count getter and setter, when the library exports them; else None.
 
     The setting is process-wide (even OpenBLAS's ``openblas_set_num_threads_local`` changes it for
-    every thread), so only the thread that starts a parallel_for touches it.
+    every thread), so ember changes it only through ``_single_blas``.
     """
     try:
         import ctypes
@@ -139,6 +172,36 @@ _blas = _find_blas_threads()
 # sizes and the thread count: the same program gives the same bits on every run.
 BLAS_THREADED = 1 << 21  # multiply-adds from which a product is worth BLAS's threads...
 BLAS_THREADED_SIDE = 16  # ...if no side is thinner than this (a linear head's 10 classes gain little)
+# Several Python threads may hold BLAS to one thread at once: the first saves the user's setting, the
+# last restores it (each restoring its own reading would leave one thread's temporary 1 in place).
+_blas_lock = threading.Lock()
+_blas_holders = 0
+_blas_saved = 1
+
+
+def _blas_threads() -> int:
+    """BLAS's thread count as the user set it, whatever ember holds it to for the moment."""
+    with _blas_lock:
+        return _blas_saved if _blas_holders else _blas[0]()
+
+
+class _single_blas:
+    """Hold BLAS to one thread inside ``with``; thread-safe and reentrant."""
+
+    def __enter__(self):
+        global _blas_holders, _blas_saved
+        with _blas_lock:
+            if not _blas_holders:
+                _blas_saved = _blas[0]()
+                _blas[1](1)
+            _blas_holders += 1
+
+    def __exit__(self, *exc):
+        global _blas_holders
+        with _blas_lock:
+            _blas_holders -= 1
+            if not _blas_holders:
+                _blas[1](_blas_saved)
 
 
 def _run_chunk(fn, start: int, stop: int) -> None:
@@ -157,30 +220,24 @@ def parallel_for(fn, n: int, work: int, blas: bool = False) -> None:
     With ``blas=True`` fn runs matrix products: it is split only when BLAS can be held to one
     thread per slice, and otherwise runs whole, on BLAS's own threads.
     """
-    global _pool
     parts = min(_threads, n, work // (GRAIN_MATMUL if blas else GRAIN))
     if parts <= 1 or getattr(_in_pool, "active", False) or (blas and _blas is None):
         fn(0, n)
         return
-    if _pool is None:
-        from concurrent.futures import ThreadPoolExecutor
-        _pool = ThreadPoolExecutor(_threads, thread_name_prefix="ember")
     bounds = [n * i // parts for i in range(parts + 1)]
+    pool = _hold_pool()
     # several threads each running BLAS on its own slice beat one product spread over threads,
     # but only if BLAS then keeps to the calling thread
-    blas_before = _blas[0]() if blas else None
-    if blas:
-        _blas[1](1)
     try:
-        futures = [_pool.submit(_run_chunk, fn, bounds[i], bounds[i + 1]) for i in range(1, parts)]
-        try:
-            _run_chunk(fn, bounds[0], bounds[1])
-        finally:
-            for f in futures:
-                f.result()
+        with _single_blas() if blas else contextlib.nullcontext():
+            futures = [pool.submit(_run_chunk, fn, bounds[i], bounds[i + 1]) for i in range(1, parts)]
+            try:
+                _run_chunk(fn, bounds[0], bounds[1])
+            finally:
+                for f in futures:
+                    f.result()
     finally:
-        if blas:
-            _blas[1](blas_before)
+        _release_pool(pool)
 
 
 def parallel_map(fn, out, *arrays, piece: int | None = None) -> None:
@@ -210,13 +267,7 @@ def matmul(a, b, out=None):
     work = m * k * n
     for d in xp.broadcast_shapes(a.shape[:-2], b.shape[:-2]):
         work *= d
-    before = _blas[0]()
-    if before == 1:
+    if work >= BLAS_THREADED and min(m, k, n) >= BLAS_THREADED_SIDE or _blas_threads() == 1:
         return xp.matmul(a, b, out=out)
-    if work >= BLAS_THREADED and min(m, k, n) >= BLAS_THREADED_SIDE:
+    with _single_blas():
         return xp.matmul(a, b, out=out)
-    _blas[1](1)
-    try:
-        return xp.matmul(a, b, out=out)
-    finally:
-        _blas[1](before)
