@@ -11,6 +11,7 @@ from .. import _dtype
 from .._backend import parallel_map, xp, zeros_like
 from .._tensor import Tensor
 from ..autograd.function import Op
+from . import _erf
 from .common import FUNCTIONS, _type_name, binary_operands, inplace_method, register, sum_to, is_scalar
 
 
@@ -439,42 +440,12 @@ Tensor.__abs__ = abs
 
 
 # ----------------------------------------------------------------------------- erf family
-def _erf_erfc_abs(a):
-    """erf(a) and erfc(a) for float64 ``a >= 0`` (NaN passes through), to ~1e-15 relative.
-
-    Below 2.5 a power series with positive terms (no cancellation):
-    erf(a) = 2/sqrt(pi) exp(-a^2) sum_n (2a^2)^n a / (2n+1)!!; above it the continued fraction
-    erfc(a) = exp(-a^2)/sqrt(pi) / (a + (1/2)/(a + 1/(a + (3/2)/(a + ...)))).
-    """
-    erf_, erfc_ = xp.empty_like(a), xp.empty_like(a)
-    small = a < 2.5
-    s = a[small]
-    s2 = s * s
-    term, total = s.copy(), s.copy()
-    for n in range(1, 36):
-        term *= s2 * 2 / (2 * n + 1)
-        total += term
-    erf_[small] = _TWO_OVER_SQRT_PI * xp.exp(-s2) * total
-    erfc_[small] = 1 - erf_[small]
-    big = ~small
-    b = a[big]
-    f = b.copy()
-    for k in range(30, 0, -1):
-        f = b + (k / 2) / f
-    erfc_[big] = xp.exp(-b * b) / (math.sqrt(math.pi) * f)
-    erf_[big] = 1 - erfc_[big]
-    return erf_, erfc_
-
-
 def _erf_np(x):
-    x64 = x.astype(xp.float64).reshape(-1)  # 1-d, so that masked assignment works for 0-d inputs too
-    return xp.copysign(_erf_erfc_abs(xp.abs(x64))[0], x64).astype(x.dtype).reshape(x.shape)
+    return _erf.erf(x if x.dtype.kind == "f" else x.astype(xp.float64))
 
 
 def _erfc_np(x):
-    x64 = x.astype(xp.float64).reshape(-1)
-    c = _erf_erfc_abs(xp.abs(x64))[1]
-    return xp.where(x64 < 0, 2 - c, c).astype(x.dtype).reshape(x.shape)
+    return _erf.erfc(x if x.dtype.kind == "f" else x.astype(xp.float64))
 
 
 def _erfinv_np(y):

@@ -14,6 +14,7 @@ from .._backend import xp, zeros_like
 from .._tensor import Tensor
 from ..autograd.function import Op
 from ..autograd.grad_mode import state
+from . import _erf
 from .common import FUNCTIONS, register, wrap_dim, check_inplace, write_inplace
 
 __all__ = ["softmax", "log_softmax", "softmin", "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu",
@@ -92,10 +93,9 @@ _abs = _pointwise("Abs", lambda x: xp.abs(x), lambda x, y: _const(xp.sign(x._dat
 
 _SQRT1_2 = 1 / math.sqrt(2)
 _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
-_erf_np = xp.vectorize(math.erf, otypes=[xp.float64])  # until ember.erf exists; exact to double precision
-_gelu = _pointwise("Gelu", lambda x: x * 0.5 * (1 + _erf_np(x * _SQRT1_2)),
+_gelu = _pointwise("Gelu", lambda x: x * _erf.normal_cdf(x, _SQRT1_2),
                    lambda x, y: _Phi(x) + x * _exp(x * x * -0.5) * _INV_SQRT_2PI)
-_Phi = _pointwise("NormalCdf", lambda x: 0.5 * (1 + _erf_np(x * _SQRT1_2)),
+_Phi = _pointwise("NormalCdf", lambda x: _erf.normal_cdf(x, _SQRT1_2),
                   lambda x, y: _exp(x * x * -0.5) * _INV_SQRT_2PI)
 
 
