@@ -92,7 +92,11 @@ def from_numpy(ndarray_: ndarray) -> Tensor:
     return Tensor._make(ndarray_)
 
 
-def _size(size) -> tuple:
+def _size(size, keyword=None) -> tuple:
+    if keyword is not None:  # torch.zeros(size=(2, 3))
+        if size:
+            raise TypeError("got multiple values for argument 'size'")
+        size = (keyword,)
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     for s in size:
@@ -100,7 +104,22 @@ def _size(size) -> tuple:
             raise TypeError(f"size must be a tuple of ints, but got {type(s).__name__}")
         if s < 0:
             raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
+        if s >= 1 << 63:
+            raise TypeError(f"size {s} does not fit in int64: {list(size)}")
     return tuple(int(s) for s in size)
+
+
+def _alloc(fill, shape: tuple, dtype, *value) -> ndarray:
+    """``fill(shape, *value, dtype=dtype)``; a failed allocation raises RuntimeError, as torch's allocator does
+    (NumPy raises MemoryError, or ValueError when the byte count overflows)."""
+    try:
+        return fill(shape, *value, dtype=dtype)
+    except (MemoryError, ValueError) as e:
+        if isinstance(e, ValueError) and "too big" not in str(e):
+            raise
+        nbytes = math.prod(shape) * xp.dtype(dtype or _dtype.get_default_dtype().np).itemsize
+        raise RuntimeError(f"{fill.__name__}: can't allocate memory: you tried to allocate {nbytes} bytes for a "
+                           f"tensor of size {list(shape)}") from None
 
 
 def _default_float(dtype):
@@ -108,9 +127,9 @@ def _default_float(dtype):
 
 
 def _filled(fill):
-    def factory(*size, dtype=None, device=None, requires_grad: bool = False, out=None, layout=None,
+    def factory(*sizes, size=None, dtype=None, device=None, requires_grad: bool = False, out=None, layout=None,
                 pin_memory=False) -> Tensor:
-        return _finish(fill(_size(size), _default_float(dtype)), requires_grad, device)
+        return _finish(_alloc(fill, _size(sizes, size), _default_float(dtype)), requires_grad, device)
     return factory
 
 
@@ -127,14 +146,14 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = Fal
     """A tensor filled with ``fill_value`` (its dtype inferred from the value as torch does)."""
     if dtype is None:
         dtype = _dtype.scalar_dtype(fill_value.item() if isinstance(fill_value, Tensor) else fill_value)
-    return _finish(xp.full(_size((size,) if isinstance(size, int) else tuple(size)), fill_value,
-                           dtype=_np_dtype(dtype)), requires_grad, device)
+    return _finish(_alloc(xp.full, _size((size,) if isinstance(size, int) else tuple(size)), _np_dtype(dtype),
+                          fill_value), requires_grad, device)
 
 
 def _like(fill):
     def factory(input, *, dtype=None, device=None, requires_grad: bool = False, memory_format=None,
                 layout=None) -> Tensor:
-        return _finish(fill(input._data.shape, _np_dtype(dtype, input._data.dtype)), requires_grad, device)
+        return _finish(_alloc(fill, input._data.shape, _np_dtype(dtype, input._data.dtype)), requires_grad, device)
     return factory
 
 
@@ -199,7 +218,7 @@ def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad:
 def _new(fill):
     def factory(self, *size, dtype=None, device=None, requires_grad: bool = False, layout=None,
                 pin_memory: bool = False) -> Tensor:
-        return _finish(fill(_size(size), _np_dtype(dtype, self._data.dtype)), requires_grad, device)
+        return _finish(_alloc(fill, _size(size), _np_dtype(dtype, self._data.dtype)), requires_grad, device)
     return factory
 
 
@@ -218,7 +237,8 @@ def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad: 
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     size = (size,) if isinstance(size, (int, xp.integer)) else tuple(size)
-    return _finish(xp.full(_size(size), fill_value, dtype=_np_dtype(dtype, self._data.dtype)), requires_grad, device)
+    return _finish(_alloc(xp.full, _size(size), _np_dtype(dtype, self._data.dtype), fill_value), requires_grad,
+                   device)
 
 
 @register(function=False)

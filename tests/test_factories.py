@@ -152,3 +152,14 @@ def test_device_argument():
     assert ember.zeros(2, device="cpu").device == ember.device("cpu")
     with pytest.raises(RuntimeError, match="not available"):
         ember.zeros(2, device="cuda")
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.empty(2 ** 62), lambda lib: lib.zeros(10 ** 12), lambda lib: lib.ones(10 ** 6, 10 ** 6),
+    lambda lib: lib.full((10 ** 12,), 1.0), lambda lib: lib.zeros(3).new_zeros(10 ** 12),
+    lambda lib: lib.zeros(3).new_full((10 ** 12,), 2.0), lambda lib: lib.empty(10 ** 12, dtype=lib.float64),
+])
+def test_huge_allocations_raise_runtime_error_like_torch(make):
+    for lib in (torch, ember):
+        with pytest.raises(RuntimeError):
+            make(lib)

@@ -138,7 +138,7 @@ def _index_array(a: ndarray) -> ndarray:
     return a
 
 
-def _parse(index) -> tuple:
+def _parse(index, ndim: int = 0) -> tuple:
     """A torch index as a NumPy index tuple that always yields an array (a view for basic indexing)."""
     if type(index) is not tuple:
         index = tuple(index) if type(index) is list and _legacy_tuple(index) else (index,)
@@ -153,13 +153,16 @@ def _parse(index) -> tuple:
                 raise ValueError("step must be greater than zero")
             out.append(i)
         elif i is Ellipsis:
+            if ellipsis:  # torch lets a later one skip the same dims again: fine while nothing follows
+                _check_later_ellipsis(index, ndim)
+                continue
             ellipsis = True
             out.append(i)
         elif t is Tensor:
             out.append(_index_array(i._data))
         elif isinstance(i, ndarray):
             out.append(_index_array(i))
-        elif isinstance(i, (list, tuple)):
+        elif isinstance(i, (list, tuple, range)):  # x[range(n), idx] indexes as the list would
             a = xp.asarray([int(v) if isinstance(v, Tensor) else v for v in i])
             out.append(_index_array(a if a.size else a.astype(xp.int64)))
         elif isinstance(i, xp.integer) or hasattr(i, "__index__"):
@@ -170,6 +173,15 @@ def _parse(index) -> tuple:
     if not ellipsis:
         out.append(Ellipsis)  # so x[0] of a vector is a 0-dim view, not a NumPy scalar copy
     return tuple(out)
+
+
+def _check_later_ellipsis(index: tuple, ndim: int) -> None:
+    """torch's each ``...`` skips the dims the rest leaves: a dim indexed after the second lies past the last."""
+    indexing = [i for i in index if i is not None and i is not Ellipsis and type(i) is not bool]
+    second = index.index(Ellipsis, index.index(Ellipsis) + 1)
+    if ndim > len(indexing) and any(i is not None and i is not Ellipsis for i in index[second:]):
+        raise IndexError("an index after a second ellipsis ('...') is out of range: each '...' skips the "
+                         "dims the other indices leave")
 
 
 def _index_error(e: IndexError, idx: tuple, shape) -> IndexError:
@@ -235,7 +247,7 @@ def _split_ints(idx: tuple):
 
 def __getitem__(self: Tensor, index) -> Tensor:
     """``self[index]``: basic indexing gives a view, advanced indexing a copy."""
-    idx = _parse(index)
+    idx = _parse(index, self._data.ndim)
     try:
         split = _split_ints(idx)
         if split is not None:
@@ -247,7 +259,7 @@ def __getitem__(self: Tensor, index) -> Tensor:
 
 def __setitem__(self: Tensor, index, value) -> None:
     """``self[index] = value``, differentiable in ``self`` and ``value`` as torch's."""
-    idx = _parse(index)
+    idx = _parse(index, self._data.ndim)
     check_inplace(self, "setitem")
     if isinstance(value, Tensor):
         if value._data.dtype != self._data.dtype:
@@ -555,8 +567,9 @@ def _index_source(op: str, input: Tensor, dim: int, index: Tensor, source: Tenso
     if len(xs) != len(ss) or any(a != b for d, (a, b) in enumerate(zip(xs, ss)) if d != dim):
         raise RuntimeError("source tensor shape must match self tensor shape, excluding the specified dimension. "
                            f"Got self.shape = {list(xs)} source.shape = {list(ss)}")
-    _check_bounds(i, xs[dim] if xs else 1, dim, RuntimeError if accumulate else IndexError,
-                  "" if accumulate else f"{op}(): ")
+    # torch's index_add_ of a vector or scalar takes another kernel, which raises IndexError
+    _check_bounds(i, xs[dim] if xs else 1, dim, RuntimeError if accumulate and len(xs) > 1 else IndexError,
+                  "" if accumulate and len(xs) > 1 else f"{op}(): ")
     return _at_dim(dim, i) if xs else (i,)
 
 

@@ -291,3 +291,35 @@ def test_setitem_int_and_array_apart():
     e, t = both(run, a)
     for a_, b_ in zip(e, t):
         assert_close(a_, b_)
+
+
+@pytest.mark.parametrize("shape,idx", [((3,), [-1]), ((3,), [3]), ((3,), [0, -4]), ((), [1]), ((), [-1]),
+                                       ((3, 2), [-1]), ((3, 2), [3])])
+def test_index_add_out_of_range_raises_torchs_class(shape, idx):
+    src_shape = (len(idx),) + shape[1:] if shape else ()
+    errors = []
+    for lib in (torch, ember):
+        with pytest.raises((IndexError, RuntimeError)) as info:
+            lib.zeros(shape).index_add_(0, lib.tensor(idx), lib.ones(src_shape))
+        errors.append(info.type)
+    assert errors[0] is errors[1]
+
+
+@pytest.mark.parametrize("index", [(..., ...), (..., 0, ...), (0, ..., ...), (..., None, ...), (..., ..., ...),
+                                   (..., ..., 1), (0, 1, 2, ..., ...)])
+def test_several_ellipses_as_torch(index):
+    x = np.arange(24.0).reshape(2, 3, 4)
+    try:
+        expected = torch.tensor(x)[index]
+    except IndexError:
+        with pytest.raises(IndexError):
+            ember.tensor(x)[index]
+        return
+    assert_close(ember.tensor(x)[index], expected)
+    t, e = torch.tensor(x), ember.tensor(x)
+    t[index], e[index] = -1.0, -1.0
+    assert_close(e, t)
+
+
+def test_ellipses_with_no_dims_left_to_skip():
+    assert_close(ember.arange(3.0)[..., ..., 1], torch.arange(3.0)[..., ..., 1])

@@ -221,3 +221,17 @@ def test_loss_reprs_match_torch():
         assert repr(getattr(nn, name)(**kw)) == repr(getattr(torch.nn, name)(**kw))
     w = ember.ones(3)
     assert list(nn.CrossEntropyLoss(weight=w).state_dict()) == ["weight"]
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int16", "int8", "bool", "uint8", "int64"])
+@pytest.mark.parametrize("fn", ["cross_entropy", "nll_loss"])
+def test_class_target_dtypes_as_torch(dtype, fn):
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    target = np.array([0, 1, 1])
+    results = []
+    for lib, functional in ((torch, TF), (ember, F)):
+        try:
+            results.append(getattr(functional, fn)(lib.tensor(x), lib.tensor(target).to(getattr(lib, dtype))).item())
+        except RuntimeError:
+            results.append(RuntimeError)
+    assert results[0] == pytest.approx(results[1]) if results[0] is not RuntimeError else results[1] is RuntimeError

@@ -133,8 +133,8 @@ def _nll_parts(logp: xp.ndarray, target: xp.ndarray, weight, ignore_index: int):
 def _check_nll(input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int) -> None:
     if input.dim() < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.dim()})")
-    if target._data.dtype.kind not in "iu":
-        raise RuntimeError(f"expected scalar type Long but found {target.dtype}")
+    if target._data.dtype.name not in ("int64", "uint8"):  # torch's kernels take these two only
+        raise RuntimeError(f"nll_loss: expected target dtype to be Long or Byte, but got {target.dtype}")
     batched = input.dim() >= 2
     if batched and input.shape[0] != (target.shape[0] if target.dim() else -1):
         raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
