@@ -1,197 +1,394 @@
-"""ember.save / ember.load: safetensors files, written atomically, read without pickle.
+"""ember.save / ember.load: PyTorch's .pt files and safetensors files, written atomically.
 
-Format (https://github.com/huggingface/safetensors): an 8-byte little-endian header length,
-a JSON header mapping each tensor name to its dtype, shape and byte range, then the raw
-little-endian data. A flat ``{name: tensor}`` dict (a module's state dict) is stored as
-exactly that, so torch's ``safetensors.torch.load_file`` reads it; any other structure (an
-optimizer's state dict, nested dicts, lists, numbers) keeps its tensors under generated
-names and the rest of the structure as JSON in the header's ``__metadata__``.
+- ``save(obj, "x.pt")`` (or ``.pth``, or a file object) writes torch's zip format: ``archive/data.pkl``
+  (a pickle naming tensors as torch does) and one ``archive/data/N`` record per storage, so
+  ``torch.load`` reads it. Any picklable object can be saved this way, whole modules included.
+- ``save(obj, path)`` with any other suffix writes safetensors: tensors in nested dicts, lists,
+  tuples, numbers and strings, no pickle.
+- ``load`` tells the format by content: torch's zip format, torch's legacy format
+  (``_use_new_zipfile_serialization=False``) or safetensors. Pickles are read, by default
+  (``weights_only=True``), by a restricted unpickler that only builds tensors, containers and what
+  ``add_safe_globals`` allows, and never imports or calls anything else. A malformed file raises
+  ``CheckpointError`` (a ``RuntimeError`` and a ``pickle.UnpicklingError``, as torch's corrupt-file errors).
 """
 from __future__ import annotations
 
-import json
-import math
+import contextlib
+import io
 import os
-import tempfile
-from typing import Any
+import pickle
+import re
+import struct
+import zipfile
+from typing import Any, Callable
 
 import numpy as np
 
-from ._tensor import Tensor
+from . import _safetensors
+from ._pickle import (CheckpointError, FullUnpickler, RestrictedUnpickler, Storage, StorageTable, StorageType,
+                      TorchPickler, _user_globals, _weights_only_message)
 
-_CODES = {"BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "I16": np.int16, "I32": np.int32, "I64": np.int64,
-          "F16": np.float16, "F32": np.float32, "F64": np.float64}
-_NAMES = {np.dtype(v): k for k, v in _CODES.items()}
-_STRUCT_KEY = "ember.structure"
-MAX_HEADER = 100 * 1024 * 1024  # the safetensors spec's own limit
+__all__ = ["save", "load", "add_safe_globals", "get_safe_globals", "clear_safe_globals", "safe_globals",
+           "CheckpointError", "SafetensorsError"]
 
-
-class SafetensorsError(ValueError):
-    """A file that is not a valid safetensors file (truncated, corrupted or malicious)."""
-
-
-def save(obj: Any, f, **_ignored) -> None:
-    """Save tensors (a state dict, or any structure of dicts/lists/numbers holding tensors) to ``f``."""
-    tensors: dict[str, np.ndarray] = {}
-    if isinstance(obj, dict) and obj and all(isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items()):
-        tensors = {k: v._data for k, v in obj.items()}
-        metadata = None
-    else:
-        structure = _encode(obj, tensors, "")
-        metadata = {_STRUCT_KEY: json.dumps(structure)}
-    _write_atomic(f, _serialize(tensors, metadata))
+SafetensorsError = CheckpointError  # the name before .pt files could be read
+DEFAULT_PROTOCOL = 2  # torch's
+_MAGIC = 0x1950A86A20F9469CFC6C  # the legacy format's first pickle
+_LEGACY_PROTOCOL = 1001
+_ALIGN = 64  # torch aligns zip records so that they can be memory-mapped
 
 
-def load(f, map_location=None, weights_only: bool = True, **_ignored) -> Any:
-    """Load what ``save`` wrote (or any safetensors file, as a ``{name: tensor}`` dict)."""
-    tensors, metadata = _deserialize(_read(f), str(f))
-    if metadata and _STRUCT_KEY in metadata:
-        try:
-            structure = json.loads(metadata[_STRUCT_KEY])
-        except (json.JSONDecodeError, TypeError) as e:
-            raise SafetensorsError(f"ember.load: {f}: corrupted structure metadata ({e})") from None
-        return _decode(structure, tensors, str(f))
-    return {k: Tensor._make(v) for k, v in tensors.items()}
+# ------------------------------------------------------------------ the allowlist
+def add_safe_globals(safe_globals: list) -> None:
+    """Allow these classes/functions (or ``(obj, "module.name")`` pairs) in ``weights_only`` loads."""
+    _user_globals.extend(g for g in safe_globals if g not in _user_globals)
 
 
-# ------------------------------------------------------------------ structure <-> JSON
-def _encode(obj, tensors: dict, path: str):
-    if isinstance(obj, Tensor):
-        name = path or "tensor"
-        tensors[name] = obj.detach()._data
-        return {"__tensor__": name}
-    if isinstance(obj, np.ndarray):
-        return _encode(Tensor._make(obj), tensors, path)
-    if isinstance(obj, dict):
-        if all(isinstance(k, str) for k in obj) and not any(k.startswith("__") and k.endswith("__") for k in obj):
-            return {k: _encode(v, tensors, f"{path}.{k}" if path else k) for k, v in obj.items()}
-        return {"__items__": [[_encode(k, tensors, f"{path}.key{i}"), _encode(v, tensors, f"{path}.{i}")]
-                              for i, (k, v) in enumerate(obj.items())]}
-    if isinstance(obj, tuple):
-        return {"__tuple__": [_encode(v, tensors, f"{path}.{i}") for i, v in enumerate(obj)]}
-    if isinstance(obj, list):
-        return [_encode(v, tensors, f"{path}.{i}") for i, v in enumerate(obj)]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return {"__float__": repr(obj)}
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    if isinstance(obj, np.generic):
-        return obj.item()
-    raise TypeError(f"ember.save: cannot store an object of type {type(obj).__name__} (tensors, dicts, lists, "
-                    "tuples, numbers, strings and None only: no pickle)")
+def get_safe_globals() -> list:
+    """The globals added by ``add_safe_globals``."""
+    return list(_user_globals)
 
 
-def _decode(s, tensors: dict, fname: str):
-    if isinstance(s, list):
-        return [_decode(v, tensors, fname) for v in s]
-    if isinstance(s, dict):
-        if "__tensor__" in s:
-            name = s["__tensor__"]
-            if name not in tensors:
-                raise SafetensorsError(f"ember.load: {fname}: structure refers to a missing tensor {name!r}")
-            return Tensor._make(tensors[name])
-        if "__tuple__" in s:
-            return tuple(_decode(v, tensors, fname) for v in s["__tuple__"])
-        if "__items__" in s:
-            return {_decode(k, tensors, fname): _decode(v, tensors, fname) for k, v in s["__items__"]}
-        if "__float__" in s:
-            return float(s["__float__"])
-        return {k: _decode(v, tensors, fname) for k, v in s.items()}
-    return s
+def clear_safe_globals() -> None:
+    """Forget every global added by ``add_safe_globals``."""
+    _user_globals.clear()
 
 
-# ------------------------------------------------------------------ the file format
-def _serialize(tensors: dict, metadata: dict | None) -> bytes:
-    header: dict = {}
-    if metadata:
-        header["__metadata__"] = metadata
-    offset, chunks = 0, []
-    for name, arr in tensors.items():
-        if arr.dtype not in _NAMES:
-            raise TypeError(f"ember.save: unsupported dtype {arr.dtype} for tensor {name!r}")
-        data = np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
-        header[name] = {"dtype": _NAMES[arr.dtype], "shape": list(arr.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        chunks.append(data)
-        offset += len(data)
-    head = json.dumps(header, separators=(",", ":")).encode()
-    head += b" " * (-len(head) % 8)  # the spec pads the header to 8-byte alignment with spaces
-    return len(head).to_bytes(8, "little") + head + b"".join(chunks)
-
-
-def _deserialize(buf: bytes, fname: str):
-    def bad(why: str) -> SafetensorsError:
-        return SafetensorsError(f"ember.load: {fname} is not a valid safetensors file: {why}")
-    if len(buf) < 8:
-        raise bad(f"file too short ({len(buf)} bytes)")
-    n = int.from_bytes(buf[:8], "little")
-    if n > MAX_HEADER or 8 + n > len(buf):
-        raise bad(f"header length {n} exceeds the file size {len(buf)} (truncated or corrupted)")
+@contextlib.contextmanager
+def safe_globals(safe_globals: list):
+    """Allow these globals in ``weights_only`` loads inside the ``with`` block."""
+    added = [g for g in safe_globals if g not in _user_globals]
+    _user_globals.extend(added)
     try:
-        header = json.loads(buf[8:8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise bad(f"header is not valid JSON ({type(e).__name__})") from None
-    if not isinstance(header, dict):
-        raise bad("header is not a JSON object")
-    metadata = header.pop("__metadata__", None)
-    if metadata is not None and not (isinstance(metadata, dict) and
-                                     all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items())):
-        raise bad("__metadata__ must map strings to strings")
-    data = memoryview(buf)[8 + n:]
-    spans, tensors = [], {}
-    for name, info in header.items():
-        if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
-            raise bad(f"entry {name!r} must have exactly dtype, shape and data_offsets")
-        dt, shape, offs = info["dtype"], info["shape"], info["data_offsets"]
-        if dt not in _CODES:
-            raise bad(f"entry {name!r} has unsupported dtype {dt!r}")
-        if not (isinstance(shape, list) and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
-                                                for s in shape)):
-            raise bad(f"entry {name!r} has an invalid shape {shape!r}")
-        if not (isinstance(offs, list) and len(offs) == 2 and all(isinstance(o, int) and not isinstance(o, bool)
-                                                                  for o in offs)):
-            raise bad(f"entry {name!r} has invalid data_offsets {offs!r}")
-        begin, end = offs
-        itemsize = np.dtype(_CODES[dt]).itemsize
-        if not 0 <= begin <= end <= len(data):
-            raise bad(f"entry {name!r} data_offsets {offs} lie outside the data ({len(data)} bytes; truncated?)")
-        if math.prod(shape) * itemsize != end - begin:
-            raise bad(f"entry {name!r}: shape {shape} of {dt} needs {math.prod(shape) * itemsize} bytes, "
-                      f"data_offsets give {end - begin}")
-        spans.append((begin, end, name))
-        arr = np.frombuffer(data[begin:end], dtype=np.dtype(_CODES[dt]).newbyteorder("<"))
-        tensors[name] = arr.astype(np.dtype(_CODES[dt]), copy=True).reshape(shape)
-    pos = 0
-    for begin, end, name in sorted(spans):
-        if begin != pos:
-            raise bad(f"tensor data overlaps or leaves a hole at byte {pos} (entry {name!r})")
-        pos = end
-    if pos != len(data):
-        raise bad(f"{len(data) - pos} trailing bytes after the last tensor")
-    return tensors, metadata
+        yield
+    finally:
+        for g in added:
+            if g in _user_globals:
+                _user_globals.remove(g)
 
 
-def _read(f) -> bytes:
-    if hasattr(f, "read"):
-        return f.read()
-    with open(f, "rb") as fh:
-        return fh.read()
-
-
-def _write_atomic(f, payload: bytes) -> None:
+# ------------------------------------------------------------------ save
+def save(obj: Any, f, pickle_module=None, pickle_protocol: int = DEFAULT_PROTOCOL,
+         _use_new_zipfile_serialization: bool = True, _disable_byteorder_record: bool = False) -> None:
+    """Save ``obj`` to a path or file object: torch's .pt format for ``.pt``/``.pth`` and file objects, else safetensors."""
     if hasattr(f, "write"):
-        f.write(payload)
+        writer = _pt_writer(obj, "archive", pickle_protocol, _use_new_zipfile_serialization)
+        writer(f)
         return
     path = os.fspath(f)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".ember-save-", suffix=".tmp")
+    if not isinstance(path, str):
+        path = os.fsdecode(path)
+    if path.lower().endswith((".pt", ".pth")):
+        stem = os.path.splitext(os.path.basename(path))[0] or "archive"
+        _write_atomic(path, _pt_writer(obj, stem, pickle_protocol, _use_new_zipfile_serialization))
+    else:
+        _write_atomic(path, lambda fh: _safetensors.write(obj, fh))
+
+
+def _pt_writer(obj, archive: str, protocol: int, zipped: bool) -> Callable:
+    def write(fh) -> None:
+        storages = StorageTable()
+        pkl = io.BytesIO()
+        TorchPickler(pkl, protocol, storages, legacy=not zipped).dump(obj)
+        (_write_zip if zipped else _write_legacy)(fh, archive, pkl.getvalue(), storages, protocol)
+    return write
+
+
+def _write_zip(fh, archive: str, pkl: bytes, storages: StorageTable, protocol: int) -> None:
+    with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as zf:
+        records = [("data.pkl", pkl), (".format_version", b"1"), (".storage_alignment", b"64"),
+                   ("byteorder", b"little")]
+        records += [(f"data/{ref.key}", memoryview(ref.array.view(np.uint8))) for ref in storages.refs.values()]
+        records += [("version", b"3\n"), (".data/serialization_id", os.urandom(20).hex().encode())]
+        for name, data in records:
+            info = zipfile.ZipInfo(f"{archive}/{name}", date_time=(1980, 1, 1, 0, 0, 0))
+            header = 30 + len(info.filename.encode()) + 4 + (20 if len(data) * 1.05 > zipfile.ZIP64_LIMIT else 0)
+            pad = -(fh.tell() + header) % _ALIGN
+            info.extra = struct.pack("<HH", 0x4654, pad) + b"\0" * pad  # padding so the data starts aligned
+            zf.writestr(info, data)
+
+
+def _write_legacy(fh, archive: str, pkl: bytes, storages: StorageTable, protocol: int) -> None:
+    for head in (_MAGIC, _LEGACY_PROTOCOL, {"protocol_version": _LEGACY_PROTOCOL, "little_endian": True,
+                                           "type_sizes": {"short": 2, "int": 4, "long": 4}}):
+        pickle.dump(head, fh, protocol=protocol)
+    fh.write(pkl)
+    refs = sorted(storages.refs.values(), key=lambda r: r.key)
+    pickle.dump([r.key for r in refs], fh, protocol=protocol)
+    for r in refs:
+        fh.write(struct.pack("<q", r.array.size))
+        fh.write(memoryview(r.array.view(np.uint8)))
+
+
+# ------------------------------------------------------------------ atomic writes
+_TMP = re.compile(r"^\.(?P<name>.+)\.ember-tmp-(?P<pid>\d+)-[0-9a-f]{8}$")
+
+
+def _pid_alive(pid: int) -> bool:
     try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale_temporaries(folder: str) -> None:
+    """Delete temporaries that saves killed before they could clean up left in ``folder``."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        m = _TMP.match(name)
+        if m and int(m["pid"]) != os.getpid() and not _pid_alive(int(m["pid"])):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(folder, name))
+
+
+def _write_atomic(path: str, writer: Callable) -> None:
+    """Write through ``writer(file)`` to a temporary beside the target, then rename it over the target.
+
+    Readers see the old file or the new one, never half of one. A symlink is followed (the link
+    stays, its target is replaced), and the file gets the mode that ``open(path, "wb")`` would give.
+    """
+    target = os.path.realpath(path)
+    folder, base = os.path.split(target)
+    _remove_stale_temporaries(folder)
+    try:
+        mode = os.stat(target).st_mode & 0o7777
+    except FileNotFoundError:
+        mode = None
+    tmp = None
+    try:
+        tmp = os.path.join(folder, f".{base}.ember-tmp-{os.getpid()}-{os.urandom(4).hex()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0o666 & ~umask, as open() gives
         with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
+            if mode is not None:
+                os.fchmod(fh.fileno(), mode)
+            writer(fh)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)  # atomic: readers see the old file or the new one, never half of one
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        os.replace(tmp, target)
+        tmp = None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+# ------------------------------------------------------------------ load
+def load(f, map_location=None, pickle_module=None, *, weights_only: bool | None = None, mmap: bool | None = None,
+         **pickle_load_args) -> Any:
+    """Load what ``save`` (or ``torch.save``, or any safetensors writer) wrote to a path or file object.
+
+    ``weights_only`` (default True) reads pickles with a restricted unpickler that builds only
+    tensors, containers, numbers, strings and the globals allowed by ``add_safe_globals``;
+    ``weights_only=False`` runs Python's full unpickler and must only be used on trusted files.
+    """
+    weights_only = True if weights_only is None else weights_only
+    fname = getattr(f, "name", None) or (repr(f) if hasattr(f, "read") else os.fspath(f))
+    if hasattr(f, "read"):
+        buf = f.read()
+    elif mmap:
+        buf = np.memmap(f, dtype=np.uint8, mode="c") if os.path.getsize(f) else b""
+    else:
+        with open(f, "rb") as fh:
+            buf = fh.read()
+    if isinstance(buf, str):
+        raise TypeError(f"ember.load: {fname} was opened in text mode; open it with 'rb'")
+    zipped = bytes(buf[:4]) == b"PK\x03\x04"
+    if mmap and not zipped:
+        raise RuntimeError("mmap can only be used with files saved with `ember.save(...)` to a .pt file "
+                           "(torch's zip format)")
+    try:
+        if zipped:
+            return _load_zip(buf, fname, map_location, weights_only, bool(mmap))
+        if bytes(buf[:1]) == b"\x80" and bytes(buf[8:9]) != b"{":  # a pickle, not a header length
+            return _load_legacy(buf, fname, map_location, weights_only)
+        return _safetensors.read(buf, fname)
+    except (CheckpointError, _NoDevice):
         raise
+    except pickle.UnpicklingError as e:
+        if weights_only:
+            raise  # a global or an operation that the weights-only unpickler refuses
+        raise CheckpointError(f"ember.load: {fname} is corrupted: {e}") from e
+    except Exception as e:
+        if not weights_only and not isinstance(e, _CORRUPT):
+            raise  # an error in the trusted pickle's own code
+        raise CheckpointError(f"ember.load: {fname} is corrupted: {type(e).__name__}: {e}") from e
+
+
+_CORRUPT = (EOFError, struct.error, zipfile.BadZipFile, zipfile.LargeZipFile, UnicodeError, RecursionError,
+            MemoryError, OverflowError)
+
+
+class _NoDevice(RuntimeError):
+    """A storage mapped to a device that ember does not have (torch's CPU build raises the same)."""
+
+
+def _restore(storage: Storage, location: str, map_location) -> Storage:
+    """Where torch would put a storage saved on ``location``; ember only has the CPU."""
+    if callable(map_location):
+        moved = map_location(storage, location)
+        return storage if moved is None else moved
+    if isinstance(map_location, dict):
+        location = map_location.get(location, location)
+    elif map_location is not None:
+        location = str(map_location)
+    if not str(location).startswith("cpu"):
+        raise _NoDevice(f"Attempting to deserialize object on a {str(location).split(':')[0].upper()} device but "
+                           "ember only has the CPU. Please use ember.load with map_location='cpu' to map your "
+                           "storages to the CPU.")
+    return storage
+
+
+def _storage_id(pid, n_fields: int):
+    if not (len(pid) == n_fields and isinstance(pid[1], StorageType) and isinstance(pid[2], str)
+            and isinstance(pid[3], str) and isinstance(pid[4], int) and pid[4] >= 0):
+        raise CheckpointError(f"invalid storage reference {pid!r:.200}")
+    return pid[1].dtype.np, pid[2], pid[3], pid[4]
+
+
+def _unpickle(data, start: int, persistent_load: Callable, weights_only: bool, fname: str):
+    """One pickle from ``data[start:]``, and where it ended."""
+    if weights_only:
+        u = RestrictedUnpickler(data, persistent_load, start)
+        try:
+            return u.load(), u.pos
+        except pickle.UnpicklingError as e:
+            if isinstance(e, CheckpointError):
+                raise CheckpointError(f"ember.load: {fname}: {e}") from None
+            raise pickle.UnpicklingError(str(e) if str(e).startswith("Weights only") else _weights_only_message(str(e)))
+    fh = io.BytesIO(data)
+    fh.seek(start)
+    obj = FullUnpickler(fh, persistent_load).load()
+    return obj, fh.tell()
+
+
+def _load_zip(buf, fname: str, map_location, weights_only: bool, mmap: bool):
+    with zipfile.ZipFile(io.BytesIO(buf) if not isinstance(buf, np.ndarray) else _ArrayFile(buf)) as zf:
+        infos = {i.filename: i for i in zf.infolist()}
+        pkls = [n for n in infos if n.endswith("/data.pkl") and n.count("/") == 1]
+        if len(pkls) != 1:
+            raise CheckpointError(f"ember.load: {fname}: a torch zip checkpoint has one <archive>/data.pkl, "
+                                  f"found {len(pkls)}")
+        prefix = pkls[0][:-len("data.pkl")]
+        if any(i.file_size > len(buf) for i in infos.values()):
+            raise CheckpointError(f"ember.load: {fname}: a record claims more bytes than the file holds")
+        order = zf.read(prefix + "byteorder").decode() if prefix + "byteorder" in infos else "little"
+        if order not in ("little", "big"):
+            raise CheckpointError(f"ember.load: {fname}: unknown byteorder {order!r}")
+        storages: dict = {}
+
+        def persistent_load(pid):
+            dt, key, location, numel = _storage_id(pid, 5)
+            if key not in storages:
+                info = infos.get(f"{prefix}data/{key}")
+                if info is None:
+                    raise CheckpointError(f"missing storage record data/{key}")
+                if info.file_size != numel * dt.itemsize:
+                    raise CheckpointError(f"storage record data/{key} has {info.file_size} bytes, "
+                                          f"{numel} elements of {dt} need {numel * dt.itemsize}")
+                raw = _record(zf, info, buf) if mmap and order == "little" else bytearray(zf.read(info))
+                arr = np.frombuffer(raw, dtype=dt.newbyteorder("<" if order == "little" else ">"))
+                storages[key] = _restore(Storage(arr.astype(dt, copy=False), location), location, map_location)
+            return storages[key]
+
+        return _unpickle(zf.read(infos[pkls[0]]), 0, persistent_load, weights_only, fname)[0]
+
+
+class _ArrayFile(io.RawIOBase):
+    """A read-only file over a memory-mapped array (zipfile wants a file)."""
+
+    def __init__(self, arr: np.ndarray) -> None:
+        self.view, self.pos = memoryview(arr), 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        self.pos = [pos, self.pos + pos, len(self.view) + pos][whence]
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def readinto(self, b) -> int:
+        n = max(0, min(len(b), len(self.view) - self.pos))
+        b[:n] = self.view[self.pos:self.pos + n]
+        self.pos += n
+        return n
+
+
+def _record(zf: zipfile.ZipFile, info: zipfile.ZipInfo, buf: np.ndarray):
+    """A stored record's bytes as a view of the memory-mapped file."""
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise CheckpointError(f"record {info.filename} is compressed and cannot be memory-mapped")
+    local = bytes(buf[info.header_offset:info.header_offset + 30])
+    if len(local) != 30 or local[:4] != b"PK\x03\x04":
+        raise CheckpointError(f"record {info.filename} has a broken local header")
+    n, m = struct.unpack("<HH", local[26:30])
+    start = info.header_offset + 30 + n + m
+    if start + info.file_size > len(buf):
+        raise CheckpointError(f"record {info.filename} runs past the end of the file")
+    return buf[start:start + info.file_size]
+
+
+def _load_legacy(buf, fname: str, map_location, weights_only: bool):
+    data = memoryview(buf)
+
+    def plain(pid):
+        raise CheckpointError("unexpected persistent id outside the legacy format's main pickle")
+    pos, heads = 0, []
+    for _ in range(3):
+        obj, pos = _unpickle(data, pos, plain, weights_only, fname)
+        heads.append(obj)
+    magic, protocol, sys_info = heads
+    if magic != _MAGIC or protocol != _LEGACY_PROTOCOL or not isinstance(sys_info, dict):
+        raise CheckpointError(f"ember.load: {fname}: not a torch legacy checkpoint (magic number or protocol)")
+    little = sys_info.get("little_endian", True)
+    storages: dict = {}  # key -> (array to fill, location)
+    budget = [len(buf)]
+
+    def persistent_load(pid):
+        dt, key, location, numel = _storage_id(pid, 6)
+        if key not in storages:
+            budget[0] -= numel * dt.itemsize
+            if budget[0] < 0:
+                raise CheckpointError("storages claim more bytes than the file holds")
+            storages[key] = Storage(np.zeros(numel, dt), location)
+            _restore(storages[key], location, map_location)
+        storage, view = storages[key], pid[5]
+        if view is not None:
+            if not (isinstance(view, tuple) and len(view) == 3 and all(isinstance(v, (int, str)) for v in view)):
+                raise CheckpointError(f"invalid storage view {view!r:.100}")
+            _, offset, size = view
+            if not (isinstance(offset, int) and isinstance(size, int) and 0 <= offset <= offset + size <= numel):
+                raise CheckpointError(f"storage view {view!r} lies outside its storage of {numel}")
+            return Storage(storage.array[offset:offset + size], storage.location)
+        return storage
+
+    obj, pos = _unpickle(data, pos, persistent_load, weights_only, fname)
+    keys, pos = _unpickle(data, pos, plain, weights_only, fname)
+    if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)):
+        raise CheckpointError(f"ember.load: {fname}: the storage key list is malformed")
+    for key in keys:
+        if key not in storages:
+            raise CheckpointError(f"ember.load: {fname}: data for unknown storage {key!r}")
+        arr = storages[key].array
+        if pos + 8 > len(data) or struct.unpack("<q", data[pos:pos + 8])[0] != arr.size:
+            raise CheckpointError(f"ember.load: {fname}: storage {key!r} is truncated or has the wrong size")
+        pos += 8
+        raw = data[pos:pos + arr.nbytes]
+        if len(raw) != arr.nbytes:
+            raise CheckpointError(f"ember.load: {fname}: storage {key!r} is truncated")
+        arr[...] = np.frombuffer(raw, dtype=arr.dtype.newbyteorder("<" if little else ">"))
+        pos += arr.nbytes
+    if set(storages) - set(keys):
+        raise CheckpointError(f"ember.load: {fname}: no data for storages {sorted(set(storages) - set(keys))}")
+    return obj
