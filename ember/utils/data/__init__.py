@@ -4,7 +4,8 @@ from .sampler import (Sampler, SequentialSampler, RandomSampler, SubsetRandomSam
                       BatchSampler)
 from .dataloader import DataLoader, get_worker_info
 from ._collate import default_collate, default_convert
+from .distributed import DistributedSampler
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "Sampler",
            "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler",
-           "DataLoader", "get_worker_info", "default_collate", "default_convert"]
+           "DataLoader", "get_worker_info", "default_collate", "default_convert", "DistributedSampler"]

@@ -1,0 +1,98 @@
+"""ember.distributed, DistributedDataParallel and SyncBatchNorm in real MPI jobs of 2 and 3 ranks.
+
+One ``mpiexec`` job per world size runs every check of ``mpi_checks.py`` (collectives against
+NumPy, DDP against one process on the whole batch and against torch's DDP over gloo); each check
+becomes a test here. Every job is bounded in time and its process group killed if it overruns.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+import ember.distributed as dist
+from ember.distributed import run as launcher
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import mpi_checks  # noqa: E402
+
+TIMEOUT = 120  # seconds for one job, far above its usual ~25 s on two busy cores
+
+
+def launch(cmd: list[str], env: dict | None = None, timeout: float = TIMEOUT) -> tuple[int, str]:
+    """Run ``cmd`` in a session of its own; on timeout kill that whole process group and fail."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True, env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        pytest.fail(f"{' '.join(cmd)} did not finish within {timeout} s:\n{out}")
+    return proc.returncode, out
+
+
+JOBS = {2: ["collectives", "ddp", "torch"], 3: ["collectives"]}
+_results: dict = {}
+
+
+def job(world: int, tmp_path_factory) -> dict:
+    """Outcome of every check in the ``world``-rank job: name -> (passed, report)."""
+    if world not in _results:
+        rendezvous = str(tmp_path_factory.mktemp("rendezvous") / "store")
+        rc, out = launch([launcher.find_mpiexec(), "-n", str(world), sys.executable,
+                          os.path.join(HERE, "mpi_checks.py"), *JOBS[world]], {"EMBER_TEST_RENDEZVOUS": rendezvous})
+        found, current = {}, None
+        for line in out.splitlines():
+            if line.startswith(("PASS ", "FAIL ")):
+                current = line[5:].split(":", 1)[0].strip()
+                found[current] = (line.startswith("PASS"), line)
+            elif current is not None and not found[current][0]:
+                found[current] = (False, found[current][1] + "\n" + line)
+        _results[world] = (rc, out, found)
+    return _results[world]
+
+
+CASES = [(w, name) for w, groups in JOBS.items() for name, (_, g) in mpi_checks.CHECKS.items() if g in groups]
+
+
+@pytest.mark.parametrize("world,name", CASES, ids=[f"{w}ranks-{n}" for w, n in CASES])
+def test_in_mpi_job(world, name, tmp_path_factory):
+    rc, out, found = job(world, tmp_path_factory)
+    assert name in found, f"check {name} did not report (exit status {rc}):\n{out[-4000:]}"
+    passed, report = found[name]
+    assert passed, report
+
+
+def test_jobs_exit_zero(tmp_path_factory):
+    for world in JOBS:
+        rc, out, found = job(world, tmp_path_factory)
+        assert rc == 0 and all(ok for ok, _ in found.values()), out[-4000:]
+
+
+def test_a_failing_rank_ends_the_job_nonzero():
+    # through the launcher: rank 1 raises at step 3 while rank 0 waits in the next collective
+    rc, out = launch([sys.executable, "-m", "ember.distributed.run", "--nproc-per-node", "2",
+                      os.path.join(HERE, "mpi_checks.py"), "crash"], timeout=60)
+    assert rc != 0, out
+    assert "rank 1 fails on purpose" in out
+
+
+def test_other_backends_name_mpi():
+    for backend in ("gloo", "nccl"):
+        with pytest.raises(RuntimeError, match='backend="mpi"'):
+            dist.init_process_group(backend)
+    assert not dist.is_initialized()
+    with pytest.raises(RuntimeError, match="Default process group has not been initialized"):
+        dist.get_rank()
+
+
+def test_launcher_command():
+    args = launcher.parse_args(["--nproc-per-node", "4", "--hostfile", "hosts", "--nnodes", "2", "-m", "pkg.train",
+                                "--lr", "0.1"])
+    cmd = launcher.command(args)
+    assert cmd[1:] == ["-n", "8", "-f", "hosts", "-ppn", "4", sys.executable, "-m", "pkg.train", "--lr", "0.1"]
