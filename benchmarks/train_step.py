@@ -5,7 +5,13 @@ A step is forward, cross-entropy loss, backward and an Adam step, on the same we
 libraries (torch's state dict copied into ember's model):
 1. the Fashion-MNIST MLP (784-256-128-100-10, ReLU) at batch 256;
 2. a CNN (conv 1->32 and 32->64, 3x3, padding 1, each with ReLU and 2x2 max pooling; linear to 10) at batch 64;
-3. the MNIST-1D GRU (bidirectional, 6 hidden units, one point per step over 40 steps; linear to 10) at batch 100.
+3. the MNIST-1D GRU (bidirectional, 6 hidden units, one point per step over 40 steps; linear to 10) at batch 100;
+4. a small causal Transformer language model (token + position embeddings, 2 pre-LN encoder layers with GELU,
+   d_model 128, 4 heads, FF 512, vocabulary 65 as a character model) on sequences of 64 at batch 32, AdamW;
+5. an LSTM language model (as pytorch/examples' word_language_model: embedding 128, 2-layer LSTM of 128,
+   vocabulary 1000) on sequences of 35 at batch 20.
+Each row also gives the loss difference after the timed steps (the same weights and data in both, so
+the two runs must stay together) and the share of ember's step spent inside BLAS products (cProfile).
 NumPy reads its thread count from the environment when it is imported, so each thread count runs in
 a fresh process of this script (``--worker N``).
 """
@@ -16,6 +22,11 @@ import json
 import os
 import subprocess
 import sys
+
+# users' machines don't pin OpenBLAS's kernels, so neither does this benchmark (its own processes only)
+for _var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+    os.environ.pop(_var, None)
+import numpy as np  # noqa: E402  (after the environment is settled)
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -41,17 +52,75 @@ def build(lib, name: str):
                 out, _ = self.gru(x.unsqueeze(-1))
                 return self.linear(out.flatten(1))
         return GRUClassifier(), (100, 40)
+    if name == "tlm":
+        class TinyLM(nn.Module):
+            def __init__(self, vocab: int = 65, d: int = 128, t: int = 64) -> None:
+                super().__init__()
+                self.tok, self.pos = nn.Embedding(vocab, d), nn.Embedding(t, d)
+                layer = nn.TransformerEncoderLayer(d, 4, 4 * d, dropout=0.0, activation="gelu", batch_first=True,
+                                                   norm_first=True)
+                self.blocks = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+                self.norm, self.head = nn.LayerNorm(d), nn.Linear(d, vocab)
+                self.register_buffer("mask", nn.Transformer.generate_square_subsequent_mask(t))
+
+            def forward(self, idx):
+                h = self.tok(idx) + self.pos.weight[: idx.shape[1]]
+                h = self.blocks(h, mask=self.mask, is_causal=True)
+                return self.head(self.norm(h)).flatten(0, 1)
+        return TinyLM(), (32, 64)
+    if name == "lstm":
+        class WordLM(nn.Module):
+            def __init__(self, vocab: int = 1000, d: int = 128) -> None:
+                super().__init__()
+                self.emb, self.rnn, self.head = nn.Embedding(vocab, d), nn.LSTM(d, d, 2), nn.Linear(d, vocab)
+
+            def forward(self, idx):
+                out, _ = self.rnn(self.emb(idx))
+                return self.head(out).flatten(0, 1)
+        return WordLM(), (35, 20)
     raise ValueError(name)
 
 
-MODELS = {"mlp": "MLP 784-256-128-100-10", "cnn": "CNN 2x(conv3x3+pool)", "gru": "GRU bi-6, T=40"}
+MODELS = {"mlp": "MLP 784-256-128-100-10", "cnn": "CNN 2x(conv3x3+pool)", "gru": "GRU bi-6, T=40",
+          "tlm": "Transformer LM 2x128, T=64", "lstm": "LSTM LM 2x128, T=35"}
+_TOKENS = {"tlm": 65, "lstm": 1000}   # language models: token inputs, a target per token
+
+
+def batch(name: str, shape: tuple, rng):
+    """Inputs and integer targets for model ``name`` (NumPy arrays)."""
+    if name in _TOKENS:
+        x = rng.integers(0, _TOKENS[name], size=shape)
+        return x, rng.integers(0, _TOKENS[name], size=shape[0] * shape[1])
+    return rng.standard_normal(shape, dtype=np.float32), rng.integers(0, 10, size=shape[0])
+
+
+def blas_share(step, calls: int = 3) -> float:
+    """The share of ``step``'s time spent in matrix products: ember sends them all through
+    ``ember._backend.matmul`` (and NumPy's einsum/tensordot), so cProfile's cumulative time of those."""
+    import cProfile
+    import pstats
+    prof = cProfile.Profile()
+    prof.runcall(lambda: [step() for _ in range(calls)])
+    stats = pstats.Stats(prof)
+    products = sum(v[3] for k, v in stats.stats.items()
+                   if (k[2] == "matmul" and k[0].endswith("_backend.py")) or k[2] in ("einsum", "tensordot"))
+    return products / stats.total_tt if stats.total_tt else 0.0
+
+
+def blas_kernel() -> str:
+    """Which BLAS library and kernel NumPy runs, as threadpoolctl reports it."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown (pip install threadpoolctl)"
+    return ", ".join(f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')}" for i in threadpool_info()
+                     if i.get("user_api") == "blas") or "none"
 
 
 def worker(threads: int, repeat: int, models: list[str]) -> list[dict]:
     """Time each model's training step in both libraries (this process already has its thread count)."""
     import time
 
-    import numpy as np
     import torch
 
     import ember
@@ -63,14 +132,12 @@ def worker(threads: int, repeat: int, models: list[str]) -> list[dict]:
         t_model, shape = build(torch, name)
         e_model, _ = build(ember, name)
         e_model.load_state_dict({k: ember.tensor(v.detach().numpy()) for k, v in t_model.state_dict().items()})
-        rng = np.random.default_rng(0)
-        x = rng.standard_normal(shape, dtype=np.float32)
-        y = rng.integers(0, 10, size=shape[0])
+        x, y = batch(name, shape, np.random.default_rng(0))
         setups = {"torch": (torch, t_model, torch.tensor(x), torch.tensor(y)),
                   "ember": (ember, e_model, ember.tensor(x), ember.tensor(y))}
-        steps, first_loss = {}, {}
+        steps = {}
         for lib_name, (lib, model, xb, yb) in setups.items():
-            opt = lib.optim.Adam(model.parameters(), lr=1e-3)
+            opt = (lib.optim.AdamW if name == "tlm" else lib.optim.Adam)(model.parameters(), lr=1e-3)
 
             def step(lib=lib, model=model, xb=xb, yb=yb, opt=opt) -> float:
                 loss = lib.nn.functional.cross_entropy(model(xb), yb)
@@ -79,18 +146,19 @@ def worker(threads: int, repeat: int, models: list[str]) -> list[dict]:
                 opt.step()
                 return loss.item()
 
-            first_loss[lib_name] = step()  # also the warm-up
+            step()  # the warm-up
             steps[lib_name] = step
         # about 0.5 s per measurement, at least 3 steps; the libraries take turns, so that a slow spell
         # of a shared machine hits both, and each keeps its best of `repeat` (least disturbed). A pause
         # before each turn lets the other library's idle threads (which spin-wait for a while after
         # work: OpenMP's and OpenBLAS's) go to sleep first, and two untimed steps after it bring the
         # caches and the cores' clocks back to a training loop's steady state.
-        number = {}
-        for lib_name, step in steps.items():
-            t0 = time.perf_counter()
+        # both take the same number of steps, so that their losses can be compared afterwards
+        t0 = time.perf_counter()
+        for step in steps.values():
             step()
-            number[lib_name] = max(3, int(0.5 / max(time.perf_counter() - t0, 1e-6)))
+        count = max(3, int(1.0 / max(time.perf_counter() - t0, 1e-6)))
+        number = dict.fromkeys(steps, count)
         times = {lib_name: float("inf") for lib_name in steps}
         for _ in range(repeat):
             for lib_name, step in steps.items():
@@ -101,9 +169,13 @@ def worker(threads: int, repeat: int, models: list[str]) -> list[dict]:
                 for _ in range(number[lib_name]):
                     step()
                 times[lib_name] = min(times[lib_name], (time.perf_counter() - t0) / number[lib_name])
+        # both have taken the same number of steps on the same batch: their next losses must agree
+        last_loss = {lib_name: step() for lib_name, step in steps.items()}
+        share = blas_share(steps["ember"])
         rows.append({"model": name, "batch": shape[0], "threads": threads, "torch_ms": times["torch"] * 1e3,
                      "ember_ms": times["ember"] * 1e3, "ratio": times["ember"] / times["torch"],
-                     "loss_diff": abs(first_loss["torch"] - first_loss["ember"])})
+                     "loss_diff": abs(last_loss["torch"] - last_loss["ember"]), "blas_share": share,
+                     "kernel": blas_kernel()})
     return rows
 
 
@@ -130,12 +202,13 @@ def main() -> None:
         rows += json.loads(out.strip().splitlines()[-1])
         print(f"measured with {n} thread{'s' if n > 1 else ''}", file=sys.stderr)
 
+    print(f"NumPy's BLAS: {rows[0]['kernel']}")
     print(f"{'training step (fwd+loss+bwd+Adam)':36s} {'batch':>5s} {'threads':>7s} {'torch':>10s} {'ember':>10s} "
-          f"{'ember/torch':>11s} {'|dloss|':>9s}")
+          f"{'ember/torch':>11s} {'|dloss|':>9s} {'BLAS share':>10s}")
     for r in rows:
         print(f"{MODELS[r['model']]:36s} {r['batch']:5d} {r['threads']:7d} {r['torch_ms']:8.2f}ms "
               f"{r['ember_ms']:8.2f}ms "
-              f"{r['ratio']:10.2f}x {r['loss_diff']:9.1e}")
+              f"{r['ratio']:10.2f}x {r['loss_diff']:9.1e} {r['blas_share']:9.0%}")
 
 
 if __name__ == "__main__":
