@@ -1,0 +1,138 @@
+"""The ONNX graph under construction: value names, nodes, initializers, and which sizes vary.
+
+A tensor computed from the model's inputs is a *live* value, known by the name of the node output
+that holds it. Any other tensor an op reads (a parameter, a buffer, a tensor made inside forward,
+the result of an op on those alone) is an initializer: that is the constant folding.
+"""
+from __future__ import annotations
+
+import itertools
+
+from .._backend import xp
+from .._tensor import Tensor
+from .errors import OnnxExporterError
+
+INT_MAX = 2 ** 63 - 1  # Slice's "to the end"
+
+
+class Graph:
+    """What converters build with: ``value(t)`` names an input, ``node(...)`` adds a node, ``bind(t, name)``
+    says which value holds an op's result."""
+
+    def __init__(self, opset: int, params: dict, alt_shapes: dict, export_params: bool) -> None:
+        from onnx import helper, numpy_helper
+        self._helper, self._numpy_helper = helper, numpy_helper
+        self.opset = opset
+        self.params = params            # id(parameter or buffer) -> its state_dict name
+        self.alt_shapes = alt_shapes    # id(tensor) -> its shape in the run at other sizes of the dynamic axes
+        self.export_params = export_params
+        self.live = {}                  # id(tensor) -> (value name, version counter when it got that value)
+        self.fixed = {}                 # id(tensor) -> initializer name
+        self.nodes, self.initializers, self.param_inputs = [], [], []
+        self.versions = {}              # version counters of the arguments of the event being converted
+        self._ints = {}
+        self._count = itertools.count()
+        self.current_op = ""            # the class name of the op being converted
+
+    # -- values
+    def is_live(self, t) -> bool:
+        return isinstance(t, Tensor) and id(t) in self.live
+
+    def value(self, t: Tensor) -> str:
+        """The name of the value that holds ``t``: a live value, else an initializer made from it."""
+        if id(t) in self.live:
+            name, version = self.live[id(t)]
+            if self.versions.get(id(t), version) != version:
+                raise OnnxExporterError(f"a tensor of shape {list(t.shape)} computed from the inputs was changed in "
+                                        "place by an operation the exporter cannot see (an assignment into a slice "
+                                        "or .data under no_grad?); write it with out-of-place ops")
+            return name
+        if id(t) not in self.fixed:
+            alt = self.alt_shapes.get(id(t))
+            if alt is not None and tuple(alt) != tuple(t.shape):
+                raise OnnxExporterError(f"a tensor of shape {list(t.shape)} made inside forward changes shape with the "
+                                        "dynamic axes; make it from the inputs with ops (e.g. zeros_like), or export "
+                                        "without dynamic_axes")
+            self.fixed[id(t)] = self.constant(t._data, self.params.get(id(t)))
+        return self.fixed[id(t)]
+
+    def bind(self, t: Tensor, name: str, version: int | None = None) -> None:
+        """``t`` is held by the value ``name`` from now on (an op's new result is at version 0; an argument
+        written in place, at the version it had after the write)."""
+        self.live[id(t)] = (name, self.versions.get(id(t), 0) if version is None else version)
+
+    def constant(self, array, name: str | None = None) -> str:
+        """An initializer holding ``array`` (a parameter keeps its name; without export_params it is an input)."""
+        array = xp.ascontiguousarray(array)
+        tensor = self._numpy_helper.from_array(array, name or f"onnx::Constant_{next(self._count)}")
+        if name is not None and not self.export_params:
+            self.param_inputs.append(self._helper.make_tensor_value_info(tensor.name, tensor.data_type, array.shape))
+        else:
+            self.initializers.append(tensor)
+        return tensor.name
+
+    def ints(self, values) -> str:
+        """An int64 vector initializer (shapes, axes, pads), shared by every node that needs the same one."""
+        key = tuple(int(v) for v in values)
+        if key not in self._ints:
+            self._ints[key] = self.constant(xp.asarray(key, dtype=xp.int64))
+        return self._ints[key]
+
+    def scalar(self, value, dtype) -> str:
+        """A 0-d initializer of ``dtype`` (an ember dtype)."""
+        return self.constant(xp.asarray(value, dtype=dtype.np))
+
+    def operand(self, x, dtype) -> str:
+        """An input of an elementwise node computing in ``dtype``: a number becomes a constant, a tensor of
+        another dtype is cast (torch's promotion made the result's dtype)."""
+        if not isinstance(x, Tensor):
+            return self.scalar(x, dtype)
+        name = self.value(x)
+        return name if x.dtype == dtype else self.node("Cast", [name], to=onnx_type(dtype))
+
+    # -- nodes
+    def node(self, op_type: str, inputs, outputs: int = 1, **attrs):
+        """Add a node; returns the name of its output (a list of names when ``outputs`` > 1)."""
+        n = next(self._count)
+        names = [f"/{op_type}_{n}_output_{k}" for k in range(outputs)]
+        self.nodes.append(self._helper.make_node(op_type, list(inputs), names, name=f"/{op_type}_{n}",
+                                                 **{k: v for k, v in attrs.items() if v is not None}))
+        return names[0] if outputs == 1 else names
+
+    def reduce(self, op_type: str, x: str, axes, keepdims: bool) -> str:
+        """A Reduce* node: its axes are an input from opset 18 (ReduceSum from 13), an attribute before."""
+        if op_type == "ReduceSum" or self.opset >= 18:
+            return self.node(op_type, [x, self.ints(axes)], keepdims=int(keepdims))
+        return self.node(op_type, [x], axes=list(axes), keepdims=int(keepdims))
+
+    # -- sizes that vary with the dynamic axes
+    def dynamic(self, t: Tensor) -> tuple:
+        """For each dim of ``t``: does its size change when the dynamic axes of the inputs do?"""
+        alt = self.alt_shapes.get(id(t), t.shape)
+        return tuple(a != b for a, b in zip(t.shape, alt))
+
+    def reshape(self, x: Tensor, out: Tensor) -> str:
+        """A Reshape of ``x`` into ``out``'s shape whose varying sizes follow the input: a size that ``x`` has at
+        the same place is copied (0), one other varying size is inferred (-1)."""
+        target, free = list(out.shape), []
+        dx = self.dynamic(x)
+        for d, varies in enumerate(self.dynamic(out)):
+            if not varies:
+                continue
+            if d < x.dim() and dx[d] and x.shape[d] == out.shape[d] and self.alt_shapes[id(x)][d] == \
+                    self.alt_shapes[id(out)][d]:
+                target[d] = 0
+            else:
+                free.append(d)
+        if len(free) > 1:
+            raise OnnxExporterError(f"reshape from {list(x.shape)} to {list(out.shape)}: more than one size changes "
+                                    "with the dynamic axes in a way the exporter cannot follow")
+        if free:
+            target[free[0]] = -1
+        return self.node("Reshape", [self.value(x), self.ints(target)])
+
+
+def onnx_type(dtype) -> int:
+    """The ONNX element type of an ember dtype."""
+    from onnx import helper
+    return helper.np_dtype_to_tensor_dtype(xp.dtype(dtype.np))

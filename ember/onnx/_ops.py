@@ -1,0 +1,243 @@
+"""ONNX translations of ember's ops, by Op class name.
+
+``convert(g, out, *args)`` gets the op's result and the positional arguments of its ``apply``
+call (tensors, numbers, shapes, dims), the same ones its ``forward`` gets; it adds nodes to the
+graph ``g`` and binds the result to the value that holds it.
+"""
+from __future__ import annotations
+
+from .._backend import ndarray, xp
+from .._tensor import Tensor
+from ._graph import INT_MAX, onnx_type
+from .errors import UnsupportedOperatorError
+
+OPS: dict = {}  # Op class name -> convert(g, out, *args)
+
+
+def op(*names: str):
+    """Register a converter for the ops of these class names."""
+    def deco(fn):
+        for n in names:
+            OPS[n] = fn
+        return fn
+    return deco
+
+
+def _same_op(onnx_op: str, **attrs):
+    """A converter for an elementwise op that ONNX has under ``onnx_op``: every tensor or number input in turn."""
+    def convert(g, out, *args) -> None:
+        g.bind(out, g.node(onnx_op, [g.operand(a, out.dtype) for a in args], **attrs))
+    return convert
+
+
+for _name, _onnx in {"Exp": "Exp", "Log": "Log", "Sqrt": "Sqrt", "Tanh": "Tanh", "Sigmoid": "Sigmoid",
+                     "Relu": "Relu", "Erf": "Erf", "Abs": "Abs", "Neg": "Neg", "Reciprocal": "Reciprocal",
+                     "Sin": "Sin", "Cos": "Cos", "Floor": "Floor", "Ceil": "Ceil", "Sign": "Sign", "Clone": "Identity",
+                     "Mul": "Mul", "MulScalar": "Mul", "AddScalar": "Add", "Div": "Div", "Pow": "Pow",
+                     "Maximum": "Max", "Minimum": "Min", "Matmul": "MatMul"}.items():
+    OPS[_name] = _same_op(_onnx)
+
+
+@op("Add", "Sub")
+def _add(g, out, a, b, alpha) -> None:
+    rhs = g.operand(b, out.dtype)
+    if alpha != 1:
+        rhs = g.node("Mul", [rhs, g.scalar(alpha, out.dtype)])
+    g.bind(out, g.node(g.current_op, [g.operand(a, out.dtype), rhs]))
+
+
+@op("Rsqrt")
+def _rsqrt(g, out, x) -> None:
+    g.bind(out, g.node("Reciprocal", [g.node("Sqrt", [g.value(x)])]))
+
+
+@op("LeakyRelu")
+def _leaky_relu(g, out, x, slope) -> None:
+    g.bind(out, g.node("LeakyRelu", [g.value(x)], alpha=float(slope)))
+
+
+@op("Elu")
+def _elu(g, out, x, alpha) -> None:
+    g.bind(out, g.node("Elu", [g.value(x)], alpha=float(alpha)))
+
+
+@op("Hardtanh")
+def _hardtanh(g, out, x, lo, hi) -> None:
+    g.bind(out, g.node("Clip", [g.value(x), g.scalar(lo, out.dtype), g.scalar(hi, out.dtype)]))
+
+
+@op("Clamp")
+def _clamp(g, out, x, lo, hi) -> None:
+    bounds = ["" if b is None else g.operand(b, out.dtype) for b in (lo, hi)]
+    if any(isinstance(b, Tensor) for b in (lo, hi)):  # Clip takes scalars only
+        y = g.value(x)
+        for b, fn in zip(bounds, ("Max", "Min")):
+            y = y if b == "" else g.node(fn, [y, b])
+        g.bind(out, y)
+    else:
+        g.bind(out, g.node("Clip", [g.value(x), *bounds]))
+
+
+@op("Softplus")
+def _softplus(g, out, x, beta, threshold) -> None:
+    # torch returns x itself above the threshold, where softplus differs from x by under 2e-9
+    if beta == 1:
+        g.bind(out, g.node("Softplus", [g.value(x)]))
+        return
+    scaled = g.node("Mul", [g.value(x), g.scalar(beta, out.dtype)])
+    g.bind(out, g.node("Div", [g.node("Softplus", [scaled]), g.scalar(beta, out.dtype)]))
+
+
+@op("Softmax", "LogSoftmax")
+def _softmax(g, out, x, dim) -> None:
+    g.bind(out, g.node(g.current_op, [g.value(x)], axis=int(dim)))
+
+
+@op("Where")
+def _where(g, out, cond, a, b) -> None:
+    c = g.value(cond) if isinstance(cond, Tensor) else g.constant(xp.asarray(cond, dtype=xp.bool_))
+    g.bind(out, g.node("Where", [c, g.operand(a, out.dtype), g.operand(b, out.dtype)]))
+
+
+@op("Cast")
+def _cast(g, out, x, dtype) -> None:
+    g.bind(out, g.node("Cast", [g.value(x)], to=onnx_type(dtype)))
+
+
+@op("_Linear")
+def _linear(g, out, x, w, b) -> None:
+    if x.dim() == 2:  # torch's addmm
+        g.bind(out, g.node("Gemm", [g.value(x), g.value(w)] + ([g.value(b)] if b is not None else []), transB=1))
+        return
+    y = g.node("MatMul", [g.value(x), g.node("Transpose", [g.value(w)], perm=[1, 0])])
+    g.bind(out, y if b is None else g.node("Add", [y, g.value(b)]))
+
+
+@op("MT")
+def _mt(g, out, x) -> None:
+    perm = list(range(x.dim()))
+    perm[-2:] = perm[-1], perm[-2]
+    g.bind(out, g.node("Transpose", [g.value(x)], perm=perm))
+
+
+# ----------------------------------------------------------------------------- shape
+@op("Reshape")
+def _reshape(g, out, x, shape) -> None:
+    g.bind(out, g.reshape(x, out))
+
+
+@op("Expand")
+def _expand(g, out, x, shape) -> None:
+    # a size of 1 in Expand's target keeps the input's own size: that is how a varying size passes through
+    lead = out.dim() - x.dim()
+    target = list(out.shape)
+    dx = g.dynamic(x)
+    for d, varies in enumerate(g.dynamic(out)):
+        if varies:
+            if d < lead or not dx[d - lead]:
+                raise UnsupportedOperatorError("expand", g.opset, f"expanding {list(x.shape)} to {list(out.shape)} "
+                                               "makes a size that varies with the dynamic axes")
+            target[d] = 1
+    g.bind(out, g.node("Expand", [g.value(x), g.ints(target)]))
+
+
+@op("Permute")
+def _permute(g, out, x, dims) -> None:
+    g.bind(out, g.node("Transpose", [g.value(x)], perm=[int(d) for d in dims]))
+
+
+@op("Cat")
+def _cat(g, out, dim, *xs) -> None:
+    g.bind(out, g.node("Concat", [g.operand(x, out.dtype) for x in xs], axis=int(dim)))
+
+
+@op("Split")
+def _split(g, outs, x, sizes, dim) -> None:
+    names = g.node("Split", [g.value(x), g.ints(sizes)], outputs=len(sizes), axis=int(dim))
+    for o, name in zip(outs, [names] if len(sizes) == 1 else names):
+        g.bind(o, name)
+
+
+@op("Unbind")
+def _unbind(g, outs, x, dim) -> None:
+    n = len(outs)
+    names = g.node("Split", [g.value(x), g.ints([1] * n)], outputs=n, axis=int(dim))
+    for o, name in zip(outs, [names] if n == 1 else names):
+        g.bind(o, g.node("Squeeze", [name, g.ints([dim])]))
+
+
+@op("_ConstantPad")
+def _constant_pad(g, out, x, pads, value) -> None:
+    widths = [lo for lo, _ in pads] + [hi for _, hi in pads]  # ONNX lists every dim's start, then every end
+    g.bind(out, g.node("Pad", [g.value(x), g.ints(widths), g.scalar(value, out.dtype)], mode="constant"))
+
+
+@op("Index")
+def _index(g, out, x, idx) -> None:
+    """``x[idx]`` for ints, slices, None, ``...`` and one integer index array: a Slice (ints become slices of
+    one, squeezed after), a Gather for the array, an Unsqueeze for the Nones."""
+    arrays = [i for i in idx if isinstance(i, ndarray)]
+    if len(arrays) > 1 or any(a.dtype.kind == "b" for a in arrays):
+        raise UnsupportedOperatorError("index", g.opset, "indexing with a bool mask or several index arrays")
+    used = sum(1 for i in idx if i is not None and i is not Ellipsis)
+    items = []
+    for i in idx:
+        items.extend([slice(None)] * (x.dim() - used) if i is Ellipsis else [i])
+    starts, ends, axes, steps, squeeze, unsqueeze, gather = [], [], [], [], [], [], None
+    dim = pos = 0  # dim of x, dim of the result
+    for i in items:
+        if i is None:
+            unsqueeze.append(pos)
+            pos += 1
+            continue
+        if isinstance(i, int):
+            starts.append(i), ends.append(INT_MAX if i == -1 else i + 1), axes.append(dim), steps.append(1)
+            squeeze.append(dim)
+        elif isinstance(i, slice):
+            if i != slice(None):
+                starts.append(0 if i.start is None else i.start), axes.append(dim)
+                ends.append(INT_MAX if i.stop is None else i.stop), steps.append(1 if i.step is None else i.step)
+            pos += 1
+        else:
+            if unsqueeze or squeeze:
+                raise UnsupportedOperatorError("index", g.opset, "an index array together with None or ints")
+            gather = (dim, i)
+            pos += i.ndim
+        dim += 1
+    y = src = g.value(x)
+    if axes:
+        y = g.node("Slice", [y, g.ints(starts), g.ints(ends), g.ints(axes), g.ints(steps)])
+    if gather is not None:
+        y = g.node("Gather", [y, g.constant(gather[1].astype(xp.int64))], axis=gather[0])
+    if squeeze:
+        y = g.node("Squeeze", [y, g.ints(squeeze)])
+    if unsqueeze:
+        y = g.node("Unsqueeze", [y, g.ints(unsqueeze)])
+    g.bind(out, y if y is not src else g.node("Identity", [y]))
+
+
+@op("IndexPut")
+def _index_put(g, out, x, value, idx, accumulate) -> None:
+    """``masked_fill``: a value put where a bool mask of ``x``'s shape holds is a Where."""
+    if accumulate or len(idx) != 1 or not isinstance(idx[0], ndarray) or idx[0].dtype.kind != "b" or \
+            idx[0].shape != tuple(x.shape) or (isinstance(value, Tensor) and value.dim()):
+        raise UnsupportedOperatorError("index_put", g.opset, "only masked_fill with a number is supported")
+    g.bind(out, g.node("Where", [g.constant(idx[0]), g.operand(value, out.dtype), g.value(x)]))
+
+
+# ----------------------------------------------------------------------------- reductions
+@op("Sum")
+def _sum(g, out, x, dims, keepdim, dt) -> None:
+    y = g.value(x) if dt is None or x.dtype == out.dtype else g.node("Cast", [g.value(x)], to=onnx_type(out.dtype))
+    g.bind(out, g.reduce("ReduceSum", y, _axes(dims, x), keepdim))
+
+
+@op("Mean")
+def _mean(g, out, x, dims, keepdim) -> None:
+    g.bind(out, g.reduce("ReduceMean", g.value(x), _axes(dims, x), keepdim))
+
+
+def _axes(dims, x) -> list:
+    if dims is None:
+        return list(range(x.dim()))
+    return [int(d) for d in (dims if isinstance(dims, (tuple, list)) else (dims,))]
