@@ -57,30 +57,46 @@ def _fmt(v) -> str:
 
 
 def train_epoch(model: ember.nn.Module, loader: Iterable, optimizer: ember.optim.Optimizer, bar: Progress,
-                max_steps: int | None = None,
-                on_step: Callable[[int, float], None] | None = None) -> tuple[list[float], float]:
-    """One pass over ``loader`` (or ``max_steps`` batches): returns the per-step losses and train accuracy (%)."""
+                max_steps: int | None = None, on_step: Callable[[int, float], None] | None = None,
+                distributed: bool = False) -> tuple[list[float], float]:
+    """One pass over ``loader`` (or ``max_steps`` batches): returns the per-step losses and train accuracy (%).
+
+    ``distributed``: each rank trains on its share of every batch; losses and accuracy are the whole batch's.
+    """
     model.train()
     losses, correct, seen = [], 0, 0
     for x, y in loader:
         if max_steps is not None and len(losses) >= max_steps:
             break
+        if distributed:
+            x, y = shard(x), shard(y)
         logits = model(x)
         loss = F.cross_entropy(logits, y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        losses.append(loss.item())
-        correct += int((logits.argmax(1) == y).sum().item())
-        seen += y.shape[0]
+        step_loss, step_correct, n = loss.item(), int((logits.argmax(1) == y).sum().item()), y.shape[0]
+        if distributed:
+            total_loss, step_correct, n = sum_over_ranks(step_loss * n, step_correct, n)
+            step_loss, step_correct, n = total_loss / n, int(step_correct), int(n)
+        losses.append(step_loss)
+        correct += step_correct
+        seen += n
         if on_step is not None:  # before the bar moves, so what it shows includes the callback's numbers
             on_step(len(losses), losses[-1])
         bar.update(1, loss=losses[-1], acc=f"{100.0 * correct / seen:.1f}")
     return losses, 100.0 * correct / max(seen, 1)
 
 
-def evaluate(model: ember.nn.Module, x: ember.Tensor, y: ember.Tensor, batch_size: int = 1000) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy (%) of ``model`` on ``(x, y)``, in eval mode, without autograd."""
+def evaluate(model: ember.nn.Module, x: ember.Tensor, y: ember.Tensor, batch_size: int = 1000,
+             distributed: bool = False) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy (%) of ``model`` on ``(x, y)``, in eval mode, without autograd.
+
+    ``distributed``: each rank evaluates its share of ``(x, y)``, and the results are combined.
+    """
+    n = x.shape[0]
+    if distributed:
+        x, y = shard(x), shard(y)
     was_training = model.training
     model.eval()
     total_loss, correct = 0.0, 0
@@ -91,7 +107,33 @@ def evaluate(model: ember.nn.Module, x: ember.Tensor, y: ember.Tensor, batch_siz
             total_loss += F.cross_entropy(logits, yb, reduction="sum").item()
             correct += int((logits.argmax(1) == yb).sum().item())
     model.train(was_training)
-    return total_loss / x.shape[0], 100.0 * correct / x.shape[0]
+    if distributed:
+        total_loss, correct = sum_over_ranks(total_loss, correct)
+    return total_loss / n, 100.0 * correct / n
+
+
+def init_distributed() -> int:
+    """Join the MPI job (``--distributed``); ranks other than 0 print nothing. Returns this rank."""
+    import ember.distributed as dist
+    dist.init_process_group("mpi")
+    if dist.get_rank() != 0:
+        sys.stdout = open(os.devnull, "w")
+    return dist.get_rank()
+
+
+def shard(t: ember.Tensor) -> ember.Tensor:
+    """This rank's contiguous share of ``t``'s first dim (the shares differ by at most one row)."""
+    import ember.distributed as dist
+    rank, world, n = dist.get_rank(), dist.get_world_size(), t.shape[0]
+    return t[rank * n // world:(rank + 1) * n // world]
+
+
+def sum_over_ranks(*values: float) -> list[float]:
+    """Each value summed over all ranks."""
+    import ember.distributed as dist
+    t = ember.tensor(values, dtype=ember.float64)
+    dist.all_reduce(t)
+    return t.tolist()
 
 
 def loader_generator(seed: int) -> ember.Generator:

@@ -1,6 +1,7 @@
 """Train an MLP or a small CNN on Fashion-MNIST, with a checkpoint every epoch and exact resumption.
 
 Run: python -m ember.examples.fashion_mnist --model cnn [--epochs 5] [--resume runs/fashion_mnist/cnn.safetensors]
+     python -m ember.distributed.run --nproc-per-node 2 -m ember.examples.fashion_mnist --model cnn --distributed
 """
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ import ember.nn as nn
 from ember.datasets import FashionMNIST
 from ember.utils.data import DataLoader, TensorDataset
 
-from ._common import (Progress, evaluate, load_checkpoint, loader_generator, plot_curves, save_checkpoint, smooth,
-                      train_epoch)
+from ._common import (Progress, evaluate, init_distributed, load_checkpoint, loader_generator, plot_curves,
+                      save_checkpoint, smooth, train_epoch)
 
 # per-pixel mean and standard deviation of the training images (scaled to [0, 1])
 MEAN, STD = 0.2860, 0.3530
@@ -76,6 +77,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--stop-after", type=int, default=None, metavar="EPOCH",
                    help="stop after this epoch, as if interrupted (the schedule still spans --epochs)")
     p.add_argument("--plain", action="store_true", help="print progress lines instead of tqdm bars")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel over the ranks of an MPI job (launch with python -m ember.distributed.run)")
     return p.parse_args(argv)
 
 
@@ -83,11 +86,14 @@ def main(argv: list[str] | None = None) -> dict:
     """Train (or resume) and return the history: per-step losses, per-epoch test accuracy and seconds."""
     args = parse_args(argv)
     epochs = args.epochs if args.epochs is not None else {"mlp": 10, "cnn": 5}[args.model]
+    rank = init_distributed() if args.distributed else 0
     x_train, y_train = load_split(True, args.limit)
     x_test, y_test = load_split(False, args.test_limit)
 
     ember.manual_seed(args.seed)
     model = MODELS[args.model]()
+    if args.distributed:  # batch statistics over the whole batch, as one process would take them
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     optimizer = ember.optim.Adam(model.parameters(), lr=args.lr)
     # cosine decay to zero over the run: worth about a point of test accuracy over a constant rate
     scheduler = ember.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
@@ -99,6 +105,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.resume:
         start, history = load_checkpoint(args.resume, model, optimizer, generator, scheduler)
         print(f"resumed from {args.resume} after epoch {start}")
+    # each rank trains on its share of every batch; DDP averages the gradients (and copies rank 0's weights)
+    trained = nn.parallel.DistributedDataParallel(model) if args.distributed else model
     n_params = sum(p.numel() for p in model.parameters())
     print(f"Fashion-MNIST {args.model} ({n_params:,} parameters): {x_train.shape[0]} train / {x_test.shape[0]} test "
           f"images, Adam lr={args.lr} with cosine decay, batch {args.batch_size}, epochs {start + 1}..{epochs}, "
@@ -109,17 +117,18 @@ def main(argv: list[str] | None = None) -> dict:
     for epoch in range(start + 1, last + 1):
         bar = Progress(len(loader), f"epoch {epoch}/{epochs}", plain=args.plain)
         t0 = time.perf_counter()
-        losses, train_acc = train_epoch(model, loader, optimizer, bar)
+        losses, train_acc = train_epoch(trained, loader, optimizer, bar, distributed=args.distributed)
         seconds = time.perf_counter() - t0
         scheduler.step()
-        test_loss, test_acc = evaluate(model, x_test, y_test)
+        test_loss, test_acc = evaluate(model, x_test, y_test, distributed=args.distributed)
         bar.update(0, test_acc=f"{test_acc:.2f}")
         bar.close()
         history["losses"].extend(losses)
         history["train_acc"].append(train_acc)
         history["test_acc"].append(test_acc)
         history["seconds"].append(seconds)
-        save_checkpoint(ckpt, model, optimizer, epoch, history, generator, scheduler)
+        if rank == 0:
+            save_checkpoint(ckpt, model, optimizer, epoch, history, generator, scheduler)
         print(f"epoch {epoch}: train loss {sum(losses) / len(losses):.4f}, train acc {train_acc:.2f}%, "
               f"test loss {test_loss:.4f}, test acc {test_acc:.2f}%, {seconds:.1f}s; saved {ckpt}")
 
@@ -129,7 +138,7 @@ def main(argv: list[str] | None = None) -> dict:
         curves = {args.model: {"train_loss": [[x / steps, y] for x, y in smoothed],
                                "test_acc": [[i + 1, a] for i, a in enumerate(history["test_acc"])]}}
         png = plot_curves(curves, os.path.join(args.out, f"{args.model}_curves.png"),
-                          f"Fashion-MNIST {args.model} (ember)", xlabel="epoch")
+                          f"Fashion-MNIST {args.model} (ember)", xlabel="epoch") if rank == 0 else None
         if png:
             print(f"learning curves: {png}")
         print(f"final test accuracy {history['test_acc'][-1]:.2f}%, "

@@ -4,6 +4,7 @@ Trains logistic regression, an MLP, a CNN and a GRU with the paper's setup (Adam
 no weight decay, 6000 steps) and prints each test accuracy beside the published one.
 
 Run: python -m ember.examples.mnist1d [--models mlp cnn] [--steps 6000] [--out runs/mnist1d]
+     python -m ember.distributed.run --nproc-per-node 2 -m ember.examples.mnist1d --distributed
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import ember.nn as nn
 from ember.datasets import MNIST1D
 from ember.utils.data import DataLoader
 
-from ._common import Progress, evaluate, loader_generator, plot_curves, smooth, train_epoch
+from ._common import Progress, evaluate, init_distributed, loader_generator, plot_curves, smooth, train_epoch
 
 # test accuracy (%) published in the paper's table
 PAPER_ACCURACY = {"logistic": 32.0, "mlp": 68.0, "cnn": 94.0, "gru": 91.0}
@@ -85,11 +86,13 @@ MODELS = {"logistic": Logistic, "mlp": MLP, "cnn": CNN, "gru": GRUClassifier}
 
 
 def train_model(name: str, train_set: MNIST1D, test_set: MNIST1D, steps: int, batch_size: int, lr: float,
-                seed: int, eval_every: int, plain: bool = False) -> dict:
+                seed: int, eval_every: int, plain: bool = False, distributed: bool = False) -> dict:
     """Train one model of the table; returns its curves, final test accuracy and time."""
     ember.manual_seed(seed)  # each model's initialisation depends on the seed alone, not on what ran before
     model = MODELS[name]()
     optimizer = ember.optim.Adam(model.parameters(), lr=lr, weight_decay=0.0)
+    # each rank trains on its share of every batch; DDP averages the gradients
+    trained = nn.parallel.DistributedDataParallel(model) if distributed else model
     loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, drop_last=True,
                         generator=loader_generator(seed))
     x_test, y_test = test_set.data, test_set.targets
@@ -100,7 +103,7 @@ def train_model(name: str, train_set: MNIST1D, test_set: MNIST1D, steps: int, ba
     def on_step(_: int, loss: float) -> None:
         losses.append(loss)
         if len(losses) % eval_every == 0 or len(losses) == steps:
-            curve["test_acc"].append([len(losses), evaluate(model, x_test, y_test)[1]])
+            curve["test_acc"].append([len(losses), evaluate(model, x_test, y_test, distributed=distributed)[1]])
             bar.update(0, test_acc=f"{curve['test_acc'][-1][1]:.1f}")
 
     t0 = time.perf_counter()
@@ -108,7 +111,8 @@ def train_model(name: str, train_set: MNIST1D, test_set: MNIST1D, steps: int, ba
     while len(losses) < steps:
         epoch += 1
         bar.update(0, epoch=epoch)
-        train_epoch(model, loader, optimizer, bar, max_steps=steps - len(losses), on_step=on_step)
+        train_epoch(trained, loader, optimizer, bar, max_steps=steps - len(losses), on_step=on_step,
+                    distributed=distributed)
     bar.close()
     seconds = time.perf_counter() - t0
     curve["train_loss"] = smooth(losses, max(1, min(eval_every, steps) // 5))
@@ -129,12 +133,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--eval-every", type=int, default=250, help="steps between test evaluations")
     p.add_argument("--out", default=os.path.join("runs", "mnist1d"), help="folder for the plot and checkpoints")
     p.add_argument("--plain", action="store_true", help="print progress lines instead of tqdm bars")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel over the ranks of an MPI job (launch with python -m ember.distributed.run)")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> dict:
     """Train the chosen models and print the table; returns ``{name: test accuracy}``."""
     args = parse_args(argv)
+    rank = init_distributed() if args.distributed else 0
     train_set, test_set = MNIST1D(train=True), MNIST1D(train=False)
     batches_per_epoch = len(train_set) // args.batch_size
     if batches_per_epoch == 0:
@@ -147,8 +154,9 @@ def main(argv: list[str] | None = None) -> dict:
     results = {}
     for name in args.models:
         r = train_model(name, train_set, test_set, steps, args.batch_size, args.lr, args.seed, args.eval_every,
-                        args.plain)
-        ember.save(r["model"].state_dict(), os.path.join(args.out, f"{name}.safetensors"))
+                        args.plain, args.distributed)
+        if rank == 0:
+            ember.save(r["model"].state_dict(), os.path.join(args.out, f"{name}.safetensors"))
         results[name] = r
 
     print(f"\n{'model':<10}{'ember':>8}{'paper':>8}{'diff':>8}{'time':>9}")
@@ -156,7 +164,7 @@ def main(argv: list[str] | None = None) -> dict:
         paper = PAPER_ACCURACY[name]
         print(f"{name:<10}{r['test_acc']:>7.1f}%{paper:>7.0f}%{r['test_acc'] - paper:>+8.1f}{r['seconds']:>8.1f}s")
     png = plot_curves({n: r["curve"] for n, r in results.items()}, os.path.join(args.out, "mnist1d_curves.png"),
-                      f"MNIST-1D, {steps} steps of Adam (ember)")
+                      f"MNIST-1D, {steps} steps of Adam (ember)") if rank == 0 else None
     if png:
         print(f"learning curves: {png}")
     print(f"weights: {args.out}/<model>.safetensors")
