@@ -23,10 +23,10 @@ from ._tensor import Tensor, Size, device
 
 
 class CheckpointError(pickle.UnpicklingError, RuntimeError):
-    """A malformed checkpoint (truncated, corrupted or crafted).
+    """A malformed checkpoint (truncated, corrupted or crafted), or a pickle that a weights-only load refuses.
 
     Both classes torch raises for a corrupt file: ``RuntimeError`` (a broken zip archive) and
-    ``pickle.UnpicklingError`` (a broken pickle).
+    ``pickle.UnpicklingError`` (a broken pickle, or a global outside the allowlist).
     """
 
 
@@ -82,7 +82,9 @@ def _strided(storage, offset, size, stride) -> np.ndarray:
     if last >= arr.size:
         raise CheckpointError(f"tensor of size {size} and stride {stride} at offset {offset} reaches element "
                               f"{last} of a storage of {arr.size}")
-    return np.lib.stride_tricks.as_strided(arr[offset:], size, tuple(s * arr.itemsize for s in stride))
+    # an ndarray over the storage's own buffer, so that its .base is the storage (storage_offset() works)
+    return np.ndarray(size, arr.dtype, buffer=arr, offset=offset * arr.itemsize,
+                      strides=tuple(s * arr.itemsize for s in stride))
 
 
 def _rebuild_tensor(storage, storage_offset, size, stride) -> Tensor:
@@ -120,12 +122,12 @@ def _rebuild_parameter_with_state(data, requires_grad, backward_hooks, state):
 def _rebuild_from_type_v2(func, new_type, args, state):
     from .nn.parameter import Parameter
     if func not in _REBUILDS or not isinstance(args, tuple):
-        raise pickle.UnpicklingError(f"_rebuild_from_type_v2 may only call a tensor rebuild function, got {func!r}")
+        raise CheckpointError(f"_rebuild_from_type_v2 may only call a tensor rebuild function, got {func!r}")
     t = func(*args)
     if new_type is Parameter and type(t) is Tensor:
         t = Parameter(t, t.requires_grad)
     elif new_type is not type(t):
-        raise pickle.UnpicklingError(f"cannot rebuild a tensor as {new_type!r}")
+        raise CheckpointError(f"cannot rebuild a tensor as {new_type!r}")
     _set_state(t, state)
     return t
 
@@ -133,13 +135,13 @@ def _rebuild_from_type_v2(func, new_type, args, state):
 def _latin1_bytes(s, encoding="latin1"):
     # protocol 2 writes bytes as _codecs.encode(str, 'latin1'); other codecs could import modules
     if not isinstance(s, str) or encoding not in ("latin1", "latin-1"):
-        raise pickle.UnpicklingError(f"_codecs.encode is only allowed with latin1 strings, got {encoding!r}")
+        raise CheckpointError(f"_codecs.encode is only allowed with latin1 strings, got {encoding!r}")
     return _encode(s, "latin1")
 
 
 def _bytearray(data=b""):
     if not isinstance(data, (bytes, bytearray)):  # bytearray(10**12) would allocate a terabyte
-        raise pickle.UnpicklingError(f"bytearray may only be rebuilt from bytes, got {type(data).__name__}")
+        raise CheckpointError(f"bytearray may only be rebuilt from bytes, got {type(data).__name__}")
     return bytearray(data)
 
 
@@ -190,8 +192,8 @@ def _weights_only_message(detail: str) -> str:
             f"trusted source.\n\n{detail}")
 
 
-def _refuse_global(full: str) -> pickle.UnpicklingError:
-    return pickle.UnpicklingError(_weights_only_message(
+def _refuse_global(full: str) -> CheckpointError:
+    return CheckpointError(_weights_only_message(
         f"Unsupported global: GLOBAL {full} was not an allowed global by default. Please use "
         f"`ember.serialization.add_safe_globals([{full}])` or the `ember.serialization.safe_globals([{full}])` "
         "context manager to allowlist this global if you trust this class/function."))
@@ -262,7 +264,7 @@ class RestrictedUnpickler:
                 return self.stack.pop()
             handler = ops.get(op)
             if handler is None:
-                raise pickle.UnpicklingError(f"Unsupported operand {op} ({chr(op)!r}) in a weights-only load")
+                raise CheckpointError(f"Unsupported operand {op} ({chr(op)!r}) in a weights-only load")
             handler(self)
 
     # opcodes ------------------------------------------------------------------
@@ -272,7 +274,7 @@ class RestrictedUnpickler:
     def _call(self) -> None:  # REDUCE: only allowlisted callables
         args, func = self.stack.pop(), self.stack[-1]
         if id(func) not in self.allowed or not callable(func):
-            raise pickle.UnpicklingError(f"Trying to call reduce for unrecognized function {func!r}")
+            raise CheckpointError(f"Trying to call reduce for unrecognized function {func!r}")
         if not isinstance(args, tuple):
             raise CheckpointError("REDUCE arguments must be a tuple")
         self._made()
@@ -288,7 +290,7 @@ class RestrictedUnpickler:
         elif isinstance(cls, type) and id(cls) in self.allowed and cls is not Tensor:
             self._push(cls.__new__(cls, *args))
         else:
-            raise pickle.UnpicklingError("Can only create new objects of nn.Parameter or classes allowlisted "
+            raise CheckpointError("Can only create new objects of nn.Parameter or classes allowlisted "
                                          f"via `add_safe_globals` but got {cls!r}")
         self._made()
 
@@ -301,13 +303,13 @@ class RestrictedUnpickler:
         elif id(type(inst)) in self.user_ids:
             inst.__setstate__(state) if hasattr(inst, "__setstate__") else _set_state(inst, state)
         else:
-            raise pickle.UnpicklingError("Can only build Tensor, Parameter, OrderedDict or types allowlisted via "
+            raise CheckpointError("Can only build Tensor, Parameter, OrderedDict or types allowlisted via "
                                          f"`add_safe_globals`, but got {type(inst)}")
 
     def _persid(self) -> None:
         pid = self.stack.pop()
         if not (type(pid) is tuple and pid and pid[0] in ("storage", b"storage")):
-            raise pickle.UnpicklingError(f"Only persistent_load of storage is allowed, but got {pid!r:.80}")
+            raise CheckpointError(f"Only persistent_load of storage is allowed, but got {pid!r:.80}")
         self._push(self.persistent_load(pid))
 
     def _setitems(self, items: list) -> None:

@@ -211,8 +211,6 @@ def load(f, map_location=None, pickle_module=None, *, weights_only: bool | None 
     except (CheckpointError, _NoDevice):
         raise
     except pickle.UnpicklingError as e:
-        if weights_only:
-            raise  # a global or an operation that the weights-only unpickler refuses
         raise CheckpointError(f"ember.load: {fname} is corrupted: {e}") from e
     except Exception as e:
         if not weights_only and not isinstance(e, _CORRUPT):
@@ -257,10 +255,9 @@ def _unpickle(data, start: int, persistent_load: Callable, weights_only: bool, f
         u = RestrictedUnpickler(data, persistent_load, start)
         try:
             return u.load(), u.pos
-        except pickle.UnpicklingError as e:
-            if isinstance(e, CheckpointError):
-                raise CheckpointError(f"ember.load: {fname}: {e}") from None
-            raise pickle.UnpicklingError(str(e) if str(e).startswith("Weights only") else _weights_only_message(str(e)))
+        except CheckpointError as e:
+            msg = str(e) if str(e).startswith("Weights only") else _weights_only_message(f"{fname}: {e}")
+            raise CheckpointError(msg) from None
     fh = io.BytesIO(data)
     fh.seek(start)
     obj = FullUnpickler(fh, persistent_load).load()
@@ -291,7 +288,8 @@ def _load_zip(buf, fname: str, map_location, weights_only: bool, mmap: bool):
                 if info.file_size != numel * dt.itemsize:
                     raise CheckpointError(f"storage record data/{key} has {info.file_size} bytes, "
                                           f"{numel} elements of {dt} need {numel * dt.itemsize}")
-                raw = _record(zf, info, buf) if mmap and order == "little" else bytearray(zf.read(info))
+                # a memoryview, so that the storage array is the root of its tensors' memory
+                raw = memoryview(_record(zf, info, buf)) if mmap and order == "little" else bytearray(zf.read(info))
                 arr = np.frombuffer(raw, dtype=dt.newbyteorder("<" if order == "little" else ">"))
                 storages[key] = _restore(Storage(arr.astype(dt, copy=False), location), location, map_location)
             return storages[key]
