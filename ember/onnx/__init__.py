@@ -3,9 +3,10 @@
 The model runs once on ``args`` (in eval mode, without autograd) while every op that ember runs, and
 each call of a module that ONNX has as a whole (convolutions, pooling, normalization, embeddings,
 recurrent layers), is recorded (``_trace.py``); each is then written as ONNX nodes (``_ops.py``,
-``_modules.py``) into a graph (``_graph.py``). With ``dynamic_axes`` the model runs a second time with
-those axes one longer: the sizes that change are the ones the graph keeps symbolic. As with torch's
-tracing exporter, Python control flow is frozen at the path the example inputs took.
+``_modules.py``) into a graph (``_graph.py``). The model runs a second time on the inputs' values
+shuffled and the ``dynamic_axes`` one longer: the sizes that change there are the ones the graph keeps
+symbolic, and a constant that changes is an error. As with torch's tracing exporter, Python control
+flow is frozen at the path the example inputs took.
 
 Needs the ``onnx`` package (``pip install "ember[onnx]"``); ``onnxruntime`` runs the result.
 """
@@ -102,7 +103,7 @@ def export(model, args=(), f=None, *, kwargs: dict | None = None, verbose: bool 
     try:
         with no_grad():
             events, result = record(model, args, kwargs, lambda m: type(m) in MODULES)
-            alt_shapes = _alt_shapes(model, args, kwargs, inputs, input_names, dynamic_axes, events, result)
+            twins = _second_run(model, args, kwargs, inputs, input_names, dynamic_axes, events, result)
     finally:
         _exporting = False
         for m, was_training in modes:
@@ -118,9 +119,10 @@ def export(model, args=(), f=None, *, kwargs: dict | None = None, verbose: bool 
     params = {}
     if isinstance(model, Module):
         params = {id(t): n for n, t in (*model.named_parameters(), *model.named_buffers())}
-    g = Graph(opset, params, alt_shapes, export_params)
+    g = Graph(opset, params, twins, export_params)
     for t, name in zip(inputs, input_names):
         g.bind(t, name, t._version)
+        g.inputs.append((t, name))
     for ev in events:
         _convert(g, ev)
     graph_outputs = []
@@ -129,7 +131,7 @@ def export(model, args=(), f=None, *, kwargs: dict | None = None, verbose: bool 
         g.nodes.append(onnx.helper.make_node("Identity", [g.value(t)], [name], name=f"/output/{name}"))
         graph_outputs.append(name)
 
-    symbols = _io_symbols(inputs, input_names, outputs, output_names, dynamic_axes, alt_shapes)
+    symbols = _io_symbols(inputs, input_names, outputs, output_names, dynamic_axes, twins)
     model_proto = onnx.helper.make_model(
         onnx.helper.make_graph(g.nodes, "main_graph",
                                [_value_info(t, n, symbols) for t, n in zip(inputs, input_names)] + g.param_inputs,
@@ -206,16 +208,16 @@ def _symbols(name: str, axes) -> dict:
     return {int(d): f"{name}_dynamic_axes_{k + 1}" for k, d in enumerate(axes)}
 
 
-def _alt_shapes(model, args, kwargs, inputs, input_names, dynamic_axes, events, result) -> dict:
-    """Run the model again with each dynamic axis of the inputs one longer, and return every recorded
-    tensor's shape in that run (by the id of the same tensor in the first run)."""
-    grow = {id(t): dynamic_axes[n] for t, n in zip(inputs, input_names) if n in dynamic_axes}
-    if not grow:
-        return {}
+def _second_run(model, args, kwargs, inputs, input_names, dynamic_axes, events, result) -> dict:
+    """Run the model again on other inputs: each input's values shuffled, its dynamic axes one longer.
+    Returns ``{id(tensor of the first run): the same tensor in the second run}``, or {} (with a warning)
+    if the model took another path and there are no dynamic axes that need the comparison."""
+    grow = {id(t): dynamic_axes.get(n, {}) for t, n in zip(inputs, input_names)}
+    shuffle = xp.random.default_rng(0)
 
-    def grown(obj):
+    def other(obj):
         if isinstance(obj, Tensor) and id(obj) in grow:
-            a = obj._data
+            a = shuffle.permutation(obj._data.reshape(-1)).reshape(obj.shape)
             for d in sorted(grow[id(obj)]):
                 if d >= a.ndim or a.shape[d] == 0:
                     raise OnnxExporterError(f"dynamic axis {d} of an input of shape {list(a.shape)}: no such axis "
@@ -223,41 +225,43 @@ def _alt_shapes(model, args, kwargs, inputs, input_names, dynamic_axes, events, 
                 a = xp.take(a, xp.arange(a.shape[d] + 1) % a.shape[d], axis=d)
             return Tensor._make(a)
         if isinstance(obj, (tuple, list)):
-            return type(obj)(grown(o) for o in obj)
+            return type(obj)(other(o) for o in obj)
         if isinstance(obj, dict):
-            return {k: grown(v) for k, v in obj.items()}
+            return {k: other(v) for k, v in obj.items()}
         return obj
 
-    alt_args, alt_kwargs = grown(args), grown(kwargs)
+    dynamic = any(grow.values())
+    alt_args, alt_kwargs = other(args), other(kwargs)
     try:
         alt_events, alt_result = record(model, alt_args, alt_kwargs, lambda m: type(m) in MODULES)
     except Exception as e:
-        raise OnnxExporterError(f"the model does not run with other sizes on its dynamic axes: {e}") from e
+        if dynamic:
+            raise OnnxExporterError(f"the model does not run with other sizes on its dynamic axes: {e}") from e
+        raise
     pairs = [((args, kwargs), (alt_args, alt_kwargs)), (result, alt_result)]
     pairs += [((e.args, e.kwargs, e.out), (a.args, a.kwargs, a.out)) for e, a in zip(events, alt_events)]
-    if len(events) != len(alt_events) or any(e.fn is not a.fn for e, a in zip(events, alt_events)):
-        raise OnnxExporterError("the model ran different ops when the dynamic axes changed size; such control flow "
-                                "cannot be exported")
-    shapes = {}
-    for main, alt in pairs:
-        ts, alts = tensors(main), tensors(alt)
-        if len(ts) != len(alts):
-            raise OnnxExporterError("the model's calls changed structure when the dynamic axes changed size")
-        shapes.update((id(t), tuple(a.shape)) for t, a in zip(ts, alts))
-    return shapes
+    same_path = len(events) == len(alt_events) and all(e.fn is a.fn for e, a in zip(events, alt_events)) and \
+        all(len(tensors(main)) == len(tensors(alt)) for main, alt in pairs)
+    if not same_path:
+        if dynamic:
+            raise OnnxExporterError("the model ran other ops when its dynamic axes changed size; such control flow "
+                                    "cannot be exported")
+        warnings.warn("ember.onnx.export: the model ran other ops on other input values; the graph follows the "
+                      "path the example inputs took")
+        return {}
+    return {id(t): a for main, alt in pairs for t, a in zip(tensors(main), tensors(alt))}
 
 
-def _io_symbols(inputs, input_names, outputs, output_names, dynamic_axes, alt_shapes) -> dict:
+def _io_symbols(inputs, input_names, outputs, output_names, dynamic_axes, twins) -> dict:
     """``{(value name, dim): symbol}`` for the graph's inputs and outputs. An output size that varies with
     the inputs' takes the symbol of an input size that varies the same way."""
     symbols, by_sizes = {}, {}
     for t, name in zip(inputs, input_names):
         for d, s in dynamic_axes.get(name, {}).items():
             symbols[(name, d)] = s
-            by_sizes.setdefault((t.shape[d], alt_shapes.get(id(t), t.shape)[d]), s)
+            by_sizes.setdefault((t.shape[d], twins.get(id(t), t).shape[d]), s)
     for t, name in zip(outputs, output_names):
-        alt = alt_shapes.get(id(t), t.shape)
-        for d, (a, b) in enumerate(zip(t.shape, alt)):
+        for d, (a, b) in enumerate(zip(t.shape, twins.get(id(t), t).shape)):
             given = dynamic_axes.get(name, {}).get(d)
             if given is not None or a != b:
                 symbols[(name, d)] = given or by_sizes.get((a, b), f"{name}_dim_{d}")

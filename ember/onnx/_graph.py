@@ -2,7 +2,10 @@
 
 A tensor computed from the model's inputs is a *live* value, known by the name of the node output
 that holds it. Any other tensor an op reads (a parameter, a buffer, a tensor made inside forward,
-the result of an op on those alone) is an initializer: that is the constant folding.
+the result of an op on those alone) is an initializer: that is the constant folding. Each tensor
+has a twin from a second run of the model on other inputs (other values, and other sizes on the
+dynamic axes): the sizes that differ are the ones that vary, and a constant that differs was
+computed from the inputs by something the exporter could not see.
 """
 from __future__ import annotations
 
@@ -19,12 +22,12 @@ class Graph:
     """What converters build with: ``value(t)`` names an input, ``node(...)`` adds a node, ``bind(t, name)``
     says which value holds an op's result."""
 
-    def __init__(self, opset: int, params: dict, alt_shapes: dict, export_params: bool) -> None:
+    def __init__(self, opset: int, params: dict, twins: dict, export_params: bool) -> None:
         from onnx import helper, numpy_helper
         self._helper, self._numpy_helper = helper, numpy_helper
         self.opset = opset
         self.params = params            # id(parameter or buffer) -> its state_dict name
-        self.alt_shapes = alt_shapes    # id(tensor) -> its shape in the run at other sizes of the dynamic axes
+        self.twins = twins              # id(tensor) -> the same tensor in the second run
         self.export_params = export_params
         self.live = {}                  # id(tensor) -> (value name, version counter when it got that value)
         self.fixed = {}                 # id(tensor) -> initializer name
@@ -33,6 +36,7 @@ class Graph:
         self._ints = {}
         self._count = itertools.count()
         self.current_op = ""            # the class name of the op being converted
+        self.inputs = []                # (tensor, name) of the graph's inputs
 
     # -- values
     def is_live(self, t) -> bool:
@@ -48,17 +52,21 @@ class Graph:
                                         "or .data under no_grad?); write it with out-of-place ops")
             return name
         if id(t) not in self.fixed:
-            alt = self.alt_shapes.get(id(t))
-            if alt is not None and tuple(alt) != tuple(t.shape):
+            twin = self.twins.get(id(t))
+            if twin is not None and twin.shape != t.shape:
                 raise OnnxExporterError(f"a tensor of shape {list(t.shape)} made inside forward changes shape with the "
                                         "dynamic axes; make it from the inputs with ops (e.g. zeros_like), or export "
                                         "without dynamic_axes")
+            if twin is not None and not xp.array_equal(twin._data, t._data, equal_nan=True):
+                raise OnnxExporterError(f"a tensor of shape {list(t.shape)} depends on the input values through an "
+                                        "operation the exporter cannot see (a comparison, .item(), .numpy(), random "
+                                        "numbers?); it cannot be stored as a constant")
             self.fixed[id(t)] = self.constant(t._data, self.params.get(id(t)))
         return self.fixed[id(t)]
 
     def bind(self, t: Tensor, name: str, version: int | None = None) -> None:
-        """``t`` is held by the value ``name`` from now on (an op's new result is at version 0; an argument
-        written in place, at the version it had after the write)."""
+        """``t`` is held by the value ``name`` from now on, at its version counter in the event being converted
+        (an argument written in place: the version after the write)."""
         self.live[id(t)] = (name, self.versions.get(id(t), 0) if version is None else version)
 
     def constant(self, array, name: str | None = None) -> str:
@@ -108,28 +116,45 @@ class Graph:
     # -- sizes that vary with the dynamic axes
     def dynamic(self, t: Tensor) -> tuple:
         """For each dim of ``t``: does its size change when the dynamic axes of the inputs do?"""
-        alt = self.alt_shapes.get(id(t), t.shape)
-        return tuple(a != b for a, b in zip(t.shape, alt))
+        return tuple(a != b for a, b in zip(t.shape, self.twins.get(id(t), t).shape))
+
+    def size(self, t: Tensor, d: int) -> str | None:
+        """A 1-element value holding dim ``d`` of ``t`` at run time, read off a graph input whose size varies
+        the same way (as torch's tracer follows ``x.size(0)``), or None."""
+        want = (t.shape[d], self.twins.get(id(t), t).shape[d])
+        for x, name in self.inputs:
+            for k, sizes in enumerate(zip(x.shape, self.twins.get(id(x), x).shape)):
+                if sizes == want and want[0] != want[1]:
+                    return self.node("Shape", [name], start=k, end=k + 1)
+        return None
+
+    def shape(self, sizes: list) -> str:
+        """An int64 vector value from ints and 1-element values (names)."""
+        if all(isinstance(s, int) for s in sizes):
+            return self.ints(sizes)
+        return self.node("Concat", [s if isinstance(s, str) else self.ints([s]) for s in sizes], axis=0)
 
     def reshape(self, x: Tensor, out: Tensor) -> str:
         """A Reshape of ``x`` into ``out``'s shape whose varying sizes follow the input: a size that ``x`` has at
-        the same place is copied (0), one other varying size is inferred (-1)."""
+        the same place is copied (0), one other varying size is inferred (-1), others read off the inputs."""
         target, free = list(out.shape), []
         dx = self.dynamic(x)
         for d, varies in enumerate(self.dynamic(out)):
             if not varies:
                 continue
-            if d < x.dim() and dx[d] and x.shape[d] == out.shape[d] and self.alt_shapes[id(x)][d] == \
-                    self.alt_shapes[id(out)][d]:
+            if d < x.dim() and dx[d] and x.shape[d] == out.shape[d] and \
+                    self.twins[id(x)].shape[d] == self.twins[id(out)].shape[d]:
                 target[d] = 0
             else:
                 free.append(d)
-        if len(free) > 1:
-            raise OnnxExporterError(f"reshape from {list(x.shape)} to {list(out.shape)}: more than one size changes "
-                                    "with the dynamic axes in a way the exporter cannot follow")
+        for d in free[1:]:
+            target[d] = self.size(out, d)
+            if target[d] is None:
+                raise OnnxExporterError(f"reshape from {list(x.shape)} to {list(out.shape)}: more than one size "
+                                        "changes with the dynamic axes in a way the exporter cannot follow")
         if free:
             target[free[0]] = -1
-        return self.node("Reshape", [self.value(x), self.ints(target)])
+        return self.node("Reshape", [self.value(x), self.shape(target)])
 
 
 def onnx_type(dtype) -> int:

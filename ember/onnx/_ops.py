@@ -51,6 +51,16 @@ def _rsqrt(g, out, x) -> None:
     g.bind(out, g.node("Reciprocal", [g.node("Sqrt", [g.value(x)])]))
 
 
+@op("Gelu", "NormalCdf")
+def _gelu(g, out, x) -> None:
+    """``x * Phi(x)`` (GELU) or ``Phi(x)``, with the normal CDF ``Phi(x) = (1 + erf(x / sqrt 2)) / 2``; ONNX's Gelu
+    op needs opset 20."""
+    half = g.scalar(0.5, out.dtype)
+    erf = g.node("Erf", [g.node("Mul", [g.value(x), g.scalar(0.5 ** 0.5, out.dtype)])])
+    cdf = g.node("Mul", [g.node("Add", [erf, g.scalar(1.0, out.dtype)]), half])
+    g.bind(out, cdf if g.current_op == "NormalCdf" else g.node("Mul", [g.value(x), cdf]))
+
+
 @op("LeakyRelu")
 def _leaky_relu(g, out, x, slope) -> None:
     g.bind(out, g.node("LeakyRelu", [g.value(x)], alpha=float(slope)))
@@ -134,11 +144,11 @@ def _expand(g, out, x, shape) -> None:
     dx = g.dynamic(x)
     for d, varies in enumerate(g.dynamic(out)):
         if varies:
-            if d < lead or not dx[d - lead]:
+            target[d] = 1 if d >= lead and dx[d - lead] else g.size(out, d)
+            if target[d] is None:
                 raise UnsupportedOperatorError("expand", g.opset, f"expanding {list(x.shape)} to {list(out.shape)} "
                                                "makes a size that varies with the dynamic axes")
-            target[d] = 1
-    g.bind(out, g.node("Expand", [g.value(x), g.ints(target)]))
+    g.bind(out, g.node("Expand", [g.value(x), g.shape(target)]))
 
 
 @op("Permute")

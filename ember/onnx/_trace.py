@@ -30,7 +30,7 @@ class Event:
     args: tuple
     kwargs: dict
     out: object
-    versions: dict = field(default_factory=dict)  # id(tensor argument) -> its version counter at the call
+    versions: dict = field(default_factory=dict)  # id(tensor argument or result) -> its version counter then
 
 
 def tensors(obj) -> list:
@@ -52,7 +52,7 @@ def record(model, args: tuple, kwargs: dict, is_leaf) -> tuple[list, object]:
 
     def add(fn, a, k, out) -> None:
         if not inside_leaf[0]:
-            events.append(Event(fn, a, k, out, {id(t): t._version for t in tensors((a, k))}))
+            events.append(Event(fn, a, k, out, {id(t): t._version for t in tensors((a, k, out))}))
 
     def traced_apply(cls, *a, **k):
         out = (apply_op if issubclass(cls, Op) else apply_fn)(cls, *a, **k)
