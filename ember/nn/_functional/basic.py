@@ -1,6 +1,8 @@
 """Functional forms of the basic layers: linear, bilinear, dropout, embedding."""
 from __future__ import annotations
 
+import warnings
+
 from ..._backend import matmul, ndarray, xp
 from ..._tensor import Tensor
 from ...autograd.function import Op
@@ -113,6 +115,11 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero whole channels of a (N, C, H, W) input with probability ``p`` (3-D input: channel-wise 1-D)."""
+    if input.dim() == 2:  # torch warns and drops each (N, C) entry, as plain dropout would
+        warnings.warn(f"dropout2d: Received a {input.dim()}-D input to dropout2d, which is deprecated; use dropout "
+                      "instead (dropout2d drops channels of 3D or 4D inputs).", UserWarning, stacklevel=2)
+        _check_p(p)
+        return input if not training or p == 0.0 else _masked(input, input.shape, p, inplace)
     if input.dim() == 3:
         # torch reads a 3-D input as (N, C, L) here, not as an unbatched (C, H, W)
         return _feature_dropout(input, p, training, inplace, "dropout2d", 1)
@@ -183,9 +190,9 @@ class _EmbeddingBackward(Op):
     @staticmethod
     def forward(g, indices, num, padding_idx, scale):
         flat = indices.reshape(-1)
-        rows = g.reshape(flat.size, -1) * _row_factor(flat, padding_idx, scale, g.dtype)[:, None]
+        rows = g.reshape(flat.size, g.shape[-1]) * _row_factor(flat, padding_idx, scale, g.dtype)[:, None]
         out = xp.zeros((num, rows.shape[1]), dtype=g.dtype)
-        xp.add.at(out, flat, rows)
+        _scatter_add_rows(out, flat, rows)
         return out
 
     @staticmethod
@@ -197,6 +204,30 @@ class _EmbeddingBackward(Op):
         flat = ctx.indices.reshape(-1)
         factor = _row_factor(flat, ctx.padding_idx, ctx.scale, gg._data.dtype).reshape(ctx.indices.shape + (1,))
         return _Embedding.apply(gg, ctx.indices, None, False) * Tensor._make(factor), None, None, None, None
+
+
+def _scatter_add_rows(out, flat, rows, most_repeats: int = 64) -> None:
+    """``out[flat[i]] += rows[i]`` for every i, in that order (so the sums are torch's, bit for bit).
+
+    NumPy's add.at does this one element at a time. Instead the rows are grouped by index (a stable
+    sort keeps each group's order) and added in rounds, the k-th row of every group in round k: one
+    vectorized scatter per round, as many rounds as the most repeated index has rows. When that is
+    more than ``most_repeats`` (a padding token everywhere), add.at is the faster of the two.
+    """
+    if flat.size == 0:
+        return
+    order = xp.argsort(flat, kind="stable")
+    keys = flat[order]
+    first = xp.r_[True, keys[1:] != keys[:-1]]
+    rank = xp.arange(keys.size) - xp.maximum.accumulate(xp.where(first, xp.arange(keys.size), 0))
+    if rank.max() >= most_repeats:
+        xp.add.at(out, flat, rows)
+        return
+    rows = rows[order]
+    out[keys[first]] += rows[first]
+    for k in range(1, int(rank.max()) + 1):
+        sel = rank == k
+        out[keys[sel]] += rows[sel]
 
 
 def _row_factor(flat: xp.ndarray, padding_idx, scale: bool, dtype) -> xp.ndarray:
