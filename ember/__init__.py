@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins as _builtins
 
-from ._dtype import (dtype, bool_ as bool, uint8, int8, int16, int32, int64, float16, float32, float64,
+from ._dtype import (dtype, bool_ as bool, bfloat16, uint8, int8, int16, int32, int64, float16, float32, float64,
                      set_default_dtype, get_default_dtype, promote_types, result_type, can_cast)
 from ._tensor import Tensor, Size, device
 from . import autograd
@@ -71,7 +71,13 @@ def get_num_threads() -> _builtins.int:
     return get_threads()
 
 from ._legacy import (FloatTensor, DoubleTensor, HalfTensor, LongTensor, IntTensor, ShortTensor,  # noqa: E402
-                      CharTensor, ByteTensor, BoolTensor, compile, autocast)
-from . import amp  # noqa: E402,F401
+                      CharTensor, ByteTensor, BoolTensor, compile, autocast, set_float32_matmul_precision,
+                      get_float32_matmul_precision, pi, e, inf, nan)
+from . import amp, accelerator  # noqa: E402,F401
+from .amp import is_autocast_enabled, get_autocast_dtype  # noqa: E402,F401
 from .utils import checkpoint as _checkpoint  # noqa: E402,F401  (ember.utils.checkpoint)
 from . import distributions  # noqa: E402,F401
+
+# torch names ember deliberately lacks raise NotImplementedError naming them (ember/_legacy.py)
+_legacy.install()
+__getattr__ = _legacy.absent_getattr(__name__)

@@ -5,7 +5,7 @@ import numpy as np
 
 
 class dtype:
-    """A tensor element type, printed as ``ember.float32`` like torch's."""
+    """A tensor element type, printed as torch prints it (``torch.float32``): programs parse that string."""
 
     __slots__ = ("name", "np", "is_floating_point", "is_signed", "itemsize", "_cat")
 
@@ -25,7 +25,7 @@ class dtype:
         return self
 
     def __repr__(self) -> str:
-        return f"ember.{self.name}"
+        return f"torch.{self.name}"
 
     def __reduce__(self):
         return self.name
@@ -41,9 +41,29 @@ float16 = dtype("float16", np.float16, 2)
 float32 = dtype("float32", np.float32, 2)
 float64 = dtype("float64", np.float64, 2)
 
+
+
+class _Unstorable(dtype):
+    """A torch dtype that ember names but cannot store (NumPy has no such type): making a tensor of it raises
+    NotImplementedError, so ``torch.bfloat16`` in a program fails where it is used, saying why."""
+
+    __slots__ = ()
+
+    def __init__(self, name: str, itemsize: int) -> None:
+        self.name, self.itemsize = name, itemsize
+        self.is_floating_point, self.is_signed, self._cat = True, True, 2
+
+    @property
+    def np(self):
+        raise NotImplementedError(f"ember has no {self.name} tensors: NumPy has no {self.name} type "
+                                  "(use float32, or float16 to save memory)")
+
+
+bfloat16 = _Unstorable("bfloat16", 2)
+
 ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64)
 _FROM_NP = {d.np: d for d in ALL}
-ALIASES = {"half": float16, "float": float32, "double": float64, "short": int16,
+ALIASES = {"bfloat16": bfloat16, "half": float16, "float": float32, "double": float64, "short": int16,
            "int": int32, "long": int64, "bool": bool_}
 
 

@@ -94,8 +94,9 @@ def from_numpy(ndarray_: ndarray) -> Tensor:
 
 def _size(size, keyword=None) -> tuple:
     if keyword is not None:  # torch.zeros(size=(2, 3))
-        if size:
-            raise TypeError("got multiple values for argument 'size'")
+        if size or not isinstance(keyword, (tuple, list)):
+            raise TypeError(f"size must be a tuple of ints, not {type(keyword).__name__}" if not size else
+                            "got multiple values for argument 'size'")
         size = (keyword,)
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])

@@ -31,7 +31,12 @@ class Tensor:
     _base = None                   # the tensor whose memory this one views (set by Op.apply), as torch's ._base
     __array_priority__ = 1000  # make ndarray (op) Tensor defer to Tensor's reflected operators
 
-    def __init__(self, data=(), requires_grad: bool = False, *, dtype=None) -> None:
+    def __init__(self, *data, requires_grad: bool = False, dtype=None) -> None:
+        if len(data) == 1 and type(data[0]) is not int and not isinstance(data[0], Size):
+            data = data[0]
+        else:  # legacy torch.Tensor(2, 3) / Tensor(size): uninitialised, of the default dtype
+            shape = tuple(data[0]) if len(data) == 1 and isinstance(data[0], Size) else (data or (0,))
+            data = xp.empty(shape, dtype=_dtype.as_dtype(dtype or _dtype.get_default_dtype()).np)
         if isinstance(data, Tensor):
             arr = data._data
         else:

@@ -138,18 +138,18 @@ def _normal(rng, shape, dt) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- factories
-def rand(*size, generator: Generator | None = None, dtype=None, device=None, requires_grad: bool = False,
-         out=None, layout=None, pin_memory: bool = False) -> Tensor:
+def rand(*sizes, size=None, generator: Generator | None = None, dtype=None, device=None,
+         requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False) -> Tensor:
     """Uniform samples on [0, 1)."""
     dt = _float_dtype(dtype, "rand")
-    return _finish(_uniform(_gen(generator), _size(size), dt), requires_grad, device)
+    return _finish(_uniform(_gen(generator), _size(sizes, size), dt), requires_grad, device)
 
 
-def randn(*size, generator: Generator | None = None, dtype=None, device=None, requires_grad: bool = False,
-          out=None, layout=None, pin_memory: bool = False) -> Tensor:
+def randn(*sizes, size=None, generator: Generator | None = None, dtype=None, device=None,
+          requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False) -> Tensor:
     """Standard normal samples."""
     dt = _float_dtype(dtype, "randn")
-    return _finish(_normal(_gen(generator), _size(size), dt), requires_grad, device)
+    return _finish(_normal(_gen(generator), _size(sizes, size), dt), requires_grad, device)
 
 
 def _int_range(low: int, high: int, op: str) -> None:

@@ -9,6 +9,7 @@ from .function import Function, FunctionCtx, once_differentiable
 from .grad_mode import (no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled,
                         is_inference_mode_enabled)
 from .anomaly_mode import set_detect_anomaly, detect_anomaly, is_anomaly_enabled
+from .variable import Variable
 
 
 def _tensors(x) -> list:

@@ -2,8 +2,14 @@
 enabled = True
 benchmark = False
 deterministic = False
+allow_tf32 = True
 
 
 def is_available() -> bool:
     """False: there is no cuDNN."""
     return False
+
+
+def version() -> None:
+    """None: there is no cuDNN (as torch's CPU build)."""
+    return None

@@ -263,7 +263,7 @@ def test_repr_matches_torch(build):
 def test_parameter_containers_repr():
     ep = nn.ParameterList([nn.Parameter(ember.zeros(2, 3)), ember.zeros(2)])
     tp = torch.nn.ParameterList([torch.nn.Parameter(torch.zeros(2, 3)), torch.zeros(2)])
-    assert repr(ep) == repr(tp).replace("torch.float32", "ember.float32")
+    assert repr(ep) == repr(tp)
     ed = nn.ParameterDict({"a": nn.Parameter(ember.zeros(2, 3)), "b": ember.zeros(1)})
     td = torch.nn.ParameterDict({"a": torch.nn.Parameter(torch.zeros(2, 3)), "b": torch.zeros(1)})
     assert repr(ed) == repr(td)

@@ -74,6 +74,10 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
+class NonDynamicallyQuantizableLinear(Linear):
+    """A Linear under torch's name for MultiheadAttention's output projection (a marker for quantization)."""
+
+
 class Bilinear(Module):
     """Bilinear map ``y_k = x1^T W_k x2 + b_k``.
 

@@ -441,6 +441,9 @@ class RNNBase(Module):
     def _flat_weights(self) -> list:
         return [getattr(self, name) for name in self._flat_weights_names]
 
+    def flatten_parameters(self) -> None:
+        """Nothing to do: torch packs the weights into one cuDNN buffer here; ember has no such buffer."""
+
     @property
     def all_weights(self) -> list:
         """The parameters grouped per layer and direction, in torch's order."""
