@@ -1,13 +1,18 @@
 """Attention, as torch.nn.functional: scaled dot-product attention and multi-head attention.
 
-Both are compositions of ember ops (matmul, softmax, masked_fill), so they need no
-backward of their own and differentiate to any order.
+The core ``softmax(q k^T * scale + mask) v`` is one op (``_Attention``) when no dropout sits
+inside it: the weights are made once, in place, kept for backward, and the mask is applied
+without an additive copy. Otherwise (dropout, broadcast batch dims, a mask that requires grad)
+it is a composition of ember ops (matmul, softmax, masked_fill).
 """
 from __future__ import annotations
 
 import math
 
+from ..._backend import matmul as _array_matmul, xp
 from ..._tensor import Tensor
+from ...autograd.function import Op
+from ...autograd.grad_mode import state
 from ..._factories import ones, zeros
 from ..._ops.nn_math import softmax
 from .basic import dropout, linear
@@ -22,6 +27,55 @@ def _apply_mask(scores: Tensor, mask: Tensor | None, keep_when_true: bool) -> Te
     if mask.dtype.is_floating_point:
         return scores + mask
     return scores.masked_fill(mask.logical_not() if keep_when_true else mask, float("-inf"))
+
+
+class _Attention(Op):
+    """``softmax(q * scale @ k^T, masked) @ v`` over the last two dims; ``excluded`` is a bool array
+    (True = left out), a float array added to the scores, or None. Outputs: the result and the
+    weights (not differentiable; the weights are what backward keeps)."""
+
+    differentiable_outputs = (0,)
+
+    @staticmethod
+    def forward(q, k, v, excluded, scale):
+        s = _array_matmul(q * xp.asarray(scale, q.dtype), xp.swapaxes(k, -1, -2))
+        if excluded is not None:
+            if excluded.dtype == bool:
+                xp.copyto(s, -xp.inf, where=excluded)
+            else:
+                s += excluded
+        s -= s.max(axis=-1, keepdims=True)       # softmax in place: s becomes the weights
+        xp.exp(s, out=s)
+        s /= s.sum(axis=-1, keepdims=True)
+        return _array_matmul(s, v), s
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        q, k, v, ctx.excluded, ctx.scale = inputs
+        ctx.save_for_backward(q, k, v, Tensor._make(output[1]))
+
+    @staticmethod
+    def backward(ctx, g, _):
+        q, k, v, w = ctx.saved_tensors
+        if state.enabled:  # create_graph: the weights again, as ops of q and k, so this formula differentiates
+            w = _composed_weights(q, k, ctx.excluded, ctx.scale)
+        gw = g @ v.mT
+        gs = w * (gw - (gw * w).sum(-1, keepdim=True)) * ctx.scale
+        return gs @ k, gs.mT @ q, w.mT @ g, None, None
+
+
+def _composed_weights(q: Tensor, k: Tensor, excluded, scale: float) -> Tensor:
+    scores = (q * scale) @ k.mT
+    if excluded is not None:
+        scores = scores.masked_fill(Tensor._make(excluded), float("-inf")) if excluded.dtype == bool else \
+            scores + Tensor._make(excluded)
+    return softmax(scores, -1)
+
+
+def _fused(q: Tensor, k: Tensor, v: Tensor, excluded: Tensor | None) -> bool:
+    """Whether ``_Attention`` can take these: one shared batch shape, a mask that is a constant."""
+    return (q.dim() >= 2 and q.shape[:-2] == k.shape[:-2] == v.shape[:-2] and q.dtype == k.dtype == v.dtype
+            and q.dtype.is_floating_point and (excluded is None or not excluded.requires_grad))
 
 
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None = None,
@@ -49,9 +103,13 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
                            f"{list(query.shape)} and {list(key.shape)}")
     L, S = query.shape[-2], key.shape[-2]
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    scores = (query * scale) @ key.transpose(-2, -1)
     if is_causal:
         attn_mask = ones(L, S).tril().bool()
+    if dropout_p == 0.0 and _fused(query, key, value, attn_mask):
+        excluded = None if attn_mask is None else (
+            attn_mask._data if attn_mask.dtype.is_floating_point else ~attn_mask._data)
+        return _Attention.apply(query, key, value, excluded, scale)[0]
+    scores = (query * scale) @ key.transpose(-2, -1)
     weights = softmax(_apply_mask(scores, attn_mask, keep_when_true=True), -1)
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p, True)
@@ -131,6 +189,10 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor, embe
                                  f"{tuple(key_padding_mask.shape)}")
         kpm = key_padding_mask.reshape(N, 1, 1, S)
         mask = kpm if mask is None else _merge_masks(mask, kpm)
+    if not need_weights and (dropout_p == 0.0 or not training) and _fused(q, k, v, mask):
+        out = _Attention.apply(q, k, v, None if mask is None else mask._data, 1.0 / math.sqrt(hd))[0]
+        out = linear(out.permute(2, 0, 1, 3).reshape(L, N, E), out_proj_weight, out_proj_bias)
+        return (out if batched else out.squeeze(1)), None
     scores = (q * (1.0 / math.sqrt(hd))) @ k.transpose(-2, -1)
     weights = softmax(_apply_mask(scores, mask, keep_when_true=False), -1)
     if dropout_p > 0.0 and training:
