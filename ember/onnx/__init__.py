@@ -12,6 +12,7 @@ Needs the ``onnx`` package (``pip install "ember[onnx]"``); ``onnxruntime`` runs
 """
 from __future__ import annotations
 
+import contextlib
 import enum
 import inspect
 import warnings
@@ -76,7 +77,6 @@ def export(model, args=(), f=None, *, kwargs: dict | None = None, verbose: bool 
     torch's options for its own exporters (``dynamo``, ``report``, ``verify``, ...) are accepted and have no
     effect. An op or module with no ONNX translation raises ``UnsupportedOperatorError`` naming it.
     """
-    global _exporting
     unknown = set(options) - _TORCH_ONLY
     if unknown:
         raise TypeError(f"export() got an unexpected keyword argument '{sorted(unknown)[0]}'")
@@ -92,23 +92,40 @@ def export(model, args=(), f=None, *, kwargs: dict | None = None, verbose: bool 
         raise ValueError(f"ember.onnx.export supports opset versions {SUPPORTED_OPSETS.start} to "
                          f"{SUPPORTED_OPSETS.stop - 1}, got {opset}")
     args, kwargs = _split_args(args, kwargs)
-    inputs = tensors((args, kwargs))
     input_names = _names(input_names, _default_input_names(model, args, kwargs), "input_names")
     dynamic_axes = {k: _symbols(k, v) for k, v in (dynamic_axes or {}).items()}
 
+    with _export_mode(model, training):
+        proto = _build(model, args, kwargs, opset, input_names, output_names, dynamic_axes, export_params)
+    onnx.checker.check_model(proto)
+    if verbose:
+        print(onnx.printer.to_text(proto.graph))
+    onnx.save_model(proto, f)
+
+
+@contextlib.contextmanager
+def _export_mode(model, training: TrainingMode):
+    """The model in the mode ``training`` asks for, and is_in_onnx_export() True, until export is done."""
+    global _exporting
     modes = [(m, m.training) for m in model.modules()] if isinstance(model, Module) else []
     if modes and training != TrainingMode.PRESERVE:
         model.train(training == TrainingMode.TRAINING)
     _exporting = True
     try:
         with no_grad():
-            events, result = record(model, args, kwargs, lambda m: type(m) in MODULES)
-            twins = _second_run(model, args, kwargs, inputs, input_names, dynamic_axes, events, result)
+            yield
     finally:
         _exporting = False
         for m, was_training in modes:
             m.training = was_training
 
+
+def _build(model, args, kwargs, opset, input_names, output_names, dynamic_axes, export_params):
+    """Record the model's two runs and write the graph: an onnx ModelProto."""
+    from onnx import helper
+    inputs = tensors((args, kwargs))
+    events, result = record(model, args, kwargs, lambda m: type(m) in MODULES)
+    twins = _second_run(model, args, kwargs, inputs, input_names, dynamic_axes, events, result)
     outputs = tensors(result)
     default_out = ["output"] if len(outputs) == 1 else [f"output_{i}" for i in range(len(outputs))]
     output_names = _names(output_names, default_out, "output_names")
@@ -125,24 +142,18 @@ def export(model, args=(), f=None, *, kwargs: dict | None = None, verbose: bool 
         g.inputs.append((t, name))
     for ev in events:
         _convert(g, ev)
-    graph_outputs = []
+    g.versions = {}
     for t, name in zip(outputs, output_names):
-        g.versions = {}
-        g.nodes.append(onnx.helper.make_node("Identity", [g.value(t)], [name], name=f"/output/{name}"))
-        graph_outputs.append(name)
+        g.nodes.append(helper.make_node("Identity", [g.value(t)], [name], name=f"/output/{name}"))
 
     symbols = _io_symbols(inputs, input_names, outputs, output_names, dynamic_axes, twins)
-    model_proto = onnx.helper.make_model(
-        onnx.helper.make_graph(g.nodes, "main_graph",
-                               [_value_info(t, n, symbols) for t, n in zip(inputs, input_names)] + g.param_inputs,
-                               [_value_info(t, n, symbols) for t, n in zip(outputs, output_names)],
-                               g.initializers),
-        opset_imports=[onnx.helper.make_opsetid("", opset)], producer_name="ember")
-    model_proto.ir_version = min(model_proto.ir_version, 10)  # what current onnxruntime releases read
-    onnx.checker.check_model(model_proto)
-    if verbose:
-        print(onnx.helper.printable_graph(model_proto.graph))
-    onnx.save_model(model_proto, f)
+    proto = helper.make_model(
+        helper.make_graph(g.nodes, "main_graph",
+                          [_value_info(t, n, symbols) for t, n in zip(inputs, input_names)] + g.param_inputs,
+                          [_value_info(t, n, symbols) for t, n in zip(outputs, output_names)], g.initializers),
+        opset_imports=[helper.make_opsetid("", opset)], producer_name="ember")
+    proto.ir_version = min(proto.ir_version, 10)  # what current onnxruntime releases read
+    return proto
 
 
 def _convert(g: Graph, ev) -> None:

@@ -130,6 +130,23 @@ def _mt(g, out, x) -> None:
     g.bind(out, g.node("Transpose", [g.value(x)], perm=perm))
 
 
+@op("_Attention")
+def _attention(g, outs, q, k, v, excluded, scale) -> None:
+    """Fused ``softmax(q * scale @ k^T, masked) @ v``: the same as MatMul, Softmax, MatMul; ``excluded`` is a
+    constant bool mask (True = left out) or float mask (added), or None."""
+    perm = list(range(k.dim()))
+    perm[-2:] = perm[-1], perm[-2]
+    scores = g.node("MatMul", [g.node("Mul", [g.value(q), g.scalar(scale, q.dtype)]),
+                               g.node("Transpose", [g.value(k)], perm=perm)])
+    if excluded is not None and excluded.dtype == xp.bool_:
+        scores = g.node("Where", [g.constant(excluded), g.scalar(-xp.inf, q.dtype), scores])
+    elif excluded is not None:
+        scores = g.node("Add", [scores, g.constant(excluded.astype(q._data.dtype))])
+    weights = g.node("Softmax", [scores], axis=-1)
+    g.bind(outs[0], g.node("MatMul", [weights, g.value(v)]))
+    g.bind(outs[1], weights)
+
+
 # ----------------------------------------------------------------------------- shape
 @op("Reshape")
 def _reshape(g, out, x, shape) -> None:
