@@ -78,6 +78,8 @@ def export(model, args=(), f=None, *, kwargs: dict | None = None, verbose: bool 
     effect. An op or module with no ONNX translation raises ``UnsupportedOperatorError`` naming it.
     """
     unknown = set(options) - _TORCH_ONLY
+    if f is None:
+        raise ValueError("ember.onnx.export writes a file: pass f, a path or a binary file object")
     if unknown:
         raise TypeError(f"export() got an unexpected keyword argument '{sorted(unknown)[0]}'")
     if dynamic_shapes is not None or custom_translation_table is not None:

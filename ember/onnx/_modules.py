@@ -100,8 +100,9 @@ def _avg_pool(g, m, out, x) -> None:
 @module(nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d)
 def _adaptive_pool(g, m, out, x) -> None:
     kind = "Average" if "Avg" in type(m).__name__ else "Max"
-    if getattr(m, "return_indices", False) or x.dim() != out.dim() or x.dim() < 3:
-        raise _unsupported(g, m, "unbatched input or return_indices=True")
+    _spatial(g, m, x, 1 if type(m).__name__.endswith("1d") else 2)
+    if getattr(m, "return_indices", False):
+        raise _unsupported(g, m, "return_indices=True")
     sizes, outs = x.shape[2:], out.shape[2:]
     if all(o == 1 for o in outs):
         g.bind(out, g.node(f"Global{kind}Pool", [g.value(x)]))

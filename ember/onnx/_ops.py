@@ -23,10 +23,10 @@ def op(*names: str):
     return deco
 
 
-def _same_op(onnx_op: str, **attrs):
-    """A converter for an elementwise op that ONNX has under ``onnx_op``: every tensor or number input in turn."""
+def _same_op(onnx_op: str):
+    """A converter for an op that ONNX has under ``onnx_op``, with the same inputs (tensors or numbers) in order."""
     def convert(g, out, *args) -> None:
-        g.bind(out, g.node(onnx_op, [g.operand(a, out.dtype) for a in args], **attrs))
+        g.bind(out, g.node(onnx_op, [g.operand(a, out.dtype) for a in args]))
     return convert
 
 

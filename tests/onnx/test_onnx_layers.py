@@ -58,6 +58,8 @@ CASES = [
     ("conv_transpose1d", lambda: nn.ConvTranspose1d(3, 2, 3, stride=2, padding=1), lambda n: ember.randn(n, 3, 6), 0),
     ("conv_transpose2d", lambda: nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1, output_padding=1, groups=2),
      lambda n: ember.randn(n, 4, 5, 4), 0),
+    ("conv_transpose2d_output_size", lambda: _Forward(nn.ConvTranspose2d(2, 2, 3, stride=2), output_size=(10, 9)),
+     lambda n: ember.randn(n, 2, 4, 4), 0),
     ("max_pool1d", lambda: nn.MaxPool1d(3, stride=2, padding=1), lambda n: ember.randn(n, 3, 10), 0),
     ("max_pool2d", lambda: nn.MaxPool2d(2), lambda n: ember.randn(n, 3, 8, 6), 0),
     ("max_pool2d_padded_dilated", lambda: nn.MaxPool2d(3, stride=2, padding=1, dilation=2, ceil_mode=True),
@@ -92,6 +94,9 @@ CASES = [
     ("log_softmax", lambda: nn.LogSoftmax(dim=-1), lambda n: ember.randn(n, 7), 0),
     ("dropout_eval", lambda: nn.Sequential(nn.Linear(7, 7), nn.Dropout(0.5)), lambda n: ember.randn(n, 7), 0),
     ("embedding", lambda: nn.Embedding(10, 4), lambda n: ember.randint(0, 10, (n, 3)), 0),
+    ("embedding_padding_idx", lambda: nn.Embedding(10, 4, padding_idx=0), lambda n: ember.randint(0, 10, (n, 3)), 0),
+    ("flatten_unflatten_identity", lambda: nn.Sequential(nn.Flatten(), nn.Identity(), nn.Unflatten(1, (2, 6))),
+     lambda n: ember.randn(n, 3, 4), 0),
     ("lstm", lambda: _recurrent("LSTM"), _recurrent_inputs("LSTM"), 1),
     ("lstm_2layer_bidirectional_state", lambda: _recurrent("LSTM", True, num_layers=2, bidirectional=True),
      _recurrent_inputs("LSTM", True, num_layers=2, bidirectional=True), (1, 1, 1)),
@@ -112,6 +117,17 @@ CASES = [
      lambda: nn.TransformerEncoderLayer(8, 2, 16, activation="gelu", batch_first=True, norm_first=True),
      lambda n: ember.randn(n, 4, 8), 0),
 ]
+
+
+class _Forward(nn.Module):
+    """A module called with extra keyword arguments."""
+
+    def __init__(self, module, **kwargs):
+        super().__init__()
+        self.module, self.kwargs = module, kwargs
+
+    def forward(self, x):
+        return self.module(x, **self.kwargs)
 
 
 class _SelfAttention(nn.Module):
