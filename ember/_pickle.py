@@ -10,6 +10,7 @@ onto ember's. ``TorchPickler`` writes tensors, dtypes and sizes under torch's na
 """
 from __future__ import annotations
 
+import functools
 import pickle
 import struct
 from codecs import encode as _encode
@@ -20,6 +21,7 @@ import numpy as np
 
 from . import _dtype
 from ._tensor import Tensor, Size, device
+from .nn.parameter import Parameter
 
 
 class CheckpointError(pickle.UnpicklingError, RuntimeError):
@@ -100,7 +102,6 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
 
 
 def _rebuild_parameter(data, requires_grad, backward_hooks):
-    from .nn.parameter import Parameter
     if not isinstance(data, Tensor):
         raise CheckpointError(f"a parameter must hold a tensor, got {type(data).__name__}")
     return Parameter(data, bool(requires_grad))
@@ -120,7 +121,6 @@ def _rebuild_parameter_with_state(data, requires_grad, backward_hooks, state):
 
 
 def _rebuild_from_type_v2(func, new_type, args, state):
-    from .nn.parameter import Parameter
     if func not in _REBUILDS or not isinstance(args, tuple):
         raise CheckpointError(f"_rebuild_from_type_v2 may only call a tensor rebuild function, got {func!r}")
     t = func(*args)
@@ -152,9 +152,9 @@ _STORAGE_DTYPES = {"Float": _dtype.float32, "Double": _dtype.float64, "Half": _d
                    "Byte": _dtype.uint8, "Bool": _dtype.bool_}
 
 
+@functools.cache
 def _torch_names() -> dict[str, Any]:
     """torch's global names in a checkpoint -> ember's objects: the weights-only allowlist."""
-    from .nn.parameter import Parameter
     names: dict[str, Any] = {
         "collections.OrderedDict": OrderedDict, "collections.Counter": Counter,
         "torch.nn.parameter.Parameter": Parameter, "torch.Size": Size, "torch.Tensor": Tensor,
@@ -281,7 +281,6 @@ class RestrictedUnpickler:
         self.stack[-1] = func(*args)
 
     def _newobj(self) -> None:
-        from .nn.parameter import Parameter
         args, cls = self.stack.pop(), self.stack.pop()
         if not isinstance(args, tuple):
             raise CheckpointError("NEWOBJ arguments must be a tuple")
@@ -558,7 +557,6 @@ class TorchPickler(pickle._Pickler):
         super().save(obj, save_persistent_id)
 
     def reducer_override(self, obj):
-        from .nn.parameter import Parameter
         if isinstance(obj, Parameter):
             return (Global("torch._utils", "_rebuild_parameter"),
                     (Tensor._make(obj._data), obj.requires_grad, OrderedDict()))

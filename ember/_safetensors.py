@@ -145,14 +145,15 @@ def _decode(s, tensors: dict, fname: str, depth: int):
 
 
 # ------------------------------------------------------------------ the file format
-def _check_json_size(text, file_size: int, fname: str) -> None:
+def _check_json_size(text, file_size: int, fname: str, start: int = 0, end: int | None = None) -> None:
     """Refuse JSON with more containers than the file's size allows, before parsing it.
 
     Parsing makes a Python object of some 60 bytes per ``[`` or ``{``; a crafted header of
     millions of empty lists would need gigabytes.
     """
     open_, brace = ("[", "{") if isinstance(text, str) else (b"[", b"{")
-    n = text.count(open_) + text.count(brace)
+    end = len(text) if end is None else end
+    n = text.count(open_, start, end) + text.count(brace, start, end)
     if n > 100_000 + file_size // 32:
         raise CheckpointError(f"ember.load: {fname}: {n} JSON containers in a file of {file_size} bytes "
                               "(corrupted or crafted)")
@@ -166,8 +167,8 @@ def _deserialize(buf, fname: str):
     n = int.from_bytes(buf[:8], "little")
     if n > MAX_HEADER or 8 + n > len(buf):
         raise bad(f"header length {n} exceeds the file size {len(buf)} (truncated or corrupted)")
+    _check_json_size(buf if isinstance(buf, bytes) else bytes(buf), len(buf), fname, 8, 8 + n)
     raw = bytes(buf[8:8 + n])
-    _check_json_size(raw, len(buf), fname)
     try:
         header = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError) as e:

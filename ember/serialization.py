@@ -208,7 +208,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only: bool | None 
         if bytes(buf[:1]) == b"\x80" and bytes(buf[8:9]) != b"{":  # a pickle, not a header length
             return _load_legacy(buf, fname, map_location, weights_only)
         return _safetensors.read(buf, fname)
-    except (CheckpointError, _NoDevice):
+    except CheckpointError:
         raise
     except pickle.UnpicklingError as e:
         raise CheckpointError(f"ember.load: {fname} is corrupted: {e}") from e
@@ -222,10 +222,6 @@ _CORRUPT = (EOFError, struct.error, zipfile.BadZipFile, zipfile.LargeZipFile, Un
             MemoryError, OverflowError)
 
 
-class _NoDevice(RuntimeError):
-    """A storage mapped to a device that ember does not have (torch's CPU build raises the same)."""
-
-
 def _restore(storage: Storage, location: str, map_location) -> Storage:
     """Where torch would put a storage saved on ``location``; ember only has the CPU."""
     if callable(map_location):
@@ -235,10 +231,13 @@ def _restore(storage: Storage, location: str, map_location) -> Storage:
         location = map_location.get(location, location)
     elif map_location is not None:
         location = str(map_location)
-    if not str(location).startswith("cpu"):
-        raise _NoDevice(f"Attempting to deserialize object on a {str(location).split(':')[0].upper()} device but "
-                           "ember only has the CPU. Please use ember.load with map_location='cpu' to map your "
-                           "storages to the CPU.")
+    location = str(location)
+    if location.split(":")[0] in ("cuda", "mps", "xpu", "hpu", "meta", "privateuseone"):
+        raise CheckpointError(f"Attempting to deserialize object on a {location.split(':')[0].upper()} device but "
+                              "ember only has the CPU. Please use ember.load with map_location='cpu' to map your "
+                              "storages to the CPU.")
+    if location != "cpu":
+        raise CheckpointError(f"don't know how to restore data location {location!r:.50}")
     return storage
 
 

@@ -61,6 +61,7 @@ def test_torch_files_of_every_dtype_load_with_equal_values(tmp_path, fmt):
     _same(back, ref)
     for k in obj:
         _same(back[k], obj[k])
+    _same(ember.load(p, weights_only=False), torch.load(p, weights_only=False))
 
 
 @pytest.mark.parametrize("fmt", ["zip", "legacy"])
