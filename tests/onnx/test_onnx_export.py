@@ -166,3 +166,15 @@ def test_import_ember_exposes_onnx():
     code = "import ember; print(ember.onnx.export.__name__, ember.onnx.errors.UnsupportedOperatorError.__name__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["export", "UnsupportedOperatorError"], out.stderr
+
+
+def test_control_flow_follows_the_example():
+    """A branch on a value is frozen at the example's path, with a warning (torch's tracer warns too); with
+    dynamic axes, where sizes must be followed, it is an error."""
+    branchy = _Forward(lambda x: x * 2 if float(x[0, 0]) > 0 else x - 1)
+    x = ember.tensor([[1.0, -1.0, -2.0, -3.0]])  # the second run's shuffled values start with -2.0
+    with pytest.warns(UserWarning, match="path the example inputs took"):
+        data = export(branchy, x)
+    np.testing.assert_allclose(run(session(data), x)[0], (x * 2).numpy())
+    with pytest.raises(ember.onnx.OnnxExporterError, match="control flow"):
+        ember.onnx.export(branchy, x, io.BytesIO(), dynamic_axes={"x": [0]})
