@@ -130,7 +130,7 @@ def test_worker_info_and_init_fn_and_errors():
             return i
     assert edata.get_worker_info() is None
     list(edata.DataLoader(Squares(4), batch_size=2, num_workers=2, worker_init_fn=_init))
-    with pytest.raises(RuntimeError, match="boom"):
+    with pytest.raises(ValueError, match="boom"):  # the worker's own class, as torch
         list(edata.DataLoader(Bad(), batch_size=1, num_workers=2))
 
 

@@ -1,34 +1,26 @@
 """DataLoader: batches from a dataset, in order, from the main process or worker processes."""
 from __future__ import annotations
 
+import fcntl
+import itertools
 import multiprocessing as mp
-import queue as queue_mod
-from dataclasses import dataclass
-from typing import Any, Callable
+import os
+import select
+import signal
+import threading
+import time
+import warnings
+from typing import Callable
 
-import numpy as np
-
-from ..._tensor import Tensor
+from . import _worker
 from ._collate import default_collate, default_convert
+from ._worker import WorkerInfo, get_worker_info  # noqa: F401  re-exported
 from .dataset import IterableDataset
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
-
-@dataclass
-class WorkerInfo:
-    """What ``get_worker_info()`` returns inside a worker process."""
-    id: int
-    num_workers: int
-    seed: int
-    dataset: Any
-
-
-_worker_info: WorkerInfo | None = None
-
-
-def get_worker_info() -> WorkerInfo | None:
-    """The current worker's info, or None in the main process."""
-    return _worker_info
+_JOIN_S = 5.0  # how long shutdown waits for workers to finish their batch before killing them
+_PIPE_BYTES = 1 << 20  # a batch of a few hundred KiB goes through a result pipe in one write
+_F_SETPIPE_SZ = 1031
 
 
 class DataLoader:
@@ -42,8 +34,20 @@ class DataLoader:
         num_workers: worker processes loading batches in parallel (0: the main process).
         collate_fn: how a list of samples becomes a batch (``default_collate``).
         drop_last: drop the last incomplete batch.
+        timeout: seconds to wait for a batch from the workers before raising (0: no limit; a dead
+            worker is reported at once either way).
         worker_init_fn: called as ``worker_init_fn(worker_id)`` in each worker.
-        generator: the ``ember.Generator`` used for shuffling.
+        multiprocessing_context: start method (``"fork"`` by default) or context for the workers.
+        generator: the ``ember.Generator`` used for shuffling and for the workers' base seed.
+        prefetch_factor: batches each worker loads ahead (2 by default with workers).
+        persistent_workers: keep the workers alive from one epoch to the next.
+        in_order: yield batches in sampler order (False: as soon as a worker delivers one).
+
+    Example::
+
+        >>> loader = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True, num_workers=2)
+        >>> for xb, yb in loader:
+        ...     loss = loss_fn(model(xb), yb)
     """
 
     def __init__(self, dataset, batch_size: int | None = 1, shuffle: bool | None = None, sampler=None,
@@ -55,14 +59,29 @@ class DataLoader:
         if num_workers < 0:
             raise ValueError("num_workers option should be non-negative; use num_workers=0 to disable "
                              "multiprocessing.")
-        self.dataset, self.num_workers, self.pin_memory = dataset, num_workers, pin_memory
-        self.timeout, self.worker_init_fn, self.generator = timeout, worker_init_fn, generator
-        self.prefetch_factor = 2 if prefetch_factor is None else prefetch_factor
-        self.multiprocessing_context = multiprocessing_context
+        if timeout < 0:
+            raise ValueError("timeout option should be non-negative")
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError("prefetch_factor option could only be specified in multiprocessing.let num_workers "
+                             "> 0 to enable multiprocessing, otherwise set prefetch_factor to None.")
+        if num_workers > 0 and prefetch_factor is None:
+            prefetch_factor = 2
+        elif prefetch_factor is not None and prefetch_factor < 0:
+            raise ValueError("prefetch_factor option should be non-negative")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("persistent_workers option needs num_workers > 0")
+        self.dataset, self.num_workers, self.prefetch_factor = dataset, num_workers, prefetch_factor
+        self.pin_memory, self.pin_memory_device, self.timeout = pin_memory, pin_memory_device, timeout
+        self.worker_init_fn, self.multiprocessing_context, self.in_order = worker_init_fn, multiprocessing_context, \
+            in_order
         self._iterable = isinstance(dataset, IterableDataset)
-        if self._iterable and (shuffle or sampler is not None or batch_sampler is not None):
-            raise ValueError("DataLoader with IterableDataset: expected unspecified shuffle, sampler and "
-                             "batch_sampler options")
+        if self._iterable:
+            for name, value in (("shuffle", shuffle), ("sampler", sampler), ("batch_sampler", batch_sampler)):
+                if value not in (None, False):
+                    raise ValueError(f"DataLoader with IterableDataset: expected unspecified {name} option, but got "
+                                     f"{name}={value}")
+        if sampler is not None and shuffle:
+            raise ValueError("sampler option is mutually exclusive with shuffle")
         if batch_sampler is not None:
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
                 raise ValueError("batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, "
@@ -71,18 +90,47 @@ class DataLoader:
         elif batch_size is None and drop_last:
             raise ValueError("batch_size=None option disables auto-batching and is mutually exclusive with "
                              "drop_last")
-        if sampler is not None and shuffle:
-            raise ValueError("sampler option is mutually exclusive with shuffle")
         if sampler is None and not self._iterable:
             sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
         if batch_size is not None and batch_sampler is None and not self._iterable:
             batch_sampler = BatchSampler(sampler, batch_size, drop_last)
         self.batch_size, self.drop_last, self.sampler, self.batch_sampler = batch_size, drop_last, sampler, \
             batch_sampler
+        self.generator, self.persistent_workers = generator, persistent_workers
         self._auto_collation = batch_sampler is not None or (self._iterable and batch_size is not None)
         if collate_fn is None:
             collate_fn = default_collate if self._auto_collation else default_convert
         self.collate_fn = collate_fn
+        self._iterator = None
+        self._initialized = True
+
+    @property
+    def multiprocessing_context(self):
+        """The context workers are started from (None: fork)."""
+        return self._mp_context
+
+    @multiprocessing_context.setter
+    def multiprocessing_context(self, context) -> None:
+        if context is not None:
+            if self.num_workers == 0:
+                raise ValueError(f"multiprocessing_context can only be used with multi-process loading "
+                                 f"(num_workers > 0), but got num_workers={self.num_workers}")
+            if isinstance(context, str):
+                methods = mp.get_all_start_methods()
+                if context not in methods:
+                    raise ValueError(f"multiprocessing_context option should specify a valid start method in "
+                                     f"{methods!r}, but got multiprocessing_context={context!r}")
+                context = mp.get_context(context)
+            if not isinstance(context, mp.context.BaseContext):
+                raise TypeError(f"multiprocessing_context option should be a valid context object or a string "
+                                f"specifying the start method, but got multiprocessing_context={context}")
+        self._mp_context = context
+
+    def __setattr__(self, name: str, value) -> None:
+        if getattr(self, "_initialized", False) and name in ("batch_size", "batch_sampler", "sampler", "drop_last",
+                                                             "dataset", "persistent_workers"):
+            raise ValueError(f"{name} attribute should not be set after DataLoader is initialized")
+        super().__setattr__(name, value)
 
     def __len__(self) -> int:
         if self._iterable:
@@ -92,214 +140,256 @@ class DataLoader:
             return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
         return len(self.batch_sampler) if self.batch_sampler is not None else len(self.sampler)
 
-    def _index_batches(self):
-        return iter(self.batch_sampler) if self.batch_sampler is not None else iter(self.sampler)
+    @property
+    def _index_sampler(self):
+        return self.batch_sampler if self.batch_sampler is not None else self.sampler
 
-    def _fetch(self, indices):
-        if self._auto_collation:
-            return self.collate_fn([self.dataset[i] for i in indices])
-        return self.collate_fn(self.dataset[indices])
+    def _index_iter(self):
+        """The sampler's entries; an iterable dataset gets an endless stream of batch-sized placeholders."""
+        if self._iterable:
+            return itertools.repeat([None] * self.batch_size if self._auto_collation else None)
+        return iter(self._index_sampler)
+
+    def _fetcher(self) -> _worker.Fetcher:
+        return _worker.Fetcher(self.dataset, self._iterable, self._auto_collation, self.collate_fn, self.drop_last)
 
     def __iter__(self):
+        if self.pin_memory:
+            warnings.warn("'pin_memory' argument is set as true but no accelerator is found, then device pinned "
+                          "memory won't be used.", stacklevel=2)
         if self.num_workers == 0:
-            return self._iter_single()
+            return _SingleProcessIter(self)
+        if self.persistent_workers:
+            if self._iterator is None or self._iterator._shut:
+                self._iterator = _MultiProcessIter(self)
+            else:
+                self._iterator._reset(self)
+            return self._iterator
         return _MultiProcessIter(self)
 
-    def _iter_single(self):
-        if self._iterable:
-            yield from _iterable_batches(self, iter(self.dataset))
-            return
-        for indices in self._index_batches():
-            yield self._fetch(indices)
 
-
-def _iterable_batches(loader, it):
-    if loader.batch_size is None:
-        for sample in it:
-            yield loader.collate_fn(sample)
-        return
-    batch = []
-    for sample in it:
-        batch.append(sample)
-        if len(batch) == loader.batch_size:
-            yield loader.collate_fn(batch)
-            batch = []
-    if batch and not loader.drop_last:
-        yield loader.collate_fn(batch)
-
-
-# --------------------------------------------------------------------------- worker processes
-# Batches cross the process boundary as NumPy arrays (tensors are rebuilt on arrival):
-# ember tensors deliberately refuse to be pickled.
-def _to_wire(obj):
-    if isinstance(obj, Tensor):
-        return _WireTensor(obj._data)
-    if isinstance(obj, dict):
-        return type(obj)({k: _to_wire(v) for k, v in obj.items()})
-    if isinstance(obj, tuple) and hasattr(obj, "_fields"):
-        return type(obj)(*(_to_wire(v) for v in obj))
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_to_wire(v) for v in obj)
-    return obj
-
-
-def _from_wire(obj):
-    if isinstance(obj, _WireTensor):
-        return Tensor._make(obj.array)
-    if isinstance(obj, dict):
-        return type(obj)({k: _from_wire(v) for k, v in obj.items()})
-    if isinstance(obj, tuple) and hasattr(obj, "_fields"):
-        return type(obj)(*(_from_wire(v) for v in obj))
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_from_wire(v) for v in obj)
-    return obj
-
-
-class _WireTensor:
-    __slots__ = ("array",)
-
-    def __init__(self, array: np.ndarray) -> None:
-        self.array = array
-
-    def __getstate__(self):
-        return self.array
-
-    def __setstate__(self, state) -> None:
-        self.array = state
-
-
-class _Done:
-    pass
-
-
-def _worker_loop(loader, worker_id, num_workers, seed, index_q, result_q):
-    global _worker_info
-    from ... import random as ember_random
-    ember_random.manual_seed(seed)
-    _worker_info = WorkerInfo(worker_id, num_workers, seed, loader.dataset)
-    if loader.worker_init_fn is not None:
-        loader.worker_init_fn(worker_id)
-    if loader._iterable:
-        try:
-            for k, batch in enumerate(_iterable_batches(loader, iter(loader.dataset))):
-                result_q.put((worker_id, k, _to_wire(batch), None))
-        except Exception as e:  # noqa: BLE001  reported in the main process
-            result_q.put((worker_id, -1, None, f"{type(e).__name__}: {e}"))
-        result_q.put((worker_id, -1, _Done(), None))
-        return
-    while True:
-        task = index_q.get()
-        if task is None:
-            return
-        k, indices = task
-        try:
-            result_q.put((worker_id, k, _to_wire(loader._fetch(indices)), None))
-        except Exception as e:  # noqa: BLE001
-            result_q.put((worker_id, k, None, f"{type(e).__name__}: {e}"))
-
-
-class _MultiProcessIter:
-    """Hands batches of indices to workers round-robin and yields their results in order."""
-
+class _SingleProcessIter:
     def __init__(self, loader: DataLoader) -> None:
-        from ... import random as ember_random
-        ctx = loader.multiprocessing_context or mp.get_context("fork")
-        if isinstance(ctx, str):
-            ctx = mp.get_context(ctx)
-        self.loader, self.n = loader, loader.num_workers
-        base_seed = int(ember_random._gen(loader.generator).integers(0, 2 ** 62))
-        self.result_q = ctx.Queue()
-        self.index_qs = [ctx.Queue() for _ in range(self.n)]
-        self.workers = [ctx.Process(target=_worker_loop, args=(loader, i, self.n, base_seed + i, self.index_qs[i],
-                                                                self.result_q), daemon=True) for i in range(self.n)]
-        for w in self.workers:
-            w.start()
-        self.timeout = loader.timeout if loader.timeout > 0 else None
-        if loader._iterable:
-            self._gen = self._iter_iterable()
-        else:
-            self._gen = self._iter_map()
+        if loader.timeout != 0:
+            raise AssertionError("_SingleProcessDataLoaderIter requires timeout == 0")
+        self._indices, self._fetcher, self._sampler = loader._index_iter(), loader._fetcher(), loader._index_sampler
 
     def __iter__(self):
         return self
 
     def __next__(self):
-        return next(self._gen)
+        return self._fetcher.fetch(next(self._indices))
 
-    def _get(self):
+    def __len__(self) -> int:
+        return len(self._sampler)
+
+
+class _MultiProcessIter:
+    """Starts the workers, hands them sampler entries round-robin and yields their batches in order.
+
+    Each worker has a task pipe and a result pipe of its own. The main process waits on all result pipes
+    and on the workers' process sentinels at once, so a worker that dies is noticed as soon as it exits
+    rather than after a timeout. Tasks are written without blocking (a full task pipe waits in an outbox)
+    so that the main process never blocks writing to a worker that is itself blocked writing a batch.
+    """
+
+    def __init__(self, loader: DataLoader) -> None:
+        from ... import random as ember_random
+        if loader.prefetch_factor <= 0:
+            raise AssertionError("prefetch_factor must be greater than 0 for MultiProcessingDataLoaderIter")
+        ctx = loader.multiprocessing_context or mp.get_context("fork")
+        self._n, self._prefetch, self._in_order = loader.num_workers, loader.prefetch_factor, loader.in_order
+        self._timeout, self._persistent, self._sampler = loader.timeout, loader.persistent_workers, loader._index_sampler
+        self._workers, self._task_fds, self._result_fds, self._outbox = [], [], [], []
+        self._shut = False
+        base_seed = int(ember_random._gen(loader.generator).integers(0, 2 ** 62))
+        # workers die with this process (Linux); the signal follows the thread that forks, so only
+        # from the main thread: otherwise an idle worker notices the closed pipe or its new parent
+        pdeathsig = threading.current_thread() is threading.main_thread()
+        inherited = ctx.get_start_method() == "fork"
         try:
-            return self.result_q.get(timeout=self.timeout)
-        except queue_mod.Empty:
+            for i in range(self._n):
+                task_r, task_w = ctx.Pipe(duplex=False)
+                result_r, result_w = ctx.Pipe(duplex=False)
+                for conn in (task_w, result_w):
+                    try:
+                        fcntl.fcntl(conn.fileno(), _F_SETPIPE_SZ, _PIPE_BYTES)
+                    except OSError:  # over the per-user pipe allowance: the default size works too
+                        pass
+                # with fork a worker also inherits this process's ends of its own and earlier workers' pipes
+                others = tuple(c.fileno() for c in [task_w, result_r, *self._task_fds, *self._result_fds]) \
+                    if inherited else ()
+                w = ctx.Process(target=_worker.worker_loop, daemon=True,
+                                args=(loader.dataset, loader._iterable, loader._auto_collation, loader.collate_fn,
+                                      loader.drop_last, base_seed, loader.worker_init_fn, i, self._n, task_r,
+                                      result_w, os.getpid(), pdeathsig, others))
+                w.start()
+                task_r.close()
+                result_w.close()
+                os.set_blocking(task_w.fileno(), False)
+                self._workers.append(w)
+                self._task_fds.append(task_w)
+                self._result_fds.append(result_r)
+                self._outbox.append(bytearray())
+        except BaseException:
             self._shutdown()
-            raise RuntimeError(f"DataLoader timed out after {self.loader.timeout} seconds") from None
+            raise
+        self._poll = select.poll()
+        self._fd_owner = {}
+        for i, w in enumerate(self._workers):
+            for fd in (self._result_fds[i].fileno(), w.sentinel):
+                self._poll.register(fd, select.POLLIN)
+                self._fd_owner[fd] = i
+        self._reset(loader, first=True)
 
-    def _iter_map(self):
-        batches = enumerate(self.loader._index_batches())
-        sent = received = 0
-        pending = {}
-        try:
-            for _ in range(self.n * self.loader.prefetch_factor):
-                sent += self._send(batches, sent)
-            while received < sent:
-                while received not in pending:
-                    _, k, data, err = self._get()
-                    if err is not None:
-                        raise RuntimeError(f"Caught {err} in DataLoader worker process")
-                    pending[k] = data
-                yield _from_wire(pending.pop(received))
-                received += 1
-                sent += self._send(batches, sent)
-        finally:
+    def _reset(self, loader: DataLoader, first: bool = False) -> None:
+        self._indices = loader._index_iter()
+        self._send_idx = self._rcvd_idx = 0
+        self._task_info: dict = {}  # task id -> (worker,) while loading, (worker, batch) once out of order
+        self._active = [True] * self._n  # False: this worker's IterableDataset replica ran out this epoch
+        self._tasks = [0] * self._n
+        self._cycle = itertools.cycle(range(self._n))
+        if not first:  # persistent workers: drop what the last epoch left in the pipes
+            for i in range(self._n):
+                self._put(i, _worker.Resume())
+            acks = 0
+            while acks < self._n:
+                acks += isinstance(self._receive()[1], _worker.Resume)
+        for _ in range(self._prefetch * self._n):
+            self._try_put_index()
+
+    def __iter__(self):
+        return self
+
+    def __len__(self) -> int:
+        return len(self._sampler)
+
+    def __next__(self):
+        if self._shut:
+            raise StopIteration
+        while True:
+            while self._rcvd_idx < self._send_idx:
+                info = self._task_info.get(self._rcvd_idx)
+                if info and (len(info) == 2 or self._active[info[0]]):
+                    break
+                self._task_info.pop(self._rcvd_idx, None)
+                self._rcvd_idx += 1
+            else:
+                if not self._persistent:
+                    self._shutdown()
+                raise StopIteration
+            if len(self._task_info[self._rcvd_idx]) == 2:
+                worker, data = self._task_info.pop(self._rcvd_idx)
+                self._rcvd_idx += 1
+                return self._process(data, worker)
+            worker, (k, data) = self._receive()
+            if isinstance(data, _worker.Exhausted):
+                self._active[worker] = False
+                self._tasks[worker] -= 1
+                self._task_info.pop(k, None)
+                self._try_put_index()
+                continue
+            if k == self._rcvd_idx or not self._in_order:
+                self._task_info.pop(k)
+                self._rcvd_idx += k == self._rcvd_idx
+                return self._process(data, worker)
+            self._task_info[k] += (data,)
+
+    def _process(self, data, worker: int):
+        self._tasks[worker] -= 1
+        self._try_put_index()
+        if isinstance(data, _worker.WorkerError):
             self._shutdown()
+            data.reraise()
+        return data
 
-    def _send(self, batches, k) -> int:
+    def _try_put_index(self) -> None:
         try:
-            idx, indices = next(batches)
+            index = next(self._indices)
         except StopIteration:
-            return 0
-        self.index_qs[idx % self.n].put((idx, indices))
-        return 1
+            return
+        for _ in range(self._n):
+            w = next(self._cycle)
+            if self._active[w] and (self._in_order or self._tasks[w] < self._prefetch * self._n // sum(self._active)):
+                break
+        else:
+            return
+        self._put(w, (self._send_idx, index))
+        self._task_info[self._send_idx] = (w,)
+        self._tasks[w] += 1
+        self._send_idx += 1
 
-    def _iter_iterable(self):
-        # each worker iterates its own replica of the dataset (split it with get_worker_info())
-        buffers = {i: {} for i in range(self.n)}
-        nxt = {i: 0 for i in range(self.n)}
-        done = set()
-        w = 0
+    def _put(self, worker: int, message) -> None:
+        self._outbox[worker] += _worker.encode(message)
+        self._flush(worker)
+
+    def _flush(self, worker: int) -> None:
+        box, fd = self._outbox[worker], self._task_fds[worker].fileno()
         try:
-            while len(done) < self.n:
-                if w in done:
-                    w = (w + 1) % self.n
-                    continue
-                while nxt[w] not in buffers[w] and w not in done:
-                    wid, k, data, err = self._get()
-                    if err is not None:
-                        raise RuntimeError(f"Caught {err} in DataLoader worker process")
-                    if isinstance(data, _Done):
-                        done.add(wid)
-                    else:
-                        buffers[wid][k] = data
-                if nxt[w] in buffers[w]:
-                    yield _from_wire(buffers[w].pop(nxt[w]))
-                    nxt[w] += 1
-                w = (w + 1) % self.n
-            for wid in range(self.n):  # anything left after the worker finished
-                while nxt[wid] in buffers[wid]:
-                    yield _from_wire(buffers[wid].pop(nxt[wid]))
-                    nxt[wid] += 1
-        finally:
-            self._shutdown()
+            del box[:os.write(fd, box)]
+        except BlockingIOError:
+            pass
+        if box:
+            self._poll.register(fd, select.POLLOUT)
+            self._fd_owner[fd] = worker
+        elif fd in self._fd_owner:
+            self._poll.unregister(fd)
+            del self._fd_owner[fd]
 
-    def _shutdown(self) -> None:
-        for q in self.index_qs:
-            try:
-                q.put(None)
-            except (OSError, ValueError):
-                pass
-        for w in self.workers:
-            w.join(timeout=1)
+    def _receive(self):
+        """(worker, message) from whichever worker answers first; raises if a worker died or on timeout."""
+        deadline = time.monotonic() + self._timeout if self._timeout > 0 else None
+        while True:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic()) * 1000
+            events = self._poll.poll(wait)
+            if not events and deadline is not None and time.monotonic() >= deadline:
+                self._shutdown(grace=0.0)  # a worker this late is stuck: don't wait for it
+                raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds")
+            dead = []
+            for fd, ev in events:
+                w = self._fd_owner[fd]
+                if fd == self._result_fds[w].fileno():
+                    try:
+                        return w, _worker.recv(fd)
+                    except EOFError:  # died while writing
+                        dead.append(w)
+                elif fd == self._task_fds[w].fileno():
+                    self._flush(w)
+                elif not select.select([self._result_fds[w]], [], [], 0)[0]:  # exited with nothing left to read
+                    dead.append(w)
+            if dead:
+                self._died(dead)
+
+    def _died(self, dead: list) -> None:
+        dead = sorted(set(dead) | {i for i, w in enumerate(self._workers) if not w.is_alive()})
+        details = []
+        for i in dead:
+            w = self._workers[i]
+            w.join(_JOIN_S)
+            code = w.exitcode
+            how = f"is killed by signal: {signal.strsignal(-code)}" if code is not None and code < 0 else \
+                f"exited unexpectedly with exit code {code}"
+            details.append((i, w.pid, how))
+        self._shutdown()
+        pids = ", ".join(str(pid) for _, pid, _ in details)
+        cause = RuntimeError("; ".join(f"DataLoader worker (pid {pid}) {how}." for _, pid, how in details))
+        raise RuntimeError(f"DataLoader worker (pid(s) {pids}) exited unexpectedly: " +
+                           "; ".join(f"worker {i} (pid {pid}) {how}" for i, pid, how in details)) from cause
+
+    def _shutdown(self, grace: float = _JOIN_S) -> None:
+        """Stop the workers: closed pipes tell them to exit; any still there after ``grace`` s are killed."""
+        if self._shut:
+            return
+        self._shut = True
+        for conn in self._task_fds + self._result_fds:
+            conn.close()
+        deadline = time.monotonic() + grace
+        for w in self._workers:
+            w.join(max(0.0, deadline - time.monotonic()))
+        for w in self._workers:
             if w.is_alive():
-                w.terminate()
+                w.kill()
+                w.join()
 
     def __del__(self) -> None:
         try:

@@ -1,0 +1,110 @@
+"""DataLoader epochs, ember vs torch in the same run, with 0, 2 and 4 worker processes.
+
+Run: python benchmarks/dataloader.py [--workers 0 2 4] [--repeat 3] [--batch-size 128]
+Two datasets, the same data in both libraries:
+1. in memory: a ``TensorDataset`` of 60000 x 784 float32 rows and int64 labels;
+2. Fashion-MNIST's training files (``ember.datasets.FashionMNIST``; torch reads the same NumPy arrays
+   through a plain ``Dataset`` returning ``(image, label)``, as torchvision's does before transforms).
+An epoch is one shuffled pass, workers started and stopped as a training loop without
+``persistent_workers`` does; each library keeps its best of ``--repeat`` epochs, the two taking turns.
+"""
+from __future__ import annotations
+
+import os
+
+# some machines of this environment pin OpenBLAS to old kernels; users' machines don't
+for _var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+    os.environ.pop(_var, None)
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+
+def blas_kernel() -> str:
+    """Which BLAS library and kernel NumPy runs, as threadpoolctl reports it."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown (pip install threadpoolctl)"
+    infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    return ", ".join(f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')}" for i in infos) or "none"
+
+
+def datasets(lib_name: str, x: np.ndarray, y: np.ndarray):
+    """The two datasets for ``lib_name``: in-memory tensors, and Fashion-MNIST as NumPy samples."""
+    if lib_name == "ember":
+        import ember
+        from ember.datasets import FashionMNIST
+        from ember.utils.data import TensorDataset
+        yield "TensorDataset 60000x784", TensorDataset(ember.tensor(x), ember.tensor(y))
+        yield "Fashion-MNIST files", FashionMNIST(train=True)
+        return
+    import torch
+    from torch.utils.data import Dataset, TensorDataset
+
+    from ember.datasets import FashionMNIST
+
+    class ArrayPairs(Dataset):
+        def __init__(self, images: np.ndarray, labels: np.ndarray) -> None:
+            self.images, self.labels = images, labels
+
+        def __getitem__(self, i):
+            return self.images[i], int(self.labels[i])
+
+        def __len__(self) -> int:
+            return len(self.images)
+
+    yield "TensorDataset 60000x784", TensorDataset(torch.tensor(x), torch.tensor(y))
+    fm = FashionMNIST(train=True)
+    yield "Fashion-MNIST files", ArrayPairs(fm.data.numpy(), fm.targets.numpy())
+
+
+def epoch_seconds(lib, dataset, workers: int, batch_size: int) -> float:
+    """One shuffled epoch, workers included; the batches are touched as a training step would."""
+    g = lib.Generator().manual_seed(0)
+    loader = lib.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=workers,
+                                       generator=g)
+    start = time.perf_counter()
+    n = 0
+    for xb, yb in loader:
+        n += yb.shape[0]
+    elapsed = time.perf_counter() - start
+    assert n == len(dataset)
+    return elapsed
+
+
+def main() -> None:
+    """Time both libraries and print a table."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--workers", type=int, nargs="+", default=[0, 2, 4])
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--batch-size", type=int, default=128)
+    args = p.parse_args()
+
+    import torch
+
+    import ember
+
+    torch.set_num_threads(1)
+    ember.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((60000, 784), dtype=np.float32)
+    y = rng.integers(0, 10, size=60000)
+    libs = {"torch": torch, "ember": ember}
+    sets = {name: dict(datasets(name, x, y)) for name in libs}
+    print(f"BLAS: {blas_kernel()}; batch {args.batch_size}; best of {args.repeat} epochs; {os.cpu_count()} CPUs")
+    print(f"{'dataset':<26}{'workers':>8}{'torch s':>10}{'ember s':>10}{'ember/torch':>13}")
+    for ds_name in sets["torch"]:
+        for workers in args.workers:
+            best = {name: float("inf") for name in libs}
+            for _ in range(args.repeat):
+                for name, lib in libs.items():
+                    best[name] = min(best[name], epoch_seconds(lib, sets[name][ds_name], workers, args.batch_size))
+            print(f"{ds_name:<26}{workers:>8}{best['torch']:>10.3f}{best['ember']:>10.3f}"
+                  f"{best['ember'] / best['torch']:>13.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,285 @@
+"""What runs inside a DataLoader worker process, and the pipe format both ends speak.
+
+A message is a 16-byte head (pickle length, buffer count), the buffer sizes, a protocol-5 pickle and
+then the raw bytes of each buffer the pickle left out of band (the NumPy arrays behind tensors). The
+reader receives those bytes straight into fresh arrays: a batch is copied into the pipe and out of it,
+never serialised element by element.
+"""
+from __future__ import annotations
+
+import ctypes
+import io
+import os
+import pickle
+import random
+import select
+import signal
+import struct
+import sys
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..._tensor import Tensor
+
+_HEAD = struct.Struct("<QQ")
+_IOV_MAX = 512  # vectors per readv/writev call, well under Linux's 1024
+_PARENT_CHECK_S = 1.0  # how often an idle worker checks that its parent is still there
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """What ``get_worker_info()`` returns inside a worker process."""
+    id: int
+    num_workers: int
+    seed: int
+    dataset: Any
+
+
+_worker_info: WorkerInfo | None = None
+
+
+def get_worker_info() -> WorkerInfo | None:
+    """The current worker's info, or None in the main process."""
+    return _worker_info
+
+
+# --------------------------------------------------------------------------- the pipe format
+def _rebuild_tensor(array: np.ndarray) -> Tensor:
+    return Tensor._make(array)
+
+
+class _Pickler(pickle.Pickler):
+    # ember tensors refuse to be pickled on purpose; across this pipe they travel as their arrays
+    def reducer_override(self, obj):
+        if isinstance(obj, Tensor):
+            return _rebuild_tensor, (obj._data,)
+        return NotImplemented
+
+
+def _views(obj) -> list:
+    buffers: list = []
+    f = io.BytesIO()
+    _Pickler(f, protocol=5, buffer_callback=buffers.append).dump(obj)
+    raws = [b.raw() for b in buffers]
+    sizes = struct.pack(f"<{len(raws)}Q", *(r.nbytes for r in raws))
+    return [memoryview(_HEAD.pack(f.getbuffer().nbytes, len(raws))), memoryview(sizes), f.getbuffer(), *raws]
+
+
+def encode(obj) -> bytes:
+    """One message as bytes (small messages: tasks)."""
+    return b"".join(_views(obj))
+
+
+def send(fd: int, obj) -> None:
+    """Write one message to a blocking file descriptor."""
+    _transfer(os.writev, fd, _views(obj), BrokenPipeError)
+
+
+def recv(fd: int):
+    """Read one message; EOFError if the writer is gone."""
+    head = bytearray(_HEAD.size)
+    _transfer(os.readv, fd, [memoryview(head)], EOFError)
+    n, k = _HEAD.unpack(head)
+    meta = bytearray(8 * k + n)
+    _transfer(os.readv, fd, [memoryview(meta)], EOFError)
+    buffers = [np.empty(s, np.uint8) for s in struct.unpack_from(f"<{k}Q", meta)]
+    _transfer(os.readv, fd, [memoryview(b) for b in buffers if b.nbytes], EOFError)
+    return pickle.loads(memoryview(meta)[8 * k:], buffers=buffers)
+
+
+def _transfer(op, fd: int, views: list, eof: type) -> None:
+    """Run ``op`` (readv/writev) until every view is filled or written."""
+    views = [v.cast("B") for v in views if v.nbytes]
+    while views:
+        n = op(fd, views[:_IOV_MAX])
+        if n == 0:
+            raise eof(f"DataLoader pipe {fd} closed")
+        while n and n >= views[0].nbytes:
+            n -= views.pop(0).nbytes
+        if n:
+            views[0] = views[0][n:]
+
+
+# --------------------------------------------------------------------------- messages
+@dataclass(frozen=True)
+class Resume:
+    """Main -> persistent worker: a new epoch starts (the worker answers with the same object)."""
+
+
+@dataclass(frozen=True)
+class Exhausted:
+    """Worker -> main: this worker's replica of an IterableDataset has no more samples."""
+
+
+class _KeyErrorMessage(str):
+    # KeyError shows repr() of its argument: keep the traceback readable
+    def __repr__(self) -> str:
+        return str(self)
+
+
+@dataclass
+class WorkerError:
+    """An exception raised in a worker, carried to the main process with its traceback."""
+    exc_type: type | None
+    type_name: str
+    where: str
+    text: str
+
+    @classmethod
+    def capture(cls, where: str) -> "WorkerError":
+        """The exception being handled, as a WorkerError."""
+        exc_type, exc, tb = sys.exc_info()
+        text = "".join(traceback.format_exception(exc_type, exc, tb))
+        try:
+            pickle.dumps(exc_type)
+        except Exception:  # noqa: BLE001  a class defined in a function: the name travels, not the class
+            return cls(None, exc_type.__name__, where, text)
+        return cls(exc_type, exc_type.__name__, where, text)
+
+    def reraise(self):
+        """Raise it again here with its own class (as torch: RuntimeError when that cannot be built)."""
+        msg = f"Caught {self.type_name} {self.where}.\nOriginal {self.text}"
+        if self.exc_type is KeyError:
+            msg = _KeyErrorMessage(msg)
+        elif getattr(self.exc_type, "message", None):
+            raise self.exc_type(message=msg)
+        try:
+            exc = self.exc_type(msg)
+        except Exception:  # noqa: BLE001  unknown class, or one that wants other arguments
+            raise RuntimeError(msg) from None
+        raise exc
+
+
+# --------------------------------------------------------------------------- fetching
+class Fetcher:
+    """Turns one entry of the index sampler into a batch, in the main process or in a worker."""
+
+    def __init__(self, dataset, iterable: bool, auto_collation: bool, collate_fn, drop_last: bool) -> None:
+        from ._collate import default_collate
+        from .dataset import TensorDataset
+        self.dataset, self.auto_collation, self.collate_fn, self.drop_last = dataset, auto_collation, collate_fn, \
+            drop_last
+        self.it = iter(dataset) if iterable else None
+        self.ended = False
+        # default_collate of TensorDataset rows is the rows taken at once: one fancy index per tensor
+        self.rows = None
+        if (type(dataset) is TensorDataset and collate_fn is default_collate and auto_collation
+                and not any(t.requires_grad for t in dataset.tensors)):
+            self.rows = [t._data for t in dataset.tensors]
+
+    def fetch(self, index):
+        """The batch for ``index`` (StopIteration when an iterable dataset runs out)."""
+        if self.it is not None:
+            return self._next_from_stream(index)
+        if not self.auto_collation:
+            return self.collate_fn(self.dataset[index])
+        if self.rows is not None:
+            idx = np.asarray(index)
+            if idx.ndim == 1 and idx.dtype.kind in "iu" and idx.size:
+                return [Tensor._make(a[idx]) for a in self.rows]
+        getitems = getattr(self.dataset, "__getitems__", None)
+        return self.collate_fn(getitems(index) if getitems else [self.dataset[i] for i in index])
+
+    def _next_from_stream(self, index):
+        if self.ended:
+            raise StopIteration
+        if not self.auto_collation:
+            return self.collate_fn(next(self.it))
+        data = []
+        for _ in index:
+            try:
+                data.append(next(self.it))
+            except StopIteration:
+                self.ended = True
+                break
+        if not data or (self.drop_last and len(data) < len(index)):
+            raise StopIteration
+        return self.collate_fn(data)
+
+
+# --------------------------------------------------------------------------- the worker process
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to kill this process when its parent dies (else the idle loop notices)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:  # the parent died before prctl
+        os._exit(0)
+
+
+def _next_task(fd: int, parent_pid: int):
+    """The next message from the main process, or None once it has gone away."""
+    while not select.select([fd], [], [], _PARENT_CHECK_S)[0]:
+        if os.getppid() != parent_pid:
+            return None
+    try:
+        return recv(fd)
+    except EOFError:
+        return None
+
+
+def _seed_worker(seed: int, base_seed: int, worker_id: int) -> None:
+    from ... import random as ember_random
+    random.seed(seed)
+    ember_random.manual_seed(seed)
+    # NumPy's global RNG seeded as torch seeds it (torch's _generate_state is this SeedSequence)
+    np.random.seed(np.random.SeedSequence([worker_id, base_seed & 0xFFFFFFFF, base_seed >> 32, 0])
+                   .generate_state(4))
+
+
+def worker_loop(dataset, iterable: bool, auto_collation: bool, collate_fn, drop_last: bool, base_seed: int,
+                init_fn, worker_id: int, num_workers: int, tasks, results, parent_pid: int, pdeathsig: bool,
+                close_fds: tuple) -> None:
+    """A worker: answer each (task id, index) with (task id, batch or WorkerError) until told to stop."""
+    global _worker_info
+    if pdeathsig:
+        _die_with_parent(parent_pid)
+    for fd in close_fds:  # the other workers' pipe ends, inherited through fork
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    task_fd, result_fd = tasks.fileno(), results.fileno()
+    try:
+        from ... import set_num_threads
+        set_num_threads(1)
+        seed = base_seed + worker_id
+        _seed_worker(seed, base_seed, worker_id)
+        _worker_info = WorkerInfo(worker_id, num_workers, seed, dataset)
+        where = f"in DataLoader worker process {worker_id}"
+        init_error = fetcher = None
+        try:
+            if init_fn is not None:
+                init_fn(worker_id)
+            fetcher = Fetcher(dataset, iterable, auto_collation, collate_fn, drop_last)
+        except Exception:  # noqa: BLE001  reported with the first batch, as torch does
+            init_error = WorkerError.capture(where)
+        while (task := _next_task(task_fd, parent_pid)) is not None:
+            if isinstance(task, Resume):
+                if init_error is None:
+                    fetcher = Fetcher(dataset, iterable, auto_collation, collate_fn, drop_last)
+                send(result_fd, task)
+                continue
+            k, index = task
+            if init_error is not None:
+                data, init_error = init_error, None
+            else:
+                try:
+                    data = fetcher.fetch(index)
+                except StopIteration:
+                    data = Exhausted()
+                except Exception:  # noqa: BLE001  re-raised in the main process
+                    data = WorkerError.capture(where)
+            try:
+                send(result_fd, (k, data))
+            except Exception:  # noqa: BLE001  a batch that cannot be pickled: say why in the main process
+                send(result_fd, (k, WorkerError.capture(where)))
+            del data, task
+    except (KeyboardInterrupt, BrokenPipeError):
+        pass  # Ctrl-C reaches the main process too; a closed pipe means the main process is gone
