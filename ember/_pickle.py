@@ -151,6 +151,8 @@ _STORAGE_DTYPES = {"Float": _dtype.float32, "Double": _dtype.float64, "Half": _d
                    "Long": _dtype.int64, "Int": _dtype.int32, "Short": _dtype.int16, "Char": _dtype.int8,
                    "Byte": _dtype.uint8, "Bool": _dtype.bool_}
 
+_MISSING_STORAGES = ("BFloat16", "ComplexFloat", "ComplexDouble", "QInt8", "QUInt8", "QInt32", "QUInt4x2", "QUInt2x4")
+
 
 @functools.cache
 def _torch_names() -> dict[str, Any]:
@@ -166,6 +168,8 @@ def _torch_names() -> dict[str, Any]:
     names.update({f"torch._utils.{f.__name__}": f for f in _REBUILDS})
     names.update({f"torch.{d.name}": d for d in _dtype.ALL})
     names.update({f"torch.{k}Storage": StorageType(f"{k}Storage", d) for k, d in _STORAGE_DTYPES.items()})
+    # torch dtypes that ember lacks: named, so that loading them says so (NotImplementedError)
+    names.update({f"torch.{k}Storage": StorageType(f"{k}Storage", None) for k in _MISSING_STORAGES})
     return names
 
 

@@ -29,7 +29,7 @@ MAX_DEPTH = 200
 
 def is_flat(obj) -> bool:
     """Whether ``obj`` is a ``{str: tensor}`` dict, stored as plain safetensors."""
-    return (isinstance(obj, dict) and bool(obj) and type(obj) in (dict, OrderedDict)
+    return (isinstance(obj, dict) and bool(obj) and type(obj) in (dict, OrderedDict) and "__metadata__" not in obj
             and all(isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items()))
 
 
@@ -75,7 +75,7 @@ def read(buf, fname: str) -> Any:
 # ------------------------------------------------------------------ structure <-> JSON
 def _unique(tensors: dict, name: str) -> str:
     name, base, k = name or "tensor", name or "tensor", 1
-    while name in tensors:
+    while name in tensors or name == "__metadata__":
         name, k = f"{base}#{k}", k + 1
     return name
 

@@ -208,7 +208,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only: bool | None 
         if bytes(buf[:1]) == b"\x80" and bytes(buf[8:9]) != b"{":  # a pickle, not a header length
             return _load_legacy(buf, fname, map_location, weights_only)
         return _safetensors.read(buf, fname)
-    except CheckpointError:
+    except (CheckpointError, NotImplementedError):
         raise
     except pickle.UnpicklingError as e:
         raise CheckpointError(f"ember.load: {fname} is corrupted: {e}") from e
@@ -242,6 +242,9 @@ def _restore(storage: Storage, location: str, map_location) -> Storage:
 
 
 def _storage_id(pid, n_fields: int):
+    if len(pid) == n_fields and isinstance(pid[1], StorageType) and pid[1].dtype is None:
+        raise NotImplementedError(f"ember.load: the checkpoint holds tensors stored as torch.{pid[1].name}; ember has "
+                                  "no such dtype (bool, uint8, int8/16/32/64, float16/32/64 only)")
     if not (len(pid) == n_fields and isinstance(pid[1], StorageType) and isinstance(pid[2], str)
             and isinstance(pid[3], str) and isinstance(pid[4], int) and pid[4] >= 0):
         raise CheckpointError(f"invalid storage reference {pid!r:.200}")

@@ -232,7 +232,8 @@ def _assert_same(e, t):
 @pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
 @pytest.mark.parametrize("make", [lambda a, b: {"a.b": a, "a": {"b": b}}, lambda a, b: {"x": [a], "x.0": b},
                                   lambda a, b: {"t": (a,), "t.0": [b], "tensor": a, "": b},
-                                  lambda a, b: {1: a, "1": b, "key0": {"__tensor__": a, "x": b}}])
+                                  lambda a, b: {1: a, "1": b, "key0": {"__tensor__": a, "x": b}},
+                                  lambda a, b: {"__metadata__": a, "x": b}, lambda a, b: {"": [a, b]}])
 def test_colliding_paths_keep_every_tensor_as_torch_does(tmp_path, suffix, make):
     obj = make(ember.tensor([1.0, 2.0]), ember.tensor([3, 4, 5]))
     ember.save(obj, tmp_path / f"s{suffix}")

@@ -272,3 +272,10 @@ def test_corrupt_files_raise_one_class_that_is_what_torch_raises(tmp_path):
             assert isinstance(info.value, (RuntimeError, pickle.UnpicklingError))
             if isinstance(e, (RuntimeError, pickle.UnpicklingError)):
                 assert isinstance(info.value, type(e))
+
+
+def test_dtypes_ember_lacks_raise_not_implemented(tmp_path):
+    p = tmp_path / "bf16.pt"
+    torch.save({"w": torch.ones(2, dtype=torch.bfloat16)}, p)
+    with pytest.raises(NotImplementedError, match="BFloat16"):
+        ember.load(p)
