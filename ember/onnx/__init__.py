@@ -25,7 +25,7 @@ from . import errors
 from ._graph import Graph, onnx_type
 from ._modules import MODULES
 from ._ops import OPS
-from ._trace import INPLACE, record, tensors
+from ._trace import INPLACE, arrays, record, tensors
 from .errors import OnnxExporterError, UnsupportedOperatorError
 
 __all__ = ["export", "is_in_onnx_export", "TrainingMode", "errors", "OnnxExporterError",
@@ -223,8 +223,8 @@ def _symbols(name: str, axes) -> dict:
 
 def _second_run(model, args, kwargs, inputs, input_names, dynamic_axes, events, result) -> dict:
     """Run the model again on other inputs: each input's values shuffled, its dynamic axes one longer.
-    Returns ``{id(tensor of the first run): the same tensor in the second run}``, or {} (with a warning)
-    if the model took another path and there are no dynamic axes that need the comparison."""
+    Returns ``{id(tensor or array argument in the first run): the same one in the second}``, or {} (with a
+    warning) if the model took another path and there are no dynamic axes that need the comparison."""
     grow = {id(t): dynamic_axes.get(n, {}) for t, n in zip(inputs, input_names)}
     shuffle = xp.random.default_rng(0)
 
@@ -251,10 +251,12 @@ def _second_run(model, args, kwargs, inputs, input_names, dynamic_axes, events, 
         if dynamic:
             raise OnnxExporterError(f"the model does not run with other sizes on its dynamic axes: {e}") from e
         raise
-    pairs = [((args, kwargs), (alt_args, alt_kwargs)), (result, alt_result)]
-    pairs += [((e.args, e.kwargs, e.out), (a.args, a.kwargs, a.out)) for e, a in zip(events, alt_events)]
+    pairs = [(tensors((args, kwargs)), tensors((alt_args, alt_kwargs))), (tensors(result), tensors(alt_result))]
+    pairs += [(tensors((e.args, e.kwargs, e.out)), tensors((a.args, a.kwargs, a.out))) for e, a in
+              zip(events, alt_events)]
+    pairs += [(arrays(e.args), arrays(a.args)) for e, a in zip(events, alt_events)]
     same_path = len(events) == len(alt_events) and all(e.fn is a.fn for e, a in zip(events, alt_events)) and \
-        all(len(tensors(main)) == len(tensors(alt)) for main, alt in pairs)
+        all(len(main) == len(alt) for main, alt in pairs)
     if not same_path:
         if dynamic:
             raise OnnxExporterError("the model ran other ops when its dynamic axes changed size; such control flow "
@@ -262,7 +264,7 @@ def _second_run(model, args, kwargs, inputs, input_names, dynamic_axes, events, 
         warnings.warn("ember.onnx.export: the model ran other ops on other input values; the graph follows the "
                       "path the example inputs took")
         return {}
-    return {id(t): a for main, alt in pairs for t, a in zip(tensors(main), tensors(alt))}
+    return {id(t): a for main, alt in pairs for t, a in zip(main, alt)}
 
 
 def _io_symbols(inputs, input_names, outputs, output_names, dynamic_axes, twins) -> dict:

@@ -27,7 +27,7 @@ class Graph:
         self._helper, self._numpy_helper = helper, numpy_helper
         self.opset = opset
         self.params = params            # id(parameter or buffer) -> its state_dict name
-        self.twins = twins              # id(tensor) -> the same tensor in the second run
+        self.twins = twins              # id(tensor or array argument) -> the same one in the second run
         self.export_params = export_params
         self.live = {}                  # id(tensor) -> (value name, version counter when it got that value)
         self.fixed = {}                 # id(tensor) -> initializer name
@@ -63,6 +63,14 @@ class Graph:
                                         "numbers?); it cannot be stored as a constant")
             self.fixed[id(t)] = self.constant(t._data, self.params.get(id(t)))
         return self.fixed[id(t)]
+
+    def array(self, a) -> str:
+        """An initializer for an array that an op takes (an index, a mask): it must not depend on the inputs."""
+        twin = self.twins.get(id(a))
+        if twin is not None and (twin.shape != a.shape or not xp.array_equal(twin, a)):
+            raise OnnxExporterError(f"an index or mask array of shape {list(a.shape)} depends on the inputs (a mask "
+                                    "given as an input?); ember.onnx exports index arrays and masks as constants")
+        return self.constant(a)
 
     def bind(self, t: Tensor, name: str, version: int | None = None) -> None:
         """``t`` is held by the value ``name`` from now on, at its version counter in the event being converted

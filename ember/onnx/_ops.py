@@ -105,7 +105,7 @@ def _softmax(g, out, x, dim) -> None:
 
 @op("Where")
 def _where(g, out, cond, a, b) -> None:
-    c = g.value(cond) if isinstance(cond, Tensor) else g.constant(xp.asarray(cond, dtype=xp.bool_))
+    c = g.value(cond) if isinstance(cond, Tensor) else g.array(cond)
     g.bind(out, g.node("Where", [c, g.operand(a, out.dtype), g.operand(b, out.dtype)]))
 
 
@@ -139,9 +139,9 @@ def _attention(g, outs, q, k, v, excluded, scale) -> None:
     scores = g.node("MatMul", [g.node("Mul", [g.value(q), g.scalar(scale, q.dtype)]),
                                g.node("Transpose", [g.value(k)], perm=perm)])
     if excluded is not None and excluded.dtype == xp.bool_:
-        scores = g.node("Where", [g.constant(excluded), g.scalar(-xp.inf, q.dtype), scores])
+        scores = g.node("Where", [g.array(excluded), g.scalar(-xp.inf, q.dtype), scores])
     elif excluded is not None:
-        scores = g.node("Add", [scores, g.constant(excluded.astype(q._data.dtype))])
+        scores = g.node("Add", [scores, g.node("Cast", [g.array(excluded)], to=onnx_type(q.dtype))])
     weights = g.node("Softmax", [scores], axis=-1)
     g.bind(outs[0], g.node("MatMul", [weights, g.value(v)]))
     g.bind(outs[1], weights)
@@ -235,7 +235,7 @@ def _index(g, out, x, idx) -> None:
     if axes:
         y = g.node("Slice", [y, g.ints(starts), g.ints(ends), g.ints(axes), g.ints(steps)])
     if gather is not None:
-        y = g.node("Gather", [y, g.constant(gather[1].astype(xp.int64))], axis=gather[0])
+        y = g.node("Gather", [y, g.array(gather[1])], axis=gather[0])
     if squeeze:
         y = g.node("Squeeze", [y, g.ints(squeeze)])
     if unsqueeze:
@@ -249,7 +249,7 @@ def _index_put(g, out, x, value, idx, accumulate) -> None:
     if accumulate or len(idx) != 1 or not isinstance(idx[0], ndarray) or idx[0].dtype.kind != "b" or \
             idx[0].shape != tuple(x.shape) or (isinstance(value, Tensor) and value.dim()):
         raise UnsupportedOperatorError("index_put", g.opset, "only masked_fill with a number is supported")
-    g.bind(out, g.node("Where", [g.constant(idx[0]), g.operand(value, out.dtype), g.value(x)]))
+    g.bind(out, g.node("Where", [g.array(idx[0]), g.operand(value, out.dtype), g.value(x)]))
 
 
 # ----------------------------------------------------------------------------- reductions

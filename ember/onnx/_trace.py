@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass, field
 from types import MethodType
 
+from .._backend import ndarray
 from .._ops import common
 from .._tensor import Tensor
 from ..autograd.function import Function, Op
@@ -41,6 +42,15 @@ def tensors(obj) -> list:
         return [t for o in obj for t in tensors(o)]
     if isinstance(obj, dict):
         return [t for o in obj.values() for t in tensors(o)]
+    return []
+
+
+def arrays(obj) -> list:
+    """The NumPy arrays in an op's (nested) arguments: index arrays, masks."""
+    if isinstance(obj, ndarray):
+        return [obj]
+    if isinstance(obj, (tuple, list)):
+        return [a for o in obj for a in arrays(o)]
     return []
 
 

@@ -178,3 +178,12 @@ def test_control_flow_follows_the_example():
     np.testing.assert_allclose(run(session(data), x)[0], (x * 2).numpy())
     with pytest.raises(ember.onnx.OnnxExporterError, match="control flow"):
         ember.onnx.export(branchy, x, io.BytesIO(), dynamic_axes={"x": [0]})
+
+
+def test_a_mask_given_as_input_raises():
+    """Masks and index arrays are exported as constants: one that comes from an input is an error, not a
+    constant that would be wrong for other inputs."""
+    attn = nn.MultiheadAttention(8, 2, batch_first=True)
+    with pytest.raises(ember.onnx.OnnxExporterError, match="depends on the inputs"):
+        ember.onnx.export(lambda x, pad: attn(x, x, x, key_padding_mask=pad, need_weights=False)[0],
+                          (ember.randn(2, 5, 8), ember.tensor([[False, False, True, True, True]] * 2)), io.BytesIO())
