@@ -268,3 +268,39 @@ def _axes(dims, x) -> list:
     if dims is None:
         return list(range(x.dim()))
     return [int(d) for d in (dims if isinstance(dims, (tuple, list)) else (dims,))]
+
+
+@op("Amax", "Amin", "Max", "Min")
+def _extreme(g, out, x, dims, keepdim, *rest) -> None:
+    """amax/amin, max/min of all elements, and the values of max/min along a dim (there ``dims`` is the
+    index tensor picked from the data, and the dim comes next): ReduceMax/ReduceMin."""
+    reduce = "ReduceMax" if g.current_op in ("Amax", "Max") else "ReduceMin"
+    if isinstance(dims, Tensor):
+        dims, keepdim = keepdim, rest[0]
+    g.bind(out, g.reduce(reduce, g.value(x), _axes(dims, x), keepdim))
+
+
+@op("Var", "Std")
+def _var(g, out, x, dims, correction, keepdim) -> None:
+    """Mean of squared deviations, over ``n - correction``."""
+    axes = _axes(dims, x)
+    if any(g.dynamic(x)[d] for d in axes):
+        raise UnsupportedOperatorError(g.current_op.lower(), g.opset, "over a dim that varies with the dynamic axes")
+    deviation = g.node("Sub", [g.value(x), g.reduce("ReduceMean", g.value(x), axes, True)])
+    squares = g.reduce("ReduceSum", g.node("Mul", [deviation, deviation]), axes, keepdim)
+    n = 1
+    for d in axes:
+        n *= x.shape[d]
+    var = g.node("Div", [squares, g.scalar(max(n - correction, 0), out.dtype)])
+    g.bind(out, var if g.current_op == "Var" else g.node("Sqrt", [var]))
+
+
+@op("VectorNorm")
+def _vector_norm(g, out, x, ord, dims, keepdim) -> None:
+    axes = _axes(dims, x)
+    if ord in (1, 2):
+        g.bind(out, g.reduce(f"ReduceL{int(ord)}", g.value(x), axes, keepdim))
+    elif ord == float("inf"):
+        g.bind(out, g.reduce("ReduceMax", g.node("Abs", [g.value(x)]), axes, keepdim))
+    else:
+        raise UnsupportedOperatorError("vector_norm", g.opset, f"ord={ord}")

@@ -38,6 +38,10 @@ def ops_model(lib):
                 m.exp()[:, :1, :1].flatten(1).sqrt(), lib.matmul(x, x.transpose(1, 2)).abs().sum(-1),
                 lib.maximum(x.pow(2), x.clamp(-0.5, 0.5)).flatten(1), lib.nn.functional.pad(x, (1, 2))[:, 0],
                 x[-1:].expand(b, -1, -1)[:, 2] * 0 + x[:, 0, 0:1], lib.nn.functional.leaky_relu(x[:, :, 1], 0.1),
+                z[:, [0, 2]].flatten(1), m[:, 0, [1, 3]], x.amax(dim=(1, 2))[:, None], x.max(2)[0],
+                x.min(1, keepdim=True)[0].flatten(1), x[:, 0, :1] * 0 + x.min(), x.var(1),
+                x.std(dim=2, keepdim=True).flatten(1), lib.nn.functional.normalize(x, dim=-1).flatten(1),
+                x.norm(dim=1),
             ]
             return lib.cat(parts, dim=1), m
 
