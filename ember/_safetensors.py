@@ -167,7 +167,7 @@ def _deserialize(buf, fname: str):
     n = int.from_bytes(buf[:8], "little")
     if n > MAX_HEADER or 8 + n > len(buf):
         raise bad(f"header length {n} exceeds the file size {len(buf)} (truncated or corrupted)")
-    _check_json_size(buf if isinstance(buf, bytes) else bytes(buf), len(buf), fname, 8, 8 + n)
+    _check_json_size(buf if isinstance(buf, (bytes, bytearray)) else bytes(buf), len(buf), fname, 8, 8 + n)
     raw = bytes(buf[8:8 + n])
     try:
         header = json.loads(raw.decode("utf-8"))

@@ -191,24 +191,26 @@ def load(f, map_location=None, pickle_module=None, *, weights_only: bool | None 
     fname = getattr(f, "name", None) or (repr(f) if hasattr(f, "read") else os.fspath(f))
     if hasattr(f, "read"):
         buf = f.read()
+        if isinstance(buf, str):
+            raise TypeError(f"ember.load: {fname} was opened in text mode; open it with 'rb'")
+        buf = bytearray(buf)
     elif mmap:
-        buf = np.memmap(f, dtype=np.uint8, mode="c") if os.path.getsize(f) else b""
+        buf = np.memmap(f, dtype=np.uint8, mode="c") if os.path.getsize(f) else bytearray()
     else:
-        with open(f, "rb") as fh:
-            buf = fh.read()
-    if isinstance(buf, str):
-        raise TypeError(f"ember.load: {fname} was opened in text mode; open it with 'rb'")
+        with open(f, "rb") as fh:  # one writable copy of the file; stored zip records become views of it
+            buf = bytearray(os.fstat(fh.fileno()).st_size)
+            del buf[fh.readinto(buf):]
     zipped = bytes(buf[:4]) == b"PK\x03\x04"
     if mmap and not zipped:
         raise RuntimeError("mmap can only be used with files saved with `ember.save(...)` to a .pt file "
                            "(torch's zip format)")
     try:
         if zipped:
-            return _load_zip(buf, fname, map_location, weights_only, bool(mmap))
+            return _load_zip(buf, fname, map_location, weights_only)
         if bytes(buf[:1]) == b"\x80" and bytes(buf[8:9]) != b"{":  # a pickle, not a header length
             return _load_legacy(buf, fname, map_location, weights_only)
         return _safetensors.read(buf, fname)
-    except (CheckpointError, NotImplementedError):
+    except (CheckpointError, _MissingDtype):
         raise
     except pickle.UnpicklingError as e:
         raise CheckpointError(f"ember.load: {fname} is corrupted: {e}") from e
@@ -220,6 +222,10 @@ def load(f, map_location=None, pickle_module=None, *, weights_only: bool | None 
 
 _CORRUPT = (EOFError, struct.error, zipfile.BadZipFile, zipfile.LargeZipFile, UnicodeError, RecursionError,
             MemoryError, OverflowError)
+
+
+class _MissingDtype(NotImplementedError):
+    """A checkpoint's tensors have a dtype that ember lacks (bfloat16, complex, quantized)."""
 
 
 def _restore(storage: Storage, location: str, map_location) -> Storage:
@@ -243,7 +249,7 @@ def _restore(storage: Storage, location: str, map_location) -> Storage:
 
 def _storage_id(pid, n_fields: int):
     if len(pid) == n_fields and isinstance(pid[1], StorageType) and pid[1].dtype is None:
-        raise NotImplementedError(f"ember.load: the checkpoint holds tensors stored as torch.{pid[1].name}; ember has "
+        raise _MissingDtype(f"ember.load: the checkpoint holds tensors stored as torch.{pid[1].name}; ember has "
                                   "no such dtype (bool, uint8, int8/16/32/64, float16/32/64 only)")
     if not (len(pid) == n_fields and isinstance(pid[1], StorageType) and isinstance(pid[2], str)
             and isinstance(pid[3], str) and isinstance(pid[4], int) and pid[4] >= 0):
@@ -266,8 +272,8 @@ def _unpickle(data, start: int, persistent_load: Callable, weights_only: bool, f
     return obj, fh.tell()
 
 
-def _load_zip(buf, fname: str, map_location, weights_only: bool, mmap: bool):
-    with zipfile.ZipFile(io.BytesIO(buf) if not isinstance(buf, np.ndarray) else _ArrayFile(buf)) as zf:
+def _load_zip(buf, fname: str, map_location, weights_only: bool):
+    with zipfile.ZipFile(_BufferFile(buf)) as zf:
         infos = {i.filename: i for i in zf.infolist()}
         pkls = [n for n in infos if n.endswith("/data.pkl") and n.count("/") == 1]
         if len(pkls) != 1:
@@ -290,8 +296,9 @@ def _load_zip(buf, fname: str, map_location, weights_only: bool, mmap: bool):
                 if info.file_size != numel * dt.itemsize:
                     raise CheckpointError(f"storage record data/{key} has {info.file_size} bytes, "
                                           f"{numel} elements of {dt} need {numel * dt.itemsize}")
-                # a memoryview, so that the storage array is the root of its tensors' memory
-                raw = memoryview(_record(zf, info, buf)) if mmap and order == "little" else bytearray(zf.read(info))
+                # a view of the file's buffer (a memoryview: the storage array is its tensors' memory root)
+                stored = info.compress_type == zipfile.ZIP_STORED and order == "little"
+                raw = _record(info, buf) if stored else bytearray(zf.read(info))
                 arr = np.frombuffer(raw, dtype=dt.newbyteorder("<" if order == "little" else ">"))
                 storages[key] = _restore(Storage(arr.astype(dt, copy=False), location), location, map_location)
             return storages[key]
@@ -299,11 +306,11 @@ def _load_zip(buf, fname: str, map_location, weights_only: bool, mmap: bool):
         return _unpickle(zf.read(infos[pkls[0]]), 0, persistent_load, weights_only, fname)[0]
 
 
-class _ArrayFile(io.RawIOBase):
-    """A read-only file over a memory-mapped array (zipfile wants a file)."""
+class _BufferFile(io.RawIOBase):
+    """A read-only file over a buffer, without copying it (zipfile wants a file)."""
 
-    def __init__(self, arr: np.ndarray) -> None:
-        self.view, self.pos = memoryview(arr), 0
+    def __init__(self, buf) -> None:
+        self.view, self.pos = memoryview(buf), 0
 
     def readable(self) -> bool:
         return True
@@ -325,10 +332,8 @@ class _ArrayFile(io.RawIOBase):
         return n
 
 
-def _record(zf: zipfile.ZipFile, info: zipfile.ZipInfo, buf: np.ndarray):
-    """A stored record's bytes as a view of the memory-mapped file."""
-    if info.compress_type != zipfile.ZIP_STORED:
-        raise CheckpointError(f"record {info.filename} is compressed and cannot be memory-mapped")
+def _record(info: zipfile.ZipInfo, buf) -> memoryview:
+    """A stored record's bytes as a view of the file's buffer."""
     local = bytes(buf[info.header_offset:info.header_offset + 30])
     if len(local) != 30 or local[:4] != b"PK\x03\x04":
         raise CheckpointError(f"record {info.filename} has a broken local header")
@@ -336,7 +341,7 @@ def _record(zf: zipfile.ZipFile, info: zipfile.ZipInfo, buf: np.ndarray):
     start = info.header_offset + 30 + n + m
     if start + info.file_size > len(buf):
         raise CheckpointError(f"record {info.filename} runs past the end of the file")
-    return buf[start:start + info.file_size]
+    return memoryview(buf)[start:start + info.file_size]
 
 
 def _load_legacy(buf, fname: str, map_location, weights_only: bool):
