@@ -165,11 +165,13 @@ def test_bad_arguments():
 
 
 def test_import_ember_exposes_onnx():
+    """As torch.onnx after ``import torch``; the onnx package itself is imported only by export."""
     import subprocess
     import sys
-    code = "import ember; print(ember.onnx.export.__name__, ember.onnx.errors.UnsupportedOperatorError.__name__)"
+    code = ("import sys, ember; print(ember.onnx.export.__name__, ember.onnx.errors.UnsupportedOperatorError.__name__, "
+            "'onnx' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.stdout.split() == ["export", "UnsupportedOperatorError"], out.stderr
+    assert out.stdout.split() == ["export", "UnsupportedOperatorError", "False"], out.stderr
 
 
 def test_control_flow_follows_the_example():
