@@ -598,6 +598,10 @@ class Module:
         """``self``: ember lives on the CPU."""
         return self
 
+    def share_memory(self) -> "Module":
+        """``self``: one process owns ember's arrays (Hogwild in threads shares them as they are)."""
+        return self
+
     def cuda(self, device=None) -> "Module":
         """Refused: no CUDA backend in this build."""
         raise RuntimeError("ember: CUDA is not available in this build")
