@@ -150,6 +150,27 @@ def _group_norm(g, m, out, x) -> None:
     g.bind(out, y)
 
 
+@module(nn.PReLU)
+def _prelu(g, m, out, x) -> None:
+    # one slope per channel (dim 1), or one for all: ONNX broadcasts the slope against the input's trailing dims
+    shape = [m.num_parameters] + [1] * (x.dim() - 2) if m.num_parameters > 1 else [1]
+    g.bind(out, g.node("PRelu", [g.value(x), g.node("Reshape", [g.value(m.weight), g.ints(shape)])]))
+
+
+@module(nn.Upsample, nn.UpsamplingNearest2d, nn.UpsamplingBilinear2d)
+def _upsample(g, m, out, x) -> None:
+    """Resize with the scales that give forward's output size, sampled where torch samples."""
+    modes = {"nearest": ("nearest", "asymmetric"), "linear": ("linear", None), "bilinear": ("linear", None),
+             "trilinear": ("linear", None)}
+    if m.mode not in modes:
+        raise _unsupported(g, m, f"mode={m.mode!r}")
+    mode, where = modes[m.mode]
+    where = where or ("align_corners" if m.align_corners else "pytorch_half_pixel")
+    scales = [1.0, 1.0] + [o / i for o, i in zip(out.shape[2:], x.shape[2:])]
+    g.bind(out, g.node("Resize", [g.value(x), "", g.constant(xp.asarray(scales, dtype=xp.float32))], mode=mode,
+                       coordinate_transformation_mode=where, nearest_mode="floor" if mode == "nearest" else None))
+
+
 # ----------------------------------------------------------------------------- embedding
 @module(nn.Embedding)
 def _embedding(g, m, out, indices) -> None:

@@ -61,6 +61,17 @@ def _gelu(g, out, x) -> None:
     g.bind(out, cdf if g.current_op == "NormalCdf" else g.node("Mul", [g.value(x), cdf]))
 
 
+@op("Hardsigmoid")
+def _hardsigmoid(g, out, x) -> None:
+    g.bind(out, g.node("HardSigmoid", [g.value(x)], alpha=1 / 6, beta=0.5))
+
+
+@op("Threshold")
+def _threshold(g, out, x, threshold, value) -> None:
+    above = g.node("Greater", [g.value(x), g.scalar(threshold, x.dtype)])
+    g.bind(out, g.node("Where", [above, g.value(x), g.scalar(value, out.dtype)]))
+
+
 @op("LeakyRelu")
 def _leaky_relu(g, out, x, slope) -> None:
     g.bind(out, g.node("LeakyRelu", [g.value(x)], alpha=float(slope)))
@@ -253,6 +264,22 @@ def _index_put(g, out, x, value, idx, accumulate) -> None:
 
 
 # ----------------------------------------------------------------------------- reductions
+@op("Standardize")
+def _standardize(g, outs, x, dims, eps, center) -> None:
+    """``(x - mean) / sqrt(var + eps)`` over ``dims`` (``x / sqrt(mean(x^2) + eps)`` without ``center``), with the
+    mean, the variance (mean square) and the reciprocal deviation it also returns: layer, group, instance and RMS
+    norm reached through their functions."""
+    xhat, mean, var, rstd = outs
+    centered = g.value(x)
+    if center:
+        g.bind(mean, g.reduce("ReduceMean", centered, dims, True))
+        centered = g.node("Sub", [centered, g.value(mean)])
+    g.bind(var, g.reduce("ReduceMean", g.node("Mul", [centered, centered]), dims, True))
+    g.bind(rstd, g.node("Reciprocal", [g.node("Sqrt", [g.node("Add", [g.value(var), g.scalar(eps, x.dtype)])])]))
+    g.bind(xhat, g.node("Mul", [centered, g.value(rstd)]))
+
+
+
 @op("Sum")
 def _sum(g, out, x, dims, keepdim, dt) -> None:
     y = g.value(x) if dt is None or x.dtype == out.dtype else g.node("Cast", [g.value(x)], to=onnx_type(out.dtype))
