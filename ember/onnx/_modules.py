@@ -166,9 +166,15 @@ def _upsample(g, m, out, x) -> None:
         raise _unsupported(g, m, f"mode={m.mode!r}")
     mode, where = modes[m.mode]
     where = where or ("align_corners" if m.align_corners else "pytorch_half_pixel")
-    scales = [1.0, 1.0] + [o / i for o, i in zip(out.shape[2:], x.shape[2:])]
-    g.bind(out, g.node("Resize", [g.value(x), "", g.constant(xp.asarray(scales, dtype=xp.float32))], mode=mode,
-                       coordinate_transformation_mode=where, nearest_mode="floor" if mode == "nearest" else None))
+    n = x.dim() - 2
+    if m.scale_factor is not None and not m.recompute_scale_factor:  # torch samples at 1 / scale_factor steps
+        factors = m.scale_factor if isinstance(m.scale_factor, (tuple, list)) else [m.scale_factor] * n
+        target = ["", g.constant(xp.asarray([1.0, 1.0, *factors], dtype=xp.float32))]
+    else:  # the output size given: batch and channels as they come
+        target = ["", "", g.node("Concat", [g.node("Shape", [g.value(x)], start=0, end=2), g.ints(out.shape[2:])],
+                                 axis=0)]
+    g.bind(out, g.node("Resize", [g.value(x), *target], mode=mode, coordinate_transformation_mode=where,
+                       nearest_mode="floor" if mode == "nearest" else None))
 
 
 # ----------------------------------------------------------------------------- embedding

@@ -82,6 +82,8 @@ CASES = [
     ("instance_norm2d", lambda: nn.InstanceNorm2d(3, affine=True), lambda n: ember.randn(n, 3, 4, 5), 0),
     ("rms_norm", lambda: nn.RMSNorm((3, 4), eps=1e-3), lambda n: ember.randn(n, 3, 4), 0),
     ("upsample_nearest", lambda: nn.Upsample(scale_factor=2), lambda n: ember.randn(n, 2, 3, 4), 0),
+    ("upsample_nearest_fractional", lambda: nn.Upsample(scale_factor=1.5), lambda n: ember.randn(n, 2, 3, 4), 0),
+    ("upsample_linear_size", lambda: nn.Upsample(size=7, mode="linear"), lambda n: ember.randn(n, 2, 3), 0),
     ("upsample_bilinear", lambda: nn.Upsample(size=(5, 7), mode="bilinear"), lambda n: ember.randn(n, 2, 3, 4), 0),
     ("upsampling_bilinear2d", lambda: nn.UpsamplingBilinear2d(scale_factor=2), lambda n: ember.randn(n, 2, 3, 4), 0),
     ("relu", nn.ReLU, lambda n: ember.randn(n, 7), 0),
