@@ -211,23 +211,32 @@ class RestrictedUnpickler:
     """Interprets a pickle with only allowlisted globals, and bounded work and memory.
 
     Every object it can create is a constant, a container, or the result of calling an allowlisted
-    function; containers are counted against a budget proportional to the pickle's size.
+    function; containers and memo entries are counted against a budget proportional to the file's size.
     """
 
-    def __init__(self, data, persistent_load: Callable, start: int = 0) -> None:
+    def __init__(self, data, persistent_load: Callable, start: int = 0, file_size: int = 0) -> None:
         self.data, self.pos, self.persistent_load = memoryview(data), start, persistent_load
+        self.size = len(self.data)
         users = user_globals()
         self.names = {**_torch_names(), **users}
         self.allowed = {id(v) for v in self.names.values()}
         self.user_ids = {id(v) for v in users.values()}
-        self.budget = 1_000_000 + (len(self.data) - start) // 8
+        # some 64 bytes per object: at most about 8 bytes of memory per byte of the file, plus 16 MB
+        self.budget = 250_000 + max(file_size, len(self.data) - start) // 8
 
     def _read(self, n: int):
-        if n < 0 or self.pos + n > len(self.data):
+        pos = self.pos
+        if n < 0 or pos + n > self.size:
             raise CheckpointError("pickle data was truncated")
-        b = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return b
+        self.pos = pos + n
+        return self.data[pos:pos + n]
+
+    def _byte(self) -> int:
+        pos = self.pos
+        if pos >= self.size:
+            raise CheckpointError("pickle data was truncated")
+        self.pos = pos + 1
+        return self.data[pos]
 
     def _line(self) -> str:
         end = self.pos
@@ -261,7 +270,7 @@ class RestrictedUnpickler:
         self.stack, self.metastack, self.memo = [], [], {}
         ops = _OPS
         while True:
-            op = self._read(1)[0]
+            op = self._byte()
             if op == 0x2e:  # STOP
                 if len(self.stack) != 1 or self.metastack:
                     raise CheckpointError("pickle stack is malformed at STOP")
@@ -360,8 +369,12 @@ class RestrictedUnpickler:
             raise CheckpointError(f"pickle memo has no entry {i}")
         self._push(self.memo[i])
 
-    def _unpack(self, fmt: str):
-        return struct.unpack(fmt, self._read(struct.calcsize(fmt)))[0]
+    def _unpack(self, fmt: struct.Struct):
+        pos = self.pos
+        if pos + fmt.size > self.size:
+            raise CheckpointError("pickle data was truncated")
+        self.pos = pos + fmt.size
+        return fmt.unpack_from(self.data, pos)[0]
 
     def _text(self, n: int) -> None:
         self._push(str(self._read(n), "utf-8", "surrogatepass"))
@@ -370,7 +383,7 @@ class RestrictedUnpickler:
         self._push(bytes(self._read(n)))
 
     def _proto(self) -> None:
-        if self._read(1)[0] > 5:
+        if self._byte() > 5:
             raise CheckpointError("unsupported pickle protocol")
 
     def _new(self, v) -> None:
@@ -395,6 +408,7 @@ def _marked(fn):
 
 
 _R = RestrictedUnpickler
+_I32, _U16, _U32, _U64, _F64 = (struct.Struct(f) for f in ("<i", "<H", "<I", "<Q", ">d"))
 _OPS: dict[int, Callable] = {
     ord("\x80"): _R._proto,
     ord("\x95"): lambda u: u._read(8),                                          # FRAME
@@ -406,24 +420,24 @@ _OPS: dict[int, Callable] = {
     ord("]"): lambda u: u._new([]),
     ord("}"): lambda u: u._new({}),
     ord("\x8f"): lambda u: u._new(set()),
-    ord("J"): lambda u: u._push(u._unpack("<i")),                               # BININT
-    ord("K"): lambda u: u._push(u._read(1)[0]),                                 # BININT1
-    ord("M"): lambda u: u._push(u._unpack("<H")),                               # BININT2
-    ord("\x8a"): lambda u: u._push(pickle.decode_long(u._read(u._read(1)[0]))),  # LONG1
-    ord("\x8b"): lambda u: u._push(pickle.decode_long(u._read(u._unpack("<i")))),  # LONG4
-    ord("G"): lambda u: u._push(u._unpack(">d")),                               # BINFLOAT
-    ord("X"): lambda u: u._text(u._unpack("<I")),                               # BINUNICODE
-    ord("\x8c"): lambda u: u._text(u._read(1)[0]),                              # SHORT_BINUNICODE
-    ord("\x8d"): lambda u: u._text(u._unpack("<Q")),                            # BINUNICODE8
-    ord("C"): lambda u: u._bytes(u._read(1)[0]),                                # SHORT_BINBYTES
-    ord("B"): lambda u: u._bytes(u._unpack("<I")),                              # BINBYTES
-    ord("\x8e"): lambda u: u._bytes(u._unpack("<Q")),                           # BINBYTES8
-    ord("U"): lambda u: u._push(bytes(u._read(u._read(1)[0])).decode("latin1")),  # SHORT_BINSTRING
-    ord("q"): _nonempty(lambda u: u._put(u._read(1)[0])),                       # BINPUT
-    ord("r"): _nonempty(lambda u: u._put(u._unpack("<I"))),                     # LONG_BINPUT
+    ord("J"): lambda u: u._push(u._unpack(_I32)),                               # BININT
+    ord("K"): lambda u: u._push(u._byte()),                                 # BININT1
+    ord("M"): lambda u: u._push(u._unpack(_U16)),                               # BININT2
+    ord("\x8a"): lambda u: u._push(pickle.decode_long(u._read(u._byte()))),  # LONG1
+    ord("\x8b"): lambda u: u._push(pickle.decode_long(u._read(u._unpack(_I32)))),  # LONG4
+    ord("G"): lambda u: u._push(u._unpack(_F64)),                               # BINFLOAT
+    ord("X"): lambda u: u._text(u._unpack(_U32)),                               # BINUNICODE
+    ord("\x8c"): lambda u: u._text(u._byte()),                              # SHORT_BINUNICODE
+    ord("\x8d"): lambda u: u._text(u._unpack(_U64)),                            # BINUNICODE8
+    ord("C"): lambda u: u._bytes(u._byte()),                                # SHORT_BINBYTES
+    ord("B"): lambda u: u._bytes(u._unpack(_U32)),                              # BINBYTES
+    ord("\x8e"): lambda u: u._bytes(u._unpack(_U64)),                           # BINBYTES8
+    ord("U"): lambda u: u._push(bytes(u._read(u._byte())).decode("latin1")),  # SHORT_BINSTRING
+    ord("q"): _nonempty(lambda u: u._put(u._byte())),                       # BINPUT
+    ord("r"): _nonempty(lambda u: u._put(u._unpack(_U32))),                     # LONG_BINPUT
     ord("\x94"): _nonempty(lambda u: u._put(len(u.memo))),                      # MEMOIZE
-    ord("h"): lambda u: u._get(u._read(1)[0]),                                  # BINGET
-    ord("j"): lambda u: u._get(u._unpack("<I")),                                # LONG_BINGET
+    ord("h"): lambda u: u._get(u._byte()),                                  # BINGET
+    ord("j"): lambda u: u._get(u._unpack(_U32)),                                # LONG_BINGET
     ord("c"): lambda u: u._push(u._global(u._line(), u._line())),               # GLOBAL
     ord("\x93"): _R._stack_global,
     ord("R"): _nonempty(_R._call),

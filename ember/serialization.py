@@ -257,10 +257,10 @@ def _storage_id(pid, n_fields: int):
     return pid[1].dtype.np, pid[2], pid[3], pid[4]
 
 
-def _unpickle(data, start: int, persistent_load: Callable, weights_only: bool, fname: str):
+def _unpickle(data, start: int, persistent_load: Callable, weights_only: bool, fname: str, file_size: int):
     """One pickle from ``data[start:]``, and where it ended."""
     if weights_only:
-        u = RestrictedUnpickler(data, persistent_load, start)
+        u = RestrictedUnpickler(data, persistent_load, start, file_size)
         try:
             return u.load(), u.pos
         except CheckpointError as e:
@@ -303,7 +303,7 @@ def _load_zip(buf, fname: str, map_location, weights_only: bool):
                 storages[key] = _restore(Storage(arr.astype(dt, copy=False), location), location, map_location)
             return storages[key]
 
-        return _unpickle(zf.read(infos[pkls[0]]), 0, persistent_load, weights_only, fname)[0]
+        return _unpickle(zf.read(infos[pkls[0]]), 0, persistent_load, weights_only, fname, len(buf))[0]
 
 
 class _BufferFile(io.RawIOBase):
@@ -351,7 +351,7 @@ def _load_legacy(buf, fname: str, map_location, weights_only: bool):
         raise CheckpointError("unexpected persistent id outside the legacy format's main pickle")
     pos, heads = 0, []
     for _ in range(3):
-        obj, pos = _unpickle(data, pos, plain, weights_only, fname)
+        obj, pos = _unpickle(data, pos, plain, weights_only, fname, len(data))
         heads.append(obj)
     magic, protocol, sys_info = heads
     if magic != _MAGIC or protocol != _LEGACY_PROTOCOL or not isinstance(sys_info, dict):
@@ -378,8 +378,8 @@ def _load_legacy(buf, fname: str, map_location, weights_only: bool):
             return Storage(storage.array[offset:offset + size], storage.location)
         return storage
 
-    obj, pos = _unpickle(data, pos, persistent_load, weights_only, fname)
-    keys, pos = _unpickle(data, pos, plain, weights_only, fname)
+    obj, pos = _unpickle(data, pos, persistent_load, weights_only, fname, len(data))
+    keys, pos = _unpickle(data, pos, plain, weights_only, fname, len(data))
     if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)):
         raise CheckpointError(f"ember.load: {fname}: the storage key list is malformed")
     for key in keys:

@@ -215,3 +215,12 @@ def test_mutated_pickles_inside_valid_zips_raise_checkpoint_error(tmp_path):
     variants += [_zip(pkl[:n], records) for n in range(0, len(pkl), 5)]
     outcomes = _check_variants(tmp_path, variants)
     assert outcomes["rejected"] > 150 and outcomes["loaded"] > 0
+
+
+def test_object_budget_bounds_memory_by_the_file_size():
+    blob = _zip(b"\x80\x02" + b"]" * 600_000 + b".")  # 600 kB making 600,000 lists
+    with pytest.raises(CheckpointError, match="more objects than its size allows"):
+        ember.load(io.BytesIO(blob))
+    legit = io.BytesIO()
+    torch.save([[] for _ in range(30_000)], legit)  # dense but within the budget: loads as in torch
+    assert ember.load(io.BytesIO(legit.getvalue())) == torch.load(io.BytesIO(legit.getvalue()))
