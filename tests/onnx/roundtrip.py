@@ -12,10 +12,14 @@ import ember.onnx  # noqa: F401
 
 
 def export(model, args, **kwargs) -> bytes:
-    """The ONNX file ember.onnx.export writes, after onnx.checker's full check (with shape inference)."""
+    """The ONNX file ember.onnx.export writes, after onnx.checker's full check (with shape inference) and a
+    check that every initializer is used."""
     buf = io.BytesIO()
     ember.onnx.export(model, args, buf, **kwargs)
-    onnx.checker.check_model(onnx.load_from_string(buf.getvalue()), full_check=True)
+    proto = onnx.load_from_string(buf.getvalue())
+    onnx.checker.check_model(proto, full_check=True)
+    used = {name for node in proto.graph.node for name in node.input}
+    assert all(i.name in used for i in proto.graph.initializer), "an initializer that no node reads"
     return buf.getvalue()
 
 
