@@ -109,6 +109,8 @@ def _rebuild_parameter(data, requires_grad, backward_hooks):
 
 def _set_state(obj, state) -> None:
     if isinstance(state, dict) and all(isinstance(k, str) for k in state):
+        if isinstance(obj, Tensor) and any(k.startswith("_") or hasattr(type(obj), k) for k in state):
+            raise CheckpointError(f"a tensor's saved attributes may not replace its own: {sorted(state)!r:.200}")
         obj.__dict__.update(state)
     elif state:
         raise CheckpointError(f"unsupported state {type(state).__name__} for {type(obj).__name__}")

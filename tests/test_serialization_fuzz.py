@@ -61,6 +61,8 @@ def _malicious(marker: str) -> dict[str, bytes]:
         "from-type-odict": b"\x80\x02ctorch._tensor\n_rebuild_from_type_v2\nccollections\nOrderedDict\nctorch\nTensor\n)"
                            b"}(tR.",
         "newobj-tensor": b"\x80\x02ctorch\nTensor\n)\x81.",
+        "param-state-hooks": b"\x80\x02ctorch._utils\n_rebuild_parameter_with_state\n(ctorch\nTensor\n)R\x89}}X\x06"
+                             b"\x00\x00\x00_hooksctorch._utils\n_rebuild_tensor\nstR.",
         "ext1": b"\x80\x02\x82\x01.",
         "reduce-dtype": b"\x80\x02ctorch\nfloat32\n)R.",
         "pid-not-storage": b"\x80\x02X\x04\x00\x00\x00evil\x85Q.",
