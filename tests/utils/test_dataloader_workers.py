@@ -14,6 +14,7 @@ from torch.utils.data._utils.worker import _generate_state
 
 import ember
 import ember.utils.data as edata
+import ember.utils.data.dataloader as dataloader_module
 
 LIBS = {"torch": (torch, tdata), "ember": (ember, edata)}
 
@@ -237,11 +238,20 @@ def test_out_of_order_delivery_gives_every_batch_once(within):
         assert got[0] == [2, 3], name  # the slow first batch was overtaken
 
 
-def test_batches_larger_than_a_pipe_and_long_index_lists_do_not_block(within):
+@pytest.mark.parametrize("ring_bytes", [64 << 20, 4096])  # shared memory, or the pipe when it is too small
+def test_batches_larger_than_a_pipe_and_long_index_lists_do_not_block(ring_bytes, within, monkeypatch):
+    monkeypatch.setattr(dataloader_module, "_RING_BYTES", ring_bytes)
     ds = edata.TensorDataset(ember.arange(400_000))
     with within(20):
         got = [b.numpy() for (b,) in edata.DataLoader(ds, batch_size=100_000, num_workers=2, prefetch_factor=3)]
     assert np.array_equal(np.concatenate(got), np.arange(400_000))
+
+
+def test_workers_started_by_a_forkserver(within):
+    # the workers' parent is the server, not this process; arguments and pipes travel pickled
+    loader = edata.DataLoader(list(range(10)), batch_size=3, num_workers=2, multiprocessing_context="forkserver")
+    with within(30):
+        assert [b.tolist() for b in loader] == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
 
 
 def test_len_of_the_iterator_matches_torch():

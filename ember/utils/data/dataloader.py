@@ -20,6 +20,7 @@ from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
 _JOIN_S = 5.0  # how long shutdown waits for workers to finish their batch before killing them
 _PIPE_BYTES = 1 << 20  # a batch of a few hundred KiB goes through a result pipe in one write
+_RING_BYTES = 64 << 20  # address space per worker for batches in flight; only the pages used cost memory
 _F_SETPIPE_SZ = 1031
 
 
@@ -200,17 +201,20 @@ class _MultiProcessIter:
         ctx = loader.multiprocessing_context or mp.get_context("fork")
         self._n, self._prefetch, self._in_order = loader.num_workers, loader.prefetch_factor, loader.in_order
         self._timeout, self._persistent, self._sampler = loader.timeout, loader.persistent_workers, loader._index_sampler
-        self._workers, self._task_fds, self._result_fds, self._outbox = [], [], [], []
+        self._workers, self._task_fds, self._result_fds, self._outbox, self._rings = [], [], [], [], []
         self._shut = False
         base_seed = int(ember_random._gen(loader.generator).integers(0, 2 ** 62))
         # workers die with this process (Linux); the signal follows the thread that forks, so only
         # from the main thread: otherwise an idle worker notices the closed pipe or its new parent
         pdeathsig = threading.current_thread() is threading.main_thread()
         inherited = ctx.get_start_method() == "fork"
+        # a forkserver's workers are the server's children: they watch the parent they find
+        parent = os.getpid() if ctx.get_start_method() in ("fork", "spawn") else None
         try:
             for i in range(self._n):
                 task_r, task_w = ctx.Pipe(duplex=False)
                 result_r, result_w = ctx.Pipe(duplex=False)
+                ring = _worker.Ring(_RING_BYTES) if inherited else None
                 for conn in (task_w, result_w):
                     try:
                         fcntl.fcntl(conn.fileno(), _F_SETPIPE_SZ, _PIPE_BYTES)
@@ -222,7 +226,7 @@ class _MultiProcessIter:
                 w = ctx.Process(target=_worker.worker_loop, daemon=True,
                                 args=(loader.dataset, loader._iterable, loader._auto_collation, loader.collate_fn,
                                       loader.drop_last, base_seed, loader.worker_init_fn, i, self._n, task_r,
-                                      result_w, os.getpid(), pdeathsig, others))
+                                      result_w, ring, parent, pdeathsig, others))
                 w.start()
                 task_r.close()
                 result_w.close()
@@ -230,6 +234,7 @@ class _MultiProcessIter:
                 self._workers.append(w)
                 self._task_fds.append(task_w)
                 self._result_fds.append(result_r)
+                self._rings.append(ring)
                 self._outbox.append(bytearray())
         except BaseException:
             self._shutdown()
@@ -350,7 +355,7 @@ class _MultiProcessIter:
                 w = self._fd_owner[fd]
                 if fd == self._result_fds[w].fileno():
                     try:
-                        return w, _worker.recv(fd)
+                        return w, _worker.recv(fd, self._rings[w])
                     except EOFError:  # died while writing
                         dead.append(w)
                 elif fd == self._task_fds[w].fileno():
