@@ -37,41 +37,32 @@ def launch(cmd: list[str], env: dict | None = None, timeout: float = TIMEOUT) ->
 
 
 JOBS = {2: ["collectives", "ddp", "torch"], 3: ["collectives"]}
-_results: dict = {}
 
 
-def job(world: int, tmp_path_factory) -> dict:
-    """Outcome of every check in the ``world``-rank job: name -> (passed, report)."""
-    if world not in _results:
-        rendezvous = str(tmp_path_factory.mktemp("rendezvous") / "store")
-        rc, out = launch([launcher.find_mpiexec(), "-n", str(world), sys.executable,
-                          os.path.join(HERE, "mpi_checks.py"), *JOBS[world]], {"EMBER_TEST_RENDEZVOUS": rendezvous})
-        found, current = {}, None
-        for line in out.splitlines():
-            if line.startswith(("PASS ", "FAIL ")):
-                current = line[5:].split(":", 1)[0].strip()
-                found[current] = (line.startswith("PASS"), line)
-            elif current is not None and not found[current][0]:
-                found[current] = (False, found[current][1] + "\n" + line)
-        _results[world] = (rc, out, found)
-    return _results[world]
+def run_job(world: int, rendezvous: str) -> tuple[int, str, dict]:
+    """Run every check of the ``world``-rank job: exit status, output, and name -> (passed, report)."""
+    rc, out = launch([launcher.find_mpiexec(), "-n", str(world), sys.executable, os.path.join(HERE, "mpi_checks.py"),
+                      *JOBS[world]], {"EMBER_TEST_RENDEZVOUS": rendezvous})
+    found, current = {}, None
+    for line in out.splitlines():
+        if line.startswith(("PASS ", "FAIL ")):
+            current = line[5:].split(":", 1)[0].strip()
+            found[current] = (line.startswith("PASS"), line)
+        elif current is not None and not found[current][0]:
+            found[current] = (False, found[current][1] + "\n" + line)
+    return rc, out, found
 
 
-CASES = [(w, name) for w, groups in JOBS.items() for name, (_, g) in mpi_checks.CHECKS.items() if g in groups]
-
-
-@pytest.mark.parametrize("world,name", CASES, ids=[f"{w}ranks-{n}" for w, n in CASES])
-def test_in_mpi_job(world, name, tmp_path_factory):
-    rc, out, found = job(world, tmp_path_factory)
-    assert name in found, f"check {name} did not report (exit status {rc}):\n{out[-4000:]}"
-    passed, report = found[name]
-    assert passed, report
-
-
-def test_jobs_exit_zero(tmp_path_factory):
-    for world in JOBS:
-        rc, out, found = job(world, tmp_path_factory)
-        assert rc == 0 and all(ok for ok, _ in found.values()), out[-4000:]
+# one job per world size, each test reporting every check (a check per test would start a job per xdist worker)
+@pytest.mark.parametrize("world", sorted(JOBS))
+def test_checks_in_mpi_job(world, tmp_path):
+    rc, out, found = run_job(world, str(tmp_path / "rendezvous"))
+    names = [name for name, (_, group) in mpi_checks.CHECKS.items() if group in JOBS[world]]
+    missing = [name for name in names if name not in found]
+    failed = [found[name][1] for name in names if name in found and not found[name][0]]
+    assert not missing and not failed and rc == 0, (f"{world} ranks, exit status {rc}; did not report: {missing}\n"
+                                                    + "\n".join(failed) + ("" if failed else out[-4000:]))
+    assert len(names) >= 5
 
 
 def test_a_failing_rank_ends_the_job_nonzero():
