@@ -87,3 +87,37 @@ def load_program(name: str, lib):
     finally:
         builtins.__import__ = real_import
     return mod
+
+
+class CartPole:
+    """CartPole-v1's dynamics and rewards (Barto et al. 1983, as gymnasium steps them), in place of ``gym.make``."""
+
+    def __init__(self, max_steps: int = 500) -> None:
+        self.max_steps, self.rng = max_steps, np.random.default_rng(0)
+
+    def reset(self, seed=None):
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+        self.state, self.t = self.rng.uniform(-0.05, 0.05, 4), 0
+        return self.state.astype(np.float32), {}
+
+    def step(self, action: int):
+        x, x_dot, theta, theta_dot = self.state
+        force = 10.0 if action == 1 else -10.0
+        cos, sin = np.cos(theta), np.sin(theta)
+        temp = (force + 0.05 * theta_dot ** 2 * sin) / 1.1
+        theta_acc = (9.8 * sin - cos * temp) / (0.5 * (4.0 / 3.0 - 0.1 * cos ** 2 / 1.1))
+        x_acc = temp - 0.05 * theta_acc * cos / 1.1
+        x, x_dot = x + 0.02 * x_dot, x_dot + 0.02 * x_acc
+        theta, theta_dot = theta + 0.02 * theta_dot, theta_dot + 0.02 * theta_acc
+        self.state, self.t = np.array([x, x_dot, theta, theta_dot]), self.t + 1
+        terminated = bool(abs(x) > 2.4 or abs(theta) > 12 * 2 * np.pi / 360)
+        return self.state.astype(np.float32), 1.0, terminated, self.t >= self.max_steps, {}
+
+
+def sample(torch, probs, rng) -> "Tensor":
+    """``Categorical(probs).sample()`` by inverting the CDF at a NumPy uniform (the same draw on both sides)."""
+    p = probs.detach().numpy().reshape(-1, probs.shape[-1])
+    idx = [int(np.searchsorted(np.cumsum(row), rng.random() * row.sum(), side="right")) for row in p]
+    idx = [min(i, p.shape[1] - 1) for i in idx]
+    return torch.tensor(idx if probs.dim() > 1 else idx[0])
