@@ -279,3 +279,18 @@ def test_dtypes_ember_lacks_raise_not_implemented(tmp_path):
     torch.save({"w": torch.ones(2, dtype=torch.bfloat16)}, p)
     with pytest.raises(NotImplementedError, match="BFloat16"):
         ember.load(p)
+
+
+def test_whole_modules_saved_by_torch_load_as_ember_modules(tmp_path):
+    x = np.random.default_rng(3).standard_normal((2, 3)).astype(np.float32)
+    t = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    torch.save(t, tmp_path / "t.pt")
+    with pytest.raises(pickle.UnpicklingError, match="Sequential"):
+        ember.load(tmp_path / "t.pt")
+    classes = [ember.nn.Sequential, ember.nn.Linear, ember.nn.ReLU]
+    with ember.serialization.safe_globals(classes), torch.serialization.safe_globals([type(m) for m in t.modules()]):
+        models = (ember.load(tmp_path / "t.pt"), ember.load(tmp_path / "t.pt", weights_only=False))
+        want = torch.load(tmp_path / "t.pt")(torch.tensor(x)).detach().numpy()
+    for e in models:
+        assert isinstance(e, ember.nn.Sequential)
+        np.testing.assert_allclose(e(ember.tensor(x)).detach().numpy(), want, rtol=1e-6)
