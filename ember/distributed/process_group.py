@@ -228,8 +228,8 @@ def destroy_process_group(group: ProcessGroup | None = None) -> None:
 
 def _group(group) -> ProcessGroup | None:
     if _WORLD is None:
-        raise RuntimeError("Default process group has not been initialized, please make sure to call "
-                           "init_process_group.")
+        raise ValueError("Default process group has not been initialized, please make sure to call "
+                         "init_process_group.")
     if group is GroupMember.NON_GROUP_MEMBER:
         return None
     return _WORLD if group is None else group
@@ -314,9 +314,9 @@ def _buf(t, what: str, name: str = "tensor"):
         raise TypeError(f"Invalid function argument. Expected parameter `{name}` of {what} to be of type "
                         f"ember.Tensor but got {type(t)} instead.")
     a = t._data
-    if not a.flags.c_contiguous:
-        raise ValueError(f"{what}: Tensors must be contiguous (got a view of shape {list(t.shape)} and strides "
-                         f"{list(t.stride())})")
+    if not a.flags.c_contiguous:  # as torch's MPI backend: MPI reads the buffer as is
+        raise RuntimeError(f"{what}: input tensor has to be contiguous (got a view of shape {list(t.shape)} and "
+                           f"strides {list(t.stride())})")
     return a
 
 

@@ -78,8 +78,9 @@ def test_other_backends_name_mpi():
         with pytest.raises(RuntimeError, match='backend="mpi"'):
             dist.init_process_group(backend)
     assert not dist.is_initialized()
-    with pytest.raises(RuntimeError, match="Default process group has not been initialized"):
-        dist.get_rank()
+    for fn in (dist.get_rank, dist.get_world_size, dist.barrier):
+        with pytest.raises(ValueError, match="Default process group has not been initialized"):
+            fn()
 
 
 def test_launcher_command():
