@@ -541,7 +541,8 @@ class StorageTable:
         """``(StorageRef, element offset, element strides)`` for an array."""
         root, size = _memory_root(arr), arr.dtype.itemsize
         offset = arr.__array_interface__["data"][0] - root.__array_interface__["data"][0]
-        shared = (root.dtype == arr.dtype and arr.dtype.isnative and (root.flags.c_contiguous or root.flags.f_contiguous)
+        contiguous = root.flags.c_contiguous or root.flags.f_contiguous
+        shared = (root.dtype == arr.dtype and arr.dtype.isnative and contiguous
                   and offset >= 0 and offset % size == 0 and all(s >= 0 and s % size == 0 for s in arr.strides))
         if not shared:
             root = np.array(arr, dtype=arr.dtype.newbyteorder("="), order="C")

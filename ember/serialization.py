@@ -70,7 +70,7 @@ def safe_globals(safe_globals: list):
 # ------------------------------------------------------------------ save
 def save(obj: Any, f, pickle_module=None, pickle_protocol: int = DEFAULT_PROTOCOL,
          _use_new_zipfile_serialization: bool = True, _disable_byteorder_record: bool = False) -> None:
-    """Save ``obj`` to a path or file object: torch's .pt format for ``.pt``/``.pth`` and file objects, else safetensors."""
+    """Save ``obj``: torch's .pt format to a ``.pt``/``.pth`` path or a file object, else safetensors."""
     if hasattr(f, "write"):
         writer = _pt_writer(obj, "archive", pickle_protocol, _use_new_zipfile_serialization)
         writer(f)

@@ -282,7 +282,8 @@ def test_interrupted_save_keeps_the_old_file_and_leaves_no_temporary(tmp_path, s
     p = tmp_path / f"keep{suffix}"
     ember.save({"a": ember.ones(2)}, p)
     before = p.read_bytes()
-    for bad in ({"a": ember.ones(2), "f": _Interrupting(x=1)}, {"f": object()} if suffix != ".pt" else {"f": lambda: 0}):
+    unstorable = {"f": object()} if suffix != ".pt" else {"f": lambda: 0}
+    for bad in ({"a": ember.ones(2), "f": _Interrupting(x=1)}, unstorable):
         with pytest.raises((KeyboardInterrupt, TypeError, pickle.PicklingError, AttributeError)):
             ember.save(bad, p)
         assert p.read_bytes() == before and _no_temporaries(tmp_path)

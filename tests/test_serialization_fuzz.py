@@ -49,7 +49,8 @@ def _malicious(marker: str) -> dict[str, bytes]:
         "getattr-reduce": b"\x80\x02cbuiltins\ngetattr\nccollections\nOrderedDict\nX\x08\x00\x00\x00__init__\x86R.",
         "dotted-global": b"\x80\x02ccollections\nOrderedDict.__init__.__globals__\n.",
         "rebuild-globals": b"\x80\x02ctorch._utils\n_rebuild_tensor_v2.__globals__\n.",
-        "stack-global-memo": b"\x80\x04\x8c\x02os\x94\x8c\x06system\x94h\x00h\x01\x93C" + bytes([len(c)]) + c + b"\x85R.",
+        "stack-global-memo": (b"\x80\x04\x8c\x02os\x94\x8c\x06system\x94h\x00h\x01\x93C" + bytes([len(c)]) + c
+                              + b"\x85R."),
         "inst": b"(S'" + c + b"'\nios\nsystem\n.",
         "obj-allowed-class": b"\x80\x02(ccollections\nOrderedDict\no.",
         "obj-system": b"\x80\x02(cos\nsystem\nX" + len(c).to_bytes(4, "little") + c + b"o.",
@@ -58,8 +59,8 @@ def _malicious(marker: str) -> dict[str, bytes]:
         "build-tensor-state": b"\x80\x02ctorch\nTensor\n)R}X\x05\x00\x00\x00_dataK\x01sb.",
         "codecs-rot13": b"\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00xX\x05\x00\x00\x00rot13\x86R.",
         "bytearray-bomb": b"\x80\x02cbuiltins\nbytearray\nJ\xff\xff\xff\x7f\x85R.",
-        "from-type-odict": b"\x80\x02ctorch._tensor\n_rebuild_from_type_v2\nccollections\nOrderedDict\nctorch\nTensor\n)"
-                           b"}(tR.",
+        "from-type-odict": (b"\x80\x02ctorch._tensor\n_rebuild_from_type_v2\nccollections\nOrderedDict\n"
+                            b"ctorch\nTensor\n)}(tR."),
         "newobj-tensor": b"\x80\x02ctorch\nTensor\n)\x81.",
         "param-state-hooks": b"\x80\x02ctorch._utils\n_rebuild_parameter_with_state\n(ctorch\nTensor\n)R\x89}}X\x06"
                              b"\x00\x00\x00_hooksctorch._utils\n_rebuild_tensor\nstR.",
@@ -190,7 +191,8 @@ def _flips(blob: bytes, rng, n: int, lo: int = 0):
 
 def _sample(tmp_path):
     base = ember.arange(12.0).reshape(3, 4)
-    obj = {"w": base, "row": base[1], "p": ember.nn.Parameter(ember.ones(2)), "i": ember.tensor([1, 2], dtype=ember.int8),
+    obj = {"w": base, "row": base[1], "p": ember.nn.Parameter(ember.ones(2)),
+           "i": ember.tensor([1, 2], dtype=ember.int8),
            "meta": [1, 2.5, "s", (None, True)], "od": {"a": ember.zeros(1)}}
     ember.save(obj, tmp_path / "good.pt")
     torch.save({"w": torch.arange(6.0).reshape(2, 3), "v": [torch.ones(2), 3]}, tmp_path / "legacy.pt",

@@ -1,4 +1,4 @@
-"""PyTorch's .pt/.pth checkpoints, both ways: files torch 2.13 writes load in ember, files ember writes load in torch."""
+"""PyTorch's .pt/.pth checkpoints both ways: files torch 2.13 writes load in ember, files ember writes load in torch."""
 import io
 import pickle
 from collections import OrderedDict
@@ -139,14 +139,16 @@ def test_state_dict_both_ways_with_strict_load(tmp_path):
     ember.save(e.state_dict(), tmp_path / "e.pt")
     t.load_state_dict(torch.load(tmp_path / "e.pt", weights_only=True), strict=True)
     t.eval()
-    np.testing.assert_allclose(t(torch.tensor(x)).detach().numpy(), e(ember.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(t(torch.tensor(x)).detach().numpy(), e(ember.tensor(x)).detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
     e2, t2 = _models()
     t2(torch.tensor(x))
     t2.eval()
     torch.save(t2.state_dict(), tmp_path / "t.pth")
     e2.load_state_dict(ember.load(tmp_path / "t.pth"))
     e2.eval()
-    np.testing.assert_allclose(e2(ember.tensor(x)).detach().numpy(), t2(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(e2(ember.tensor(x)).detach().numpy(), t2(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_adam_state_dict_round_trips_through_torch(tmp_path):
