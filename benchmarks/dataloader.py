@@ -7,6 +7,9 @@ Two datasets, the same data in both libraries:
    through a plain ``Dataset`` returning ``(image, label)``, as torchvision's does before transforms).
 An epoch is one shuffled pass, workers started and stopped as a training loop without
 ``persistent_workers`` does; each library keeps its best of ``--repeat`` epochs, the two taking turns.
+The CPU seconds (this process and its workers) say what an epoch costs when the machine is busy and
+wall times mostly measure waiting for a core. Last rows: how long dropping an iterator after its
+first batch takes until all its workers are gone.
 """
 from __future__ import annotations
 
@@ -61,18 +64,28 @@ def datasets(lib_name: str, x: np.ndarray, y: np.ndarray):
     yield "Fashion-MNIST files", ArrayPairs(fm.data.numpy(), fm.targets.numpy())
 
 
-def epoch_seconds(lib, dataset, workers: int, batch_size: int) -> float:
-    """One shuffled epoch, workers included; the batches are touched as a training step would."""
+def epoch_seconds(lib, dataset, workers: int, batch_size: int) -> tuple[float, float]:
+    """One shuffled epoch, workers included: wall seconds, and CPU seconds of this process and its workers."""
     g = lib.Generator().manual_seed(0)
     loader = lib.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=workers,
                                        generator=g)
-    start = time.perf_counter()
+    cpu0, start = os.times(), time.perf_counter()
     n = 0
     for xb, yb in loader:
         n += yb.shape[0]
-    elapsed = time.perf_counter() - start
+    elapsed, cpu1 = time.perf_counter() - start, os.times()
     assert n == len(dataset)
-    return elapsed
+    cpu = sum(cpu1[:4]) - sum(cpu0[:4])  # user and system time, this process and its reaped workers
+    return elapsed, cpu
+
+
+def stop_seconds(lib, dataset, workers: int) -> float:
+    """Seconds to end an epoch early: the iterator dropped after its first batch, until every worker is reaped."""
+    it = iter(lib.utils.data.DataLoader(dataset, batch_size=128, num_workers=workers))
+    next(it)
+    start = time.perf_counter()
+    del it
+    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -94,16 +107,25 @@ def main() -> None:
     y = rng.integers(0, 10, size=60000)
     libs = {"torch": torch, "ember": ember}
     sets = {name: dict(datasets(name, x, y)) for name in libs}
-    print(f"BLAS: {blas_kernel()}; batch {args.batch_size}; best of {args.repeat} epochs; {os.cpu_count()} CPUs")
-    print(f"{'dataset':<26}{'workers':>8}{'torch s':>10}{'ember s':>10}{'ember/torch':>13}")
+    print(f"BLAS: {blas_kernel()}; batch {args.batch_size}; best of {args.repeat} epochs; "
+          f"{len(os.sched_getaffinity(0))} CPUs; load average {os.getloadavg()[0]:.1f}")
+    print("per epoch: wall seconds, and CPU seconds of the main process and its workers together")
+    print(f"{'dataset':<26}{'workers':>8}{'torch s':>10}{'ember s':>10}{'ember/torch':>13}{'torch cpu':>11}"
+          f"{'ember cpu':>11}")
     for ds_name in sets["torch"]:
         for workers in args.workers:
-            best = {name: float("inf") for name in libs}
+            best = {name: (float("inf"), float("inf")) for name in libs}
             for _ in range(args.repeat):
                 for name, lib in libs.items():
-                    best[name] = min(best[name], epoch_seconds(lib, sets[name][ds_name], workers, args.batch_size))
-            print(f"{ds_name:<26}{workers:>8}{best['torch']:>10.3f}{best['ember']:>10.3f}"
-                  f"{best['ember'] / best['torch']:>13.2f}", flush=True)
+                    wall, cpu = epoch_seconds(lib, sets[name][ds_name], workers, args.batch_size)
+                    best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
+            (tw, tc), (ew, ec) = best["torch"], best["ember"]
+            print(f"{ds_name:<26}{workers:>8}{tw:>10.3f}{ew:>10.3f}{ew / tw:>13.2f}{tc:>11.2f}{ec:>11.2f}", flush=True)
+    for workers in [w for w in args.workers if w]:
+        stop = {name: min(stop_seconds(lib, sets[name]["TensorDataset 60000x784"], workers)
+                          for _ in range(args.repeat)) for name, lib in libs.items()}
+        print(f"{'early stop (iterator dropped)':<26}{workers:>8}{stop['torch']:>10.3f}{stop['ember']:>10.3f}"
+              f"{stop['ember'] / stop['torch']:>13.2f}")
 
 
 if __name__ == "__main__":

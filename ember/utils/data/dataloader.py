@@ -200,7 +200,8 @@ class _MultiProcessIter:
             raise AssertionError("prefetch_factor must be greater than 0 for MultiProcessingDataLoaderIter")
         ctx = loader.multiprocessing_context or mp.get_context("fork")
         self._n, self._prefetch, self._in_order = loader.num_workers, loader.prefetch_factor, loader.in_order
-        self._timeout, self._persistent, self._sampler = loader.timeout, loader.persistent_workers, loader._index_sampler
+        self._timeout, self._persistent = loader.timeout, loader.persistent_workers
+        self._sampler = loader._index_sampler
         self._workers, self._task_fds, self._result_fds, self._outbox, self._rings = [], [], [], [], []
         self._shut = False
         base_seed = int(ember_random._gen(loader.generator).integers(0, 2 ** 62))
@@ -334,6 +335,8 @@ class _MultiProcessIter:
             del box[:os.write(fd, box)]
         except BlockingIOError:
             pass
+        except BrokenPipeError:  # the worker is gone: its sentinel tells how, at the next wait
+            box.clear()
         if box:
             self._poll.register(fd, select.POLLOUT)
             self._fd_owner[fd] = worker
