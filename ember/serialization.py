@@ -121,7 +121,10 @@ def _write_legacy(fh, archive: str, pkl: bytes, storages: StorageTable, protocol
 
 
 # ------------------------------------------------------------------ atomic writes
-_TMP = re.compile(r"^\.(?P<name>.+)\.ember-tmp-(?P<pid>\d+)-[0-9a-f]{8}$")
+# a temporary names its host and process, so that only this host's dead processes' files are removed
+# (another machine or container sharing the folder has its own process ids)
+_TMP = re.compile(r"^\.(?P<name>.+)\.ember-tmp-(?P<host>[\w.-]*)-(?P<pid>\d+)-[0-9a-f]{8}$")
+_HOST = re.sub(r"[^\w.-]", "_", os.uname().nodename)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -142,7 +145,7 @@ def _remove_stale_temporaries(folder: str) -> None:
         return
     for name in names:
         m = _TMP.match(name)
-        if m and int(m["pid"]) != os.getpid() and not _pid_alive(int(m["pid"])):
+        if m and m["host"] == _HOST and int(m["pid"]) != os.getpid() and not _pid_alive(int(m["pid"])):
             with contextlib.suppress(OSError):
                 os.unlink(os.path.join(folder, name))
 
@@ -162,7 +165,7 @@ def _write_atomic(path: str, writer: Callable) -> None:
         mode = None
     tmp = None
     try:
-        tmp = os.path.join(folder, f".{base}.ember-tmp-{os.getpid()}-{os.urandom(4).hex()}")
+        tmp = os.path.join(folder, f".{base}.ember-tmp-{_HOST}-{os.getpid()}-{os.urandom(4).hex()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0o666 & ~umask, as open() gives
         with os.fdopen(fd, "wb") as fh:
             if mode is not None:

@@ -296,14 +296,17 @@ def test_next_save_removes_temporaries_of_killed_saves(tmp_path):
     import time
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait(timeout=30)
-    stale = tmp_path / f".m.pt.ember-tmp-{dead.pid}-0123abcd"
-    alive = tmp_path / f".m.pt.ember-tmp-{os.getppid()}-0123abcd"  # a live process's save in progress
+    host = os.uname().nodename
+    stale = tmp_path / f".m.pt.ember-tmp-{host}-{dead.pid}-0123abcd"
+    alive = tmp_path / f".m.pt.ember-tmp-{host}-{os.getppid()}-0123abcd"  # a live process's save in progress
+    elsewhere = tmp_path / f".m.pt.ember-tmp-{host}x-{dead.pid}-0123abcd"  # another machine's: its pids differ
     other = tmp_path / ".unrelated.tmp"
-    for f in (stale, alive, other):
+    for f in (stale, alive, elsewhere, other):
         f.write_bytes(b"x")
     ember.save({"a": ember.ones(1)}, tmp_path / "other.safetensors")
-    assert not stale.exists() and alive.exists() and other.exists()
+    assert not stale.exists() and alive.exists() and elsewhere.exists() and other.exists()
     alive.unlink()
+    elsewhere.unlink()
     # a save really killed mid-write (SIGKILL: no cleanup can run in it)
     code = ("import ember, sys\nx = {'w': ember.zeros(4_000_000)}\nprint('ready', flush=True)\n"
             "while True:\n    ember.save(x, sys.argv[1])\n")
