@@ -302,3 +302,18 @@ def test_deleting_a_loader_with_persistent_workers_ends_them(within):
         assert len(pids) == 2 and not any(_gone(p) for p in pids)
         del loader
     assert all(_gone(p) for p in pids)
+
+
+def test_a_loader_stops_quickly_while_another_loader_has_workers(within):
+    # the second loader's workers are forks of this process: they must not keep the first one's pipes open
+    ds = type("Idle", (Idle, edata.Dataset), {})()
+    with within(10):
+        first = iter(edata.DataLoader(ds, batch_size=2, num_workers=2))
+        second = iter(edata.DataLoader(ds, batch_size=2, num_workers=2))
+        pids = set(next(first).tolist()) | set(next(first).tolist())
+        next(second)
+        start = time.monotonic()
+        del first
+        took = time.monotonic() - start
+        assert all(_gone(p) for p in pids) and took < 2.0  # not the 5 s grace period
+        del second

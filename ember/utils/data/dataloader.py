@@ -22,6 +22,11 @@ _JOIN_S = 5.0  # how long shutdown waits for workers to finish their batch befor
 _PIPE_BYTES = 1 << 20  # a batch of a few hundred KiB goes through a result pipe in one write
 _RING_BYTES = 64 << 20  # address space per worker for batches in flight; only the pages used cost memory
 _F_SETPIPE_SZ = 1031
+# this process's ends of every live iterator's pipes: a forked worker closes them all, so that a worker
+# sees end-of-file as soon as its own iterator closes its pipe, whatever other loaders are running
+_main_side_fds: set = set()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_main_side_fds.clear)
 
 
 class DataLoader:
@@ -221,9 +226,7 @@ class _MultiProcessIter:
                         fcntl.fcntl(conn.fileno(), _F_SETPIPE_SZ, _PIPE_BYTES)
                     except OSError:  # over the per-user pipe allowance: the default size works too
                         pass
-                # with fork a worker also inherits this process's ends of its own and earlier workers' pipes
-                others = tuple(c.fileno() for c in [task_w, result_r, *self._task_fds, *self._result_fds]) \
-                    if inherited else ()
+                others = tuple(_main_side_fds | {task_w.fileno(), result_r.fileno()}) if inherited else ()
                 w = ctx.Process(target=_worker.worker_loop, daemon=True,
                                 args=(loader.dataset, loader._iterable, loader._auto_collation, loader.collate_fn,
                                       loader.drop_last, base_seed, loader.worker_init_fn, i, self._n, task_r,
@@ -237,6 +240,7 @@ class _MultiProcessIter:
                 self._result_fds.append(result_r)
                 self._rings.append(ring)
                 self._outbox.append(bytearray())
+                _main_side_fds.update((task_w.fileno(), result_r.fileno()))
         except BaseException:
             self._shutdown()
             raise
@@ -389,7 +393,14 @@ class _MultiProcessIter:
         if self._shut:
             return
         self._shut = True
+        for box, conn in zip(self._outbox, self._task_fds):
+            if not box:  # "stop", for a worker whose pipe a fork of this process still holds open
+                try:
+                    os.write(conn.fileno(), _worker.encode(None))
+                except OSError:
+                    pass
         for conn in self._task_fds + self._result_fds:
+            _main_side_fds.discard(conn.fileno())
             conn.close()
         deadline = time.monotonic() + grace
         for w in self._workers:
