@@ -63,7 +63,7 @@ def read(buf, fname: str) -> Any:
     tensors, metadata = _deserialize(buf, fname)
     if metadata and STRUCT_KEY in metadata:
         text = metadata[STRUCT_KEY]
-        _check_json_size(text, len(buf), fname)
+        _check_json_size(text, len(buf), fname, 32)
         try:
             structure = json.loads(text)
         except (ValueError, RecursionError) as e:
@@ -145,16 +145,17 @@ def _decode(s, tensors: dict, fname: str, depth: int):
 
 
 # ------------------------------------------------------------------ the file format
-def _check_json_size(text, file_size: int, fname: str, start: int = 0, end: int | None = None) -> None:
-    """Refuse JSON with more containers than the file's size allows, before parsing it.
+def _check_json_size(text, file_size: int, fname: str, per: int, start: int = 0, end: int | None = None) -> None:
+    """Refuse JSON with more than one container per ``per`` bytes of the file, before parsing it.
 
-    Parsing makes a Python object of some 60 bytes per ``[`` or ``{``; a crafted header of
-    millions of empty lists would need gigabytes.
+    Parsing makes a Python object of some 60 bytes per ``[`` or ``{``: a crafted header of
+    millions of empty lists would need gigabytes. A tensor's header entry (``{...}`` with two lists)
+    takes at least 45 bytes; ember's structure metadata has a few containers per tensor or number.
     """
     open_, brace = ("[", "{") if isinstance(text, str) else (b"[", b"{")
     end = len(text) if end is None else end
     n = text.count(open_, start, end) + text.count(brace, start, end)
-    if n > 100_000 + file_size // 32:
+    if n > 100_000 + file_size // per:
         raise CheckpointError(f"ember.load: {fname}: {n} JSON containers in a file of {file_size} bytes "
                               "(corrupted or crafted)")
 
@@ -167,7 +168,7 @@ def _deserialize(buf, fname: str):
     n = int.from_bytes(buf[:8], "little")
     if n > MAX_HEADER or 8 + n > len(buf):
         raise bad(f"header length {n} exceeds the file size {len(buf)} (truncated or corrupted)")
-    _check_json_size(buf if isinstance(buf, (bytes, bytearray)) else bytes(buf), len(buf), fname, 8, 8 + n)
+    _check_json_size(buf if isinstance(buf, (bytes, bytearray)) else bytes(buf), len(buf), fname, 8, 8, 8 + n)
     raw = bytes(buf[8:8 + n])
     try:
         header = json.loads(raw.decode("utf-8"))
