@@ -6,11 +6,14 @@ public function registered as ``ember.X``, ``Tensor.X`` and its operators.
 from __future__ import annotations
 
 import math
+import numbers
+import warnings
 
 from .. import _dtype
 from .._backend import parallel_map, xp, zeros_like
 from .._tensor import Tensor
 from ..autograd.function import Op
+from ..autograd.forward_ad import total
 from . import _erf
 from .common import FUNCTIONS, _type_name, binary_operands, inplace_method, register, sum_to, is_scalar
 
@@ -45,6 +48,10 @@ class Add(Op):
         return (sum_to(g, sa) if fa is not None else None,
                 sum_to(g if ctx.alpha == 1 else g * ctx.alpha, sb) if fb is not None else None)
 
+    @staticmethod
+    def jvp(inputs, out, ta, tb, _=None):
+        return total(ta, tb if tb is None or inputs[2] == 1 else tb * inputs[2])
+
 
 class Sub(Op):
     array_backward = True
@@ -61,6 +68,10 @@ class Sub(Op):
         sa, sb = ctx.shapes
         return (sum_to(g, sa) if fa is not None else None,
                 sum_to(-g if ctx.alpha == 1 else g * -ctx.alpha, sb) if fb is not None else None)
+
+    @staticmethod
+    def jvp(inputs, out, ta, tb, _=None):
+        return total(ta, None if tb is None else tb * -inputs[2])
 
 
 class Mul(Op):
@@ -84,6 +95,11 @@ class Mul(Op):
         return (None if b is None else sum_to(g * b, ctx.shapes[0]),
                 None if a is None else sum_to(g * a, ctx.shapes[1]))
 
+    @staticmethod
+    def jvp(inputs, out, ta, tb):
+        a, b = inputs
+        return total(None if ta is None else ta * b, None if tb is None else a * tb)
+
 
 class Div(Op):
     array_backward = True
@@ -106,6 +122,11 @@ class Div(Op):
         gb = sum_to(-g * a / (b * b), ctx.shapes[1]) if nf[1][0] is not None else None
         return ga, gb
 
+    @staticmethod
+    def jvp(inputs, out, ta, tb):
+        b = inputs[1]
+        return total(None if ta is None else ta / b, None if tb is None else -tb * out / b)
+
 
 class _ScalarOp(Op):
     """tensor (op) Python number: the commonest call of add and mul, as its own small op (torch has
@@ -125,6 +146,10 @@ class AddScalar(_ScalarOp):
     def backward(ctx, g):
         return g, None
 
+    @staticmethod
+    def jvp(inputs, out, t, _):
+        return t
+
 
 class MulScalar(_ScalarOp):
     forward = staticmethod(lambda x, s: x * s)
@@ -132,6 +157,10 @@ class MulScalar(_ScalarOp):
     @staticmethod
     def backward(ctx, g):
         return g * ctx.s, None
+
+    @staticmethod
+    def jvp(inputs, out, t, _):
+        return t * inputs[1]
 
 
 AddScalar._Node.__name__, MulScalar._Node.__name__ = "AddBackward0", "MulBackward0"  # torch's names
@@ -142,9 +171,21 @@ def _requires_grad(x) -> bool:
     return isinstance(x, Tensor) and x._requires_grad
 
 
+def _alpha_first(alpha, rest: tuple, op: str):
+    """torch's deprecated ``add(Number alpha, Tensor other)`` overload (``p.data.add_(-lr, grad)``): it warns
+    and swaps the two."""
+    if len(rest) != 1 or not isinstance(alpha, numbers.Number) or not isinstance(rest[0], Tensor):
+        raise TypeError(f"{op}() takes 2 positional arguments but {2 + len(rest)} were given")
+    warnings.warn(f"This overload of {op} is deprecated:\n\t{op}(Number alpha, Tensor other)\nConsider using "
+                  f"{op}(Tensor other, *, Number alpha = 1) instead.", UserWarning, stacklevel=3)
+    return rest[0], alpha
+
+
 @register(operators=("__add__",), reflected=("__radd__",), inplace="add_")
-def add(input, other, *, alpha=1, out=None) -> Tensor:
+def add(input, other, *deprecated, alpha=1, out=None) -> Tensor:
     """``input + alpha * other``, broadcasting."""
+    if deprecated:
+        other, alpha = _alpha_first(other, deprecated, "add")
     input, other = binary_operands(input, other)
     if type(other) in _NUMBERS and alpha == 1 and isinstance(input, Tensor):
         result = AddScalar.apply(input, other)
@@ -154,8 +195,10 @@ def add(input, other, *, alpha=1, out=None) -> Tensor:
 
 
 @register(operators=("__sub__",), reflected=("__rsub__",), inplace="sub_", aliases=("subtract",))
-def sub(input, other, *, alpha=1, out=None) -> Tensor:
+def sub(input, other, *deprecated, alpha=1, out=None) -> Tensor:
     """``input - alpha * other``, broadcasting."""
+    if deprecated:
+        other, alpha = _alpha_first(other, deprecated, "sub")
     input, other = binary_operands(input, other)
     if isinstance(input, Tensor) and input._data.dtype == xp.bool_:
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
@@ -266,6 +309,10 @@ class Neg(Op):
     def backward(ctx, g):
         return -g
 
+    @staticmethod
+    def jvp(inputs, out, t):
+        return -t
+
 
 Tensor.__pos__ = lambda self: self
 
@@ -300,6 +347,10 @@ def unary(name: str, fwd, bwd, *, saves: str = "input", keeps_int: bool = False,
             if saves == "input":
                 return bwd(ctx.saved_tensors[0], None, g)
             return bwd(None, None, g)
+
+        @staticmethod
+        def jvp(inputs, out, t):  # elementwise: the derivative times the tangent, as in backward
+            return bwd(inputs[0], out, t)
 
     Unary.__name__ = Unary.__qualname__ = name[0].upper() + name[1:]
     Unary._Node.__name__ = Unary.__name__ + "Backward0"
@@ -499,6 +550,11 @@ def binary(name: str, fwd, da, db, *, saves_output: bool = False, tensors_only: 
             (fa, _), (fb, _) = ctx.next_functions
             return (None if fa is None else sum_to(da(a, b, y, g), ctx.shapes[0]),
                     None if fb is None else sum_to(db(a, b, y, g), ctx.shapes[1]))
+
+        @staticmethod
+        def jvp(inputs, out, ta, tb):
+            a, b = inputs
+            return total(None if ta is None else da(a, b, out, ta), None if tb is None else db(a, b, out, tb))
 
     Binary.__name__ = Binary.__qualname__ = name[0].upper() + name[1:]
     Binary._Node.__name__ = Binary.__name__ + "Backward0"

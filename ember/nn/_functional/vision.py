@@ -11,6 +11,7 @@ import math
 import numbers
 import warnings
 
+from ... import _dtype
 from ..._backend import xp
 
 from ..._tensor import Tensor
@@ -167,12 +168,16 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
 
 
 # ----------------------------------------------------------------------------- affine_grid, grid_sample
-def _base_coords(n: int, align_corners: bool):
-    """The n normalized pixel positions along one dim: centers (or corners with align_corners) in [-1, 1]."""
+def _base_coords(n: int, align_corners: bool, dtype):
+    """The n normalized pixel positions along one dim: centers (or corners with align_corners) in [-1, 1].
+
+    Computed as torch does, in theta's dtype (its linspace, then * (n - 1) / n): a position one ulp off an
+    exact pixel centre would send grid_sample's gradient to the neighbouring cell."""
     if n <= 1:
-        return xp.zeros(max(n, 0))
-    c = xp.linspace(-1.0, 1.0, n)
-    return c if align_corners else c * ((n - 1) / n)
+        return xp.zeros(max(n, 0), dtype=dtype)
+    from ..._factories import linspace
+    c = linspace(-1.0, 1.0, n, dtype=_dtype.from_np(dtype))._data
+    return c if align_corners else c * (n - 1) / n
 
 
 def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tensor:
@@ -205,7 +210,7 @@ def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tenso
         raise RuntimeError(f"affine_grid: expected theta with batch size {n} (size[0]), but got theta with sizes "
                            f"{list(theta.shape)}")
     # the homogeneous coordinates (x, y[, z], 1) of every output pixel, x varying fastest
-    axes = [_base_coords(s, align_corners) for s in reversed(spatial)]
+    axes = [_base_coords(s, align_corners, theta._data.dtype) for s in reversed(spatial)]
     mesh = xp.meshgrid(*axes[::-1], indexing="ij")[::-1]
     base = xp.stack([*mesh, xp.ones(tuple(spatial))], axis=-1).reshape(-1, len(spatial) + 1)
     base = Tensor._make(xp.ascontiguousarray(base.astype(theta._data.dtype)))
