@@ -287,12 +287,14 @@ def test_whole_modules_saved_by_torch_load_as_ember_modules(tmp_path):
     x = np.random.default_rng(3).standard_normal((2, 3)).astype(np.float32)
     t = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
     torch.save(t, tmp_path / "t.pt")
+    torch.save(t, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
     with pytest.raises(pickle.UnpicklingError, match="Sequential"):
         ember.load(tmp_path / "t.pt")
+    legacy = ember.load(tmp_path / "legacy.pt", weights_only=False)
     classes = [ember.nn.Sequential, ember.nn.Linear, ember.nn.ReLU]
     with ember.serialization.safe_globals(classes), torch.serialization.safe_globals([type(m) for m in t.modules()]):
         models = (ember.load(tmp_path / "t.pt"), ember.load(tmp_path / "t.pt", weights_only=False))
         want = torch.load(tmp_path / "t.pt")(torch.tensor(x)).detach().numpy()
-    for e in models:
+    for e in models + (legacy,):
         assert isinstance(e, ember.nn.Sequential)
         np.testing.assert_allclose(e(ember.tensor(x)).detach().numpy(), want, rtol=1e-6)
