@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import weakref
 import warnings
-from operator import attrgetter
 
 import numpy as np
 
@@ -16,19 +15,24 @@ from . import _dtype
 from ._backend import ndarray, xp
 from .autograd.function import AccumulateGrad
 from .autograd import function as _function
+from .autograd.grad_mode import state as _grad_state
 
 
 class Tensor:
     """A multi-dimensional array that can record the ops applied to it for automatic differentiation."""
 
-    # every tensor sets these five; the rarer ones below are class defaults until a tensor sets its own
-    __slots__ = ("_data", "_requires_grad", "grad_fn", "_output_nr", "_version", "__weakref__", "__dict__")
+    # every tensor sets these five; the rarer ones below are class defaults until a tensor sets its own.
+    # _vc is the version counter, a one-element list shared by a tensor, its views and its detach()es:
+    # every in-place write bumps it, and backward compares it with the versions saved tensors had
+    __slots__ = ("_data", "_requires_grad", "_grad_fn", "_output_nr", "_vc", "__weakref__", "__dict__")
     _grad = None
     _accum_ref = None              # weak reference to a leaf's AccumulateGrad node
     _hooks = None                  # a leaf's tensor hooks
     _post_accumulate_hooks = None
     _retains_grad = False
     _base = None                   # the tensor whose memory this one views (set by Op.apply), as torch's ._base
+    _view_version = None           # a view made in grad mode: the version its history was derived at (see refresh_view)
+    _tangent = None                # its forward gradient, inside a dual level (ember.autograd.forward_ad)
     __array_priority__ = 1000  # make ndarray (op) Tensor defer to Tensor's reflected operators
 
     def __init__(self, *data, requires_grad: bool = False, dtype=None) -> None:
@@ -47,6 +51,8 @@ class Tensor:
             elif arr.dtype == np.float64 and not isinstance(data, ndarray) and dtype is None:
                 arr = arr.astype(_dtype.get_default_dtype().np)
         _init(self, _checked(arr), False, None, 0)
+        if _grad_state.inference or isinstance(data, Tensor) and data._vc is _function.NO_VERSION:
+            self._vc = _function.NO_VERSION
         if requires_grad:
             self.requires_grad_(True)
 
@@ -56,9 +62,9 @@ class Tensor:
         t = _new(Tensor)
         t._data = arr
         t._requires_grad = requires_grad
-        t.grad_fn = grad_fn
+        t._grad_fn = grad_fn
         t._output_nr = output_nr
-        t._version = 0
+        t._vc = [0]
         return t
 
     # ---------------------------------------------------------------- metadata
@@ -152,6 +158,28 @@ class Tensor:
 
     # ---------------------------------------------------------------- autograd state
     @property
+    def grad_fn(self):
+        """The node that made this tensor (None for a leaf)."""
+        if self._base is not None:
+            _function.refresh_view(self)
+        return self._grad_fn
+
+    @grad_fn.setter
+    def grad_fn(self, node) -> None:
+        self._grad_fn = node
+
+    def _get_version(self) -> int:
+        return self._vc[0]
+
+    def _set_version(self, value: int) -> None:
+        try:
+            self._vc[0] = value
+        except AttributeError:  # a tensor set up without _init (an uninitialized parameter)
+            self._vc = [value]
+
+    _version = property(_get_version, _set_version, doc="How many in-place writes this tensor's memory has had.")
+
+    @property
     def grad(self):
         if self.grad_fn is not None and not self._retains_grad and self._grad is None:
             warnings.warn(
@@ -176,7 +204,7 @@ class Tensor:
 
     @property
     def data(self) -> "Tensor":
-        """The same values, detached from the graph (shares memory)."""
+        """The same values, detached from the graph; shares memory but not the version counter, as torch's."""
         return Tensor._make(self._data)
 
     @data.setter
@@ -188,7 +216,13 @@ class Tensor:
         self._set_requires_grad(requires_grad)
         return self
 
+    def is_inference(self) -> bool:
+        """True for a tensor made in ``inference_mode``."""
+        return self._vc is _function.NO_VERSION
+
     def _set_requires_grad(self, value: bool) -> None:
+        if value and self._vc is _function.NO_VERSION and not _grad_state.inference:
+            raise RuntimeError("Setting requires_grad=True on inference tensor outside InferenceMode is not allowed.")
         if value and self._data.dtype.kind != "f":
             raise RuntimeError("only Tensors of floating point dtype can require gradients "
                                f"(got {self.dtype})")
@@ -198,8 +232,12 @@ class Tensor:
                                "var_no_grad = var.detach().")
         self._requires_grad = bool(value)
 
-    # a C-level getter: requires_grad is read on every op
-    requires_grad = property(attrgetter("_requires_grad"), _set_requires_grad)
+    def _get_requires_grad(self) -> bool:
+        if self._base is not None:
+            _function.refresh_view(self)
+        return self._requires_grad
+
+    requires_grad = property(_get_requires_grad, _set_requires_grad)
 
     def _accumulator(self) -> AccumulateGrad:
         # one AccumulateGrad per leaf, held weakly here (the node holds the leaf)
@@ -211,13 +249,16 @@ class Tensor:
         return node
 
     def detach(self) -> "Tensor":
-        """A tensor sharing this one's memory, cut from the graph."""
-        return Tensor._make(self._data)
+        """A tensor sharing this one's memory and version counter, cut from the graph."""
+        t = Tensor._make(self._data)
+        t._vc = self._vc
+        return t
 
     def detach_(self) -> "Tensor":
         """Cut this tensor from the graph, making it a leaf."""
-        self.grad_fn = None
+        self._grad_fn = None
         self._requires_grad = False
+        self._view_version = None
         return self
 
     def retain_grad(self) -> None:
@@ -244,20 +285,16 @@ class Tensor:
         if self.grad_fn is not None:
             return self.grad_fn._add_pre_hook(self._output_nr, hook)
         if self._hooks is None:
-            self._hooks = []
-        self._hooks.append(hook)
-        from .autograd.function import _Handle
-        return _Handle(self._hooks, hook)
+            self._hooks = {}
+        return _function._Handle(self._hooks, hook)
 
     def register_post_accumulate_grad_hook(self, hook):
         """Call ``hook(tensor)`` after a leaf's ``.grad`` has been updated."""
         if self.grad_fn is not None:
             raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
         if self._post_accumulate_hooks is None:
-            self._post_accumulate_hooks = []
-        self._post_accumulate_hooks.append(hook)
-        from .autograd.function import _Handle
-        return _Handle(self._post_accumulate_hooks, hook)
+            self._post_accumulate_hooks = {}
+        return _function._Handle(self._post_accumulate_hooks, hook)
 
     def backward(self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
         """Accumulate the gradient of this tensor with respect to the graph leaves into their ``.grad``."""
@@ -356,9 +393,9 @@ _function.Tensor = Tensor
 def _init(t, arr, requires_grad, grad_fn, nr) -> None:
     t._data = arr
     t._requires_grad = requires_grad
-    t.grad_fn = grad_fn
+    t._grad_fn = grad_fn
     t._output_nr = nr
-    t._version = 0
+    t._vc = [0]
 
 
 def _checked(arr):

@@ -2,12 +2,14 @@
 method and operator; the undoing of broadcasting; operand and dim normalisation."""
 from __future__ import annotations
 
+import math
 import numbers
 
 from .. import _dtype
 from .._backend import ndarray, xp
 from .._tensor import Tensor, _wrap_dim
-from ..autograd.function import Op
+from ..autograd import function as _function
+from ..autograd.function import Op, _edge, _next_seq, NO_VERSION
 from ..autograd.grad_mode import state
 
 FUNCTIONS: dict = {}   # name -> function, exported as ember.<name>
@@ -54,10 +56,10 @@ def inplace_method(fn, name: str):
     def method(self, *args, **kwargs):
         check_inplace(self, name)
         src = self
-        if state.enabled and (self._requires_grad or any(isinstance(a, Tensor) and a._requires_grad for a in args)):
+        if state.enabled and (self._requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)):
             # the op may save its input for backward, and self is about to be overwritten: give it
             # a copy that takes self's place in the graph (torch saves the original values too)
-            src = Tensor._make(self._data.copy(), self._requires_grad, self.grad_fn, self._output_nr)
+            src = Tensor._make(self._data.copy(), self._requires_grad, self._grad_fn, self._output_nr)
         return write_inplace(self, fn(src, *args, **kwargs), name)
     method.__name__ = name
     method.__doc__ = f"In-place version of :func:`{fn.__name__}`."
@@ -66,14 +68,20 @@ def inplace_method(fn, name: str):
 
 def check_inplace(self: Tensor, name: str) -> None:
     """Refuse an in-place op on a leaf that requires grad (or a view of one) while recording, as torch does."""
+    if self._base is not None:
+        refresh_view(self)
+    if self._vc is NO_VERSION and not state.inference:
+        raise RuntimeError("Inplace update to inference tensor outside InferenceMode is not allowed.You can make a "
+                           "clone to get a normal tensor before doing inplace update.See "
+                           "https://github.com/pytorch/rfcs/pull/17 for more details.")
     if state.enabled:
         if self._requires_grad and self.grad_fn is None:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
         base = self._base
-        if base is not None and base._requires_grad and base.grad_fn is None:
+        if base is not None and base._requires_grad and base._grad_fn is None:
             raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place "
                                "operation.")
-        node = self.grad_fn
+        node = self._grad_fn
         if base is not None and node is not None and node._nout > 1:
             raise RuntimeError(f"Output {self._output_nr} of {node.name().replace('Backward0', '')} is a view and "
                                "is being modified inplace. This view is the output of a function that returns "
@@ -93,27 +101,61 @@ def write_inplace(self: Tensor, out: Tensor, name: str) -> Tensor:
     if not self._data.flags.writeable:
         raise RuntimeError(f"{name}: unsupported operation: more than one element of the written-to tensor refers "
                            "to a single memory location. Please clone() the tensor before performing the operation.")
-    node = self.grad_fn
-    if node is not None and node._out_data is self._data:
-        node._out_version += 1  # its backward reads this array as ctx.output: now stale
     if self._data.ndim:
         self._data[...] = out._data
     else:
         xp.copyto(self._data, out._data, casting="unsafe")
     if out._requires_grad:
         self._requires_grad = True
-        self.grad_fn = out.grad_fn
+        self._grad_fn = out._grad_fn
         self._output_nr = out._output_nr
-    self._version += 1
+    self._vc[0] += 1  # shared with self's base, views and detach()es: their saved copies are now stale
+    node = out._grad_fn
+    if node is not None and node._out_vc is out._vc:  # the op saved its result, which is self from now on
+        node._out_vc, node._out_saved_version = self._vc, self._vc[0]
     base = self._base
-    if base is not None:
-        base._version += 1
-        node = base.grad_fn
-        if node is not None and node._out_data is base._data:
-            node._out_version += 1  # the base's op saved its result: that result just changed
-        if state.enabled and (out._requires_grad or base._requires_grad):
-            _rebase(base, self, out)
+    if base is not None and state.enabled and (out._requires_grad or base._requires_grad):
+        _rebase(base, self, out)
     return self
+
+
+# ----------------------------------------------------------------------------- views and in-place
+# A view shares its base's memory and version counter. An in-place write into a view gives the base a
+# new history at once (CopySlices); every other view of that base learns of the write lazily: its
+# version no longer matches the one its history was derived at, so the next time autograd looks at it
+# (an op, .grad_fn, .requires_grad, backward) refresh_view derives a new node from the base's current
+# history (AsStridedBackward0), as torch does.
+
+def refresh_view(view: Tensor) -> None:
+    """Re-derive ``view``'s history from its base if their memory was written in place since."""
+    now = view._vc[0]
+    seen = view._view_version
+    if seen is None or seen == now:
+        return
+    view._view_version = now
+    base = view._base
+    if not base._requires_grad:
+        return
+    pos = _flat_positions(base._data, view._data)
+    if pos is None:
+        return
+    node = AsStrided._Node()
+    node.next_functions = (_edge(base),)
+    node._seq = _next_seq()
+    node.pos, node.base_shape = pos, base._data.shape
+    view._grad_fn, view._output_nr, view._requires_grad = node, 0, True
+
+
+_function.refresh_view = refresh_view
+
+
+class AsStrided(Op):
+    """The history of a view re-derived from its base: its gradient scattered into the base's shape."""
+
+    @staticmethod
+    def backward(ctx, g):
+        flat = Tensor._make(xp.zeros(math.prod(ctx.base_shape), g._data.dtype))
+        return flat.index_add(0, Tensor._make(ctx.pos.reshape(-1)), g.reshape(-1)).reshape(ctx.base_shape)
 
 
 class CopySlices(Op):
@@ -137,20 +179,33 @@ class CopySlices(Op):
                 flat.index_select(0, idx).reshape(ctx.idx.shape), None)
 
 
-def _flat_positions(base: ndarray, view: ndarray):
-    """For each element of ``view``, its flat index in the C-contiguous ``base`` (None if not expressible)."""
-    if not base.flags.c_contiguous:
+def _offsets(a: ndarray, ref: ndarray):
+    """The address of each element of ``a``, in items from ``ref``'s first element (None if not whole items)."""
+    item = ref.itemsize
+    start = a.__array_interface__["data"][0] - ref.__array_interface__["data"][0]
+    if a.itemsize != item or start % item or any(st % item for st in a.strides):
         return None
-    item = base.itemsize
-    start = view.__array_interface__["data"][0] - base.__array_interface__["data"][0]
-    if start % item or any(st % item for st in view.strides):
-        return None
-    pos = xp.full(view.shape, start // item, dtype=xp.int64)
-    for k, (n, st) in enumerate(zip(view.shape, view.strides)):
-        shape = [1] * view.ndim
+    off = xp.full(a.shape, start // item, dtype=xp.int64)
+    for k, (n, st) in enumerate(zip(a.shape, a.strides)):
+        shape = [1] * a.ndim
         shape[k] = n
-        pos += (xp.arange(n, dtype=xp.int64) * (st // item)).reshape(shape)
-    if pos.size and (pos.min() < 0 or pos.max() >= base.size):
+        off += (xp.arange(n, dtype=xp.int64) * (st // item)).reshape(shape)
+    return off
+
+
+def _flat_positions(base: ndarray, view: ndarray):
+    """For each element of ``view``, the index of the same element in ``base`` flattened in C order
+    (None if some element of ``view`` is not one of ``base``'s)."""
+    pos = _offsets(view, base)
+    if pos is None or not pos.size:
+        return pos
+    if not base.flags.c_contiguous:  # map addresses to C-order indices through a table
+        addr = _offsets(base, base).reshape(-1)
+        lo = min(int(addr.min()), int(pos.min()))
+        table = xp.full(max(int(addr.max()), int(pos.max())) - lo + 1, -1, dtype=xp.int64)
+        table[addr - lo] = xp.arange(base.size, dtype=xp.int64)
+        pos = table[pos - lo]
+    if pos.min() < 0 or pos.max() >= base.size:
         return None
     return pos
 
@@ -160,10 +215,10 @@ def _rebase(base: Tensor, view: Tensor, out: Tensor) -> None:
     pos = _flat_positions(base._data, view._data)
     if pos is None:
         return
-    before = Tensor._make(base._data, base._requires_grad, base.grad_fn, base._output_nr)
+    before = Tensor._make(base._data, base._requires_grad, base._grad_fn, base._output_nr)
     after = CopySlices.apply(before, out, pos)
     base._requires_grad = True
-    base.grad_fn = after.grad_fn
+    base._grad_fn = after._grad_fn
     base._output_nr = 0
 
 

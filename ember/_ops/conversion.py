@@ -119,8 +119,8 @@ class Fill(Op):
 
     @staticmethod
     def backward(ctx, g):
-        # the old values are overwritten (no gradient); a tensor fill value receives every element's gradient
-        return None, (g.sum().to(ctx.value_dtype) if ctx.value_dtype is not None else None)
+        # the old values are overwritten (a zero gradient, as torch's); a tensor fill value receives every element's
+        return g.new_zeros(g.shape), (g.sum().to(ctx.value_dtype) if ctx.value_dtype is not None else None)
 
 
 @register(method=False, inplace="fill_")
@@ -152,7 +152,8 @@ class Copy(Op):
     def backward(ctx, g):
         from .common import sum_to
         gs = sum_to(g, ctx.src_shape)
-        return None, (gs.to(ctx.src_dtype) if ctx.src_dtype.is_floating_point else None)
+        # the old values get a zero gradient, as torch's (so their history still runs, and checks its saved tensors)
+        return g.new_zeros(g.shape), (gs.to(ctx.src_dtype) if ctx.src_dtype.is_floating_point else None)
 
 
 def _copy(self: Tensor, src, non_blocking: bool = False) -> Tensor:
@@ -187,7 +188,7 @@ Tensor.is_cpu = property(lambda self: True, doc="True: ember tensors live on the
 Tensor.layout = property(lambda self: strided, doc="``ember.strided``, the one layout.")
 Tensor.output_nr = property(lambda self: self._output_nr, doc="Which output of its ``grad_fn`` this tensor is.")
 Tensor.real = property(lambda self: self, doc="``self``: ember tensors are real.")
-for _name in ("is_pinned", "is_shared", "is_conj", "is_neg", "is_inference"):
+for _name in ("is_pinned", "is_shared", "is_conj", "is_neg"):
     setattr(Tensor, _name, lambda self: False)
 for _name in ("pin_memory", "share_memory_", "conj", "resolve_conj", "resolve_neg"):
     setattr(Tensor, _name, lambda self, *args, **kwargs: self)

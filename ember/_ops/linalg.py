@@ -13,6 +13,7 @@ from .. import _dtype
 from .._backend import matmul as _array_matmul, xp
 from .._tensor import Tensor
 from ..autograd.function import Op
+from ..autograd.forward_ad import total
 from .common import register, sum_to, binary_operands, inplace_method
 
 # torch's C++ scalar-type names, used in its dtype-mismatch messages
@@ -42,6 +43,10 @@ class MT(Op):
     @staticmethod
     def backward(ctx, g):
         return MT.apply(g)
+
+    @staticmethod
+    def jvp(inputs, out, t):
+        return MT.apply(t)
 
 
 def mT(x: Tensor) -> Tensor:
@@ -76,10 +81,16 @@ class Matmul(Op):
             if len(sb) == 2 and len(sa) > 2:
                 # a weight shared by every batch: fold the batch into rows, one product, no big sum
                 k, m = sb
-                gb = Matmul.apply(MT.apply(a.reshape(-1, k)), g.reshape(-1, m))
+                rows = math.prod(sa[:-1])  # not -1: with a zero-size dim, -1 is ambiguous
+                gb = Matmul.apply(MT.apply(a.reshape(rows, k)), g.reshape(rows, m))
             else:
                 gb = sum_to(Matmul.apply(MT.apply(a), g), sb)
         return ga, gb
+
+    @staticmethod
+    def jvp(inputs, out, ta, tb):  # bilinear: the product rule
+        a, b = inputs
+        return total(None if ta is None else Matmul.apply(ta, b), None if tb is None else Matmul.apply(a, tb))
 
 
 # ----------------------------------------------------------------------------- matmul family

@@ -89,7 +89,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
     result = []
     for t, g in zip(inputs, captured):
         if g is not None and t._hooks and t.grad_fn is None:
-            for fn in t._hooks:  # a leaf's tensor hooks apply to the gradient grad() returns, as in torch
+            for fn in list(t._hooks.values()):  # a leaf's tensor hooks apply to the gradient grad() returns, as in torch
                 out = fn(g)
                 g = g if out is None else out
         if g is None:

@@ -147,7 +147,7 @@ def _pre_hooks(node, grads):
     if hooks:
         grads = list(grads)
         for nr, fns in hooks.items():
-            for fn in list(fns):
+            for fn in list(fns.values()):
                 if nr == -1:
                     out = fn(tuple(grads))
                     if out is not None:
@@ -191,7 +191,7 @@ def _call(node, grads):
                 _report_trace(node)
                 raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th output.")
     if node._post_hooks:
-        for fn in node._post_hooks:
+        for fn in list(node._post_hooks.values()):
             r = fn(out, tuple(grads))
             if r is not None:
                 out = tuple(r)
@@ -227,25 +227,30 @@ def _report_trace(node) -> None:
 
 
 def accumulate_grad(var, g, create_graph: bool, claimed) -> None:
-    """Add ``g`` into ``var.grad``: the first gradient is stored (copied if another owner has it)."""
+    """Add ``g`` into ``var.grad``. The first gradient is stored as it is when nothing else can see its
+    memory, else copied: ``.grad`` is always a writable array of its own, as torch's."""
     if g.dtype is not var.dtype:
         g = g.to(var.dtype)
-    for fn in var._hooks or ():
+    shared = False  # a hook's result may be held elsewhere
+    for fn in list(var._hooks.values()) if var._hooks else ():
         out = fn(g)
         if out is not None:
-            g = out
+            g, shared = out, True
     if not create_graph:
         g = g.detach()
     if var._grad is None:
-        key = id(g._data)
-        base = g._data.base
-        if key in claimed or (base is not None and id(base) in claimed) or g._data.shape != var._data.shape:
-            g = g.expand(var.shape).clone() if g._data.shape != var._data.shape else g.clone()
+        arr = g._data
+        if arr.shape != var._data.shape:
+            g = g.expand(var.shape).clone()
+        elif shared or not arr.flags.writeable or id(arr) in claimed or (
+                arr.base is not None and id(arr.base) in claimed):
+            g = g.clone()
         claimed.add(id(g._data))
         var._grad = g
     elif create_graph or var._grad.requires_grad:
         var._grad = var._grad + g
     else:
-        var._grad._data = var._grad._data + g._data
-    for fn in var._post_accumulate_hooks or ():
+        total = var._grad._data + g._data
+        var._grad._data = total if type(total) is ndarray else xp.asarray(total)  # NumPy makes 0-d sums scalars
+    for fn in list(var._post_accumulate_hooks.values()) if var._post_accumulate_hooks else ():
         fn(var)

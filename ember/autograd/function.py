@@ -18,6 +18,11 @@ from .grad_mode import state, no_grad
 from . import anomaly_mode
 
 Tensor = None  # set by ember._tensor once the class exists (it imports this module)
+refresh_view = None  # set by ember._ops.common: brings a view's history up to date (see there)
+# forward AD (a dual level) or vmap, while active, handles every op: transform(cls, args, kwargs)
+# runs in place of apply (see ember/autograd/forward_ad.py); None the rest of the time
+transform = None
+ctx_sink = None      # a list while forward AD wants the ctx of the user Function it is running
 
 # creation order of nodes: a node is always numbered after the nodes of its inputs, which is
 # the order the engine runs them in (backwards)
@@ -34,11 +39,12 @@ class Node:
 
     next_functions: tuple = ()
     _saved = None          # what save_for_backward kept
-    _versions = None       # their version counters at save time, to catch in-place changes
+    _versions = None       # their versions at save time, to catch in-place changes
     _out_data = None       # the output's array, for ops that save their result
-    _out_version = 0       # in-place writes into that output since (set by write_inplace)
+    _out_vc = None         # that output's version counter, and its version when saved
+    _out_saved_version = 0
     _freed = False
-    _pre_hooks = None      # {output_nr: [hook]} from Tensor.register_hook on non-leaves
+    _pre_hooks = None      # {output_nr: {handle id: hook}} from Tensor.register_hook on non-leaves
     _retain = None         # {output_nr: weakref to a tensor that called retain_grad()}
     _post_hooks = None
     _nout = 1
@@ -52,6 +58,7 @@ class Node:
     _non_diff = ()
     _dirty = ()
     _fn = None
+    _tangent = None        # under forward AD: the tangent of the output that backward reads as ctx.output
 
     def name(self) -> str:
         return type(self).__name__
@@ -66,7 +73,7 @@ class Node:
     def save_for_backward(self, *tensors) -> None:
         """Keep tensors for backward; an in-place change to any of them before backward is an error."""
         self._saved = tensors
-        self._versions = [t._version if isinstance(t, Tensor) else 0 for t in tensors]
+        self._versions = [t._vc[0] if isinstance(t, Tensor) else 0 for t in tensors]
 
     @property
     def saved_tensors(self) -> tuple:
@@ -75,8 +82,10 @@ class Node:
                 raise RuntimeError(_FREED)
             return ()
         for t, v in zip(self._saved, self._versions):
-            if isinstance(t, Tensor) and t._version != v:
-                raise _modified_error(t, t.grad_fn, t._output_nr, t._version, v)
+            if isinstance(t, (Tensor, _OutputRef)) and t._vc[0] != v:
+                if isinstance(t, _OutputRef):
+                    raise _modified_error(Tensor._make(t.data), self, t.nr, t._vc[0], v)
+                raise _modified_error(t, t.grad_fn, t._output_nr, t._vc[0], v)
         if self._arrays:
             return [t._data if isinstance(t, Tensor) else t for t in self._saved]
         return self._unpack_outputs(self._saved)
@@ -91,15 +100,23 @@ class Node:
             if self._freed:
                 raise RuntimeError(_FREED)
             raise RuntimeError(f"{self.name()} did not save its output")
-        if self._out_version:
-            raise _modified_error(Tensor._make(self._out_data), self, 0, self._out_version, 0)
+        vc = self._out_vc
+        if vc is not None and vc[0] != self._out_saved_version:
+            raise _modified_error(Tensor._make(self._out_data), self, 0, vc[0], self._out_saved_version)
         if self._arrays:
             return self._out_data
-        return Tensor._make(self._out_data, True, self)
+        out = Tensor._make(self._out_data, True, self)
+        if self._tangent is not None:  # its tangent, under forward AD
+            out._tangent = self._tangent
+        return out
 
     @property
     def needs_input_grad(self) -> tuple:
         return tuple(fn is not None for fn, _ in self.next_functions)
+
+    def save_for_forward(self, *tensors) -> None:
+        """Keep tensors for ``jvp`` (forward-mode AD), where they read as ``ctx.saved_tensors``."""
+        self._saved_forward = tensors
 
     def mark_dirty(self, *tensors) -> None:
         self._dirty = tensors
@@ -113,9 +130,8 @@ class Node:
     def register_hook(self, fn):
         """Run ``fn(grad_inputs, grad_outputs)`` after this node's backward."""
         if self._post_hooks is None:
-            self._post_hooks = []
+            self._post_hooks = {}
             self._fast = False
-        self._post_hooks.append(fn)
         return _Handle(self._post_hooks, fn)
 
     def register_prehook(self, fn):
@@ -126,9 +142,7 @@ class Node:
         if self._pre_hooks is None:
             self._pre_hooks = {}
             self._fast = False
-        hooks = self._pre_hooks.setdefault(nr, [])
-        hooks.append(fn)
-        return _Handle(hooks, fn)
+        return _Handle(self._pre_hooks.setdefault(nr, {}), fn)
 
     # -- engine side --
     def apply(self, *grads):
@@ -153,15 +167,44 @@ def _modified_error(t, node, nr: int, version: int, expected: int) -> RuntimeErr
                         f"{expected} instead. Hint: {hint}")
 
 
-class _Handle:
-    """What register_hook returns: ``remove()`` takes the hook off."""
+class _NoVersionCounter(list):
+    """The version counter of an inference tensor: it has none, as in torch. Outside inference_mode
+    reading it (saving the tensor for backward) is refused; writes to it are not counted."""
 
-    def __init__(self, hooks, fn) -> None:
-        self._hooks, self._fn = hooks, fn
+    def __getitem__(self, i):
+        if not state.inference:
+            raise RuntimeError(_INFERENCE_SAVED)
+        return 0
+
+    def __setitem__(self, i, value) -> None:
+        pass
+
+
+NO_VERSION = _NoVersionCounter([0])
+
+_INFERENCE_SAVED = ('Inference tensors cannot be saved for backward. Please do not use Tensors created in inference mode '
+                    'in computation tracked by autograd. To work around this, you can make a clone to get a normal tensor'
+                    ' and use it in autograd, or use `torch.no_grad()` instead of `torch.inference_mode()`.')
+
+
+class _Handle:
+    """What register_hook returns: ``remove()`` takes this registration off (and only it: the same
+    function registered twice has two handles)."""
+
+    _next_id = itertools.count().__next__
+
+    def __init__(self, hooks: dict, fn) -> None:
+        self._hooks, self.id = hooks, _Handle._next_id()
+        hooks[self.id] = fn
 
     def remove(self) -> None:
-        if self._fn in self._hooks:
-            self._hooks.remove(self._fn)
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self) -> "_Handle":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
 
 
 class AccumulateGrad(Node):
@@ -177,7 +220,7 @@ class AccumulateGrad(Node):
 
 def _edge(a):
     """The (node, output_nr) edge a graph input contributes to ``next_functions``."""
-    fn = a.grad_fn
+    fn = a._grad_fn
     if fn is None:
         return (a._accumulator(), 0)
     return (fn, a._output_nr)
@@ -210,6 +253,12 @@ class Function(metaclass=_FunctionMeta):
 
     vjp = backward
 
+    @staticmethod
+    def jvp(ctx, *grad_inputs):
+        """The tangents of the outputs from the tangents of the inputs (forward-mode AD)."""
+        raise NotImplementedError("You must implement the jvp function for custom autograd.Function to use it "
+                                  "with forward mode AD.")
+
     # True when backward uses only what arrays and tensors share (operators, @, reshape, sum, mT,
     # sum_to, masked): then a plain backward (no create_graph) runs it on raw arrays, with no Tensor op per term
     array_backward = False
@@ -217,8 +266,15 @@ class Function(metaclass=_FunctionMeta):
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run forward on tensors (recorded as one node), as torch's Function.apply."""
+        if transform is not None:
+            return transform(cls, args, kwargs)
+        for a in args:
+            if isinstance(a, Tensor) and a._base is not None:
+                refresh_view(a)
         record = state.enabled and any(isinstance(a, Tensor) and a._requires_grad for a in args)
         ctx = cls._Node() if record else _UserCtx()
+        if ctx_sink is not None:
+            ctx_sink.append(ctx)
         if record:  # before forward, which may read ctx.needs_input_grad
             ctx.next_functions = tuple(_edge(a) if isinstance(a, Tensor) and a._requires_grad else (None, 0)
                                        for a in args)
@@ -244,14 +300,15 @@ class Function(metaclass=_FunctionMeta):
                 meta.append(None)
                 continue
             if id(o) in inputs and id(o) not in dirty:
-                o = Tensor._make(o._data)  # an input returned as is becomes a new node's output, not the input
+                o, alias = Tensor._make(o._data), o  # an input returned as is becomes a new node's output
+                o._vc = alias._vc
             if id(o) in dirty:
-                if o._requires_grad and o.grad_fn is None:
+                if o._requires_grad and o._grad_fn is None:
                     raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-                o._version += 1
+                o._vc[0] += 1
             if id(o) not in non_diff and o.dtype.is_floating_point:
                 o._requires_grad = True
-                o.grad_fn = ctx
+                o._grad_fn = ctx
                 o._output_nr = i
             meta.append((o.shape, o.dtype))
             result.append(o)
@@ -262,20 +319,20 @@ class Function(metaclass=_FunctionMeta):
             ctx._saved_out = tuple(out_ids.get(id(t), -1) if t is not None else -1 for t in ctx._saved)
             if any(i >= 0 for i in ctx._saved_out):
                 # keep outputs by their arrays only: a node must not hold its own outputs
-                ctx._saved = tuple(_OutputRef(t._data, i, t.grad_fn is ctx) if i >= 0 else t
+                ctx._saved = tuple(_OutputRef(t, i, t._grad_fn is ctx) if i >= 0 else t
                                    for t, i in zip(ctx._saved, ctx._saved_out))
-                ctx._versions = tuple(0 if i >= 0 else v for v, i in zip(ctx._versions, ctx._saved_out))
+                ctx._versions = tuple(t._vc[0] if i >= 0 else v
+                                      for t, v, i in zip(ctx._saved, ctx._versions, ctx._saved_out))
         return result[0] if single else tuple(result)
 
 
 class _OutputRef:
-    """An output saved by a user Function, kept as its array to avoid a cycle."""
+    """An output saved by a user Function, kept as its array and version counter to avoid a cycle."""
 
-    __slots__ = ("data", "nr", "diff")
-    _version = 0
+    __slots__ = ("data", "nr", "diff", "_vc")
 
-    def __init__(self, data, nr, diff) -> None:
-        self.data, self.nr, self.diff = data, nr, diff
+    def __init__(self, t, nr, diff) -> None:
+        self.data, self.nr, self.diff, self._vc = t._data, nr, diff, t._vc
 
 
 class _UserCtx:
@@ -286,6 +343,9 @@ class _UserCtx:
 
     def save_for_backward(self, *tensors) -> None:
         self.saved_tensors = tensors
+
+    def save_for_forward(self, *tensors) -> None:
+        self._saved_forward = tensors
 
     def mark_dirty(self, *tensors) -> None:
         for t in tensors:
@@ -320,6 +380,9 @@ class Op(Function):
 
     saves_output = False
     differentiable_outputs = None  # indices of outputs that carry gradient; None means all
+    # jvp(inputs, output, *tangents): the output's tangent (forward AD), one tangent (or None) per
+    # positional input; None derives it from backward (see ember/autograd/forward_ad.py)
+    jvp = None
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
@@ -327,11 +390,16 @@ class Op(Function):
 
     @classmethod
     def apply(cls, *args):
+        if transform is not None:  # a dual level or vmap is active
+            return transform(cls, args, {})
         record = False
         try:
+            # a view's history may be stale after an in-place write into its memory: refresh_view
             if len(args) == 1:  # the commonest arities, unrolled: this is the hottest path in ember
                 a = args[0]
                 if isinstance(a, Tensor):
+                    if a._base is not None:
+                        refresh_view(a)
                     record = a._requires_grad
                     out = cls.forward(a._data)
                 else:
@@ -339,9 +407,13 @@ class Op(Function):
             elif len(args) == 2:
                 a, b = args
                 if isinstance(a, Tensor):
+                    if a._base is not None:
+                        refresh_view(a)
                     record = a._requires_grad
                     a = a._data
                 if isinstance(b, Tensor):
+                    if b._base is not None:
+                        refresh_view(b)
                     record = record or b._requires_grad
                     b = b._data
                 out = cls.forward(a, b)
@@ -349,6 +421,8 @@ class Op(Function):
                 arrays = []
                 for a in args:
                     if isinstance(a, Tensor):
+                        if a._base is not None:
+                            refresh_view(a)
                         arrays.append(a._data)
                         if a._requires_grad:
                             record = True
@@ -362,13 +436,18 @@ class Op(Function):
                 result = Tensor._make(out)
                 if out.base is not None:
                     _link_view(result, args)
+                if state.inference:
+                    _mark_inference(result)
                 return result
-            return _link_views(_wrap(out), args)
+            results = _link_views(_wrap(out), args)
+            if state.inference:
+                _mark_inference(*(results if type(results) is tuple else (results,)))
+            return results
         ctx = cls._Node()
         edges = []
         for a in args:  # _edge inlined: this loop runs for every recorded op
             if isinstance(a, Tensor) and a._requires_grad:
-                fn = a.grad_fn
+                fn = a._grad_fn
                 edges.append((fn, a._output_nr) if fn is not None else (a._accumulator(), 0))
             else:
                 edges.append(_NO_EDGE)
@@ -384,15 +463,22 @@ class Op(Function):
             diff = cls.differentiable_outputs
             ctx._nout = len(out)
             ctx._out_meta = [(o.shape, _dtype.from_np(o.dtype)) for o in out]
-            return _link_views(tuple(Tensor._make(o, True, ctx, i) if diff is None or i in diff
-                                     else Tensor._make(o) for i, o in enumerate(out)), args)
+            results = _link_views(tuple(Tensor._make(o, True, ctx, i) if diff is None or i in diff
+                                        else Tensor._make(o) for i, o in enumerate(out)), args)
+            if ctx._out_data is not None:  # setup_context saved one of the outputs
+                for r in results:
+                    if r._data is ctx._out_data:
+                        ctx._out_vc, ctx._out_saved_version = r._vc, r._vc[0]
+            return results
         if type(out) is not ndarray:
             out = xp.asarray(out)
-        if cls.saves_output:
-            ctx._out_data = out
         result = Tensor._make(out, True, ctx)
         if out.base is not None:
             _link_view(result, args)
+        if cls.saves_output:
+            ctx._out_data = out
+            ctx._out_vc = vc = result._vc
+            ctx._out_saved_version = vc[0]
         return result
 
 
@@ -404,13 +490,23 @@ def _root(a):
 
 
 def _link_view(result, args) -> None:
-    """Mark ``result`` as a view of the input whose memory it shares, so that an in-place op on it
-    can update that tensor's history too (torch's view + CopySlices semantics)."""
+    """Mark ``result`` as a view of the input whose memory it shares: it takes that input's version
+    counter, and an in-place op on either updates the other's history (torch's view semantics)."""
     root = _root(result._data)
     for a in args:
         if isinstance(a, Tensor) and _root(a._data) is root:
             result._base = a._base if a._base is not None else a
+            result._vc = a._vc
+            if state.enabled and a._vc is not NO_VERSION:  # views made under no_grad never take a history
+                result._view_version = a._vc[0]               # from their base, as torch's
             return
+
+
+def _mark_inference(*results) -> None:
+    """Tensors made in inference_mode (other than views of normal tensors) are inference tensors."""
+    for r in results:
+        if r._base is None:
+            r._vc = NO_VERSION
 
 
 def _link_views(results, args):

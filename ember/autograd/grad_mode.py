@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 
 
@@ -25,7 +26,13 @@ def is_inference_mode_enabled() -> bool:
 
 
 class _Mode:
-    """Base of the grad-mode switches: a context manager that is also a decorator."""
+    """Base of the grad-mode switches: a context manager that is also a decorator (``@no_grad()``,
+    or ``@no_grad`` without the call, as torch allows)."""
+
+    def __new__(cls, *args, **kwargs):
+        if len(args) == 1 and not kwargs and callable(args[0]):  # @no_grad: decorate at once
+            return cls()(args[0])
+        return super().__new__(cls)
 
     def _new_state(self):
         raise NotImplementedError
@@ -39,10 +46,35 @@ class _Mode:
         state.enabled, state.inference = self._prev
 
     def __call__(self, fn):
+        if inspect.isgeneratorfunction(fn):
+            return self._wrap_generator(fn)
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with self.__class__(*self._args()):
+            with self.clone():
                 return fn(*args, **kwargs)
+        return wrapper
+
+    def _wrap_generator(self, fn):
+        # the mode holds while the generator runs, each time it resumes, and not while it is paused
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            gen = fn(*args, **kwargs)
+            send, value = gen.send, None
+            while True:
+                try:
+                    with self.clone():
+                        response = send(value)
+                except StopIteration as stop:
+                    return stop.value
+                try:
+                    send, value = gen.send, (yield response)
+                except GeneratorExit:
+                    with self.clone():
+                        gen.close()
+                    raise
+                except BaseException as exc:  # thrown into us: pass it on into the generator
+                    send, value = gen.throw, exc
         return wrapper
 
     def _args(self):
@@ -69,10 +101,17 @@ class enable_grad(_Mode):
 class set_grad_enabled(_Mode):
     """Set grad mode on or off; takes effect at once, and as a context manager restores on exit."""
 
+    def __new__(cls, mode: bool):  # a bool, never the function to decorate
+        return object.__new__(cls)
+
     def __init__(self, mode: bool) -> None:
         self.mode = bool(mode)
         self._prev = (state.enabled, state.inference)
         state.enabled = self.mode
+
+    def __call__(self, fn):
+        state.enabled = self._prev[0]  # used as a decorator: only calls of fn change the mode
+        return super().__call__(fn)
 
     def _new_state(self):
         return self.mode, state.inference
@@ -85,7 +124,8 @@ class set_grad_enabled(_Mode):
 
 
 class inference_mode(_Mode):
-    """Like ``no_grad``, for code that will never need gradients."""
+    """Like ``no_grad``, for code that will never need gradients. Tensors made in it are inference
+    tensors: outside it they may not be modified in place, require grad, or be saved for backward."""
 
     def __init__(self, mode: bool = True) -> None:
         self.mode = bool(mode)

@@ -139,3 +139,31 @@ def test_retained_grad_accumulates_and_backward_inputs_non_leaf():
         (h2 * h2).sum().backward(inputs=[h2])
         res[lib] = (h.grad.tolist(), x.grad.tolist(), h2.grad.tolist(), x2.grad)
     assert res[ember] == res[torch]
+
+
+def test_removing_a_handle_twice_leaves_other_registrations_of_the_same_hook():
+    results = []
+    for lib in (ember, torch):
+        calls = []
+
+        def hook(g):
+            calls.append("tensor")
+
+        def node_hook(*args):
+            calls.append("node")
+
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = x * 2
+        first, second = x.register_hook(hook), x.register_hook(hook)
+        node_first, node_second = y.grad_fn.register_hook(node_hook), y.grad_fn.register_hook(node_hook)
+        y_first, y_second = y.register_hook(hook), y.register_hook(hook)
+        for h in (first, node_first, y_first):
+            h.remove()
+            h.remove()
+        y.sum().backward()
+        results.append(sorted(calls))
+        second.remove(), node_second.remove(), y_second.remove()
+        (x * 2).sum().backward()
+        results.append(sorted(calls))
+    assert results[0] == results[2] == ["node", "tensor", "tensor"]
+    assert results[1] == results[3]
