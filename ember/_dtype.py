@@ -84,6 +84,8 @@ def as_dtype(d) -> dtype:
     """An ember dtype from an ember dtype, a NumPy dtype, a torch-style name or a Python type."""
     if isinstance(d, dtype):
         return d
+    if isinstance(getattr(d, "_dtype", None), dtype):  # a legacy class: x.type(torch.FloatTensor)
+        return d._dtype
     if d is float:
         return float64
     if d is int:
