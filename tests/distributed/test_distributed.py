@@ -88,3 +88,18 @@ def test_launcher_command():
                                 "--lr", "0.1"])
     cmd = launcher.command(args)
     assert cmd[1:] == ["-n", "8", "-f", "hosts", "-ppn", "4", sys.executable, "-m", "pkg.train", "--lr", "0.1"]
+
+
+def test_mnist1d_example_distributed_prints_what_one_process_prints(tmp_path):
+    # the MNIST-1D CNN has no batch norm: two ranks on half batches follow the single process to rounding
+    def lines(out: str) -> list[str]:  # progress and the accuracy table, without the seconds
+        return [" ".join(w for w in line.split() if not w.startswith("[") and not w.endswith("s"))
+                for line in out.splitlines() if "loss=" in line or line.startswith("cnn")]
+
+    args = ["-m", "ember.examples.mnist1d", "--models", "cnn", "--steps", "12", "--eval-every", "6", "--plain"]
+    rc1, single = launch([sys.executable, *args, "--out", str(tmp_path / "one")])
+    rc2, multi = launch([sys.executable, "-m", "ember.distributed.run", "--nproc-per-node", "2", *args,
+                         "--out", str(tmp_path / "two"), "--distributed"])
+    assert rc1 == 0 and rc2 == 0, single + multi
+    assert len(lines(single)) >= 3 and lines(multi) == lines(single), (single, multi)
+    assert (tmp_path / "two" / "cnn.safetensors").exists()
