@@ -1,4 +1,4 @@
-"""Everyday PyTorch programs, run unchanged on torch and on ember.
+"""Everyday PyTorch idioms (folded in from tests/test_pytorch_scripts.py), run unchanged on torch and on ember.
 
 Each ``program(torch)`` is the kind of code people write in tutorials and training scripts,
 using only the module it is given. The test runs it once with real torch and once with
