@@ -302,10 +302,15 @@ _OPS = {ReduceOp.SUM: "SUM", ReduceOp.AVG: "SUM", ReduceOp.PRODUCT: "PROD", Redu
         ReduceOp.MAX: "MAX", ReduceOp.BAND: "BAND", ReduceOp.BOR: "BOR", ReduceOp.BXOR: "BXOR"}
 
 
-def _mpi_op(op):
+# MPI reduces booleans only with logical ops: sum and max are "or", product and min are "and", as torch's
+_BOOL_OPS = {ReduceOp.SUM: "LOR", ReduceOp.AVG: "LOR", ReduceOp.MAX: "LOR", ReduceOp.BOR: "LOR",
+             ReduceOp.PRODUCT: "LAND", ReduceOp.MIN: "LAND", ReduceOp.BAND: "LAND", ReduceOp.BXOR: "LXOR"}
+
+
+def _mpi_op(op, a):
     if op not in _OPS:
         raise ValueError(f"unknown reduce op {op!r}; use a ReduceOp")
-    return getattr(_MPI, _OPS[op])
+    return getattr(_MPI, (_BOOL_OPS if a.dtype == bool else _OPS)[op])
 
 
 def _buf(t, what: str, name: str = "tensor"):
@@ -326,7 +331,9 @@ def _written(*tensors) -> None:
 
 
 def _average(a, n: int) -> None:
-    # integers: truncated toward zero, as C's division
+    # integers: truncated toward zero, as C's division; booleans stay the "or" of the ranks
+    if a.dtype == bool:
+        return
     if a.dtype.kind in "fc":
         a /= n
     else:
@@ -353,7 +360,7 @@ def all_reduce(tensor: Tensor, op=ReduceOp.SUM, group: ProcessGroup | None = Non
             _average(a, g.size())
         _written(tensor)
 
-    return _issue(g._comm.Iallreduce(_MPI.IN_PLACE, a, _mpi_op(op)), then, [tensor], async_op)
+    return _issue(g._comm.Iallreduce(_MPI.IN_PLACE, a, _mpi_op(op, a)), then, [tensor], async_op)
 
 
 def reduce(tensor: Tensor, dst: int | None = None, op=ReduceOp.SUM, group: ProcessGroup | None = None,
@@ -371,7 +378,7 @@ def reduce(tensor: Tensor, dst: int | None = None, op=ReduceOp.SUM, group: Proce
                 _average(a, g.size())
             _written(tensor)
 
-    req = g._comm.Ireduce(_MPI.IN_PLACE if mine else a, a if mine else None, _mpi_op(op), root)
+    req = g._comm.Ireduce(_MPI.IN_PLACE if mine else a, a if mine else None, _mpi_op(op, a), root)
     return _issue(req, then, [tensor], async_op)
 
 
@@ -452,7 +459,7 @@ def reduce_scatter_tensor(output: Tensor, input: Tensor, op=ReduceOp.SUM, group:
             _average(out, g.size())
         _written(output)
 
-    return _issue(g._comm.Ireduce_scatter_block(a, out, _mpi_op(op)), then, [output], async_op)
+    return _issue(g._comm.Ireduce_scatter_block(a, out, _mpi_op(op, a)), then, [output], async_op)
 
 
 def reduce_scatter(output: Tensor, input_list: list[Tensor], op=ReduceOp.SUM, group: ProcessGroup | None = None,

@@ -79,6 +79,13 @@ def all_reduce_every_op_dtype_shape():
                     want = _avg(xs, dtype) if name == "AVG" else ref(xs).astype(dtype)
                     close(t.numpy(), want, dtype)
                     assert t._data is buf  # reduced in place, on the tensor's own buffer
+    # booleans: sum and max are "or", product and min "and" (torch's results)
+    masks = np.stack([np.random.default_rng(q).integers(0, 2, 7).astype(bool) for q in range(n)])
+    for name, want in (("SUM", masks.any(0)), ("MAX", masks.any(0)), ("PRODUCT", masks.all(0)),
+                       ("MIN", masks.all(0))):
+        t = _t(masks[r])
+        dist.all_reduce(t, op=getattr(dist.ReduceOp, name))
+        np.testing.assert_array_equal(t.numpy(), want, err_msg=name)
 
 
 @check("collectives")
