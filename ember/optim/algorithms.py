@@ -1,17 +1,70 @@
-"""The update rules, each on NumPy arrays in place, following torch's formulas step for step
-(same operation order, so float32 results agree to rounding)."""
+"""The update rules, one parameter at a time, following torch's single-tensor formulas step for step
+(same operation order, so float32 results agree to rounding).
+
+Each ``_update`` runs on NumPy arrays in place, or on tensors with ``differentiable=True`` (see
+``Optimizer``); the helpers it calls (``sqrt``, ``lerp_``, ...) serve both.
+"""
 from __future__ import annotations
 
-import math
-
 from .._backend import xp
+from .._tensor import Tensor
 
-from .optimizer import Optimizer, next_step, state_array
+from .optimizer import (Optimizer, abs_, assign, clip, clone, divide, maximum, multiply, next_step, put_state,
+                        scalar, sign, sqrt, state_array, subtract, unaliased, where)
 
 
-def _check(name: str, value, low: float = 0.0) -> None:
+def check(name: str, value, low: float = 0.0) -> None:
+    """torch's check of a hyper-parameter: ValueError ``Invalid <name>: <value>`` below ``low``."""
     if not value >= low:
         raise ValueError(f"Invalid {name}: {value}")
+
+
+def check_lr(lr, foreach=None, capturable: bool = False) -> None:
+    """A learning rate: a number or a one-element tensor, not negative."""
+    if isinstance(lr, Tensor):
+        if foreach and not capturable:
+            raise ValueError("lr as a Tensor is not supported for capturable=False and foreach=True")
+        if lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        lr = float(lr)
+    check("learning rate", lr)
+
+
+def check_betas(betas) -> None:
+    """Both betas in [0, 1)."""
+    for i, b in enumerate(betas):
+        if not 0.0 <= scalar(b) < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {b}")
+
+
+def check_fused(fused, foreach, differentiable: bool) -> None:
+    """``fused`` (accepted on the CPU and computed by the same loop) excludes the other two."""
+    if fused and differentiable:
+        raise RuntimeError("`fused` does not support `differentiable`")
+    if fused and foreach:
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+
+
+# The formulas below keep to one temporary per term and update it in place: on a large parameter each
+# fresh array is another pass over memory.
+
+def lerp_(a, b, w: float, out=None) -> None:
+    """``a.lerp_(b, w)`` as torch computes it (from the nearer end, so w near 1 loses no precision);
+    ``out``: scratch memory (see ``Optimizer.scratch``)."""
+    d = subtract(b, a, out)
+    if w < 0.5:
+        d *= w
+        a += d
+    else:
+        d *= 1 - w
+        assign(a, b - d)
+
+
+def addcmul_(a, b, c, value: float, out=None) -> None:
+    """``a += value * b * c``, rounded in torch's order; ``out``: scratch memory."""
+    t = multiply(b, value, out)
+    t *= c
+    a += t
 
 
 def _decay(p, g, wd):
@@ -19,22 +72,16 @@ def _decay(p, g, wd):
     return g + wd * p if wd else g
 
 
-def _adam_moments(p, g, m, v, buf, lr: float, betas, wd: float, decoupled: bool):
-    """Adam's two moving averages, updated in place after weight decay (decoupled: shrink the weights;
-    else: add to the gradient); returns the decayed gradient. Shared by Adam(W), NAdam, RAdam.
-    ``buf`` is scratch memory shaped like ``p``."""
-    b1, b2 = betas
-    if decoupled:
+def _adam_moments(p, g, m, v, lr: float, b1: float, b2: float, wd: float, decoupled: bool, out=None):
+    """Weight decay (decoupled: shrink the weights; else: into the gradient), then Adam's two moving
+    averages updated in place; returns the gradient. Shared by Adam(W), NAdam and RAdam."""
+    if wd and decoupled:
         p *= 1 - lr * wd
     else:
         g = _decay(p, g, wd)
-    xp.subtract(g, m, out=buf)  # m.lerp_(g, 1 - b1), as torch writes it
-    buf *= 1 - b1
-    m += buf
+    lerp_(m, g, 1 - b1, out)
     v *= b2
-    xp.multiply(g, g, out=buf)
-    buf *= 1 - b2
-    v += buf
+    addcmul_(v, g, g, 1 - b2, out)
     return g
 
 
@@ -44,62 +91,69 @@ class SGD(Optimizer):
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
                  weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False, foreach=None,
                  differentiable: bool = False, fused=None) -> None:
-        _check("learning rate", lr)
-        _check("momentum value", momentum)
-        _check("weight_decay value", weight_decay)
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        check_lr(lr)
+        check("momentum value", momentum)
+        check("weight_decay value", weight_decay)
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                                       nesterov=nesterov, maximize=maximize, foreach=foreach,
                                       differentiable=differentiable, fused=fused))
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        check_fused(fused, foreach, differentiable)
 
     def _update(self, p, g, state, group):
         g = _decay(p, g, group["weight_decay"])
         mom = group["momentum"]
         if mom:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                from .._tensor import Tensor
-                buf = state["momentum_buffer"] = Tensor._make(g.copy())
+            if "momentum_buffer" not in state:
+                buf = put_state(state, "momentum_buffer", clone(g))
             else:
-                buf._data *= mom
-                buf._data += (1 - group["dampening"]) * g
-            g = g + mom * buf._data if group["nesterov"] else buf._data
-        p -= group["lr"] * g
+                buf = state_array(state, "momentum_buffer", p)
+                buf *= mom
+                buf += (1 - group["dampening"]) * g
+            g = g + mom * buf if group["nesterov"] else buf
+        p -= scalar(group["lr"]) * g
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba), with optional AMSGrad and L2 weight decay."""
-
-    decoupled = False
+    """Adam (Kingma & Ba), with optional AMSGrad and L2 (or, as AdamW, decoupled) weight decay."""
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0,
                  amsgrad: bool = False, *, foreach=None, maximize: bool = False, capturable: bool = False,
-                 differentiable: bool = False, fused=None) -> None:
-        _check("learning rate", lr)
-        _check("epsilon value", eps)
-        _check("weight_decay value", weight_decay)
-        if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
-            raise ValueError(f"Invalid beta parameter: {betas}")
+                 differentiable: bool = False, fused=None, decoupled_weight_decay: bool = False) -> None:
+        check_lr(lr, foreach, capturable)
+        check("epsilon value", eps)
+        check_betas(betas)
+        check("weight_decay value", weight_decay)
+        tensors = [isinstance(b, Tensor) for b in betas]
+        floats = [isinstance(b, float) for b in betas]
+        if not (all(tensors) or all(floats)):
+            raise ValueError("betas must be either both floats or both Tensors")
+        for i, b in enumerate(betas):
+            if isinstance(b, Tensor) and foreach and not capturable:
+                raise ValueError(f"betas[{i}] as a Tensor is not supported for capturable=False and foreach=True")
+        betas = tuple(b.squeeze() if isinstance(b, Tensor) else b for b in betas)
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                                       maximize=maximize, foreach=foreach, capturable=capturable,
-                                      differentiable=differentiable, fused=fused))
+                                      differentiable=differentiable, fused=fused,
+                                      decoupled_weight_decay=decoupled_weight_decay))
+        check_fused(fused, foreach, differentiable)
 
     def _update(self, p, g, state, group):
-        lr, (b1, b2), wd, eps = group["lr"], group["betas"], group["weight_decay"], group["eps"]
+        lr, wd, eps = scalar(group["lr"]), group["weight_decay"], group["eps"]
+        b1, b2 = (scalar(b) for b in group["betas"])
         step = next_step(state)
-        arrays = [p, g, state_array(state, "exp_avg", p), state_array(state, "exp_avg_sq", p), self._scratch(p)]
+        m, v = state_array(state, "exp_avg", p), state_array(state, "exp_avg_sq", p)
         if group["amsgrad"]:
-            arrays.append(state_array(state, "max_exp_avg_sq", p))
-        p, g, m, v, buf, *vmax = arrays
-        _adam_moments(p, g, m, v, buf, lr, (b1, b2), wd, self.decoupled)
-        v_hat = v
-        if vmax:
-            v_hat = xp.maximum(vmax[0], v, out=vmax[0])
-        denom = xp.sqrt(v_hat, out=buf)
-        denom /= math.sqrt(1 - b2 ** step)
+            vmax = state_array(state, "max_exp_avg_sq", p)
+        buf = self.scratch(p)  # Adam runs on every step of most training: no temporaries
+        _adam_moments(p, g, m, v, lr, b1, b2, wd, group["decoupled_weight_decay"], buf)
+        if group["amsgrad"]:
+            assign(vmax, maximum(unaliased(vmax), v))
+            v = vmax
+        denom = divide(sqrt(v, buf), (1 - b2 ** step) ** 0.5, buf)  # not in place: sqrt keeps its output
         denom += eps
-        step_dir = xp.divide(m, denom, out=buf)
+        step_dir = divide(m, denom, buf)
         step_dir *= lr / (1 - b1 ** step)
         p -= step_dir
 
@@ -107,11 +161,18 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter)."""
 
-    decoupled = True
-
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2,
-                 amsgrad: bool = False, **kwargs) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, **kwargs)
+                 amsgrad: bool = False, *, maximize: bool = False, foreach=None, capturable: bool = False,
+                 differentiable: bool = False, fused=None) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize, foreach=foreach,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """As Optimizer's; AdamW's groups always decay the weights decoupled."""
+        super().load_state_dict(state_dict)
+        for group in self.param_groups:
+            group["decoupled_weight_decay"] = True
 
 
 class RMSprop(Optimizer):
@@ -120,34 +181,37 @@ class RMSprop(Optimizer):
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0,
                  momentum: float = 0, centered: bool = False, capturable: bool = False, foreach=None,
                  maximize: bool = False, differentiable: bool = False) -> None:
-        _check("learning rate", lr)
-        _check("epsilon value", eps)
-        _check("momentum value", momentum)
-        _check("alpha value", alpha)
-        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                                      centered=centered, capturable=capturable, foreach=foreach, maximize=maximize,
-                                      differentiable=differentiable))
+        check_lr(lr)
+        check("epsilon value", eps)
+        check("momentum value", momentum)
+        check("weight_decay value", weight_decay)
+        check("alpha value", alpha)
+        super().__init__(params, dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
+                                      weight_decay=weight_decay, capturable=capturable, foreach=foreach,
+                                      maximize=maximize, differentiable=differentiable))
 
     def _update(self, p, g, state, group):
         alpha = group["alpha"]
         next_step(state)
-        g = _decay(p, g, group["weight_decay"])
         sq = state_array(state, "square_avg", p)
+        buf = state_array(state, "momentum_buffer", p) if group["momentum"] > 0 else None
+        ga = state_array(state, "grad_avg", p) if group["centered"] else None
+        g = _decay(p, g, group["weight_decay"])
         sq *= alpha
-        sq += (1 - alpha) * g * g
-        if group["centered"]:
-            ga = state_array(state, "grad_avg", p)
-            ga += (g - ga) * (1 - alpha)
-            avg = xp.sqrt(sq - ga * ga) + group["eps"]
+        addcmul_(sq, g, g, 1 - alpha)
+        if ga is not None:
+            lerp_(ga, g, 1 - alpha)
+            avg = sqrt(sq - ga * ga)
         else:
-            avg = xp.sqrt(sq) + group["eps"]
-        if group["momentum"] > 0:
-            buf = state_array(state, "momentum_buffer", p)
+            avg = sqrt(sq)
+        avg = avg + group["eps"]
+        lr = scalar(group["lr"])
+        if buf is not None:
             buf *= group["momentum"]
             buf += g / avg
-            p -= group["lr"] * buf
+            p -= lr * buf
         else:
-            p -= group["lr"] * (g / avg)
+            p -= lr * g / avg
 
 
 class Adagrad(Optimizer):
@@ -156,26 +220,28 @@ class Adagrad(Optimizer):
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
                  initial_accumulator_value: float = 0, eps: float = 1e-10, foreach=None, *, maximize: bool = False,
                  differentiable: bool = False, fused=None) -> None:
-        _check("learning rate", lr)
-        _check("lr_decay value", lr_decay)
-        _check("initial_accumulator_value value", initial_accumulator_value)
+        check_lr(lr)
+        check("lr_decay value", lr_decay)
+        check("weight_decay value", weight_decay)
+        check("initial_accumulator_value value", initial_accumulator_value)
+        check("epsilon value", eps)
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value, foreach=foreach,
                                       maximize=maximize, differentiable=differentiable, fused=fused))
+        check_fused(fused, foreach, differentiable)
         for group in self.param_groups:  # torch creates Adagrad's state eagerly
             for p in group["params"]:
                 st = self.state[p]
-                state_array(st, "sum", p._data, group["initial_accumulator_value"])
-                from .._tensor import Tensor
                 st["step"] = Tensor._make(xp.zeros((), dtype=xp.float32))
+                state_array(st, "sum", p._data, self.defaults["initial_accumulator_value"])
 
     def _update(self, p, g, state, group):
         step = next_step(state)
         g = _decay(p, g, group["weight_decay"])
-        clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
+        clr = scalar(group["lr"]) / (1 + (step - 1) * group["lr_decay"])
         s = state_array(state, "sum", p)
         s += g * g
-        p -= clr * (g / (xp.sqrt(s) + group["eps"]))
+        p -= clr * g / (sqrt(s) + group["eps"])
 
 
 class Adadelta(Optimizer):
@@ -184,25 +250,25 @@ class Adadelta(Optimizer):
     def __init__(self, params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0,
                  foreach=None, *, capturable: bool = False, maximize: bool = False,
                  differentiable: bool = False) -> None:
-        _check("learning rate", lr)
-        _check("epsilon value", eps)
+        check_lr(lr)
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
+        check("epsilon value", eps)
+        check("weight_decay value", weight_decay)
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, foreach=foreach,
                                       capturable=capturable, maximize=maximize, differentiable=differentiable))
 
     def _update(self, p, g, state, group):
         rho, eps = group["rho"], group["eps"]
         next_step(state)
+        sq, acc = state_array(state, "square_avg", p), state_array(state, "acc_delta", p)
         g = _decay(p, g, group["weight_decay"])
-        sq = state_array(state, "square_avg", p)
-        acc = state_array(state, "acc_delta", p)
         sq *= rho
-        sq += (1 - rho) * g * g
-        delta = xp.sqrt(acc + eps) / xp.sqrt(sq + eps) * g
+        addcmul_(sq, g, g, 1 - rho)
+        delta = sqrt(acc + eps) / sqrt(sq + eps) * g
         acc *= rho
-        acc += (1 - rho) * delta * delta
-        p -= group["lr"] * delta
+        addcmul_(acc, delta, delta, 1 - rho)
+        p -= scalar(group["lr"]) * delta
 
 
 class Adamax(Optimizer):
@@ -211,20 +277,22 @@ class Adamax(Optimizer):
     def __init__(self, params, lr: float = 2e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0,
                  foreach=None, *, maximize: bool = False, differentiable: bool = False,
                  capturable: bool = False) -> None:
-        _check("learning rate", lr)
-        _check("epsilon value", eps)
+        check_lr(lr)
+        check("epsilon value", eps)
+        check_betas(betas)
+        check("weight_decay value", weight_decay)
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
                                       maximize=maximize, differentiable=differentiable, capturable=capturable))
 
     def _update(self, p, g, state, group):
         (b1, b2), eps = group["betas"], group["eps"]
         step = next_step(state)
+        m, u = state_array(state, "exp_avg", p), state_array(state, "exp_inf", p)
         g = _decay(p, g, group["weight_decay"])
-        m = state_array(state, "exp_avg", p)
-        u = state_array(state, "exp_inf", p)
-        m += (g - m) * (1 - b1)
-        xp.maximum(u * b2, xp.abs(g) + eps, out=u)
-        p -= (group["lr"] / (1 - b1 ** step)) * (m / u)
+        lerp_(m, g, 1 - b1)
+        u *= b2
+        assign(u, maximum(unaliased(u), abs_(g) + eps))
+        p -= (scalar(group["lr"]) / (1 - b1 ** step)) * m / u
 
 
 class NAdam(Optimizer):
@@ -233,35 +301,31 @@ class NAdam(Optimizer):
     def __init__(self, params, lr: float = 2e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0,
                  momentum_decay: float = 4e-3, decoupled_weight_decay: bool = False, *, foreach=None,
                  maximize: bool = False, capturable: bool = False, differentiable: bool = False) -> None:
-        _check("learning rate", lr)
-        _check("epsilon value", eps)
+        check_lr(lr)
+        check("epsilon value", eps)
+        check_betas(betas)
+        check("weight_decay value", weight_decay)
+        check("momentum_decay value", momentum_decay)
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay,
-                                      foreach=foreach, maximize=maximize, capturable=capturable,
+                                      maximize=maximize, foreach=foreach, capturable=capturable,
                                       differentiable=differentiable))
 
     def _update(self, p, g, state, group):
-        lr, (b1, b2), wd, md = group["lr"], group["betas"], group["weight_decay"], group["momentum_decay"]
+        lr, (b1, b2), wd, md = scalar(group["lr"]), group["betas"], group["weight_decay"], group["momentum_decay"]
         step = next_step(state)
         if "mu_product" not in state:
-            from .._tensor import Tensor
             state["mu_product"] = Tensor._make(xp.ones((), dtype=xp.float32))
-        m = state_array(state, "exp_avg", p)
-        v = state_array(state, "exp_avg_sq", p)
-        if group["decoupled_weight_decay"]:
-            p *= 1 - lr * wd
-        else:
-            g = _decay(p, g, wd)
+        m, v = state_array(state, "exp_avg", p), state_array(state, "exp_avg_sq", p)
         mu = b1 * (1.0 - 0.5 * 0.96 ** (step * md))
         mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * md))
-        mu_product = float(state["mu_product"]._data) * mu
-        state["mu_product"]._data = xp.asarray(mu_product, dtype=xp.float32)
-        m += (g - m) * (1 - b1)
-        v *= b2
-        v += (1 - b2) * g * g
-        denom = xp.sqrt(v / (1 - b2 ** step)) + group["eps"]
-        p -= (lr * (1 - mu) / (1 - mu_product)) * (g / denom)
-        p -= (lr * mu_next / (1 - mu_product * mu_next)) * (m / denom)
+        product = state["mu_product"]
+        product._data = xp.asarray(product._data * xp.float32(mu))  # a float32 product, as torch keeps it
+        mu_product = float(product._data)
+        g = _adam_moments(p, g, m, v, lr, b1, b2, wd, group["decoupled_weight_decay"])
+        denom = sqrt(v / (1 - b2 ** step)) + group["eps"]
+        p -= (lr * (1.0 - mu) / (1.0 - mu_product)) * g / denom
+        p -= (lr * mu_next / (1.0 - mu_product * mu_next)) * m / denom
 
 
 class RAdam(Optimizer):
@@ -270,26 +334,80 @@ class RAdam(Optimizer):
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0,
                  decoupled_weight_decay: bool = False, *, foreach=None, maximize: bool = False,
                  capturable: bool = False, differentiable: bool = False) -> None:
-        _check("learning rate", lr)
-        _check("epsilon value", eps)
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      decoupled_weight_decay=decoupled_weight_decay, foreach=foreach,
-                                      maximize=maximize, capturable=capturable, differentiable=differentiable))
+        check_lr(lr)
+        check("epsilon value", eps)
+        check_betas(betas)
+        check("weight_decay value", weight_decay)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
+                                      maximize=maximize, capturable=capturable,
+                                      decoupled_weight_decay=decoupled_weight_decay, differentiable=differentiable))
 
     def _update(self, p, g, state, group):
-        lr, (b1, b2) = group["lr"], group["betas"]
+        lr, (b1, b2), wd = scalar(group["lr"]), group["betas"], group["weight_decay"]
         step = next_step(state)
         m, v = state_array(state, "exp_avg", p), state_array(state, "exp_avg_sq", p)
-        g = _adam_moments(p, g, m, v, self._scratch(p), lr, group["betas"], group["weight_decay"],
-                          group["decoupled_weight_decay"])
-        bc1 = 1 - b1 ** step
+        _adam_moments(p, g, m, v, lr, b1, b2, wd, group["decoupled_weight_decay"])
         bc2 = 1 - b2 ** step
-        corrected = m / bc1
+        corrected = m / (1 - b1 ** step)
         rho_inf = 2 / (1 - b2) - 1
         rho_t = rho_inf - 2 * step * (b2 ** step) / bc2
         if rho_t > 5.0:
-            rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
-            adaptive = math.sqrt(bc2) / (xp.sqrt(v) + group["eps"])
-            p -= corrected * lr * adaptive * rect
+            rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+            p -= corrected * lr * (bc2 ** 0.5 / (sqrt(v) + group["eps"])) * rect
         else:
             p -= corrected * lr
+
+
+class Rprop(Optimizer):
+    """Resilient backpropagation: per-weight step sizes grown while the gradient keeps its sign."""
+
+    def __init__(self, params, lr: float = 1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *,
+                 capturable: bool = False, foreach=None, maximize: bool = False,
+                 differentiable: bool = False) -> None:
+        check_lr(lr)
+        if not 0.0 < etas[0] < 1.0 < etas[1]:
+            raise ValueError(f"Invalid eta values: {etas[0]}, {etas[1]}")
+        super().__init__(params, dict(lr=lr, etas=etas, step_sizes=step_sizes, foreach=foreach, maximize=maximize,
+                                      differentiable=differentiable, capturable=capturable))
+
+    def _update(self, p, g, state, group):
+        (minus, plus), (low, high) = group["etas"], group["step_sizes"]
+        next_step(state)
+        prev = state_array(state, "prev", p)
+        size = state_array(state, "step_size", p, scalar(group["lr"]))
+        s = sign(g * prev)
+        assign(size, clip(size * where(s > 0, plus, where(s < 0, minus, 1.0, p), p), low, high))
+        g = where(s < 0, 0.0, g, p)  # after a sign change: no step, and no sign to compare next time
+        p -= sign(g) * size
+        assign(prev, g)
+
+
+class ASGD(Optimizer):
+    """Averaged stochastic gradient descent (Polyak & Juditsky); ``ax`` holds the running average."""
+
+    def __init__(self, params, lr: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75, t0: float = 1e6,
+                 weight_decay: float = 0, foreach=None, maximize: bool = False, differentiable: bool = False,
+                 capturable: bool = False) -> None:
+        check_lr(lr)
+        check("weight_decay value", weight_decay)
+        super().__init__(params, dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,
+                                      foreach=foreach, maximize=maximize, differentiable=differentiable,
+                                      capturable=capturable))
+
+    def _update(self, p, g, state, group):
+        lr, lambd = scalar(group["lr"]), group["lambd"]
+        if "eta" not in state:
+            state["eta"] = Tensor._make(xp.asarray(lr, dtype=xp.float32))
+            state["mu"] = Tensor._make(xp.ones((), dtype=xp.float32))
+        step = next_step(state)
+        ax = state_array(state, "ax", p)
+        g = _decay(p, g, group["weight_decay"])
+        eta, mu = float(state["eta"]._data), float(state["mu"]._data)
+        p *= 1 - lambd * eta
+        p -= eta * g
+        if mu != 1:
+            ax += (p - ax) * mu
+        else:
+            assign(ax, p)
+        state["eta"]._data = xp.asarray(lr / ((1 + lambd * lr * step) ** group["alpha"]), dtype=xp.float32)
+        state["mu"]._data = xp.asarray(1 / max(1, step - group["t0"]), dtype=xp.float32)

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from .._backend import xp
 
+from .._tensor import Tensor
 from ..autograd.grad_mode import enable_grad, no_grad
-from .optimizer import Optimizer
+from .algorithms import check_lr
+from .optimizer import Optimizer, scalar
 
 
 class LBFGS(Optimizer):
@@ -13,6 +15,7 @@ class LBFGS(Optimizer):
     def __init__(self, params, lr: float = 1, max_iter: int = 20, max_eval: int | None = None,
                  tolerance_grad: float = 1e-7, tolerance_change: float = 1e-9, history_size: int = 100,
                  line_search_fn: str | None = None) -> None:
+        check_lr(lr)
         if max_eval is None:
             max_eval = max_iter * 5 // 4
         if line_search_fn not in (None, "strong_wolfe"):
@@ -55,7 +58,7 @@ class LBFGS(Optimizer):
         if closure is None:
             raise RuntimeError("LBFGS requires a closure that reevaluates the model and returns the loss")
         group = self.param_groups[0]
-        lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
+        lr, max_iter, max_eval = scalar(group["lr"]), group["max_iter"], group["max_eval"]
         tol_grad, tol_change, history = group["tolerance_grad"], group["tolerance_change"], group["history_size"]
         state = self.state[self._params[0]]
         state.setdefault("func_evals", 0)
@@ -70,17 +73,17 @@ class LBFGS(Optimizer):
         if xp.abs(flat_grad).max() <= tol_grad:
             return orig_loss
 
-        d, t = state.get("d"), state.get("t")
-        old_dirs, old_stps, ro = state.get("old_dirs", []), state.get("old_stps", []), state.get("ro", [])
-        h_diag = state.get("H_diag")
-        prev_flat_grad, prev_loss = state.get("prev_flat_grad"), state.get("prev_loss")
+        # the state holds tensors, as torch's; the iteration works on their arrays
+        d, t, h_diag, prev_flat_grad = (_array(state.get(k)) for k in ("d", "t", "H_diag", "prev_flat_grad"))
+        old_dirs, old_stps, ro = ([_array(v) for v in state.get(k, [])] for k in ("old_dirs", "old_stps", "ro"))
+        prev_loss = state.get("prev_loss")
         n_iter = 0
         while n_iter < max_iter:
             n_iter += 1
             state["n_iter"] += 1
             if state["n_iter"] == 1:
                 d = -flat_grad
-                old_dirs, old_stps, ro, h_diag = [], [], [], 1.0
+                old_dirs, old_stps, ro, h_diag = [], [], [], 1
             else:
                 y = flat_grad - prev_flat_grad
                 s = d * t
@@ -95,7 +98,7 @@ class LBFGS(Optimizer):
                     ro.append(1.0 / ys)
                     h_diag = ys / y.dot(y)
                 # two-loop recursion: d = -H grad
-                al = [0.0] * len(old_dirs)
+                al = state.setdefault("al", [None] * history)
                 q = -flat_grad
                 for i in range(len(old_dirs) - 1, -1, -1):
                     al[i] = old_stps[i].dot(q) * ro[i]
@@ -107,8 +110,9 @@ class LBFGS(Optimizer):
                 d = r
             prev_flat_grad = flat_grad.copy()
             prev_loss = loss
-            if state["n_iter"] == 1:
-                t = min(1.0, 1.0 / float(xp.abs(flat_grad).sum())) * lr
+            if state["n_iter"] == 1:  # a float32 scalar when the gradient is large, as torch's tensor
+                inv = 1.0 / xp.abs(flat_grad).sum()
+                t = inv * lr if inv < 1.0 else lr
             else:
                 t = lr
             gtd = float(flat_grad.dot(d))
@@ -119,7 +123,8 @@ class LBFGS(Optimizer):
             if group["line_search_fn"] == "strong_wolfe":
                 x0 = [p._data.copy() for p in self._params]
                 loss, flat_grad, t, ls_evals = _strong_wolfe(
-                    lambda tt: self._evaluate(closure, x0, tt, d), t, d, loss, flat_grad, gtd, tol_change)
+                    lambda tt: self._evaluate(closure, x0, tt, d), t, d, loss, flat_grad, gtd,
+                    max_ls=max_eval - current_evals)
                 self._add(t, d)
                 opt_cond = xp.abs(flat_grad).max() <= tol_grad
             else:
@@ -139,9 +144,24 @@ class LBFGS(Optimizer):
             if xp.abs(d * t).max() <= tol_change or abs(loss - prev_loss) < tol_change:
                 break
 
-        state.update(d=d, t=t, old_dirs=old_dirs, old_stps=old_stps, ro=ro, H_diag=h_diag,
-                     prev_flat_grad=prev_flat_grad, prev_loss=prev_loss)
+        if isinstance(group["lr"], Tensor):  # torch's step length is then a tensor too
+            t = group["lr"] if t == lr else xp.asarray(t)
+        state.update(d=_tensor(d), t=_tensor(t), old_dirs=[_tensor(v) for v in old_dirs],
+                     old_stps=[_tensor(v) for v in old_stps], ro=[_tensor(v) for v in ro], H_diag=_tensor(h_diag),
+                     prev_flat_grad=_tensor(prev_flat_grad), prev_loss=prev_loss)
+        if "al" in state:
+            state["al"] = [_tensor(v) for v in state["al"]]
         return orig_loss
+
+
+def _array(v):
+    """A state value for the iteration: a tensor's array, anything else as it is."""
+    return v._data if isinstance(v, Tensor) else v
+
+
+def _tensor(v):
+    """An iteration value for the state: NumPy arrays and scalars as tensors, Python numbers and None as they are."""
+    return Tensor._make(xp.asarray(v)) if isinstance(v, (xp.ndarray, xp.generic)) else v
 
 
 def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
@@ -159,7 +179,7 @@ def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
     return (xmin_bound + xmax_bound) / 2.0
 
 
-def _strong_wolfe(obj, t, d, f, g, gtd, tol_change, c1=1e-4, c2=0.9, max_ls=25):
+def _strong_wolfe(obj, t, d, f, g, gtd, tol_change=1e-9, c1=1e-4, c2=0.9, max_ls=25):
     """Line search for a step satisfying the strong Wolfe conditions (bracketing, then zoom)."""
     d_norm = xp.abs(d).max()
     g = g.copy()

@@ -1,0 +1,45 @@
+"""SparseAdam: Adam whose moments and parameters move only where the gradient has entries."""
+from __future__ import annotations
+
+from .._backend import xp
+
+from .algorithms import check_betas, check_lr
+from .optimizer import Optimizer, scalar, state_array
+
+
+class SparseAdam(Optimizer):
+    """Lazy Adam for sparse gradients (embeddings): only the gradient's entries update their moments.
+
+    ember has no sparse tensors yet: a dense gradient is read as the sparse one holding its nonzero
+    entries (what ``grad.to_sparse()`` gives in torch), so zeros leave their moments and weights alone.
+    """
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 maximize: bool = False) -> None:
+        check_lr(lr)
+        if not 0.0 < scalar(lr):
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 < eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        check_betas(betas)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, maximize=maximize))
+        complex_at = [[i, j] for i, group in enumerate(self.param_groups)
+                      for j, p in enumerate(group["params"]) if p._data.dtype.kind == "c"]
+        if complex_at:
+            raise ValueError(f"Complex params at indices {complex_at}: SparseAdam does not support complex parameters")
+
+    def _update(self, p, g, state, group):
+        (b1, b2), lr = group["betas"], scalar(group["lr"])
+        m, v = state_array(state, "exp_avg", p), state_array(state, "exp_avg_sq", p)
+        step = state["step"] = state.get("step", 0) + 1  # a plain int, as torch's SparseAdam keeps it
+        at = g != 0
+        if not at.any():
+            return
+        gv, old_m, old_v = g[at], m[at], v[at]
+        dm = (gv - old_m) * (1 - b1)
+        dv = (gv * gv - old_v) * (1 - b2)
+        m[at] += dm
+        v[at] += dv
+        denom = xp.sqrt(dv + old_v) + group["eps"]
+        step_size = lr * (1 - b2 ** step) ** 0.5 / (1 - b1 ** step)
+        p[at] += -step_size * ((dm + old_m) / denom)
