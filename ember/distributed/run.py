@@ -28,7 +28,8 @@ def find_mpiexec() -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line: how many processes, where, and the program with its arguments."""
-    p = argparse.ArgumentParser(prog="python -m ember.distributed.run", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m ember.distributed.run", description=__doc__.splitlines()[0],
+                                allow_abbrev=False)
     p.add_argument("--nproc-per-node", "--nproc_per_node", type=int, default=1, help="processes per machine")
     p.add_argument("--nnodes", type=int, default=1, help="machines (with --hostfile; default 1)")
     p.add_argument("--hostfile", default=None, help="MPI host file: one machine name per line")

@@ -88,6 +88,10 @@ def test_launcher_command():
                                 "--lr", "0.1"])
     cmd = launcher.command(args)
     assert cmd[1:] == ["-n", "8", "-f", "hosts", "-ppn", "4", sys.executable, "-m", "pkg.train", "--lr", "0.1"]
+    # the program's own options stay the program's, even where they look like the launcher's
+    args = launcher.parse_args(["--nproc-per-node", "2", "train.py", "--nnodes", "5", "-m", "--hostfile", "h"])
+    assert launcher.command(args)[1:] == ["-n", "2", sys.executable, "train.py", "--nnodes", "5", "-m", "--hostfile",
+                                          "h"]
 
 
 def test_mnist1d_example_distributed_prints_what_one_process_prints(tmp_path):
