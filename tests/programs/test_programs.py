@@ -27,7 +27,9 @@ def _load(name: str, lib=torch):
 def _params():
     for name in NAMES:
         reason = getattr(_load(name), "XFAIL", None)
-        yield pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=reason)) if reason else name
+        # an expected failure must be the NotImplementedError that names the missing feature
+        yield (pytest.param(name, marks=pytest.mark.xfail(strict=True, raises=NotImplementedError, reason=reason))
+               if reason else name)
 
 
 def _compare(e, t, what, tol):
@@ -60,7 +62,7 @@ def test_program_runs_as_under_torch(name):
     tol = getattr(mod, "TOLERANCE", dict(rtol=1e-4, atol=1e-5))
     assert len(t["losses"]) >= 2
     _compare(e["losses"], t["losses"], "losses", tol)
-    _compare(e["metric"], t["metric"], "metric", tol)
+    _compare(e["metric"], t["metric"], "metric", getattr(mod, "METRIC_TOLERANCE", tol))
 
 
 def test_there_are_at_least_twenty_programs():
