@@ -11,13 +11,14 @@ in ``known_gaps_optim.py``; a listed entry that passes fails the test, so the li
 """
 from __future__ import annotations
 
+import types
 import warnings
 
 import numpy as np
 import pytest
 import torch
-from torch.testing._internal.common_optimizers import (OptimizerErrorEnum, _get_optim_inputs_including_global_cliquey_kwargs,
-                                                       optim_db)
+from torch.testing._internal.common_optimizers import (OptimizerErrorEnum, optim_db,
+                                                       _get_optim_inputs_including_global_cliquey_kwargs as all_inputs)
 
 import ember
 from .known_gaps_optim import GAPS
@@ -38,7 +39,7 @@ TOL_LBFGS = {"rtol": 1e-3, "atol": 1e-5}
 
 def _configs():
     for info in optim_db:
-        inputs = _get_optim_inputs_including_global_cliquey_kwargs("cpu", torch.float32, info)
+        inputs = all_inputs("cpu", torch.float32, info)
         if "foreach" in info.supported_impls:  # torch's helper leaves foreach out on the CPU; ember takes it
             inputs += [type(i)(params=None, kwargs={**i.kwargs, "foreach": True}, desc=f"{i.desc} & foreach")
                        for i in info.optim_inputs_func(device="cpu")]
@@ -251,6 +252,44 @@ def _check_cross_loading(run, info, kwargs, t_state, e_state, tol) -> None:
     for _ in range(MORE_STEPS):
         run.step(pairs)
         run.check_params(pairs, tol)
+
+
+def _schedules():
+    for info in optim_db:
+        for n, makers in enumerate(info.scheduler_inputs):
+            yield pytest.param(info, makers, id=f"{info.name}: schedule {n}")
+
+
+def _on_ember(maker):
+    """A ``lambda opt: StepLR(opt, ...)`` of torch's database, with ember's scheduler classes in its globals."""
+    names = {name: getattr(ember.optim.lr_scheduler, name) for name in maker.__code__.co_names
+             if hasattr(ember.optim.lr_scheduler, name)}
+    return types.FunctionType(maker.__code__, {**maker.__globals__, **names})
+
+
+@pytest.mark.parametrize("info,makers", list(_schedules()))
+def test_optimizer_with_schedulers_matches_torch(info, makers, request):
+    """The database's learning-rate schedulers (chained, with ReduceLROnPlateau fed a loss) over 10 steps:
+    the same learning rates and parameters."""
+    _against_gaps(request, _check_schedules, info, makers)
+
+
+def _check_schedules(info, makers) -> None:
+    run = _Run(info, {}, np.random.default_rng(0), named=False)
+    run.torch_opt, run.ember_opt = run.build(torch), run.build(ember)
+    pairs = [(torch, run.torch_opt, run.t_params), (ember, run.ember_opt, run.e_params)]
+    schedulers = [(torch, [m(run.torch_opt) for m in makers]),
+                  (ember, [_on_ember(m)(run.ember_opt) for m in makers])]
+    tol = TOL_LBFGS if info.step_requires_closure else TOL_MUON if info.name == "Muon" else TOL
+    for _ in range(STEPS):
+        run.step(pairs)
+        run.check_params(pairs, tol)
+        for lib, scheds in schedulers:
+            loss = float(sum((p.detach() ** 2).sum() for p in pairs[0 if lib is torch else 1][2]))
+            for sched in scheds:
+                sched.step(loss) if type(sched).__name__ == "ReduceLROnPlateau" else sched.step()
+        lrs = [[float(g["lr"]) for g in opt.param_groups] for opt in (run.torch_opt, run.ember_opt)]
+        assert lrs[1] == pytest.approx(lrs[0], rel=1e-6), f"learning rates {lrs[1]} vs torch {lrs[0]}"
 
 
 @pytest.mark.parametrize("info,error_input", list(_errors()))
