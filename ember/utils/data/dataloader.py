@@ -308,8 +308,7 @@ class _MultiProcessIter:
     def _process(self, data, worker: int):
         self._tasks[worker] -= 1
         self._try_put_index()
-        if isinstance(data, _worker.WorkerError):
-            self._shutdown()
+        if isinstance(data, _worker.WorkerError):  # the iterator stays usable: next() goes on, as in torch
             data.reraise()
         return data
 
