@@ -13,3 +13,9 @@ GAPS: dict = {
     "SparseAdam: error 8: dense params required in param_groups": _NO_SPARSE,
     "SparseAdam: error 9: complex not supported": _NO_COMPLEX,
 }
+
+# Where ember differs from torch outside the database's entries, until sparse tensors exist: SparseAdam
+# reads a dense gradient as the sparse one holding its nonzero entries (what torch's ``grad.to_sparse()``
+# gives, which is how the tests feed torch), where torch raises RuntimeError "SparseAdam does not support
+# dense gradients"; an exact zero inside a sparse gradient's pattern (an embedding row that got 0.0)
+# updates torch's moments but not ember's.
