@@ -89,10 +89,14 @@ ABSENT = {
         "quantization", "jagged", "view_as_real", "view_as_complex", "complex64", "complex128", "cfloat",
         "cdouble", "sparse_coo", "to_dlpack", "from_dlpack", "vmap", "func", "library", "package", "mps",
         "xpu", "distributed", "onnx", "complex", "polar", "stft", "istft",
-        "quantize_per_tensor", "uint16", "uint32", "uint64", "float8_e4m3fn", "float8_e5m2",
+        "quantize_per_tensor", "uint16", "uint32", "uint64", "float8_e4m3fn", "float8_e5m2", "sparse_coo_tensor",
+        "sparse_csr_tensor", "spmm", "classes", "ops", "testing",
     },
     "ember.nn": {"attention", "quantized", "intrinsic", "qat"},
     "ember.autograd": {"profiler", "forward_ad", "graph"},
+    "ember.distributed": {"rpc", "fsdp", "tensor", "_tensor", "checkpoint", "algorithms", "optim", "autograd", "nn",
+                          "device_mesh", "elastic", "pipelining", "_composable"},
+    "ember.cuda": {"nccl", "graphs", "streams", "comm"},
     "ember.utils": {"tensorboard", "cpp_extension", "benchmark", "bottleneck", "mobile_optimizer",
                     "model_zoo", "dlpack"},
     "ember.nn.utils": {"prune", "parametrize", "parametrizations", "stateless", "fusion"},
@@ -108,11 +112,12 @@ def absent_getattr(module: str):
     names = ABSENT.get(module, set())
 
     def __getattr__(name: str):
-        if name in names:
-            try:  # a real submodule (written after this list) that its parent does not import
+        if not name.startswith("_"):
+            try:  # torch.version, torch.onnx, ...: a real submodule its parent does not import
                 return importlib.import_module(f"{module}.{name}")
             except ImportError:
                 pass
+        if name in names:
             raise AbsentFeature(_message(f"{module.replace('ember', 'torch', 1)}.{name}"))
         raise AttributeError(f"module {module!r} has no attribute {name!r}")
     return __getattr__
@@ -138,10 +143,17 @@ def _absent_method(name: str):
     return method
 
 
+def _new(self, *args) -> Tensor:
+    """Legacy ``x.new(2, 3)`` / ``x.new(data)``: a tensor of ``x``'s dtype, as torch.Tensor(...) would make."""
+    return Tensor(*args, dtype=self.dtype)
+
+
 def install() -> None:
     """Hook the absent names in: the import finder and the Tensor methods (only where nothing real exists)."""
     if not any(isinstance(f, _AbsentModuleFinder) for f in sys.meta_path):
         sys.meta_path.append(_AbsentModuleFinder())
+    if not hasattr(Tensor, "new"):
+        Tensor.new = _new
     if not hasattr(Tensor, "bfloat16"):  # so ``t.bfloat16()`` fails on the dtype, naming it
         Tensor.bfloat16 = lambda self, memory_format=None: self.to(_dtype.bfloat16)
     for name in ABSENT_TENSOR_METHODS:

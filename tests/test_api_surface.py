@@ -427,3 +427,19 @@ def test_every_name_used_by_more_than_one_project_resolves_on_ember():
             if state == "missing":
                 missing.append(f"{name}: {detail}")
     assert not missing, missing
+
+
+# ---------------------------------------------------------------------------------------------- legacy spellings
+def test_legacy_new_deprecated_init_and_version_as_torch():
+    for L in (torch, ember):
+        x = L.ones(2, 3, dtype=L.float64)
+        made = [x.new(2), x.new([1, 2]), x.new(), x.new(L.Size([2, 2])), x.new(2, 1)]
+        out = [(tuple(t.shape), str(t.dtype)) for t in made] + [made[1].tolist()]
+        with pytest.warns(FutureWarning, match="nn.init.constant_"):
+            t = L.nn.init.constant(L.empty(3), 2.5)
+        with pytest.warns(FutureWarning):
+            L.nn.init.kaiming_normal(L.empty(3, 4), mode="fan_out")
+        out += [t.tolist(), L.version.cuda, L.version.hip, hasattr(L, "version")]
+        if L is torch:
+            expected = out
+    assert out == expected
