@@ -19,7 +19,8 @@ def _np_dtype(dtype, default=None):
 
 def _finish(arr, requires_grad: bool, device=None) -> Tensor:
     if device is not None and str(device).split(":")[0] != "cpu":
-        raise RuntimeError(f"ember: device '{device}' is not available (only 'cpu' in this build)")
+        from .cuda import unavailable
+        raise unavailable(device)
     t = Tensor._make(arr)
     if requires_grad:
         t.requires_grad_(True)

@@ -56,6 +56,9 @@ def _same(fn):
     lambda L: (L.backends.cuda.flash_sdp_enabled(), L.backends.cuda.math_sdp_enabled(),
                L.backends.cuda.mem_efficient_sdp_enabled()),
     lambda L: L.backends.cuda.matmul.no_such_flag, lambda L: setattr(L.backends.cuda.matmul, "no_such_flag", 1),
+    lambda L: L.zeros(2).cuda(), lambda L: L.zeros(2).to("cuda"), lambda L: L.zeros(2).to("cuda:0"),
+    lambda L: L.zeros(2, device="cuda"), lambda L: L.nn.Linear(2, 2).cuda(), lambda L: L.zeros(2, device="mps"),
+    lambda L: L.zeros(2).to(L.device("cuda")),
 ])
 def test_device_queries_answer_as_torch_cpu_build(call):
     t, e = _same(call)

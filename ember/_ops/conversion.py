@@ -49,7 +49,8 @@ def _parse_to(args, kwargs):
 def _check_device(d) -> None:
     name = str(d).split(":")[0]
     if name != "cpu":
-        raise RuntimeError(f"ember: device '{d}' is not available (only 'cpu' in this build)")
+        from ..cuda import unavailable
+        raise unavailable(d)
 
 
 @register(function=False)
@@ -103,8 +104,9 @@ def cpu(self) -> Tensor:
 
 @register(function=False)
 def cuda(self, device=None) -> Tensor:
-    """Refused: no CUDA backend in this build."""
-    raise RuntimeError("ember: CUDA is not available in this build")
+    """Refused as torch's CPU build refuses it: no CUDA backend in this build."""
+    from ..cuda import unavailable
+    raise unavailable("cuda")
 
 
 class Fill(Op):

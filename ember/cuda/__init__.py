@@ -13,6 +13,15 @@ class CudaUnavailable(AssertionError, NotImplementedError):
     """Raised by calls that need a CUDA device: an AssertionError as torch's CPU build raises."""
 
 
+def unavailable(device) -> NotImplementedError:
+    """The error for a tensor or module sent to a device ember lacks: torch's CPU build raises AssertionError for
+    CUDA (CudaUnavailable is one, and a RuntimeError); any other device gets a NotImplementedError naming it."""
+    msg = f"ember: device '{device}' is not available (only 'cpu' in this build)"
+    if str(device).split(":")[0] == "cuda":
+        return CudaUnavailable(f"Torch not compiled with CUDA enabled ({msg})")
+    return NotImplementedError(msg)
+
+
 def _no_cuda(what: str):
     return CudaUnavailable(f"Torch not compiled with CUDA enabled (torch.cuda.{what}: ember runs on the CPU only)")
 

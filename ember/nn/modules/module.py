@@ -604,7 +604,8 @@ class Module:
 
     def cuda(self, device=None) -> "Module":
         """Refused: no CUDA backend in this build."""
-        raise RuntimeError("ember: CUDA is not available in this build")
+        from ...cuda import unavailable
+        raise unavailable("cuda")
 
     # ---------------------------------------------------------------- state dict
     def state_dict(self, *, destination: dict | None = None, prefix: str = "",
