@@ -103,8 +103,8 @@ ABSENT = {
     "ember.optim": {"_multi_tensor"},
 }
 ABSENT_TENSOR_METHODS = {"to_sparse", "to_sparse_csr", "to_dense", "indices", "values", "coalesce", "is_coalesced",
-                         "q_scale", "q_zero_point", "dequantize", "int_repr", "pin_memory", "share_memory_",
-                         "record_stream", "to_mkldnn", "stft", "istft", "resize", "is_pinned"}
+                         "q_scale", "q_zero_point", "dequantize", "int_repr",
+                         "record_stream", "to_mkldnn", "stft", "istft", "resize"}
 
 
 def absent_getattr(module: str):
