@@ -12,6 +12,7 @@ import enum
 import importlib.util
 import os
 import sys
+import time
 from datetime import timedelta
 from typing import Any, Callable
 
@@ -21,6 +22,8 @@ from .._tensor import Tensor
 _MPI = None           # the mpi4py.MPI module once imported
 _WORLD = None         # the default ProcessGroup
 _GROUPS: list = []    # groups made by new_group, freed by destroy_process_group
+_SPIN_S = None if os.environ.get("EMBER_MPI_SPIN") == "always" else float(os.environ.get("EMBER_MPI_SPIN", "0.0005"))
+_NAP_S = 5e-5
 
 # where launchers put the rank and size: torchrun, MPICH/Intel (PMI), Open MPI, Slurm
 _RANK_VARS = ("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID")
@@ -95,7 +98,15 @@ class Work:
     def wait(self, timeout: timedelta | None = None) -> bool:
         """Block until the operation is complete; returns True."""
         if not self._done:
-            self._req.Wait()
+            if _SPIN_S is None:
+                self._req.Wait()
+            else:
+                # spin briefly (a balanced peer arrives within microseconds), then nap between tests, so that a
+                # rank waiting for a descheduled peer hands the core over instead of spinning inside MPI
+                deadline = time.perf_counter() + _SPIN_S
+                while not self._req.Test():
+                    if time.perf_counter() > deadline:
+                        time.sleep(_NAP_S)
             self._finish()
         return True
 
