@@ -221,10 +221,7 @@ class Fetcher:
         self.it = iter(dataset) if iterable else None
         self.ended = False
         # default_collate of TensorDataset rows is the rows taken at once: one fancy index per tensor
-        self.rows = None
-        if (type(dataset) is TensorDataset and collate_fn is default_collate and auto_collation
-                and not any(t.requires_grad for t in dataset.tensors)):
-            self.rows = [t._data for t in dataset.tensors]
+        self.rows = type(dataset) is TensorDataset and collate_fn is default_collate and auto_collation
 
     def fetch(self, index):
         """The batch for ``index`` (StopIteration when an iterable dataset runs out)."""
@@ -232,10 +229,10 @@ class Fetcher:
             return self._next_from_stream(index)
         if not self.auto_collation:
             return self.collate_fn(self.dataset[index])
-        if self.rows is not None:
+        if self.rows and not any(t.requires_grad for t in self.dataset.tensors):  # else stack records history
             idx = np.asarray(index)
             if idx.ndim == 1 and idx.dtype.kind in "iu" and idx.size:
-                return [Tensor._make(a[idx]) for a in self.rows]
+                return [Tensor._make(t._data[idx]) for t in self.dataset.tensors]
         getitems = getattr(self.dataset, "__getitems__", None)
         return self.collate_fn(getitems(index) if getitems else [self.dataset[i] for i in index])
 
