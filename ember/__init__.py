@@ -73,7 +73,10 @@ def get_num_threads() -> _builtins.int:
 
 from ._legacy import (FloatTensor, DoubleTensor, HalfTensor, LongTensor, IntTensor, ShortTensor,  # noqa: E402
                       CharTensor, ByteTensor, BoolTensor, compile, autocast, set_float32_matmul_precision,
-                      get_float32_matmul_precision, pi, e, inf, nan)
+                      get_float32_matmul_precision, pi, e, inf, nan, use_deterministic_algorithms,
+                      are_deterministic_algorithms_enabled, is_deterministic_algorithms_warn_only_enabled,
+                      get_deterministic_debug_mode, set_deterministic_debug_mode, get_default_device,
+                      set_default_device, set_flush_denormal, typename)
 from . import amp, accelerator  # noqa: E402,F401
 from .amp import is_autocast_enabled, get_autocast_dtype  # noqa: E402,F401
 from .utils import checkpoint as _checkpoint  # noqa: E402,F401  (ember.utils.checkpoint)

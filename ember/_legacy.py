@@ -68,6 +68,68 @@ def get_float32_matmul_precision() -> str:
     return _backends_cuda._precision[0]
 
 
+_deterministic = {"mode": False, "warn_only": False}
+
+
+def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
+    """Record the flag: every ember op is deterministic already (threads split work by size, never by timing)."""
+    if not isinstance(mode, bool):
+        raise TypeError(f"_set_deterministic_algorithms(): argument 'mode' (position 1) must be bool, not "
+                        f"{type(mode).__name__}")
+    _deterministic.update(mode=mode, warn_only=mode and warn_only)
+
+
+def are_deterministic_algorithms_enabled() -> bool:
+    """The flag ``use_deterministic_algorithms`` last set."""
+    return _deterministic["mode"]
+
+
+def is_deterministic_algorithms_warn_only_enabled() -> bool:
+    """Whether the flag was set with ``warn_only=True``."""
+    return _deterministic["warn_only"]
+
+
+def get_deterministic_debug_mode() -> int:
+    """0 (off), 1 (warn) or 2 (error), as torch derives it from the flags."""
+    return 0 if not _deterministic["mode"] else 1 if _deterministic["warn_only"] else 2
+
+
+def set_deterministic_debug_mode(debug_mode) -> None:
+    """Set the flags from 0/1/2 or "default"/"warn"/"error"."""
+    mode = {"default": 0, "warn": 1, "error": 2}.get(debug_mode, debug_mode)
+    if mode not in (0, 1, 2):
+        raise RuntimeError(f"invalid value of debug_mode, expected 0, 1, or 2, but got {debug_mode}")
+    use_deterministic_algorithms(mode > 0, warn_only=mode == 1)
+
+
+def get_default_device():
+    """``device('cpu')``: ember's one device."""
+    from ._tensor import device
+    return device("cpu")
+
+
+def set_default_device(device) -> None:
+    """Accept the CPU (or None); another device raises what sending a tensor there raises."""
+    if device is not None and str(device).split(":")[0] != "cpu":
+        from .cuda import unavailable
+        raise unavailable(device)
+
+
+def set_flush_denormal(mode: bool) -> bool:
+    """False: NumPy gives no control over denormals, so the request is not honoured (torch's answer when the CPU
+    cannot)."""
+    return False
+
+
+def typename(obj) -> str:
+    """``torch.FloatTensor`` for a tensor, the qualified class name otherwise (as torch.typename)."""
+    if isinstance(obj, Tensor):
+        return obj.type()
+    module = type(obj).__module__
+    name = type(obj).__qualname__
+    return name if module in ("builtins", None) else f"{module.replace('ember', 'torch', 1)}.{name}"
+
+
 # ---------------------------------------------------------------------------------------------- absent names
 class AbsentFeature(NotImplementedError, AttributeError):
     """A torch name ember deliberately lacks (an AttributeError too, so ``hasattr`` answers False)."""
@@ -90,7 +152,9 @@ ABSENT = {
         "cdouble", "sparse_coo", "to_dlpack", "from_dlpack", "vmap", "func", "library", "package", "mps",
         "xpu", "distributed", "onnx", "complex", "polar", "stft", "istft",
         "quantize_per_tensor", "uint16", "uint32", "uint64", "float8_e4m3fn", "float8_e5m2", "sparse_coo_tensor",
-        "sparse_csr_tensor", "spmm", "classes", "ops", "testing",
+        "sparse_csr_tensor", "spmm", "classes", "ops", "testing", "gradient", "frombuffer", "is_storage",
+        "storage", "UntypedStorage", "TypedStorage", "FloatStorage", "hann_window", "hamming_window", "bartlett_window",
+        "blackman_window", "kaiser_window", "masked", "overrides", "set_default_tensor_type",
     },
     "ember.nn": {"attention", "quantized", "intrinsic", "qat"},
     "ember.autograd": {"profiler", "forward_ad", "graph"},

@@ -446,3 +446,28 @@ def test_legacy_new_deprecated_init_and_version_as_torch():
         if L is torch:
             expected = out
     assert out == expected
+
+
+def test_script_boilerplate_flags_as_torch():
+    def run(L):
+        out = [L.are_deterministic_algorithms_enabled(), L.get_deterministic_debug_mode()]
+        try:
+            L.use_deterministic_algorithms(True, warn_only=True)
+            out += [L.are_deterministic_algorithms_enabled(), L.is_deterministic_algorithms_warn_only_enabled(),
+                    L.get_deterministic_debug_mode()]
+            L.set_deterministic_debug_mode("error")
+            out += [L.get_deterministic_debug_mode(), L.is_deterministic_algorithms_warn_only_enabled()]
+            with pytest.raises(TypeError):
+                L.use_deterministic_algorithms("yes")
+        finally:
+            L.use_deterministic_algorithms(False)
+        L.set_default_device("cpu")
+        L.set_default_device(None)
+        out += [str(L.get_default_device()), L.typename(L.ones(2)), L.typename(L.ones(2, dtype=L.long)),
+                L.typename(3), L.typename(L.nn.Linear(1, 1)), L.cpu.is_available(), L.cpu.device_count(),
+                L.cpu.current_device(), L.cpu.synchronize(), L.compiler.is_compiling(),
+                L.compiler.is_dynamo_compiling()]
+        f = L.compiler.disable(lambda x: x + 1)
+        out.append(f(1))
+        return out
+    assert run(ember) == run(torch)
