@@ -34,6 +34,7 @@ from .serialization import save, load  # noqa: E402
 from ._dtype import finfo, iinfo  # noqa: E402
 from . import cuda, backends  # noqa: E402,F401  (CPU only: is_available() is False)
 from . import onnx  # noqa: E402,F401  (ember.onnx.export; the onnx package is imported only when exporting)
+from . import func  # noqa: E402,F401  (ember.func: grad, vmap, jacrev, jacfwd, functional_call, ...)
 
 half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64

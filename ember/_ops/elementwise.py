@@ -13,6 +13,7 @@ from .. import _dtype
 from .._backend import parallel_map, xp, zeros_like
 from .._tensor import Tensor
 from ..autograd.function import Op
+from ..autograd.forward_ad import total
 from . import _erf
 from .common import FUNCTIONS, _type_name, binary_operands, inplace_method, register, sum_to, is_scalar
 
@@ -47,6 +48,10 @@ class Add(Op):
         return (sum_to(g, sa) if fa is not None else None,
                 sum_to(g if ctx.alpha == 1 else g * ctx.alpha, sb) if fb is not None else None)
 
+    @staticmethod
+    def jvp(inputs, out, ta, tb, _=None):
+        return total(ta, tb if tb is None or inputs[2] == 1 else tb * inputs[2])
+
 
 class Sub(Op):
     array_backward = True
@@ -63,6 +68,10 @@ class Sub(Op):
         sa, sb = ctx.shapes
         return (sum_to(g, sa) if fa is not None else None,
                 sum_to(-g if ctx.alpha == 1 else g * -ctx.alpha, sb) if fb is not None else None)
+
+    @staticmethod
+    def jvp(inputs, out, ta, tb, _=None):
+        return total(ta, None if tb is None else tb * -inputs[2])
 
 
 class Mul(Op):
@@ -86,6 +95,11 @@ class Mul(Op):
         return (None if b is None else sum_to(g * b, ctx.shapes[0]),
                 None if a is None else sum_to(g * a, ctx.shapes[1]))
 
+    @staticmethod
+    def jvp(inputs, out, ta, tb):
+        a, b = inputs
+        return total(None if ta is None else ta * b, None if tb is None else a * tb)
+
 
 class Div(Op):
     array_backward = True
@@ -108,6 +122,11 @@ class Div(Op):
         gb = sum_to(-g * a / (b * b), ctx.shapes[1]) if nf[1][0] is not None else None
         return ga, gb
 
+    @staticmethod
+    def jvp(inputs, out, ta, tb):
+        b = inputs[1]
+        return total(None if ta is None else ta / b, None if tb is None else -tb * out / b)
+
 
 class _ScalarOp(Op):
     """tensor (op) Python number: the commonest call of add and mul, as its own small op (torch has
@@ -127,6 +146,10 @@ class AddScalar(_ScalarOp):
     def backward(ctx, g):
         return g, None
 
+    @staticmethod
+    def jvp(inputs, out, t, _):
+        return t
+
 
 class MulScalar(_ScalarOp):
     forward = staticmethod(lambda x, s: x * s)
@@ -134,6 +157,10 @@ class MulScalar(_ScalarOp):
     @staticmethod
     def backward(ctx, g):
         return g * ctx.s, None
+
+    @staticmethod
+    def jvp(inputs, out, t, _):
+        return t * inputs[1]
 
 
 AddScalar._Node.__name__, MulScalar._Node.__name__ = "AddBackward0", "MulBackward0"  # torch's names
@@ -282,6 +309,10 @@ class Neg(Op):
     def backward(ctx, g):
         return -g
 
+    @staticmethod
+    def jvp(inputs, out, t):
+        return -t
+
 
 Tensor.__pos__ = lambda self: self
 
@@ -316,6 +347,10 @@ def unary(name: str, fwd, bwd, *, saves: str = "input", keeps_int: bool = False,
             if saves == "input":
                 return bwd(ctx.saved_tensors[0], None, g)
             return bwd(None, None, g)
+
+        @staticmethod
+        def jvp(inputs, out, t):  # elementwise: the derivative times the tangent, as in backward
+            return bwd(inputs[0], out, t)
 
     Unary.__name__ = Unary.__qualname__ = name[0].upper() + name[1:]
     Unary._Node.__name__ = Unary.__name__ + "Backward0"
@@ -515,6 +550,11 @@ def binary(name: str, fwd, da, db, *, saves_output: bool = False, tensors_only: 
             (fa, _), (fb, _) = ctx.next_functions
             return (None if fa is None else sum_to(da(a, b, y, g), ctx.shapes[0]),
                     None if fb is None else sum_to(db(a, b, y, g), ctx.shapes[1]))
+
+        @staticmethod
+        def jvp(inputs, out, ta, tb):
+            a, b = inputs
+            return total(None if ta is None else da(a, b, out, ta), None if tb is None else db(a, b, out, tb))
 
     Binary.__name__ = Binary.__qualname__ = name[0].upper() + name[1:]
     Binary._Node.__name__ = Binary.__name__ + "Backward0"

@@ -13,6 +13,7 @@ from .. import _dtype
 from .._backend import matmul as _array_matmul, xp
 from .._tensor import Tensor
 from ..autograd.function import Op
+from ..autograd.forward_ad import total
 from .common import register, sum_to, binary_operands, inplace_method
 
 # torch's C++ scalar-type names, used in its dtype-mismatch messages
@@ -42,6 +43,10 @@ class MT(Op):
     @staticmethod
     def backward(ctx, g):
         return MT.apply(g)
+
+    @staticmethod
+    def jvp(inputs, out, t):
+        return MT.apply(t)
 
 
 def mT(x: Tensor) -> Tensor:
@@ -81,6 +86,11 @@ class Matmul(Op):
             else:
                 gb = sum_to(Matmul.apply(MT.apply(a), g), sb)
         return ga, gb
+
+    @staticmethod
+    def jvp(inputs, out, ta, tb):  # bilinear: the product rule
+        a, b = inputs
+        return total(None if ta is None else Matmul.apply(ta, b), None if tb is None else Matmul.apply(a, tb))
 
 
 # ----------------------------------------------------------------------------- matmul family

@@ -259,6 +259,10 @@ class Softmax(Op):
         y = ctx.output
         return y * (g - (g * y).sum(ctx.dim, keepdim=True)), None
 
+    @staticmethod
+    def jvp(inputs, y, t, _):  # the Jacobian is symmetric: the same formula as backward
+        return y * (t - (t * y).sum(inputs[1], keepdim=True))
+
 
 class LogSoftmax(Op):
     saves_output = True
@@ -276,6 +280,10 @@ class LogSoftmax(Op):
     @staticmethod
     def backward(ctx, g):
         return g - _exp(ctx.output) * g.sum(ctx.dim, keepdim=True), None
+
+    @staticmethod
+    def jvp(inputs, y, t, _):
+        return t - (_exp(y) * t).sum(inputs[1], keepdim=True)
 
 
 def _softmax_dim(input: Tensor, dim, dtype, op: str):

@@ -177,6 +177,10 @@ class Sum(Op):
     def backward(ctx, g):
         return _expand_back(g, ctx.in_shape, ctx.dims, ctx.keepdim), None, None, None
 
+    @staticmethod
+    def jvp(inputs, out, t, *_):  # linear
+        return Sum.apply(t, *inputs[1:])
+
 
 class Mean(Op):
     @staticmethod
@@ -191,6 +195,10 @@ class Mean(Op):
     @staticmethod
     def backward(ctx, g):
         return _expand_back(g, ctx.in_shape, ctx.dims, ctx.keepdim) / _count(ctx.in_shape, ctx.dims), None, None
+
+    @staticmethod
+    def jvp(inputs, out, t, *_):  # linear
+        return Mean.apply(t, *inputs[1:])
 
 
 @register()

@@ -43,6 +43,10 @@ class Reshape(Op):
     def backward(ctx, g):
         return g.reshape(ctx.in_shape), None
 
+    @staticmethod
+    def jvp(inputs, out, t, _):  # linear, as every shape op
+        return Reshape.apply(t, inputs[1])
+
 
 def _infer(shape, numel, op):
     if shape.count(-1) > 1:
@@ -114,6 +118,10 @@ class Expand(Op):
     @staticmethod
     def backward(ctx, g):
         return sum_to(g, ctx.in_shape), None
+
+    @staticmethod
+    def jvp(inputs, out, t, _):
+        return Expand.apply(t, inputs[1])
 
 
 @register(function=False)
@@ -262,6 +270,10 @@ class Permute(Op):
     @staticmethod
     def backward(ctx, g):
         return Permute.apply(g, tuple(xp.argsort(ctx.dims).tolist())), None
+
+    @staticmethod
+    def jvp(inputs, out, t, _):
+        return Permute.apply(t, inputs[1])
 
 
 @register()
@@ -743,9 +755,13 @@ class Flip(Op):
 
 
 @register()
-def flip(input, *dims) -> Tensor:
-    """The elements in reverse order along ``dims`` (a copy)."""
-    return Flip.apply(input, norm_dims(_shape_arg(dims), input._data.ndim, "flip"))
+def flip(input, *args, dims=None) -> Tensor:
+    """The elements in reverse order along ``dims`` (a copy); ``x.flip(0, 1)`` also takes them unpacked."""
+    if dims is None:
+        dims = _shape_arg(args)
+    elif args:
+        raise TypeError("flip() got multiple values for argument 'dims'")
+    return Flip.apply(input, norm_dims(dims, input._data.ndim, "flip"))
 
 
 @register()

@@ -6,6 +6,7 @@ import warnings
 from ..._backend import matmul, ndarray, xp
 from ..._tensor import Tensor
 from ...autograd.function import Op
+from ...autograd.forward_ad import total
 from ...autograd.grad_mode import no_grad
 from ...random import _gen
 
@@ -54,6 +55,12 @@ class _Linear(Op):
         gw = None if x is None else _mm(g2.mT, x.reshape(-1, x.shape[-1]))
         gb = g2.sum(0) if ctx.has_bias else None
         return gx, gw, gb
+
+    @staticmethod
+    def jvp(inputs, out, tx, tw, tb):  # x W^T + b is linear in each input: one term each
+        x, w, _ = inputs
+        return total(None if tx is None else _Linear.apply(tx, w, None),
+                     None if tw is None else _Linear.apply(x, tw, None), tb)
 
 
 def _mm(a, b):

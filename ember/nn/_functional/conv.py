@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from ..._backend import matmul, parallel_for, xp
 from ..._tensor import Tensor
+from ...autograd.forward_ad import total
 from ...autograd.function import Op
 from ...autograd.grad_mode import state
 
@@ -262,8 +263,9 @@ class Convolution(Op):
     def backward(ctx, g, _):
         x, w, cols = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        if not (state.enabled and g.requires_grad):
-            # nothing to record: all three gradients from one pass over the batch
+        if not (state.enabled and (g.requires_grad or x.requires_grad or w.requires_grad)):
+            # nothing to record (plain backward, or no input a second derivative could reach):
+            # all three gradients from one pass over the batch
             gx, gw, gb = _conv_grads(_as4d(x._data), _as4d(w._data), None if cols is None else cols._data,
                                      _as4d(g._data), ctx.geo, need_x, need_w, need_b)
             return (None if gx is None else Tensor._make(gx.reshape(x.shape)),
@@ -273,6 +275,15 @@ class Convolution(Op):
         gw = ConvWeight.apply(x, g, ctx.geo, tuple(w.shape[2:]), cols._data) if need_w else None
         gb = _bias_grad(g) if need_b else None
         return gx, gw, gb, None
+
+    @staticmethod
+    def jvp(inputs, out, tx, tw, tb, _):  # linear in x, in w and in b: one convolution per term
+        x, w, _, geo = inputs
+        terms = [None if tx is None else Convolution.apply(tx, w, None, geo)[0],
+                 None if tw is None else Convolution.apply(x, tw, None, geo)[0]]
+        if tb is not None:
+            terms.append(tb.reshape(-1, *[1] * (w.ndim - 2)))
+        return total(*terms), None
 
 
 class ConvAdjoint(Op):
