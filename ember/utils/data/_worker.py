@@ -293,7 +293,7 @@ def worker_loop(dataset, iterable: bool, auto_collation: bool, collate_fn, drop_
     parent_pid = parent_pid or os.getppid()
     if pdeathsig:
         _die_with_parent(parent_pid)
-    for fd in close_fds:  # the other workers' pipe ends, inherited through fork
+    for fd in close_fds:  # the main process's ends of every DataLoader pipe, inherited through fork
         try:
             os.close(fd)
         except OSError:

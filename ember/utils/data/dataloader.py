@@ -193,10 +193,11 @@ class _SingleProcessIter:
 class _MultiProcessIter:
     """Starts the workers, hands them sampler entries round-robin and yields their batches in order.
 
-    Each worker has a task pipe and a result pipe of its own. The main process waits on all result pipes
-    and on the workers' process sentinels at once, so a worker that dies is noticed as soon as it exits
-    rather than after a timeout. Tasks are written without blocking (a full task pipe waits in an outbox)
-    so that the main process never blocks writing to a worker that is itself blocked writing a batch.
+    Each worker has a task pipe, a result pipe and (with fork) a shared-memory ring for its batches'
+    arrays. The main process waits on all result pipes and on the workers' process sentinels at once, so
+    a worker that dies is noticed as soon as it exits rather than after a timeout. Tasks are written
+    without blocking (a full task pipe waits in an outbox) so that the main process never blocks writing
+    to a worker that is itself blocked writing a batch.
     """
 
     def __init__(self, loader: DataLoader) -> None:
