@@ -135,6 +135,8 @@ def _forget_pool() -> None:
     global _pool, _pool_lock, _pool_users, _blas_lock, _blas_holders
     # a forked child inherits the pool object but none of its threads, and perhaps a lock held by one
     _pool, _pool_lock, _pool_users = None, threading.Lock(), {}
+    if _blas_holders:  # forked while another thread held BLAS to one thread: the child has no such thread
+        _blas[1](_blas_saved)
     _blas_lock, _blas_holders = threading.Lock(), 0
 
 
@@ -199,9 +201,10 @@ class _single_blas:
     def __exit__(self, *exc):
         global _blas_holders
         with _blas_lock:
-            _blas_holders -= 1
-            if not _blas_holders:
-                _blas[1](_blas_saved)
+            if _blas_holders:  # (none when a fork in between started the count afresh)
+                _blas_holders -= 1
+                if not _blas_holders:
+                    _blas[1](_blas_saved)
 
 
 def _run_chunk(fn, start: int, stop: int) -> None:

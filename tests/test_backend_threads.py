@@ -1,4 +1,7 @@
 """ember's thread pool and BLAS thread setting under concurrent use from several Python threads."""
+import os
+import select
+import signal
 import threading
 
 import numpy as np
@@ -149,3 +152,36 @@ def test_two_threads_training_restore_blas_threads_and_match_sequential(split_ev
     for seq, conc in zip(sequential, concurrent):
         for a, b in zip(seq, conc):
             np.testing.assert_array_equal(a, b)
+
+
+def test_a_child_forked_during_another_threads_blas_hold_gets_the_users_setting(split_everything, blas_two_threads):
+    inside, release = threading.Event(), threading.Event()
+
+    def hold(lo, hi):
+        if lo == 0:
+            inside.set()
+            assert release.wait(TIMEOUT)
+    holder = threading.Thread(target=lambda: _backend.parallel_for(hold, 2, 10 ** 9, blas=True), daemon=True)
+    holder.start()
+    try:
+        assert inside.wait(TIMEOUT) and _backend._blas[0]() == 1
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report BLAS's thread count and leave at once
+            os.write(write, bytes([_backend._blas[0]()]))
+            os._exit(0)
+        os.close(write)
+        try:
+            ready, _, _ = select.select([read], [], [], TIMEOUT)
+            child_threads = os.read(read, 1)[0] if ready else None
+        finally:
+            os.close(read)
+            if not ready:
+                os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    finally:
+        release.set()
+        holder.join(TIMEOUT)
+    assert child_threads == 2
+    assert _blas_threads() == 2
+
