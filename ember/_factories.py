@@ -9,6 +9,8 @@ from . import _dtype
 from ._backend import ndarray
 from ._tensor import Tensor
 from ._ops.common import register
+from .autograd.function import NO_VERSION
+from .autograd.grad_mode import state
 
 
 def _np_dtype(dtype, default=None):
@@ -22,6 +24,8 @@ def _finish(arr, requires_grad: bool, device=None) -> Tensor:
         from .cuda import unavailable
         raise unavailable(device)
     t = Tensor._make(arr)
+    if state.inference:
+        t._vc = NO_VERSION
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -195,7 +199,42 @@ def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: 
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
     if steps < 0:
         raise RuntimeError("linspace(): number of steps must be non-negative")
-    return _finish(xp.linspace(float(start), float(end), steps).astype(_default_float(dtype)), requires_grad, device)
+    return _finish(_grid(start, end, steps, _default_float(dtype)), requires_grad, device)
+
+
+def _grid(start, end, steps: int, dt):
+    """torch's linspace bit for bit: the first half counts up from ``start``, the second half down from
+    ``end`` (so both ends are exact), each value one fused multiply-add ``step * i + start`` as its
+    compiled kernel does; integer dtypes take the step in float64 and truncate."""
+    dt = xp.dtype(dt)
+    f = dt.type if dt.kind == "f" else xp.float64
+    start, end = (float(v.item()) if isinstance(v, Tensor) else v for v in (start, end))
+    if dt.kind != "f":  # torch casts the ends to the integer dtype first
+        start, end = int(start), int(end)
+    s, e = f(start), f(end)
+    if steps <= 1:
+        return xp.full(steps, s).astype(dt)
+    step = (e - s) / f(steps - 1)
+    i = xp.arange(steps, dtype=xp.float64)
+    half = steps // 2
+    lo = _fma(xp.float64(step), i[:half], xp.float64(s))
+    hi = _fma(-xp.float64(step), (steps - 1) - i[half:], xp.float64(e))
+    out = xp.concatenate([lo, hi])
+    return out.astype(f).astype(dt) if dt.kind == "f" else xp.trunc(out).astype(dt)
+
+
+def _fma(a, b, c):
+    """``a * b + c`` in float64 with one rounding (error-free product and sum; NumPy has no fma)."""
+    p = a * b
+    split = 134217729.0  # 2**27 + 1: Veltkamp's split of a double into two 26-bit halves
+    ta, tb = split * a, split * b
+    ahi, bhi = ta - (ta - a), tb - (tb - b)
+    alo, blo = a - ahi, b - bhi
+    ep = ((ahi * bhi - p) + ahi * blo + alo * bhi) + alo * blo
+    s = p + c
+    bb = s - p
+    es = (p - (s - bb)) + (c - bb)
+    return s + (ep + es)
 
 
 @register(method=False)

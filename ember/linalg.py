@@ -396,21 +396,57 @@ def eigvalsh(A: Tensor, UPLO: str = "L", *, out=None) -> Tensor:
     return eigh(A, UPLO).eigenvalues
 
 
+class Pinv(Op):
+    """The Moore-Penrose pseudo-inverse B of A. Its gradient is the closed form of dB (Golub and
+    Pereyra), which stays finite where A loses rank; a gradient through the SVD would not."""
+
+    saves_output = True
+
+    @staticmethod
+    def forward(A, atol, rtol, hermitian):
+        if A.size == 0:
+            return xp.zeros(A.shape[:-2] + A.shape[:-3:-1], A.dtype)
+        if hermitian:  # torch reads the lower triangle only
+            w, V = xp.linalg.eigh(A, UPLO="L")
+            order = xp.argsort(-xp.abs(w), axis=-1)
+            S, V = xp.take_along_axis(w, order, -1), xp.take_along_axis(V, order[..., None, :], -1)
+            U, Vh = V, xp.swapaxes(V, -1, -2)
+        else:
+            U, S, Vh = xp.linalg.svd(A, full_matrices=False)
+        keep = xp.abs(S) > _tolerance(A.shape, xp.abs(S), atol, rtol)[..., None]
+        with xp.errstate(divide="ignore"):
+            Sinv = xp.where(keep, 1 / xp.where(keep, S, 1), 0).astype(A.dtype)
+        return (xp.swapaxes(Vh, -1, -2) * Sinv[..., None, :]) @ xp.swapaxes(U, -1, -2)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+
+    @staticmethod
+    def backward(ctx, g):
+        A, = ctx.saved_tensors
+        B = ctx.output
+        Bt, gt = _T(B), _T(g)
+        mm = Matmul.apply
+        # gA = -B^T g B^T + (I - A B) g^T B B^T + B^T B g^T (I - B A)
+        gA = (-mm(mm(Bt, g), Bt) + mm(gt - mm(A, mm(B, gt)), mm(B, Bt))
+              + mm(mm(Bt, B), gt - mm(mm(gt, B), A)))
+        return gA, None, None, None
+
+
 def pinv(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False, out=None) -> Tensor:
-    """The Moore-Penrose pseudo-inverse, from the SVD (singular values under the tolerance dropped)."""
-    _square(A, "linalg.pinv", square=False)
-    U, S, Vh = svd(A, full_matrices=False)
-    keep = S._data > _tolerance(A, S._data, atol, rtol)[..., None]
-    with xp.errstate(divide="ignore"):
-        Sinv = (1 / (S + _mask(S, ~keep))) * _mask(S, keep)
-    return Matmul.apply(_T(Vh) * _row(Sinv), _T(U))
+    """The Moore-Penrose pseudo-inverse (singular values, or eigenvalues if ``hermitian``, under the tolerance dropped)."""
+    _square(A, "linalg.pinv", square=hermitian)
+    atol, rtol = (v._data if isinstance(v, Tensor) else v for v in (atol, rtol))
+    return Pinv.apply(A, atol, rtol, hermitian)
 
 
-def _tolerance(A: Tensor, S, atol, rtol):
+def _tolerance(shape, S, atol, rtol):
     """max(atol, rtol * largest singular value) per matrix, with torch's default rtol = eps * max(m, n)."""
-    smax = S[..., 0] if S.shape[-1] else xp.zeros(S.shape[:-1], S.dtype)
+    shape = shape._data.shape if isinstance(shape, Tensor) else shape
+    smax = S.max(-1) if S.shape[-1] else xp.zeros(S.shape[:-1], S.dtype)
     if rtol is None:
-        rtol = 0.0 if atol is not None and atol > 0 else xp.finfo(S.dtype).eps * max(A._data.shape[-2:])
+        rtol = 0.0 if atol is not None and xp.any(xp.asarray(atol) > 0) else xp.finfo(S.dtype).eps * max(shape[-2:])
     return xp.maximum(0.0 if atol is None else atol, rtol * smax)
 
 

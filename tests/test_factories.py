@@ -163,3 +163,16 @@ def test_huge_allocations_raise_runtime_error_like_torch(make):
     for lib in (torch, ember):
         with pytest.raises(RuntimeError):
             make(lib)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "int32"])
+def test_linspace_is_bitwise_torchs(dtype):
+    """torch's symmetric kernel (first half from start, second half from end, fused multiply-add)."""
+    rng = np.random.default_rng(7)
+    for trial in range(150):
+        a, b = rng.normal(0, 10.0 ** rng.integers(0, 6), 2)
+        n = int(rng.integers(0, 40 if trial % 3 else 3000))
+        t = torch.linspace(a, b, n, dtype=getattr(torch, dtype)).numpy()
+        e = ember.linspace(a, b, n, dtype=getattr(ember, dtype)).numpy()
+        assert e.dtype == t.dtype and e.shape == t.shape
+        assert (e.view(np.uint8) == t.view(np.uint8)).all(), (a, b, n)

@@ -197,3 +197,23 @@ def test_pad_errors_match_torch():
 def test_gelu_matches_torch_in_float64():
     x = np.linspace(-6, 6, 25)
     assert_close(F.gelu(ember.tensor(x)), TF.gelu(torch.from_numpy(x)), atol=1e-12, rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape,rank,hermitian", [((4, 5), 2, False), ((5, 4), 2, False), ((3, 4, 4), 4, False),
+                                                  ((5, 5), 2, True), ((5, 5), 5, True)])
+def test_pinv_gradients_at_rank_deficient_and_hermitian_inputs(shape, rank, hermitian):
+    """pinv's closed-form gradient stays torch's where A loses rank; hermitian reads the lower triangle only."""
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=shape[:-1] + (rank,)) @ rng.normal(size=shape[:-2] + (rank, shape[-1]))
+    if hermitian:
+        a = a @ np.swapaxes(a, -1, -2) + np.triu(np.full(shape, 7.0), 1)  # junk above the diagonal
+    out = {}
+    for lib in (torch, ember):
+        A = lib.tensor(a, requires_grad=True)
+        B = lib.linalg.pinv(A, hermitian=hermitian)
+        G = lib.tensor(np.cos(np.arange(B.numel())).reshape(tuple(B.shape)))
+        gA, = lib.autograd.grad(B, A, G, create_graph=True)
+        ggA, = lib.autograd.grad((gA * gA).sum(), A)
+        out[lib.__name__] = [B.detach().numpy(), gA.detach().numpy(), ggA.numpy()]
+    for e, t in zip(out["ember"], out["torch"]):
+        np.testing.assert_allclose(e, t, rtol=1e-7, atol=1e-7)

@@ -285,3 +285,10 @@ def test_meshgrid_without_indexing_warns_and_uses_ij():
     t = torch.meshgrid(torch.arange(3), torch.arange(2), indexing="ij")
     for a, b in zip(e, t):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_flip_takes_torchs_dims_keyword():
+    x = np.arange(24).reshape(2, 3, 4)
+    for call in (lambda lib, t: lib.flip(t, dims=(0,)), lambda lib, t: lib.flip(t, [0, 2]),
+                 lambda lib, t: t.flip(dims=[1]), lambda lib, t: t.flip(2), lambda lib, t: t.flip(0, 1)):
+        np.testing.assert_array_equal(call(ember, ember.tensor(x)).numpy(), call(torch, torch.tensor(x)).numpy())

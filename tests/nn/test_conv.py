@@ -249,3 +249,36 @@ def test_conv_weight_and_bias_grads_without_input_grad(rng, batch_split, xs, ws,
         grads.append([wl.grad.numpy()] + ([bl.grad.numpy()] if bias else []))
     for e, t in zip(*grads):
         np.testing.assert_allclose(e, t, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("dims", [1, 2])
+def test_weight_gradient_under_create_graph_reaches_the_input(dims):
+    """gw = d<v, conv(x, w)>/dw with create_graph: its own gradient w.r.t. x (a gradient penalty) is torch's."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 3) + (6,) * dims)
+    w = rng.normal(size=(4, 3) + (3,) * dims)
+    v = rng.normal(size=(2, 4) + (6,) * dims)
+    out = {}
+    for lib in (torch, ember):
+        conv = lib.nn.functional.conv1d if dims == 1 else lib.nn.functional.conv2d
+        X, W = lib.tensor(x, requires_grad=True), lib.tensor(w, requires_grad=True)
+        gw, = lib.autograd.grad(conv(X, W, padding=1), W, lib.tensor(v), create_graph=True)
+        assert gw.requires_grad
+        out[lib.__name__] = [lib.autograd.grad((gw * gw).sum(), X)[0].numpy()]
+    for e, t in zip(out["ember"], out["torch"]):
+        np.testing.assert_allclose(e, t, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("kw", [dict(groups=2, dilation=2, output_padding=1, stride=2),
+                                dict(groups=4, stride=3, output_padding=2, padding=1)])
+def test_conv_transpose2d_backward_with_groups_dilation_output_padding(kw):
+    rng = np.random.default_rng(4)
+    x, w = rng.normal(size=(2, 4, 5, 5)), rng.normal(size=(4, 3, 3, 3))
+    out = {}
+    for lib in (torch, ember):
+        X, W = lib.tensor(x, requires_grad=True), lib.tensor(w, requires_grad=True)
+        y = lib.nn.functional.conv_transpose2d(X, W, **kw)
+        y.backward(lib.tensor(np.cos(np.arange(y.numel())).reshape(tuple(y.shape))))
+        out[lib.__name__] = [y.detach().numpy(), X.grad.numpy(), W.grad.numpy()]
+    for e, t in zip(out["ember"], out["torch"]):
+        np.testing.assert_allclose(e, t, rtol=1e-10, atol=1e-10)

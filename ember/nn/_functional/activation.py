@@ -66,7 +66,7 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
                                f"{n} and channel size = {c}.")
         if input.dim() >= 2:
             weight = weight.reshape((n,) + (1,) * (input.dim() - 2))
-    elif weight.dim() > 1:
+    elif weight.dim() > 1 or input.dim() == 0:  # one weight broadcasts without adding a dim
         weight = weight.reshape(())
     return where(_const(input._data > 0), input, weight * input)
 

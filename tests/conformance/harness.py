@@ -1,0 +1,162 @@
+"""What the conformance suites share: torch values made into ember ones and back, the call of a torch
+callable on ember, and the comparison of results with torch's own tolerances."""
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import torch
+
+import ember
+
+
+class Unconvertible(Exception):
+    """A torch argument ember has no counterpart for (a complex tensor, a sparse layout, ...)."""
+
+
+_MEMORY_FORMATS = {torch.contiguous_format: "contiguous_format", torch.preserve_format: "preserve_format",
+                   torch.channels_last: "channels_last", torch.channels_last_3d: "channels_last_3d"}
+
+
+def to_ember(x):
+    """The same value for ember: tensors copied (keeping requires_grad), dtypes by name, containers recursively."""
+    if isinstance(x, torch.Tensor):
+        if x.layout != torch.strided:
+            raise Unconvertible(f"{x.layout} tensor")
+        if x.is_complex() or x.dtype in (torch.float16, torch.bfloat16, torch.complex32) or x.dtype.itemsize < 1:
+            raise Unconvertible(f"{x.dtype} tensor")
+        if not hasattr(ember, str(x.dtype).split(".")[1]):
+            raise Unconvertible(f"{x.dtype} tensor")
+        t = ember.tensor(x.detach().numpy().copy())
+        return t.requires_grad_(x.requires_grad) if x.requires_grad else t
+    if isinstance(x, torch.dtype):
+        name = str(x).split(".")[1]
+        if not hasattr(ember, name) or x.is_complex or x in (torch.float16, torch.bfloat16):
+            raise Unconvertible(f"dtype {x}")
+        return getattr(ember, name)
+    if isinstance(x, torch.Size):
+        return ember.Size(x)
+    if isinstance(x, torch.device):
+        return str(x)
+    if isinstance(x, torch.memory_format):
+        if not hasattr(ember, _MEMORY_FORMATS[x]):
+            raise Unconvertible(f"memory_format {x}")
+        return getattr(ember, _MEMORY_FORMATS[x])
+    if isinstance(x, torch.layout):
+        if not hasattr(ember, str(x).split(".")[1]):
+            raise Unconvertible(f"layout {x}")
+        return getattr(ember, str(x).split(".")[1])
+    if isinstance(x, torch.Generator):
+        raise Unconvertible("torch.Generator")
+    if isinstance(x, complex):
+        raise Unconvertible("complex number")
+    if isinstance(x, tuple) and hasattr(x, "_fields"):
+        return type(x)(*(to_ember(v) for v in x))
+    if isinstance(x, (list, tuple)):
+        return type(x)(to_ember(v) for v in x)
+    if isinstance(x, dict):
+        return {k: to_ember(v) for k, v in x.items()}
+    if isinstance(x, torch.nn.Module):
+        return _module(x)
+    if callable(x) and getattr(x, "__name__", None):
+        for tns, ens in ((torch.nn.functional, ember.nn.functional), (torch, ember)):
+            if getattr(tns, x.__name__, None) is x:  # torch's function by name: ember's
+                if not hasattr(ens, x.__name__):
+                    raise Unconvertible(f"{tns.__name__}.{x.__name__}")
+                return getattr(ens, x.__name__)
+        if isinstance(x, types.FunctionType):
+            return on_ember(x)
+    return x
+
+
+def _module(m: torch.nn.Module):
+    """ember's module with the same hyper-parameters as a torch module passed as an argument
+    (``TransformerEncoder(layer)``); its weights come later, from the state_dict."""
+    if isinstance(m, (torch.nn.TransformerEncoderLayer, torch.nn.TransformerDecoderLayer)):
+        attn, lin = m.self_attn, m.linear1
+        return getattr(ember.nn, type(m).__name__)(
+            attn.embed_dim, attn.num_heads, lin.out_features, m.dropout.p, to_ember(m.activation), m.norm1.eps,
+            attn.batch_first, m.norm_first, bias=lin.bias is not None, dtype=to_ember(lin.weight.dtype))
+    raise Unconvertible(f"a torch module ({type(m).__name__}) as an argument")
+
+
+def to_torch(x):
+    """An ember result as torch values (tensors copied; tuples, lists and named tuples as lists)."""
+    if isinstance(x, ember.Tensor):
+        arr = np.array(x.detach().numpy(), copy=True)
+        return torch.from_numpy(arr) if arr.ndim else torch.tensor(arr[()], dtype=_torch_dtype(arr.dtype))
+    if isinstance(x, ember.dtype):
+        return getattr(torch, x.name)
+    if isinstance(x, (list, tuple)):
+        return [to_torch(v) for v in x]
+    return x
+
+
+def _torch_dtype(npdtype):
+    return torch.from_numpy(np.zeros(1, dtype=npdtype)).dtype
+
+
+def plain(x):
+    """A torch result with its tuples and named tuples as lists, so both sides compare alike."""
+    if isinstance(x, (list, tuple)):
+        return [plain(v) for v in x]
+    if isinstance(x, torch.Size):
+        return list(x)
+    return x
+
+
+def on_ember(fn):
+    """A Python function written against ``torch`` (an OpInfo's lambda), re-bound to see ember as ``torch``."""
+    g = dict(fn.__globals__)
+    g["torch"] = ember
+    if "F" in g:
+        g["F"] = ember.nn.functional
+    return types.FunctionType(fn.__code__, g, fn.__name__, fn.__defaults__, fn.__closure__)
+
+
+def assert_same(actual, expected, what: str = "", **tol) -> None:
+    """ember's result (made torch) equals torch's: structure, shapes, dtypes and values at torch's tolerances."""
+    expected = plain(expected)
+    if isinstance(expected, list):
+        assert isinstance(actual, list) and len(actual) == len(expected), \
+            f"{what}: structure {type(actual).__name__} of {_len(actual)} != torch's {len(expected)}"
+        for i, (a, e) in enumerate(zip(actual, expected)):
+            assert_same(a, e, f"{what}[{i}]", **tol)
+        return
+    if isinstance(expected, torch.Tensor):
+        assert isinstance(actual, torch.Tensor), f"{what}: got {type(actual).__name__}, torch gives a tensor"
+        assert actual.shape == expected.shape, f"{what}: shape {list(actual.shape)} != torch's {list(expected.shape)}"
+        assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype} != torch's {expected.dtype}"
+        torch.testing.assert_close(actual, expected.detach(), equal_nan=True, msg=lambda m: f"{what}: {m}"[:600],
+                                   **tol)
+        return
+    if isinstance(expected, torch.dtype) or expected is None or isinstance(expected, (bool, str)):
+        assert actual == expected, f"{what}: {actual!r} != torch's {expected!r}"
+        return
+    if isinstance(expected, (int, float)):
+        assert isinstance(actual, (int, float)) and not isinstance(actual, torch.Tensor), \
+            f"{what}: got {type(actual).__name__}, torch gives {type(expected).__name__}"
+        torch.testing.assert_close(actual, expected, equal_nan=True, check_dtype=False, **tol)
+        return
+    assert actual == expected, f"{what}: {actual!r} != torch's {expected!r}"
+
+
+def _len(x):
+    return len(x) if isinstance(x, (list, tuple)) else "-"
+
+
+def tensors(x):
+    """The tensors inside a nested argument structure, in order."""
+    if isinstance(x, (torch.Tensor, ember.Tensor)):
+        return [x]
+    if isinstance(x, (list, tuple)):
+        return [t for v in x for t in tensors(v)]
+    if isinstance(x, dict):
+        return [t for v in x.values() for t in tensors(v)]
+    return []
+
+
+def short(e: BaseException) -> str:
+    """One line naming an exception, for a report."""
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"{type(e).__name__}: {msg}"[:300]

@@ -1,0 +1,283 @@
+"""Every OpInfo of torch's own operator database, run on ember with torch's own sample inputs.
+
+Each entry is called through ember's counterpart (same positional and keyword arguments) and compared
+with torch: values, shapes and dtypes (float32, float64, the integer and bool dtypes torch lists),
+gradients with one shared random cotangent, double backward where torch says ``supports_gradgrad``,
+the exception class of every ``error_inputs`` case, ``reference_inputs``, and the method and in-place
+variants. An entry that fails a check must be listed in ``known_gaps_ops.py`` with its reason, and a
+listed one that passes fails the suite, so the list only shrinks.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import os
+import time
+import types
+
+import pytest
+import torch
+from torch.testing._internal.common_methods_invocations import op_db
+
+import ember
+from .harness import Unconvertible, assert_same, on_ember, short, tensors, to_ember, to_torch
+from .known_gaps_ops import GAPS
+
+# samples per entry (torch's generators give 10-50): enough to reach every code path the first
+# samples exercise, small enough for the whole database to run in about two minutes on two cores
+CAPS = {"forward": 4, "int": 2, "backward": 3, "gradgrad": 2, "reference": 3, "errors": None}
+CHECKS = ("forward", "int", "backward", "gradgrad", "errors", "reference", "variants")
+INT_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8, torch.bool)
+# entries whose values are random draws: only shapes and dtypes can be compared (no gradients)
+RANDOM = {"cauchy", "exponential", "geometric", "log_normal", "normal", "uniform", "nn.functional.rrelu",
+          "empty_like", "randn", "randn_like", "rand_like", "randint", "randint_like", "new_empty",
+          "new_empty_strided", "empty_strided", "empty", "empty_permuted", "multinomial", "bernoulli",
+          "nn.functional.dropout", "nn.functional.dropout2d", "nn.functional.dropout3d",
+          "nn.functional.alpha_dropout", "nn.functional.feature_alpha_dropout"}
+
+
+def key(op) -> str:
+    """An entry's name in the known-gaps list and the doc: ``name`` or ``name:variant``."""
+    return op.name + (f":{op.variant_test_name}" if op.variant_test_name else "")
+
+
+OPS = {key(op): op for op in op_db}
+
+
+class Missing(Exception):
+    """ember has no counterpart for the entry at all."""
+
+
+def _lookup(path: str):
+    obj = ember
+    for part in path.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    return obj if callable(obj) else None
+
+
+def ember_callable(fn, name: str):
+    """ember's counterpart of one of torch's callables (``name`` is the OpInfo's dotted name)."""
+    if isinstance(fn, functools.partial):
+        inner = ember_callable(fn.func, name)
+        return functools.partial(inner, *to_ember(fn.args), **to_ember(fn.keywords))
+    if isinstance(fn, types.FunctionType) and fn.__module__.startswith("torch.testing"):
+        return on_ember(fn)
+    attr = getattr(fn, "__name__", None)
+    if attr and getattr(torch.Tensor, attr, None) is fn:
+        found = getattr(ember.Tensor, attr, None)
+    else:
+        # a dotted name (nn.functional.X, linalg.X) only under that namespace; torch.X also as aten's name
+        found = _lookup(name) or ("." not in name and attr and _lookup(attr))
+    if found is None:
+        raise Missing(f"no ember counterpart of {name}")
+    return found
+
+
+def _samples(gen, cap):
+    try:
+        return list(itertools.islice(gen, cap))
+    except NotImplementedError:
+        return []
+
+
+def _forward(op, efn, sample, what, random):
+    """Call both on one sample; same result, or the same exception class."""
+    eargs = to_ember((sample.input, sample.args, sample.kwargs))
+    try:
+        expected = op(sample.input, *sample.args, **sample.kwargs)
+    except Exception as exc:  # torch refuses the sample: ember must refuse it the same way
+        try:
+            efn(eargs[0], *eargs[1], **eargs[2])
+        except type(exc):
+            return
+        except Exception as mine:
+            raise AssertionError(f"{what}: raised {short(mine)}; torch raises {type(exc).__name__}") from None
+        raise AssertionError(f"{what}: no error; torch raises {short(exc)}")
+    actual = to_torch(efn(eargs[0], *eargs[1], **eargs[2]))
+    if random:
+        expected = _shape_only(expected)
+        actual = _shape_only(actual)
+    assert_same(actual, expected, what)
+
+
+def _shape_only(x):
+    if isinstance(x, torch.Tensor):
+        return torch.zeros(x.shape, dtype=x.dtype)
+    if isinstance(x, (list, tuple)):
+        return [_shape_only(v) for v in x]
+    return x
+
+
+def _grads(op, efn, sample, gradgrad: bool, gen: torch.Generator):
+    """Gradients (and, with ``gradgrad``, second derivatives) of torch and ember for one sample."""
+    ein, ea, ekw = to_ember((sample.input, sample.args, sample.kwargs))
+    tins = [t for t in tensors((sample.input, sample.args, sample.kwargs)) if t.requires_grad]
+    eins = [t for t in tensors((ein, ea, ekw)) if t.requires_grad]
+    tout = sample.output_process_fn_grad(op(sample.input, *sample.args, **sample.kwargs))
+    process = sample.output_process_fn_grad
+    if isinstance(process, types.FunctionType):
+        process = on_ember(process)
+    eout = process(efn(ein, *ea, **ekw))
+    touts, eouts = tensors(tout), tensors(eout)
+    pick = [i for i, t in enumerate(touts) if t.requires_grad and t.dtype.is_floating_point]
+    if not pick or not tins:
+        return None
+    assert len(eouts) == len(touts), f"{len(eouts)} outputs, torch has {len(touts)}"
+    for i in pick:
+        assert eouts[i].requires_grad, f"output {i} does not require grad"
+    cots = [torch.randn(touts[i].shape, dtype=touts[i].dtype, generator=gen) for i in pick]
+    tg = torch.autograd.grad([touts[i] for i in pick], tins, cots, allow_unused=True, create_graph=gradgrad)
+    eg = ember.autograd.grad([eouts[i] for i in pick], eins, to_ember(cots), allow_unused=True,
+                             create_graph=gradgrad)
+    first = ([_zero_none(g, t) for g, t in zip(tg, tins)], [_zero_none(to_torch(g), t) for g, t in zip(eg, tins)])
+    if not gradgrad:
+        return first, None
+    tpick = [i for i, g in enumerate(tg) if g is not None and g.requires_grad]
+    if not tpick:
+        return first, None
+    cots2 = [torch.randn(tg[i].shape, dtype=tg[i].dtype, generator=gen) for i in tpick]
+    tgg = torch.autograd.grad([tg[i] for i in tpick], tins, cots2, allow_unused=True)
+    epick = [(eg[i], c) for i, c in zip(tpick, cots2) if eg[i] is not None and eg[i].requires_grad]
+    egg = (ember.autograd.grad([g for g, _ in epick], eins, [to_ember(c) for _, c in epick], allow_unused=True)
+           if epick else [None] * len(eins))
+    second = ([_zero_none(g, t) for g, t in zip(tgg, tins)], [_zero_none(to_torch(g), t) for g, t in zip(egg, tins)])
+    return first, second
+
+
+def _zero_none(g, like):
+    return torch.zeros_like(like).detach() if g is None else g.detach()
+
+
+def check_entry(op) -> dict:
+    """Run every check on one OpInfo; the failing ones, each with a one-line reason."""
+    try:
+        efn = ember_callable(op.op, op.name)
+    except Missing as exc:
+        return {"missing": str(exc)}
+    failures = {}
+    random = op.name in RANDOM
+    supported = op.supported_dtypes("cpu")
+    floats = [d for d in (torch.float32, torch.float64) if d in supported]
+
+    def run(check, body):
+        try:
+            body()
+        except Unconvertible as exc:
+            failures[check] = f"unsupported argument: {exc}"
+        except Missing as exc:
+            failures[check] = str(exc)
+        except Exception as exc:
+            failures[check] = short(exc)
+
+    def forward():
+        for dtype in floats:
+            for i, s in enumerate(_samples(op.sample_inputs("cpu", dtype, requires_grad=False, set_seed=False), CAPS["forward"])):
+                _forward(op, efn, s, f"{dtype} sample {i}", random)
+
+    def ints():
+        for dtype in (d for d in INT_DTYPES if d in supported):
+            for i, s in enumerate(_samples(op.sample_inputs("cpu", dtype, requires_grad=False, set_seed=False), CAPS["int"])):
+                _forward(op, efn, s, f"{dtype} sample {i}", random)
+
+    def backward(gradgrad):
+        gen = torch.Generator().manual_seed(0)
+        cap = CAPS["gradgrad" if gradgrad else "backward"]
+        for i, s in enumerate(_samples(op.sample_inputs("cpu", torch.float64, requires_grad=True, set_seed=False), cap)):
+            got = _grads(op, efn, s, gradgrad, gen)
+            if got is None:
+                continue
+            first, second = got
+            if gradgrad:
+                if second is not None:
+                    assert_same(second[1], second[0], f"sample {i} second derivative")
+            else:
+                assert_same(first[1], first[0], f"sample {i} gradient")
+
+    def errors():
+        if op.error_inputs_func is None:
+            return
+        for i, e in enumerate(_samples(op.error_inputs("cpu"), CAPS["errors"])):
+            s = e.sample_input
+            try:
+                args = to_ember((s.input, *s.args))
+                kwargs = to_ember(s.kwargs)
+            except Unconvertible:  # a case built on a dtype ember lacks (complex): that gap is listed apart
+                continue
+            try:
+                efn(*args, **kwargs)
+            except e.error_type:
+                continue
+            except Exception as exc:
+                raise AssertionError(f"error input {i}: raised {short(exc)}; torch raises "
+                                     f"{e.error_type.__name__}") from None
+            raise AssertionError(f"error input {i}: no error; torch raises {e.error_type.__name__}: "
+                                 f"{e.error_regex}"[:300])
+
+    def reference():
+        if op.reference_inputs_func is None:
+            return
+        dtype = torch.float64 if torch.float64 in supported else (floats or [None])[0]
+        if dtype is None:
+            return
+        every = list(op.reference_inputs("cpu", dtype, requires_grad=False, set_seed=False))
+        for i, s in enumerate(every[-CAPS["reference"]:]):
+            _forward(op, efn, s, f"reference input {len(every) - CAPS['reference'] + i}", random)
+
+    def variants():
+        dtype = (floats or [d for d in INT_DTYPES if d in supported] or [None])[0]
+        if dtype is None:
+            return
+        s = _samples(op.sample_inputs("cpu", dtype, requires_grad=False, set_seed=False), 1)
+        for variant in (op.method_variant, op.inplace_variant):
+            if variant is None or not s:
+                continue
+            name = variant.__name__
+            mine = getattr(ember.Tensor, name, None)
+            if mine is None:
+                raise Missing(f"no Tensor.{name}")
+            _forward(variant, mine, s[0], f"Tensor.{name}", random)
+
+    run("forward", forward)
+    if any(d in supported for d in INT_DTYPES):
+        run("int", ints)
+    if op.supports_autograd and not random and torch.float64 in op.supported_backward_dtypes("cpu"):
+        run("backward", lambda: backward(False))
+        if op.supports_gradgrad:
+            run("gradgrad", lambda: backward(True))
+    run("errors", errors)
+    run("reference", reference)
+    run("variants", variants)
+    return failures
+
+
+def compare_with_gaps(entry: str, check, gaps: dict, suite: str) -> None:
+    """Run ``check()``; fail on a failure that is not listed, and on a listed one that now passes.
+
+    With ``EMBER_CONFORMANCE_RECORD=file`` each entry's failures are also appended to that file
+    (JSON lines), from which ``tools/gen_conformance_doc.py --gaps`` rewrites the known-gaps lists.
+    """
+    start = time.perf_counter()
+    failures = check()
+    record = os.environ.get("EMBER_CONFORMANCE_RECORD")
+    if record:
+        with open(record, "a") as f:
+            f.write(json.dumps({"suite": suite, "entry": entry, "failures": failures,
+                                "seconds": round(time.perf_counter() - start, 2)}) + "\n")
+    listed = gaps.get(entry, {})
+    if "missing" in listed and "missing" in failures:
+        return
+    new = {c: m for c, m in failures.items() if c not in listed}
+    fixed = [c for c in listed if c not in failures]
+    msgs = [f"{c} fails and is not in the known gaps: {m}" for c, m in new.items()]
+    msgs += [f"{c} passes now: remove it from the known gaps" for c in fixed]
+    assert not msgs, f"{entry}: " + "; ".join(msgs)
+
+
+@pytest.mark.parametrize("entry", list(OPS))
+def test_op_db(entry):
+    torch.manual_seed(0)
+    with torch.random.fork_rng():
+        compare_with_gaps(entry, lambda: check_entry(OPS[entry]), GAPS, "ops")
