@@ -33,6 +33,7 @@ class Tensor:
     _base = None                   # the tensor whose memory this one views (set by Op.apply), as torch's ._base
     _view_version = None           # a view: the version its history was derived at (see refresh_view)
     _view_no_grad = False          # a view made under no_grad of a base that requires grad
+    _multi_view = None             # (op name, output number) of one of several views an op returned (unbind)
     _tangent = None                # its forward gradient, inside a dual level (ember.autograd.forward_ad)
     __array_priority__ = 1000  # make ndarray (op) Tensor defer to Tensor's reflected operators
 

@@ -81,12 +81,12 @@ def check_inplace(self: Tensor, name: str) -> None:
         if base is not None and base._requires_grad and base._grad_fn is None:
             raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place "
                                "operation.")
-        node = self._grad_fn
-        if base is not None and node is not None and node._nout > 1:
-            raise RuntimeError(f"Output {self._output_nr} of {node.name().replace('Backward0', '')} is a view and "
-                               "is being modified inplace. This view is the output of a function that returns "
-                               "multiple views. Such functions do not allow the output views to be modified "
-                               "inplace. You should replace the inplace operation by an out-of-place one.")
+        if base is not None and self._multi_view is not None:
+            op, nr = self._multi_view
+            raise RuntimeError(f"Output {nr} of {op} is a view and is being modified inplace. This view is the "
+                               "output of a function that returns multiple views. Such functions do not allow the "
+                               "output views to be modified inplace. You should replace the inplace operation by an "
+                               "out-of-place one.")
 
 
 def write_inplace(self: Tensor, out: Tensor, name: str) -> Tensor:
@@ -132,6 +132,10 @@ def refresh_view(view: Tensor) -> None:
     seen = view._view_version
     if seen is None or seen == now:
         return
+    if view._view_no_grad:  # which history it should have is ambiguous: torch refuses to guess
+        if state.enabled:
+            raise RuntimeError(_NO_GRAD_VIEW)
+        return
     view._view_version = now
     base = view._base
     if not base._requires_grad:
@@ -147,6 +151,11 @@ def refresh_view(view: Tensor) -> None:
 
 
 _function.refresh_view = refresh_view
+_NO_GRAD_VIEW = ("A view was created in no_grad mode and its base or another view of its base has been modified "
+                 "inplace with grad mode enabled. Given that this use case is ambiguous and error-prone, it is "
+                 "forbidden. You can clarify your code by moving both the view and the inplace either both inside "
+                 "the no_grad block (if you don't want the inplace to be tracked) or both outside (if you want the "
+                 "inplace to be tracked).")
 
 
 class AsStrided(Op):

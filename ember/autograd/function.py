@@ -465,6 +465,9 @@ class Op(Function):
             ctx._out_meta = [(o.shape, _dtype.from_np(o.dtype)) for o in out]
             results = _link_views(tuple(Tensor._make(o, True, ctx, i) if diff is None or i in diff
                                         else Tensor._make(o) for i, o in enumerate(out)), args)
+            for i, r in enumerate(results):
+                if r._base is not None:  # one of several views (unbind, split): never to be written in place
+                    r._multi_view = (ctx.name().replace("Backward0", ""), i)
             if ctx._out_data is not None:  # setup_context saved one of the outputs
                 for r in results:
                     if r._data is ctx._out_data:
@@ -497,8 +500,10 @@ def _link_view(result, args) -> None:
         if isinstance(a, Tensor) and _root(a._data) is root:
             result._base = a._base if a._base is not None else a
             result._vc = a._vc
-            if state.enabled and a._vc is not NO_VERSION:  # views made under no_grad never take a history
-                result._view_version = a._vc[0]               # from their base, as torch's
+            if a._vc is not NO_VERSION:
+                result._view_version = a._vc[0]
+                if not state.enabled and result._base._requires_grad:
+                    result._view_no_grad = True  # may not see a later write in grad mode (see refresh_view)
             return
 
 

@@ -93,8 +93,29 @@ def _view_written_under_no_grad(lib):
     return [x]
 
 
+def _no_grad_view_used_after_write(lib):
+    x = _leaf(lib)
+    a = x * 1
+    with lib.no_grad():
+        v = a[0:2]
+    a.mul_(2)
+    (v * 2).sum().backward()
+    return [x]
+
+
+def _unbind_output_written_after_base_write(lib):
+    x = _leaf(lib, 4)
+    a = (x * 1).reshape(2, 2)
+    rows = a.unbind()
+    a.mul_(2)
+    rows[1].mul_(2)
+    a.sum().backward()
+    return [x]
+
+
 @pytest.mark.parametrize("program", [_view_after_base_mul, _sibling_view, _add_self_then_view, _view_of_view_written,
-                                     _view_of_plain_base_gains_history, _view_written_under_no_grad], ids=lambda f: f.__name__.strip("_"))
+                                     _view_of_plain_base_gains_history, _view_written_under_no_grad,
+                                     _no_grad_view_used_after_write, _unbind_output_written_after_base_write], ids=lambda f: f.__name__.strip("_"))
 def test_view_history_after_in_place_write_matches_torch(program):
     _same(program)
 
@@ -113,7 +134,7 @@ def test_stale_view_reports_a_regenerated_grad_fn_as_torch():
 # ----------------------------------------------------------------------------- random programs
 # A program is a list of steps (kind, i, j, k): the integers pick a tensor of the pool and the op's
 # parameters, so one list replays the same way under both libraries.
-VIEWS = ("slice", "transpose", "select", "unsqueeze", "view", "reshape", "detach")
+VIEWS = ("slice", "transpose", "select", "unsqueeze", "view", "reshape", "detach", "leaf", "no_grad_view")
 WRITES = ("mul_", "add_", "zero_", "copy_", "sigmoid_", "exp_", "mul_w")
 STEPS = VIEWS + WRITES + ("use",)
 
@@ -145,6 +166,11 @@ def _run_program(lib, steps):
                 pool.append(t.reshape(-1))
             elif kind == "detach":
                 pool.append(t.detach())
+            elif kind == "leaf":  # in-place writes into the leaf or its views raise
+                pool.append(x)
+            elif kind == "no_grad_view":  # used in grad mode after a write into its memory, it raises
+                with lib.no_grad():
+                    pool.append(t[:])
         elif kind == "mul_":
             t.mul_(0.5 if j % 2 else -0.75)
         elif kind == "add_":
