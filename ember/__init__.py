@@ -29,7 +29,8 @@ from .random import (manual_seed, seed, initial_seed, Generator, default_generat
                      bernoulli, multinomial)
 from .autograd import functional as _autograd_functional  # noqa: E402,F401  (loads ember.autograd.functional)
 from . import optim, utils, datasets, transforms, special  # noqa: E402,F401
-from ._ops.conversion import layout, strided  # noqa: E402
+from ._ops.conversion import (layout, strided, memory_format, contiguous_format, preserve_format,  # noqa: E402
+                              channels_last, channels_last_3d)
 from .serialization import save, load  # noqa: E402
 from ._dtype import finfo, iinfo  # noqa: E402
 from . import cuda, backends  # noqa: E402,F401  (CPU only: is_available() is False)

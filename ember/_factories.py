@@ -19,7 +19,7 @@ def _np_dtype(dtype, default=None):
     return _dtype.as_dtype(dtype).np
 
 
-def _finish(arr, requires_grad: bool, device=None) -> Tensor:
+def _finish(arr, requires_grad: bool, device=None, out: Tensor | None = None) -> Tensor:
     if device is not None and str(device).split(":")[0] != "cpu":
         from .cuda import unavailable
         raise unavailable(device)
@@ -28,6 +28,11 @@ def _finish(arr, requires_grad: bool, device=None) -> Tensor:
         t._vc = NO_VERSION
     if requires_grad:
         t.requires_grad_(True)
+    if out is not None:  # torch resizes ``out`` to the result and writes it there
+        if tuple(out.shape) != t._data.shape:
+            out.resize_(t._data.shape)
+        out.copy_(t)
+        return out
     return t
 
 
@@ -134,8 +139,9 @@ def _default_float(dtype):
 
 def _filled(fill):
     def factory(*sizes, size=None, dtype=None, device=None, requires_grad: bool = False, out=None, layout=None,
-                pin_memory=False) -> Tensor:
-        return _finish(_alloc(fill, _size(sizes, size), _default_float(dtype)), requires_grad, device)
+                pin_memory=False, memory_format=None) -> Tensor:
+        dt = _default_float(dtype if dtype is not None or out is None else out.dtype)
+        return _finish(_alloc(fill, _size(sizes, size), dt), requires_grad, device, out)
     return factory
 
 
@@ -148,12 +154,14 @@ empty.__doc__ = "An uninitialised tensor."
 
 
 @register(method=False)
-def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, pin_memory: bool = False,
+         requires_grad: bool = False) -> Tensor:
     """A tensor filled with ``fill_value`` (its dtype inferred from the value as torch does)."""
     if dtype is None:
-        dtype = _dtype.scalar_dtype(fill_value.item() if isinstance(fill_value, Tensor) else fill_value)
+        dtype = out.dtype if out is not None else \
+            _dtype.scalar_dtype(fill_value.item() if isinstance(fill_value, Tensor) else fill_value)
     return _finish(_alloc(xp.full, _size((size,) if isinstance(size, int) else tuple(size)), _np_dtype(dtype),
-                          fill_value), requires_grad, device)
+                          fill_value), requires_grad, device, out)
 
 
 def _like(fill):
@@ -169,15 +177,16 @@ empty_like = register("empty_like", method=False)(_like(xp.empty))
 
 
 @register(method=False)
-def full_like(input, fill_value, *, dtype=None, device=None, requires_grad: bool = False,
-              memory_format=None) -> Tensor:
+def full_like(input, fill_value, *, dtype=None, layout=None, device=None, pin_memory: bool = False,
+              requires_grad: bool = False, memory_format=None) -> Tensor:
     """A tensor shaped like ``input`` filled with ``fill_value``."""
     return _finish(xp.full(input._data.shape, fill_value, dtype=_np_dtype(dtype, input._data.dtype)),
                    requires_grad, device)
 
 
 @register(method=False)
-def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def arange(start, end=None, step=1, *, out=None, dtype=None, layout=None, device=None, pin_memory: bool = False,
+           requires_grad: bool = False) -> Tensor:
     """Values from ``start`` to ``end`` (exclusive) by ``step``."""
     if end is None:
         start, end = 0, start
@@ -186,20 +195,24 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad: b
         raise RuntimeError("arange: step must be nonzero")
     if (vals[1] - vals[0]) * vals[2] < 0:
         raise RuntimeError("arange: upper bound and larger bound inconsistent with step sign")
+    if dtype is None and out is not None:
+        dtype = out.dtype
     if dtype is None:
         dtype = _dtype.get_default_dtype() if any(isinstance(v, float) for v in vals) else _dtype.int64
     n = max(0, math.ceil((vals[1] - vals[0]) / vals[2]))
     arr = (vals[0] + xp.arange(n, dtype=xp.float64 if _dtype.as_dtype(dtype).is_floating_point else xp.int64)
            * vals[2]).astype(_np_dtype(dtype))
-    return _finish(arr, requires_grad, device)
+    return _finish(arr, requires_grad, device, out)
 
 
 @register(method=False)
-def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def linspace(start, end, steps: int, *, out=None, dtype=None, layout=None, device=None,
+             requires_grad: bool = False) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
     if steps < 0:
         raise RuntimeError("linspace(): number of steps must be non-negative")
-    return _finish(_grid(start, end, steps, _default_float(dtype)), requires_grad, device)
+    dt = _default_float(dtype if dtype is not None or out is None else out.dtype)
+    return _finish(_grid(start, end, steps, dt), requires_grad, device, out)
 
 
 def _grid(start, end, steps: int, dt):
@@ -238,21 +251,23 @@ def _fma(a, b, c):
 
 
 @register(method=False)
-def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None,
+def logspace(start, end, steps: int, base: float = 10.0, *, out=None, dtype=None, layout=None, device=None,
              requires_grad: bool = False) -> Tensor:
     """``steps`` values spaced evenly on a log scale from ``base**start`` to ``base**end``."""
     if steps < 0:
         raise RuntimeError("logspace(): number of steps must be non-negative")
     return _finish(xp.logspace(float(start), float(end), steps, base=base).astype(_default_float(dtype)),
-                   requires_grad, device)
+                   requires_grad, device, out)
 
 
 @register(method=False)
-def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def eye(n: int, m: int | None = None, *, out=None, dtype=None, layout=None, device=None, pin_memory: bool = False,
+        requires_grad: bool = False) -> Tensor:
     """The identity matrix (``n`` x ``m``)."""
     if n < 0 or (m is not None and m < 0):
         raise RuntimeError(f"n must be greater or equal to 0, got {n}")
-    return _finish(xp.eye(n, m, dtype=_default_float(dtype)), requires_grad, device)
+    dt = _default_float(dtype if dtype is not None or out is None else out.dtype)
+    return _finish(xp.eye(n, m, dtype=dt), requires_grad, device, out)
 
 
 # ----------------------------------------------------------------------------- factories on a tensor

@@ -176,3 +176,24 @@ def test_linspace_is_bitwise_torchs(dtype):
         e = ember.linspace(a, b, n, dtype=getattr(ember, dtype)).numpy()
         assert e.dtype == t.dtype and e.shape == t.shape
         assert (e.view(np.uint8) == t.view(np.uint8)).all(), (a, b, n)
+
+
+def test_factories_take_out_layout_and_memory_format_as_torch():
+    for lib in (torch, ember):
+        o = lib.empty(5, dtype=lib.float64)
+        assert lib.arange(5, out=o) is o and lib.linspace(0, 1, 5, out=o) is o
+        got = {"arange": lib.arange(5, out=lib.empty(5, dtype=lib.float64)).numpy(),
+               "full": lib.full((2, 2), 3, layout=lib.strided, pin_memory=False).numpy(),
+               "eye": lib.eye(3, 2, layout=lib.strided, out=lib.empty(0)).numpy(),
+               "empty": lib.empty(2, 3, memory_format=lib.contiguous_format).shape,
+               "clone": lib.ones(2, 3, 4, 5).clone(memory_format=lib.channels_last).numpy(),
+               "like": lib.zeros_like(lib.ones(2, 3, 4, 5), memory_format=lib.preserve_format).numpy()}
+        if lib is torch:
+            want = got
+    for k, v in got.items():
+        if k == "empty":
+            assert tuple(v) == tuple(want[k])
+            continue
+        np.testing.assert_array_equal(v, want[k])
+        assert v.dtype == want[k].dtype, k
+    assert repr(ember.channels_last) == "ember.channels_last"

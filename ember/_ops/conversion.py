@@ -183,6 +183,23 @@ class layout:
 
 strided = layout("strided")
 
+
+class memory_format:
+    """A memory-format flag (``ember.channels_last``, ...): accepted where torch takes one; ember's
+    tensors keep their values in one order whatever the flag, so it changes no result."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"ember.{self.name}"
+
+
+contiguous_format = memory_format("contiguous_format")
+preserve_format = memory_format("preserve_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")
+
 for _flag in ("is_sparse", "is_sparse_csr", "is_quantized", "is_meta", "is_mkldnn", "is_nested", "is_mps", "is_xpu",
               "is_xla", "is_ipu", "is_vulkan", "is_mtia", "is_maia"):
     setattr(Tensor, _flag, property(lambda self: False, doc="False: ember tensors are dense CPU tensors."))

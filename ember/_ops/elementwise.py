@@ -616,6 +616,8 @@ class Pow(Op):
 
     @staticmethod
     def forward(a, b):
+        if not is_scalar(b) and b.dtype.kind in "iu" and xp.asarray(a).dtype.kind in "iu" and (b < 0).any():
+            return _int_pow(a, b)
         with xp.errstate(invalid="ignore", divide="ignore"):  # NaN/inf results, silently as torch
             return xp.power(a, b)
 
@@ -639,6 +641,15 @@ class Pow(Op):
             log_a = log(a) if isinstance(a, Tensor) else (math.log(a) if a > 0 else math.nan)
             gb = sum_to(where(cut, 0.0, g * ctx.output * log_a), ctx.shapes[1])
         return ga, gb
+
+
+def _int_pow(a, b):
+    """Integer powers with negative integer exponents elementwise, as torch: 1 and -1 keep their
+    magnitude, every other base truncates to 0 (NumPy refuses them)."""
+    a = xp.asarray(a, dtype=xp.result_type(a, b))
+    neg = b < 0
+    small = xp.where(a == 1, 1, xp.where(a == -1, 1 - 2 * (b & 1), 0)).astype(a.dtype)
+    return xp.where(neg, small, xp.power(a, xp.where(neg, 0, b)))
 
 
 @register(operators=("__pow__",), reflected=("__rpow__",), inplace="pow_")

@@ -265,3 +265,18 @@ def test_relu_split_between_threads_matches_torch(batch_split):
         results.append([t.detach().numpy() for t in (y, gx, ggx)])
     for e, t in zip(*results):
         np.testing.assert_array_equal(e, t)
+
+
+def test_integer_powers_with_negative_integer_exponents_as_torch():
+    """Tensor exponents truncate (1 and -1 keep their magnitude); a negative Python exponent raises."""
+    import torch as _t
+    cases = [lambda lib: 2 ** lib.tensor([-1, 2]),
+             lambda lib: lib.tensor([2, 3, 1, -1, -1, 0]) ** lib.tensor([-1, 2, -3, -3, -2, 3]),
+             lambda lib: (-1) ** lib.tensor([-1, -2, 3], dtype=lib.int32)]
+    for case in cases:
+        t, e = case(_t), case(ember)
+        assert str(e.dtype).split(".")[-1] == str(t.dtype).split(".")[-1]
+        np.testing.assert_array_equal(e.numpy(), t.numpy())
+    for lib in (_t, ember):
+        with pytest.raises(RuntimeError, match="Integers to negative integer powers are not allowed"):
+            lib.tensor([2, 3]) ** -1
