@@ -269,16 +269,27 @@ class QR(Op):
     def backward(ctx, gQ, gR):
         Q, R = _outputs(ctx)
         m, n = Q._data.shape[-2], R._data.shape[-1]
-        if ctx.mode != "reduced" and m != n or m < n:
+        if ctx.mode != "reduced" and m > n:
             raise NotImplementedError("The derivative of linalg.qr is implemented for mode='reduced' (or square "
-                                      "inputs) with rows >= columns")
-        # gA = (gQ + Q copyltu(M)) R^{-T}, M = R gR^T - gQ^T Q, copyltu mirrors the lower triangle upwards
-        M = Matmul.apply(R, _T(gR)) - Matmul.apply(_T(gQ), Q)
-        k = M._data.shape[-1]
-        below = _const(xp.tril(xp.ones((k, k), dtype=M._data.dtype), -1))
-        low = M * below
-        M = low + _T(low) + _diag_embed(_diag(M))
-        return Matmul.apply(gQ + Matmul.apply(Q, M), _T(inv(R))), None
+                                      "or wide inputs)")
+        if m < n:
+            # A = Q [R1 R2]: X = Q R1 is square; Y = Q R2 reaches Q too, so its gradient joins gQ
+            from ._ops.shape import cat
+            R2, gR1, gR2 = R[..., :, m:], gR[..., :, :m], gR[..., :, m:]
+            gQ = gQ + Matmul.apply(Matmul.apply(Q, R2), _T(gR2))
+            return cat([_qr_grad(Q, R[..., :, :m], gQ, gR1), Matmul.apply(Q, gR2)], -1), None
+        return _qr_grad(Q, R, gQ, gR), None
+
+
+def _qr_grad(Q: Tensor, R: Tensor, gQ: Tensor, gR: Tensor) -> Tensor:
+    """The gradient of A = Q R with R square: (gQ + Q copyltu(M)) R^{-T}, M = R gR^T - gQ^T Q,
+    copyltu mirroring the lower triangle upwards."""
+    M = Matmul.apply(R, _T(gR)) - Matmul.apply(_T(gQ), Q)
+    k = M._data.shape[-1]
+    below = _const(xp.tril(xp.ones((k, k), dtype=M._data.dtype), -1))
+    low = M * below
+    M = low + _T(low) + _diag_embed(_diag(M))
+    return Matmul.apply(gQ + Matmul.apply(Q, M), _T(inv(R)))
 
 
 def qr(A: Tensor, mode: str = "reduced", *, out=None) -> QRResult:
@@ -895,20 +906,47 @@ def _permutation(piv, m: int, dtype):
     return P.reshape(piv.shape[:-1] + (m, m))
 
 
+class LUFactor(Op):
+    """Packed LU with partial pivoting; differentiable in the packed factor for square matrices."""
+
+    differentiable_outputs = (0,)
+
+    @staticmethod
+    def forward(A):
+        return _getrf(A)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.outs = output
+
+    @staticmethod
+    def backward(ctx, gLU, _):
+        LU = _outputs(ctx)[0]
+        m, n = LU._data.shape[-2:]
+        if m != n:
+            raise NotImplementedError(f"linalg.lu_factor: the gradient of a non-square ({m}x{n}) LU is not "
+                                      "implemented")
+        P = _const(_permutation(ctx.outs[1], m, LU._data.dtype))
+        L, U = LU.tril(-1) + _const(xp.eye(m, dtype=LU._data.dtype)), LU.triu()
+        # A = P L U: gA = P L^{-T} (tril_{-1}(L^T gL) + triu(gU U^T)) U^{-T}
+        phi = Matmul.apply(_T(L), gLU.tril(-1)).tril(-1) + Matmul.apply(gLU.triu(), _T(U)).triu()
+        return Matmul.apply(Matmul.apply(P, _T(inv(L))), Matmul.apply(phi, _T(inv(U))))
+
+
 def lu_factor(A: Tensor, *, pivot: bool = True, out=None) -> LUFactorResult:
     """The packed LU factorisation with partial pivoting: (LU, pivots), pivots 1-based int32 as LAPACK's."""
     _square(A, "linalg.lu_factor", square=False)
     if not pivot:
         raise RuntimeError("linalg.lu_factor: LU without pivoting is not implemented on the CPU")
-    LU, piv = _getrf(A._data)
-    return LUFactorResult(_const(LU), _const(piv))
+    return LUFactorResult(*LUFactor.apply(A))
 
 
-def _unpack(LU, m: int, n: int):
+def _unpack_tensors(LU: Tensor):
+    """L (unit lower, m x k) and U (upper, k x n) from a packed factor, with ember ops (differentiable)."""
+    m, n = LU._data.shape[-2:]
     k = min(m, n)
-    L = xp.tril(LU[..., :, :k], -1) + xp.eye(m, k, dtype=LU.dtype)
-    U = xp.triu(LU[..., :k, :])
-    return L, U
+    L = LU[..., :, :k].tril(-1) + _const(xp.eye(m, k, dtype=LU._data.dtype))
+    return L, LU[..., :k, :].triu()
 
 
 def lu(A: Tensor, *, pivot: bool = True, out=None) -> LUResult:
@@ -916,19 +954,17 @@ def lu(A: Tensor, *, pivot: bool = True, out=None) -> LUResult:
     _square(A, "linalg.lu", square=False)
     if not pivot:
         raise RuntimeError("linalg.lu: LU without pivoting is not implemented on the CPU")
-    LU, piv = _getrf(A._data)
-    m, n = A._data.shape[-2:]
-    L, U = _unpack(LU, m, n)
-    return LUResult(_const(_permutation(piv, m, A._data.dtype)), _const(L), _const(U))
+    LU, piv = LUFactor.apply(A)
+    L, U = _unpack_tensors(LU)
+    return LUResult(_const(_permutation(piv._data, A._data.shape[-2], A._data.dtype)), L, U)
 
 
 @register("lu_unpack", method=False)
 def lu_unpack(LU_data: Tensor, LU_pivots: Tensor, unpack_data: bool = True, unpack_pivots: bool = True):
     """(P, L, U) from a packed LU factorisation and its pivots."""
-    m, n = LU_data._data.shape[-2:]
-    L, U = _unpack(LU_data._data, m, n)
-    P = _permutation(LU_pivots._data, m, LU_data._data.dtype)
-    return namedtuple("lu_unpack", ["P", "L", "U"])(_const(P), _const(L), _const(U))
+    L, U = _unpack_tensors(LU_data)
+    P = _permutation(LU_pivots._data, LU_data._data.shape[-2], LU_data._data.dtype)
+    return namedtuple("lu_unpack", ["P", "L", "U"])(_const(P), L, U)
 
 
 def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True, adjoint: bool = False, out=None) -> Tensor:

@@ -217,3 +217,26 @@ def test_pinv_gradients_at_rank_deficient_and_hermitian_inputs(shape, rank, herm
         out[lib.__name__] = [B.detach().numpy(), gA.detach().numpy(), ggA.numpy()]
     for e, t in zip(out["ember"], out["torch"]):
         np.testing.assert_allclose(e, t, rtol=1e-7, atol=1e-7)
+
+
+@pytest.mark.parametrize("fn,shape", [("lu", (4, 4)), ("lu", (2, 3, 3)), ("lu_factor", (4, 4)), ("qr", (3, 5)),
+                                      ("qr_complete", (2, 3, 6)), ("qr", (5, 3))])
+def test_lu_and_wide_qr_are_differentiable_as_torch(fn, shape):
+    """Gradients and second derivatives of linalg.lu / lu_factor (square) and qr of a wide matrix."""
+    a = np.random.default_rng(6).normal(size=shape)
+    out = {}
+    for lib in (torch, ember):
+        A = lib.tensor(a, requires_grad=True)
+        if fn == "lu":
+            outs = lib.linalg.lu(A)[1:]
+        elif fn == "lu_factor":
+            outs = lib.linalg.lu_factor(A)[:1]
+        else:
+            outs = lib.linalg.qr(A, mode="complete" if fn == "qr_complete" else "reduced")
+        loss = sum((o * lib.tensor(np.cos(np.arange(o.numel()) + k).reshape(tuple(o.shape)))).sum()
+                   for k, o in enumerate(outs))
+        g, = lib.autograd.grad(loss, A, create_graph=True)
+        gg, = lib.autograd.grad((g * g).sum(), A)
+        out[lib.__name__] = [o.detach().numpy() for o in outs] + [g.detach().numpy(), gg.numpy()]
+    for e, t in zip(out["ember"], out["torch"]):
+        np.testing.assert_allclose(e, t, rtol=1e-8, atol=1e-8)
