@@ -9,6 +9,8 @@ import numbers
 
 from .._backend import ndarray, xp
 from .._tensor import Tensor
+from ..autograd import function as _function
+from ..autograd.function import Op
 from .common import _type_name, binary_operands, broadcast_error, register
 
 _OPERAND = (Tensor, numbers.Number, ndarray)
@@ -18,7 +20,24 @@ def _data(x):
     return x._data if isinstance(x, Tensor) else x
 
 
+class Compare(Op):
+    """A comparison as an op, only while vmap (or forward AD) is active, so that vmap sees it and batches it
+    (a comparison of a batched tensor feeding Python control flow must raise as in torch)."""
+
+    differentiable_outputs = ()
+
+    @staticmethod
+    def forward(ufunc, a, b):
+        return (xp.asarray(ufunc(a, b)),)
+
+    @staticmethod
+    def jvp(inputs, out, *tangents):
+        return (None,)
+
+
 def _apply(name: str, ufunc, a, b) -> Tensor:
+    if _function.transform is not None:
+        return Compare.apply(ufunc, a, b)[0]
     try:
         return Tensor._make(xp.asarray(ufunc(_data(a), _data(b))))
     except ValueError:

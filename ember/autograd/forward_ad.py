@@ -111,8 +111,9 @@ def pop(fn) -> None:
 def below(fn):
     """Run ops as the transforms outside ``fn`` see them (none: plain ops)."""
     saved = function.transform
-    i = _stack.index(fn) if fn in _stack else 0
-    function.transform = _stack[i - 1] if i > 0 else None
+    if fn in _stack:
+        i = _stack.index(fn)
+        function.transform = _stack[i - 1] if i > 0 else None
     try:
         yield
     finally:

@@ -16,6 +16,7 @@ from ..autograd import forward_ad as fwAD
 from ..autograd import grad as _autograd_grad
 from ..autograd.grad_mode import enable_grad
 from ._tree import flatten, tree_map, unflatten
+from . import _vmap
 from ._vmap import vmap
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap", "functional_call",
@@ -41,6 +42,9 @@ def _lift(tree, keep: bool):
             return x
         if not x.is_floating_point():
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        leaf = _vmap.batched_leaf(x)  # inside vmap: batched over every level, per-sample gradients
+        if leaf is not None:
+            return leaf
         if keep and x.requires_grad:
             return x.view_as(x)
         fresh = x.detach().requires_grad_(True)
@@ -83,12 +87,15 @@ def _split_aux(out, has_aux: bool, name: str):
 
 
 def _grads(outputs, inputs, cotangents):
-    """``autograd.grad`` with zeros for inputs the outputs do not reach."""
+    """``autograd.grad`` with zeros for inputs the outputs do not reach (on the physical tensors inside vmap)."""
     pairs = [(o, c) for o, c in zip(outputs, cotangents) if o.requires_grad]
     if not pairs:
         return [x.detach() * 0 for x in inputs]
-    gs = _autograd_grad([o for o, _ in pairs], inputs, [c for _, c in pairs], create_graph=True, allow_unused=True)
-    return [x.detach() * 0 if g is None else g for x, g in zip(inputs, gs)]
+    outs = [_vmap.physical(o) for o, _ in pairs]
+    cots = [_vmap.cotangent(c, o) for o, c in pairs]
+    with fwAD.below(_vmap._apply):
+        gs = _autograd_grad(outs, [_vmap.physical(x) for x in inputs], cots, create_graph=True, allow_unused=True)
+    return [x.detach() * 0 if g is None else _vmap.rewrap(g, x) for x, g in zip(inputs, gs)]
 
 
 def grad_and_value(func, argnums=0, has_aux: bool = False):

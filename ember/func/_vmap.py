@@ -1,2 +1,508 @@
-def vmap(*a, **k):
-    raise NotImplementedError
+"""vmap: run a function written for one sample on a whole batch, by moving a batch dim through each op.
+
+Inside ``vmap`` a batched input is a ``BatchedTensor``: to the function (and to the op wrappers
+that check shapes and normalise dims) it looks like one sample of the logical shape, while
+``_phys`` holds the whole batch as an ordinary tensor with the batch dims at the front, one per
+active vmap level. When an op is applied to a batched tensor, its batching rule rewrites the
+call into one call of an ordinary op on those physical tensors: elementwise and matrix ops line
+up ranks and broadcast, ops that take dims get them shifted past the batch dims, shape ops get
+the batch sizes prefixed. So autograd inside vmap records ordinary ops on the physical tensors,
+and ``vmap(grad(f))`` gives per-sample gradients in one backward pass. An op with no rule falls
+back to a loop over the batch (with a warning, once per op); docs/func.md lists the rules.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import warnings
+import weakref
+
+from .._backend import ndarray
+from .._tensor import Tensor
+from ..autograd import forward_ad as _fw
+from ..autograd.function import Op
+from ._tree import flatten, unflatten
+
+_levels: list = []   # the active vmap levels, outermost first: [(level id, batch size, randomness)]
+_next_level = itertools.count(1).__next__
+# id of a batched tensor's one-sample array -> the tensor: an op wrapper that hands an op a tensor's
+# array (a target's class indices) instead of the tensor is seen through
+_proxies = weakref.WeakValueDictionary()
+
+
+class BatchedTensor(Tensor):
+    """A tensor seen one sample at a time inside vmap; ``_phys`` has the batch dims in front."""
+
+    def __repr__(self) -> str:
+        return f"BatchedTensor(levels={list(self._bat_levels)}, value={self._phys!r})"
+
+    def item(self):
+        raise RuntimeError("vmap: It looks like you're calling .item() on a Tensor. We don't support vmap over "
+                           "calling .item() on a Tensor, please try to rewrite what you're doing with other "
+                           "operations. If error is occurring somewhere inside PyTorch internals, please file a bug "
+                           "report.")
+
+    def __bool__(self):
+        raise RuntimeError("vmap: It looks like you're attempting to use a Tensor in some data-dependent control "
+                           "flow. We don't support that yet, please file an issue at "
+                           "https://github.com/pytorch/pytorch/issues .")
+
+    __float__ = __int__ = __index__ = tolist = item
+
+    def numpy(self, *, force: bool = False):
+        raise RuntimeError("vmap: a batched tensor has no single array: return it from the function instead "
+                           "of converting it inside vmap")
+
+    def detach(self) -> "BatchedTensor":
+        return _wrap(self._phys.detach(), self._bat_levels)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "BatchedTensor":
+        self._phys.requires_grad_(requires_grad)
+        self._requires_grad = requires_grad
+        return self
+
+
+def _wrap(phys: Tensor, levels: tuple) -> Tensor:
+    """A BatchedTensor over ``phys``, whose first ``len(levels)`` dims are those levels' batch dims."""
+    if not levels:
+        return phys
+    b = object.__new__(BatchedTensor)
+    b._data = _proxy(phys._data, len(levels))
+    b._requires_grad = phys._requires_grad
+    b._grad_fn = None
+    b._output_nr = 0
+    b._vc = phys._vc
+    b._phys, b._bat_levels = phys, levels
+    _proxies[id(b._data)] = b
+    return b
+
+
+class _Sample(ndarray):
+    """A batched tensor's one-sample array (see BatchedTensor). NumPy carries the subclass through
+    ufuncs and most functions, so an array computed from it outside an op is recognisable too: a
+    wrapper that builds its result that way would silently give every sample the first one's
+    result, so vmap refuses it instead (see _make_checked and _apply)."""
+
+
+def _proxy(arr, k: int):
+    """An array of one sample's shape and dtype, for the op wrappers' checks (the first sample)."""
+    if all(arr.shape[:k]):
+        return arr[(0,) * k].view(_Sample)
+    from .._backend import xp
+    return xp.zeros(arr.shape[k:], arr.dtype).view(_Sample)
+
+
+_UNBATCHED = ("vmap: this operation computes its result from a batched tensor's values outside ember's ops, "
+              "so vmap cannot batch it (it has no batching rule); ember does not support it inside vmap yet "
+              "(see docs/func.md)")
+_plain_make = Tensor._make
+
+
+def _make_checked(arr, *rest):
+    """Tensor._make while vmap is active: refuses an array computed from a one-sample array."""
+    if isinstance(arr, _Sample):
+        raise RuntimeError(_UNBATCHED)
+    return _plain_make(arr, *rest)
+
+
+def _active() -> tuple:
+    return tuple(lv for lv, _, _ in _levels)
+
+
+def _size(level) -> int:
+    return next(n for lv, n, _ in _levels if lv == level)
+
+
+def _levels_of(a) -> tuple:
+    if isinstance(a, _Raw):
+        return a.b._bat_levels
+    return a._bat_levels if isinstance(a, BatchedTensor) else ()
+
+
+def _align(a, levels: tuple, rank: int | None = None, expand: bool = False):
+    """``a``'s physical tensor with one dim per level of ``levels`` (size 1 where ``a`` is not batched
+    over it, or the batch size with ``expand``), then ``rank`` logical dims (size-1 dims padded in front)."""
+    if isinstance(a, _Raw):
+        return _align(a.b, levels, rank, expand)._data
+    own = _levels_of(a)
+    phys = a._phys if own else a
+    logical = tuple(phys.shape[len(own):])
+    pad = () if rank is None else (1,) * (rank - len(logical))
+    if own == levels and not pad:
+        return phys
+    shape, src = [], 0
+    for lv in levels:
+        if lv in own:
+            shape.append(phys.shape[src])
+            src += 1
+        else:
+            shape.append(1)
+    out = phys.reshape(*shape, *pad, *logical)
+    if expand:
+        out = out.expand(*[_size(lv) for lv in levels], *pad, *logical)
+    return out
+
+
+# ----------------------------------------------------------------------------- batching rules
+# rule(cls, args, levels) -> the result on physical tensors (batch dims in front, for ``levels``)
+
+def broadcasting(cls, args, levels):
+    """Elementwise and matrix ops: batch dims in front, logical ranks lined up, one call."""
+    rank = max((len(a.shape) for a in args if isinstance(a, Tensor)), default=0)
+    return cls.apply(*[_align(a, levels, rank) if isinstance(a, Tensor) else a for a in args])
+
+
+def shift_dims(*positions):
+    """Ops with dims at ``positions`` of their arguments (an int, a tuple, or None for all)."""
+    def rule(cls, args, levels):
+        x, k = args[0], len(levels)
+        new = [_align(x, levels)] + list(args[1:])
+        for p in positions:
+            d = args[p]
+            if d is None:
+                new[p] = tuple(range(k, k + x.ndim))
+            elif isinstance(d, int):
+                new[p] = d % max(x.ndim, 1) + k
+            else:
+                new[p] = tuple(i % max(x.ndim, 1) + k for i in d)
+        return cls.apply(*new)
+    return rule
+
+
+def _sizes(levels):
+    return tuple(_size(lv) for lv in levels)
+
+
+def reshape_rule(cls, args, levels):
+    x, shape = args[0], args[1]
+    if cls.__name__ == "Expand":  # broadcast_to lines up from the right: pad the sample's rank first
+        return cls.apply(_align(x, levels, len(shape), expand=True), (*_sizes(levels), *shape))
+    return cls.apply(_align(x, levels, expand=True), (*_sizes(levels), *shape))
+
+
+def permute_rule(cls, args, levels):
+    k = len(levels)
+    return cls.apply(_align(args[0], levels), (*range(k), *[d % max(args[0].ndim, 1) + k for d in args[1]]))
+
+
+def index_rule(cls, args, levels):
+    x, idx = args
+    key = idx if isinstance(idx, tuple) else (idx,)
+    if not all(isinstance(i, (slice, int)) or i is None or i is Ellipsis for i in key):
+        return loop(cls, args, levels)  # advanced indexing moves dims: by loop
+    return cls.apply(_align(x, levels), (slice(None),) * len(levels) + key)
+
+
+def cat_rule(cls, args, levels):
+    dim, xs = args[0], args[1:]
+    k = len(levels)
+    nd = max(x.ndim for x in xs)
+    return cls.apply(dim % nd + k, *[_align(x, levels, expand=True) for x in xs])
+
+
+def linear_rule(cls, args, levels):
+    """x W^T + b: as one op when only x is batched, else as batched matrix products."""
+    x, w, b = args
+    if not _levels_of(w) and not _levels_of(b):
+        return cls.apply(_align(x, levels), w, b)
+    from .. import matmul
+    k = len(levels)
+    xp_ = _align(x, levels, expand=True)
+    rows = xp_.reshape(*xp_.shape[:k], -1, x.shape[-1])                      # (batch..., rows, in)
+    out = matmul(rows, _align(w, levels, expand=True).mT)                      # (batch..., rows, out)
+    if b is not None:
+        out = out + _align(b, levels).unsqueeze(-2)
+    return out.reshape(*xp_.shape[:k], *x.shape[:-1], w.shape[0])
+
+
+def nll_rule(cls, args, levels):
+    """Negative log-likelihood: the batch dims fold into its samples' dim."""
+    logp, target, weight, ignore = args
+    k = len(levels)
+    lp, t = _align(logp, levels, expand=True), _align(target, levels, expand=True)
+    if lp.ndim != k + 2 or _levels_of(weight):
+        return loop(cls, args, levels)
+    out = cls.apply(lp.reshape(-1, lp.shape[-1]), t.reshape(-1), weight, ignore)
+    return out.reshape(*lp.shape[:k + 1])
+
+
+def conv_rule(cls, args, levels):
+    """Convolution: the batch dims fold into the images' batch dim when only the input is batched."""
+    x, w, b, geo = args
+    if _levels_of(w) or _levels_of(b) or x.ndim != w.ndim:
+        return loop(cls, args, levels)
+    k = len(levels)
+    xp_ = _align(x, levels)
+    out, cols = cls.apply(xp_.reshape(-1, *x.shape[1:]), w, b, geo)
+    return out.reshape(*xp_.shape[:k], x.shape[0], *out.shape[1:]), cols
+
+
+_warned: set = set()
+
+
+def loop(cls, args, levels):
+    """No rule: the op once per sample, the results stacked (recorded, so still differentiable)."""
+    from .. import stack
+    if cls not in _warned:
+        _warned.add(cls)
+        warnings.warn(f"There is a performance drop because we have not yet implemented the batching rule for "
+                      f"{cls.__name__}. vmap runs it once per sample.", UserWarning, stacklevel=4)
+    aligned = [_align(a, levels) if _levels_of(a) else a for a in args]
+    results = []
+    for idx in itertools.product(*[range(n) for n in _sizes(levels)]):
+        sample = [a[tuple(min(i, s - 1) for i, s in zip(idx, a.shape))] if _levels_of(b) else a
+                  for a, b in zip(aligned, args)]
+        results.append(cls.apply(*sample))
+    if isinstance(results[0], tuple):
+        return tuple(_stack_as(stack, [r[j] for r in results], levels) if isinstance(results[0][j], Tensor)
+                     else results[0][j] for j in range(len(results[0])))
+    return _stack_as(stack, results, levels)
+
+
+def _stack_as(stack, parts, levels):
+    out = stack(parts)
+    return out.reshape(*_sizes(levels), *out.shape[1:])
+
+
+RULES: dict = {}   # op class -> rule; filled by _register_rules on first use
+
+
+def _register_rules() -> None:
+    from .._ops import compare, elementwise, linalg, reduction, shape, nn_math, indexing, conversion
+    from ..nn._functional import basic, conv, loss, normalization
+    for cls in _op_classes(elementwise) + [linalg.MT, linalg.Matmul, conversion.Cast, conversion.Clone,
+                                           compare.Compare]:
+        RULES[cls] = broadcasting
+    for cls in (reduction.Sum, reduction.Mean, reduction.Prod, reduction.Extreme, reduction.Var, reduction.Std,
+                reduction.Logsumexp, reduction.Cumsum, reduction.Cumprod, nn_math.Softmax, nn_math.LogSoftmax,
+                normalization.Standardize):
+        RULES[cls] = shift_dims(1)
+    RULES[shape.Reshape] = RULES[shape.Expand] = reshape_rule
+    RULES[shape.Permute] = permute_rule
+    RULES[shape.Cat] = cat_rule
+    RULES[indexing.Index] = index_rule
+    RULES[basic._Linear] = linear_rule
+    RULES[conv.Convolution] = conv_rule
+    RULES[loss._NLL] = nll_rule
+
+
+def _op_classes(module) -> list:
+    """The elementwise op classes of a module (and those its op factories made, kept as ``fn.op``)."""
+    found = [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, Op) and v is not Op]
+    found += [v.op for v in vars(module).values() if callable(v) and isinstance(getattr(v, "op", None), type)]
+    return found
+
+
+def _apply(cls, args, kwargs):
+    """The vmap transform: an op on batched tensors becomes one op on their physical tensors."""
+    args = tuple(_unproxy(a) for a in args)
+    levels = tuple(lv for lv in _active() if any(lv in _levels_of(a) for a in args))
+    with _fw.below(_apply):
+        if not levels:
+            return cls.apply(*args, **kwargs)
+        if not RULES:
+            _register_rules()
+        if not issubclass(cls, Op):
+            raise RuntimeError(f"vmap: {cls.__name__} is a custom autograd.Function; ember's vmap does not "
+                               "support those yet (torch needs generate_vmap_rule=True or a vmap staticmethod)")
+        out = RULES.get(cls, loop)(cls, args, levels)
+    if isinstance(out, tuple):
+        return tuple(_wrap(o, levels) if isinstance(o, Tensor) else o for o in out)
+    return _wrap(out, levels)
+
+
+# ----------------------------------------------------------------------------- the transform
+def _unproxy(a):
+    if type(a) is tuple:  # an index: arrays computed from a batched tensor can hide in it
+        if any(isinstance(i, _Sample) for i in a):
+            raise RuntimeError(_UNBATCHED)
+        return a
+    if isinstance(a, _Sample):
+        b = _proxies.get(id(a))
+        if b is not None and b._data is a:
+            return _Raw(b)
+        raise RuntimeError(_UNBATCHED)
+    return a
+
+
+class _Raw:
+    """An array argument that is a batched tensor's one-sample array (see _proxies)."""
+
+    def __init__(self, b) -> None:
+        self.b = b
+
+
+def _check_in_dims(in_dims, args, name: str):
+    if not isinstance(in_dims, (int, tuple)) and in_dims is not None:
+        raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): expected `in_dims` to be int or a "
+                         f"(potentially nested) tuple matching the structure of inputs, got: {type(in_dims)}.")
+    dims = in_dims if isinstance(in_dims, tuple) else (in_dims,) * len(args)
+    if len(dims) != len(args):
+        raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): in_dims is not compatible with the "
+                         f"structure of `inputs`. in_dims has structure {len(dims)} but inputs has structure "
+                         f"{len(args)}.")
+    leaves, dim_leaves = [], []
+    for a, d in zip(args, dims):
+        al, _ = flatten(a)
+        dl = flatten(d)[0] if isinstance(d, (tuple, list, dict)) else [d] * len(al)
+        leaves += al
+        dim_leaves += dl
+    return leaves, dim_leaves
+
+
+def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size: int | None = None):
+    """``func`` mapped over a batch dim of its inputs (``in_dims``), returning batched outputs (``out_dims``)."""
+    if randomness not in ("error", "different", "same"):
+        raise RuntimeError(f"Only allowed values for randomness are 'error', 'different', or 'same'. Got {randomness}")
+    name = getattr(func, "__name__", repr(func))
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        leaves, dims = _check_in_dims(in_dims, args, name)
+        sizes = set()
+        for x, d in zip(leaves, dims):
+            if d is None:
+                continue
+            if not isinstance(x, Tensor):
+                raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): Got in_dim={d} for an input but "
+                                 f"the input is of type {type(x)}. We cannot vmap over non-Tensor arguments, please "
+                                 "use None as the respective in_dim")
+            if not -x.ndim <= d < max(x.ndim, 0) or x.ndim == 0:
+                raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): Got in_dim={d} for some input, "
+                                 f"but that input is a Tensor of dimensionality {x.ndim} so expected in_dim to satisfy "
+                                 f"-{x.ndim} <= in_dim < {x.ndim}.")
+            sizes.add(x.shape[d])
+        if not sizes:
+            raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): at least one input must be batched "
+                             "(an in_dim that is not None)")
+        if len(sizes) > 1:
+            got = [x.shape[d] for x, d in zip(leaves, dims) if d is not None]
+            raise ValueError(f"vmap: Expected all tensors to have the same size in the mapped dimension, got sizes "
+                             f"{got} for the mapped dimension")
+        n = sizes.pop()
+        if chunk_size is not None and chunk_size < n:
+            return _chunked(wrapper_one, args, kwargs, leaves, dims, n, chunk_size)
+        return wrapper_one(args, kwargs, leaves, dims, n)
+
+    def wrapper_one(args, kwargs, leaves, dims, n):
+        level = _next_level()
+        _levels.append((level, n, randomness))
+        if len(_levels) == 1:
+            _fw.push(_apply)
+            Tensor._make = staticmethod(_make_checked)
+        from .. import random as _random
+        gen = _random.default_generator
+        saved_rng = gen._rng
+        if randomness != "same":  # a random op draws one sample's worth: right only for "same"
+            gen._rng = _NoRandom(randomness)
+        try:
+            batched = [x if d is None else _enter(x, d, level) for x, d in zip(leaves, dims)]
+            new_args = unflatten(batched, flatten(list(args))[1])
+            out = func(*new_args, **kwargs)
+            outs, spec = flatten(out)
+            odims = out_dims if isinstance(out_dims, tuple) else (out_dims,) * len(outs)
+            if len(odims) != len(outs):
+                raise ValueError(f"vmap({name}, ...): `{name}` must only return Tensors, or out_dims must match "
+                                 "the structure of the outputs")
+            results = [_exit(o, d, level, n, name) for o, d in zip(outs, odims)]
+        finally:
+            gen._rng = saved_rng
+            _levels.pop()
+            if not _levels:
+                _fw.pop(_apply)
+                Tensor._make = staticmethod(_plain_make)
+        return unflatten(results, spec)
+
+    return wrapper
+
+
+class _NoRandom:
+    """The default generator's state inside vmap unless randomness='same': drawing raises."""
+
+    def __init__(self, randomness: str) -> None:
+        self.randomness = randomness
+
+    def __getattr__(self, name):
+        if self.randomness == "error":
+            raise RuntimeError("vmap: called random operation while in randomness error mode. Please either use the "
+                               "'same' or 'different' randomness flags on vmap or perform the randomness operation "
+                               "out of vmap")
+        raise NotImplementedError("vmap: randomness='different' is not supported by ember yet; use 'same' (one draw "
+                                  "shared by the batch) or draw outside vmap")
+
+
+def _chunked(run, args, kwargs, leaves, dims, n, chunk):
+    from .. import cat
+    parts = []
+    for start in range(0, n, chunk):
+        sub = [x if d is None else x.narrow(d, start, min(chunk, n - start)) for x, d in zip(leaves, dims)]
+        parts.append(run(args, kwargs, sub, dims, min(chunk, n - start)))
+    flat = [flatten(p) for p in parts]
+    return unflatten([cat([f[0][i] for f in flat], 0) for i in range(len(flat[0][0]))], flat[0][1])
+
+
+def _enter(x: Tensor, d: int, level) -> Tensor:
+    """``x`` as a batched tensor at ``level``, its dim ``d`` the batch dim."""
+    with _fw.below(_apply):
+        own = _levels_of(x)
+        phys = x._phys if own else x
+        k = len(own)
+        return _wrap(phys.movedim(d % x.ndim + k, k), own + (level,))
+
+
+def _exit(o, d, level, n: int, name: str):
+    """An output of the mapped function, its batch dim for ``level`` moved to ``d``."""
+    if not isinstance(o, Tensor):
+        raise ValueError(f"vmap({name}, ...): `{name}` must only return Tensors, got type {type(o)}. Did you mean "
+                         "to set out_dims= to None for output?")
+    own = _levels_of(o)
+    with _fw.below(_apply):
+        if level not in own:
+            if d is None:
+                return o
+            phys = o._phys if own else o  # not batched at this level: every sample gives the same result
+            k = len(own)
+            phys = phys.unsqueeze(k).expand(*phys.shape[:k], n, *phys.shape[k:])
+            own = own + (level,)
+        else:
+            if d is None:
+                raise ValueError(f"vmap({name}, ...): `{name}` can not return a BatchedTensor when out_dim is None")
+            phys = o._phys
+        i = own.index(level)
+        rest = own[:i] + own[i + 1:]
+        logical = phys.ndim - len(own)
+        phys = phys.movedim(i, len(own) - 1)  # this level's dim last among the batch dims
+        phys = phys.movedim(len(own) - 1, len(rest) + d % (logical + 1))
+        return _wrap(phys, rest)
+
+
+# -- what ember.func's reverse-mode transforms need to differentiate inside vmap --
+def batched_leaf(x):
+    """A fresh leaf for grad inside vmap: batched as ``x`` is, or over every level if ``x`` is not
+    (its gradient is then per sample, as torch.func's)."""
+    if not _levels:
+        return None
+    with _fw.below(_apply):
+        levels = _active()
+        phys = _align(x, levels, expand=True).detach().clone().requires_grad_(True)
+    return _wrap(phys, levels)
+
+
+def physical(t):
+    """The ordinary tensor behind ``t`` (itself when not batched)."""
+    return t._phys if isinstance(t, BatchedTensor) else t
+
+
+def cotangent(c, out):
+    """The physical cotangent of the output ``out`` (ones for a batched scalar, as grad's implicit one)."""
+    if not isinstance(out, BatchedTensor):
+        return c
+    with _fw.below(_apply):
+        if c is None:
+            return out._phys.detach() * 0 + 1
+        return _align(c, out._bat_levels, expand=True)
+
+
+def rewrap(g, like):
+    """A gradient computed on physical tensors, seen as ``like`` is."""
+    return _wrap(g, like._bat_levels) if isinstance(like, BatchedTensor) else g

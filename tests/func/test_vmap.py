@@ -1,0 +1,126 @@
+"""ember.func.vmap: against a loop of the unbatched function, and against torch.func.vmap."""
+import numpy as np
+import pytest
+import torch
+import torch.func as tfunc
+
+import ember
+import ember.func as efunc
+
+from . import vmap_db
+
+# Ops whose wrappers compute their result from the array of one sample outside ember's ops in a way
+# vmap does not catch yet (index outputs, in-place forms, masks broadcast with NumPy, integer ops):
+# under vmap they give every sample the first sample's result. docs/func.md lists them as unsupported.
+UNSUPPORTED = {
+    "addbmm_", "addmm_", "addmv_", "addr_", "argmax", "argmin", "baddbmm_", "bucketize", "cummax", "cummax_ties",
+    "cummin", "cummin_ties", "fill_diagonal_", "gcd", "heaviside", "histc", "histogram", "isin", "lcm", "linalg.lu",
+    "lu_unpack", "masked_fill", "masked_scatter", "masked_scatter_", "median_dim", "mode_distinct", "nextafter",
+    "searchsorted", "searchsorted_sorter", "setitem", "signbit", "take_along_dim",
+}
+
+
+def test_vmap_over_the_op_table_matches_a_loop():
+    """Every op of the specification table, on a batch of three samples, equals the op run on each
+    sample, or refuses with an error; none but the listed ones is silently wrong."""
+    results = {spec.name: vmap_db.check(spec) for spec in vmap_db.OP_DB}
+    wrong = {name for name, r in results.items() if r.startswith("values differ")}
+    assert wrong == UNSUPPORTED
+    ok = [name for name, r in results.items() if r == "ok"]
+    refused = {name: r for name, r in results.items() if r not in ("ok", "skip") and name not in UNSUPPORTED}
+    # refusals are vmap's own errors (or torch's for a non-tensor result), never a crash elsewhere
+    assert all(r.startswith(("RuntimeError: vmap", "ValueError: vmap")) for name, r in refused.items()
+               if name != "unravel_index"), refused
+    assert len(ok) >= 300
+
+
+def _np(t):
+    return t.detach().numpy()
+
+
+@pytest.mark.parametrize("in_dims,out_dims", [(0, 0), (1, 0), (0, 1), ((1, None), 1)])
+def test_in_out_dims_and_nesting_as_torch(in_dims, out_dims):
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((3, 3, 4)), rng.standard_normal((3, 4))
+    res = []
+    for lib, mod in ((ember, efunc), (torch, tfunc)):
+        def f(a, b):
+            inner = mod.vmap(lambda r: (r * b).softmax(-1) @ b.unsqueeze(-1), in_dims=0)
+            return inner(a).sum(-1) + a.mean()
+        args = (lib.tensor(x), lib.tensor(y))
+        res.append(mod.vmap(f, in_dims=in_dims if isinstance(in_dims, tuple) else (in_dims, None),
+                            out_dims=out_dims)(*args))
+    np.testing.assert_allclose(_np(res[0]), _np(res[1]), rtol=1e-12)
+
+
+def test_chunk_size_and_unbatched_outputs():
+    x = ember.tensor(np.arange(10.0).reshape(5, 2))
+    out, const = efunc.vmap(lambda r: (r * 2, ember.ones(3)), chunk_size=2)(x)
+    np.testing.assert_allclose(_np(out), np.arange(10.0).reshape(5, 2) * 2)
+    np.testing.assert_allclose(_np(const), np.ones((5, 3)))
+
+
+def _models(lib, kind):
+    rng = np.random.default_rng(1)
+    if kind == "mlp":
+        m = lib.nn.Sequential(lib.nn.Linear(10, 16), lib.nn.ReLU(), lib.nn.Linear(16, 3))
+        x = rng.standard_normal((6, 10))
+    else:
+        m = lib.nn.Sequential(lib.nn.Conv2d(1, 2, 3), lib.nn.Tanh(), lib.nn.Flatten(), lib.nn.Linear(2 * 4 * 4, 3))
+        x = rng.standard_normal((6, 1, 6, 6))
+    m = m.double()
+    with lib.no_grad():
+        for p in m.parameters():
+            p.copy_(lib.tensor(rng.standard_normal(tuple(p.shape))))
+    return m, lib.tensor(x), lib.tensor(rng.integers(0, 3, 6))
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_per_sample_gradients(kind):
+    """vmap(grad(loss)) equals a loop of single-sample backward passes, and torch.func's result."""
+    res = []
+    for lib, mod in ((ember, efunc), (torch, tfunc)):
+        m, x, y = _models(lib, kind)
+        params = {k: v.detach() for k, v in m.named_parameters()}
+
+        def loss(p, xi, yi):
+            return lib.nn.functional.cross_entropy(mod.functional_call(m, p, (xi.unsqueeze(0),)), yi.unsqueeze(0))
+        res.append(mod.vmap(mod.grad(loss), in_dims=(None, 0, 0))(params, x, y))
+        if lib is ember:
+            for i in range(len(x)):
+                m.zero_grad()
+                lib.nn.functional.cross_entropy(m(x[i:i + 1]), y[i:i + 1]).backward()
+                for k, p in m.named_parameters():
+                    np.testing.assert_allclose(_np(res[0][k][i]), _np(p.grad), rtol=1e-10, atol=1e-12)
+    for k in res[0]:
+        np.testing.assert_allclose(_np(res[0][k]), _np(res[1][k]), rtol=1e-10, atol=1e-12)
+
+
+def test_model_ensemble_with_stack_module_state():
+    res = []
+    for lib, mod in ((ember, efunc), (torch, tfunc)):
+        models = [_models(lib, "mlp")[0] for _ in range(2)]
+        with lib.no_grad():
+            models[1][0].weight.mul_(-1)
+        params, buffers = mod.stack_module_state(models)
+        x = _models(lib, "mlp")[1]
+        res.append(mod.vmap(lambda p, b: mod.functional_call(models[0], (p, b), (x,)))(params, buffers))
+    np.testing.assert_allclose(_np(res[0]), _np(res[1]), rtol=1e-12)
+
+
+def test_errors_as_torch():
+    for lib, mod in ((ember, efunc), (torch, tfunc)):
+        x = lib.ones(2, 3)
+        with pytest.raises(RuntimeError, match="calling .item"):
+            mod.vmap(lambda r: r.sum().item())(x)
+        with pytest.raises(RuntimeError, match="data-dependent control flow"):
+            mod.vmap(lambda r: r if r.sum() > 0 else -r)(x)
+        with pytest.raises(RuntimeError, match="randomness error mode"):
+            mod.vmap(lambda r: r + lib.rand(3))(x)
+        with pytest.raises(RuntimeError, match="randomness error mode"):
+            mod.vmap(lambda r: lib.nn.functional.dropout(r, 0.5))(x)
+        with pytest.raises(ValueError, match="same size in the mapped dimension"):
+            mod.vmap(lambda a, b: a + b)(x, lib.ones(3, 3))
+        with pytest.raises(ValueError, match="expected in_dim to satisfy"):
+            mod.vmap(lambda a: a, in_dims=2)(x)
+    assert efunc.vmap(lambda r: r + ember.rand(3) * 0, randomness="same")(ember.ones(2, 3)).shape == (2, 3)
