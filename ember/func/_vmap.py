@@ -244,9 +244,9 @@ def loop(cls, args, levels):
     """No rule: the op once per sample, the results stacked (recorded, so still differentiable)."""
     from .. import stack
     if cls not in _warned:
-        _warned.add(cls)
         warnings.warn(f"There is a performance drop because we have not yet implemented the batching rule for "
                       f"{cls.__name__}. vmap runs it once per sample.", UserWarning, stacklevel=4)
+        _warned.add(cls)
     aligned = [_align(a, levels) if _levels_of(a) else a for a in args]
     results = []
     for idx in itertools.product(*[range(n) for n in _sizes(levels)]):
@@ -484,7 +484,7 @@ def batched_leaf(x):
         return None
     with _fw.below(_apply):
         levels = _active()
-        phys = _align(x, levels, expand=True).detach().clone().requires_grad_(True)
+        phys = _align(x, levels, expand=True).detach().requires_grad_(True)  # a broadcast view: no copies
     return _wrap(phys, levels)
 
 
