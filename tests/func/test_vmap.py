@@ -124,3 +124,15 @@ def test_errors_as_torch():
         with pytest.raises(ValueError, match="expected in_dim to satisfy"):
             mod.vmap(lambda a: a, in_dims=2)(x)
     assert efunc.vmap(lambda r: r + ember.rand(3) * 0, randomness="same")(ember.ones(2, 3)).shape == (2, 3)
+
+
+def test_per_sample_grads_example():
+    from ember.examples import per_sample_grads
+    grads = per_sample_grads.main(["--batch", "8"])
+    assert grads["fc1.weight"].shape == (8, 100, 40) and grads["fc3.bias"].shape == (8, 10)
+    ember.manual_seed(0)  # the example's model again, and its data
+    model = per_sample_grads.MLP()
+    data = per_sample_grads.MNIST1D(train=True)
+    loop = per_sample_grads.looped_grads(model, ember.tensor(data.data[:8]), ember.tensor(data.targets[:8]))
+    for k in loop:
+        np.testing.assert_allclose(_np(grads[k]), _np(loop[k]), rtol=1e-5, atol=1e-6)
