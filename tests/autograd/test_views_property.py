@@ -93,6 +93,16 @@ def _view_written_under_no_grad(lib):
     return [x]
 
 
+def _views_of_a_column_major_base(lib):  # x.t() * 1 is laid out column-major in both libraries
+    x = lib.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    a = x.t() * 1
+    row, col = a[1], a[:, 0]
+    a.mul_(lib.tensor(np.arange(1.0, 7.0).reshape(3, 2)))
+    col.add_(1)
+    (row * lib.tensor([3.0, 5.0], dtype=lib.float64)).sum().backward()
+    return [x]
+
+
 def _no_grad_view_used_after_write(lib):
     x = _leaf(lib)
     a = x * 1
@@ -115,7 +125,8 @@ def _unbind_output_written_after_base_write(lib):
 
 @pytest.mark.parametrize("program", [_view_after_base_mul, _sibling_view, _add_self_then_view, _view_of_view_written,
                                      _view_of_plain_base_gains_history, _view_written_under_no_grad,
-                                     _no_grad_view_used_after_write, _unbind_output_written_after_base_write], ids=lambda f: f.__name__.strip("_"))
+                                     _views_of_a_column_major_base, _no_grad_view_used_after_write,
+                                     _unbind_output_written_after_base_write], ids=lambda f: f.__name__.strip("_"))
 def test_view_history_after_in_place_write_matches_torch(program):
     _same(program)
 
