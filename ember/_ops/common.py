@@ -8,6 +8,7 @@ import numbers
 from .. import _dtype
 from .._backend import ndarray, xp
 from .._tensor import Tensor, _wrap_dim
+from ..autograd import forward_ad as _forward_ad
 from ..autograd import function as _function
 from ..autograd.function import Op, _edge, _next_seq, NO_VERSION
 from ..autograd.grad_mode import state
@@ -60,6 +61,7 @@ def inplace_method(fn, name: str):
             # the op may save its input for backward, and self is about to be overwritten: give it
             # a copy that takes self's place in the graph (torch saves the original values too)
             src = Tensor._make(self._data.copy(), self._requires_grad, self._grad_fn, self._output_nr)
+            src._tangent = self._tangent  # forward AD: the copy stands for self there too
         return write_inplace(self, fn(src, *args, **kwargs), name)
     method.__name__ = name
     method.__doc__ = f"In-place version of :func:`{fn.__name__}`."
@@ -110,6 +112,8 @@ def write_inplace(self: Tensor, out: Tensor, name: str) -> Tensor:
         self._grad_fn = out._grad_fn
         self._output_nr = out._output_nr
     self._vc[0] += 1  # shared with self's base, views and detach()es: their saved copies are now stale
+    if out._tangent is not None or self._tangent is not None:  # forward AD: self takes the result's tangent
+        _forward_ad.set_tangent(self, out._tangent)
     node = out._grad_fn
     if node is not None and node._out_vc is out._vc:  # the op saved its result, which is self from now on
         node._out_vc, node._out_saved_version = self._vc, self._vc[0]

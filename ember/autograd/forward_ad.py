@@ -125,6 +125,14 @@ def _off():
     return below(_apply)
 
 
+def set_tangent(t, tangent) -> None:
+    """Give ``t`` the tangent ``tangent`` (None takes its tangent away): in-place ops use it."""
+    if tangent is None:
+        t._tangent = None
+    else:
+        _set(t, tangent)
+
+
 def _set(t, tangent, like=None) -> None:
     """Give ``t`` (a tensor, or the node whose backward reads its output ``like``) a tangent."""
     like = t if like is None else like
@@ -204,8 +212,9 @@ def _transpose_jvp(cls, args, tangents):
         vjps = outs[diff[0]].grad_fn.apply(*us)
         vjps = vjps if isinstance(vjps, tuple) else (vjps,)
         inner = total(*[(g * t).sum() for g, t in zip(vjps, tangents) if g is not None and t is not None])
-        if inner is None:
-            return None
+        if inner is None or not inner.requires_grad:  # a backward that is constant zero (rounding)
+            return tuple(None if not isinstance(o, function.Tensor) else _zeros_like(o, False) for o in outs) \
+                if isinstance(out, tuple) else _zeros_like(out, False)
         jts = _grad(inner, [us[i] for i in diff], create_graph=True, allow_unused=True)
     result = [None] * len(outs)
     for i, jt in zip(diff, jts):
