@@ -499,6 +499,10 @@ def _erfc_np(x):
     return _erf.erfc(x if x.dtype.kind == "f" else x.astype(xp.float64))
 
 
+# Newton's steps need erf to the last bit (the fitted one is good to ~1e-14); erfinv is rarely hot
+_erf_exact = xp.vectorize(math.erf, otypes=[xp.float64])
+
+
 def _erfinv_np(y):
     """Inverse of erf: Winitzki's closed-form estimate (~2e-3), then Newton steps on erf."""
     y64 = y.astype(xp.float64).reshape(-1)
@@ -510,7 +514,7 @@ def _erfinv_np(y):
         inner = xp.abs(y64) < 1
         xi, yi = x[inner], y64[inner]
         for _ in range(3):
-            xi = xi - (_erf_np(xi) - yi) / (_TWO_OVER_SQRT_PI * xp.exp(-xi * xi))
+            xi = xi - (_erf_exact(xi) - yi) / (_TWO_OVER_SQRT_PI * xp.exp(-xi * xi))
         x[inner] = xi
         x = xp.where(xp.abs(y64) == 1, xp.copysign(xp.inf, y64), x)
         x = xp.where(xp.abs(y64) > 1, xp.nan, x)
