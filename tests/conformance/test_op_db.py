@@ -70,7 +70,7 @@ def ember_callable(fn, name: str):
         found = getattr(ember.Tensor, attr, None)
     else:
         # a dotted name (nn.functional.X, linalg.X) only under that namespace; torch.X also as aten's name
-        found = _lookup(name) or ("." not in name and attr and _lookup(attr))
+        found = _lookup(name) or ("." not in name and attr and _lookup(attr)) or None
     if found is None:
         raise Missing(f"no ember counterpart of {name}")
     return found
