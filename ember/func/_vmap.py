@@ -17,7 +17,7 @@ import itertools
 import warnings
 import weakref
 
-from .._backend import ndarray
+from .._backend import matmul as _array_matmul, ndarray
 from .._tensor import Tensor
 from ..autograd import forward_ad as _fw
 from ..autograd.function import Op
@@ -209,7 +209,11 @@ def linear_rule(cls, args, levels):
     k = len(levels)
     xp_ = _align(x, levels, expand=True)
     rows = xp_.reshape(*xp_.shape[:k], -1, x.shape[-1])                      # (batch..., rows, in)
-    out = matmul(rows, _align(w, levels, expand=True).mT)                      # (batch..., rows, out)
+    wp = _align(w, levels, expand=True)
+    if k == 1 and wp._data.strides[0] == 0:  # one weight lifted for per-sample gradients
+        out = _PerSampleLinear.apply(rows, wp)
+    else:
+        out = matmul(rows, wp.mT)                                              # (batch..., rows, out)
     if b is not None:
         out = out + _align(b, levels).unsqueeze(-2)
     return out.reshape(*xp_.shape[:k], *x.shape[:-1], w.shape[0])
@@ -224,6 +228,29 @@ def nll_rule(cls, args, levels):
         return loop(cls, args, levels)
     out = cls.apply(lp.reshape(-1, lp.shape[-1]), t.reshape(-1), weight, ignore)
     return out.reshape(*lp.shape[:k + 1])
+
+
+class _PerSampleLinear(Op):
+    """``x W_b^T`` for each sample b, where every W_b is the same weight (a broadcast view, as grad
+    lifts a shared weight inside vmap): one matrix product forward, and in backward each sample's
+    weight gradient as the outer product of its output gradient and input (the per-sample trick)."""
+
+    @staticmethod
+    def forward(x, w):                                   # x (B, rows, in), w (B, out, in)
+        b, rows, n = x.shape
+        return _array_matmul(x.reshape(b * rows, n), w[0].T).reshape(b, rows, -1)  # ember's BLAS threading
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    def backward(ctx, g):                                # g (B, rows, out)
+        x, w = ctx.saved_tensors
+        b, rows, n = x.shape
+        gx = (g.reshape(b * rows, -1) @ w[0]).reshape(b, rows, n)
+        gw = (g.unsqueeze(-1) * x.unsqueeze(-2)).sum(1)  # (B, out, in)
+        return gx, gw
 
 
 def conv_rule(cls, args, levels):
