@@ -50,7 +50,7 @@ def test_data_parallel_runs_the_module_as_torch_on_cpu():
     assert e.device_ids == t.device_ids == []
     x = np.arange(6.0, dtype=np.float32).reshape(2, 3)
     np.testing.assert_allclose(e(ember.from_numpy(x)).detach().numpy(), t(torch.from_numpy(x)).detach().numpy(),
-                               rtol=1e-6)
+                               rtol=1e-6, atol=1e-6)
 
 
 def test_ddp_needs_a_process_group():
