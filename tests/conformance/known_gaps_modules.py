@@ -1,13 +1,7 @@
 """module_db entries (or entry checks) ember does not pass yet, each with its reason.
 
 Written by tools/gen_conformance_doc.py --gaps from a run; edit the reasons by hand."""
-GAPS: dict = {'nn.BatchNorm1d': {'errors': 'AssertionError: error input 0: no error at forward; torch raises ValueError: eps must '
-                              'be positive'},
- 'nn.BatchNorm2d': {'errors': 'AssertionError: error input 0: no error at forward; torch raises ValueError: eps must '
-                              'be positive'},
- 'nn.BatchNorm3d': {'errors': 'AssertionError: error input 0: no error at forward; torch raises ValueError: eps must '
-                              'be positive'},
- 'nn.FractionalMaxPool2d': {'missing': 'no ember.nn.FractionalMaxPool2d'},
+GAPS: dict = {'nn.FractionalMaxPool2d': {'missing': 'no ember.nn.FractionalMaxPool2d'},
  'nn.FractionalMaxPool3d': {'missing': 'no ember.nn.FractionalMaxPool3d'},
  'nn.LazyConv3d': {'missing': 'no ember.nn.LazyConv3d'},
  'nn.LazyConvTranspose3d': {'missing': 'no ember.nn.LazyConvTranspose3d'},
@@ -24,19 +18,4 @@ GAPS: dict = {'nn.BatchNorm1d': {'errors': 'AssertionError: error input 0: no er
                            'float32': 'NotImplementedError: MultiheadAttention: add_bias_kv and add_zero_attn are '
                                       'not supported by ember',
                            'train': 'NotImplementedError: MultiheadAttention: add_bias_kv and add_zero_attn are not '
-                                    'supported by ember'},
- 'nn.RNNCell': {'errors': 'AssertionError: error input 3: raised RuntimeError: mat1 and mat2 must have the same '
-                          'dtype, but got torch.float64 and torch.float32; torch raises ValueError'},
- 'nn.GRUCell': {'errors': 'AssertionError: error input 3: raised RuntimeError: mat1 and mat2 must have the same '
-                          'dtype, but got torch.float64 and torch.float32; torch raises ValueError'},
- 'nn.LSTMCell': {'errors': 'AssertionError: error input 3: raised RuntimeError: mat1 and mat2 must have the same '
-                           'dtype, but got torch.float64 and torch.float32; torch raises ValueError'},
- 'nn.RNN': {'errors': 'AssertionError: error input 2: no error at forward; torch raises ValueError: RNN input dtype '
-                      '.* does not match weight dtype .* Convert input: input\\.to\\(.*\\), or convert model: '
-                      'model\\.to\\(.*\\)'},
- 'nn.GRU': {'errors': 'AssertionError: error input 2: no error at forward; torch raises ValueError: RNN input dtype '
-                      '.* does not match weight dtype .* Convert input: input\\.to\\(.*\\), or convert model: '
-                      'model\\.to\\(.*\\)'},
- 'nn.LSTM': {'errors': 'AssertionError: error input 2: no error at forward; torch raises ValueError: RNN input dtype '
-                       '.* does not match weight dtype .* Convert input: input\\.to\\(.*\\), or convert model: '
-                       'model\\.to\\(.*\\)'}}
+                                    'supported by ember'}}

@@ -87,6 +87,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     running_var with the unbiased batch variance, as torch does.
     """
     _check_float("batch_norm", input)
+    if training and eps <= 0:
+        raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
     if input.ndim < 2:
         raise ValueError(f"Expected 2D or higher input (got {input.ndim}D input)")
     c = input.shape[1]

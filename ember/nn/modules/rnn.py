@@ -394,6 +394,13 @@ class RNNBase(Module):
                           f"expects num_layers greater than 1, but got dropout={dropout} and num_layers={num_layers}")
         if not isinstance(hidden_size, int) or isinstance(hidden_size, bool):
             raise TypeError(f"hidden_size should be of type int, got: {type(hidden_size).__name__}")
+        for flag, value in (("bias", bias), ("batch_first", batch_first)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{flag} should be of type bool, got: {type(value).__name__}")
+        if not isinstance(input_size, int) or isinstance(input_size, bool):
+            raise TypeError(f"input_size should be of type int, got: {type(input_size).__name__}")
+        if input_size <= 0:
+            raise ValueError("input_size must be greater than zero")
         if hidden_size <= 0:
             raise ValueError("hidden_size must be greater than zero")
         if num_layers <= 0:
@@ -463,6 +470,11 @@ class RNNBase(Module):
         """Validate ``input``; True when it is batched (3-D)."""
         if input.dim() not in (2, 3):
             raise ValueError(f"{type(self).__name__}: Expected input to be 2D or 3D, got {input.dim()}D instead")
+        w = self._flat_weights[0] if getattr(self, "_flat_weights", None) else next(iter(self.parameters()), None)
+        if w is not None and input.dtype != w.dtype:
+            raise ValueError(f"{type(self).__name__} input dtype ({input.dtype}) does not match weight dtype "
+                             f"({w.dtype}). Convert input: input.to({w.dtype}), or convert model: "
+                             f"model.to({input.dtype})")
         if input.shape[-1] != self.input_size:
             raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
                                f"got {input.shape[-1]}")
@@ -696,6 +708,9 @@ class RNNCellBase(Module):
         """Check the input and states; return them batched (2-D), zeros for missing states, and batchedness."""
         if input.dim() not in (1, 2):
             raise ValueError(f"{type(self).__name__}: Expected input to be 1D or 2D, got {input.dim()}D instead")
+        for s in states:
+            if s is not None and s.dim() not in (1, 2):
+                raise ValueError(f"{type(self).__name__}: Expected hidden to be 1D or 2D, got {s.dim()}D instead")
         if input.shape[-1] != self.input_size:
             raise RuntimeError(f"input has inconsistent input_size: got {input.shape[-1]} expected {self.input_size}")
         batched = input.dim() == 2
