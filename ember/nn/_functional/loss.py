@@ -181,7 +181,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     from .. import functional as F
     reduction = _reduction(size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     cdim = 0 if input.dim() == 1 else 1
     c = input.shape[cdim]
     logp = F.log_softmax(input, cdim)
@@ -190,6 +190,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
         if target.shape != input.shape:
             raise RuntimeError(f"cross_entropy: expected target of shape {list(input.shape)} (class probabilities) "
                                f"but got {list(target.shape)}")
+        if ignore_index >= 0:  # torch's check: a non-default index has no meaning for probabilities
+            raise RuntimeError("cross_entropy: ignore_index is not supported for floating point target")
         if label_smoothing > 0:
             target = target * (1 - label_smoothing) + label_smoothing / c
         terms = logp * target if weight is None else logp * target * weight.reshape(wshape)
@@ -277,9 +279,9 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduct
     if log_target:
         loss = target.exp() * (target - input)
     else:
-        pos = target > 0
-        # t log t is 0 at t = 0; the inner where keeps log away from 0 so no nan reaches the gradient
-        loss = where(pos, target * where(pos, target, 1.0).log(), 0.0) - target * input
+        zero = target == 0
+        # t log t is 0 at t = 0 (and nan below 0, as torch's xlogy); the inner where keeps log away from 0
+        loss = where(zero, 0.0, target * where(zero, 1.0, target).log()) - target * input
     if reduction == "batchmean":
         return loss.sum() / input.shape[0] if input.dim() else loss.sum()
     return _reduce(loss, reduction)
