@@ -389,7 +389,9 @@ GAPS: dict = {'arange': {'errors': 'AssertionError: error input 4: raised Overfl
                    'int': "AttributeError: module 'ember' has no attribute 'empty_strided'"},
  'empty_permuted': {'missing': 'no ember counterpart of empty_permuted'},
  'scalar_tensor': {'missing': 'no ember counterpart of scalar_tensor'},
- 'multinomial': {'variants': 'no Tensor.<lambda>'},
+ 'multinomial': {'errors': 'AssertionError: error input 2: no error; torch raises RuntimeError: multinomial expects '
+                           'Long tensor out',
+                 'variants': 'no Tensor.<lambda>'},
  'normal:number_mean': {'forward': "TypeError: normal() got an unexpected keyword argument 'layout'"},
  'bernoulli': {'errors': 'AssertionError: error input 0: no error; torch raises RuntimeError: unsupported operation',
                'variants': 'no Tensor.<lambda>'},
