@@ -15,6 +15,19 @@ from .autograd.function import Op
 from ._ops.common import check_inplace, write_inplace
 from ._factories import _size, _finish
 
+
+def _allocating(fn):
+    """A sampler whose failed allocation raises RuntimeError, as torch's allocator does (NumPy: MemoryError)."""
+    import functools
+
+    @functools.wraps(fn)
+    def sample(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MemoryError:
+            raise RuntimeError(f"{fn.__name__}: can't allocate memory for the requested size") from None
+    return sample
+
 _DEFAULT_SEED = 67280421310721  # torch's default generator seed, so initial_seed() reads the same
 _MASK64 = (1 << 64) - 1
 
@@ -138,6 +151,7 @@ def _normal(rng, shape, dt) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- factories
+@_allocating
 def rand(*sizes, size=None, generator: Generator | None = None, dtype=None, device=None,
          requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False) -> Tensor:
     """Uniform samples on [0, 1)."""
@@ -145,6 +159,7 @@ def rand(*sizes, size=None, generator: Generator | None = None, dtype=None, devi
     return _finish(_uniform(_gen(generator), _size(sizes, size), dt), requires_grad, device)
 
 
+@_allocating
 def randn(*sizes, size=None, generator: Generator | None = None, dtype=None, device=None,
           requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False) -> Tensor:
     """Standard normal samples."""
@@ -161,6 +176,7 @@ def _integers(rng, low: int, high: int, shape, dt) -> np.ndarray:
     return rng.integers(low, high, shape, dtype=np.int64).astype(dt.np)
 
 
+@_allocating
 def randint(*args, size=None, generator: Generator | None = None, dtype=None, device=None,
             requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False) -> Tensor:
     """Integers drawn uniformly from [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
@@ -181,6 +197,7 @@ def randint(*args, size=None, generator: Generator | None = None, dtype=None, de
     return _finish(_integers(_gen(generator), low, high, shape, dt), requires_grad, device)
 
 
+@_allocating
 def randperm(n: int, *, generator: Generator | None = None, dtype=None, device=None,
              requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False) -> Tensor:
     """A random permutation of ``0 .. n-1``."""
@@ -240,6 +257,7 @@ class Bernoulli(_ZeroGrad):
     pass
 
 
+@_allocating
 def normal(mean, std=1.0, size=None, *, generator: Generator | None = None, dtype=None, device=None,
            requires_grad: bool = False, out=None) -> Tensor:
     """Normal samples with element-wise ``mean`` and ``std`` (tensors or numbers, broadcast)."""

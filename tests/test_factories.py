@@ -158,6 +158,8 @@ def test_device_argument():
     lambda lib: lib.empty(2 ** 62), lambda lib: lib.zeros(10 ** 12), lambda lib: lib.ones(10 ** 6, 10 ** 6),
     lambda lib: lib.full((10 ** 12,), 1.0), lambda lib: lib.zeros(3).new_zeros(10 ** 12),
     lambda lib: lib.zeros(3).new_full((10 ** 12,), 2.0), lambda lib: lib.empty(10 ** 12, dtype=lib.float64),
+    lambda lib: lib.rand(10 ** 12), lambda lib: lib.randn(10 ** 6, 10 ** 6), lambda lib: lib.randint(0, 5, (10 ** 12,)),
+    lambda lib: lib.randperm(10 ** 13),
 ])
 def test_huge_allocations_raise_runtime_error_like_torch(make):
     for lib in (torch, ember):
