@@ -45,3 +45,12 @@ def batch_split(request, monkeypatch):
     _backend.set_threads(3 if request.param == "split" else 1)
     yield request.param
     _backend.set_threads(old)
+
+
+@pytest.fixture(autouse=True)
+def _torch_backend_flags_settable():
+    """Importing torch's test databases (tests/conformance) freezes torch.backends' global flags for the
+    whole process (disable_global_flags); a later test in the same worker that sets
+    ``torch.backends.cudnn.benchmark`` as a user's script does would then fail under torch itself."""
+    torch.backends.disable_global_flags.__globals__["__allow_nonbracketed_mutation_flag"] = True
+    yield

@@ -216,8 +216,15 @@ def _abort_on_uncaught_exception() -> None:
         return
 
     def hook(kind, value, tb):
-        previous(kind, value, tb)
-        sys.stderr.flush()
+        if previous is sys.__excepthook__:
+            # in one write, and a moment for mpiexec to forward it: Abort kills the job at once
+            import time
+            import traceback
+            os.write(2, "".join(traceback.format_exception(kind, value, tb)).encode(errors="replace"))
+            time.sleep(0.2)
+        else:
+            previous(kind, value, tb)
+            sys.stderr.flush()
         _MPI.COMM_WORLD.Abort(1)  # the other ranks may be blocked in a collective with this one
 
     hook._ember_abort = True
