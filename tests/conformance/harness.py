@@ -18,17 +18,39 @@ _MEMORY_FORMATS = {torch.contiguous_format: "contiguous_format", torch.preserve_
                    torch.channels_last: "channels_last", torch.channels_last_3d: "channels_last_3d"}
 
 
-def to_ember(x):
-    """The same value for ember: tensors copied (keeping requires_grad), dtypes by name, containers recursively."""
+def to_ember(x, memo: dict | None = None):
+    """The same value for ember: tensors copied (keeping requires_grad), dtypes by name, containers recursively.
+
+    One torch tensor passed twice (KLDivLoss's scalar sample gives the same tensor as input and target)
+    becomes one ember tensor, so gradients through both uses add up as in torch."""
+    memo = {} if memo is None else memo
     if isinstance(x, torch.Tensor):
-        if x.layout != torch.strided:
-            raise Unconvertible(f"{x.layout} tensor")
-        if x.is_complex() or x.dtype in (torch.float16, torch.bfloat16, torch.complex32) or x.dtype.itemsize < 1:
-            raise Unconvertible(f"{x.dtype} tensor")
-        if not hasattr(ember, str(x.dtype).split(".")[1]):
-            raise Unconvertible(f"{x.dtype} tensor")
-        t = ember.tensor(x.detach().numpy().copy())
-        return t.requires_grad_(x.requires_grad) if x.requires_grad else t
+        if id(x) not in memo:
+            memo[id(x)] = (x, _tensor(x))  # x kept alive so its id is not reused
+        return memo[id(x)][1]
+    if isinstance(x, tuple) and hasattr(x, "_fields"):
+        return type(x)(*(to_ember(v, memo) for v in x))
+    if isinstance(x, (list, tuple)):
+        return type(x)(to_ember(v, memo) for v in x)
+    if isinstance(x, dict):
+        return {k: to_ember(v, memo) for k, v in x.items()}
+    return _value(x)
+
+
+def _tensor(x: torch.Tensor):
+    """A copy of one torch tensor, keeping requires_grad."""
+    if x.layout != torch.strided:
+        raise Unconvertible(f"{x.layout} tensor")
+    if x.is_complex() or x.dtype in (torch.float16, torch.bfloat16, torch.complex32) or x.dtype.itemsize < 1:
+        raise Unconvertible(f"{x.dtype} tensor")
+    if not hasattr(ember, str(x.dtype).split(".")[1]):
+        raise Unconvertible(f"{x.dtype} tensor")
+    t = ember.tensor(x.detach().numpy().copy())
+    return t.requires_grad_(x.requires_grad) if x.requires_grad else t
+
+
+def _value(x):
+    """A non-container, non-tensor argument."""
     if isinstance(x, torch.dtype):
         name = str(x).split(".")[1]
         if not hasattr(ember, name) or x.is_complex or x in (torch.float16, torch.bfloat16):
@@ -50,12 +72,6 @@ def to_ember(x):
         raise Unconvertible("torch.Generator")
     if isinstance(x, complex):
         raise Unconvertible("complex number")
-    if isinstance(x, tuple) and hasattr(x, "_fields"):
-        return type(x)(*(to_ember(v) for v in x))
-    if isinstance(x, (list, tuple)):
-        return type(x)(to_ember(v) for v in x)
-    if isinstance(x, dict):
-        return {k: to_ember(v) for k, v in x.items()}
     if isinstance(x, torch.nn.Module):
         return _module(x)
     if callable(x) and getattr(x, "__name__", None):
