@@ -3,9 +3,6 @@
 Written by tools/gen_conformance_doc.py --gaps from a run; edit the reasons by hand."""
 GAPS: dict = {'nn.FractionalMaxPool2d': {'missing': 'no ember.nn.FractionalMaxPool2d'},
  'nn.FractionalMaxPool3d': {'missing': 'no ember.nn.FractionalMaxPool3d'},
- 'nn.LazyConv3d': {'missing': 'no ember.nn.LazyConv3d'},
- 'nn.LazyConvTranspose3d': {'missing': 'no ember.nn.LazyConvTranspose3d'},
- 'nn.LPPool3d': {'missing': 'no ember.nn.LPPool3d'},
  'nn.LinearCrossEntropyLoss': {'missing': 'no ember.nn.LinearCrossEntropyLoss'},
  'nn.CTCLoss': {'missing': 'no ember.nn.CTCLoss'},
  'nn.MultiheadAttention': {'eval': 'NotImplementedError: MultiheadAttention: add_bias_kv and add_zero_attn are not '

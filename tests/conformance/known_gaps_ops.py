@@ -198,8 +198,6 @@ GAPS: dict = {'arange': {'errors': 'AssertionError: error input 4: raised Overfl
                                       'gradgrad': "AttributeError: module 'ember' has no attribute 'ops'"},
  'nn.functional.max_pool3d': {'errors': 'AssertionError: error input 4: no error; torch raises RuntimeError: '
                                         "Expected input\\'s non-batch dimensions to have positive length"},
- 'nn.functional.max_unpool3d': {'missing': 'no ember counterpart of nn.functional.max_unpool3d'},
- 'nn.functional.max_unpool3d:grad': {'missing': 'no ember counterpart of nn.functional.max_unpool3d'},
  'nn.functional.elu': {'variants': 'no Tensor.<lambda>'},
  'nn.functional.celu': {'variants': 'no Tensor.<lambda>'},
  'nn.functional.rrelu': {'errors': 'AssertionError: error input 0: no error; torch raises RuntimeError: Lower bound '

@@ -734,8 +734,8 @@ def max_unpool2d(input: Tensor, indices: Tensor, kernel_size, stride=None, paddi
 
 
 # ----------------------------------------------------------------------------- power-average pooling
-def _lp_pool(op, dims, input, norm_type, kernel_size, stride, ceil_mode) -> Tensor:
-    max_pool, avg_pool = (max_pool1d, avg_pool1d) if dims == 1 else (max_pool2d, avg_pool2d)
+def _lp_pool(op, dims, input, norm_type, kernel_size, stride, ceil_mode, pools=None) -> Tensor:
+    max_pool, avg_pool = pools or ((max_pool1d, avg_pool1d) if dims == 1 else (max_pool2d, avg_pool2d))
     if norm_type == math.inf:
         return max_pool(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
     if norm_type == -math.inf:

@@ -18,10 +18,11 @@ from ..._tensor import Tensor
 from ...autograd.function import Op
 from .conv import _add_bias, _bias_grad, _conv_args, _conv_transpose_args
 from .pooling import (SpatialGather, SpatialScatter, _adaptive_index, _adaptive_matrix, _batched, _check_input,
-                      _divisors, _geometry, _offset_dtype, _output_size, _scan_max)
+                      _divisors, _geometry, _lp_pool, _max_unpool, _offset_dtype, _output_size, _scan_max)
 
 __all__ = ["conv3d", "conv_transpose3d", "max_pool3d", "max_pool3d_with_indices", "avg_pool3d",
-           "adaptive_avg_pool3d", "adaptive_max_pool3d", "adaptive_max_pool3d_with_indices"]
+           "adaptive_avg_pool3d", "adaptive_max_pool3d", "adaptive_max_pool3d_with_indices", "max_unpool3d",
+           "lp_pool3d"]
 
 
 # ----------------------------------------------------------------------------- convolution kernels
@@ -350,3 +351,13 @@ def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False
 def adaptive_max_pool3d_with_indices(input: Tensor, output_size, return_indices: bool = True):
     """adaptive_max_pool3d returning (values, indices)."""
     return adaptive_max_pool3d(input, output_size, True)
+
+
+def max_unpool3d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0, output_size=None) -> Tensor:
+    """The partial inverse of max_pool3d: each value put back at its flat index in a zero (N, C, D, H, W)."""
+    return _max_unpool("max_unpool3d", 3, input, indices, kernel_size, stride, padding, output_size)
+
+
+def lp_pool3d(input: Tensor, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
+    """Power-average pooling over (N, C, D, H, W): (sum of x**p over each window) ** (1/p)."""
+    return _lp_pool("lp_pool3d", 3, input, norm_type, kernel_size, stride, ceil_mode, (max_pool3d, avg_pool3d))

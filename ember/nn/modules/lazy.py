@@ -14,13 +14,14 @@ from ..._factories import tensor
 from ... import _dtype
 from ...autograd.grad_mode import no_grad
 from ..parameter import UninitializedBuffer, UninitializedParameter, is_lazy
-from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
-from .instancenorm import InstanceNorm1d, InstanceNorm2d
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+from .instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from .linear import Linear
-from .normalization import BatchNorm1d, BatchNorm2d
+from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d
 
-__all__ = ["LazyModuleMixin", "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConvTranspose1d",
-           "LazyConvTranspose2d", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyInstanceNorm1d", "LazyInstanceNorm2d"]
+__all__ = ["LazyModuleMixin", "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d",
+           "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d",
+           "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d"]
 
 
 class LazyModuleMixin:
@@ -211,6 +212,24 @@ class LazyConv2d(_LazyConvMixin, Conv2d):
         self._lazy_params(out_channels, bias, device, dtype)
 
 
+class LazyConv3d(_LazyConvMixin, Conv3d):
+    """Conv3d whose ``in_channels`` is read off the first input (``input.shape[1]``, or ``[0]`` unbatched).
+
+    Example::
+
+        >>> nn.LazyConv3d(8, 3)(ember.randn(2, 4, 5, 6, 7)).shape
+        ember.Size([2, 8, 3, 4, 5])
+    """
+
+    cls_to_become = Conv3d
+
+    def __init__(self, out_channels: int, kernel_size, stride=1, padding=0, dilation=1, groups: int = 1,
+                 bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None) -> None:
+        super().__init__(0, 0, kernel_size, stride, padding, dilation, groups, False, padding_mode,
+                         device=device, dtype=dtype)
+        self._lazy_params(out_channels, bias, device, dtype)
+
+
 class LazyConvTranspose1d(_LazyConvMixin, ConvTranspose1d):
     """ConvTranspose1d whose ``in_channels`` is read off the first input.
 
@@ -239,6 +258,24 @@ class LazyConvTranspose2d(_LazyConvMixin, ConvTranspose2d):
     """
 
     cls_to_become = ConvTranspose2d
+
+    def __init__(self, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0, groups: int = 1,
+                 bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None, dtype=None) -> None:
+        super().__init__(0, 0, kernel_size, stride, padding, output_padding, groups, False, dilation,
+                         padding_mode, device=device, dtype=dtype)
+        self._lazy_params(out_channels, bias, device, dtype)
+
+
+class LazyConvTranspose3d(_LazyConvMixin, ConvTranspose3d):
+    """ConvTranspose3d whose ``in_channels`` is read off the first input.
+
+    Example::
+
+        >>> nn.LazyConvTranspose3d(2, 3, stride=2)(ember.randn(1, 4, 3, 4, 5)).shape
+        ember.Size([1, 2, 7, 9, 11])
+    """
+
+    cls_to_become = ConvTranspose3d
 
     def __init__(self, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0, groups: int = 1,
                  bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None, dtype=None) -> None:
@@ -331,3 +368,27 @@ class LazyInstanceNorm2d(_LazyNormBase, InstanceNorm2d):
     """
 
     cls_to_become = InstanceNorm2d
+
+
+class LazyBatchNorm3d(_LazyNormBase, BatchNorm3d):
+    """BatchNorm3d whose ``num_features`` is the first input's ``shape[1]``.
+
+    Example::
+
+        >>> nn.LazyBatchNorm3d()(ember.randn(2, 3, 2, 4, 4)).shape
+        ember.Size([2, 3, 2, 4, 4])
+    """
+
+    cls_to_become = BatchNorm3d
+
+
+class LazyInstanceNorm3d(_LazyNormBase, InstanceNorm3d):
+    """InstanceNorm3d whose ``num_features`` is the first input's ``shape[1]`` (affine and tracked by default).
+
+    Example::
+
+        >>> nn.LazyInstanceNorm3d()(ember.randn(2, 3, 2, 4, 4)).shape
+        ember.Size([2, 3, 2, 4, 4])
+    """
+
+    cls_to_become = InstanceNorm3d

@@ -378,3 +378,43 @@ class AdaptiveMaxPool3d(_AdaptiveMax):
     """
 
     _fn = staticmethod(V.adaptive_max_pool3d)
+
+
+class MaxUnpool3d(_MaxUnpoolNd):
+    """The partial inverse of MaxPool3d: values put back at their flat argmax positions, zeros elsewhere.
+
+    Args:
+        kernel_size, stride (default kernel_size), padding: those of the MaxPool3d being inverted.
+
+    Shape:
+        - Input and indices: ``(N, C, D_in, H_in, W_in)``; Output: ``(N, C, D_out, H_out, W_out)`` with
+          ``D_out = (D_in - 1) * stride - 2 * padding + kernel_size`` (likewise H, W), or ``output_size``.
+
+    Example::
+
+        >>> out, idx = nn.MaxPool3d(2, return_indices=True)(ember.randn(1, 1, 4, 4, 4))
+        >>> nn.MaxUnpool3d(2)(out, idx).shape
+        ember.Size([1, 1, 4, 4, 4])
+    """
+
+    _fn = staticmethod(V.max_unpool3d)
+    _dims = 3
+
+
+class LPPool3d(_LPPoolNd):
+    """Power-average pooling over (N, C, D, H, W): ``(sum of x**p over each window) ** (1/p)``.
+
+    Args:
+        norm_type: the power p (inf gives max pooling of abs(x)). kernel_size, stride (default kernel_size): an
+        int or a triple. ceil_mode: round the output size up.
+
+    Shape:
+        - Input: ``(N, C, D_in, H_in, W_in)``; Output: ``(N, C, D_out, H_out, W_out)``
+
+    Example::
+
+        >>> nn.LPPool3d(2, 2)(ember.randn(2, 3, 4, 6, 8)).shape
+        ember.Size([2, 3, 2, 3, 4])
+    """
+
+    _fn = staticmethod(V.lp_pool3d)
