@@ -1,0 +1,4 @@
+"""``ember.signal``: signal-processing helpers, as ``torch.signal`` (window functions)."""
+from . import windows
+
+__all__ = ["windows"]
