@@ -14,6 +14,7 @@ from ._backend import xp
 from ._tensor import Tensor
 from .autograd.function import Op
 from ._ops.common import register, norm_dims, sum_to
+from ._ops.compare import pure
 from ._ops.linalg import MT, Matmul, matmul, einsum, _short
 from ._ops.nn_math import _pointwise, _mask, _const
 from ._ops.reduction import _kept_shape
@@ -153,7 +154,7 @@ def det(A: Tensor, *, out=None) -> Tensor:
 
 
 class Slogdet(Op):
-    differentiable_outputs = (1,)
+    # the sign requires grad as torch's, with a zero gradient (it is locally constant)
 
     @staticmethod
     def forward(A):
@@ -638,9 +639,9 @@ def _torch_cross(input: Tensor, other: Tensor, dim: int | None = None, *, out=No
 def matrix_power(A: Tensor, n: int, *, out=None) -> Tensor:
     """``A`` multiplied by itself ``n`` times (the inverse's power for negative ``n``), by repeated squaring."""
     _square(A, "linalg.matrix_power")
-    if n == 0:
+    if n == 0:  # the identity, still attached to A's graph (zero gradient) as torch's
         eye = xp.broadcast_to(xp.eye(A._data.shape[-1], dtype=A._data.dtype), A._data.shape)
-        return Tensor._make(eye.copy())
+        return A.clone().copy_(_const(eye.copy()))
     base = inv(A) if n < 0 else A
     n = abs(int(n))
     result = None
@@ -864,7 +865,7 @@ def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver=None) -> LstsqResult:
     empty = _const(xp.empty((0,), dtype=A._data.dtype))
     rank = matrix_rank(A, rtol=tol) if driver != "gels" else _const(xp.empty((0,), dtype=xp.int64))
     svals = svdvals(A).detach() if driver in ("gelsd", "gelss") else empty
-    residuals = empty
+    residuals = X.reshape(-1)[:0]  # empty, but attached to the graph as torch's
     if driver != "gelsy" and m > n and (driver == "gels" or bool((rank._data == n).all())):
         residuals = ((matmul(A, X) - Bm) ** 2).sum(-2)
     return LstsqResult(X.reshape(X._data.shape[:-1]) if vector else X, residuals, rank, svals)
@@ -906,6 +907,12 @@ def _permutation(piv, m: int, dtype):
     return P.reshape(piv.shape[:-1] + (m, m))
 
 
+def _permutation_of(pivots: Tensor, A: Tensor) -> Tensor:
+    """_permutation as a tensor (an op under vmap, which batches it over the pivots' leading dims)."""
+    m, dtype = A._data.shape[-2], A._data.dtype
+    return pure(lambda piv: _permutation(piv, m, dtype), pivots)
+
+
 class LUFactor(Op):
     """Packed LU with partial pivoting; differentiable in the packed factor for square matrices."""
 
@@ -920,17 +927,29 @@ class LUFactor(Op):
         ctx.outs = output
 
     @staticmethod
-    def backward(ctx, gLU, _):
+    def backward(ctx, gLU, *_):
         LU = _outputs(ctx)[0]
         m, n = LU._data.shape[-2:]
-        if m != n:
-            raise NotImplementedError(f"linalg.lu_factor: the gradient of a non-square ({m}x{n}) LU is not "
-                                      "implemented")
+        k = min(m, n)
         P = _const(_permutation(ctx.outs[1], m, LU._data.dtype))
-        L, U = LU.tril(-1) + _const(xp.eye(m, dtype=LU._data.dtype)), LU.triu()
-        # A = P L U: gA = P L^{-T} (tril_{-1}(L^T gL) + triu(gU U^T)) U^{-T}
-        phi = Matmul.apply(_T(L), gLU.tril(-1)).tril(-1) + Matmul.apply(gLU.triu(), _T(U)).triu()
-        return Matmul.apply(Matmul.apply(P, _T(inv(L))), Matmul.apply(phi, _T(inv(U))))
+        L, U = _unpack_tensors(LU)
+        gL, gU = gLU[..., :, :k].tril(-1), gLU[..., :k, :].triu()
+        mm = Matmul.apply
+        # A = P L U; with dL = L dl (dl strictly lower) and dU = du U (du upper) on the square k x k
+        # blocks L1, U1, the extra columns U2 (wide) or rows L2 (tall) take the rest of the gradient
+        if m <= n:
+            U1, gU1 = U[..., :, :k], gU[..., :, :k]
+            M = (mm(_T(L), gL) - mm(gU, _T(U))).tril(-1)
+            gX = mm(M, _T(inv(U1))) + gU1
+            if n > k:
+                from ._ops.shape import cat
+                gX = cat([gX, gU[..., :, k:]], -1)
+            return mm(P, mm(_T(inv(L)), gX))
+        L1, gL1 = L[..., :k, :], gL[..., :k, :]
+        N = (mm(gU, _T(U)) - mm(_T(L), gL)).triu()
+        from ._ops.shape import cat
+        gY = cat([gL1 + mm(_T(inv(L1)), N), gL[..., k:, :]], -2)
+        return mm(P, mm(gY, _T(inv(U))))
 
 
 def lu_factor(A: Tensor, *, pivot: bool = True, out=None) -> LUFactorResult:
@@ -956,15 +975,14 @@ def lu(A: Tensor, *, pivot: bool = True, out=None) -> LUResult:
         raise RuntimeError("linalg.lu: LU without pivoting is not implemented on the CPU")
     LU, piv = LUFactor.apply(A)
     L, U = _unpack_tensors(LU)
-    return LUResult(_const(_permutation(piv._data, A._data.shape[-2], A._data.dtype)), L, U)
+    return LUResult(_permutation_of(piv, A), L, U)
 
 
 @register("lu_unpack", method=False)
 def lu_unpack(LU_data: Tensor, LU_pivots: Tensor, unpack_data: bool = True, unpack_pivots: bool = True):
     """(P, L, U) from a packed LU factorisation and its pivots."""
     L, U = _unpack_tensors(LU_data)
-    P = _permutation(LU_pivots._data, LU_data._data.shape[-2], LU_data._data.dtype)
-    return namedtuple("lu_unpack", ["P", "L", "U"])(_const(P), L, U)
+    return namedtuple("lu_unpack", ["P", "L", "U"])(_permutation_of(LU_pivots, LU_data), L, U)
 
 
 def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True, adjoint: bool = False, out=None) -> Tensor:

@@ -15,6 +15,7 @@ from .._tensor import Tensor
 from ..autograd.function import Op
 from ..autograd.forward_ad import total
 from .common import register, sum_to, binary_operands, inplace_method
+from .complex import cj
 
 # torch's C++ scalar-type names, used in its dtype-mismatch messages
 _CNAME = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int", "int32": "int",
@@ -75,16 +76,16 @@ class Matmul(Op):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         sa, sb = ctx.shapes
-        ga = None if b is None else sum_to(Matmul.apply(g, MT.apply(b)), sa)
+        ga = None if b is None else sum_to(Matmul.apply(g, MT.apply(cj(b))), sa)
         gb = None
         if a is not None:
             if len(sb) == 2 and len(sa) > 2:
                 # a weight shared by every batch: fold the batch into rows, one product, no big sum
                 k, m = sb
                 rows = math.prod(sa[:-1])  # not -1: with a zero-size dim, -1 is ambiguous
-                gb = Matmul.apply(MT.apply(a.reshape(rows, k)), g.reshape(rows, m))
+                gb = Matmul.apply(MT.apply(cj(a).reshape(rows, k)), g.reshape(rows, m))
             else:
-                gb = sum_to(Matmul.apply(MT.apply(a), g), sb)
+                gb = sum_to(Matmul.apply(MT.apply(cj(a)), g), sb)
         return ga, gb
 
     @staticmethod
@@ -423,9 +424,12 @@ def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None,
         aweights: Tensor | None = None) -> Tensor:
     """The covariance matrix of the variables in ``input``'s rows (observations in columns)."""
     if input._data.ndim > 2:
-        raise ValueError(f"cov(): expected input to have two or fewer dimensions but got an input with "
-                         f"{input._data.ndim} dimensions")
+        raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an input with "
+                           f"{input._data.ndim} dimensions")
     x = input.reshape(1, -1) if input._data.ndim < 2 else input
+    for name, w in (("fweights", fweights), ("aweights", aweights)):
+        if w is not None:
+            _check_cov_weights(name, w, x._data.shape[1])
     if x._data.dtype.kind != "f":
         x = x.to(_dtype.get_default_dtype())
     n = x._data.shape[1]
@@ -451,6 +455,24 @@ def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None,
     fact = fact.clamp(min=0) if isinstance(fact, Tensor) else float(fact if fact > 0 else 0)
     c = matmul(xw, (x - avg).mT) / fact
     return c.reshape(()) if x._data.shape[0] == 1 else c  # one variable: a 0-d variance, as torch's
+
+
+def _check_cov_weights(name: str, w: Tensor, n: int) -> None:
+    """torch's checks of cov's frequency (integral) and analytic (floating) weights."""
+    if w._data.ndim > 1:
+        raise RuntimeError(f"cov(): expected {name} to have one or fewer dimensions but got {name} with "
+                           f"{w._data.ndim} dimensions")
+    kind = w._data.dtype.kind
+    if name == "fweights" and kind not in "iub":
+        raise RuntimeError(f"cov(): expected fweights to have integral dtype but got fweights with {_short(w)} dtype")
+    if name == "aweights" and kind != "f":
+        raise RuntimeError(f"cov(): expected aweights to have floating point dtype but got aweights with "
+                           f"{_short(w)} dtype")
+    if w._data.size != n:
+        raise RuntimeError(f"cov(): expected {name} to have the same numel as there are observations in the input "
+                           f"but got {w._data.size} != {n}")
+    if (w._data < 0).any():
+        raise RuntimeError(f"cov(): {name} cannot be negative")
 
 
 @register()
