@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins as _builtins
 
 from ._dtype import (dtype, bool_ as bool, bfloat16, uint8, int8, int16, int32, int64, float16, float32, float64,
-                     set_default_dtype, get_default_dtype, promote_types, result_type, can_cast)
+                     complex64, complex128, set_default_dtype, get_default_dtype, promote_types, result_type, can_cast)
 from ._tensor import Tensor, Size, device
 from . import autograd
 from .autograd import no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled
@@ -36,8 +36,12 @@ from ._dtype import finfo, iinfo  # noqa: E402
 from . import cuda, backends  # noqa: E402,F401  (CPU only: is_available() is False)
 from . import onnx  # noqa: E402,F401  (ember.onnx.export; the onnx package is imported only when exporting)
 from . import func  # noqa: E402,F401  (ember.func: grad, vmap, jacrev, jacfwd, functional_call, ...)
+from . import fft  # noqa: E402,F401  (ember.fft, as torch.fft)
+from .nn._functional.native_norms import (native_layer_norm, native_group_norm, native_batch_norm,  # noqa: E402,F401
+                                         _native_batch_norm_legit, _batch_norm_with_update)
 
 half, float, double = float16, float32, float64
+cfloat, cdouble = complex64, complex128
 short, int, long = int16, int32, int64
 
 __version__ = "0.1.0"

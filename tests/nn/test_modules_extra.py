@@ -6,6 +6,7 @@ import torch
 import ember
 import ember.nn as nn
 import ember.nn.functional as F
+from conftest import assert_close
 from torch_compare import compare
 
 TF = torch.nn.functional
@@ -65,3 +66,45 @@ def test_max_unpool3d_bad_index_raises_as_torch():
         F.max_unpool3d(v, i, 2)
     with pytest.raises(RuntimeError):
         TF.max_unpool3d(torch.ones(1, 1, 1, 1, 1), torch.tensor([[[[[9]]]]]), 2)
+
+
+# ----------------------------------------------------------------------------- MultiheadAttention extras
+@pytest.mark.parametrize("add_bias_kv, add_zero_attn, batch_first, masks, kdim", [
+    (True, False, False, False, None),
+    (False, True, True, True, None),
+    (True, True, False, True, None),
+    (True, True, True, False, 3),  # separate projections
+])
+def test_multihead_attention_bias_kv_zero_attn_vs_torch(rng, add_bias_kv, add_zero_attn, batch_first, masks, kdim):
+    kw = dict(add_bias_kv=add_bias_kv, add_zero_attn=add_zero_attn, batch_first=batch_first, kdim=kdim, vdim=kdim)
+    tm, em = torch.nn.MultiheadAttention(4, 2, **kw).double(), nn.MultiheadAttention(4, 2, **kw).double()
+    assert [n for n, _ in em.named_parameters()] == [n for n, _ in tm.named_parameters()]
+    _copy_state(em, tm)
+    L, S, N = 3, 5, 2
+    shape = (lambda t, e: (N, t, e)) if batch_first else (lambda t, e: (t, N, e))
+    arrays = [rng.standard_normal(shape(L, 4)), rng.standard_normal(shape(S, kdim or 4)),
+              rng.standard_normal(shape(S, kdim or 4))]
+    kpm = np.zeros((N, S), bool)
+    kpm[1, -2:] = True
+    am = rng.standard_normal((L, S)) < -1  # bool, like the padding mask
+    extra = (lambda lib: dict(key_padding_mask=lib.tensor(kpm), attn_mask=lib.tensor(am))) if masks else \
+        (lambda lib: {})
+    compare(lambda *a: em(*a, **extra(ember), average_attn_weights=False),
+            lambda *a: tm(*a, **extra(torch), average_attn_weights=False), *arrays)
+    eo, to = em(*map(ember.tensor, arrays), need_weights=False), tm(*map(torch.tensor, arrays), need_weights=False)
+    compare(lambda *a: em(*a, need_weights=False)[0], lambda *a: tm(*a, need_weights=False)[0], *arrays)
+    assert eo[1] is None and to[1] is None
+    for name in ("bias_k", "bias_v") if add_bias_kv else ():  # both saw the same two backward passes
+        assert_close(getattr(em, name).grad, getattr(tm, name).grad, what=f"gradient of {name}")
+
+
+def test_multi_head_attention_forward_static_kv_vs_torch(rng):
+    E, H, L, S, N = 4, 2, 3, 4, 2
+    q = rng.standard_normal((L, N, E))
+    w, b, ow, ob = (rng.standard_normal(s) for s in ((3 * E, E), (3 * E,), (E, E), (E,)))
+    sk, sv = rng.standard_normal((N * H, S, E // H)), rng.standard_normal((N * H, S, E // H))
+    compare(lambda *a: F.multi_head_attention_forward(a[0], a[0], a[0], E, H, *a[1:3], None, None, True, 0.0,
+                                                      *a[3:5], static_k=a[5], static_v=a[6]),
+            lambda *a: TF.multi_head_attention_forward(a[0], a[0], a[0], E, H, *a[1:3], None, None, True, 0.0,
+                                                       *a[3:5], static_k=a[5], static_v=a[6]),
+            q, w, b, ow, ob, sk, sv)

@@ -14,6 +14,7 @@ from ..._tensor import Tensor
 from ...autograd.function import Op
 from ...autograd.grad_mode import state
 from ..._factories import ones, zeros
+from ..._ops.shape import cat
 from ..._ops.nn_math import softmax
 from .basic import dropout, linear
 
@@ -140,9 +141,6 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor, embe
     Returns ``(output (L, N, E), weights)``, weights ``(N, L, S)`` averaged over heads,
     ``(N, heads, L, S)`` otherwise, or None without ``need_weights``.
     """
-    if bias_k is not None or bias_v is not None or add_zero_attn or static_k is not None or static_v is not None:
-        raise NotImplementedError("multi_head_attention_forward: add_bias_kv, add_zero_attn and static_k/v are "
-                                  "not supported by ember")
     batched = query.dim() == 3
     if query.dim() not in (2, 3):
         raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but received {query.dim()}-D "
@@ -164,8 +162,8 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor, embe
         in_proj_weight = None
     q, k, v = _in_projection(query, key, value, in_proj_weight, in_proj_bias, q_proj_weight, k_proj_weight,
                              v_proj_weight)
-    # (L, N, E) -> (N, heads, L, hd)
-    q, k, v = (t.reshape(t.shape[0], N, num_heads, hd).permute(1, 2, 0, 3) for t in (q, k, v))
+    k, v, extra = _extend_keys(k, v, N, num_heads, hd, bias_k, bias_v, add_zero_attn, static_k, static_v)
+    q = q.reshape(L, N, num_heads, hd).permute(1, 2, 0, 3)
 
     if is_causal and attn_mask is None:
         attn_mask = ones(L, S).tril().bool().logical_not()
@@ -189,6 +187,8 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor, embe
                                  f"{tuple(key_padding_mask.shape)}")
         kpm = key_padding_mask.reshape(N, 1, 1, S)
         mask = kpm if mask is None else _merge_masks(mask, kpm)
+    if mask is not None and extra:  # the appended keys (bias_k, a zero key) are never masked
+        mask = cat([mask, zeros((*mask.shape[:-1], extra), dtype=mask.dtype)], -1)
     if not need_weights and (dropout_p == 0.0 or not training) and _fused(q, k, v, mask):
         out = _Attention.apply(q, k, v, None if mask is None else mask._data, 1.0 / math.sqrt(hd))[0]
         out = linear(out.permute(2, 0, 1, 3).reshape(L, N, E), out_proj_weight, out_proj_bias)
@@ -207,6 +207,32 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor, embe
         out = out.squeeze(1)
         weights = None if weights is None else weights.squeeze(0)
     return out, weights
+
+
+def _extend_keys(k, v, N, heads, hd, bias_k, bias_v, add_zero_attn, static_k, static_v):
+    """Keys and values as (N, heads, S, hd): projected or given (static_k/v), then with bias_k/bias_v and a
+    zero key/value appended as torch's add_bias_kv and add_zero_attn do; also how many keys were appended."""
+    if (bias_k is None) != (bias_v is None):
+        raise AssertionError("multi_head_attention_forward: bias_k and bias_v must be given together")
+    extra = int(bias_k is not None) + int(bool(add_zero_attn))
+    if bias_k is not None:
+        if static_k is not None or static_v is not None:
+            raise AssertionError("bias cannot be added to static key or value.")
+        k = cat([k, bias_k.reshape(1, 1, -1).expand(1, N, k.shape[-1])])
+        v = cat([v, bias_v.reshape(1, 1, -1).expand(1, N, v.shape[-1])])
+    k, v = ((t.reshape(t.shape[0], N, heads, hd).permute(1, 2, 0, 3) if s is None else _static(s, name, N, heads, hd))
+            for t, s, name in ((k, static_k, "key"), (v, static_v, "value")))
+    if add_zero_attn:
+        k, v = (cat([t, zeros((N, heads, 1, hd), dtype=t.dtype)], 2) for t in (k, v))
+    return k, v, extra
+
+
+def _static(t: Tensor, name: str, N: int, heads: int, hd: int) -> Tensor:
+    """A given static key or value, (N * heads, S, hd), as (N, heads, S, hd)."""
+    if t.dim() != 3 or t.shape[0] != N * heads or t.shape[2] != hd:
+        raise AssertionError(f"expecting static_{name[0]} of shape ({N * heads}, S, {hd}), but got "
+                             f"{tuple(t.shape)}")
+    return t.reshape(N, heads, t.shape[1], hd)
 
 
 def _merge_masks(a: Tensor, b: Tensor) -> Tensor:
