@@ -11,3 +11,4 @@ from ._functional.attention import *  # noqa: F401,F403  scaled_dot_product_atte
 from ._functional.activation import *  # noqa: F401,F403  glu, shrinks, prelu, rrelu, gumbel_softmax, relu_ ...
 from ._functional.fold import *  # noqa: F401,F403  unfold, fold
 from ._functional.distance import *  # noqa: F401,F403  pdist
+from ._functional.fractional import *  # noqa: F401,F403  fractional_max_pool2d/3d
