@@ -15,14 +15,17 @@ class dtype:
         self.is_floating_point = cat == 2
         self.is_signed = self.np.kind in "if"
         self.itemsize = self.np.itemsize
-        self._cat = cat  # 0 bool, 1 integer, 2 floating: the order of torch's categories
+        self._cat = cat  # 0 bool, 1 integer, 2 floating, 3 complex: the order of torch's categories
 
     @property
     def is_complex(self) -> bool:
-        return False
+        return self._cat == 3
 
     def to_real(self) -> "dtype":
-        return self
+        return _TO_REAL.get(self, self)
+
+    def to_complex(self) -> "dtype":
+        return _TO_COMPLEX.get(self, self)
 
     def __repr__(self) -> str:
         return f"torch.{self.name}"
@@ -40,6 +43,11 @@ int64 = dtype("int64", np.int64, 1)
 float16 = dtype("float16", np.float16, 2)
 float32 = dtype("float32", np.float32, 2)
 float64 = dtype("float64", np.float64, 2)
+complex64 = dtype("complex64", np.complex64, 3)
+complex128 = dtype("complex128", np.complex128, 3)
+_TO_REAL = {complex64: float32, complex128: float64}
+# torch would make float16 complex32, which NumPy lacks
+_TO_COMPLEX = {float16: complex64, float32: complex64, float64: complex128}
 
 
 
@@ -61,10 +69,10 @@ class _Unstorable(dtype):
 
 bfloat16 = _Unstorable("bfloat16", 2)
 
-ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64)
+ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64, complex64, complex128)
 _FROM_NP = {d.np: d for d in ALL}
 ALIASES = {"bfloat16": bfloat16, "half": float16, "float": float32, "double": float64, "short": int16,
-           "int": int32, "long": int64, "bool": bool_}
+           "int": int32, "long": int64, "bool": bool_, "cfloat": complex64, "cdouble": complex128}
 
 
 def from_np(np_dtype) -> dtype:
@@ -77,7 +85,7 @@ def from_np(np_dtype) -> dtype:
         return _FROM_NP[np.dtype(np_dtype)]
     except (KeyError, TypeError):
         raise TypeError(f"ember: can't convert np.ndarray of type {np_dtype}; the only supported types are: "
-                        "float64, float32, float16, int64, int32, int16, int8, uint8, and bool.") from None
+                        "float64, float32, float16, complex64, complex128, int64, int32, int16, int8, uint8, and bool.") from None
 
 
 def as_dtype(d) -> dtype:
@@ -119,7 +127,7 @@ def promote_types(a: dtype, b: dtype) -> dtype:
         return a
     if a._cat != b._cat:
         hi, lo = (a, b) if a._cat > b._cat else (b, a)
-        return hi
+        return _FROM_NP[np.promote_types(hi.np, lo.np)] if hi._cat == 3 and lo._cat == 2 else hi
     return _FROM_NP[np.promote_types(a.np, b.np)]
 
 
@@ -129,6 +137,10 @@ def _combine(higher, lower):
         return lower
     if lower is None:
         return higher
+    if higher._cat == 3:
+        return higher
+    if lower._cat == 3:  # a float keeps its precision and becomes complex; an integer takes the complex type
+        return higher.to_complex() if higher._cat == 2 else lower
     if higher._cat == 2:
         return higher
     if higher._cat == 0 or lower._cat == 2:
@@ -144,6 +156,8 @@ def scalar_dtype(s) -> dtype:
         return int64
     if isinstance(s, float):
         return _default
+    if isinstance(s, complex):
+        return _default.to_complex()
     if isinstance(s, np.generic):
         return from_np(s.dtype)
     raise TypeError(f"ember: unsupported scalar type {type(s).__name__}")
@@ -175,7 +189,7 @@ class finfo:
     """The limits of a floating dtype (``eps``, ``max``, ``min``, ``tiny``...), as ``torch.finfo``."""
 
     def __init__(self, type: dtype | None = None) -> None:
-        d = get_default_dtype() if type is None else as_dtype(type)
+        d = get_default_dtype() if type is None else as_dtype(type).to_real()
         if not d.is_floating_point:
             raise TypeError("torch.finfo() requires a floating point input type. Use torch.iinfo to handle "
                             "'torch.finfo'")

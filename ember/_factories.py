@@ -52,7 +52,9 @@ def _infer_array(data, dtype):
                 arr = arr.astype(_dtype.get_default_dtype().np)
             elif arr.dtype.kind in "iu":
                 arr = arr.astype(xp.int64)
-            elif arr.dtype.kind == "O" or arr.dtype.kind in "USc":
+            elif arr.dtype.kind == "c":
+                arr = arr.astype(_dtype.get_default_dtype().to_complex().np)
+            elif arr.dtype.kind == "O" or arr.dtype.kind in "US":
                 raise TypeError(f"ember.tensor: could not infer dtype of {type(data).__name__} "
                                 f"(a ragged or non-numeric sequence?)")
     if dtype is not None:

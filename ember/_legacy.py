@@ -147,10 +147,9 @@ def _message(name: str) -> str:
 # torch names that public programs use (tools/api_inventory.py) and that ember does not provide
 ABSENT = {
     "ember": {
-        "fx", "jit", "multiprocessing", "nested", "fft", "sparse", "futures", "profiler", "hub", "export", "ao",
-        "quantization", "jagged", "view_as_real", "view_as_complex", "complex64", "complex128", "cfloat",
-        "cdouble", "sparse_coo", "to_dlpack", "from_dlpack", "vmap", "func", "library", "package", "mps",
-        "xpu", "distributed", "onnx", "complex", "polar", "stft", "istft",
+        "fx", "jit", "multiprocessing", "nested", "sparse", "futures", "profiler", "hub", "export", "ao",
+        "quantization", "jagged", "sparse_coo", "to_dlpack", "from_dlpack", "vmap", "func", "library", "package", "mps",
+        "xpu", "distributed", "onnx", "stft", "istft",
         "quantize_per_tensor", "uint16", "uint32", "uint64", "float8_e4m3fn", "float8_e5m2", "sparse_coo_tensor",
         "sparse_csr_tensor", "spmm", "classes", "ops", "testing", "gradient", "frombuffer", "is_storage",
         "storage", "UntypedStorage", "TypedStorage", "FloatStorage", "hann_window", "hamming_window", "bartlett_window",

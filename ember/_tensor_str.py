@@ -52,19 +52,32 @@ def _special(v) -> str:
     return ""
 
 
+def _complex_formatter(a: np.ndarray, values: np.ndarray):
+    """torch's complex format: the real parts padded to one width, each imaginary part with its sign and 'j'."""
+    fr, fi = _float_formatter(a.real), _float_formatter(a.imag)
+    wr = max((len(fr(v)) for v in values.real), default=1)
+
+    def fmt(v) -> str:
+        imag = fi(v.imag) + "j"
+        return fr(v.real).rjust(wr) + ("" if imag[0] in "+-" else "+") + imag
+    return fmt
+
+
 def _format_array(a: np.ndarray, indent: int) -> str:
-    if a.dtype.kind == "f":
+    summarize = a.size > _Options.threshold
+    if a.dtype.kind == "c":
+        fmt = _complex_formatter(a, _edge_values(a, summarize))
+    elif a.dtype.kind == "f":
         fmt = _float_formatter(a)
     elif a.dtype.kind == "b":
         fmt = lambda v: "True" if v else "False"
     else:
         fmt = lambda v: str(int(v))
-    summarize = a.size > _Options.threshold
     if a.ndim == 0:
         return fmt(a.item())
     flat = _edge_values(a, summarize)
     width = max((len(fmt(v)) for v in flat), default=1)
-    return _fmt_nd(a, fmt, width, indent, summarize)
+    return _fmt_nd(a, fmt, width, indent, summarize, 0 if a.dtype.kind == "c" else width)
 
 
 def _edge_values(a, summarize):
@@ -75,18 +88,18 @@ def _edge_values(a, summarize):
     return a[np.ix_(*idx)].reshape(-1)
 
 
-def _fmt_nd(a, fmt, width, indent, summarize) -> str:
+def _fmt_nd(a, fmt, width, indent, summarize, cell) -> str:
     e = _Options.edgeitems
-    if a.ndim == 1:
-        items = [fmt(v).rjust(width) for v in a] if not summarize or a.shape[0] <= 2 * e else \
-            [fmt(v).rjust(width) for v in a[:e]] + ["..."] + [fmt(v).rjust(width) for v in a[-e:]]
+    if a.ndim == 1:  # each item right-justified to ``cell`` (complex items are not: torch's)
+        items = [fmt(v).rjust(cell) for v in a] if not summarize or a.shape[0] <= 2 * e else \
+            [fmt(v).rjust(cell) for v in a[:e]] + ["..."] + [fmt(v).rjust(cell) for v in a[-e:]]
         per_line = max(1, (_Options.linewidth - indent) // (width + 2))
         lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
         return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
     rows = list(range(a.shape[0]))
     if summarize and a.shape[0] > 2 * e:
         rows = rows[:e] + [None] + rows[-e:]
-    parts = [("..." if r is None else _fmt_nd(a[r], fmt, width, indent + 1, summarize)) for r in rows]
+    parts = [("..." if r is None else _fmt_nd(a[r], fmt, width, indent + 1, summarize, cell)) for r in rows]
     sep = "," + "\n" * (a.ndim - 1) + " " * (indent + 1)
     return "[" + sep.join(parts) + "]"
 
@@ -102,7 +115,7 @@ def tensor_repr(t) -> str:
     dt = t.dtype
     if (a.size == 0 and a.ndim != 1) or (a.size == 0 and a.shape != (0,)):
         extras.append(f"size={tuple(a.shape)}")
-    if dt not in (default_dt, _dtype.int64, _dtype.bool_) or (a.size == 0 and dt is not default_dt):
+    if dt not in (default_dt, default_dt.to_complex(), _dtype.int64, _dtype.bool_) or (a.size == 0 and dt is not default_dt):
         extras.append(f"dtype={dt!r}".replace("ember.", "ember."))
     if t.grad_fn is not None:
         extras.append(f"grad_fn=<{t.grad_fn.name()}>")

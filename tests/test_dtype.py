@@ -95,4 +95,4 @@ def test_numpy_dtype_round_trip():
         arr = np.zeros(2, dtype=np.dtype(dt if dt != "bool" else np.bool_))
         assert name(ember.from_numpy(arr).dtype) == name(torch.from_numpy(arr).dtype)
     with pytest.raises(TypeError):
-        ember.from_numpy(np.zeros(2, dtype=np.complex64))
+        ember.from_numpy(np.zeros(2, dtype=np.clongdouble))

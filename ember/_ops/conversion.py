@@ -11,7 +11,7 @@ from .common import register
 class Cast(Op):
     @staticmethod
     def forward(x, dt):
-        return x.astype(dt.np)
+        return (x.real if x.dtype.kind == "c" and dt._cat < 3 else x).astype(dt.np)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -19,7 +19,7 @@ class Cast(Op):
 
     @staticmethod
     def backward(ctx, g):
-        return g.to(ctx.src) if ctx.src.is_floating_point else None, None
+        return g.to(ctx.src) if ctx.src._cat >= 2 else None, None  # complex to real: the real part
 
 
 class Clone(Op):
@@ -59,13 +59,13 @@ def to(self, *args, copy: bool = False, **kwargs) -> Tensor:
     dt = _parse_to(args, kwargs)
     if dt is None or dt.np is self._data.dtype:
         return self.clone() if copy else self
-    if self._requires_grad and not dt.is_floating_point:
+    if self._requires_grad and dt._cat < 2:
         return Tensor._make(self._data.astype(dt.np))
     return Cast.apply(self, dt)
 
 
 def _caster(name, dt):
-    def cast(self) -> Tensor:
+    def cast(self, memory_format=None) -> Tensor:
         return to(self, dt)
     cast.__name__ = name
     cast.__doc__ = f"Cast to {dt}."
@@ -235,12 +235,6 @@ def is_same_size(input, other) -> bool:
     return input._data.shape == other._data.shape
 
 
-@register()
-def conj_physical(input) -> Tensor:
-    """A copy of ``input`` (the conjugate of a real tensor)."""
-    return input.clone()
-
-
 @register(function=False)
 def storage_offset(self) -> int:
     """Offset, in elements, of this tensor's first element in the memory it views."""
@@ -297,7 +291,7 @@ def resize_(self, *sizes, memory_format=None) -> Tensor:
     return self
 
 
-@register(function=False)
+@register()
 def resize_as_(self, the_template: Tensor, memory_format=None) -> Tensor:
     """:meth:`resize_` to ``the_template``'s shape."""
     return resize_(self, the_template._data.shape)

@@ -306,7 +306,7 @@ class Function(metaclass=_FunctionMeta):
                 if o._requires_grad and o._grad_fn is None:
                     raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
                 o._vc[0] += 1
-            if id(o) not in non_diff and o.dtype.is_floating_point:
+            if id(o) not in non_diff and o.dtype._cat >= 2:  # floating or complex
                 o._requires_grad = True
                 o._grad_fn = ctx
                 o._output_nr = i

@@ -41,11 +41,11 @@ def _tensor(x: torch.Tensor):
     """A copy of one torch tensor, keeping requires_grad."""
     if x.layout != torch.strided:
         raise Unconvertible(f"{x.layout} tensor")
-    if x.is_complex() or x.dtype in (torch.float16, torch.bfloat16, torch.complex32) or x.dtype.itemsize < 1:
+    if x.dtype in (torch.bfloat16, torch.complex32) or x.dtype.itemsize < 1:
         raise Unconvertible(f"{x.dtype} tensor")
     if not hasattr(ember, str(x.dtype).split(".")[1]):
         raise Unconvertible(f"{x.dtype} tensor")
-    t = ember.tensor(x.detach().numpy().copy())
+    t = ember.tensor(x.detach().resolve_conj().resolve_neg().numpy().copy())
     return t.requires_grad_(x.requires_grad) if x.requires_grad else t
 
 
@@ -53,7 +53,7 @@ def _value(x):
     """A non-container, non-tensor argument."""
     if isinstance(x, torch.dtype):
         name = str(x).split(".")[1]
-        if not hasattr(ember, name) or x.is_complex or x in (torch.float16, torch.bfloat16):
+        if not hasattr(ember, name) or x in (torch.bfloat16, torch.complex32):
             raise Unconvertible(f"dtype {x}")
         return getattr(ember, name)
     if isinstance(x, torch.Size):
@@ -70,8 +70,6 @@ def _value(x):
         return getattr(ember, str(x).split(".")[1])
     if isinstance(x, torch.Generator):
         raise Unconvertible("torch.Generator")
-    if isinstance(x, complex):
-        raise Unconvertible("complex number")
     if isinstance(x, torch.nn.Module):
         return _module(x)
     if callable(x) and getattr(x, "__name__", None):

@@ -1,0 +1,341 @@
+"""Discrete Fourier transforms, as ``torch.fft``: NumPy's FFTs through the backend seam, in torch's dtypes
+(float32 in, complex64 out), differentiable.
+
+Three primitives carry the gradients: ``C2C`` (complex to complex), ``R2C`` (real to the first half of the
+spectrum) and ``C2R`` (that half back to a real signal). A DFT is linear, so each backward is the adjoint
+transform: the DFT of the other direction with the dual scaling (``_DUAL``). Every other function (2-D, n-D,
+Hermitian, shifts) is composed of these three and ``Resize``, which zero-pads or trims the signal to ``n``.
+"""
+from __future__ import annotations
+
+from . import _dtype
+from ._backend import xp
+from ._tensor import Tensor
+from .autograd.function import Op
+from ._ops.complex import cj, real
+
+__all__ = ["fft", "ifft", "fft2", "ifft2", "fftn", "ifftn", "rfft", "irfft", "rfft2", "irfft2", "rfftn", "irfftn",
+           "hfft", "ihfft", "hfft2", "ihfft2", "hfftn", "ihfftn", "fftshift", "ifftshift", "fftfreq", "rfftfreq"]
+
+# the adjoint of a transform scaled 1 (norm "backward" forward) is the other direction scaled 1 ("forward")
+_DUAL = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
+
+
+def _complex_of(x) -> object:
+    return _dtype.from_np(x.dtype).to_complex().np
+
+
+def _real_of(x) -> object:
+    return _dtype.from_np(x.dtype).to_real().np
+
+
+class Resize(Op):
+    """The signal zero-padded or trimmed to ``sizes`` along ``dims`` (its own adjoint, sizes swapped)."""
+
+    @staticmethod
+    def forward(x, dims, sizes):
+        shape = list(x.shape)
+        for d, n in zip(dims, sizes):
+            shape[d] = n
+        out = xp.zeros(shape, x.dtype)
+        common = tuple(slice(0, min(a, b)) for a, b in zip(x.shape, shape))
+        out[common] = x[common]
+        return out
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.dims, ctx.sizes = inputs[1], tuple(inputs[0]._data.shape[d] for d in inputs[1])
+
+    @staticmethod
+    def backward(ctx, g):
+        return Resize.apply(g, ctx.dims, ctx.sizes)
+
+
+class C2C(Op):
+    @staticmethod
+    def forward(x, dims, norm, inverse):
+        f = xp.fft.ifftn if inverse else xp.fft.fftn
+        return f(x, axes=dims, norm=norm).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        _, ctx.dims, ctx.norm, ctx.inverse = inputs
+
+    @staticmethod
+    def backward(ctx, g):
+        return C2C.apply(g, ctx.dims, _DUAL[ctx.norm], not ctx.inverse)
+
+
+class R2C(Op):
+    """The one-sided spectrum of a real signal along ``dim``."""
+
+    @staticmethod
+    def forward(x, dim, norm):
+        return xp.fft.rfft(x, axis=dim, norm=norm).astype(_complex_of(x), copy=False)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, ctx.dim, ctx.norm = inputs
+        ctx.n = x._data.shape[ctx.dim]
+
+    @staticmethod
+    def backward(ctx, g):
+        # the missing half of the spectrum does not depend on anything else: its gradient is zero
+        full = Resize.apply(g, (ctx.dim,), (ctx.n,))
+        return real(C2C.apply(full, (ctx.dim,), _DUAL[ctx.norm], True))
+
+
+class C2R(Op):
+    """The real signal of length ``n`` whose one-sided spectrum along ``dim`` is the input (n // 2 + 1 long)."""
+
+    @staticmethod
+    def forward(x, dim, n, norm):
+        return xp.fft.irfft(x, n=n, axis=dim, norm=norm).astype(_real_of(x), copy=False)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        _, ctx.dim, ctx.n, ctx.norm = inputs
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = R2C.apply(g, ctx.dim, _DUAL[ctx.norm])
+        # each coefficient other than the first and (n even) the last stands for itself and its mirror image
+        half = gx._data.shape[ctx.dim]
+        w = xp.ones(half, _real_of(g._data))
+        w[1:ctx.n - half + 1] = 2
+        shape = [1] * g._data.ndim
+        shape[ctx.dim] = half
+        return gx * Tensor._make(w.reshape(shape))
+
+
+# ----------------------------------------------------------------------------- arguments, as torch checks them
+def _norm(norm: str | None) -> str:
+    if norm is None:
+        return "backward"
+    if norm not in _DUAL:
+        raise ValueError(f"Invalid normalization mode: {norm}")
+    return norm
+
+
+def _dims_sizes(x: Tensor, s, dim, op: str) -> tuple:
+    """torch's reading of ``s`` and ``dim``: the transformed dims and their signal lengths (None: as given)."""
+    ndim = x._data.ndim
+    if isinstance(dim, int):
+        dim = (dim,)
+    if isinstance(s, int):
+        s = (s,)
+    if dim is not None:
+        dims = tuple(_wrap(d, ndim) for d in dim)
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"{op}: FFT dims must be unique")
+        if s is not None and len(s) != len(dims):
+            raise RuntimeError(f"{op}: When given, dim and shape arguments must have the same length")
+    elif s is not None:
+        if len(s) > ndim:
+            raise RuntimeError(f"{op}: Got shape with {len(s)} values but input tensor only has {ndim} dimensions.")
+        dims = tuple(range(ndim - len(s), ndim))
+    else:
+        dims = tuple(range(ndim))
+    sizes = None if s is None else tuple(None if n == -1 else _check_n(n) for n in s)
+    return dims, sizes
+
+
+def _wrap(d: int, ndim: int) -> int:
+    if ndim == 0:
+        raise IndexError(f"Dimension specified as {d} but tensor has no dimensions")
+    if not -ndim <= d < ndim:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-ndim}, {ndim - 1}], but got {d})")
+    return d % ndim
+
+
+def _check_n(n: int) -> int:
+    if n < 1:
+        raise RuntimeError(f"Invalid number of data points ({n}) specified")
+    return n
+
+
+def _float(x: Tensor) -> Tensor:
+    return x if x._data.dtype.kind in "fc" else x.to(_dtype.get_default_dtype())
+
+
+def _complex(x: Tensor) -> Tensor:
+    x = _float(x)
+    return x if x._data.dtype.kind == "c" else x.to(x.dtype.to_complex())
+
+
+def _resize(x: Tensor, dims: tuple, sizes) -> Tensor:
+    """``x`` padded or trimmed to ``sizes`` along ``dims`` (None, or a None size: left as it is)."""
+    if sizes is None:
+        return x
+    want = tuple(x._data.shape[d] if n is None else n for d, n in zip(dims, sizes))
+    if want == tuple(x._data.shape[d] for d in dims):
+        return x
+    return Resize.apply(x, dims, want)
+
+
+def _real_input(x: Tensor, op: str) -> Tensor:
+    if x._data.dtype.kind == "c":
+        raise RuntimeError(f"{op} expects a real input tensor, but got {x.dtype}")
+    return _float(x)
+
+
+# ----------------------------------------------------------------------------- complex to complex
+def _c2c(x: Tensor, s, dim, norm, inverse: bool, op: str) -> Tensor:
+    dims, sizes = _dims_sizes(x, s, dim, op)
+    x = _resize(_complex(x), dims, sizes)
+    return C2C.apply(x, dims, _norm(norm), inverse) if dims else x
+
+
+def fft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:
+    """The 1-D discrete Fourier transform."""
+    return _c2c(input, n, (dim,), norm, False, "fft_fft")
+
+
+def ifft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:
+    """The 1-D inverse discrete Fourier transform."""
+    return _c2c(input, n, (dim,), norm, True, "fft_ifft")
+
+
+def fft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None) -> Tensor:
+    """The 2-D discrete Fourier transform."""
+    return _c2c(input, s, dim, norm, False, "fft_fft2")
+
+
+def ifft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None) -> Tensor:
+    """The 2-D inverse discrete Fourier transform."""
+    return _c2c(input, s, dim, norm, True, "fft_ifft2")
+
+
+def fftn(input: Tensor, s=None, dim=None, norm: str | None = None) -> Tensor:
+    """The n-D discrete Fourier transform."""
+    return _c2c(input, s, dim, norm, False, "fft_fftn")
+
+
+def ifftn(input: Tensor, s=None, dim=None, norm: str | None = None) -> Tensor:
+    """The n-D inverse discrete Fourier transform."""
+    return _c2c(input, s, dim, norm, True, "fft_ifftn")
+
+
+# ----------------------------------------------------------------------------- real signals
+def _r2c(x: Tensor, s, dim, norm, op: str) -> Tensor:
+    """rfftn: the one-sided transform along the last of ``dims``, then full ones along the others."""
+    x = _real_input(x, op)
+    dims, sizes = _dims_sizes(x, s, dim, op)
+    if not dims:
+        raise RuntimeError(f"{op} must transform at least one axis")
+    norm = _norm(norm)
+    half = R2C.apply(_resize(x, dims, sizes), dims[-1], norm)
+    return C2C.apply(half, dims[:-1], norm, False) if len(dims) > 1 else half
+
+
+def _c2r(x: Tensor, s, dim, norm, op: str) -> Tensor:
+    """irfftn: the full inverse transforms along all but the last of ``dims``, then the one-sided one."""
+    x = _complex(x)
+    dims, sizes = _dims_sizes(x, s, dim, op)
+    if not dims:
+        raise RuntimeError(f"{op} must transform at least one axis")
+    norm = _norm(norm)
+    last = dims[-1]
+    n = sizes[-1] if sizes is not None and sizes[-1] is not None else 2 * (x._data.shape[last] - 1)
+    _check_n(n)
+    x = _resize(x, dims, (sizes[:-1] if sizes is not None else (None,) * (len(dims) - 1)) + (n // 2 + 1,))
+    if len(dims) > 1:
+        x = C2C.apply(x, dims[:-1], norm, True)
+    return C2R.apply(x, last, n, norm)
+
+
+def rfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:
+    """The 1-D transform of a real signal: the n // 2 + 1 non-negative frequencies."""
+    return _r2c(input, n, (dim,), norm, "fft_rfft")
+
+
+def irfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:
+    """The inverse of ``rfft``: a real signal of length ``n`` (default 2 * (input length - 1))."""
+    return _c2r(input, n, (dim,), norm, "fft_irfft")
+
+
+def rfft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None) -> Tensor:
+    """The 2-D transform of a real signal, one-sided along the last dim."""
+    return _r2c(input, s, dim, norm, "fft_rfft2")
+
+
+def irfft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None) -> Tensor:
+    """The inverse of ``rfft2``."""
+    return _c2r(input, s, dim, norm, "fft_irfft2")
+
+
+def rfftn(input: Tensor, s=None, dim=None, norm: str | None = None) -> Tensor:
+    """The n-D transform of a real signal, one-sided along the last dim."""
+    return _r2c(input, s, dim, norm, "fft_rfftn")
+
+
+def irfftn(input: Tensor, s=None, dim=None, norm: str | None = None) -> Tensor:
+    """The inverse of ``rfftn``."""
+    return _c2r(input, s, dim, norm, "fft_irfftn")
+
+
+# ----------------------------------------------------------------------------- Hermitian signals
+# A signal with a Hermitian-symmetric half has a real spectrum: hfftn is irfftn of the conjugate with the
+# dual scaling, and ihfftn the conjugate of rfftn, as NumPy defines them.
+def hfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:
+    """The transform of a Hermitian-symmetric signal given by its first half: a real spectrum."""
+    return _c2r(cj(_complex(input)), n, (dim,), _DUAL[_norm(norm)], "fft_hfft")
+
+
+def ihfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:
+    """The inverse of ``hfft``: the first half of the inverse transform of a real signal."""
+    return cj(_r2c(input, n, (dim,), _DUAL[_norm(norm)], "fft_ihfft"))
+
+
+def hfft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None) -> Tensor:
+    """The 2-D ``hfft``."""
+    return _c2r(cj(_complex(input)), s, dim, _DUAL[_norm(norm)], "fft_hfft2")
+
+
+def ihfft2(input: Tensor, s=None, dim=(-2, -1), norm: str | None = None) -> Tensor:
+    """The 2-D ``ihfft``."""
+    return cj(_r2c(input, s, dim, _DUAL[_norm(norm)], "fft_ihfft2"))
+
+
+def hfftn(input: Tensor, s=None, dim=None, norm: str | None = None) -> Tensor:
+    """The n-D ``hfft``."""
+    return _c2r(cj(_complex(input)), s, dim, _DUAL[_norm(norm)], "fft_hfftn")
+
+
+def ihfftn(input: Tensor, s=None, dim=None, norm: str | None = None) -> Tensor:
+    """The n-D ``ihfft``."""
+    return cj(_r2c(input, s, dim, _DUAL[_norm(norm)], "fft_ihfftn"))
+
+
+# ----------------------------------------------------------------------------- helpers
+def _shift(x: Tensor, dim, sign: int) -> Tensor:
+    dims = tuple(range(x._data.ndim)) if dim is None else ((dim,) if isinstance(dim, int) else tuple(dim))
+    return x.roll(tuple(sign * (x._data.shape[d] // 2) for d in dims), dims) if dims else x
+
+
+def fftshift(input: Tensor, dim=None) -> Tensor:
+    """The zero frequency moved to the middle of ``dim`` (all dims by default)."""
+    return _shift(input, dim, 1)
+
+
+def ifftshift(input: Tensor, dim=None) -> Tensor:
+    """The inverse of ``fftshift``."""
+    return _shift(input, dim, -1)
+
+
+def _freq(k, n: int, d: float, dtype, requires_grad: bool) -> Tensor:
+    # torch multiplies the integers by 1 / (n d) in the result's dtype
+    dt = (_dtype.get_default_dtype() if dtype is None else _dtype.as_dtype(dtype)).np
+    t = Tensor._make(k.astype(dt) * dt.type(1.0 / (n * d)))
+    return t.requires_grad_(True) if requires_grad else t
+
+
+def fftfreq(n: int, d: float = 1.0, *, dtype=None, layout=None, device=None, requires_grad: bool = False) -> Tensor:
+    """The sample frequencies of an ``n``-point transform with sample spacing ``d``."""
+    k = xp.concatenate([xp.arange((n - 1) // 2 + 1), xp.arange(-(n // 2), 0)])
+    return _freq(k, n, d, dtype, requires_grad)
+
+
+def rfftfreq(n: int, d: float = 1.0, *, dtype=None, layout=None, device=None, requires_grad: bool = False) -> Tensor:
+    """The non-negative sample frequencies of an ``n``-point ``rfft``."""
+    return _freq(xp.arange(n // 2 + 1), n, d, dtype, requires_grad)
