@@ -187,6 +187,9 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     logp = F.log_softmax(input, cdim)
     wshape = (c,) + (1,) * (input.dim() - cdim - 1)  # broadcasts a class weight over the class dim
     if target.is_floating_point():
+        if target.shape != input.shape and cdim == 1 and target.dim() >= 1 and target.shape[0] != input.shape[0]:
+            raise ValueError(f"cross_entropy: Expected input batch_size ({input.shape[0]}) to match target "
+                             f"batch_size ({target.shape[0]}).")
         if target.shape != input.shape:
             raise RuntimeError(f"cross_entropy: expected target of shape {list(input.shape)} (class probabilities) "
                                f"but got {list(target.shape)}")

@@ -25,6 +25,7 @@ from .fold import Unfold, Fold
 from .rnn import RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell, GRUCell
 from .attention import MultiheadAttention
 from ._fractional import FractionalMaxPool2d, FractionalMaxPool3d
+from ._linear_cross_entropy import LinearCrossEntropyLoss, LinearCrossEntropyOptions
 from .transformer import (TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer, TransformerDecoder,
                           Transformer)
 from .loss import (L1Loss, MSELoss, SmoothL1Loss, HuberLoss, NLLLoss, CrossEntropyLoss, BCELoss, BCEWithLogitsLoss,
