@@ -119,8 +119,13 @@ class Inv(Op):
 
     @staticmethod
     def backward(ctx, g):
-        Yt = _T(ctx.output)
-        return -Matmul.apply(Matmul.apply(Yt, g), Yt)
+        return _inv_grad(ctx.output, g)
+
+
+def _inv_grad(Y: Tensor, g: Tensor) -> Tensor:
+    """The gradient of A through its inverse Y: -Y^T g Y^T."""
+    Yt = _T(Y)
+    return -Matmul.apply(Matmul.apply(Yt, g), Yt)
 
 
 @register("inverse")
@@ -201,9 +206,14 @@ class Solve(Op):
     @staticmethod
     def backward(ctx, g):
         A, = ctx.saved_tensors
-        gB = Solve.apply(_T(A), g)
-        gA = -Matmul.apply(gB, _T(ctx.output))
-        return sum_to(gA, ctx.shapes[0]), sum_to(gB, ctx.shapes[1])
+        return _solve_grad(A, ctx.output, g, ctx.shapes)
+
+
+def _solve_grad(A: Tensor, X: Tensor, g: Tensor, shapes) -> tuple:
+    """The gradients of A and B through X = A^{-1} B."""
+    gB = Solve.apply(_T(A), g)
+    gA = -Matmul.apply(gB, _T(X))
+    return sum_to(gA, shapes[0]), sum_to(gB, shapes[1])
 
 
 def solve(A: Tensor, B: Tensor, *, left: bool = True, out=None) -> Tensor:
@@ -234,14 +244,18 @@ class Cholesky(Op):
 
     @staticmethod
     def backward(ctx, g):
-        L = ctx.output
-        n = L._data.shape[-1]
-        lower = xp.tril(xp.ones((n, n), dtype=L._data.dtype))
-        phi = _const(lower - 0.5 * xp.eye(n, dtype=L._data.dtype))  # lower triangle, halved diagonal
-        P = Matmul.apply(_T(L), g * _const(lower)) * phi
-        Linv = inv(L)
-        S = Matmul.apply(Matmul.apply(_T(Linv), P), Linv)
-        return (S + _T(S)) * 0.5
+        return _cholesky_grad(ctx.output, g)
+
+
+def _cholesky_grad(L: Tensor, g: Tensor) -> Tensor:
+    """The gradient of A through its Cholesky factor L (A = L L^T), symmetrised as torch's."""
+    n = L._data.shape[-1]
+    lower = xp.tril(xp.ones((n, n), dtype=L._data.dtype))
+    phi = _const(lower - 0.5 * xp.eye(n, dtype=L._data.dtype))  # lower triangle, halved diagonal
+    P = Matmul.apply(_T(L), g * _const(lower)) * phi
+    Linv = inv(L)
+    S = Matmul.apply(Matmul.apply(_T(Linv), P), Linv)
+    return (S + _T(S)) * 0.5
 
 
 def cholesky(A: Tensor, *, upper: bool = False, out=None) -> Tensor:
@@ -895,6 +909,12 @@ def _getrf(A):
     return a.reshape(A.shape), piv.reshape(batch + (k,))
 
 
+def _lu_info(LU):
+    """LAPACK's info per matrix: the 1-based index of the first zero on U's diagonal, 0 if none."""
+    zero = xp.diagonal(LU, 0, -2, -1) == 0
+    return xp.where(zero.any(-1), zero.argmax(-1) + 1, 0).astype(xp.int32)
+
+
 def _permutation(piv, m: int, dtype):
     """The matrix P with ``A = P L U`` from LAPACK's sequence of row swaps."""
     flat = piv.reshape(-1, piv.shape[-1]) if piv.ndim else piv.reshape(1, -1)
@@ -920,7 +940,8 @@ class LUFactor(Op):
 
     @staticmethod
     def forward(A):
-        return _getrf(A)
+        LU, piv = _getrf(A)
+        return LU, piv, _lu_info(LU)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -957,7 +978,10 @@ def lu_factor(A: Tensor, *, pivot: bool = True, out=None) -> LUFactorResult:
     _square(A, "linalg.lu_factor", square=False)
     if not pivot:
         raise RuntimeError("linalg.lu_factor: LU without pivoting is not implemented on the CPU")
-    return LUFactorResult(*LUFactor.apply(A))
+    from ._ops.linalg_ex import _lu_raise
+    LU, piv, info = LUFactor.apply(A)
+    _lu_raise(info._data, "torch.linalg.lu_factor")
+    return LUFactorResult(LU, piv)
 
 
 def _unpack_tensors(LU: Tensor):
@@ -973,7 +997,7 @@ def lu(A: Tensor, *, pivot: bool = True, out=None) -> LUResult:
     _square(A, "linalg.lu", square=False)
     if not pivot:
         raise RuntimeError("linalg.lu: LU without pivoting is not implemented on the CPU")
-    LU, piv = LUFactor.apply(A)
+    LU, piv, _ = LUFactor.apply(A)
     L, U = _unpack_tensors(LU)
     return LUResult(_permutation_of(piv, A), L, U)
 
@@ -1011,11 +1035,16 @@ def _torch_lu_solve(b: Tensor, LU_data: Tensor, LU_pivots: Tensor, *, out=None) 
 
 @register("lu")
 def _torch_lu(A: Tensor, pivot: bool = True, get_infos: bool = False, out=None):
-    """torch.lu (deprecated): (LU, pivots), and the LAPACK infos (zeros) if asked."""
-    LU, piv = lu_factor(A, pivot=pivot)
-    if get_infos:
-        return LU, piv, _const(xp.zeros(A._data.shape[:-2], dtype=xp.int32))
-    return LU, piv
+    """torch.lu (deprecated): (LU, pivots), and LAPACK's infos if asked."""
+    from ._ops.linalg_ex import lu_factor_ex
+    LU, piv, info = lu_factor_ex(A, pivot=pivot)
+    return (LU, piv, info) if get_infos else (LU, piv)
 
 
 __all__ += ["multi_dot", "matrix_exp", "solve_triangular", "lstsq", "lu_factor", "lu", "lu_solve"]
+
+# the rest of torch.linalg, in ember/_ops/linalg_ex.py (it builds on the ops above)
+from ._ops.linalg_ex import (inv_ex, solve_ex, cholesky_ex, lu_factor_ex, tensorinv, tensorsolve, cond,  # noqa: E402
+                             vecdot, vander, diagonal)
+__all__ += ["inv_ex", "solve_ex", "cholesky_ex", "lu_factor_ex", "tensorinv", "tensorsolve", "cond", "vecdot",
+            "vander", "diagonal"]

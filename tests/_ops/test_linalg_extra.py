@@ -1,4 +1,6 @@
 """Linear algebra and nn math beyond the spec table: errors, named results, one_hot, normalize, in-place flags."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -220,9 +222,10 @@ def test_pinv_gradients_at_rank_deficient_and_hermitian_inputs(shape, rank, herm
 
 
 @pytest.mark.parametrize("fn,shape", [("lu", (4, 4)), ("lu", (2, 3, 3)), ("lu_factor", (4, 4)), ("qr", (3, 5)),
-                                      ("qr_complete", (2, 3, 6)), ("qr", (5, 3))])
+                                      ("qr_complete", (2, 3, 6)), ("qr", (5, 3)), ("lu", (3, 5)), ("lu", (2, 5, 3)),
+                                      ("lu_factor", (3, 5)), ("lu_factor", (5, 3))])
 def test_lu_and_wide_qr_are_differentiable_as_torch(fn, shape):
-    """Gradients and second derivatives of linalg.lu / lu_factor (square) and qr of a wide matrix."""
+    """Gradients and second derivatives of linalg.lu / lu_factor (square, wide, tall) and qr of a wide matrix."""
     a = np.random.default_rng(6).normal(size=shape)
     out = {}
     for lib in (torch, ember):
@@ -240,3 +243,129 @@ def test_lu_and_wide_qr_are_differentiable_as_torch(fn, shape):
         out[lib.__name__] = [o.detach().numpy() for o in outs] + [g.detach().numpy(), gg.numpy()]
     for e, t in zip(out["ember"], out["torch"]):
         np.testing.assert_allclose(e, t, rtol=1e-8, atol=1e-8)
+
+
+def _both(fn, *arrays, grad=True):
+    """fn(lib, *tensors) under torch and ember: outputs, and (with grad) the gradients and second
+    derivatives of a fixed weighted sum of the floating outputs."""
+    out = {}
+    for lib in (torch, ember):
+        xs = [lib.tensor(a, requires_grad=grad and a.dtype.kind == "f") for a in arrays]
+        res = fn(lib, *xs)
+        res = list(res) if isinstance(res, tuple) else [res]
+        vals = [r.detach().numpy() for r in res]
+        if grad:
+            diff = [r for r in res if r.requires_grad]
+            loss = sum((r * lib.tensor(np.cos(np.arange(r.numel()) + k).reshape(tuple(r.shape)))).sum()
+                       for k, r in enumerate(diff))
+            ins = [x for x in xs if x.requires_grad]
+            g = lib.autograd.grad(loss, ins, create_graph=True)
+            vals += [gi.detach().numpy() for gi in g]
+            if any(gi.requires_grad for gi in g):  # a linear map's gradient is constant
+                vals += [gi.numpy() for gi in lib.autograd.grad(sum((gi * gi).sum() for gi in g), ins)]
+        out[lib.__name__] = vals
+    for e, t in zip(out["ember"], out["torch"]):
+        assert e.dtype == t.dtype and e.shape == t.shape
+        np.testing.assert_allclose(e, t, rtol=1e-7, atol=1e-8)
+    return out["ember"]
+
+
+def test_slogdet_sign_matrix_power_zero_and_lstsq_residuals_carry_graph():
+    """Outputs with zero gradient still require grad, as torch's (slogdet's sign, A^0, empty residuals)."""
+    a = np.random.default_rng(7).normal(size=(2, 3, 3))
+    _both(lambda lib, A: lib.linalg.slogdet(A), a)
+    _both(lambda lib, A: lib.linalg.matrix_power(A, 0) + A, a)
+    for lib in (torch, ember):
+        A = lib.tensor(a[0], requires_grad=True)
+        assert lib.linalg.slogdet(A).sign.requires_grad and lib.linalg.matrix_power(A, 0).requires_grad
+        assert lib.linalg.lstsq(A, A).residuals.requires_grad
+
+
+@pytest.mark.parametrize("name", ["inv_ex", "solve_ex", "cholesky_ex", "lu_factor_ex"])
+def test_ex_variants_match_torch_with_info_and_gradients(name):
+    """The _ex variants: values, int32 info and gradients as torch's on invertible / PD batches."""
+    rng = np.random.default_rng(8)
+    a = rng.normal(size=(2, 4, 4))
+    if name == "cholesky_ex":
+        a = a @ np.swapaxes(a, -1, -2) + 4 * np.eye(4)
+    args = (a, rng.normal(size=(2, 4, 3))) if name == "solve_ex" else (a,)
+    res = _both(lambda lib, *xs: getattr(lib.linalg, name)(*xs), *args)
+    info = res[{"lu_factor_ex": 2}.get(name, 1)]
+    assert info.dtype == np.int32 and not info.any()
+
+
+def test_ex_variants_report_singular_and_indefinite_matrices_as_torch():
+    """info is LAPACK's (first zero pivot, order of the failing minor); check_errors raises torch's class."""
+    sing = np.array([[1., 2., 3.], [2., 4., 6.], [1., 0., 1.]])
+    indef = np.array([[4., 2., 1.], [2., 1., 0.], [1., 0., 3.]])
+    batch = np.stack([np.eye(3), sing])
+    _both(lambda lib, A: lib.linalg.lu_factor_ex(A), sing, grad=False)
+    _both(lambda lib, A: lib.linalg.cholesky_ex(A), indef, grad=False)  # the partial factor, as LAPACK's
+    _both(lambda lib, A: lib.linalg.cholesky_ex(A, upper=True), indef, grad=False)
+    for lib in (torch, ember):
+        assert lib.linalg.inv_ex(lib.tensor(batch)).info.tolist() == [0, 3]
+        assert lib.linalg.solve_ex(lib.tensor(batch), lib.tensor(np.ones(3))).info.tolist() == [0, 3]
+        with pytest.raises(lib.linalg.LinAlgError, match=r"\(Batch element 1\): The diagonal element 3 is zero"):
+            lib.linalg.inv_ex(lib.tensor(batch), check_errors=True)
+        with pytest.raises(lib.linalg.LinAlgError, match="leading minor of order 2 is not positive-definite"):
+            lib.linalg.cholesky_ex(lib.tensor(indef), check_errors=True)
+        with pytest.raises(RuntimeError, match=r"U\[3,3\] is zero"):
+            lib.linalg.lu_factor(lib.tensor(sing))
+
+
+@pytest.mark.parametrize("fn,shapes", [
+    (lambda lib, A: lib.linalg.tensorinv(A, ind=1), [(6, 2, 3)]),
+    (lambda lib, A, B: lib.linalg.tensorsolve(A, B), [(2, 3, 6), (2, 3)]),
+    (lambda lib, A, B: lib.linalg.tensorsolve(A, B, dims=(0,)), [(6, 2, 3), (2, 3)]),
+    (lambda lib, A: lib.linalg.cond(A), [(2, 3, 5)]),
+    (lambda lib, A: lib.linalg.cond(A, -2), [(4, 3)]),
+    (lambda lib, A: lib.linalg.cond(A, "nuc"), [(2, 3, 3)]),
+    (lambda lib, x, y: lib.linalg.vecdot(x, y, dim=0), [(3, 1), (3, 4)]),
+    (lambda lib, x: lib.linalg.vander(x, N=4), [(2, 3)]),
+    (lambda lib, A: lib.linalg.diagonal(A, offset=1, dim1=0, dim2=2), [(3, 2, 4)]),
+    (lambda lib, A: lib.pinverse(A, rcond=0.3), [(4, 3)]),
+    (lambda lib, A: A.pinverse(), [(2, 3, 4)]),
+])
+def test_more_linalg_functions_match_torch(fn, shapes):
+    """tensorinv/tensorsolve, cond (every norm family), vecdot, vander, diagonal, pinverse: values,
+    gradients and second derivatives as torch's."""
+    rng = np.random.default_rng(9)
+    _both(fn, *[rng.normal(size=s) for s in shapes])
+
+
+def test_vander_at_zero_and_of_integers_as_torch():
+    """vander's gradient is exact at x = 0 (no 0 * inf) and integer inputs promote to int64, as torch's."""
+    _both(lambda lib, x: lib.linalg.vander(x), np.array([0.0, 2.0, -1.5]))
+    _both(lambda lib, x: lib.linalg.vander(x, N=3), np.array([[1, 2], [3, -4]], np.int32), grad=False)
+
+
+@pytest.mark.parametrize("p", [1, "fro", -math.inf])
+def test_cond_through_the_inverse_as_torch(p):
+    """cond in the 1, fro, inf norms, through inv_ex (torch 2.13's own backward fails there: it writes
+    inv_ex's output in place, so only values are compared)."""
+    _both(lambda lib, A: lib.linalg.cond(A, p), np.random.default_rng(10).normal(size=(2, 3, 3)), grad=False)
+
+
+def test_singular_cond_is_inf_as_torch():
+    sing = np.array([[1., 2., 3.], [2., 4., 6.], [1., 0., 1.]])
+    for p in ("fro", 1, math.inf):
+        _both(lambda lib, A: lib.linalg.cond(A, p), sing, grad=False)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda lib: lib.linalg.cond(lib.ones(2, 3), 1),
+    lambda lib: lib.linalg.cond(lib.ones(3, 3), 3),
+    lambda lib: lib.linalg.tensorinv(lib.ones(2, 3, 4), 0),
+    lambda lib: lib.linalg.tensorinv(lib.ones(2, 3, 4), 1),
+    lambda lib: lib.linalg.tensorsolve(lib.ones(2, 3, 4), lib.ones(2, 3)),
+    lambda lib: lib.linalg.vecdot(lib.ones(3), lib.ones(3, dtype=lib.float64)),
+    lambda lib: lib.linalg.vander(lib.ones(3), N=1),
+    lambda lib: lib.cov(lib.ones(5), fweights=lib.ones(5)),
+    lambda lib: lib.cov(lib.ones(5), aweights=-lib.ones(5)),
+])
+def test_more_linalg_errors_are_torchs(fn):
+    with pytest.raises(RuntimeError) as te:
+        fn(torch)
+    with pytest.raises(RuntimeError) as ee:
+        fn(ember)
+    assert str(ee.value) == str(te.value)
