@@ -16,7 +16,25 @@ for _alias, _target in INPLACE_ALIASES.items():
 for _name in ("cumsum", "cumprod"):
     setattr(Tensor, _name + "_", inplace_method(FUNCTIONS[_name], _name + "_"))
 
-# functions torch has under a second name
-for _alias, _target in {"sgn": "sign"}.items():
+# functions torch has under a second name (unsafe_* skip view tracking in torch; ember's views are cheap)
+for _alias, _target in {"sgn": "sign", "unsafe_chunk": "chunk", "unsafe_split": "split"}.items():
     FUNCTIONS[_alias] = FUNCTIONS[_target]
     setattr(Tensor, _alias, getattr(Tensor, _target))
+
+
+def _copy_of(name: str, view):
+    """torch's ``<view>_copy``: the view op's result as new memory (a tuple of views, each copied)."""
+    def fn(input: Tensor, *args, **kwargs):
+        out = view(input, *args, **kwargs)
+        return tuple(t.clone() for t in out) if isinstance(out, (tuple, list)) else out.clone()
+    fn.__name__ = name + "_copy"
+    fn.__doc__ = f"A copy of what ``{name}`` views, sharing no memory with ``input``."
+    return fn
+
+
+_VIEWS = {name: getattr(Tensor, name) for name in ("as_strided", "diagonal", "expand", "permute", "split_with_sizes",
+                                                    "squeeze", "t", "transpose", "unbind", "unfold", "unsqueeze",
+                                                    "view")}
+_VIEWS["alias"] = lambda input: input.view_as(input)
+for _name, _view in _VIEWS.items():
+    FUNCTIONS[_name + "_copy"] = _copy_of(_name, _view)

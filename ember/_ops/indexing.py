@@ -10,6 +10,7 @@ other primitive: its gradients are weights on ``g`` computed once in forward.
 """
 from __future__ import annotations
 
+import functools
 import re
 
 from .._backend import ndarray, xp
@@ -120,6 +121,24 @@ def _sum_to_value(g: Tensor, vshape) -> Tensor:
         core = core[1:]
     g = sum_to(g, core)
     return g.reshape(vshape) if core != tuple(vshape) else g
+
+
+def write_out(op: str, result, out, *inputs):
+    """torch's ``out=``: ``result`` (a tensor or a tuple of them) copied into ``out``, resized to it.
+    ``out`` must have the result's dtype and share no memory with an input, as torch checks."""
+    if out is None:
+        return result
+    if isinstance(result, tuple):
+        return type(result)(*(write_out(op, r, o, *inputs) for r, o in zip(result, out)))
+    if out._data.dtype != result._data.dtype:
+        raise RuntimeError(f"{op}: Expected out tensor to have dtype {result.dtype}, but got {out.dtype} instead")
+    if any(isinstance(t, Tensor) and xp.shares_memory(out._data, t._data) for t in inputs):
+        raise RuntimeError(f"{op}: unsupported operation: some elements of the input tensor and the written-to "
+                           "tensor refer to a single memory location. Please clone() the tensor before performing "
+                           "the operation.")
+    if out._data.shape != result._data.shape:
+        out.resize_(result._data.shape)
+    return out.copy_(result)
 
 
 # ----------------------------------------------------------------------------- x[index]
@@ -269,7 +288,8 @@ def __setitem__(self: Tensor, index, value) -> None:
                         f"{self.type()}".replace("builtins.", ""))
     try:
         split = _split_ints(idx)
-        if state.enabled and (self._requires_grad or isinstance(value, Tensor) and value._requires_grad):
+        if (state.enabled and (self._requires_grad or isinstance(value, Tensor) and value._requires_grad)
+                or getattr(self, "_phys", None) is not None):  # (inside vmap: as an op, which vmap batches)
             if split is not None:  # write into the int-selected part, then put that part back
                 value = IndexPut.apply(Index.apply(self, split[0]), value, split[1], False)
                 idx = split[0]
@@ -310,7 +330,7 @@ def _along(index: ndarray, dim: int) -> tuple:
 
 def _check_index(op: str, x: Tensor, dim: int, index: Tensor, src=None, who: str = "self") -> None:
     """torch's checks of a gather/scatter index: dtype, rank, sizes, bounds."""
-    if index.dtype.name not in _INT_KINDS:
+    if index.dtype.name not in _INT_KINDS and index._data.size:  # torch accepts an empty index of any dtype
         raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index")
     xs, ishape = x._data.shape, index._data.shape
     if len(ishape) != len(xs) and index._data.size:
@@ -350,13 +370,15 @@ def _src_part(src: Tensor, shape) -> Tensor:
 
 
 @register()
-def gather(input, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
+def gather(input, dim: int, index, *, sparse_grad: bool = False, out=None) -> Tensor:
     """``out[i][j] = input[index[i][j]][j]`` (for ``dim=0``), and likewise along any dim."""
     dim = wrap_dim(dim, input._data.ndim, "gather")
     _check_index("gather", input, dim, index, who="input")
     if not input._data.ndim:
-        return Index.apply(input.reshape(1), (index._data.reshape(1),)).reshape(())
-    return Index.apply(input, _along(index._data, dim))
+        result = Index.apply(input.reshape(1), (index._data.reshape(1),)).reshape(())
+    else:
+        result = Index.apply(input, _along(index._data, dim))
+    return write_out("gather", result, out, input, index)
 
 
 @register(inplace="scatter_")
@@ -530,8 +552,22 @@ def _at_dim(dim: int, index: ndarray) -> tuple:
     return (slice(None),) * dim + (index, Ellipsis)
 
 
+def _scalar_as_vector(with_source: bool):
+    """torch runs an index_* op on a 0-d input as on a vector of one (a 0-d source too): so does ember."""
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapped(input, dim, index, *args, **kwargs):
+            if input._data.ndim:
+                return fn(input, dim, index, *args, **kwargs)
+            if with_source and args and isinstance(args[0], Tensor) and not args[0]._data.ndim:
+                args = (args[0].reshape(1),) + args[1:]
+            return fn(input.reshape(1), dim, index, *args, **kwargs).reshape(())
+        return wrapped
+    return deco
+
+
 @register()
-def index_select(input, dim: int, index) -> Tensor:
+def index_select(input, dim: int, index, *, out=None) -> Tensor:
     """The slices of ``input`` at positions ``index`` along ``dim``."""
     dim = wrap_dim(dim, input._data.ndim, "index_select")
     i = _vector_index("index_select", index)
@@ -539,8 +575,10 @@ def index_select(input, dim: int, index) -> Tensor:
     if i.size and (i.min() < 0 or i.max() >= size):
         raise IndexError("index out of range in self")
     if not input._data.ndim:
-        return Index.apply(input.reshape(1), (i,)).reshape(())
-    return Index.apply(input, _at_dim(dim, i))
+        result = Index.apply(input.reshape(1), (i,)).reshape(())
+    else:
+        result = Index.apply(input, _at_dim(dim, i))
+    return write_out("index_select", result, out, input, index)
 
 
 def _index_source(op: str, input: Tensor, dim: int, index: Tensor, source: Tensor, accumulate: bool):
@@ -574,19 +612,24 @@ def _index_source(op: str, input: Tensor, dim: int, index: Tensor, source: Tenso
 
 
 @register(inplace="index_add_")
+@_scalar_as_vector(True)
 def index_add(input, dim: int, index, source, *, alpha=1) -> Tensor:
     """A copy of ``input`` with ``alpha * source`` added at positions ``index`` along ``dim``."""
     idx = _index_source("index_add_", input, dim, index, source, True)
+    if alpha != 1 and input._data.dtype.kind != "f":  # alpha in the input's dtype, wrapping as torch's
+        alpha = Tensor._make(xp.asarray(alpha).astype(input._data.dtype))
     return IndexPut.apply(input, source if alpha == 1 else source * alpha, idx, True)
 
 
 @register(inplace="index_copy_")
+@_scalar_as_vector(True)
 def index_copy(input, dim: int, index, source) -> Tensor:
     """A copy of ``input`` with the slices of ``source`` written at positions ``index`` along ``dim``."""
     return IndexPut.apply(input, source, _index_source("index_copy_", input, dim, index, source, False), False)
 
 
 @register(inplace="index_fill_")
+@_scalar_as_vector(False)
 def index_fill(input, dim: int, index, value) -> Tensor:
     """A copy of ``input`` with ``value`` written at positions ``index`` along ``dim``."""
     dim = wrap_dim(dim, input._data.ndim, "index_fill")
@@ -617,6 +660,9 @@ _C_NAMES = {"int64": "long int", "int32": "int", "int16": "short int", "int8": "
 
 def _broadcast_mask(op: str, input: Tensor, mask: Tensor):
     """``input`` and the mask's array, broadcast to their common shape."""
+    if getattr(mask, "_phys", None) is not None:  # a mask batched by vmap has no single array to index with
+        raise RuntimeError(f"vmap: {op}() with a batched mask has no batching rule in ember yet (see docs/func.md); "
+                           "use where(mask, value, input) instead")
     try:
         shape = xp.broadcast_shapes(input._data.shape, mask._data.shape)
     except ValueError:
@@ -633,17 +679,23 @@ def masked_fill(input, mask, value) -> Tensor:
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
                            f"{_C_NAMES.get(mask.dtype.name, mask.dtype.name)}")
     value = _fill_value("masked_fill_", input, value)
+    if getattr(mask, "_phys", None) is not None:  # a mask batched by vmap: as an elementwise op, which vmap batches
+        if not isinstance(value, Tensor):
+            value = Tensor._make(xp.asarray(value, input._data.dtype))
+        from .common import FUNCTIONS
+        return FUNCTIONS["where"](mask, value, input)
     input, m = _broadcast_mask("masked_fill", input, mask)
     return IndexPut.apply(input, value, (m,), False)
 
 
 @register()
-def masked_select(input, mask) -> Tensor:
+def masked_select(input, mask, *, out=None) -> Tensor:
     """The elements of ``input`` where the (broadcast) bool ``mask`` is True, as a vector."""
     if mask.dtype.name != "bool":
         raise RuntimeError("masked_select: expected BoolTensor for mask")
-    input, m = _broadcast_mask("masked_select", input, mask)
-    return Index.apply(input, (m,))
+    x, m = _broadcast_mask("masked_select", input, mask)
+    result = Index.apply(x, (m,))
+    return write_out("masked_select", result, out, input, mask)
 
 
 # ----------------------------------------------------------------------------- flat indexing
@@ -658,9 +710,10 @@ def _flat_index(op: str, input: Tensor, index: Tensor) -> ndarray:
 
 
 @register()
-def take(input, index) -> Tensor:
+def take(input, index, *, out=None) -> Tensor:
     """``input`` read as a flat vector at ``index`` (negative positions count from the end)."""
-    return Index.apply(input.reshape(-1), (_flat_index("take", input, index),))
+    result = Index.apply(input.reshape(-1), (_flat_index("take", input, index),))
+    return write_out("take", result, out, input, index)
 
 
 @register(inplace="put_")
@@ -765,6 +818,7 @@ def masked_scatter(input, mask, source) -> Tensor:
 
 
 @register(inplace="index_reduce_")
+@_scalar_as_vector(True)
 def index_reduce(input, dim: int, index, source, reduce: str, *, include_self: bool = True) -> Tensor:
     """Reduce the slices of ``source`` into a copy of ``input`` at positions ``index`` along ``dim``."""
     if reduce not in ("prod", "mean", "amax", "amin"):

@@ -13,8 +13,9 @@ import math
 from .. import _dtype
 from .._backend import xp
 from .._tensor import Tensor, Size
-from ..autograd.function import Op
-from .common import FUNCTIONS, register, norm_dims, wrap_dim, broadcast_error, sum_to, check_inplace, inplace_method
+from ..autograd.function import Op, _root
+from .common import (FUNCTIONS, register, norm_dims, wrap_dim, broadcast_error, sum_to, check_inplace, inplace_method,
+                     _offsets)
 
 
 def _shape_arg(shape) -> tuple:
@@ -520,29 +521,37 @@ atleast_2d = _atleast(2, lambda s: (1,) * (2 - len(s)) + s)
 atleast_3d = _atleast(3, lambda s: {0: (1, 1, 1), 1: (1, *s, 1), 2: (*s, 1)}[len(s)])
 
 
+def _nonempty(op: str, tensors) -> list:
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError(f"{op} expects a non-empty TensorList")
+    return tensors
+
+
 @register(method=False)
 def hstack(tensors) -> Tensor:
     """Join along dim 1 (dim 0 for 1-D tensors)."""
-    ts = atleast_1d(list(tensors))
+    ts = atleast_1d(_nonempty("hstack", tensors))
     return cat(ts, 0 if ts[0]._data.ndim == 1 else 1)
 
 
 @register(method=False, aliases=("row_stack",))
 def vstack(tensors) -> Tensor:
     """Join along dim 0, treating 1-D tensors as rows."""
-    return cat(atleast_2d(list(tensors)), 0)
+    return cat(atleast_2d(_nonempty("vstack", tensors)), 0)
 
 
 @register(method=False)
 def dstack(tensors) -> Tensor:
     """Join along dim 2 (depth)."""
-    return cat(atleast_3d(list(tensors)), 2)
+    return cat(atleast_3d(_nonempty("dstack", tensors)), 2)
 
 
 @register(method=False)
 def column_stack(tensors) -> Tensor:
     """Join along dim 1, treating 0-D and 1-D tensors as columns."""
-    return cat([reshape(x, (x._data.size, 1)) if x._data.ndim <= 1 else x for x in tensors], 1)
+    return cat([reshape(x, (x._data.size, 1)) if x._data.ndim <= 1 else x for x in _nonempty("column_stack", tensors)],
+               1)
 
 
 @register()
@@ -591,8 +600,16 @@ def tensor_split(input, indices_or_sections, dim: int = 0) -> tuple:
         raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims")
     d = wrap_dim(dim, input._data.ndim)
     n = input._data.shape[d]
-    if isinstance(indices_or_sections, (int, xp.integer)) or (
-            isinstance(indices_or_sections, Tensor) and indices_or_sections._data.ndim == 0):
+    if isinstance(indices_or_sections, Tensor):
+        t = indices_or_sections
+        if t.dtype.name != "int64":
+            raise RuntimeError("tensor_split expected tensor_indices_or_sections to have dtype of long, but got "
+                               f"{t.dtype}")
+        if t._data.ndim > 1:
+            raise RuntimeError("tensor_split expected tensor_indices_or_sections to be a zero-dimensional or "
+                               f"one-dimensional tensor, but got a tensor with {t._data.ndim} dims")
+        indices_or_sections = t._data.item() if t._data.ndim == 0 else t._data.tolist()
+    if isinstance(indices_or_sections, (int, xp.integer)):
         k = int(indices_or_sections)
         if k <= 0:
             raise RuntimeError(f"number of sections must be larger than 0, got {k}")
@@ -635,6 +652,8 @@ def narrow(input, dim: int, start, length: int) -> Tensor:
         raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
     d = wrap_dim(dim, input._data.ndim)
     n = input._data.shape[d]
+    if isinstance(start, Tensor) and (start._data.ndim or start._data.dtype.kind not in "iu"):
+        raise RuntimeError("start must be an 0-dim integral Tensor.")
     start, length = int(start), int(length)
     if not -n <= start <= n:
         raise IndexError(f"start out of range (expected to be in range of [{-n}, {n}], but got {start})")
@@ -996,6 +1015,10 @@ def _split_along(name: str, dim: int, min_dims: int, doc: str):
             raise RuntimeError(f"torch.{name} requires a tensor with at least {min_dims} dimension, but got a tensor "
                                f"with {nd} dimensions!")
         d = 0 if name == "hsplit" and nd == 1 else dim
+        if not isinstance(indices_or_sections, (int, xp.integer, list, tuple)):
+            raise TypeError(f"{name}() received an invalid combination of arguments - got (Tensor, "
+                            f"{type(indices_or_sections).__name__}), but expected (Tensor input, int sections) or "
+                            "(Tensor input, tuple of ints indices)")
         if isinstance(indices_or_sections, (int, xp.integer)):
             k, n = int(indices_or_sections), input._data.shape[d]
             if k == 0 or n % k:
@@ -1061,6 +1084,9 @@ def sum_to_size(self, *size) -> Tensor:
 @register()
 def narrow_copy(input, dim: int, start: int, length: int) -> Tensor:
     """A copy of :func:`narrow`'s view."""
+    if input._data.ndim and dim >= input._data.ndim:  # torch's narrow_copy checks this one apart
+        raise RuntimeError(f"narrow_copy(): Expected dim < static_cast<int64_t>(self_sizes.size()) to be true, but "
+                           f"got false. (dim {dim}, {input._data.ndim} dims)")
     return narrow(input, dim, start, length).clone()
 
 
@@ -1103,3 +1129,105 @@ def vander(x, N: int | None = None, increasing: bool = False) -> Tensor:
     ones = Tensor._make(xp.ones((x._data.shape[0], 1), dtype=x._data.dtype))
     powers = cat([ones, x.reshape(-1, 1).expand(x._data.shape[0], n - 1)], 1).cumprod(1)
     return powers if increasing else flip(powers, 1)
+
+
+@register(name="slice", method=False)
+def slice_(input, dim: int = 0, start: int | None = None, end: int | None = None, step: int = 1) -> Tensor:
+    """``input[..., start:end:step]`` along ``dim`` (a view), as aten's ``slice``."""
+    if step <= 0:
+        raise RuntimeError("slice step must be positive")
+    d = wrap_dim(dim, input._data.ndim, "slice")
+    return input[(slice(None),) * d + (slice(start, end, step),)]
+
+
+# ----------------------------------------------------------------------------- as_strided: any geometry on the memory
+# A tensor's storage is the memory of its root array (the one that owns it); as_strided lays a new size and
+# stride over it from a storage offset, as torch's. Its gradient goes through the storage: the output's
+# gradient is added at each element's storage position, and the input reads its own positions back.
+def _storage(a):
+    """The root array's memory as a flat array (what torch calls the storage)."""
+    root = _root(a)
+    if not (root.flags.c_contiguous or root.flags.f_contiguous):
+        raise RuntimeError("as_strided: the tensor's memory is not one contiguous block")
+    return xp.ndarray(root.size, root.dtype, buffer=root)
+
+
+def _positions(size, stride, offset: int):
+    """The storage position of each element of a ``size``/``stride`` geometry."""
+    pos = xp.full(size, offset, dtype=xp.int64)
+    for k, (n, st) in enumerate(zip(size, stride)):
+        pos += (xp.arange(n, dtype=xp.int64) * st).reshape((-1,) + (1,) * (len(size) - k - 1))
+    return pos
+
+
+class AsStridedView(Op):
+    @staticmethod
+    def forward(x, size, stride, offset):
+        flat = _storage(x)
+        item = flat.itemsize
+        out = xp.ndarray(size, flat.dtype, buffer=flat, offset=offset * item, strides=tuple(s * item for s in stride))
+        if out.size > 1 and xp.unique(_positions(size, stride, offset)).size < out.size:
+            out.flags.writeable = False  # elements share memory: torch refuses to write into such a tensor
+        return out
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, size, stride, offset = inputs
+        flat = _storage(x._data)
+        ctx.n, ctx.in_shape = flat.size, x._data.shape
+        ctx.save_for_backward(Tensor._make(_positions(size, stride, offset).reshape(-1)),
+                              Tensor._make(_offsets(x._data, flat).reshape(-1)))
+
+    @staticmethod
+    def backward(ctx, g):
+        out_pos, in_pos = ctx.saved_tensors
+        storage = Tensor._make(xp.zeros(ctx.n, g._data.dtype)).index_add(0, out_pos, g.reshape(-1))
+        return storage.index_select(0, in_pos).reshape(ctx.in_shape), None, None, None
+
+
+def _strided_args(op: str, input: Tensor, size, stride, storage_offset, n: int) -> tuple:
+    """Checked ``(size, stride, offset)`` for an as_strided geometry over ``n`` storage elements."""
+    size, stride = _ints(size), _ints(stride)
+    if len(size) != len(stride):
+        raise RuntimeError(f"mismatch in length of strides and shape (sizes {list(size)}, strides {list(stride)})")
+    if any(s < 0 for s in stride):
+        raise RuntimeError(f"{op}: Negative strides are not supported at the moment, got strides: {list(stride)}")
+    offset = int(storage_offset)
+    if offset < 0:
+        raise RuntimeError(f"Tensor: invalid storage offset {offset}")
+    need = 0 if 0 in size else offset + sum((a - 1) * b for a, b in zip(size, stride)) + 1
+    if need > n:
+        item = input._data.itemsize
+        raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset {offset}, and "
+                           f"itemsize {item} requiring a storage size of {need * item} are out of bounds for storage "
+                           f"of size {n * item}")
+    return size, stride, offset
+
+
+@register()
+def as_strided(input, size, stride, storage_offset: int | None = None) -> Tensor:
+    """A view of ``input``'s memory with the given size and strides (in elements) from ``storage_offset``."""
+    if storage_offset is None:
+        storage_offset = input.storage_offset()
+    args = _strided_args("as_strided", input, size, stride, storage_offset, _storage(input._data).size)
+    return AsStridedView.apply(input, *args)
+
+
+@register(function=False)
+def as_strided_(self, size, stride, storage_offset: int | None = None) -> Tensor:
+    """Give ``self`` the geometry :func:`as_strided` would view (same memory), in place."""
+    self._data = as_strided(self.detach(), size, stride, storage_offset)._data
+    return self
+
+
+@register()
+def as_strided_scatter(input, src, size, stride, storage_offset: int | None = None) -> Tensor:
+    """A copy of ``input`` (read as its flat elements) with ``src`` written where :func:`as_strided` would view."""
+    size, stride, offset = _strided_args("as_strided_scatter", input, size, stride, storage_offset or 0,
+                                         input._data.size)
+    if src._data.shape != size:
+        raise RuntimeError(f"expected src to have a size equal to the slice of self. src size = {list(src.shape)}, "
+                           f"slice size = {list(size)}")
+    pos = Tensor._make(_positions(size, stride, offset).reshape(-1))
+    flat = reshape(input, (-1,))
+    return FUNCTIONS["index_put"](flat, (pos,), src.to(input.dtype).reshape(-1)).reshape(input._data.shape)

@@ -323,3 +323,55 @@ def test_several_ellipses_as_torch(index):
 
 def test_ellipses_with_no_dims_left_to_skip():
     assert_close(ember.arange(3.0)[..., ..., 1], torch.arange(3.0)[..., ..., 1])
+
+
+# ---------------------------------------------------------------- index_* on 0-d tensors, out= (issue 7)
+@pytest.mark.parametrize("call", [
+    lambda lib, x, s: lib.index_add(x, 0, lib.tensor([0]), s, alpha=2),
+    lambda lib, x, s: lib.index_copy(x, 0, lib.tensor([0]), s),
+    lambda lib, x, s: lib.index_fill(x, -1, lib.tensor([0]), s),
+    lambda lib, x, s: lib.index_reduce(x, 0, lib.tensor([0]), s, "prod"),
+    lambda lib, x, s: lib.index_reduce(x, 0, lib.tensor([0]), s, "mean", include_self=False),
+    lambda lib, x, s: x.clone().index_add_(0, lib.tensor([0]), s)])
+def test_index_ops_on_a_0d_input_match_torch_with_gradients(call):
+    res = []
+    for lib in (ember, torch):
+        x, s = lib.tensor(1.5, requires_grad=True), lib.tensor(-2.0, requires_grad=True)
+        y = call(lib, x, s)
+        gx, gs = lib.autograd.grad(y * 3, (x, s), allow_unused=True)
+        res.append((y, gx, gs))
+    for e, t in zip(*res):
+        assert_close(e, t)
+
+
+def test_index_add_of_unsigned_ints_wraps_alpha_as_torch():
+    x, s = np.array([3, 200], np.uint8), np.array([5, 7], np.uint8)
+    e, t = both(lambda lib, a, b: lib.index_add(a, 0, lib.tensor([1, 0]), b, alpha=-1), x, s)
+    assert_close(e, t)
+
+
+def test_gather_takes_an_empty_index_of_any_dtype_as_torch():
+    e, t = both(lambda lib, a: lib.gather(a, 0, lib.zeros(0, dtype=lib.uint8)), np.arange(5.0))
+    assert_close(e, t)
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib, x, o: lib.gather(x, 1, lib.tensor([[0, 2], [1, 0]]), out=o),
+    lambda lib, x, o: lib.index_select(x, 1, lib.tensor([2, 0]), out=o),
+    lambda lib, x, o: lib.take(x, lib.tensor([5, 0, 1, 1]), out=o),
+    lambda lib, x, o: lib.masked_select(x, x > 2, out=o)])
+def test_out_is_resized_written_and_checked_as_torch(call):
+    x = np.arange(6.0).reshape(2, 3)
+
+    def run(lib, a):
+        o = lib.zeros(0, dtype=lib.float64)
+        return call(lib, a, o), o
+    e, t = both(run, x)
+    assert e[0] is e[1] and t[0] is t[1]
+    assert_close(e[1], t[1])
+    for bad in (lambda lib, a: call(lib, a, lib.zeros(1, dtype=lib.int32)),  # wrong dtype
+                lambda lib, a: call(lib, a, a.view(-1)[:4])):                  # overlaps the input
+        with pytest.raises(RuntimeError):
+            bad(torch, torch.tensor(x))
+        with pytest.raises(RuntimeError):
+            bad(ember, ember.tensor(x))
