@@ -153,7 +153,7 @@ ABSENT = {
         "quantize_per_tensor", "uint16", "uint32", "uint64", "float8_e4m3fn", "float8_e5m2", "sparse_coo_tensor",
         "sparse_csr_tensor", "spmm", "classes", "ops", "testing", "gradient", "frombuffer", "is_storage",
         "storage", "UntypedStorage", "TypedStorage", "FloatStorage", "hann_window", "hamming_window", "bartlett_window",
-        "blackman_window", "kaiser_window", "masked", "overrides", "set_default_tensor_type",
+        "blackman_window", "kaiser_window", "overrides", "set_default_tensor_type",
     },
     "ember.nn": {"attention", "quantized", "intrinsic", "qat"},
     "ember.autograd": {"profiler", "forward_ad", "graph"},
