@@ -893,8 +893,10 @@ def _float_power_(self: Tensor, exponent) -> Tensor:
 Tensor.float_power_ = inplace_method(_float_power_, "float_power_")
 
 
-logaddexp = binary("logaddexp", xp.logaddexp, lambda a, b, y, g: g * exp(a - y), lambda a, b, y, g: g * exp(b - y),
-                   saves_output=True, tensors_only=True, float_only=True, inplace=None,
+# torch's form of the gradient, g / (1 + exp(other - input)), so that double backward agrees with torch's too
+# (NaN where one side is -inf: torch.masked.logaddexp's masked-out elements)
+logaddexp = binary("logaddexp", xp.logaddexp, lambda a, b, y, g: g / (1 + exp(b - a)),
+                   lambda a, b, y, g: g / (1 + exp(a - b)), tensors_only=True, float_only=True, inplace=None,
                    doc="``log(exp(input) + exp(other))`` without overflow.")
 logaddexp2 = binary("logaddexp2", xp.logaddexp2, lambda a, b, y, g: g * exp2(a - y),
                     lambda a, b, y, g: g * exp2(b - y), saves_output=True, tensors_only=True, float_only=True,
