@@ -1,4 +1,5 @@
-"""Special functions: log-gamma, digamma and polygamma, modified Bessel functions.
+"""Special functions: log-gamma, digamma and polygamma, Hurwitz zeta, the incomplete gamma functions,
+erfcx, modified Bessel functions (the rest of torch.special: ``special_bessel.py``, ``special_poly.py``).
 
 Each forward is our own NumPy evaluation in float64 (recurrence to move the argument where an
 asymptotic series converges fast, reflection for negative arguments), cast back to the input's
@@ -12,8 +13,10 @@ from .. import _dtype
 from .._backend import xp
 from .._tensor import Tensor
 from ..autograd.function import Op
-from .common import FUNCTIONS, register
-from .elementwise import arr, binary, const, unary, where
+from ..autograd.grad_mode import no_grad
+from . import _erf
+from .common import FUNCTIONS, binary_operands, need_tensor, register
+from .elementwise import _float_operands, arr, binary, const, unary, where
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 # Bernoulli numbers B_2, B_4, ..., B_20 (the asymptotic series of log-gamma and its derivatives)
@@ -27,6 +30,44 @@ def _f64(fn):
             out = fn(x.astype(xp.float64).reshape(-1), *args)
             return out.astype(x.dtype).reshape(x.shape)
     return wrapped
+
+
+def plain_unary(name: str, fn, doc: str):
+    """A torch.special function torch does not differentiate: ``fn`` on float64, no autograd record."""
+    op = unary(name, _f64(fn), _not_differentiable(name), method=False, function=False, inplace=False, doc=doc)
+
+    def f(input: Tensor) -> Tensor:
+        need_tensor(input, f"special_{name}")
+        with no_grad():
+            return op(input)
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = doc
+    return f
+
+
+def plain_binary(name: str, fn, doc: str):
+    """Two-argument :func:`plain_unary` (Tensor or number first, Tensor or number second, not both numbers)."""
+    def fwd(a, b):
+        dt = (a if isinstance(a, xp.ndarray) else b).dtype
+        x, y = xp.broadcast_arrays(xp.asarray(a, xp.float64), xp.asarray(b, xp.float64))
+        with xp.errstate(all="ignore"):
+            return xp.asarray(fn(x.reshape(-1), y.reshape(-1)), dt).reshape(x.shape)
+
+    op = binary(name, fwd, _not_differentiable(name), _not_differentiable(name), float_only=True, number_input=True,
+                method=False, function=False, inplace=None, doc=doc)
+
+    def f(input, other) -> Tensor:
+        with no_grad():
+            return op(input, other)
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = doc
+    return f
+
+
+def _not_differentiable(name: str):
+    def bwd(*args):
+        raise NotImplementedError(f"the derivative for '{name}' is not implemented.")
+    return bwd
 
 
 def _shift_up(x, lo: float, step):
@@ -89,17 +130,68 @@ def _digamma_np(x):
     return out
 
 
-def _polygamma_np(x, n: int):
-    """The n-th derivative of digamma (n >= 1): recurrence up to 20 + n, then its asymptotic series."""
-    sign, fact = (-1.0) ** (n + 1), math.factorial(n)
-    with xp.errstate(divide="ignore", over="ignore"):
-        z, head = _shift_up(xp.where(xp.isnan(x), xp.inf, x), 20.0 + n, lambda z: 1 / z ** (n + 1))
-        series = math.factorial(n - 1) / z ** n + fact / (2 * z ** (n + 1))
-        for k, b in enumerate(_B2K, start=1):
-            series = series + b * math.factorial(2 * k + n - 1) / math.factorial(2 * k) / z ** (2 * k + n)
-    out = sign * (fact * head + series)
+def _trigamma_np(x, like):
+    """polygamma(1, x): reflection below 1/2, recurrence up to 10, then the asymptotic series.
+
+    As torch's, the reflection's sin(pi x) takes pi x rounded to the input's precision (``like``):
+    near the poles that rounding decides the float32 value (torch's float32 result there is off the
+    true one by up to ~1e-5), and at negative integers it gives torch's huge finite values."""
+    out = xp.empty_like(x)
+    low = x < 0.5
+    arg = (xp.asarray(math.pi, like.dtype) * like.reshape(-1)[low]).astype(xp.float64)
+    with xp.errstate(divide="ignore"):
+        out[low] = (math.pi / xp.sin(arg)) ** 2 - _trigamma_pos(1 - x[low])
+    out[~low] = _trigamma_pos(x[~low])
+    return out
+
+
+def _trigamma_pos(x):
+    with xp.errstate(divide="ignore"):
+        z, head = _shift_up(xp.where(xp.isnan(x), xp.inf, x), 10.0, lambda z: 1 / (z * z))
+    inv2 = 1 / (z * z)
+    series = xp.zeros_like(z)
+    for k in range(len(_B2K) - 1, -1, -1):
+        series = series * inv2 + _B2K[k]
+    out = head + 1 / z + inv2 / 2 + series * inv2 / z
     out[xp.isnan(x)] = xp.nan
     return out
+
+
+def _zeta_np(s, q):
+    """The Hurwitz zeta function sum_k (q + k)^-s: direct sum up to max(10, 2s), then Euler-Maclaurin.
+
+    torch's domain: inf at s = 1 and at integer q <= 0, NaN for s < 1 and for q <= 0 with s not an
+    integer (q^-s is not real there)."""
+    out = xp.full_like(s, xp.nan)
+    pole = (s == 1) | ((q <= 0) & (q == xp.floor(q)) & (s > 1))
+    ok = (s > 1) & (q > 0) | (s > 1) & (q < 0) & (s == xp.floor(s)) & ~pole
+    ok &= xp.isfinite(s) & xp.isfinite(q)
+    sv, z = s[ok], q[ok].copy()
+    acc, done = xp.zeros_like(z), xp.zeros(z.shape, bool)
+    lo = xp.maximum(10.0, 2 * sv)  # once z >= s the Euler-Maclaurin corrections fall like (s / 2 pi z)^2j
+    todo = xp.flatnonzero(z < lo)
+    while todo.size:
+        term = z[todo] ** -sv[todo]
+        acc[todo] += term
+        done[todo] |= xp.abs(term) <= 1e-18 * xp.abs(acc[todo])  # the rest cannot matter
+        z[todo] += 1
+        todo = todo[(z[todo] < lo[todo]) & ~done[todo]]
+    zs = z ** -sv
+    tail = z * zs / (sv - 1) + zs / 2
+    fac = sv * zs / z  # s (s+1) ... (s+2j-2) z^(-s-2j+1), divided by (2j)! as it goes
+    for j, b in enumerate(_B2K, start=1):
+        tail += b * fac / math.factorial(2 * j)
+        fac *= (sv + 2 * j - 1) * (sv + 2 * j) / (z * z)
+    out[ok] = acc + xp.where(done, 0.0, tail)
+    out[pole] = xp.inf
+    si = s == xp.inf  # sum of q^-inf: only the first term can survive
+    out[si & (q > 0)] = xp.where(q[si & (q > 0)] < 1, xp.inf, xp.where(q[si & (q > 0)] == 1, 1.0, xp.nan))
+    return out
+
+
+def _polygamma_np(x, n: int):
+    """The n-th derivative of digamma for n >= 2: (-1)^(n+1) n! zeta(n + 1, x), as torch's."""
+    return (-1.0) ** (n + 1) * math.factorial(n) * _zeta_np(xp.full_like(x, n + 1.0), x)
 
 
 def _float(t: Tensor) -> Tensor:
@@ -109,7 +201,11 @@ def _float(t: Tensor) -> Tensor:
 class Polygamma(Op):
     @staticmethod
     def forward(x, n):
-        return _f64(_digamma_np)(x) if n == 0 else _f64(_polygamma_np)(x, n)
+        if n == 0:
+            return _f64(_digamma_np)(x)
+        if n == 1:
+            return _f64(_trigamma_np)(x, x)
+        return _f64(_polygamma_np)(x, n)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -246,3 +342,136 @@ def ndtr(input: Tensor) -> Tensor:
 def ndtri(input: Tensor) -> Tensor:
     """The inverse of :func:`ndtr`."""
     return FUNCTIONS["erfinv"](_float(input) * 2 - 1) * math.sqrt(2)
+
+
+# ----------------------------------------------------------------------------- zeta, incomplete gamma, erfcx
+def _zeta_fwd(s, q):
+    dt = (s if isinstance(s, xp.ndarray) else q).dtype
+    x, y = xp.broadcast_arrays(xp.asarray(s, xp.float64), xp.asarray(q, xp.float64))
+    with xp.errstate(all="ignore"):
+        return xp.asarray(_zeta_np(x.reshape(-1), y.reshape(-1)), dt).reshape(x.shape)
+
+
+zeta = binary("zeta", _zeta_fwd, _not_differentiable("zeta"), lambda s, q, y, g: g * -s * zeta(s + 1, q),
+              float_only=True, number_input=True, method=False, function=False, inplace=None,
+              doc="The Hurwitz zeta function ``sum_k (other + k) ** -input``.")
+
+
+def _log1pmx(t):
+    """log(1 + t) - t without cancellation for small t."""
+    out = xp.log1p(t) - t
+    small = xp.abs(t) < 0.3
+    ts = t[small]
+    acc, term = xp.zeros_like(ts), -ts
+    for k in range(2, 40):
+        term = term * -ts
+        acc += term / k
+    out[small] = acc
+    return out
+
+
+def _log_prefactor(a, x):
+    """log(x^a e^-x / Gamma(a + 1)); for large a through Stirling's series, as a log1pmx((x - a) / a) term
+    that carries no cancellation of the large a log x and lgamma(a + 1)."""
+    with xp.errstate(divide="ignore", invalid="ignore"):
+        out = a * xp.log(x) - x - _lgamma_np(a + 1)
+        big = a >= 10
+        ab, xb = a[big], x[big]
+        inv, inv2, corr = 1 / ab, 1 / (ab * ab), xp.zeros_like(ab)
+        for k in range(len(_B2K) - 1, -1, -1):
+            corr = corr * inv2 + _B2K[k] / ((2 * k + 2) * (2 * k + 1))
+        out[big] = ab * _log1pmx((xb - ab) / ab) - 0.5 * xp.log(2 * math.pi * ab) - corr * inv
+    return out
+
+
+def _igamma_pair(a, x):
+    """(P(a, x), Q(a, x)), the regularized lower and upper incomplete gamma functions.
+
+    The series of P (x < a + 1) or the continued fraction of Q (x >= a + 1) gives the smaller one;
+    the other is its complement. torch's values at the edges: NaN for a < 0, x < 0, a = x = 0 and
+    a = x = inf; P = 1 for a = 0 < x and x = inf; P = 0 for x = 0 < a and a = inf."""
+    p, q = xp.full_like(a, xp.nan), xp.full_like(a, xp.nan)
+    ok = (a > 0) & (x > 0) & xp.isfinite(a) & xp.isfinite(x)
+    av, xv = a[ok], x[ok]
+    pre = _log_prefactor(av, xv)
+    ser = xv < av + 1
+    # P = x^a e^-x / Gamma(a + 1) * sum_n x^n / ((a + 1) ... (a + n))
+    sa, sx = av[ser], xv[ser]
+    total, term = xp.ones_like(sa), xp.ones_like(sa)
+    todo = xp.arange(sa.size)
+    for n in range(1, 100000):
+        if not todo.size:
+            break
+        term[todo] *= sx[todo] / (sa[todo] + n)
+        total[todo] += term[todo]
+        todo = todo[term[todo] > 1e-17 * total[todo]]
+    small = xp.exp(pre[ser]) * total
+    # Q = x^a e^-x / Gamma(a) / (x + 1 - a - 1 (1 - a) / (x + 3 - a - 2 (2 - a) / ...)), by modified Lentz
+    ca, cx = av[~ser], xv[~ser]
+    b = cx + 1 - ca
+    c, d = xp.full_like(b, 1e300), 1 / b
+    h = d.copy()
+    todo = xp.arange(b.size)
+    for n in range(1, 100000):
+        if not todo.size:
+            break
+        an = -n * (n - ca[todo])
+        b[todo] += 2
+        dn = an * d[todo] + b[todo]
+        dn = xp.where(dn == 0, 1e-300, dn)
+        cn = b[todo] + an / c[todo]
+        cn = xp.where(cn == 0, 1e-300, cn)
+        d[todo] = 1 / dn
+        c[todo] = cn
+        delta = cn * d[todo]
+        h[todo] *= delta
+        todo = todo[xp.abs(delta - 1) > 1e-16]
+    large = xp.exp(pre[~ser]) * ca * h  # Gamma(a + 1) = a Gamma(a)
+    pv, qv = xp.empty_like(av), xp.empty_like(av)
+    pv[ser], qv[ser] = small, 1 - small
+    qv[~ser], pv[~ser] = large, 1 - large
+    p[ok], q[ok] = pv, qv
+    for cond, pval in (((a == 0) & (x > 0), 1.0), ((x == 0) & (a > 0), 0.0), (xp.isinf(x) & xp.isfinite(a) & (a >= 0), 1.0),
+                       ((a == xp.inf) & xp.isfinite(x) & (x >= 0), 0.0)):
+        p[cond], q[cond] = pval, 1 - pval
+    p[(a == 0) & (x == 0)] = q[(a == 0) & (x == 0)] = xp.nan
+    return p, q
+
+
+def _igamma_fwd(which: int):
+    def fwd(a, x):
+        dt = (a if isinstance(a, xp.ndarray) else x).dtype
+        s, t = xp.broadcast_arrays(xp.asarray(a, xp.float64), xp.asarray(x, xp.float64))
+        with xp.errstate(all="ignore"):
+            return xp.asarray(_igamma_pair(s.reshape(-1), t.reshape(-1))[which], dt).reshape(s.shape)
+    return fwd
+
+
+def _igamma_dx(a, x):
+    """d/dx P(a, x) = x^(a-1) e^-x / Gamma(a)."""
+    return ((a - 1) * x.log() - x - lgamma(a)).exp()
+
+
+igamma = binary("igamma", _igamma_fwd(0), _not_differentiable("igamma: input"),
+                lambda a, x, y, g: g * _igamma_dx(a, x), float_only=True, tensors_only=True, inplace="igamma_",
+                doc="The regularized lower incomplete gamma function P(input, other).")
+igammac = binary("igammac", _igamma_fwd(1), _not_differentiable("igammac: input"),
+                 lambda a, x, y, g: g * -_igamma_dx(a, x), float_only=True, tensors_only=True, inplace="igammac_",
+                 doc="The regularized upper incomplete gamma function Q(input, other) = 1 - P(input, other).")
+
+
+def _erfcx_np(x):
+    """exp(x^2) erfc(x), from the fits of ``_erf``: past 0.75 their tail form t exp(B(t)) is erfcx itself;
+    inside, exp(x^2) (1 - erf(x)); below -0.75, 2 exp(x^2) - erfcx(-x)."""
+    a = xp.abs(x)
+    t = 1 / (1 + _erf._P * a)
+    tail = t * xp.exp(_erf._horner(_erf._B_F64, t * (2 / _erf._T0) - 1))
+    inner = xp.exp(x * x) * (1 - x * _erf._horner(_erf._A_F64, x * x * (2 / _erf._SPLIT ** 2) - 1))
+    out = xp.where(a < _erf._SPLIT, inner, tail)
+    return xp.where(x <= -_erf._SPLIT, 2 * xp.exp(x * x) - tail, out)
+
+
+erfcx = unary("erfcx", _f64(_erfcx_np), lambda x, y, g: g * (2 * x * erfcx(x) - 2 / math.sqrt(math.pi)),
+              method=False, function=False, inplace=False, doc="The scaled complementary error function exp(x^2) erfc(x).")
+
+from . import special_bessel, special_poly  # noqa: E402,F401  (the rest of torch.special)
