@@ -13,3 +13,4 @@ from ._functional.fold import *  # noqa: F401,F403  unfold, fold
 from ._functional.distance import *  # noqa: F401,F403  pdist
 from ._functional.fractional import *  # noqa: F401,F403  fractional_max_pool2d/3d
 from ._functional.linear_cross_entropy import *  # noqa: F401,F403  linear_cross_entropy
+from ._functional.ctc import *  # noqa: F401,F403  ctc_loss

@@ -1,5 +1,4 @@
 """linear_cross_entropy and LinearCrossEntropyLoss against torch 2.13.0: values and gradients."""
-import numpy as np
 import pytest
 import torch
 

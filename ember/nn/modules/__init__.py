@@ -26,6 +26,7 @@ from .rnn import RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell, GRUCel
 from .attention import MultiheadAttention
 from ._fractional import FractionalMaxPool2d, FractionalMaxPool3d
 from ._linear_cross_entropy import LinearCrossEntropyLoss, LinearCrossEntropyOptions
+from ._ctc import CTCLoss
 from .transformer import (TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer, TransformerDecoder,
                           Transformer)
 from .loss import (L1Loss, MSELoss, SmoothL1Loss, HuberLoss, NLLLoss, CrossEntropyLoss, BCELoss, BCEWithLogitsLoss,
