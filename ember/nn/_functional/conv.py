@@ -303,8 +303,9 @@ class ConvAdjoint(Op):
     def backward(ctx, g):
         y, w = ctx.saved_tensors
         need_y, need_w, need_b = ctx.needs_input_grad[:3]
-        gy = Convolution.apply(g, w, None, ctx.geo)[0] if need_y else None
-        gw = ConvWeight.apply(g, y, ctx.geo, tuple(w.shape[2:])) if need_w else None
+        geo = _fitted(ctx.geo, _spatial(g), _spatial(y), tuple(w.shape[2:]))
+        gy = Convolution.apply(g, w, None, geo)[0] if need_y else None
+        gw = ConvWeight.apply(g, y, geo, tuple(w.shape[2:])) if need_w else None
         gb = _bias_grad(g) if need_b else None
         return gy, gw, gb, None, None
 
@@ -334,6 +335,16 @@ class ConvWeight(Op):
 
 def _spatial(t: Tensor) -> tuple:
     return tuple(t.shape[2:])
+
+
+def _fitted(geo, in_hw: tuple, out_hw: tuple, k: tuple):
+    """geo with its far pads cut so that a convolution of in_hw gives exactly out_hw positions: the
+    adjoint of a transposed convolution whose output_padding added positions no window reaches."""
+    (stride, pads, dil, groups), lead = geo, 2 - len(in_hw)
+    in_hw, out_hw, k = (1,) * lead + in_hw, (1,) * lead + out_hw, (1,) * lead + k
+    cut = [max(_out_size(n, lo, hi, kk, s, d) - o, 0) * s
+           for n, (lo, hi), kk, s, d, o in zip(in_hw, pads, k, stride, dil, out_hw)]
+    return stride, tuple((lo, hi - c) for (lo, hi), c in zip(pads, cut)), dil, groups
 
 
 # ----------------------------------------------------------------------------- argument handling
@@ -367,8 +378,8 @@ def _check(op: str, input: Tensor, weight: Tensor, bias, dims: int, groups: int,
         raise RuntimeError(f"{op}: expected input, weight and bias to have the same dtype, but got input "
                            f"{input.dtype}, weight {weight.dtype}" +
                            (f", bias {bias.dtype}" if bias is not None else ""))
-    if not input.is_floating_point():
-        raise RuntimeError(f"{op}: expected a floating point input, got {input.dtype}")
+    if input.dtype.name == "bool":  # torch convolves integers (exactly) but not booleans
+        raise NotImplementedError(f'"{op}" not implemented for \'Bool\'')
     c = input.shape[-dims - 1]
     if transposed:
         if weight.shape[0] != c:

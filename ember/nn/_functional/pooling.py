@@ -13,6 +13,7 @@ import math
 
 from ..._backend import parallel_for, xp
 from ..._tensor import Tensor
+from ..._ops.common import _type_name
 from ...autograd.function import Op
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
@@ -161,8 +162,9 @@ def _tuple(v, n: int, name: str, op: str) -> tuple:
     return v
 
 
-def _check_input(op: str, input: Tensor, dims: int) -> None:
-    if input.ndim not in (dims + 1, dims + 2) or any(s == 0 for s in input.shape[-dims:]):
+def _check_input(op: str, input: Tensor, dims: int, channels: bool = True) -> None:
+    """An unbatched or batched input whose non-batch dims are non-empty (adaptive pooling: spatial dims)."""
+    if input.ndim not in (dims + 1, dims + 2) or any(s == 0 for s in input.shape[-dims - channels:]):
         raise RuntimeError(f"{op}: Expected {dims + 1}D or {dims + 2}D (batch mode) tensor with optional 0 dim "
                            f"batch size for input, but got: {list(input.shape)}")
 
@@ -542,20 +544,33 @@ def _divisors(size: int, k: int, s: int, p: int, out: int, count_include_pad: bo
 
 def _avg_pool(op, dims, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
     _check_input(op, input, dims)
-    if not input.is_floating_point():
-        raise RuntimeError(f"{op}: expected a floating point input, got {input.dtype}")
+    _check_avg_dtype(op, input)
     k, s, p, _, out_hw, pads = _geometry(op, input, dims, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None:
         if divisor_override == 0:
             raise RuntimeError(f"{op}: divisor must be not zero")
-        scale = xp.full(out_hw, 1.0 / divisor_override)
+        divisor = xp.full(out_hw, divisor_override)
     else:
         h, w = (1, input.shape[-1]) if dims == 1 else input.shape[-2:]
         dh = _divisors(h, k[0], s[0], p[0], out_hw[0], count_include_pad)
         dw = _divisors(w, k[1], s[1], p[1], out_hw[1], count_include_pad)
-        scale = 1.0 / (dh[:, None] * dw[None, :])
+        divisor = dh[:, None] * dw[None, :]
     x, unbatch = _batched(input, dims)
-    return unbatch(WindowSum.apply(x, (k, s, pads, out_hw), scale.astype(x._data.dtype)))
+    return unbatch(_window_mean(WindowSum, x, (k, s, pads, out_hw), divisor))
+
+
+def _check_avg_dtype(op: str, input: Tensor) -> None:
+    """torch averages floats and int64 (with integer division) only."""
+    if not input.is_floating_point() and input.dtype.name != "int64":
+        raise NotImplementedError(f'"{op}" not implemented for \'{_type_name(input.dtype)}\'')
+
+
+def _window_mean(window_sum, x: Tensor, geo, divisor) -> Tensor:
+    """Window sums over divisor: scaled in the op for floats, truncated toward zero for int64 as in torch."""
+    if x.is_floating_point():
+        return window_sum.apply(x, geo, (1.0 / divisor).astype(x._data.dtype))
+    total = window_sum.forward(x._data, geo, 1)
+    return Tensor._make(xp.sign(total) * (xp.abs(total) // divisor))
 
 
 def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
@@ -587,15 +602,22 @@ def _adaptive_matrix(size: int, out: int, dtype):
 
 
 def _output_size(op: str, output_size, input: Tensor, dims: int) -> tuple:
-    out = (output_size,) * dims if isinstance(output_size, (int, xp.integer)) or output_size is None \
-        else tuple(output_size)
+    """Adaptive pooling's checked output size (None keeps the input's size), then its checked input."""
+    scalar = isinstance(output_size, (int, xp.integer)) or output_size is None
+    if not scalar and input.ndim < dims + 1:
+        raise ValueError(f"{op}: Input dimension should be at least {dims + 1}, got {input.ndim}")
+    out = (output_size,) * dims if scalar else tuple(output_size)
     if len(out) != dims:
-        raise RuntimeError(f"{op}: output_size must be {dims}")
-    return tuple(input.shape[-dims + i] if o is None else int(o) for i, o in enumerate(out))
+        raise RuntimeError(f"{op}: output_size must be {dims}, got {list(out)}")
+    _check_input(op, input, dims, channels=False)
+    out = tuple(input.shape[-dims + i] if o is None else int(o) for i, o in enumerate(out))
+    if any(o < 0 for o in out):
+        raise RuntimeError(f"{op}: elements of output_size must be greater than or equal to 0 but received "
+                           f"{list(out)}")
+    return out
 
 
 def _adaptive_avg(op, dims, input, output_size) -> Tensor:
-    _check_input(op, input, dims)
     out = _output_size(op, output_size, input, dims)
     dt = input._data.dtype
     b = _adaptive_matrix(input.shape[-1], out[-1], dt)
@@ -616,19 +638,19 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
 def _adaptive_index(size: int, out: int):
     """(out, kmax) input positions of each adaptive window, the last one repeated to pad short windows."""
     start, end = _adaptive_bounds(size, out)
-    kmax = int((end - start).max())
+    kmax = int((end - start).max(initial=1))  # an empty output still takes one candidate per window
     return xp.minimum(start[:, None] + xp.arange(kmax), end[:, None] - 1)
 
 
 def _adaptive_max(op, dims, input, output_size, return_indices):
-    _check_input(op, input, dims)
     out = _output_size(op, output_size, input, dims)
     x, unbatch = _batched(input, dims)
     h, w = (1, x.shape[-1]) if dims == 1 else x.shape[-2:]
     ih = _adaptive_index(h, out[0]) if dims == 2 else xp.zeros((1, 1), xp.int64)
     iw = _adaptive_index(w, out[-1])
     # candidate flat positions (Ho, Wo, kh*kw); repeats in short windows cannot change a max
-    cand = (ih[:, None, :, None] * w + iw[None, :, None, :]).reshape(ih.shape[0], iw.shape[0], -1)
+    cand = (ih[:, None, :, None] * w + iw[None, :, None, :]).reshape(
+        ih.shape[0], iw.shape[0], ih.shape[1] * iw.shape[1])
     n, c = x.shape[:2]
     vals = x._data.reshape(n, c, h * w)[:, :, cand]
     arg = vals.argmax(axis=-1)

@@ -17,8 +17,9 @@ from ..._backend import matmul, xp
 from ..._tensor import Tensor
 from ...autograd.function import Op
 from .conv import _add_bias, _bias_grad, _conv_args, _conv_transpose_args
-from .pooling import (SpatialGather, SpatialScatter, _adaptive_index, _adaptive_matrix, _batched, _check_input,
-                      _divisors, _geometry, _lp_pool, _max_unpool, _offset_dtype, _output_size, _scan_max)
+from .pooling import (SpatialGather, SpatialScatter, _adaptive_index, _adaptive_matrix, _batched, _check_avg_dtype,
+                      _check_input, _divisors, _geometry, _lp_pool, _max_unpool, _offset_dtype, _output_size,
+                      _scan_max, _window_mean)
 
 __all__ = ["conv3d", "conv_transpose3d", "max_pool3d", "max_pool3d_with_indices", "avg_pool3d",
            "adaptive_avg_pool3d", "adaptive_max_pool3d", "adaptive_max_pool3d_with_indices", "max_unpool3d",
@@ -193,7 +194,7 @@ class MaxPool3d(Op):
         xpad = xp.pad(x, ((0, 0), (0, 0), *pads), constant_values=ninf)
         offsets = _offsets(k)
         views = [_window(xpad, [o * dd for o, dd in zip(off, d)], s, out) for off in offsets]
-        # torch's scan: the first maximum wins ties, the last NaN wins (see pooling._scan_max)
+        # torch's scan: the first maximum wins ties, the last NaN wins (see pooling._scan_max, _window_mean)
         places = list(range(len(offsets)))
         dt = _offset_dtype((1, len(offsets)), 0)
         vals, place = _scan_max(views, places, dt, exact=False)
@@ -303,25 +304,23 @@ def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     """3-D average pooling over (N, C, D, H, W)."""
     op = "avg_pool3d"
     _check_input(op, input, 3)
-    if not input.is_floating_point():
-        raise RuntimeError(f"{op}: expected a floating point input, got {input.dtype}")
+    _check_avg_dtype(op, input)
     k, s, p, _, out, pads = _geometry(op, input, 3, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None:
         if divisor_override == 0:
             raise RuntimeError(f"{op}: divisor must be not zero")
-        scale = xp.full(out, 1.0 / divisor_override)
+        divisor = xp.full(out, divisor_override)
     else:
         dd, dh, dw = (_divisors(n, *args, count_include_pad)
                       for n, args in zip(input.shape[-3:], zip(k, s, p, out)))
-        scale = 1.0 / (dd[:, None, None] * dh[:, None] * dw)
+        divisor = dd[:, None, None] * dh[:, None] * dw
     x, unbatch = _batched(input, 3)
-    return unbatch(WindowSum3d.apply(x, (k, s, pads, out), scale.astype(x._data.dtype)))
+    return unbatch(_window_mean(WindowSum3d, x, (k, s, pads, out), divisor))
 
 
 def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
     """Average pooling of (N, C, D, H, W) to a given (D_out, H_out, W_out); None keeps that size."""
     op = "adaptive_avg_pool3d"
-    _check_input(op, input, 3)
     out = _output_size(op, output_size, input, 3)
     mats = tuple(_adaptive_matrix(n, o, input._data.dtype) for n, o in zip(input.shape[-3:], out))
     x, unbatch = _batched(input, 3)
@@ -331,14 +330,13 @@ def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
 def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False):
     """Max pooling of (N, C, D, H, W) to a given size; with return_indices the flat argmax positions in D*H*W."""
     op = "adaptive_max_pool3d"
-    _check_input(op, input, 3)
     out = _output_size(op, output_size, input, 3)
     x, unbatch = _batched(input, 3)
     _, h, w = x.shape[2:]
     i_d, i_h, i_w = (_adaptive_index(n, o) for n, o in zip(x.shape[2:], out))
     # candidate flat positions (Do, Ho, Wo, kd*kh*kw); repeats in short windows cannot change a max
     cand = ((i_d[:, None, None, :, None, None] * h + i_h[None, :, None, None, :, None]) * w
-            + i_w[None, None, :, None, None, :]).reshape(*out, -1)
+            + i_w[None, None, :, None, None, :]).reshape(*out, i_d.shape[1] * i_h.shape[1] * i_w.shape[1])
     n, c = x.shape[:2]
     vals = x._data.reshape(n, c, h * w * x.shape[2])[:, :, cand]
     arg = vals.argmax(axis=-1)
