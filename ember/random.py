@@ -413,6 +413,7 @@ for _fn in (uniform_, normal_, bernoulli_, exponential_, random_):
     setattr(Tensor, _fn.__name__, _fn)
 Tensor.bernoulli = bernoulli
 Tensor.multinomial = multinomial
+from ._ops import random_ops  # noqa: E402,F401  (cauchy_, log_normal_, geometric_: they need the fillers above)
 
 __all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed", "get_rng_state",
            "set_rng_state", "rand", "randn", "randint", "randperm", "rand_like", "randn_like", "randint_like",

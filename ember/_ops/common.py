@@ -34,7 +34,7 @@ def register(name: str | None = None, *, method: bool = True, function: bool = T
         for op in operators:
             setattr(Tensor, op, fn)
         for op in reflected:
-            setattr(Tensor, op, _reflect(fn))
+            setattr(Tensor, op, _reflect(fn, op))
         if inplace:
             setattr(Tensor, inplace, inplace_method(fn, inplace))
             # x += y is in place in torch (a leaf parameter stays the same object)
@@ -45,11 +45,20 @@ def register(name: str | None = None, *, method: bool = True, function: bool = T
     return deco
 
 
-def _reflect(fn):
+def _reflect(fn, op: str):
     def reflected(self, other):
+        if not isinstance(self, Tensor):  # Tensor.__radd__(2, t): torch's method descriptor refuses it
+            raise TypeError(f"descriptor '{op}' for 'Tensor' objects doesn't apply to a '{type(self).__name__}' "
+                            "object")
         return fn(other, self)
-    reflected.__name__ = f"r{fn.__name__}"
+    reflected.__name__ = op
     return reflected
+
+
+def need_tensor(x, op: str, what: str = "input", pos: int = 1) -> None:
+    """Refuse a non-tensor where torch's schema takes a Tensor, with torch's TypeError."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}(): argument '{what}' (position {pos}) must be Tensor, not {type(x).__name__}")
 
 
 def inplace_method(fn, name: str):
@@ -57,7 +66,9 @@ def inplace_method(fn, name: str):
     def method(self, *args, **kwargs):
         check_inplace(self, name)
         src = self
-        if state.enabled and (self._requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)):
+        if getattr(self, "_phys", None) is not None:  # inside vmap: self's values are a whole batch
+            src = self.clone() if state.enabled and self._requires_grad else self
+        elif state.enabled and (self._requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)):
             # the op may save its input for backward, and self is about to be overwritten: give it
             # a copy that takes self's place in the graph (torch saves the original values too)
             src = Tensor._make(self._data.copy(), self._requires_grad, self._grad_fn, self._output_nr)
@@ -93,6 +104,9 @@ def check_inplace(self: Tensor, name: str) -> None:
 
 def write_inplace(self: Tensor, out: Tensor, name: str) -> Tensor:
     """Store ``out`` in ``self``'s memory and make ``self`` the op's output in the graph."""
+    if getattr(self, "_phys", None) is not None or getattr(out, "_phys", None) is not None:  # inside vmap
+        from ..func._vmap import write_batched
+        return write_batched(self, out, name)
     if out._data.shape != self._data.shape:
         raise RuntimeError(f"{name}: output with shape {list(self.shape)} doesn't match the broadcast shape "
                            f"{list(out.shape)}")
@@ -237,7 +251,8 @@ def _rebase(base: Tensor, view: Tensor, out: Tensor) -> None:
 
 def _type_name(d) -> str:
     return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
-            "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}[d.name]
+            "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool", "complex64": "ComplexFloat",
+            "complex128": "ComplexDouble"}[d.name]
 
 
 def is_scalar(x) -> bool:
@@ -286,6 +301,8 @@ def _cast_operand(x, rt):
         return x if x._data.dtype is rt.np else x.to(rt)
     if isinstance(x, xp.generic):
         x = x.item()
+    if rt._cat == 3:
+        return complex(x)
     if rt._cat == 2:
         return float(x)
     if rt._cat == 1:

@@ -11,7 +11,7 @@ from .._backend import ndarray, xp
 from .._tensor import Tensor
 from ..autograd import function as _function
 from ..autograd.function import Op
-from .common import _type_name, binary_operands, broadcast_error, register
+from .common import _type_name, binary_operands, broadcast_error, need_tensor, register
 
 _OPERAND = (Tensor, numbers.Number, ndarray)
 
@@ -27,12 +27,19 @@ class Compare(Op):
     differentiable_outputs = ()
 
     @staticmethod
-    def forward(ufunc, a, b):
-        return (xp.asarray(ufunc(a, b)),)
+    def forward(ufunc, *arrays):
+        return (xp.asarray(ufunc(*arrays)),)
 
     @staticmethod
     def jvp(inputs, out, *tangents):
         return (None,)
+
+
+def pure(ufunc, *operands) -> Tensor:
+    """A non-differentiable elementwise result of ``ufunc`` (as an op while a transform is active)."""
+    if _function.transform is not None:
+        return Compare.apply(ufunc, *operands)[0]
+    return Tensor._make(xp.asarray(ufunc(*(_data(t) for t in operands))))
 
 
 def _apply(name: str, ufunc, a, b) -> Tensor:
@@ -56,6 +63,7 @@ def _operator(fn):
 
 def _comparison(name: str, ufunc, dunder: str, aliases=()):
     def fn(input, other, *, out=None) -> Tensor:
+        need_tensor(input, name)
         a, b = binary_operands(input, other)
         return _apply(name, ufunc, a, b)
     fn.__name__ = fn.__qualname__ = name
@@ -77,8 +85,8 @@ ge = _comparison("ge", xp.greater_equal, "__ge__", ("greater_equal",))
 # ----------------------------------------------------------------------------- logical
 def _logical(name: str, ufunc):
     def fn(input, other) -> Tensor:
-        if not isinstance(other, Tensor):
-            raise TypeError(f"{name}(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
+        need_tensor(input, name)
+        need_tensor(other, name, "other", 2)
         return _apply(name, ufunc, input, other)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise {name.replace('_', ' ')} of the operands' truth values; a bool tensor."
@@ -93,12 +101,14 @@ logical_xor = _logical("logical_xor", xp.logical_xor)
 @register(inplace="logical_not_")
 def logical_not(input) -> Tensor:
     """Elementwise not of the truth values; a bool tensor."""
-    return Tensor._make(xp.logical_not(input._data))
+    return pure(xp.logical_not, input)
 
 
 # ----------------------------------------------------------------------------- bitwise
 def _bitwise(name: str, ufunc, operators=(), reflected=()):
     def fn(input, other) -> Tensor:
+        if not isinstance(other, Tensor):
+            need_tensor(input, name)
         a, b = binary_operands(input, other)
         floats = [x for x in (a, b) if isinstance(x, Tensor) and x._data.dtype.kind == "f"]
         if floats or isinstance(a, float) or isinstance(b, float):
@@ -127,7 +137,7 @@ def bitwise_not(input) -> Tensor:
     """Elementwise bitwise not (logical not for bool tensors)."""
     if input._data.dtype.kind == "f":
         raise NotImplementedError(f'"bitwise_not_cpu" not implemented for \'{_type_name(input.dtype)}\'')
-    return Tensor._make(xp.invert(input._data))
+    return pure(xp.invert, input)
 
 
 def _invert(self) -> Tensor:
@@ -143,6 +153,11 @@ Tensor.__invert__ = _invert
 @register()
 def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
     """``|input - other| <= atol + rtol * |other|`` elementwise (infinities equal only to themselves)."""
+    need_tensor(input, "isclose")
+    need_tensor(other, "isclose", "other", 2)
+    for what, tol in (("rtol", rtol), ("atol", atol)):
+        if tol < 0:
+            raise RuntimeError(f"isclose: {what} must be greater than or equal to zero, but got {tol}")
     if input._data.dtype != other._data.dtype:
         raise RuntimeError(f"isclose: {_type_name(input.dtype)} did not match {_type_name(other.dtype)}")
     return _apply("isclose", lambda a, b: xp.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan),
@@ -164,7 +179,7 @@ def equal(input, other) -> bool:
 # ----------------------------------------------------------------------------- classification
 def _classify(name: str, ufunc, doc: str):
     def fn(input) -> Tensor:
-        return Tensor._make(xp.asarray(ufunc(input._data)))
+        return pure(ufunc, input)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
     return register(name)(fn)

@@ -292,6 +292,6 @@ def resize_(self, *sizes, memory_format=None) -> Tensor:
 
 
 @register()
-def resize_as_(self, the_template: Tensor, memory_format=None) -> Tensor:
+def resize_as_(input, the_template: Tensor, *, memory_format=None) -> Tensor:
     """:meth:`resize_` to ``the_template``'s shape."""
-    return resize_(self, the_template._data.shape)
+    return resize_(input, the_template._data.shape)

@@ -5,6 +5,7 @@ public function registered as ``ember.X``, ``Tensor.X`` and its operators.
 """
 from __future__ import annotations
 
+import cmath
 import math
 import numbers
 import warnings
@@ -15,7 +16,10 @@ from .._tensor import Tensor
 from ..autograd.function import Op
 from ..autograd.forward_ad import total
 from . import _erf
-from .common import FUNCTIONS, _type_name, binary_operands, inplace_method, register, sum_to, is_scalar
+from .compare import pure
+from .common import (FUNCTIONS, _type_name, binary_operands, inplace_method, is_scalar, need_tensor, register,
+                     sum_to)
+from .complex import cj, sgn
 
 
 def arr(x):
@@ -92,8 +96,8 @@ class Mul(Op):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        return (None if b is None else sum_to(g * b, ctx.shapes[0]),
-                None if a is None else sum_to(g * a, ctx.shapes[1]))
+        return (None if b is None else sum_to(g * cj(b), ctx.shapes[0]),
+                None if a is None else sum_to(g * cj(a), ctx.shapes[1]))
 
     @staticmethod
     def jvp(inputs, out, ta, tb):
@@ -118,8 +122,8 @@ class Div(Op):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         nf = ctx.next_functions
-        ga = sum_to(g / b, ctx.shapes[0]) if nf[0][0] is not None else None
-        gb = sum_to(-g * a / (b * b), ctx.shapes[1]) if nf[1][0] is not None else None
+        ga = sum_to(g / cj(b), ctx.shapes[0]) if nf[0][0] is not None else None
+        gb = sum_to(-g * cj(a) / cj(b * b), ctx.shapes[1]) if nf[1][0] is not None else None
         return ga, gb
 
     @staticmethod
@@ -206,6 +210,13 @@ def sub(input, other, *deprecated, alpha=1, out=None) -> Tensor:
     return _out(Sub.apply(input, other, alpha), out)
 
 
+@register(method=False)
+def rsub(input, other, *, alpha=1) -> Tensor:
+    """``other - alpha * input``."""
+    need_tensor(input, "rsub")
+    return sub(other, input, alpha=alpha)
+
+
 @register(operators=("__mul__",), reflected=("__rmul__",), inplace="mul_", aliases=("multiply",))
 def mul(input, other, *, out=None) -> Tensor:
     """``input * other``, broadcasting."""
@@ -219,7 +230,7 @@ def mul(input, other, *, out=None) -> Tensor:
     return result if out is None else _out(result, out)
 
 
-@register(operators=("__truediv__",), reflected=("__rtruediv__",), inplace="div_",
+@register(operators=("__truediv__",), reflected=("__rtruediv__", "__rdiv__"), inplace="div_",
           aliases=("divide", "true_divide"))
 def div(input, other, *, rounding_mode: str | None = None, out=None) -> Tensor:
     """``input / other``; ``rounding_mode`` 'trunc' or 'floor' rounds the quotient as torch does."""
@@ -274,7 +285,7 @@ def floor_divide(input, other, *, out=None) -> Tensor:
 def _float_operands(a, b):
     # true division of integers gives the default float dtype
     for x in (a, b):
-        if isinstance(x, Tensor) and x._data.dtype.kind != "f":
+        if isinstance(x, Tensor) and x._data.dtype.kind not in "fc":
             dt = _dtype.get_default_dtype()
             return (a.to(dt) if isinstance(a, Tensor) else float(a)), (b.to(dt) if isinstance(b, Tensor) else float(b))
     return a, b
@@ -319,15 +330,18 @@ Tensor.__pos__ = lambda self: self
 
 # ----------------------------------------------------------------------------- unary math
 def unary(name: str, fwd, bwd, *, saves: str = "input", keeps_int: bool = False, inplace: bool = True,
-          doc: str = "", aliases=(), arrays: bool = False, **reg):
+          doc: str = "", aliases=(), arrays: bool = False, holomorphic: bool = True, **reg):
     """Define and register a one-input elementwise op from its forward and its derivative.
 
     ``bwd(x, y, g)`` returns the input gradient written with ember ops, from the input ``x``
     and/or the output ``y`` (whichever ``saves`` names, the other is None) and the output
     gradient ``g``. Integer inputs are promoted to the default float unless ``keeps_int``.
     ``arrays=True`` declares that ``bwd`` uses only arithmetic (see ``Op.array_backward``).
+    On complex inputs ``bwd`` gets conjugated ``x`` and ``y``, giving ``g * conj(f'(x))`` (torch's
+    convention, see ``complex.cj``) for the ops that are ``holomorphic``.
     """
     save_out = saves == "output"
+    c = cj if holomorphic else (lambda t: t)
 
     class Unary(Op):
         saves_output = save_out
@@ -343,9 +357,9 @@ def unary(name: str, fwd, bwd, *, saves: str = "input", keeps_int: bool = False,
         @staticmethod
         def backward(ctx, g):
             if save_out:
-                return bwd(None, ctx.output, g)
+                return bwd(None, c(ctx.output), g)
             if saves == "input":
-                return bwd(ctx.saved_tensors[0], None, g)
+                return bwd(c(ctx.saved_tensors[0]), None, g)
             return bwd(None, None, g)
 
         @staticmethod
@@ -356,7 +370,7 @@ def unary(name: str, fwd, bwd, *, saves: str = "input", keeps_int: bool = False,
     Unary._Node.__name__ = Unary.__name__ + "Backward0"
 
     def fn(input) -> Tensor:
-        if not keeps_int and input._data.dtype.kind != "f":
+        if not keeps_int and input._data.dtype.kind not in "fc":
             input = input.to(_dtype.get_default_dtype())
         return Unary.apply(input)
 
@@ -441,7 +455,8 @@ acosh = unary("acosh", xp.arccosh, lambda x, y, g: g / sqrt(x * x - 1), aliases=
 atanh = unary("atanh", xp.arctanh, lambda x, y, g: g / (1 - x * x), aliases=("arctanh",), arrays=True)
 sigmoid = unary("sigmoid", lambda x: xp.exp(-xp.logaddexp(0, -x)), lambda x, y, g: g * (y * (1 - y)),
                 saves="output", doc="1 / (1 + exp(-x)), computed without overflow.", arrays=True)
-abs = unary("abs", xp.abs, lambda x, y, g: g * const(xp.sign(x._data)), keeps_int=True, aliases=("absolute",),
+abs = unary("abs", xp.abs, lambda x, y, g: g * (sgn(x) if x.is_complex() else const(xp.sign(x._data))),
+            keeps_int=True, aliases=("absolute",), holomorphic=False,
             doc="|x| elementwise (gradient 0 at 0, as torch's).")
 def _relu(x):
     if not x.flags.c_contiguous:
@@ -528,12 +543,13 @@ erfinv = unary("erfinv", _erfinv_np, lambda x, y, g: g * exp(y * y) * (math.sqrt
 
 # ----------------------------------------------------------------------------- binary math
 def binary(name: str, fwd, da, db, *, saves_output: bool = False, tensors_only: bool = False,
-           float_only: bool = False, check=None, doc: str = "", **reg):
+           number_input: bool = False, float_only: bool = False, check=None, doc: str = "", **reg):
     """Define and register a two-input elementwise op from its forward and its two partial derivatives.
 
     ``da(a, b, y, g)`` / ``db(a, b, y, g)`` return the gradient of each input before broadcasting is
     undone, written with ember ops (``a``/``b`` are Tensors or numbers, ``y`` the output if saved).
-    ``check(a, b)`` may refuse the promoted operands.
+    ``check(a, b)`` may refuse the promoted operands. ``input`` must be a Tensor, unless ``number_input``
+    (torch's Scalar-Tensor overload: then ``other`` must be one).
     """
 
     save_out = saves_output
@@ -567,6 +583,8 @@ def binary(name: str, fwd, da, db, *, saves_output: bool = False, tensors_only: 
         if tensors_only and not (isinstance(input, Tensor) and isinstance(other, Tensor)):
             raise TypeError(f"{name}(): expected both arguments to be Tensors, got {type(input).__name__} and "
                             f"{type(other).__name__}")
+        if not (number_input and isinstance(other, Tensor)):
+            need_tensor(input, name)
         input, other = binary_operands(input, other)
         if float_only:
             input, other = _float_operands(input, other)
@@ -608,7 +626,7 @@ atan2 = binary("atan2", xp.arctan2, lambda a, b, y, g: g * b / (a * a + b * b),
 hypot = binary("hypot", xp.hypot, lambda a, b, y, g: g * a / y, lambda a, b, y, g: g * b / y,
                saves_output=True, tensors_only=True)
 remainder = binary("remainder", xp.remainder, lambda a, b, y, g: g,
-                   lambda a, b, y, g: g * floor_divide(a, b) * -1, check=_check_int_divisor,
+                   lambda a, b, y, g: g * floor_divide(a, b) * -1, check=_check_int_divisor, number_input=True,
                    operators=("__mod__",), reflected=("__rmod__",),
                    doc="Python's ``%``: the remainder with the sign of the divisor.")
 fmod = binary("fmod", xp.fmod, lambda a, b, y, g: g, lambda a, b, y, g: g * div(a, b, rounding_mode="trunc") * -1,
@@ -637,13 +655,14 @@ class Pow(Op):
         ga = gb = None
         if fa is not None:
             if is_scalar(b):
-                ga = _zeros(shape(a), g) if b == 0 else g * b * pow(a, b - 1)
+                ga = _zeros(shape(a), g) if b == 0 else g * cj(b * pow(a, b - 1))
             else:  # d/da a^0 is 0 even where a^-1 is not finite
-                ga = sum_to(where(const(arr(b) == 0), 0.0, g * b * pow(a, b - 1)), ctx.shapes[0])
+                ga = sum_to(where(const(arr(b) == 0), 0.0, g * cj(b * pow(a, b - 1))), ctx.shapes[0])
         if fb is not None:  # 0^b is 0 for b > 0 from the right: its derivative is taken as 0, as torch
             cut = const((arr(a) == 0) & (arr(b) >= 0))
-            log_a = log(a) if isinstance(a, Tensor) else (math.log(a) if a > 0 else math.nan)
-            gb = sum_to(where(cut, 0.0, g * ctx.output * log_a), ctx.shapes[1])
+            log_a = log(a) if isinstance(a, Tensor) else (
+                cmath.log(a) if isinstance(a, complex) else math.log(a) if a > 0 else math.nan)
+            gb = sum_to(where(cut, 0.0, g * cj(ctx.output * log_a)), ctx.shapes[1])
         return ga, gb
 
 
@@ -659,8 +678,10 @@ def _int_pow(a, b):
 @register(operators=("__pow__",), reflected=("__rpow__",), inplace="pow_")
 def pow(input, exponent) -> Tensor:
     """``input ** exponent``, broadcasting; integer tensors stay integer."""
+    if not isinstance(exponent, Tensor):
+        need_tensor(input, "pow")
     input, exponent = binary_operands(input, exponent)
-    if is_scalar(exponent) and not _is_float(input) and exponent < 0:
+    if is_scalar(exponent) and not _is_float(input) and not isinstance(exponent, complex) and exponent < 0:
         raise RuntimeError("Integers to negative integer powers are not allowed.")
     return Pow.apply(input, exponent)
 
@@ -747,6 +768,7 @@ class Clamp(Op):
 @register(inplace="clamp_", aliases=("clip",))
 def clamp(input, min=None, max=None) -> Tensor:
     """Limit ``input`` to ``[min, max]`` (numbers or tensors, either may be None)."""
+    need_tensor(input, "clamp")
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     rt = _dtype.result_type(input, min, max)
@@ -766,12 +788,14 @@ Tensor.clip_ = Tensor.clamp_
 @register(inplace="clamp_min_")
 def clamp_min(input, min) -> Tensor:
     """``max(input, min)`` with clamp's gradient."""
+    need_tensor(input, "clamp_min")
     return clamp(input, min=min)
 
 
 @register(inplace="clamp_max_")
 def clamp_max(input, max) -> Tensor:
     """``min(input, max)`` with clamp's gradient."""
+    need_tensor(input, "clamp_max")
     return clamp(input, max=max)
 
 
@@ -879,6 +903,8 @@ copysign = binary("copysign", xp.copysign, _copysign_da, lambda a, b, y, g: g * 
 @register()
 def float_power(input, exponent) -> Tensor:
     """``input ** exponent`` computed in float64, as torch's."""
+    if not isinstance(exponent, Tensor):
+        need_tensor(input, "float_power")
     a, b = (x.to(_dtype.float64) if isinstance(x, Tensor) else float(x) for x in (input, exponent))
     return pow(a, b)
 
@@ -911,7 +937,7 @@ def _xlogy_np(x, y):
 
 
 xlogy = binary("xlogy", _xlogy_np, lambda a, b, y, g: g * xlogy(const(arr(a) != 0), b),
-               lambda a, b, y, g: g * a / b, float_only=True,
+               lambda a, b, y, g: g * a / b, float_only=True, number_input=True,
                doc="``input * log(other)``, and 0 where ``input`` is 0 (unless ``other`` is NaN).")
 
 
@@ -960,13 +986,32 @@ def heaviside(input, values) -> Tensor:
         raise TypeError(f"heaviside(): argument 'values' must be Tensor, not {type(values).__name__}")
     if input._data.dtype != values._data.dtype:
         raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes")
-    return Tensor._make(xp.asarray(xp.heaviside(input._data, values._data), input._data.dtype))
+    return pure(lambda x, y: xp.asarray(xp.heaviside(x, y), x.dtype), input, values)
 
 
 @register(inplace="ldexp_")
 def ldexp(input, other) -> Tensor:
     """``input * 2 ** other``."""
+    need_tensor(input, "ldexp")
+    need_tensor(other, "ldexp", "other", 2)
     return mul(input, pow(2.0, other))
+
+
+class Frexp(Op):
+    differentiable_outputs = (0,)
+
+    @staticmethod
+    def forward(x):
+        m, e = xp.frexp(x)
+        return m, e.astype(xp.int32)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.scale = xp.ldexp(xp.ones((), output[0].dtype), -output[1])  # 2 ** -exponent, exact
+
+    @staticmethod
+    def backward(ctx, g, _):
+        return g * const(ctx.scale)
 
 
 @register()
@@ -975,18 +1020,19 @@ def frexp(input):
     if input._data.dtype.kind != "f":
         raise RuntimeError("torch.frexp() only supports floating-point dtypes")
     from .reduction import return_types
-    m, e = xp.frexp(input._data)
-    return return_types.frexp(Tensor._make(m), Tensor._make(e.astype(xp.int32)))
+    return return_types.frexp(*Frexp.apply(input))
 
 
 def _integer_binary(name: str, f, doc: str):
     def fn(input, other) -> Tensor:
+        need_tensor(input, name)
+        need_tensor(other, name, "other", 2)
         input, other = binary_operands(input, other)
         for t in (input, other):
             if isinstance(t, Tensor) and t._data.dtype.kind not in "iu":
                 raise RuntimeError(f'"{name}_cpu" not implemented for \'{_type_name(t.dtype)}\'')
-        out = f(arr(input), arr(other))
-        return Tensor._make(xp.asarray(out, _dtype.result_type(input, other).np))
+        dt = _dtype.result_type(input, other).np
+        return pure(lambda x, y: xp.asarray(f(x, y), dt), input, other)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
     return register(name, inplace=f"{name}_")(fn)
@@ -996,8 +1042,7 @@ gcd = _integer_binary("gcd", xp.gcd, "Greatest common divisor of integers, eleme
 lcm = _integer_binary("lcm", xp.lcm, "Least common multiple of integers, elementwise.")
 
 
-@register(inplace="nextafter_")
-def nextafter(input, other) -> Tensor:
-    """The next representable float after ``input`` toward ``other`` (not differentiable)."""
-    input, other = binary_operands(input, other)
-    return Tensor._make(xp.asarray(xp.nextafter(arr(input), arr(other)), _dtype.result_type(input, other).np))
+# torch's gradient: to input where it moves (the step is below rounding), none to other
+nextafter = binary("nextafter", xp.nextafter, lambda a, b, y, g: masked(g, arr(a) != arr(b)),
+                   lambda a, b, y, g: g * 0.0, tensors_only=True,
+                   doc="The next representable float after ``input`` toward ``other``.")

@@ -1,2 +1,41 @@
-"""random_ops ops."""
+"""torch's less common in-place random fillers (``cauchy_``, ``log_normal_``, ``geometric_``), beside
+``uniform_``/``normal_``/``exponential_`` of ``ember.random``: each draws from its inverse CDF or NumPy's sampler."""
 from __future__ import annotations
+
+import numpy as np
+
+from .._tensor import Tensor
+from ..random import Generator, _fill, _float_dtype, _gen, _uniform
+
+
+def cauchy_(self: Tensor, median: float = 0.0, sigma: float = 1.0, *, generator: Generator | None = None) -> Tensor:
+    """Fill with Cauchy samples of location ``median`` and scale ``sigma``."""
+    if not sigma > 0:
+        raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma}")
+    if not self.is_floating_point():
+        raise RuntimeError("Cauchy distribution is a continuous probability distribution. dtype must be a floating "
+                           f"point but you specified {self.dtype}")
+    dt = self.dtype
+    u = _uniform(_gen(generator), self._data.shape, dt).astype(np.float64)
+    return _fill(self, median + sigma * np.tan(np.pi * (u - 0.5)), "cauchy_")
+
+
+def log_normal_(self: Tensor, mean: float = 1.0, std: float = 2.0, *, generator: Generator | None = None) -> Tensor:
+    """Fill with samples whose logarithm is normal with ``mean`` and ``std``."""
+    if not std > 0:
+        raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
+    _float_dtype(self.dtype, "log_normal_")
+    return _fill(self, _gen(generator).lognormal(mean, std, self._data.shape), "log_normal_")
+
+
+def geometric_(self: Tensor, p: float, *, generator: Generator | None = None) -> Tensor:
+    """Fill with the number of Bernoulli(``p``) trials up to the first success (1, 2, ...)."""
+    if not 0 < p < 1:
+        raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
+    if self._data.dtype == np.bool_:
+        raise NotImplementedError("\"geometric_cpu\" not implemented for 'Bool'")
+    return _fill(self, _gen(generator).geometric(p, self._data.shape), "geometric_")
+
+
+for _fn in (cauchy_, log_normal_, geometric_):
+    setattr(Tensor, _fn.__name__, _fn)

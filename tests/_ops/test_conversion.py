@@ -61,3 +61,27 @@ def test_repeat_returns_fresh_memory():
     r = x.repeat(2, 1)
     r[0, 0] = 9.0
     assert x.tolist() == [1.0, 2.0, 3.0] and r.tolist() == [[9.0, 2.0, 3.0], [1.0, 2.0, 3.0]]
+
+
+@pytest.mark.parametrize("name", ["float", "double", "half", "long", "int", "short", "char", "byte", "bool"])
+def test_dtype_casts_take_memory_format_as_torch(name):
+    res = []
+    for lib in (torch, ember):
+        x = lib.tensor([[1.5, -2.0], [0.0, 3.25]])
+        y = getattr(x, name)(memory_format=lib.contiguous_format)
+        z = getattr(x, name)(memory_format=lib.preserve_format)
+        assert str(y.dtype) == str(z.dtype)
+        res.append((str(y.dtype).split(".")[-1], y.numpy(), z.numpy()))
+    assert res[0][0] == res[1][0]
+    for e, t in zip(res[1][1:], res[0][1:]):
+        np.testing.assert_array_equal(e, t)
+
+
+def test_resize_as_function_as_torch():
+    res = []
+    for lib in (torch, ember):
+        x = lib.tensor([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+        out = lib.resize_as_(x, lib.zeros(2, 3))
+        assert out is x
+        res.append(x.numpy().copy())
+    np.testing.assert_array_equal(res[1], res[0])

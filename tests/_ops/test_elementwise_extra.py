@@ -280,3 +280,100 @@ def test_integer_powers_with_negative_integer_exponents_as_torch():
     for lib in (_t, ember):
         with pytest.raises(RuntimeError, match="Integers to negative integer powers are not allowed"):
             lib.tensor([2, 3]) ** -1
+
+
+# torch's schemas: which binary ops take a number as ``input`` (Scalar-Tensor overloads) and which refuse it
+_NUMBER_FIRST = {  # name: (op(2, t) allowed, op(2, 3) allowed, op(t, 2) allowed)
+    "clamp_max": (False, False, True), "clamp_min": (False, False, True), "copysign": (False, False, True),
+    "fmod": (False, False, True), "eq": (False, False, True), "ge": (False, False, True), "lt": (False, False, True),
+    "rsub": (False, False, True), "bitwise_and": (True, False, True), "bitwise_left_shift": (True, False, True),
+    "remainder": (True, False, True), "pow": (True, False, True), "float_power": (True, False, True),
+    "xlogy": (True, False, True), "logical_and": (False, False, False), "gcd": (False, False, False),
+    "lcm": (False, False, False), "ldexp": (False, False, False), "isclose": (False, False, False),
+    "nextafter": (False, False, False)}
+
+
+@pytest.mark.parametrize("name", sorted(_NUMBER_FIRST))
+def test_number_operands_accepted_or_refused_as_torch(name):
+    """A Python number where torch's schema takes a Tensor raises TypeError; where it takes a Scalar, it works."""
+    for args, allowed in zip(((2, "t"), (2, 3), ("t", 2)), _NUMBER_FIRST[name]):
+        results = []
+        for lib in (torch, ember):
+            t = lib.tensor([1, 2, 3])
+            call = [t if a == "t" else a for a in args]
+            try:
+                results.append(getattr(lib, name)(*call))
+            except TypeError:
+                results.append(TypeError)
+        assert (results[0] is not TypeError) == allowed, f"torch.{name}{args}: the table is wrong"
+        if allowed:
+            assert_close(results[1], results[0], what=f"{name}{args}")
+        else:
+            assert results[1] is TypeError, f"ember.{name}{args} does not raise TypeError"
+
+
+@pytest.mark.parametrize("op", ["__radd__", "__rsub__", "__rmul__", "__rpow__", "__rmod__", "__rand__", "__rdiv__"])
+def test_reflected_operators_compute_as_torch(op):
+    both(lambda lib: getattr(lib.tensor([1, 2, 3]), op)(3))
+    both(lambda lib: getattr(lib.tensor([5, 3]), op)(lib.tensor([4, 1])))
+    both(lambda lib: lib.rsub(lib.tensor([1.5, 2.0]), lib.tensor([4.0, 1.0]), alpha=2))
+
+
+@pytest.mark.parametrize("op", ["__radd__", "__rmul__", "__rand__", "__ror__", "__rxor__"])
+def test_reflected_operators_refuse_a_non_tensor_self_as_torch(op):
+    """torch's C-level reflected operators refuse an unbound call with a number as ``self``."""
+    for lib in (torch, ember):
+        with pytest.raises(TypeError):
+            getattr(lib.Tensor, op)(2, lib.tensor([1, 2, 3]))
+
+
+def test_isclose_refuses_negative_tolerances():
+    for lib in (torch, ember):
+        a = lib.tensor([1.0])
+        for kw in ({"rtol": -0.5}, {"atol": -0.5}):
+            with pytest.raises(RuntimeError, match="must be greater than or equal to zero"):
+                lib.isclose(a, a, **kw)
+
+
+def test_frexp_and_nextafter_gradients_as_torch():
+    """frexp's mantissa has gradient 2**-exponent; nextafter passes the gradient to input, zero to other."""
+    x = np.array([3.0, -0.7, 1e-3, 40.0, 0.0])
+    o = np.array([4.0, -1.0, 0.0, 40.0, 1.0])
+    res = []
+    for lib in (torch, ember):
+        a = lib.tensor(x, requires_grad=True)
+        b = lib.tensor(o, requires_grad=True)
+        m, e = lib.frexp(a)
+        n = lib.nextafter(a, b)
+        ga, gb = lib.autograd.grad((m * lib.tensor(o)).sum() + (n * n).sum(), (a, b))
+        assert not e.requires_grad and e.dtype == lib.int32
+        res.append([t.detach().numpy() for t in (m, e, n, ga, gb)])
+    for ev, tv in zip(res[1], res[0]):
+        np.testing.assert_array_equal(ev, tv)
+
+
+@pytest.mark.parametrize("fill", ["cauchy_", "log_normal_", "geometric_"])
+def test_random_fillers_distribution_dtype_and_errors_as_torch(fill):
+    """Quantiles of 20000 draws near the exact ones (the streams differ from torch's); torch's errors."""
+    args = {"cauchy_": (1.0, 0.5), "log_normal_": (0.0, 0.25), "geometric_": (0.3,)}[fill]
+    # exact quartiles (hand-derived): median + sigma tan(pi (q - 1/2)); exp(mu + sigma z_q); the geometric
+    # law's smallest k with 1 - 0.7**k >= q
+    exact = {"cauchy_": [0.5, 1.0, 1.5], "log_normal_": [math.exp(0.25 * z) for z in (-0.6744898, 0, 0.6744898)],
+             "geometric_": [1, 2, 4]}[fill]
+    ember.manual_seed(0)
+    torch.manual_seed(0)
+    for lib in (ember, torch):
+        x = getattr(lib.zeros(20000, dtype=lib.float64), fill)(*args).numpy()
+        assert x.dtype == np.float64 and x.shape == (20000,)
+        np.testing.assert_allclose(np.quantile(x, [0.25, 0.5, 0.75]), exact, atol=0.05, err_msg=lib.__name__)
+    bad = {"cauchy_": (0.0, 0.0), "log_normal_": (0.0, -1.0), "geometric_": (1.0,)}[fill]
+    for lib in (torch, ember):
+        with pytest.raises(RuntimeError):
+            getattr(lib.zeros(3), fill)(*bad)
+        if fill == "geometric_":
+            with pytest.raises(NotImplementedError):
+                lib.zeros(3, dtype=lib.bool).geometric_(0.5)
+            assert lib.zeros(4, dtype=lib.int64).geometric_(0.5).dtype == lib.int64
+        else:
+            with pytest.raises(RuntimeError if fill == "cauchy_" else NotImplementedError):
+                getattr(lib.zeros(3, dtype=lib.int64), fill)(*args)

@@ -39,6 +39,8 @@ def to_ember(x, memo: dict | None = None):
 
 def _tensor(x: torch.Tensor):
     """A copy of one torch tensor, keeping requires_grad."""
+    if x.layout in (torch.sparse_coo, torch.sparse_csr):
+        return _sparse(x)
     if x.layout != torch.strided:
         raise Unconvertible(f"{x.layout} tensor")
     if x.dtype in (torch.bfloat16, torch.complex32) or x.dtype.itemsize < 1:
@@ -47,6 +49,16 @@ def _tensor(x: torch.Tensor):
         raise Unconvertible(f"{x.dtype} tensor")
     t = ember.tensor(x.detach().resolve_conj().resolve_neg().numpy().copy())
     return t.requires_grad_(x.requires_grad) if x.requires_grad else t
+
+
+def _sparse(x: torch.Tensor):
+    """A sparse COO or CSR torch tensor as ember's: the same coordinates, its values copied (keeping
+    requires_grad, so gradients reach them)."""
+    if x.layout == torch.sparse_coo:
+        return ember.sparse_coo_tensor(_tensor(x._indices()), _tensor(x._values()), x.shape,
+                                       is_coalesced=x.is_coalesced())
+    return ember.sparse_csr_tensor(_tensor(x.crow_indices()), _tensor(x.col_indices()), _tensor(x.values()),
+                                   x.shape)
 
 
 def _value(x):
@@ -99,6 +111,12 @@ def to_torch(x):
     if isinstance(x, ember.Tensor):
         arr = np.array(x.detach().numpy(), copy=True)
         return torch.from_numpy(arr) if arr.ndim else torch.tensor(arr[()], dtype=_torch_dtype(arr.dtype))
+    if isinstance(x, ember.sparse.SparseTensor):
+        if x.layout is ember.sparse_coo:
+            return torch.sparse_coo_tensor(to_torch(x._indices()), to_torch(x._values()), tuple(x.shape),
+                                           is_coalesced=x.is_coalesced())
+        return torch.sparse_csr_tensor(to_torch(x.crow_indices()), to_torch(x.col_indices()), to_torch(x.values()),
+                                       tuple(x.shape))
     if isinstance(x, ember.dtype):
         return getattr(torch, x.name)
     if isinstance(x, (list, tuple)):

@@ -182,16 +182,6 @@ GAPS: dict = {'arange': {'errors': 'AssertionError: error input 4: raised Overfl
                            'second has size 2 in dim 2',
                'forward': 'RuntimeError: contracted dimensions need to match, but first has size 1 in dim 0 and '
                           'second has size 2 in dim 2'},
- 'to_sparse': {'backward': 'AbsentFeature: Tensor.to_sparse is not implemented in ember (a NumPy, CPU-only '
-                           'framework); docs/api_coverage.md lists what is and is not',
-               'forward': 'AbsentFeature: Tensor.to_sparse is not implemented in ember (a NumPy, CPU-only '
-                          'framework); docs/api_coverage.md lists what is and is not',
-               'gradgrad': 'AbsentFeature: Tensor.to_sparse is not implemented in ember (a NumPy, CPU-only '
-                           'framework); docs/api_coverage.md lists what is and is not',
-               'int': 'AbsentFeature: Tensor.to_sparse is not implemented in ember (a NumPy, CPU-only framework); '
-                      'docs/api_coverage.md lists what is and is not',
-               'variants': 'AbsentFeature: Tensor.to_sparse is not implemented in ember (a NumPy, CPU-only '
-                           'framework); docs/api_coverage.md lists what is and is not'},
  'nonzero_static': {'missing': 'no ember counterpart of nonzero_static'},
  'jiterator_unary': {'missing': 'no ember counterpart of jiterator_unary'},
  'jiterator_binary': {'missing': 'no ember counterpart of jiterator_binary'},
