@@ -1048,3 +1048,5 @@ from ._ops.linalg_ex import (inv_ex, solve_ex, cholesky_ex, lu_factor_ex, tensor
                              vecdot, vander, diagonal)
 __all__ += ["inv_ex", "solve_ex", "cholesky_ex", "lu_factor_ex", "tensorinv", "tensorsolve", "cond", "vecdot",
             "vander", "diagonal"]
+from ._ops.linalg_lapack import householder_product, ldl_factor, ldl_factor_ex, ldl_solve  # noqa: E402
+__all__ += ["householder_product", "ldl_factor", "ldl_factor_ex", "ldl_solve"]

@@ -70,16 +70,20 @@ def _raise_on(info, op: str, msg: str, cls=LinAlgError) -> None:
         raise cls(f"{op}: {where}{msg.format(info.reshape(-1)[bad[0]])}")
 
 
-class InvEx(Op):
-    differentiable_outputs = (0,)
+class _WithInfo(Op):
+    """An op returning (result, info): only the result carries gradient, read back from the node."""
 
-    @staticmethod
-    def forward(A):
-        return _per_matrix(xp.linalg.inv, _singular, A.shape, A)
+    differentiable_outputs = (0,)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
         ctx.outs = output
+
+
+class InvEx(_WithInfo):
+    @staticmethod
+    def forward(A):
+        return _per_matrix(xp.linalg.inv, _singular, A.shape, A)
 
     @staticmethod
     def backward(ctx, g, _):
@@ -95,9 +99,7 @@ def inv_ex(A: Tensor, *, check_errors: bool = False, out=None) -> InvExResult:
     return InvExResult(Y, info)
 
 
-class SolveEx(Op):
-    differentiable_outputs = (0,)
-
+class SolveEx(_WithInfo):
     @staticmethod
     def forward(A, B):
         batch = xp.broadcast_shapes(A.shape[:-2], B.shape[:-2])
@@ -129,16 +131,10 @@ def solve_ex(A: Tensor, B: Tensor, *, left: bool = True, check_errors: bool = Fa
     return SolveExResult(X.reshape(X._data.shape[:-1]) if vector else X, info)
 
 
-class CholeskyEx(Op):
-    differentiable_outputs = (0,)
-
+class CholeskyEx(_WithInfo):
     @staticmethod
     def forward(A):
         return _per_matrix(xp.linalg.cholesky, _potf2, A.shape, A)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        ctx.outs = output
 
     @staticmethod
     def backward(ctx, g, _):

@@ -369,3 +369,58 @@ def test_more_linalg_errors_are_torchs(fn):
     with pytest.raises(RuntimeError) as ee:
         fn(ember)
     assert str(ee.value) == str(te.value)
+
+
+def _symmetric_cases(rng, count):
+    """Random symmetric matrices, some with small rows, zero diagonals or a zero row (a singular D)."""
+    for i in range(count):
+        n = int(rng.integers(1, 8))
+        a = rng.normal(size=(n, n))
+        a = a + a.T
+        if i % 3 == 0:
+            a[rng.integers(n), :] *= 1e-3
+        if i % 5 == 0:
+            np.fill_diagonal(a, 0)  # forces 2x2 pivots
+        if i % 7 == 0:
+            a[:, 0] = a[0, :] = 0
+        yield a
+
+
+def test_ldl_factor_and_solve_match_lapack_as_torch_calls_it():
+    """Bunch-Kaufman LD, pivots (2x2 blocks negative) and info as LAPACK's sytrf; ldl_solve on torch's factor."""
+    rng = np.random.default_rng(11)
+    for a in _symmetric_cases(rng, 60):
+        LD, piv, info = torch.linalg.ldl_factor_ex(torch.tensor(a))
+        eLD, epiv, einfo = ember.linalg.ldl_factor_ex(ember.tensor(a))
+        np.testing.assert_array_equal(epiv.numpy(), piv.numpy())
+        assert einfo.dtype == ember.int32 and einfo.item() == info.item()
+        np.testing.assert_allclose(eLD.numpy(), LD.numpy(), rtol=1e-8, atol=1e-10)
+        if not info.item():
+            B = rng.normal(size=(2, a.shape[0], 3))
+            X = ember.linalg.ldl_solve(ember.tensor(LD.numpy()), ember.tensor(piv.numpy()), ember.tensor(B))
+            np.testing.assert_allclose(X.numpy(), torch.linalg.ldl_solve(LD, piv, torch.tensor(B)).numpy(),
+                                       rtol=1e-7, atol=1e-9)
+    batch = np.stack(list(_symmetric_cases(np.random.default_rng(1), 8))[1:2] * 3)
+    _both(lambda lib, A: lib.linalg.ldl_factor(A), batch, grad=False)
+    for lib in (torch, ember):
+        with pytest.raises(RuntimeError):
+            lib.linalg.ldl_factor(lib.zeros(3, 3))
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (3, 5), (4, 4), (2, 4, 2), (3, 0)])
+def test_geqrf_is_lapacks_packed_qr(shape):
+    a = np.random.default_rng(12).normal(size=shape)
+    a[..., :, :1] = 0  # a zero column: tau = 0, H = I
+    _both(lambda lib, A: lib.geqrf(A), a, grad=False)
+    _both(lambda lib, A: A.geqrf(), a + 1, grad=False)
+
+
+@pytest.mark.parametrize("left,transpose", [(True, False), (True, True), (False, False), (False, True)])
+def test_householder_product_and_ormqr_are_differentiable_as_torch(left, transpose):
+    """Q from geqrf's reflectors, and Q (or Q^T) applied from either side: values, gradients and second
+    derivatives in the reflectors, tau and the other matrix."""
+    rng = np.random.default_rng(13)
+    a, tau = rng.normal(size=(2, 5, 3)), rng.normal(size=(2, 3))
+    _both(lambda lib, A, t: lib.linalg.householder_product(A, t), a, tau)
+    other = rng.normal(size=(2, 5, 4) if left else (2, 4, 5))
+    _both(lambda lib, A, t, C: lib.ormqr(A, t, C, left, transpose), a, tau, other)
