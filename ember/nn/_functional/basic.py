@@ -1,6 +1,7 @@
 """Functional forms of the basic layers: linear, bilinear, dropout, embedding."""
 from __future__ import annotations
 
+import math
 import warnings
 
 from ..._backend import matmul, ndarray, xp
@@ -49,10 +50,10 @@ class _Linear(Op):
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_tensors
-        n_out = g.shape[-1]
-        g2 = g.reshape(-1, n_out)
+        rows = math.prod(g.shape[:-1])  # not -1: a zero-size feature dim leaves -1 undetermined
+        g2 = g.reshape(rows, g.shape[-1])
         gx = None if w is None else _mm(g, w)
-        gw = None if x is None else _mm(g2.mT, x.reshape(-1, x.shape[-1]))
+        gw = None if x is None else _mm(g2.mT, x.reshape(rows, x.shape[-1]))
         gb = g2.sum(0) if ctx.has_bias else None
         return gx, gw, gb
 

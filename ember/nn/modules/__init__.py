@@ -27,6 +27,7 @@ from .attention import MultiheadAttention
 from ._fractional import FractionalMaxPool2d, FractionalMaxPool3d
 from ._linear_cross_entropy import LinearCrossEntropyLoss, LinearCrossEntropyOptions
 from ._ctc import CTCLoss
+from ._adaptive_softmax import AdaptiveLogSoftmaxWithLoss
 from .transformer import (TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer, TransformerDecoder,
                           Transformer)
 from .loss import (L1Loss, MSELoss, SmoothL1Loss, HuberLoss, NLLLoss, CrossEntropyLoss, BCELoss, BCEWithLogitsLoss,
