@@ -121,4 +121,11 @@ def tensor_repr(t) -> str:
         extras.append(f"grad_fn=<{t.grad_fn.name()}>")
     elif t._requires_grad:
         extras.append("requires_grad=True")
-    return prefix + body + "".join(", " + e for e in extras) + ")"
+    out = prefix + body
+    line = len(out) - out.rfind("\n") + 1
+    for e in extras:  # torch starts a new line for a suffix that would pass the line width
+        if line + len(e) + 2 > _Options.linewidth:
+            out, line = out + ",\n" + " " * len(prefix) + e, len(prefix) + len(e)
+        else:
+            out, line = out + ", " + e, line + len(e) + 2
+    return out + ")"

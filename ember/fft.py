@@ -113,7 +113,7 @@ def _norm(norm: str | None) -> str:
     if norm is None:
         return "backward"
     if norm not in _DUAL:
-        raise ValueError(f"Invalid normalization mode: {norm}")
+        raise RuntimeError(f'Invalid normalization mode: "{norm}"')
     return norm
 
 
@@ -175,7 +175,8 @@ def _resize(x: Tensor, dims: tuple, sizes) -> Tensor:
 
 def _real_input(x: Tensor, op: str) -> Tensor:
     if x._data.dtype.kind == "c":
-        raise RuntimeError(f"{op} expects a real input tensor, but got {x.dtype}")
+        from ._ops.common import _type_name
+        raise RuntimeError(f"{op[4:]} expects a real input tensor, but got {_type_name(x.dtype)}")
     return _float(x)
 
 

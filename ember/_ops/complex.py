@@ -24,6 +24,12 @@ def cj(x):
     return x
 
 
+def sgn(z: Tensor) -> Tensor:
+    """``z / |z|`` (0 at 0) for a complex tensor, differentiable: the gradient of ``|z|``."""
+    zero = Tensor._make(z._data == 0)
+    return (z / z.abs().masked_fill(zero, 1)).masked_fill(zero, 0)
+
+
 def _complex_only(x: Tensor, op: str, message: str | None = None) -> None:
     if x._data.dtype.kind != "c":
         raise RuntimeError(message or f"{op} is only supported for complex tensors")
@@ -159,7 +165,7 @@ def view_as_complex(input: Tensor) -> Tensor:
     """A complex view of a float tensor whose last dim (size 2, stride 1) holds real and imaginary parts."""
     a = input._data
     if a.dtype.kind != "f" or a.dtype == xp.float16:
-        raise RuntimeError("view_as_complex is only supported for float and double tensors, but got a tensor of "
+        raise RuntimeError("view_as_complex is only supported for half, float and double tensors, but got a tensor of "
                            f"scalar type: {_type(input.dtype)}")
     if a.ndim == 0:
         raise RuntimeError("Input tensor must have one or more dimensions")
