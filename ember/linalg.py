@@ -619,10 +619,10 @@ def _tensor_norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=
 
 # ----------------------------------------------------------------------------- cross
 def _levi_civita(dtype) -> Tensor:
-    e = xp.zeros((3, 3, 3), dtype=dtype)
+    e = xp.zeros((3, 3, 3), dtype=xp.int64)
     for i, j, k in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):
         e[i, j, k], e[i, k, j] = 1, -1
-    return _const(e)
+    return _const(e.astype(dtype))  # -1 wraps in unsigned dtypes, and so does the product, as torch's
 
 
 def cross(input: Tensor, other: Tensor, *, dim: int = -1, out=None) -> Tensor:

@@ -423,8 +423,8 @@ class ScatterReduce(Op):
         out = x.copy()
         if not include_self:
             ident = fident if x.dtype.kind == "f" else iident
-            if isinstance(ident, str):
-                ident = getattr(xp.iinfo(x.dtype), ident)
+            if isinstance(ident, str):  # the dtype's extreme (True/False for bool)
+                ident = (ident == "max") if x.dtype == xp.bool_ else getattr(xp.iinfo(x.dtype), ident)
             out[idx] = ident
         ufunc.at(out, idx, src)
         if reduce == "mean":

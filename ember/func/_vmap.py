@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import sys
 import warnings
 import weakref
 
@@ -78,30 +79,59 @@ def _wrap(phys: Tensor, levels: tuple) -> Tensor:
 
 
 class _Sample(ndarray):
-    """A batched tensor's one-sample array (see BatchedTensor). NumPy carries the subclass through
-    ufuncs and most functions, so an array computed from it outside an op is recognisable too: a
-    wrapper that builds its result that way would silently give every sample the first one's
-    result, so vmap refuses it instead (see _make_checked and _apply)."""
+    """A batched tensor's one-sample array (see BatchedTensor), read-only. An op wrapper may read its
+    shape and dtype freely; computing with its values (a NumPy function or ufunc) marks the values
+    seen (_seen), because a result built from them would silently give every sample the first
+    one's result: vmap refuses such a result (see _make_checked and _apply) instead."""
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        _seen[0] = True
+        inputs = tuple(i.view(ndarray) if isinstance(i, _Sample) else i for i in inputs)
+        return getattr(ufunc, method)(*inputs, **kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        _seen[0] = True
+        return super().__array_function__(func, types, args, kwargs)
+
+
+_seen = [False]  # a one-sample array's values were computed with since the last batched op
 
 
 def _proxy(arr, k: int):
     """An array of one sample's shape and dtype, for the op wrappers' checks (the first sample)."""
     if all(arr.shape[:k]):
-        return arr[(0,) * k].view(_Sample)
-    from .._backend import xp
-    return xp.zeros(arr.shape[k:], arr.dtype).view(_Sample)
+        out = arr[(0,) * k + (Ellipsis,)].view(_Sample)  # a 0-d view, not a NumPy scalar
+    else:
+        from .._backend import xp
+        out = xp.zeros(arr.shape[k:], arr.dtype).view(_Sample)
+    out.flags.writeable = False  # an in-place write goes to the physical tensor (see write_inplace)
+    return out
 
 
-_UNBATCHED = ("vmap: this operation computes its result from a batched tensor's values outside ember's ops, "
-              "so vmap cannot batch it (it has no batching rule); ember does not support it inside vmap yet "
-              "(see docs/func.md)")
+def _unbatched() -> str:
+    """The refusal, naming the public op being called (the innermost ember function on the stack)."""
+    from .._ops.common import FUNCTIONS
+    codes: dict = {}
+    for n, f in FUNCTIONS.items():
+        codes.setdefault(getattr(f, "__code__", None), set()).add(n)
+    frame, name = sys._getframe(1), None
+    while frame is not None:  # the outermost ember function: the one the user called
+        names = codes.get(frame.f_code, ())
+        if names:
+            name = next(iter(names)) if len(names) == 1 else None  # one body serving several ops: unknown
+        frame = frame.f_back
+    what = f"{name}()" if name else "this operation"
+    return (f"vmap: {what} computes its result from a batched tensor's values outside ember's ops, so vmap "
+            "cannot batch it (it has no batching rule); ember does not support it inside vmap yet (see "
+            "docs/func.md). Run it outside vmap or on each sample.")
 _plain_make = Tensor._make
 
 
 def _make_checked(arr, *rest):
     """Tensor._make while vmap is active: refuses an array computed from a one-sample array."""
-    if isinstance(arr, _Sample):
-        raise RuntimeError(_UNBATCHED)
+    if isinstance(arr, _Sample) or _seen[0]:
+        _seen[0] = False
+        raise RuntimeError(_unbatched())
     return _plain_make(arr, *rest)
 
 
@@ -322,6 +352,10 @@ def _op_classes(module) -> list:
 
 def _apply(cls, args, kwargs):
     """The vmap transform: an op on batched tensors becomes one op on their physical tensors."""
+    if _seen[0]:  # a one-sample array's values were read: by a check (fine), or to compute an argument
+        _seen[0] = False
+        if any(_plain_array(a) for a in args):
+            raise RuntimeError(_unbatched())
     args = tuple(_unproxy(a) for a in args)
     levels = tuple(lv for lv in _active() if any(lv in _levels_of(a) for a in args))
     with _fw.below(_apply):
@@ -338,18 +372,38 @@ def _apply(cls, args, kwargs):
     return _wrap(out, levels)
 
 
+def write_batched(self: BatchedTensor, out: Tensor, name: str) -> BatchedTensor:
+    """An in-place op on a batched tensor: the result, batched as ``self``, written into its batch."""
+    from .._ops.common import write_inplace
+    if any(lv not in _levels_of(self) for lv in _levels_of(out)):
+        raise RuntimeError(f"vmap: {name}(self, *extra_args) is not possible because there exists a Tensor "
+                           "`other` in extra_args that has more elements than `self`. This happened due to "
+                           "`other` being vmapped over but `self` not being vmapped over in a vmap. Please try to "
+                           f"use out-of-place operators instead of {name}.")
+    with _fw.below(_apply):
+        write_inplace(self._phys, _align(out, self._bat_levels, expand=True), name)
+    self._requires_grad = self._phys._requires_grad
+    return self
+
+
 # ----------------------------------------------------------------------------- the transform
 def _unproxy(a):
     if type(a) is tuple:  # an index: arrays computed from a batched tensor can hide in it
         if any(isinstance(i, _Sample) for i in a):
-            raise RuntimeError(_UNBATCHED)
+            raise RuntimeError(_unbatched())
         return a
     if isinstance(a, _Sample):
         b = _proxies.get(id(a))
         if b is not None and b._data is a:
             return _Raw(b)
-        raise RuntimeError(_UNBATCHED)
+        raise RuntimeError(_unbatched())
     return a
+
+
+def _plain_array(a) -> bool:
+    if type(a) is tuple:
+        return any(_plain_array(i) for i in a)
+    return isinstance(a, ndarray) and not isinstance(a, _Sample)
 
 
 class _Raw:
@@ -414,6 +468,7 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size: 
     def wrapper_one(args, kwargs, leaves, dims, n):
         level = _next_level()
         _levels.append((level, n, randomness))
+        _seen[0] = False
         if len(_levels) == 1:
             _fw.push(_apply)
             Tensor._make = staticmethod(_make_checked)
@@ -434,6 +489,7 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size: 
             results = [_exit(o, d, level, n, name) for o, d in zip(outs, odims)]
         finally:
             gen._rng = saved_rng
+            _seen[0] = False
             _levels.pop()
             if not _levels:
                 _fw.pop(_apply)

@@ -9,25 +9,14 @@ import ember.func as efunc
 
 from . import vmap_db
 
-# Ops whose wrappers compute their result from the array of one sample outside ember's ops in a way
-# vmap does not catch yet (index outputs, in-place forms, masks broadcast with NumPy, integer ops):
-# under vmap they give every sample the first sample's result. docs/func.md lists them as unsupported.
-UNSUPPORTED = {
-    "addbmm_", "addmm_", "addmv_", "addr_", "argmax", "argmin", "baddbmm_", "bucketize", "cummax", "cummax_ties",
-    "cummin", "cummin_ties", "fill_diagonal_", "gcd", "heaviside", "histc", "histogram", "isin", "lcm", "linalg.lu",
-    "lu_unpack", "masked_fill", "masked_scatter", "masked_scatter_", "median_dim", "mode_distinct", "nextafter",
-    "searchsorted", "searchsorted_sorter", "setitem", "signbit", "take_along_dim",
-}
-
-
 def test_vmap_over_the_op_table_matches_a_loop():
     """Every op of the specification table, on a batch of three samples, equals the op run on each
-    sample, or refuses with an error; none but the listed ones is silently wrong."""
+    sample, or refuses with vmap's error; none is silently wrong."""
     results = {spec.name: vmap_db.check(spec) for spec in vmap_db.OP_DB}
-    wrong = {name for name, r in results.items() if r.startswith("values differ")}
-    assert wrong == UNSUPPORTED
+    wrong = {name: r for name, r in results.items() if r.startswith("values differ")}
+    assert not wrong
     ok = [name for name, r in results.items() if r == "ok"]
-    refused = {name: r for name, r in results.items() if r not in ("ok", "skip") and name not in UNSUPPORTED}
+    refused = {name: r for name, r in results.items() if r not in ("ok", "skip")}
     # refusals are vmap's own errors (or torch's for a non-tensor result), never a crash elsewhere
     assert all(r.startswith(("RuntimeError: vmap", "ValueError: vmap")) for name, r in refused.items()
                if name != "unravel_index"), refused
@@ -136,3 +125,49 @@ def test_per_sample_grads_example():
     loop = per_sample_grads.looped_grads(model, ember.tensor(data.data[:8]), ember.tensor(data.targets[:8]))
     for k in loop:
         np.testing.assert_allclose(_np(grads[k]), _np(loop[k]), rtol=1e-5, atol=1e-6)
+
+
+def _both(fn, *arrays, **kw):
+    """``fn(lib, func_module, *tensors)`` under ember and torch, as NumPy arrays."""
+    return [_np(fn(lib, mod, *[lib.tensor(a) for a in arrays], **kw)) for lib, mod in ((ember, efunc), (torch, tfunc))]
+
+
+def test_values_read_outside_ops_are_batched_or_refused():
+    """Ops whose wrappers read a sample's values (NaN checks, pivots, integer ops) are right for every
+    sample, not only the first: NaN only in the second sample, pivots that differ per sample."""
+    x = np.array([[1.0, 2.0], [np.nan, np.inf], [-np.inf, 0.0]])
+    for name in ("isnan", "isinf", "isfinite", "isposinf", "isneginf", "signbit", "logical_not"):
+        e, t = _both(lambda lib, mod, a: mod.vmap(getattr(lib, name))(a), x)
+        np.testing.assert_array_equal(e, t, err_msg=name)
+    i = np.array([[4, 6], [9, 12], [7, 21]])
+    for name in ("gcd", "lcm"):
+        e, t = _both(lambda lib, mod, a, b: mod.vmap(getattr(lib, name))(a, b), i, i[::-1].copy())
+        np.testing.assert_array_equal(e, t, err_msg=name)
+    a = np.stack([np.eye(3)[[2, 0, 1]] + 0.1, np.eye(3) + 0.1, np.eye(3)[[1, 2, 0]] + 0.1])
+    e, t = _both(lambda lib, mod, m: mod.vmap(lambda s: lib.linalg.lu(s).P)(m), a)
+    np.testing.assert_array_equal(e, t)
+
+
+@pytest.mark.parametrize("op", [lambda lib, s: s.argmax(), lambda lib, s: lib.sort(s).values,
+                                lambda lib, s: s.max(0).indices, lambda lib, s: lib.searchsorted(s, s)])
+def test_ops_without_a_rule_refuse_rather_than_answer_for_the_first_sample(op):
+    x = ember.tensor(np.array([[3.0, 1.0, 2.0], [0.0, 5.0, 4.0]]))
+    with pytest.raises(RuntimeError, match="vmap"):
+        efunc.vmap(lambda s: op(ember, s))(x)
+
+
+def test_in_place_ops_write_every_sample_as_torch():
+    x, y = np.arange(6.0).reshape(2, 3), np.array([[1.0, 2.0, 3.0], [10.0, 20.0, 30.0]])
+
+    def f(lib, mod, a, b):
+        def g(s, t):
+            s = s.clone()
+            s.add_(t)
+            s.mul_(2)
+            s[0] = t[1]
+            return s
+        return mod.vmap(g)(a, b)
+    e, t = _both(f, x, y)
+    np.testing.assert_array_equal(e, t)
+    with pytest.raises(RuntimeError, match="vmap: add_"):  # self unbatched, other batched: as torch, refused
+        efunc.vmap(lambda s: ember.zeros(3).add_(s))(ember.tensor(x))
