@@ -39,10 +39,10 @@ def _shifted(a, k: int):
 
 
 def _alpha(lp, ext, skip):
-    """Log forward variables (T, N, S') and each sample's negative log likelihood."""
+    """Log forward variables (T, N, S') and the emissions: the log prob of each extended label at each time."""
     T, N = lp.shape[:2]
     rows = xp.arange(N)[:, None]
-    emit = lp[:, rows, ext]  # (T, N, S'): log prob of each extended label at each time
+    emit = lp[:, rows, ext]
     alpha = xp.full(emit.shape, _NEG_INF, dtype=lp.dtype)
     alpha[0, :, :2] = emit[0, :, :2]
     for t in range(1, T):
@@ -55,7 +55,8 @@ def _beta(emit, skip, in_len, ends):
     """Log backward variables (T, N, S'), each including the emission at its own time."""
     T, N = emit.shape[:2]
     beta = xp.full(emit.shape, _NEG_INF, dtype=emit.dtype)
-    skip_up = _shifted(skip.astype(xp.int8), -2).astype(bool)  # s -> s + 2 allowed
+    skip_up = xp.zeros_like(skip)  # s -> s + 2 allowed: the step s - 2 -> s of the forward recursion
+    skip_up[:, :-2] = skip[:, 2:]
     n = xp.arange(N)
     for t in range(T - 1, -1, -1):
         if t < T - 1:
@@ -68,18 +69,22 @@ def _beta(emit, skip, in_len, ends):
     return beta
 
 
+def _nll(alpha, in_len, tgt_len):
+    """Each sample's negative log likelihood (N,): its paths end at time in_len - 1 on the last label or blank."""
+    n = xp.arange(alpha.shape[1])
+    last = alpha[in_len - 1, n]  # (N, S')
+    end = 2 * tgt_len
+    final = _logsumexp(last[n, end], xp.where(tgt_len > 0, last[n, xp.maximum(end - 1, 0)], _NEG_INF))
+    # no time steps: only the empty target has an alignment
+    return (-xp.where(in_len > 0, final, xp.where(tgt_len == 0, 0.0, _NEG_INF))).astype(alpha.dtype)
+
+
 class CTCLoss(Op):
     """Per-sample negative log likelihood (N,) of the targets; infinite ones zeroed with ``zero_infinity``."""
 
     @staticmethod
     def forward(lp, ext, skip, in_len, tgt_len, zero_infinity):
-        alpha, emit = _alpha(lp, ext, skip)
-        n = xp.arange(lp.shape[1])
-        last = alpha[in_len - 1, n]  # (N, S')
-        end = 2 * tgt_len
-        final = _logsumexp(last[n, end], xp.where(tgt_len > 0, last[n, xp.maximum(end - 1, 0)], _NEG_INF))
-        # no time steps: only the empty target has an alignment
-        nll = (-xp.where(in_len > 0, final, xp.where(tgt_len == 0, 0.0, _NEG_INF))).astype(lp.dtype)
+        nll = _nll(_alpha(lp, ext, skip)[0], in_len, tgt_len)
         return xp.where(xp.isinf(nll), 0.0, nll).astype(lp.dtype) if zero_infinity else nll
 
     @staticmethod
@@ -101,18 +106,17 @@ class CTCLossGrad(Op):
     def forward(g, lp, ext, skip, in_len, tgt_len, zero_infinity):
         T, N, C = lp.shape
         alpha, emit = _alpha(lp, ext, skip)
+        nll = _nll(alpha, in_len, tgt_len)
         beta = _beta(emit, skip, in_len, 2 * tgt_len)
-        ab = alpha + beta
         valid = xp.arange(ext.shape[1]) <= 2 * tgt_len[:, None]  # (N, S'): real extended positions
-        ab = xp.where(valid, ab, _NEG_INF)
-        # log of the total path probability: any time step's sum over s of alpha * beta / emission
+        ab = xp.where(valid, alpha + beta, _NEG_INF)
+        # lcab[t, n, c]: log of the summed alpha * beta over the positions of class c (a scaled one-hot sum)
         m = ab.max(-1, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0.0)
         onehot = (ext[:, :, None] == xp.arange(C)) & valid[:, :, None]  # (N, S', C)
         with xp.errstate(divide="ignore", invalid="ignore", over="ignore"):
             total = xp.einsum("tns,nsc->tnc", xp.exp(ab - m), onehot.astype(lp.dtype))
             lcab = xp.log(total) + m
-            nll = CTCLoss.forward(lp, ext, skip, in_len, tgt_len, False)
             grad = xp.exp(lp) - xp.exp(lcab + nll[None, :, None] - lp)
         grad = xp.where((xp.arange(T)[:, None] < in_len)[:, :, None], grad, 0.0)
         if zero_infinity:
