@@ -208,6 +208,7 @@ def init_process_group(backend: str | None = None, init_method: str | None = Non
     _WORLD = GroupMember.WORLD = ProcessGroup(comm, list(range(size)))
     if size > 1:
         _abort_on_uncaught_exception()
+        _abort_on_early_exit(MPI.COMM_WORLD.Dup(), timeout or DEFAULT_TIMEOUT)
 
 
 def _abort_on_uncaught_exception() -> None:
@@ -229,6 +230,29 @@ def _abort_on_uncaught_exception() -> None:
 
     hook._ember_abort = True
     sys.excepthook = hook
+
+
+DEFAULT_TIMEOUT = timedelta(minutes=30)  # torch's default for its CPU backend
+
+
+def _abort_on_early_exit(comm, timeout: timedelta) -> None:
+    """At exit, wait (up to ``timeout``) for every rank to reach its own exit; then abort the job.
+
+    A rank that leaves without an exception (``sys.exit`` on one rank) would otherwise leave the
+    others blocked for ever in their next collective with it, and mpiexec waiting for them."""
+    import atexit
+
+    def wait_for_the_others() -> None:
+        req, deadline = comm.Ibarrier(), time.monotonic() + timeout.total_seconds()
+        while not req.Test():
+            if time.monotonic() > deadline:
+                os.write(2, (f"ember.distributed: rank {comm.Get_rank()} is exiting, but other ranks did not reach "
+                             f"the end of the program within the timeout ({timeout}); they are probably waiting in a "
+                             "collective for this rank. Aborting the job.\n").encode())
+                comm.Abort(1)
+            time.sleep(0.005)
+
+    atexit.register(wait_for_the_others)
 
 
 def destroy_process_group(group: ProcessGroup | None = None) -> None:

@@ -459,6 +459,18 @@ def unused_parameters_as_torch_ddp():
 
 
 # ----------------------------------------------------------------------------- a rank that fails
+def early_exit() -> None:
+    """Rank 1 leaves with sys.exit(0) while rank 0 waits in an all_reduce: the job must end, non-zero."""
+    from datetime import timedelta
+    import ember
+    import ember.distributed as dist
+    dist.init_process_group("mpi", timeout=timedelta(seconds=2))
+    if dist.get_rank() == 1:
+        sys.exit(0)
+    dist.all_reduce(ember.ones(3))
+    print("rank 0 finished its all_reduce", flush=True)  # must not happen: rank 1 never joins
+
+
 def crash() -> None:
     """Rank 1 raises at step 3 while the others go on into the next collective: the job must end non-zero."""
     import ember
@@ -477,6 +489,9 @@ def main(groups: list[str]) -> int:
     import ember.distributed as dist
     if groups == ["crash"]:
         crash()
+        return 0
+    if groups == ["early_exit"]:
+        early_exit()
         return 0
     dist.init_process_group("mpi")
     r = dist.get_rank()

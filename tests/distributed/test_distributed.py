@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -71,6 +72,17 @@ def test_a_failing_rank_ends_the_job_nonzero():
                       os.path.join(HERE, "mpi_checks.py"), "crash"], timeout=60)
     assert rc != 0, out
     assert "rank 1 fails on purpose" in out
+
+
+def test_a_rank_leaving_with_sys_exit_ends_the_job_after_the_timeout():
+    # not an exception, so no excepthook: the leaving rank waits for the others at exit, up to the timeout
+    start = time.monotonic()
+    rc, out = launch([sys.executable, "-m", "ember.distributed.run", "--nproc-per-node", "2",
+                      os.path.join(HERE, "mpi_checks.py"), "early_exit"], timeout=60)
+    assert rc != 0, out
+    assert "did not reach the end of the program within the timeout (0:00:02)" in out
+    assert "rank 0 finished" not in out
+    assert time.monotonic() - start < 45
 
 
 def test_other_backends_name_mpi():
