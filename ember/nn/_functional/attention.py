@@ -163,7 +163,7 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor, embe
     q, k, v = _in_projection(query, key, value, in_proj_weight, in_proj_bias, q_proj_weight, k_proj_weight,
                              v_proj_weight)
     k, v, extra = _extend_keys(k, v, N, num_heads, hd, bias_k, bias_v, add_zero_attn, static_k, static_v)
-    q = q.reshape(L, N, num_heads, hd).permute(1, 2, 0, 3)
+    q = _split_heads(q, N, num_heads, hd)
 
     if is_causal and attn_mask is None:
         attn_mask = ones(L, S).tril().bool().logical_not()
@@ -220,11 +220,16 @@ def _extend_keys(k, v, N, heads, hd, bias_k, bias_v, add_zero_attn, static_k, st
             raise AssertionError("bias cannot be added to static key or value.")
         k = cat([k, bias_k.reshape(1, 1, -1).expand(1, N, k.shape[-1])])
         v = cat([v, bias_v.reshape(1, 1, -1).expand(1, N, v.shape[-1])])
-    k, v = ((t.reshape(t.shape[0], N, heads, hd).permute(1, 2, 0, 3) if s is None else _static(s, name, N, heads, hd))
-            for t, s, name in ((k, static_k, "key"), (v, static_v, "value")))
+    k = _split_heads(k, N, heads, hd) if static_k is None else _static(static_k, "key", N, heads, hd)
+    v = _split_heads(v, N, heads, hd) if static_v is None else _static(static_v, "value", N, heads, hd)
     if add_zero_attn:
         k, v = (cat([t, zeros((N, heads, 1, hd), dtype=t.dtype)], 2) for t in (k, v))
     return k, v, extra
+
+
+def _split_heads(t: Tensor, N: int, heads: int, hd: int) -> Tensor:
+    """(S, N, E) as (N, heads, S, hd)."""
+    return t.reshape(t.shape[0], N, heads, hd).permute(1, 2, 0, 3)
 
 
 def _static(t: Tensor, name: str, N: int, heads: int, hd: int) -> Tensor:
