@@ -202,6 +202,8 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:
 
 def _scaled_sum(input: Tensor, prod: Tensor, beta, alpha) -> Tensor:
     """``beta * input + alpha * prod``; with beta == 0 the input is ignored (nan and inf too), as torch does."""
+    if prod._data.dtype.kind in "iub":  # torch takes the scalars in the integer dtype: 0.6 is 0
+        beta, alpha = int(beta), int(alpha)
     if alpha != 1:
         prod = prod * alpha
     if beta == 0:
@@ -317,8 +319,17 @@ class Einsum(Op):
             terms = [(out, g)] + others + extra
             eq = ",".join(sj for sj, _ in terms) + "->" + target
             gi = Einsum.apply(eq, *[tj for _, tj in terms])
-            grads.append(sum_to(gi, t._data.shape))
+            grads.append(_fit(gi, t._data.shape))
         return tuple(grads)
+
+
+def _fit(g: Tensor, shape) -> Tensor:
+    """A gradient brought to an operand's shape: summed where the operand broadcast (size 1), expanded
+    where the others did."""
+    dims = tuple(k for k, (n, m) in enumerate(zip(g._data.shape, shape)) if m == 1 and n != 1)
+    if dims:
+        g = g.sum(dims, keepdim=True)
+    return g if g._data.shape == tuple(shape) else g.expand(shape)
 
 
 def _const(a) -> Tensor:
@@ -341,6 +352,11 @@ def einsum(equation: str, *operands) -> Tensor:
         if len(dims - {1}) > 1:
             raise RuntimeError(f"einsum(): operands do not broadcast with remapped shapes (original->remapped) for "
                                f"subscript {c}: sizes {sorted(dims)}")
+    if operands[0]._data.dtype.kind in "iub" and all(
+            any(c not in out and not any(c in t for j, t in enumerate(subs) if j != i) for c in s)
+            for i, s in enumerate(subs)):
+        # torch sums an operand's own dims first, with sum's promotion: integers become int64
+        operands = [o.to(_dtype.int64) for o in operands]
     return Einsum.apply(",".join(subs) + "->" + out, *operands)
 
 
@@ -363,7 +379,7 @@ def tensordot(a: Tensor, b: Tensor, dims=2, out=None) -> Tensor:
     sa = list(_LETTERS[:na])
     sb = list(_LETTERS[na:na + nb])
     for i, j in zip(da, db):
-        if a._data.shape[i] != b._data.shape[j]:
+        if a._data.shape[i] != b._data.shape[j] and 1 not in (a._data.shape[i], b._data.shape[j]):
             raise RuntimeError(f"contracted dimensions need to match, but first has size {a._data.shape[i]} in dim "
                                f"{i} and second has size {b._data.shape[j]} in dim {j}")
         sb[j] = sa[i]
@@ -489,7 +505,9 @@ def corrcoef(input: Tensor) -> Tensor:
 @register()
 def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1, out=None) -> Tensor:
     """``beta * input + alpha * sum_b(batch1[b] @ batch2[b])``."""
-    return _scaled_sum(input, bmm(batch1, batch2).sum(0), beta, alpha)
+    prod = bmm(batch1, batch2)
+    return _scaled_sum(input, prod.sum(0, dtype=None if prod.is_floating_point() else prod.dtype), beta,
+                       alpha)  # integers keep their dtype
 
 
 # the in-place forms write into ``input``, through the registry's one in-place wrapper

@@ -474,7 +474,7 @@ def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True
 
 
 @register()
-def kthvalue(input, k: int, dim: int = -1, keepdim: bool = False):
+def kthvalue(input, k: int, dim: int = -1, keepdim: bool = False, *, out=None):
     """The ``k``-th smallest element along ``dim``, as (values, indices)."""
     if input._data.dtype == xp.bool_:
         raise NotImplementedError("\"kthvalue_cpu\" not implemented for 'Bool'")
@@ -486,7 +486,9 @@ def kthvalue(input, k: int, dim: int = -1, keepdim: bool = False):
     if axis is None:
         return _scalar_pick(input, return_types.kthvalue)
     order = _argsort(input._data, axis, False)
-    return _pick(input, xp.take(order, [k - 1], axis=axis), axis, keepdim, return_types.kthvalue)
+    result = _pick(input, xp.take(order, [k - 1], axis=axis), axis, keepdim, return_types.kthvalue)
+    from .indexing import write_out  # (indexing is imported after this file)
+    return write_out("kthvalue", result, out, input)
 
 
 @register()
@@ -958,22 +960,30 @@ def diff(input, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
     return x
 
 
-def _trapezoid_terms(op: str, y: Tensor, x, dx, dim: int):
-    """The trapezoids' areas along ``dim`` (one fewer than y's points), and the axis."""
+def _trapezoid_terms(op: str, y: Tensor, x, dim: int):
+    """Each trapezoid's two heights added (times its width when ``x`` is given): twice its area, which torch
+    computes in ``y``'s dtype (integers wrap) before halving. None for no points; and the axis."""
     axis = wrap_dim(int(dim), y._data.ndim, op)
     n = y._data.shape[axis]
     if n == 0:
         return None, axis
-    mids = (y.narrow(axis, 1, n - 1) + y.narrow(axis, 0, n - 1)) / 2
+    pairs = y.narrow(axis, 1, n - 1) + y.narrow(axis, 0, n - 1)
     if x is None:
-        return mids * (1 if dx is None else dx), axis
+        return pairs, axis
     if x._data.ndim == 1:
         if x._data.shape[0] != n:
             raise RuntimeError(f"{op}: There must be one `x` value for each sample point")
         widths = diff(x).reshape((-1,) + (1,) * (y._data.ndim - axis - 1))
     else:
         widths = diff(x, dim=axis)
-    return mids * widths, axis
+    return widths * pairs, axis
+
+
+def _spacing(x, dx):
+    """``(x, dx)``: a spacing given positionally (``trapezoid(y, 0.5)``) moves to ``dx``, which defaults to 1."""
+    if x is not None and not isinstance(x, Tensor):
+        return None, x
+    return x, 1 if dx is None else dx
 
 
 @register(method=False)
@@ -981,12 +991,13 @@ def trapezoid(y, x=None, *, dx=None, dim: int = -1) -> Tensor:
     """The trapezoidal rule along ``dim``, with sample points ``x`` or spacing ``dx`` (default 1)."""
     if x is not None and dx is not None:
         raise TypeError("trapezoid() received an invalid combination of arguments: pass x or dx, not both")
-    if x is not None and not isinstance(x, Tensor):
-        x, dx = None, x  # trapezoid(y, 0.5): a spacing given positionally
-    terms, axis = _trapezoid_terms("trapezoid", y, x, dx, dim)
+    x, dx = _spacing(x, dx)
+    terms, axis = _trapezoid_terms("trapezoid", y, x, dim)
     if terms is None:
         return sum(y, axis) * 0
-    return sum(terms, axis)
+    if x is None:  # torch's formula for an even spacing: all points, less half of the two ends
+        return (sum(y, axis) - (y.select(axis, 0) + y.select(axis, -1)) * 0.5) * dx
+    return sum(terms, axis) / 2
 
 
 @register(method=False)
@@ -998,12 +1009,11 @@ def trapz(y, x=None, *, dx=None, dim: int = -1) -> Tensor:
 @register(method=False)
 def cumulative_trapezoid(y, x=None, *, dx=None, dim: int = -1) -> Tensor:
     """Running trapezoidal integrals along ``dim`` (one fewer element than ``y`` there)."""
-    if x is not None and not isinstance(x, Tensor):
-        x, dx = None, x
-    terms, axis = _trapezoid_terms("cumulative_trapezoid", y, x, dx, dim)
+    x, dx = _spacing(x, dx)
+    terms, axis = _trapezoid_terms("cumulative_trapezoid", y, x, dim)
     if terms is None:
         return y * 0
-    return cumsum(terms, axis)
+    return cumsum(terms * (dx / 2), axis) if x is None else cumsum(terms, axis) / 2
 
 
 # ----------------------------------------------------------------------------- searching and counting
@@ -1095,8 +1105,8 @@ def _histogram_range(op: str, a, lo: float, hi: float):
         raise RuntimeError(f"{op}: range of [{lo}, {hi}] is not finite")
     if lo == hi and a.size:
         lo, hi = float(a.min()), float(a.max())
-    if lo == hi:
-        lo, hi = lo - 1, hi + 1  # torch widens an empty range by one on each side
+    if lo == hi:  # torch widens an empty range: histc by one on each side, histogram by a half
+        lo, hi = (lo - 1, hi + 1) if op == "torch.histc" else (lo - 0.5, hi + 0.5)
     return lo, hi
 
 

@@ -1078,6 +1078,8 @@ def sum_to_size(self, *size) -> Tensor:
     ok = len(size) <= len(shape) and all(s == t or s == 1 for s, t in zip(size[::-1], shape[::-1]))
     if not ok:
         raise RuntimeError(f"size {{{list(size)}}} is not expandable to size {{{list(shape)}}}.")
+    if not size:  # torch sums to no dims always, even a 0-d tensor: integers become int64
+        return self.sum()
     return sum_to(self, size)
 
 

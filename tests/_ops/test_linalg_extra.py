@@ -424,3 +424,30 @@ def test_householder_product_and_ormqr_are_differentiable_as_torch(left, transpo
     _both(lambda lib, A, t: lib.linalg.householder_product(A, t), a, tau)
     other = rng.normal(size=(2, 5, 4) if left else (2, 4, 5))
     _both(lambda lib, A, t, C: lib.ormqr(A, t, C, left, transpose), a, tau, other)
+
+
+# ---------------------------------------------------------------- issue 7: integer products, broadcast contractions
+@pytest.mark.parametrize("call", [
+    lambda lib, a, b: lib.einsum("ij->", a), lambda lib, a, b: lib.einsum("ii", a[:, :2]),
+    lambda lib, a, b: lib.einsum("ij->ji", a), lambda lib, a, b: lib.einsum("ij,kj->ik", a, b),
+    lambda lib, a, b: lib.einsum("ij,kl->i", a, b),
+    lambda lib, a, b: lib.addmv(a[0, :2], b.T[:2], b[0], beta=0.2, alpha=0.6),
+    lambda lib, a, b: lib.addmv(a[0, :2], b.T[:2], b[0], beta=2, alpha=3),
+    lambda lib, a, b: lib.addbmm(a[:, :2], a[None].expand(2, 2, 3), b.T[None, :, :2].expand(2, 3, 2)),
+    lambda lib, a, b: lib.linalg.cross(a[:, :3], b[:2, :3]), lambda lib, a, b: lib.cross(a[:, :3], b[:2], dim=1)])
+@pytest.mark.parametrize("dtype", ["uint8", "int32", "int64"])
+def test_integer_products_keep_torchs_dtypes_and_wrap(call, dtype):
+    a = np.array([[5, 1, 6], [5, 6, 4]]).astype(dtype)
+    b = np.array([[2, 5, 5], [9, 3, 1], [7, 0, 2]]).astype(dtype)
+    assert_close(call(ember, ember.tensor(a), ember.tensor(b)), call(torch, torch.tensor(a), torch.tensor(b)))
+
+
+def test_tensordot_broadcasts_size_one_contracted_dims_as_torch_with_gradients():
+    a0, b0 = np.random.default_rng(0).normal(size=(1, 1, 3)), np.random.default_rng(1).normal(size=(2, 1, 4))
+    res = []
+    for lib in (ember, torch):
+        a, b = lib.tensor(a0, requires_grad=True), lib.tensor(b0, requires_grad=True)
+        y = lib.tensordot(a, b, dims=([0, 1], [0, 1]))
+        res.append((y, *lib.autograd.grad((y * y).sum(), (a, b))))
+    for e, t in zip(*res):
+        assert_close(e, t, atol=1e-12)

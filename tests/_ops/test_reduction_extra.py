@@ -164,3 +164,58 @@ def test_var_legacy_forms_match_torch():
 def test_var_degenerate_warns():
     with pytest.warns(UserWarning, match="degrees of freedom"):
         ember.var(ember.tensor([1.0]))
+
+
+# ---------------------------------------------------------------- issue 7: integer semantics, histogram edges, out=
+@pytest.mark.parametrize("call", [
+    lambda lib, y, x: lib.trapezoid(y, x), lambda lib, y, x: lib.trapz(y, x, dim=0),
+    lambda lib, y, x: lib.trapezoid(y), lambda lib, y, x: lib.trapezoid(y, dx=3),
+    lambda lib, y, x: lib.cumulative_trapezoid(y, x), lambda lib, y, x: lib.cumulative_trapezoid(y, dx=2),
+    lambda lib, y, x: lib.trapezoid(y, x[0])])
+@pytest.mark.parametrize("dtype", ["uint8", "int32", "float32"])
+def test_trapezoid_family_matches_torch_including_integer_wraparound(call, dtype):
+    y = np.array([[5, 1, 6, 250], [5, 6, 4, 3]]).astype(dtype)
+    x = np.array([[2, 5, 5, 0], [9, 3, 1, 7]]).astype(dtype)
+    e = call(ember, ember.tensor(y), ember.tensor(x))
+    t = call(torch, torch.tensor(y), torch.tensor(x))
+    assert_close(e, t)
+
+
+def test_histogram_of_a_constant_widens_its_range_by_a_half_histc_by_one():
+    for x in ([-8.5], [3.0, 3.0, 3.0]):
+        e, t = ember.histogram(ember.tensor(x), 4), torch.histogram(torch.tensor(x), 4)
+        assert_close(e.hist, t.hist)
+        assert_close(e.bin_edges, t.bin_edges)
+        assert_close(ember.histc(ember.tensor(x), 3), torch.histc(torch.tensor(x), 3))
+
+
+@pytest.mark.parametrize("reduce", ["amax", "amin"])
+def test_scatter_reduce_of_bools_matches_torch(reduce):
+    x, src = np.array([True, False, True, False]), np.array([False, True, False])
+    for include_self in (True, False):
+        e = ember.tensor(x).scatter_reduce(0, ember.tensor([0, 1, 1]), ember.tensor(src), reduce,
+                                           include_self=include_self)
+        t = torch.tensor(x).scatter_reduce(0, torch.tensor([0, 1, 1]), torch.tensor(src), reduce,
+                                           include_self=include_self)
+        assert_close(e, t)
+
+
+def test_sum_to_size_of_no_dims_sums_with_torchs_promotion():
+    for dtype in ("int32", "uint8", "float32"):
+        x = np.array(3).astype(dtype)
+        assert_close(ember.tensor(x).sum_to_size(()), torch.tensor(x).sum_to_size(()))
+        y = np.arange(6).reshape(2, 3).astype(dtype)
+        assert_close(ember.tensor(y).sum_to_size(2, 3), torch.tensor(y).sum_to_size(2, 3))
+
+
+def test_kthvalue_writes_out_and_refuses_an_out_that_overlaps_the_input():
+    res = []
+    for lib in (ember, torch):
+        x = lib.tensor([[3.0, 1.0, 2.0], [0.0, 5.0, 4.0]])
+        v, i = lib.zeros(0), lib.zeros(0, dtype=lib.int64)
+        lib.kthvalue(x, 2, 1, out=(v, i))
+        res.append((v, i))
+        with pytest.raises(RuntimeError):
+            lib.kthvalue(x, 2, 1, out=(x[0], i))
+    for e, t in zip(*res):
+        assert_close(e, t)
