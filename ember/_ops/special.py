@@ -362,9 +362,9 @@ def _log1pmx(t):
     out = xp.log1p(t) - t
     small = xp.abs(t) < 0.3
     ts = t[small]
-    acc, term = xp.zeros_like(ts), -ts
+    acc, term = xp.zeros_like(ts), ts.copy()
     for k in range(2, 40):
-        term = term * -ts
+        term = term * -ts  # (-1)^(k+1) t^k
         acc += term / k
     out[small] = acc
     return out
