@@ -193,14 +193,20 @@ def arange(start, end=None, step=1, *, out=None, dtype=None, layout=None, device
     if end is None:
         start, end = 0, start
     vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    if not (math.isfinite(vals[0]) and math.isfinite(vals[1])):
+        raise RuntimeError(f"arange: unsupported range: {vals[0]} -> {vals[1]}")
     if vals[2] == 0:
         raise RuntimeError("arange: step must be nonzero")
-    if (vals[1] - vals[0]) * vals[2] < 0:
-        raise RuntimeError("arange: upper bound and larger bound inconsistent with step sign")
     if dtype is None and out is not None:
         dtype = out.dtype
     if dtype is None:
         dtype = _dtype.get_default_dtype() if any(isinstance(v, float) for v in vals) else _dtype.int64
+    if not _dtype.as_dtype(dtype).is_floating_point:  # torch truncates the bounds and step to integers first
+        vals = [int(v) for v in vals]
+        if vals[2] == 0:
+            raise ValueError("arange: step must be nonzero (after truncation to an integer dtype)")
+    if (vals[1] - vals[0]) * vals[2] < 0:
+        raise RuntimeError("arange: upper bound and larger bound inconsistent with step sign")
     n = max(0, math.ceil((vals[1] - vals[0]) / vals[2]))
     arr = (vals[0] + xp.arange(n, dtype=xp.float64 if _dtype.as_dtype(dtype).is_floating_point else xp.int64)
            * vals[2]).astype(_np_dtype(dtype))
@@ -272,6 +278,53 @@ def eye(n: int, m: int | None = None, *, out=None, dtype=None, layout=None, devi
     return _finish(xp.eye(n, m, dtype=dt), requires_grad, device, out)
 
 
+@register(method=False)
+def scalar_tensor(s, *, dtype=None, layout=None, device=None, pin_memory: bool = False,
+                  requires_grad: bool = False) -> Tensor:
+    """A 0-dim tensor holding the number ``s``, of the default float dtype unless ``dtype`` is given."""
+    value = xp.asarray(s.item() if isinstance(s, Tensor) else s)
+    return _finish(value.astype(_default_float(dtype)), requires_grad, device)  # wraps around, as torch's cast
+
+
+@register(method=False)
+def empty_strided(size, stride, *, dtype=None, layout=None, device=None, requires_grad: bool = False,
+                  pin_memory: bool = False) -> Tensor:
+    """An uninitialised tensor of ``size`` whose elements lie ``stride`` elements apart in memory."""
+    size, stride = _size(tuple(size)), tuple(int(st) for st in stride)
+    if len(size) != len(stride):
+        raise RuntimeError(f"empty_strided: mismatch in length of strides and shape ({len(stride)} and "
+                           f"{len(size)})")
+    dt = xp.dtype(_default_float(dtype))
+    span = 0 if 0 in size else 1 + sum((n - 1) * st for n, st in zip(size, stride))
+    # a tensor whose elements share memory is read-only, so in-place writes raise as in torch
+    extent, disjoint = 1, True
+    for n, st in sorted((n, st) for n, st in zip(size, stride) if n > 1):
+        disjoint &= st >= extent
+        extent = st * n
+    arr = xp.lib.stride_tricks.as_strided(_alloc(xp.empty, (span,), dt), size,
+                                          tuple(st * dt.itemsize for st in stride), writeable=disjoint)
+    return _finish(arr, requires_grad, device)
+
+
+@register(method=False)
+def empty_permuted(size, physical_layout, *, dtype=None, layout=None, device=None, requires_grad: bool = False,
+                   pin_memory: bool = False) -> Tensor:
+    """An uninitialised tensor of ``size`` whose dims lie in memory in the order ``physical_layout``."""
+    size, order = _size(tuple(size)), tuple(physical_layout)
+    if len(order) != len(size):
+        raise RuntimeError("Number of dimensions in size does not match the length of the physical_layout; "
+                           f"i.e. len(size) = {len(size)} is not equal to len(physical_layout) = {len(order)}")
+    n = len(size)
+    if any(not -n <= d < n for d in order):  # a RuntimeError here in torch, not the usual IndexError
+        raise RuntimeError(f"empty_permuted: Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                           f"but got {list(physical_layout)})")
+    order = tuple(d % n for d in order)
+    if len(set(order)) != len(order):
+        raise RuntimeError(f"empty_permuted: Duplicate dim not allowed: {list(physical_layout)}")
+    arr = _alloc(xp.empty, tuple(size[d] for d in order), _default_float(dtype))
+    return _finish(arr.transpose(tuple(order.index(d) for d in range(len(size)))), requires_grad, device)
+
+
 # ----------------------------------------------------------------------------- factories on a tensor
 def _new(fill):
     def factory(self, *size, dtype=None, device=None, requires_grad: bool = False, layout=None,
@@ -286,6 +339,14 @@ new_ones = register("new_ones", function=False)(_new(xp.ones))
 new_ones.__doc__ = "A tensor of ones with this tensor's dtype (unless ``dtype`` is given)."
 new_empty = register("new_empty", function=False)(_new(xp.empty))
 new_empty.__doc__ = "An uninitialised tensor with this tensor's dtype (unless ``dtype`` is given)."
+
+
+@register(function=False)
+def new_empty_strided(self, size, stride, *, dtype=None, device=None, requires_grad: bool = False, layout=None,
+                      pin_memory: bool = False) -> Tensor:
+    """:func:`empty_strided` with this tensor's dtype (unless ``dtype`` is given)."""
+    return empty_strided(size, stride, dtype=self.dtype if dtype is None else dtype, device=device,
+                         requires_grad=requires_grad)
 
 
 @register(function=False)

@@ -259,7 +259,7 @@ class Bernoulli(_ZeroGrad):
 
 @_allocating
 def normal(mean, std=1.0, size=None, *, generator: Generator | None = None, dtype=None, device=None,
-           requires_grad: bool = False, out=None) -> Tensor:
+           requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False) -> Tensor:
     """Normal samples with element-wise ``mean`` and ``std`` (tensors or numbers, broadcast)."""
     rng = _gen(generator)
     tm, ts = isinstance(mean, Tensor), isinstance(std, Tensor)

@@ -199,3 +199,40 @@ def test_factories_take_out_layout_and_memory_format_as_torch():
         np.testing.assert_array_equal(v, want[k])
         assert v.dtype == want[k].dtype, k
     assert repr(ember.channels_last) == "ember.channels_last"
+
+
+@pytest.mark.parametrize("args, kwargs", [((0, 5, 1.5), {"dtype": "int64"}), ((0.5, 5.7, 1), {"dtype": "int64"}),
+                                          ((1, 2.5, 0.5), {}), ((0, 64, 0.5), {"dtype": "int64"}),
+                                          ((0, float("inf"), 2), {}), ((float("-inf"), 1), {}), ((0, 3, 0), {})])
+def test_arange_bounds_truncated_for_integer_dtypes_and_errors_as_torch(args, kwargs):
+    res = []
+    for lib in (torch, ember):
+        kw = {k: getattr(lib, v) for k, v in kwargs.items()}
+        try:
+            res.append(lib.arange(*args, **kw))
+        except (RuntimeError, ValueError) as e:
+            res.append(type(e))
+    if isinstance(res[0], type):
+        assert res[1] is res[0]
+    else:
+        same(res[1], res[0])
+
+
+def test_scalar_tensor_empty_strided_empty_permuted_as_torch():
+    for s, dt in ((-5, "uint8"), (2.75, None), (True, None), (3, "int64")):
+        same(*(lib.scalar_tensor(s, dtype=None if dt is None else getattr(lib, dt)) for lib in (ember, torch)))
+    for size, stride in (((2, 3), (1, 2)), ((4, 5), (5, 1)), ((0, 3), (3, 1)), ((), ())):
+        e, t = ember.empty_strided(size, stride), torch.empty_strided(size, stride)
+        assert e.shape == t.shape and e.stride() == t.stride() and e.dtype == ember.float32
+        n = ember.ones(1, dtype=ember.int32).new_empty_strided(size, stride)
+        assert n.shape == t.shape and n.stride() == t.stride() and n.dtype == ember.int32
+    for lib in (torch, ember):  # elements sharing memory: in-place writes refused
+        with pytest.raises(RuntimeError):
+            lib.empty_strided((3, 2), (0, 1)).add_(1.0)
+    for size, order in (((2, 3, 4), (2, 0, 1)), ((2, 3), (1, 0)), ((5,), (0,))):
+        e, t = ember.empty_permuted(size, order), torch.empty_permuted(size, order)
+        assert e.shape == t.shape and e.stride() == t.stride()
+    for size, order in (((2,), (0, 1)), ((2,), (3,)), ((2, 3), (0, 0))):
+        for lib in (torch, ember):
+            with pytest.raises(RuntimeError):
+                lib.empty_permuted(size, order)

@@ -313,7 +313,7 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dty
 
 def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """softmax(-x) along ``dim``."""
-    return softmax(-input if dtype is None else -input.to(dtype), dim)
+    return softmax(-input, dim, dtype=dtype)  # negated in input's dtype first (uint8 wraps), as torch
 
 
 # ----------------------------------------------------------------------------- one_hot, normalize

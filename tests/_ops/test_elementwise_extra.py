@@ -377,3 +377,10 @@ def test_random_fillers_distribution_dtype_and_errors_as_torch(fill):
         else:
             with pytest.raises(RuntimeError if fill == "cauchy_" else NotImplementedError):
                 getattr(lib.zeros(3, dtype=lib.int64), fill)(*args)
+
+
+def test_softmin_negates_in_the_input_dtype_as_torch():
+    """softmin(x, dtype=) is softmax(-x) with -x taken in x's dtype: uint8 wraps around, as torch."""
+    x = np.array([[5, 1, 0], [4, 2, 9]], dtype=np.uint8)
+    both(lambda lib: lib.nn.functional.softmin(lib.tensor(x), 1, dtype=lib.float64))
+    both(lambda lib: lib.nn.functional.softmin(lib.tensor(x.astype(np.float32)), 0, dtype=lib.float64))
