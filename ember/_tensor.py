@@ -374,7 +374,9 @@ class Tensor:
         return t
 
     def __reduce_ex__(self, proto):
-        raise TypeError("ember tensors are not picklable; save state dicts with ember.save (safetensors)")
+        # as torch: the values, dtype, requires_grad and Python attributes travel; the graph and .grad do not
+        attrs = {k: v for k, v in getattr(self, "__dict__", {}).items() if not k.startswith("_")}  # not ember's own
+        return (_unpickle, (type(self), self._data, self._requires_grad, attrs))
 
     def __repr__(self) -> str:
         from ._tensor_str import tensor_repr
@@ -454,3 +456,12 @@ _LEGACY = {"float32": "torch.FloatTensor", "float64": "torch.DoubleTensor", "flo
            "int64": "torch.LongTensor", "int32": "torch.IntTensor", "int16": "torch.ShortTensor",
            "int8": "torch.CharTensor", "uint8": "torch.ByteTensor", "bool": "torch.BoolTensor",
            "complex64": "torch.ComplexFloatTensor", "complex128": "torch.ComplexDoubleTensor"}
+
+
+def _unpickle(cls, arr, requires_grad: bool, attrs: dict) -> Tensor:
+    """A tensor from pickle.loads (see Tensor.__reduce_ex__)."""
+    t = cls.__new__(cls)
+    _init(t, arr, False, None, 0)
+    t._requires_grad = requires_grad
+    t.__dict__.update(attrs)
+    return t

@@ -213,3 +213,27 @@ def test_legacy_type_names():
     for data, dt in (([1.0], "float32"), ([1], "int64"), ([True], "bool"), ([1.0], "float64")):
         e, t = ember.tensor(data, dtype=getattr(ember, dt)), torch.tensor(data, dtype=getattr(torch, dt))
         assert e.type() == t.type()
+
+
+def test_pickle_round_trip_as_torch():
+    """pickle keeps values, dtype, requires_grad, the class and user attributes; not the graph or .grad."""
+    import pickle
+    import torch
+    for lib in (ember, torch):
+        x = lib.arange(6.0).reshape(2, 3).requires_grad_()
+        x.grad = lib.ones(2, 3)
+        x.note = "kept"
+        y = x * 2
+        back = [pickle.loads(pickle.dumps(t)) for t in (x, y, x[:, 1:], lib.nn.Parameter(lib.ones(2)),
+                                                         lib.tensor([1, 2], dtype=lib.int32))]
+        got = [(type(t).__name__, t.detach().numpy().tolist(), str(t.dtype).split(".")[1], t.requires_grad,
+                t.is_leaf, t.grad is None, getattr(t, "note", None)) for t in back]
+        if lib is ember:
+            mine = got
+    assert mine == got
+
+
+def test_gradcheck_takes_a_list_of_inputs_as_torch():
+    a = ember.rand(3, dtype=ember.float64, requires_grad=True)
+    b = ember.rand(3, dtype=ember.float64, requires_grad=True)
+    assert ember.autograd.gradcheck(lambda u, v: (u * v.exp()).sum(), [a, b])
