@@ -87,6 +87,8 @@ from . import amp, accelerator  # noqa: E402,F401
 from .amp import is_autocast_enabled, get_autocast_dtype  # noqa: E402,F401
 from .utils import checkpoint as _checkpoint  # noqa: E402,F401  (ember.utils.checkpoint)
 from . import distributions  # noqa: E402,F401
+from .sparse import (sparse_coo, sparse_csr, sparse_coo_tensor, sparse_csr_tensor,  # noqa: E402,F401
+                     spmm)  # sparse COO/CSR tensors (ember/sparse)
 
 # torch names ember deliberately lacks raise NotImplementedError naming them (ember/_legacy.py)
 _legacy.install()

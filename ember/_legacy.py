@@ -147,11 +147,11 @@ def _message(name: str) -> str:
 # torch names that public programs use (tools/api_inventory.py) and that ember does not provide
 ABSENT = {
     "ember": {
-        "fx", "jit", "multiprocessing", "nested", "sparse", "futures", "profiler", "hub", "export", "ao",
-        "quantization", "jagged", "sparse_coo", "to_dlpack", "from_dlpack", "vmap", "func", "library", "package", "mps",
+        "fx", "jit", "multiprocessing", "nested", "futures", "profiler", "hub", "export", "ao",
+        "quantization", "jagged", "to_dlpack", "from_dlpack", "vmap", "func", "library", "package", "mps",
         "xpu", "distributed", "onnx", "stft", "istft",
-        "quantize_per_tensor", "uint16", "uint32", "uint64", "float8_e4m3fn", "float8_e5m2", "sparse_coo_tensor",
-        "sparse_csr_tensor", "spmm", "classes", "ops", "testing", "gradient", "frombuffer", "is_storage",
+        "quantize_per_tensor", "uint16", "uint32", "uint64", "float8_e4m3fn", "float8_e5m2",
+        "classes", "ops", "testing", "gradient", "frombuffer", "is_storage",
         "storage", "UntypedStorage", "TypedStorage", "FloatStorage", "hann_window", "hamming_window", "bartlett_window",
         "blackman_window", "kaiser_window", "overrides", "set_default_tensor_type",
     },
@@ -165,7 +165,7 @@ ABSENT = {
     "ember.nn.utils": {"prune", "parametrize", "parametrizations", "stateless", "fusion"},
     "ember.optim": {"_multi_tensor"},
 }
-ABSENT_TENSOR_METHODS = {"to_sparse", "to_sparse_csr", "to_dense", "indices", "values", "coalesce", "is_coalesced",
+ABSENT_TENSOR_METHODS = {"indices", "values", "coalesce", "is_coalesced",
                          "q_scale", "q_zero_point", "dequantize", "int_repr",
                          "record_stream", "to_mkldnn", "stft", "istft", "resize"}
 

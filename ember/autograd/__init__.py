@@ -30,7 +30,7 @@ def _root_grads(outputs, grad_outputs, create_graph: bool) -> list:
         if g is None:
             if out._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            if out._data.dtype.kind != "f":
+            if out._data.dtype.kind not in "fV":
                 raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got {out.dtype}")
             g = Tensor._make(xp.ones_like(out._data))
         else:
@@ -73,6 +73,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
          materialize_grads: bool = False) -> tuple:
     """The gradients of ``outputs`` with respect to ``inputs``, returned rather than accumulated."""
     from .._tensor import Tensor
+    from ..sparse import sparse_grad  # sparse tensors are differentiated through their values
+    through_values = sparse_grad(outputs, inputs, grad_outputs, retain_graph=retain_graph, create_graph=create_graph,
+                                 allow_unused=allow_unused, materialize_grads=materialize_grads)
+    if through_values is not None:
+        return through_values
     outputs = _tensors(outputs)
     single = isinstance(inputs, Tensor)
     inputs = _tensors(inputs)

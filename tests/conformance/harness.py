@@ -43,11 +43,14 @@ def _tensor(x: torch.Tensor):
         return _sparse(x)
     if x.layout != torch.strided:
         raise Unconvertible(f"{x.layout} tensor")
-    if x.dtype in (torch.bfloat16, torch.complex32) or x.dtype.itemsize < 1:
+    if x.dtype is torch.complex32 or x.dtype.itemsize < 1:
         raise Unconvertible(f"{x.dtype} tensor")
     if not hasattr(ember, str(x.dtype).split(".")[1]):
         raise Unconvertible(f"{x.dtype} tensor")
-    t = ember.tensor(x.detach().resolve_conj().resolve_neg().numpy().copy())
+    x_ = x.detach().resolve_conj().resolve_neg()
+    # bfloat16 has no NumPy type in torch; ember's is ml_dtypes', with the same bits
+    arr = x_.view(torch.int16).numpy().view(ember.bfloat16.np) if x.dtype is torch.bfloat16 else x_.numpy()
+    t = ember.tensor(arr.copy())
     return t.requires_grad_(x.requires_grad) if x.requires_grad else t
 
 
@@ -65,7 +68,7 @@ def _value(x):
     """A non-container, non-tensor argument."""
     if isinstance(x, torch.dtype):
         name = str(x).split(".")[1]
-        if not hasattr(ember, name) or x in (torch.bfloat16, torch.complex32):
+        if not hasattr(ember, name) or x is torch.complex32:
             raise Unconvertible(f"dtype {x}")
         return getattr(ember, name)
     if isinstance(x, torch.Size):
@@ -110,6 +113,8 @@ def to_torch(x):
     """An ember result as torch values (tensors copied; tuples, lists and named tuples as lists)."""
     if isinstance(x, ember.Tensor):
         arr = np.array(x.detach().numpy(), copy=True)
+        if x.dtype is ember.bfloat16:
+            return torch.from_numpy(arr.reshape(-1).view(np.int16)).view(torch.bfloat16).reshape(arr.shape)
         return torch.from_numpy(arr) if arr.ndim else torch.tensor(arr[()], dtype=_torch_dtype(arr.dtype))
     if isinstance(x, ember.sparse.SparseTensor):
         if x.layout is ember.sparse_coo:
@@ -179,7 +184,7 @@ def _len(x):
 
 def tensors(x):
     """The tensors inside a nested argument structure, in order."""
-    if isinstance(x, (torch.Tensor, ember.Tensor)):
+    if isinstance(x, (torch.Tensor, ember.Tensor, ember.sparse.SparseTensor)):
         return [x]
     if isinstance(x, (list, tuple)):
         return [t for v in x for t in tensors(v)]
