@@ -16,8 +16,9 @@ from .autograd.function import Op
 from ._ops.common import register, norm_dims, sum_to
 from ._ops.compare import pure
 from ._ops.linalg import MT, Matmul, matmul, einsum, _short
-from ._ops.nn_math import _pointwise, _mask, _const
+from ._ops.nn_math import _pointwise, _const
 from ._ops.reduction import _kept_shape
+from ._ops.complex_linalg import eig, eigvals  # noqa: F401  (complex results: with the complex ops)
 
 __all__ = ["LinAlgError", "inv", "det", "slogdet", "logdet", "solve", "cholesky", "qr", "svd", "svdvals", "eigh",
            "eigvalsh", "pinv", "matrix_rank", "norm", "vector_norm", "matrix_norm", "cross", "matmul", "matrix_power"]
@@ -532,14 +533,17 @@ class VectorNorm(Op):
             hit = xp.abs(x._data) == n._data
             share = hit / hit.sum(axis=ctx.dims, keepdims=True)
             return g * _const((xp.sign(x._data) * share).astype(x._data.dtype)), None, None, None
-        zero = n._data == 0
-        n_safe = n + _mask(n, zero)  # the norm's gradient at 0 is taken as 0, as torch does
-        if p == 2:
-            scale = g / n_safe
-            return x * scale * _mask(n, ~zero), None, None, None
-        scale = g / _pow(n_safe, p - 1) * _mask(n, ~zero)
-        x_safe = _abs(x) + _mask(x, x._data == 0)  # and so is each zero entry's (|x|^(p-1) may be inf there)
-        return sign * _pow(x_safe, p - 1) * scale, None, None, None
+        # torch's formulas, masks included: where the norm (or, for p < 1, an entry) is 0 the gradient is
+        # masked to 0, and the second derivative there is nan, as torch's (0 times an infinite slope)
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            at_zero = _const(n._data == 0)
+            if p == 2:
+                return g * (x / n).masked_fill(at_zero, 0), None, None, None
+            if p < 1:
+                scaled = (sign * _pow(_abs(x), p - 1)).masked_fill(_const(x._data == 0), 0)
+                return scaled * g * _pow(n, 1 - p), None, None, None
+            scaled = sign * _pow(_abs(x), p - 1) if p < 2 else x * _pow(_abs(x), p - 2)
+            return scaled * (g / _pow(n, p - 1)).masked_fill(at_zero, 0), None, None, None
 
 
 def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None, out=None) -> Tensor:

@@ -93,15 +93,17 @@ def householder_product(A: Tensor, tau: Tensor, *, out=None) -> Tensor:
 
 
 @register("orgqr")
-def orgqr(input: Tensor, tau: Tensor) -> Tensor:
-    """torch.orgqr: householder_product."""
-    return householder_product(input, tau)
+def orgqr(input: Tensor, input2: Tensor) -> Tensor:
+    """torch.orgqr: householder_product (input2 is tau; torch's names)."""
+    return householder_product(input, input2)
 
 
 @register("ormqr")
-def ormqr(input: Tensor, tau: Tensor, other: Tensor, left: bool = True, transpose: bool = False, *,
+def ormqr(input: Tensor, input2: Tensor, input3: Tensor, left: bool = True, transpose: bool = False, *,
           out=None) -> Tensor:
-    """``other`` multiplied by Q (or Q^T), from the left or right, Q given by geqrf's reflectors."""
+    """``input3`` multiplied by Q (or Q^T), from the left or right, Q given by geqrf's reflectors
+    (``input``) and scales (``input2``); torch's argument names."""
+    tau, other = input2, input3
     if input._data.ndim < 2:
         raise RuntimeError("torch.ormqr: input must have at least 2 dimensions.")
     if other._data.ndim < 2:

@@ -451,3 +451,17 @@ def test_tensordot_broadcasts_size_one_contracted_dims_as_torch_with_gradients()
         res.append((y, *lib.autograd.grad((y * y).sum(), (a, b))))
     for e, t in zip(*res):
         assert_close(e, t, atol=1e-12)
+
+
+@pytest.mark.parametrize("p", [0.5, 1.5, 2, 2.5, 3])
+@pytest.mark.parametrize("x", [[0.0, 0.0, 0.0], [0.0, 2.0, -3.0]])
+def test_vector_norm_subgradients_at_zero_as_torch(p, x):
+    """At a zero norm (or a zero entry, p < 1) the gradient is 0 and the second derivative nan, as torch's."""
+    out = {}
+    for lib in (torch, ember):
+        t = lib.tensor(x, dtype=lib.float64, requires_grad=True)
+        g, = lib.autograd.grad(lib.linalg.vector_norm(t, p), t, create_graph=True)
+        gg, = lib.autograd.grad((g * lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64)).sum(), t)
+        out[lib.__name__] = (g.detach().numpy(), gg.numpy())
+    for e, t in zip(out["ember"], out["torch"]):
+        np.testing.assert_allclose(e, t, rtol=1e-10, atol=1e-12, equal_nan=True)
