@@ -15,7 +15,7 @@ import torch
 import ember
 
 # factory keywords torch's Python binding adds to the schema's
-BINDING = {"requires_grad", "out", "names"}
+BINDING = {"requires_grad", "out", "names", "check_invariants"}
 
 
 def torch_names(name: str, method: bool) -> list:

@@ -247,7 +247,7 @@ def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, pi
     return SparseTensor(sparse_coo, size, _leaf(values, requires_grad), idx, coalesced=bool(is_coalesced))
 
 
-def sparse_csr_tensor(crow_indices, col_indices, values, size=None, *, dtype=None, device=None,
+def sparse_csr_tensor(crow_indices, col_indices, values, size=None, *, dtype=None, layout=None, device=None,
                       pin_memory: bool = False, requires_grad: bool = False, check_invariants=None) -> SparseTensor:
     """A CSR tensor: row ``i`` holds ``values[crow[i]:crow[i+1]]`` at columns ``col_indices[crow[i]:crow[i+1]]``."""
     crow = _as_tensor(crow_indices, integer=True).to(ember.int64)
@@ -285,8 +285,14 @@ def _to_sparse_csr(self: Tensor, dense_dim=None) -> SparseTensor:
 
 Tensor.to_sparse = _to_sparse
 Tensor.to_sparse_csr = _to_sparse_csr
-Tensor.to_dense = lambda self, dtype=None, *, masked_grad=None: self if dtype is None else self.to(dtype)
-Tensor.to_dense.__doc__ = "``self``: a dense tensor is its own dense form."
+
+
+def _to_dense(self: Tensor, dtype=None, *, masked_grad=None) -> Tensor:
+    """``self`` (in ``dtype``): a dense tensor is its own dense form."""
+    return self if dtype is None else self.to(dtype)
+
+
+Tensor.to_dense = _to_dense
 
 
 # ---------------------------------------------------------------------------------- products
