@@ -19,6 +19,7 @@ from ._ops.linalg import MT, Matmul, matmul, einsum, _short
 from ._ops.nn_math import _pointwise, _const
 from ._ops.reduction import _kept_shape
 from ._ops.complex_linalg import eig, eigvals  # noqa: F401  (complex results: with the complex ops)
+from ._ops.complex_linalg import eig, eigvals  # noqa: F401  (complex results: with the complex ops)
 
 __all__ = ["LinAlgError", "inv", "det", "slogdet", "logdet", "solve", "cholesky", "qr", "svd", "svdvals", "eigh",
            "eigvalsh", "pinv", "matrix_rank", "norm", "vector_norm", "matrix_norm", "cross", "matmul", "matrix_power"]
