@@ -22,25 +22,30 @@ _EULER = 0.5772156649015329
 _TWO_OVER_PI = 2 / math.pi
 
 
-def _j_y_series(a):
-    """(J0, J1, Y0, Y1) at 0 < a < 1 from their power series in q = a^2 / 4."""
-    q = a * a / 4
-    log_half = xp.log(a / 2)
-    j0, j1, s0, s1 = xp.zeros_like(a), xp.zeros_like(a), xp.zeros_like(a), xp.zeros_like(a)
-    t0, t1 = xp.ones_like(a), xp.ones_like(a)  # (-q)^k / k!^2 and (-q)^k / (k! (k+1)!)
+def _log_series(q, sign: float, terms: int = 25):
+    """The four power series of the order-0 and order-1 Bessel functions, in u = sign * q:
+    sum u^k / k!^2, sum u^k / (k! (k+1)!), and the same two weighted by H_k and by psi(k+1) + psi(k+2)."""
+    t0, t1 = xp.ones_like(q), xp.ones_like(q)
+    s0, s1, h0, h1 = t0.copy(), t1.copy(), xp.zeros_like(q), (1 - 2 * _EULER) * t1
     harmonic = 0.0
-    for k in range(20):
-        if k:
-            t0 = t0 * -q / (k * k)
-            t1 = t1 * -q / (k * (k + 1))
-            harmonic += 1 / k
-        j0 += t0
-        j1 += t1
-        s0 += harmonic * t0
-        s1 += (2 * harmonic + 1 / (k + 1) - 2 * _EULER) * t1  # psi(k + 1) + psi(k + 2)
+    for k in range(1, terms):
+        t0 = t0 * sign * q / (k * k)
+        t1 = t1 * sign * q / (k * (k + 1))
+        harmonic += 1 / k
+        s0 += t0
+        s1 += t1
+        h0 += harmonic * t0
+        h1 += (2 * harmonic + 1 / (k + 1) - 2 * _EULER) * t1
+    return s0, s1, h0, h1
+
+
+def _j_y_series(a):
+    """(J0, J1, Y0, Y1) at 0 < a < 1 from their power series in -a^2 / 4."""
+    j0, j1, h0, h1 = _log_series(a * a / 4, -1.0, 20)
     j1 *= a / 2
-    y0 = _TWO_OVER_PI * ((log_half + _EULER) * j0 - s0)
-    y1 = -_TWO_OVER_PI / a + _TWO_OVER_PI * log_half * j1 - a / (2 * math.pi) * s1
+    log_half = xp.log(a / 2)
+    y0 = _TWO_OVER_PI * ((log_half + _EULER) * j0 - h0)
+    y1 = -_TWO_OVER_PI / a + _TWO_OVER_PI * log_half * j1 - a / (2 * math.pi) * h1
     return j0, j1, y0, y1
 
 
@@ -91,7 +96,7 @@ def _j_y(x):
     a = xp.abs(x)
     out = [xp.full_like(a, xp.nan) for _ in range(4)]
     for lo, hi, method in ((0, 1, _j_y_series), (1, 20, _j_y_miller), (20, xp.inf, _j_y_large)):
-        sel = (a > lo) & (a < hi) if lo == 0 else (a >= lo) & (a < hi) if hi != xp.inf else a >= lo
+        sel = (a >= lo) & (a < hi) & (a > 0)  # inf stays NaN, as torch's
         if sel.any():
             for o, v in zip(out, method(a[sel])):
                 o[sel] = v
@@ -125,23 +130,10 @@ def _k_scaled_integral(x, nu: float, points: int = 24):
 
 
 def _k_series(x):
-    """(K0, K1) at 0 < x <= 2 from the series with I0, I1 and the digamma function at integers."""
-    q = x * x / 4
+    """(K0, K1) at 0 < x <= 2 from the series in x^2 / 4 with I0, I1 and digamma at the integers."""
+    i0, i1, h0, h1 = _log_series(x * x / 4, 1.0)
     log_half = xp.log(x / 2)
-    i0, i1, s0, s1 = xp.zeros_like(x), xp.zeros_like(x), xp.zeros_like(x), xp.zeros_like(x)
-    t0, t1 = xp.ones_like(x), xp.ones_like(x)
-    harmonic = 0.0
-    for k in range(25):
-        if k:
-            t0 = t0 * q / (k * k)
-            t1 = t1 * q / (k * (k + 1))
-            harmonic += 1 / k
-        i0 += t0
-        i1 += t1
-        s0 += harmonic * t0
-        s1 += (2 * harmonic + 1 / (k + 1) - 2 * _EULER) * t1
-    i1 *= x / 2
-    return -(log_half + _EULER) * i0 + s0, 1 / x + log_half * i1 - x / 4 * s1
+    return -(log_half + _EULER) * i0 + h0, 1 / x + log_half * i1 * x / 2 - x / 4 * h1
 
 
 def _k(order: int, scaled: bool):
