@@ -244,3 +244,42 @@ def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:
     """torch.pinverse: ``linalg.pinv`` with singular values under ``rcond`` times the largest dropped."""
     return pinv(input, rtol=rcond)
 
+
+
+# ----------------------------------------------------------------------------- randomized low-rank SVD
+def _range_basis(A: Tensor, q: int, niter: int, generator=None) -> Tensor:
+    """An orthonormal basis (m x q) of A's dominant column space: A times a Gaussian sketch, sharpened by
+    ``niter`` power iterations (Halko, Martinsson and Tropp 2011, algorithm 4.4)."""
+    from ..random import randn
+    from ..linalg import qr
+    R = randn(*A._data.shape[:-2], A._data.shape[-1], q, dtype=A.dtype, generator=generator)
+    Q = qr(A @ R).Q
+    for _ in range(niter):
+        Q = qr(A @ qr(A.mT @ Q).Q).Q
+    return Q
+
+
+@register("svd_lowrank", method=False)
+def svd_lowrank(A: Tensor, q: int | None = 6, niter: int | None = 2, M: Tensor | None = None):
+    """An approximate rank-``q`` SVD (U, S, V) of A - M by random projection: exact when A - M has rank
+    <= q; differentiable through the QR and SVD it uses (the sketch itself is a constant)."""
+    from ..linalg import svd
+    q = 6 if q is None else q
+    X = A if M is None else A - M
+    m, n = X._data.shape[-2:]
+    if m < n:  # sketch the transpose, so the small SVD is of a q x m matrix
+        U, S, V = svd_lowrank(X.mT, q, niter)
+        return V, S, U
+    Q = _range_basis(X, q, 2 if niter is None else niter)
+    Ub, S, Vh = svd(Q.mT @ X, full_matrices=False)
+    return Q @ Ub, S, Vh.mT
+
+
+@register("pca_lowrank", method=False)
+def pca_lowrank(A: Tensor, q: int | None = None, center: bool = True, niter: int = 2):
+    """Principal components of A's rows (columns centred unless ``center=False``) by svd_lowrank."""
+    m, n = A._data.shape[-2:]
+    q = min(6, m, n) if q is None else q
+    if not 0 <= q <= min(m, n):
+        raise ValueError(f"q(={q}) must be non-negative integer and not greater than min(m, n)={min(m, n)}")
+    return svd_lowrank(A - A.mean(-2, keepdim=True) if center else A, q, niter)

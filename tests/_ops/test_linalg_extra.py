@@ -465,3 +465,20 @@ def test_vector_norm_subgradients_at_zero_as_torch(p, x):
         out[lib.__name__] = (g.detach().numpy(), gg.numpy())
     for e, t in zip(out["ember"], out["torch"]):
         np.testing.assert_allclose(e, t, rtol=1e-10, atol=1e-12, equal_nan=True)
+
+
+@pytest.mark.parametrize("shape,k", [((6, 4), 2), ((4, 7), 3), ((2, 5, 5), 2)])
+def test_svd_and_pca_lowrank_are_exact_on_low_rank_inputs_as_torch(shape, k):
+    """On a rank-k product a b^T with q = k the randomized SVD is exact: U V^T, S and their gradients
+    (second derivatives too) are torch's whatever the random sketch (U, V signs follow it)."""
+    rng = np.random.default_rng(14)
+    a, b = rng.normal(size=shape[:-1] + (k,)), rng.normal(size=shape[:-2] + (shape[-1], k))
+
+    def run(fn):
+        def call(lib, x, y):
+            U, S, V = fn(lib, x @ y.mT)
+            return U @ V.mT, S
+        return call
+    _both(run(lambda lib, A: lib.svd_lowrank(A, q=k)), a, b)
+    _both(run(lambda lib, A: lib.pca_lowrank(A, q=k, center=True)), a, b)
+    _both(run(lambda lib, A: lib.svd_lowrank(A + 1, q=k, M=lib.ones(A.shape, dtype=A.dtype))), a, b)
