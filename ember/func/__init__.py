@@ -18,6 +18,10 @@ from ..autograd.grad_mode import enable_grad
 from ._tree import flatten, tree_map, unflatten
 from . import _vmap
 from ._vmap import vmap
+from .. import linalg as _linalg
+from .._ops.common import FUNCTIONS as _FUNCTIONS
+
+_vmap.install_loops([_FUNCTIONS, __import__("sys").modules["ember"], _linalg, Tensor])
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap", "functional_call",
            "stack_module_state", "linearize"]

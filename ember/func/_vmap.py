@@ -316,6 +316,65 @@ def loop(cls, args, levels):
     return _stack_as(stack, results, levels)
 
 
+# Public ops that read values outside ember's ops (index results, data-dependent algorithms) and have
+# no batching rule yet: inside vmap, with a batched argument, each runs once per sample (a warning
+# names it the first time). Outside vmap the wrapper only checks that no vmap is active.
+LOOPED = ("argmax", "argmin", "argsort", "sort", "msort", "topk", "kthvalue", "max", "min", "median", "nanmedian",
+          "mode", "cummax", "cummin", "gather", "take", "take_along_dim", "index_select", "index_add", "index_copy",
+          "index_fill", "index_reduce", "scatter", "scatter_add", "scatter_reduce", "put", "searchsorted",
+          "bucketize", "isin", "histc", "quantile", "nanquantile", "nanmean", "renorm", "logdet",
+          "linalg.lstsq", "linalg.matrix_rank")
+
+
+def install_loops(namespaces) -> None:
+    """Wrap each LOOPED op where it is published (ember, ember.linalg, Tensor, the registry)."""
+    for name in LOOPED:
+        short = name.split(".")[-1]
+        for ns in namespaces:
+            fn = ns.get(name) if isinstance(ns, dict) else getattr(ns, short if "." in name else name, None)
+            if fn is None or getattr(fn, "_vmap_loop", False):
+                continue
+            if isinstance(ns, dict):
+                ns[name] = _looped(fn, name)
+            elif "." not in name or ns.__name__.endswith(name.rsplit(".", 1)[0]):
+                setattr(ns, short if "." in name else name, _looped(fn, name))
+
+
+def _looped(fn, name: str):
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        if _levels:
+            leaves, spec = flatten((args, kwargs))
+            levels = tuple(lv for lv in _active() if any(lv in _levels_of(a) for a in leaves))
+            if levels:
+                return _loop_call(fn, name, leaves, spec, levels)
+        return fn(*args, **kwargs)
+    op._vmap_loop = True
+    return op
+
+
+def _loop_call(fn, name: str, leaves: list, spec, levels: tuple):
+    """``fn`` once per sample of ``levels`` on plain tensors, its tensor results stacked and batched."""
+    from .. import stack
+    if name not in _warned:
+        warnings.warn(f"There is a performance drop because we have not yet implemented the batching rule for "
+                      f"{name}. vmap runs it once per sample.", UserWarning, stacklevel=3)
+        _warned.add(name)
+    with _fw.below(_apply):
+        aligned = [_align(a, levels) if _levels_of(a) else a for a in leaves]
+        outs = []
+        for idx in itertools.product(*[range(n) for n in _sizes(levels)]):
+            sample = [a[tuple(min(i, s - 1) for i, s in zip(idx, a.shape))] if _levels_of(b) else a
+                      for a, b in zip(aligned, leaves)]
+            args, kwargs = unflatten(sample, spec)
+            _seen[0] = False
+            outs.append(flatten(fn(*args, **kwargs)))
+        _seen[0] = False
+        results = [_wrap(_stack_as(stack, [o[0][j] for o in outs], levels), levels)
+                   if isinstance(outs[0][0][j], Tensor) else outs[0][0][j] for j in range(len(outs[0][0]))]
+    return unflatten(results, outs[0][1])
+
+
 def _stack_as(stack, parts, levels):
     out = stack(parts)
     return out.reshape(*_sizes(levels), *out.shape[1:])
