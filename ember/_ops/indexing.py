@@ -17,7 +17,8 @@ from .._backend import ndarray, xp
 from .._tensor import Tensor
 from ..autograd.function import Op
 from ..autograd.grad_mode import state
-from .common import register, sum_to, wrap_dim, check_inplace, write_inplace, is_scalar, broadcast_error, _type_name
+from .common import (FUNCTIONS, register, sum_to, wrap_dim, check_inplace, write_inplace, is_scalar, broadcast_error,
+                     _type_name)
 
 _INT_KINDS = ("int64", "int32")
 
@@ -767,6 +768,16 @@ def nonzero(input, *, as_tuple: bool = False):
 
 
 @register()
+def nonzero_static(input, *, size: int, fill_value: int = -1) -> Tensor:
+    """:func:`nonzero`'s ``(size, ndim)`` result cut or padded (with ``fill_value``) to ``size`` rows."""
+    if size < 0:
+        raise RuntimeError(f"nonzero_static: 'size' must be an non-negative integer, but got {size}")
+    found = nonzero(input)._data[:size]
+    pad = xp.full((size - found.shape[0], found.shape[1]), fill_value, dtype=xp.int64)
+    return Tensor._make(xp.concatenate([found, pad]))
+
+
+@register()
 def argwhere(input) -> Tensor:
     """Positions of the non-zero elements as an ``(n, ndim)`` int64 tensor."""
     return nonzero(input)
@@ -900,3 +911,24 @@ def combinations(input, r: int = 2, with_replacement: bool = False) -> Tensor:
     pick = itertools.combinations_with_replacement if with_replacement else itertools.combinations
     idx = xp.array(list(pick(range(input._data.shape[0]), r)), dtype=xp.int64).reshape(-1, r)
     return index_select(input, 0, Tensor._make(idx.reshape(-1))).reshape(-1, r)
+
+
+# ----------------------------------------------------------------------------- masked indexing (inductor's helpers)
+def _clamped(input: Tensor, indices) -> tuple:
+    """The index arrays of ``indices`` (one per leading dim) clamped into range: "unsafe" positions are the
+    masked-out ones, which may hold anything."""
+    return tuple(xp.clip(i._data, -n, n - 1) for i, n in zip(indices, input._data.shape))
+
+
+@register("_unsafe_masked_index", method=False)
+def unsafe_masked_index(input, mask, indices, fill) -> Tensor:
+    """``input[indices]`` where ``mask`` is True, ``fill`` elsewhere."""
+    fill = Tensor._make(xp.asarray(fill, dtype=input._data.dtype))
+    return FUNCTIONS["where"](mask, Index.apply(input, _clamped(input, indices)), fill)
+
+
+@register("_unsafe_masked_index_put_accumulate", method=False)
+def unsafe_masked_index_put_accumulate(input, mask, indices, values) -> Tensor:
+    """A copy of ``input`` with ``values`` added at ``indices`` where ``mask`` is True."""
+    values = values.masked_fill(mask.logical_not(), 0)
+    return IndexPut.apply(input, values, _clamped(input, indices), True)

@@ -1136,3 +1136,141 @@ def histogram(input, bins=100, *, range=None, weight=None, density: bool = False
         edges = xp.linspace(lo, hi, int(bins) + 1).astype(a.dtype)
     hist, _ = xp.histogram(a, bins=edges, weights=w, density=density)
     return return_types.histogram(Tensor._make(hist.astype(a.dtype)), Tensor._make(edges.astype(a.dtype)))
+
+
+return_types.histogramdd = _return_type("histogramdd", ("hist", "bin_edges"))
+
+
+@register(method=False)
+def histogramdd(input, bins=10, *, range=None, weight=None, density: bool = False):
+    """(hist, bin_edges): a histogram of the points in ``input``'s rows (its last dim holds the coordinates)."""
+    a = input._data
+    ndim = a.shape[-1]
+    points = a.reshape(-1, ndim)
+    if isinstance(bins, int):
+        bins = [bins] * ndim
+    if len(bins) != ndim:
+        raise RuntimeError("histogramdd: The size of bins must be equal to the innermost dimension of the input.")
+    edges = []
+    for k, b in enumerate(bins):
+        if isinstance(b, Tensor):
+            edges.append(b._data)
+            continue
+        lo, hi = (0.0, 0.0) if range is None else (float(range[2 * k]), float(range[2 * k + 1]))
+        lo, hi = _histogram_range("torch.histogramdd", points[:, k], lo, hi)
+        edges.append(xp.linspace(lo, hi, int(b) + 1).astype(a.dtype))
+    # each point's bin by binary search in each dim's edges (the last edge inclusive), as torch's kernel
+    inside = xp.ones(points.shape[0], bool)
+    flat = xp.zeros(points.shape[0], xp.int64)
+    for k, e in enumerate(edges):
+        x = points[:, k]
+        inside &= (x >= e[0]) & (x <= e[-1])
+        pos = xp.searchsorted(e, x, side="right") - 1
+        flat = flat * (e.size - 1) + xp.clip(pos, 0, e.size - 2)
+    shape = tuple(e.size - 1 for e in edges)
+    w = xp.ones(points.shape[0]) if weight is None else weight._data.reshape(-1).astype(xp.float64)
+    hist = xp.bincount(flat[inside], w[inside], math.prod(shape)).reshape(shape)
+    if density:
+        volume = xp.ones(shape)
+        for k, e in enumerate(edges):
+            volume = volume * xp.diff(e).astype(xp.float64).reshape((-1,) + (1,) * (len(edges) - k - 1))
+        hist = hist / hist.sum() / volume
+    return return_types.histogramdd(Tensor._make(hist.astype(a.dtype)),
+                                    tuple(Tensor._make(e.astype(a.dtype)) for e in edges))
+
+
+# ----------------------------------------------------------------------------- segments
+# (empty segment's value, how ``initial`` joins a segment's values) for each reduction
+_SEGMENT = {"sum": (0.0, lambda r, i: r + i), "mean": (xp.nan, None), "prod": (1.0, lambda r, i: r * i),
+            "max": (-xp.inf, lambda r, i: r.clamp(min=i)), "min": (xp.inf, lambda r, i: r.clamp(max=i))}
+
+
+@register(method=False)
+def segment_reduce(data, reduce: str, *, lengths=None, indices=None, offsets=None, axis: int = 0,
+                   unsafe: bool = False, initial=None) -> Tensor:
+    """Reduce consecutive segments of ``data`` along ``axis``, given by their ``lengths`` or ``offsets``."""
+    if reduce not in _SEGMENT:
+        raise RuntimeError(f"segment_reduce(): unsupported reduction {reduce}")
+    if indices is not None:
+        raise RuntimeError("segment_reduce(): indices based reduction is not supported yet.")
+    if (lengths is None) == (offsets is None):
+        raise RuntimeError("segment_reduce(): Either lengths or offsets must be defined")
+    axis = wrap_dim(axis, data._data.ndim, "segment_reduce")
+    if offsets is not None:
+        bounds = offsets._data.reshape(-1).tolist()
+    else:
+        bounds = [0] + xp.cumsum(lengths._data.reshape(-1)).tolist()
+        if (lengths._data < 0).any():
+            raise RuntimeError("segment_reduce(): lengths contains negative value!")
+    if not unsafe and bounds[-1] != data._data.shape[axis]:
+        raise RuntimeError("segment_reduce(): Expected all rows of lengths along axis to sum to data.size(axis) "
+                           "when !unsafe.")
+    empty_value, join = _SEGMENT[reduce]
+    rest = data._data.shape[:axis] + data._data.shape[axis + 1:]
+    outs = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        if b == a:
+            value = empty_value if initial is None else initial
+            outs.append(Tensor._make(xp.full(rest, value, dtype=data._data.dtype)))
+            continue
+        part = data.narrow(axis, a, b - a)
+        if reduce == "mean":
+            total = sum(part, axis)
+            outs.append((total if initial is None else total + initial) / (b - a))
+            continue
+        r = {"sum": sum, "prod": prod, "max": amax, "min": amin}[reduce](part, axis)
+        outs.append(r if initial is None else join(r, initial))
+    return FUNCTIONS["stack"](outs, axis)
+
+
+# ----------------------------------------------------------------------------- finite differences
+def _gradient_along(f: Tensor, axis: int, h, edge_order: int) -> Tensor:
+    """numpy/torch's second-order central differences along ``axis``, one-sided at the ends (order 1 or 2);
+    ``h`` is the spacing (a number) or the coordinates (a 1-D tensor)."""
+    n = f._data.shape[axis]
+
+    def at(start, length=1):
+        return f.narrow(axis, start % n, length)
+
+    if not isinstance(h, Tensor):
+        mid = (at(2, n - 2) - at(0, n - 2)) / (2 * h)
+        if edge_order == 1:
+            first, last = (at(1) - at(0)) / h, (at(-1) - at(-2)) / h
+        else:
+            first = (at(0) * -3 + at(1) * 4 - at(2)) / (2 * h)
+            last = (at(-3) - at(-2) * 4 + at(-1) * 3) / (2 * h)
+        return FUNCTIONS["cat"]([first, mid, last], axis)
+    dx = diff(h).reshape((-1,) + (1,) * (f._data.ndim - axis - 1))
+    d1, d2 = dx.narrow(0, 0, n - 2), dx.narrow(0, 1, n - 2)
+    mid = (at(0, n - 2) * (-d2 / (d1 * (d1 + d2))) + at(1, n - 2) * ((d2 - d1) / (d1 * d2))
+           + at(2, n - 2) * (d1 / (d2 * (d1 + d2))))
+    if edge_order == 1:
+        first, last = (at(1) - at(0)) / dx[:1], (at(-1) - at(-2)) / dx[-1:]
+    else:
+        a, b = dx[:1], dx[1:2]
+        first = (at(0) * (-(2 * a + b) / (a * (a + b))) + at(1) * ((a + b) / (a * b)) + at(2) * (-a / (b * (a + b))))
+        a, b = dx[-2:-1], dx[-1:]
+        last = (at(-3) * (b / (a * (a + b))) + at(-2) * (-(a + b) / (a * b)) + at(-1) * ((2 * b + a) / (b * (a + b))))
+    return FUNCTIONS["cat"]([first, mid, last], axis)
+
+
+@register(method=False)
+def gradient(input, *, spacing=1, dim=None, edge_order: int = 1) -> tuple:
+    """Estimates of ``input``'s partial derivatives along ``dim`` (every dim by default), one tensor each."""
+    if edge_order not in (1, 2):
+        raise RuntimeError("torch.gradient only supports edge_order=1 and edge_order=2.")
+    dims = norm_dims(dim, input._data.ndim, "gradient") if dim is None or isinstance(dim, int) else \
+        tuple(wrap_dim(d, input._data.ndim, "gradient") for d in dim)
+    if len(set(dims)) != len(dims):
+        raise RuntimeError(f"dim {dims[0]} appears multiple times in the list of dims")
+    spacing = 1 if spacing is None else spacing
+    steps = list(spacing) if isinstance(spacing, (list, tuple)) else [spacing] * len(dims)
+    if len(steps) != len(dims):
+        raise RuntimeError(f"torch.gradient expected spacing to be unspecified, a scalar or it's size to match the "
+                           f"number of dims in dim (got {len(steps)} spacings for {len(dims)} dims)")
+    for d in dims:
+        if input._data.shape[d] < edge_order + 1:
+            raise RuntimeError("torch.gradient expected each dimension size to be at least edge_order+1")
+    f = input if input.is_floating_point() else input.to(_dtype.get_default_dtype())
+    steps = [s.item() if isinstance(s, Tensor) and s._data.ndim == 0 else s for s in steps]
+    return tuple(_gradient_along(f, d, h, edge_order) for d, h in zip(dims, steps))

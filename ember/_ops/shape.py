@@ -1233,3 +1233,34 @@ def as_strided_scatter(input, src, size, stride, storage_offset: int | None = No
     pos = Tensor._make(_positions(size, stride, offset).reshape(-1))
     flat = reshape(input, (-1,))
     return FUNCTIONS["index_put"](flat, (pos,), src.to(input.dtype).reshape(-1)).reshape(input._data.shape)
+
+
+@register("_chunk_cat", method=False)
+def chunk_cat(tensors, dim: int, num_chunks: int) -> Tensor:
+    """Each tensor cut into ``num_chunks`` chunks along ``dim`` (zero-padded to equal chunks), each chunk
+    flattened with the dims after ``dim``, and the chunks joined: ``(*lead, num_chunks, total)``."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("_chunk_cat expects a non-empty input tensor list")
+    if num_chunks < 1:
+        raise RuntimeError("_chunk_cat expects positive num_chunks")
+    if any(t._data.size == 0 for t in tensors):
+        raise RuntimeError("_chunk_cat expects non-empty tensor")
+    nds = {t._data.ndim for t in tensors}
+    if dim < 0 and len(nds) > 1:
+        raise RuntimeError("_chunk_cat expects non-negative dim when input tensors have different ndims")
+    if any(dim >= n for n in nds):
+        raise RuntimeError("_chunk_cat expects dim < ndim for all input tensors")
+    d = wrap_dim(dim, tensors[0]._data.ndim)
+    lead = tensors[0]._data.shape[:d]
+    if any(t._data.shape[:d] != lead for t in tensors):
+        raise RuntimeError("_chunk_cat expects same sizes of 0,...,dim-1 dimensions for all tensors")
+    pieces = []
+    for t in tensors:
+        n = t._data.shape[d]
+        pad = -(-n // num_chunks) * num_chunks - n
+        if pad:
+            zeros = Tensor._make(xp.zeros(lead + (pad,) + t._data.shape[d + 1:], t._data.dtype))
+            t = cat([t, zeros], d)
+        pieces.append(reshape(t, lead + (num_chunks, -1)))
+    return cat(pieces, d + 1)

@@ -375,3 +375,26 @@ def test_out_is_resized_written_and_checked_as_torch(call):
             bad(torch, torch.tensor(x))
         with pytest.raises(RuntimeError):
             bad(ember, ember.tensor(x))
+
+
+@pytest.mark.parametrize("size,fill", [(0, -1), (2, -1), (5, 7)])
+def test_nonzero_static_cuts_or_pads_as_torch(size, fill):
+    for x in (np.array([[0, 1, 2], [3, 0, 0]]), np.array(0.0), np.array(2.0)):
+        e, t = both(lambda lib, a: lib.nonzero_static(a, size=size, fill_value=fill), x)
+        assert_close(e, t)
+
+
+def test_unsafe_masked_index_and_put_accumulate_match_torch_with_gradients():
+    rng = np.random.default_rng(4)
+    x0, v0 = rng.normal(size=(4, 5)), rng.normal(size=(4, 6))
+    m0, i0, j0 = rng.uniform(size=(4, 6)) > 0.4, np.array([[4], [1], [7], [3]]), np.array([[4, 2, 5, 9, 3, 0]])
+    res = []
+    for lib in (ember, torch):
+        x, v = lib.tensor(x0, requires_grad=True), lib.tensor(v0, requires_grad=True)
+        idx = [lib.tensor(i0), lib.tensor(j0)]
+        m = lib.tensor(m0) & (idx[0] < 4) & (idx[1] < 5)  # out-of-range positions are masked out
+        a = lib._unsafe_masked_index(x, m, idx, -2.5)
+        b = lib._unsafe_masked_index_put_accumulate(x, m, idx, v)
+        res.append((a, b, *lib.autograd.grad((a * a).sum() + (b * b).sum(), (x, v))))
+    for e, t in zip(*res):
+        assert_close(e, t, atol=1e-12)

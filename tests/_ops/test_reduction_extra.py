@@ -219,3 +219,65 @@ def test_kthvalue_writes_out_and_refuses_an_out_that_overlaps_the_input():
             lib.kthvalue(x, 2, 1, out=(x[0], i))
     for e, t in zip(*res):
         assert_close(e, t)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"spacing": 2.0}, {"spacing": [2.0, 0.5], "edge_order": 2},
+                                    {"dim": 1, "edge_order": 2}, {"dim": (0,), "spacing": [[0.0, 1.0, 3.0, 3.5]]},
+                                    {"spacing": [[0.0, 1.0, 3.0, 3.5], [1.0, 1.5, 4.0, 4.2, 7.0]], "edge_order": 2}])
+def test_gradient_values_and_derivatives_match_torch(kwargs):
+    y0 = np.random.default_rng(0).normal(size=(4, 5))
+    res = []
+    for lib in (ember, torch):
+        kw = dict(kwargs)
+        if isinstance(kw.get("spacing"), list) and isinstance(kw["spacing"][0], list):
+            kw["spacing"] = [lib.tensor(c, dtype=lib.float64) for c in kw["spacing"]]
+        y = lib.tensor(y0, requires_grad=True)
+        outs = lib.gradient(y, **kw)
+        g, = lib.autograd.grad(sum((o * o).sum() for o in outs), y)
+        res.append((*outs, g))
+    for e, t in zip(*res, strict=True):
+        assert_close(e, t, atol=1e-10)
+    ints = np.arange(12).reshape(3, 4) ** 2
+    for e, t in zip(ember.gradient(ember.tensor(ints)), torch.gradient(torch.tensor(ints)), strict=True):
+        assert_close(e, t)
+
+
+@pytest.mark.parametrize("kwargs", [{"edge_order": 3}, {"spacing": [0.1], "dim": (1, 0)}, {"dim": (1, 1)},
+                                    {"edge_order": 2, "dim": 0}])
+def test_gradient_errors_are_torchs(kwargs):
+    with pytest.raises(RuntimeError):
+        torch.gradient(torch.ones(2, 3), **kwargs)
+    with pytest.raises(RuntimeError):
+        ember.gradient(ember.ones(2, 3), **kwargs)
+
+
+@pytest.mark.parametrize("bins", [3, [2, 4], "edges"])
+@pytest.mark.parametrize("density", [False, True])
+def test_histogramdd_matches_torch(bins, density):
+    x0 = np.random.default_rng(1).normal(size=(20, 2)).astype(np.float32)
+    w0 = np.random.default_rng(2).uniform(size=20).astype(np.float32)
+    res = []
+    for lib in (ember, torch):
+        b = [lib.tensor([-1.0, 0.0, 2.0]), lib.tensor([1.0, -1.0])] if bins == "edges" else bins
+        res.append(lib.histogramdd(lib.tensor(x0), b, weight=lib.tensor(w0), density=density))
+    (eh, ee), (th, te) = res
+    assert_close(eh, th)
+    for a, b in zip(ee, te, strict=True):
+        assert_close(a, b)
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max", "min", "prod"])
+@pytest.mark.parametrize("initial", [None, 2.0])
+def test_segment_reduce_matches_torch_with_gradients(reduce, initial):
+    d0 = np.random.default_rng(3).normal(size=(6, 2))
+    res = []
+    for lib in (ember, torch):
+        d = lib.tensor(d0, requires_grad=True)
+        for seg in ({"lengths": lib.tensor([0, 1, 3, 2])}, {"offsets": lib.tensor([0, 2, 2, 6])}):
+            y = lib.segment_reduce(d, reduce, **seg, initial=initial)
+            finite = lib.where(y.isfinite(), y, lib.zeros_like(y))
+            res.append((y, *lib.autograd.grad(finite.sum(), d)))
+    n = len(res) // 2
+    for e, t in zip(res[:n], res[n:]):
+        for a, b in zip(e, t):
+            assert_close(a, b, atol=1e-12)

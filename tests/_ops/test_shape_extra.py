@@ -401,3 +401,17 @@ def test_shape_errors_raise_torchs_exception_types(call):
         call(torch)
     with pytest.raises(type(te.value)):
         call(ember)
+
+
+@pytest.mark.parametrize("shapes,dim,chunks", [([(1, 2, 3), (1, 2, 3)], -1, 5), ([(1, 2, 3), (1, 2, 4)], 1, 2),
+                                               ([(3, 3, 2, 1), (1, 4, 2, 2), (2, 1, 3, 3)], 0, 2)])
+def test_chunk_cat_matches_torch(shapes, dim, chunks):
+    arrays = [np.arange(np.prod(s), dtype=np.float32).reshape(s) + 100 * k for k, s in enumerate(shapes)]
+    e = ember._chunk_cat([ember.tensor(a) for a in arrays], dim, chunks)
+    t = torch._chunk_cat([torch.tensor(a) for a in arrays], dim, chunks)
+    assert_close(e, t)
+    for bad in ([], [np.zeros((2, 3)), np.zeros(4)]):
+        with pytest.raises(RuntimeError):
+            torch._chunk_cat([torch.tensor(a) for a in bad], -1, 2)
+        with pytest.raises(RuntimeError):
+            ember._chunk_cat([ember.tensor(a) for a in bad], -1, 2)
