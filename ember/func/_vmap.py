@@ -132,6 +132,8 @@ def _make_checked(arr, *rest):
     if isinstance(arr, _Sample) or _seen[0]:
         _seen[0] = False
         raise RuntimeError(_unbatched())
+    if isinstance(arr, _Draw) and arr.levels:  # random values, different for each sample
+        return _wrap(_plain_make(arr.view(ndarray), *rest), arr.levels)
     return _plain_make(arr, *rest)
 
 
@@ -534,8 +536,8 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size: 
         from .. import random as _random
         gen = _random.default_generator
         saved_rng = gen._rng
-        if randomness != "same":  # a random op draws one sample's worth: right only for "same"
-            gen._rng = _NoRandom(randomness)
+        if not isinstance(saved_rng, _VmapRandom):  # draws decide per level: one per sample, shared, or refused
+            gen._rng = _VmapRandom(saved_rng)
         try:
             batched = [x if d is None else _enter(x, d, level) for x, d in zip(leaves, dims)]
             new_args = unflatten(batched, flatten(list(args))[1])
@@ -558,19 +560,53 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size: 
     return wrapper
 
 
-class _NoRandom:
-    """The default generator's state inside vmap unless randomness='same': drawing raises."""
+# where each NumPy sampler takes its ``size``: a draw for every sample has the batch sizes in front of it
+_SIZE_AT = {"random": 0, "standard_normal": 0, "standard_exponential": 0, "standard_cauchy": 0, "integers": 2,
+            "normal": 2, "uniform": 2, "binomial": 2, "exponential": 1, "poisson": 1, "geometric": 1,
+            "lognormal": 2, "gamma": 2, "standard_gamma": 1, "beta": 2, "laplace": 2, "chisquare": 1}
 
-    def __init__(self, randomness: str) -> None:
-        self.randomness = randomness
+
+class _VmapRandom:
+    """The default generator's NumPy state inside vmap. A random op draws one sample's worth; the
+    levels' ``randomness`` decide what that means: "error" raises, "same" keeps one draw for the
+    batch, "different" draws with those levels' batch sizes in front and marks the array (_Draw), so
+    the tensor made from it is batched over them."""
+
+    def __init__(self, rng) -> None:
+        self.rng = rng
 
     def __getattr__(self, name):
-        if self.randomness == "error":
+        if any(r == "error" for _, _, r in _levels):
             raise RuntimeError("vmap: called random operation while in randomness error mode. Please either use the "
                                "'same' or 'different' randomness flags on vmap or perform the randomness operation "
                                "out of vmap")
-        raise NotImplementedError("vmap: randomness='different' is not supported by ember yet; use 'same' (one draw "
-                                  "shared by the batch) or draw outside vmap")
+        different = [(lv, n) for lv, n, r in _levels if r == "different"]
+        if not different:
+            return getattr(self.rng, name)
+        if name not in _SIZE_AT:
+            raise NotImplementedError(f"vmap: randomness='different' does not support this random operation "
+                                      f"(NumPy's {name}) yet; use randomness='same' or draw outside vmap")
+        return functools.partial(self._draw, getattr(self.rng, name), _SIZE_AT[name], different)
+
+    @staticmethod
+    def _draw(method, at: int, different, *args, **kwargs):
+        import numpy as np
+        args = list(args)
+        size = args.pop(at) if len(args) > at else kwargs.pop("size", None)
+        if size is None:  # one draw, or one per element of the parameters' broadcast shape
+            size = np.broadcast_shapes(*[np.shape(a) for a in args], *[np.shape(v) for v in kwargs.values()
+                                                                       if not isinstance(v, type)])
+        size = (size,) if isinstance(size, int) else tuple(size)
+        out = np.asarray(method(*args, size=tuple(n for _, n in different) + size, **kwargs)).view(_Draw)
+        out.levels = tuple(lv for lv, _ in different)
+        return out
+
+
+class _Draw(ndarray):
+    """Random values drawn inside vmap with randomness="different": the batch dims of ``levels`` in front."""
+
+    def __array_finalize__(self, obj) -> None:
+        self.levels = getattr(obj, "levels", ())
 
 
 def _chunked(run, args, kwargs, leaves, dims, n, chunk):

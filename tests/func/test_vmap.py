@@ -189,3 +189,33 @@ def test_in_place_ops_write_every_sample_as_torch():
     np.testing.assert_array_equal(e, t)
     with pytest.raises(RuntimeError, match="vmap: add_"):  # self unbatched, other batched: as torch, refused
         efunc.vmap(lambda s: ember.zeros(3).add_(s))(ember.tensor(x))
+
+
+def test_randomness_different_same_and_error_as_torch():
+    """'different' draws for each sample, 'same' one draw for the batch, 'error' refuses (torch's rules)."""
+    x = np.ones((500, 4))
+    for lib, mod in ((ember, efunc), (torch, tfunc)):
+        lib.manual_seed(0)
+        diff = _np(mod.vmap(lambda s: s * lib.rand(4), randomness="different")(lib.tensor(x)))
+        same = _np(mod.vmap(lambda s: s * lib.rand(4), randomness="same")(lib.tensor(x)))
+        assert len({tuple(r) for r in diff}) == 500 and len({tuple(r) for r in same}) == 1
+        assert abs(diff.mean() - 0.5) < 0.03 and abs(diff.std() - 12 ** -0.5) < 0.02  # uniform on [0, 1)
+        with pytest.raises(RuntimeError, match="randomness"):
+            mod.vmap(lambda s: s * lib.randn(4))(lib.tensor(x))
+        # nested: 'different' inside 'same' varies along the inner batch only
+        nested = _np(mod.vmap(mod.vmap(lambda s: s + lib.randn(()), randomness="different"),
+                              randomness="same")(lib.zeros(3, 5)))
+        assert (nested == nested[0]).all() and len(set(nested[0])) == 5
+
+
+def test_per_sample_dropout_gradients_follow_each_samples_mask():
+    x = ember.tensor(np.random.default_rng(0).uniform(1, 2, (64, 10)))
+    out = efunc.vmap(lambda s: ember.nn.functional.dropout(s, 0.3), randomness="different")(x)
+    kept = _np(out) != 0
+    assert 0.6 < kept.mean() < 0.8 and len({tuple(r) for r in kept}) > 50
+    np.testing.assert_allclose(_np(out)[kept], _np(x)[kept] / 0.7, rtol=1e-12)
+    ember.manual_seed(3)
+    g = efunc.vmap(efunc.grad(lambda s: ember.nn.functional.dropout(s, 0.3).sum()), randomness="different")(x)
+    ember.manual_seed(3)
+    again = efunc.vmap(lambda s: ember.nn.functional.dropout(s, 0.3), randomness="different")(x)
+    np.testing.assert_allclose(_np(g), _np(again) / _np(x), rtol=1e-12)  # d(mask * s)/ds = mask
