@@ -167,6 +167,9 @@ class SparseTensor:
     def to_dense(self, dtype=None, *, masked_grad=None) -> Tensor:
         """The dense tensor (zeros where nothing is stored; repeated coordinates add up)."""
         idx, values = self._coo_parts()
+        if not idx.shape[0]:  # no sparse dims: every stored value is the whole (dense) tensor
+            out = values.sum(0, dtype=values.dtype)
+            return out if dtype is None else out.to(dtype)
         out = ember.zeros(self.shape, dtype=values.dtype)
         out = out.index_put(tuple(Tensor._make(i) for i in idx), values, accumulate=True)
         return out if dtype is None else out.to(dtype)
@@ -268,12 +271,18 @@ def sparse_csr_tensor(crow_indices, col_indices, values, size=None, *, dtype=Non
 def _to_sparse(self: Tensor, sparse_dim=None, *, layout=None, blocksize=None, dense_dim=None) -> SparseTensor:
     """This dense tensor in COO layout (the leading ``sparse_dim`` dimensions addressed by coordinates)."""
     sd = self.ndim if sparse_dim is None else int(sparse_dim)
-    if not 0 < sd <= self.ndim if self.ndim else sd != 0:
-        raise RuntimeError(f"to_sparse: sparse_dim {sd} is out of range for a {self.ndim}-D tensor")
+    if not 0 <= sd <= self.ndim:
+        raise RuntimeError(f"to_sparse: sparse_dim argument must be in [0,{self.ndim}] range, but {sd} is given")
+    if sd == 0 and self.ndim:
+        raise RuntimeError(f"to_sparse: sparse_dim argument must be > 0 for a {self.ndim}-D tensor")
+    if sd == 0:  # a 0-d tensor: one stored value unless it is zero
+        keep = int(self._data != 0)
+        return SparseTensor(sparse_coo, self.shape, self.reshape(1)[:keep], Tensor._make(xp.zeros((0, keep), xp.int64)),
+                            coalesced=True)
     nz = self._data != 0
     nz = nz.any(axis=tuple(range(sd, self.ndim))) if sd < self.ndim else nz
     idx = xp.stack(xp.nonzero(nz)).astype(xp.int64).reshape(sd, -1)
-    values = self[tuple(Tensor._make(i) for i in idx)] if sd else self.unsqueeze(0)
+    values = self[tuple(Tensor._make(i) for i in idx)]
     coo = SparseTensor(sparse_coo, self.shape, values, Tensor._make(idx), coalesced=True)
     return coo if layout in (None, sparse_coo) else coo.to_sparse_csr()
 

@@ -53,6 +53,19 @@ def test_to_sparse_to_dense_and_gradient(shape, sparse_dim):
     _same(e.grad, t.grad)
 
 
+def test_zero_dim_to_sparse():
+    for v in (0.0, 2.5):
+        t, e = _pair(v, True)
+        ts, es = t.to_sparse(), e.to_sparse()
+        _same(es, ts)
+        _same(es.to_dense(), ts.to_dense())
+    for sd in (0, 3, -1):  # torch: sparse_dim in [1, ndim] for a tensor with dims
+        with pytest.raises(RuntimeError):
+            torch.ones(2, 2).to_sparse(sd)
+        with pytest.raises(RuntimeError):
+            ember.ones(2, 2).to_sparse(sd)
+
+
 def test_integer_and_bool_to_sparse():
     for dt in ("int64", "int32", "bool"):
         arr = (RNG.integers(-2, 3, (3, 4)) * (RNG.random((3, 4)) < 0.5)).astype(dt)
