@@ -341,15 +341,23 @@ def _extreme(input: Tensor, dim, keepdim: bool, op: str, reducer) -> Tensor:
 
 
 @register()
-def amax(input, dim=(), keepdim: bool = False) -> Tensor:
+def amax(input, dim=(), keepdim: bool = False, *, out=None) -> Tensor:
     """Largest element over the given dims (all by default); ties share the gradient."""
-    return _extreme(input, None if dim == () else dim, keepdim, "amax", xp.max)
+    return _out("amax", _extreme(input, None if dim == () else dim, keepdim, "amax", xp.max), out, input)
 
 
 @register()
-def amin(input, dim=(), keepdim: bool = False) -> Tensor:
+def amin(input, dim=(), keepdim: bool = False, *, out=None) -> Tensor:
     """Smallest element over the given dims (all by default); ties share the gradient."""
-    return _extreme(input, None if dim == () else dim, keepdim, "amin", xp.min)
+    return _out("amin", _extreme(input, None if dim == () else dim, keepdim, "amin", xp.min), out, input)
+
+
+def _out(op: str, result, out, *inputs):
+    """torch's ``out=`` (see indexing.write_out, imported late: indexing loads after this file)."""
+    if out is None:
+        return result
+    from .indexing import write_out
+    return write_out(op, result, out, *inputs)
 
 
 def _max_min(op: str, reducer, picker, binary: str):
@@ -487,15 +495,15 @@ def kthvalue(input, k: int, dim: int = -1, keepdim: bool = False, *, out=None):
         return _scalar_pick(input, return_types.kthvalue)
     order = _argsort(input._data, axis, False)
     result = _pick(input, xp.take(order, [k - 1], axis=axis), axis, keepdim, return_types.kthvalue)
-    from .indexing import write_out  # (indexing is imported after this file)
-    return write_out("kthvalue", result, out, input)
+    return _out("kthvalue", result, out, input)
 
 
 @register()
-def aminmax(input, *, dim=None, keepdim: bool = False):
+def aminmax(input, *, dim=None, keepdim: bool = False, out=None):
     """(min, max) over all dims or one dim."""
-    return return_types.aminmax(amin(input, () if dim is None else dim, keepdim),
-                                amax(input, () if dim is None else dim, keepdim))
+    result = return_types.aminmax(amin(input, () if dim is None else dim, keepdim),
+                                  amax(input, () if dim is None else dim, keepdim))
+    return _out("aminmax", result, out, input)
 
 
 def _running(op: str, accumulate):

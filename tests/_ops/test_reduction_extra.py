@@ -281,3 +281,19 @@ def test_segment_reduce_matches_torch_with_gradients(reduce, initial):
     for e, t in zip(res[:n], res[n:]):
         for a, b in zip(e, t):
             assert_close(a, b, atol=1e-12)
+
+
+@pytest.mark.parametrize("call", [lambda lib, x, o: lib.amax(x, 1, out=o[0]), lambda lib, x, o: lib.amin(x, 0, out=o[0]),
+                                  lambda lib, x, o: lib.aminmax(x, dim=1, out=o)])
+def test_amax_amin_aminmax_write_out_and_check_its_dtype_as_torch(call):
+    res = []
+    for lib in (ember, torch):
+        x = lib.tensor([[3.0, 1.0, 2.0], [0.0, 5.0, 4.0]])
+        out = (lib.zeros(0), lib.zeros(0))
+        r = call(lib, x, out)
+        res.append(list(r) if isinstance(r, tuple) else [r])
+        assert all(a is b for a, b in zip(res[-1], out))
+        with pytest.raises(RuntimeError):
+            call(lib, x, (lib.zeros(0, dtype=lib.int32), lib.zeros(0, dtype=lib.int32)))
+    for e, t in zip(*res, strict=True):
+        assert_close(e, t)
