@@ -7,6 +7,7 @@ dtype; each backward is the next function of the family, so higher derivatives c
 """
 from __future__ import annotations
 
+import inspect
 import math
 
 from .. import _dtype
@@ -15,8 +16,8 @@ from .._tensor import Tensor
 from ..autograd.function import Op
 from ..autograd.grad_mode import no_grad
 from . import _erf
-from .common import FUNCTIONS, binary_operands, need_tensor, register
-from .elementwise import _float_operands, arr, binary, const, unary, where
+from .common import FUNCTIONS, need_tensor, register
+from .elementwise import _out, arr, binary, const, unary, where
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 # Bernoulli numbers B_2, B_4, ..., B_20 (the asymptotic series of log-gamma and its derivatives)
@@ -32,36 +33,53 @@ def _f64(fn):
     return wrapped
 
 
-def plain_unary(name: str, fn, doc: str):
-    """A torch.special function torch does not differentiate: ``fn`` on float64, no autograd record."""
-    op = unary(name, _f64(fn), _not_differentiable(name), method=False, function=False, inplace=False, doc=doc)
-
-    def f(input: Tensor) -> Tensor:
-        need_tensor(input, f"special_{name}")
-        with no_grad():
-            return op(input)
-    f.__name__ = f.__qualname__ = name
-    f.__doc__ = doc
-    return f
-
-
-def plain_binary(name: str, fn, doc: str):
-    """Two-argument :func:`plain_unary` (Tensor or number first, Tensor or number second, not both numbers)."""
-    def fwd(a, b):
+def _f64_pair(fn):
+    """Two-input :func:`_f64`: ``fn`` on flat float64 copies of the broadcast operands, in their dtype."""
+    def wrapped(a, b):
         dt = (a if isinstance(a, xp.ndarray) else b).dtype
         x, y = xp.broadcast_arrays(xp.asarray(a, xp.float64), xp.asarray(b, xp.float64))
         with xp.errstate(all="ignore"):
             return xp.asarray(fn(x.reshape(-1), y.reshape(-1)), dt).reshape(x.shape)
+    return wrapped
 
-    op = binary(name, fwd, _not_differentiable(name), _not_differentiable(name), float_only=True, number_input=True,
-                method=False, function=False, inplace=None, doc=doc)
 
-    def f(input, other) -> Tensor:
+def _published(name: str, call, params: tuple, doc: str):
+    """``call`` under torch's parameter names and ``out=``, recording no autograd history (torch's
+    results of these functions do not require grad)."""
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    sig = inspect.Signature([inspect.Parameter(p, kind) for p in params]
+                            + [inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, default=None)])
+
+    def f(*args, **kwargs) -> Tensor:
+        try:
+            bound = sig.bind(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"special_{name}(): {e}") from None
+        out = bound.arguments.pop("out", None)
         with no_grad():
-            return op(input, other)
+            result = call(*bound.arguments.values())
+        return result if out is None else _out(result, out)
     f.__name__ = f.__qualname__ = name
     f.__doc__ = doc
+    f.__signature__ = sig
     return f
+
+
+def plain_unary(name: str, fn, doc: str, arg: str = "input"):
+    """A one-input torch.special function torch does not differentiate, from its float64 NumPy ``fn``."""
+    op = unary(name, _f64(fn), _not_differentiable(name), method=False, function=False, inplace=False, doc=doc)
+
+    def call(x):
+        need_tensor(x, f"special_{name}", arg)
+        return op(x)
+    return _published(name, call, (arg,), doc)
+
+
+def plain_binary(name: str, fn, doc: str):
+    """``fn(x, n)`` as :func:`plain_unary` (Tensor or number first, Tensor or number second, not both numbers)."""
+    op = binary(name, _f64_pair(fn), _not_differentiable(name), _not_differentiable(name), float_only=True,
+                number_input=True, method=False, function=False, inplace=None, doc=doc)
+    return _published(name, op, ("x", "n"), doc)
 
 
 def _not_differentiable(name: str):
@@ -345,14 +363,7 @@ def ndtri(input: Tensor) -> Tensor:
 
 
 # ----------------------------------------------------------------------------- zeta, incomplete gamma, erfcx
-def _zeta_fwd(s, q):
-    dt = (s if isinstance(s, xp.ndarray) else q).dtype
-    x, y = xp.broadcast_arrays(xp.asarray(s, xp.float64), xp.asarray(q, xp.float64))
-    with xp.errstate(all="ignore"):
-        return xp.asarray(_zeta_np(x.reshape(-1), y.reshape(-1)), dt).reshape(x.shape)
-
-
-zeta = binary("zeta", _zeta_fwd, _not_differentiable("zeta"), lambda s, q, y, g: g * -s * zeta(s + 1, q),
+zeta = binary("zeta", _f64_pair(_zeta_np), _not_differentiable("zeta"), lambda s, q, y, g: g * -s * zeta(s + 1, q),
               float_only=True, number_input=True, method=False, function=False, inplace=None,
               doc="The Hurwitz zeta function ``sum_k (other + k) ** -input``.")
 
@@ -431,20 +442,12 @@ def _igamma_pair(a, x):
     pv[ser], qv[ser] = small, 1 - small
     qv[~ser], pv[~ser] = large, 1 - large
     p[ok], q[ok] = pv, qv
-    for cond, pval in (((a == 0) & (x > 0), 1.0), ((x == 0) & (a > 0), 0.0), (xp.isinf(x) & xp.isfinite(a) & (a >= 0), 1.0),
+    for cond, pval in (((a == 0) & (x > 0), 1.0), ((x == 0) & (a > 0), 0.0),
+                       (xp.isinf(x) & xp.isfinite(a) & (a >= 0), 1.0),
                        ((a == xp.inf) & xp.isfinite(x) & (x >= 0), 0.0)):
         p[cond], q[cond] = pval, 1 - pval
     p[(a == 0) & (x == 0)] = q[(a == 0) & (x == 0)] = xp.nan
     return p, q
-
-
-def _igamma_fwd(which: int):
-    def fwd(a, x):
-        dt = (a if isinstance(a, xp.ndarray) else x).dtype
-        s, t = xp.broadcast_arrays(xp.asarray(a, xp.float64), xp.asarray(x, xp.float64))
-        with xp.errstate(all="ignore"):
-            return xp.asarray(_igamma_pair(s.reshape(-1), t.reshape(-1))[which], dt).reshape(s.shape)
-    return fwd
 
 
 def _igamma_dx(a, x):
@@ -452,10 +455,10 @@ def _igamma_dx(a, x):
     return ((a - 1) * x.log() - x - lgamma(a)).exp()
 
 
-igamma = binary("igamma", _igamma_fwd(0), _not_differentiable("igamma: input"),
+igamma = binary("igamma", _f64_pair(lambda a, x: _igamma_pair(a, x)[0]), _not_differentiable("igamma: input"),
                 lambda a, x, y, g: g * _igamma_dx(a, x), float_only=True, tensors_only=True, inplace="igamma_",
                 doc="The regularized lower incomplete gamma function P(input, other).")
-igammac = binary("igammac", _igamma_fwd(1), _not_differentiable("igammac: input"),
+igammac = binary("igammac", _f64_pair(lambda a, x: _igamma_pair(a, x)[1]), _not_differentiable("igammac: input"),
                  lambda a, x, y, g: g * -_igamma_dx(a, x), float_only=True, tensors_only=True, inplace="igammac_",
                  doc="The regularized upper incomplete gamma function Q(input, other) = 1 - P(input, other).")
 
@@ -472,6 +475,7 @@ def _erfcx_np(x):
 
 
 erfcx = unary("erfcx", _f64(_erfcx_np), lambda x, y, g: g * (2 * x * erfcx(x) - 2 / math.sqrt(math.pi)),
-              method=False, function=False, inplace=False, doc="The scaled complementary error function exp(x^2) erfc(x).")
+              method=False, function=False, inplace=False,
+              doc="The scaled complementary error function ``exp(x^2) erfc(x)``.")
 
 from . import special_bessel, special_poly  # noqa: E402,F401  (the rest of torch.special)

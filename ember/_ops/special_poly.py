@@ -93,10 +93,10 @@ _HE = _simple(lambda x: x, lambda k, x, p, q: x * q - k * p)
 _L = _simple(lambda x: 1 - x, lambda k, x, p, q: ((2 * k + 1 - x) * q - k * p) / (k + 1), at_zero=True)
 _P = _simple(lambda x: x, lambda k, x, p, q: ((2 * k + 1) * x * q - k * p) / (k + 1), at_ones=True)
 
-chebyshev_polynomial_t = plain_binary("chebyshev_polynomial_t", _T, "The Chebyshev polynomial of the first kind T_n(x).")
-chebyshev_polynomial_u = plain_binary("chebyshev_polynomial_u", _U, "The Chebyshev polynomial of the second kind U_n(x).")
-chebyshev_polynomial_v = plain_binary("chebyshev_polynomial_v", _V, "The Chebyshev polynomial of the third kind V_n(x).")
-chebyshev_polynomial_w = plain_binary("chebyshev_polynomial_w", _W, "The Chebyshev polynomial of the fourth kind W_n(x).")
+chebyshev_polynomial_t = plain_binary("chebyshev_polynomial_t", _T, "The Chebyshev polynomial T_n(x).")
+chebyshev_polynomial_u = plain_binary("chebyshev_polynomial_u", _U, "The Chebyshev polynomial U_n(x).")
+chebyshev_polynomial_v = plain_binary("chebyshev_polynomial_v", _V, "The Chebyshev polynomial V_n(x).")
+chebyshev_polynomial_w = plain_binary("chebyshev_polynomial_w", _W, "The Chebyshev polynomial W_n(x).")
 shifted_chebyshev_polynomial_t = plain_binary("shifted_chebyshev_polynomial_t", _shifted(_T),
                                               "T_n(2x - 1), the Chebyshev polynomial T shifted onto [0, 1].")
 shifted_chebyshev_polynomial_u = plain_binary("shifted_chebyshev_polynomial_u", _shifted(_U),
