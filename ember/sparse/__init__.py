@@ -155,14 +155,15 @@ class SparseTensor:
         if self._coalesced:
             return self
         idx = self._indices_t._data
-        flat = xp.ravel_multi_index(tuple(idx), tuple(self.shape[:idx.shape[0]])) if idx.shape[1] else idx[0]
+        dims = tuple(self.shape[:idx.shape[0]])
+        # one flat position per stored value (all 0 without sparse dims); sorted unique positions are the
+        # coalesced coordinates, and each value is added into its position's slot
+        flat = xp.ravel_multi_index(tuple(idx), dims) if dims else xp.zeros(idx.shape[1], xp.int64)
         uniq, inverse = xp.unique(flat, return_inverse=True)
         values = self._values_t.new_zeros((len(uniq),) + tuple(self._values_t.shape[1:]))
         values = values.index_add(0, Tensor._make(inverse.reshape(-1).astype(xp.int64)), self._values_t)
-        new_idx = xp.stack(xp.unravel_index(uniq, tuple(self.shape[:idx.shape[0]]))).astype(xp.int64) \
-            if len(uniq) else idx[:, :0]
-        return SparseTensor(sparse_coo, self.shape, values, Tensor._make(new_idx.reshape(idx.shape[0], -1)),
-                            coalesced=True)
+        new_idx = xp.stack(xp.unravel_index(uniq, dims)) if dims else xp.zeros((0, len(uniq)))
+        return SparseTensor(sparse_coo, self.shape, values, Tensor._make(new_idx.astype(xp.int64)), coalesced=True)
 
     def to_dense(self, dtype=None, *, masked_grad=None) -> Tensor:
         """The dense tensor (zeros where nothing is stored; repeated coordinates add up)."""
