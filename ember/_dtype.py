@@ -13,7 +13,7 @@ class dtype:
         self.name = name
         self.np = np.dtype(np_type)
         self.is_floating_point = cat == 2
-        self.is_signed = self.np.kind in "if"
+        self.is_signed = cat >= 2 or self.np.kind == "i"
         self.itemsize = self.np.itemsize
         self._cat = cat  # 0 bool, 1 integer, 2 floating, 3 complex: the order of torch's categories
 
@@ -52,8 +52,9 @@ _TO_COMPLEX = {float16: complex64, float32: complex64, float64: complex128}
 
 
 class _Unstorable(dtype):
-    """A torch dtype that ember names but cannot store (NumPy has no such type): making a tensor of it raises
-    NotImplementedError, so ``torch.bfloat16`` in a program fails where it is used, saying why."""
+    """A torch dtype that ember names but cannot store (NumPy has no such type, and the optional package that
+    adds it is missing): making a tensor of it raises NotImplementedError, so ``torch.bfloat16`` in a program
+    fails where it is used, saying why."""
 
     __slots__ = ()
 
@@ -63,13 +64,20 @@ class _Unstorable(dtype):
 
     @property
     def np(self):
-        raise NotImplementedError(f"ember has no {self.name} tensors: NumPy has no {self.name} type "
-                                  "(use float32, or float16 to save memory)")
+        raise NotImplementedError(f"ember has no {self.name} tensors here: NumPy has no {self.name} type and the "
+                                  "optional package ml_dtypes, which adds it, is not installed (pip install "
+                                  "'ember[bfloat16]'; or use float32, or float16 to save memory)")
 
 
-bfloat16 = _Unstorable("bfloat16", 2)
+try:  # bfloat16 arrays come from ml_dtypes (a small NumPy extension), an optional dependency
+    import ml_dtypes as _ml_dtypes
+except ImportError:
+    _ml_dtypes = None
+# kind "V" to NumPy: ember tests floating point as kind in "fV" (NumPy's own float kinds are "f" only)
+bfloat16 = _Unstorable("bfloat16", 2) if _ml_dtypes is None else dtype("bfloat16", _ml_dtypes.bfloat16, 2)
 
-ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64, complex64, complex128)
+ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64, complex64, complex128) + \
+    (() if _ml_dtypes is None else (bfloat16,))
 _FROM_NP = {d.np: d for d in ALL}
 ALIASES = {"bfloat16": bfloat16, "half": float16, "float": float32, "double": float64, "short": int16,
            "int": int32, "long": int64, "bool": bool_, "cfloat": complex64, "cdouble": complex128}

@@ -126,11 +126,11 @@ class Tensor:
 
     @property
     def is_floating_point_(self) -> bool:
-        return self._data.dtype.kind == "f"
+        return self._data.dtype.kind in "fV"
 
     def is_floating_point(self) -> bool:
-        """True for float16/32/64 tensors."""
-        return self._data.dtype.kind == "f"
+        """True for float16/bfloat16/float32/float64 tensors (bfloat16 is NumPy kind "V")."""
+        return self._data.dtype.kind in "fV"
 
     def is_complex(self) -> bool:
         """True for complex64/complex128 tensors."""
@@ -225,7 +225,7 @@ class Tensor:
     def _set_requires_grad(self, value: bool) -> None:
         if value and self._vc is _function.NO_VERSION and not _grad_state.inference:
             raise RuntimeError("Setting requires_grad=True on inference tensor outside InferenceMode is not allowed.")
-        if value and self._data.dtype.kind not in "fc":
+        if value and self._data.dtype.kind not in "fcV":
             raise RuntimeError("only Tensors of floating point dtype can require gradients "
                                f"(got {self.dtype})")
         if not value and self.grad_fn is not None:

@@ -67,7 +67,7 @@ def _format_array(a: np.ndarray, indent: int) -> str:
     summarize = a.size > _Options.threshold
     if a.dtype.kind == "c":
         fmt = _complex_formatter(a, _edge_values(a, summarize))
-    elif a.dtype.kind == "f":
+    elif a.dtype.kind in "fV":  # "V": bfloat16
         fmt = _float_formatter(a)
     elif a.dtype.kind == "b":
         fmt = lambda v: "True" if v else "False"

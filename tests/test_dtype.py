@@ -7,7 +7,7 @@ import torch
 
 import ember
 
-DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64"]
+DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64"]
 SCALARS = [True, 3, -2, 2.5]
 
 
@@ -91,8 +91,49 @@ def test_default_dtype():
 
 
 def test_numpy_dtype_round_trip():
-    for dt in DTYPES:
+    for dt in (d for d in DTYPES if d != "bfloat16"):  # torch.from_numpy has no bfloat16
         arr = np.zeros(2, dtype=np.dtype(dt if dt != "bool" else np.bool_))
         assert name(ember.from_numpy(arr).dtype) == name(torch.from_numpy(arr).dtype)
     with pytest.raises(TypeError):
         ember.from_numpy(np.zeros(2, dtype=np.clongdouble))
+
+
+def _bf16(lib):
+    a = lib.tensor([1.3, -2.7, 3.1, 1e-3, 60.0, -0.0]).bfloat16()
+    h = lib.tensor([0.5, 1.25, 2.0, 3.0, 1.0, 2.0]).half()
+    i = lib.tensor([1, 2, 3, 4, 5, 6])
+    return [a, a + h, a * 1.5, a + i, a / i, a / 2, i * a[0], -a, a.exp(), a.abs().sqrt(), a.tanh(), a ** 2,
+            a.clamp(0, 2), a.sum(), a.max(), a > 0, a.double(), a.float(), a.to(lib.int32), i.bfloat16()]
+
+
+def test_bfloat16_values_and_dtypes_as_torch():
+    """Rounding to bfloat16 (nearest, ties to even) and torch's bfloat16 arithmetic: each op computed in float32
+    and rounded, float16 with bfloat16 promoting to float32."""
+    for k, (e, t) in enumerate(zip(_bf16(ember), _bf16(torch))):
+        assert str(e.dtype) == str(t.dtype), k
+        np.testing.assert_array_equal(e.float().numpy(), t.float().numpy(), err_msg=str(k))
+    assert repr(ember.tensor([1.3, -2.7]).bfloat16()) == repr(torch.tensor([1.3, -2.7]).bfloat16())
+
+
+def test_bfloat16_gradients_through_casts_as_torch():
+    res = []
+    for lib in (torch, ember):
+        x = lib.tensor([0.3, -1.7, 2.9], dtype=lib.float64, requires_grad=True)
+        y = (x.bfloat16() * x.bfloat16()).exp().float().sum()
+        (g,) = lib.autograd.grad(y, x)
+        assert g.dtype == lib.float64
+        res.append(g.numpy())
+    np.testing.assert_array_equal(res[1], res[0])
+
+
+def test_bfloat16_without_ml_dtypes_fails_where_used():
+    """ml_dtypes is optional: ember imports without it, and a bfloat16 tensor raises NotImplementedError."""
+    import subprocess
+    import sys
+    code = ("import sys; sys.modules['ml_dtypes'] = None\n"
+            "import ember\n"
+            "assert repr(ember.bfloat16) == 'torch.bfloat16' and ember.tensor([1.0]).float().dtype is ember.float32\n"
+            "try:\n    ember.zeros(2, dtype=ember.bfloat16)\nexcept NotImplementedError as e:\n"
+            "    assert 'ml_dtypes' in str(e)\nelse:\n    raise SystemExit('no error')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]

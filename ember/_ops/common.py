@@ -281,10 +281,10 @@ def binary_operands(a, b):
         if a._data.dtype is b._data.dtype:
             return a, b
     elif ta and type(b) in SCALARS:
-        if a._data.dtype.kind == "f" and type(b) is not bool:
+        if a._data.dtype.kind in "fV" and type(b) is not bool:
             return a, b
     elif tb and type(a) in SCALARS:
-        if b._data.dtype.kind == "f" and type(a) is not bool:
+        if b._data.dtype.kind in "fV" and type(a) is not bool:
             return a, b
     if not ta and not is_scalar(a):
         a = as_tensor_arg(a)
@@ -371,4 +371,4 @@ def broadcast_error(op: str, *shapes) -> RuntimeError:
 
 def float_dtype_for(t: Tensor):
     """The float dtype an integer input is promoted to by ops like div, sqrt, mean."""
-    return t._data.dtype if t._data.dtype.kind == "f" else _dtype.get_default_dtype().np
+    return t._data.dtype if t._data.dtype.kind in "fV" else _dtype.get_default_dtype().np

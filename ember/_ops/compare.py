@@ -110,7 +110,7 @@ def _bitwise(name: str, ufunc, operators=(), reflected=()):
         if not isinstance(other, Tensor):
             need_tensor(input, name)
         a, b = binary_operands(input, other)
-        floats = [x for x in (a, b) if isinstance(x, Tensor) and x._data.dtype.kind == "f"]
+        floats = [x for x in (a, b) if isinstance(x, Tensor) and x._data.dtype.kind in "fV"]
         if floats or isinstance(a, float) or isinstance(b, float):
             dt = _type_name(floats[0].dtype) if floats else "Float"
             raise NotImplementedError(f'"{name}_cpu" not implemented for \'{dt}\'')
@@ -135,13 +135,13 @@ Tensor.__irshift__ = Tensor.bitwise_right_shift_
 @register(inplace="bitwise_not_")
 def bitwise_not(input) -> Tensor:
     """Elementwise bitwise not (logical not for bool tensors)."""
-    if input._data.dtype.kind == "f":
+    if input._data.dtype.kind in "fV":
         raise NotImplementedError(f'"bitwise_not_cpu" not implemented for \'{_type_name(input.dtype)}\'')
     return pure(xp.invert, input)
 
 
 def _invert(self) -> Tensor:
-    if self._data.dtype.kind == "f":
+    if self._data.dtype.kind in "fV":
         raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
     return bitwise_not(self)
 

@@ -251,7 +251,7 @@ class RoundedDiv(Op):
     def forward(a, b, mode):
         if mode == "floor":
             return xp.floor_divide(a, b)
-        if xp.result_type(a, b).kind == "f":
+        if xp.result_type(a, b).kind in "fV":
             return xp.trunc(a / b)
         return (a - xp.fmod(a, b)) // b  # exact: a - fmod(a, b) is a multiple of b
 
@@ -273,7 +273,7 @@ def _check_int_divisor(a, b) -> None:
 
 
 def _is_float(x) -> bool:
-    return x._data.dtype.kind == "f" if isinstance(x, Tensor) else isinstance(x, float)
+    return x._data.dtype.kind in "fV" if isinstance(x, Tensor) else isinstance(x, float)
 
 
 @register(operators=("__floordiv__",), reflected=("__rfloordiv__",), inplace="floor_divide_")
@@ -285,7 +285,7 @@ def floor_divide(input, other, *, out=None) -> Tensor:
 def _float_operands(a, b):
     # true division of integers gives the default float dtype
     for x in (a, b):
-        if isinstance(x, Tensor) and x._data.dtype.kind not in "fc":
+        if isinstance(x, Tensor) and x._data.dtype.kind not in "fcV":
             dt = _dtype.get_default_dtype()
             return (a.to(dt) if isinstance(a, Tensor) else float(a)), (b.to(dt) if isinstance(b, Tensor) else float(b))
     return a, b
@@ -370,7 +370,10 @@ def unary(name: str, fwd, bwd, *, saves: str = "input", keeps_int: bool = False,
     Unary._Node.__name__ = Unary.__name__ + "Backward0"
 
     def fn(input) -> Tensor:
-        if not keeps_int and input._data.dtype.kind not in "fc":
+        kind = input._data.dtype.kind
+        if kind == "V":  # bfloat16: computed in float32 and rounded back, as torch's kernels do
+            return Unary.apply(input.float()).to(input.dtype)
+        if not keeps_int and kind not in "fc":
             input = input.to(_dtype.get_default_dtype())
         return Unary.apply(input)
 
@@ -507,11 +510,11 @@ Tensor.__abs__ = abs
 
 # ----------------------------------------------------------------------------- erf family
 def _erf_np(x):
-    return _erf.erf(x if x.dtype.kind == "f" else x.astype(xp.float64))
+    return _erf.erf(x if x.dtype.kind in "fV" else x.astype(xp.float64))
 
 
 def _erfc_np(x):
-    return _erf.erfc(x if x.dtype.kind == "f" else x.astype(xp.float64))
+    return _erf.erfc(x if x.dtype.kind in "fV" else x.astype(xp.float64))
 
 
 # Newton's steps need erf to the last bit (the fitted one is good to ~1e-14); erfinv is rarely hot
@@ -811,7 +814,7 @@ def lerp(input, end, weight) -> Tensor:
 @register(inplace="logit_")
 def logit(input, eps: float | None = None) -> Tensor:
     """``log(x / (1 - x))``, with ``x`` clamped to ``[eps, 1 - eps]`` when ``eps`` is given."""
-    if input._data.dtype.kind != "f":
+    if input._data.dtype.kind not in "fV":
         input = input.to(_dtype.get_default_dtype())
     if eps is not None:
         input = clamp(input, eps, 1 - eps)
@@ -836,7 +839,7 @@ class Round(Op):
 @register(inplace="round_")
 def round(input, *, decimals: int = 0) -> Tensor:
     """Round half to even, to ``decimals`` decimal places."""
-    if decimals and input._data.dtype.kind != "f":
+    if decimals and input._data.dtype.kind not in "fV":
         raise NotImplementedError(f'"round_cpu" not implemented for \'{_type_name(input.dtype)}\'')
     return Round.apply(input, decimals)
 
@@ -959,7 +962,7 @@ sinc = unary("sinc", _sinc_np, _sinc_grad, doc="``sin(pi x) / (pi x)``, 1 at 0."
 
 def _scaler(name: str, factor: float, doc: str):
     def fn(input) -> Tensor:
-        if input._data.dtype.kind != "f":
+        if input._data.dtype.kind not in "fV":
             input = input.to(_dtype.get_default_dtype())
         return input * factor
     fn.__name__ = fn.__qualname__ = name
@@ -1017,7 +1020,7 @@ class Frexp(Op):
 @register()
 def frexp(input):
     """Mantissa in [0.5, 1) and int32 exponent with ``input = mantissa * 2 ** exponent``."""
-    if input._data.dtype.kind != "f":
+    if input._data.dtype.kind not in "fV":
         raise RuntimeError("torch.frexp() only supports floating-point dtypes")
     from .reduction import return_types
     return return_types.frexp(*Frexp.apply(input))
