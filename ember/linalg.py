@@ -19,7 +19,6 @@ from ._ops.linalg import MT, Matmul, matmul, einsum, _short
 from ._ops.nn_math import _pointwise, _const
 from ._ops.reduction import _kept_shape
 from ._ops.complex_linalg import eig, eigvals  # noqa: F401  (complex results: with the complex ops)
-from ._ops.complex_linalg import eig, eigvals  # noqa: F401  (complex results: with the complex ops)
 
 __all__ = ["LinAlgError", "inv", "det", "slogdet", "logdet", "solve", "cholesky", "qr", "svd", "svdvals", "eigh",
            "eigvalsh", "pinv", "matrix_rank", "norm", "vector_norm", "matrix_norm", "cross", "matmul", "matrix_power"]
@@ -99,16 +98,9 @@ def _lapack(op: str, fn, *arrays):
     try:
         return fn(*arrays)
     except xp.linalg.LinAlgError:
-        raise LinAlgError(_FAILURES.get(op, f"{op}: The input matrix is singular.")) from None
-
-
-_FAILURES = {
-    "linalg.inv": "linalg.inv: The diagonal element 1 is zero, the inversion could not be completed because the "
-                  "input matrix is singular.",
-    "linalg.solve": "torch.linalg.solve: The solver failed because the input matrix is singular.",
-    "linalg.cholesky": "linalg.cholesky: The factorization could not be completed because the input is not "
-                       "positive-definite.",
-}
+        pass
+    from ._ops.linalg_ex import raise_failure  # names the failed matrix and LAPACK's info, as torch
+    raise_failure(op, fn, arrays)
 
 
 # ----------------------------------------------------------------------------- inverse, determinants, solve

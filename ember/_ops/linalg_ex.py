@@ -70,6 +70,24 @@ def _raise_on(info, op: str, msg: str, cls=LinAlgError) -> None:
         raise cls(f"{op}: {where}{msg.format(info.reshape(-1)[bad[0]])}")
 
 
+_FAILURES = {  # op: (what LAPACK leaves for a failed matrix, the name torch's message uses, the message)
+    "linalg.inv": (_singular, "linalg.inv", "The diagonal element {} is zero, the inversion could not be "
+                   "completed because the input matrix is singular."),
+    "linalg.solve": (_singular, "torch.linalg.solve", "The solver failed because the input matrix is singular."),
+    "linalg.cholesky": (_potf2, "linalg.cholesky", "The factorization could not be completed because the input is "
+                        "not positive-definite (the leading minor of order {} is not positive-definite)."),
+}
+
+
+def raise_failure(op: str, fn, arrays) -> None:
+    """torch's LinAlgError for a LAPACK call that refused its input: the first failed batch element and
+    LAPACK's info (which pivot, which minor)."""
+    if op not in _FAILURES:
+        raise LinAlgError(f"{op}: The input matrix is singular.")
+    fallback, name, msg = _FAILURES[op]
+    _raise_on(_per_matrix(fn, fallback, arrays[-1].shape, *arrays)[1], name, msg)
+
+
 class _WithInfo(Op):
     """An op returning (result, info): only the result carries gradient, read back from the node."""
 
@@ -94,8 +112,7 @@ def inv_ex(A: Tensor, *, check_errors: bool = False, out=None) -> InvExResult:
     """The inverse and LAPACK's info (0, or the first zero pivot of a singular matrix, whose inverse is NaN)."""
     Y, info = InvEx.apply(_square(A, "linalg.inv_ex"))
     if check_errors:
-        _raise_on(info._data, "linalg.inv_ex", "The diagonal element {} is zero, the inversion could not be "
-                  "completed because the input matrix is singular.")
+        _raise_on(info._data, "linalg.inv_ex", _FAILURES["linalg.inv"][2])
     return InvExResult(Y, info)
 
 
@@ -127,7 +144,7 @@ def solve_ex(A: Tensor, B: Tensor, *, left: bool = True, check_errors: bool = Fa
     vector = B._data.ndim == 1 or (B._data.ndim == A._data.ndim - 1 and B._data.shape == A._data.shape[:-1])
     X, info = SolveEx.apply(A, _col(B) if vector else B)
     if check_errors:
-        _raise_on(info._data, "torch.linalg.solve_ex", "The solver failed because the input matrix is singular.")
+        _raise_on(info._data, "torch.linalg.solve_ex", _FAILURES["linalg.solve"][2])
     return SolveExResult(X.reshape(X._data.shape[:-1]) if vector else X, info)
 
 
@@ -146,8 +163,7 @@ def cholesky_ex(A: Tensor, *, upper: bool = False, check_errors: bool = False, o
     positive-definite; the factor is then partial)."""
     L, info = CholeskyEx.apply(_square(A, "linalg.cholesky_ex"))
     if check_errors:
-        _raise_on(info._data, "linalg.cholesky_ex", "The factorization could not be completed because the input "
-                  "is not positive-definite (the leading minor of order {} is not positive-definite).")
+        _raise_on(info._data, "linalg.cholesky_ex", _FAILURES["linalg.cholesky"][2])
     return CholeskyExResult(_T(L) if upper else L, info)
 
 

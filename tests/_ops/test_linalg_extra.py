@@ -482,3 +482,22 @@ def test_svd_and_pca_lowrank_are_exact_on_low_rank_inputs_as_torch(shape, k):
     _both(run(lambda lib, A: lib.svd_lowrank(A, q=k)), a, b)
     _both(run(lambda lib, A: lib.pca_lowrank(A, q=k, center=True)), a, b)
     _both(run(lambda lib, A: lib.svd_lowrank(A + 1, q=k, M=lib.ones(A.shape, dtype=A.dtype))), a, b)
+
+
+@pytest.mark.parametrize("fn", [lambda lib, x: lib.linalg.inv(x), lambda lib, x: lib.linalg.solve(x, lib.ones(3)),
+                                lambda lib, x: lib.linalg.cholesky(x)])
+@pytest.mark.parametrize("batched", [False, True])
+def test_failed_decompositions_name_the_pivot_and_batch_element_as_torch(fn, batched):
+    """inv/solve of a singular and cholesky of an indefinite matrix: torch's message, LAPACK's info in it."""
+    sing = np.array([[1., 2., 3.], [2., 4., 6.], [1., 0., 1.]])
+    indef = np.array([[4., 2., 1.], [2., 1., 0.], [1., 0., 3.]])
+    msgs = []
+    for lib in (torch, ember):
+        for m in (sing, indef):
+            x = lib.tensor(np.stack([np.eye(3), m]) if batched else m)
+            try:
+                fn(lib, x)
+                msgs.append(None)
+            except RuntimeError as e:
+                msgs.append(str(e))
+    assert msgs[:2] == msgs[2:] and any(msgs)
