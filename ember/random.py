@@ -303,6 +303,8 @@ def bernoulli(input: Tensor, p: float | None = None, *, generator: Generator | N
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
                 generator: Generator | None = None, out=None) -> Tensor:
     """Category indices drawn from each row of (unnormalised) probabilities ``input``."""
+    if out is not None and out.dtype is not _dtype.int64:
+        raise RuntimeError(f"multinomial expects Long tensor out, got: {out.dtype}")
     p = input._data
     if p.ndim not in (1, 2):
         raise RuntimeError(f"multinomial: prob_dist must be 1 or 2 dim, got shape {list(input.shape)}")
@@ -334,7 +336,7 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
         with np.errstate(divide="ignore"):
             keys = rng.standard_exponential(rows.shape) / rows
         idx = np.argsort(keys, axis=-1, kind="stable")[:, :num_samples]
-    return Tensor._make(idx.astype(np.int64).reshape(p.shape[:-1] + (num_samples,)))
+    return _finish(idx.astype(np.int64).reshape(p.shape[:-1] + (num_samples,)), False, None, out)
 
 
 # ----------------------------------------------------------------------------- in-place fillers

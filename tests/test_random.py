@@ -246,3 +246,13 @@ def test_normal_gradient_is_zero_like_torch():
         (y * 2).sum().backward()
         res[lib] = (m.grad.tolist(), s.grad.tolist())
     assert res[ember] == res[torch] == ([0.0] * 3, [0.0] * 3)
+
+
+def test_multinomial_out_must_be_long_and_is_written_as_torch():
+    probs = [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]  # deterministic draws
+    for lib in (torch, ember):
+        out = lib.empty(0, dtype=lib.int64)
+        assert lib.multinomial(lib.tensor(probs), 1, out=out) is out
+        assert out.tolist() == [[1], [2]]
+        with pytest.raises(RuntimeError, match="Long tensor out"):
+            lib.multinomial(lib.tensor(probs), 1, out=lib.empty(2, 1, dtype=lib.float64))

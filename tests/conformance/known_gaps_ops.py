@@ -24,7 +24,6 @@ GAPS: dict = {'clamp_max': {'errors': 'AssertionError: error input 0: no error; 
                            'float64 and rounds; torch\'s float32 squarings are up to 2e-3 relative off the float64 '
                            'result on these norm-9 samples)',
                 'variants': 'AssertionError: Tensor.matrix_exp: Tensor-likes are not close! (float32, as forward)'},
- '_softmax_backward_data': {'missing': 'no ember counterpart of _softmax_backward_data'},
  'aminmax': {'errors': 'error inputs 1-2 are 65-dim tensors, which NumPy (at most 64 dims) cannot hold, so the '
                        'harness cannot copy them; the other error inputs pass'},
  'as_strided:partial_views': {'backward': 'the harness copies the sample (a view at storage offset 5 of a 20-element '
@@ -40,7 +39,6 @@ GAPS: dict = {'clamp_max': {'errors': 'AssertionError: error input 0: no error; 
                                    '"Expected a proper Tensor but got None"'},
  'nn.functional.cosine_similarity': {'forward': 'AxisError: axis 0 is out of bounds for array of dimension 0'},
  'nn.functional.local_response_norm': {'int': 'AssertionError: torch.int64 sample 0: Tensor-likes are not close!'},
- 'constant_pad_nd': {'missing': 'no ember counterpart of constant_pad_nd'},
  'nn.functional.pad:replicate_negative': {'backward': 'RuntimeError: pad: dimension 3 of input [5, 3, 4, 4] is empty '
                                                       'after cropping, nothing to replicate',
                                           'forward': 'RuntimeError: pad: dimension 3 of input [5, 3, 4, 4] is empty '
@@ -49,40 +47,6 @@ GAPS: dict = {'clamp_max': {'errors': 'AssertionError: error input 0: no error; 
                                                       'after cropping, nothing to replicate',
                                           'int': 'RuntimeError: pad: dimension 3 of input [5, 3, 4, 4] is empty '
                                                  'after cropping, nothing to replicate'},
- 'nn.functional.interpolate:nearest': {'int': 'RuntimeError: interpolate: expected a floating point input, got '
-                                              'torch.uint8'},
- 'nn.functional.interpolate:nearest-exact': {'int': 'RuntimeError: interpolate: expected a floating point input, got '
-                                                    'torch.uint8'},
- 'nn.functional.interpolate:bilinear': {'int': 'RuntimeError: interpolate: expected a floating point input, got '
-                                               'torch.uint8',
-                                        'reference': 'NotImplementedError: interpolate: antialias is not supported'},
- 'nn.functional.interpolate:bicubic': {'backward': "NotImplementedError: interpolate: mode 'bicubic' is not "
-                                                   'supported (nearest | nearest-exact | linear | bilinear)',
-                                       'forward': "NotImplementedError: interpolate: mode 'bicubic' is not supported "
-                                                  '(nearest | nearest-exact | linear | bilinear)',
-                                       'gradgrad': "NotImplementedError: interpolate: mode 'bicubic' is not "
-                                                   'supported (nearest | nearest-exact | linear | bilinear)',
-                                       'int': "NotImplementedError: interpolate: mode 'bicubic' is not supported "
-                                              '(nearest | nearest-exact | linear | bilinear)',
-                                       'reference': "NotImplementedError: interpolate: mode 'bicubic' is not "
-                                                    'supported (nearest | nearest-exact | linear | bilinear)'},
- 'nn.functional.interpolate:trilinear': {'backward': "NotImplementedError: interpolate: mode 'trilinear' is not "
-                                                     'supported (nearest | nearest-exact | linear | bilinear)',
-                                         'forward': "NotImplementedError: interpolate: mode 'trilinear' is not "
-                                                    'supported (nearest | nearest-exact | linear | bilinear)',
-                                         'gradgrad': "NotImplementedError: interpolate: mode 'trilinear' is not "
-                                                     'supported (nearest | nearest-exact | linear | bilinear)'},
- 'nn.functional.interpolate:area': {'backward': "NotImplementedError: interpolate: mode 'area' is not supported "
-                                                '(nearest | nearest-exact | linear | bilinear)',
-                                    'forward': "NotImplementedError: interpolate: mode 'area' is not supported "
-                                               '(nearest | nearest-exact | linear | bilinear)',
-                                    'gradgrad': "NotImplementedError: interpolate: mode 'area' is not supported "
-                                                '(nearest | nearest-exact | linear | bilinear)'},
- 'nn.functional.upsample_bilinear': {'int': 'RuntimeError: interpolate: expected a floating point input, got '
-                                            'torch.uint8'},
- '_upsample_bilinear2d_aa': {'missing': 'no ember counterpart of _upsample_bilinear2d_aa'},
- 'nn.functional.upsample_nearest': {'int': 'RuntimeError: interpolate: expected a floating point input, got '
-                                           'torch.uint8'},
  'nn.functional.multilabel_margin_loss': {'errors': 'AssertionError: error input 2: raised IndexError: arrays used '
                                                     'as indices must be of integer (or boolean) type; torch raises '
                                                     'RuntimeError'},
@@ -144,9 +108,7 @@ GAPS: dict = {'clamp_max': {'errors': 'AssertionError: error input 0: no error; 
            'int': "AttributeError: 'Tensor' object has no attribute 'chalf'",
            'reference': "AttributeError: 'Tensor' object has no attribute 'chalf'",
            'variants': 'no Tensor.chalf'},
- 'multinomial': {'errors': 'AssertionError: error input 2: no error; torch raises RuntimeError: multinomial expects '
-                           'Long tensor out',
-                 'variants': 'no Tensor.<lambda>'},
+ 'multinomial': {'variants': 'no Tensor.<lambda>'},
  'bernoulli': {'errors': 'AssertionError: error input 0: no error; torch raises RuntimeError: unsupported operation',
                'variants': 'no Tensor.<lambda>'},
  'cat': {'errors': "AssertionError: error input 0: raised TypeError: cat() got an unexpected keyword argument 'out'; "
@@ -157,7 +119,6 @@ GAPS: dict = {'clamp_max': {'errors': 'AssertionError: error input 0: no error; 
  'jiterator_binary_return_by_ref': {'missing': 'no ember counterpart of jiterator_binary_return_by_ref'},
  'jiterator_2inputs_2outputs': {'missing': 'no ember counterpart of jiterator_2inputs_2outputs'},
  'nn.functional.dropout': {'variants': 'no Tensor.<lambda>'},
- 'native_dropout_backward': {'missing': 'no ember counterpart of native_dropout_backward'},
  'nn.functional.dropout2d': {'variants': 'no Tensor.<lambda>'},
  'nn.functional.dropout3d': {'variants': 'no Tensor.<lambda>'},
  'nn.functional.alpha_dropout': {'variants': 'no Tensor.<lambda>'},
