@@ -231,6 +231,8 @@ class _FunctionMeta(type):
         super().__init__(name, bases, ns)
         builtin = cls.__module__.startswith("ember.")
         node_base = Node if builtin else _UserNode
+        # a user's Function that defines setup_context (it or a user base class): forward takes no ctx
+        cls._setup_style = any("setup_context" in vars(b) for b in cls.__mro__ if not b.__module__.startswith("ember."))
         cls._Node = type(name + ("Backward0" if builtin else "Backward"), (node_base,),
                          {"_fn": cls, "__module__": cls.__module__, "_fast": bool(getattr(cls, "array_backward", False))})
 
@@ -282,7 +284,11 @@ class Function(metaclass=_FunctionMeta):
         else:
             ctx.needs_input_grad = (False,) * len(args)
         with no_grad():
-            outputs = cls.forward(ctx, *args, **kwargs)
+            if cls._setup_style:  # torch 2's style: forward sees no ctx; setup_context fills it
+                outputs = cls.forward(*args, **kwargs)
+                cls.setup_context(ctx, args, outputs)
+            else:
+                outputs = cls.forward(ctx, *args, **kwargs)
         single = not isinstance(outputs, tuple)
         outs = (outputs,) if single else outputs
         if not record:

@@ -299,7 +299,7 @@ def conv_rule(cls, args, levels):
 _warned: set = set()
 
 
-def loop(cls, args, levels):
+def loop(cls, args, levels, kwargs=None):
     """No rule: the op once per sample, the results stacked (recorded, so still differentiable)."""
     from .. import stack
     if cls not in _warned:
@@ -311,7 +311,7 @@ def loop(cls, args, levels):
     for idx in itertools.product(*[range(n) for n in _sizes(levels)]):
         sample = [a[tuple(min(i, s - 1) for i, s in zip(idx, a.shape))] if _levels_of(b) else a
                   for a, b in zip(aligned, args)]
-        results.append(cls.apply(*sample))
+        results.append(cls.apply(*sample, **(kwargs or {})))
     if isinstance(results[0], tuple):
         return tuple(_stack_as(stack, [r[j] for r in results], levels) if isinstance(results[0][j], Tensor)
                      else results[0][j] for j in range(len(results[0])))
@@ -424,10 +424,10 @@ def _apply(cls, args, kwargs):
             return cls.apply(*args, **kwargs)
         if not RULES:
             _register_rules()
-        if not issubclass(cls, Op):
-            raise RuntimeError(f"vmap: {cls.__name__} is a custom autograd.Function; ember's vmap does not "
-                               "support those yet (torch needs generate_vmap_rule=True or a vmap staticmethod)")
-        out = RULES.get(cls, loop)(cls, args, levels)
+        if issubclass(cls, Op):
+            out = RULES.get(cls, loop)(cls, args, levels)
+        else:
+            out = _custom_function(cls, args, kwargs, levels)
     if isinstance(out, tuple):
         return tuple(_wrap(o, levels) if isinstance(o, Tensor) else o for o in out)
     return _wrap(out, levels)
@@ -445,6 +445,52 @@ def write_batched(self: BatchedTensor, out: Tensor, name: str) -> BatchedTensor:
         write_inplace(self._phys, _align(out, self._bat_levels, expand=True), name)
     self._requires_grad = self._phys._requires_grad
     return self
+
+
+class _VmapInfo:
+    """What a custom Function's vmap staticmethod is told (torch's VmapInfo)."""
+
+    def __init__(self, batch_size: int, randomness: str) -> None:
+        self.batch_size, self.randomness = batch_size, randomness
+
+
+def _custom_function(cls, args, kwargs, levels):
+    """A user's autograd.Function: its own vmap rule (one level at a time), else with
+    generate_vmap_rule=True once per sample; otherwise refused, as torch."""
+    from ..autograd.function import Function
+    if "setup_context" not in _defined(cls):
+        raise RuntimeError("In order to use an autograd.Function with functorch transforms (vmap, grad, jvp, "
+                           "jacrev, ...), it must override the setup_context staticmethod. For more details, please "
+                           "see https://pytorch.org/docs/main/notes/extending.func.html")
+    if "vmap" in _defined(cls) and getattr(cls, "vmap") is not getattr(Function, "vmap", None) and len(levels) == 1:
+        level, = levels
+        n, randomness = next((n, r) for lv, n, r in _levels if lv == level)
+        in_dims = tuple(0 if isinstance(a, Tensor) and _levels_of(a) else None for a in args)
+        phys = [_align(a, levels) if isinstance(a, Tensor) and _levels_of(a) else a for a in args]
+        out, out_dims = cls.vmap(_VmapInfo(n, randomness), in_dims, *phys, **kwargs)
+        single = not isinstance(out, tuple)
+        outs, dims = ((out,), (out_dims,)) if single else (out, out_dims if isinstance(out_dims, tuple)
+                                                           else (out_dims,) * len(out))
+        front = tuple(o if d is None and not isinstance(o, Tensor) else
+                      o.unsqueeze(0).expand(n, *o.shape) if d is None else o.movedim(d, 0)
+                      for o, d in zip(outs, dims))
+        return front[0] if single else front
+    if getattr(cls, "generate_vmap_rule", False) or "vmap" in _defined(cls):
+        return loop(cls, args, levels, kwargs)
+    raise RuntimeError(f"You tried to vmap over {cls.__name__}, but it does not have vmap support. Please override "
+                       "and implement the vmap staticmethod or set generate_vmap_rule=True. For more details, please "
+                       "see https://pytorch.org/docs/main/notes/extending.func.html")
+
+
+def _defined(cls) -> set:
+    """The names a user's Function class (or its user-written bases) define themselves."""
+    from ..autograd.function import Function
+    names = set()
+    for base in cls.__mro__:
+        if base is Function or base is object:
+            break
+        names |= set(vars(base))
+    return names
 
 
 # ----------------------------------------------------------------------------- the transform

@@ -248,3 +248,30 @@ def test_wrong_gradient_shape():
 def test_function_without_grad_inputs_records_nothing():
     y = legendre(ember).apply(ember.ones(2))
     assert not y.requires_grad and y.grad_fn is None
+
+
+def test_setup_context_style_function_as_torch():
+    """torch 2's form: forward(*args) without ctx, setup_context(ctx, inputs, output) saves what backward needs."""
+    import torch
+
+    def run(lib):
+        class MulExp(lib.autograd.Function):
+            @staticmethod
+            def forward(x, y):
+                return x * y.exp()
+
+            @staticmethod
+            def setup_context(ctx, inputs, output):
+                ctx.save_for_backward(*inputs, output)
+
+            @staticmethod
+            def backward(ctx, g):
+                x, y, out = ctx.saved_tensors
+                return g * y.exp(), g * out
+        x = lib.tensor([1.0, -2.0, 0.5], dtype=lib.float64, requires_grad=True)
+        y = lib.tensor([0.3, 0.1, -1.0], dtype=lib.float64, requires_grad=True)
+        out = MulExp.apply(x, y)
+        (out * out).sum().backward()
+        return [t.detach().numpy() for t in (out, x.grad, y.grad)]
+    for e, t in zip(run(ember), run(torch)):
+        np.testing.assert_allclose(e, t, rtol=1e-14)

@@ -219,3 +219,40 @@ def test_per_sample_dropout_gradients_follow_each_samples_mask():
     ember.manual_seed(3)
     again = efunc.vmap(lambda s: ember.nn.functional.dropout(s, 0.3), randomness="different")(x)
     np.testing.assert_allclose(_np(g), _np(again) / _np(x), rtol=1e-12)  # d(mask * s)/ds = mask
+
+
+def _square_times(lib, kind):
+    class SquareTimes(lib.autograd.Function):
+        @staticmethod
+        def forward(x, k):
+            return x * x * k
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(inputs[0])
+            ctx.k = inputs[1]
+
+        @staticmethod
+        def backward(ctx, g):
+            x, = ctx.saved_tensors
+            return g * 2 * x * ctx.k, None
+    if kind == "generate":
+        SquareTimes.generate_vmap_rule = True
+    elif kind == "rule":
+        SquareTimes.vmap = staticmethod(lambda info, in_dims, x, k: (SquareTimes.apply(x, k) + info.batch_size * 0,
+                                                                     in_dims[0]))
+    return SquareTimes
+
+
+@pytest.mark.parametrize("kind", ["generate", "rule"])
+def test_custom_functions_under_vmap_and_per_sample_grad_as_torch(kind):
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    e, t = _both(lambda lib, mod, a: mod.vmap(mod.grad(lambda s: _square_times(lib, kind).apply(s, 3.0).sum()))(a), x)
+    np.testing.assert_allclose(e, t, rtol=1e-12)
+    np.testing.assert_allclose(e, 6 * x, rtol=1e-12)
+
+
+def test_custom_function_without_vmap_support_refused_as_torch():
+    for lib, mod in ((ember, efunc), (torch, tfunc)):
+        with pytest.raises(RuntimeError, match="does not have vmap support"):
+            mod.vmap(_square_times(lib, None).apply, in_dims=(0, None))(lib.ones(2, 3), 2.0)
