@@ -117,3 +117,84 @@ def test_adaptive_pool_to_empty(name, shape):
                                         ("avg_pool2d", (0, 2, 2)), ("max_pool2d", (0, 2, 2))])
 def test_pool_unbatched_empty_channels_refused(name, shape):
     _same_error(name, np.ones(shape, np.float32), kernel_size=1)
+
+
+# ----------------------------------------------------------------------------- interpolation
+@pytest.mark.parametrize("shape,kw", [
+    ((2, 3, 5, 6), {"size": (7, 4), "mode": "bicubic"}),
+    ((1, 2, 4, 5), {"scale_factor": 1.7, "mode": "bicubic", "align_corners": True}),
+    ((2, 2, 3, 4, 5), {"size": (5, 3, 7), "mode": "trilinear"}),
+    ((1, 2, 3, 4, 5), {"scale_factor": (1.5, 0.5, 2.0), "mode": "trilinear", "align_corners": True}),
+    ((1, 2, 3, 4, 5), {"size": (4, 2, 6), "mode": "nearest"}),
+    ((2, 3, 7), {"size": 3, "mode": "area"}),
+    ((2, 3, 7, 9), {"size": (4, 5), "mode": "area"}),
+    ((1, 2, 6, 5, 7), {"scale_factor": 0.6, "mode": "area"}),
+    ((2, 3, 10, 12), {"size": (4, 17), "mode": "bilinear", "antialias": True}),
+    ((2, 3, 10, 12), {"scale_factor": (0.4, 1.3), "mode": "bicubic", "antialias": True}),
+    ((1, 2, 9, 8), {"size": (3, 3), "mode": "bilinear", "antialias": True, "align_corners": True}),
+])
+def test_interpolate_modes_gradients(rng, shape, kw):
+    x = rng.standard_normal(shape)
+    e, t = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    eo, to = F.interpolate(e, **kw), TF.interpolate(t, **kw)
+    assert_close(eo, to, atol=1e-10, rtol=1e-10)
+    gy = rng.standard_normal(tuple(to.shape))
+    (eg,) = ember.autograd.grad(eo, e, ember.tensor(gy))
+    (tg,) = torch.autograd.grad(to, t, torch.tensor(gy))
+    assert_close(eg, tg, atol=1e-10, rtol=1e-10)
+
+
+def test_interpolate_antialias_float32_weights(rng):
+    """torch computes antialiasing weights in the input's precision: float32 results agree to its rounding."""
+    x = rng.standard_normal((2, 3, 10, 20)).astype(np.float32)
+    e, t = _both("interpolate", x, scale_factor=(1.7, 0.9), mode="bilinear", antialias=True)
+    assert_close(e, t, atol=1e-6, rtol=0)
+    e, t = ember._upsample_bilinear2d_aa(ember.tensor(x), [4, 7], False), \
+        torch.ops.aten._upsample_bilinear2d_aa(torch.tensor(x), [4, 7], False)
+    assert_close(e, t, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("shape,kw", [
+    ((2, 3, 27, 27), {"size": (13, 13), "mode": "bilinear"}),
+    ((1, 2, 5, 7), {"size": (9, 4), "mode": "bilinear", "align_corners": True}),
+    ((2, 3, 27, 27), {"size": (13, 30), "mode": "bicubic"}),
+    ((1, 2, 5, 7), {"scale_factor": 1.5, "mode": "bicubic", "align_corners": True}),
+    ((1, 2, 5, 7), {"size": (3, 8), "mode": "nearest"}),
+    ((1, 2, 5, 7), {"size": (3, 8), "mode": "nearest-exact"}),
+])
+def test_interpolate_uint8_bit_exact(rng, shape, kw):
+    """torch resizes bytes one dim at a time in fixed point; the results agree bit for bit."""
+    e, t = _both("interpolate", rng.integers(0, 256, shape).astype(np.uint8), **kw)
+    assert e.dtype == ember.uint8
+    assert_close(e, t, atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("shape,kw", [
+    ((1, 1, 3), {"size": 2, "mode": "bicubic"}), ((1, 1, 3), {"size": 2, "mode": "trilinear"}),
+    ((1, 1, 4, 4), {"size": 2, "mode": "nearest", "antialias": True}),
+    ((1, 1, 4), {"size": 2, "mode": "linear", "antialias": True}),
+    ((1, 1, 1, 1, 1, 1), {"size": 2}), ((1, 1, 4), {"size": 2, "mode": "area", "align_corners": True}),
+])
+def test_interpolate_errors(shape, kw):
+    _same_error("interpolate", np.ones(shape, np.float32), **kw)
+
+
+@pytest.mark.parametrize("mode", ["linear", "area"])
+def test_interpolate_uint8_refused_where_torch_refuses(mode):
+    _same_error("interpolate", np.ones((1, 1, 4), np.uint8), size=2, mode=mode)
+
+
+# ----------------------------------------------------------------------------- aten's forms
+def test_aten_forms(rng):
+    x = rng.standard_normal((3, 4))
+    y = torch.softmax(torch.tensor(x), 1)
+    g = rng.standard_normal((3, 4))
+    assert_close(ember._softmax_backward_data(ember.tensor(g), ember.tensor(y.numpy()), 1, ember.float64),
+                 torch.ops.aten._softmax_backward_data(torch.tensor(g), y, 1, torch.float64))
+    mask = rng.random((3, 4)) > 0.5
+    for grad in (g, rng.integers(-5, 5, (3, 4)), mask):
+        assert_close(ember.native_dropout_backward(ember.tensor(grad), ember.tensor(mask), 2.5),
+                     torch.ops.aten.native_dropout_backward(torch.tensor(grad), torch.tensor(mask), 2.5))
+    for pad, value in (((1, 2), 0), ((-1, 2, 1, 0), 2.5)):
+        assert_close(ember.constant_pad_nd(ember.tensor(x), pad, value),
+                     torch.constant_pad_nd(torch.tensor(x), pad, value))

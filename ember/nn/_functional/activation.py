@@ -10,6 +10,7 @@ from ..._backend import xp
 
 from ..._tensor import Tensor
 from ..._ops import nn_math as M
+from ..._ops.common import register
 from ...random import _gen
 
 __all__ = ["glu", "hardshrink", "softshrink", "prelu", "rrelu", "rrelu_", "gumbel_softmax", "relu_", "elu_",
@@ -138,3 +139,10 @@ def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Ten
 def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
     """In-place threshold."""
     return M.threshold(input, threshold, value, inplace=True)
+
+
+@register(method=False)
+def _softmax_backward_data(grad_output: Tensor, output: Tensor, dim: int, input_dtype) -> Tensor:
+    """softmax's input gradient from its output y: ``y * (g - sum(g * y, dim))``, in the input's dtype."""
+    gy = grad_output * output
+    return (gy - output * gy.sum(dim, keepdim=True)).to(input_dtype)

@@ -5,6 +5,8 @@ import math
 import warnings
 
 from ..._backend import matmul, ndarray, xp
+from ..._ops.common import register
+from ..._ops.nn_math import pad as _pad
 from ..._tensor import Tensor
 from ...autograd.function import Op
 from ...autograd.forward_ad import total
@@ -367,3 +369,16 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
         scale = (1.0 / xp.maximum(counts, 1))[bag].astype(weight._data.dtype)
         rows = rows * Tensor._make(scale[:, None])
     return zeros(nbags, dim, dtype=weight.dtype).index_add(0, Tensor._make(bag), rows)
+
+
+# ----------------------------------------------------------------------------- aten's forms
+@register(method=False)
+def constant_pad_nd(input: Tensor, pad, value: float = 0) -> Tensor:
+    """aten's constant padding (negative pads crop): ``pad(input, pad, 'constant', value)``."""
+    return _pad(input, pad, "constant", value)
+
+
+@register(method=False)
+def native_dropout_backward(grad_output: Tensor, mask: Tensor, scale: float) -> Tensor:
+    """The input gradient of dropout from its kept-element mask: ``grad_output * mask * scale``."""
+    return grad_output * mask * scale

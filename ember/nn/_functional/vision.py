@@ -1,7 +1,7 @@
-"""Resampling: interpolate (nearest, linear, bilinear), pixel (un)shuffle, affine_grid and grid_sample.
+"""Resampling: interpolate (every mode, antialias too), pixel (un)shuffle, affine_grid and grid_sample.
 
-Nearest and (bi)linear resizing are separable linear maps: one small (out, in) matrix per spatial
-dim, applied by matrix products (the Separable op, whose gradient is the transposed map).
+Each interpolation mode is a separable linear map: one small (out, in) matrix per spatial dim,
+applied by matrix products (the Resample op, whose gradient is the transposed map).
 grid_sample reads each output pixel from a few input pixels (taps) at data-dependent places, so
 it gathers them with fancy indexing and scatters its input gradient back with one bincount.
 """
@@ -16,56 +16,128 @@ from ..._backend import xp
 
 from ..._tensor import Tensor
 from ...autograd.function import Op
+from ..._ops.common import register
 from ..._ops.linalg import _short
-from .pooling import Separable
+from .pooling import _adaptive_matrix
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle", "pixel_unshuffle",
            "channel_shuffle", "native_channel_shuffle", "affine_grid", "grid_sample"]
 
-_LINEAR = {"linear": 3, "bilinear": 4}
+# the interpolating modes and the input rank each needs
+_LINEAR = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
+_RESIZE_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
 
 
-def _resize_matrix(size: int, out: int, mode: str, align_corners: bool, scale: float | None, dtype):
+class Resample(Op):
+    """y = x with one matrix applied along each of its last dims: every interpolation mode is such a
+    separable linear map, whose gradient is the same map with the matrices transposed."""
+
+    @staticmethod
+    def forward(x, mats):
+        for ax, m in enumerate(mats, start=x.ndim - len(mats)):
+            x = xp.matmul(x, m.T) if ax == x.ndim - 1 else xp.moveaxis(xp.matmul(m, xp.moveaxis(x, ax, -2)), -2, ax)
+        return xp.ascontiguousarray(x)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.mats = inputs[1]
+
+    @staticmethod
+    def backward(ctx, g):
+        return Resample.apply(g, tuple(xp.ascontiguousarray(m.T) for m in ctx.mats)), None
+
+
+def _cubic(x, a: float):
+    """The cubic convolution kernel (Keys) at distances x."""
+    x = xp.abs(x)
+    near = ((a + 2) * x - (a + 3)) * x * x + 1
+    far = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+    return xp.where(x <= 1, near, xp.where(x < 2, far, 0.0))
+
+
+def _source_scale(size: int, out: int, align_corners: bool, scale: float | None) -> float:
+    """torch's step between output positions in input coordinates."""
+    if align_corners:
+        return (size - 1) / (out - 1) if out > 1 else 0.0
+    return 1.0 / scale if scale else size / out
+
+
+def _antialias_matrix(size: int, out: int, mode: str, align_corners: bool, scale: float | None, dtype):
+    """Resampling with the filter stretched over the input when shrinking, each row's weights normalized;
+    computed in the input's precision, as torch does."""
+    one = dtype.type(1.0)
+    ratio = dtype.type(_source_scale(size, out, align_corners, scale))
+    support = (2 if mode == "bilinear" else 4) / 2 * (ratio if ratio >= 1 else one)
+    inv = one / ratio if ratio >= 1 else one
+    center = ratio * (xp.arange(out, dtype=dtype) + one / 2)
+    lo = xp.maximum((center - support + one / 2).astype(xp.int64), 0)
+    hi = xp.minimum((center + support + one / 2).astype(xp.int64), size)
+    pos = xp.arange(size, dtype=dtype)
+    dist = (pos[None, :] - center[:, None] + one / 2) * inv
+    w = xp.maximum(one - xp.abs(dist), 0) if mode == "bilinear" else _cubic(dist, dtype.type(-0.5)).astype(dtype)
+    w = xp.where((pos >= lo[:, None]) & (pos < hi[:, None]), w, 0).astype(dtype)
+    total = w.sum(1, keepdims=True)
+    return xp.divide(w, total, out=xp.zeros_like(w), where=total != 0)
+
+
+def _resize_matrix(size: int, out: int, mode: str, align_corners: bool, scale: float | None, antialias: bool,
+                   dtype=xp.dtype(xp.float64)):
     """The (out, size) matrix that resamples one dim; ``scale`` is the user's scale factor, if any."""
-    dst = xp.arange(out, dtype=xp.float64)
-    # torch maps output to input coordinates with 1/scale_factor when one was given, else size/out
-    ratio = 1.0 / scale if scale else size / out
+    if antialias:
+        return _antialias_matrix(size, out, mode, align_corners, scale, dtype)
+    if mode == "area":
+        return _adaptive_matrix(size, out, xp.float64)
     m = xp.zeros((out, size), dtype=xp.float64)
     rows = xp.arange(out)
     if mode in ("nearest", "nearest-exact"):
-        src = xp.floor((dst + (0.5 if mode == "nearest-exact" else 0.0)) * ratio).astype(xp.int64)
+        # torch finds the source pixel in float32 arithmetic (and copies for sizes 1x and 2x)
+        ratio = xp.float32(1.0 / scale if scale else size / out)
+        dst = rows.astype(xp.float32) + xp.float32(0.5 if mode == "nearest-exact" else 0.0)
+        src = rows if out == size and mode == "nearest" else rows // 2 if out == 2 * size and mode == "nearest" \
+            else xp.floor(dst * ratio).astype(xp.int64)
         m[rows, xp.minimum(src, size - 1)] = 1.0
-        return m.astype(dtype)
-    if align_corners:
-        src = dst * ((size - 1) / (out - 1) if out > 1 else 0.0)
-    else:
-        src = xp.maximum((dst + 0.5) * ratio - 0.5, 0.0)
+        return m
+    ratio = _source_scale(size, out, align_corners, scale)
+    src = rows * ratio if align_corners else (rows + 0.5) * ratio - 0.5
+    if mode == "bicubic":  # four taps around floor(src), clamped to the edge, Keys' kernel with a = -0.75
+        i0 = xp.floor(src).astype(xp.int64)
+        for k in range(-1, 3):
+            xp.add.at(m, (rows, xp.clip(i0 + k, 0, size - 1)), _cubic(src - (i0 + k), -0.75))
+        return m
+    src = xp.maximum(src, 0.0)
     i0 = xp.minimum(xp.floor(src).astype(xp.int64), size - 1)
-    i1 = xp.minimum(i0 + 1, size - 1)
     frac = src - i0
     xp.add.at(m, (rows, i0), 1.0 - frac)
-    xp.add.at(m, (rows, i1), frac)
-    return m.astype(dtype)
+    xp.add.at(m, (rows, xp.minimum(i0 + 1, size - 1)), frac)
+    return m
+
+
+def _check_mode(input: Tensor, mode: str, align_corners, antialias: bool) -> None:
+    if mode not in _RESIZE_MODES:
+        raise NotImplementedError(f"interpolate: mode '{mode}' is not supported ({' | '.join(_RESIZE_MODES)})")
+    if align_corners is not None and mode not in _LINEAR:
+        raise ValueError("align_corners option can only be set with the interpolating modes: linear | bilinear | "
+                         "bicubic | trilinear")
+    if antialias and not (mode in ("bilinear", "bicubic") and input.ndim == 4):
+        raise ValueError("Anti-alias option is restricted to bilinear and bicubic modes and requires a 4-D tensor "
+                         "as input")
+    if input.ndim not in (3, 4, 5) or (mode == "bicubic" and input.ndim != 4):
+        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) for "
+                                  f"the modes: {' | '.join(_RESIZE_MODES)} (got {mode})")
+    if mode in _LINEAR and input.ndim != _LINEAR[mode]:
+        raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs {_LINEAR[mode]}D input")
+    dt = input._data.dtype
+    if dt.kind != "f" and not (dt == xp.uint8 and mode in ("nearest", "nearest-exact", "bilinear", "bicubic")
+                               and input.ndim == 4 or dt == xp.uint8 and mode.startswith("nearest")):
+        raise NotImplementedError(f"interpolate: mode '{mode}' is not implemented for {input.dtype} input")
 
 
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners: bool | None = None,
                 recompute_scale_factor: bool | None = None, antialias: bool = False) -> Tensor:
-    """Resize (N, C, L) or (N, C, H, W) to ``size`` or by ``scale_factor`` ('nearest', 'nearest-exact',
-    'linear', 'bilinear')."""
-    if mode not in ("nearest", "nearest-exact", "linear", "bilinear"):
-        raise NotImplementedError(f"interpolate: mode '{mode}' is not supported (nearest | nearest-exact | linear | "
-                                  f"bilinear)")
-    if align_corners is not None and mode not in _LINEAR:
-        raise ValueError("align_corners option can only be set with the interpolating modes: linear | bilinear | "
-                         "bicubic | trilinear")
-    if antialias:
-        raise NotImplementedError("interpolate: antialias is not supported")
+    """Resize (N, C, *spatial) with 1 to 3 spatial dims to ``size`` or by ``scale_factor``: 'nearest',
+    'nearest-exact', 'linear', 'bilinear', 'bicubic', 'trilinear' or 'area' (adaptive average pooling)."""
+    _check_mode(input, mode, align_corners, antialias)
     dims = input.ndim - 2
-    if dims not in (1, 2):
-        raise NotImplementedError(f"Input Error: Only 3D and 4D input Tensors supported (got {input.ndim}D) for "
-                                  f"the modes: nearest | nearest-exact | linear | bilinear (got {mode})")
-    if mode in _LINEAR and input.ndim != _LINEAR[mode]:
-        raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs {_LINEAR[mode]}D input")
     if (size is None) == (scale_factor is None):
         raise ValueError("only one of size or scale_factor should be defined" if size is not None else
                          "either size or scale_factor should be defined")
@@ -86,16 +158,44 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
                              f"with spatial dimensions of {list(in_sizes)} and scale_factor of shape "
                              f"{list(scales)}.")
         out = tuple(int(math.floor(n * s)) for n, s in zip(in_sizes, scales))
-        if recompute_scale_factor:
+        if recompute_scale_factor or mode == "area":
             scales = (None,) * dims
     if any(o <= 0 for o in out):
         raise RuntimeError(f"interpolate: output size {list(out)} must be greater than 0")
     dt = input._data.dtype
-    if dt.kind != "f":
-        raise RuntimeError(f"interpolate: expected a floating point input, got {input.dtype}")
-    ac = bool(align_corners)
-    mats = [_resize_matrix(n, o, mode, ac, s, dt) for n, o, s in zip(in_sizes, out, scales)]
-    return Separable.apply(input, mats[0] if dims == 2 else None, mats[-1])
+    wdt = dt if dt.kind == "f" else xp.dtype(xp.float64)
+    mats = tuple(_resize_matrix(n, o, mode, bool(align_corners), s, antialias, wdt)
+                 for n, o, s in zip(in_sizes, out, scales))
+    if dt.kind == "f":
+        return Resample.apply(input, tuple(m.astype(dt) for m in mats))
+    if mode.startswith("nearest"):
+        return Tensor._make(Resample.forward(input._data, tuple(m.astype(dt) for m in mats)))
+    return Tensor._make(_resample_bytes(input._data, mats))
+
+
+@register(method=False)
+def _upsample_bilinear2d_aa(input: Tensor, output_size, align_corners: bool, scale_factors=None) -> Tensor:
+    """aten's antialiased bilinear resize of (N, C, H, W): ``interpolate(..., 'bilinear', antialias=True)``."""
+    if output_size is not None:
+        return interpolate(input, size=tuple(output_size), mode="bilinear", align_corners=align_corners,
+                           antialias=True)
+    return interpolate(input, scale_factor=tuple(scale_factors), mode="bilinear", align_corners=align_corners,
+                       antialias=True)
+
+
+def _resample_bytes(x, mats):
+    """uint8 images as torch resamples them: one dim at a time from the last, in fixed point (weights
+    scaled by 2**bits, as many bits as 16-bit weights allow), each pass rounded and clamped to a byte."""
+    y = x.astype(xp.int64)
+    for ax in range(x.ndim - 1, x.ndim - 1 - len(mats), -1):
+        m = mats[ax - x.ndim + len(mats)]
+        if m.shape[0] == m.shape[1] and (m == xp.eye(m.shape[0])).all():
+            continue
+        bits = next((b for b in range(22) if int(0.5 + m.max() * (1 << (b + 1))) >= 1 << 15), 22)
+        w = xp.trunc(m * (1 << bits) + xp.where(m < 0, -0.5, 0.5)).astype(xp.int64)
+        z = (xp.matmul(xp.moveaxis(y, ax, -1), w.T) + (1 << (bits - 1))) >> bits
+        y = xp.moveaxis(xp.clip(z, 0, 255), -1, ax)
+    return y.astype(x.dtype)
 
 
 def upsample(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",

@@ -20,6 +20,7 @@ from .conv import _add_bias, _bias_grad, _conv_args, _conv_transpose_args
 from .pooling import (SpatialGather, SpatialScatter, _adaptive_index, _adaptive_matrix, _batched, _check_avg_dtype,
                       _check_input, _divisors, _geometry, _lp_pool, _max_unpool, _offset_dtype, _output_size,
                       _scan_max, _window_mean)
+from .vision import Resample
 
 __all__ = ["conv3d", "conv_transpose3d", "max_pool3d", "max_pool3d_with_indices", "avg_pool3d",
            "adaptive_avg_pool3d", "adaptive_max_pool3d", "adaptive_max_pool3d_with_indices", "max_unpool3d",
@@ -261,26 +262,6 @@ class WindowSumAdjoint3d(Op):
         return WindowSum3d.apply(g, ctx.geo, ctx.scale), None, None, None
 
 
-class Separable3d(Op):
-    """y[n, c] = x[n, c] contracted with matrices (a, b, c) along D, H and W (adaptive average pooling)."""
-
-    @staticmethod
-    def forward(x, mats):
-        a, b, c = mats
-        y = xp.matmul(x, c.T)                          # W
-        y = xp.matmul(b, y)                            # H: (Ho, H) @ (..., H, Wo)
-        y = xp.tensordot(a, y, axes=([1], [2]))        # D, moved to the front
-        return xp.ascontiguousarray(xp.moveaxis(y, 0, 2))
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        ctx.mats = inputs[1]
-
-    @staticmethod
-    def backward(ctx, g):
-        return Separable3d.apply(g, tuple(xp.ascontiguousarray(m.T) for m in ctx.mats)), None
-
-
 # ----------------------------------------------------------------------------- pooling functions
 def max_pool3d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
                return_indices: bool = False):
@@ -324,7 +305,7 @@ def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
     out = _output_size(op, output_size, input, 3)
     mats = tuple(_adaptive_matrix(n, o, input._data.dtype) for n, o in zip(input.shape[-3:], out))
     x, unbatch = _batched(input, 3)
-    return unbatch(Separable3d.apply(x, mats))
+    return unbatch(Resample.apply(x, mats))
 
 
 def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False):
