@@ -8,6 +8,8 @@ Hermitian, shifts) is composed of these three and ``Resize``, which zero-pads or
 """
 from __future__ import annotations
 
+import warnings
+
 from . import _dtype
 from ._backend import xp
 from ._tensor import Tensor
@@ -340,3 +342,56 @@ def fftfreq(n: int, d: float = 1.0, *, dtype=None, layout=None, device=None, req
 def rfftfreq(n: int, d: float = 1.0, *, dtype=None, layout=None, device=None, requires_grad: bool = False) -> Tensor:
     """The non-negative sample frequencies of an ``n``-point ``rfft``."""
     return _freq(xp.arange(n // 2 + 1), n, d, dtype, requires_grad)
+
+
+# ----------------------------------------------------------------------------- short-time transforms
+def stft(input: Tensor, n_fft: int, hop_length: int | None = None, win_length: int | None = None,
+         window: Tensor | None = None, center: bool = True, pad_mode: str = "reflect", normalized: bool = False,
+         onesided: bool | None = None, return_complex: bool | None = None, align_to_window: bool | None = None
+         ) -> Tensor:
+    """The short-time Fourier transform of a signal (or a batch of them), as ``torch.stft``."""
+    from .nn.functional import pad
+    complex_in = input.is_complex() or (window is not None and window.is_complex())
+    if return_complex is None:
+        if not complex_in:
+            raise RuntimeError("stft requires the return_complex parameter be given for real inputs, and will "
+                               "further require that return_complex=True in a future PyTorch release.")
+        return_complex = True
+    if input._data.ndim not in (1, 2):
+        raise RuntimeError(f"stft: expected a 1D or 2D tensor, but got a {input._data.ndim}D tensor")
+    hop = n_fft // 4 if hop_length is None else hop_length
+    win = n_fft if win_length is None else win_length
+    if not 0 < n_fft <= input._data.shape[-1] + (2 * (n_fft // 2) if center else 0):
+        raise RuntimeError(f"stft: expected 0 < n_fft < {input._data.shape[-1]}, but got n_fft={n_fft}")
+    if hop <= 0 or not 0 < win <= n_fft:
+        raise RuntimeError(f"stft: expected hop_length > 0 and 0 < win_length <= n_fft, but got "
+                           f"hop_length={hop}, win_length={win}")
+    x = _float(input).reshape((-1, input._data.shape[-1]))
+    if center:
+        x = pad(x.unsqueeze(1), (n_fft // 2, n_fft // 2), mode=pad_mode).squeeze(1)
+    frames = x.unfold(-1, n_fft, hop)  # (batch, frames, n_fft)
+    if window is None:
+        warnings.warn("A window was not provided. A rectangular window will be applied,which is known to cause "
+                      "spectral leakage. Other windows such as torch.hann_window or torch.hamming_window are "
+                      "recommended to reduce spectral leakage.", UserWarning, stacklevel=2)
+        window = Tensor._make(xp.ones(win, x._data.real.dtype))
+    elif window._data.shape != (win,):
+        raise RuntimeError(f"stft: expected a 1D window tensor of size equal to win_length={win}, but got "
+                           f"window with size {list(window.shape)}")
+    left = (n_fft - win) // 2  # a shorter window sits in the middle of each frame
+    frames = frames * pad(window, (left, n_fft - win - left))
+    norm = "ortho" if normalized else "backward"
+    one = not complex_in if onesided is None else onesided
+    spec = rfft(frames, norm=norm) if one else fft(frames, norm=norm)
+    spec = spec.transpose(-1, -2)
+    spec = spec.reshape(input._data.shape[:-1] + spec._data.shape[-2:])
+    if return_complex:
+        return spec
+    warnings.warn("stft with return_complex=False is deprecated. In a future pytorch release, stft will return "
+                  "complex tensors for all inputs, and return_complex=False will raise an error.", UserWarning,
+                  stacklevel=2)
+    from ._ops.complex import view_as_real
+    return view_as_real(spec)
+
+
+Tensor.stft = stft

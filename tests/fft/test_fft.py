@@ -109,3 +109,27 @@ def test_errors_match_torch(call):
         call(torch)
     with pytest.raises(t.type, match=str(t.value).replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
         call(ember)
+
+
+@pytest.mark.parametrize("kw", [dict(n_fft=10), dict(n_fft=16, hop_length=4, center=False), dict(n_fft=12, window=12),
+                                dict(n_fft=16, window=12, win_length=12, normalized=True),
+                                dict(n_fft=16, return_complex=False, onesided=False), dict(n_fft=15, win_length=8)])
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_stft_values_and_gradients_match_torch(kw):
+    x = np.random.default_rng(0).standard_normal((3, 100))
+    res = []
+    for lib in (ember, torch):
+        k = dict({"return_complex": True}, **kw)
+        if "window" in k:
+            k["window"] = lib.tensor(np.hanning(k["window"]), requires_grad=True)
+        t = lib.tensor(x, requires_grad=True)
+        y = lib.stft(t, **k)
+        (y * y.conj()).real.sum().backward() if y.is_complex() else (y * y).sum().backward()
+        res.append((y.detach().numpy(), t.grad.numpy(), k["window"].grad.numpy() if "window" in k else 0))
+    for e, t in zip(*res):
+        np.testing.assert_allclose(e, t, rtol=1e-10, atol=1e-10)
+
+
+def test_stft_needs_return_complex_for_real_input():
+    with pytest.raises(RuntimeError, match="return_complex parameter be given"):
+        ember.stft(ember.zeros(20), 8)
