@@ -650,7 +650,11 @@ def _fill_value(op: str, input: Tensor, value):
         if value._data.ndim:
             raise RuntimeError(f"{op} only supports a 0-dimensional value tensor, but got tensor with "
                                f"{value._data.ndim} dimension(s).")
+        if value._data.dtype.kind == "c" and input._data.dtype.kind != "c":
+            raise RuntimeError(f"{op}: value cannot be converted to type {input.dtype} without overflow")
         return value.to(input.dtype)
+    if isinstance(value, complex) and input._data.dtype.kind != "c":
+        raise RuntimeError(f"{op}: value cannot be converted to type {input.dtype} without overflow")
     return value
 
 

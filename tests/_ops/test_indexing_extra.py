@@ -398,3 +398,9 @@ def test_unsafe_masked_index_and_put_accumulate_match_torch_with_gradients():
         res.append((a, b, *lib.autograd.grad((a * a).sum() + (b * b).sum(), (x, v))))
     for e, t in zip(*res):
         assert_close(e, t, atol=1e-12)
+
+
+def test_filling_a_real_tensor_with_a_complex_value_raises_runtime_error_as_torch():
+    for lib in (ember, torch):
+        with pytest.raises(RuntimeError):
+            lib.ones(3).masked_fill(lib.ones(3, dtype=lib.bool), 1 + 2j)
