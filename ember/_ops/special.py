@@ -101,14 +101,25 @@ def _shift_up(x, lo: float, step):
 
 
 def _lgamma_pos(x):
-    """log|Gamma(x)| for x > 0: recurrence up to 10, then Stirling's series."""
+    """log|Gamma(x)| for x > 0: recurrence up to 10, then Stirling's series; between 1/2 and 7/2, around
+    log Gamma's roots 1 and 2, the Taylor series of log Gamma(1 + a) (plus log(1 + a), log(2 + a) about
+    2 and 3), which keeps the relative accuracy the sum of logarithms loses there."""
     with xp.errstate(divide="ignore"):
         z, logs = _shift_up(x, 10.0, lambda z: xp.log(z))
     inv, inv2 = 1 / z, 1 / (z * z)
     series = xp.zeros_like(z)
     for k in range(len(_B2K) - 1, -1, -1):
         series = series * inv2 + _B2K[k] / ((2 * k + 2) * (2 * k + 1))
-    return (z - 0.5) * xp.log(z) - z + _HALF_LOG_2PI + series * inv - logs
+    out = (z - 0.5) * xp.log(z) - z + _HALF_LOG_2PI + series * inv - logs
+    near = (x > 0.5) & (x < 3.5)
+    xn = x[near]
+    base = xp.floor(xn + 0.5)  # 1, 2 or 3
+    a = xn - base  # exact
+    taylor = xp.zeros_like(a)
+    for c in _LGAMMA1[::-1]:
+        taylor = (taylor + c) * a
+    out[near] = taylor + xp.where(base >= 2, xp.log1p(a), 0.0) + xp.where(base == 3, xp.log(2 + a), 0.0)
+    return out
 
 
 def _lgamma_np(x):
@@ -205,6 +216,11 @@ def _zeta_np(s, q):
     si = s == xp.inf  # sum of q^-inf: only the first term can survive
     out[si & (q > 0)] = xp.where(q[si & (q > 0)] < 1, xp.inf, xp.where(q[si & (q > 0)] == 1, 1.0, xp.nan))
     return out
+
+
+# log Gamma(1 + a) = -gamma a + sum_k>=2 (-1)^k zeta(k) a^k / k, |a| <= 1/2: coefficients of a, a^2, ...
+_LGAMMA1 = [-0.5772156649015329] + [(-1) ** k * z / k for k, z in
+                                    zip(range(2, 56), _zeta_np(xp.arange(2.0, 56.0), xp.ones(54)))]
 
 
 def _polygamma_np(x, n: int):
