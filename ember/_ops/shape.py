@@ -1162,13 +1162,24 @@ def _positions(size, stride, offset: int):
     return pos
 
 
+def _may_overlap(size, stride) -> bool:
+    """False when no two elements can share a position: each dim's stride, smallest first, steps over
+    everything the smaller ones span (the common case, checked without listing positions)."""
+    span = 0
+    for st, n in sorted((st, n) for n, st in zip(size, stride) if n > 1):
+        if st <= span:
+            return True
+        span += (n - 1) * st
+    return False
+
+
 class AsStridedView(Op):
     @staticmethod
     def forward(x, size, stride, offset):
         flat = _storage(x)
         item = flat.itemsize
         out = xp.ndarray(size, flat.dtype, buffer=flat, offset=offset * item, strides=tuple(s * item for s in stride))
-        if out.size > 1 and xp.unique(_positions(size, stride, offset)).size < out.size:
+        if _may_overlap(size, stride) and xp.unique(_positions(size, stride, offset)).size < out.size:
             out.flags.writeable = False  # elements share memory: torch refuses to write into such a tensor
         return out
 
