@@ -212,20 +212,27 @@ def _solve_grad(A: Tensor, X: Tensor, g: Tensor, shapes) -> tuple:
 
 def solve(A: Tensor, B: Tensor, *, left: bool = True, out=None) -> Tensor:
     """X with ``A @ X = B`` (or ``X @ A = B`` with left=False); B may be a (batch of) vector(s)."""
-    _square(A, "linalg.solve")
-    if A._data.dtype != B._data.dtype:
-        raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A of type "
-                           f"{_short(A)} and B of type {_short(B)} instead")
     if not left:
+        _square(A, "linalg.solve")
         return _T(solve(_T(A), _T(B)))
+    Bm, vector = _solve_operands(A, B, "linalg.solve")
+    X = Solve.apply(A, Bm)
+    return X.reshape(X._data.shape[:-1]) if vector else X
+
+
+def _solve_operands(A: Tensor, B: Tensor, op: str) -> tuple:
+    """torch's checks of A X = B; B as a (batch of) matrices, and whether it was given as vector(s)."""
+    _square(A, op)
+    if A._data.dtype != B._data.dtype:
+        raise RuntimeError(f"{op}: Expected A and B to have the same dtype, but found A of type "
+                           f"{_short(A)} and B of type {_short(B)} instead")
     n = A._data.shape[-1]
     vector = B._data.ndim == 1 or (B._data.ndim == A._data.ndim - 1 and B._data.shape == A._data.shape[:-1])
     Bm = _col(B) if vector else B
     if Bm._data.shape[-2] != n:
-        raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation AX = B "
+        raise RuntimeError(f"{op}: Incompatible shapes of A and B for the equation AX = B "
                            f"({n}x{n} and {Bm._data.shape[-2]}x{Bm._data.shape[-1]})")
-    X = Solve.apply(A, Bm)
-    return X.reshape(X._data.shape[:-1]) if vector else X
+    return Bm, vector
 
 
 # ----------------------------------------------------------------------------- cholesky, qr
@@ -330,6 +337,36 @@ class SVD(Op):
     def setup_context(ctx, inputs, output):
         ctx.full = inputs[1]
         ctx.outs = output
+
+    @staticmethod
+    def jvp(inputs, out, dA, _=None):
+        # A = U S V^T, dP = U^T dA V: dS = diag(dP); U and V turn by F o (dP S + S dP^T) and
+        # F o (S dP + dP^T S), F_ij = 1 / (s_j^2 - s_i^2); a tall U (wide V) also moves off its span
+        A, full = inputs
+        U, S, Vh = out
+        m, n, k = U._data.shape[-2], Vh._data.shape[-1], S._data.shape[-1]
+        Uk = U if U._data.shape[-1] == k else U[..., :, :k]
+        V = _T(Vh if Vh._data.shape[-2] == k else Vh[..., :k, :])
+        dAV = Matmul.apply(dA, V)
+        dP = Matmul.apply(_T(Uk), dAV)
+        F = _gap_inverse(S * S)
+        dPS, SdP = dP * _row(S), _col(S) * dP
+        dU = Matmul.apply(Uk, F * (dPS + _T(dPS)))
+        dV = Matmul.apply(V, F * (SdP + _T(SdP)))
+        if m > k:
+            dU = dU + (dAV - Matmul.apply(Uk, dP)) / _row(S)
+        if n > k:
+            dV = dV + (Matmul.apply(_T(dA), Uk) - Matmul.apply(V, _T(dP))) / _row(S)
+        dS = dP.diagonal(0, -2, -1)
+        if full and m != n:  # the completion: keep U (or V) orthogonal, no turn within the complement
+            from ._ops.shape import cat as ember_cat
+            if m > k:
+                rest = U[..., :, k:]
+                dU = ember_cat((dU, -Matmul.apply(Uk, Matmul.apply(_T(dU), rest))), -1)
+            else:
+                rest = _T(Vh[..., k:, :])
+                dV = ember_cat((dV, -Matmul.apply(V, Matmul.apply(_T(dV), rest))), -1)
+        return dU, dS, _T(dV)
 
     @staticmethod
     def backward(ctx, gU, gS, gVh):

@@ -16,7 +16,7 @@ from ..autograd.function import Op
 from .common import register, norm_dims
 from .linalg import _short
 from ..linalg import (LinAlgError, _square, _T, _col, _outputs, _const, _inv_grad, _solve_grad, _cholesky_grad,
-                      _getrf, _lu_info, LUFactor, inv, solve, pinv, svdvals, matrix_norm)
+                      _getrf, _lu_info, _solve_operands, LUFactor, inv, solve, pinv, svdvals, matrix_norm)
 
 InvExResult = namedtuple("linalg_inv_ex", ["inverse", "info"])
 SolveExResult = namedtuple("linalg_solve_ex", ["result", "info"])
@@ -137,12 +137,12 @@ class SolveEx(_WithInfo):
 
 def solve_ex(A: Tensor, B: Tensor, *, left: bool = True, check_errors: bool = False, out=None) -> SolveExResult:
     """``linalg.solve``'s X and LAPACK's info (0, or the first zero pivot of a singular A, whose X is NaN)."""
-    solve(A[..., :0, :0], B[..., :0] if B._data.ndim == 1 else B[..., :0, :0], left=left)  # torch's checks
     if not left:
+        _square(A, "linalg.solve")
         X, info = solve_ex(_T(A), _T(B), check_errors=check_errors)
         return SolveExResult(_T(X), info)
-    vector = B._data.ndim == 1 or (B._data.ndim == A._data.ndim - 1 and B._data.shape == A._data.shape[:-1])
-    X, info = SolveEx.apply(A, _col(B) if vector else B)
+    Bm, vector = _solve_operands(A, B, "linalg.solve")  # torch names linalg.solve here too
+    X, info = SolveEx.apply(A, Bm)
     if check_errors:
         _raise_on(info._data, "torch.linalg.solve_ex", _FAILURES["linalg.solve"][2])
     return SolveExResult(X.reshape(X._data.shape[:-1]) if vector else X, info)
