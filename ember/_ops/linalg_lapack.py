@@ -119,8 +119,8 @@ def ormqr(input: Tensor, input2: Tensor, input3: Tensor, left: bool = True, tran
         raise RuntimeError(f"torch.ormqr: Expected input, tau and other to have the same dtype, got {_short(input)}, "
                            f"{_short(tau)} and {_short(other)}")
     # Q = H_1 ... H_k: Q C applies H_k first, Q^T C applies H_1 first; from the right the other way round
-    forward = left == transpose
-    return _apply_reflectors(input, tau, other, left, range(k) if forward else reversed(range(k)))
+    first_to_last = left == transpose
+    return _apply_reflectors(input, tau, other, left, range(k) if first_to_last else reversed(range(k)))
 
 
 # ----------------------------------------------------------------------------- Bunch-Kaufman LDL^T
@@ -150,21 +150,18 @@ def _sytf2(a):
             row = xp.abs(S[imax, k:])
             row[imax - k] = 0
             rowmax = row.max()
-            if absakk >= _ALPHA * colmax * (colmax / rowmax):
-                pass
-            elif abs(S[imax, imax]) >= _ALPHA * rowmax:
-                kp = imax
-            else:
-                kp, kstep = imax, 2
+            if absakk < _ALPHA * colmax * (colmax / rowmax):  # else the diagonal pivot is good enough
+                kp = imax  # a 1x1 pivot at imax, or the 2x2 block (k, imax) when that is weak too
+                kstep = 1 if abs(S[imax, imax]) >= _ALPHA * rowmax else 2
         kk = k + kstep - 1
         if kp != kk:  # swap rows and columns kk, kp of the trailing block (earlier columns of L stay)
             S[[kk, kp], k:] = S[[kp, kk], k:]
             S[k:, [kk, kp]] = S[k:, [kp, kk]]
         if kstep == 1:
             d = S[k, k]
-            l = S[k + 1:, k] / d
-            S[k + 1:, k + 1:] -= xp.outer(S[k + 1:, k], l)
-            LD[k, k], LD[k + 1:, k] = d, l
+            col = S[k + 1:, k] / d
+            S[k + 1:, k + 1:] -= xp.outer(S[k + 1:, k], col)
+            LD[k, k], LD[k + 1:, k] = d, col
             piv[k] = kp + 1
         else:
             # W D^{-1} for the 2x2 block D, in LAPACK's scaling (divides by the off-diagonal first)
