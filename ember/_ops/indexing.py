@@ -129,6 +129,9 @@ def write_out(op: str, result, out, *inputs):
     ``out`` must have the result's dtype and share no memory with an input, as torch checks."""
     if out is None:
         return result
+    if state.enabled and any(isinstance(t, Tensor) and t.requires_grad for t in inputs):
+        raise RuntimeError(f"{op}(): functions with out=... arguments don't support automatic differentiation, "
+                           "but one of the arguments requires grad.")
     if isinstance(result, tuple):
         return type(result)(*(write_out(op, r, o, *inputs) for r, o in zip(result, out)))
     if out._data.dtype != result._data.dtype:

@@ -404,3 +404,12 @@ def test_filling_a_real_tensor_with_a_complex_value_raises_runtime_error_as_torc
     for lib in (ember, torch):
         with pytest.raises(RuntimeError):
             lib.ones(3).masked_fill(lib.ones(3, dtype=lib.bool), 1 + 2j)
+
+
+def test_out_refuses_inputs_that_require_grad_unless_grad_is_off_as_torch():
+    for lib in (ember, torch):
+        x = lib.ones(3, requires_grad=True)
+        with pytest.raises(RuntimeError, match="out="):
+            lib.take(x, lib.tensor([0]), out=lib.zeros(0))
+        with lib.no_grad():
+            assert lib.take(x, lib.tensor([2]), out=lib.zeros(0)).tolist() == [1.0]
