@@ -293,7 +293,8 @@ def __setitem__(self: Tensor, index, value) -> None:
     try:
         split = _split_ints(idx)
         if (state.enabled and (self._requires_grad or isinstance(value, Tensor) and value._requires_grad)
-                or getattr(self, "_phys", None) is not None):  # (inside vmap: as an op, which vmap batches)
+                or self._tangent is not None or isinstance(value, Tensor) and value._tangent is not None
+                or getattr(self, "_phys", None) is not None):  # (forward AD, vmap: as an op, which they see)
             if split is not None:  # write into the int-selected part, then put that part back
                 value = IndexPut.apply(Index.apply(self, split[0]), value, split[1], False)
                 idx = split[0]

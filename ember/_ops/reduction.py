@@ -926,7 +926,16 @@ def _quantile(op: str, input, q, dim, keepdim: bool, interpolation: str, ignore_
     out = vlo
     if (lo != hi).any():
         vhi = gather(s, -1, Tensor._make(hi.astype(xp.int64)))
-        out = vlo + (vhi - vlo) * _const(w.astype(s._data.dtype))
+        diff = vhi - vlo
+        out = vlo + diff * _const(w.astype(s._data.dtype))
+        if interpolation == "linear" and isinstance(q, Tensor):  # differentiable in q too, as torch's:
+            # d out / d q = (hi - lo) * (count - 1), added as a term whose value is zero
+            scale = (count[..., None] - 1).astype(s._data.dtype) * (count[..., None] > 0)
+            if not ignore_nan:
+                scale = scale * ~nan.any(-1)[..., None]
+            finite = _const(xp.isfinite(diff._data) & (scale != 0))
+            dq = q.reshape(-1)
+            out = out + FUNCTIONS["where"](finite, diff, 0.0) * (dq - dq.detach()) * _const(scale)
     out = out.movedim(-1, 0)                                  # (nq,) + rows
     rows = kept if keepdim else (() if dim is None else tuple(d for i, d in enumerate(input._data.shape)
                                                                if i != axis))

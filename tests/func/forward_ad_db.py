@@ -30,6 +30,15 @@ def _tangents(lib, fw, spec, sample, tangents):
         return res
 
 
+def _sample_tangents(sample) -> list:
+    """A random tangent for each differentiable float argument (``sample.grad`` flags them, if given)."""
+    rng = np.random.default_rng(1)
+    flags = sample.grad if sample.grad is not None else [isinstance(a, np.ndarray) and a.dtype.kind == "f"
+                                                         for a in sample.args]
+    return [rng.standard_normal(a.shape) if i < len(flags) and flags[i] and isinstance(a, np.ndarray) else None
+            for i, a in enumerate(sample.args)]
+
+
 def check(spec) -> str:
     """'ok', 'skip' (not differentiable, or torch has no forward AD for it) or what differs."""
     if not spec.differentiable:
@@ -38,11 +47,7 @@ def check(spec) -> str:
         sample = spec.samples(np.random.default_rng(0), np.float64)[0]
     except Exception:  # noqa: BLE001
         return "skip"
-    rng = np.random.default_rng(1)
-    grad_args = sample.grad if sample.grad is not None else tuple(
-        i for i, a in enumerate(sample.args) if isinstance(a, np.ndarray) and a.dtype.kind == "f")
-    tangents = [rng.standard_normal(a.shape) if i in grad_args and isinstance(a, np.ndarray) else None
-                for i, a in enumerate(sample.args)]
+    tangents = _sample_tangents(sample)
     if not any(t is not None for t in tangents):
         return "skip"
     try:
@@ -63,6 +68,22 @@ def check(spec) -> str:
         if te.shape != tt.shape or not np.allclose(te, tt, rtol=1e-7, atol=1e-9, equal_nan=True):
             return f"tangent differs by {np.nanmax(np.abs(te - tt)) if te.shape == tt.shape else 'shape'}"
     return "ok"
+
+
+def matches_finite_differences(spec, eps: float = 1e-6) -> bool:
+    """Whether ember's tangents on the spec's first sample equal central differences (computed by torch)."""
+    sample = spec.samples(np.random.default_rng(0), np.float64)[0]
+    tangents = _sample_tangents(sample)
+    got = _tangents(ember, efw, spec, sample, tangents)
+
+    def outputs(sign):
+        args = [a + sign * eps * t if t is not None else a for a, t in zip(sample.args, tangents)]
+        out = spec.call(torch, *[torch.tensor(a) if isinstance(a, np.ndarray) else a for a in args], **sample.kwargs)
+        outs = out if isinstance(out, (tuple, list)) else [out]
+        return [o.detach().numpy() for o in outs if isinstance(o, torch.Tensor) and o.is_floating_point()]
+    fd = [(h - lo) / (2 * eps) for h, lo in zip(outputs(1), outputs(-1))]
+    return len(fd) == len(got) and all(t is not None and np.allclose(t, f, rtol=1e-6, atol=1e-6)
+                                       for (_, t), f in zip(got, fd))
 
 
 if __name__ == "__main__":
