@@ -26,8 +26,8 @@ from .known_gaps_ops import GAPS
 
 # samples per entry (torch's generators give 10-50): enough to reach every code path the first
 # samples exercise, small enough for the whole database to run in about two minutes on two cores
-CAPS = {"forward": 4, "int": 2, "backward": 3, "gradgrad": 2, "reference": 3, "errors": None}
-CHECKS = ("forward", "int", "backward", "gradgrad", "errors", "reference", "variants")
+CAPS = {"forward": 4, "int": 2, "backward": 3, "gradgrad": 2, "fwad": 2, "reference": 3, "errors": None}
+CHECKS = ("forward", "int", "backward", "gradgrad", "fwad", "errors", "reference", "variants")
 INT_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8, torch.bool)
 # entries whose values are random draws: only shapes and dtypes can be compared (no gradients)
 RANDOM = {"cauchy", "exponential", "geometric", "log_normal", "normal", "uniform", "nn.functional.rrelu",
@@ -147,6 +147,49 @@ def _grads(op, efn, sample, gradgrad: bool, gen: torch.Generator):
     return first, second
 
 
+def _tangents(op, efn, sample, gen: torch.Generator):
+    """Forward-mode tangents of torch and ember for one sample (a random tangent per differentiable input)."""
+    import torch.autograd.forward_ad as tfw
+    import ember.autograd.forward_ad as efw
+    structure = (sample.input, sample.args, sample.kwargs)
+    tins = [t for t in tensors(structure) if t.requires_grad]
+    if not tins:
+        return None
+    tangent = {id(t): torch.randn(t.shape, dtype=t.dtype, generator=gen) for t in tins}
+    memo: dict = {}
+    estructure = to_ember(structure, memo)
+    mine = {id(memo[k][1]): to_ember(v) for k, v in tangent.items()}
+    process = sample.output_process_fn_grad
+    eprocess = on_ember(process) if isinstance(process, types.FunctionType) else process
+    found = []
+    for lib, fw, fn, tree, tans, proc in ((torch, tfw, op, structure, tangent, process),
+                                          (ember, efw, efn, estructure, mine, eprocess)):
+        with fw.dual_level():
+            inp, args, kwargs = _map(lambda t: fw.make_dual(t.detach(), tans[id(t)]) if id(t) in tans else t, tree)
+            outs = tensors(proc(fn(inp, *args, **kwargs)))
+            found.append([fw.unpack_dual(o).tangent if o.dtype.is_floating_point else None for o in outs])
+    want, got = found
+    assert len(got) == len(want), f"{len(got)} outputs, torch has {len(want)}"
+    for i, (t, e) in enumerate(zip(want, got)):
+        if t is not None:
+            assert e is not None, f"output {i} has no tangent"
+    return ([t.detach() for t in want if t is not None],
+            [to_torch(e).detach() for e, t in zip(got, want) if t is not None])
+
+
+def _map(fn, tree):
+    """``tree`` with ``fn`` applied to each tensor (tuples, lists and dicts rebuilt)."""
+    if isinstance(tree, (torch.Tensor, ember.Tensor)):
+        return fn(tree)
+    if isinstance(tree, tuple) and hasattr(tree, "_fields"):
+        return type(tree)(*(_map(fn, v) for v in tree))
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_map(fn, v) for v in tree)
+    if isinstance(tree, dict):
+        return {k: _map(fn, v) for k, v in tree.items()}
+    return tree
+
+
 def _zero_none(g, like):
     return torch.zeros_like(like).detach() if g is None else g.detach()
 
@@ -195,6 +238,14 @@ def check_entry(op) -> dict:
                     assert_same(second[1], second[0], f"sample {i} second derivative")
             else:
                 assert_same(first[1], first[0], f"sample {i} gradient")
+
+    def fwad():
+        gen = torch.Generator().manual_seed(0)
+        for i, s in enumerate(_samples(op.sample_inputs("cpu", torch.float64, requires_grad=True, set_seed=False),
+                                       CAPS["fwad"])):
+            got = _tangents(op, efn, s, gen)
+            if got is not None:
+                assert_same(got[1], got[0], f"sample {i} tangent")
 
     def errors():
         if op.error_inputs_func is None:
@@ -247,6 +298,8 @@ def check_entry(op) -> dict:
         run("backward", lambda: backward(False))
         if op.supports_gradgrad:
             run("gradgrad", lambda: backward(True))
+        if op.supports_forward_ad:
+            run("fwad", fwad)
     run("errors", errors)
     run("reference", reference)
     run("variants", variants)
