@@ -149,7 +149,7 @@ ABSENT = {
     "ember": {
         "fx", "jit", "multiprocessing", "nested", "futures", "profiler", "hub", "export", "ao",
         "quantization", "jagged", "to_dlpack", "from_dlpack", "vmap", "func", "library", "package", "mps",
-        "xpu", "distributed", "onnx", "istft",
+        "xpu", "distributed", "onnx",
         "quantize_per_tensor", "uint16", "uint32", "uint64", "float8_e4m3fn", "float8_e5m2",
         "classes", "ops", "testing", "gradient", "frombuffer", "is_storage",
         "storage", "UntypedStorage", "TypedStorage", "FloatStorage", "hann_window", "hamming_window", "bartlett_window",
@@ -167,7 +167,7 @@ ABSENT = {
 }
 ABSENT_TENSOR_METHODS = {"indices", "values", "coalesce", "is_coalesced",
                          "q_scale", "q_zero_point", "dequantize", "int_repr",
-                         "record_stream", "to_mkldnn", "istft", "resize"}
+                         "record_stream", "to_mkldnn", "resize"}
 
 
 def absent_getattr(module: str):

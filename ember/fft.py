@@ -394,4 +394,59 @@ def stft(input: Tensor, n_fft: int, hop_length: int | None = None, win_length: i
     return view_as_real(spec)
 
 
-Tensor.stft = stft
+def istft(input: Tensor, n_fft: int, hop_length: int | None = None, win_length: int | None = None,
+          window: Tensor | None = None, center: bool = True, normalized: bool = False, onesided: bool | None = None,
+          length: int | None = None, return_complex: bool = False) -> Tensor:
+    """The inverse of ``stft``: each frame's inverse transform, windowed, overlap-added and divided by the
+    overlap-added squared window, as ``torch.istft``."""
+    from .nn.functional import pad
+    if not input.is_complex():
+        raise RuntimeError("istft requires a complex-valued input tensor matching the output from stft with "
+                           "return_complex=True.")
+    if input._data.ndim not in (2, 3):
+        raise RuntimeError(f"istft: expected a tensor with 2 or 3 dimensions of complex dtype, but got "
+                           f"{input._data.ndim}")
+    hop = n_fft // 4 if hop_length is None else hop_length
+    win = n_fft if win_length is None else win_length
+    fft_size, n_frames = input._data.shape[-2:]
+    one = fft_size != n_fft if onesided is None else onesided
+    if (n_fft // 2 + 1 if one else n_fft) != fft_size:
+        raise RuntimeError(f"istft: expected the frequency dimension (3rd to the last) of the input tensor to match "
+                           f"n_fft / 2 + 1 when onesided=True, but got {fft_size}" if one else
+                           f"istft: expected the frequency dimension of the input to equal n_fft={n_fft} when "
+                           f"onesided=False, but got {fft_size}")
+    if not 0 < win <= n_fft or hop <= 0:
+        raise RuntimeError(f"istft: expected 0 < win_length <= n_fft and hop_length > 0, but got win_length={win}, "
+                           f"hop_length={hop}")
+    if window is None:
+        warnings.warn("A window was not provided. A rectangular window will be applied.Please provide the same "
+                      "window used by stft to make the inversion lossless.", UserWarning, stacklevel=2)
+        window = Tensor._make(xp.ones(win, input._data.real.dtype))
+    left = (n_fft - win) // 2
+    window = pad(window, (left, n_fft - win - left))
+    frames = input.reshape((-1,) + input._data.shape[-2:]).transpose(1, 2)  # (batch, frames, freq)
+    norm = "ortho" if normalized else "backward"
+    if return_complex:
+        if one:
+            raise RuntimeError("istft: cannot have onesided output if window or input is complex")
+        frames = ifft(frames, n_fft, norm=norm)
+    else:
+        frames = irfft(frames if one else frames.narrow(-1, 0, n_fft // 2 + 1), n_fft, norm=norm)
+    total = n_fft + hop * (n_frames - 1)
+    pos = Tensor._make((xp.arange(n_frames)[:, None] * hop + xp.arange(n_fft)).reshape(-1))
+    y = (frames * window).reshape(frames._data.shape[0], -1)
+    y = y.new_zeros((y._data.shape[0], total)).index_add(1, pos, y)
+    envelope = (window * window).expand(n_frames, n_fft).reshape(-1)
+    envelope = envelope.new_zeros((total,)).index_add(0, pos, envelope)
+    start = n_fft // 2 if center else 0
+    end = start + length if length is not None else total - n_fft // 2 if center else total
+    y, envelope = y[:, start:min(end, total)], envelope[start:min(end, total)]
+    if envelope._data.size and float(xp.abs(envelope._data).min()) < 1e-11:
+        raise RuntimeError(f"istft: window overlap add min: {float(xp.abs(envelope._data).min())}")
+    y = y / envelope
+    if end > total:
+        y = pad(y, (0, end - total))
+    return y.reshape(input._data.shape[:-2] + y._data.shape[-1:])
+
+
+Tensor.stft, Tensor.istft = stft, istft

@@ -7,7 +7,6 @@ GAPS: dict = {'clamp_max': {'errors': 'AssertionError: error input 0: no error; 
  'addbmm': {'forward': 'float32 rounding: torch accumulates the batch with one gemm per matrix into the result '
                        '(its BLAS order); ember sums the products, a few ulps apart (about 2e-7 relative)',
             'variants': 'float32 rounding, as forward'},
- 'istft': {'missing': 'no ember counterpart of istft'},
  'sparse.sampled_addmm': {'backward': 'the gradient of the sparse CSR input: torch returns beta * grad as a dense '
                                       '(strided) tensor, off-pattern entries included; ember keeps the input\'s '
                                       'sparsity pattern (its values\' gradient)'},

@@ -133,3 +133,39 @@ def test_stft_values_and_gradients_match_torch(kw):
 def test_stft_needs_return_complex_for_real_input():
     with pytest.raises(RuntimeError, match="return_complex parameter be given"):
         ember.stft(ember.zeros(20), 8)
+
+
+@pytest.mark.parametrize("kw", [dict(n_fft=10), dict(n_fft=16, hop_length=4, center=False, window=16),
+                                dict(n_fft=16, onesided=False, window=16),
+                                dict(n_fft=16, onesided=False, return_complex=True, window=16),
+                                dict(n_fft=16, hop_length=4, length=40, window=16),
+                                dict(n_fft=16, hop_length=4, length=70, window=16, normalized=True),
+                                dict(n_fft=16, window=12, win_length=12)])
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_istft_values_and_gradients_match_torch(kw):
+    x = np.random.default_rng(0).standard_normal((3, 60))
+    res = []
+    for lib in (ember, torch):
+        k = dict(kw)
+        if "window" in k:
+            k["window"] = lib.tensor(np.hanning(k["window"] + 2)[1:-1], requires_grad=True)
+        forward = {n: v for n, v in k.items() if n not in ("length", "return_complex")}
+        forward["window"] = torch.tensor(k["window"].detach().numpy()) if "window" in k else None
+        z = lib.tensor(torch.stft(torch.tensor(x), return_complex=True, **forward).numpy(), requires_grad=True)
+        try:
+            y = lib.istft(z, **k)
+        except RuntimeError as e:  # a window whose overlap-add has zeros: both refuse
+            res.append(type(e))
+            continue
+        (y * y.conj()).real.sum().backward() if y.is_complex() else (y * y).sum().backward()
+        res.append((y.detach().numpy(), z.grad.numpy(), k["window"].grad.numpy() if "window" in k else 0))
+    if res[1] is RuntimeError:
+        assert res[0] is RuntimeError
+        return
+    for e, t in zip(*res):
+        np.testing.assert_allclose(e, t, rtol=1e-10, atol=1e-10)
+
+
+def test_istft_needs_complex_input():
+    with pytest.raises(RuntimeError, match="istft requires a complex-valued input"):
+        ember.istft(ember.zeros(10, 2, 2), 10)
