@@ -156,6 +156,12 @@ def _digamma_np(x):
         out[neg] = _digamma_pos(1 - xn) - math.pi / xp.tan(math.pi * xn)
     out[neg & (x == xp.floor(x))] = xp.nan
     out[xp.isnan(x)] = xp.nan
+    root = xp.abs(x - _PSI_ROOT[0]) < 0.25  # near digamma's positive root the sums above cancel
+    a = (x[root] - _PSI_ROOT[0]) - _PSI_ROOT[1]
+    taylor = xp.zeros_like(a)
+    for c in _PSI_TAYLOR[::-1]:
+        taylor = (taylor + c) * a
+    out[root] = taylor
     return out
 
 
@@ -226,6 +232,12 @@ _LGAMMA1 = [-0.5772156649015329] + [(-1) ** k * z / k for k, z in
 def _polygamma_np(x, n: int):
     """The n-th derivative of digamma for n >= 2: (-1)^(n+1) n! zeta(n + 1, x), as torch's."""
     return (-1.0) ** (n + 1) * math.factorial(n) * _zeta_np(xp.full_like(x, n + 1.0), x)
+
+
+# digamma's positive root as a float64 pair, and digamma's Taylor coefficients psi^(k)(root) / k! about it
+_PSI_ROOT = (1.4616321449683622, 9.549995429965697e-17)  # mpmath.findroot(mpmath.digamma, 1.46)
+_PSI_TAYLOR = [_trigamma_pos(xp.array([_PSI_ROOT[0]]))[0]] + [
+    _polygamma_np(xp.array([_PSI_ROOT[0]]), k)[0] / math.factorial(k) for k in range(2, 28)]
 
 
 def _float(t: Tensor) -> Tensor:
