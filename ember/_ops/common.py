@@ -241,6 +241,9 @@ def _rebase(base: Tensor, view: Tensor, out: Tensor) -> None:
     """Give ``base`` the history of the in-place write that just went into its ``view``."""
     pos = _flat_positions(base._data, view._data)
     if pos is None:
+        if base._data.dtype.itemsize != view._data.dtype.itemsize:  # else the base's gradient would be wrong
+            raise NotImplementedError("ember: an in-place write into a real/imag or view_as_real/view_as_complex "
+                                      "view of a tensor that requires grad is not differentiable yet")
         return
     before = Tensor._make(base._data, base._requires_grad, base._grad_fn, base._output_nr)
     after = CopySlices.apply(before, out, pos)

@@ -11,7 +11,7 @@ import ember
 
 
 class Unconvertible(Exception):
-    """A torch argument ember has no counterpart for (a complex tensor, a sparse layout, ...)."""
+    """A torch argument ember has no counterpart for (a complex32 tensor, a sparse layout, ...)."""
 
 
 _MEMORY_FORMATS = {torch.contiguous_format: "contiguous_format", torch.preserve_format: "preserve_format",
