@@ -350,6 +350,9 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     from .. import broadcast_tensors
     from ..linalg import vector_norm
     x1, x2 = broadcast_tensors(x1, x2)
+    if x1.ndim == 0:  # torch takes dim 0 (or -1) of a scalar as a dim of size one
+        wrap_dim(dim, 1)
+        return cosine_similarity(x1.reshape((1,)), x2.reshape((1,)), 0, eps).reshape(())
     n1, n2 = vector_norm(x1, 2, dim, keepdim=True), vector_norm(x2, 2, dim, keepdim=True)
     # torch raises a small norm to eps in value only: the gradient still flows as through the norm
     n1 = n1 + _const(xp.maximum(n1._data, eps) - n1._data)
@@ -431,6 +434,8 @@ def _pad_index(n: int, lo: int, hi: int, mode: str, d: int, shape) -> xp.ndarray
                            f"but got: padding ({lo}, {hi}) at dimension {d} of input {list(shape)}")
     if mode == "circular" and (lo > n or hi > n):
         raise RuntimeError("Padding value causes wrapping around more than once.")
+    if mode == "replicate":  # as torch: each output position's source clamped into the input, crops included
+        return xp.clip(xp.arange(n + lo + hi) - lo, 0, n - 1)
     kept = xp.arange(max(-lo, 0), n - max(-hi, 0))
     m = len(kept)
     if m == 0 and (lo > 0 or hi > 0):

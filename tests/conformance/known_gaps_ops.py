@@ -5,8 +5,7 @@ whose check passes must leave the list (the suite fails otherwise)."""
 GAPS: dict = {'clamp_max': {'errors': 'AssertionError: error input 0: no error; torch raises Exception:'},
  'clamp_min': {'errors': 'AssertionError: error input 0: no error; torch raises Exception:'},
  'addbmm': {'forward': 'float32 rounding: torch accumulates the batch with one gemm per matrix into the result '
-                       '(its BLAS order); ember sums the products, a few ulps apart (about 2e-7 relative)',
-            'variants': 'float32 rounding, as forward'},
+                       '(its BLAS order); ember sums the products, a few ulps apart (about 2e-7 relative)'},
  'sparse.sampled_addmm': {'backward': 'the gradient of the sparse CSR input: torch returns beta * grad as a dense '
                                       '(strided) tensor, off-pattern entries included; ember keeps the input\'s '
                                       'sparsity pattern (its values\' gradient)'},
@@ -29,25 +28,14 @@ GAPS: dict = {'clamp_max': {'errors': 'AssertionError: error input 0: no error; 
                                          'memory than in torch',
                               'forward': 'the harness copies the sample (a view of a larger base) into a fresh '
                                          'tensor: storage_offset=0/10 read other memory than in torch',
+                              'fwad': 'the harness copies the sample (a view of a larger base) into a fresh tensor: '
+                                      'storage_offset=0/10 read other memory than in torch',
                               'int': 'the harness copies the sample (a view of a larger base) into a fresh tensor: '
                                      'storage_offset=0/10 read other memory than in torch'},
  'as_strided_scatter': {'backward': "torch's own input gradient is wrong (op_db marks test_fn_grad expectedFailure; "
                                     'gradcheck fails on torch): ember gives the correct one'},
  'native_layer_norm': {'gradgrad': 'torch itself raises in double backward on sample 1 (weight None, bias given): '
                                    '"Expected a proper Tensor but got None"'},
- 'nn.functional.cosine_similarity': {'forward': 'AxisError: axis 0 is out of bounds for array of dimension 0'},
- 'nn.functional.local_response_norm': {'int': 'AssertionError: torch.int64 sample 0: Tensor-likes are not close!'},
- 'nn.functional.pad:replicate_negative': {'backward': 'RuntimeError: pad: dimension 3 of input [5, 3, 4, 4] is empty '
-                                                      'after cropping, nothing to replicate',
-                                          'forward': 'RuntimeError: pad: dimension 3 of input [5, 3, 4, 4] is empty '
-                                                     'after cropping, nothing to replicate',
-                                          'gradgrad': 'RuntimeError: pad: dimension 3 of input [5, 3, 4, 4] is empty '
-                                                      'after cropping, nothing to replicate',
-                                          'int': 'RuntimeError: pad: dimension 3 of input [5, 3, 4, 4] is empty '
-                                                 'after cropping, nothing to replicate'},
- 'nn.functional.multilabel_margin_loss': {'errors': 'AssertionError: error input 2: raised IndexError: arrays used '
-                                                    'as indices must be of integer (or boolean) type; torch raises '
-                                                    'RuntimeError'},
  'nn.functional.leaky_relu': {'variants': 'no Tensor.<lambda>'},
  'nn.functional.fractional_max_pool3d': {'backward': 'window steps drawn from torch\'s generator (wrapper_set_seed, '
                                                      'no _random_samples), which ember cannot see',
@@ -58,9 +46,7 @@ GAPS: dict = {'clamp_max': {'errors': 'AssertionError: error input 0: no error; 
                                       'gradgrad': "AttributeError: module 'ember' has no attribute 'ops'"},
  'nn.functional.elu': {'variants': 'no Tensor.<lambda>'},
  'nn.functional.celu': {'variants': 'no Tensor.<lambda>'},
- 'nn.functional.rrelu': {'errors': 'AssertionError: error input 0: no error; torch raises RuntimeError: Lower bound '
-                                   'should be less than or equal to the upper bound',
-                         'variants': 'no Tensor.<lambda>'},
+ 'nn.functional.rrelu': {'variants': 'no Tensor.<lambda>'},
  'nn.functional.selu': {'variants': 'no Tensor.<lambda>'},
  'torch._scaled_mm_v2': {'missing': 'no ember counterpart of torch._scaled_mm_v2'},
  'torch._scaled_mm': {'missing': 'no ember counterpart of torch._scaled_mm'},
@@ -85,7 +71,6 @@ GAPS: dict = {'clamp_max': {'errors': 'AssertionError: error input 0: no error; 
                                                             '1) must be Tensor, not Tensor'},
  'topk': {'int': "indices among equal values: torch's CPU topk (partial sort) picks an implementation-defined one; "
                  "ember's order is stable (values agree)"},
- 'nn.functional.batch_norm': {'forward': 'ValueError: Expected 2D or higher input (got 1D input)'},
  'svd_lowrank': {'forward': 'AssertionError: torch.float32 sample 0[0]: Tensor-likes are not close! (U and V are '
                             'compared raw: their signs follow the random sketch, which torch draws from its own '
                             'generator seeded by wrapper_set_seed; U V^T and S, which the gradient checks use, '
@@ -122,8 +107,6 @@ GAPS: dict = {'clamp_max': {'errors': 'AssertionError: error input 0: no error; 
  'nn.functional.alpha_dropout': {'variants': 'no Tensor.<lambda>'},
  'nn.functional.feature_alpha_dropout:with_train': {'variants': 'no Tensor.<lambda>'},
  'nn.functional.feature_alpha_dropout:without_train': {'variants': 'no Tensor.<lambda>'},
- 'nn.functional.embedding': {'errors': 'AssertionError: error input 0: raised IndexError: tuple index out of range; '
-                                       'torch raises RuntimeError'},
  'nn.functional.multi_head_attention_forward': {'backward': 'samples with dropout_p=0.5 draw their mask from '
                                                             "torch's generator (wrapper_set_seed), which ember "
                                                             'cannot see',
@@ -144,12 +127,6 @@ GAPS: dict = {'clamp_max': {'errors': 'AssertionError: error input 0: no error; 
  'nn.functional.ctc_loss': {'gradgrad': 'torch itself raises: derivative for aten::_ctc_loss_backward is not '
                                         'implemented (ember raises too)'},
  'nn.functional.cosine_embedding_loss': {'int': 'AssertionError: torch.uint8 sample 0: Tensor-likes are not close!'},
- 'nn.functional.hinge_embedding_loss': {'reference': 'AssertionError: reference input 17: Tensor-likes are not '
-                                                     'close!'},
- 'nn.functional.poisson_nll_loss': {'backward': 'AssertionError: sample 0 gradient[1]: Tensor-likes are not close!',
-                                    'gradgrad': 'AssertionError: sample 0 second derivative[1]: Tensor-likes are not '
-                                                'close!',
-                                    'int': 'AssertionError: torch.int64 sample 0: Tensor-likes are not close!'},
  'argsort': {'int': "indices among equal values: torch's stable=False CPU sort (std::sort) orders ties in an "
                     "implementation-defined way; ember's is stable"},
  'linalg.eig': {'forward': 'AssertionError: torch.float32 sample 0[1]: Tensor-likes are not close! (eigenvectors '

@@ -198,3 +198,65 @@ def test_aten_forms(rng):
     for pad, value in (((1, 2), 0), ((-1, 2, 1, 0), 2.5)):
         assert_close(ember.constant_pad_nd(ember.tensor(x), pad, value),
                      torch.constant_pad_nd(torch.tensor(x), pad, value))
+
+
+# ----------------------------------------------------------------------------- smaller corners
+def test_pad_replicate_crops_to_nothing_then_replicates(rng):
+    """torch clamps each output's source into the input, so a crop of every column still replicates the last."""
+    x = rng.standard_normal((2, 3, 4, 4))
+    for pads in ((-4, 5, 0, 0), (5, -4, -4, 3), (-2, -1, 4, 6)):
+        e, t = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        eo, to = F.pad(e, pads, mode="replicate"), TF.pad(t, pads, mode="replicate")
+        assert_close(eo, to, atol=0, rtol=0)
+        gy = rng.standard_normal(tuple(to.shape))
+        eo.backward(ember.tensor(gy))
+        to.backward(torch.tensor(gy))
+        assert_close(e.grad, t.grad)
+
+
+def test_cosine_similarity_of_scalars():
+    e, t = _both("cosine_similarity", np.array(2.0), np.array(-3.0), dim=0)
+    assert tuple(e.shape) == () and float(e) == float(t)
+    _same_error("cosine_similarity", np.array(2.0), np.array(-3.0), dim=1)
+
+
+def test_batch_norm_1d_input():
+    """torch sees no channels in a 1-D input: an empty one passes through, stats of any size are refused."""
+    e, t = _both("batch_norm", np.ones(0), np.zeros(0), np.ones(0), training=True)
+    assert tuple(e.shape) == tuple(t.shape) == (0,)
+    _same_error("batch_norm", np.ones(3), np.zeros(3), np.ones(3), training=True)
+
+
+@pytest.mark.parametrize("fn_name,args,kw", [
+    ("embedding", (np.array([0]), np.ones(3)), {}),
+    ("embedding", (np.array([0]), np.ones((2, 2, 2))), {}),
+    ("rrelu", (np.ones((3, 3)),), {"lower": 0.3, "upper": 0.1}),
+    ("multilabel_margin_loss", (np.ones(0), np.zeros(0, np.int64)), {}),
+    ("multilabel_margin_loss", (np.ones((2, 0)), np.zeros((2, 0), np.int64)), {}),
+])
+def test_errors_as_torch(fn_name, args, kw):
+    _same_error(fn_name, *args, **kw)
+
+
+def test_local_response_norm_int64_averages_truncate(rng):
+    e, t = _both("local_response_norm", rng.integers(-20, 20, (2, 6, 3)), 3, alpha=0.3, beta=0.5, k=1.25)
+    assert_close(e, t)
+
+
+def test_hinge_embedding_loss_infinite_input_and_other_targets():
+    x, y = np.array([1.0, np.inf, -np.inf, 0.5, 2.0]), np.array([1.0, 1.0, -1.0, 0.0, 2.0])
+    e, t = _both("hinge_embedding_loss", x, y, reduction="none")
+    assert_close(e, t)
+
+
+def test_poisson_nll_loss_full_target_gradient(rng):
+    """The Stirling term depends on the target, which gets its gradient as in torch."""
+    x, y = rng.standard_normal(6), np.array([0.5, 1.0, 2.0, 3.5, 7.0, 1.5])
+    ex, ey = ember.tensor(x, requires_grad=True), ember.tensor(y, requires_grad=True)
+    tx, ty = torch.tensor(x, requires_grad=True), torch.tensor(y, requires_grad=True)
+    eo, to = F.poisson_nll_loss(ex, ey, full=True), TF.poisson_nll_loss(tx, ty, full=True)
+    assert_close(eo, to)
+    for a, b in zip(ember.autograd.grad(eo, (ex, ey)), torch.autograd.grad(to, (tx, ty))):
+        assert_close(a, b)
+    e, t = _both("poisson_nll_loss", rng.integers(0, 5, 6), rng.integers(0, 9, 6), full=True, reduction="none")
+    assert_close(e, t)

@@ -75,6 +75,9 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
 def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
           inplace: bool = False) -> Tensor:
     """Leaky ReLU with a slope drawn from U(lower, upper) per element in training, ``(lower+upper)/2`` in eval."""
+    if lower > upper:
+        raise RuntimeError(f"rrelu: Lower bound should be less than or equal to the upper bound, got lower={lower}, "
+                           f"upper={upper}")
     if not training:
         return M.leaky_relu(input, (lower + upper) / 2, inplace)
     M._float(input, "rrelu_with_noise")

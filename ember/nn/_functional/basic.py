@@ -257,6 +257,8 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
     if input._data.dtype.kind not in "iu":
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar types: "
                            f"Long, Int; but got {input.type()} instead (while checking arguments for embedding)")
+    if weight.ndim != 2:
+        raise RuntimeError(f"embedding: 'weight' must be 2-D, got weight of size {list(weight.shape)}")
     idx = input._data
     n = weight.shape[0]
     if idx.size and (idx.min() < 0 or idx.max() >= n):

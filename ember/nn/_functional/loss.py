@@ -358,10 +358,10 @@ def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=No
 
 def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, size_average=None, reduce=None,
                          reduction: str = "mean") -> Tensor:
-    """``input`` where target is 1, ``max(0, margin - input)`` where target is -1."""
-    from ... import where
-    zero = input * 0
-    loss = where(target == 1, input, zero) + where(target == -1, (margin - input).clamp(min=0), zero)
+    """``input`` where target is 1, ``max(0, margin - input)`` where target is -1 (both terms elsewhere, as torch)."""
+    from ... import where, zeros_like
+    zero = zeros_like(input)  # not input * 0, which is nan at an infinite input
+    loss = where(target != -1, input, zero) + where(target != 1, (margin - input).clamp(min=0), zero)
     return _reduce(loss, _reduction(size_average, reduce, reduction))
 
 
@@ -408,12 +408,9 @@ def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(reduction + " is not a valid value for reduction")
     loss = input.exp() - target * input if log_input else input - target * (input + eps).log()
-    if full:
-        t = target._data
-        big = t > 1
-        safe = xp.where(big, t, 1.0).astype(input._data.dtype)
-        stirling = xp.where(big, safe * xp.log(safe) - safe + 0.5 * xp.log(2 * math.pi * safe), 0.0)
-        loss = loss + Tensor._make(stirling.astype(input._data.dtype))
+    if full:  # written as torch's, so that the target's gradient (and its nan at 0) agree
+        stirling = target * target.log() - target + 0.5 * (2 * math.pi * target).log()
+        loss = loss + stirling.masked_fill(target <= 1, 0)
     return _reduce(loss, reduction)
 
 
@@ -470,7 +467,10 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
     reduction = _reduction(size_average, reduce, reduction)
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(reduction + " is not a valid value for reduction")
-    if input.shape != target.shape or input.dim() > 2:
+    if input.dim() > 2 or input.shape[-1:] == (0,):
+        raise RuntimeError(f"multilabel_margin_loss: Expected non-empty vector or matrix with optional 0-dim batch "
+                           f"size, but got: {list(input.shape)}")
+    if input.shape != target.shape:
         raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: "
                            f"{list(input.shape)}")
     x = input.reshape((1, -1)) if input.dim() < 2 else input

@@ -89,14 +89,16 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     _check_float("batch_norm", input)
     if training and eps <= 0:
         raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
-    if input.ndim < 2:
-        raise ValueError(f"Expected 2D or higher input (got {input.ndim}D input)")
-    c = input.shape[1]
+    if input.ndim < 1:
+        raise ValueError(f"Expected 1D or higher input (got {input.ndim}D input)")
+    c = input.shape[1] if input.ndim > 1 else 0  # torch sees no channels in a 1-D input
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
                     ("bias", bias)):
         if t is not None and t.numel() != c:
             raise RuntimeError(f"batch_norm: expected {name} to have {c} elements (the input's channels), but "
                                f"got {name} of size {list(t.shape)} for input of size {list(input.shape)}")
+    if input.ndim == 1:  # only an empty one gets here
+        return input * 1
     shape = (1, c) + (1,) * (input.ndim - 2)
     if not training:
         if running_mean is None or running_var is None:
@@ -228,5 +230,6 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
     window = padded.narrow(1, 0, c)
     for j in range(1, size):
         window = window + padded.narrow(1, j, c)
-    div = (window * (alpha / size) + k) ** beta
+    mean = window / size if input.is_floating_point() else window // size  # torch's int64 average truncates
+    div = (mean * alpha + k) ** beta
     return input / div
