@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 
 from .. import _dtype
 from .._backend import ndarray, xp
@@ -254,8 +255,31 @@ def _rebase(base: Tensor, view: Tensor, out: Tensor) -> None:
 
 def _type_name(d) -> str:
     return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
-            "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool", "complex64": "ComplexFloat",
+            "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool", "bfloat16": "BFloat16", "complex64": "ComplexFloat",
             "complex128": "ComplexDouble"}[d.name]
+
+
+def write_out(op: str, result: Tensor, out: Tensor | None) -> Tensor:
+    """torch's ``out=`` for elementwise ops: ``result`` cast into ``out`` and ``out`` returned. A wrongly shaped
+    ``out`` is resized (with torch's warning if it held elements); a cast torch forbids (float into an integer
+    ``out``) and a result that requires grad raise RuntimeError."""
+    if out is None:
+        return result
+    if result._requires_grad and state.enabled:
+        raise RuntimeError(f"{op}(): functions with out=... arguments don't support automatic differentiation, but "
+                           "one of the arguments requires grad.")
+    if not _dtype.can_cast(result.dtype, out.dtype):
+        raise RuntimeError(f"{op}: result type {_type_name(result.dtype)} can't be cast to the desired output type "
+                           f"{_type_name(out.dtype)}")
+    if out._data.shape != result._data.shape:
+        if out._data.size:
+            warnings.warn(f"An output with one or more elements was resized since it had shape {list(out.shape)}, "
+                          f"which does not match the required output shape {list(result.shape)}. This behavior is "
+                          "deprecated, and in a future PyTorch release outputs will not be resized unless they have "
+                          "zero elements. You can explicitly reuse an out tensor t by resizing it, inplace, to zero "
+                          "elements with t.resize_(0).", UserWarning, stacklevel=3)
+        out.resize_(result._data.shape)
+    return out.copy_(result)
 
 
 def is_scalar(x) -> bool:

@@ -11,7 +11,7 @@ from .._backend import ndarray, xp
 from .._tensor import Tensor
 from ..autograd import function as _function
 from ..autograd.function import Op
-from .common import _type_name, binary_operands, broadcast_error, need_tensor, register
+from .common import _type_name, binary_operands, broadcast_error, need_tensor, register, write_out
 
 _OPERAND = (Tensor, numbers.Number, ndarray)
 
@@ -65,7 +65,7 @@ def _comparison(name: str, ufunc, dunder: str, aliases=()):
     def fn(input, other, *, out=None) -> Tensor:
         need_tensor(input, name)
         a, b = binary_operands(input, other)
-        return _apply(name, ufunc, a, b)
+        return write_out(name, _apply(name, ufunc, a, b), out)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise ``{name}`` comparison after type promotion; a bool tensor."
     register(name, inplace=f"{name}_", aliases=aliases)(fn)

@@ -18,7 +18,7 @@ from ..autograd.forward_ad import total
 from . import _erf
 from .compare import pure
 from .common import (FUNCTIONS, _type_name, binary_operands, inplace_method, is_scalar, need_tensor, register,
-                     sum_to)
+                     sum_to, write_out)
 from .complex import cj, sgn
 
 
@@ -195,7 +195,7 @@ def add(input, other, *deprecated, alpha=1, out=None) -> Tensor:
         result = AddScalar.apply(input, other)
     else:
         result = Add.apply(input, other, alpha)
-    return result if out is None else _out(result, out)
+    return write_out("add", result, out)
 
 
 @register(operators=("__sub__",), reflected=("__rsub__",), inplace="sub_", aliases=("subtract",))
@@ -207,7 +207,7 @@ def sub(input, other, *deprecated, alpha=1, out=None) -> Tensor:
     if isinstance(input, Tensor) and input._data.dtype == xp.bool_:
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
                            "Use the `^` or `logical_xor()` operator instead.")
-    return _out(Sub.apply(input, other, alpha), out)
+    return write_out("sub", Sub.apply(input, other, alpha), out)
 
 
 @register(method=False)
@@ -227,7 +227,7 @@ def mul(input, other, *, out=None) -> Tensor:
         result = MulScalar.apply(other, input)
     else:
         result = Mul.apply(input, other)
-    return result if out is None else _out(result, out)
+    return write_out("mul", result, out)
 
 
 @register(operators=("__truediv__",), reflected=("__rtruediv__", "__rdiv__"), inplace="div_",
@@ -236,12 +236,12 @@ def div(input, other, *, rounding_mode: str | None = None, out=None) -> Tensor:
     """``input / other``; ``rounding_mode`` 'trunc' or 'floor' rounds the quotient as torch does."""
     input, other = binary_operands(input, other)
     if rounding_mode is None:
-        return _out(Div.apply(*_float_operands(input, other)), out)
+        return write_out("div", Div.apply(*_float_operands(input, other)), out)
     if rounding_mode not in ("trunc", "floor"):
         raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
                          f"'{rounding_mode}'")
     _check_int_divisor(input, other)
-    return _out(RoundedDiv.apply(input, other, rounding_mode), out)
+    return write_out("div", RoundedDiv.apply(input, other, rounding_mode), out)
 
 
 class RoundedDiv(Op):
@@ -289,15 +289,6 @@ def _float_operands(a, b):
             dt = _dtype.get_default_dtype()
             return (a.to(dt) if isinstance(a, Tensor) else float(a)), (b.to(dt) if isinstance(b, Tensor) else float(b))
     return a, b
-
-
-def _out(result: Tensor, out):
-    if out is None:
-        return result
-    out._data = result._data.astype(out._data.dtype, copy=False) if out._data.shape == result._data.shape \
-        else result._data.astype(out._data.dtype)
-    out._version += 1
-    return out
 
 
 @register(operators=("__neg__",), inplace="neg_", aliases=("negative",))

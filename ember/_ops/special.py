@@ -16,8 +16,8 @@ from .._tensor import Tensor
 from ..autograd.function import Op
 from ..autograd.grad_mode import no_grad
 from . import _erf
-from .common import FUNCTIONS, need_tensor, register
-from .elementwise import _out, arr, binary, const, unary, where
+from .common import FUNCTIONS, need_tensor, register, write_out
+from .elementwise import arr, binary, const, unary, where
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 # Bernoulli numbers B_2, B_4, ..., B_20 (the asymptotic series of log-gamma and its derivatives)
@@ -58,7 +58,7 @@ def _published(name: str, call, params: tuple, doc: str):
         out = bound.arguments.pop("out", None)
         with no_grad():
             result = call(*bound.arguments.values())
-        return result if out is None else _out(result, out)
+        return write_out(f"special_{name}", result, out)
     f.__name__ = f.__qualname__ = name
     f.__doc__ = doc
     f.__signature__ = sig

@@ -384,3 +384,31 @@ def test_softmin_negates_in_the_input_dtype_as_torch():
     x = np.array([[5, 1, 0], [4, 2, 9]], dtype=np.uint8)
     both(lambda lib: lib.nn.functional.softmin(lib.tensor(x), 1, dtype=lib.float64))
     both(lambda lib: lib.nn.functional.softmin(lib.tensor(x.astype(np.float32)), 0, dtype=lib.float64))
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib, o: lib.add(lib.tensor([1.5, 2.5]), 1, out=o), lambda lib, o: lib.mul(lib.tensor([1, 2]), 3, out=o),
+    lambda lib, o: lib.div(lib.tensor([1, 2]), 4, out=o), lambda lib, o: lib.sub(lib.tensor([1.0, 2.0]), 0.5, out=o),
+    lambda lib, o: lib.eq(lib.tensor([1.5, 2.5]), 1.5, out=o), lambda lib, o: lib.lt(lib.tensor([1, 3]), 2, out=o)])
+@pytest.mark.parametrize("out", [("float32", 2), ("float64", 2), ("int64", 2), ("bool", 2), ("float32", 3),
+                                 ("float64", 0)])
+def test_out_cast_resized_and_returned_as_torch(call, out):
+    """out= takes the result cast to its dtype (RuntimeError where torch forbids the cast), is resized (warning
+    when it held elements) and returned; an argument that requires grad refuses out=."""
+    import warnings
+    res = []
+    for lib in (torch, ember):
+        o = lib.full((out[1],), 7, dtype=getattr(lib, out[0]))
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            try:
+                r = call(lib, o)
+            except RuntimeError:
+                res.append(("error", None))
+                continue
+        assert r is o
+        res.append((str(o.dtype), o.tolist(), sorted({str(x.category.__name__) for x in w})))
+    assert res[1] == res[0]
+    for lib in (torch, ember):
+        with pytest.raises(RuntimeError, match="don't support automatic differentiation"):
+            lib.add(lib.ones(2, requires_grad=True), 1, out=lib.zeros(2))
