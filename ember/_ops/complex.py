@@ -15,6 +15,7 @@ from .conversion import _caster
 
 _PyComplex = complex  # the builtin, before ``complex`` below names the op
 
+
 def cj(x):
     """The conjugate of a complex tensor, array or number; anything real as it is."""
     if isinstance(x, Tensor):
