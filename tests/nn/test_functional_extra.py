@@ -260,3 +260,11 @@ def test_poisson_nll_loss_full_target_gradient(rng):
         assert_close(a, b)
     e, t = _both("poisson_nll_loss", rng.integers(0, 5, 6), rng.integers(0, 9, 6), full=True, reduction="none")
     assert_close(e, t)
+
+
+@pytest.mark.parametrize("mode,padding", [(0, 0), (1, 1), (0, 2)])
+def test_grid_sampler_2d_numbered_modes(rng, mode, padding):
+    x, grid = rng.standard_normal((2, 3, 5, 6)), rng.uniform(-1.2, 1.2, (2, 4, 7, 2))
+    e = ember.grid_sampler_2d(ember.tensor(x), ember.tensor(grid), mode, padding, True)
+    t = torch.grid_sampler_2d(torch.tensor(x), torch.tensor(grid), mode, padding, True)
+    assert_close(e, t)

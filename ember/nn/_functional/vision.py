@@ -479,3 +479,14 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mod
     if not input.dtype.is_floating_point:
         raise NotImplementedError(f"\"grid_sampler_2d_cpu_kernel_impl\" not implemented for '{_short(input)}'")
     return GridSample.apply(input, grid, mode, padding_mode, bool(align_corners))
+
+
+_SAMPLER_MODES, _SAMPLER_PADDINGS = ("bilinear", "nearest", "bicubic"), ("zeros", "border", "reflection")
+
+
+@register(method=False)
+def grid_sampler_2d(input: Tensor, grid: Tensor, interpolation_mode: int, padding_mode: int,
+                    align_corners: bool) -> Tensor:
+    """aten's grid_sample of (N, C, H, W), the modes given by number (bilinear 0, nearest 1, bicubic 2)."""
+    return grid_sample(input, grid, _SAMPLER_MODES[interpolation_mode], _SAMPLER_PADDINGS[padding_mode],
+                       align_corners)
