@@ -147,12 +147,13 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace
     if not training or p == 0.0:
         return input
     if p == 1.0:
-        return input * 0.0
+        return input.mul_(0.0) if inplace else input * 0.0
     alpha_p = -1.7580993408473766  # SELU's saturation value, -scale * alpha
     a = ((1 - p) * (1 + p * alpha_p ** 2)) ** -0.5
     keep = Tensor._make((_gen(None).random(input.shape) >= p).astype(input._data.dtype))
     # dropped entries go to alpha_p; the affine map a*x + b restores zero mean and unit variance
-    return (input * keep + (1 - keep) * alpha_p) * a - a * alpha_p * p
+    shift = ((1 - keep) * alpha_p) * a - a * alpha_p * p
+    return input.mul_(keep * a).add_(shift) if inplace else input * (keep * a) + shift
 
 
 def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
