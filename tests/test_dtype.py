@@ -103,7 +103,8 @@ def _bf16(lib):
     h = lib.tensor([0.5, 1.25, 2.0, 3.0, 1.0, 2.0]).half()
     i = lib.tensor([1, 2, 3, 4, 5, 6])
     return [a, a + h, a * 1.5, a + i, a / i, a / 2, i * a[0], -a, a.exp(), a.abs().sqrt(), a.tanh(), a ** 2,
-            a.clamp(0, 2), a.sum(), a.max(), a > 0, a.double(), a.float(), a.to(lib.int32), i.bfloat16()]
+            a.clamp(0, 2), a.sum(), a.max(), a > 0, a.double(), a.float(), a.to(lib.int32), i.bfloat16(),
+            a.mean(), a.var(), a.std(), a.softmax(0), a.log_softmax(0)]
 
 
 def test_bfloat16_values_and_dtypes_as_torch():

@@ -29,7 +29,7 @@ def _const(a) -> Tensor:
 
 
 def _float(x: Tensor, op: str) -> Tensor:
-    if x._data.dtype.kind != "f":
+    if x._data.dtype.kind not in "fV":
         raise NotImplementedError(f'"{op}" not implemented for \'{_LONG.get(x.dtype.name, x.dtype.name)}\'')
     return x
 
@@ -301,6 +301,8 @@ def _softmax_dim(input: Tensor, dim, dtype, op: str):
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim``."""
     input, d = _softmax_dim(input, dim, dtype, "softmax")
+    if input._data.dtype.kind == "V":  # bfloat16: computed in float32 and rounded back, as torch's kernel
+        return Softmax.apply(input.float(), d).to(input.dtype)
     return Softmax.apply(input, d)
 
 
@@ -308,6 +310,8 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=N
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """log(softmax(x)) along ``dim``, computed stably."""
     input, d = _softmax_dim(input, dim, dtype, "log_softmax")
+    if input._data.dtype.kind == "V":  # bfloat16, as softmax
+        return LogSoftmax.apply(input.float(), d).to(input.dtype)
     return LogSoftmax.apply(input, d)
 
 

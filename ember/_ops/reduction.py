@@ -214,6 +214,8 @@ def mean(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Arithmetic mean, over all dims or the given ones."""
     if dtype is not None:
         input = input.to(dtype)
+    if input._data.dtype.kind == "V":  # bfloat16: accumulated in float32 and rounded back, as torch's kernel
+        return mean(input.float(), dim, keepdim).to(input.dtype)
     if input._data.dtype.kind not in "fc":
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point "
                            f"or complex dtype. Got: {_name(input.dtype)}")
@@ -568,6 +570,8 @@ class Std(Op):
 
 
 def _moments(op: str, cls, input, dim, unbiased, keepdim, correction):
+    if input._data.dtype.kind == "V":  # bfloat16: computed in float32 and rounded back, as torch's kernel
+        return _moments(op, cls, input.float(), dim, unbiased, keepdim, correction).to(input.dtype)
     if isinstance(dim, bool):  # var(x, False): the legacy unbiased-only form
         dim, unbiased = None, dim
     if unbiased is not None and correction is not None:
