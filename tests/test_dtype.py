@@ -104,7 +104,7 @@ def _bf16(lib):
     i = lib.tensor([1, 2, 3, 4, 5, 6])
     return [a, a + h, a * 1.5, a + i, a / i, a / 2, i * a[0], -a, a.exp(), a.abs().sqrt(), a.tanh(), a ** 2,
             a.clamp(0, 2), a.sum(), a.max(), a > 0, a.double(), a.float(), a.to(lib.int32), i.bfloat16(),
-            a.mean(), a.var(), a.std(), a.softmax(0), a.log_softmax(0)]
+            a.mean(), a.var(), a.std(), a.softmax(0), a.log_softmax(0), a @ a, a.reshape(2, 3) @ a.reshape(3, 2)]
 
 
 def test_bfloat16_values_and_dtypes_as_torch():

@@ -105,6 +105,8 @@ def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
     if na == 0 or nb == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {na}D and {nb}D")
     _same_dtype(input, other)
+    if input._data.dtype.kind == "V":  # bfloat16: products summed in float32 and rounded back, as torch's kernel
+        return matmul(input.float(), other.float()).to(input.dtype)
     if na == 2 and nb == 2:
         if sa[1] != sb[0]:
             raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({sa[0]}x{sa[1]} and {sb[0]}x{sb[1]})")
