@@ -15,17 +15,22 @@ def _args(lib, args):
     return [lib.tensor(a.copy()) if isinstance(a, np.ndarray) else a for a in args]
 
 
+def _kw(lib, kw):
+    return dict(zip(kw, _args(lib, kw.values())))
+
+
 def _both(fn_name: str, *args, **kw):
     """(ember's result, torch's) of the same functional on the same arrays (and other arguments)."""
-    return getattr(F, fn_name)(*_args(ember, args), **kw), getattr(TF, fn_name)(*_args(torch, args), **kw)
+    return (getattr(F, fn_name)(*_args(ember, args), **_kw(ember, kw)),
+            getattr(TF, fn_name)(*_args(torch, args), **_kw(torch, kw)))
 
 
 def _same_error(fn_name: str, *args, **kw):
     """Both libraries refuse the call with the same exception class."""
     with pytest.raises(Exception) as texc:
-        getattr(TF, fn_name)(*_args(torch, args), **kw)
+        getattr(TF, fn_name)(*_args(torch, args), **_kw(torch, kw))
     with pytest.raises(texc.type):
-        getattr(F, fn_name)(*_args(ember, args), **kw)
+        getattr(F, fn_name)(*_args(ember, args), **_kw(ember, kw))
 
 
 # ----------------------------------------------------------------------------- convolution
@@ -296,3 +301,9 @@ def test_inplace_dropouts(rng, name, shape):
     assert out is e and not np.array_equal(e.numpy(), x)
     e = ember.tensor(x)
     assert getattr(F, name)(e, 0.5, False, True) is e and np.array_equal(e.numpy(), x)
+
+
+@pytest.mark.parametrize("fn_name", ["nll_loss", "cross_entropy"])
+def test_class_weight_of_another_dtype_refused(fn_name):
+    _same_error(fn_name, np.ones((2, 3), np.float32), np.zeros(2, np.int64), weight=np.ones(3))
+    _same_error(fn_name, np.ones((0, 0), np.float32), np.zeros(0, np.int64), weight=np.ones(0, np.float16))

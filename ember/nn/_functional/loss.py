@@ -12,6 +12,7 @@ import warnings
 
 from ..._backend import xp
 
+from ..._ops.common import _type_name
 from ..._tensor import Tensor
 from ...autograd.function import Op
 
@@ -143,6 +144,9 @@ def _check_nll(input: Tensor, target: Tensor, weight: Tensor | None, ignore_inde
     if target.shape != expected:
         raise RuntimeError(f"Expected target size {list(expected)}, got {list(target.shape)}")
     c = input.shape[1] if batched else input.shape[0]
+    if weight is not None and weight.dtype != input.dtype:
+        raise RuntimeError(f"nll_loss: expected scalar type {_type_name(input.dtype)} but found "
+                           f"{_type_name(weight.dtype)} (the weight's)")
     if weight is not None and weight.shape != (c,):
         raise RuntimeError(f"weight tensor should be defined either for all {c} classes or no classes but got "
                            f"weight tensor of shape: {list(weight.shape)}")
