@@ -293,6 +293,8 @@ def as_tensor_arg(x, like: Tensor | None = None) -> Tensor:
         return x
     if isinstance(x, ndarray):
         return Tensor._make(x)
+    if hasattr(x, "to_dense"):  # a sparse operand of an elementwise op: the result is dense, as torch's
+        return x.to_dense()
     from .._factories import tensor
     return tensor(x)
 

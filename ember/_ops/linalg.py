@@ -22,6 +22,11 @@ _CNAME = {"float32": "float", "float64": "double", "float16": "c10::Half", "int6
           "int16": "short int", "int8": "signed char", "uint8": "unsigned char", "bool": "bool"}
 
 
+def _sparse(x) -> bool:
+    """An ember.sparse tensor (COO or CSR), which has its own products."""
+    return not isinstance(x, Tensor) and hasattr(x, "to_dense")
+
+
 def _check_tensor(x, op: str, arg: str) -> None:
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}(): argument '{arg}' must be Tensor, not {type(x).__name__}")
@@ -98,6 +103,9 @@ class Matmul(Op):
 @register(operators=("__matmul__",), reflected=("__rmatmul__",))
 def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
     """Matrix product with torch's rules for 1-D operands and broadcast batch dims."""
+    if _sparse(input) or _sparse(other):
+        from .. import sparse
+        return sparse.mm(input, other)
     _check_tensor(input, "matmul", "input")
     _check_tensor(other, "matmul", "other")
     sa, sb = input._data.shape, other._data.shape
@@ -146,6 +154,9 @@ def _need_dims(x: Tensor, nd: int, op: str, msg: str) -> None:
 @register()
 def mm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
     """Product of two matrices (no broadcasting)."""
+    if _sparse(input) or _sparse(mat2):
+        from .. import sparse
+        return sparse.mm(input, mat2)
     _check_tensor(input, "mm", "input")
     _check_tensor(mat2, "mm", "mat2")
     _need_dims(input, 2, "", "self must be a matrix")

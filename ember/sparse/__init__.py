@@ -199,6 +199,18 @@ class SparseTensor:
     def __matmul__(self, other):
         return mm(self, other)
 
+    def __rmatmul__(self, other):
+        return mm(other, self)
+
+    def to(self, *args, **kwargs) -> "SparseTensor":
+        """This tensor on ``device`` (the CPU) and/or in ``dtype``, as Tensor.to."""
+        dtype = kwargs.get("dtype", next((a for a in args if isinstance(a, ember.dtype)), None))
+        device = kwargs.get("device", next((a for a in args if isinstance(a, (str, ember.device))), None))
+        if device is not None and str(device).split(":")[0] != "cpu":
+            from ..cuda import unavailable
+            raise unavailable(device)
+        return self if dtype is None or dtype == self.dtype else self._with_values(self._values_t.to(dtype))
+
     def t(self) -> "SparseTensor":
         """The transpose of a 2-D COO tensor."""
         self._need(sparse_coo, "t")

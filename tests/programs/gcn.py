@@ -15,7 +15,6 @@ from torch.optim import Adam
 
 from _harness import Args
 
-XFAIL = "sparse tensors: Tensor.to_sparse, torch.sparse_coo_tensor, torch.spmm"
 
 
 class GraphConv(nn.Module):

@@ -207,3 +207,22 @@ def test_autograd_grad_with_respect_to_a_sparse_tensor(layout):
     out = ember.sparse.sampled_addmm(s, m1, m2)
     g, = ember.autograd.grad(out, m1, ember.ones(4, 5, dtype=ember.float64))
     _same(g, torch.tensor(a != 0, dtype=torch.float64) @ torch.tensor(m2.numpy()).T)
+
+
+def test_sparse_operands_of_dense_ops_and_products_as_torch():
+    """dense + sparse is dense; dense @ sparse, mm(sparse, dense) and .to(dtype) as in a GCN's preprocessing."""
+    import numpy as np
+    import torch
+    res = []
+    for lib in (ember, torch):
+        i = lib.tensor([[0, 1, 2, 2], [1, 0, 2, 0]])
+        adj = lib.sparse_coo_tensor(i, lib.ones(4), (3, 3), dtype=lib.int64)
+        dense = lib.eye(3) + adj
+        deg = lib.diag(dense.sum(1) ** -0.5).to_sparse()
+        norm = deg @ dense @ deg
+        w = lib.tensor(np.arange(6.0).reshape(3, 2), dtype=lib.float32, requires_grad=True)
+        out = lib.mm(norm.to_sparse().to(lib.float32), w)
+        out.sum().backward()
+        res += [dense.numpy(), norm.numpy(), out.detach().numpy(), w.grad.numpy()]
+    for e, t in zip(res[:4], res[4:]):
+        np.testing.assert_allclose(e, t, rtol=1e-6)
