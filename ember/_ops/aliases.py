@@ -17,9 +17,18 @@ for _name in ("cumsum", "cumprod"):
     setattr(Tensor, _name + "_", inplace_method(FUNCTIONS[_name], _name + "_"))
 
 # functions torch has under a second name (unsafe_* skip view tracking in torch; ember's views are cheap)
-for _alias, _target in {"sgn": "sign", "unsafe_chunk": "chunk", "unsafe_split": "split"}.items():
+for _alias, _target in {"sgn": "sign", "unsafe_chunk": "chunk"}.items():
     FUNCTIONS[_alias] = FUNCTIONS[_target]
     setattr(Tensor, _alias, getattr(Tensor, _target))
+
+
+def unsafe_split(input: Tensor, split_size, dim: int = 0):
+    """:func:`split` under aten's schema (``split_size``: one size or a list of sizes)."""
+    return FUNCTIONS["split"](input, split_size, dim)
+
+
+FUNCTIONS["unsafe_split"] = unsafe_split
+Tensor.unsafe_split = unsafe_split
 
 
 def _copy_of(name: str, view):
