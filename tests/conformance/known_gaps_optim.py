@@ -3,15 +3,11 @@
 Keys are the test ids of tests/conformance/test_optim_db.py ("<Optimizer>: <config>" or
 "<Optimizer>: error <n>: <desc>"). A listed entry that passes fails the suite: remove it then.
 """
-_NO_COMPLEX = "ember has no complex dtypes yet (issue 7, part 3): the complex parameter cannot be made"
 _NO_SPARSE = "ember has no sparse tensors yet (issue 7, part 3): the sparse parameter cannot be made"
 
 GAPS: dict = {
-    "Adafactor: error 9: does not support complex parameters": _NO_COMPLEX,
-    "Muon: error 8: does not support complex parameters": _NO_COMPLEX,
     "SparseAdam: error 7: dense params required": _NO_SPARSE,
     "SparseAdam: error 8: dense params required in param_groups": _NO_SPARSE,
-    "SparseAdam: error 9: complex not supported": _NO_COMPLEX,
 }
 
 # Where ember differs from torch outside the database's entries, until sparse tensors exist: SparseAdam

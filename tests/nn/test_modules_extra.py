@@ -108,3 +108,11 @@ def test_multi_head_attention_forward_static_kv_vs_torch(rng):
             lambda *a: TF.multi_head_attention_forward(a[0], a[0], a[0], E, H, *a[1:3], None, None, True, 0.0,
                                                        *a[3:5], static_k=a[5], static_v=a[6]),
             q, w, b, ow, ob, sk, sv)
+
+
+def test_huber_loss_refuses_a_complex_delta_as_torch():
+    import torch
+    for lib in (ember, torch):
+        with pytest.raises(TypeError, match="delta must be a float or int"):
+            lib.nn.HuberLoss(delta=1 + 2j)
+        assert lib.nn.HuberLoss(delta=2).delta == 2
