@@ -75,6 +75,8 @@ def _op_checks(op) -> list:
             checks.append("backward")
             if op.supports_gradgrad:
                 checks.append("gradgrad")
+            if op.supports_forward_ad:
+                checks.append("fwad")
     if op.error_inputs_func is not None:
         checks.append("errors")
     return checks
@@ -109,20 +111,24 @@ def render() -> str:
              "## op_db: entries passing each check, per namespace", "",
              "A cell is passing / entries the check applies to. *forward* compares values, shapes and dtypes "
              "for float32 and float64; *backward* the gradients (float64, one shared random cotangent); "
-             "*double backward* the second derivatives where torch's entry says `supports_gradgrad`; *errors* "
+             "*double backward* the second derivatives where torch's entry says `supports_gradgrad`; *forward AD* "
+             "the tangents of torch's forward-mode AD where the entry says `supports_forward_ad`; *errors* "
              "the exception class of each `error_inputs` case; *variants* the `Tensor` method and in-place "
              "forms.", "",
-             "| namespace | entries | all checks | missing | forward | backward | double backward | errors | variants |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| namespace | entries | all checks | missing | forward | backward | double backward | forward AD | errors "
+             "| variants |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
 
     def cell(row, c):
         return f"{row[c]}/{row[c + ' n']}" if row[c + " n"] else "-"
     for ns in sorted(rows, key=lambda n: (-rows[n]["entries"], n)):
         r = rows[ns]
         lines.append(f"| {ns} | {r['entries']} | {r['all']} | {r['missing']} | {cell(r, 'forward')} | "
-                     f"{cell(r, 'backward')} | {cell(r, 'gradgrad')} | {cell(r, 'errors')} | {cell(r, 'variants')} |")
+                     f"{cell(r, 'backward')} | {cell(r, 'gradgrad')} | {cell(r, 'fwad')} | {cell(r, 'errors')} | "
+                     f"{cell(r, 'variants')} |")
     lines.append(f"| **all** | {total['entries']} | {total['all']} | {total['missing']} | {cell(total, 'forward')} "
-                 f"| {cell(total, 'backward')} | {cell(total, 'gradgrad')} | {cell(total, 'errors')} | "
+                 f"| {cell(total, 'backward')} | {cell(total, 'gradgrad')} | {cell(total, 'fwad')} | "
+                 f"{cell(total, 'errors')} | "
                  f"{cell(total, 'variants')} |")
     checks = collections.Counter(c for f in gaps.values() for c in f)
     lines += ["", "Failing checks over all entries: " + ", ".join(f"{c} {n}" for c, n in checks.most_common()) + ".",
@@ -130,7 +136,8 @@ def render() -> str:
               f"- Samples per entry are capped to keep the whole database near two minutes on two cores: the first "
               f"{CAPS['forward']} of torch's `sample_inputs` for float32 and for float64, the first {CAPS['int']} for "
               f"each integer and bool dtype torch lists (check *int*), {CAPS['backward']} for gradients, "
-              f"{CAPS['gradgrad']} for second derivatives, the last {CAPS['reference']} of `reference_inputs` "
+              f"{CAPS['gradgrad']} for second derivatives, {CAPS['fwad']} for forward-AD tangents, the last "
+              f"{CAPS['reference']} of `reference_inputs` "
               "(check *reference*; the first ones repeat `sample_inputs`), every `error_inputs` case; the "
               "variants on the first sample.",
               "- Entries whose values are random draws (" + ", ".join(f"`{n}`" for n in sorted(RANDOM)) + ") are "

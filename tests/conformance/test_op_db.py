@@ -26,7 +26,7 @@ from .known_gaps_ops import GAPS
 
 # samples per entry (torch's generators give 10-50): enough to reach every code path the first
 # samples exercise, small enough for the whole database to run in about two minutes on two cores
-CAPS = {"forward": 4, "int": 2, "backward": 3, "gradgrad": 2, "fwad": 2, "reference": 3, "errors": None}
+CAPS = {"forward": 3, "int": 2, "backward": 2, "gradgrad": 1, "fwad": 1, "reference": 2, "errors": None}
 CHECKS = ("forward", "int", "backward", "gradgrad", "fwad", "errors", "reference", "variants")
 INT_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8, torch.bool)
 # entries whose values are random draws: only shapes and dtypes can be compared (no gradients)
@@ -260,6 +260,13 @@ def check_entry(op) -> dict:
             return
         for i, e in enumerate(_samples(op.error_inputs("cpu"), CAPS["errors"])):
             s = e.sample_input
+            try:  # torch's database marks some error inputs as expected failures: torch itself must raise
+                op(s.input, *s.args, **s.kwargs)
+                continue
+            except e.error_type:
+                pass
+            except Exception:  # noqa: BLE001  (torch raises another class: ember is held to the listed one)
+                pass
             try:
                 args = to_ember((s.input, *s.args))
                 kwargs = to_ember(s.kwargs)
