@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 
+for _var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # pinned kernels on some machines here; not users'
+    os.environ.pop(_var, None)
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
@@ -70,6 +72,8 @@ def best(fn, number):
 
 
 def main() -> None:
+    from dataloader import blas_kernel  # (benchmarks/ is on the path when run as a script)
+    print(f"BLAS kernel (threadpoolctl): {blas_kernel()}; {os.cpu_count()} CPUs")
     e_fast, e_loop = per_sample(ember, ember.func)
     t_fast, _ = per_sample(torch, torch.func)
     ef, el, tf = best(e_fast, 5), best(e_loop, 1), best(t_fast, 5)

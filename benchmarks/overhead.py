@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
+for _var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # pinned kernels on some machines here; not users'
+    os.environ.pop(_var, None)
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
@@ -62,6 +64,8 @@ def best(fn, number, repeat=5):
 
 
 def main() -> None:
+    from dataloader import blas_kernel  # (benchmarks/ is on the path when run as a script)
+    print(f"BLAS kernel (threadpoolctl): {blas_kernel()}; {os.cpu_count()} CPUs")
     rows = []
     for name, make, number in (("elementwise chain (per op)", chain_step, 50), ("MLP 784-512-256-10 b256", mlp_step, 10)):
         times = {}
