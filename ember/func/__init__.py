@@ -248,7 +248,9 @@ def _jacrev_vmapped(func, args, nums, argnums, chunk_size):
     """All the rows of the Jacobian in one batched backward pass: ``vmap`` over the basis vectors
     ``e`` of the output of ``grad(<func(x), e>)`` (as torch.func does)."""
     from .. import eye
-    out = func(*args)
+    from ..autograd.grad_mode import no_grad
+    with no_grad():  # only the output's shape is needed here: no graph
+        out = func(*args)
     if not isinstance(out, Tensor):
         raise RuntimeError("jacrev: the output is not a single tensor")  # the general path handles trees
     n = out.numel()
