@@ -244,8 +244,21 @@ class Cholesky(Op):
         return _lapack("linalg.cholesky", xp.linalg.cholesky, A)
 
     @staticmethod
+    def jvp(inputs, L, dA):
+        return _cholesky_jvp(L, dA)
+
+    @staticmethod
     def backward(ctx, g):
         return _cholesky_grad(ctx.output, g)
+
+
+def _cholesky_jvp(L: Tensor, dA: Tensor) -> Tensor:
+    """dL = L Phi(L^-1 dA L^-T), Phi: the lower triangle with its diagonal halved; dA taken as given (not
+    symmetrised), as torch's forward AD does."""
+    n = L._data.shape[-1]
+    phi = _const(xp.tril(xp.ones((n, n), dtype=L._data.dtype)) - 0.5 * xp.eye(n, dtype=L._data.dtype))
+    Linv = inv(L)
+    return Matmul.apply(L, Matmul.apply(Matmul.apply(Linv, dA), _T(Linv)) * phi)
 
 
 def _cholesky_grad(L: Tensor, g: Tensor) -> Tensor:

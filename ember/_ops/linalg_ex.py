@@ -16,7 +16,8 @@ from ..autograd.function import Op
 from .common import register, norm_dims
 from .linalg import _short
 from ..linalg import (LinAlgError, _square, _T, _col, _outputs, _const, _inv_grad, _solve_grad, _cholesky_grad,
-                      _getrf, _lu_info, _solve_operands, LUFactor, inv, solve, pinv, svdvals, matrix_norm)
+                      _cholesky_jvp, _getrf, _lu_info, _solve_operands, LUFactor, inv, solve, pinv, svdvals,
+                      matrix_norm)
 
 InvExResult = namedtuple("linalg_inv_ex", ["inverse", "info"])
 SolveExResult = namedtuple("linalg_solve_ex", ["result", "info"])
@@ -152,6 +153,10 @@ class CholeskyEx(_WithInfo):
     @staticmethod
     def forward(A):
         return _per_matrix(xp.linalg.cholesky, _potf2, A.shape, A)
+
+    @staticmethod
+    def jvp(inputs, out, dA):
+        return _cholesky_jvp(out[0], dA), None
 
     @staticmethod
     def backward(ctx, g, _):

@@ -501,3 +501,20 @@ def test_failed_decompositions_name_the_pivot_and_batch_element_as_torch(fn, bat
             except RuntimeError as e:
                 msgs.append(str(e))
     assert msgs[:2] == msgs[2:] and any(msgs)
+
+
+def test_cholesky_tangent_takes_the_input_tangent_as_given_as_torch():
+    """Forward AD of cholesky (and cholesky_ex) with a non-symmetric tangent equals torch's."""
+    import torch.autograd.forward_ad as tfw
+    import ember.autograd.forward_ad as efw
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 4, 4))
+    a, t = x @ x.transpose(0, 2, 1) + 4 * np.eye(4), rng.standard_normal((2, 4, 4))
+    res = []
+    for lib, fw in ((torch, tfw), (ember, efw)):
+        with fw.dual_level():
+            d = fw.make_dual(lib.tensor(a), lib.tensor(t))
+            res += [fw.unpack_dual(lib.linalg.cholesky(d)).tangent.numpy(),
+                    fw.unpack_dual(lib.linalg.cholesky_ex(d).L).tangent.numpy()]
+    for e, w in zip(res[2:], res[:2]):
+        np.testing.assert_allclose(e, w, rtol=1e-10, atol=1e-12)
