@@ -119,6 +119,9 @@ def _size(size, keyword=None) -> tuple:
             raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
         if s >= 1 << 63:
             raise TypeError(f"size {s} does not fit in int64: {list(size)}")
+    if len(size) > 64:  # NumPy's limit; torch holds more but refuses them in most ops with this error
+        raise RuntimeError(f"only tensors with up to 64 dims are supported (ember's arrays are NumPy's), got "
+                           f"{len(size)}")
     return tuple(int(s) for s in size)
 
 

@@ -136,6 +136,9 @@ def write_out(op: str, result, out, *inputs):
         return type(result)(*(write_out(op, r, o, *inputs) for r, o in zip(result, out)))
     if out._data.dtype != result._data.dtype:
         raise RuntimeError(f"{op}: Expected out tensor to have dtype {result.dtype}, but got {out.dtype} instead")
+    if not out._data.flags.writeable:  # an expanded out: several of its elements are one memory location
+        raise RuntimeError(f"{op}: unsupported operation: more than one element of the written-to tensor refers "
+                           "to a single memory location. Please clone() the tensor before performing the operation.")
     if any(isinstance(t, Tensor) and xp.shares_memory(out._data, t._data) for t in inputs):
         raise RuntimeError(f"{op}: unsupported operation: some elements of the input tensor and the written-to "
                            "tensor refer to a single memory location. Please clone() the tensor before performing "

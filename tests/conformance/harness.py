@@ -2,6 +2,7 @@
 callable on ember, and the comparison of results with torch's own tolerances."""
 from __future__ import annotations
 
+import inspect
 import types
 
 import numpy as np
@@ -14,6 +15,10 @@ class Unconvertible(Exception):
     """A torch argument ember has no counterpart for (a complex32 tensor, a sparse layout, ...)."""
 
 
+class TooManyDims(Unconvertible):
+    """A tensor of more than 64 dimensions: NumPy, so ember, cannot hold one (ember's factories refuse it)."""
+
+
 _MEMORY_FORMATS = {torch.contiguous_format: "contiguous_format", torch.preserve_format: "preserve_format",
                    torch.channels_last: "channels_last", torch.channels_last_3d: "channels_last_3d"}
 
@@ -22,11 +27,16 @@ def to_ember(x, memo: dict | None = None):
     """The same value for ember: tensors copied (keeping requires_grad), dtypes by name, containers recursively.
 
     One torch tensor passed twice (KLDivLoss's scalar sample gives the same tensor as input and target)
-    becomes one ember tensor, so gradients through both uses add up as in torch."""
+    becomes one ember tensor, so gradients through both uses add up as in torch. Tensors that share
+    memory in torch (an ``out=`` that is a view of the input) or that start inside their storage (a
+    view at an offset, which ``as_strided`` reads around) become views of one ember copy of that storage,
+    so what an op sees of memory is what it sees in torch."""
     memo = {} if memo is None else memo
+    if "shared" not in memo:
+        memo["shared"] = _shared_storages(x)
     if isinstance(x, torch.Tensor):
         if id(x) not in memo:
-            memo[id(x)] = (x, _tensor(x))  # x kept alive so its id is not reused
+            memo[id(x)] = (x, _tensor(x, memo))  # x kept alive so its id is not reused
         return memo[id(x)][1]
     if isinstance(x, tuple) and hasattr(x, "_fields"):
         return type(x)(*(to_ember(v, memo) for v in x))
@@ -37,20 +47,53 @@ def to_ember(x, memo: dict | None = None):
     return _value(x)
 
 
-def _tensor(x: torch.Tensor):
+def _storage_key(t: torch.Tensor):
+    if t.layout != torch.strided or t.device.type != "cpu" or not t.numel():
+        return None
+    return t.untyped_storage().data_ptr(), t.dtype
+
+
+def _shared_storages(x) -> set:
+    """The storages that more than one distinct tensor of ``x`` lives in, or that one tensor views in part."""
+    seen: dict = {}
+    for t in tensors(x):
+        k = isinstance(t, torch.Tensor) and _storage_key(t)
+        if k:
+            seen.setdefault(k, {})[id(t)] = t
+    return {k for k, ts in seen.items() if len(ts) > 1 or any(_partial(t) for t in ts.values())}
+
+
+def _partial(t: torch.Tensor) -> bool:
+    """A view of part of its storage, or of one element many times (``expand``)."""
+    return t.storage_offset() != 0 or t.untyped_storage().nbytes() != t.numel() * t.element_size()
+
+
+def _tensor(x: torch.Tensor, memo: dict | None = None):
     """A copy of one torch tensor, keeping requires_grad."""
     if x.layout in (torch.sparse_coo, torch.sparse_csr):
         return _sparse(x)
     if x.layout != torch.strided:
         raise Unconvertible(f"{x.layout} tensor")
+    if x.device.type == "meta":
+        raise Unconvertible("meta tensor (ember has only the cpu device)")
+    if x.dim() > 64:
+        raise TooManyDims(f"a {x.dim()}-dim tensor")
     if x.dtype is torch.complex32 or x.dtype.itemsize < 1:
         raise Unconvertible(f"{x.dtype} tensor")
     if not hasattr(ember, str(x.dtype).split(".")[1]):
         raise Unconvertible(f"{x.dtype} tensor")
-    x_ = x.detach().resolve_conj().resolve_neg()
-    # bfloat16 has no NumPy type in torch; ember's is ml_dtypes', with the same bits
-    arr = x_.view(torch.int16).numpy().view(ember.bfloat16.np) if x.dtype is torch.bfloat16 else x_.numpy()
-    t = ember.tensor(arr.copy())
+    key = memo is not None and _storage_key(x)
+    if key and key in memo["shared"]:
+        if key not in memo:
+            whole = torch.as_strided(x.detach(), (x.untyped_storage().nbytes() // x.element_size(),), (1,), 0)
+            memo[key] = (whole, _tensor(whole))
+        with ember.no_grad():
+            t = ember.as_strided(memo[key][1], tuple(x.shape), x.stride(), x.storage_offset())
+    else:
+        x_ = x.detach().resolve_conj().resolve_neg()
+        # bfloat16 has no NumPy type in torch; ember's is ml_dtypes', with the same bits
+        arr = x_.view(torch.int16).numpy().view(ember.bfloat16.np) if x.dtype is torch.bfloat16 else x_.numpy()
+        t = ember.tensor(arr.copy())
     return t.requires_grad_(x.requires_grad) if x.requires_grad else t
 
 
@@ -106,7 +149,15 @@ def _module(m: torch.nn.Module):
         return getattr(ember.nn, type(m).__name__)(
             attn.embed_dim, attn.num_heads, lin.out_features, m.dropout.p, to_ember(m.activation), m.norm1.eps,
             attn.batch_first, m.norm_first, bias=lin.bias is not None, dtype=to_ember(lin.weight.dtype))
+    mine = getattr(ember.nn, type(m).__name__, None)
+    if mine is not None and not list(m.parameters()) and not list(m.buffers()):  # PairwiseDistance(), ReLU()...
+        names = list(inspect.signature(type(m).__init__).parameters)[1:]
+        kwargs = {n: to_ember(getattr(m, _STORED_AS.get(n, n))) for n in names if hasattr(m, _STORED_AS.get(n, n))}
+        return mine(**kwargs).train(m.training)
     raise Unconvertible(f"a torch module ({type(m).__name__}) as an argument")
+
+
+_STORED_AS = {"p": "norm"}  # constructor arguments a torch module keeps under another attribute name
 
 
 def to_torch(x):

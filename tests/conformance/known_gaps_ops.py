@@ -8,26 +8,9 @@ GAPS: dict = {'addbmm': {'forward': 'float32 rounding: torch accumulates the bat
  'sparse.sampled_addmm': {'backward': 'the gradient of the sparse CSR input: torch returns beta * grad as a dense '
                                       "(strided) tensor, off-pattern entries included; ember keeps the input's "
                                       "sparsity pattern (its values' gradient)"},
- 'gradient': {'errors': "torch's error inputs are meta tensors, which the harness cannot copy (TypeError in "
-                        'to_ember); ember raises the same RuntimeErrors on ordinary tensors'},
- 'kthvalue': {'errors': 'error input 0: out= is a view of the input in torch; the harness copies the two apart, so '
-                        'ember cannot see the overlap it refuses',
-              'int': "index among equal values: torch's unstable CPU sort picks an implementation-defined one "
-                     "(ember's order is stable)"},
- 'masked_select': {'errors': 'error input 0: out= is a view of the input in torch; the harness copies the two apart, '
-                             'so ember cannot see the overlap it refuses'},
  'matrix_exp': {'forward': 'AssertionError: torch.float32 sample 1: Tensor-likes are not close! (ember computes in '
                            "float64 and rounds; torch's float32 squarings are up to 2e-3 relative off the float64 "
                            'result on these norm-9 samples)'},
- 'aminmax': {'errors': 'error inputs 1-2 are 65-dim tensors, which NumPy (at most 64 dims) cannot hold, so the '
-                       'harness cannot copy them; the other error inputs pass'},
- 'as_strided:partial_views': {'backward': 'the harness copies the sample (a view at storage offset 5 of a 20-element '
-                                          'base) into a fresh tensor, so the storage offsets it asks for read other '
-                                          'memory than in torch',
-                              'forward': 'the harness copies the sample (a view of a larger base) into a fresh '
-                                         'tensor: storage_offset=0/10 read other memory than in torch',
-                              'int': 'the harness copies the sample (a view of a larger base) into a fresh tensor: '
-                                     'storage_offset=0/10 read other memory than in torch'},
  'as_strided_scatter': {'backward': "torch's own input gradient is wrong (op_db marks test_fn_grad expectedFailure; "
                                     'gradcheck fails on torch): ember gives the correct one'},
  'nn.functional.fractional_max_pool3d': {'backward': "window steps drawn from torch's generator (wrapper_set_seed, "
@@ -48,33 +31,7 @@ GAPS: dict = {'addbmm': {'forward': 'float32 rounding: torch accumulates the bat
                                                            'generator (wrapper_set_seed)'},
  'torch.ops.aten._flash_attention_forward': {'missing': 'private aten:: operator, not public API'},
  'torch.ops.aten._efficient_attention_forward': {'missing': 'private aten:: operator, not public API'},
- 'nn.functional.triplet_margin_with_distance_loss': {'backward': "TypeError: pairwise_distance(): argument 'x1' "
-                                                                 '(position 1) must be Tensor, not Tensor',
-                                                     'forward': "TypeError: pairwise_distance(): argument 'x1' "
-                                                                '(position 1) must be Tensor, not Tensor',
-                                                     'fwad': 'unsupported argument: a torch module '
-                                                             '(PairwiseDistance) as an argument',
-                                                     'gradgrad': "TypeError: pairwise_distance(): argument 'x1' "
-                                                                 '(position 1) must be Tensor, not Tensor',
-                                                     'int': "TypeError: pairwise_distance(): argument 'x1' (position "
-                                                            '1) must be Tensor, not Tensor'},
- 'topk': {'int': "indices among equal values: torch's CPU topk (partial sort) picks an implementation-defined one; "
-                 "ember's order is stable (values agree)"},
  'triangular_solve': {'fwad': 'AssertionError: sample 0 tangent[0]: Tensor-likes are not close!'},
- 'svd_lowrank': {'forward': 'AssertionError: torch.float32 sample 0[0]: Tensor-likes are not close! (U and V are '
-                            'compared raw: their signs follow the random sketch, which torch draws from its own '
-                            'generator seeded by wrapper_set_seed; U V^T and S, which the gradient checks use, '
-                            'agree)'},
- 'pca_lowrank': {'forward': 'AssertionError: torch.float32 sample 0[0]: Tensor-likes are not close! (as svd_lowrank: '
-                            "signs of U and V follow torch's seeded sketch)"},
- 'gather': {'errors': 'error input 5: out= is a view of the input in torch; the harness copies the two apart, so '
-                      'ember cannot see the overlap it refuses'},
- 'index_select': {'errors': 'error input 0: out= is a view of the input in torch; the harness copies the two apart, '
-                            'so ember cannot see the overlap it refuses'},
- 'sort': {'int': "indices among equal values: torch's stable=False CPU sort (std::sort) orders ties in an "
-                 "implementation-defined way; ember's is stable (values agree)"},
- 'take': {'errors': 'error input 0: out= is a view of the input in torch; the harness copies the two apart, so ember '
-                    'cannot see the overlap it refuses'},
  'chalf': {'backward': "AttributeError: 'Tensor' object has no attribute 'chalf'",
            'forward': "AttributeError: 'Tensor' object has no attribute 'chalf'",
            'gradgrad': "AttributeError: 'Tensor' object has no attribute 'chalf'",
@@ -97,33 +54,13 @@ GAPS: dict = {'addbmm': {'forward': 'float32 rounding: torch accumulates the bat
                                                         'close!',
                                                 'gradgrad': "samples with dropout_p=0.5 draw their mask from torch's "
                                                             'generator (wrapper_set_seed)'},
- 'nn.functional.grid_sample': {'gradgrad': 'NotImplementedError: grid_sample: double backward (the gradient of '
-                                           "grid_sample's gradient) is not supported",
-                               'reference': "NotImplementedError: grid_sample: mode 'bicubic' is not supported"},
- 'grid_sampler_2d': {'gradgrad': "NotImplementedError: grid_sample: double backward (the gradient of grid_sample's "
-                                 'gradient) is not supported'},
- 'grid_sampler_3d': {'missing': 'no ember counterpart of grid_sampler_3d'},
- 'amax': {'errors': 'error inputs 1-2 are 65-dim tensors, which NumPy (at most 64 dims) cannot hold, so the harness '
-                    'cannot copy them; the other error inputs pass'},
- 'amin': {'errors': 'error inputs 1-2 are 65-dim tensors, which NumPy (at most 64 dims) cannot hold, so the harness '
-                    'cannot copy them; the other error inputs pass'},
  'hash_tensor': {'missing': 'no ember counterpart of hash_tensor'},
- 'nn.functional.cosine_embedding_loss': {'int': 'AssertionError: torch.uint8 sample 0: Tensor-likes are not close!'},
- 'argsort': {'int': "indices among equal values: torch's stable=False CPU sort (std::sort) orders ties in an "
-                    "implementation-defined way; ember's is stable"},
  'fft.hfft': {'fwad': 'AssertionError: output 0 has no tangent (forward AD does not carry complex tangents yet)'},
  'fft.hfft2': {'fwad': 'AssertionError: output 0 has no tangent (forward AD does not carry complex tangents yet)'},
  'fft.hfftn': {'fwad': 'AssertionError: output 0 has no tangent (forward AD does not carry complex tangents yet)'},
  'fft.irfft': {'fwad': 'AssertionError: output 0 has no tangent (forward AD does not carry complex tangents yet)'},
  'fft.irfft2': {'fwad': 'AssertionError: output 0 has no tangent (forward AD does not carry complex tangents yet)'},
  'fft.irfftn': {'fwad': 'AssertionError: output 0 has no tangent (forward AD does not carry complex tangents yet)'},
- 'linalg.eig': {'forward': 'AssertionError: torch.float32 sample 0[1]: Tensor-likes are not close! (eigenvectors are '
-                           "unique up to a unit factor: NumPy's geev and torch's pick -1 apart in float32)",
-                'fwad': 'AssertionError: output 1 has no tangent (forward AD does not carry complex tangents yet)'},
- 'linalg.eigh': {'forward': 'AssertionError: torch.float32 sample 0[1]: Tensor-likes are not close! (eigenvalues '
-                            "agree; each eigenvector's sign is whatever the LAPACK build picks, MKL's for torch, "
-                            "OpenBLAS's for NumPy, with no convention to normalise to)",
-                 'fwad': 'AssertionError: sample 0 tangent[1]: Tensor-likes are not close!'},
  'linalg.pinv:hermitian': {'forward': "AssertionError: torch.float32 sample 0: Tensor-likes are not close! (torch's "
                                       "float32 result is 4e-5 off the float64 one on this sample, ember's 9e-7)"},
  'linalg.tensorsolve': {'forward': "AssertionError: torch.float32 sample 2: Tensor-likes are not close! (torch's "
