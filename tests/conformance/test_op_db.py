@@ -15,13 +15,14 @@ import json
 import os
 import time
 import types
+import unittest
 
 import pytest
 import torch
 from torch.testing._internal.common_methods_invocations import op_db
 
 import ember
-from .harness import TooManyDims, Unconvertible, assert_same, on_ember, short, tensors, to_ember, to_torch
+from .harness import TooManyDims, Unconvertible, assert_same, on_ember, plain, short, tensors, to_ember, to_torch
 from .known_gaps_ops import GAPS
 
 # samples per entry (torch's generators give 10-50): enough to reach every code path the first
@@ -103,7 +104,67 @@ def _forward(op, efn, sample, what, random, canon=None):
         actual = _shape_only(actual)
     if canon is not None:
         expected, actual = canon(sample, expected), canon(sample, actual)
-    assert_same(actual, expected, what)
+    try:
+        assert_same(actual, expected, what)
+    except AssertionError:
+        if not (_as_accurate(op, sample, actual, expected) or _arbitrated(op, sample, actual, expected)):
+            raise
+
+
+def _as_accurate(op, sample, actual, expected) -> bool:
+    """A float32 result that differs from torch's may still be right: it passes when it is no farther
+    from the float64 answer (torch's, on the same inputs in float64) than torch's own float32 result
+    is, give or take float32's tolerance (torch's and ember's BLAS/LAPACK round differently)."""
+    exp, act = tensors(plain(expected)), tensors(actual)
+    if not exp or len(exp) != len(act) or any(e.dtype not in (torch.float32, torch.complex64) for e in exp):
+        return False
+    if any(a.shape != e.shape or a.dtype != e.dtype for a, e in zip(act, exp)):
+        return False
+    up = _map(lambda t: t.detach().to(torch.complex128 if t.is_complex() else torch.float64)
+              if t.is_floating_point() or t.is_complex() else t, (sample.input, sample.args, sample.kwargs))
+    try:
+        truth = tensors(plain(op(up[0], *up[1], **up[2])))
+    except Exception:  # noqa: BLE001  (no float64 answer: no arbitration)
+        return False
+    if len(truth) != len(exp):
+        return False
+    for a, e, t in zip(act, exp, truth):
+        if t.shape != e.shape:
+            return False
+        slack = float((e.to(t.dtype) - t).abs().nan_to_num(0).max()) if t.numel() else 0.0
+        try:
+            torch.testing.assert_close(a.to(t.dtype), t, rtol=1.3e-6, atol=1e-5 + slack, equal_nan=True)
+        except AssertionError:
+            return False
+    return True
+
+
+def _mp(f):
+    import mpmath
+    return lambda x: float(f(mpmath, mpmath.mpf(x)))
+
+
+# torch's float64 values are known inaccurate in places (see known_gaps' history); mpmath decides there
+ORACLE = {"special.airy_ai": _mp(lambda m, x: m.airyai(x)), "special.bessel_j0": _mp(lambda m, x: m.besselj(0, x)),
+          "special.bessel_y1": _mp(lambda m, x: m.bessely(1, x)), "special.bessel_j1": _mp(lambda m, x: m.besselj(1, x)),
+          "special.bessel_y0": _mp(lambda m, x: m.bessely(0, x))}
+
+
+def _arbitrated(op, sample, actual, expected) -> bool:
+    """Where ember and torch disagree on a float64 special function, both are held to mpmath's value at
+    those inputs: ember must agree with it (to 1e-12 relative), and torch must not (else ember is wrong)."""
+    f = ORACLE.get(getattr(op, "name", None))
+    if f is None or not isinstance(expected, torch.Tensor) or expected.dtype != torch.float64:
+        return False
+    if not isinstance(actual, torch.Tensor) or actual.shape != expected.shape:
+        return False
+    x = sample.input.detach().expand(expected.shape)
+    off = ~torch.isclose(actual, expected, rtol=1e-7, atol=1e-7, equal_nan=True)
+    for xi, a, e in zip(x[off].tolist(), actual[off].tolist(), expected[off].tolist()):
+        truth = f(xi)
+        if abs(a - truth) > 1e-12 * max(1.0, abs(truth)) or abs(e - truth) <= 1e-7 * max(1.0, abs(truth)):
+            return False
+    return True
 
 
 def _ties(values: bool, distinct: bool, sig: tuple):
@@ -184,7 +245,8 @@ def _grads(op, efn, sample, gradgrad: bool, gen: torch.Generator):
     tg = torch.autograd.grad([touts[i] for i in pick], tins, cots, allow_unused=True, create_graph=gradgrad)
     eg = ember.autograd.grad([eouts[i] for i in pick], eins, to_ember(cots), allow_unused=True,
                              create_graph=gradgrad)
-    first = ([_zero_none(g, t) for g, t in zip(tg, tins)], [_zero_none(to_torch(g), t) for g, t in zip(eg, tins)])
+    first = ([_zero_none(g, t) for g, t in zip(tg, tins)], [_zero_none(to_torch(g), t) for g, t in zip(eg, tins)],
+             pick, cots)
     if not gradgrad:
         return first, None
     tpick = [i for i, g in enumerate(tg) if g is not None and g.requires_grad]
@@ -205,6 +267,29 @@ def _grads(op, efn, sample, gradgrad: bool, gen: torch.Generator):
            if epick else [None] * len(eins))
     second = ([_zero_none(g, t) for g, t in zip(tgg, tins)], [_zero_none(to_torch(g), t) for g, t in zip(egg, tins)])
     return first, second
+
+
+def _torch_wrong(op, cls: str, test: str) -> bool:
+    """torch's database marks its own result of this check as an expected failure (a known torch bug)."""
+    return any(getattr(d, "cls_name", None) == cls and d.test_name == test and unittest.expectedFailure in d.decorators
+               and d.device_type in (None, "cpu") for d in op.decorators)
+
+
+def _directional(op, sample, grads, pick, cots, eps: float = 1e-6) -> None:
+    """Where torch's own gradient is wrong, ember's is checked against central differences of torch's
+    forward instead: along random directions d, <grad, d> = <cotangent, (f(x + eps d) - f(x - eps d)) / 2 eps>."""
+    gen = torch.Generator().manual_seed(1)
+    structure = (sample.input, sample.args, sample.kwargs)
+    tins = [t for t in tensors(structure) if t.requires_grad]
+    for _ in range(3):
+        d = {id(t): torch.randn(t.shape, dtype=t.dtype, generator=gen) for t in tins}
+        at = [_map(lambda t, k=k: t.detach() + k * eps * d[id(t)] if id(t) in d else t, structure) for k in (1, -1)]
+        with torch.no_grad():
+            outs = [tensors(sample.output_process_fn_grad(op(a[0], *a[1], **a[2]))) for a in at]
+        rhs = sum(float((c * (outs[0][i] - outs[1][i])).sum()) for i, c in zip(pick, cots)) / (2 * eps)
+        lhs = sum(float((g * d[id(t)]).sum()) for g, t in zip(grads, tins))
+        assert abs(lhs - rhs) <= 1e-5 * (1 + abs(rhs)), \
+            f"gradient along a random direction {lhs:.10g}; central differences of torch's forward {rhs:.10g}"
 
 
 def _tangents(op, efn, sample, gen: torch.Generator):
@@ -297,6 +382,8 @@ def check_entry(op) -> dict:
             if gradgrad:
                 if second is not None:
                     assert_same(second[1], second[0], f"sample {i} second derivative")
+            elif _torch_wrong(op, "TestBwdGradients", "test_fn_grad"):
+                _directional(op, s, *first[1:])
             else:
                 assert_same(first[1], first[0], f"sample {i} gradient")
 
