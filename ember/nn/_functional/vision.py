@@ -1,9 +1,8 @@
-"""Resampling: interpolate (every mode, antialias too), pixel (un)shuffle, affine_grid and grid_sample.
+"""Resampling: interpolate (every mode, antialias too), pixel (un)shuffle and affine_grid (grid_sample is in
+grid_sample.py).
 
 Each interpolation mode is a separable linear map: one small (out, in) matrix per spatial dim,
 applied by matrix products (the Resample op, whose gradient is the transposed map).
-grid_sample reads each output pixel from a few input pixels (taps) at data-dependent places, so
-it gathers them with fancy indexing and scatters its input gradient back with one bincount.
 """
 from __future__ import annotations
 
@@ -19,6 +18,7 @@ from ...autograd.function import Op
 from ..._ops.common import register
 from ..._ops.linalg import _short
 from .pooling import _adaptive_matrix
+from .grid_sample import grid_sample  # noqa: F401  published here with affine_grid, as torch's
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle", "pixel_unshuffle",
            "channel_shuffle", "native_channel_shuffle", "affine_grid", "grid_sample"]
@@ -316,177 +316,3 @@ def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tenso
     base = Tensor._make(xp.ascontiguousarray(base.astype(theta._data.dtype)))
     grid = base @ theta.transpose(1, 2)
     return grid.reshape((n, *spatial, len(spatial)))
-
-
-_MODES = ("bilinear", "nearest", "bicubic")
-_PADDINGS = ("zeros", "border", "reflection")
-
-
-def _clip(c, size: int):
-    """Clamp to [0, size - 1]; the gradient is 0 on and past the borders (torch treats the border as outside)."""
-    return xp.clip(c, 0, size - 1), ((c > 0) & (c < size - 1)).astype(c.dtype)
-
-
-def _reflect(c, twice_low: int, twice_high: int):
-    """Fold ``c`` into [twice_low/2, twice_high/2] by mirroring at its ends; also d(result)/dc (+-1)."""
-    if twice_low == twice_high:
-        return xp.zeros_like(c), xp.zeros_like(c)
-    low, span = twice_low / 2, (twice_high - twice_low) / 2
-    d = c - low
-    a = xp.abs(d)
-    with xp.errstate(invalid="ignore"):  # an infinite coordinate folds to NaN, which _taps then discards
-        extra = xp.fmod(a, span)
-        even = xp.floor(a / span) % 2 == 0
-    sign = xp.where(d < 0, -1.0, 1.0).astype(c.dtype)
-    return xp.where(even, extra + low, span - extra + low).astype(c.dtype), xp.where(even, sign, -sign)
-
-
-def _source(coord, size: int, padding: str, align_corners: bool):
-    """Pixel coordinates of normalized ``coord`` along a dim of ``size`` after padding, and d(pixel)/d(coord)."""
-    scale = (size - 1) / 2 if align_corners else size / 2
-    c = (coord + 1) * scale if align_corners else (coord + 1) * scale - 0.5
-    mult = xp.full_like(c, scale)
-    if padding == "border":
-        c, m = _clip(c, size)
-        mult *= m
-    elif padding == "reflection":
-        c, m = _reflect(c, 0, 2 * (size - 1)) if align_corners else _reflect(c, -1, 2 * size - 1)
-        mult *= m
-        c, m = _clip(c, size)
-        mult *= m
-    return c, mult
-
-
-def _taps(ix, iy, h: int, w: int, mode: str):
-    """The input pixels each output reads: [(flat index, weight, d weight/d ix, d weight/d iy)], (N, P) each.
-
-    Taps outside the input get weight 0 (zeros padding; the other paddings never leave it).
-    """
-    # clamped before the integer cast so that huge or infinite coordinates stay well defined
-    ix = xp.nan_to_num(xp.clip(ix, -2, w + 1), nan=-2.0)
-    iy = xp.nan_to_num(xp.clip(iy, -2, h + 1), nan=-2.0)
-    if mode == "nearest":
-        x0, y0 = xp.rint(ix), xp.rint(iy)  # round half to even, as torch's nearbyint
-        xs, ys = [(x0, 1.0, 0.0)], [(y0, 1.0, 0.0)]
-    else:
-        x0, y0 = xp.floor(ix), xp.floor(iy)
-        dx, dy = ix - x0, iy - y0
-        xs = [(x0, 1 - dx, -1.0), (x0 + 1, dx, 1.0)]
-        ys = [(y0, 1 - dy, -1.0), (y0 + 1, dy, 1.0)]
-    taps = []
-    for yk, wy, dwy in ys:
-        for xk, wx, dwx in xs:
-            inside = (xk >= 0) & (xk <= w - 1) & (yk >= 0) & (yk <= h - 1)
-            idx = xp.clip(yk, 0, h - 1).astype(xp.int64) * w + xp.clip(xk, 0, w - 1).astype(xp.int64)
-            taps.append((idx, xp.where(inside, wx * wy, 0), xp.where(inside, dwx * wy, 0),
-                         xp.where(inside, wx * dwy, 0)))
-    return taps
-
-
-def _prepare(x, grid, padding: str, align_corners: bool):
-    n, c, h, w = x.shape
-    g = grid.reshape(n, grid.shape[1] * grid.shape[2], 2)
-    ix, mx = _source(g[..., 0], w, padding, align_corners)
-    iy, my = _source(g[..., 1], h, padding, align_corners)
-    return x.reshape(n, c, h * w), ix, iy, mx, my
-
-
-class GridSample(Op):
-    """Sample (N, C, H, W) at the (N, H_out, W_out, 2) normalized positions of ``grid``."""
-
-    @staticmethod
-    def forward(x, grid, mode, padding, align_corners):
-        n, c = x.shape[:2]
-        flat, ix, iy, _, _ = _prepare(x, grid, padding, align_corners)
-        out = xp.zeros((n, c, ix.shape[1]), dtype=x.dtype)
-        for idx, wt, _, _ in _taps(ix, iy, x.shape[2], x.shape[3], mode):
-            out += wt[:, None, :].astype(x.dtype) * xp.take_along_axis(flat, idx[:, None, :], axis=2)
-        return out.reshape(n, c, *grid.shape[1:3])
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        x, grid, ctx.mode, ctx.padding, ctx.align_corners = inputs
-        ctx.save_for_backward(x, grid)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, grid = ctx.saved_tensors
-        need_x, need_grid = ctx.needs_input_grad[:2]
-        gx, ggrid = GridSampleBackward.apply(g, x, grid, ctx.mode, ctx.padding, ctx.align_corners, need_x, need_grid)
-        return (gx if need_x else None), (ggrid if need_grid else None), None, None, None
-
-
-class GridSampleBackward(Op):
-    """The gradients of grid_sample wrt its input (a scatter of ``g``) and its grid."""
-
-    @staticmethod
-    def forward(g, x, grid, mode, padding, align_corners, need_x, need_grid):
-        n, c, h, w = x.shape
-        flat, ix, iy, mx, my = _prepare(x, grid, padding, align_corners)
-        g = g.reshape(n, c, ix.shape[1])
-        taps = _taps(ix, iy, h, w, mode)
-        gx = xp.zeros(x.shape, dtype=x.dtype)
-        if need_x and g.size:
-            # one bincount over all taps of all (batch, channel) planes: offset each plane by its start
-            base = (xp.arange(n * c, dtype=xp.int64) * (h * w)).reshape(n, c, 1)
-            index = xp.concatenate([(base + idx[:, None, :]).ravel() for idx, _, _, _ in taps])
-            weight = xp.concatenate([(g * wt[:, None, :]).ravel() for _, wt, _, _ in taps])
-            gx = xp.bincount(index, weight, minlength=n * c * h * w).astype(x.dtype).reshape(x.shape)
-        ggrid = xp.zeros(grid.shape, dtype=grid.dtype)
-        if need_grid and mode != "nearest" and g.size:
-            gix, giy = xp.zeros_like(ix), xp.zeros_like(iy)
-            for idx, _, dwx, dwy in taps:
-                s = (xp.take_along_axis(flat, idx[:, None, :], axis=2) * g).sum(axis=1)
-                gix += s * dwx
-                giy += s * dwy
-            ggrid = xp.stack([gix * mx, giy * my], axis=-1).astype(grid.dtype).reshape(grid.shape)
-        return gx, ggrid
-
-    @staticmethod
-    def backward(ctx, *grads):
-        raise NotImplementedError("grid_sample: double backward (the gradient of grid_sample's gradient) is not "
-                                  "supported")
-
-
-def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mode: str = "zeros",
-                align_corners: bool | None = None) -> Tensor:
-    """Sample ``input`` (N, C, H, W) at the normalized (x, y) positions of ``grid`` (N, H_out, W_out, 2)."""
-    if mode not in _MODES:
-        raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' or 'bicubic', "
-                         f"but got: '{mode}'")
-    if padding_mode not in _PADDINGS:
-        raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', 'border', or "
-                         f"'reflection', but got: '{padding_mode}'")
-    if input.dtype != grid.dtype:
-        raise RuntimeError(f"expected scalar type {_short(input)} but found {_short(grid)}")
-    shapes = f"input with sizes {list(input.shape)} and grid with sizes {list(grid.shape)}"
-    if input.ndim == 0 or grid.ndim == 0 or input.shape[0] != grid.shape[0]:
-        raise RuntimeError(f"grid_sampler(): expected grid and input to have same batch size, but got {shapes}")
-    if grid.shape[-1] != input.ndim - 2:
-        raise RuntimeError(f"grid_sampler(): expected grid to have size {input.ndim - 2} in last dimension, but got "
-                           f"grid with sizes {list(grid.shape)}")
-    for i in range(2, input.ndim):
-        if input.shape[i] <= 0:
-            raise RuntimeError(f"grid_sampler(): expected input to have non-empty spatial dimensions, but input has "
-                               f"sizes {list(input.shape)} with dimension {i} being empty")
-    if input.ndim == 5 and grid.ndim == 5:
-        raise NotImplementedError("grid_sample: 5-D (volumetric) input is not supported")
-    if input.ndim != 4 or grid.ndim != 4:
-        raise RuntimeError(f"grid_sampler(): expected 4D input and grid with same number of dimensions, but got "
-                           f"{shapes}")
-    if mode == "bicubic":
-        raise NotImplementedError("grid_sample: mode 'bicubic' is not supported")
-    if not input.dtype.is_floating_point:
-        raise NotImplementedError(f"\"grid_sampler_2d_cpu_kernel_impl\" not implemented for '{_short(input)}'")
-    return GridSample.apply(input, grid, mode, padding_mode, bool(align_corners))
-
-
-_SAMPLER_MODES, _SAMPLER_PADDINGS = ("bilinear", "nearest", "bicubic"), ("zeros", "border", "reflection")
-
-
-@register(method=False)
-def grid_sampler_2d(input: Tensor, grid: Tensor, interpolation_mode: int, padding_mode: int,
-                    align_corners: bool) -> Tensor:
-    """aten's grid_sample of (N, C, H, W), the modes given by number (bilinear 0, nearest 1, bicubic 2)."""
-    return grid_sample(input, grid, _SAMPLER_MODES[interpolation_mode], _SAMPLER_PADDINGS[padding_mode],
-                       align_corners)
