@@ -3,7 +3,7 @@
 Each output point reads a few input pixels (taps): one (nearest), two per dim (bilinear, trilinear) or
 four per dim (bicubic, 2-D only), weighted by a product of 1-D kernel weights of the point's fractional
 position t along each dim. The forward gathers the taps with fancy indexing. The backward is one formula
-(``_grads``) written with arithmetic operators and three helpers (where, gather, scatter) that exist for
+(``_grads``) written with arithmetic operators and four helpers (where, gather, scatter, stack) that exist for
 NumPy arrays and for ember Tensors: a plain backward runs it on arrays; under ``create_graph`` it runs on
 Tensors, with t a differentiable function of the grid, so it is recorded and can be differentiated again.
 """
@@ -137,8 +137,10 @@ class _Plan:
             self.ms.insert(0, m)
             axes.insert(0, list(enumerate(taps)))
             stride *= size
-        self.taps = [(sum(i for _, (i, _) in combo), functools.reduce(operator.and_, (ok for _, (_, ok) in combo)),
-                      tuple(j for j, _ in combo)) for combo in itertools.product(*axes)]
+        self.taps = []
+        for combo in itertools.product(*axes):  # a tap: one 1-D tap along each dim
+            which, index, inside = zip(*[(j, i, ok) for j, (i, ok) in combo])
+            self.taps.append((sum(index), functools.reduce(operator.and_, inside), which))
 
 
 def _product(factors):
