@@ -13,6 +13,7 @@ from collections import namedtuple
 from ._backend import xp
 from ._tensor import Tensor
 from .autograd.function import Op
+from .autograd.forward_ad import total
 from ._ops.common import register, norm_dims, sum_to
 from ._ops.compare import pure
 from ._ops.linalg import MT, Matmul, matmul, einsum, _short
@@ -443,6 +444,14 @@ class Eigh(Op):
         ctx.outs = output
 
     @staticmethod
+    def jvp(inputs, out, dA, _=None):
+        # torch's, with dA as given (neither symmetrised nor cut to the triangle read): dP = V^T dA V,
+        # dw = diag(dP), dV = V (dP o F) with F_ij = 1 / (w_j - w_i) off the diagonal
+        w, V = out
+        dP = Matmul.apply(Matmul.apply(_T(V), dA), V)
+        return _diag(dP), Matmul.apply(V, dP * _gap_inverse(w))
+
+    @staticmethod
     def backward(ctx, gw, gV):
         w, V = _outputs(ctx)
         inner = _diag_embed(gw) if gw is not None else None
@@ -806,13 +815,18 @@ def matrix_exp(A: Tensor) -> Tensor:
 
 
 # ----------------------------------------------------------------------------- triangular and Cholesky solves
+def _kept(A, upper: bool, unitriangular: bool):
+    """The mask of what a triangular solver reads of ``A`` (an array): its triangle, less the diagonal if
+    unitriangular."""
+    n = A.shape[-1]
+    keep = xp.triu(xp.ones((n, n), bool), 1 if unitriangular else 0)
+    return (keep if upper else keep.T).astype(A.dtype)
+
+
 def _triangle(A: Tensor, upper: bool, unitriangular: bool) -> Tensor:
     """The triangle of ``A`` a triangular solver reads (ones on the diagonal if unitriangular)."""
-    n = A._data.shape[-1]
-    keep = xp.triu(xp.ones((n, n), bool), 1 if unitriangular else 0)
-    keep = keep if upper else keep.T
-    tri = A * _const(keep.astype(A._data.dtype))
-    return tri + _const(xp.eye(n, dtype=A._data.dtype)) if unitriangular else tri
+    tri = A * _const(_kept(A._data, upper, unitriangular))
+    return tri + _const(xp.eye(A._data.shape[-1], dtype=A._data.dtype)) if unitriangular else tri
 
 
 def _matrix_rhs(op: str, A: Tensor, B: Tensor) -> None:
@@ -830,24 +844,63 @@ def solve_triangular(A: Tensor, B: Tensor, *, upper: bool, left: bool = True, un
     _matrix_rhs("linalg.solve_triangular", A, B)
     if not left:
         return _T(solve_triangular(_T(A), _T(B), upper=not upper, unitriangular=unitriangular))
-    n = A._data.shape[-1]
-    if B._data.shape[-2] != n:
-        raise RuntimeError(f"linalg.solve_triangular: Incompatible shapes of A and B for the equation AX = B "
-                           f"({n}x{n} and {B._data.shape[-2]}x{B._data.shape[-1]})")
+    _check_rows(A, B)
     # a solve of the masked triangle: its gradient through the mask lands on the triangle only, as torch's
     return Solve.apply(_triangle(A, upper, unitriangular), B)
 
 
+def _check_rows(A: Tensor, B: Tensor) -> None:
+    n = A._data.shape[-1]
+    if B._data.shape[-2] != n:
+        raise RuntimeError(f"linalg.solve_triangular: Incompatible shapes of A and B for the equation AX = B "
+                           f"({n}x{n} and {B._data.shape[-2]}x{B._data.shape[-1]})")
+
+
 TriangularSolveResult = namedtuple("triangular_solve", ["solution", "cloned_coefficient"])
+
+
+class TriangularSolve(Op):
+    """torch.triangular_solve's X with M X = b, M the triangle of A read (transposed if ``transpose``).
+
+    An op of its own for torch's tangent, which is not the transpose of its gradient: the gradient lands on
+    the triangle read, while the tangent M^-1 (db - dA X) takes dA whole and untransposed.
+    """
+
+    saves_output = True
+
+    @staticmethod
+    def forward(b, A, upper, transpose, unitriangular):
+        M = A * _kept(A, upper, unitriangular) + (xp.eye(A.shape[-1], dtype=A.dtype) if unitriangular else 0)
+        return Solve.forward(xp.swapaxes(M, -1, -2) if transpose else M, b)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        b, A, *ctx.flags = inputs
+        ctx.shapes = (A._data.shape, b._data.shape)
+        ctx.save_for_backward(A)
+
+    @staticmethod
+    def backward(ctx, g):
+        A, = ctx.saved_tensors
+        upper, transpose, unitriangular = ctx.flags
+        M = _triangle(A, upper, unitriangular)
+        gM, gb = _solve_grad(_T(M) if transpose else M, ctx.output, g, ctx.shapes)
+        return gb, (_T(gM) if transpose else gM) * _const(_kept(A._data, upper, unitriangular))
+
+    @staticmethod
+    def jvp(inputs, X, db, dA, *_):
+        rhs = total(db, None if dA is None else -Matmul.apply(dA, X))
+        return TriangularSolve.apply(rhs, *inputs[1:])
 
 
 @register("triangular_solve")
 def triangular_solve(b: Tensor, A: Tensor, upper: bool = True, transpose: bool = False,
                      unitriangular: bool = False) -> TriangularSolveResult:
     """torch.triangular_solve: (X with ``A X = b`` or ``A^T X = b``, a copy of A)."""
-    M = _T(A) if transpose else A
-    X = solve_triangular(M, b, upper=upper != transpose, unitriangular=unitriangular)
-    return TriangularSolveResult(X, A.clone())
+    _square(A, "linalg.solve_triangular")
+    _matrix_rhs("linalg.solve_triangular", A, b)
+    _check_rows(A, b)
+    return TriangularSolveResult(TriangularSolve.apply(b, A, upper, transpose, unitriangular), A.clone())
 
 
 def _cholesky_solve_array(B, L, upper: bool):

@@ -43,6 +43,17 @@ class Eig(Op):
         ctx.outs, ctx.real_input = output, not inputs[0].is_complex()
 
     @staticmethod
+    def jvp(inputs, out, dA):
+        # torch's: dP = V^-1 dA V, dL = diag(dP), and dV = dX - V Re(diag(V^H dX)) with dX = V (dP / E) off the
+        # diagonal, E_ij = L_j - L_i: the eigenvectors turn, and keep their unit length to first order
+        L, V = out
+        eye = Tensor._make(xp.eye(L._data.shape[-1], dtype=L._data.real.dtype))
+        dP = Matmul.apply(_Inv.apply(V), Matmul.apply(dA if dA.is_complex() else dA.to(V.dtype), V))
+        dX = Matmul.apply(V, dP * (1 - eye) / (L.unsqueeze(-2) - L.unsqueeze(-1) + eye))
+        dV = dX - V * real((Matmul.apply(_mH(V), dX) * eye).sum(-1)).unsqueeze(-2)
+        return (dP * eye).sum(-1), dV
+
+    @staticmethod
     def backward(ctx, gL, gV):
         # torch's formula: with E_ij = conj(L_j - L_i), gA = V^-H (diag(gL) + P(V^H gV) / E) V^H, where P keeps
         # what of V^H gV a change of each eigenvector's length (not fixed by the eigenproblem) cannot absorb

@@ -19,7 +19,7 @@ from . import _erf
 from .compare import pure
 from .common import (FUNCTIONS, _type_name, binary_operands, inplace_method, is_scalar, need_tensor, register,
                      sum_to, write_out)
-from .complex import cj, sgn
+from .complex import cj, real, sgn
 
 
 def arr(x):
@@ -355,7 +355,10 @@ def unary(name: str, fwd, bwd, *, saves: str = "input", keeps_int: bool = False,
 
         @staticmethod
         def jvp(inputs, out, t):  # elementwise: the derivative times the tangent, as in backward
-            return bwd(inputs[0], out, t)
+            if holomorphic or not t.is_complex():
+                return bwd(inputs[0], out, t)
+            # a real function of z (abs): bwd gives g * grad, its tangent is Re(conj(grad) t) = Re(bwd(conj t))
+            return real(bwd(inputs[0], out, cj(t)))
 
     Unary.__name__ = Unary.__qualname__ = name[0].upper() + name[1:]
     Unary._Node.__name__ = Unary.__name__ + "Backward0"

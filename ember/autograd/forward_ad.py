@@ -67,9 +67,9 @@ def make_dual(tensor, tangent, *, level: int | None = None):
     if _level is None:
         raise RuntimeError("Trying to create a dual Tensor for forward AD but no level exists, make sure to "
                            "enter_dual_level() first.")
-    if not tensor.is_floating_point():
+    if not _differentiable(tensor):
         raise ValueError(f"Expected primal to be floating point or complex, but got: {tensor.dtype}")
-    if not tangent.is_floating_point():
+    if not _differentiable(tangent):
         raise ValueError(f"Expected tangent to be floating point or complex, but got: {tangent.dtype}")
     if tuple(tangent.shape) != tuple(tensor.shape):
         raise RuntimeError("Trying to set a forward gradient that has a different size than that of the original "
@@ -133,9 +133,15 @@ def set_tangent(t, tangent) -> None:
         _set(t, tangent)
 
 
+def _differentiable(t) -> bool:
+    return t.is_floating_point() or t.is_complex()
+
+
 def _set(t, tangent, like=None) -> None:
     """Give ``t`` (a tensor, or the node whose backward reads its output ``like``) a tangent."""
     like = t if like is None else like
+    if tangent.is_complex() and not like.is_complex():
+        tangent = tangent.real  # a real output moves along the real part of a complex linear map's result
     if tangent.dtype is not like.dtype:
         tangent = tangent.to(like.dtype)
     if tuple(tangent.shape) != tuple(like.shape):
@@ -165,7 +171,7 @@ def _apply(cls, args, kwargs):
     if not isinstance(touts, tuple):
         touts = (touts,)
     for o, t in zip(outs, touts):
-        if t is not None and isinstance(o, function.Tensor) and o.is_floating_point():
+        if t is not None and isinstance(o, function.Tensor) and _differentiable(o):
             if user and any(o is a for a in args):
                 continue  # an input returned as is keeps its own tangent
             _set(o, t)
@@ -211,7 +217,7 @@ def _transpose_jvp(cls, args, tangents):
         us = [_zeros_like(o, i in diff) if isinstance(o, function.Tensor) else None for i, o in enumerate(outs)]
         vjps = outs[diff[0]].grad_fn.apply(*us)
         vjps = vjps if isinstance(vjps, tuple) else (vjps,)
-        inner = total(*[(g * t).sum() for g, t in zip(vjps, tangents) if g is not None and t is not None])
+        inner = total(*[_inner(g, t) for g, t in zip(vjps, tangents) if g is not None and t is not None])
         if inner is None or not inner.requires_grad:  # a backward that is constant zero (rounding)
             return tuple(None if not isinstance(o, function.Tensor) else _zeros_like(o, False) for o in outs) \
                 if isinstance(out, tuple) else _zeros_like(out, False)
@@ -222,6 +228,14 @@ def _transpose_jvp(cls, args, tangents):
             jt = _zeros_like(outs[i], False)
         result[i] = jt if keep else jt.detach()
     return tuple(result) if isinstance(out, tuple) else result[0]
+
+
+def _inner(g, t):
+    """The real inner product ``Re <g, t>``: backward gives the adjoint of the Jacobian for it (torch's
+    convention for complex gradients), so its gradient with respect to the cotangent is ``J t``."""
+    if g.is_complex() or t.is_complex():
+        return (g.conj() * t).sum().real
+    return (g * t).sum()
 
 
 def _zeros_like(t, requires_grad: bool = True):

@@ -696,6 +696,12 @@ class MaxUnpool(SpatialScatter):
         xp.put_along_axis(out, idx.reshape(n, c, -1), x.reshape(n, c, -1), axis=2)
         return out.reshape(out_shape)
 
+    @staticmethod
+    def jvp(inputs, out, t, *_):
+        # the tangent put where the values went, with the same winner among shared indices (not their sum,
+        # which the transpose of the gather backward would give), as torch's max_unpool of the tangent
+        return MaxUnpool.apply(t, *inputs[1:])
+
 
 def _unpool_size(op: str, input: Tensor, k: tuple, s: tuple, p: tuple, output_size) -> tuple:
     """torch's unpooled spatial size: the pooling's input size inverted, or a given size within a stride of it."""
