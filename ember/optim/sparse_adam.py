@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from .._backend import xp
+from .._tensor import Tensor
+from ..sparse import SparseTensor
 
 from .algorithms import check_betas, check_lr
 from .optimizer import Optimizer, scalar, state_array
@@ -22,6 +24,14 @@ class SparseAdam(Optimizer):
         if not 0.0 < eps:
             raise ValueError(f"Invalid epsilon value: {eps}")
         check_betas(betas)
+        params = params if isinstance(params, (Tensor, SparseTensor)) else list(params)  # the base refuses a tensor
+        groups = params if params and isinstance(params, list) and isinstance(params[0], dict) else [{"params": params}]
+        for group in groups:
+            ps = group["params"]
+            sparse_at = [i for i, p in enumerate([ps] if isinstance(ps, (Tensor, SparseTensor)) else ps)
+                         if isinstance(p, SparseTensor)]
+            if sparse_at:
+                raise ValueError(f"Sparse params at indices {sparse_at}: SparseAdam requires dense parameter tensors")
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, maximize=maximize))
         complex_at = [[i, j] for i, group in enumerate(self.param_groups)
                       for j, p in enumerate(group["params"]) if p._data.dtype.kind == "c"]

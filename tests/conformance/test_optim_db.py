@@ -22,6 +22,7 @@ from torch.testing._internal.common_optimizers import (OptimizerErrorEnum, optim
 
 import ember
 from .known_gaps_optim import GAPS
+from .harness import _sparse
 
 STEPS, MORE_STEPS = 10, 3
 SHAPES = [(3, 4), (), (5,), (2, 1, 3)]
@@ -68,9 +69,9 @@ def _to_ember(x, seen: dict):
     """torch values as ember ones; the same torch tensor always gives the same ember tensor."""
     if isinstance(x, torch.Tensor):
         if id(x) not in seen:
-            if x.layout != torch.strided or not hasattr(ember, str(x.dtype).split(".")[1]):
-                raise NotImplementedError(f"ember has no {x.layout} {x.dtype} tensors")
-            t = ember.tensor(x.detach().numpy().copy())
+            if not hasattr(ember, str(x.dtype).split(".")[1]):
+                raise NotImplementedError(f"ember has no {x.dtype} tensors")
+            t = _sparse(x.detach()) if x.layout != torch.strided else ember.tensor(x.detach().numpy().copy())
             if isinstance(x, torch.nn.Parameter):
                 t = ember.nn.Parameter(t)
             elif x.requires_grad:
