@@ -1,18 +1,25 @@
 """Random numbers: generators, seeding, and the random factories and in-place fillers.
 
-Each ``Generator`` owns a NumPy ``np.random.Generator(PCG64)``, so the same seed gives
-the same numbers in every op that draws. The stream differs from torch's (its
-Mersenne Twister and kernels are not reproduced), so only distributions, shapes,
-dtypes and reproducibility match torch, not the exact values.
+torch's CPU generator, reproduced: a 32-bit Mersenne Twister (mt19937) seeded with ``init_genrand`` on
+the low 32 bits of the seed, whose raw words each sampler turns into values as torch's CPU kernel does.
+So ``ember.manual_seed(s)`` followed by the same calls gives the same numbers as ``torch.manual_seed(s)``
+(rand, randn, randint, randperm, the in-place fillers, module initialisation, DataLoader shuffling), up to
+the last bits of the transcendental functions in normal samples. ``bernoulli_``/dropout with a scalar
+probability follow torch's generic kernel, which torch itself uses only on non-Intel CPUs (on Intel CPUs
+it switches to MKL's own stream); they are right in distribution everywhere.
 """
 from __future__ import annotations
+
+import math
+import struct
+from fractions import Fraction
 
 import numpy as np
 
 from . import _dtype
 from ._tensor import Tensor
 from .autograd.function import Op
-from ._ops.common import check_inplace, write_inplace
+from ._ops.common import check_inplace, write_inplace, write_out
 from ._factories import _size, _finish
 
 
@@ -30,10 +37,183 @@ def _allocating(fn):
 
 _DEFAULT_SEED = 67280421310721  # torch's default generator seed, so initial_seed() reads the same
 _MASK64 = (1 << 64) - 1
+_N = 624  # words in the twister's state
+_U64 = np.uint64
+
+
+def _init_genrand(seed: int) -> np.ndarray:
+    """The twister's state from a 32-bit seed (Matsumoto and Nishimura's init_genrand)."""
+    key, s = np.empty(_N, np.uint32), seed & 0xFFFFFFFF
+    for j in range(_N):
+        key[j] = s
+        s = (1812433253 * (s ^ (s >> 30)) + j + 1) & 0xFFFFFFFF
+    return key
+
+
+def _digits(dt: np.dtype) -> int:
+    """The significand bits of a float dtype (torch's ``numeric_limits<T>::digits``)."""
+    return {8: 53, 4: 24}.get(dt.itemsize, 8 if dt.name == "bfloat16" else 11)
+
+
+def _shape(size) -> tuple:
+    return () if size is None else (size,) if isinstance(size, (int, np.integer)) else tuple(size)
+
+
+class _Stream:
+    """torch's CPU sampling kernels on a Mersenne Twister, with NumPy ``Generator`` signatures.
+
+    NumPy's MT19937 hands out the raw 32-bit words in bulk; each method turns them into values exactly as
+    torch's kernel does (which words, how many, in what order). The signatures are NumPy's, so vmap's
+    per-sample draws (``ember.func``) and NumPy-style callers work unchanged; samplers torch has no kernel
+    for here (gamma, binomial, ...) fall through to NumPy's on the same twister: reproducible, not torch's.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.bits = np.random.MT19937()
+        self.fresh_key = _init_genrand(seed)  # torch tells a never-used state apart in get_state()
+        self.bits.state = {"bit_generator": "MT19937", "state": {"key": self.fresh_key, "pos": _N}}
+        self._np = np.random.Generator(self.bits)
+        self.normal_cache = None  # the unused half of torch's last scalar Box-Muller pair (a double)
+        self.float_normal_cache = None  # torch's float twin: never filled by its CPU kernels, kept in the state
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._np, name)
+
+    # raw draws: torch's random() and random64() (two words, the first the high half)
+    def words(self, n: int) -> np.ndarray:
+        return self.bits.random_raw(n)
+
+    def words64(self, n: int) -> np.ndarray:
+        w = self.words(2 * n)
+        return (w[0::2] << _U64(32)) | w[1::2]
+
+    def unit(self, n: int, digits: int) -> np.ndarray:
+        """n uniforms on [0, 1) with ``digits`` random bits each (53: one random64, else one random())."""
+        w = self.words64(n) if digits == 53 else self.words(n)
+        return (w & _U64((1 << digits) - 1)).astype(np.float64) * 2.0 ** -digits
+
+    def uniform(self, low=0.0, high=1.0, size=None, dtype=np.float64) -> np.ndarray:
+        """torch's ``uniform_(low, high)``: ``u * (high - low) + low`` with one rounding (a fused multiply-add),
+        in double for float64, else in float from 24-bit uniforms."""
+        shape, dt = _shape(size), np.dtype(dtype)
+        u = self.unit(math.prod(shape), 53 if dt.itemsize == 8 else 24).reshape(shape)
+        if dt.itemsize == 8:
+            return _fma64(u, np.float64(high) - np.float64(low), np.float64(low)) if (low, high) != (0, 1) else u
+        lo, hi = np.asarray(low).astype(dt), np.asarray(high).astype(dt)
+        width = (hi.astype(np.float32) - lo.astype(np.float32)).astype(dt).astype(np.float64)
+        # the product is exact in double, so a double sum rounded to float is the fused result
+        return (u * width + lo.astype(np.float64)).astype(np.float32).astype(dt)
+
+    def random(self, size=None, dtype=np.float64) -> np.ndarray:
+        return self.uniform(0.0, 1.0, size, dtype)
+
+    def normal(self, loc=0.0, scale=1.0, size=None, dtype=np.float64, serial: bool = False) -> np.ndarray:
+        """torch's ``normal_(loc, scale)``: Box-Muller over blocks of 16 uniforms for 16 or more contiguous
+        elements, else (``serial``) one pair at a time in double, keeping the pair's second sample."""
+        shape, dt = _shape(size), np.dtype(dtype)
+        n = math.prod(shape)
+        if n >= 16 and not serial:
+            digits, full = (53 if dt.itemsize == 8 else 24), n - n % 16
+            z = np.empty(n)
+            # float and double draw all n uniforms first; half and bfloat16 (computed in float) only full blocks
+            z[:n if dt.itemsize >= 4 else full] = self.unit(n if dt.itemsize >= 4 else full, digits)
+            z[:full] = _box_muller(z[:full])
+            if n % 16:  # torch redraws the last 16 (overwriting some finished ones)
+                z[n - 16:] = _box_muller(self.unit(16, digits))
+        else:
+            z = np.empty(n)
+            start = 0
+            if n and self.normal_cache is not None:
+                z[0], self.normal_cache, start = self.normal_cache, None, 1
+            pairs = (n - start + 1) // 2
+            u = self.unit(2 * pairs, 53)
+            r, theta = np.sqrt(-2.0 * np.log1p(-u[1::2])), (2.0 * math.pi) * u[0::2]
+            seq = np.stack([r * np.cos(theta), r * np.sin(theta)], 1).ravel()
+            z[start:] = seq[:n - start]
+            if (n - start) % 2:
+                self.normal_cache = float(seq[-1])
+        return (z.reshape(shape) * scale + loc).astype(dt)
+
+    def standard_normal(self, size=None, dtype=np.float64) -> np.ndarray:
+        return self.normal(0.0, 1.0, size, dtype)
+
+    def exponential(self, scale=1.0, size=None, dtype=np.float64) -> np.ndarray:
+        """torch's ``exponential_(1 / scale)``: ``-1/lambda * log(1 - u)`` in double."""
+        u = self.unit(math.prod(_shape(size)), 53).reshape(_shape(size))
+        return (-scale * np.log1p(-u)).astype(dtype)
+
+    def standard_exponential(self, size=None, dtype=np.float64) -> np.ndarray:
+        return self.exponential(1.0, size, dtype)
+
+    def integers(self, low, high=None, size=None, dtype=np.int64, endpoint: bool = False):
+        """torch's ``random_(low, high)``: one draw modulo the range, 64 bits wide for a range of 2^32 or more
+        (in the dtypes that hold such ranges), else 32."""
+        if high is None:
+            low, high = 0, low
+        low, high = int(low), int(high) + bool(endpoint)
+        shape, dt = _shape(size), np.dtype(dtype)
+        n, span = math.prod(shape), high - low
+        if span == 1 << 64:  # torch's full 64-bit range: the draw itself, as a signed integer
+            v = self.words64(n).view(np.int64)
+        else:
+            wide = span >= 1 << 32 and (dt.itemsize == 8 or dt.name in ("float32", "bfloat16"))
+            with np.errstate(over="ignore"):
+                v = ((self.words64(n) if wide else self.words(n)) % _U64(span)).astype(np.int64) + np.int64(low)
+        out = v.astype(dt).reshape(shape)
+        return out[()] if size is None else out
+
+    def full_range(self, size, dtype) -> np.ndarray:
+        """torch's ``random_()`` without bounds: [0, 2^digits] for floats, [0, max] for integers, 0/1 for bool."""
+        shape, dt = _shape(size), np.dtype(dtype)
+        n = math.prod(shape)
+        if dt == np.bool_:
+            return (self.words(n) & _U64(1)).astype(dt).reshape(shape)
+        top = (1 << _digits(dt)) + 1 if dt.kind == "f" or dt.name == "bfloat16" else int(np.iinfo(dt).max) + 1
+        w = self.words64(n) if dt.itemsize == 8 else self.words(n)
+        return (w % _U64(top)).astype(dt).reshape(shape)
+
+    def permutation(self, n: int) -> np.ndarray:
+        """torch's randperm: Fisher-Yates swapping i with i + random() % (n - i); from n = 2^32/20 on, the
+        inside-out variant with random64() % (i + 1)."""
+        if n < 0xFFFFFFFF // 20:
+            targets = (self.words(max(n - 1, 0)) % np.arange(n, 1, -1, dtype=_U64)).astype(np.int64)
+            perm = list(range(n))
+            for i, j in enumerate((targets + np.arange(len(targets))).tolist()):
+                perm[i], perm[j] = perm[j], perm[i]
+            return np.array(perm, dtype=np.int64)
+        out = np.empty(n, np.int64)
+        for i, z in enumerate((self.words64(n) % np.arange(1, n + 1, dtype=_U64)).tolist()):
+            out[i], out[z] = out[z], i
+        return out
+
+
+def _fma64(u: np.ndarray, width: float, low: float) -> np.ndarray:
+    """``u * width + low`` rounded once, as torch's fused multiply-add: in long double, and exactly (with
+    fractions) for the few results that long double's error could have pushed across a halfway point."""
+    wide = u.astype(np.longdouble) * np.longdouble(width) + np.longdouble(low)
+    out = wide.astype(np.float64)
+    err = (np.abs(u * width) + abs(low)) * 2.0 ** (1 - np.finfo(np.longdouble).nmant)
+    unsure = np.abs(np.abs(wide - out) - np.abs(np.spacing(out)) / 2) <= err
+    for i in np.flatnonzero(unsure | (np.abs(np.frexp(out)[0]) == 0.5)):
+        out.flat[i] = float(Fraction(float(u.flat[i])) * Fraction(width) + Fraction(low))
+    return out
+
+
+def _box_muller(u: np.ndarray) -> np.ndarray:
+    """torch's normal_fill_16 on each block of 16 uniforms: the first 8 give the radius, the last 8 the angle."""
+    b = u.reshape(-1, 2, 8)
+    radius, theta = np.sqrt(-2.0 * np.log(1.0 - b[:, 0])), (2.0 * math.pi) * b[:, 1]
+    return np.stack([radius * np.cos(theta), radius * np.sin(theta)], 1).ravel()
+
+
+_STATE = struct.Struct("<QiiQ")  # torch's CPUGeneratorImplState: seed, left, seeded, next, then the words
+_STATE_BYTES = 5056
 
 
 class Generator:
-    """A source of random numbers with its own seed and state, as ``torch.Generator``."""
+    """A source of random numbers with its own seed and state, as ``torch.Generator`` (the same stream)."""
 
     def __init__(self, device="cpu") -> None:
         if str(device).split(":")[0] != "cpu":
@@ -51,7 +231,7 @@ class Generator:
         if not -(1 << 63) <= seed < (1 << 64):
             raise RuntimeError(f"Overflow when unpacking long long: seed {seed} is out of range")
         self._seed = seed & _MASK64  # torch stores negative seeds as their 64-bit two's complement
-        self._rng = np.random.Generator(np.random.PCG64(self._seed))
+        self._rng = _Stream(self._seed)
         return self
 
     def seed(self) -> int:
@@ -65,15 +245,23 @@ class Generator:
         return self._seed
 
     def get_state(self) -> Tensor:
-        """The full state as a uint8 tensor (restore it with ``set_state``)."""
-        st = self._rng.bit_generator.state
-        raw = (st["state"]["state"].to_bytes(16, "little") + st["state"]["inc"].to_bytes(16, "little")
-               + bytes([st["has_uint32"]]) + int(st["uinteger"]).to_bytes(4, "little")
-               + self._seed.to_bytes(8, "little"))
-        return Tensor._make(np.frombuffer(raw, dtype=np.uint8).copy())
+        """The full state as a uint8 tensor, byte for byte torch's 5056-byte layout."""
+        rng = self._rng
+        st = rng.bits.state["state"]
+        pos = int(st["pos"])
+        fresh = pos == _N and np.array_equal(st["key"], rng.fresh_key)
+        raw = bytearray(_STATE_BYTES)
+        _STATE.pack_into(raw, 0, self._seed, _N + 1 - pos, 1, 0 if fresh else pos)
+        raw[24:24 + 8 * _N] = st["key"].astype("<u8").tobytes()
+        if rng.normal_cache is not None:
+            struct.pack_into("<d", raw, 5024, rng.normal_cache)
+            struct.pack_into("<i", raw, 5040, 1)
+        if rng.float_normal_cache is not None:
+            struct.pack_into("<f?", raw, 5048, rng.float_normal_cache, True)
+        return Tensor._make(np.frombuffer(bytes(raw), dtype=np.uint8).copy())
 
     def set_state(self, new_state) -> "Generator":
-        """Restore a state from ``get_state`` (a uint8 tensor or bytes)."""
+        """Restore a state from ``get_state`` (or torch's ``get_rng_state()``): a uint8 tensor or bytes."""
         if isinstance(new_state, Tensor):
             if new_state.dtype is not _dtype.uint8:
                 raise TypeError(f"set_state: expected a torch.ByteTensor (uint8), but got {new_state.dtype}")
@@ -81,24 +269,30 @@ class Generator:
         else:
             raw = bytes(new_state)
         if len(raw) != _STATE_BYTES:
-            raise RuntimeError(f"set_state: expected a state of {_STATE_BYTES} bytes, got {len(raw)}")
-        bg = np.random.PCG64()
-        bg.state = {"bit_generator": "PCG64",
-                    "state": {"state": int.from_bytes(raw[0:16], "little"), "inc": int.from_bytes(raw[16:32], "little")},
-                    "has_uint32": raw[32], "uinteger": int.from_bytes(raw[33:37], "little")}
-        self._rng = np.random.Generator(bg)
-        self._seed = int.from_bytes(raw[37:45], "little")
+            raise RuntimeError(f"Expected a CPUGeneratorImplState of size {_STATE_BYTES} but found the input RNG "
+                               f"state size to be {len(raw)}")
+        seed, left, seeded, nxt = _STATE.unpack_from(raw, 0)
+        if not (seeded and 0 < left <= _N and nxt <= _N):
+            raise RuntimeError("Invalid mt19937 state")
+        key = np.frombuffer(raw, "<u8", _N, 24).astype(np.uint32)
+        rng = _Stream(0)
+        rng.fresh_key = key if (left, nxt) == (1, 0) else None
+        rng.bits.state = {"bit_generator": "MT19937", "state": {"key": key, "pos": _N + 1 - left}}
+        if struct.unpack_from("<i", raw, 5040)[0]:
+            rng.normal_cache = struct.unpack_from("<d", raw, 5024)[0]
+        value, valid = struct.unpack_from("<f?", raw, 5048)
+        rng.float_normal_cache = value if valid else None
+        self._rng, self._seed = rng, seed
         return self
 
     def __repr__(self) -> str:
         return f"<ember.Generator object at {hex(id(self))}>"
 
 
-_STATE_BYTES = 45
 default_generator = Generator()
 
 
-def _gen(generator) -> np.random.Generator:
+def _gen(generator) -> _Stream:
     return (default_generator if generator is None else generator)._rng
 
 
@@ -139,15 +333,11 @@ _TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int6
 
 
 def _uniform(rng, shape, dt) -> np.ndarray:
-    if dt.np is np.float32 or dt.np is np.float64:
-        return rng.random(shape, dtype=dt.np)
-    return rng.random(shape, dtype=np.float32).astype(dt.np)
+    return rng.random(shape, dtype=dt.np)
 
 
 def _normal(rng, shape, dt) -> np.ndarray:
-    if dt.np is np.float32 or dt.np is np.float64:
-        return rng.standard_normal(shape, dtype=dt.np)
-    return rng.standard_normal(shape, dtype=np.float32).astype(dt.np)
+    return rng.standard_normal(shape, dtype=dt.np)
 
 
 # ----------------------------------------------------------------------------- factories
@@ -173,17 +363,22 @@ def _int_range(low: int, high: int, op: str) -> None:
 
 
 def _integers(rng, low: int, high: int, shape, dt) -> np.ndarray:
-    return rng.integers(low, high, shape, dtype=np.int64).astype(dt.np)
+    return rng.integers(low, high, shape, dtype=dt.np)
 
 
 @_allocating
 def randint(*args, size=None, generator: Generator | None = None, dtype=None, device=None,
-            requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False) -> Tensor:
+            requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False, low=None,
+            high=None) -> Tensor:
     """Integers drawn uniformly from [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
     if size is None:
         if not args:
             raise TypeError("randint() missing required argument 'size'")
         *args, size = args
+    if high is not None:
+        args = [(args[0] if args else 0) if low is None else low, high]
+    elif low is not None:
+        args = [low, *args]
     if len(args) == 1:
         low, high = 0, args[0]
     elif len(args) == 2:
@@ -268,25 +463,25 @@ def normal(mean, std=1.0, size=None, *, generator: Generator | None = None, dtyp
             raise TypeError("normal(): with float mean and std, the size argument is required")
         dt = _float_dtype(dtype, "normal")
         shape = _size((size,) if isinstance(size, int) else tuple(size))
-        return _finish((_normal(rng, shape, dt) * std + mean).astype(dt.np), requires_grad, device)
+        return _finish(rng.normal(mean, std, shape, dt.np), requires_grad, device)
     if tm and ts:
         try:
             shape = np.broadcast_shapes(mean._data.shape, std._data.shape)
         except ValueError:
             raise RuntimeError(f"normal: the shapes of mean {list(mean.shape)} and std {list(std.shape)} "
                                "are not broadcastable") from None
-        dt = _dtype.promote_types(mean.dtype, std.dtype)
     else:
         shape = (mean if tm else std)._data.shape
-        dt = (mean if tm else std).dtype
+    dt = (mean if tm else std).dtype  # torch's output is made like the mean (else the std)
     if not dt.is_floating_point:
         raise RuntimeError(f"normal: expected a floating point mean/std, but got {dt}")
     s = std._data if ts else std
     if np.any(np.asarray(s) < 0):
         raise RuntimeError("normal expects all elements of std >= 0.0")
     m = mean._data if tm else mean
-    sample = (_normal(rng, shape, dt) * s + m).astype(dt.np)
-    return Normal.apply(mean, std, sample)
+    # as torch: N(0, 1) samples scaled by a tensor std, or N(0, std) for a number; then the mean added
+    z = (rng.normal(0.0, 1.0, shape, dt.np) * s).astype(dt.np) if ts else rng.normal(0.0, std, shape, dt.np)
+    return Normal.apply(mean, std, (z + m).astype(dt.np))
 
 
 def bernoulli(input: Tensor, p: float | None = None, *, generator: Generator | None = None, out=None) -> Tensor:
@@ -294,10 +489,11 @@ def bernoulli(input: Tensor, p: float | None = None, *, generator: Generator | N
     prob = input._data if p is None else p
     if np.any((np.asarray(prob) < 0) | (np.asarray(prob) > 1)):
         raise RuntimeError("bernoulli: all elements of the probability must satisfy 0 <= p <= 1")
-    dt = input.dtype
-    u = _gen(generator).random(input._data.shape)
-    sample = (u < prob).astype(dt.np)
-    return Bernoulli.apply(input, sample)
+    result = Bernoulli.apply(input, _bernoulli(_gen(generator), input._data.shape, prob).astype(input._data.dtype))
+    if out is None:
+        return result
+    # torch resizes out silently and writes the draws in out's dtype
+    return write_out("bernoulli", result.to(out.dtype), out.resize_(result._data.shape))
 
 
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
@@ -319,12 +515,14 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
     if np.any(total <= 0):
         raise RuntimeError("multinomial: invalid multinomial distribution (sum of probabilities <= 0)")
     rng = _gen(generator)
-    if replacement:
-        cdf = np.cumsum(rows / total, axis=-1)
-        cdf[:, -1] = 1.0  # guard rounding so that every draw lands in a category
+    if replacement and num_samples > 1:
+        # torch's kernel: per row, the normalised running sum (in the input's dtype) and one double uniform
+        # per sample; the first category whose running sum reaches it
+        cdf = np.cumsum(p.reshape(rows.shape), axis=-1)
+        cdf = cdf / cdf[:, -1:]
+        cdf[:, -1] = 1
         u = rng.random((rows.shape[0], num_samples))
-        # side="right": category k is drawn for cdf[k-1] <= u < cdf[k], never when its probability is zero
-        idx = np.stack([np.searchsorted(c, r, side="right") for c, r in zip(cdf, u)])
+        idx = np.stack([np.searchsorted(c, r, side="left") for c, r in zip(cdf, u)])
     else:
         if num_samples > rows.shape[1]:
             raise RuntimeError(f"multinomial: cannot sample n_sample > prob_dist.size(-1) samples without "
@@ -332,10 +530,10 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
         if np.any((rows > 0).sum(-1) < num_samples):
             raise RuntimeError("multinomial: invalid multinomial distribution (with replacement=False, not "
                                "enough non-negative category to sample)")
-        # sampling without replacement in proportion to p = taking the smallest Exp(1)/p keys
-        with np.errstate(divide="ignore"):
-            keys = rng.standard_exponential(rows.shape) / rows
-        idx = np.argsort(keys, axis=-1, kind="stable")[:, :num_samples]
+        # torch's: the largest p / q with q ~ Exp(1) in the input's dtype (the Gumbel-max trick)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            keys = p.reshape(rows.shape) / rng.standard_exponential(rows.shape, p.dtype)
+        idx = np.argsort(-keys, axis=-1, kind="stable")[:, :num_samples]
     return _finish(idx.astype(np.int64).reshape(p.shape[:-1] + (num_samples,)), False, None, out)
 
 
@@ -357,6 +555,25 @@ def _fill(self: Tensor, arr: np.ndarray, name: str) -> Tensor:
     return write_inplace(self, _Overwrite.apply(self, arr.astype(self._data.dtype, copy=False)), name)
 
 
+def _order(self: Tensor) -> list:
+    """``self``'s dims from the slowest-moving in memory to the fastest: the order torch's kernels walk it."""
+    a = self._data
+    return sorted(range(a.ndim), key=lambda d: -abs(a.strides[d]) if a.shape[d] > 1 else 0)
+
+
+def _draw(self: Tensor, sample, name: str) -> Tensor:
+    """Fill ``self`` with ``sample(shape)``, drawn in the order of ``self``'s memory."""
+    order = _order(self)
+    arr = sample(tuple(self._data.shape[d] for d in order))
+    return _fill(self, np.transpose(arr, np.argsort(order)), name)
+
+
+def _bernoulli(rng, shape, p) -> np.ndarray:
+    """torch's generic kernel: a uniform below p, in double for a number or a double p, else in float."""
+    wide = not isinstance(p, np.ndarray) or p.dtype == np.float64
+    return rng.random(shape, np.float64 if wide else np.float32) < p
+
+
 def uniform_(self: Tensor, from_: float = 0.0, to: float = 1.0, *, generator: Generator | None = None,
              **kwargs) -> Tensor:
     """Fill with uniform samples on [from, to)."""
@@ -364,7 +581,7 @@ def uniform_(self: Tensor, from_: float = 0.0, to: float = 1.0, *, generator: Ge
     if from_ > to:
         raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={from_} > to={to}")
     dt = _float_dtype(self.dtype, "uniform_")
-    return _fill(self, _uniform(_gen(generator), self._data.shape, dt) * (to - from_) + from_, "uniform_")
+    return _draw(self, lambda shape: _gen(generator).uniform(from_, to, shape, dt.np), "uniform_")
 
 
 def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Generator | None = None) -> Tensor:
@@ -372,7 +589,8 @@ def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Gen
     if std < 0:
         raise RuntimeError(f"normal_ expects std >= 0.0, but found std {std}")
     dt = _float_dtype(self.dtype, "normal_")
-    return _fill(self, _normal(_gen(generator), self._data.shape, dt) * std + mean, "normal_")
+    serial = not self._data.flags.c_contiguous  # torch draws a strided tensor one pair at a time
+    return _draw(self, lambda shape: _gen(generator).normal(mean, std, shape, dt.np, serial), "normal_")
 
 
 def bernoulli_(self: Tensor, p=0.5, *, generator: Generator | None = None) -> Tensor:
@@ -380,7 +598,10 @@ def bernoulli_(self: Tensor, p=0.5, *, generator: Generator | None = None) -> Te
     prob = p._data if isinstance(p, Tensor) else p
     if np.any((np.asarray(prob) < 0) | (np.asarray(prob) > 1)):
         raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
-    return _fill(self, _gen(generator).random(self._data.shape) < prob, "bernoulli_")
+    if isinstance(prob, np.ndarray):
+        prob = np.broadcast_to(prob, self._data.shape)
+        return _draw(self, lambda shape: _bernoulli(_gen(generator), shape, prob.transpose(_order(self))), "bernoulli_")
+    return _draw(self, lambda shape: _bernoulli(_gen(generator), shape, prob), "bernoulli_")
 
 
 def exponential_(self: Tensor, lambd: float = 1.0, *, generator: Generator | None = None) -> Tensor:
@@ -390,25 +611,30 @@ def exponential_(self: Tensor, lambd: float = 1.0, *, generator: Generator | Non
     if not self.is_floating_point():
         raise RuntimeError("exponential_: Exponential distribution is a continuous probability distribution. dtype "
                            f"must be a floating point but you specified {_TYPE_NAMES[self.dtype.name]}")
-    return _fill(self, _gen(generator).standard_exponential(self._data.shape) / lambd, "exponential_")
+    return _draw(self, lambda shape: _gen(generator).exponential(1.0 / lambd, shape), "exponential_")
 
 
-# the exclusive top of random_() with no bounds: every integer a float dtype holds exactly, inclusive
-_RANDOM_TOP = {"float16": (1 << 11) + 1, "float32": (1 << 24) + 1, "float64": (1 << 53) + 1,
-               "int64": (1 << 63) - 1, "int32": (1 << 31) - 1, "int16": (1 << 15) - 1, "int8": (1 << 7) - 1,
-               "uint8": 1 << 8, "bool": 2}
+_UNSET = object()
 
 
-def random_(self: Tensor, from_: int | None = None, to: int | None = None, *, generator: Generator | None = None,
+def random_(self: Tensor, from_: int | None = None, to=_UNSET, *, generator: Generator | None = None,
             **kwargs) -> Tensor:
-    """Fill with integers from [from, to); ``random_(to)`` is [0, to); no bound: the dtype's exact range."""
-    from_ = kwargs.pop("from", from_)
-    if to is None:
-        low, high = 0, (_RANDOM_TOP[self.dtype.name] if from_ is None else from_)
+    """Fill with integers from [from, to); ``random_(to)`` is [0, to); ``random_(from, None)`` up to the dtype's
+    largest; no bound: [0, the dtype's largest] (for floats: every integer they hold exactly)."""
+    from_, to = kwargs.pop("from", from_), kwargs.pop("to", to)
+    rng, dt = _gen(generator), self._data.dtype
+    if to is _UNSET and from_ is None:
+        return _draw(self, lambda shape: rng.full_range(shape, dt), "random_")
+    if to is _UNSET:
+        low, high = 0, int(from_)
+    elif to is None:
+        low = int(from_)
+        high = (1 << _digits(dt)) + 1 if dt.kind == "f" or dt.name == "bfloat16" else \
+            2 if dt == np.bool_ else int(np.iinfo(dt).max) + 1
     else:
-        low, high = (0 if from_ is None else from_), to
-    _int_range(int(low), int(high), "random_")
-    return _fill(self, _gen(generator).integers(int(low), int(high), self._data.shape, dtype=np.int64), "random_")
+        low, high = (0 if from_ is None else int(from_)), int(to)
+    _int_range(low, high, "random_")
+    return _draw(self, lambda shape: rng.integers(low, high, shape, dt), "random_")
 
 
 for _fn in (uniform_, normal_, bernoulli_, exponential_, random_):

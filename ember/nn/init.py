@@ -1,7 +1,7 @@
 """Weight initialisation, as torch.nn.init: every function fills a tensor in place, without recording grad.
 
-Random draws come from ember's generators (``generator=`` or the default one), so
-``ember.manual_seed`` makes initialisation reproducible.
+Random draws go through the tensor's own ``uniform_``/``normal_`` with ``generator=`` (or the default
+generator), as torch's do, so after ``ember.manual_seed(s)`` they give torch's values for the same seed.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 
 from .._tensor import Tensor
-from ..random import _gen
+from ..autograd.grad_mode import no_grad
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
            "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_"]
@@ -66,25 +66,46 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     """Fill with draws from U(a, b)."""
-    return _fill(tensor, _gen(generator).uniform(a, b, tensor.shape))
+    with no_grad():
+        return tensor.uniform_(a, b, generator=generator)
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """Fill with draws from N(mean, std^2)."""
-    return _fill(tensor, _gen(generator).normal(mean, std, tensor.shape))
+    with no_grad():
+        return tensor.normal_(mean, std, generator=generator)
 
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
                   generator=None) -> Tensor:
     """Fill with draws from N(mean, std^2) restricted to [a, b] (bounds in absolute values)."""
-    rng = _gen(generator)
-    out = rng.normal(mean, std, tensor.shape)
-    bad = (out < a) | (out > b)
-    # rejection keeps the exact truncated distribution; each round redraws only the rejects
-    while bad.any():
-        out[bad] = rng.normal(mean, std, int(bad.sum()))
-        bad = (out < a) | (out > b)
-    return _fill(tensor, out)
+    def cdf(x: float) -> float:
+        return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The distribution of values "
+                      "may be incorrect.", stacklevel=2)
+    from .. import where
+    with no_grad():
+        # torch's two rejection samplers (so a seed gives its values): redraw N(mean, std^2) outside [a, b]
+        # while that is likely to be accepted, else uniform proposals on [a, b] accepted by the density
+        if cdf((b - mean) / std) - cdf((a - mean) / std) > 0.3:
+            lo, hi = tensor.new_tensor(a).item(), tensor.new_tensor(b).item()
+            result = tensor.normal_(mean, std, generator=generator)
+            while (reject := (result < lo) | (result > hi)).any():
+                result = where(reject, tensor.new_empty(tensor.shape).normal_(mean, std, generator=generator), result)
+            return tensor.copy_(result)
+        log_peak = -0.5 * ((max(a, min(mean, b)) - mean) / std) ** 2
+
+        def rejected(x: Tensor) -> Tensor:
+            log_density = ((x - mean) / std).pow(2).mul(-0.5).sub(log_peak)
+            return tensor.new_empty(tensor.shape).uniform_(generator=generator).log_() > log_density
+        result = tensor.uniform_(a, b, generator=generator).clone()
+        pending = rejected(result)
+        while pending.any():
+            proposal = tensor.new_empty(tensor.shape).uniform_(a, b, generator=generator)
+            result = where(pending, proposal, result)
+            pending = pending & rejected(proposal)
+        return tensor.copy_(result)
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
@@ -172,7 +193,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    flat = _gen(generator).normal(0.0, 1.0, (rows, cols))
+    flat = tensor.new_empty((rows, cols)).normal_(0.0, 1.0, generator=generator)._data
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)

@@ -174,11 +174,18 @@ class DataLoader:
         return _MultiProcessIter(self)
 
 
+def _base_seed(loader: DataLoader) -> int:
+    """The workers' seed base, drawn from the loader's generator as torch draws it (a 64-bit ``random_()``)."""
+    from ... import empty, int64
+    return int(empty((), dtype=int64).random_(generator=loader.generator).item())
+
+
 class _SingleProcessIter:
     def __init__(self, loader: DataLoader) -> None:
         if loader.timeout != 0:
             raise AssertionError("_SingleProcessDataLoaderIter requires timeout == 0")
         self._indices, self._fetcher, self._sampler = loader._index_iter(), loader._fetcher(), loader._index_sampler
+        _base_seed(loader)  # torch draws it for workers even when there are none: later draws stay in step
 
     def __iter__(self):
         return self
@@ -201,7 +208,6 @@ class _MultiProcessIter:
     """
 
     def __init__(self, loader: DataLoader) -> None:
-        from ... import random as ember_random
         if loader.prefetch_factor <= 0:
             raise AssertionError("prefetch_factor must be greater than 0 for MultiProcessingDataLoaderIter")
         ctx = loader.multiprocessing_context or mp.get_context("fork")
@@ -210,7 +216,7 @@ class _MultiProcessIter:
         self._sampler = loader._index_sampler
         self._workers, self._task_fds, self._result_fds, self._outbox, self._rings = [], [], [], [], []
         self._shut = False
-        base_seed = int(ember_random._gen(loader.generator).integers(0, 2 ** 62))
+        base_seed = _base_seed(loader)
         # workers die with this process (Linux); the signal follows the thread that forks, so only
         # from the main thread: otherwise an idle worker notices the closed pipe or its new parent
         pdeathsig = threading.current_thread() is threading.main_thread()

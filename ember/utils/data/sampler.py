@@ -29,13 +29,11 @@ class SequentialSampler(Sampler):
         return len(self.data_source)
 
 
-def _rng(generator):
-    from ...random import _gen
-    return _gen(generator)
-
-
 class RandomSampler(Sampler):
-    """A random permutation (or ``num_samples`` draws with replacement), from ``generator``."""
+    """A random permutation (or ``num_samples`` draws with replacement), from ``generator``: torch's order.
+
+    Without a generator, each pass seeds a fresh one from the default generator, as torch does.
+    """
 
     def __init__(self, data_source, replacement: bool = False, num_samples: int | None = None,
                  generator=None) -> None:
@@ -49,14 +47,18 @@ class RandomSampler(Sampler):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def __iter__(self):
+        from ... import empty, int64, randint, randperm, Generator
         n = len(self.data_source)
-        rng = _rng(self.generator)
+        generator = self.generator
+        if generator is None:  # drawn on the first next(), as torch's generator function does
+            generator = Generator().manual_seed(int(empty((), dtype=int64).random_().item()))
         if self.replacement:
-            return iter(rng.integers(0, n, size=self.num_samples).tolist())
-        out = []
-        while len(out) < self.num_samples:
-            out.extend(rng.permutation(n).tolist())
-        return iter(out[:self.num_samples])
+            for size in [32] * (self.num_samples // 32) + [self.num_samples % 32]:
+                yield from randint(high=n, size=(size,), dtype=int64, generator=generator).tolist()
+        else:
+            for _ in range(self.num_samples // n):
+                yield from randperm(n, generator=generator).tolist()
+            yield from randperm(n, generator=generator).tolist()[:self.num_samples % n]
 
     def __len__(self) -> int:
         return self.num_samples
@@ -69,7 +71,9 @@ class SubsetRandomSampler(Sampler):
         self.indices, self.generator = indices, generator
 
     def __iter__(self):
-        return iter([self.indices[i] for i in _rng(self.generator).permutation(len(self.indices))])
+        from ... import randperm
+        for i in randperm(len(self.indices), generator=self.generator).tolist():
+            yield self.indices[i]
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -91,9 +95,9 @@ class WeightedRandomSampler(Sampler):
         self.weights, self.num_samples, self.replacement, self.generator = w, num_samples, replacement, generator
 
     def __iter__(self):
-        p = self.weights / self.weights.sum()
-        idx = _rng(self.generator).choice(len(p), size=self.num_samples, replace=self.replacement, p=p)
-        return iter(idx.tolist())
+        from ... import multinomial, tensor
+        yield from multinomial(tensor(self.weights), self.num_samples, self.replacement,
+                               generator=self.generator).tolist()
 
     def __len__(self) -> int:
         return self.num_samples
