@@ -7,6 +7,7 @@ against mpmath at 40 digits):
   (0, 0.727] and makes log(erfc(x) exp(x^2) / t) a smooth, bounded function of t.
 The normal CDF of float32 inputs (GELU's gate) needs only absolute accuracy, so it uses the tail
 form alone, fitted over all of [0, inf) (t in (0, 1]) with degree 11 and evaluated in float32.
+GELU of float32 (and its derivative) takes Phi(-a) = phi(a) * R(a), R the Mills ratio, of degree 9.
 Each polynomial is written in a variable s in [-1, 1] as monomial coefficients (low degree first),
 for Horner's rule. Run: python tools/fit_erf.py  (needs mpmath, which sympy/torch bring).
 """
@@ -54,3 +55,8 @@ if __name__ == "__main__":
     err = max(abs(float(np.polynomial.polynomial.polyval(v, b)) - float(large(mp.mpf((v + 1) / 2)))) for v in s)
     print(f"# CDF32: whole-range tail piece, absolute error in the exponent {err:.1e}")
     print(f"_B_CDF32 = ({', '.join(repr(float(v)) for v in b)})")
+    # GELU (float32): the Mills ratio (1 - Phi(a)) / phi(a) for a in [0, 14], in t = 1 / (1 + a/4)
+    t0 = 1 / (1 + 0.25 * 14.0)
+    r, er = fit(lambda t: mp.erfc((1 / t - 1) / 0.25 / mp.sqrt(2)) / 2 / mp.npdf((1 / t - 1) / 0.25), t0, 1.0, 9)
+    print(f"# Mills ratio: rel. error {er:.1e}")
+    print(f"_R_MILLS32 = ({', '.join(repr(float(v)) for v in r)})")

@@ -33,7 +33,7 @@ def _same_op(onnx_op: str):
 for _name, _onnx in {"Exp": "Exp", "Log": "Log", "Sqrt": "Sqrt", "Tanh": "Tanh", "Sigmoid": "Sigmoid",
                      "Relu": "Relu", "Erf": "Erf", "Abs": "Abs", "Neg": "Neg", "Reciprocal": "Reciprocal",
                      "Sin": "Sin", "Cos": "Cos", "Floor": "Floor", "Ceil": "Ceil", "Sign": "Sign", "Clone": "Identity",
-                     "Mul": "Mul", "MulScalar": "Mul", "AddScalar": "Add", "Div": "Div", "Pow": "Pow",
+                     "Mul": "Mul", "MulScalar": "Mul", "AddScalar": "Add", "AddTensors": "Add", "SubTensors": "Sub", "Div": "Div", "Pow": "Pow",
                      "Maximum": "Max", "Minimum": "Min", "Matmul": "MatMul"}.items():
     OPS[_name] = _same_op(_onnx)
 
@@ -52,7 +52,7 @@ def _rsqrt(g, out, x) -> None:
 
 
 @op("Gelu", "NormalCdf")
-def _gelu(g, out, x) -> None:
+def _gelu(g, out, x, *_) -> None:
     """``x * Phi(x)`` (GELU) or ``Phi(x)``, with the normal CDF ``Phi(x) = (1 + erf(x / sqrt 2)) / 2``; ONNX's Gelu
     op needs opset 20."""
     half = g.scalar(0.5, out.dtype)

@@ -41,3 +41,26 @@ def test_gelu_whole_range(dtype, atol):
     out = ember.nn.functional.gelu(ember.tensor(x)).numpy()
     tout = torch.nn.functional.gelu(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(out, tout, rtol=1e-6, atol=atol * 10)  # torch forms 1 + erf(x), losing bits for x < 0
+
+
+@pytest.mark.parametrize("dtype,atol", [(np.float32, 3e-7), (np.float64, 1e-15)])
+def test_gelu_gradient_whole_range(dtype, atol):
+    """GELU's fused op gives its derivative with the forward pass: it must be torch's backward."""
+    x = _grid(dtype)
+    tx = torch.from_numpy(x).requires_grad_()
+    torch.nn.functional.gelu(tx).backward(torch.ones_like(tx))
+    ex = ember.tensor(x, requires_grad=True)
+    ember.nn.functional.gelu(ex).backward(ember.ones_like(ex))
+    mine, ref = ex.grad.numpy(), tx.grad.numpy()
+    np.testing.assert_array_equal(np.isnan(mine), np.isnan(ref))  # nan at +-inf, as torch
+    np.testing.assert_allclose(mine, ref, rtol=1e-6, atol=atol * 10)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_gelu_half_precision(dtype):
+    """Half-precision GELU is computed in float32 and rounded once, as torch's kernel: within an ulp."""
+    x = torch.from_numpy(_grid(np.float32)[:24000]).to(getattr(torch, dtype))
+    ref = torch.nn.functional.gelu(x).float().numpy()
+    mine = ember.nn.functional.gelu(ember.tensor(x.float().numpy()).to(getattr(ember, dtype)))
+    assert mine.dtype == getattr(ember, dtype)
+    np.testing.assert_allclose(mine.float().numpy(), ref, rtol=torch.finfo(x.dtype).eps, atol=1e-5)
