@@ -34,6 +34,19 @@ def assert_close(e, t, atol=1e-5, rtol=1.3e-6, what=""):
                                atol=atol, rtol=rtol, err_msg=what, equal_nan=True)
 
 
+def outcome(call):
+    """What ``call()`` gives, comparable between ember and torch: (shape, dtype name, values as lists, number of
+    warnings), or the class of the exception it raises."""
+    import warnings
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        try:
+            r = call()
+        except Exception as exc:  # noqa: BLE001  (the class is what is compared)
+            return type(exc)
+    return tuple(r.shape), str(r.dtype).split(".")[1], np.array(r.detach().numpy()).tolist(), len(w)
+
+
 @pytest.fixture(params=["whole", "split"])
 def batch_split(request, monkeypatch):
     """Kernels run whole on one thread, or split over the batch between three threads however small the input."""

@@ -299,11 +299,13 @@ def as_tensor_arg(x, like: Tensor | None = None) -> Tensor:
     return tensor(x)
 
 
-def binary_operands(a, b):
+def binary_operands(a, b, ints: str = "wrap"):
     """Operands of an elementwise binary op, with torch's dtype promotion applied.
 
     A Python number stays a number (NumPy treats it as weakly typed, as torch does),
-    unless promotion makes it change the tensor's dtype.
+    unless promotion makes it change the tensor's dtype. A Python int computed in an integer dtype it
+    does not fit is cast as torch casts it (see ``int_scalar``): ``ints`` is "wrap" (comparisons,
+    arithmetic), "check" (pow, where) or "exact" (ops that compute in floating point: true division).
     """
     ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
     if ta and tb:
@@ -320,12 +322,12 @@ def binary_operands(a, b):
     if not tb and not is_scalar(b):
         b = as_tensor_arg(b)
     rt = _dtype.result_type(a, b)
-    a = _cast_operand(a, rt)
-    b = _cast_operand(b, rt)
+    a = _cast_operand(a, rt, ints)
+    b = _cast_operand(b, rt, ints)
     return a, b
 
 
-def _cast_operand(x, rt):
+def _cast_operand(x, rt, ints: str = "wrap"):
     if isinstance(x, Tensor):
         return x if x._data.dtype is rt.np else x.to(rt)
     if isinstance(x, xp.generic):
@@ -335,8 +337,28 @@ def _cast_operand(x, rt):
     if rt._cat == 2:
         return float(x)
     if rt._cat == 1:
-        return int(x)
+        return int_scalar(int(x), rt, ints)
     return bool(x)
+
+
+_INT_BOUNDS = {d.np: (int(xp.iinfo(d.np).min), int(xp.iinfo(d.np).max)) for d in _dtype.ALL if d._cat == 1}
+
+
+def int_scalar(x: int, rt, ints: str = "wrap") -> int:
+    """A Python int as torch makes it an operand of dtype ``rt``: out of range it wraps modulo 2**bits
+    (``uint8_tensor == -1`` compares with 255), or raises with ``ints="check"`` as torch's pow and where do.
+
+    torch reads the int as int64 or, from 2**63 up, as uint64; beyond those it raises OverflowError."""
+    lo, hi = _INT_BOUNDS[rt.np]
+    if lo <= x <= hi:
+        return x
+    if not -2 ** 63 <= x < 2 ** 64:
+        raise OverflowError("int too big to convert" if x > 0 else "can't convert negative int to unsigned")
+    if ints == "exact":
+        return x
+    if ints == "check" and not (lo == 0 and -hi <= x < 0):  # torch lets -max..-1 wrap into an unsigned type
+        raise RuntimeError(f"value cannot be converted to type {rt.np.name}_t without overflow")
+    return (x - lo) % (hi - lo + 1) + lo
 
 
 def sum_to(g: Tensor, shape) -> Tensor:

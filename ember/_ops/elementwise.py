@@ -17,8 +17,8 @@ from ..autograd.function import Op
 from ..autograd.forward_ad import total
 from . import _erf
 from .compare import pure
-from .common import (FUNCTIONS, _type_name, binary_operands, inplace_method, is_scalar, need_tensor, register,
-                     sum_to, write_out)
+from .common import (FUNCTIONS, _type_name, binary_operands, inplace_method, int_scalar, is_scalar, need_tensor,
+                     register, sum_to, write_out)
 from .complex import cj, real, sgn
 
 
@@ -191,6 +191,8 @@ def add(input, other, *deprecated, alpha=1, out=None) -> Tensor:
     if deprecated:
         other, alpha = _alpha_first(other, deprecated, "add")
     input, other = binary_operands(input, other)
+    if alpha != 1:
+        other, alpha = _fold_alpha(input, other, alpha)
     if type(other) in _NUMBERS and alpha == 1 and isinstance(input, Tensor):
         result = AddScalar.apply(input, other)
     else:
@@ -198,15 +200,33 @@ def add(input, other, *deprecated, alpha=1, out=None) -> Tensor:
     return write_out("add", result, out)
 
 
+def _fold_alpha(input, other, alpha):
+    """An integer tensor's int ``other`` and ``alpha`` as one operand, wrapped as torch's integer arithmetic
+    wraps it (``alpha`` itself must fit the dtype)."""
+    if type(other) is int and type(alpha) is int and isinstance(input, Tensor) and input._data.dtype.kind in "iu":
+        dt = input.dtype
+        return int_scalar(int_scalar(alpha, dt, "check") * other % 2 ** 64, dt), 1
+    return other, alpha
+
+
+def _is_bool(x) -> bool:
+    return type(x) is bool or isinstance(x, Tensor) and x._data.dtype == xp.bool_
+
+
 @register(operators=("__sub__",), reflected=("__rsub__",), inplace="sub_", aliases=("subtract",))
 def sub(input, other, *deprecated, alpha=1, out=None) -> Tensor:
     """``input - alpha * other``, broadcasting."""
     if deprecated:
         other, alpha = _alpha_first(other, deprecated, "sub")
+    if _is_bool(input) or _is_bool(other):
+        if _is_bool(input) and _is_bool(other):
+            raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                               "Use the `^` or `logical_xor()` operator instead.")
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying "
+                           "to invert a mask, use the `~` or `logical_not()` operator instead.")
     input, other = binary_operands(input, other)
-    if isinstance(input, Tensor) and input._data.dtype == xp.bool_:
-        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
-                           "Use the `^` or `logical_xor()` operator instead.")
+    if alpha != 1:
+        other, alpha = _fold_alpha(input, other, alpha)
     return write_out("sub", Sub.apply(input, other, alpha), out)
 
 
@@ -234,7 +254,7 @@ def mul(input, other, *, out=None) -> Tensor:
           aliases=("divide", "true_divide"))
 def div(input, other, *, rounding_mode: str | None = None, out=None) -> Tensor:
     """``input / other``; ``rounding_mode`` 'trunc' or 'floor' rounds the quotient as torch does."""
-    input, other = binary_operands(input, other)
+    input, other = binary_operands(input, other, "wrap" if rounding_mode else "exact")
     if rounding_mode is None:
         return write_out("div", Div.apply(*_float_operands(input, other)), out)
     if rounding_mode not in ("trunc", "floor"):
@@ -582,7 +602,7 @@ def binary(name: str, fwd, da, db, *, saves_output: bool = False, tensors_only: 
                             f"{type(other).__name__}")
         if not (number_input and isinstance(other, Tensor)):
             need_tensor(input, name)
-        input, other = binary_operands(input, other)
+        input, other = binary_operands(input, other, "exact" if float_only else "wrap")
         if float_only:
             input, other = _float_operands(input, other)
         if check is not None:
@@ -677,9 +697,11 @@ def pow(input, exponent) -> Tensor:
     """``input ** exponent``, broadcasting; integer tensors stay integer."""
     if not isinstance(exponent, Tensor):
         need_tensor(input, "pow")
-    input, exponent = binary_operands(input, exponent)
-    if is_scalar(exponent) and not _is_float(input) and not isinstance(exponent, complex) and exponent < 0:
+    # checked before promotion, which would wrap a negative exponent into an unsigned dtype
+    if isinstance(exponent, numbers.Integral) and exponent < 0 and isinstance(input, Tensor) \
+            and input._data.dtype.kind in "biu":
         raise RuntimeError("Integers to negative integer powers are not allowed.")
+    input, exponent = binary_operands(input, exponent, "check")
     return Pow.apply(input, exponent)
 
 
@@ -716,7 +738,7 @@ def where(condition, input=None, other=None) -> Tensor:
     if not isinstance(condition, Tensor) or condition._data.dtype != xp.bool_:
         got = _type_name(condition.dtype) if isinstance(condition, Tensor) else type(condition).__name__
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {got}")
-    input, other = binary_operands(input, other)
+    input, other = binary_operands(input, other, "check")
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         input = Tensor._make(xp.asarray(input, _dtype.result_type(input, other).np))
     return Where.apply(condition, input, other)

@@ -15,7 +15,7 @@ from .._backend import xp
 from .._tensor import Tensor, Size
 from ..autograd.function import Op, _root
 from .common import (FUNCTIONS, register, norm_dims, wrap_dim, broadcast_error, sum_to, check_inplace, inplace_method,
-                     _offsets)
+                     _offsets, _type_name, write_out)
 
 
 def _shape_arg(shape) -> tuple:
@@ -348,11 +348,11 @@ def _mT(self) -> Tensor:
 def _H(self) -> Tensor:
     if self._data.ndim not in (0, 2):
         raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got {self._data.ndim}-D tensor.")
-    return _T(self)
+    return _T(self).conj()
 
 
-# real dtypes only, so the conjugate transposes are the transposes
-Tensor.T, Tensor.mT, Tensor.H, Tensor.mH = property(_T), property(_mT), property(_H), property(_mT)
+Tensor.T, Tensor.mT, Tensor.H = property(_T), property(_mT), property(_H)
+Tensor.mH = property(lambda self: _mT(self).conj())
 
 
 def _inplace_view(fn):
@@ -462,8 +462,10 @@ class Split(Op):
 
 
 @register(method=False, aliases=("concat", "concatenate"))
-def cat(tensors, dim: int = 0) -> Tensor:
+def cat(tensors, dim: int = 0, *, out: Tensor | None = None) -> Tensor:
     """Join tensors along an existing dim, promoting dtypes."""
+    if isinstance(tensors, Tensor):
+        raise TypeError("cat(): argument 'tensors' (position 1) must be tuple of Tensors, not Tensor")
     tensors = list(tensors)
     if not tensors:
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
@@ -488,7 +490,20 @@ def cat(tensors, dim: int = 0) -> Tensor:
             if k != d and s[k] != ref[k]:
                 raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. Expected size {ref[k]} "
                                    f"but got size {s[k]} for tensor number {i} in the list.")
-    return Cat.apply(d, *[x if x._data.dtype is dt.np else x.to(dt) for _, x in kept])
+    if out is not None:
+        _check_cat_out(tensors, out, dt)
+    result = Cat.apply(d, *[x if x._data.dtype is dt.np else x.to(dt) for _, x in kept])
+    return result if out is None else write_out("cat", result, out)  # copy_ refuses an expanded out
+
+
+def _check_cat_out(tensors: list, out: Tensor, dt) -> None:
+    """torch's checks of cat's ``out``: a dtype the result can be cast to, no memory shared with an input."""
+    if not _dtype.can_cast(dt, out.dtype):
+        raise TypeError(f"torch.cat(): input types can't be cast to the desired output type {_type_name(out.dtype)}")
+    if any(out is x or xp.shares_memory(out._data, x._data) for x in tensors):
+        raise RuntimeError("cat(): unsupported operation: some elements of the input tensor and the written-to tensor "
+                           "refer to a single memory location. Please clone() the tensor before performing the "
+                           "operation.")
 
 
 @register(method=False)

@@ -27,7 +27,6 @@ GAPS: dict = {'sparse.sampled_addmm': {'backward': 'the gradient of the sparse C
            'int': "AttributeError: 'Tensor' object has no attribute 'chalf'",
            'reference': "AttributeError: 'Tensor' object has no attribute 'chalf'",
            'variants': 'no Tensor.chalf'},
- 'bernoulli': {'errors': 'AssertionError: error input 0: no error; torch raises RuntimeError: unsupported operation'},
  'cat': {'errors': "AssertionError: error input 0: raised TypeError: cat() got an unexpected keyword argument 'out'; "
                    'torch raises RuntimeError'},
  'jiterator_unary': {'missing': 'no ember counterpart of jiterator_unary'},
