@@ -438,7 +438,7 @@ def vdot(input: Tensor, other: Tensor) -> Tensor:
     """The dot product of two 1-D tensors (conjugating the first, a no-op for real ones)."""
     if input._data.ndim != 1 or other._data.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input._data.ndim}D and {other._data.ndim}D tensors")
-    return dot(input, other)
+    return dot(cj(input), other)
 
 
 @register()

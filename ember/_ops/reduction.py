@@ -17,6 +17,7 @@ from .._backend import xp
 from .._tensor import Tensor
 from ..autograd.function import Op
 from .common import register, norm_dims, wrap_dim, FUNCTIONS
+from .complex import cj
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -269,12 +270,13 @@ class Prod(Op):
         g = _expand_back(g, x.shape, dims, ctx.keepdim)
         if _count(x.shape, dims) == 1:  # a product of one element is that element
             return g, None, None, None
+        # complex: the conjugate of each partial derivative, torch's convention
         if not (x._data == 0).any():
-            return g * _expand_back(ctx.output, x.shape, dims, ctx.keepdim) / x, None, None, None
+            return g * cj(_expand_back(ctx.output, x.shape, dims, ctx.keepdim) / x), None, None, None
         # with zeros, out / x is undefined: multiply the other elements explicitly
         flat = x.reshape(-1) if ctx.axis is None else x
         others = _prod(_others(flat, 0 if ctx.axis is None else ctx.axis), 2)
-        return g * others.reshape(x.shape), None, None, None
+        return g * cj(others.reshape(x.shape)), None, None, None
 
 
 def _others(x: Tensor, axis: int) -> Tensor:
@@ -687,11 +689,11 @@ class Cumprod(Op):
         x, = ctx.saved_tensors
         axis = ctx.axis
         if not (x._data == 0).any():
-            return Cumsum.apply(g * ctx.output, axis, None, True) / x, None, None
+            return Cumsum.apply(g * cj(ctx.output), axis, None, True) / cj(x), None, None
         # with zeros: d out_j / d x_i = product of x_0..x_j without x_i, for j >= i
         s = x.shape
         a, n, b = math.prod(s[:axis]), s[axis], math.prod(s[axis + 1:])
-        partial = Cumprod.apply(_others(x, axis), 2, None)
+        partial = cj(Cumprod.apply(_others(x, axis), 2, None))
         later = xp.triu(xp.ones((n, n), dtype=x._data.dtype)).reshape(1, n, n, 1)
         grad = (partial * _const(later) * g.reshape(a, 1, n, b)).sum(2)
         return grad.reshape(s), None, None

@@ -66,6 +66,8 @@ COMPLEX = {
     "reductions": (lambda L, z: (z.sum(0) * z.mean(), z.abs().sum()), [C]),
     "matmul": (lambda L, z, w: z @ w.mT, [C, C]),
     "mixed": (lambda L, z, x: z / x + z.abs() * x, [C, (3, 4)]),
+    "products": (lambda L, z: (z.prod(1), z.prod(), z.cumprod(1)), [C]),
+    "conj_transposes": (lambda L, z: (z.mH, z.H, L.vdot(z[0], z[1])), [C]),
 }
 
 
@@ -73,6 +75,19 @@ COMPLEX = {
 def test_complex_tangents(name):
     fn, shapes = COMPLEX[name]
     _same(fn, shapes)
+
+
+@pytest.mark.parametrize("fn", ["prod", "cumprod"])
+def test_complex_product_gradients_as_torch(fn):
+    """torch's convention (the conjugate of each partial derivative), also where an element is zero."""
+    z, g = _arrays([C, C], 4)
+    z[1, 2] = 0
+    results = []
+    for L in (ember, torch):
+        x = L.tensor(z, requires_grad=True)
+        grad, = L.autograd.grad(getattr(x, fn)(1), x, L.tensor(g[:, 0] if fn == "prod" else g))
+        results.append(_np(grad))
+    np.testing.assert_allclose(*results, rtol=1e-12, atol=1e-12)
 
 
 def test_complex_tangent_matches_finite_differences():
