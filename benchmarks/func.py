@@ -66,9 +66,22 @@ def jac(lib, mod):
     return lambda: mod.jacrev(m)(x)
 
 
-def best(fn, number):
-    fn()
-    return min(timeit.repeat(fn, number=number, repeat=5)) / number
+def rounds(pairs, number: int, repeat: int) -> list:
+    """Per-call seconds of each function over ``repeat`` rounds, the functions taking turns in each
+    round, so that ember and torch see the same load (the machine may be shared)."""
+    for fn in pairs:
+        fn()
+    times = [[] for _ in pairs]
+    for _ in range(repeat):
+        for fn, t in zip(pairs, times):
+            t.append(timeit.timeit(fn, number=number) / number)
+    return times
+
+
+def spread(ember_t, torch_t) -> str:
+    """The ratio ember/torch of each round: its lowest, median and highest."""
+    r = sorted(e / t for e, t in zip(ember_t, torch_t))
+    return f"{r[0]:.2f}-{r[len(r) // 2]:.2f}-{r[-1]:.2f}x"
 
 
 def main() -> None:
@@ -76,12 +89,17 @@ def main() -> None:
     print(f"BLAS kernel (threadpoolctl): {blas_kernel()}; {os.cpu_count()} CPUs")
     e_fast, e_loop = per_sample(ember, ember.func)
     t_fast, _ = per_sample(torch, torch.func)
-    ef, el, tf = best(e_fast, 5), best(e_loop, 1), best(t_fast, 5)
-    ej, tj = best(jac(ember, ember.func), 5), best(jac(torch, torch.func), 5)
-    print(f"{'benchmark':44s}{'torch':>11s}{'ember':>11s}{'ember/torch':>13s}")
-    print(f"{'per-sample grads, MLP, batch 100: vmap(grad)':44s}{tf * 1e3:9.2f}ms{ef * 1e3:9.2f}ms{ef / tf:12.2f}x")
-    print(f"{'  ember loop of 100 backward passes':44s}{'':>11s}{el * 1e3:9.2f}ms   (vmap is {el / ef:.1f}x faster)")
-    print(f"{'jacrev, 64 -> 64 MLP':44s}{tj * 1e3:9.2f}ms{ej * 1e3:9.2f}ms{ej / tj:12.2f}x")
+    ef, tf = rounds([e_fast, t_fast], 5, 11)
+    el, = rounds([e_loop], 1, 3)
+    ej, tj = rounds([jac(ember, ember.func), jac(torch, torch.func)], 20, 11)
+    print("min per call over 11 interleaved rounds; ember/torch per round as lowest-median-highest")
+    print(f"{'benchmark':44s}{'torch':>11s}{'ember':>11s}{'ember/torch':>13s}{'range':>18s}")
+    print(f"{'per-sample grads, MLP, batch 100: vmap(grad)':44s}{min(tf) * 1e3:9.2f}ms{min(ef) * 1e3:9.2f}ms"
+          f"{min(ef) / min(tf):12.2f}x{spread(ef, tf):>18s}")
+    print(f"{'  ember loop of 100 backward passes':44s}{'':>11s}{min(el) * 1e3:9.2f}ms   "
+          f"(vmap is {min(el) / min(ef):.1f}x faster)")
+    print(f"{'jacrev, 64 -> 64 MLP':44s}{min(tj) * 1e3:9.2f}ms{min(ej) * 1e3:9.2f}ms{min(ej) / min(tj):12.2f}x"
+          f"{spread(ej, tj):>18s}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import weakref
 
+from .._backend import xp as _xp
 from .._tensor import Tensor
 from ..autograd import forward_ad as fwAD
 from ..autograd import grad as _autograd_grad
@@ -46,7 +48,8 @@ def _lift(tree, keep: bool):
             return x
         if not x.is_floating_point():
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
-        leaf = _vmap.batched_leaf(x)  # inside vmap: batched over every level, per-sample gradients
+        # inside vmap: batched over every level, for per-sample gradients
+        leaf = _vmap.batched_leaf(x, keep and x.requires_grad)
         if leaf is not None:
             return leaf
         if keep and x.requires_grad:
@@ -90,15 +93,17 @@ def _split_aux(out, has_aux: bool, name: str):
     return out
 
 
-def _grads(outputs, inputs, cotangents):
-    """``autograd.grad`` with zeros for inputs the outputs do not reach (on the physical tensors inside vmap)."""
+def _grads(outputs, inputs, cotangents, create_graph: bool = True):
+    """``autograd.grad`` with zeros for inputs the outputs do not reach (on the physical tensors inside vmap).
+    ``create_graph`` records the backward (for an enclosing transform or graph); without it no node is made."""
     pairs = [(o, c) for o, c in zip(outputs, cotangents) if o.requires_grad]
     if not pairs:
         return [x.detach() * 0 for x in inputs]
     outs = [_vmap.physical(o) for o, _ in pairs]
     cots = [_vmap.cotangent(c, o) for o, c in pairs]
     with fwAD.below(_vmap._apply):
-        gs = _autograd_grad(outs, [_vmap.physical(x) for x in inputs], cots, create_graph=True, allow_unused=True)
+        gs = _autograd_grad(outs, [_vmap.physical(x) for x in inputs], cots, create_graph=create_graph,
+                            allow_unused=True)
     return [x.detach() * 0 if g is None else _vmap.rewrap(g, x) for x, g in zip(inputs, gs)]
 
 
@@ -120,7 +125,7 @@ def grad_and_value(func, argnums=0, has_aux: bool = False):
                                    f"tensor with {out.ndim} dims. Maybe you wanted to use the vjp or jacrev APIs "
                                    "instead?")
             leaves, spec = flatten([args[n] for n in nums])
-            gs = unflatten(_grads([out], leaves, [None]), spec)
+            gs = unflatten(_grads([out], leaves, [None], keep), spec)
         g = gs[0] if not isinstance(argnums, tuple) else tuple(gs)
         value = out if aux is None else (out, aux)
         return _finish((g, value), keep)
@@ -215,14 +220,17 @@ def linearize(func, *primals):
 
 def jacrev(func, argnums=0, *, has_aux: bool = False, chunk_size: int | None = None):
     """The Jacobian of ``func`` by reverse mode: one vector-Jacobian product per output element."""
+    if chunk_size is not None and chunk_size <= 0:
+        raise ValueError("jacrev: `chunk_size` should be greater than 0.")
+
     @functools.wraps(func)
     def wrapper(*args):
         nums = _select(args, argnums, "jacrev")
         keep = _keep(args)
         if not (has_aux or keep or _vmap._levels):
             try:
-                return _jacrev_vmapped(func, args, nums, argnums, chunk_size)
-            except (RuntimeError, NotImplementedError, ValueError, UserWarning):
+                return _jacrev_batched(func, args, nums, argnums, chunk_size)
+            except (RuntimeError, NotImplementedError, ValueError, _vmap.NoRule):
                 pass  # an op vmap cannot batch: one backward pass per output element instead
         with _level():
             args = list(args)
@@ -244,35 +252,68 @@ def jacrev(func, argnums=0, *, has_aux: bool = False, chunk_size: int | None = N
     return wrapper
 
 
-def _jacrev_vmapped(func, args, nums, argnums, chunk_size):
-    """All the rows of the Jacobian in one batched backward pass: ``vmap`` over the basis vectors
-    ``e`` of the output of ``grad(<func(x), e>)`` (as torch.func does)."""
-    from .. import eye
+class _Resize(Exception):
+    """The output has another number of elements than the basis was made for."""
+
+
+# func -> {its tensor arguments' shapes and dtypes: the number of elements of its output}, as last seen
+_out_sizes = weakref.WeakKeyDictionary()
+
+
+def _jacrev_batched(func, args, nums, argnums, chunk_size):
+    """All the rows of the Jacobian of a one-tensor output from one batched forward and one backward.
+
+    Row i is the vector-Jacobian product with the basis vector e_i. Inside a vmap level of one
+    sample per row, the differentiated inputs are lifted (one broadcast copy per row), ``func``
+    runs once on that batch, and one backward pass, whose cotangent is the basis itself (the
+    identity), gives every row at once. The batch must be the output's size, known only after
+    ``func`` has run: the size seen at the last call with these argument shapes is tried (a call
+    whose output differs runs again), else a forward without graph finds it."""
+    from .. import cat
     from ..autograd.grad_mode import no_grad
-    with no_grad():  # only the output's shape is needed here: no graph
+    key = tuple((tuple(x.shape), x.dtype) for x in flatten(list(args))[0] if isinstance(x, Tensor))
+    try:
+        sizes = _out_sizes.setdefault(func, {})
+    except TypeError:  # a function that takes no weak reference: nothing remembered
+        sizes = {}
+    if key not in sizes:
+        with no_grad():
+            out = func(*args)
+        if not isinstance(out, Tensor):
+            raise RuntimeError("jacrev: the output is not a single tensor")  # the general path handles trees
+        sizes[key] = out.numel()
+    for _ in range(2):
+        n = sizes[key]
+        if n == 0:
+            raise RuntimeError("jacrev: an empty output")  # nothing to batch: the general path
+        step = chunk_size or n
+        try:
+            parts = [_basis_rows(func, args, nums, n, i, min(i + step, n)) for i in range(0, n, step)]
+        except _Resize as r:
+            sizes[key] = r.args[0]
+            continue
+        leaves = flatten([args[k] for k in nums])[0]
+        blocks = [(rows[0] if len(rows) == 1 else cat(rows)).reshape(*parts[0][0], *x.shape)
+                  for rows, x in zip(zip(*[p[1] for p in parts]), leaves)]
+        return _per_input(blocks, args, nums, argnums)
+    raise RuntimeError("jacrev: the output's size changed between calls")
+
+
+def _basis_rows(func, args, nums, n: int, start: int, stop: int):
+    """The output's shape and the vector-Jacobian products with the basis vectors ``start:stop`` of
+    an output of ``n`` elements (physical tensors, one row per basis vector in front)."""
+    with _vmap.batching(stop - start) as level, _level(), _vmap.strict():
+        args = list(args)
+        for k in nums:
+            args[k] = _lift(args[k], True)  # inside the level: batched over the rows
         out = func(*args)
-    if not isinstance(out, Tensor):
-        raise RuntimeError("jacrev: the output is not a single tensor")  # the general path handles trees
-    n = out.numel()
-
-    def row(*a):
-        *xs, e = a
-        return (func(*xs) * e.reshape(out.shape)).sum()
-    dims = (None,) * len(args) + (0,)
-    with _quiet():
-        rows = vmap(grad(row, argnums=tuple(nums)), in_dims=dims, chunk_size=chunk_size)(
-            *args, eye(n, dtype=out.dtype))
-    blocks = [r.reshape(*out.shape, *args[k].shape) for r, k in zip(rows, nums)]
-    return tuple(blocks) if isinstance(argnums, tuple) else blocks[0]
-
-
-@contextlib.contextmanager
-def _quiet():
-    """No loop-fallback warnings: an op without a rule makes jacrev take its other path."""
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", UserWarning)
-        yield
+        if not isinstance(out, Tensor):
+            raise RuntimeError("jacrev: the output is not a single tensor")  # the general path handles trees
+        if out.numel() != n:
+            raise _Resize(out.numel())
+        basis = _vmap.from_array(_xp.eye(n, dtype=out._data.dtype)[start:stop].reshape(-1, *out.shape), level)
+        gs = _grads([out], flatten([args[k] for k in nums])[0], [basis], False)
+        return tuple(out.shape), [_vmap.physical(g) for g in gs]
 
 
 def _stack(parts, out_shape, x):

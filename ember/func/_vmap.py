@@ -12,13 +12,14 @@ back to a loop over the batch (with a warning, once per op); docs/func.md lists 
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import sys
 import warnings
 import weakref
 
-from .._backend import matmul as _array_matmul, ndarray
+from .._backend import matmul as _array_matmul, ndarray, xp
 from .._tensor import Tensor
 from ..autograd import forward_ad as _fw
 from ..autograd.function import Op
@@ -102,7 +103,6 @@ def _proxy(arr, k: int):
     if all(arr.shape[:k]):
         out = arr[(0,) * k + (Ellipsis,)].view(_Sample)  # a 0-d view, not a NumPy scalar
     else:
-        from .._backend import xp
         out = xp.zeros(arr.shape[k:], arr.dtype).view(_Sample)
     out.flags.writeable = False  # an in-place write goes to the physical tensor (see write_inplace)
     return out
@@ -280,9 +280,13 @@ class _PerSampleLinear(Op):
     def backward(ctx, g):                                # g (B, rows, out)
         x, w = ctx.saved_tensors
         b, rows, n = x.shape
-        gx = (g.reshape(b * rows, -1) @ w[0]).reshape(b, rows, n)
-        gw = (g.unsqueeze(-1) * x.unsqueeze(-2)).sum(1)  # (B, out, in)
-        return gx, gw
+        need_x, need_w = ctx.needs_input_grad
+        gx = (g.reshape(b * rows, -1) @ w[0]).reshape(b, rows, n) if need_x else None
+        if not need_w:
+            return gx, None
+        if rows == 1:  # one row per sample (the usual case): the outer product itself, no sum to take
+            return gx, g.reshape(b, -1, 1) * x.reshape(b, 1, n)
+        return gx, g.mT @ x                              # (B, out, in)
 
 
 def conv_rule(cls, args, levels):
@@ -297,15 +301,27 @@ def conv_rule(cls, args, levels):
 
 
 _warned: set = set()
+_strict = [False]  # set by a caller with a faster way than a loop (jacrev): a missing rule raises NoRule
+
+
+class NoRule(Exception):
+    """An op without a batching rule was met while _strict was set."""
+
+
+def _no_rule(key, name: str, stacklevel: int) -> None:
+    """Before running an op once per sample: raise under _strict, else warn (once per op)."""
+    if _strict[0]:
+        raise NoRule(name)
+    if key not in _warned:
+        warnings.warn(f"There is a performance drop because we have not yet implemented the batching rule for "
+                      f"{name}. vmap runs it once per sample.", UserWarning, stacklevel=stacklevel + 1)
+        _warned.add(key)
 
 
 def loop(cls, args, levels, kwargs=None):
     """No rule: the op once per sample, the results stacked (recorded, so still differentiable)."""
     from .. import stack
-    if cls not in _warned:
-        warnings.warn(f"There is a performance drop because we have not yet implemented the batching rule for "
-                      f"{cls.__name__}. vmap runs it once per sample.", UserWarning, stacklevel=4)
-        _warned.add(cls)
+    _no_rule(cls, cls.__name__, 4)
     aligned = [_align(a, levels) if _levels_of(a) else a for a in args]
     results = []
     for idx in itertools.product(*[range(n) for n in _sizes(levels)]):
@@ -358,10 +374,7 @@ def _looped(fn, name: str):
 def _loop_call(fn, name: str, leaves: list, spec, levels: tuple):
     """``fn`` once per sample of ``levels`` on plain tensors, its tensor results stacked and batched."""
     from .. import stack
-    if name not in _warned:
-        warnings.warn(f"There is a performance drop because we have not yet implemented the batching rule for "
-                      f"{name}. vmap runs it once per sample.", UserWarning, stacklevel=3)
-        _warned.add(name)
+    _no_rule(name, name, 3)
     with _fw.below(_apply):
         aligned = [_align(a, levels) if _levels_of(a) else a for a in leaves]
         outs = []
@@ -573,18 +586,7 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size: 
         return wrapper_one(args, kwargs, leaves, dims, n)
 
     def wrapper_one(args, kwargs, leaves, dims, n):
-        level = _next_level()
-        _levels.append((level, n, randomness))
-        _seen[0] = False
-        if len(_levels) == 1:
-            _fw.push(_apply)
-            Tensor._make = staticmethod(_make_checked)
-        from .. import random as _random
-        gen = _random.default_generator
-        saved_rng = gen._rng
-        if not isinstance(saved_rng, _VmapRandom):  # draws decide per level: one per sample, shared, or refused
-            gen._rng = _VmapRandom(saved_rng)
-        try:
+        with batching(n, randomness) as level:
             batched = [x if d is None else _enter(x, d, level) for x, d in zip(leaves, dims)]
             new_args = unflatten(batched, flatten(list(args))[1])
             out = func(*new_args, **kwargs)
@@ -594,16 +596,35 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size: 
                 raise ValueError(f"vmap({name}, ...): `{name}` must only return Tensors, or out_dims must match "
                                  "the structure of the outputs")
             results = [_exit(o, d, level, n, name) for o, d in zip(outs, odims)]
-        finally:
-            gen._rng = saved_rng
-            _seen[0] = False
-            _levels.pop()
-            if not _levels:
-                _fw.pop(_apply)
-                Tensor._make = staticmethod(_plain_make)
         return unflatten(results, spec)
 
     return wrapper
+
+
+@contextlib.contextmanager
+def batching(n: int, randomness: str = "error"):
+    """A new vmap level of batch size ``n`` while the block runs (yields its id): ops on tensors
+    batched at it go through their batching rules, random draws follow ``randomness``."""
+    level = _next_level()
+    _levels.append((level, n, randomness))
+    _seen[0] = False
+    if len(_levels) == 1:
+        _fw.push(_apply)
+        Tensor._make = staticmethod(_make_checked)
+    from .. import random as _random
+    gen = _random.default_generator
+    saved_rng = gen._rng
+    if not isinstance(saved_rng, _VmapRandom):  # draws decide per level: one per sample, shared, or refused
+        gen._rng = _VmapRandom(saved_rng)
+    try:
+        yield level
+    finally:
+        gen._rng = saved_rng
+        _seen[0] = False
+        _levels.pop()
+        if not _levels:
+            _fw.pop(_apply)
+            Tensor._make = staticmethod(_plain_make)
 
 
 # where each NumPy sampler takes its ``size``: a draw for every sample has the batch sizes in front of it
@@ -701,15 +722,38 @@ def _exit(o, d, level, n: int, name: str):
 
 
 # -- what ember.func's reverse-mode transforms need to differentiate inside vmap --
-def batched_leaf(x):
+def batched_leaf(x, connected: bool = False):
     """A fresh leaf for grad inside vmap: batched as ``x`` is, or over every level if ``x`` is not
-    (its gradient is then per sample, as torch.func's)."""
+    (its gradient is then per sample, as torch.func's). Made from a broadcast view of ``x``'s
+    array (no copy, no op to record); ``connected`` (an enclosing transform differentiates ``x``)
+    makes it a recorded view of ``x`` instead, through which that transform's gradient flows."""
     if not _levels:
         return None
-    with _fw.below(_apply):
-        levels = _active()
-        phys = _align(x, levels, expand=True).detach().requires_grad_(True)  # a broadcast view: no copies
-    return _wrap(phys, levels)
+    levels, own = _active(), _levels_of(x)
+    if connected:
+        with _fw.below(_apply):
+            phys = _align(x, levels, expand=True)
+            return _wrap(phys.view_as(phys), levels)  # its own node: grad catches only this use of x
+    arr = (x._phys if own else x)._data
+    logical = arr.shape[len(own):]
+    front = iter(arr.shape[:len(own)])
+    arr = arr.reshape(*[next(front) if lv in own else 1 for lv in levels], *logical)
+    return _wrap(_plain_make(xp.broadcast_to(arr, (*_sizes(levels), *logical)), True), levels)
+
+
+def from_array(arr, level) -> "BatchedTensor":
+    """A tensor batched at ``level`` (the innermost) from an array with that batch dim in front."""
+    return _wrap(_plain_make(arr), (level,))
+
+
+@contextlib.contextmanager
+def strict():
+    """Inside: an op without a batching rule raises NoRule instead of running once per sample."""
+    saved, _strict[0] = _strict[0], True
+    try:
+        yield
+    finally:
+        _strict[0] = saved
 
 
 def physical(t):
@@ -722,8 +766,8 @@ def cotangent(c, out):
     if not isinstance(out, BatchedTensor):
         return c
     with _fw.below(_apply):
-        if c is None:
-            return out._phys.detach() * 0 + 1
+        if c is None:  # made as an array: no op to record
+            return _plain_make(xp.ones(out._phys.shape, out._phys._data.dtype))
         return _align(c, out._bat_levels, expand=True)
 
 

@@ -155,3 +155,62 @@ def test_stack_module_state():
         assert params["0.weight"].shape == (3, 4, 3) and params["0.weight"].requires_grad
         res.append(params)
     _same(res[0], res[1])
+
+
+def _tanh_mlp(lib):
+    rng = np.random.default_rng(3)
+    m = lib.nn.Sequential(lib.nn.Linear(6, 5), lib.nn.Tanh(), lib.nn.Linear(5, 4)).double()
+    with lib.no_grad():
+        for p in m.parameters():
+            p.copy_(lib.tensor(rng.standard_normal(tuple(p.shape))))
+    return m, lib.tensor(rng.standard_normal(6))
+
+
+def test_jacrev_of_a_module_in_chunks_and_calls_as_torch():
+    """jacrev of an MLP (whose parameters require grad) with and without chunk_size, twice, as
+    torch.func's; after the first call it runs the module once per call, as torch's does."""
+    res, calls = [], []
+    for lib, mod in ((ember, efunc), (torch, tfunc)):
+        m, x = _tanh_mlp(lib)
+        count = [0]
+        m.register_forward_hook(lambda *_: count.__setitem__(0, count[0] + 1))
+        res.append([mod.jacrev(m)(x), mod.jacrev(m, chunk_size=3)(x), mod.jacrev(m, chunk_size=1)(2 * x)])
+        count[0] = 0
+        again = mod.jacrev(m)(x)
+        calls.append(count[0])
+        _same(again, res[-1][0])
+        assert again.shape == (4, 6)
+    _same(res[0], res[1])
+    assert calls == [1, 1]
+    for c in (0, -2):
+        for mod in (efunc, tfunc):
+            with pytest.raises(ValueError, match="chunk_size` should be greater than 0"):
+                mod.jacrev(lambda x: x, chunk_size=c)
+
+
+def test_jacrev_when_the_output_size_changes_between_calls():
+    """The same function and input shapes giving outputs of another size from one call to the next
+    (a closed-over setting): each Jacobian is still torch's."""
+    for k in (3, 5, 2, 5):
+        res = []
+        for lib, mod, f in ((ember, efunc, e_fn), (torch, tfunc, t_fn)):
+            f.k = k
+            res.append(mod.jacrev(f)(lib.tensor(np.linspace(-1.0, 1.0, 5))))
+        _same(res[0], res[1])
+
+
+def e_fn(x):
+    return (x.sin() * x)[:e_fn.k].cumsum(0)
+
+
+def t_fn(x):
+    return (x.sin() * x)[:t_fn.k].cumsum(0)
+
+
+def test_jacrev_of_functions_vmap_cannot_batch_and_empty_outputs_as_torch():
+    """An op without a batching rule (argsort's indices) or an empty output: one row at a time."""
+    for f in (lambda lib, x: x.gather(0, x.argsort()) * x, lambda lib, x: x[:0] * 2):
+        res = [mod.jacrev(lambda x: f(lib, x))(lib.tensor([0.3, -1.0, 2.0, 0.5])) for lib, mod in
+               ((ember, efunc), (torch, tfunc))]
+        assert tuple(res[0].shape) == tuple(res[1].shape)
+        _same(res[0], res[1])

@@ -256,3 +256,21 @@ def test_custom_function_without_vmap_support_refused_as_torch():
     for lib, mod in ((ember, efunc), (torch, tfunc)):
         with pytest.raises(RuntimeError, match="does not have vmap support"):
             mod.vmap(_square_times(lib, None).apply, in_dims=(0, None))(lib.ones(2, 3), 2.0)
+
+
+def test_per_sample_gradients_of_several_rows_per_sample_and_their_gradient_as_torch():
+    """Per-sample gradients of a linear layer when each sample has several rows (the weight's
+    gradient sums over them), and the gradient of their squared norm (a gradient penalty)."""
+    res = []
+    for lib, mod in ((ember, efunc), (torch, tfunc)):
+        rng = np.random.default_rng(4)
+        p = {"w": lib.tensor(rng.standard_normal((3, 4))), "b": lib.tensor(rng.standard_normal(3))}
+        x = lib.tensor(rng.standard_normal((5, 2, 4)))
+
+        def loss(p, xi):
+            return lib.nn.functional.linear(xi, p["w"], p["b"]).tanh().pow(2).sum()
+        per = mod.vmap(mod.grad(loss), in_dims=(None, 0))(p, x)
+        penalty = mod.grad(lambda p: mod.vmap(mod.grad(loss), in_dims=(None, 0))(p, x)["w"].pow(2).sum())(p)
+        res.append([per["w"], per["b"], penalty["w"], penalty["b"]])
+    for e, t in zip(*res):
+        np.testing.assert_allclose(_np(e), _np(t), rtol=1e-10, atol=1e-12)
