@@ -147,7 +147,7 @@ def _message(name: str) -> str:
 # torch names that public programs use (tools/api_inventory.py) and that ember does not provide
 ABSENT = {
     "ember": {
-        "fx", "jit", "multiprocessing", "nested", "futures", "profiler", "hub", "export", "ao",
+        "fx", "jit", "multiprocessing", "nested", "profiler", "hub", "export", "ao",
         "quantization", "jagged", "to_dlpack", "from_dlpack", "vmap", "func", "library", "package", "mps",
         "xpu", "distributed", "onnx",
         "quantize_per_tensor", "uint16", "uint32", "uint64", "float8_e4m3fn", "float8_e5m2",
@@ -157,8 +157,9 @@ ABSENT = {
     },
     "ember.nn": {"attention", "quantized", "intrinsic", "qat"},
     "ember.autograd": {"profiler", "forward_ad", "graph"},
-    "ember.distributed": {"rpc", "fsdp", "tensor", "_tensor", "checkpoint", "algorithms", "optim", "autograd", "nn",
+    "ember.distributed": {"rpc", "fsdp", "tensor", "_tensor", "checkpoint", "optim", "autograd", "nn",
                           "device_mesh", "elastic", "pipelining", "_composable"},
+    "ember.distributed.algorithms": {"_checkpoint", "model_averaging", "_optimizer_overlap"},
     "ember.cuda": {"nccl", "graphs", "streams", "comm"},
     "ember.utils": {"tensorboard", "cpp_extension", "benchmark", "bottleneck", "mobile_optimizer",
                     "model_zoo", "dlpack"},

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from .._backend import xp
 from .._tensor import Tensor
+from ..futures import Future
 
 _MPI = None           # the mpi4py.MPI module once imported
 _WORLD = None         # the default ProcessGroup
@@ -124,6 +125,10 @@ class Work:
         """The tensors the operation wrote."""
         self.wait()
         return self._tensors
+
+    def get_future(self) -> Future[list[Tensor]]:
+        """A Future that completes, with ``result()``, when the operation does."""
+        return Future._of(self)
 
 
 def _mpi():
@@ -396,6 +401,8 @@ def all_reduce(tensor: Tensor, op=ReduceOp.SUM, group: ProcessGroup | None = Non
     if g is None:
         return None
     a = _buf(tensor, "all_reduce")
+    if a.dtype.name == "bfloat16":
+        return _issue(*_all_reduce_gathered(g, a, op, tensor), async_op)
 
     def then():
         if op is ReduceOp.AVG:
@@ -403,6 +410,30 @@ def all_reduce(tensor: Tensor, op=ReduceOp.SUM, group: ProcessGroup | None = Non
         _written(tensor)
 
     return _issue(g._comm.Iallreduce(_MPI.IN_PLACE, a, _mpi_op(op, a)), then, [tensor], async_op)
+
+
+_COMBINE = {ReduceOp.SUM: xp.add, ReduceOp.AVG: xp.add, ReduceOp.PRODUCT: xp.multiply, ReduceOp.MIN: xp.minimum,
+            ReduceOp.MAX: xp.maximum}
+
+
+def _all_reduce_gathered(g: ProcessGroup, a, op, tensor):
+    """All-reduce for a dtype MPI has no type for (bfloat16): gather every rank's bits, combine in rank order."""
+    if op not in _COMBINE:
+        raise ValueError(f"all_reduce: {op} is not defined for {tensor.dtype} tensors")
+    flat = a.reshape(-1)
+    stacked = xp.empty((g.size(), flat.size), a.dtype)
+    bits = flat.view(xp.uint16)
+
+    def then():
+        acc = stacked[0].copy()
+        for row in stacked[1:]:
+            _COMBINE[op](acc, row, out=acc)  # each step rounded to the dtype, as a sum in it would be
+        if op is ReduceOp.AVG:
+            acc /= g.size()
+        flat[...] = acc
+        _written(tensor)
+
+    return g._comm.Iallgather(bits, stacked.view(xp.uint16)), then, [tensor]
 
 
 def reduce(tensor: Tensor, dst: int | None = None, op=ReduceOp.SUM, group: ProcessGroup | None = None,

@@ -333,6 +333,14 @@ def _both(make, r):
     return e, t
 
 
+def _both_ddp(make, r, dtype="double"):
+    """``_both``'s modules in the given dtype, each wrapped in its library's DistributedDataParallel."""
+    import ember
+    import torch
+    e, t = (getattr(m, dtype)() for m in _both(make, r))
+    return e, t, ember.nn.parallel.DistributedDataParallel(e), torch.nn.parallel.DistributedDataParallel(t)
+
+
 def _same_state(e, t, what):
     for (k, a), b in zip(e.state_dict().items(), t.state_dict().values()):
         np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-10, atol=1e-12, err_msg=f"{what} {k}")
@@ -356,9 +364,7 @@ def plain_batchnorm_as_torch_ddp():
     import ember.distributed as dist
     torch, tdist = _torch_dist()
     r = dist.get_rank()
-    e, t = _both(_cnn, r)
-    ed = ember.nn.parallel.DistributedDataParallel(e)
-    td = torch.nn.parallel.DistributedDataParallel(t)
+    e, t, ed, td = _both_ddp(_cnn, r)
     eo, to = ember.optim.Adam(e.parameters(), lr=1e-2), torch.optim.Adam(t.parameters(), lr=1e-2)
     for x, y in _data(r, (2, 8, 8), 5):
         for model, opt, lib in ((ed, eo, ember), (td, to, torch)):
@@ -379,9 +385,7 @@ def no_sync_accumulates_the_plain_sum():
     import ember.distributed as dist
     torch, tdist = _torch_dist()
     r, n = dist.get_rank(), dist.get_world_size()
-    e, t = _both(_mlp, r)
-    ed = ember.nn.parallel.DistributedDataParallel(e)
-    td = torch.nn.parallel.DistributedDataParallel(t)
+    e, t, ed, td = _both_ddp(_mlp, r)
     batches = _data(r, (6,), 3, 5)
     local = [np.zeros(p.shape) for p in e.parameters()]  # the hand computation: each rank's gradient sum
     reference = _both(_mlp, 0)[0]
@@ -456,6 +460,208 @@ def unused_parameters_as_torch_ddp():
         raise AssertionError("an unfinished reduction went unnoticed")
     except RuntimeError as err:
         assert "find_unused_parameters=True" in str(err)
+
+
+# ----------------------------------------------------------------------------- communication hooks
+def _local_grads(make, x, y):
+    """The gradients, on this rank's data only, of the float32 model that DDP starts from (NumPy arrays)."""
+    import ember
+    m = _both(make, 0)[0].float()  # rank 0's weights, as DDP gives every rank
+    ember.nn.functional.cross_entropy(m(_t(x).float()), _t(y)).backward()
+    return [p.grad.numpy() for p in m.parameters()]
+
+
+def _noop_hook(lib, bucket):
+    """Leaves every rank its own gradients (a hand-made, already completed Future of ``lib``)."""
+    fut = lib.futures.Future()
+    fut.set_result(bucket.buffer())
+    return fut
+
+
+def _sum_hook(state, bucket):
+    """The plain sum over ranks, through Work.get_future().then()."""
+    import ember.distributed as dist
+    return dist.all_reduce(bucket.buffer(), async_op=True).get_future().then(lambda fut: fut.value()[0])
+
+
+@check("torch")
+def comm_hooks_as_torch_ddp():
+    import ember
+    import ember.distributed as dist
+    from ember.distributed.algorithms.ddp_comm_hooks import default_hooks as eh
+    torch, tdist = _torch_dist()
+    from torch.distributed.algorithms.ddp_comm_hooks import default_hooks as th
+    r, n = dist.get_rank(), dist.get_world_size()
+    # name: (ember's hook, torch's, the state); the no-op hook's state is the library whose Future it makes
+    hooks = {"allreduce": (eh.allreduce_hook, th.allreduce_hook, None),
+             "fp16": (eh.fp16_compress_hook, th.fp16_compress_hook, None),
+             "fp16_wrapper": (eh.fp16_compress_wrapper(eh.allreduce_hook), th.fp16_compress_wrapper(th.allreduce_hook),
+                              None),
+             "noop": (_noop_hook, _noop_hook, "lib"), "sum": (_sum_hook, None, None)}
+    for name, (ehook, thook, state) in hooks.items():
+        e, t, ed, td = _both_ddp(_mlp, r, "float")
+        ed.register_comm_hook(ember if state else None, ehook)
+        if thook is not None:
+            td.register_comm_hook(torch if state else None, thook)
+        for x, y in _data(r, (6,), 2, 23):
+            mine = _local_grads(_mlp, x, y) if name in ("fp16", "noop", "sum") else None
+            every = [None] * n
+            dist.all_gather_object(every, mine)
+            for model, lib in ((ed, ember), (td, torch)):
+                model.zero_grad()
+                lib.nn.functional.cross_entropy(model(lib.from_numpy(x).float()), lib.from_numpy(y)).backward()
+            if thook is not None:  # float32 gradients agree to rounding; float16 ones to one float16 step
+                tol = 1e-3 if name.startswith("fp16") else 1e-5
+                for (k, a), b in zip(e.named_parameters(), t.parameters()):
+                    np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=tol, atol=tol * 1e-2,
+                                               err_msg=f"{name} hook {k}")
+            for k, p in enumerate(e.parameters()):  # and exactly, by hand in NumPy, from ember's local gradients
+                if name == "fp16":  # rounded to float16, divided and summed in float16
+                    want = every[0][k].astype(np.float16) / np.float16(n)
+                    for g in every[1:]:
+                        want = want + g[k].astype(np.float16) / np.float16(n)
+                    np.testing.assert_array_equal(p.grad.numpy(), want.astype(np.float32))
+                elif name == "noop":
+                    np.testing.assert_allclose(p.grad.numpy(), every[r][k], rtol=1e-6, atol=1e-7)
+                elif name == "sum":
+                    np.testing.assert_allclose(p.grad.numpy(), sum(g[k] for g in every), rtol=1e-6, atol=1e-7)
+
+
+@check("ddp")
+def comm_hook_buckets_and_bf16():
+    import ember
+    import ember.distributed as dist
+    from ember.distributed.algorithms.ddp_comm_hooks import default_hooks
+    r, n = dist.get_rank(), dist.get_world_size()
+    x, y = _data(r, (6,), 1, 29)[0]
+    mine = _local_grads(_mlp, x, y)
+    every = [None] * n
+    dist.all_gather_object(every, mine)
+    seen = []
+
+    def recording(state, bucket):  # checked after backward: a rank raising in here would leave the other waiting
+        buf = bucket.buffer()
+        seen.append((state, bucket.index(), bucket.is_last(), [ids.index(id(p)) for p in bucket.parameters()],
+                     [(g.shape == p.shape, np.shares_memory(g.numpy(), buf.numpy()), g.numpy().copy())
+                      for p, g in zip(bucket.parameters(), bucket.gradients())]))
+        return default_hooks.allreduce_hook(None, bucket)
+
+    e = _both(_mlp, r)[0].float()
+    ids = [id(p) for p in e.parameters()]
+    ed = ember.nn.parallel.DistributedDataParallel(e, bucket_cap_mb=100 / 2**20)  # 100 bytes: a bucket per layer
+    ed.register_comm_hook("state", recording)
+    ember.nn.functional.cross_entropy(ed(_t(x).float()), _t(y)).backward()
+    assert [s[1] for s in seen] == list(range(len(seen))) and len(seen) == 3, [s[3] for s in seen]
+    assert [s[2] for s in seen] == [False] * (len(seen) - 1) + [True]
+    assert sorted(k for s in seen for k in s[3]) == list(range(len(ids))) and {s[0] for s in seen} == {"state"}
+    for s in seen:
+        for k, (same_shape, shares, g) in zip(s[3], s[4]):  # views of the buffer, not divided by the world size
+            assert same_shape and shares
+            np.testing.assert_allclose(g, mine[k], rtol=1e-6, atol=1e-7)
+    for k, p in enumerate(e.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), sum(g[k] for g in every) / n, rtol=1e-6, atol=1e-7)
+    # registering: once, a callable, torch's annotations
+    try:
+        ed.register_comm_hook(None, recording)
+        raise AssertionError("a second hook was accepted")
+    except RuntimeError as err:
+        assert "only be called once" in str(err)
+    fresh = ember.nn.parallel.DistributedDataParallel(_both(_mlp, r)[0])
+
+    def annotated(state, bucket: int):
+        return None
+    for bad, kind in ((42, TypeError), (annotated, ValueError)):
+        try:
+            fresh.register_comm_hook(None, bad)
+            raise AssertionError(f"{bad!r} was accepted")
+        except kind:
+            pass
+    # bfloat16 (torch's DDP refuses it without NCCL): rounded, divided and summed in bfloat16, as ml_dtypes does
+    import ml_dtypes
+    e = _both(_mlp, r)[0].float()
+    ed = ember.nn.parallel.DistributedDataParallel(e)
+    ed.register_comm_hook(None, default_hooks.bf16_compress_hook)
+    ember.nn.functional.cross_entropy(ed(_t(x).float()), _t(y)).backward()
+    bf = ml_dtypes.bfloat16
+    for k, p in enumerate(e.parameters()):
+        want = every[0][k].astype(bf) / bf(n)
+        for g in every[1:]:
+            want = want + g[k].astype(bf) / bf(n)
+        np.testing.assert_array_equal(p.grad.numpy(), want.astype(np.float32))
+
+
+# ----------------------------------------------------------------------------- uneven inputs, retain_graph
+def _uneven_run(lib, model, batches, join_kwargs, opt_name):
+    opt = getattr(lib.optim, opt_name)(model.parameters(), lr=1e-2)
+    with model.join(**join_kwargs):
+        for x, y in batches:
+            opt.zero_grad()
+            lib.nn.functional.cross_entropy(model(lib.from_numpy(x)), lib.from_numpy(y)).backward()
+            opt.step()
+
+
+@check("torch")
+def join_uneven_inputs_as_torch_ddp():
+    import ember
+    import ember.distributed as dist
+    torch, tdist = _torch_dist()
+    r, n = dist.get_rank(), dist.get_world_size()
+    # the CNN has batch norms (buffers broadcast from a rank still training); rank r has 1 + 2r batches
+    for make, shape, kwargs, opt_name in ((_cnn, (2, 8, 8), {}, "Adam"),
+                                          (_mlp, (6,), {"divide_by_initial_world_size": False}, "SGD")):
+        e, t, ed, td = _both_ddp(make, r)
+        batches = _data(r, shape, 1 + 2 * r, 31)
+        _uneven_run(ember, ed, batches, kwargs, opt_name)
+        _uneven_run(torch, td, batches, kwargs, opt_name)
+        _same_state(e, t, f"join {make.__name__} {kwargs}")
+        every = [None] * n
+        dist.all_gather_object(every, [v.numpy() for v in e.state_dict().values()])
+        for a, b in zip(every[0], every[r]):  # the last joiner's model on every rank
+            np.testing.assert_array_equal(a, b)
+    # with a communication hook, the joined rank runs the hook on zeros
+    from ember.distributed.algorithms.ddp_comm_hooks import default_hooks
+    e, t, ed, td = _both_ddp(_mlp, r)
+    ed.register_comm_hook(None, default_hooks.allreduce_hook)
+    batches = _data(r, (6,), 2 + r, 37)
+    _uneven_run(ember, ed, batches, {}, "SGD")
+    _uneven_run(torch, td, batches, {}, "SGD")
+    _same_state(e, t, "join with a comm hook")
+    # throw_on_early_termination: every rank raises, with torch's messages
+    messages = {}
+    for lib in (ember, torch):
+        model = lib.nn.parallel.DistributedDataParallel(_both(_mlp, r)[1 if lib is torch else 0])
+        try:
+            with model.join(throw_on_early_termination=True):
+                for x, y in _data(r, (6,), 1 + r, 41):
+                    lib.nn.functional.cross_entropy(model(lib.from_numpy(x)), lib.from_numpy(y)).backward()
+            raise AssertionError("no rank raised")
+        except RuntimeError as err:
+            messages[lib.__name__] = str(err)
+    assert messages["ember"] == messages["torch"], messages
+
+
+@check("torch")
+def retain_graph_two_backward_passes_as_torch_ddp():
+    import ember
+    import ember.distributed as dist
+    torch, tdist = _torch_dist()
+    r = dist.get_rank()
+    e, t, ed, td = _both_ddp(_mlp, r)
+    x, y = _data(r, (6,), 1, 43)[0]
+    losses = [lib.nn.functional.cross_entropy(m(lib.from_numpy(x)), lib.from_numpy(y))
+              for m, lib in ((ed, ember), (td, torch))]
+    for retain in (True, False):  # the first averages, the second adds this rank's own gradients
+        for loss in losses:
+            loss.backward(retain_graph=retain)
+        _same_grads(e, t, f"backward with retain_graph={retain}")
+    # two losses of one output: the first backward averages, the second accumulates locally
+    outs = [m(lib.from_numpy(x)) for m, lib in ((ed, ember), (td, torch))]
+    for m in (ed, td):
+        m.zero_grad()
+    for column in (0, 1):
+        for out in outs:
+            out[:, column].sum().backward(retain_graph=True)
+        _same_grads(e, t, f"backward of output column {column}")
 
 
 # ----------------------------------------------------------------------------- a rank that fails

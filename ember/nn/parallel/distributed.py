@@ -6,18 +6,23 @@ backward goes on to the layers before it. The last gradient to arrive waits for 
 and writes the averages back into ``.grad``, so ``backward()`` returns with them in place.
 Buckets are filled in reverse parameter order, as torch does, since backward produces gradients
 roughly in that order; they are started strictly in bucket order so that every rank issues the
-same collectives in the same order.
+same collectives in the same order. A communication hook (``register_comm_hook``) replaces the
+all-reduce of a bucket; ``join()`` lets ranks with fewer batches shadow the others' collectives.
 """
 from __future__ import annotations
 
+import inspect
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ..._backend import xp
-from ..._tensor import Tensor
+from ..._tensor import Tensor, device
 from ...autograd.function import AccumulateGrad
 from ...autograd.grad_mode import no_grad, state as _grad_state
 from ... import distributed as dist
+from ...distributed.algorithms.join import Join, Joinable, JoinHook, _DISABLED as _DISABLED_JOIN
+from ...distributed.grad_bucket import GradBucket
+from ...futures import Future
 from ..modules.module import Module
 
 _FIRST_BUCKET_BYTES = 1024 * 1024  # torch's first bucket is small, so that the first all-reduce starts early
@@ -25,21 +30,22 @@ _DEFAULT_BUCKET_MB = 25
 
 
 class _Bucket:
-    """A flat buffer holding the gradients of some parameters of one dtype, and its all-reduce in flight."""
+    """A flat buffer holding the gradients of some parameters of one dtype, and its reduction in flight."""
 
-    def __init__(self, indices: list[int], params: list, dtype) -> None:
-        self.indices = indices
+    def __init__(self, index: int, indices: list[int], params: list) -> None:
+        self.index, self.indices = index, indices
+        self.params = [params[i] for i in indices]
         self.slots = []
         offset = 0
-        for i in indices:
-            n = params[i].numel()
-            self.slots.append((offset, n))
-            offset += n
-        self.flat = xp.zeros(offset, dtype)
-        self.pending, self.work = len(indices), None
+        for p in self.params:
+            self.slots.append((offset, p.numel()))
+            offset += p.numel()
+        self.flat = xp.zeros(offset, self.params[0]._data.dtype)
+        self.buffer = Tensor._make(self.flat)
+        self.pending, self.work = len(indices), None  # work: a Work (no hook) or the hook's Future
 
 
-def _bucket_assignment(params: list, cap_bytes: int) -> list[list[int]]:
+def _bucket_assignment(params: list, cap_bytes: int, first_bytes: int) -> list[list[int]]:
     """Parameter indices per bucket: reverse parameter order, one dtype per bucket, the first one small."""
     open_, limits, done = {}, {}, []
     for i in reversed(range(len(params))):
@@ -48,7 +54,7 @@ def _bucket_assignment(params: list, cap_bytes: int) -> list[list[int]]:
         bucket = open_.setdefault(key, [[], 0])
         bucket[0].append(i)
         bucket[1] += p.numel() * p.element_size()
-        if bucket[1] >= limits.get(key, _FIRST_BUCKET_BYTES):
+        if bucket[1] >= limits.get(key, first_bytes):
             done.append(bucket[0])
             limits[key] = cap_bytes
             del open_[key]
@@ -106,7 +112,7 @@ def _broadcast_coalesced(tensors: list[Tensor], group, src: int = 0) -> None:
             offset += n
 
 
-class DistributedDataParallel(Module):
+class DistributedDataParallel(Module, Joinable):
     """Data parallelism over processes: each rank runs ``module`` on its share of the batch, and
     ``backward()`` leaves every rank with the gradients averaged over all ranks.
 
@@ -114,10 +120,13 @@ class DistributedDataParallel(Module):
         module: the model; rank 0's parameters and buffers are copied to every rank here.
         broadcast_buffers: copy rank 0's buffers (batch-norm statistics) to every rank before each forward.
         process_group: the ranks to average over (default: all).
-        bucket_cap_mb: bucket size in MiB (default 25; the first bucket is 1 MiB).
+        bucket_cap_mb: bucket size in MiB (default: 25, with a first bucket of 1 MiB; a size given is every bucket's).
         find_unused_parameters: let parameters that the output does not depend on take part
             (their gradient counts as zero on the ranks that did not use them).
         gradient_as_bucket_view: ``.grad`` becomes a view of the bucket (saves a copy).
+
+    A second backward through the same forward (``retain_graph=True``) accumulates this rank's
+    own gradients without averaging them, as torch's DDP does.
 
     Example::
 
@@ -153,12 +162,18 @@ class DistributedDataParallel(Module):
             with no_grad():
                 _broadcast_coalesced(list(module.parameters()) + self._buffers_to_sync, self.process_group)
         cap = int((_DEFAULT_BUCKET_MB if bucket_cap_mb is None else bucket_cap_mb) * 1024 * 1024)
-        self._buckets = [_Bucket(ix, self._params, self._params[ix[0]]._data.dtype)
-                         for ix in _bucket_assignment(self._params, cap)]
+        first = _FIRST_BUCKET_BYTES if bucket_cap_mb is None else cap  # as torch: a size given is every bucket's
+        self._buckets = [_Bucket(k, ix, self._params)
+                         for k, ix in enumerate(_bucket_assignment(self._params, cap, first))]
         self._where = {}
         for b in self._buckets:
             for i, slot in zip(b.indices, b.slots):
                 self._where[i] = (b, slot)
+        self._comm_hook = None  # (state, hook) once register_comm_hook ran
+        self._world = dist.get_world_size(self.process_group)
+        self._scale = 1.0 / self._world  # gradients are divided as they enter the bucket, as torch's
+        self._join_config = _DISABLED_JOIN
+        self._divide_by_initial_world_size = True
         self._expect_hooks = self._started = False
         self._ready = [False] * len(self._params)
         self._used = xp.zeros(len(self._params), xp.int32)
@@ -177,9 +192,19 @@ class DistributedDataParallel(Module):
                 "unused parameter detection by passing the keyword argument `find_unused_parameters=True` to "
                 "`ember.nn.parallel.DistributedDataParallel`, and by making sure all `forward` function outputs "
                 "participate in calculating loss.")
+        joining = self._join_config.enable
+        if joining:  # the collectives a joined rank's _DDPJoinHook.main_hook shadows, in the same order
+            notice = Join.notify_join_context(self)
+            if notice is not None:
+                notice.wait()
+                if not self._divide_by_initial_world_size:
+                    self._scale = 1.0 / float(notice.result()[0]._data[0])  # the ranks still training
         if self.require_forward_param_sync and self.broadcast_buffers and self._buffers_to_sync:
+            root = self._find_common_rank(dist.get_rank(self.process_group), True) if joining else 0
             with no_grad():
-                _broadcast_coalesced(self._buffers_to_sync, self.process_group)
+                _broadcast_coalesced(self._buffers_to_sync, self.process_group, root)
+        if joining:
+            dist.all_reduce(_flag(sync, xp.float32), group=self.process_group)
         output = self.module(*inputs, **kwargs)
         self.require_forward_param_sync = sync
         if sync:
@@ -190,11 +215,11 @@ class DistributedDataParallel(Module):
         for b in self._buckets:
             b.pending, b.work = len(b.indices), None
         self._ready = [False] * len(self._params)
-        self._used[...] = 0
         self._next = 0
         self._expect_hooks, self._started = True, False
         self._unused = []
         if self.find_unused_parameters:
+            self._used[...] = 0
             reached = _reached_leaves(output)
             self._unused = [i for i, p in enumerate(self._params) if id(p) not in reached]
 
@@ -208,6 +233,53 @@ class DistributedDataParallel(Module):
         finally:
             self.require_backward_grad_sync = previous
 
+    # ------------------------------------------------------------------ communication hooks
+    def register_comm_hook(self, state: object, hook: Callable) -> None:
+        """Reduce each bucket with ``hook(state, bucket) -> Future[Tensor]`` instead of the averaging all-reduce.
+
+        The bucket's buffer holds this rank's gradients, not divided by the world size; the Future's
+        tensor (the buffer's size) is written back into the gradients. See
+        ``ember.distributed.algorithms.ddp_comm_hooks.default_hooks``. Register once, before backward.
+        """
+        if self._comm_hook is not None:
+            raise RuntimeError("register_comm_hook or register_builtin_comm_hook can only be called once.")
+        if not callable(hook):
+            raise TypeError("Communication hook must be callable.")
+        sig = inspect.signature(hook)
+        bucket_type = sig.parameters["bucket"].annotation if "bucket" in sig.parameters else GradBucket
+        # a string: the hook's module postponed its annotations (from __future__ import annotations)
+        if bucket_type not in (inspect.Parameter.empty, GradBucket) and not str(bucket_type).endswith("GradBucket"):
+            raise ValueError("Communication hook: bucket annotation should be dist.GradBucket.")
+        returns = sig.return_annotation
+        if returns not in (inspect.Signature.empty, Future[Tensor]) and not str(returns).startswith(
+                ("Future[", "futures.Future[", "torch.futures.Future[", "ember.futures.Future[")):
+            raise ValueError("Communication hook: return annotation should be ember.futures.Future[ember.Tensor].")
+        self._comm_hook = (state, hook)
+
+    def _launch(self, b: _Bucket) -> None:
+        if self._comm_hook is None:
+            b.work = dist.all_reduce(b.buffer, group=self.process_group, async_op=True)
+        else:
+            state, hook = self._comm_hook
+            b.work = hook(state, GradBucket(b.index, b.buffer, b.params, b.slots, b.index == len(self._buckets) - 1))
+            if not isinstance(b.work, Future):
+                raise RuntimeError(f"DDP communication hook {getattr(hook, '__name__', hook)!r} must return an "
+                                   f"ember.futures.Future, got {type(b.work).__name__}")
+
+    def _result(self, b: _Bucket):
+        """Wait for bucket ``b``'s reduction; its reduced values, in ``b.flat``."""
+        if self._comm_hook is None:
+            b.work.wait()
+            return b.flat
+        value = b.work.wait()
+        if not isinstance(value, Tensor) or value.numel() != b.flat.size:
+            raise RuntimeError(f"DDP communication hook: the Future of bucket {b.index} must hold one tensor of the "
+                               f"bucket's {b.flat.size} elements, got "
+                               f"{type(value).__name__ if not isinstance(value, Tensor) else list(value.shape)}")
+        if value._data is not b.flat:
+            b.flat[...] = value._data.reshape(-1)  # cast back, if the hook compressed
+        return b.flat
+
     # ------------------------------------------------------------------ backward
     def _on_grad(self, i: int) -> None:
         if not self._expect_hooks:
@@ -216,31 +288,33 @@ class DistributedDataParallel(Module):
             self._started = True
             for j in self._unused:  # nothing will come for these: count them ready now
                 self._mark_ready(j)
-        self._used[i] = 1
+        if self.find_unused_parameters:
+            self._used[i] = 1
         self._mark_ready(i)
 
     def _mark_ready(self, i: int) -> None:
         if self._ready[i]:
             raise RuntimeError(f"Expected to mark a variable ready only once: parameter {i} got a second gradient "
-                               f"in this backward (retain_graph with DistributedDataParallel is not supported)")
+                               f"before every bucket of this forward was reduced (a second backward through the "
+                               f"same forward must wait until the first has reached every parameter)")
         self._ready[i] = True
         b, (offset, n) = self._where[i]
         g = self._params[i].grad
         if g is None:
             b.flat[offset:offset + n] = 0
+        elif self._comm_hook is None:
+            xp.multiply(g._data.reshape(-1), self._scale, out=b.flat[offset:offset + n])
         else:
             b.flat[offset:offset + n] = g._data.reshape(-1)
         b.pending -= 1
         while self._next < len(self._buckets) and self._buckets[self._next].pending == 0:
-            bucket = self._buckets[self._next]
-            bucket.work = dist.all_reduce(Tensor._make(bucket.flat), dist.ReduceOp.AVG, self.process_group,
-                                          async_op=True)
+            self._launch(self._buckets[self._next])
             self._next += 1
         if self._next == len(self._buckets):
             self._finalize()
         else:
-            for bucket in self._buckets[:self._next]:
-                bucket.work.is_completed()  # lets MPI move the launched all-reduces along
+            for bucket in self._buckets[:self._next]:  # lets MPI move the launched all-reduces along
+                bucket.work.done() if self._comm_hook else bucket.work.is_completed()
 
     def _finalize(self) -> None:
         self._expect_hooks = self._started = False
@@ -250,11 +324,11 @@ class DistributedDataParallel(Module):
             dist.all_reduce(used, group=self.process_group)
             used = used._data
         for b in self._buckets:
-            b.work.wait()
-            for i, (offset, n) in zip(b.indices, b.slots):
+            flat = self._result(b)
+            for i, p, (offset, n) in zip(b.indices, b.params, b.slots):
                 if used is not None and used[i] == 0:
                     continue  # unused on every rank: its .grad stays as it was, as torch leaves it
-                self._write_grad(self._params[i], b.flat[offset:offset + n])
+                self._write_grad(p, flat[offset:offset + n])
 
     def _write_grad(self, p, averaged) -> None:
         view = averaged.reshape(p._data.shape)
@@ -264,3 +338,88 @@ class DistributedDataParallel(Module):
         else:
             g._data[...] = view
             g._version += 1
+
+    # ------------------------------------------------------------------ uneven inputs (Join)
+    def join(self, divide_by_initial_world_size: bool = True, enable: bool = True,
+             throw_on_early_termination: bool = False) -> Join:
+        """Context manager for uneven inputs: a rank out of batches shadows the others' all-reduces with zeros.
+
+        Args:
+            divide_by_initial_world_size: divide the gradients by the world size DDP started with
+                (the joined ranks count as zeros); False: by the number of ranks still training.
+            enable: False turns the context manager off.
+            throw_on_early_termination: raise a RuntimeError on every rank once one runs out of inputs.
+
+        Example::
+
+            >>> with model.join():
+            ...     for x, y in my_share:        # a different number of batches on each rank
+            ...         loss_fn(model(x), y).backward(); optimizer.step()
+        """
+        return Join([self], enable, throw_on_early_termination,
+                    divide_by_initial_world_size=divide_by_initial_world_size)
+
+    def join_hook(self, **kwargs) -> JoinHook:
+        """The hook that shadows this model's forward and backward collectives on a joined rank."""
+        return _DDPJoinHook(self, kwargs.get("divide_by_initial_world_size", True))
+
+    @property
+    def join_device(self) -> device:
+        """The CPU: where the join's own collectives run."""
+        return device("cpu")
+
+    @property
+    def join_process_group(self):
+        """The process group the gradients are averaged over."""
+        return self.process_group
+
+    def _find_common_rank(self, rank: int, candidate: bool) -> int:
+        """The largest rank among those with ``candidate`` True (every rank calls this)."""
+        t = Tensor._make(xp.array([rank if candidate else -1], xp.int64))
+        dist.all_reduce(t, dist.ReduceOp.MAX, self.process_group)
+        if t._data[0] == -1:
+            raise ValueError("BUG! Expected rank_cond to be true for at least one process.")
+        return int(t._data[0])
+
+
+def _flag(on: bool, dtype) -> Tensor:
+    return Tensor._make(xp.full(1, 1 if on else 0, dtype))
+
+
+class _DDPJoinHook(JoinHook):
+    """A joined rank's side of DDP: each iteration, the collectives of the others' forward and backward."""
+
+    def __init__(self, ddp: DistributedDataParallel, divide_by_initial_world_size: bool) -> None:
+        self.ddp = ddp
+        ddp._divide_by_initial_world_size = divide_by_initial_world_size
+        if divide_by_initial_world_size:
+            ddp._scale = 1.0 / ddp._world
+
+    def main_hook(self) -> None:
+        """Shadow one iteration: buffer broadcast, the sync flag, the bucket reductions (of zeros)."""
+        ddp, group = self.ddp, self.ddp.process_group
+        if ddp.require_forward_param_sync and ddp.broadcast_buffers and ddp._buffers_to_sync:
+            root = ddp._find_common_rank(dist.get_rank(group), False)
+            with no_grad():
+                _broadcast_coalesced(ddp._buffers_to_sync, group, root)
+        should_sync = _flag(False, xp.float32)
+        dist.all_reduce(should_sync, group=group)
+        ddp.require_forward_param_sync = bool(should_sync._data[0])
+        if not ddp.require_forward_param_sync:
+            return
+        for b in ddp._buckets:  # the same reductions, in the same order, through the hook if there is one
+            b.flat[...] = 0
+            ddp._launch(b)
+        for b in ddp._buckets:
+            b.work.wait()
+            b.work = None
+        if ddp.find_unused_parameters:
+            dist.all_reduce(Tensor._make(xp.zeros(len(ddp._params), xp.int32)), group=group)
+
+    def post_hook(self, is_last_joiner: bool) -> None:
+        """Every rank takes the model (and buffers) of one of the last ranks to join."""
+        ddp = self.ddp
+        root = ddp._find_common_rank(dist.get_rank(ddp.process_group), is_last_joiner)
+        with no_grad():
+            _broadcast_coalesced([p for p in ddp.module.parameters()]
+                                 + (ddp._buffers_to_sync if ddp.broadcast_buffers else []), ddp.process_group, root)
