@@ -1,9 +1,11 @@
 """Per-op overhead and a small MLP: ember vs torch in the same run, one thread each.
 
 Run: python benchmarks/overhead.py
-1. a chain of 200 small elementwise ops (mul, add, tanh, exp) on a 16-element float32
-   tensor, forward + backward, reported as time per op;
-2. a 784-512-256-10 MLP forward + backward at batch 256.
+1. a chain of 250 small elementwise ops (mul, add, tanh, exp, mul) on a 16-element float32
+   tensor whose second operands are Python numbers, forward + backward, reported as time per op;
+2. the same with tensor operands, as weights are in real code: ``exp(tanh(h * w + b))`` with ``w`` and
+   ``b`` 16-element tensors that require grad (200 ops);
+3. a 784-512-256-10 MLP forward + backward at batch 256.
 """
 from __future__ import annotations
 
@@ -34,6 +36,18 @@ def chain_step(lib):
             y = lib.exp(lib.tanh(y * 1.01 + 0.1)) * 0.3
         y.sum().backward()
     return step, 50 * 5
+
+
+def tensor_chain_step(lib):
+    rng = np.random.default_rng(0)
+    x, w, b = (lib.tensor(rng.random(16, dtype=np.float32), requires_grad=True) for _ in range(3))
+
+    def step():
+        y = x
+        for _ in range(50):  # 4 ops each: 200 ops
+            y = lib.exp(lib.tanh(y * w + b))
+        y.sum().backward()
+    return step, 50 * 4
 
 
 def mlp_step(lib):
@@ -67,16 +81,18 @@ def main() -> None:
     from dataloader import blas_kernel  # (benchmarks/ is on the path when run as a script)
     print(f"BLAS kernel (threadpoolctl): {blas_kernel()}; {os.cpu_count()} CPUs")
     rows = []
-    for name, make, number in (("elementwise chain (per op)", chain_step, 50), ("MLP 784-512-256-10 b256", mlp_step, 10)):
+    for name, make, number in (("elementwise chain, numbers (per op)", chain_step, 50),
+                               ("elementwise chain, tensors (per op)", tensor_chain_step, 50),
+                               ("MLP 784-512-256-10 b256", mlp_step, 10)):
         times = {}
         for lib in (torch, ember):
             step, per = make(lib)
             times[lib.__name__] = best(step, number) / per
         ratio = times["ember"] / times["torch"]
         rows.append((name, times["torch"], times["ember"], ratio))
-    print(f"{'benchmark':34s} {'torch':>12s} {'ember':>12s} {'ember/torch':>12s}")
+    print(f"{'benchmark':36s} {'torch':>12s} {'ember':>12s} {'ember/torch':>12s}")
     for name, t, e, r in rows:
-        print(f"{name:34s} {t * 1e6:10.2f}us {e * 1e6:10.2f}us {r:11.2f}x")
+        print(f"{name:36s} {t * 1e6:10.2f}us {e * 1e6:10.2f}us {r:11.2f}x")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import numbers
 import warnings
 
 from .. import _dtype
-from .._backend import parallel_map, xp, zeros_like
+from .._backend import ndarray, parallel_map, xp, zeros_like
 from .._tensor import Tensor
 from ..autograd.function import Op
 from ..autograd.forward_ad import total
@@ -80,10 +80,7 @@ class Sub(Op):
 
 class Mul(Op):
     array_backward = True
-
-    @staticmethod
-    def forward(a, b):
-        return a * b
+    forward = staticmethod(xp.multiply)  # the ufunc itself: no Python frame per call
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -96,8 +93,12 @@ class Mul(Op):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        return (None if b is None else sum_to(g * cj(b), ctx.shapes[0]),
-                None if a is None else sum_to(g * cj(a), ctx.shapes[1]))
+        ga = None if b is None else g * cj(b)
+        gb = None if a is None else g * cj(a)
+        sa, sb = ctx.shapes
+        if sa == sb:  # nothing was broadcast
+            return ga, gb
+        return (None if ga is None else sum_to(ga, sa)), (None if gb is None else sum_to(gb, sb))
 
     @staticmethod
     def jvp(inputs, out, ta, tb):
@@ -143,8 +144,26 @@ class _ScalarOp(Op):
         ctx.s = inputs[1]
 
 
+_WEAK: dict = {}
+
+
+def _weak(s, like):
+    """The number ``s`` as a 0-d array of ``like``'s floating dtype, converted as NumPy converts a Python number
+    operand (round to nearest) but once: NumPy 2 takes about 1 us per call to do it, more than a small array's
+    arithmetic. Other operands (tensors, integer arrays, zeros: -0.0 == 0.0 as a key, NaN) come back as they are."""
+    if type(like) is not ndarray or like.dtype.kind != "f" or not s or s != s:
+        return s
+    key = (s, like.dtype)
+    c = _WEAK.get(key)
+    if c is None:
+        if len(_WEAK) > 256:
+            _WEAK.clear()
+        c = _WEAK[key] = xp.array(s, like.dtype)
+    return c
+
+
 class AddScalar(_ScalarOp):
-    forward = staticmethod(lambda x, s: x + s)
+    forward = staticmethod(lambda x, s: x + _weak(s, x))
 
     @staticmethod
     def backward(ctx, g):
@@ -156,18 +175,64 @@ class AddScalar(_ScalarOp):
 
 
 class MulScalar(_ScalarOp):
-    forward = staticmethod(lambda x, s: x * s)
+    forward = staticmethod(lambda x, s: x * _weak(s, x))
 
     @staticmethod
     def backward(ctx, g):
-        return g * ctx.s, None
+        return g * _weak(ctx.s, g), None
 
     @staticmethod
     def jvp(inputs, out, t, _):
         return t * inputs[1]
 
 
-AddScalar._Node.__name__, MulScalar._Node.__name__ = "AddBackward0", "MulBackward0"  # torch's names
+class _TensorsOp(Op):
+    """tensor (op) tensor of one dtype, alpha 1: add's and sub's commonest call (activations, weights, biases), as
+    its own small op as the Python-number forms are: its forward is the ufunc itself, and its backward sums
+    the gradient down only to undo broadcasting."""
+
+    array_backward = True
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.shapes = (inputs[0]._data.shape, inputs[1]._data.shape)
+
+
+class AddTensors(_TensorsOp):
+    forward = staticmethod(xp.add)
+
+    @staticmethod
+    def backward(ctx, g):
+        sa, sb = ctx.shapes
+        if sa == sb:  # nothing was broadcast (the engine drops the gradient of an input that needs none)
+            return g, g
+        (fa, _), (fb, _) = ctx.next_functions
+        return (None if fa is None else sum_to(g, sa)), (None if fb is None else sum_to(g, sb))
+
+    @staticmethod
+    def jvp(inputs, out, ta, tb):
+        return total(ta, tb)
+
+
+class SubTensors(_TensorsOp):
+    forward = staticmethod(xp.subtract)
+
+    @staticmethod
+    def backward(ctx, g):
+        (fa, _), (fb, _) = ctx.next_functions
+        sa, sb = ctx.shapes
+        if sa == sb:
+            return g, (None if fb is None else -g)
+        return (None if fa is None else sum_to(g, sa)), (None if fb is None else sum_to(-g, sb))
+
+    @staticmethod
+    def jvp(inputs, out, ta, tb):
+        return total(ta, None if tb is None else -tb)
+
+
+# torch's names
+AddScalar._Node.__name__ = AddTensors._Node.__name__ = "AddBackward0"
+MulScalar._Node.__name__, SubTensors._Node.__name__ = "MulBackward0", "SubBackward0"
 _NUMBERS = (float, int)  # not bool: True * tensor promotes differently
 
 
@@ -188,6 +253,12 @@ def _alpha_first(alpha, rest: tuple, op: str):
 @register(operators=("__add__",), reflected=("__radd__",), inplace="add_")
 def add(input, other, *deprecated, alpha=1, out=None) -> Tensor:
     """``input + alpha * other``, broadcasting."""
+    if isinstance(input, Tensor) and alpha == 1 and out is None and not deprecated:  # the commonest calls
+        if isinstance(other, Tensor):
+            if input._data.dtype is other._data.dtype:  # nothing to promote
+                return AddTensors.apply(input, other)
+        elif type(other) in _NUMBERS and input._data.dtype.kind in "fV":
+            return AddScalar.apply(input, other)
     if deprecated:
         other, alpha = _alpha_first(other, deprecated, "add")
     input, other = binary_operands(input, other)
@@ -216,6 +287,9 @@ def _is_bool(x) -> bool:
 @register(operators=("__sub__",), reflected=("__rsub__",), inplace="sub_", aliases=("subtract",))
 def sub(input, other, *deprecated, alpha=1, out=None) -> Tensor:
     """``input - alpha * other``, broadcasting."""
+    if (isinstance(input, Tensor) and isinstance(other, Tensor) and input._data.dtype is other._data.dtype
+            and alpha == 1 and out is None and not deprecated and input._data.dtype.kind != "b"):
+        return SubTensors.apply(input, other)
     if deprecated:
         other, alpha = _alpha_first(other, deprecated, "sub")
     if _is_bool(input) or _is_bool(other):
@@ -240,6 +314,12 @@ def rsub(input, other, *, alpha=1) -> Tensor:
 @register(operators=("__mul__",), reflected=("__rmul__",), inplace="mul_", aliases=("multiply",))
 def mul(input, other, *, out=None) -> Tensor:
     """``input * other``, broadcasting."""
+    if isinstance(input, Tensor) and out is None:  # the commonest calls
+        if isinstance(other, Tensor):
+            if input._data.dtype is other._data.dtype:  # nothing to promote
+                return Mul.apply(input, other)
+        elif type(other) in _NUMBERS and input._data.dtype.kind in "fV":
+            return MulScalar.apply(input, other)
     input, other = binary_operands(input, other)
     if type(other) in _NUMBERS and isinstance(input, Tensor):
         result = MulScalar.apply(input, other)
@@ -399,7 +479,7 @@ def unary(name: str, fwd, bwd, *, saves: str = "input", keeps_int: bool = False,
 
 
 exp = unary("exp", xp.exp, lambda x, y, g: g * y, saves="output", arrays=True)
-tanh = unary("tanh", xp.tanh, lambda x, y, g: g * (1 - y * y), saves="output", arrays=True)
+tanh = unary("tanh", xp.tanh, lambda x, y, g: g * (_weak(1, y) - y * y), saves="output", arrays=True)
 log = unary("log", xp.log, lambda x, y, g: g / x, arrays=True)
 
 
@@ -470,7 +550,7 @@ cosh = unary("cosh", xp.cosh, lambda x, y, g: g * sinh(x))
 asinh = unary("asinh", xp.arcsinh, lambda x, y, g: g / sqrt(x * x + 1), aliases=("arcsinh",))
 acosh = unary("acosh", xp.arccosh, lambda x, y, g: g / sqrt(x * x - 1), aliases=("arccosh",))
 atanh = unary("atanh", xp.arctanh, lambda x, y, g: g / (1 - x * x), aliases=("arctanh",), arrays=True)
-sigmoid = unary("sigmoid", lambda x: xp.exp(-xp.logaddexp(0, -x)), lambda x, y, g: g * (y * (1 - y)),
+sigmoid = unary("sigmoid", lambda x: xp.exp(-xp.logaddexp(0, -x)), lambda x, y, g: g * (y * (_weak(1, y) - y)),
                 saves="output", doc="1 / (1 + exp(-x)), computed without overflow.", arrays=True)
 abs = unary("abs", xp.abs, lambda x, y, g: g * (sgn(x) if x.is_complex() else const(xp.sign(x._data))),
             keeps_int=True, aliases=("absolute",), holomorphic=False,

@@ -78,9 +78,8 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
             grads_out = buffers.pop(node)
             if array_nodes and node._fast:
                 # no graph to build: an arithmetic-only formula runs on the arrays themselves
-                node._arrays = True
+                node._arrays = True  # (until a retained graph's next backward: see below)
                 results = node._fn.backward(node, grads_out[0])
-                node._arrays = False
                 if type(results) is not tuple:
                     results = (results,)
             else:
@@ -109,6 +108,8 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
             if not retain_graph:
                 node._saved = node._out_data = None  # Node._release, inlined
                 node._freed = True
+            elif node._arrays:
+                node._arrays = False
             for (nxt, nr), g in zip(node.next_functions, results):
                 if nxt is None or g is None:
                     continue

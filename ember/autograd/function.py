@@ -73,7 +73,10 @@ class Node:
     def save_for_backward(self, *tensors) -> None:
         """Keep tensors for backward; an in-place change to any of them before backward is an error."""
         self._saved = tensors
-        self._versions = [t._vc[0] if isinstance(t, Tensor) else 0 for t in tensors]
+        versions = []  # a loop, not a comprehension: this runs for most recorded ops
+        for t in tensors:
+            versions.append(t._vc[0] if isinstance(t, Tensor) else 0)
+        self._versions = versions
 
     @property
     def saved_tensors(self) -> tuple:
@@ -81,13 +84,16 @@ class Node:
             if self._freed:
                 raise RuntimeError(_FREED)
             return ()
+        arrays = [] if self._arrays else None
         for t, v in zip(self._saved, self._versions):
             if isinstance(t, (Tensor, _OutputRef)) and t._vc[0] != v:
                 if isinstance(t, _OutputRef):
                     raise _modified_error(Tensor._make(t.data), self, t.nr, t._vc[0], v)
                 raise _modified_error(t, t.grad_fn, t._output_nr, t._vc[0], v)
-        if self._arrays:
-            return [t._data if isinstance(t, Tensor) else t for t in self._saved]
+            if arrays is not None:
+                arrays.append(t._data if isinstance(t, Tensor) else t)
+        if arrays is not None:
+            return arrays
         return self._unpack_outputs(self._saved)
 
     def _unpack_outputs(self, saved):
@@ -399,9 +405,10 @@ class Op(Function):
         if transform is not None:  # a dual level or vmap is active
             return transform(cls, args, {})
         record = False
+        n = len(args)
         try:
             # a view's history may be stale after an in-place write into its memory: refresh_view
-            if len(args) == 1:  # the commonest arities, unrolled: this is the hottest path in ember
+            if n == 1:  # the commonest arities, unrolled: this is the hottest path in ember
                 a = args[0]
                 if isinstance(a, Tensor):
                     if a._base is not None:
@@ -410,7 +417,7 @@ class Op(Function):
                     out = cls.forward(a._data)
                 else:
                     out = cls.forward(a)
-            elif len(args) == 2:
+            elif n == 2:
                 a, b = args
                 if isinstance(a, Tensor):
                     if a._base is not None:
@@ -450,21 +457,28 @@ class Op(Function):
                 _mark_inference(*(results if type(results) is tuple else (results,)))
             return results
         ctx = cls._Node()
-        edges = []
-        for a in args:  # _edge inlined: this loop runs for every recorded op
-            if isinstance(a, Tensor) and a._requires_grad:
-                fn = a._grad_fn
-                edges.append((fn, a._output_nr) if fn is not None else (a._accumulator(), 0))
-            else:
-                edges.append(_NO_EDGE)
-        ctx.next_functions = tuple(edges)
+        if n == 1:  # _edge inlined and unrolled: this runs for every recorded op
+            a = args[0]
+            fn = a._grad_fn
+            ctx.next_functions = ((fn, a._output_nr) if fn is not None else (a._accumulator(), 0),)
+        else:
+            edges = []
+            for a in args:
+                if isinstance(a, Tensor) and a._requires_grad:
+                    fn = a._grad_fn
+                    edges.append((fn, a._output_nr) if fn is not None else (a._accumulator(), 0))
+                else:
+                    edges.append(_NO_EDGE)
+            ctx.next_functions = tuple(edges)
         ctx._seq = _next_seq()  # after the edges: a leaf's AccumulateGrad may just have been created
         setup = cls.setup_context
         if setup is not _no_setup:
             setup(ctx, args, out)
         if anomaly_mode.enabled:
             ctx._trace = traceback.format_stack()[:-1]
-        if type(out) is tuple:
+        if type(out) is ndarray:
+            pass
+        elif type(out) is tuple:
             out = tuple(o if type(o) is ndarray else xp.asarray(o) for o in out)
             diff = cls.differentiable_outputs
             ctx._nout = len(out)
@@ -479,7 +493,7 @@ class Op(Function):
                     if r._data is ctx._out_data:
                         ctx._out_vc, ctx._out_saved_version = r._vc, r._vc[0]
             return results
-        if type(out) is not ndarray:
+        else:
             out = xp.asarray(out)
         result = Tensor._make(out, True, ctx)
         if out.base is not None:

@@ -33,8 +33,8 @@ def _same_op(onnx_op: str):
 for _name, _onnx in {"Exp": "Exp", "Log": "Log", "Sqrt": "Sqrt", "Tanh": "Tanh", "Sigmoid": "Sigmoid",
                      "Relu": "Relu", "Erf": "Erf", "Abs": "Abs", "Neg": "Neg", "Reciprocal": "Reciprocal",
                      "Sin": "Sin", "Cos": "Cos", "Floor": "Floor", "Ceil": "Ceil", "Sign": "Sign", "Clone": "Identity",
-                     "Mul": "Mul", "MulScalar": "Mul", "AddScalar": "Add", "AddTensors": "Add", "SubTensors": "Sub", "Div": "Div", "Pow": "Pow",
-                     "Maximum": "Max", "Minimum": "Min", "Matmul": "MatMul"}.items():
+                     "Mul": "Mul", "MulScalar": "Mul", "AddScalar": "Add", "AddTensors": "Add", "SubTensors": "Sub",
+                     "Div": "Div", "Pow": "Pow", "Maximum": "Max", "Minimum": "Min", "Matmul": "MatMul"}.items():
     OPS[_name] = _same_op(_onnx)
 
 
