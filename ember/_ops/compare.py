@@ -24,6 +24,8 @@ class Compare(Op):
     """A comparison as an op, only while vmap (or forward AD) is active, so that vmap sees it and batches it
     (a comparison of a batched tensor feeding Python control flow must raise as in torch)."""
 
+    batching = "elementwise"
+
     differentiable_outputs = ()
 
     @staticmethod

@@ -9,6 +9,8 @@ from .common import register
 
 
 class Cast(Op):
+    batching = "elementwise"
+
     @staticmethod
     def forward(x, dt):
         return (x.real if x.dtype.kind == "c" and dt._cat < 3 else x).astype(dt.np)
@@ -23,6 +25,8 @@ class Cast(Op):
 
 
 class Clone(Op):
+    batching = "elementwise"
+
     @staticmethod
     def forward(x):
         return x.copy()

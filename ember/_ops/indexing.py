@@ -30,6 +30,8 @@ def _has_int_array(idx: tuple) -> bool:
 
 
 class Index(Op):
+    batching = "index"
+
     @staticmethod
     def forward(x, idx):
         return x[idx]

@@ -42,6 +42,8 @@ def _same_dtype(a: Tensor, b: Tensor) -> None:
 class MT(Op):
     """The last two dims swapped: a view, its own adjoint."""
 
+    batching = "elementwise"
+
     @staticmethod
     def forward(x):
         return xp.swapaxes(x, -1, -2)
@@ -65,6 +67,8 @@ def mT(x: Tensor) -> Tensor:
 
 class Matmul(Op):
     """Batched matrix product of two tensors of >= 2 dims (batch dims broadcast)."""
+
+    batching = "elementwise"
 
     @staticmethod
     def forward(a, b):

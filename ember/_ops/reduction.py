@@ -165,6 +165,8 @@ def _scalar_pick(input: Tensor, kind):
 
 # ----------------------------------------------------------------------------- sum, mean, prod
 class Sum(Op):
+    batching = "dims"
+
     @staticmethod
     def forward(x, dims, keepdim, dt):
         return xp.sum(x, axis=dims, keepdims=keepdim, dtype=dt)
@@ -184,6 +186,8 @@ class Sum(Op):
 
 
 class Mean(Op):
+    batching = "dims"
+
     @staticmethod
     def forward(x, dims, keepdim):
         return xp.mean(x, axis=dims, keepdims=keepdim)
@@ -252,6 +256,7 @@ def nanmean(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
 
 
 class Prod(Op):
+    batching = "dims"
     saves_output = True
 
     @staticmethod
@@ -306,6 +311,8 @@ def prod(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
 # ----------------------------------------------------------------------------- extremes
 class Extreme(Op):
     """A value chosen among the reduced elements (amax, amin, median); ties share the gradient evenly."""
+
+    batching = "dims"
 
     @staticmethod
     def forward(x, dims, keepdim, reducer):
@@ -534,6 +541,8 @@ cummin = _running("cummin", xp.minimum.accumulate)
 
 # ----------------------------------------------------------------------------- var, std
 class Var(Op):
+    batching = "dims"
+
     @staticmethod
     def forward(x, dims, correction, keepdim):
         with xp.errstate(divide="ignore", invalid="ignore"):
@@ -553,6 +562,7 @@ class Var(Op):
 
 
 class Std(Op):
+    batching = "dims"
     saves_output = True
 
     @staticmethod
@@ -623,6 +633,7 @@ def std_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correctio
 
 # ----------------------------------------------------------------------------- logsumexp
 class Logsumexp(Op):
+    batching = "dims"
     # fused: shifting by the max keeps exp from overflowing, and the gradient exp(x - out) is the softmax
     saves_output = True
 
@@ -656,6 +667,8 @@ def logsumexp(input, dim, keepdim: bool = False) -> Tensor:
 
 # ----------------------------------------------------------------------------- cumulative
 class Cumsum(Op):
+    batching = "dims"
+
     @staticmethod
     def forward(x, axis, dt, reverse):
         if reverse:
@@ -673,6 +686,7 @@ class Cumsum(Op):
 
 
 class Cumprod(Op):
+    batching = "dims"
     saves_output = True
 
     @staticmethod

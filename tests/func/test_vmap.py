@@ -274,3 +274,57 @@ def test_per_sample_gradients_of_several_rows_per_sample_and_their_gradient_as_t
         res.append([per["w"], per["b"], penalty["w"], penalty["b"]])
     for e, t in zip(*res):
         np.testing.assert_allclose(_np(e), _np(t), rtol=1e-10, atol=1e-12)
+
+
+def test_an_op_batches_by_the_kind_it_declares():
+    """A new op batches from its own definition (``batching``), without a loop: its values equal a
+    loop over the samples, and per-sample gradients through its backward are the derivative 3 x^2."""
+    import warnings
+    from ember.autograd.function import Op
+
+    class Cube(Op):
+        batching = "elementwise"
+
+        @staticmethod
+        def forward(x):
+            return x ** 3
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(inputs[0])
+
+        @staticmethod
+        def backward(ctx, g):
+            x, = ctx.saved_tensors
+            return g * 3 * x * x
+
+    class CumMax(Op):  # declares a dim-taking kind: the dim shifts past the batch dim
+        batching = "dims"
+
+        @staticmethod
+        def forward(x, dim):
+            return np.maximum.accumulate(x, axis=dim)
+
+    x = ember.tensor(np.random.default_rng(5).standard_normal((4, 3, 2)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a loop fallback would warn
+        cubes = efunc.vmap(Cube.apply)(x)
+        grads = efunc.vmap(efunc.grad(lambda r: Cube.apply(r).sum()))(x)
+        running = efunc.vmap(lambda r: CumMax.apply(r, 0))(x)
+    np.testing.assert_allclose(_np(cubes), _np(x) ** 3, rtol=1e-15)
+    np.testing.assert_allclose(_np(grads), 3 * _np(x) ** 2, rtol=1e-15)
+    np.testing.assert_allclose(_np(running), np.stack([np.maximum.accumulate(s, axis=0) for s in _np(x)]))
+
+
+def test_declared_batching_kinds_exist():
+    """Every op class that declares ``batching`` names a kind vmap knows (a typo would break vmap)."""
+    from ember.autograd.function import Op
+    from ember.func import _vmap
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+    declared = {c: c.batching for c in subclasses(Op) if getattr(c, "batching", None) is not None}
+    assert len(declared) >= 15
+    assert all(kind in _vmap.KINDS for kind in declared.values()), declared

@@ -247,6 +247,7 @@ class Convolution(Op):
     same columns, and keeping them saves rebuilding them, a third of a convolution's time.
     """
 
+    batching = "conv"
     differentiable_outputs = (0,)
 
     @staticmethod

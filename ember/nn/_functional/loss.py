@@ -99,6 +99,8 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
 class _NLL(Op):
     """Per-sample ``-weight[t] * logp[n, t]`` (0 where ``t == ignore_index``) for (N, C, *) input."""
 
+    batching = "nll"
+
     @staticmethod
     def forward(logp, target, weight, ignore_index):
         picked, factor = _nll_parts(logp, target, weight, ignore_index)

@@ -24,6 +24,7 @@ class Standardize(Op):
     statistics need, and the reciprocal standard deviation; they are not differentiable outputs.
     """
 
+    batching = "dims"
     differentiable_outputs = (0,)
 
     @staticmethod
