@@ -160,10 +160,21 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor, embe
     hd = E // num_heads
     if use_separate_proj_weight:
         in_proj_weight = None
-    q, k, v = _in_projection(query, key, value, in_proj_weight, in_proj_bias, q_proj_weight, k_proj_weight,
-                             v_proj_weight)
-    k, v, extra = _extend_keys(k, v, N, num_heads, hd, bias_k, bias_v, add_zero_attn, static_k, static_v)
-    q = _split_heads(q, N, num_heads, hd)
+    batch_major = False
+    if query is key is value and in_proj_weight is not None and bias_k is None and not add_zero_attn and \
+            static_k is None and static_v is None:
+        # self-attention: q, k and v from one product, on the (N, L, E) layout when that is how the input
+        # is stored (a batch_first module's), so that the product and the output projection are 2-D
+        batch_major = query.transpose(0, 1).is_contiguous()
+        x = query.transpose(0, 1) if batch_major else query
+        q, k, v = (t.reshape(*t.shape[:2], num_heads, hd).permute((0, 2, 1, 3) if batch_major else (1, 2, 0, 3))
+                   for t in linear(x, in_proj_weight, in_proj_bias).chunk(3, -1))
+        extra = 0
+    else:
+        q, k, v = _in_projection(query, key, value, in_proj_weight, in_proj_bias, q_proj_weight, k_proj_weight,
+                                 v_proj_weight)
+        k, v, extra = _extend_keys(k, v, N, num_heads, hd, bias_k, bias_v, add_zero_attn, static_k, static_v)
+        q = _split_heads(q, N, num_heads, hd)
 
     if is_causal and attn_mask is None:
         attn_mask = ones(L, S).tril().bool().logical_not()
@@ -191,7 +202,10 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor, embe
         mask = cat([mask, zeros((*mask.shape[:-1], extra), dtype=mask.dtype)], -1)
     if not need_weights and (dropout_p == 0.0 or not training) and _fused(q, k, v, mask):
         out = _Attention.apply(q, k, v, None if mask is None else mask._data, 1.0 / math.sqrt(hd))[0]
-        out = linear(out.permute(2, 0, 1, 3).reshape(L, N, E), out_proj_weight, out_proj_bias)
+        if batch_major:
+            out = linear(out.permute(0, 2, 1, 3).reshape(N, L, E), out_proj_weight, out_proj_bias).transpose(0, 1)
+        else:
+            out = linear(out.permute(2, 0, 1, 3).reshape(L, N, E), out_proj_weight, out_proj_bias)
         return (out if batched else out.squeeze(1)), None
     scores = (q * (1.0 / math.sqrt(hd))) @ k.transpose(-2, -1)
     weights = softmax(_apply_mask(scores, mask, keep_when_true=False), -1)

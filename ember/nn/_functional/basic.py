@@ -38,7 +38,10 @@ class _Linear(Op):
 
     @staticmethod
     def forward(x, w, b):
-        out = matmul(x, w.T)
+        if x.ndim > 2 and x.flags.c_contiguous:  # one product, not one per leading index (NumPy's matmul)
+            out = matmul(x.reshape(-1, x.shape[-1]), w.T).reshape(*x.shape[:-1], w.shape[0])
+        else:
+            out = matmul(x, w.T)
         if b is not None:
             out += b
         return out
@@ -54,7 +57,7 @@ class _Linear(Op):
         x, w = ctx.saved_tensors
         rows = math.prod(g.shape[:-1])  # not -1: a zero-size feature dim leaves -1 undetermined
         g2 = g.reshape(rows, g.shape[-1])
-        gx = None if w is None else _mm(g, w)
+        gx = None if w is None else _mm(g2, w).reshape(*g.shape[:-1], w.shape[-1])
         gw = None if x is None else _mm(g2.mT, x.reshape(rows, x.shape[-1]))
         gb = g2.sum(0) if ctx.has_bias else None
         return gx, gw, gb
