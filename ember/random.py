@@ -104,7 +104,8 @@ class _Stream:
         lo, hi = np.asarray(low).astype(dt), np.asarray(high).astype(dt)
         width = (hi.astype(np.float32) - lo.astype(np.float32)).astype(dt).astype(np.float64)
         # the product is exact in double, so a double sum rounded to float is the fused result
-        return (u * width + lo.astype(np.float64)).astype(np.float32).astype(dt)
+        out = (u * width + lo.astype(np.float64)).astype(np.float32).astype(dt)
+        return np.where(out == hi, lo, out) if dt.itemsize < 4 else out  # torch keeps `high` out of half's range
 
     def random(self, size=None, dtype=np.float64) -> np.ndarray:
         return self.uniform(0.0, 1.0, size, dtype)
@@ -154,6 +155,8 @@ class _Stream:
             low, high = 0, low
         low, high = int(low), int(high) + bool(endpoint)
         shape, dt = _shape(size), np.dtype(dtype)
+        if dt.kind == "f" or dt.name == "bfloat16":
+            low, high = _float_bounds(low, high, dt)
         n, span = math.prod(shape), high - low
         if span == 1 << 64:  # torch's full 64-bit range: the draw itself, as a signed integer
             v = self.words64(n).view(np.int64)
@@ -187,6 +190,16 @@ class _Stream:
         for i, z in enumerate((self.words64(n) % np.arange(1, n + 1, dtype=_U64)).tolist()):
             out[i], out[z] = out[z], i
         return out
+
+
+def _float_bounds(low: int, high: int, dt: np.dtype) -> tuple:
+    """torch's bounds for integers in a float dtype: one that rounds outward moves in by the spacing there."""
+    step = lambda x: 1 << (abs(x).bit_length() - _digits(dt))  # noqa: E731
+    if int(np.array(low + 1).astype(dt).astype(np.float64)) < low:
+        low = int(np.array(low + 1).astype(dt).astype(np.float64)) + step(low + 1)
+    if int(np.array(high - 1).astype(dt).astype(np.float64)) >= high:
+        high = int(np.array(high - 1).astype(dt).astype(np.float64)) - step(high - 1)
+    return low, high
 
 
 def _fma64(u: np.ndarray, width: float, low: float) -> np.ndarray:

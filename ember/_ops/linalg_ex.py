@@ -273,7 +273,7 @@ def _range_basis(A: Tensor, q: int, niter: int, generator=None) -> Tensor:
     ``niter`` power iterations (Halko, Martinsson and Tropp 2011, algorithm 4.4)."""
     from ..random import randn
     from ..linalg import qr
-    R = randn(*A._data.shape[:-2], A._data.shape[-1], q, dtype=A.dtype, generator=generator)
+    R = randn(A._data.shape[-1], q, dtype=A.dtype, generator=generator)  # one sketch for the batch, as torch's
     Q = qr(A @ R).Q
     for _ in range(niter):
         Q = qr(A @ qr(A.mT @ Q).Q).Q
