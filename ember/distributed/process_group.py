@@ -357,7 +357,7 @@ _BOOL_OPS = {ReduceOp.SUM: "LOR", ReduceOp.AVG: "LOR", ReduceOp.MAX: "LOR", Redu
 def _mpi_op(op, a):
     if op not in _OPS:
         raise ValueError(f"unknown reduce op {op!r}; use a ReduceOp")
-    return getattr(_MPI, (_BOOL_OPS if a.dtype == bool else _OPS)[op])
+    return getattr(_MPI, (_BOOL_OPS if a.dtype.kind == "b" else _OPS)[op])
 
 
 def _buf(t, what: str, name: str = "tensor"):
@@ -401,7 +401,7 @@ def all_reduce(tensor: Tensor, op=ReduceOp.SUM, group: ProcessGroup | None = Non
     if g is None:
         return None
     a = _buf(tensor, "all_reduce")
-    if a.dtype.name == "bfloat16":
+    if a.dtype.kind == "V":  # bfloat16 (ml_dtypes): MPI has no type for it
         return _issue(*_all_reduce_gathered(g, a, op, tensor), async_op)
 
     def then():

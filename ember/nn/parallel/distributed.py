@@ -42,6 +42,8 @@ class _Bucket:
             offset += p.numel()
         self.flat = xp.zeros(offset, self.params[0]._data.dtype)
         self.buffer = Tensor._make(self.flat)
+        # each parameter's place in the buffer, shaped like it, made once: a step slices nothing
+        self.views = [self.flat[o:o + n].reshape(p._data.shape) for p, (o, n) in zip(self.params, self.slots)]
         self.pending, self.work = len(indices), None  # work: a Work (no hook) or the hook's Future
 
 
@@ -167,8 +169,8 @@ class DistributedDataParallel(Module, Joinable):
                          for k, ix in enumerate(_bucket_assignment(self._params, cap, first))]
         self._where = {}
         for b in self._buckets:
-            for i, slot in zip(b.indices, b.slots):
-                self._where[i] = (b, slot)
+            for i, view in zip(b.indices, b.views):
+                self._where[i] = (b, view)
         self._comm_hook = None  # (state, hook) once register_comm_hook ran
         self._world = dist.get_world_size(self.process_group)
         self._scale = 1.0 / self._world  # gradients are divided as they enter the bucket, as torch's
@@ -266,11 +268,11 @@ class DistributedDataParallel(Module, Joinable):
                 raise RuntimeError(f"DDP communication hook {getattr(hook, '__name__', hook)!r} must return an "
                                    f"ember.futures.Future, got {type(b.work).__name__}")
 
-    def _result(self, b: _Bucket):
-        """Wait for bucket ``b``'s reduction; its reduced values, in ``b.flat``."""
+    def _result(self, b: _Bucket) -> None:
+        """Wait for bucket ``b``'s reduction and leave its reduced values in ``b.flat``."""
         if self._comm_hook is None:
             b.work.wait()
-            return b.flat
+            return
         value = b.work.wait()
         if not isinstance(value, Tensor) or value.numel() != b.flat.size:
             raise RuntimeError(f"DDP communication hook: the Future of bucket {b.index} must hold one tensor of the "
@@ -278,7 +280,6 @@ class DistributedDataParallel(Module, Joinable):
                                f"{type(value).__name__ if not isinstance(value, Tensor) else list(value.shape)}")
         if value._data is not b.flat:
             b.flat[...] = value._data.reshape(-1)  # cast back, if the hook compressed
-        return b.flat
 
     # ------------------------------------------------------------------ backward
     def _on_grad(self, i: int) -> None:
@@ -298,14 +299,14 @@ class DistributedDataParallel(Module, Joinable):
                                f"before every bucket of this forward was reduced (a second backward through the "
                                f"same forward must wait until the first has reached every parameter)")
         self._ready[i] = True
-        b, (offset, n) = self._where[i]
+        b, view = self._where[i]
         g = self._params[i].grad
         if g is None:
-            b.flat[offset:offset + n] = 0
+            view[...] = 0
         elif self._comm_hook is None:
-            xp.multiply(g._data.reshape(-1), self._scale, out=b.flat[offset:offset + n])
+            xp.multiply(g._data, self._scale, out=view)
         else:
-            b.flat[offset:offset + n] = g._data.reshape(-1)
+            view[...] = g._data
         b.pending -= 1
         while self._next < len(self._buckets) and self._buckets[self._next].pending == 0:
             self._launch(self._buckets[self._next])
@@ -324,16 +325,15 @@ class DistributedDataParallel(Module, Joinable):
             dist.all_reduce(used, group=self.process_group)
             used = used._data
         for b in self._buckets:
-            flat = self._result(b)
-            for i, p, (offset, n) in zip(b.indices, b.params, b.slots):
+            self._result(b)
+            for i, p, view in zip(b.indices, b.params, b.views):
                 if used is not None and used[i] == 0:
                     continue  # unused on every rank: its .grad stays as it was, as torch leaves it
-                self._write_grad(p, flat[offset:offset + n])
+                self._write_grad(p, view)
 
-    def _write_grad(self, p, averaged) -> None:
-        view = averaged.reshape(p._data.shape)
+    def _write_grad(self, p, view) -> None:
         g = p.grad
-        if self.gradient_as_bucket_view or g is None or not g._data.flags.writeable or g._data.shape != view.shape:
+        if self.gradient_as_bucket_view or g is None or g._data.shape != view.shape or not g._data.flags.writeable:
             p.grad = Tensor._make(view if self.gradient_as_bucket_view else view.copy())
         else:
             g._data[...] = view
