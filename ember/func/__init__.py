@@ -16,6 +16,7 @@ from .._backend import xp as _xp
 from .._tensor import Tensor
 from ..autograd import forward_ad as fwAD
 from ..autograd import grad as _autograd_grad
+from ..autograd.function import AccumulateGrad
 from ..autograd.grad_mode import enable_grad
 from ._tree import flatten, tree_map, unflatten
 from . import _vmap
@@ -74,9 +75,37 @@ def _select(args: tuple, argnums, name: str):
     return [n % len(args) for n in nums]
 
 
-def _finish(tree, keep: bool):
-    """Results as torch.func gives them: detached unless an enclosing transform or graph needs them."""
-    return tree if keep else tree_map(lambda t: t.detach() if isinstance(t, Tensor) else t, tree)
+def _finish(tree, keep: bool, own=()):
+    """Results as torch.func gives them: detached unless an enclosing transform or graph needs them, or
+    they depend on a tensor from outside that requires grad (see _outer)."""
+    if keep:
+        return tree
+    return tree_map(lambda t: t.detach() if isinstance(t, Tensor) and not _outer([t], own) else t, tree)
+
+
+def _outer(tensors, own) -> bool:
+    """Whether the graph of ``tensors`` reaches a tensor requiring grad other than ``own`` (the
+    transform's lifted inputs): one from outside, such as a parameter the function closes over,
+    with respect to which torch.func's results stay differentiable."""
+    own = {id(_vmap.physical(x)) for x in own}
+    stack, seen = [], set()
+    for t in tensors:
+        t = _vmap.physical(t)
+        if t.grad_fn is not None:
+            stack.append(t.grad_fn)
+        elif t.requires_grad and id(t) not in own:
+            return True
+    while stack:
+        node = stack.pop()
+        if type(node) is AccumulateGrad:
+            if id(node.variable) not in own:
+                return True
+            continue
+        for nxt, _ in node.next_functions:
+            if nxt is not None and nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return False
 
 
 def _keep(*trees) -> bool:
@@ -93,17 +122,18 @@ def _split_aux(out, has_aux: bool, name: str):
     return out
 
 
-def _grads(outputs, inputs, cotangents, create_graph: bool = True):
+def _grads(outputs, inputs, cotangents, keep: bool = True):
     """``autograd.grad`` with zeros for inputs the outputs do not reach (on the physical tensors inside vmap).
-    ``create_graph`` records the backward (for an enclosing transform or graph); without it no node is made."""
+    The backward is recorded (``create_graph``) only where something may differentiate the result: an
+    enclosing transform or graph (``keep``), or a tensor from outside in the outputs' graph."""
     pairs = [(o, c) for o, c in zip(outputs, cotangents) if o.requires_grad]
     if not pairs:
         return [x.detach() * 0 for x in inputs]
     outs = [_vmap.physical(o) for o, _ in pairs]
     cots = [_vmap.cotangent(c, o) for o, c in pairs]
+    create = keep or _outer(outs, inputs)
     with fwAD.below(_vmap._apply):
-        gs = _autograd_grad(outs, [_vmap.physical(x) for x in inputs], cots, create_graph=create_graph,
-                            allow_unused=True)
+        gs = _autograd_grad(outs, [_vmap.physical(x) for x in inputs], cots, create_graph=create, allow_unused=True)
     return [x.detach() * 0 if g is None else _vmap.rewrap(g, x) for x, g in zip(inputs, gs)]
 
 
@@ -128,7 +158,7 @@ def grad_and_value(func, argnums=0, has_aux: bool = False):
             gs = unflatten(_grads([out], leaves, [None], keep), spec)
         g = gs[0] if not isinstance(argnums, tuple) else tuple(gs)
         value = out if aux is None else (out, aux)
-        return _finish((g, value), keep)
+        return _finish((g, value), keep, leaves)
     return wrapper
 
 
@@ -163,11 +193,11 @@ def vjp(func, *primals, has_aux: bool = False):
                 raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of {tuple(c.shape)} and output[0] "
                                    f"has a shape of {tuple(o.shape)}.")
         with _level():
-            gs = _grads(out_leaves, in_leaves, c_leaves)
-        return _finish(unflatten(gs, in_spec), keep or _keep(c_leaves))
+            gs = _grads(out_leaves, in_leaves, c_leaves, keep or _keep(c_leaves))
+        return _finish(unflatten(gs, in_spec), keep or _keep(c_leaves), in_leaves)
 
-    result = (_finish(out, keep), vjp_fn)
-    return result + (_finish(aux, keep),) if has_aux else result
+    result = (_finish(out, keep, in_leaves), vjp_fn)
+    return result + (_finish(aux, keep, in_leaves),) if has_aux else result
 
 
 def jvp(func, primals, tangents, *, strict: bool = False, has_aux: bool = False):
@@ -248,7 +278,7 @@ def jacrev(func, argnums=0, *, has_aux: bool = False, chunk_size: int | None = N
                         per[j].append(g)
                 rows.append([_stack(p, o.shape, x) for p, x in zip(per, ins)])
         jac = unflatten([_per_input(r, args, nums, argnums) for r in rows], o_spec)
-        return _finish((jac, aux) if has_aux else jac, keep)
+        return _finish((jac, aux) if has_aux else jac, keep, ins)
     return wrapper
 
 
@@ -295,13 +325,13 @@ def _jacrev_batched(func, args, nums, argnums, chunk_size):
         leaves = flatten([args[k] for k in nums])[0]
         blocks = [(rows[0] if len(rows) == 1 else cat(rows)).reshape(*parts[0][0], *x.shape)
                   for rows, x in zip(zip(*[p[1] for p in parts]), leaves)]
-        return _per_input(blocks, args, nums, argnums)
+        return _finish(_per_input(blocks, args, nums, argnums), False, [x for p in parts for x in p[2]])
     raise RuntimeError("jacrev: the output's size changed between calls")
 
 
 def _basis_rows(func, args, nums, n: int, start: int, stop: int):
-    """The output's shape and the vector-Jacobian products with the basis vectors ``start:stop`` of
-    an output of ``n`` elements (physical tensors, one row per basis vector in front)."""
+    """The output's shape, the vector-Jacobian products with the basis vectors ``start:stop`` of an
+    output of ``n`` elements (physical tensors, one row per basis vector in front), and the lifted inputs."""
     with _vmap.batching(stop - start) as level, _level(), _vmap.strict():
         args = list(args)
         for k in nums:
@@ -312,8 +342,9 @@ def _basis_rows(func, args, nums, n: int, start: int, stop: int):
         if out.numel() != n:
             raise _Resize(out.numel())
         basis = _vmap.from_array(_xp.eye(n, dtype=out._data.dtype)[start:stop].reshape(-1, *out.shape), level)
-        gs = _grads([out], flatten([args[k] for k in nums])[0], [basis], False)
-        return tuple(out.shape), [_vmap.physical(g) for g in gs]
+        lifted = flatten([args[k] for k in nums])[0]
+        gs = _grads([out], lifted, [basis], False)
+        return tuple(out.shape), [_vmap.physical(g) for g in gs], lifted
 
 
 def _stack(parts, out_shape, x):

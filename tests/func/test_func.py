@@ -214,3 +214,25 @@ def test_jacrev_of_functions_vmap_cannot_batch_and_empty_outputs_as_torch():
                ((ember, efunc), (torch, tfunc))]
         assert tuple(res[0].shape) == tuple(res[1].shape)
         _same(res[0], res[1])
+
+
+def test_results_stay_differentiable_in_closed_over_tensors_as_torch():
+    """A function closing over a tensor that requires grad (a parameter): the transforms' results
+    depend on it, stay differentiable as torch.func's do, and backward through them reaches it
+    (a Jacobian penalty, a gradient penalty); results that do not depend on it are detached."""
+    res = []
+    for lib, mod in ((ember, efunc), (torch, tfunc)):
+        rng = np.random.default_rng(6)
+        w = lib.tensor(rng.standard_normal(4), requires_grad=True)
+        x = lib.tensor(rng.standard_normal(4))
+        f = lambda x: (x * w).sin() * x  # noqa: E731
+        jac = mod.jacrev(f)(x)
+        g, value = mod.grad_and_value(lambda x: f(x).sum())(x)
+        per = mod.vmap(mod.grad(lambda x: f(x).sum()))(x.reshape(2, 2).repeat(1, 2))
+        tangent = mod.jvp(f, (x,), (x.cos(),))[1]
+        flags = [t.requires_grad for t in (jac, g, value, per, tangent)]
+        flags += [mod.jacrev(lambda x: x + w)(x).requires_grad, mod.grad(lambda x: x.sin().sum())(x).requires_grad]
+        (jac.pow(2).sum() + g.sum() + value + per.pow(2).sum() + tangent.sum()).backward()
+        res.append((jac, g, value, per, tangent, w.grad, flags))
+    assert res[0][-1] == res[1][-1] == [True] * 5 + [False, False]
+    _same(res[0][:-1], res[1][:-1])
