@@ -9,7 +9,8 @@ from __future__ import annotations
 import builtins as _builtins
 
 from ._dtype import (dtype, bool_ as bool, bfloat16, uint8, int8, int16, int32, int64, float16, float32, float64,
-                     complex64, complex128, set_default_dtype, get_default_dtype, promote_types, result_type, can_cast)
+                     uint64, complex64, complex128, set_default_dtype, get_default_dtype, promote_types, result_type,
+                     can_cast)
 from ._tensor import Tensor, Size, device
 from . import autograd
 from .autograd import no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled

@@ -40,6 +40,8 @@ int8 = dtype("int8", np.int8, 1)
 int16 = dtype("int16", np.int16, 1)
 int32 = dtype("int32", np.int32, 1)
 int64 = dtype("int64", np.int64, 1)
+# as torch's, a bare type: made, viewed, compared and hashed into (hash_tensor), never promoted with another
+uint64 = dtype("uint64", np.uint64, 1)
 float16 = dtype("float16", np.float16, 2)
 float32 = dtype("float32", np.float32, 2)
 float64 = dtype("float64", np.float64, 2)
@@ -76,7 +78,7 @@ except ImportError:
 # kind "V" to NumPy: ember tests floating point as kind in "fV" (NumPy's own float kinds are "f" only)
 bfloat16 = _Unstorable("bfloat16", 2) if _ml_dtypes is None else dtype("bfloat16", _ml_dtypes.bfloat16, 2)
 
-ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64, complex64, complex128) + \
+ALL = (bool_, uint8, int8, int16, int32, int64, uint64, float16, float32, float64, complex64, complex128) + \
     (() if _ml_dtypes is None else (bfloat16,))
 _FROM_NP = {d.np: d for d in ALL}
 ALIASES = {"bfloat16": bfloat16, "half": float16, "float": float32, "double": float64, "short": int16,
@@ -93,7 +95,7 @@ def from_np(np_dtype) -> dtype:
         return _FROM_NP[np.dtype(np_dtype)]
     except (KeyError, TypeError):
         raise TypeError(f"ember: can't convert np.ndarray of type {np_dtype}; the only supported types are: "
-                        "float64, float32, float16, complex64, complex128, int64, int32, int16, int8, uint8, and bool.") from None
+                        "float64, float32, float16, complex64, complex128, int64, int32, int16, int8, uint8, uint64, and bool.") from None
 
 
 def as_dtype(d) -> dtype:
@@ -133,6 +135,10 @@ def promote_types(a: dtype, b: dtype) -> dtype:
     """torch.promote_types: the smallest dtype both ``a`` and ``b`` convert to."""
     if a is b:
         return a
+    if (a is uint64 or b is uint64) and not (a.is_floating_point or b.is_floating_point):
+        from ._ops.common import _type_name
+        raise RuntimeError("Promotion for uint16, uint32, uint64 types is not supported, attempted to promote "
+                           f"{_type_name(a)} and {_type_name(b)}")
     if a._cat != b._cat:
         hi, lo = (a, b) if a._cat > b._cat else (b, a)
         return _FROM_NP[np.promote_types(hi.np, lo.np)] if hi._cat == 3 and lo._cat == 2 else hi

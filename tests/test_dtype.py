@@ -138,3 +138,23 @@ def test_bfloat16_without_ml_dtypes_fails_where_used():
             "    assert 'ml_dtypes' in str(e)\nelse:\n    raise SystemExit('no error')\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_uint64_as_torch():
+    # torch's uint64 is a bare type: made, converted and compared, promoted only with floating types
+    for lib in (torch, ember):
+        u = lib.tensor([2 ** 64 - 1, 2 ** 63 + 5], dtype=lib.uint64)
+        assert (u == -1).tolist() == [True, False] and u.tolist() == [2 ** 64 - 1, 2 ** 63 + 5]
+        assert u.to(lib.int64).tolist() == [-1, -2 ** 63 + 5]
+        assert lib.tensor([-1]).to(lib.uint64).tolist() == [2 ** 64 - 1]
+        assert not lib.uint64.is_signed and lib.uint64.itemsize == 8 and lib.iinfo(lib.uint64).max == 2 ** 64 - 1
+    for other in ("bool", "uint8", "int64", "float16", "float32", "float64", "complex64"):
+        for pair in ((other, "uint64"), ("uint64", other)):
+            try:
+                want = name(torch.promote_types(*(getattr(torch, d) for d in pair)))
+            except RuntimeError as exc:
+                with pytest.raises(RuntimeError, match=str(exc)):
+                    ember.promote_types(*(getattr(ember, d) for d in pair))
+                continue
+            assert name(ember.promote_types(*(getattr(ember, d) for d in pair))) == want
+    assert name(ember.result_type(ember.tensor([1], dtype=ember.uint64), 1.5)) == "float32"

@@ -11,7 +11,7 @@ from .._backend import ndarray, xp
 from .._tensor import Tensor
 from ..autograd import function as _function
 from ..autograd.function import Op
-from .common import _type_name, binary_operands, broadcast_error, need_tensor, register, write_out
+from .common import _type_name, binary_operands, broadcast_error, need_tensor, norm_dims, register, write_out
 
 _OPERAND = (Tensor, numbers.Number, ndarray)
 
@@ -149,6 +149,28 @@ def _invert(self) -> Tensor:
 
 
 Tensor.__invert__ = _invert
+
+
+@register()
+def hash_tensor(input, dim=None, *, keepdim: bool = False, mode: int = 0, out=None) -> Tensor:
+    """The xor of the elements' 64-bit patterns (floats as float64, integers as int64) over ``dim``; uint64."""
+    if mode != 0:
+        raise RuntimeError(f"Unknown hash_tensor mode: {mode}")
+    a = input._data
+    if a.dtype.kind == "c" or a.dtype == xp.uint64:
+        raise NotImplementedError(f'"xor_sum_cpu" not implemented for \'{_type_name(input.dtype)}\'')
+    if dim is None or dim == ():
+        if a.size == 0:
+            raise RuntimeError("hash_tensor: Expected reduction dim to be specified for input.numel() == 0. Specify "
+                               "the reduction dim with the 'dim' arg")
+        dim = None
+    dims = norm_dims(dim, max(a.ndim, 1), "hash_tensor")[:a.ndim]  # a 0-dim input takes dim 0 or -1
+    for d in dims:
+        if a.shape[d] == 0:
+            raise IndexError(f"hash_tensor: Expected reduction dim {d} to have non-zero size.")
+    bits = a.astype(xp.float64 if a.dtype.kind in "fV" else xp.int64).view(xp.uint64)
+    return write_out("hash_tensor", Tensor._make(xp.asarray(xp.bitwise_xor.reduce(bits, dims, keepdims=keepdim))),
+                     out)
 
 
 # ----------------------------------------------------------------------------- closeness
