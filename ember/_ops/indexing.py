@@ -141,13 +141,26 @@ def write_out(op: str, result, out, *inputs):
     if not out._data.flags.writeable:  # an expanded out: several of its elements are one memory location
         raise RuntimeError(f"{op}: unsupported operation: more than one element of the written-to tensor refers "
                            "to a single memory location. Please clone() the tensor before performing the operation.")
-    if any(isinstance(t, Tensor) and xp.shares_memory(out._data, t._data) for t in inputs):
+    if any(isinstance(t, Tensor) and _overlaps(out._data, result._data.shape, t._data) for t in inputs):
         raise RuntimeError(f"{op}: unsupported operation: some elements of the input tensor and the written-to "
                            "tensor refer to a single memory location. Please clone() the tensor before performing "
                            "the operation.")
     if out._data.shape != result._data.shape:
         out.resize_(result._data.shape)
     return out.copy_(result)
+
+
+def _overlaps(out: ndarray, shape: tuple, a: ndarray) -> bool:
+    """Whether ``out``, once resized to ``shape`` as torch resizes it first (in place, from where it
+    starts in its storage), shares memory with ``a``."""
+    if out.shape == tuple(shape) or not out.size:
+        return bool(xp.shares_memory(out, a))
+    from .shape import _root
+    if _root(out) is not _root(a) or not a.size:
+        return False
+    start = out.__array_interface__["data"][0]
+    low, high = xp.lib.array_utils.byte_bounds(a)
+    return start < high and low < start + int(xp.prod(shape)) * out.itemsize
 
 
 # ----------------------------------------------------------------------------- x[index]

@@ -27,10 +27,6 @@ GAPS: dict = {'sparse.sampled_addmm': {'backward': 'the gradient of the sparse C
            'int': "AttributeError: 'Tensor' object has no attribute 'chalf'",
            'reference': "AttributeError: 'Tensor' object has no attribute 'chalf'",
            'variants': 'no Tensor.chalf'},
- 'cat': {'errors': "harness: torch's own failing calls resize out= before they raise (error input 6 resizes x, 7 "
-                   'resizes y), and the later error inputs reuse those tensors, so copying each input after '
-                   "torch's call meets a tensor whose shape outgrew its view (setStorage error); with every error "
-                   "input copied before torch runs, ember raises torch's class on all 14"},
  'jiterator_unary': {'missing': 'no ember counterpart of jiterator_unary'},
  'jiterator_binary': {'missing': 'no ember counterpart of jiterator_binary'},
  'jiterator_4inputs_with_extra_args': {'missing': 'no ember counterpart of jiterator_4inputs_with_extra_args'},
