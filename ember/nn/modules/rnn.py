@@ -15,12 +15,14 @@ still work.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import warnings
 
 import numpy as np
 
+from ... import _backend
 from ..._tensor import Tensor
 from ..._ops.elementwise import where
 from ..._ops.shape import cat, stack
@@ -61,6 +63,15 @@ def _gru_cell(gi: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tenso
     z = (i_z + h_z).sigmoid()
     n = (i_n + r * h_n).tanh()
     return n + z * (h - n)
+
+
+def _one_blas_thread(work: int):
+    """BLAS held to one thread around a loop of products of ``work`` multiply-adds each, when that is too little
+    to pay for its threads (as ``ember._backend.matmul`` decides per product): waking them every step costs more
+    than they save, most of all on a busy machine."""
+    if _backend._blas is None or work >= _backend.BLAS_THREADED:
+        return contextlib.nullcontext()
+    return _backend._single_blas()
 
 
 def _steps(T: int, reverse: bool) -> range:
@@ -199,14 +210,15 @@ class _RNNScan(_Scan):
     @staticmethod
     def scan(gi, y, h0, w_hh, b_hh, relu, reverse):
         h = h0
-        for t in _steps(gi.shape[0], reverse):
-            ht = y[t]
-            np.matmul(h, w_hh.T, out=ht)
-            ht += gi[t]
-            if b_hh is not None:
-                ht += b_hh
-            np.maximum(ht, 0, out=ht) if relu else np.tanh(ht, out=ht)
-            h = ht
+        with _one_blas_thread(h0.size * w_hh.shape[0]):
+            for t in _steps(gi.shape[0], reverse):
+                ht = y[t]
+                np.matmul(h, w_hh.T, out=ht)
+                ht += gi[t]
+                if b_hh is not None:
+                    ht += b_hh
+                np.maximum(ht, 0, out=ht) if relu else np.tanh(ht, out=ht)
+                h = ht
         return (h.copy(),)
 
     @staticmethod
@@ -215,10 +227,11 @@ class _RNNScan(_Scan):
         d = (y > 0).astype(y.dtype) if relu else 1 - y * y
         dpre = np.empty(y.shape, y.dtype)
         carry = np.zeros_like(h0) if gh is None else gh
-        for t in _steps(y.shape[0], not reverse):
-            dh = carry if gy is None else gy[t] + carry
-            np.multiply(dh, d[t], out=dpre[t])
-            carry = dpre[t] @ w_hh
+        with _one_blas_thread(h0.size * w_hh.shape[0]):
+            for t in _steps(y.shape[0], not reverse):
+                dh = carry if gy is None else gy[t] + carry
+                np.multiply(dh, d[t], out=dpre[t])
+                carry = dpre[t] @ w_hh
         return (dpre, carry, *_hh_grads(dpre, y, h0, b_hh, reverse))
 
 
@@ -239,21 +252,22 @@ class _GRUScan(_Scan):
         n, ghn = np.empty((T, B, H), gi.dtype), np.empty((T, B, H), gi.dtype)
         gh = np.empty((B, G), gi.dtype)
         h = h0
-        for t in _steps(T, reverse):
-            a, nt, ht, git = rz[t], n[t], y[t], gi[t]
-            np.matmul(h, w_hh.T, out=gh)
-            if b_hh is not None:
-                gh += b_hh
-            np.copyto(ghn[t], gh[:, 2 * H:])
-            np.add(git[:, :2 * H], gh[:, :2 * H], out=a)
-            _sigmoid_(a)
-            np.multiply(a[:, :H], ghn[t], out=nt)
-            nt += git[:, 2 * H:]
-            np.tanh(nt, out=nt)
-            np.subtract(h, nt, out=ht)
-            ht *= a[:, H:]
-            ht += nt
-            h = ht
+        with _one_blas_thread(B * H * G):
+            for t in _steps(T, reverse):
+                a, nt, ht, git = rz[t], n[t], y[t], gi[t]
+                np.matmul(h, w_hh.T, out=gh)
+                if b_hh is not None:
+                    gh += b_hh
+                np.copyto(ghn[t], gh[:, 2 * H:])
+                np.add(git[:, :2 * H], gh[:, :2 * H], out=a)
+                _sigmoid_(a)
+                np.multiply(a[:, :H], ghn[t], out=nt)
+                nt += git[:, 2 * H:]
+                np.tanh(nt, out=nt)
+                np.subtract(h, nt, out=ht)
+                ht *= a[:, H:]
+                ht += nt
+                h = ht
         return h.copy(), rz, n, ghn
 
     @staticmethod
@@ -277,13 +291,14 @@ class _GRUScan(_Scan):
         np.multiply(r, dn_dh, out=d_n)
         dhs = np.empty_like(n)
         carry = np.zeros_like(h0) if gh_n is None else gh_n
-        for t in _steps(T, not reverse):
-            dh = dhs[t]
-            np.add(carry, 0 if gy is None else gy[t], out=dh)
-            dght = dgh[t].reshape(B, 3, H)
-            dght *= dh.reshape(B, 1, H)
-            carry = dh * z[t]
-            carry += dgh[t] @ w_hh
+        with _one_blas_thread(B * H * 3 * H):
+            for t in _steps(T, not reverse):
+                dh = dhs[t]
+                np.add(carry, 0 if gy is None else gy[t], out=dh)
+                dght = dgh[t].reshape(B, 3, H)
+                dght *= dh.reshape(B, 1, H)
+                carry = dh * z[t]
+                carry += dgh[t] @ w_hh
         dw_hh, db_hh = _hh_grads(dgh, y, h0, b_hh, reverse)
         np.multiply(dhs, dn_dh, out=d_n)  # dgh becomes dgi: same r and z parts, n without the factor r
         return (dgh, carry, dw_hh, db_hh)
@@ -302,27 +317,36 @@ class _LSTMScan(_Scan):
     def scan(gi, y, h0, c0, w_hh, b_hh, w_hr, reverse):
         T, B, G = gi.shape
         H = G // 4
+        # sigmoid(z) = tanh(z / 2) / 2 + 1/2: with the pre-activations of i, f and o halved once (in gi and a
+        # copy of W_hh; exact, a power of two), each step activates its four gates with one tanh and one
+        # multiply-add instead of nine passes
+        half = np.full(G, 0.5, gi.dtype)
+        half[2 * H:3 * H] = 1
+        if b_hh is not None:
+            gi += b_hh
+        gi *= half
+        w_t = (w_hh * half[:, None]).T
+        shift = 1 - half
         gates = np.empty_like(gi)
         cs = np.empty((T, B, H), gi.dtype)
         tcs = np.empty_like(cs)
         hfull = y if w_hr is None else np.empty_like(cs)
         h, c = h0, c0
-        for t in _steps(T, reverse):
-            g, ct, hf = gates[t], cs[t], hfull[t]
-            np.matmul(h, w_hh.T, out=g)
-            g += gi[t]
-            if b_hh is not None:
-                g += b_hh
-            _sigmoid_(g[:, :2 * H])
-            np.tanh(g[:, 2 * H:3 * H], out=g[:, 2 * H:3 * H])
-            _sigmoid_(g[:, 3 * H:])
-            np.multiply(g[:, H:2 * H], c, out=ct)
-            ct += g[:, :H] * g[:, 2 * H:3 * H]
-            np.tanh(ct, out=tcs[t])
-            np.multiply(g[:, 3 * H:], tcs[t], out=hf)
-            if w_hr is not None:
-                np.matmul(hf, w_hr.T, out=y[t])
-            h, c = y[t], ct
+        with _one_blas_thread(h0.size * G):
+            for t in _steps(T, reverse):
+                g, ct, hf = gates[t], cs[t], hfull[t]
+                np.matmul(h, w_t, out=g)
+                g += gi[t]
+                np.tanh(g, out=g)
+                g *= half
+                g += shift
+                np.multiply(g[:, H:2 * H], c, out=ct)
+                ct += g[:, :H] * g[:, 2 * H:3 * H]
+                np.tanh(ct, out=tcs[t])
+                np.multiply(g[:, 3 * H:], tcs[t], out=hf)
+                if w_hr is not None:
+                    np.matmul(hf, w_hr.T, out=y[t])
+                h, c = y[t], ct
         return (h.copy(), c.copy(), gates, cs, tcs) + (() if w_hr is None else (hfull,))
 
     @staticmethod
@@ -330,32 +354,33 @@ class _LSTMScan(_Scan):
         (h0, c0), (w_hh, b_hh, w_hr), (gh_n, gc_n) = states, hidden, gstates
         gates, cs, tcs = scratch[:3]
         H = cs.shape[-1]
+        T, B = cs.shape[:2]
         i, f, g, o = (gates[..., k * H:(k + 1) * H] for k in range(4))
-        # the step-independent factors of the gate gradients, for all steps at once
+        # the step-independent factors of the gate gradients, for all steps at once; those of i, f and g
+        # (d gate / d c) side by side, so that a step scales all three by dc in one multiply
         dc_dh = o * (1 - tcs * tcs)
         do_dh = tcs * o * (1 - o)
-        di_dc = g * i * (1 - i)
-        df_dc = np.empty_like(cs)
-        _with_prev(np.multiply, cs, c0, f, df_dc, reverse)
-        df_dc *= 1 - f
-        dg_dc = i * (1 - g * g)
+        dc_ifg = np.empty((T, B, 3, H), cs.dtype)
+        np.multiply(g, i * (1 - i), out=dc_ifg[:, :, 0])
+        _with_prev(np.multiply, cs, c0, f, dc_ifg[:, :, 1], reverse)
+        dc_ifg[:, :, 1] *= 1 - f
+        np.multiply(i, 1 - g * g, out=dc_ifg[:, :, 2])
         dgates = np.empty_like(gates)
+        d4 = dgates.reshape(T, B, 4, H)
         dhs = None if w_hr is None else np.empty(y.shape, y.dtype)
         carry_h = np.zeros_like(h0) if gh_n is None else gh_n
         carry_c = np.zeros_like(c0) if gc_n is None else gc_n
-        for t in _steps(y.shape[0], not reverse):
-            dh = carry_h if gy is None else gy[t] + carry_h
-            if w_hr is not None:
-                dhs[t] = dh
-                dh = dh @ w_hr
-            d = dgates[t]
-            np.multiply(dh, do_dh[t], out=d[:, 3 * H:])
-            dc = carry_c + dh * dc_dh[t]
-            np.multiply(dc, di_dc[t], out=d[:, :H])
-            np.multiply(dc, df_dc[t], out=d[:, H:2 * H])
-            np.multiply(dc, dg_dc[t], out=d[:, 2 * H:3 * H])
-            carry_c = dc * f[t]
-            carry_h = d @ w_hh
+        with _one_blas_thread(h0.size * 4 * H):
+            for t in _steps(T, not reverse):
+                dh = carry_h if gy is None else gy[t] + carry_h
+                if w_hr is not None:
+                    dhs[t] = dh
+                    dh = dh @ w_hr
+                np.multiply(dh, do_dh[t], out=d4[t, :, 3])
+                dc = carry_c + dh * dc_dh[t]
+                np.multiply(dc[:, None], dc_ifg[t], out=d4[t, :, :3])
+                carry_c = dc * f[t]
+                carry_h = dgates[t] @ w_hh
         dw_hh, db_hh = _hh_grads(dgates, y, h0, b_hh, reverse)
         dw_hr = None if w_hr is None else np.dot(dhs.reshape(-1, y.shape[-1]).T, scratch[3].reshape(-1, H))
         return dgates, carry_h, carry_c, dw_hh, db_hh, dw_hr
