@@ -143,3 +143,33 @@ def test_norm_module_errors():
         ember.nn.BatchNorm1d(3)(ember.zeros(2, 3, 4, 4))
     with pytest.raises(ValueError, match="num_channels must be divisible by num_groups"):
         ember.nn.GroupNorm(4, 6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, ns, affine", [((4, 6, 16), (16,), "wb"), ((3, 4, 5), (4, 5), "w"), ((5, 8), (8,), ""),
+                                               ((8,), (8,), "wb"), ((2, 3, 8), (8,), "b")])
+def test_layer_norm_fused_values_gradients_double_backward(rng, dtype, shape, ns, affine):
+    """layer_norm's fused op (affine included, row statistics as matrix-vector products): values, gradients by
+    backward() and by autograd.grad, and second derivatives, against torch."""
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-12)
+    arrays = [rng.standard_normal(shape).astype(dtype) * 2 + 1, rng.standard_normal(ns).astype(dtype),
+              rng.standard_normal(ns).astype(dtype), rng.standard_normal(shape).astype(dtype)]
+    outs = {}
+    for lib in (ember, torch):
+        x, w, b = (lib.tensor(a, requires_grad=True) for a in arrays[:3])
+        w, b = (w if "w" in affine else None), (b if "b" in affine else None)
+        leaves = [t for t in (x, w, b) if t is not None]
+        y = lib.nn.functional.layer_norm(x, ns, w, b, 1e-5)
+        y.backward(lib.tensor(arrays[3]))
+        grads = [t.grad for t in leaves]
+        y = lib.nn.functional.layer_norm(x, ns, w, b, 1e-5)
+        first = lib.autograd.grad(y, leaves, lib.tensor(arrays[3]), create_graph=True)
+        target = (first[0] * first[0]).sum()
+        if w is not None:
+            target = target + (first[1] * first[1]).sum()
+        second = lib.autograd.grad(target, [x] + ([w] if w is not None else []))
+        outs[lib.__name__] = [y, *grads, *first, *second]
+    for e, t in zip(outs["ember"], outs["torch"]):
+        assert (e is None) == (t is None)
+        if e is not None:
+            np.testing.assert_allclose(e.detach().numpy(), t.detach().numpy(), **tol)
