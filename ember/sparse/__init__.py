@@ -372,7 +372,9 @@ def sampled_addmm(input: SparseTensor, mat1: Tensor, mat2: Tensor, *, beta: floa
                            f"shape {[mat1.shape[0], mat2.shape[1]]}")
     rows, cols = (Tensor._make(i) for i in input._coo_parts()[0])
     sampled = (mat1.index_select(0, rows) * mat2.index_select(1, cols).mT).sum(-1)
-    return input._with_values(beta * input._values_t + alpha * sampled)
+    result = input._with_values(beta * input._values_t + alpha * sampled)
+    result._beta_of = (input, beta)  # torch's gradient of input: beta * the whole cotangent (see sparse_grad)
+    return result
 
 
 # ---------------------------------------------------------------------------------- autograd.grad
@@ -387,12 +389,23 @@ def sparse_grad(outputs, inputs, grad_outputs, **options):
     outs, ins = _listed(outputs), _listed(inputs)
     if not any(isinstance(t, SparseTensor) for t in outs + ins):
         return None
-    gos = [None] * len(outs) if grad_outputs is None else _listed(grad_outputs)
-    gos = [_at_pattern(o, g) if isinstance(o, SparseTensor) and g is not None else g for o, g in zip(outs, gos)]
+    given = [None] * len(outs) if grad_outputs is None else _listed(grad_outputs)
+    gos = [_at_pattern(o, g) if isinstance(o, SparseTensor) and g is not None else g for o, g in zip(outs, given)]
     grads = ember.autograd.grad([o._values_t if isinstance(o, SparseTensor) else o for o in outs],
                                 [i._values_t if isinstance(i, SparseTensor) else i for i in ins], gos, **options)
-    return tuple(i._with_values(g) if isinstance(i, SparseTensor) and g is not None else g
-                 for i, g in zip(ins, grads))
+    grads = [i._with_values(g) if isinstance(i, SparseTensor) and g is not None else g for i, g in zip(ins, grads)]
+    for o, g in zip(outs, given):
+        # sampled_addmm's input receives beta * a dense cotangent whole, as in torch: a dense gradient whose
+        # entries off the pattern come from the cotangent alone
+        source, beta = getattr(o, "_beta_of", (None, None))
+        if source is None or not isinstance(g, Tensor):
+            continue
+        for k, i in enumerate(ins):
+            if i is source:
+                done = grads[k].to_dense() if isinstance(grads[k], SparseTensor) else grads[k]
+                off = beta * (g - o._with_values(_at_pattern(o, g)).to_dense())
+                grads[k] = off if done is None else done + off
+    return tuple(grads)
 
 
 def _at_pattern(s: SparseTensor, g) -> Tensor:

@@ -2,10 +2,7 @@
 
 Written by tools/gen_conformance_doc.py --gaps from a run; edit the reasons by hand. An entry
 whose check passes must leave the list (the suite fails otherwise)."""
-GAPS: dict = {'sparse.sampled_addmm': {'backward': 'the gradient of the sparse CSR input: torch returns beta * grad as a dense '
-                                      "(strided) tensor, off-pattern entries included; ember keeps the input's "
-                                      "sparsity pattern (its values' gradient)"},
- 'nn.functional.fractional_max_pool3d': {'backward': "window steps drawn from torch's generator (wrapper_set_seed, "
+GAPS: dict = {'nn.functional.fractional_max_pool3d': {'backward': "window steps drawn from torch's generator (wrapper_set_seed, "
                                                      'no _random_samples), which ember cannot see',
                                          'forward': "window steps drawn from torch's generator (wrapper_set_seed, no "
                                                     '_random_samples), which ember cannot see'},

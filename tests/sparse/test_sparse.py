@@ -226,3 +226,19 @@ def test_sparse_operands_of_dense_ops_and_products_as_torch():
         res += [dense.numpy(), norm.numpy(), out.detach().numpy(), w.grad.numpy()]
     for e, t in zip(res[:4], res[4:]):
         np.testing.assert_allclose(e, t, rtol=1e-6)
+
+
+@pytest.mark.parametrize("sparse_cotangent", [False, True])
+def test_sampled_addmm_gradient_of_its_sparse_input_as_torch(sparse_cotangent):
+    """torch's gradient of sampled_addmm's CSR input is beta * the cotangent: dense (off-pattern entries too)
+    for a dense cotangent, CSR for a CSR one."""
+    a, m1, m2 = _dense((3, 4), 0.5), RNG.standard_normal((3, 5)), RNG.standard_normal((5, 4))
+    cot = RNG.standard_normal((3, 4)) * ((a != 0) if sparse_cotangent else 1)
+    got = []
+    for lib in (torch, ember):
+        s = lib.tensor(a).to_sparse_csr().requires_grad_()
+        p, q = lib.tensor(m1).requires_grad_(), lib.tensor(m2).requires_grad_()
+        c = lib.tensor(cot).to_sparse_csr() if sparse_cotangent else lib.tensor(cot)
+        got.append(lib.autograd.grad(lib.sparse.sampled_addmm(s, p, q, beta=0.3, alpha=-1.5), [s, p, q], c))
+    for e, t in zip(got[1], got[0]):
+        _same(e, t)
