@@ -90,21 +90,26 @@ class _Stream:
         return (w[0::2] << _U64(32)) | w[1::2]
 
     def unit(self, n: int, digits: int) -> np.ndarray:
-        """n uniforms on [0, 1) with ``digits`` random bits each (53: one random64, else one random())."""
-        w = self.words64(n) if digits == 53 else self.words(n)
-        return (w & _U64((1 << digits) - 1)).astype(np.float64) * 2.0 ** -digits
+        """n uniforms on [0, 1) with ``digits`` random bits each: 53 from one random64 (a double), else from
+        one random() (a float, exact)."""
+        if digits == 53:
+            return (self.words64(n) & _U64((1 << 53) - 1)).astype(np.float64) * 2.0 ** -53
+        return (self.words(n).astype(np.uint32) & np.uint32((1 << digits) - 1)).astype(np.float32) * \
+            np.float32(2.0 ** -digits)
 
     def uniform(self, low=0.0, high=1.0, size=None, dtype=np.float64) -> np.ndarray:
         """torch's ``uniform_(low, high)``: ``u * (high - low) + low`` with one rounding (a fused multiply-add),
         in double for float64, else in float from 24-bit uniforms."""
         shape, dt = _shape(size), np.dtype(dtype)
         u = self.unit(math.prod(shape), 53 if dt.itemsize == 8 else 24).reshape(shape)
+        if (low, high) == (0, 1) and dt.itemsize >= 4:
+            return u.astype(dt)
         if dt.itemsize == 8:
-            return _fma64(u, np.float64(high) - np.float64(low), np.float64(low)) if (low, high) != (0, 1) else u
+            return _fma64(u, np.float64(high) - np.float64(low), np.float64(low))
         lo, hi = np.asarray(low).astype(dt), np.asarray(high).astype(dt)
         width = (hi.astype(np.float32) - lo.astype(np.float32)).astype(dt).astype(np.float64)
         # the product is exact in double, so a double sum rounded to float is the fused result
-        out = (u * width + lo.astype(np.float64)).astype(np.float32).astype(dt)
+        out = (u.astype(np.float64) * width + lo.astype(np.float64)).astype(np.float32).astype(dt)
         return np.where(out == hi, lo, out) if dt.itemsize < 4 else out  # torch keeps `high` out of half's range
 
     def random(self, size=None, dtype=np.float64) -> np.ndarray:
@@ -116,8 +121,9 @@ class _Stream:
         shape, dt = _shape(size), np.dtype(dtype)
         n = math.prod(shape)
         if n >= 16 and not serial:
+            # computed in float for the narrower dtypes, as torch's (there with vectorised log/sin/cos)
             digits, full = (53 if dt.itemsize == 8 else 24), n - n % 16
-            z = np.empty(n)
+            z = np.empty(n, np.float64 if digits == 53 else np.float32)
             # float and double draw all n uniforms first; half and bfloat16 (computed in float) only full blocks
             z[:n if dt.itemsize >= 4 else full] = self.unit(n if dt.itemsize >= 4 else full, digits)
             z[:full] = _box_muller(z[:full])
@@ -217,7 +223,7 @@ def _fma64(u: np.ndarray, width: float, low: float) -> np.ndarray:
 def _box_muller(u: np.ndarray) -> np.ndarray:
     """torch's normal_fill_16 on each block of 16 uniforms: the first 8 give the radius, the last 8 the angle."""
     b = u.reshape(-1, 2, 8)
-    radius, theta = np.sqrt(-2.0 * np.log(1.0 - b[:, 0])), (2.0 * math.pi) * b[:, 1]
+    radius, theta = np.sqrt(-2.0 * np.log(1 - b[:, 0])), (2.0 * math.pi) * b[:, 1]
     return np.stack([radius * np.cos(theta), radius * np.sin(theta)], 1).ravel()
 
 

@@ -144,8 +144,6 @@ KNOWN = {
      'ember takes these as *args only; torch also accepts them by keyword'),
     'promote_types': (['a', 'b'], ['type1', 'type2'],
      'one definition serves torch.X and torch.linalg.X (or the deprecated form), which name this argument differently'),
-    'randint': ([], ['high'],
-     'not yet renamed: a keyword call written for torch with these names fails on ember'),
     'reshape': ([], ['shape'],
      'ember takes these as *args only; torch also accepts them by keyword'),
     'result_type': ([], ['other', 'tensor'],
