@@ -677,12 +677,17 @@ class _VmapRandom:
     def _draw(method, at: int, different, *args, **kwargs):
         import numpy as np
         args = list(args)
-        size = args.pop(at) if len(args) > at else kwargs.pop("size", None)
+        given = len(args) > at  # size passed by position (arguments after it, such as a dtype, stay put)
+        size = args[at] if given else kwargs.pop("size", None)
         if size is None:  # one draw, or one per element of the parameters' broadcast shape
-            size = np.broadcast_shapes(*[np.shape(a) for a in args], *[np.shape(v) for v in kwargs.values()
-                                                                       if not isinstance(v, type)])
-        size = (size,) if isinstance(size, int) else tuple(size)
-        out = np.asarray(method(*args, size=tuple(n for _, n in different) + size, **kwargs)).view(_Draw)
+            size = np.broadcast_shapes(*[np.shape(a) for a in args[:at]], *[np.shape(v) for k, v in kwargs.items()
+                                                                           if k != "dtype"])
+        size = tuple(n for _, n in different) + ((size,) if isinstance(size, int) else tuple(size))
+        if given:
+            args[at] = size
+        else:
+            kwargs["size"] = size
+        out = np.asarray(method(*args, **kwargs)).view(_Draw)
         out.levels = tuple(lv for lv, _ in different)
         return out
 
