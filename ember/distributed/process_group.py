@@ -25,6 +25,7 @@ _WORLD = None         # the default ProcessGroup
 _GROUPS: list = []    # groups made by new_group, freed by destroy_process_group
 _SPIN_S = None if os.environ.get("EMBER_MPI_SPIN") == "always" else float(os.environ.get("EMBER_MPI_SPIN", "0.0005"))
 _NAP_S = 5e-5
+_spin_now = _SPIN_S  # the spin of the next wait: shrinks while peers keep arriving after _SPIN_S (see Work.wait)
 
 # where launchers put the rank and size: torchrun, MPICH/Intel (PMI), Open MPI, Slurm
 _RANK_VARS = ("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID")
@@ -104,10 +105,16 @@ class Work:
             else:
                 # spin briefly (a balanced peer arrives within microseconds), then nap between tests, so that a
                 # rank waiting for a descheduled peer hands the core over instead of spinning inside MPI
-                deadline = time.perf_counter() + _SPIN_S
+                global _spin_now
+                start = time.perf_counter()
+                deadline = start + _spin_now
                 while not self._req.Test():
                     if time.perf_counter() > deadline:
                         time.sleep(_NAP_S)
+                # on a busy machine peers keep arriving later than the full spin, so spinning only keeps them off
+                # the core: spin less next time; a wait that the full spin would have covered earns it back
+                late = time.perf_counter() - start > _SPIN_S
+                _spin_now = max(_SPIN_S / 32, _spin_now / 2) if late else min(_SPIN_S, _spin_now * 2)
             self._finish()
         return True
 
