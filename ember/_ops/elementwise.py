@@ -33,6 +33,7 @@ def shape(x) -> tuple:
 
 # ----------------------------------------------------------------------------- arithmetic
 class Add(Op):
+    batching = "elementwise"
     array_backward = True
 
     @staticmethod
@@ -58,6 +59,7 @@ class Add(Op):
 
 
 class Sub(Op):
+    batching = "elementwise"
     array_backward = True
 
     @staticmethod
@@ -79,6 +81,7 @@ class Sub(Op):
 
 
 class Mul(Op):
+    batching = "elementwise"
     array_backward = True
     forward = staticmethod(xp.multiply)  # the ufunc itself: no Python frame per call
 
@@ -107,6 +110,7 @@ class Mul(Op):
 
 
 class Div(Op):
+    batching = "elementwise"
     array_backward = True
 
     @staticmethod
@@ -136,6 +140,8 @@ class Div(Op):
 class _ScalarOp(Op):
     """tensor (op) Python number: the commonest call of add and mul, as its own small op (torch has
     add.Scalar and mul.Scalar too) because it needs no broadcasting bookkeeping and saves no tensor."""
+
+    batching = "elementwise"
 
     array_backward = True
 
@@ -190,6 +196,8 @@ class _TensorsOp(Op):
     """tensor (op) tensor of one dtype, alpha 1: add's and sub's commonest call (activations, weights, biases), as
     its own small op as the Python-number forms are: its forward is the ufunc itself, and its backward sums
     the gradient down only to undo broadcasting."""
+
+    batching = "elementwise"
 
     array_backward = True
 
@@ -347,6 +355,8 @@ def div(input, other, *, rounding_mode: str | None = None, out=None) -> Tensor:
 class RoundedDiv(Op):
     """A rounded quotient: piecewise constant, so its gradient is zero (as torch's)."""
 
+    batching = "elementwise"
+
     @staticmethod
     def forward(a, b, mode):
         if mode == "floor":
@@ -401,6 +411,7 @@ def neg(input) -> Tensor:
 
 
 class Neg(Op):
+    batching = "elementwise"
     array_backward = True
 
     @staticmethod
@@ -435,6 +446,7 @@ def unary(name: str, fwd, bwd, *, saves: str = "input", keeps_int: bool = False,
     c = cj if holomorphic else (lambda t: t)
 
     class Unary(Op):
+        batching = "elementwise"
         saves_output = save_out
         array_backward = arrays
 
@@ -494,6 +506,8 @@ class _Mask(Op):
     Done with an AND on the bit patterns: xp.where is slow on random masks (relu's backward
     spent 6 ms per million elements on it), and a multiply would turn 0 * inf into nan.
     """
+
+    batching = "elementwise"
 
     @staticmethod
     def forward(g, keep):
@@ -567,6 +581,8 @@ class _ReluGrad(Op):
     """``g`` where the ReLU output ``y`` is positive, else exactly 0: relu's backward, and its own
     double backward. Split between threads, in cache-sized pieces, so the comparison's mask never
     goes out to memory."""
+
+    batching = "elementwise"
 
     @staticmethod
     def forward(g, y):
@@ -652,6 +668,7 @@ def binary(name: str, fwd, da, db, *, saves_output: bool = False, tensors_only: 
     save_out = saves_output
 
     class Binary(Op):
+        batching = "elementwise"
         saves_output = save_out
         forward = staticmethod(fwd)
 
@@ -731,6 +748,7 @@ fmod = binary("fmod", xp.fmod, lambda a, b, y, g: g, lambda a, b, y, g: g * div(
 
 
 class Pow(Op):
+    batching = "elementwise"
     saves_output = True
 
     @staticmethod
@@ -793,6 +811,8 @@ def square(input) -> Tensor:
 
 # ----------------------------------------------------------------------------- selection and clamping
 class Where(Op):
+    batching = "elementwise"
+
     @staticmethod
     def forward(cond, x, y):
         return xp.where(cond, x, y)
@@ -833,6 +853,8 @@ Tensor.where = _where_method
 
 
 class Clamp(Op):
+    batching = "elementwise"
+
     @staticmethod
     def forward(x, lo, hi):
         if lo is not None:
@@ -918,6 +940,8 @@ def logit(input, eps: float | None = None) -> Tensor:
 
 
 class Round(Op):
+    batching = "elementwise"
+
     @staticmethod
     def forward(x, decimals):
         if decimals == 0:
@@ -941,6 +965,8 @@ def round(input, *, decimals: int = 0) -> Tensor:
 
 
 class NanToNum(Op):
+    batching = "elementwise"
+
     @staticmethod
     def forward(x, nan, posinf, neginf):
         return xp.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
@@ -1097,6 +1123,7 @@ def ldexp(input, other) -> Tensor:
 
 
 class Frexp(Op):
+    batching = "elementwise"
     differentiable_outputs = (0,)
 
     @staticmethod

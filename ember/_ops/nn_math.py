@@ -271,6 +271,7 @@ def _softmax_np(x, d):
 
 
 class Softmax(Op):
+    batching = "dims"
     saves_output = True
 
     @staticmethod
@@ -292,6 +293,7 @@ class Softmax(Op):
 
 
 class LogSoftmax(Op):
+    batching = "dims"
     saves_output = True
 
     @staticmethod

@@ -32,6 +32,8 @@ def _ints(x) -> tuple:
 
 # ----------------------------------------------------------------------------- reshape, view, expand
 class Reshape(Op):
+    batching = "reshape"
+
     @staticmethod
     def forward(x, shape):
         return x.reshape(shape)
@@ -110,6 +112,8 @@ def reshape_as(self, other: Tensor) -> Tensor:
 
 
 class Expand(Op):
+    batching = "expand"
+
     @staticmethod
     def forward(x, shape):
         return xp.broadcast_to(x, shape)
@@ -260,6 +264,8 @@ def unflatten(input, dim: int, sizes) -> Tensor:
 
 # ----------------------------------------------------------------------------- permutations
 class Permute(Op):
+    batching = "permute"
+
     @staticmethod
     def forward(x, dims):
         return x.transpose(dims)
@@ -432,6 +438,8 @@ def meshgrid(*tensors, indexing: str | None = None) -> tuple:
 
 # ----------------------------------------------------------------------------- joining and splitting
 class Cat(Op):
+    batching = "cat"
+
     @staticmethod
     def forward(dim, *xs):
         return xp.concatenate(xs, axis=dim)

@@ -207,9 +207,12 @@ def _sizes(levels):
 
 def reshape_rule(cls, args, levels):
     x, shape = args[0], args[1]
-    if cls.__name__ == "Expand":  # broadcast_to lines up from the right: pad the sample's rank first
-        return cls.apply(_align(x, levels, len(shape), expand=True), (*_sizes(levels), *shape))
     return cls.apply(_align(x, levels, expand=True), (*_sizes(levels), *shape))
+
+
+def expand_rule(cls, args, levels):
+    x, shape = args[0], args[1]  # broadcast_to lines up from the right: pad the sample's rank first
+    return cls.apply(_align(x, levels, len(shape), expand=True), (*_sizes(levels), *shape))
 
 
 def permute_rule(cls, args, levels):
@@ -404,6 +407,7 @@ KINDS = {
     "elementwise": broadcasting,   # ranks lined up behind the batch dims, one call (NumPy broadcasts)
     "dims": shift_dims(1),         # the dim(s) at argument 1 (None: all) shift past the batch dims
     "reshape": reshape_rule,       # the batch sizes prefixed to the shape
+    "expand": expand_rule,         # the same, after the sample's dims are padded to the new rank
     "permute": permute_rule,       # the batch dims kept in front of the permutation
     "cat": cat_rule,               # the dim shifted, every part expanded over the batch
     "index": index_rule,           # a full slice per batch dim in front of a basic index
@@ -412,20 +416,13 @@ KINDS = {
     "nll": nll_rule,               # the batch folded into the samples' dim
 }
 
-# Ops that do not declare ``batching`` yet (their files were being changed by others when the
-# declarations moved to the ops): their kind, by class. Everything else without one loops.
+# ``linear`` does not declare its kind yet (its file was being changed by others when the
+# declarations moved to the ops): it is kept here, by class. Everything else without one loops.
 RULES: dict = {}
 
 
 def _register_rules() -> None:
-    from .._ops import elementwise, shape, nn_math
     from ..nn._functional import basic
-    for cls in _op_classes(elementwise):
-        RULES[cls] = "elementwise"
-    RULES[nn_math.Softmax] = RULES[nn_math.LogSoftmax] = "dims"
-    RULES[shape.Reshape] = RULES[shape.Expand] = "reshape"
-    RULES[shape.Permute] = "permute"
-    RULES[shape.Cat] = "cat"
     RULES[basic._Linear] = "linear"
 
 
@@ -433,13 +430,6 @@ def rule_of(cls):
     """The batching rule of an op class: its declared kind's, else a loop over the samples."""
     kind = getattr(cls, "batching", None) or RULES.get(cls)
     return loop if kind is None else KINDS[kind]
-
-
-def _op_classes(module) -> list:
-    """The elementwise op classes of a module (and those its op factories made, kept as ``fn.op``)."""
-    found = [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, Op) and v is not Op]
-    found += [v.op for v in vars(module).values() if callable(v) and isinstance(getattr(v, "op", None), type)]
-    return found
 
 
 def _apply(cls, args, kwargs):
