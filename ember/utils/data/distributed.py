@@ -4,23 +4,7 @@ from __future__ import annotations
 import math
 from typing import Iterator
 
-import numpy as np
-
 from .sampler import Sampler
-
-
-def _torch_randperm(n: int, seed: int) -> list[int]:
-    """``torch.randperm(n, generator=torch.Generator().manual_seed(seed))``, bit for bit.
-
-    torch's CPU generator is a 32-bit Mersenne Twister seeded with the seed's low 32 bits, as NumPy's
-    legacy ``RandomState``; randperm swaps position i with i + (next 32-bit draw mod (n - i)).
-    """
-    draws = np.random.RandomState(seed & 0xFFFFFFFF).randint(0, 1 << 32, size=max(n - 1, 0), dtype=np.uint32)
-    perm = list(range(n))
-    for i, r in enumerate(draws.tolist()):
-        j = i + r % (n - i)
-        perm[i], perm[j] = perm[j], perm[i]
-    return perm
 
 
 class DistributedSampler(Sampler):
@@ -57,7 +41,11 @@ class DistributedSampler(Sampler):
 
     def __iter__(self) -> Iterator[int]:
         n = len(self.dataset)
-        indices = _torch_randperm(n, self.seed + self.epoch) if self.shuffle else list(range(n))
+        if self.shuffle:  # torch's permutation for this seed and epoch (ember's stream is torch's)
+            from ... import Generator, randperm
+            indices = randperm(n, generator=Generator().manual_seed(self.seed + self.epoch)).tolist()
+        else:
+            indices = list(range(n))
         if not self.drop_last:
             pad = self.total_size - len(indices)
             if pad <= len(indices):
