@@ -591,13 +591,21 @@ def comm_hook_buckets_and_bf16():
 
 
 # ----------------------------------------------------------------------------- uneven inputs, retain_graph
-def _uneven_run(lib, model, batches, join_kwargs, opt_name):
+def _uneven_run(lib, model, batches, join_kwargs, opt_name, r=0):
+    """Train on this rank's batches inside ``model.join``; a ``_branchy`` model uses ``b`` on alternate
+    steps, out of step between ranks, and accumulates every other step under ``no_sync``."""
     opt = getattr(lib.optim, opt_name)(model.parameters(), lr=1e-2)
+    branchy = hasattr(model.module, "use_b")
     with model.join(**join_kwargs):
-        for x, y in batches:
-            opt.zero_grad()
-            lib.nn.functional.cross_entropy(model(lib.from_numpy(x)), lib.from_numpy(y)).backward()
-            opt.step()
+        for step, (x, y) in enumerate(batches):
+            accumulate = branchy and step % 2 == 0
+            if branchy:
+                model.module.use_b = (step + r) % 2 == 0
+            with model.no_sync() if accumulate else _null():
+                lib.nn.functional.cross_entropy(model(lib.from_numpy(x)), lib.from_numpy(y)).backward()
+            if not accumulate:
+                opt.step()
+                opt.zero_grad()
 
 
 @check("torch")
@@ -607,12 +615,17 @@ def join_uneven_inputs_as_torch_ddp():
     torch, tdist = _torch_dist()
     r, n = dist.get_rank(), dist.get_world_size()
     # the CNN has batch norms (buffers broadcast from a rank still training); rank r has 1 + 2r batches
+    # the branchy model: unused parameters and no_sync steps, shadowed by the joined rank
     for make, shape, kwargs, opt_name in ((_cnn, (2, 8, 8), {}, "Adam"),
-                                          (_mlp, (6,), {"divide_by_initial_world_size": False}, "SGD")):
-        e, t, ed, td = _both_ddp(make, r)
-        batches = _data(r, shape, 1 + 2 * r, 31)
-        _uneven_run(ember, ed, batches, kwargs, opt_name)
-        _uneven_run(torch, td, batches, kwargs, opt_name)
+                                          (_mlp, (6,), {"divide_by_initial_world_size": False}, "SGD"),
+                                          (_branchy, (4,), {}, "SGD")):
+        e, t = _both(make, r)
+        unused = make is _branchy
+        ed = ember.nn.parallel.DistributedDataParallel(e, find_unused_parameters=unused)
+        td = torch.nn.parallel.DistributedDataParallel(t, find_unused_parameters=unused)
+        batches = _data(r, shape, 1 + 4 * r, 31)
+        _uneven_run(ember, ed, batches, kwargs, opt_name, r)
+        _uneven_run(torch, td, batches, kwargs, opt_name, r)
         _same_state(e, t, f"join {make.__name__} {kwargs}")
         every = [None] * n
         dist.all_gather_object(every, [v.numpy() for v in e.state_dict().values()])
