@@ -395,6 +395,9 @@ class Op(Function):
     # jvp(inputs, output, *tangents): the output's tangent (forward AD), one tangent (or None) per
     # positional input; None derives it from backward (see ember/autograd/forward_ad.py)
     jvp = None
+    # how vmap batches this op: a kind of rule ("elementwise", "dims", ...; KINDS in ember/func/_vmap.py);
+    # None runs it once per sample
+    batching = None
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:

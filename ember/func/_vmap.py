@@ -428,7 +428,7 @@ def _register_rules() -> None:
 
 def rule_of(cls):
     """The batching rule of an op class: its declared kind's, else a loop over the samples."""
-    kind = getattr(cls, "batching", None) or RULES.get(cls)
+    kind = cls.batching or RULES.get(cls)
     return loop if kind is None else KINDS[kind]
 
 
