@@ -156,6 +156,11 @@ def test_absent_torch_names_raise_not_implemented_and_keep_hasattr_false():
     sys.modules.pop("ember.fx", None)
     with pytest.raises(NotImplementedError, match=r"Tensor\.to_mkldnn"):
         ember.ones(2).to_mkldnn()
+    # complex32: NumPy has no complex half type to hold it
+    with pytest.raises(NotImplementedError, match=r"Tensor\.chalf"):
+        ember.ones(2).chalf()
+    with pytest.raises(NotImplementedError, match=r"torch\.complex32"):
+        ember.complex32
     # a name torch lacks too stays a plain AttributeError / ImportError, as on torch
     for lib in (torch, ember):
         with pytest.raises(AttributeError) as info:
