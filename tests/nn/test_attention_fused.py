@@ -14,7 +14,7 @@ def _pair(a, requires_grad=True):
 
 @pytest.mark.parametrize("mask_kind", [None, "bool", "float", "causal"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_sdpa_values_and_grads(mask_kind, dtype):
+def test_sdpa_values_and_grads(mask_kind, dtype, batch_split):
     rng = np.random.default_rng(0)
     q, k, v = (rng.standard_normal(s).astype(dtype) for s in ((2, 3, 5, 4), (2, 3, 6, 4), (2, 3, 6, 7)))
     (eq, tq), (ek, tk), (ev, tv) = _pair(q), _pair(k), _pair(v)
@@ -34,10 +34,12 @@ def test_sdpa_values_and_grads(mask_kind, dtype):
     tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), **tol)
     g = rng.standard_normal(out.shape).astype(dtype)
+    by_grad = ember.autograd.grad(out, (eq, ek, ev), ember.tensor(g), retain_graph=True)
     out.backward(ember.tensor(g))
     ref.backward(torch.tensor(g))
-    for e, t in ((eq, tq), (ek, tk), (ev, tv)):
+    for e, t, e2 in zip((eq, ek, ev), (tq, tk, tv), by_grad):
         np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), **tol)
+        np.testing.assert_allclose(e2.numpy(), t.grad.numpy(), **tol)
 
 
 def test_sdpa_double_backward():
@@ -60,14 +62,16 @@ def test_sdpa_double_backward():
         np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("masks", ["none", "padding", "both_bool", "float_attn"])
-def test_mha_fused_path(masks):
+def test_mha_fused_path(masks, batch_first, batch_split):
+    """Self-attention (one in-projection product, in the layout the input is stored in) against torch."""
     rng = np.random.default_rng(2)
     L, N, E, H = 5, 3, 8, 2
-    tm = torch.nn.MultiheadAttention(E, H)
-    em = ember.nn.MultiheadAttention(E, H)
+    tm = torch.nn.MultiheadAttention(E, H, batch_first=batch_first)
+    em = ember.nn.MultiheadAttention(E, H, batch_first=batch_first)
     em.load_state_dict({k: ember.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
-    x = rng.standard_normal((L, N, E)).astype(np.float32)
+    x = rng.standard_normal((N, L, E) if batch_first else (L, N, E)).astype(np.float32)
     (ex, tx) = _pair(x)
     kw_e, kw_t = {}, {}
     if masks in ("padding", "both_bool"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from ..._backend import matmul as _array_matmul, xp
+from ..._backend import parallel_for, xp
 from ..._tensor import Tensor
 from ...autograd.function import Op
 from ...autograd.grad_mode import state
@@ -33,22 +33,33 @@ def _apply_mask(scores: Tensor, mask: Tensor | None, keep_when_true: bool) -> Te
 class _Attention(Op):
     """``softmax(q * scale @ k^T, masked) @ v`` over the last two dims; ``excluded`` is a bool array
     (True = left out), a float array added to the scores, or None. Outputs: the result and the
-    weights (not differentiable; the weights are what backward keeps)."""
+    weights (not differentiable; the weights are what backward keeps). Forward and (without
+    create_graph) backward run on slices of the batch dim, one per ember thread, each product on one
+    BLAS thread: the products are small, and BLAS's own threads would be woken for each one."""
 
     differentiable_outputs = (0,)
+    array_backward = True
 
     @staticmethod
     def forward(q, k, v, excluded, scale):
-        s = _array_matmul(q * xp.asarray(scale, q.dtype), xp.swapaxes(k, -1, -2))
-        if excluded is not None:
-            if excluded.dtype == bool:
-                xp.copyto(s, -xp.inf, where=excluded)
-            else:
-                s += excluded
-        s -= s.max(axis=-1, keepdims=True)       # softmax in place: s becomes the weights
-        xp.exp(s, out=s)
-        s /= s.sum(axis=-1, keepdims=True)
-        return _array_matmul(s, v), s
+        w = xp.empty(q.shape[:-1] + (k.shape[-2],), q.dtype)
+        out = xp.empty(q.shape[:-1] + (v.shape[-1],), q.dtype)
+
+        def run(a: int, b: int) -> None:
+            i = _batch(q, a, b)
+            s = xp.matmul(q[i] * xp.asarray(scale, q.dtype), xp.swapaxes(k[i], -1, -2), out=w[i])
+            ex = excluded if excluded is None or excluded.ndim < w.ndim or excluded.shape[0] == 1 else excluded[i]
+            if ex is not None:
+                if ex.dtype == bool:
+                    xp.copyto(s, -xp.inf, where=ex)
+                else:
+                    s += ex
+            s -= s.max(axis=-1, keepdims=True)       # softmax in place: s becomes the weights
+            xp.exp(s, out=s)
+            s /= _last_sums(s)
+            xp.matmul(s, v[i], out=out[i])
+        _split(run, q, k.shape[-2] * (q.shape[-1] + v.shape[-1]))
+        return out, w
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -56,13 +67,48 @@ class _Attention(Op):
         ctx.save_for_backward(q, k, v, Tensor._make(output[1]))
 
     @staticmethod
-    def backward(ctx, g, _):
+    def backward(ctx, g, _=None):
         q, k, v, w = ctx.saved_tensors
         if state.enabled:  # create_graph: the weights again, as ops of q and k, so this formula differentiates
             w = _composed_weights(q, k, ctx.excluded, ctx.scale)
-        gw = g @ v.mT
-        gs = w * (gw - (gw * w).sum(-1, keepdim=True)) * ctx.scale
-        return gs @ k, gs.mT @ q, w.mT @ g, None, None
+            gw = g @ v.mT
+            gs = w * (gw - (gw * w).sum(-1, keepdim=True)) * ctx.scale
+            return gs @ k, gs.mT @ q, w.mT @ g, None, None
+        wrap = Tensor._make if isinstance(g, Tensor) else (lambda a: a)
+        g, q, k, v, w = (t._data if isinstance(t, Tensor) else t for t in (g, q, k, v, w))
+        gq, gk, gv = (xp.empty(t.shape, t.dtype) for t in (q, k, v))
+
+        def run(a: int, b: int) -> None:
+            i = _batch(q, a, b)
+            gs = xp.matmul(g[i], xp.swapaxes(v[i], -1, -2))
+            gs -= _last_sums(gs * w[i])
+            gs *= w[i]
+            gs *= ctx.scale
+            xp.matmul(gs, k[i], out=gq[i])
+            xp.matmul(xp.swapaxes(gs, -1, -2), q[i], out=gk[i])
+            xp.matmul(xp.swapaxes(w[i], -1, -2), g[i], out=gv[i])
+        _split(run, q, 2 * k.shape[-2] * (q.shape[-1] + v.shape[-1]))
+        return wrap(gq), wrap(gk), wrap(gv), None, None
+
+
+def _batch(q, a: int, b: int):
+    """The index of batch slice [a, b) (everything for an unbatched q)."""
+    return slice(a, b) if q.ndim > 2 else Ellipsis
+
+
+def _split(run, q, macs_per_row: int) -> None:
+    """``run`` over slices of q's leading dim on ember's threads, by size only (reproducible)."""
+    n = q.shape[0] if q.ndim > 2 else 1
+    parallel_for(run, n, q.size // q.shape[-1] * macs_per_row, blas=True)
+
+
+def _last_sums(a):
+    """Sums over the last dim, kept: a matrix-vector product, several times faster than NumPy's reduction
+    along a short last axis."""
+    if not a.size:
+        return a.sum(-1, keepdims=True)
+    flat = a.reshape(-1, a.shape[-1])
+    return (flat @ xp.ones(a.shape[-1], a.dtype)).reshape(a.shape[:-1] + (1,))
 
 
 def _composed_weights(q: Tensor, k: Tensor, excluded, scale: float) -> Tensor:
