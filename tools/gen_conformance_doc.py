@@ -140,8 +140,11 @@ def render() -> str:
               f"{CAPS['reference']} of `reference_inputs` "
               "(check *reference*; the first ones repeat `sample_inputs`), every `error_inputs` case; the "
               "variants on the first sample.",
-              "- Entries whose values are random draws (" + ", ".join(f"`{n}`" for n in sorted(RANDOM)) + ") are "
-              "compared by shape and dtype only, without gradients.",
+              "- Entries that return uninitialised memory (" + ", ".join(f"`{n}`" for n in sorted(RANDOM)) + ") are "
+              "compared by shape and dtype only, without gradients. Entries that draw random numbers are "
+              "compared by value: ember's generator is torch's, and both run after the same seed (bernoulli "
+              "draws inside torch's seeded wrapper are lent from torch's generator, since torch takes them "
+              "from MKL's own stream on Intel CPUs).",
               "- Error inputs built on dtypes ember lacks (complex) are skipped; the dtype itself is a listed gap.",
               "- Complex, float16 and bfloat16 dtypes, sparse layouts and forward-mode AD are not tested (not "
               "implemented).",

@@ -199,7 +199,33 @@ def on_ember(fn):
     g["torch"] = ember
     if "F" in g:
         g["F"] = ember.nn.functional
+    if "wrapper_set_seed" in g:
+        g["wrapper_set_seed"] = _seeded
     return types.FunctionType(fn.__code__, g, fn.__name__, fn.__defaults__, fn.__closure__)
+
+
+def _seeded(op, *args, **kwargs):
+    """torch's ``wrapper_set_seed`` for ember: the op runs right after ``manual_seed(42)``, and the
+    generator's state is put back after. ember's generator is torch's (the same numbers for the same
+    seed), except bernoulli draws with a number for p, which torch takes from MKL's own stream on Intel
+    CPUs: those are lent from torch's generator, seeded the same, so dropout masks match on every machine."""
+    from ember import random as erandom
+    own, state = erandom._bernoulli, ember.get_rng_state()
+
+    def bernoulli(rng, shape, p):
+        if isinstance(p, np.ndarray):
+            return own(rng, shape, p)
+        return torch.empty(shape, dtype=torch.float64).bernoulli_(float(p)).numpy().astype(bool)
+
+    with torch.random.fork_rng():
+        torch.manual_seed(42)
+        ember.manual_seed(42)
+        erandom._bernoulli = bernoulli
+        try:
+            return op(*args, **kwargs)
+        finally:
+            erandom._bernoulli = own
+            ember.set_rng_state(state)
 
 
 def assert_same(actual, expected, what: str = "", **tol) -> None:

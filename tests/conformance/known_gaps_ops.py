@@ -2,11 +2,7 @@
 
 Written by tools/gen_conformance_doc.py --gaps from a run; edit the reasons by hand. An entry
 whose check passes must leave the list (the suite fails otherwise)."""
-GAPS: dict = {'nn.functional.fractional_max_pool3d': {'backward': "window steps drawn from torch's generator (wrapper_set_seed, "
-                                                     'no _random_samples), which ember cannot see',
-                                         'forward': "window steps drawn from torch's generator (wrapper_set_seed, no "
-                                                    '_random_samples), which ember cannot see'},
- 'max_pool2d_with_indices_backward': {'backward': "AttributeError: module 'ember' has no attribute 'ops'",
+GAPS: dict = {'max_pool2d_with_indices_backward': {'backward': "AttributeError: module 'ember' has no attribute 'ops'",
                                       'forward': "AttributeError: module 'ember' has no attribute 'ops'",
                                       'fwad': 'AbsentFeature: torch.ops is not implemented in ember (a NumPy, '
                                               'CPU-only framework); docs/api_coverage.md lists what is and is not',
@@ -14,8 +10,6 @@ GAPS: dict = {'nn.functional.fractional_max_pool3d': {'backward': "window steps 
  'torch._scaled_mm_v2': {'missing': 'no ember counterpart of torch._scaled_mm_v2'},
  'torch._scaled_mm': {'missing': 'no ember counterpart of torch._scaled_mm'},
  'torch.ops.aten._safe_softmax.default': {'missing': 'private aten:: operator, not public API'},
- 'nn.functional.scaled_dot_product_attention': {'forward': "sample 2 has dropout_p=0.5: its mask comes from torch's "
-                                                           'generator (wrapper_set_seed)'},
  'torch.ops.aten._flash_attention_forward': {'missing': 'private aten:: operator, not public API'},
  'torch.ops.aten._efficient_attention_forward': {'missing': 'private aten:: operator, not public API'},
  'chalf': {'backward': 'ember has no complex32 (NumPy has no complex half type, and a tensor\'s dtype is its '
@@ -30,15 +24,6 @@ GAPS: dict = {'nn.functional.fractional_max_pool3d': {'backward': "window steps 
  'jiterator_4inputs_with_extra_args': {'missing': 'no ember counterpart of jiterator_4inputs_with_extra_args'},
  'jiterator_binary_return_by_ref': {'missing': 'no ember counterpart of jiterator_binary_return_by_ref'},
  'jiterator_2inputs_2outputs': {'missing': 'no ember counterpart of jiterator_2inputs_2outputs'},
- 'nn.functional.multi_head_attention_forward': {'backward': "samples with dropout_p=0.5 draw their mask from torch's "
-                                                            'generator (wrapper_set_seed), which ember cannot see',
-                                                'forward': "samples with dropout_p=0.5 draw their mask from torch's "
-                                                           'generator (wrapper_set_seed)',
-                                                'fwad': "samples with dropout_p=0.5 draw their mask from torch's "
-                                                        'generator (wrapper_set_seed); with dropout_p=0 the '
-                                                        'tangents agree',
-                                                'gradgrad': "samples with dropout_p=0.5 draw their mask from torch's "
-                                                            'generator (wrapper_set_seed)'},
  'hash_tensor': {'forward': 'harness: to_torch makes a 0-dim result with torch.tensor(arr[()], dtype=...), which '
                             'torch refuses for a NumPy uint64 scalar (TypeError: an integer is required); with '
                             'torch.from_numpy(arr.reshape(1)).reshape(()) every check passes',

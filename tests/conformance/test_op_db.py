@@ -30,12 +30,14 @@ from .known_gaps_ops import GAPS
 CAPS = {"forward": 3, "int": 2, "backward": 2, "gradgrad": 1, "fwad": 1, "reference": 2, "errors": None}
 CHECKS = ("forward", "int", "backward", "gradgrad", "fwad", "errors", "reference", "variants")
 INT_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8, torch.bool)
-# entries whose values are random draws: only shapes and dtypes can be compared (no gradients)
-RANDOM = {"cauchy", "exponential", "geometric", "log_normal", "normal", "uniform", "nn.functional.rrelu",
-          "empty_like", "randn", "randn_like", "rand_like", "randint", "randint_like", "new_empty",
-          "new_empty_strided", "empty_strided", "empty", "empty_permuted", "multinomial", "bernoulli",
-          "nn.functional.dropout", "nn.functional.dropout2d", "nn.functional.dropout3d",
-          "nn.functional.alpha_dropout", "nn.functional.feature_alpha_dropout"}
+# entries that return uninitialised memory: only shapes and dtypes can be compared (no gradients)
+RANDOM = {"empty_like", "new_empty", "new_empty_strided", "empty_strided", "empty", "empty_permuted"}
+# entries that draw random numbers: ember's generator is torch's, so both run right after the same seed
+# (torch's own wrapper_set_seed does that for most; the harness does it for the in-place variants too)
+DRAWS = {"cauchy", "exponential", "geometric", "log_normal", "normal", "uniform", "nn.functional.rrelu",
+         "randn", "randn_like", "rand_like", "randint", "randint_like", "multinomial", "bernoulli",
+         "nn.functional.dropout", "nn.functional.dropout2d", "nn.functional.dropout3d",
+         "nn.functional.alpha_dropout", "nn.functional.feature_alpha_dropout"}
 
 
 def key(op) -> str:
@@ -88,6 +90,8 @@ def _forward(op, efn, sample, what, random, canon=None):
     """Call both on one sample; same result, or the same exception class (``canon`` maps each result to
     what torch specifies of it, for ops whose documentation leaves a choice to the implementation)."""
     eargs = to_ember((sample.input, sample.args, sample.kwargs))
+    if random == "draws":
+        op, efn = _seeded_call(op, torch), _seeded_call(efn, ember)
     try:
         expected = op(sample.input, *sample.args, **sample.kwargs)
     except Exception as exc:  # torch refuses the sample: ember must refuse it the same way
@@ -99,7 +103,7 @@ def _forward(op, efn, sample, what, random, canon=None):
             raise AssertionError(f"{what}: raised {short(mine)}; torch raises {type(exc).__name__}") from None
         raise AssertionError(f"{what}: no error; torch raises {short(exc)}")
     actual = to_torch(efn(eargs[0], *eargs[1], **eargs[2]))
-    if random:
+    if random == "shape":
         expected = _shape_only(expected)
         actual = _shape_only(actual)
     if canon is not None:
@@ -165,6 +169,18 @@ def _arbitrated(op, sample, actual, expected) -> bool:
         if abs(a - truth) > 1e-12 * max(1.0, abs(truth)) or abs(e - truth) <= 1e-7 * max(1.0, abs(truth)):
             return False
     return True
+
+
+def _seeded_call(fn, lib):
+    """``fn`` called right after ``lib.manual_seed(42)``, the generator's state put back after."""
+    def call(*args, **kwargs):
+        state = lib.get_rng_state()
+        lib.manual_seed(42)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            lib.set_rng_state(state)
+    return call
 
 
 def _ties(values: bool, distinct: bool, sig: tuple):
@@ -346,7 +362,7 @@ def check_entry(op) -> dict:
     except Missing as exc:
         return {"missing": str(exc)}
     failures = {}
-    random = op.name in RANDOM
+    random = "shape" if op.name in RANDOM else "draws" if op.name in DRAWS else None
     canon = CANON.get(key(op))
     supported = op.supported_dtypes("cpu")
     floats = [d for d in (torch.float32, torch.float64) if d in supported]
@@ -469,7 +485,7 @@ def check_entry(op) -> dict:
     run("forward", forward)
     if any(d in supported for d in INT_DTYPES):
         run("int", ints)
-    if op.supports_autograd and not random and torch.float64 in op.supported_backward_dtypes("cpu"):
+    if op.supports_autograd and random != "shape" and torch.float64 in op.supported_backward_dtypes("cpu"):
         run("backward", lambda: backward(False))
         if op.supports_gradgrad:
             run("gradgrad", lambda: backward(True))

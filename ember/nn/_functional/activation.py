@@ -82,8 +82,11 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
         return M.leaky_relu(input, (lower + upper) / 2, inplace)
     M._float(input, "rrelu_with_noise")
     x = input._data
-    slopes = _gen(None).uniform(lower, upper, size=x.shape)
-    noise = _const(xp.where(x >= 0, 1.0, slopes).astype(x.dtype))
+    # torch draws one double slope per element <= 0, in memory order, and none for the others
+    at = x <= 0
+    slopes = xp.ones(x.shape)
+    slopes[at] = _gen(None).uniform(lower, upper, size=(int(at.sum()),))
+    noise = _const(slopes.astype(x.dtype))
     return M._maybe_inplace(input, lambda x: x * noise, inplace, "rrelu_")
 
 

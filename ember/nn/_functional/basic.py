@@ -11,7 +11,7 @@ from ..._tensor import Tensor
 from ...autograd.function import Op
 from ...autograd.forward_ad import total
 from ...autograd.grad_mode import no_grad
-from ...random import _gen
+from ...random import _bernoulli, _gen
 
 __all__ = ["linear", "bilinear", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
            "feature_alpha_dropout", "embedding", "embedding_bag"]
@@ -92,9 +92,15 @@ def _check_p(p: float) -> None:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
+def _keep(shape: tuple, p: float):
+    """Which entries dropout keeps: torch's noise, bernoulli draws of 1 - p, so the same seed gives the
+    same mask as torch wherever torch's generic kernel draws them (not on Intel CPUs, where it uses MKL's)."""
+    return _bernoulli(_gen(None), tuple(shape), 1.0 - p)
+
+
 def _masked(input: Tensor, mask_shape: tuple, p: float, inplace: bool) -> Tensor:
     """``input`` times a constant mask of kept (scaled by 1/(1-p)) and dropped (0) entries."""
-    keep = _gen(None).random(mask_shape) >= p
+    keep = _keep(mask_shape, p)
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
     mask = Tensor._make((keep * scale).astype(input._data.dtype))
     return input.mul_(mask) if inplace else input * mask
@@ -153,7 +159,7 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace
         return input.mul_(0.0) if inplace else input * 0.0
     alpha_p = -1.7580993408473766  # SELU's saturation value, -scale * alpha
     a = ((1 - p) * (1 + p * alpha_p ** 2)) ** -0.5
-    keep = Tensor._make((_gen(None).random(input.shape) >= p).astype(input._data.dtype))
+    keep = Tensor._make(_keep(input.shape, p).astype(input._data.dtype))
     # dropped entries go to alpha_p; the affine map a*x + b restores zero mean and unit variance
     shift = ((1 - keep) * alpha_p) * a - a * alpha_p * p
     return input.mul_(keep * a).add_(shift) if inplace else input * (keep * a) + shift
@@ -171,7 +177,7 @@ def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
                            f"but got an input of shape {list(input.shape)}")
     alpha = 1.7580993408473766  # -(SELU's saturation value)
     a = ((alpha * alpha * p + 1) * (1 - p)) ** -0.5
-    keep = _gen(None).random(input.shape[:2] + (1,) * (input.dim() - 2)) >= p
+    keep = _keep(input.shape[:2] + (1,) * (input.dim() - 2), p)
     dt = input._data.dtype
     # kept entries map to a*x + a*alpha*p, dropped ones to a*alpha*(p - 1): zero mean and unit variance again
     scale = Tensor._make((keep * a).astype(dt))
