@@ -419,6 +419,30 @@ def all_reduce(tensor: Tensor, op=ReduceOp.SUM, group: ProcessGroup | None = Non
     return _issue(g._comm.Iallreduce(_MPI.IN_PLACE, a, _mpi_op(op, a)), then, [tensor], async_op)
 
 
+class _RepeatedSum:
+    """A SUM all-reduce of one tensor's buffer, set up once and started again each time (an MPI-4
+    persistent collective: MPI plans the exchange once, not at every start). Every rank of the group
+    must make its own in the same order, as with any collective; DDP makes one per bucket."""
+
+    def __init__(self, tensor: Tensor, group: ProcessGroup | None = None) -> None:
+        self._tensor, self._group = tensor, _group(group)
+        a = _buf(tensor, "all_reduce")
+        self._req = None
+        if a.dtype.kind != "V":  # bfloat16 goes through all_reduce's gather
+            try:
+                self._req = self._group._comm.Allreduce_init(_MPI.IN_PLACE, a, _mpi_op(ReduceOp.SUM, a))
+            except (AttributeError, NotImplementedError):  # an MPI older than 4: start a new one each time
+                pass
+        self._then = lambda: _written(tensor)
+
+    def start(self) -> Work:
+        """Start the all-reduce; returns its Work."""
+        if self._req is None:
+            return all_reduce(self._tensor, group=self._group, async_op=True)
+        self._req.Start()
+        return Work(self._req, self._then, [self._tensor])
+
+
 _COMBINE = {ReduceOp.SUM: xp.add, ReduceOp.AVG: xp.add, ReduceOp.PRODUCT: xp.multiply, ReduceOp.MIN: xp.minimum,
             ReduceOp.MAX: xp.maximum}
 

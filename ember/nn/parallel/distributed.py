@@ -22,6 +22,7 @@ from ...autograd.grad_mode import no_grad, state as _grad_state
 from ... import distributed as dist
 from ...distributed.algorithms.join import Join, Joinable, JoinHook, _DISABLED as _DISABLED_JOIN
 from ...distributed.grad_bucket import GradBucket
+from ...distributed.process_group import _RepeatedSum
 from ...futures import Future
 from ..modules.module import Module
 
@@ -45,6 +46,7 @@ class _Bucket:
         # each parameter's place in the buffer, shaped like it, made once: a step slices nothing
         self.views = [self.flat[o:o + n].reshape(p._data.shape) for p, (o, n) in zip(self.params, self.slots)]
         self.pending, self.work = len(indices), None  # work: a Work (no hook) or the hook's Future
+        self.sum = None  # the bucket's all-reduce, set up once (_RepeatedSum)
 
 
 def _bucket_assignment(params: list, cap_bytes: int, first_bytes: int) -> list[list[int]]:
@@ -171,6 +173,8 @@ class DistributedDataParallel(Module, Joinable):
         for b in self._buckets:
             for i, view in zip(b.indices, b.views):
                 self._where[i] = (b, view)
+        for b in self._buckets:  # every rank makes them in bucket order, as collectives must be
+            b.sum = _RepeatedSum(b.buffer, self.process_group)
         self._comm_hook = None  # (state, hook) once register_comm_hook ran
         self._world = dist.get_world_size(self.process_group)
         self._scale = 1.0 / self._world  # gradients are divided as they enter the bucket, as torch's
@@ -260,7 +264,7 @@ class DistributedDataParallel(Module, Joinable):
 
     def _launch(self, b: _Bucket) -> None:
         if self._comm_hook is None:
-            b.work = dist.all_reduce(b.buffer, group=self.process_group, async_op=True)
+            b.work = b.sum.start()
         else:
             state, hook = self._comm_hook
             b.work = hook(state, GradBucket(b.index, b.buffer, b.params, b.slots, b.index == len(self._buckets) - 1))
