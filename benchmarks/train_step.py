@@ -11,7 +11,10 @@ libraries (torch's state dict copied into ember's model):
 5. an LSTM language model (as pytorch/examples' word_language_model: embedding 128, 2-layer LSTM of 128,
    vocabulary 1000) on sequences of 35 at batch 20.
 Each row also gives the loss difference after the timed steps (the same weights and data in both, so
-the two runs must stay together) and the share of ember's step spent inside BLAS products (cProfile).
+the two runs must stay together), the share of ember's step spent inside BLAS products (cProfile) and
+each library's peak resident memory over its training steps: the growth of ru_maxrss from the size the
+process had once the model and batch were built, measured in a process of its own that imports only
+that library (``--rss LIB``), so that neither library's allocations count against the other.
 NumPy reads its thread count from the environment when it is imported, so each thread count runs in
 a fresh process of this script (``--worker N``).
 """
@@ -179,6 +182,39 @@ def worker(threads: int, repeat: int, models: list[str]) -> list[dict]:
     return rows
 
 
+def rss_worker(lib_name: str, name: str, steps: int = 5) -> float:
+    """Peak resident-memory growth (MiB) of ``steps`` training steps of model ``name``, this process importing
+    only ``lib_name``: the peak (ru_maxrss) minus the resident size once the model and batch exist."""
+    import importlib
+    import resource
+
+    lib = importlib.import_module(lib_name)
+    model, shape = build(lib, name)
+    x, y = batch(name, shape, np.random.default_rng(0))
+    xb, yb = lib.tensor(x), lib.tensor(y)
+    opt = (lib.optim.AdamW if name == "tlm" else lib.optim.Adam)(model.parameters(), lr=1e-3)
+    with open("/proc/self/statm") as f:
+        before = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    for _ in range(steps):
+        loss = lib.nn.functional.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before) / 2 ** 20
+
+
+def peak_rss(threads: int, models: list[str]) -> dict:
+    """``{(library, model): MiB}``: each model's step in a fresh process per library (see ``rss_worker``)."""
+    env = dict(os.environ, **{v: str(threads) for v in _THREAD_VARS})
+    found = {}
+    for lib_name in ("torch", "ember"):
+        for name in models:
+            cmd = [sys.executable, os.path.abspath(__file__), "--rss", lib_name, "--models", name]
+            out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True, timeout=600).stdout
+            found[(lib_name, name)] = json.loads(out.strip().splitlines()[-1])
+    return found
+
+
 def main() -> None:
     """Run one worker process per thread count and print the table."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -186,9 +222,13 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=5, help="measurements per step (the best is kept)")
     p.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
     p.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--rss", choices=("torch", "ember"), default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker is not None:
         print(json.dumps(worker(args.worker, args.repeat, args.models)))
+        return
+    if args.rss is not None:
+        print(json.dumps(rss_worker(args.rss, args.models[0])))
         return
 
     rows = []
@@ -209,6 +249,13 @@ def main() -> None:
         print(f"{MODELS[r['model']]:36s} {r['batch']:5d} {r['threads']:7d} {r['torch_ms']:8.2f}ms "
               f"{r['ember_ms']:8.2f}ms "
               f"{r['ratio']:10.2f}x {r['loss_diff']:9.1e} {r['blas_share']:9.0%}")
+    print("\npeak resident memory of 5 training steps above the built model (a process per library and model)")
+    print(f"{'training step':36s} {'threads':>7s} {'torch':>10s} {'ember':>10s} {'ember/torch':>11s}")
+    for n in args.threads:
+        rss = peak_rss(n, args.models)
+        for name in args.models:
+            t, e = rss[("torch", name)], rss[("ember", name)]
+            print(f"{MODELS[name]:36s} {n:7d} {t:7.1f}MiB {e:7.1f}MiB {e / max(t, 0.1):10.2f}x")
 
 
 if __name__ == "__main__":

@@ -178,6 +178,9 @@ def _conv_weight(x, gy, k_hw, geo, cols=None):
     return _sum_parts(parts).reshape(o, -1, kh, kw)
 
 
+GRAD_COLUMNS_BYTES = 2 << 20  # the input gradient's columns are made for this much of the batch at a time
+
+
 def _conv_grads(x, w, cols, gy, geo, need_x: bool, need_w: bool, need_b: bool):
     """A convolution's input, weight and bias gradients (None where not needed) in one pass over the
     batch: each thread lays out its slice of the output gradient once and feeds all three from it."""
@@ -206,8 +209,11 @@ def _conv_grads(x, w, cols, gy, geo, need_x: bool, need_w: bool, need_b: bool):
             b_parts[a] = gy_t.sum(-1)
         if need_w:
             w_parts[a] = matmul(gy_t, _batch_slice(cm, a, b, n).transpose(0, 2, 1))
-        if need_x:
-            put(a, b, gy_t)
+        # the input gradient in pieces of GRAD_COLUMNS_BYTES of its columns (as large as the forward's im2col),
+        # which then never exist for the whole batch at once: they kept a CNN step's peak memory above torch's
+        for s in range(a, b, step) if need_x else ():
+            put(s, min(s + step, b), _batch_slice(gy_t, s - a, min(s + step, b) - a, b - a))
+    step = max(1, GRAD_COLUMNS_BYTES // (k * g * ho * wo * gy.itemsize))
     parallel_for(run, n, gy.size * k * (need_x + need_w), blas=True)
     gw = gb = None
     if need_w:
