@@ -6,6 +6,8 @@ Run: python benchmarks/overhead.py
 2. the same with tensor operands, as weights are in real code: ``exp(tanh(h * w + b))`` with ``w`` and
    ``b`` 16-element tensors that require grad (200 ops);
 3. a 784-512-256-10 MLP forward + backward at batch 256.
+The two libraries take turns in 15 rounds; each keeps its best step, and the last column gives the
+spread of the rounds' ratios (a machine shared with other work moves single rounds a lot).
 """
 from __future__ import annotations
 
@@ -72,27 +74,38 @@ def mlp_step(lib):
     return step, 1
 
 
-def best(fn, number, repeat=5):
-    fn()
-    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number
+def interleaved(steps: dict, calls: int, rounds: int = 15) -> tuple[dict, list]:
+    """Each library's best time per call, and the ember/torch ratio of each round: the libraries take turns
+    (``calls`` steps each, timed one by one), so that a busy spell of a shared machine hits both; a step's
+    best is its least disturbed run, and the rounds' ratios show the spread."""
+    best = dict.fromkeys(steps, float("inf"))
+    ratios = []
+    for _ in range(rounds):
+        got = {}
+        for name, fn in steps.items():
+            fn()
+            got[name] = min(timeit.repeat(fn, number=1, repeat=calls))
+            best[name] = min(best[name], got[name])
+        ratios.append(got["ember"] / got["torch"])
+    return best, sorted(ratios)
 
 
 def main() -> None:
     from dataloader import blas_kernel  # (benchmarks/ is on the path when run as a script)
-    print(f"BLAS kernel (threadpoolctl): {blas_kernel()}; {os.cpu_count()} CPUs")
+    print(f"BLAS kernel (threadpoolctl): {blas_kernel()}; {os.cpu_count()} CPUs; load average "
+          f"{os.getloadavg()[0]:.1f}")
     rows = []
-    for name, make, number in (("elementwise chain, numbers (per op)", chain_step, 50),
-                               ("elementwise chain, tensors (per op)", tensor_chain_step, 50),
-                               ("MLP 784-512-256-10 b256", mlp_step, 10)):
-        times = {}
-        for lib in (torch, ember):
-            step, per = make(lib)
-            times[lib.__name__] = best(step, number) / per
-        ratio = times["ember"] / times["torch"]
-        rows.append((name, times["torch"], times["ember"], ratio))
-    print(f"{'benchmark':36s} {'torch':>12s} {'ember':>12s} {'ember/torch':>12s}")
+    for name, make, calls in (("elementwise chain, numbers (per op)", chain_step, 20),
+                              ("elementwise chain, tensors (per op)", tensor_chain_step, 20),
+                              ("MLP 784-512-256-10 b256", mlp_step, 3)):
+        made = {lib.__name__: make(lib) for lib in (torch, ember)}
+        best, ratios = interleaved({k: step for k, (step, _) in made.items()}, calls)
+        per = made["ember"][1]
+        rows.append((name, best["torch"] / per, best["ember"] / per, ratios))
+    print(f"{'benchmark':36s} {'torch':>12s} {'ember':>12s} {'ember/torch':>12s}  {'rounds (min-median-max)':s}")
     for name, t, e, r in rows:
-        print(f"{name:36s} {t * 1e6:10.2f}us {e * 1e6:10.2f}us {r:11.2f}x")
+        print(f"{name:36s} {t * 1e6:10.2f}us {e * 1e6:10.2f}us {e / t:11.2f}x  "
+              f"{r[0]:.2f}-{r[len(r) // 2]:.2f}-{r[-1]:.2f}")
 
 
 if __name__ == "__main__":
