@@ -270,7 +270,16 @@ def matmul(a, b, out=None):
     work = m * k * n
     for d in xp.broadcast_shapes(a.shape[:-2], b.shape[:-2]):
         work *= d
-    if work >= BLAS_THREADED and min(m, k, n) >= BLAS_THREADED_SIDE or _blas_threads() == 1:
+    if _blas_threads() == 1:
+        return xp.matmul(a, b, out=out)
+    if work >= BLAS_THREADED and min(m, k, n) >= BLAS_THREADED_SIDE:
+        if a.ndim == b.ndim == 2 and _threads > 1:
+            # rows split between ember's threads, each product on one BLAS thread: BLAS's own threads
+            # would spin after it, taking the core that ember's next split (an elementwise pass) needs
+            if out is None:
+                out = xp.empty((m, n), xp.result_type(a, b))
+            parallel_for(lambda i, j: xp.matmul(a[i:j], b, out=out[i:j]), m, work, blas=True)
+            return out
         return xp.matmul(a, b, out=out)
     with _single_blas():
         return xp.matmul(a, b, out=out)

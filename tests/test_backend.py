@@ -171,23 +171,30 @@ def test_matmul_matches_numpy_and_torch(sa, sb, dtype):
 
 def test_small_products_leave_blas_threads_asleep(monkeypatch):
     """A product below BLAS_THREADED runs on one BLAS thread and leaves the setting as it was; a larger
-    one runs on BLAS's threads."""
+    one runs on BLAS's threads with one ember thread, and with several is split by rows between ember's
+    threads, each slice on one BLAS thread (BLAS's threads stay asleep)."""
     get, set_ = _backend._blas
-    before = get()
+    before, threads = get(), _backend.get_threads()
     seen = []
-    monkeypatch.setattr(_backend.xp, "matmul", lambda a, b, out=None, _mm=np.matmul: (seen.append(get()), _mm(a, b))[1])
+    monkeypatch.setattr(_backend.xp, "matmul", lambda a, b, out=None, _mm=np.matmul: (
+        seen.append(get()), _mm(a, b, out=out))[1])
     try:
         set_(2)
+        _backend.set_threads(1)
         small = np.ones((8, 8), np.float32)
         _backend.matmul(small, small)
         assert seen == [1] and get() == 2
-        big = np.ones((256, 256), np.float32)
+        big = np.arange(256 * 256, dtype=np.float32).reshape(256, 256) % 7
         _backend.matmul(big, big)
         assert seen == [1, 2]
         _backend.matmul(np.ones((256, 4096), np.float32), np.ones((4096, 10), np.float32))  # thin: one thread
         assert seen == [1, 2, 1] and get() == 2
+        _backend.set_threads(2)
+        np.testing.assert_array_equal(_backend.matmul(big, big), big @ big)
+        assert seen == [1, 2, 1, 1, 1] and get() == 2
     finally:
         set_(before)
+        _backend.set_threads(threads)
 
 
 @pytest.mark.parametrize("piece", [None, 4])
