@@ -166,7 +166,7 @@ def to_torch(x):
         arr = np.array(x.detach().numpy(), copy=True)
         if x.dtype is ember.bfloat16:
             return torch.from_numpy(arr.reshape(-1).view(np.int16)).view(torch.bfloat16).reshape(arr.shape)
-        return torch.from_numpy(arr) if arr.ndim else torch.tensor(arr[()], dtype=_torch_dtype(arr.dtype))
+        return torch.from_numpy(arr) if arr.ndim else torch.from_numpy(arr.reshape(1)).reshape(())
     if isinstance(x, ember.sparse.SparseTensor):
         if x.layout is ember.sparse_coo:
             return torch.sparse_coo_tensor(to_torch(x._indices()), to_torch(x._values()), tuple(x.shape),
@@ -178,10 +178,6 @@ def to_torch(x):
     if isinstance(x, (list, tuple)):
         return [to_torch(v) for v in x]
     return x
-
-
-def _torch_dtype(npdtype):
-    return torch.from_numpy(np.zeros(1, dtype=npdtype)).dtype
 
 
 def plain(x):

@@ -23,9 +23,4 @@ GAPS: dict = {'max_pool2d_with_indices_backward': {'backward': "AttributeError: 
  'jiterator_binary': {'missing': 'no ember counterpart of jiterator_binary'},
  'jiterator_4inputs_with_extra_args': {'missing': 'no ember counterpart of jiterator_4inputs_with_extra_args'},
  'jiterator_binary_return_by_ref': {'missing': 'no ember counterpart of jiterator_binary_return_by_ref'},
- 'jiterator_2inputs_2outputs': {'missing': 'no ember counterpart of jiterator_2inputs_2outputs'},
- 'hash_tensor': {'forward': 'harness: to_torch makes a 0-dim result with torch.tensor(arr[()], dtype=...), which '
-                            'torch refuses for a NumPy uint64 scalar (TypeError: an integer is required); with '
-                            'torch.from_numpy(arr.reshape(1)).reshape(()) every check passes',
-                 'int': 'the same harness conversion of a 0-dim uint64 result',
-                 'variants': 'the same harness conversion of a 0-dim uint64 result'}}
+ 'jiterator_2inputs_2outputs': {'missing': 'no ember counterpart of jiterator_2inputs_2outputs'}}
