@@ -14,7 +14,9 @@ from ..._backend import xp
 
 from ..._ops.common import _type_name
 from ..._tensor import Tensor
+from ...autograd import function as _function
 from ...autograd.function import Op
+from ...autograd.grad_mode import state
 
 __all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "cross_entropy",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "cosine_embedding_loss",
@@ -177,6 +179,58 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     return _reduce(loss, reduction)
 
 
+class _CrossEntropy(Op):
+    """cross_entropy of (N, C) logits and class indices (no class weights, no smoothing) as one op. Forward
+    makes exp(x - max) and its row sums and reads each target's log-probability from them (no full
+    log_softmax); backward scales those exponentials into softmax minus the one-hot target: one pass over
+    the logits where log_softmax's and nll_loss's nodes made five. Outputs: the loss, then the exponentials
+    and their row sums (not differentiable) for backward."""
+
+    differentiable_outputs = (0,)
+    array_backward = True
+
+    @staticmethod
+    def forward(x, t, ignore_index, reduction):
+        z = x - x.max(axis=1, keepdims=True)
+        e = xp.exp(z)
+        total = e @ xp.ones(x.shape[1], x.dtype)  # row sums as a matrix-vector product (BLAS: faster)
+        keep = t != ignore_index
+        picked = xp.take_along_axis(z, xp.where(keep, t, 0)[:, None], 1)[:, 0]
+        losses = (xp.log(total) - picked) * keep
+        if reduction == "none":
+            return losses, e, total
+        loss = losses.sum(dtype=x.dtype)
+        if reduction == "sum":
+            return loss, e, total
+        with xp.errstate(invalid="ignore"):  # every target ignored: torch's nan
+            return loss / x.dtype.type(keep.sum()), e, total
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, ctx.t, ctx.ignore_index, ctx.reduction = inputs
+        ctx.save_for_backward(x, Tensor._make(output[1]), Tensor._make(output[2]))
+
+    @staticmethod
+    def backward(ctx, g, *_):
+        x, e, total = ctx.saved_tensors
+        t, keep = ctx.t, ctx.t != ctx.ignore_index
+        div = max(int(keep.sum()), 1) if ctx.reduction == "mean" else 1  # nothing kept: zero gradients, as torch
+        if state.enabled:  # create_graph: the gradient as ops of x (differentiable again)
+            from ..._ops.nn_math import softmax
+            onehot = xp.zeros(x.shape, x._data.dtype)
+            onehot[xp.arange(len(t))[keep], t[keep]] = 1
+            scale = g * Tensor._make(keep.astype(x._data.dtype)) / div
+            return (softmax(x, 1) - Tensor._make(onehot)) * (scale.unsqueeze(1) if scale.dim() else scale), \
+                None, None, None
+        wrap = Tensor._make if isinstance(g, Tensor) else (lambda a: a)
+        g, e, total = (a._data if isinstance(a, Tensor) else a for a in (g, e, total))
+        scale = (g * keep / div).astype(e.dtype)  # each row's share of the incoming gradient
+        gx = e * (scale / total)[:, None]
+        rows = xp.nonzero(keep)[0]
+        gx[rows, t[rows]] -= scale[rows]
+        return wrap(gx), None, None, None
+
+
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
                   ignore_index: int = -100, reduce=None, reduction: str = "mean",
                   label_smoothing: float = 0.0) -> Tensor:
@@ -190,6 +244,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     cdim = 0 if input.dim() == 1 else 1
     c = input.shape[cdim]
+    if (weight is None and label_smoothing == 0 and input.dim() == 2 and _function.transform is None
+            and input._data.dtype in (xp.float32, xp.float64) and not target.is_floating_point() and input.numel()):
+        _check_nll(input, target, None, ignore_index)
+        return _CrossEntropy.apply(input, target._data, int(ignore_index), reduction)[0]
     logp = F.log_softmax(input, cdim)
     wshape = (c,) + (1,) * (input.dim() - cdim - 1)  # broadcasts a class weight over the class dim
     if target.is_floating_point():
