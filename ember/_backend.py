@@ -174,6 +174,11 @@ _blas = _find_blas_threads()
 # sizes and the thread count: the same program gives the same bits on every run.
 BLAS_THREADED = 1 << 21  # multiply-adds from which a product is worth BLAS's threads...
 BLAS_THREADED_SIDE = 16  # ...if no side is thinner than this (a linear head's 10 classes gain little)
+# A product with a side this long (a Transformer's 2048 tokens) ember splits between its own threads, as
+# the elementwise passes between such products need the cores BLAS's spinning threads would hold; shorter
+# ones (an MLP's batch of 256, whose elementwise work is small) run faster on BLAS's threads (measured:
+# MLP 2-thread step 1.03-1.10x torch this way, 1.7x split; the Transformer LM's the same either way)
+SPLIT_SIDE = 1024
 # Several Python threads may hold BLAS to one thread at once: the first saves the user's setting, the
 # last restores it (each restoring its own reading would leave one thread's temporary 1 in place).
 _blas_lock = threading.Lock()
@@ -273,7 +278,7 @@ def matmul(a, b, out=None):
     if _blas_threads() == 1:
         return xp.matmul(a, b, out=out)
     if work >= BLAS_THREADED and min(m, k, n) >= BLAS_THREADED_SIDE:
-        if a.ndim == b.ndim == 2 and _threads > 1:
+        if a.ndim == b.ndim == 2 and _threads > 1 and max(m, k) >= SPLIT_SIDE:
             # rows split between ember's threads, each product on one BLAS thread: BLAS's own threads
             # would spin after it, taking the core that ember's next split (an elementwise pass) needs
             if out is None:

@@ -171,8 +171,8 @@ def test_matmul_matches_numpy_and_torch(sa, sb, dtype):
 
 def test_small_products_leave_blas_threads_asleep(monkeypatch):
     """A product below BLAS_THREADED runs on one BLAS thread and leaves the setting as it was; a larger
-    one runs on BLAS's threads with one ember thread, and with several is split by rows between ember's
-    threads, each slice on one BLAS thread (BLAS's threads stay asleep)."""
+    one runs on BLAS's threads with one ember thread, and with several, when a side reaches SPLIT_SIDE, is
+    split by rows between ember's threads, each slice on one BLAS thread (BLAS's threads stay asleep)."""
     get, set_ = _backend._blas
     before, threads = get(), _backend.get_threads()
     seen = []
@@ -190,8 +190,11 @@ def test_small_products_leave_blas_threads_asleep(monkeypatch):
         _backend.matmul(np.ones((256, 4096), np.float32), np.ones((4096, 10), np.float32))  # thin: one thread
         assert seen == [1, 2, 1] and get() == 2
         _backend.set_threads(2)
-        np.testing.assert_array_equal(_backend.matmul(big, big), big @ big)
-        assert seen == [1, 2, 1, 1, 1] and get() == 2
+        np.testing.assert_array_equal(_backend.matmul(big, big), big @ big)  # short sides: BLAS's threads
+        assert seen == [1, 2, 1, 2] and get() == 2
+        long = np.arange(1024 * 64, dtype=np.float32).reshape(1024, 64) % 5  # a side of SPLIT_SIDE: split
+        np.testing.assert_array_equal(_backend.matmul(long, big[:64]), long @ big[:64])
+        assert seen == [1, 2, 1, 2, 1, 1] and get() == 2
     finally:
         set_(before)
         _backend.set_threads(threads)
