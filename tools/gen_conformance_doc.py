@@ -145,9 +145,23 @@ def render() -> str:
               "compared by value: ember's generator is torch's, and both run after the same seed (bernoulli "
               "draws inside torch's seeded wrapper are lent from torch's generator, since torch takes them "
               "from MKL's own stream on Intel CPUs).",
-              "- Error inputs built on dtypes ember lacks (complex) are skipped; the dtype itself is a listed gap.",
-              "- Complex, float16 and bfloat16 dtypes, sparse layouts and forward-mode AD are not tested (not "
-              "implemented).",
+              "- Error inputs built on what ember cannot hold (complex32, meta tensors) are skipped; a tensor of "
+              "more than 64 dims (NumPy's limit) must be refused by ember's factories with the class torch's op "
+              "raises.",
+              "- Tensors that share memory in torch (an `out=` that views an input, an expanded `out=`, a view at "
+              "an offset) become views of one ember storage, so overlap checks and `as_strided` see what torch "
+              "sees.",
+              "- Where torch leaves a choice to the implementation, the choice is not compared: indices among "
+              "equal values (sort and argsort unless `stable=True`, topk, kthvalue) by the values they point "
+              "to and their distinctness; eigenvectors and low-rank singular vectors up to each column's unit "
+              "factor.",
+              "- Where torch's own value is known wrong, a better oracle decides: a float32 result that differs "
+              "from torch's passes when it is as close to the float64 answer as torch's own; float64 "
+              "Bessel/Airy values where torch disagrees with mpmath are held to mpmath; gradients torch's "
+              "database marks as its own expected failure (as_strided_scatter ...) are checked against central "
+              "differences of torch's forward.",
+              "- float16, bfloat16 and complex dtypes are not sampled (torch's entries are run in float32, "
+              "float64 and the integer dtypes).",
               f"- module_db: the first {MODULE_CAP} module inputs per mode; float64 in train mode and in eval mode "
               "(outputs, input and parameter gradients) and float32 in train mode (outputs); "
               "`module_error_inputs` by exception class. No module double backward.", "",

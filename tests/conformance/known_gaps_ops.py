@@ -12,8 +12,8 @@ GAPS: dict = {'max_pool2d_with_indices_backward': {'backward': "AttributeError: 
  'torch.ops.aten._safe_softmax.default': {'missing': 'private aten:: operator, not public API'},
  'torch.ops.aten._flash_attention_forward': {'missing': 'private aten:: operator, not public API'},
  'torch.ops.aten._efficient_attention_forward': {'missing': 'private aten:: operator, not public API'},
- 'chalf': {'backward': 'ember has no complex32 (NumPy has no complex half type, and a tensor\'s dtype is its '
-                        "array's): Tensor.chalf raises NotImplementedError naming itself",
+ 'chalf': {'backward': "ember has no complex32 (NumPy has no complex half type, and a tensor's dtype is its "
+                       "array's): Tensor.chalf raises NotImplementedError naming itself",
            'forward': 'no complex32: Tensor.chalf raises NotImplementedError',
            'gradgrad': 'no complex32: Tensor.chalf raises NotImplementedError',
            'int': 'no complex32: Tensor.chalf raises NotImplementedError',
