@@ -1,13 +1,14 @@
 """In-place forms torch spells two ways (``arccos_`` for ``acos_``): one table, no second definitions."""
 from .._tensor import Tensor
 from .common import FUNCTIONS, inplace_method
+from .complex import sgn as complex_sgn
 
 # alias -> the method it names
 INPLACE_ALIASES = {
     "absolute_": "abs_", "arccos_": "acos_", "arcsin_": "asin_", "arctan_": "atan_", "arctan2_": "atan2_",
     "arccosh_": "acosh_", "arcsinh_": "asinh_", "arctanh_": "atanh_", "divide_": "div_", "multiply_": "mul_",
     "subtract_": "sub_", "negative_": "neg_", "true_divide_": "div_", "fix_": "trunc_", "greater_": "gt_",
-    "greater_equal_": "ge_", "less_": "lt_", "less_equal_": "le_", "not_equal_": "ne_", "sgn_": "sign_",
+    "greater_equal_": "ge_", "less_": "lt_", "less_equal_": "le_", "not_equal_": "ne_",
 }
 for _alias, _target in INPLACE_ALIASES.items():
     setattr(Tensor, _alias, getattr(Tensor, _target))
@@ -17,9 +18,18 @@ for _name in ("cumsum", "cumprod"):
     setattr(Tensor, _name + "_", inplace_method(FUNCTIONS[_name], _name + "_"))
 
 # functions torch has under a second name (unsafe_* skip view tracking in torch; ember's views are cheap)
-for _alias, _target in {"sgn": "sign", "unsafe_chunk": "chunk"}.items():
+for _alias, _target in {"unsafe_chunk": "chunk"}.items():
     FUNCTIONS[_alias] = FUNCTIONS[_target]
     setattr(Tensor, _alias, getattr(Tensor, _target))
+
+
+def sgn(input: Tensor) -> Tensor:
+    """The sign of a real tensor; ``z / |z|`` (0 at 0) of a complex one, with its gradient."""
+    return complex_sgn(input) if input._data.dtype.kind == "c" else FUNCTIONS["sign"](input)
+
+
+FUNCTIONS["sgn"] = Tensor.sgn = sgn
+Tensor.sgn_ = inplace_method(sgn, "sgn_")
 
 
 def unsafe_split(input: Tensor, split_size, dim: int = 0):

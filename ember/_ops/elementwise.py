@@ -610,7 +610,14 @@ class _ReluGrad(Op):
 
 relu = unary("relu", _relu, lambda x, y, g: _ReluGrad.apply(g, y), saves="output",
              keeps_int=True, doc="max(x, 0) elementwise (gradient 0 at 0).", arrays=True)
-sign = unary("sign", lambda x: x.copy() if x.dtype.kind == "b" else xp.sign(x), _zero_grad, saves="none", keeps_int=True)
+def _sign(x):
+    if x.dtype.kind == "c":  # NumPy's sign of a complex is z/|z|, which torch spells sgn
+        raise NotImplementedError("Unlike NumPy, torch.sign is not intended to support complex numbers. "
+                                  "Please use torch.sgn instead.")
+    return x.copy() if x.dtype.kind == "b" else xp.sign(x)
+
+
+sign = unary("sign", _sign, _zero_grad, saves="none", keeps_int=True)
 floor = unary("floor", _ints_unchanged(xp.floor), _zero_grad, saves="none", keeps_int=True)
 ceil = unary("ceil", _ints_unchanged(xp.ceil), _zero_grad, saves="none", keeps_int=True)
 trunc = unary("trunc", _ints_unchanged(xp.trunc), _zero_grad, saves="none", keeps_int=True, aliases=("fix",))

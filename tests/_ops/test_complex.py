@@ -190,3 +190,19 @@ def test_inplace_write_into_a_real_view_of_a_graph_tensor_refuses_instead_of_a_w
     w = ember.tensor(Z)
     w.imag.mul_(2)  # no graph: written as torch writes it
     np.testing.assert_array_equal(w.numpy(), Z.real + 2j * Z.imag)
+
+
+def test_sgn_of_complex_has_torchs_gradient_and_sign_refuses_complex():
+    """sgn(z) = z/|z| (0 at 0) with a nonzero gradient (it was an alias of sign, whose gradient is zero); sign
+    of a complex raises NotImplementedError as torch's; sgn of a real tensor is its sign, in place too."""
+    z = np.array([1 + 1j, -2 + 0.5j, 0j])
+    (e, ge), (t, gt) = both(lambda lib, x: (lambda y: (y.real.sum() + 2 * y.imag.sum(), y))(lib.sgn(x)), z)
+    same(e[1], t[1])
+    same(ge[0], gt[0])
+    for lib in (ember, torch):
+        with pytest.raises(NotImplementedError, match="sgn"):
+            lib.sign(lib.tensor(z))
+    a, b = ember.tensor(z), torch.tensor(z)
+    a.sgn_(), b.sgn_()
+    same(a, b)
+    same(ember.sgn(ember.tensor([-2, 0, 3])), torch.sgn(torch.tensor([-2, 0, 3])))
