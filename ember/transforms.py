@@ -59,9 +59,16 @@ class Normalize:
         return f"Normalize(mean={self.mean.tolist()}, std={self.std.tolist()})"
 
 
-def _rng(generator):
-    from .random import _gen
-    return _gen(generator)
+def _draw_below(n: int, generator) -> int:
+    """One ``randint(0, n, (1,))`` draw: what torchvision draws, so a seed gives torch's crops."""
+    from .random import randint
+    return int(randint(0, n, (1,), generator=generator).item())
+
+
+def _draw_unit(generator) -> float:
+    """One ``rand(1)`` draw (float32, as torchvision's)."""
+    from .random import rand
+    return float(rand(1, generator=generator).item())
 
 
 def _hw(x):
@@ -90,8 +97,9 @@ class RandomCrop:
         th, tw = self.size
         if h < th or w < tw:
             raise ValueError(f"Required crop size {(th, tw)} is larger than input image size {(h, w)}")
-        rng = _rng(self.generator)
-        i, j = int(rng.integers(0, h - th + 1)), int(rng.integers(0, w - tw + 1))
+        if (h, w) == (th, tw):  # torchvision draws nothing then
+            return Tensor._make(a.copy()) if is_t else a.copy()
+        i, j = _draw_below(h - th + 1, self.generator), _draw_below(w - tw + 1, self.generator)
         sl = [slice(None)] * a.ndim
         sl[hw_axes[0]], sl[hw_axes[1]] = slice(i, i + th), slice(j, j + tw)
         out = np.ascontiguousarray(a[tuple(sl)])
@@ -108,7 +116,7 @@ class RandomHorizontalFlip:
         self.p, self.generator = p, generator
 
     def __call__(self, x):
-        if _rng(self.generator).random() >= self.p:
+        if not _draw_unit(self.generator) < self.p:
             return x
         if isinstance(x, Tensor):
             return Tensor._make(np.ascontiguousarray(x._data[..., ::-1]))

@@ -123,3 +123,24 @@ def test_transforms_match_hand_values_and_torch_normalize():
     np.testing.assert_allclose(pipeline(img).numpy()[0], img / 255.0 * 2, rtol=1e-6)
     with pytest.raises(ValueError):
         T.RandomCrop(10)(img)
+
+
+def test_random_transforms_draw_what_torchvision_draws():
+    """After the same seed, RandomCrop and RandomHorizontalFlip make torchvision's choices: its algorithm is
+    one ``randint(0, n, (1,))`` per crop offset (none when the crop is the whole image) and one float32
+    ``rand(1) < p`` per flip, replayed here on torch's generator."""
+    img = np.arange(2 * 6 * 7, dtype=np.float32).reshape(2, 6, 7)
+    ember.manual_seed(5)
+    flip, crop, whole = T.RandomHorizontalFlip(p=0.5), T.RandomCrop((4, 5), padding=1), T.RandomCrop((6, 7))
+    got = []
+    for _ in range(8):
+        got.append(flip(ember.tensor(img)).numpy())
+        whole(ember.tensor(img))
+        got.append(crop(ember.tensor(img)).numpy())
+    torch.manual_seed(5)
+    padded = np.pad(img, [(0, 0), (1, 1), (1, 1)])
+    for k in range(8):
+        np.testing.assert_array_equal(got[2 * k], img[..., ::-1] if torch.rand(1) < 0.5 else img)
+        i = torch.randint(0, 8 - 4 + 1, size=(1,)).item()
+        j = torch.randint(0, 9 - 5 + 1, size=(1,)).item()
+        np.testing.assert_array_equal(got[2 * k + 1], padded[:, i:i + 4, j:j + 5])
