@@ -367,9 +367,12 @@ def jacfwd(func, argnums=0, has_aux: bool = False, *, randomness: str = "error")
     def wrapper(*args):
         nums = _select(args, argnums, "jacfwd")
         leaves, spec = flatten([args[n] for n in nums])
-        for x in leaves:
+        for i, x in enumerate(leaves):
+            if x.is_complex():
+                raise RuntimeError("jacfwd: Expected all inputs to be real but received complex tensor at "
+                                   f"flattened input idx: {i}")
             if not x.is_floating_point():
-                raise RuntimeError("only Tensors of floating point dtype can require gradients")
+                raise ValueError(f"Expected primal to be floating point or complex, but got: {x.dtype}")
         from .. import eye, stack
 
         def at(*values):

@@ -88,6 +88,11 @@ def test_errors_as_torch():
             mod.grad(lambda x: x.sum(), argnums=1)(x)
         with pytest.raises(RuntimeError, match="floating point"):
             mod.grad(lambda x: x.sum())(lib.arange(2))
+        with pytest.raises(RuntimeError, match="jacfwd: Expected all inputs to be real but received complex "
+                                               "tensor at flattened input idx: 1"):
+            mod.jacfwd(lambda x, z: x, argnums=(0, 1))(x, lib.ones(1, dtype=lib.complex64))
+        with pytest.raises(ValueError, match="Expected primal to be floating point or complex, but got"):
+            mod.jacfwd(lambda x, z: x, argnums=(0, 1))(x, lib.arange(2))
 
 
 def _mlp(lib, seed=0):
