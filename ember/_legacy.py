@@ -151,7 +151,7 @@ ABSENT = {
         "quantization", "jagged", "to_dlpack", "from_dlpack", "vmap", "func", "library", "package", "mps",
         "xpu", "distributed", "onnx",
         "quantize_per_tensor", "uint16", "uint32", "complex32", "chalf", "float8_e4m3fn", "float8_e5m2",
-        "classes", "ops", "testing", "gradient", "frombuffer", "is_storage",
+        "classes", "testing", "gradient", "frombuffer", "is_storage",
         "storage", "UntypedStorage", "TypedStorage", "FloatStorage", "hann_window", "hamming_window", "bartlett_window",
         "blackman_window", "kaiser_window", "overrides", "set_default_tensor_type",
     },

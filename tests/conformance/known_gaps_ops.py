@@ -2,12 +2,7 @@
 
 Written by tools/gen_conformance_doc.py --gaps from a run; edit the reasons by hand. An entry
 whose check passes must leave the list (the suite fails otherwise)."""
-GAPS: dict = {'max_pool2d_with_indices_backward': {'backward': "AttributeError: module 'ember' has no attribute 'ops'",
-                                      'forward': "AttributeError: module 'ember' has no attribute 'ops'",
-                                      'fwad': 'AbsentFeature: torch.ops is not implemented in ember (a NumPy, '
-                                              'CPU-only framework); docs/api_coverage.md lists what is and is not',
-                                      'gradgrad': "AttributeError: module 'ember' has no attribute 'ops'"},
- 'torch._scaled_mm_v2': {'missing': 'no ember counterpart of torch._scaled_mm_v2'},
+GAPS: dict = {'torch._scaled_mm_v2': {'missing': 'no ember counterpart of torch._scaled_mm_v2'},
  'torch._scaled_mm': {'missing': 'no ember counterpart of torch._scaled_mm'},
  'torch.ops.aten._safe_softmax.default': {'missing': 'private aten:: operator, not public API'},
  'torch.ops.aten._flash_attention_forward': {'missing': 'private aten:: operator, not public API'},

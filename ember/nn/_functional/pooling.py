@@ -533,6 +533,38 @@ def max_pool2d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, 
     return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
 
 
+class MaxPoolBackward(Op):
+    """Max pooling's input gradient as a function of grad_output (aten's ``max_pool2d_with_indices_backward``):
+    grad_output added into ``self``'s shape at ``indices``. ``self`` only gives the shape, so its derivative is
+    zero, as torch's; grad_output's is the gather at the same indices."""
+
+    @staticmethod
+    def forward(g, x, idx):
+        lead = (1,) * (4 - x.ndim)  # an unbatched (C, H, W) input as a batch of one
+        return SpatialScatter.forward(g.reshape(lead + g.shape), idx.reshape(lead + idx.shape),
+                                      lead + x.shape).reshape(x.shape)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[2])
+
+    @staticmethod
+    def backward(ctx, gg):
+        (idx,) = ctx.saved_tensors
+        lead = (1,) * (4 - gg.ndim)
+        return SpatialGather.apply(gg.reshape(lead + tuple(gg.shape)), idx.reshape(lead + tuple(idx.shape))
+                                   ).reshape(tuple(idx.shape)), None, None
+
+
+def max_pool2d_with_indices_backward(grad_output: Tensor, self: Tensor, kernel_size, stride, padding, dilation,
+                                     ceil_mode: bool, indices: Tensor) -> Tensor:
+    """The gradient of max_pool2d with respect to ``self`` given its ``indices`` (aten's operator)."""
+    if tuple(grad_output.shape) != tuple(indices.shape) or self.ndim not in (3, 4) or indices.ndim != self.ndim:
+        raise RuntimeError(f"max_pool2d_with_indices_backward: grad_output of shape {list(grad_output.shape)} and "
+                           f"indices of shape {list(indices.shape)} do not fit an input of shape {list(self.shape)}")
+    return MaxPoolBackward.apply(grad_output, self, indices)
+
+
 # ----------------------------------------------------------------------------- average pooling
 def _divisors(size: int, k: int, s: int, p: int, out: int, count_include_pad: bool):
     start = xp.arange(out) * s - p
