@@ -7,7 +7,6 @@ import time
 from typing import Callable, Iterable
 
 import ember
-import ember.nn.functional as F
 
 try:  # tqdm is optional: without it the bars become plain printed lines
     from tqdm import tqdm as _tqdm
@@ -58,10 +57,11 @@ def _fmt(v) -> str:
 
 def train_epoch(model: ember.nn.Module, loader: Iterable, optimizer: ember.optim.Optimizer, bar: Progress,
                 max_steps: int | None = None, on_step: Callable[[int, float], None] | None = None,
-                distributed: bool = False) -> tuple[list[float], float]:
+                distributed: bool = False, lib=ember) -> tuple[list[float], float]:
     """One pass over ``loader`` (or ``max_steps`` batches): returns the per-step losses and train accuracy (%).
 
     ``distributed``: each rank trains on its share of every batch; losses and accuracy are the whole batch's.
+    ``lib``: the library the model is written in (``torch`` runs the same loop in benchmarks/examples.py).
     """
     model.train()
     losses, correct, seen = [], 0, 0
@@ -71,7 +71,7 @@ def train_epoch(model: ember.nn.Module, loader: Iterable, optimizer: ember.optim
         if distributed:
             x, y = shard(x), shard(y)
         logits = model(x)
-        loss = F.cross_entropy(logits, y)
+        loss = lib.nn.functional.cross_entropy(logits, y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -89,10 +89,11 @@ def train_epoch(model: ember.nn.Module, loader: Iterable, optimizer: ember.optim
 
 
 def evaluate(model: ember.nn.Module, x: ember.Tensor, y: ember.Tensor, batch_size: int = 1000,
-             distributed: bool = False) -> tuple[float, float]:
+             distributed: bool = False, lib=ember) -> tuple[float, float]:
     """Mean cross-entropy and accuracy (%) of ``model`` on ``(x, y)``, in eval mode, without autograd.
 
     ``distributed``: each rank evaluates its share of ``(x, y)``, and the results are combined.
+    ``lib``: the library the model is written in (as in ``train_epoch``).
     """
     n = x.shape[0]
     if distributed:
@@ -100,11 +101,11 @@ def evaluate(model: ember.nn.Module, x: ember.Tensor, y: ember.Tensor, batch_siz
     was_training = model.training
     model.eval()
     total_loss, correct = 0.0, 0
-    with ember.no_grad():
+    with lib.no_grad():
         for i in range(0, x.shape[0], batch_size):
             xb, yb = x[i:i + batch_size], y[i:i + batch_size]
             logits = model(xb)
-            total_loss += F.cross_entropy(logits, yb, reduction="sum").item()
+            total_loss += lib.nn.functional.cross_entropy(logits, yb, reduction="sum").item()
             correct += int((logits.argmax(1) == yb).sum().item())
     model.train(was_training)
     if distributed:

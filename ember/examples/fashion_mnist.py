@@ -49,6 +49,7 @@ class CNN(nn.Module):
 
 
 MODELS = {"mlp": MLP, "cnn": CNN}
+EPOCHS = {"mlp": 10, "cnn": 5}  # the default length of each model's run
 
 
 def load_split(train: bool, limit: int | None = None) -> tuple[ember.Tensor, ember.Tensor]:
@@ -85,7 +86,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict:
     """Train (or resume) and return the history: per-step losses, per-epoch test accuracy and seconds."""
     args = parse_args(argv)
-    epochs = args.epochs if args.epochs is not None else {"mlp": 10, "cnn": 5}[args.model]
+    epochs = args.epochs if args.epochs is not None else EPOCHS[args.model]
     rank = init_distributed() if args.distributed else 0
     x_train, y_train = load_split(True, args.limit)
     x_test, y_test = load_split(False, args.test_limit)

@@ -21,6 +21,7 @@ from ._common import Progress, evaluate, init_distributed, loader_generator, plo
 
 # test accuracy (%) published in the paper's table
 PAPER_ACCURACY = {"logistic": 32.0, "mlp": 68.0, "cnn": 94.0, "gru": 91.0}
+STEPS = 6000  # the paper's training length
 
 
 class Logistic(nn.Module):
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> dict:
     batches_per_epoch = len(train_set) // args.batch_size
     if batches_per_epoch == 0:
         raise SystemExit(f"--batch-size {args.batch_size} is larger than the {len(train_set)} training signals")
-    steps = args.epochs * batches_per_epoch if args.epochs is not None else (args.steps or 6000)
+    steps = args.epochs * batches_per_epoch if args.epochs is not None else (args.steps or STEPS)
     print(f"MNIST-1D: {len(train_set)} train / {len(test_set)} test signals of length {train_set.data.shape[1]}; "
           f"Adam lr={args.lr}, batch {args.batch_size}, {steps} steps ({steps / batches_per_epoch:g} epochs), "
           f"seed {args.seed}")
