@@ -27,7 +27,8 @@ globals().update(_ops.FUNCTIONS)
 from ._ops.reduction import return_types  # noqa: E402
 from .random import (manual_seed, seed, initial_seed, Generator, default_generator, get_rng_state,  # noqa: E402
                      set_rng_state, rand, randn, randint, randperm, rand_like, randn_like, randint_like, normal,
-                     bernoulli, multinomial)
+                     bernoulli, multinomial, poisson, binomial, _standard_gamma, _standard_gamma_grad,
+                     _sample_dirichlet, _dirichlet_grad)
 from .autograd import functional as _autograd_functional  # noqa: E402,F401  (loads ember.autograd.functional)
 from . import optim, utils, datasets, transforms, special  # noqa: E402,F401
 from ._ops.conversion import (layout, strided, memory_format, contiguous_format, preserve_format,  # noqa: E402

@@ -21,6 +21,7 @@ from ._tensor import Tensor
 from .autograd.function import Op
 from ._ops.common import check_inplace, write_inplace, write_out
 from ._factories import _size, _finish
+from . import _sampler_kernels as _kernels
 
 
 def _allocating(fn):
@@ -161,7 +162,7 @@ class _Stream:
             low, high = 0, low
         low, high = int(low), int(high) + bool(endpoint)
         shape, dt = _shape(size), np.dtype(dtype)
-        if dt.kind == "f" or dt.name == "bfloat16":
+        if _dtype.is_float(dt):
             low, high = _float_bounds(low, high, dt)
         n, span = math.prod(shape), high - low
         if span == 1 << 64:  # torch's full 64-bit range: the draw itself, as a signed integer
@@ -179,7 +180,7 @@ class _Stream:
         n = math.prod(shape)
         if dt == np.bool_:
             return (self.words(n) & _U64(1)).astype(dt).reshape(shape)
-        top = (1 << _digits(dt)) + 1 if dt.kind == "f" or dt.name == "bfloat16" else int(np.iinfo(dt).max) + 1
+        top = (1 << _digits(dt)) + 1 if _dtype.is_float(dt) else int(np.iinfo(dt).max) + 1
         w = self.words64(n) if dt.itemsize == 8 else self.words(n)
         return (w % _U64(top)).astype(dt).reshape(shape)
 
@@ -556,6 +557,111 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
     return _finish(idx.astype(np.int64).reshape(p.shape[:-1] + (num_samples,)), False, None, out)
 
 
+# ----------------------------------------------------------------------------- gamma, Poisson, binomial, Dirichlet
+def _kernel_dtype(t: Tensor, kernel: str, wide: bool = False) -> np.dtype:
+    """``t``'s dtype where torch's kernel has it (float and double; ``wide`` adds half and bfloat16)."""
+    names = ("float32", "float64") + (("float16", "bfloat16") if wide else ())
+    if t.dtype.name not in names:
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{_TYPE_NAMES.get(t.dtype.name, t.dtype.name)}\'')
+    return t._data.dtype
+
+
+def _serial(rng, fn, *arrays, expect: int = 4) -> np.ndarray:
+    """``fn(draws, *values)`` for each element of the broadcast ``arrays`` in C order (torch's serial kernel
+    walks its fresh, contiguous output), all from one stream of scalar draws; the results in double."""
+    shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    cols = [np.broadcast_to(a, shape).ravel().tolist() for a in arrays]
+    with _kernels.Draws(rng, expect * math.prod(shape)) as draws:
+        out = [fn(draws, *values) for values in zip(*cols)]
+    return np.array(out, np.float64).reshape(shape)
+
+
+class Poisson(_ZeroGrad):
+    pass
+
+
+def poisson(input: Tensor, generator: Generator | None = None) -> Tensor:
+    """Poisson counts with element-wise rates ``input``, in its dtype (torch's sampler, element by element)."""
+    dt = _kernel_dtype(input, "poisson_cpu", wide=True)
+    lam = input._data.astype(np.float64)
+    if not np.all(lam >= 0):
+        raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
+    return Poisson.apply(input, _serial(_gen(generator), lambda d, v: _kernels.poisson(v, d), lam).astype(dt))
+
+
+def binomial(count: Tensor, prob: Tensor, generator: Generator | None = None) -> Tensor:
+    """Successes in ``count`` trials of probability ``prob`` (element-wise), in ``count``'s dtype."""
+    if not count.is_floating_point():
+        raise ValueError("binomial only supports floating-point dtypes for count, got: "
+                         f"{_TYPE_NAMES.get(count.dtype.name)}")
+    dt = _kernel_dtype(count, "binomial_cpu")
+    if prob.dtype is not count.dtype:
+        raise RuntimeError(f"binomial: found dtype {_TYPE_NAMES.get(prob.dtype.name)} for prob but expected "
+                           f"{_TYPE_NAMES.get(count.dtype.name)} (count's)")
+    rd = _kernels.rounding(dt)
+    out = _serial(_gen(generator), lambda d, n, p: _kernels.binomial(n, p, d, rd), count._data, prob._data)
+    return _finish(out.astype(dt), False)
+
+
+class StandardGamma(Op):
+    """A Gamma(alpha, 1) sample, differentiable in alpha by torch's implicit reparameterisation."""
+
+    @staticmethod
+    def forward(alpha, x):
+        return x
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0], Tensor._make(output))
+
+    @staticmethod
+    def backward(ctx, g):
+        alpha, x = ctx.saved_tensors
+        return g * _standard_gamma_grad(alpha.detach(), x.detach()), None
+
+
+def _gammas(rng, alpha: np.ndarray, dt: np.dtype) -> np.ndarray:
+    """torch's gamma kernel: Gamma(alpha, 1) draws in ``dt``, kept at least its smallest normal number."""
+    rd = _kernels.rounding(dt)
+    draws = _serial(rng, lambda d, a: _kernels.gamma(a, d, rd), alpha).astype(dt)
+    return np.maximum(draws, np.finfo(dt).tiny)
+
+
+def _standard_gamma(input: Tensor, generator: Generator | None = None) -> Tensor:
+    """Gamma(input, 1) samples (torch's ``_standard_gamma``): reparameterised, so differentiable in ``input``."""
+    dt = _kernel_dtype(input, "gamma_cpu")
+    return StandardGamma.apply(input, _gammas(_gen(generator), input._data, dt))
+
+
+def _elementwise(name: str, fn, *tensors: Tensor) -> Tensor:
+    """A scalar gradient formula of torch's over broadcast tensors (float or double), without a gradient."""
+    dt = _kernel_dtype(tensors[0], name)
+    rd = _kernels.rounding(dt)
+    arrays = np.broadcast_arrays(*(t._data for t in tensors))
+    out = [fn(*values, rd) for values in zip(*(a.ravel().tolist() for a in arrays))]
+    return _finish(np.array(out, np.float64).reshape(arrays[0].shape).astype(dt), False)
+
+
+def _standard_gamma_grad(input: Tensor, output: Tensor) -> Tensor:
+    """d output / d input of Gamma(input, 1) samples ``output`` at fixed quantile (torch's approximation)."""
+    return _elementwise("_standard_gamma_grad_cpu", lambda a, x, rd: _kernels.standard_gamma_grad(a, x),
+                        input, output)
+
+
+def _dirichlet_grad(x: Tensor, alpha: Tensor, total: Tensor) -> Tensor:
+    """The reparameterised gradient of Dirichlet samples ``x`` in their concentrations (torch's approximation)."""
+    return _elementwise("_dirichlet_grad_cpu", _kernels.dirichlet_grad, x, alpha, total)
+
+
+def _sample_dirichlet(input: Tensor, generator: Generator | None = None) -> Tensor:
+    """Dirichlet samples with concentrations along the last dim: gamma draws in double, normalised."""
+    dt = _kernel_dtype(input, "dirichlet")
+    g = _gammas(_gen(generator), input._data.astype(np.float64), np.dtype(np.float64))
+    total = _kernels.row_sums(g) if g.ndim else g
+    x = np.maximum((g / total).astype(dt), np.finfo(dt).tiny)
+    return _finish(np.minimum(x, np.nextafter(dt.type(1), dt.type(0))), False)
+
+
 # ----------------------------------------------------------------------------- in-place fillers
 class _Overwrite(Op):
     """The graph side of an in-place random fill: the new values do not depend on the old ones."""
@@ -648,7 +754,7 @@ def random_(self: Tensor, from_: int | None = None, to=_UNSET, *, generator: Gen
         low, high = 0, int(from_)
     elif to is None:
         low = int(from_)
-        high = (1 << _digits(dt)) + 1 if dt.kind == "f" or dt.name == "bfloat16" else \
+        high = (1 << _digits(dt)) + 1 if _dtype.is_float(dt) else \
             2 if dt == np.bool_ else int(np.iinfo(dt).max) + 1
     else:
         low, high = (0 if from_ is None else int(from_)), int(to)
@@ -664,4 +770,4 @@ from ._ops import random_ops  # noqa: E402,F401  (cauchy_, log_normal_, geometri
 
 __all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed", "get_rng_state",
            "set_rng_state", "rand", "randn", "randint", "randperm", "rand_like", "randn_like", "randint_like",
-           "normal", "bernoulli", "multinomial"]
+           "normal", "bernoulli", "multinomial", "poisson", "binomial"]

@@ -1,20 +1,18 @@
-"""Univariate continuous distributions: Normal, Uniform, Laplace, Exponential, Gamma, Beta."""
+"""Univariate continuous distributions: Normal, Uniform, Laplace, Exponential, Gamma, Chi2, Beta, StudentT."""
 from __future__ import annotations
 
 import math
 
-import numpy as np
 
 import ember
 from .._tensor import Tensor, Size
-from ..autograd.function import Op
 from . import constraints
 from .distribution import Distribution
 from .utils import broadcast_all, from_array, rng, standard_normal, uniform
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
-__all__ = ["Normal", "Uniform", "Laplace", "Exponential", "Gamma", "Beta"]
+__all__ = ["Normal", "Uniform", "Laplace", "Exponential", "Gamma", "Chi2", "Beta", "StudentT"]
 
 
 class _LocScale(Distribution):
@@ -215,63 +213,11 @@ class Exponential(Distribution):
         return 1.0 - self.rate.log()
 
 
-def _dsample_dalpha(alpha: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """``dx/dalpha`` of a Gamma(alpha, 1) sample ``x`` held at fixed quantile: ``-(dP/dalpha) / pdf``.
-
-    ``P(a, x) = sum_n exp((a + n) log x - x - lgamma(a + n + 1))``; each term's derivative in ``a`` is the
-    term times ``log x - digamma(a + n + 1)``. The series runs past its peak (``n ~ x - a``) until the
-    terms no longer change the sum.
-    """
-    a, x = alpha.astype(np.float64), x.astype(np.float64)
-    with ember.no_grad():
-        lg1 = ember.lgamma(Tensor._make(a + 1)).numpy()
-        lg = ember.lgamma(Tensor._make(a)).numpy()
-        psi = ember.digamma(Tensor._make(a + 1)).numpy()
-    log_x = np.log(x)
-    term = np.exp(a * log_x - x - lg1)
-    total = term * (log_x - psi)
-    active = np.ones(a.shape, bool)
-    n = 0
-    while active.any() and n < 100000:
-        n += 1
-        term = term * x / (a + n)
-        psi = psi + 1 / (a + n)
-        step = np.where(active, term * (log_x - psi), 0.0)
-        total = total + step
-        active &= (n < x - a + 1) | (np.abs(step) > 1e-17 * np.abs(total))
-    return -total / np.exp((a - 1) * log_x - x - lg)
-
-
-class _StandardGamma(Op):
-    """A Gamma(alpha, 1) draw, differentiable in ``alpha`` by implicit reparameterisation."""
-
-    @staticmethod
-    def forward(alpha, x):
-        return x
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        ctx.save_for_backward(inputs[0], Tensor._make(output))
-
-    @staticmethod
-    def backward(ctx, g):
-        alpha, x = ctx.saved_tensors
-        return g * from_array(_dsample_dalpha(alpha.detach().numpy(), x.detach().numpy()), g.dtype), None
-
-
-def _standard_gamma(alpha: Tensor, shape) -> Tensor:
-    """Gamma(alpha, 1) samples of ``shape`` (``alpha`` broadcast), kept strictly positive."""
-    alpha = alpha.expand(tuple(shape))
-    dt = alpha.dtype
-    draws = np.maximum(rng().standard_gamma(alpha.detach().numpy().astype(np.float64)), np.finfo(dt.np).tiny)
-    return _StandardGamma.apply(alpha, from_array(draws, dt))
-
-
 class Gamma(Distribution):
     """The gamma distribution with shape ``concentration`` and inverse scale ``rate``.
 
-    ``rsample`` draws with NumPy's gamma sampler and differentiates through the draw implicitly
-    (the sample's quantile is held fixed as the parameters move).
+    ``rsample`` draws with torch's gamma sampler (``ember._standard_gamma``: the same numbers after the same
+    seed) and differentiates through the draw implicitly, with torch's approximation of d sample / d shape.
     """
 
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
@@ -295,7 +241,8 @@ class Gamma(Distribution):
         return self.concentration / self.rate.pow(2)
 
     def rsample(self, sample_shape=Size()) -> Tensor:
-        x = _standard_gamma(self.concentration, self._extended_shape(sample_shape)) / self.rate
+        shape = tuple(self._extended_shape(sample_shape))
+        x = ember._standard_gamma(self.concentration.expand(shape)) / self.rate.expand(shape)
         return x.clamp(min=ember.finfo(x.dtype).tiny)
 
     def log_prob(self, value: Tensor) -> Tensor:
@@ -312,7 +259,7 @@ class Gamma(Distribution):
 class Beta(Distribution):
     """The beta distribution on [0, 1] with concentrations ``concentration1`` (alpha) and ``concentration0`` (beta).
 
-    ``rsample`` is ``X / (X + Y)`` for reparameterised Gamma draws ``X``, ``Y`` (see :class:`Gamma`).
+    ``rsample`` is the first component of a Dirichlet((alpha, beta)) sample, as torch's.
     """
 
     arg_constraints = {"concentration1": constraints.positive, "concentration0": constraints.positive}
@@ -342,11 +289,9 @@ class Beta(Distribution):
         return self.concentration1 * self.concentration0 / (total.pow(2) * (total + 1))
 
     def rsample(self, sample_shape=Size()) -> Tensor:
-        shape = self._extended_shape(sample_shape)
-        x = _standard_gamma(self.concentration1, shape)
-        x = x / (x + _standard_gamma(self.concentration0, shape))
-        info = ember.finfo(x.dtype)
-        return x.clamp(min=info.tiny, max=1 - info.eps)
+        from .multivariate import Dirichlet  # torch's Beta samples its inner Dirichlet's first component
+        pair = ember.stack([self.concentration1, self.concentration0], -1)
+        return Dirichlet(pair, validate_args=False).rsample(sample_shape).select(-1, 0)
 
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
@@ -361,3 +306,67 @@ class Beta(Distribution):
         log_beta = ember.lgamma(a) + ember.lgamma(b) - ember.lgamma(total)
         return (log_beta - (a - 1) * ember.digamma(a) - (b - 1) * ember.digamma(b)
                 + (total - 2) * ember.digamma(total))
+
+
+class Chi2(Gamma):
+    """The chi-squared distribution with ``df`` degrees of freedom: Gamma(df / 2, rate 1/2)."""
+
+    arg_constraints = {"df": constraints.positive}
+
+    def __init__(self, df, validate_args: bool | None = None) -> None:
+        super().__init__(0.5 * df, 0.5, validate_args=validate_args)
+
+    @property
+    def df(self) -> Tensor:
+        return self.concentration * 2
+
+
+class StudentT(Distribution):
+    """Student's t distribution with ``df`` degrees of freedom, location ``loc`` and scale ``scale``.
+
+    ``rsample`` is ``loc + scale * X / sqrt(Z / df)`` with ``X`` standard normal and ``Z`` a Chi2(df) draw,
+    drawn in that order, as torch's.
+    """
+
+    arg_constraints = {"df": constraints.positive, "loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
+    has_rsample = True
+
+    def __init__(self, df, loc=0.0, scale=1.0, validate_args: bool | None = None) -> None:
+        self.df, self.loc, self.scale = broadcast_all(df, loc, scale)
+        self._chi2 = Chi2(self.df)
+        super().__init__(self.df.shape, validate_args=validate_args)
+
+    @property
+    def mean(self) -> Tensor:
+        return ember.where(self.df > 1, self.loc, ember.full_like(self.loc, math.nan))
+
+    @property
+    def mode(self) -> Tensor:
+        return self.loc
+
+    @property
+    def variance(self) -> Tensor:
+        df = self.df
+        finite = self.scale.pow(2) * df / (df - 2)
+        return ember.where(df > 2, finite, ember.where(df > 1, ember.full_like(df, math.inf),
+                                                          ember.full_like(df, math.nan)))
+
+    def rsample(self, sample_shape=Size()) -> Tensor:
+        x = standard_normal(self._extended_shape(sample_shape), self.df.dtype)
+        z = self._chi2.rsample(sample_shape)
+        return self.loc + self.scale * (x * ember.rsqrt(z / self.df))
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        y = (value - self.loc) / self.scale
+        z = (self.scale.log() + 0.5 * self.df.log() + 0.5 * math.log(math.pi) + ember.lgamma(0.5 * self.df)
+             - ember.lgamma(0.5 * (self.df + 1.0)))
+        return -0.5 * (self.df + 1.0) * ember.log1p(y ** 2.0 / self.df) - z
+
+    def entropy(self) -> Tensor:
+        df = self.df
+        lbeta = ember.lgamma(0.5 * df) + math.lgamma(0.5) - ember.lgamma(0.5 * (df + 1))
+        return (self.scale.log() + 0.5 * (df + 1) * (ember.digamma(0.5 * (df + 1)) - ember.digamma(0.5 * df))
+                + 0.5 * df.log() + lbeta)

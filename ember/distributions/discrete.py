@@ -11,8 +11,7 @@ import ember.nn.functional as F
 from .._tensor import Tensor, Size
 from . import constraints
 from .distribution import Distribution
-from .utils import (as_size, broadcast_all, from_array, lazy_property, logits_to_probs,
-                    probs_to_logits, rng)
+from .utils import as_size, broadcast_all, lazy_property, logits_to_probs, probs_to_logits
 
 __all__ = ["Bernoulli", "Categorical", "OneHotCategorical", "Poisson", "Binomial", "Multinomial"]
 
@@ -263,9 +262,8 @@ class Poisson(Distribution):
         return self.rate
 
     def sample(self, sample_shape=Size()) -> Tensor:
-        shape = tuple(self._extended_shape(sample_shape))
-        lam = np.broadcast_to(self.rate.detach().numpy().astype(np.float64), shape)
-        return from_array(rng().poisson(lam), self.rate.dtype)
+        with ember.no_grad():
+            return ember.poisson(self.rate.expand(tuple(self._extended_shape(sample_shape))))
 
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
@@ -318,9 +316,7 @@ class Binomial(Distribution):
     def sample(self, sample_shape=Size()) -> Tensor:
         shape = tuple(self._extended_shape(sample_shape))
         with ember.no_grad():
-            n = np.broadcast_to(self.total_count.detach().numpy().astype(np.int64), shape)
-            p = np.broadcast_to(self.probs.detach().numpy().astype(np.float64), shape)
-        return from_array(rng().binomial(n, p), self.probs.dtype)
+            return ember.binomial(self.total_count.expand(shape), self.probs.expand(shape))
 
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:

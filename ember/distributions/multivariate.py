@@ -8,7 +8,7 @@ import ember.nn.functional as F
 from .._tensor import Tensor, Size
 from . import constraints
 from .distribution import Distribution
-from .continuous import _standard_gamma
+from ..autograd.function import Op
 from .utils import broadcast_shape, lazy_property, standard_normal
 
 __all__ = ["Dirichlet", "MultivariateNormal"]
@@ -22,10 +22,29 @@ def dirichlet_mode(concentration: Tensor) -> Tensor:
     return ember.where((concentration < 1).all(-1, keepdim=True), vertex, mode)
 
 
+class _DirichletSample(Op):
+    """A Dirichlet sample, differentiable in its concentration through each component's Beta marginal."""
+
+    @staticmethod
+    def forward(concentration):
+        return ember._sample_dirichlet(Tensor._make(concentration))._data
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(Tensor._make(output), inputs[0])
+
+    @staticmethod
+    def backward(ctx, g):
+        x, concentration = (t.detach() for t in ctx.saved_tensors)
+        total = concentration.sum(-1, True).expand_as(concentration)
+        return ember._dirichlet_grad(x, concentration, total) * (g - (x * g).sum(-1, True))
+
+
 class Dirichlet(Distribution):
     """The Dirichlet distribution on the simplex, with ``concentration`` along the last dimension.
 
-    ``rsample`` normalises reparameterised Gamma draws (see :class:`Gamma`).
+    ``rsample`` is torch's ``_sample_dirichlet`` (normalised gamma draws: the same numbers after the same
+    seed), differentiable with torch's approximation of the reparameterised gradient.
     """
 
     arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
@@ -53,9 +72,7 @@ class Dirichlet(Distribution):
         return c * (c0 - c) / (c0.pow(2) * (c0 + 1))
 
     def rsample(self, sample_shape=Size()) -> Tensor:
-        g = _standard_gamma(self.concentration, self._extended_shape(sample_shape))
-        info = ember.finfo(g.dtype)
-        return (g / g.sum(-1, keepdim=True)).clamp(min=info.tiny, max=1 - info.eps)
+        return _DirichletSample.apply(self.concentration.expand(tuple(self._extended_shape(sample_shape))))
 
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
