@@ -9,6 +9,7 @@ from __future__ import annotations
 from .._backend import xp
 from .._tensor import Tensor
 
+from ._flat import FlatGroup
 from .optimizer import (Optimizer, abs_, assign, clip, clone, divide, maximum, multiply, next_step, put_state,
                         scalar, sign, sqrt, state_array, subtract, unaliased, where)
 
@@ -140,15 +141,30 @@ class Adam(Optimizer):
         check_fused(fused, foreach, differentiable)
 
     def _update(self, p, g, state, group):
-        lr, wd, eps = scalar(group["lr"]), group["weight_decay"], group["eps"]
-        b1, b2 = (scalar(b) for b in group["betas"])
         step = next_step(state)
         m, v = state_array(state, "exp_avg", p), state_array(state, "exp_avg_sq", p)
-        if group["amsgrad"]:
-            vmax = state_array(state, "max_exp_avg_sq", p)
+        vmax = state_array(state, "max_exp_avg_sq", p) if group["amsgrad"] else None
+        self._adam(p, g, m, v, vmax, step, group)
+
+    def _step_group(self, group):
+        # every parameter at once over flat buffers: a small model's step is otherwise its per-parameter overhead
+        keys = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if group["amsgrad"] else ("exp_avg", "exp_avg_sq")
+        flat = FlatGroup.get(self.__dict__.setdefault("_flat", {}), group, self.state, keys)
+        if flat is None:
+            return False
+        p, g = flat.gather(group["maximize"])
+        m, v, *vmax = flat.arrays
+        self._adam(p, g, m, v, vmax[0] if vmax else None, flat.next_step(), group)
+        flat.scatter()
+        return True
+
+    def _adam(self, p, g, m, v, vmax, step: float, group: dict) -> None:
+        """One Adam step of ``p`` (in place) with moments ``m``, ``v`` (and AMSGrad's ``vmax``, or None)."""
+        lr, wd, eps = scalar(group["lr"]), group["weight_decay"], group["eps"]
+        b1, b2 = (scalar(b) for b in group["betas"])
         buf = self.scratch(p)  # Adam runs on every step of most training: no temporaries
         _adam_moments(p, g, m, v, lr, b1, b2, wd, group["decoupled_weight_decay"], buf)
-        if group["amsgrad"]:
+        if vmax is not None:
             assign(vmax, maximum(unaliased(vmax), v))
             v = vmax
         denom = divide(sqrt(v, buf), (1 - b2 ** step) ** 0.5, buf)  # not in place: sqrt keeps its output

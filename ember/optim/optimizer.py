@@ -7,6 +7,7 @@ from collections import defaultdict
 from typing import Callable, Iterable
 
 from .._backend import xp
+from .._dtype import is_float
 
 from .._tensor import Tensor
 from ..autograd.grad_mode import no_grad, set_grad_enabled
@@ -117,6 +118,8 @@ class Optimizer:
         with set_grad_enabled(differentiable):
             for group in self.param_groups:
                 self._check_group(group)
+                if not differentiable and self._step_group(group):
+                    continue
                 for p in group["params"]:
                     if p._grad is None:
                         continue
@@ -141,6 +144,11 @@ class Optimizer:
 
     def _update(self, p, g, state: dict, group: dict) -> None:
         raise NotImplementedError
+
+    def _step_group(self, group: dict) -> bool:
+        """Step a whole group at once, where a subclass can (see ``_flat.FlatGroup``); False: step each
+        parameter with ``_update``."""
+        return False
 
     def scratch(self, p):
         """Scratch memory shaped like the array ``p``, kept between steps (a fresh array costs another pass
@@ -196,7 +204,7 @@ def _cast(v, p: Tensor, key):
     """A copy of a saved state value for parameter ``p``."""
     if isinstance(v, Tensor):
         arr = xp.array(v._data, copy=True)
-        if key != "step" and p._data.dtype.kind == "f":
+        if key != "step" and is_float(p._data.dtype):
             arr = arr.astype(p._data.dtype, copy=False)
         return Tensor._make(arr)
     if isinstance(v, dict):
