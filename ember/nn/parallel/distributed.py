@@ -169,7 +169,7 @@ class DistributedDataParallel(Module, Joinable):
         first = _FIRST_BUCKET_BYTES if bucket_cap_mb is None else cap  # as torch: a size given is every bucket's
         self._buckets = [_Bucket(k, ix, self._params)
                          for k, ix in enumerate(_bucket_assignment(self._params, cap, first))]
-        self._where = {}
+        self._where = [None] * len(self._params)
         for b in self._buckets:
             for i, view in zip(b.indices, b.views):
                 self._where[i] = (b, view)
@@ -180,18 +180,15 @@ class DistributedDataParallel(Module, Joinable):
         self._scale = 1.0 / self._world  # gradients are divided as they enter the bucket, as torch's
         self._join_config = _DISABLED_JOIN
         self._divide_by_initial_world_size = True
-        self._expect_hooks = self._started = False
-        self._ready = [False] * len(self._params)
+        self._pass = _Pass(len(self._params))
         self._used = xp.zeros(len(self._params), xp.int32)
-        self._unused: list[int] = []
-        self._next = 0
         for i, p in enumerate(self._params):
-            p.register_post_accumulate_grad_hook(lambda _p, i=i: self._on_grad(i))
+            p.register_post_accumulate_grad_hook(self._grad_hook(i))
 
     # ------------------------------------------------------------------ forward
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
         sync = _grad_state.enabled and self.require_backward_grad_sync
-        if sync and self._started:
+        if sync and self._pass.started:
             raise RuntimeError(
                 "Expected to have finished reduction in the prior iteration before starting a new one. This error "
                 "indicates that your module has parameters that were not used in producing loss. You can enable "
@@ -212,7 +209,8 @@ class DistributedDataParallel(Module, Joinable):
         if joining:
             dist.all_reduce(_flag(sync, xp.float32), group=self.process_group)
         output = self.module(*inputs, **kwargs)
-        self.require_forward_param_sync = sync
+        if self.require_forward_param_sync != sync:  # Module.__setattr__ costs microseconds: only on a change
+            self.require_forward_param_sync = sync
         if sync:
             self._prepare_for_backward(output)
         return output
@@ -220,14 +218,12 @@ class DistributedDataParallel(Module, Joinable):
     def _prepare_for_backward(self, output) -> None:
         for b in self._buckets:
             b.pending, b.work = len(b.indices), None
-        self._ready = [False] * len(self._params)
-        self._next = 0
-        self._expect_hooks, self._started = True, False
-        self._unused = []
+        unused = []
         if self.find_unused_parameters:
             self._used[...] = 0
             reached = _reached_leaves(output)
-            self._unused = [i for i, p in enumerate(self._params) if id(p) not in reached]
+            unused = [i for i, p in enumerate(self._params) if id(p) not in reached]
+        self._pass.reset(unused)
 
     @contextmanager
     def no_sync(self) -> Iterator[None]:
@@ -286,25 +282,33 @@ class DistributedDataParallel(Module, Joinable):
             b.flat[...] = value._data.reshape(-1)  # cast back, if the hook compressed
 
     # ------------------------------------------------------------------ backward
-    def _on_grad(self, i: int) -> None:
-        if not self._expect_hooks:
-            return
-        if not self._started:
-            self._started = True
-            for j in self._unused:  # nothing will come for these: count them ready now
-                self._mark_ready(j)
-        if self.find_unused_parameters:
-            self._used[i] = 1
-        self._mark_ready(i)
+    def _grad_hook(self, i: int) -> Callable:
+        """Parameter ``i``'s post-accumulate-grad hook: its gradient goes into its bucket."""
+        state = self._pass
+
+        def hook(_p) -> None:
+            if not state.expect:
+                return
+            if not state.started:
+                state.started = True
+                for j in state.unused:  # nothing will come for these: count them ready now
+                    self._mark_ready(j)
+            if self.find_unused_parameters:
+                self._used[i] = 1
+            self._mark_ready(i)
+        return hook
 
     def _mark_ready(self, i: int) -> None:
-        if self._ready[i]:
+        """Put parameter ``i``'s gradient (zeros if it has none) into its bucket; start the full buckets that
+        are next in order; after the last, wait for all (the end of the pass)."""
+        state = self._pass
+        if state.ready[i]:
             raise RuntimeError(f"Expected to mark a variable ready only once: parameter {i} got a second gradient "
                                f"before every bucket of this forward was reduced (a second backward through the "
                                f"same forward must wait until the first has reached every parameter)")
-        self._ready[i] = True
+        state.ready[i] = True
         b, view = self._where[i]
-        g = self._params[i].grad
+        g = self._params[i]._grad
         if g is None:
             view[...] = 0
         elif self._comm_hook is None:
@@ -312,36 +316,37 @@ class DistributedDataParallel(Module, Joinable):
         else:
             view[...] = g._data
         b.pending -= 1
-        while self._next < len(self._buckets) and self._buckets[self._next].pending == 0:
-            self._launch(self._buckets[self._next])
-            self._next += 1
-        if self._next == len(self._buckets):
+        if b.pending:
+            return
+        buckets = self._buckets
+        while state.next < len(buckets) and buckets[state.next].pending == 0:
+            self._launch(buckets[state.next])
+            state.next += 1
+        if state.next == len(buckets):
             self._finalize()
         else:
-            for bucket in self._buckets[:self._next]:  # lets MPI move the launched all-reduces along
+            for bucket in buckets[:state.next]:  # lets MPI move the launched all-reduces along
                 bucket.work.done() if self._comm_hook else bucket.work.is_completed()
 
     def _finalize(self) -> None:
-        self._expect_hooks = self._started = False
+        self._pass.expect = self._pass.started = False
         used = None
         if self.find_unused_parameters:
             used = Tensor._make(self._used.copy())
             dist.all_reduce(used, group=self.process_group)
             used = used._data
+        as_view = self.gradient_as_bucket_view
         for b in self._buckets:
             self._result(b)
             for i, p, view in zip(b.indices, b.params, b.views):
                 if used is not None and used[i] == 0:
                     continue  # unused on every rank: its .grad stays as it was, as torch leaves it
-                self._write_grad(p, view)
-
-    def _write_grad(self, p, view) -> None:
-        g = p.grad
-        if self.gradient_as_bucket_view or g is None or g._data.shape != view.shape or not g._data.flags.writeable:
-            p.grad = Tensor._make(view if self.gradient_as_bucket_view else view.copy())
-        else:
-            g._data[...] = view
-            g._version += 1
+                g = p._grad
+                if as_view or g is None or g._data.shape != view.shape or not g._data.flags.writeable:
+                    p.grad = Tensor._make(view if as_view else view.copy())
+                else:
+                    xp.copyto(g._data, view)
+                    g._version += 1
 
     # ------------------------------------------------------------------ uneven inputs (Join)
     def join(self, divide_by_initial_world_size: bool = True, enable: bool = True,
@@ -384,6 +389,22 @@ class DistributedDataParallel(Module, Joinable):
         if t._data[0] == -1:
             raise ValueError("BUG! Expected rank_cond to be true for at least one process.")
         return int(t._data[0])
+
+
+class _Pass:
+    """Where the reduction of the current backward pass stands. A plain object, not attributes of the
+    Module: a Module's ``__setattr__`` costs microseconds, and these change several times a step."""
+
+    __slots__ = ("expect", "started", "ready", "next", "unused")
+
+    def __init__(self, n: int) -> None:
+        self.expect = self.started = False  # expect: a synced forward ran and its hooks are due
+        self.ready, self.next, self.unused = [False] * n, 0, []  # next: the first bucket not yet started
+
+    def reset(self, unused: list[int]) -> None:
+        """A new synced forward: every parameter's gradient is due, none of the buckets started."""
+        self.expect, self.started, self.next, self.unused = True, False, 0, unused
+        self.ready = [False] * len(self.ready)
 
 
 def _flag(on: bool, dtype) -> Tensor:
