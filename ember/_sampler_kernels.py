@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import math
+import struct
 
 import numpy as np
 
@@ -54,9 +56,15 @@ def _log(v: float) -> float:
     return math.log(v) if v > 0 else (-math.inf if v == 0 else math.nan)
 
 
+_FLOAT = struct.Struct("<f")
+
+
 def _f32(v: float) -> float:
     """``v`` rounded to float (an operation torch does in float: exact from the double result)."""
-    return float(np.float32(v))
+    try:
+        return _FLOAT.unpack(_FLOAT.pack(v))[0]
+    except OverflowError:  # struct refuses what float can't hold; the cast gives +-inf
+        return float(np.float32(v))
 
 
 def _f64(v: float) -> float:
@@ -74,6 +82,8 @@ class Draws:
     read ahead in blocks; ``close`` hands back the read-ahead that was not used."""
 
     def __init__(self, rng, expect: int = 64) -> None:
+        rng.bits  # noqa: B018  (inside vmap the generator's wrapper rules here on whether this op may draw)
+        rng = getattr(rng, "rng", rng)  # ... and then the normal cache is the stream's own, not the wrapper's
         self.rng, self.block, self.buf, self.pos, self.mark = rng, max(64, min(int(expect), 1 << 16)), [], 0, None
 
     def __enter__(self) -> "Draws":
@@ -186,16 +196,23 @@ def _binomial_inversion(n: float, p: float, draws: Draws, rd) -> float:
         k = rd(k + 1)
 
 
-def _btrs(n: float, p: float, draws: Draws, rd) -> float:
-    """Hoermann's transformed rejection with squeeze (BTRS) for n * p >= 10, p <= 1/2."""
+@functools.lru_cache(maxsize=256)
+def _btrs_setup(n: float, p: float, rd) -> tuple:
+    """BTRS's constants for one (n, p): tensors often repeat a pair, so they are kept."""
     stddev = rd(math.sqrt(rd(rd(n * p) * rd(1 - p))))
     b = 1.15 + 2.53 * stddev
     a = -0.0873 + 0.0248 * b + 0.01 * p
-    c = rd(n * p) + 0.5
-    v_r = 0.92 - 4.2 / b
     r = rd(p / rd(1 - p))
-    alpha = (2.83 + 5.1 / b) * stddev
     m = float(math.floor(rd(rd(n + 1) * p)))
+    # the terms of the acceptance bound that don't depend on the draw
+    lead = (m + 0.5) * math.log((m + 1) / (r * (n - m + 1)))
+    return (a, b, rd(n * p) + 0.5, 0.92 - 4.2 / b, r, (2.83 + 5.1 / b) * stddev, lead, rd(n + 1), n - m + 1,
+            _stirling_tail(m), _stirling_tail(n - m))
+
+
+def _btrs(n: float, p: float, draws: Draws, rd) -> float:
+    """Hoermann's transformed rejection with squeeze (BTRS) for n * p >= 10, p <= 1/2."""
+    a, b, c, v_r, r, alpha, lead, n1, nm1, tail_m, tail_nm = _btrs_setup(n, p, rd)
     while True:
         u = draws.uniform() - 0.5
         v = draws.uniform()
@@ -207,10 +224,8 @@ def _btrs(n: float, p: float, draws: Draws, rd) -> float:
             return k
         v = _log(v * alpha / (a / (us * us) + b))
         nk1 = rd(rd(n - k) + 1)
-        bound = ((m + 0.5) * math.log((m + 1) / (r * (n - m + 1)))
-                 + rd(n + 1) * math.log((n - m + 1) / nk1)
-                 + (k + 0.5) * math.log(r * nk1 / rd(k + 1))
-                 + _stirling_tail(m) + _stirling_tail(n - m) - _stirling_tail(k) - _stirling_tail(rd(n - k)))
+        bound = (lead + n1 * math.log(nm1 / nk1) + (k + 0.5) * math.log(r * nk1 / rd(k + 1))
+                 + tail_m + tail_nm - _stirling_tail(k) - _stirling_tail(rd(n - k)))
         if v <= bound:
             return k
 

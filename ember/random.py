@@ -3,7 +3,8 @@
 torch's CPU generator, reproduced: a 32-bit Mersenne Twister (mt19937) seeded with ``init_genrand`` on
 the low 32 bits of the seed, whose raw words each sampler turns into values as torch's CPU kernel does.
 So ``ember.manual_seed(s)`` followed by the same calls gives the same numbers as ``torch.manual_seed(s)``
-(rand, randn, randint, randperm, the in-place fillers, module initialisation, DataLoader shuffling), up to
+(rand, randn, randint, randperm, the in-place fillers, poisson, binomial, the gamma and Dirichlet samplers
+behind ember.distributions, module initialisation, DataLoader shuffling), up to
 the last bits of the transcendental functions in normal samples. ``bernoulli_``/dropout with a scalar
 probability follow torch's generic kernel, which torch itself uses only on non-Intel CPUs (on Intel CPUs
 it switches to MKL's own stream); they are right in distribution everywhere.
@@ -65,8 +66,10 @@ class _Stream:
 
     NumPy's MT19937 hands out the raw 32-bit words in bulk; each method turns them into values exactly as
     torch's kernel does (which words, how many, in what order). The signatures are NumPy's, so vmap's
-    per-sample draws (``ember.func``) and NumPy-style callers work unchanged; samplers torch has no kernel
-    for here (gamma, binomial, ...) fall through to NumPy's on the same twister: reproducible, not torch's.
+    per-sample draws (``ember.func``) and NumPy-style callers work unchanged; NumPy's own samplers (its
+    ``gamma``, ``binomial``, ...) fall through to the same twister: reproducible, not torch's. torch's gamma,
+    Poisson, binomial and Dirichlet kernels are ``poisson``, ``binomial``, ``_standard_gamma`` and
+    ``_sample_dirichlet`` below.
     """
 
     def __init__(self, seed: int) -> None:
@@ -657,7 +660,7 @@ def _sample_dirichlet(input: Tensor, generator: Generator | None = None) -> Tens
     """Dirichlet samples with concentrations along the last dim: gamma draws in double, normalised."""
     dt = _kernel_dtype(input, "dirichlet")
     g = _gammas(_gen(generator), input._data.astype(np.float64), np.dtype(np.float64))
-    total = _kernels.row_sums(g) if g.ndim else g
+    total = _kernels.row_sums(g) if g.size and g.ndim else g
     x = np.maximum((g / total).astype(dt), np.finfo(dt).tiny)
     return _finish(np.minimum(x, np.nextafter(dt.type(1), dt.type(0))), False)
 

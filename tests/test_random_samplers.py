@@ -110,6 +110,15 @@ def test_normal_cache_and_state_roundtrip():
     np.testing.assert_array_equal(a.numpy(), ember._standard_gamma(ember.tensor([2.0, 0.5, 3.0])).numpy())
 
 
+def test_vmap_same_randomness():
+    """Inside vmap(randomness="same") a sampler draws once for the batch, from the generator's own stream."""
+    def fn(lib):
+        c = lib.tensor([2.0, 0.5, 3.0], dtype=lib.float64)
+        vmap = torch.func.vmap if lib is torch else ember.func.vmap
+        return vmap(lambda r: lib._standard_gamma(c) + r, randomness="same")(lib.tensor([0.0, 10.0], dtype=lib.float64))
+    assert_same_draws(fn)
+
+
 def _distribution_cases(lib, dtype):
     D, X = (TD if lib is torch else ED), (lambda v: T(lib, v, dtype))
     return {
