@@ -72,9 +72,15 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
     # torch's backward is silent about overflow, 0 * inf and the like (a formula may make an inf and
     # mask it out again); NumPy would warn for each
     prev_err = xp.seterr(all="ignore")
+    # the pending node numbered above every node in the heap may wait outside it: along a chain each
+    # node then hands its gradient straight to the next, without a push and a pop
+    ready = None
     try:
-        while heap:
-            node = heappop(heap)[1]
+        while ready is not None or heap:
+            if ready is not None and (not heap or ready._seq > -heap[0][0]):
+                node, ready = ready, None
+            else:
+                node = heappop(heap)[1]
             grads_out = buffers.pop(node)
             if array_nodes and node._fast:
                 # no graph to build: an arithmetic-only formula runs on the arrays themselves
@@ -82,6 +88,9 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
                 results = node._fn.backward(node, grads_out[0])
                 if type(results) is not tuple:
                     results = (results,)
+            elif type(node) is AccumulateGrad and capture is None and not node._pre_hooks:
+                accumulate_grad(node.variable, grads_out[0], create_graph, claimed)
+                continue
             else:
                 if needed is not None and node not in needed:
                     continue
@@ -113,14 +122,25 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
             for (nxt, nr), g in zip(node.next_functions, results):
                 if nxt is None or g is None:
                     continue
-                if arrays and isinstance(g, Tensor):
+                if arrays and type(g) is not ndarray and isinstance(g, Tensor):
                     g = g._data
                 buf = buffers.get(nxt)
-                if buf is None:
-                    buf = buffers[nxt] = [None] * nxt._nout
-                    heappush(heap, (-nxt._seq, nxt))
-                old = buf[nr]
-                buf[nr] = g if old is None else old + g
+                if buf is None:  # a node newly pending
+                    if nxt._nout == 1:
+                        buffers[nxt] = [g]
+                    else:
+                        buf = buffers[nxt] = [None] * nxt._nout
+                        buf[nr] = g
+                    if ready is None:
+                        ready = nxt
+                    elif nxt._seq > ready._seq:
+                        heappush(heap, (-ready._seq, ready))
+                        ready = nxt
+                    else:
+                        heappush(heap, (-nxt._seq, nxt))
+                else:
+                    old = buf[nr]
+                    buf[nr] = g if old is None else old + g
     finally:
         state.enabled = prev_mode
         xp.seterr(**prev_err)
@@ -228,30 +248,53 @@ def _report_trace(node) -> None:
 
 
 def accumulate_grad(var, g, create_graph: bool, claimed) -> None:
-    """Add ``g`` into ``var.grad``. The first gradient is stored as it is when nothing else can see its
-    memory, else copied: ``.grad`` is always a writable array of its own, as torch's."""
-    if g.dtype is not var.dtype:
-        g = g.to(var.dtype)
+    """Add ``g`` (a Tensor, or an array without create_graph) into ``var.grad``. The first gradient is stored
+    as it is when nothing else can see its memory, else copied: ``.grad`` is always a writable array of its
+    own, as torch's."""
     shared = False  # a hook's result may be held elsewhere
-    for fn in list(var._hooks.values()) if var._hooks else ():
-        out = fn(g)
-        if out is not None:
-            g, shared = out, True
-    if not create_graph:
-        g = g.detach()
-    if var._grad is None:
-        arr = g._data
-        if arr.shape != var._data.shape:
-            g = g.expand(var.shape).clone()
-        elif shared or not arr.flags.writeable or id(arr) in claimed or (
-                arr.base is not None and id(arr.base) in claimed):
-            g = g.clone()
-        claimed.add(id(g._data))
-        var._grad = g
-    elif create_graph or var._grad.requires_grad:
-        var._grad = var._grad + g
-    else:
-        total = var._grad._data + g._data
-        var._grad._data = total if type(total) is ndarray else xp.asarray(total)  # NumPy makes 0-d sums scalars
+    if var._hooks:  # they see a Tensor of the leaf's dtype
+        g = _wrap(g)
+        if g.dtype is not var.dtype:
+            g = g.to(var.dtype)
+        for fn in list(var._hooks.values()):
+            out = fn(g)
+            if out is not None:
+                g, shared = out, True
+    old = var._grad
+    if create_graph:
+        g = _wrap(g)
+        if g.dtype is not var.dtype:
+            g = g.to(var.dtype)
+        if old is None:
+            arr = g._data
+            if arr.shape != var._data.shape:
+                g = g.expand(var.shape).clone()
+            elif shared or not _owned(arr, claimed):
+                g = g.clone()
+            claimed.add(id(g._data))
+            var._grad = g
+        else:
+            var._grad = old + g
+    else:  # no graph: arrays only, the common case
+        arr = g._data if isinstance(g, _function.Tensor) else g
+        if arr.dtype != var._data.dtype:
+            arr = arr.astype(var._data.dtype)
+        if old is None:
+            if arr.shape != var._data.shape:
+                arr = xp.broadcast_to(arr, var._data.shape).copy()
+            elif shared or not _owned(arr, claimed):
+                arr = arr.copy()
+            claimed.add(id(arr))
+            var._grad = _function.Tensor._make(arr)
+        elif old._requires_grad:
+            var._grad = old + _function.Tensor._make(arr)
+        else:
+            total = old._data + arr
+            old._data = total if type(total) is ndarray else xp.asarray(total)  # NumPy makes 0-d sums scalars
     for fn in list(var._post_accumulate_hooks.values()) if var._post_accumulate_hooks else ():
         fn(var)
+
+
+def _owned(arr, claimed) -> bool:
+    """Whether ``arr`` may become a ``.grad`` as it is: writable and not already another's."""
+    return arr.flags.writeable and id(arr) not in claimed and (arr.base is None or id(arr.base) not in claimed)

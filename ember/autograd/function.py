@@ -73,28 +73,36 @@ class Node:
     def save_for_backward(self, *tensors) -> None:
         """Keep tensors for backward; an in-place change to any of them before backward is an error."""
         self._saved = tensors
-        versions = []  # a loop, not a comprehension: this runs for most recorded ops
+        # each tensor's version now (None for anything else); a loop, not a comprehension: this runs for
+        # most recorded ops
+        versions = []
         for t in tensors:
-            versions.append(t._vc[0] if isinstance(t, Tensor) else 0)
+            versions.append(t._vc[0] if isinstance(t, Tensor) else None)
         self._versions = versions
 
     @property
     def saved_tensors(self) -> tuple:
-        if self._saved is None:
+        saved = self._saved
+        if saved is None:
             if self._freed:
                 raise RuntimeError(_FREED)
             return ()
-        arrays = [] if self._arrays else None
-        for t, v in zip(self._saved, self._versions):
-            if isinstance(t, (Tensor, _OutputRef)) and t._vc[0] != v:
-                if isinstance(t, _OutputRef):
-                    raise _modified_error(Tensor._make(t.data), self, t.nr, t._vc[0], v)
-                raise _modified_error(t, t.grad_fn, t._output_nr, t._vc[0], v)
+        arrays = [] if self._arrays else None  # an array_backward formula with no graph to build gets arrays
+        for t, v in zip(saved, self._versions):
+            if v is not None:
+                if t._vc[0] != v:
+                    raise self._stale(t, v)
+                if arrays is not None:
+                    t = t._data
             if arrays is not None:
-                arrays.append(t._data if isinstance(t, Tensor) else t)
-        if arrays is not None:
-            return arrays
-        return self._unpack_outputs(self._saved)
+                arrays.append(t)
+        return self._unpack_outputs(saved) if arrays is None else arrays
+
+    def _stale(self, t, v: int) -> RuntimeError:
+        """The error for saved tensor ``t``, saved at version ``v``, changed in place since."""
+        if isinstance(t, _OutputRef):
+            return _modified_error(Tensor._make(t.data), self, t.nr, t._vc[0], v)
+        return _modified_error(t, t.grad_fn, t._output_nr, t._vc[0], v)
 
     def _unpack_outputs(self, saved):
         return saved
@@ -464,6 +472,19 @@ class Op(Function):
             a = args[0]
             fn = a._grad_fn
             ctx.next_functions = ((fn, a._output_nr) if fn is not None else (a._accumulator(), 0),)
+        elif n == 2:
+            a, b = args
+            if isinstance(a, Tensor) and a._requires_grad:
+                fn = a._grad_fn
+                a = (fn, a._output_nr) if fn is not None else (a._accumulator(), 0)
+            else:
+                a = _NO_EDGE
+            if isinstance(b, Tensor) and b._requires_grad:
+                fn = b._grad_fn
+                b = (fn, b._output_nr) if fn is not None else (b._accumulator(), 0)
+            else:
+                b = _NO_EDGE
+            ctx.next_functions = (a, b)
         else:
             edges = []
             for a in args:
@@ -498,7 +519,12 @@ class Op(Function):
             return results
         else:
             out = xp.asarray(out)
-        result = Tensor._make(out, True, ctx)
+        result = _new(Tensor)  # Tensor._make, inlined
+        result._data = out
+        result._requires_grad = True
+        result._grad_fn = ctx
+        result._output_nr = 0
+        result._vc = [0]
         if out.base is not None:
             _link_view(result, args)
         if cls.saves_output:
@@ -506,6 +532,9 @@ class Op(Function):
             ctx._out_vc = vc = result._vc
             ctx._out_saved_version = vc[0]
         return result
+
+
+_new = object.__new__
 
 
 def _root(a):
