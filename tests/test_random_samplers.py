@@ -219,3 +219,23 @@ def test_sampler_errors_and_grad_flags():
         r = lib.tensor([1.0, 20.0], requires_grad=True)
         lib.poisson(r).sum().backward()
         np.testing.assert_array_equal(r.grad.numpy(), [0.0, 0.0])
+
+
+@pytest.mark.parametrize("name", ["Chi2", "StudentT"])
+def test_chi2_student_t_densities_and_moments(name):
+    """The two distributions added with their samplers: log_prob, entropy, moments and expand as torch's."""
+    def make(D, lib):
+        f = lambda v: lib.tensor(v, dtype=lib.float64)  # noqa: E731
+        if name == "Chi2":
+            return D.Chi2(f([0.5, 3.0, 30.0]))
+        return D.StudentT(f([0.5, 1.5, 3.0, 30.0]), f([1.0, 0.0, -2.0, 0.3]), f([1.0, 2.0, 0.5, 1.1]))
+    t, e = make(TD, torch), make(ED, ember)
+    values = np.linspace(0.1, 5.0, t.batch_shape[0])
+    np.testing.assert_allclose(e.log_prob(ember.tensor(values)).numpy(), t.log_prob(torch.tensor(values)).numpy(),
+                               rtol=1e-12)
+    for attr in ("mean", "mode", "variance", "entropy"):
+        tv, ev = getattr(t, attr), getattr(e, attr)
+        tv, ev = (tv(), ev()) if callable(tv) else (tv, ev)
+        np.testing.assert_allclose(ev.numpy(), tv.numpy(), rtol=1e-12)
+    assert e.has_rsample and repr(e).replace("ember", "torch") == repr(t)
+    assert_same_draws(lambda lib: make(TD if lib is torch else ED, lib).expand((2, t.batch_shape[0])).sample((3,)))
