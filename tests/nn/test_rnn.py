@@ -242,3 +242,18 @@ def test_inplace_change_of_output_before_backward_is_caught():
     out.add_(1)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         out2.sum().backward()
+
+
+@pytest.mark.parametrize("name", ["LSTM", "RNN", "GRU"])
+def test_parameter_grads_are_separate_arrays(rng, name):
+    # b_ih and b_hh get equal gradients in LSTM and RNN; scaling one grad in place (as clip_grad_norm_ does)
+    # must leave the other as torch's
+    em, tm = _pair(getattr(nn, name), getattr(torch.nn, name), 3, 4, num_layers=2, bidirectional=True)
+    x = rng.standard_normal((5, 2, 3)).astype(np.float32)
+    em(ember.tensor(x))[0].sum().backward()
+    tm(torch.tensor(x))[0].sum().backward()
+    ember.nn.utils.clip_grad_norm_(em.parameters(), 0.1)
+    torch.nn.utils.clip_grad_norm_(tm.parameters(), 0.1)
+    tp = dict(tm.named_parameters())
+    for n, p in em.named_parameters():
+        assert_close(p.grad, tp[n].grad, atol=1e-6, rtol=1e-5, what=f"grad of {n}")

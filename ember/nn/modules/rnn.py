@@ -80,76 +80,138 @@ def _steps(T: int, reverse: bool) -> range:
 
 
 # ------------------------------------------------------------------ fused scans
-def _sigmoid_(a: np.ndarray) -> np.ndarray:
-    """In-place logistic via tanh: one transcendental, and no overflow for large |a|."""
-    a *= 0.5
-    np.tanh(a, out=a)
-    a *= 0.5
-    a += 0.5
-    return a
+# A scan's arrays are laid out (step, direction, batch, features) in *scan order*: the reverse direction's
+# step s is the sequence's step T-1-s. Both directions then take their steps together, each step one
+# batched product and one NumPy call per elementwise pass, on contiguous slices.
+def _in_order(a: np.ndarray, d: int) -> np.ndarray:
+    """Time-major ``a`` as direction ``d`` visits it, as rows ``(T * B, features)``."""
+    return (a if d == 0 else a[::-1]).reshape(-1, a.shape[-1])
 
 
-def _split_steps(T: int, reverse: bool) -> tuple:
-    """``(later steps, the steps before them, first step)``: a state sequence's previous states are
-    ``y[before]`` for ``later`` and ``h0`` for ``first``, without building them."""
-    if reverse:
-        return slice(0, T - 1), slice(1, T), T - 1
-    return slice(1, T), slice(0, T - 1), 0
+def _to_scan(a, D: int, batch_first: bool):
+    """An output-shaped array ``(T, B, D * H)`` (``(B, T, D * H)`` batch first) in scan order ``(T, D, B, H)``."""
+    if a is None:
+        return None
+    at = a.swapaxes(0, 1) if batch_first else a
+    if D == 1:
+        return at[:, None]
+    T, B, H = at.shape[0], at.shape[1], at.shape[2] // 2
+    s = np.empty((T, 2, B, H), a.dtype)
+    s[:, 0] = at[..., :H]
+    s[:, 1] = at[::-1, :, H:]
+    return s
 
 
-def _with_prev(ufunc, y: np.ndarray, h0: np.ndarray, other: np.ndarray, out: np.ndarray, reverse: bool) -> None:
-    """``out = ufunc(previous states, other)`` for every step."""
-    later, before, first = _split_steps(y.shape[0], reverse)
-    ufunc(y[before], other[later], out=out[later])
-    ufunc(h0, other[first], out=out[first])
+def _from_scan(s: np.ndarray, batch_first: bool) -> np.ndarray:
+    """The layer's output from its scan-order states: the directions side by side, in time order."""
+    T, D, B, H = s.shape
+    if D == 1:
+        return s[:, 0].swapaxes(0, 1) if batch_first else s[:, 0]
+    out = np.empty((B, T, 2 * H) if batch_first else (T, B, 2 * H), s.dtype)
+    ot = out.swapaxes(0, 1) if batch_first else out
+    ot[..., :H] = s[:, 0]
+    ot[..., H:] = s[::-1, 1]
+    return out
 
 
-def _hh_grads(dgh: np.ndarray, y: np.ndarray, h0: np.ndarray, b_hh, reverse: bool) -> tuple:
-    """Gradients of ``W_hh`` and ``b_hh`` from every step's pre-activation gradient, in one matmul."""
-    later, before, first = _split_steps(y.shape[0], reverse)
-    g, h = dgh.shape[-1], y.shape[-1]
-    dw = np.dot(dgh[later].reshape(-1, g).T, y[before].reshape(-1, h))
-    dw += np.dot(dgh[first].T, h0)
-    return dw, None if b_hh is None else dgh.reshape(-1, g).sum(0)
+def _stack(dirs: list, k: int):
+    """Hidden weight ``k`` of every direction as one ``(D, ...)`` array (None when absent)."""
+    ws = [hidden[k] for _, _, hidden in dirs]
+    if ws[0] is None:
+        return None
+    return ws[0][None] if len(ws) == 1 else np.stack(ws)
+
+
+def _fold(dirs: list, scale: np.ndarray, hh_bias: np.ndarray | None) -> tuple:
+    """Per direction, the input weights with their rows scaled by ``scale`` and the bias the input
+    projections take (``b_ih`` plus ``hh_bias`` times ``b_hh``, scaled); and the stacked recurrent weights,
+    rows scaled, transposed for ``h @ w``. Scales are powers of two: the products stay exact."""
+    w_in, b_in = [], []
+    for w_ih, b_ih, (w_hh, b_hh, *_) in dirs:
+        w_in.append(w_ih * scale[:, None])
+        b_in.append(None if b_ih is None else (b_ih + b_hh * hh_bias) * scale)
+    return w_in, b_in, (_stack(dirs, 0) * scale[:, None]).swapaxes(-1, -2)
+
+
+def _sigmoid_scale(G: int, H: int, sigmoid: tuple, dtype) -> np.ndarray:
+    """0.5 on the rows of the gates in ``sigmoid`` (indices of H-row blocks), 1 elsewhere: with those
+    pre-activations halved, ``sigmoid(z) = tanh(z / 2) / 2 + 1/2`` (one transcendental, no overflow)."""
+    scale = np.ones(G, dtype)
+    for k in sigmoid:
+        scale[k * H:(k + 1) * H] = 0.5
+    return scale
+
+
+def _prev_times(ufunc, y: np.ndarray, h0: np.ndarray, other: np.ndarray, out: np.ndarray) -> None:
+    """``out = ufunc(previous states, other)`` for every step (scan order)."""
+    ufunc(y[:-1], other[1:], out=out[1:])
+    ufunc(h0, other[0], out=out[0])
+
+
+def _hh_grads(dgh: np.ndarray, y: np.ndarray, h0: np.ndarray, bias: bool) -> tuple:
+    """Gradients of every direction's ``W_hh`` and ``b_hh`` from each step's pre-activation gradient."""
+    T, D, B, G = dgh.shape
+    dw = np.empty((D, G, y.shape[-1]), dgh.dtype)
+    for d in range(D):
+        np.dot(dgh[1:, d].reshape(-1, G).T, y[:-1, d].reshape(-1, y.shape[-1]), out=dw[d])
+        dw[d] += np.dot(dgh[0, d].T, h0[d])
+    return dw, dgh.sum((0, 2)) if bias else None
 
 
 class _Scan(Op):
-    """One recurrent layer in one direction over a whole sequence, as one op.
+    """One recurrent layer, all its directions, over a whole sequence, as one op.
 
-    ``apply(x, *initial states, w_ih, b_ih, *hidden weights, *cell flags, batch_first, reverse)``.
-    Forward projects every step's input with one matmul, then runs the subclass's ``scan``
-    on time-major views; it returns ``(y, *final states, *scratch)``, the scratch arrays
-    (gates) being outputs only so that ``setup_context`` can save them. Subclasses give
-    ``cell`` (the ember-op step, recomputed under ``create_graph``), ``n_states``,
-    ``n_cell_flags``, ``scan`` and ``scan_backward``.
+    ``apply(x, *initial states, *weights of each direction, *cell flags, batch_first, directions)``:
+    a state is ``(directions, batch, size)``; a direction's weights are ``w_ih, b_ih`` and the subclass's
+    ``n_hidden`` recurrent ones. Forward projects every step's input with one product per direction
+    (folding in what of the recurrent bias it can), then runs the subclass's ``scan`` on the scan-order
+    arrays; it returns ``(y, *final states, *scratch)``, the scratch arrays (gates) being outputs only
+    so that ``setup_context`` can save them. Subclasses give ``cell`` (the ember-op step, recomputed under
+    ``create_graph``), ``n_states``, ``n_hidden``, ``n_cell_flags``, ``prepare``, ``scan`` and
+    ``scan_backward``; ``same_gate_grads`` when the input and recurrent pre-activations are summed as they
+    are (their gradients, and so the two biases', are one).
     """
 
     n_states = 1
+    n_hidden = 2
     n_cell_flags = 0
+    same_gate_grads = True
 
     @classmethod
-    def run(cls, x: Tensor, states: list, w_ih: Tensor, b_ih, hidden: tuple, flags: tuple) -> tuple:
-        """``(y, *final states)`` of the layer; ``flags`` are the cell flags, batch_first and reverse."""
-        return cls.apply(x, *states, w_ih, b_ih, *hidden, *flags)[:1 + cls.n_states]
+    def run(cls, x: Tensor, states: list, weights: list, flags: tuple) -> tuple:
+        """``(y, *final states)`` of the layer; ``flags`` are the cell flags, batch_first and the directions."""
+        return cls.apply(x, *states, *weights, *flags)[:1 + cls.n_states]
 
     @classmethod
     def _split(cls, args) -> tuple:
-        """``(x, states, w_ih, b_ih, hidden weights, cell flags, batch_first, reverse)`` of apply's arguments."""
-        k, end = 1 + cls.n_states, len(args) - cls.n_cell_flags - 2
-        return args[0], args[1:k], args[k], args[k + 1], args[k + 2:end], args[end:-2], args[-2], args[-1]
+        """``(x, states, [(w_ih, b_ih, hidden weights)] per direction, cell flags, batch_first, directions)``."""
+        D, k, per = args[-1], 1 + cls.n_states, 2 + cls.n_hidden
+        end = k + D * per
+        dirs = [(args[j], args[j + 1], tuple(args[j + 2:j + per])) for j in range(k, end, per)]
+        return args[0], args[1:k], dirs, args[end:end + cls.n_cell_flags], args[-2], D
 
     @classmethod
     def forward(cls, *args):
-        x, states, w_ih, b_ih, hidden, cell_flags, batch_first, reverse = cls._split(args)
+        x, states, dirs, cell_flags, batch_first, D = cls._split(args)
         # work time-major and contiguous (batch_first output is a transposed view): the loop reads whole steps
         xt = x.swapaxes(0, 1) if batch_first else x
-        gi = np.dot(xt.reshape(-1, x.shape[-1]), w_ih.T)  # np.dot: np.matmul is 10x slower for input_size 1
-        if b_ih is not None:
-            gi += b_ih
-        gi = gi.reshape(xt.shape[:2] + gi.shape[-1:])
-        y = np.empty(xt.shape[:2] + states[0].shape[-1:], gi.dtype)
-        finals_and_scratch = cls.scan(gi, y, *states, *hidden, *cell_flags, reverse)
-        return (y.swapaxes(0, 1) if batch_first else y, *finals_and_scratch)
+        T, B = xt.shape[:2]
+        w_in, b_in, hidden = cls.prepare(dirs)
+        G = w_in[0].shape[0]
+        gi = np.empty((T, D, B, G), x.dtype) if D > 1 else None
+        for d in range(D):
+            p = np.dot(_in_order(xt, d), w_in[d].T).reshape(T, B, G)  # np.dot: np.matmul is 10x slower for input 1
+            if D == 1:
+                gi = p[:, None]
+                if b_in[0] is not None:
+                    gi += b_in[0]
+            elif b_in[d] is None:
+                gi[:, d] = p
+            else:
+                np.add(p, b_in[d], out=gi[:, d])
+        y = np.empty((T, D, B, states[0].shape[-1]), x.dtype)
+        finals_and_scratch = cls.scan(gi, y, *states, *hidden, *cell_flags)
+        return (_from_scan(y, batch_first), *finals_and_scratch)
 
     @classmethod
     def setup_context(cls, ctx, inputs, output) -> None:
@@ -168,32 +230,51 @@ class _Scan(Op):
         if state.enabled:
             return cls._recompute_grads(ctx, inputs, gouts, needs)
         arrays = [None if t is None else t._data for t in inputs]
-        x, states, w_ih, b_ih, hidden, cell_flags, batch_first, reverse = cls._split(arrays + list(ctx.flags))
-        tm = (lambda a: a if a is None else a.swapaxes(0, 1)) if batch_first else (lambda a: a)
+        x, states, dirs, cell_flags, batch_first, D = cls._split(arrays + list(ctx.flags))
         garrays = [None if g is None else g._data for g in gouts]
-        dgi, *rest = cls.scan_backward(states, hidden, cell_flags, scratch, tm(ctx.output._data), tm(garrays[0]),
-                                       garrays[1:], reverse)
-        xt = tm(x)
-        dgi2 = dgi.reshape(-1, dgi.shape[-1])
-        dx = tm(np.dot(dgi2, w_ih).reshape(xt.shape)) if needs[0] else None
-        dw_ih = np.dot(dgi2.T, xt.reshape(-1, xt.shape[-1]))
-        db_ih = None if b_ih is None else dgi2.sum(0)
+        dgi, *rest = cls.scan_backward(states, dirs, cell_flags, scratch, _to_scan(ctx.output._data, D, batch_first),
+                                       _to_scan(garrays[0], D, batch_first), garrays[1:])
         ns = cls.n_states
-        out = (dx, *rest[:ns], dw_ih, db_ih, *rest[ns:])
+        dstates, dhidden = rest[:ns], rest[ns:]
+        xt = x.swapaxes(0, 1) if batch_first else x
+        T, B, G = dgi.shape[0], dgi.shape[2], dgi.shape[3]
+        dx = None
+        if needs[0]:
+            for d, (w_ih, _, _) in enumerate(dirs):
+                part = np.dot(dgi[:, d].reshape(-1, G), w_ih).reshape(xt.shape)
+                if d == 0:
+                    dx = part
+                else:
+                    dx += part[::-1]
+            dx = dx.swapaxes(0, 1) if batch_first else dx
+        db_ih = None
+        if dirs[0][1] is not None:
+            # a copy: two parameters' grads must not share memory (clip_grad_norm_ scales each in place)
+            db_ih = dhidden[1].copy() if cls.same_gate_grads else dgi.sum((0, 2))
+        out = [dx, *dstates]
+        for d in range(D):
+            out += [np.dot(dgi[:, d].reshape(-1, G).T, _in_order(xt, d)), None if db_ih is None else db_ih[d],
+                    *(None if g is None else g[d] for g in dhidden)]
         return tuple(Tensor._make(g) if need and g is not None else None for g, need in zip(out, needs))
 
     @classmethod
     def _recompute_grads(cls, ctx, inputs: tuple, gouts: tuple, needs: tuple) -> tuple:
         """Input gradients recorded as ember ops (``create_graph=True``), so they differentiate again."""
-        x, states, w_ih, b_ih, hidden, cell_flags, batch_first, reverse = cls._split(inputs + ctx.flags)
+        x, states, dirs, cell_flags, batch_first, D = cls._split(inputs + ctx.flags)
         with enable_grad():
-            gi = F.linear(x, w_ih, b_ih)
-            ys = [None] * gi.shape[1 if batch_first else 0]
-            for t in _steps(len(ys), reverse):
-                out = cls.cell(gi[:, t] if batch_first else gi[t], *states, *hidden, *cell_flags)
-                states = out if isinstance(out, tuple) else (out,)
-                ys[t] = states[0]
-            outs = (stack(ys, 1 if batch_first else 0), *states)
+            ys, finals = [], [[] for _ in states]
+            for d, (w_ih, b_ih, hidden) in enumerate(dirs):
+                gi = F.linear(x, w_ih, b_ih)
+                hs = tuple(s[d] for s in states)
+                steps = [None] * gi.shape[1 if batch_first else 0]
+                for t in _steps(len(steps), d == 1):
+                    out = cls.cell(gi[:, t] if batch_first else gi[t], *hs, *hidden, *cell_flags)
+                    hs = out if isinstance(out, tuple) else (out,)
+                    steps[t] = hs[0]
+                ys.append(stack(steps, 1 if batch_first else 0))
+                for acc, h in zip(finals, hs):
+                    acc.append(h)
+            outs = (ys[0] if D == 1 else cat(ys, -1), *[stack(f) for f in finals])
         used = [(o, g) for o, g in zip(outs, gouts) if g is not None]
         wrt = [t for t, need in zip(inputs, needs) if need]
         got = iter(_autograd_grad([o for o, _ in used], wrt, [g for _, g in used], create_graph=True,
@@ -202,187 +283,226 @@ class _Scan(Op):
 
 
 class _RNNScan(_Scan):
-    """Elman layer: ``apply(x, h0, w_ih, b_ih, w_hh, b_hh, relu, batch_first, reverse)``."""
+    """Elman layer: ``apply(x, h0, *(w_ih, b_ih, w_hh, b_hh) per direction, relu, batch_first, directions)``."""
 
     n_cell_flags = 1
     cell = staticmethod(_rnn_cell)
 
     @staticmethod
-    def scan(gi, y, h0, w_hh, b_hh, relu, reverse):
+    def prepare(dirs: list) -> tuple:
+        one = np.ones(dirs[0][0].shape[0], dirs[0][0].dtype)
+        w_in, b_in, w_t = _fold(dirs, one, one)
+        return w_in, b_in, (w_t,)
+
+    @staticmethod
+    def scan(gi, y, h0, w_t, relu):
         h = h0
-        with _one_blas_thread(h0.size * w_hh.shape[0]):
-            for t in _steps(gi.shape[0], reverse):
+        with _one_blas_thread(h0.size * w_t.shape[-1]):
+            for t in range(gi.shape[0]):
                 ht = y[t]
-                np.matmul(h, w_hh.T, out=ht)
+                np.matmul(h, w_t, out=ht)
                 ht += gi[t]
-                if b_hh is not None:
-                    ht += b_hh
                 np.maximum(ht, 0, out=ht) if relu else np.tanh(ht, out=ht)
                 h = ht
         return (h.copy(),)
 
     @staticmethod
-    def scan_backward(states, hidden, cell_flags, scratch, y, gy, gstates, reverse):
-        (h0,), (w_hh, b_hh), (relu,), (gh,) = states, hidden, cell_flags, gstates
+    def scan_backward(states, dirs, cell_flags, scratch, y, gy, gstates):
+        (h0,), (relu,), (gh,) = states, cell_flags, gstates
+        w_hh = _stack(dirs, 0)
         d = (y > 0).astype(y.dtype) if relu else 1 - y * y
         dpre = np.empty(y.shape, y.dtype)
         carry = np.zeros_like(h0) if gh is None else gh
-        with _one_blas_thread(h0.size * w_hh.shape[0]):
-            for t in _steps(y.shape[0], not reverse):
+        with _one_blas_thread(h0.size * w_hh.shape[-2]):
+            for t in range(y.shape[0] - 1, -1, -1):
                 dh = carry if gy is None else gy[t] + carry
                 np.multiply(dh, d[t], out=dpre[t])
-                carry = dpre[t] @ w_hh
-        return (dpre, carry, *_hh_grads(dpre, y, h0, b_hh, reverse))
+                carry = np.matmul(dpre[t], w_hh)
+        return (dpre, carry, *_hh_grads(dpre, y, h0, dirs[0][1] is not None))
 
 
 class _GRUScan(_Scan):
-    """GRU layer: ``apply(x, h0, w_ih, b_ih, w_hh, b_hh, batch_first, reverse)``.
+    """GRU layer: ``apply(x, h0, *(w_ih, b_ih, w_hh, b_hh) per direction, batch_first, directions)``.
 
-    Saves r and z, n and ``W_hn h + b_hn`` of every step. Buffers are few and written in
-    place: fresh memory costs page faults that would otherwise rival the arithmetic.
+    The r and z parts of ``b_hh`` join the input projections, halved with them and their rows of
+    ``W_hh`` (the tanh form of the sigmoid). Saves r and z, n and ``W_hn h + b_hn`` of every step.
+    Buffers are few and written in place: fresh memory costs page faults that would otherwise rival
+    the arithmetic.
     """
 
     cell = staticmethod(_gru_cell)
+    same_gate_grads = False
 
     @staticmethod
-    def scan(gi, y, h0, w_hh, b_hh, reverse):
-        T, B, G = gi.shape
+    def prepare(dirs: list) -> tuple:
+        G = dirs[0][0].shape[0]
         H = G // 3
-        rz = np.empty((T, B, 2 * H), gi.dtype)
-        n, ghn = np.empty((T, B, H), gi.dtype), np.empty((T, B, H), gi.dtype)
-        gh = np.empty((B, G), gi.dtype)
+        dtype = dirs[0][0].dtype
+        rz = np.ones(G, dtype)
+        rz[2 * H:] = 0
+        w_in, b_in, w_t = _fold(dirs, _sigmoid_scale(G, H, (0, 1), dtype), rz)
+        b_hn = _stack(dirs, 1)
+        b_hn = np.zeros((len(dirs), 1, H), dtype) if b_hn is None else b_hn[:, None, 2 * H:]
+        return w_in, b_in, (w_t, b_hn)
+
+    @staticmethod
+    def scan(gi, y, h0, w_t, b_hn):
+        T, D, B, G = gi.shape
+        H = G // 3
+        rz = np.empty((T, D, B, 2 * H), gi.dtype)
+        n, ghn = np.empty((T, D, B, H), gi.dtype), np.empty((T, D, B, H), gi.dtype)
+        gh = np.empty((D, B, G), gi.dtype)
         h = h0
         with _one_blas_thread(B * H * G):
-            for t in _steps(T, reverse):
-                a, nt, ht, git = rz[t], n[t], y[t], gi[t]
-                np.matmul(h, w_hh.T, out=gh)
-                if b_hh is not None:
-                    gh += b_hh
-                np.copyto(ghn[t], gh[:, 2 * H:])
-                np.add(git[:, :2 * H], gh[:, :2 * H], out=a)
-                _sigmoid_(a)
-                np.multiply(a[:, :H], ghn[t], out=nt)
-                nt += git[:, 2 * H:]
+            for t in range(T):
+                a, nt, ht, git, hn = rz[t], n[t], y[t], gi[t], ghn[t]
+                np.matmul(h, w_t, out=gh)
+                np.add(gh[..., 2 * H:], b_hn, out=hn)
+                np.add(git[..., :2 * H], gh[..., :2 * H], out=a)
+                np.tanh(a, out=a)
+                a *= 0.5
+                a += 0.5
+                np.multiply(a[..., :H], hn, out=nt)
+                nt += git[..., 2 * H:]
                 np.tanh(nt, out=nt)
                 np.subtract(h, nt, out=ht)
-                ht *= a[:, H:]
+                ht *= a[..., H:]
                 ht += nt
                 h = ht
         return h.copy(), rz, n, ghn
 
     @staticmethod
-    def scan_backward(states, hidden, cell_flags, scratch, y, gy, gstates, reverse):
-        (h0,), (w_hh, b_hh), (gh_n,) = states, hidden, gstates
+    def scan_backward(states, dirs, cell_flags, scratch, y, gy, gstates):
+        (h0,), (gh_n,) = states, gstates
+        w_hh = _stack(dirs, 0)
         rz, n, ghn = scratch
-        T, B, H = n.shape
+        T, D, B, H = n.shape
         r, z = rz[..., :H], rz[..., H:]
         # d(W_hh h + b_hh)/dh for all steps at once, so that each step is one multiply
         dn_dh = 1 - n * n
         dn_dh *= 1 - z
-        dgh = np.empty((T, B, 3 * H), n.dtype)
+        dgh = np.empty((T, D, B, 3 * H), n.dtype)
         d_r, d_z, d_n = dgh[..., :H], dgh[..., H:2 * H], dgh[..., 2 * H:]
         np.subtract(1, r, out=d_r)
         d_r *= r
         d_r *= ghn
         d_r *= dn_dh
-        _with_prev(np.subtract, y, h0, n, d_z, reverse)
+        _prev_times(np.subtract, y, h0, n, d_z)
         d_z *= z
         d_z *= 1 - z
         np.multiply(r, dn_dh, out=d_n)
         dhs = np.empty_like(n)
         carry = np.zeros_like(h0) if gh_n is None else gh_n
         with _one_blas_thread(B * H * 3 * H):
-            for t in _steps(T, not reverse):
+            for t in range(T - 1, -1, -1):
                 dh = dhs[t]
                 np.add(carry, 0 if gy is None else gy[t], out=dh)
-                dght = dgh[t].reshape(B, 3, H)
-                dght *= dh.reshape(B, 1, H)
+                dgh[t].reshape(D, B, 3, H).__imul__(dh.reshape(D, B, 1, H))
                 carry = dh * z[t]
-                carry += dgh[t] @ w_hh
-        dw_hh, db_hh = _hh_grads(dgh, y, h0, b_hh, reverse)
+                carry += np.matmul(dgh[t], w_hh)
+        dw_hh, db_hh = _hh_grads(dgh, y, h0, dirs[0][1] is not None)
         np.multiply(dhs, dn_dh, out=d_n)  # dgh becomes dgi: same r and z parts, n without the factor r
         return (dgh, carry, dw_hh, db_hh)
 
 
 class _LSTMScan(_Scan):
-    """LSTM layer: ``apply(x, h0, c0, w_ih, b_ih, w_hh, b_hh, w_hr, batch_first, reverse)``.
+    """LSTM layer: ``apply(x, h0, c0, *(w_ih, b_ih, w_hh, b_hh, w_hr) per direction, batch_first, directions)``.
 
-    Saves the activated gates, the cells and their tanh of every step.
+    ``b_hh`` joins the input projections; the i, f and o pre-activations are halved (in those and in a copy
+    of ``W_hh``; exact, a power of two), so that a step activates its four gates with one tanh and one
+    multiply-add. Saves the activated gates, the cells and their tanh of every step.
     """
 
     n_states = 2
+    n_hidden = 3
     cell = staticmethod(_lstm_cell)
 
     @staticmethod
-    def scan(gi, y, h0, c0, w_hh, b_hh, w_hr, reverse):
-        T, B, G = gi.shape
-        H = G // 4
-        # sigmoid(z) = tanh(z / 2) / 2 + 1/2: with the pre-activations of i, f and o halved once (in gi and a
-        # copy of W_hh; exact, a power of two), each step activates its four gates with one tanh and one
-        # multiply-add instead of nine passes
-        half = np.full(G, 0.5, gi.dtype)
-        half[2 * H:3 * H] = 1
-        if b_hh is not None:
-            gi += b_hh
-        gi *= half
-        w_t = (w_hh * half[:, None]).T
-        shift = 1 - half
-        gates = np.empty_like(gi)
-        cs = np.empty((T, B, H), gi.dtype)
-        tcs = np.empty_like(cs)
-        hfull = y if w_hr is None else np.empty_like(cs)
-        h, c = h0, c0
-        with _one_blas_thread(h0.size * G):
-            for t in _steps(T, reverse):
-                g, ct, hf = gates[t], cs[t], hfull[t]
-                np.matmul(h, w_t, out=g)
-                g += gi[t]
-                np.tanh(g, out=g)
-                g *= half
-                g += shift
-                np.multiply(g[:, H:2 * H], c, out=ct)
-                ct += g[:, :H] * g[:, 2 * H:3 * H]
-                np.tanh(ct, out=tcs[t])
-                np.multiply(g[:, 3 * H:], tcs[t], out=hf)
-                if w_hr is not None:
-                    np.matmul(hf, w_hr.T, out=y[t])
-                h, c = y[t], ct
-        return (h.copy(), c.copy(), gates, cs, tcs) + (() if w_hr is None else (hfull,))
+    def prepare(dirs: list) -> tuple:
+        G, dtype = dirs[0][0].shape[0], dirs[0][0].dtype
+        scale = _sigmoid_scale(G, G // 4, (0, 1, 3), dtype)
+        w_in, b_in, w_t = _fold(dirs, scale, np.ones(G, dtype))
+        w_hr = _stack(dirs, 2)
+        return w_in, b_in, (w_t, None if w_hr is None else w_hr.swapaxes(-1, -2), scale)
 
     @staticmethod
-    def scan_backward(states, hidden, cell_flags, scratch, y, gy, gstates, reverse):
-        (h0, c0), (w_hh, b_hh, w_hr), (gh_n, gc_n) = states, hidden, gstates
+    def scan(gi, y, h0, c0, w_t, w_hr_t, scale):
+        T, D, B, G = gi.shape
+        H = G // 4
+        shift = 1 - scale
+        gates = gi  # activated in place, step by step
+        g_hh = np.empty((D, B, G), gi.dtype)
+        cs = np.empty((T, D, B, H), gi.dtype)
+        tcs = np.empty_like(cs)
+        hfull = y if w_hr_t is None else np.empty_like(cs)
+        h, c = h0, c0
+        with _one_blas_thread(h0.size * G):
+            for t in range(T):
+                g, ct, hf = gates[t], cs[t], hfull[t]
+                np.matmul(h, w_t, out=g_hh)
+                g += g_hh
+                np.tanh(g, out=g)
+                g *= scale
+                g += shift
+                np.multiply(g[..., H:2 * H], c, out=ct)
+                ct += g[..., :H] * g[..., 2 * H:3 * H]
+                np.tanh(ct, out=tcs[t])
+                np.multiply(g[..., 3 * H:], tcs[t], out=hf)
+                if w_hr_t is not None:
+                    np.matmul(hf, w_hr_t, out=y[t])
+                h, c = y[t], ct
+        return (h.copy(), c.copy(), gates, cs, tcs) + (() if w_hr_t is None else (hfull,))
+
+    @staticmethod
+    def scan_backward(states, dirs, cell_flags, scratch, y, gy, gstates):
+        (h0, c0), (gh_n, gc_n) = states, gstates
+        w_hh, w_hr = _stack(dirs, 0), _stack(dirs, 2)
         gates, cs, tcs = scratch[:3]
-        H = cs.shape[-1]
-        T, B = cs.shape[:2]
+        T, D, B, H = cs.shape
         i, f, g, o = (gates[..., k * H:(k + 1) * H] for k in range(4))
         # the step-independent factors of the gate gradients, for all steps at once; those of i, f and g
         # (d gate / d c) side by side, so that a step scales all three by dc in one multiply
-        dc_dh = o * (1 - tcs * tcs)
-        do_dh = tcs * o * (1 - o)
-        dc_ifg = np.empty((T, B, 3, H), cs.dtype)
-        np.multiply(g, i * (1 - i), out=dc_ifg[:, :, 0])
-        _with_prev(np.multiply, cs, c0, f, dc_ifg[:, :, 1], reverse)
-        dc_ifg[:, :, 1] *= 1 - f
-        np.multiply(i, 1 - g * g, out=dc_ifg[:, :, 2])
+        dc_dh = tcs * tcs
+        np.subtract(1, dc_dh, out=dc_dh)
+        dc_dh *= o
+        do_dh = 1 - o
+        do_dh *= o
+        do_dh *= tcs
+        dc_ifg = np.empty((T, D, B, 3, H), cs.dtype)
+        u = dc_ifg[..., 0, :]
+        np.subtract(1, i, out=u)
+        u *= i
+        u *= g
+        u = dc_ifg[..., 1, :]
+        _prev_times(np.multiply, cs, c0, f, u)
+        u *= 1 - f
+        u = dc_ifg[..., 2, :]
+        np.multiply(g, g, out=u)
+        np.subtract(1, u, out=u)
+        u *= i
         dgates = np.empty_like(gates)
-        d4 = dgates.reshape(T, B, 4, H)
+        d4 = dgates.reshape(T, D, B, 4, H)
         dhs = None if w_hr is None else np.empty(y.shape, y.dtype)
         carry_h = np.zeros_like(h0) if gh_n is None else gh_n
         carry_c = np.zeros_like(c0) if gc_n is None else gc_n
         with _one_blas_thread(h0.size * 4 * H):
-            for t in _steps(T, not reverse):
+            for t in range(T - 1, -1, -1):
                 dh = carry_h if gy is None else gy[t] + carry_h
                 if w_hr is not None:
                     dhs[t] = dh
-                    dh = dh @ w_hr
-                np.multiply(dh, do_dh[t], out=d4[t, :, 3])
-                dc = carry_c + dh * dc_dh[t]
-                np.multiply(dc[:, None], dc_ifg[t], out=d4[t, :, :3])
+                    dh = np.matmul(dh, w_hr)
+                np.multiply(dh, do_dh[t], out=d4[t, ..., 3, :])
+                dc = dh * dc_dh[t]
+                dc += carry_c
+                np.multiply(dc[..., None, :], dc_ifg[t], out=d4[t, ..., :3, :])
                 carry_c = dc * f[t]
-                carry_h = dgates[t] @ w_hh
-        dw_hh, db_hh = _hh_grads(dgates, y, h0, b_hh, reverse)
-        dw_hr = None if w_hr is None else np.dot(dhs.reshape(-1, y.shape[-1]).T, scratch[3].reshape(-1, H))
+                carry_h = np.matmul(dgates[t], w_hh)
+        dw_hh, db_hh = _hh_grads(dgates, y, h0, dirs[0][1] is not None)
+        dw_hr = None
+        if w_hr is not None:
+            hfull = scratch[3]
+            dw_hr = np.stack([np.dot(dhs[:, d].reshape(-1, y.shape[-1]).T, hfull[:, d].reshape(-1, H))
+                              for d in range(D)])
         return dgates, carry_h, carry_c, dw_hh, db_hh, dw_hr
 
 
@@ -543,20 +663,18 @@ class RNNBase(Module):
         finals = [[] for _ in states]
         x = input
         for layer in range(self.num_layers):
-            outs = []
-            for d, suffix in enumerate(("", "_reverse")[:directions]):
+            weights = []
+            for suffix in ("", "_reverse")[:directions]:
                 w_ih, b_ih, w_hh, b_hh, w_hr = self._weights(layer, suffix)
-                idx = layer * directions + d
-                hidden = (w_hh, b_hh) if self.mode != "LSTM" else (w_hh, b_hh, w_hr)
-                y, *ends = self._scan.run(x, [s[idx] for s in states], w_ih, b_ih, hidden,
-                                          self._flags() + (batch_first, d == 1))
-                outs.append(y)
-                for acc, e in zip(finals, ends):
-                    acc.append(e)
-            x = outs[0] if directions == 1 else cat(outs, -1)
+                weights += (w_ih, b_ih, w_hh, b_hh) + ((w_hr,) if self.mode == "LSTM" else ())
+            lo = layer * directions
+            x, *ends = self._scan.run(x, [s[lo:lo + directions] for s in states], weights,
+                                      self._flags() + (batch_first, directions))
+            for acc, e in zip(finals, ends):
+                acc.append(e)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, True)
-        finals = [stack(f) for f in finals]
+        finals = [f[0] if len(f) == 1 else cat(f) for f in finals]
         if not batched:
             x, finals = x.squeeze(1), [f.squeeze(1) for f in finals]
         return x, (finals[0] if len(finals) == 1 else tuple(finals))
