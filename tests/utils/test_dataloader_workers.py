@@ -181,6 +181,46 @@ def test_tensor_dataset_batches_match_torch(within):
         assert b.requires_grad and b.grad_fn is not None
 
 
+class Rows:
+    """(array row, int label) samples, as ember.datasets' in-memory sets give them, written for either library."""
+
+    def __init__(self, x, y, transform=None):
+        self.x, self.y, self.transform = x, y, transform
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        x = self.x[i]
+        return (x if self.transform is None else self.transform(x)), int(self.y[i])
+
+
+def test_in_memory_dataset_batches_match_torch(within):
+    from ember.datasets._base import ArrayDataset
+
+    class Shifted(ArrayDataset):  # its own __getitem__: samples are no longer plain rows
+        def __getitem__(self, i):
+            x, y = super().__getitem__(i)
+            return x + 1, y
+    rng = np.random.default_rng(0)
+    for x in (rng.standard_normal((11, 3, 2)).astype(np.float32), rng.integers(0, 256, (11, 4, 4), dtype=np.uint8)):
+        y = (np.arange(11) % 3).astype(np.int32)
+        for transform, cls in ((None, ArrayDataset), (np.negative, ArrayDataset), (None, Shifted)):
+            shift = 1 if cls is Shifted else 0
+            for workers in (0, 2):
+                kwargs = dict(batch_size=4, sampler=[3, 1, 10, 0, -1, 5, 7], num_workers=workers)
+                with within(10):
+                    e = [_flat(b) for b in edata.DataLoader(cls(x, y, transform), **kwargs)]
+                    t = [_flat(b) for b in tdata.DataLoader(Rows(x + shift, y, transform), **kwargs)]
+                assert e == t
+    # shuffled, with drop_last, epoch after epoch: the same batches as torch's from a generator seeded alike
+    x, y = rng.standard_normal((10, 2)).astype(np.float32), np.arange(10)
+    e = edata.DataLoader(ArrayDataset(x, y), batch_size=3, shuffle=True, drop_last=True,
+                         generator=ember.Generator().manual_seed(1))
+    t = tdata.DataLoader(Rows(x, y), batch_size=3, shuffle=True, drop_last=True, generator=torch.Generator().manual_seed(1))
+    assert [[_flat(b) for b in e] for _ in range(3)] == [[_flat(b) for b in t] for _ in range(3)]
+
+
 def test_getitems_is_used_for_a_batch_as_in_torch(within):
     class Batched:
         def __len__(self):

@@ -210,18 +210,36 @@ class WorkerError:
 
 
 # --------------------------------------------------------------------------- fetching
+def _tensor_dataset_rows(dataset) -> tuple:
+    return dataset.tensors
+
+
+def _array_dataset_rows(dataset) -> tuple | None:
+    """ember.datasets' (array row, int label) samples collate to the rows of ``data`` and of the int64
+    ``targets``, unless a transform changes them."""
+    if dataset.transform is None and dataset.target_transform is None:
+        return dataset.data, dataset.targets
+    return None
+
+
 class Fetcher:
     """Turns one entry of the index sampler into a batch, in the main process or in a worker."""
 
     def __init__(self, dataset, iterable: bool, auto_collation: bool, collate_fn, drop_last: bool) -> None:
+        from ...datasets._base import ArrayDataset
         from ._collate import default_collate
         from .dataset import TensorDataset
         self.dataset, self.auto_collation, self.collate_fn, self.drop_last = dataset, auto_collation, collate_fn, \
             drop_last
         self.it = iter(dataset) if iterable else None
         self.ended = False
-        # default_collate of TensorDataset rows is the rows taken at once: one fancy index per tensor
-        self.rows = type(dataset) is TensorDataset and collate_fn is default_collate and auto_collation
+        # datasets whose samples are the rows of in-memory tensors: ``rows(dataset)`` gives those tensors
+        self.rows = None
+        if collate_fn is default_collate and auto_collation and not iterable:
+            if type(dataset) is TensorDataset:
+                self.rows = _tensor_dataset_rows
+            elif isinstance(dataset, ArrayDataset) and type(dataset).__getitem__ is ArrayDataset.__getitem__:
+                self.rows = _array_dataset_rows
 
     def fetch(self, index):
         """The batch for ``index`` (StopIteration when an iterable dataset runs out)."""
@@ -229,10 +247,13 @@ class Fetcher:
             return self._next_from_stream(index)
         if not self.auto_collation:
             return self.collate_fn(self.dataset[index])
-        if self.rows and not any(t.requires_grad for t in self.dataset.tensors):  # else stack records history
+        tensors = self.rows(self.dataset) if self.rows is not None else None
+        # default_collate of their rows is the rows taken at once, one index per tensor (unless stacking
+        # must record history)
+        if tensors is not None and not any(t.requires_grad for t in tensors):
             idx = np.asarray(index)
             if idx.ndim == 1 and idx.dtype.kind in "iu" and idx.size:
-                return [Tensor._make(t._data[idx]) for t in self.dataset.tensors]
+                return [Tensor._make(t._data[idx]) for t in tensors]
         getitems = getattr(self.dataset, "__getitems__", None)
         return self.collate_fn(getitems(index) if getitems else [self.dataset[i] for i in index])
 
