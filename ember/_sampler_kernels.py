@@ -13,6 +13,7 @@ import ctypes
 import ctypes.util
 import functools
 import math
+import os
 import struct
 
 import numpy as np
@@ -420,7 +421,19 @@ def dirichlet_grad(x: float, alpha: float, total: float, rd=_f64) -> float:
 
 
 # ----------------------------------------------------------------------------- torch's sum over a row
-_LANES = 4  # doubles in one of torch's AVX2 vectors (its AVX512 build has 8: there rows of 8+ sum differently)
+@functools.cache
+def _lanes() -> int:
+    """Doubles in one vector of torch's CPU kernels: 8 where it runs its AVX512 build (as ATEN_CPU_CAPABILITY
+    says, else as the CPU's flags allow), else 4."""
+    capability = os.environ.get("ATEN_CPU_CAPABILITY", "").lower()
+    if capability:
+        return 8 if capability.startswith("avx512") else 4
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = set(next((line for line in f if line.startswith("flags")), "").split())
+    except OSError:
+        return 4
+    return 8 if {"avx512f", "avx512bw", "avx512dq", "avx512vl"} <= flags else 4
 
 
 def _multi_row_sum(rows: list) -> list:
@@ -460,17 +473,17 @@ def _row_sum(items: list):
 
 def row_sums(a: np.ndarray) -> np.ndarray:
     """Sums over the last dim of double ``a`` in torch's order (its CPU sum kernel on contiguous rows):
-    vectors of ``_LANES`` summed by ``_row_sum``, then the leftover items, then the vector's lanes."""
-    rows = a.reshape(-1, a.shape[-1])
+    vectors of ``_lanes()`` summed by ``_row_sum``, then the leftover items, then the vector's lanes."""
+    rows, lanes = a.reshape(-1, a.shape[-1]), _lanes()
     k = rows.shape[1]
-    if k < _LANES:
+    if k < lanes:
         out = _row_sum([rows[:, j] for j in range(k)]) if k else np.zeros(rows.shape[0])
     else:
-        whole = k // _LANES
-        lanes = _row_sum([rows[:, _LANES * i:_LANES * (i + 1)] for i in range(whole)])
+        whole = k // lanes
+        vector = _row_sum([rows[:, lanes * i:lanes * (i + 1)] for i in range(whole)])
         out = np.zeros(rows.shape[0])
-        for j in range(whole * _LANES, k):
+        for j in range(whole * lanes, k):
             out = out + rows[:, j]
-        for j in range(_LANES):
-            out = out + lanes[:, j]
+        for j in range(lanes):
+            out = out + vector[:, j]
     return np.asarray(out, np.float64).reshape(a.shape[:-1] + (1,))
