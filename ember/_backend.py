@@ -11,6 +11,8 @@ import threading
 
 import numpy
 
+from ._dtype import _BF16  # bfloat16's NumPy dtype (ml_dtypes), or None
+
 xp = numpy
 ndarray = numpy.ndarray
 
@@ -269,12 +271,18 @@ def parallel_map(fn, out, *arrays, piece: int | None = None) -> None:
 def matmul(a, b, out=None):
     """``a @ b`` by NumPy's rules (into ``out`` if given). A large product runs on BLAS's own threads;
     a small or thin one on one thread, which is about as fast and leaves BLAS's threads asleep."""
-    if _blas is None or a.ndim < 2 or b.ndim < 2 or getattr(_in_pool, "active", False):
-        return xp.matmul(a, b, out=out)
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     work = m * k * n
     for d in xp.broadcast_shapes(a.shape[:-2], b.shape[:-2]):
         work *= d
+    if a.dtype is _BF16 or b.dtype is _BF16:  # ml_dtypes' matmul returns float32: round once, as torch's kernel
+        r = matmul(a.astype(xp.float32), b.astype(xp.float32)).astype(xp.result_type(a, b))
+        if out is None:
+            return r
+        out[...] = r
+        return out
+    if _blas is None or a.ndim < 2 or b.ndim < 2 or getattr(_in_pool, "active", False):
+        return xp.matmul(a, b, out=out)
     if _blas_threads() == 1:
         return xp.matmul(a, b, out=out)
     if work >= BLAS_THREADED and min(m, k, n) >= BLAS_THREADED_SIDE:

@@ -77,6 +77,13 @@ except ImportError:
     _ml_dtypes = None
 # kind "V" to NumPy: ember tests floating point as kind in "fV" (NumPy's own float kinds are "f" only)
 bfloat16 = _Unstorable("bfloat16", 2) if _ml_dtypes is None else dtype("bfloat16", _ml_dtypes.bfloat16, 2)
+_BF16 = None if _ml_dtypes is None else np.dtype(_ml_dtypes.bfloat16)  # a singleton: tested with ``is``
+
+
+def is_float(np_dtype) -> bool:
+    """Whether a NumPy dtype is a real floating type, bfloat16 included (NumPy calls it kind "V")."""
+    return np_dtype.kind == "f" or np_dtype is _BF16
+
 
 ALL = (bool_, uint8, int8, int16, int32, int64, uint64, float16, float32, float64, complex64, complex128) + \
     (() if _ml_dtypes is None else (bfloat16,))

@@ -231,9 +231,9 @@ def _grid(start, end, steps: int, dt):
     ``end`` (so both ends are exact), each value one fused multiply-add ``step * i + start`` as its
     compiled kernel does; integer dtypes take the step in float64 and truncate."""
     dt = xp.dtype(dt)
-    f = dt.type if dt.kind == "f" else xp.float64
+    f = dt.type if _dtype.is_float(dt) else xp.float64
     start, end = (float(v.item()) if isinstance(v, Tensor) else v for v in (start, end))
-    if dt.kind != "f":  # torch casts the ends to the integer dtype first
+    if not _dtype.is_float(dt):  # torch casts the ends to the integer dtype first
         start, end = int(start), int(end)
     s, e = f(start), f(end)
     if steps <= 1:
@@ -244,7 +244,7 @@ def _grid(start, end, steps: int, dt):
     lo = _fma(xp.float64(step), i[:half], xp.float64(s))
     hi = _fma(-xp.float64(step), (steps - 1) - i[half:], xp.float64(e))
     out = xp.concatenate([lo, hi])
-    return out.astype(f).astype(dt) if dt.kind == "f" else xp.trunc(out).astype(dt)
+    return out.astype(f).astype(dt) if _dtype.is_float(dt) else xp.trunc(out).astype(dt)
 
 
 def _fma(a, b, c):

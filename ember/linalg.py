@@ -11,6 +11,7 @@ import math
 from collections import namedtuple
 
 from ._backend import xp
+from ._dtype import is_float
 from ._tensor import Tensor
 from .autograd.function import Op
 from .autograd.forward_ad import total
@@ -43,14 +44,23 @@ def _square(A: Tensor, op: str, square: bool = True) -> Tensor:
     if A._data.ndim < 2:
         raise RuntimeError(f"{op}: The input tensor A must have at least 2 dimensions.")
     _floating(A, op)
+    if A._data.dtype.itemsize == 2 and op not in _LOW_PRECISION_OK:  # torch's LAPACK kernels lack half/bfloat16
+        got = _short(A)
+        if op in ("linalg.inv", "linalg.inv_ex", "linalg.slogdet", "linalg.pinv", "linalg.matrix_rank",
+                  "linalg.lstsq") or op.startswith("linalg.cond"):
+            raise RuntimeError(f"{op}: Low precision dtypes not supported. Got {got}")
+        raise NotImplementedError(f"{op}: not implemented for '{got}' (compute in float32)")
     if square and A._data.shape[-1] != A._data.shape[-2]:
         raise RuntimeError(f"{op}: A must be batches of square matrices, but they are {A._data.shape[-2]} by "
                            f"{A._data.shape[-1]} matrices")
     return A
 
 
+_LOW_PRECISION_OK = ("linalg.matrix_norm", "linalg.matrix_power", "linalg.matrix_exp")
+
+
 def _floating(x: Tensor, op: str) -> None:
-    if x._data.dtype.kind != "f":
+    if not is_float(x._data.dtype):
         raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got {_short(x)}")
 
 

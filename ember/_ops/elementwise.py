@@ -12,6 +12,7 @@ import warnings
 
 from .. import _dtype
 from .._backend import ndarray, parallel_map, xp, zeros_like
+from .._dtype import _BF16
 from .._tensor import Tensor
 from ..autograd.function import Op
 from ..autograd.forward_ad import total
@@ -848,6 +849,8 @@ def where(condition, input=None, other=None) -> Tensor:
     input, other = binary_operands(input, other, "check")
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         input = Tensor._make(xp.asarray(input, _dtype.result_type(input, other).np))
+    elif type(input) is float and other._data.dtype is _BF16:  # NumPy's where would make it float32
+        input = _BF16.type(input)
     return Where.apply(condition, input, other)
 
 

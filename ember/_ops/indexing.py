@@ -14,6 +14,7 @@ import functools
 import re
 
 from .._backend import ndarray, xp
+from .._dtype import is_float
 from .._tensor import Tensor
 from ..autograd.function import Op
 from ..autograd.grad_mode import state
@@ -445,14 +446,14 @@ class ScatterReduce(Op):
         ufunc, fident, iident = _REDUCE[reduce]
         out = x.copy()
         if not include_self:
-            ident = fident if x.dtype.kind == "f" else iident
+            ident = fident if is_float(x.dtype) else iident
             if isinstance(ident, str):  # the dtype's extreme (True/False for bool)
                 ident = (ident == "max") if x.dtype == xp.bool_ else getattr(xp.iinfo(x.dtype), ident)
             out[idx] = ident
         ufunc.at(out, idx, src)
         if reduce == "mean":
             count = _mean_count(x.shape, idx, include_self)
-            out = out / count if x.dtype.kind == "f" else out // count.astype(x.dtype)
+            out = out / count if is_float(x.dtype) else out // count.astype(x.dtype)
             out = out.astype(x.dtype, copy=False)
         return out
 
@@ -639,7 +640,7 @@ def _index_source(op: str, input: Tensor, dim: int, index: Tensor, source: Tenso
 def index_add(input, dim: int, index, source, *, alpha=1) -> Tensor:
     """A copy of ``input`` with ``alpha * source`` added at positions ``index`` along ``dim``."""
     idx = _index_source("index_add_", input, dim, index, source, True)
-    if alpha != 1 and input._data.dtype.kind != "f":  # alpha in the input's dtype, wrapping as torch's
+    if alpha != 1 and not is_float(input._data.dtype):  # alpha in the input's dtype, wrapping as torch's
         alpha = Tensor._make(xp.asarray(alpha).astype(input._data.dtype))
     return IndexPut.apply(input, source if alpha == 1 else source * alpha, idx, True)
 

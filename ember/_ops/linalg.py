@@ -11,15 +11,18 @@ import math
 
 from .. import _dtype
 from .._backend import matmul as _array_matmul, xp
+from .._dtype import _BF16
 from .._tensor import Tensor
+from ..amp import autocast_mode as _amp
 from ..autograd.function import Op
 from ..autograd.forward_ad import total
 from .common import register, sum_to, binary_operands, inplace_method
 from .complex import cj
 
 # torch's C++ scalar-type names, used in its dtype-mismatch messages
-_CNAME = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int", "int32": "int",
-          "int16": "short int", "int8": "signed char", "uint8": "unsigned char", "bool": "bool"}
+_CNAME = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+          "int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
+          "bool": "bool"}
 
 
 def _sparse(x) -> bool:
@@ -107,6 +110,8 @@ class Matmul(Op):
 @register(operators=("__matmul__",), reflected=("__rmatmul__",))
 def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
     """Matrix product with torch's rules for 1-D operands and broadcast batch dims."""
+    if _amp.state.on and out is None:
+        return _amp.call(matmul, _amp.LOWER, input, other)
     if _sparse(input) or _sparse(other):
         from .. import sparse
         return sparse.mm(input, other)
@@ -158,6 +163,8 @@ def _need_dims(x: Tensor, nd: int, op: str, msg: str) -> None:
 @register()
 def mm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
     """Product of two matrices (no broadcasting)."""
+    if _amp.state.on and out is None:
+        return _amp.call(mm, _amp.LOWER, input, mat2)
     if _sparse(input) or _sparse(mat2):
         from .. import sparse
         return sparse.mm(input, mat2)
@@ -171,6 +178,8 @@ def mm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
 @register()
 def bmm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
     """Product of two batches of matrices with the same batch size."""
+    if _amp.state.on and out is None:
+        return _amp.call(bmm, _amp.LOWER, input, mat2)
     _check_tensor(input, "bmm", "input")
     _check_tensor(mat2, "bmm", "mat2")
     _need_dims(input, 3, "", "batch1 must be a 3D tensor")
@@ -203,8 +212,8 @@ def dot(input: Tensor, tensor: Tensor, *, out=None) -> Tensor:
 
 
 def _short(t: Tensor) -> str:
-    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
-            "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}[t.dtype.name]
+    return {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16", "int64": "Long",
+            "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}[t.dtype.name]
 
 
 @register(aliases=("ger",))
@@ -232,6 +241,8 @@ def _scaled_sum(input: Tensor, prod: Tensor, beta, alpha) -> Tensor:
 @register()
 def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1, out=None) -> Tensor:
     """``beta * input + alpha * (mat1 @ mat2)``."""
+    if _amp.state.on and out is None:
+        return _amp.call(addmm, _amp.LOWER, input, mat1, mat2, beta=beta, alpha=alpha)
     return _scaled_sum(input, mm(mat1, mat2), beta, alpha)
 
 
@@ -250,6 +261,8 @@ def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta=1, alpha=1, out=None
 @register()
 def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1, out=None) -> Tensor:
     """``beta * input + alpha * (batch1 @ batch2)`` over a batch of matrices."""
+    if _amp.state.on and out is None:
+        return _amp.call(baddbmm, _amp.LOWER, input, batch1, batch2, beta=beta, alpha=alpha)
     return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
 
 
@@ -297,6 +310,8 @@ def _parse_einsum(equation: str, shapes) -> tuple:
 class Einsum(Op):
     @staticmethod
     def forward(eq, *arrays):
+        if arrays[0].dtype is _BF16:  # NumPy's einsum refuses bfloat16: sum in float32, round once, as torch
+            return Einsum.forward(eq, *(a.astype(xp.float32) for a in arrays)).astype(arrays[0].dtype)
         # optimize lets NumPy contract pairs with BLAS (tensordot) instead of its C loops
         return xp.asarray(xp.einsum(eq, *arrays, optimize=len(arrays) > 1))
 
@@ -356,6 +371,8 @@ def _const(a) -> Tensor:
 @register(method=False)
 def einsum(equation: str, *operands) -> Tensor:
     """Einstein summation over the operands, as torch.einsum (implicit output and '...' supported)."""
+    if _amp.state.on:  # torch's einsum is made of bmm, which CPU autocast runs in its lower precision
+        return _amp.call(einsum, _amp.LOWER, equation, *operands)
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     for i, o in enumerate(operands):
@@ -419,6 +436,7 @@ def kron(input: Tensor, other: Tensor) -> Tensor:
 
 # ----------------------------------------------------------------------------- small products and statistics
 @register()
+@_amp.fp32
 def trace(input: Tensor) -> Tensor:
     """The sum of a matrix's main diagonal."""
     if input._data.ndim != 2:
@@ -463,7 +481,7 @@ def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None,
     for name, w in (("fweights", fweights), ("aweights", aweights)):
         if w is not None:
             _check_cov_weights(name, w, x._data.shape[1])
-    if x._data.dtype.kind != "f":
+    if not _dtype.is_float(x._data.dtype):
         x = x.to(_dtype.get_default_dtype())
     n = x._data.shape[1]
     w = None
@@ -498,7 +516,7 @@ def _check_cov_weights(name: str, w: Tensor, n: int) -> None:
     kind = w._data.dtype.kind
     if name == "fweights" and kind not in "iub":
         raise RuntimeError(f"cov(): expected fweights to have integral dtype but got fweights with {_short(w)} dtype")
-    if name == "aweights" and kind != "f":
+    if name == "aweights" and not _dtype.is_float(w._data.dtype):
         raise RuntimeError(f"cov(): expected aweights to have floating point dtype but got aweights with "
                            f"{_short(w)} dtype")
     if w._data.size != n:
@@ -522,6 +540,8 @@ def corrcoef(input: Tensor) -> Tensor:
 @register()
 def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1, out=None) -> Tensor:
     """``beta * input + alpha * sum_b(batch1[b] @ batch2[b])``."""
+    if _amp.state.on and out is None:
+        return _amp.call(addbmm, _amp.LOWER, input, batch1, batch2, beta=beta, alpha=alpha)
     prod = bmm(batch1, batch2)
     return _scaled_sum(input, prod.sum(0, dtype=None if prod.is_floating_point() else prod.dtype), beta,
                        alpha)  # integers keep their dtype
@@ -545,12 +565,15 @@ def chain_matmul(*matrices) -> Tensor:
 
 
 @register(method=False)
+@_amp.fp32
 def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode=None) -> Tensor:
     """The ``p``-norm distance between each row of ``x1`` and each row of ``x2`` (batch dims broadcast)."""
     from ..linalg import vector_norm
     for name, x in (("X1", x1), ("X2", x2)):
         if x._data.ndim < 2:
             raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {x._data.ndim}D")
+        if x._data.dtype is _BF16:
+            raise NotImplementedError("\"cdist\" not implemented for 'BFloat16'")
         if x._data.dtype.kind != "f":
             raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: {_short(x)}")
     if x1._data.shape[-1] != x2._data.shape[-1]:

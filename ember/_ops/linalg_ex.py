@@ -12,6 +12,7 @@ from collections import namedtuple
 
 from .._backend import xp
 from .._tensor import Tensor
+from ..amp import autocast_mode as _amp
 from ..autograd.function import Op
 from .common import register, norm_dims
 from .linalg import _short
@@ -237,6 +238,8 @@ def cond(A: Tensor, p=None, *, out=None) -> Tensor:
 
 def vecdot(x: Tensor, y: Tensor, *, dim: int = -1, out=None) -> Tensor:
     """The dot product of x and y along ``dim`` (batch dims broadcast)."""
+    if _amp.state.on and out is None:
+        return _amp.call(vecdot, _amp.LOWER, x, y, dim=dim)
     if x._data.dtype != y._data.dtype:
         raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x of type "
                            f"{_short(x)} and y of type {_short(y)} instead")

@@ -14,7 +14,9 @@ from types import SimpleNamespace
 
 from .. import _dtype
 from .._backend import xp
+from .._dtype import _BF16, is_float
 from .._tensor import Tensor
+from ..amp import autocast_mode as _amp
 from ..autograd.function import Op
 from .common import register, norm_dims, wrap_dim, FUNCTIONS
 from .complex import cj
@@ -231,7 +233,7 @@ def mean(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
 
 
 def _nan_to_zero(input: Tensor) -> Tensor:
-    if input._data.dtype.kind != "f":
+    if not is_float(input._data.dtype):
         return input
     return FUNCTIONS["where"](FUNCTIONS["isnan"](input), 0.0, input)
 
@@ -247,11 +249,12 @@ def nanmean(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Mean of the elements that are not NaN."""
     if dtype is not None:
         input = input.to(dtype)
-    if input._data.dtype.kind != "f":
+    if not is_float(input._data.dtype):
         raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype but got "
                            f"{_name(input.dtype)}")
+    # counted in int64 for bfloat16, whose sums stop growing at 256
     count = Tensor._make(xp.sum(~xp.isnan(input._data), axis=_axes(input, dim, "nanmean"), keepdims=keepdim,
-                                dtype=input._data.dtype))
+                                dtype=xp.int64 if input._data.dtype is _BF16 else input._data.dtype))
     return nansum(input, dim, keepdim) / count
 
 
@@ -297,6 +300,7 @@ def _prod(x: Tensor, axis: int) -> Tensor:
 
 
 @register()
+@_amp.fp32
 def prod(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Product of elements, over all dims or one dim."""
     if dim is not None and not isinstance(dim, (int, xp.integer)):
@@ -418,7 +422,7 @@ argmin = _arg("argmin", xp.argmin)
 # ----------------------------------------------------------------------------- median, sort, topk
 def _lower_median(a, axis=None, keepdims=False):
     flat = xp.sort(a.reshape(-1))
-    if flat.dtype.kind == "f" and (flat.size == 0 or xp.isnan(flat[-1])):
+    if is_float(flat.dtype) and (flat.size == 0 or xp.isnan(flat[-1])):
         return xp.asarray(xp.nan, dtype=a.dtype)  # NaN propagates; the median of nothing is NaN
     return flat[(flat.size - 1) // 2]
 
@@ -426,7 +430,7 @@ def _lower_median(a, axis=None, keepdims=False):
 def _median_index(a, axis: int):
     order = xp.argsort(a, axis=axis, kind="stable")
     mid = xp.take(order, [(a.shape[axis] - 1) // 2], axis=axis)
-    if a.dtype.kind == "f":
+    if is_float(a.dtype):
         nan = xp.isnan(a)
         has = nan.any(axis=axis, keepdims=True)
         mid = xp.where(has, xp.argmax(nan, axis=axis, keepdims=True), mid)  # a row with NaN gives its first NaN
@@ -527,7 +531,7 @@ def _running(op: str, accumulate):
         best = accumulate(a, axis=axis)
         pos = xp.arange(a.shape[axis]).reshape((-1,) + (1,) * (a.ndim - axis - 1))
         # torch moves to the latest of equal values, and to each NaN (which then stays the value)
-        hit = (a == best) | (xp.isnan(a) if a.dtype.kind == "f" else False)
+        hit = (a == best) | (xp.isnan(a) if is_float(a.dtype) else False)
         idx = xp.maximum.accumulate(xp.where(hit, pos, 0), axis=axis)
         return _pick(input, idx, axis, True, kind)
     fn.__name__ = fn.__qualname__ = op
@@ -660,6 +664,8 @@ class Logsumexp(Op):
 @register()
 def logsumexp(input, dim, keepdim: bool = False) -> Tensor:
     """``log(sum(exp(input)))`` over ``dim``, computed without overflow."""
+    if input._data.dtype is _BF16:  # computed in float32 and rounded back, as torch's kernel
+        return logsumexp(input.float(), dim, keepdim).to(input.dtype)
     if input._data.dtype.kind != "f":
         input = input.to(_dtype.get_default_dtype())
     return Logsumexp.apply(input, _axes(input, dim, "logsumexp"), keepdim)
@@ -831,7 +837,7 @@ def mode(input, dim: int = -1, keepdim: bool = False):
 
 def _nan_lower_median(a, axis=None, keepdims=False):
     flat = a.reshape(-1)
-    if flat.dtype.kind == "f":
+    if is_float(flat.dtype):
         flat = flat[~xp.isnan(flat)]
     if flat.size == 0:
         return xp.asarray(xp.nan, dtype=a.dtype)
@@ -840,7 +846,7 @@ def _nan_lower_median(a, axis=None, keepdims=False):
 
 def _nanmedian_index(a, axis: int):
     order = xp.argsort(a, axis=axis, kind="stable")  # NaN sorts last
-    valid = (~xp.isnan(a)).sum(axis=axis, keepdims=True) if a.dtype.kind == "f" else a.shape[axis]
+    valid = (~xp.isnan(a)).sum(axis=axis, keepdims=True) if is_float(a.dtype) else a.shape[axis]
     k = xp.maximum(valid - 1, 0) // 2
     return xp.take_along_axis(order, xp.broadcast_to(k, order.shape[:axis] + (1,) + order.shape[axis + 1:]), axis)
 
@@ -885,6 +891,8 @@ class Logcumsumexp(Op):
 def logcumsumexp(input, dim: int) -> Tensor:
     """``log(cumsum(exp(input)))`` along ``dim``, computed without overflow."""
     axis = wrap_dim(int(dim), input._data.ndim, "logcumsumexp")
+    if input._data.dtype is _BF16:  # computed in float32 and rounded back, as torch's kernel
+        return logcumsumexp(input.float(), dim).to(input.dtype)
     if input._data.dtype.kind != "f":
         input = input.to(_dtype.get_default_dtype())
     if input._data.ndim == 0:
@@ -963,12 +971,14 @@ def _quantile(op: str, input, q, dim, keepdim: bool, interpolation: str, ignore_
 
 
 @register()
+@_amp.fp32
 def quantile(input, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear") -> Tensor:
     """The ``q``-th quantiles over all elements or along ``dim`` (NaN if a row holds NaN)."""
     return _quantile("quantile", input, q, dim, keepdim, interpolation, False)
 
 
 @register()
+@_amp.fp32
 def nanquantile(input, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear") -> Tensor:
     """The ``q``-th quantiles ignoring NaN, over all elements or along ``dim``."""
     return _quantile("nanquantile", input, q, dim, keepdim, interpolation, True)
@@ -1151,7 +1161,7 @@ def _histogram_range(op: str, a, lo: float, hi: float):
 def histc(input, bins: int = 100, min: float = 0, max: float = 0) -> Tensor:
     """A histogram of ``bins`` equal bins between ``min`` and ``max`` (the data's range when they are equal)."""
     a = input._data
-    if a.dtype.kind != "f":
+    if not is_float(a.dtype):
         raise NotImplementedError(f"\"histogram_cpu\" not implemented for '{_name(input.dtype)}'")
     if bins <= 0:
         raise RuntimeError(f"torch.histc(): bins must be > 0, but got {bins} for dimension 0")

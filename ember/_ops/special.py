@@ -241,7 +241,7 @@ _PSI_TAYLOR = [_trigamma_pos(xp.array([_PSI_ROOT[0]]))[0]] + [
 
 
 def _float(t: Tensor) -> Tensor:
-    return t if t._data.dtype.kind == "f" else t.to(_dtype.get_default_dtype())
+    return t if _dtype.is_float(t._data.dtype) else t.to(_dtype.get_default_dtype())
 
 
 class Polygamma(Op):

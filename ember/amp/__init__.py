@@ -1,4 +1,4 @@
-"""torch.amp: loss scaling (a real GradScaler, as torch's CPU one) and autocast regions (run in full precision)."""
+"""torch.amp: loss scaling (a real GradScaler, as torch's CPU one) and autocast regions (torch's CPU op lists)."""
 from .autocast_mode import autocast, is_autocast_enabled, get_autocast_dtype
 from .grad_scaler import GradScaler
 

@@ -1,6 +1,7 @@
-"""``autocast``: torch runs chosen ops in a lower precision inside it. ember has no bfloat16 and keeps every op
-in its inputs' dtype, so the region runs in full precision; the flags and checks behave as torch's CPU build
-(``is_autocast_enabled("cpu")`` is True inside, a CUDA region warns and disables itself)."""
+"""``autocast``: inside a CPU region, torch's CPU autocast lists decide each op's dtype: products and convolutions
+(``LOWER``) run in the region's dtype (bfloat16 by default), losses and other precision-sensitive ops (``FP32``)
+in float32, the rest in their inputs' dtypes. The flags and checks behave as torch's CPU build (a CUDA region
+warns and disables itself)."""
 from __future__ import annotations
 
 import functools
@@ -12,10 +13,50 @@ _DEVICES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", 
             "lazy", "vulkan", "mps", "meta", "hpu", "mtia", "privateuseone")
 _enabled = {"cpu": False, "cuda": False}
 _fast_dtype = {"cpu": _dtype.bfloat16, "cuda": _dtype.float16}
+LOWER, FP32 = "lower", "fp32"  # torch's cast policies lower_precision_fp and fp32
+
+
+class _State:
+    """Read by the listed ops on every call: ``on`` is False outside a CPU autocast region."""
+
+    on = False
+
+
+state = _State()
+
+
+def call(fn, policy: str, *args, **kwargs):
+    """``fn`` run as CPU autocast runs it: its float32/bfloat16/float16 tensor arguments (in lists too) cast to
+    the region's dtype (``LOWER``) or float32 (``FP32``), float64 left alone, and autocast off inside it, so
+    the ops it is made of are not cast again."""
+    to = _fast_dtype["cpu"] if policy == LOWER else _dtype.float32
+
+    def cast(a):
+        if isinstance(a, (list, tuple)):
+            return type(a)(cast(x) for x in a)
+        dt = getattr(a, "dtype", None)
+        if isinstance(dt, _dtype.dtype) and dt.is_floating_point and dt is not _dtype.float64 and dt is not to:
+            return a.to(to)
+        return a
+    state.on = False
+    try:
+        return fn(*cast(args), **{k: cast(v) for k, v in kwargs.items()})
+    finally:
+        state.on = _enabled["cpu"]
+
+
+def fp32(fn):
+    """``fn`` run in float32 under CPU autocast, as torch's fp32 list (losses, 3-D pooling, prod...) runs."""
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        if state.on:
+            return call(fn, FP32, *args, **kwargs)
+        return fn(*args, **kwargs)
+    return wrapped
 
 
 class autocast:
-    """Context manager and decorator marking a mixed-precision region (computed in full precision by ember)."""
+    """Context manager and decorator marking a mixed-precision region, with torch's CPU op lists."""
 
     def __init__(self, device_type: str, dtype=None, enabled: bool = True, cache_enabled=None) -> None:
         if not isinstance(device_type, str):
@@ -37,10 +78,12 @@ class autocast:
     def __enter__(self) -> "autocast":
         self._prev = (_enabled.get(self.device, False), _fast_dtype.get(self.device))
         _enabled[self.device], _fast_dtype[self.device] = self._enabled, self.fast_dtype
+        state.on = _enabled["cpu"]
         return self
 
     def __exit__(self, *exc) -> None:
         _enabled[self.device], _fast_dtype[self.device] = self._prev
+        state.on = _enabled["cpu"]
 
     def __call__(self, fn):
         @functools.wraps(fn)
@@ -56,5 +99,5 @@ def is_autocast_enabled(device_type: str = "cuda") -> bool:
 
 
 def get_autocast_dtype(device_type: str):
-    """The lower precision an autocast region for ``device_type`` names (ember computes in full precision)."""
+    """The lower precision an autocast region for ``device_type`` uses."""
     return _fast_dtype.get(device_type, _dtype.float16)

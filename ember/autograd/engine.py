@@ -16,6 +16,7 @@ from __future__ import annotations
 from heapq import heappop, heappush
 
 from .._backend import ndarray, xp
+from .._dtype import is_float
 from . import function as _function
 from .function import AccumulateGrad
 from .grad_mode import state
@@ -208,7 +209,7 @@ def _call(node, grads):
         out = _validate(node, out, node._in_meta)
     if anomaly_mode.enabled:
         for i, g in enumerate(out):
-            if g is not None and g._data.dtype.kind == "f" and bool(xp.isnan(g._data).any()):
+            if g is not None and is_float(g._data.dtype) and bool(xp.isnan(g._data).any()):
                 _report_trace(node)
                 raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th output.")
     if node._post_hooks:

@@ -123,7 +123,7 @@ class UninitializedTensorMixin:
 
     def is_floating_point(self) -> bool:
         """Whether the dtype it will materialize with is a float dtype."""
-        return self._placeholder().dtype.kind == "f"
+        return _dtype.is_float(self._placeholder().dtype)
 
     def is_complex(self) -> bool:
         """Always False."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..._backend import xp
 
 from ..._tensor import Tensor
+from ...amp import autocast_mode as _amp
 from ..._ops import nn_math as M
 from ..._ops.common import register
 from ...random import _gen
@@ -54,6 +55,8 @@ def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """``x`` for positive ``x``, ``weight * x`` otherwise; ``weight`` has 1 element or one per channel (dim 1)."""
+    if _amp.state.on:
+        return _amp.call(prelu, _amp.LOWER, input, weight)
     from ... import where
     n = weight.numel()
     if n != 1:

@@ -11,6 +11,7 @@ import math
 
 from ..._backend import parallel_for, xp
 from ..._tensor import Tensor
+from ...amp import autocast_mode as _amp
 from ...autograd.function import Op
 from ...autograd.grad_mode import state
 from ..._factories import ones, zeros
@@ -143,6 +144,9 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
         >>> F.scaled_dot_product_attention(q, q, q, is_causal=True).shape
         ember.Size([2, 4, 8])
     """
+    if _amp.state.on:
+        return _amp.call(scaled_dot_product_attention, _amp.LOWER, query, key, value, attn_mask, dropout_p,
+                         is_causal, scale, enable_gqa)
     if is_causal and attn_mask is not None:
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True")
     if query.shape[-1] != key.shape[-1]:

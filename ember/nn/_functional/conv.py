@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from ..._backend import matmul, parallel_for, xp
 from ..._tensor import Tensor
+from ...amp import autocast_mode as _amp
 from ...autograd.forward_ad import total
 from ...autograd.function import Op
 from ...autograd.grad_mode import state
@@ -53,8 +54,8 @@ def _columns(x, kh: int, kw: int, geo, ones: bool = False):
     flat = xp.empty((c * kh * kw + ones, n, ho, wo), dtype=x.dtype)
     cols = flat[:c * kh * kw].reshape(c, kh, kw, n, ho, wo)
     rows = [(i * dh - pt, *_valid(i * dh - pt, sh, ho, h)) for i in range(kh)]
-    cols_ = [(j * dw - pl, *_valid(j * dw - pl, sw, wo, w)) for j in range(kw)]
     xt = x.transpose(1, 0, 2, 3)
+    cols_ = [(j * dw - pl, *_valid(j * dw - pl, sw, wo, w)) for j in range(kw)]
 
     def fill(a: int, b: int) -> None:
         for i, (oy, y0, y1) in enumerate(rows):
@@ -468,6 +469,8 @@ def _conv_transpose_args(op: str, dims: int, input, weight, bias, stride, paddin
 
 
 def _conv_nd(op: str, dims: int, input, weight, bias, stride, padding, dilation, groups) -> Tensor:
+    if _amp.state.on:
+        return _amp.call(_conv_nd, _amp.LOWER, op, dims, input, weight, bias, stride, padding, dilation, groups)
     input, unbatched, stride, pads, dilation = _conv_args(op, dims, input, weight, bias, stride, padding,
                                                           dilation, groups)
     geo = (_to2d(stride, 1), _to2d(pads, (0, 0)), _to2d(dilation, 1), int(groups))
@@ -477,6 +480,9 @@ def _conv_nd(op: str, dims: int, input, weight, bias, stride, padding, dilation,
 
 def _conv_transpose_nd(op: str, dims: int, input, weight, bias, stride, padding, output_padding, groups,
                        dilation) -> Tensor:
+    if _amp.state.on:
+        return _amp.call(_conv_transpose_nd, _amp.LOWER, op, dims, input, weight, bias, stride, padding,
+                         output_padding, groups, dilation)
     input, unbatched, stride, padding, dilation, out_hw = _conv_transpose_args(
         op, dims, input, weight, bias, stride, padding, output_padding, groups, dilation)
     geo = (_to2d(stride, 1), _to2d(tuple((p, p) for p in padding), (0, 0)), _to2d(dilation, 1), int(groups))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ..._backend import xp
 from ..._tensor import Tensor
+from ...amp import autocast_mode as _amp
 from ...autograd.function import Op
 
 __all__ = ["ctc_loss"]
@@ -135,6 +136,7 @@ def _lengths(v, op: str, name: str):
     return arr.astype(xp.int64).reshape(-1)
 
 
+@_amp.fp32
 def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths, blank: int = 0,
              reduction: str = "mean", zero_infinity: bool = False) -> Tensor:
     """CTC loss of log_probs (T, N, C) (or (T, C)) against targets (N, S) padded, or concatenated 1-D.

@@ -14,6 +14,7 @@ from ..._backend import xp
 
 from ..._ops.common import _type_name
 from ..._tensor import Tensor
+from ...amp import autocast_mode as _amp
 from ...autograd import function as _function
 from ...autograd.function import Op
 from ...autograd.grad_mode import state
@@ -56,6 +57,7 @@ def _pointwise(input: Tensor, target: Tensor) -> Tensor:
 
 
 # ----------------------------------------------------------------------------- regression
+@_amp.fp32
 def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
              weight: Tensor | None = None) -> Tensor:
     """Mean squared error ``(input - target)^2``."""
@@ -64,6 +66,7 @@ def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, redu
     return _reduce(loss if weight is None else loss * weight, _reduction(size_average, reduce, reduction))
 
 
+@_amp.fp32
 def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
             weight: Tensor | None = None) -> Tensor:
     """Mean absolute error ``|input - target|``."""
@@ -78,6 +81,7 @@ def _quadratic_then_linear(d: Tensor, cut: float, linear_scale: float, quad_scal
     return where(a < cut, (0.5 * quad_scale) * d * d, linear_scale * (a - 0.5 * cut))
 
 
+@_amp.fp32
 def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
                    beta: float = 1.0) -> Tensor:
     """Squared error (divided by ``beta``) below ``beta``, absolute error above."""
@@ -88,6 +92,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
     return _reduce(loss, _reduction(size_average, reduce, reduction))
 
 
+@_amp.fp32
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
                weight: Tensor | None = None) -> Tensor:
     """Squared error below ``delta``, ``delta``-scaled absolute error above."""
@@ -160,6 +165,7 @@ def _check_nll(input: Tensor, target: Tensor, weight: Tensor | None, ignore_inde
         raise IndexError(f"Target {bad} is out of bounds.")
 
 
+@_amp.fp32
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
              ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of class indices ``target`` under log-probabilities ``input`` (N, C, *)."""
@@ -305,6 +311,7 @@ class _BCE(Op):
         return gx, gt
 
 
+@_amp.fp32
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
                          reduce=None, reduction: str = "mean") -> Tensor:
     """Binary cross entropy between probabilities ``input`` and ``target`` (logs clamped at -100)."""
@@ -319,6 +326,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     return _reduce(loss if weight is None else loss * weight, reduction)
 
 
+@_amp.fp32
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
                                      size_average=None, reduce=None, reduction: str = "mean",
                                      pos_weight: Tensor | None = None) -> Tensor:
@@ -334,6 +342,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     return _reduce(loss if weight is None else loss * weight, reduction)
 
 
+@_amp.fp32
 def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
            log_target: bool = False) -> Tensor:
     """KL divergence ``target * (log target - input)`` with ``input`` given as log-probabilities."""
@@ -360,6 +369,7 @@ def _check_reduction(reduction: str) -> None:
         raise ValueError(f"{reduction} is not a valid value for reduction")
 
 
+@_amp.fp32
 def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
                           size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """``1 - cos(x1, x2)`` for target 1, ``max(0, cos(x1, x2) - margin)`` for target -1."""
@@ -376,6 +386,7 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin
     return _reduce(loss, reduction)
 
 
+@_amp.fp32
 def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, size_average=None,
                         reduce=None, reduction: str = "mean") -> Tensor:
     """``max(0, -target * (x1 - x2) + margin)``."""
@@ -394,6 +405,7 @@ def _pairwise_distance(a: Tensor, b: Tensor, p: float, eps: float) -> Tensor:
     return (d ** p).sum(-1) ** (1.0 / p)
 
 
+@_amp.fp32
 def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0, p: float = 2,
                         eps: float = 1e-6, swap: bool = False, size_average=None, reduce=None,
                         reduction: str = "mean") -> Tensor:
@@ -413,6 +425,7 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, marg
     return _reduce((margin + d_pos - d_neg).clamp(min=0), reduction)
 
 
+@_amp.fp32
 def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
                      reduction: str = "mean") -> Tensor:
     """``log(1 + exp(-target * input))``."""
@@ -420,6 +433,7 @@ def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=No
     return _reduce(F.softplus(-target * input), _reduction(size_average, reduce, reduction))
 
 
+@_amp.fp32
 def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, size_average=None, reduce=None,
                          reduction: str = "mean") -> Tensor:
     """``input`` where target is 1, ``max(0, margin - input)`` where target is -1 (both terms elsewhere, as torch)."""
@@ -461,6 +475,7 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor | float, full: 
     return _reduce(loss, reduction)
 
 
+@_amp.fp32
 def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False,
                      size_average=None, eps: float = 1e-8, reduce=None, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of ``target`` under Poisson(rate): ``rate - target * log(rate)``.
@@ -495,6 +510,7 @@ def _class_targets(input: Tensor, target: Tensor, op: str) -> tuple[Tensor, xp.n
     return x, t
 
 
+@_amp.fp32
 def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float = 1.0,
                       weight: Tensor | None = None, size_average=None, reduce=None,
                       reduction: str = "mean") -> Tensor:
@@ -522,6 +538,7 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     return _reduce(loss, reduction)
 
 
+@_amp.fp32
 def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
                            reduction: str = "mean") -> Tensor:
     """Multi-label hinge loss: ``sum_{j in y} sum_{i not in y} max(0, 1 - (x[j] - x[i])) / C``.

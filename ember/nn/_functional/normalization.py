@@ -11,6 +11,7 @@ import math
 import numbers
 
 from ..._backend import xp
+from ..._dtype import _BF16
 from ..._tensor import Tensor
 from ...autograd import function as _function
 from ...autograd.function import Op
@@ -157,6 +158,8 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bi
                eps: float = 1e-5) -> Tensor:
     """Normalize over the trailing ``normalized_shape`` dims, then scale and shift elementwise."""
     _check_float("layer_norm", input)
+    if input._data.dtype is _BF16:  # computed in float32 and rounded once, as torch's kernel
+        return layer_norm(input.float(), normalized_shape, *_f32(weight, bias), eps).to(input.dtype)
     shape, dims = _normalized_dims("layer_norm", input, normalized_shape)
     _check_affine("layer_norm", shape, weight, bias)
     if _function.transform is None and input.numel() and input._data.dtype in (xp.float32, xp.float64) and all(
@@ -226,6 +229,9 @@ class _LayerNorm(Op):
 def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, eps: float | None = None) -> Tensor:
     """x / sqrt(mean(x^2) + eps) over the trailing dims, times weight; eps defaults to the dtype's epsilon."""
     _check_float("rms_norm", input)
+    if input._data.dtype is _BF16:  # as layer_norm, with bfloat16's epsilon
+        eps = float(xp.finfo(_BF16).eps) if eps is None else eps
+        return rms_norm(input.float(), normalized_shape, *_f32(weight), eps).to(input.dtype)
     shape, dims = _normalized_dims("rms_norm", input, normalized_shape)
     _check_affine("rms_norm", shape, weight, None)
     eps = float(xp.finfo(input._data.dtype).eps) if eps is None else float(eps)
@@ -233,10 +239,17 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, eps:
     return _affine(xhat, weight, None, shape)
 
 
+def _f32(*tensors) -> list:
+    """The given (optional) affine tensors in float32."""
+    return [None if t is None else t.float() for t in tensors]
+
+
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,
                eps: float = 1e-5) -> Tensor:
     """Normalize (N, C, *) over groups of C/num_groups channels (and all spatial positions), then per-channel affine."""
     _check_float("group_norm", input)
+    if input._data.dtype is _BF16:  # as layer_norm
+        return group_norm(input.float(), num_groups, *_f32(weight, bias), eps).to(input.dtype)
     if input.ndim < 2:
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.ndim}")
     n, c = input.shape[:2]

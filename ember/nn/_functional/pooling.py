@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 from ..._backend import parallel_for, xp
+from ..._dtype import _BF16, is_float
 from ..._tensor import Tensor
 from ..._ops.common import _type_name
 from ...autograd.function import Op
@@ -221,7 +222,7 @@ class MaxPool(Op):
     def forward(x, k, s, p, d, out_hw, pads):
         x4 = _as4d(x)
         w = x4.shape[3]
-        ninf = -xp.inf if x4.dtype.kind == "f" else xp.iinfo(x4.dtype).min
+        ninf = -xp.inf if is_float(x4.dtype) else xp.iinfo(x4.dtype).min
         xpad = _pad(x4, pads, ninf)
         (ho, wo), (sh, sw) = out_hw, s
         # one pass per kernel offset over output-sized strided views: cheaper than copying every
@@ -234,7 +235,7 @@ class MaxPool(Op):
         places = list(range(len(offsets)))
         dt = _offset_dtype((1, len(offsets)), 0)
         out, place = _scan_max(views, places, dt, exact=False)
-        if x4.dtype.kind == "f" and xp.isnan(out).any():
+        if is_float(x4.dtype) and xp.isnan(out).any():
             out, place = _scan_max(views, places, dt, exact=True)
         out = xp.array(out, copy=True)  # never a view of the input
         table = xp.array([a * w + b for a, b in offsets], dtype=xp.int64)
@@ -289,8 +290,8 @@ def _maximum_keeps_second(dtype):
     on a few array layouts.
     """
     if dtype not in _KEEPS_SECOND:
-        seen = {True} if dtype.kind != "f" else set()  # equal integers are the same value
-        for n in (1, 7, 16, 67) if dtype.kind == "f" else ():
+        seen = {True} if not is_float(dtype) else set()  # equal integers are the same value
+        for n in (1, 7, 16, 67) if is_float(dtype) else ():
             z = xp.zeros(2 * n, dtype)
             for a in (z[:n], -z[:n], z[::2], -z[::2]):
                 b = -a
@@ -409,7 +410,7 @@ class TileMaxPool(Op):
         # the shifted scan makes kh + kw - 2 passes over the whole input, the plane scan kh * kw - 1 passes
         # over output-sized views, each slower per element: measured, the shifted one wins up to 3x3
         find = _tile_max_shifted if max(k) <= 3 else _tile_max_planes
-        may_be_nan = x4.dtype.kind == "f"
+        may_be_nan = is_float(x4.dtype)
 
         def run(start: int, stop: int) -> None:
             for a, b in _chunks(start, stop, x4[0].nbytes):
@@ -599,6 +600,8 @@ def _check_avg_dtype(op: str, input: Tensor) -> None:
 
 def _window_mean(window_sum, x: Tensor, geo, divisor) -> Tensor:
     """Window sums over divisor: scaled in the op for floats, truncated toward zero for int64 as in torch."""
+    if x._data.dtype is _BF16:  # summed and scaled in float32, rounded once, as torch's kernel
+        return _window_mean(window_sum, x.float(), geo, divisor).to(x.dtype)
     if x.is_floating_point():
         return window_sum.apply(x, geo, (1.0 / divisor).astype(x._data.dtype))
     total = window_sum.forward(x._data, geo, 1)
@@ -650,6 +653,8 @@ def _output_size(op: str, output_size, input: Tensor, dims: int) -> tuple:
 
 
 def _adaptive_avg(op, dims, input, output_size) -> Tensor:
+    if input._data.dtype is _BF16:  # averaged in float32 and rounded once, as torch's kernel
+        return _adaptive_avg(op, dims, input.float(), output_size).to(input.dtype)
     out = _output_size(op, output_size, input, dims)
     dt = input._data.dtype
     b = _adaptive_matrix(input.shape[-1], out[-1], dt)
@@ -772,7 +777,7 @@ def _max_unpool(op, dims, input, indices, kernel_size, stride, padding, output_s
     if tuple(indices.shape) != tuple(input.shape):
         raise RuntimeError(f"{op}: Expected shape of indices to be same as that of the input tensor "
                            f"({list(input.shape)}) but got indices tensor with shape: {list(indices.shape)}")
-    if input._data.dtype.kind != "f":
+    if not is_float(input._data.dtype):
         raise NotImplementedError(f'"{op}" not implemented for \'{input.dtype}\'')
     bad = (indices._data < 0) | (indices._data >= math.prod(out))
     if bad.any():

@@ -127,7 +127,7 @@ def _check_mode(input: Tensor, mode: str, align_corners, antialias: bool) -> Non
     if mode in _LINEAR and input.ndim != _LINEAR[mode]:
         raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs {_LINEAR[mode]}D input")
     dt = input._data.dtype
-    if dt.kind != "f" and not (dt == xp.uint8 and mode in ("nearest", "nearest-exact", "bilinear", "bicubic")
+    if not _dtype.is_float(dt) and not (dt == xp.uint8 and mode in ("nearest", "nearest-exact", "bilinear", "bicubic")
                                and input.ndim == 4 or dt == xp.uint8 and mode.startswith("nearest")):
         raise NotImplementedError(f"interpolate: mode '{mode}' is not implemented for {input.dtype} input")
 
@@ -137,6 +137,9 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     """Resize (N, C, *spatial) with 1 to 3 spatial dims to ``size`` or by ``scale_factor``: 'nearest',
     'nearest-exact', 'linear', 'bilinear', 'bicubic', 'trilinear' or 'area' (adaptive average pooling)."""
     _check_mode(input, mode, align_corners, antialias)
+    if input._data.dtype is _dtype._BF16:  # computed in float32 and rounded once, as torch's kernels
+        return interpolate(input.float(), size, scale_factor, mode, align_corners, recompute_scale_factor,
+                           antialias).to(input.dtype)
     dims = input.ndim - 2
     if (size is None) == (scale_factor is None):
         raise ValueError("only one of size or scale_factor should be defined" if size is not None else

@@ -14,7 +14,9 @@ import itertools
 import math
 
 from ..._backend import matmul, xp
+from ..._dtype import is_float
 from ..._tensor import Tensor
+from ...amp import autocast_mode as _amp
 from ...autograd.function import Op
 from .conv import _add_bias, _bias_grad, _conv_args, _conv_transpose_args
 from .pooling import (SpatialGather, SpatialScatter, _adaptive_index, _adaptive_matrix, _batched, _check_avg_dtype,
@@ -167,6 +169,8 @@ class ConvWeight3d(Op):
 def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
            groups: int = 1) -> Tensor:
     """3-D cross-correlation of (N, C_in, D, H, W) with weight (C_out, C_in/groups, kD, kH, kW)."""
+    if _amp.state.on:
+        return _amp.call(conv3d, _amp.LOWER, input, weight, bias, stride, padding, dilation, groups)
     x, unbatched, stride, pads, dilation = _conv_args("conv3d", 3, input, weight, bias, stride, padding,
                                                       dilation, groups)
     out = Convolution3d.apply(x, weight, bias, (stride, pads, dilation, int(groups)))
@@ -176,6 +180,9 @@ def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
 def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
                      output_padding=0, groups: int = 1, dilation=1) -> Tensor:
     """3-D transposed convolution of (N, C_in, D, H, W) with weight (C_in, C_out/groups, kD, kH, kW)."""
+    if _amp.state.on:
+        return _amp.call(conv_transpose3d, _amp.LOWER, input, weight, bias, stride, padding, output_padding, groups,
+                         dilation)
     x, unbatched, stride, padding, dilation, out_size = _conv_transpose_args(
         "conv_transpose3d", 3, input, weight, bias, stride, padding, output_padding, groups, dilation)
     geo = (stride, tuple((p, p) for p in padding), dilation, int(groups))
@@ -191,7 +198,7 @@ class MaxPool3d(Op):
 
     @staticmethod
     def forward(x, k, s, p, d, out, pads):
-        ninf = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
+        ninf = -xp.inf if is_float(x.dtype) else xp.iinfo(x.dtype).min
         xpad = xp.pad(x, ((0, 0), (0, 0), *pads), constant_values=ninf)
         offsets = _offsets(k)
         views = [_window(xpad, [o * dd for o, dd in zip(off, d)], s, out) for off in offsets]
@@ -199,7 +206,7 @@ class MaxPool3d(Op):
         places = list(range(len(offsets)))
         dt = _offset_dtype((1, len(offsets)), 0)
         vals, place = _scan_max(views, places, dt, exact=False)
-        if x.dtype.kind == "f" and xp.isnan(vals).any():
+        if is_float(x.dtype) and xp.isnan(vals).any():
             vals, place = _scan_max(views, places, dt, exact=True)
         vals = xp.array(vals, copy=True)  # never a view of the input
         _, _, h, w = x.shape[1:]
@@ -266,6 +273,9 @@ class WindowSumAdjoint3d(Op):
 def max_pool3d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
                return_indices: bool = False):
     """3-D max pooling over (N, C, D, H, W); with return_indices also the flat argmax positions in D*H*W."""
+    if _amp.state.on:
+        return _amp.call(max_pool3d, _amp.FP32, input, kernel_size, stride, padding, dilation, ceil_mode,
+                         return_indices)
     op = "max_pool3d"
     _check_input(op, input, 3)
     k, s, p, d, out, pads = _geometry(op, input, 3, kernel_size, stride, padding, dilation, ceil_mode)
@@ -283,6 +293,9 @@ def max_pool3d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, 
 def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
     """3-D average pooling over (N, C, D, H, W)."""
+    if _amp.state.on:
+        return _amp.call(avg_pool3d, _amp.FP32, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                         divisor_override)
     op = "avg_pool3d"
     _check_input(op, input, 3)
     _check_avg_dtype(op, input)
@@ -301,6 +314,8 @@ def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
 
 def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
     """Average pooling of (N, C, D, H, W) to a given (D_out, H_out, W_out); None keeps that size."""
+    if _amp.state.on:
+        return _amp.call(adaptive_avg_pool3d, _amp.FP32, input, output_size)
     op = "adaptive_avg_pool3d"
     out = _output_size(op, output_size, input, 3)
     mats = tuple(_adaptive_matrix(n, o, input._data.dtype) for n, o in zip(input.shape[-3:], out))
@@ -310,6 +325,8 @@ def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
 
 def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False):
     """Max pooling of (N, C, D, H, W) to a given size; with return_indices the flat argmax positions in D*H*W."""
+    if _amp.state.on:
+        return _amp.call(adaptive_max_pool3d, _amp.FP32, input, output_size, return_indices)
     op = "adaptive_max_pool3d"
     out = _output_size(op, output_size, input, 3)
     x, unbatch = _batched(input, 3)
