@@ -45,6 +45,8 @@ from .nn._functional.native_norms import (native_layer_norm, native_group_norm, 
 
 half, float, double = float16, float32, float64
 cfloat, cdouble = complex64, complex128
+from ._dtype import complex32  # noqa: E402
+chalf = complex32
 short, int, long = int16, int32, int64
 
 __version__ = "0.1.0"

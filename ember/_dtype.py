@@ -47,9 +47,13 @@ float32 = dtype("float32", np.float32, 2)
 float64 = dtype("float64", np.float64, 2)
 complex64 = dtype("complex64", np.complex64, 3)
 complex128 = dtype("complex128", np.complex128, 3)
-_TO_REAL = {complex64: float32, complex128: float64}
-# torch would make float16 complex32, which NumPy lacks
-_TO_COMPLEX = {float16: complex64, float32: complex64, float64: complex128}
+# torch's complex32 (ComplexHalf) as a NumPy record of two float16: NumPy has no complex half, and the record has
+# torch's memory layout, so copies, views, indexing and joins work on it as they are; arithmetic goes through
+# complex64 and rounds back (ember/_complex32.py), as torch's CPU kernels do
+CHALF = np.dtype([("real", np.float16), ("imag", np.float16)])
+complex32 = dtype("complex32", CHALF, 3)
+_TO_REAL = {complex32: float16, complex64: float32, complex128: float64}
+_TO_COMPLEX = {float16: complex32, float32: complex64, float64: complex128}
 
 
 
@@ -85,11 +89,11 @@ def is_float(np_dtype) -> bool:
     return np_dtype.kind == "f" or np_dtype is _BF16
 
 
-ALL = (bool_, uint8, int8, int16, int32, int64, uint64, float16, float32, float64, complex64, complex128) + \
+ALL = (bool_, uint8, int8, int16, int32, int64, uint64, float16, float32, float64, complex32, complex64, complex128) + \
     (() if _ml_dtypes is None else (bfloat16,))
 _FROM_NP = {d.np: d for d in ALL}
 ALIASES = {"bfloat16": bfloat16, "half": float16, "float": float32, "double": float64, "short": int16,
-           "int": int32, "long": int64, "bool": bool_, "cfloat": complex64, "cdouble": complex128}
+           "int": int32, "long": int64, "bool": bool_, "chalf": complex32, "cfloat": complex64, "cdouble": complex128}
 
 
 def from_np(np_dtype) -> dtype:
@@ -146,6 +150,8 @@ def promote_types(a: dtype, b: dtype) -> dtype:
         from ._ops.common import _type_name
         raise RuntimeError("Promotion for uint16, uint32, uint64 types is not supported, attempted to promote "
                            f"{_type_name(a)} and {_type_name(b)}")
+    if a is complex32 or b is complex32:  # NumPy cannot promote the record: through its float16 parts
+        return promote_types(float16, (b if a is complex32 else a).to_real()).to_complex()
     if a._cat != b._cat:
         hi, lo = (a, b) if a._cat > b._cat else (b, a)
         return _FROM_NP[np.promote_types(hi.np, lo.np)] if hi._cat == 3 and lo._cat == 2 else hi

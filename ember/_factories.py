@@ -5,7 +5,7 @@ import math
 
 from ._backend import xp
 
-from . import _dtype
+from . import _complex32, _dtype
 from ._backend import ndarray
 from ._tensor import Tensor
 from ._ops.common import register
@@ -58,7 +58,9 @@ def _infer_array(data, dtype):
                 raise TypeError(f"ember.tensor: could not infer dtype of {type(data).__name__} "
                                 f"(a ragged or non-numeric sequence?)")
     if dtype is not None:
-        arr = arr.astype(_np_dtype(dtype), copy=False)
+        dt = _np_dtype(dtype)
+        # complex32's record: NumPy would copy a number into both of its fields
+        arr = _complex32.narrow(arr) if dt is _dtype.CHALF else arr.astype(dt, copy=False)
     _dtype.from_np(arr.dtype)
     return arr
 
@@ -129,6 +131,8 @@ def _alloc(fill, shape: tuple, dtype, *value) -> ndarray:
     """``fill(shape, *value, dtype=dtype)``; a failed allocation raises RuntimeError, as torch's allocator does
     (NumPy raises MemoryError, or ValueError when the byte count overflows)."""
     try:
+        if dtype is _dtype.CHALF and fill is not xp.zeros and fill is not xp.empty:  # NumPy would fill both fields
+            return _complex32.narrow(fill(shape, *value, dtype=xp.complex64))
         return fill(shape, *value, dtype=dtype)
     except (MemoryError, ValueError) as e:
         if isinstance(e, ValueError) and "too big" not in str(e):
@@ -185,7 +189,7 @@ empty_like = register("empty_like", method=False)(_like(xp.empty))
 def full_like(input, fill_value, *, dtype=None, layout=None, device=None, pin_memory: bool = False,
               requires_grad: bool = False, memory_format=None) -> Tensor:
     """A tensor shaped like ``input`` filled with ``fill_value``."""
-    return _finish(xp.full(input._data.shape, fill_value, dtype=_np_dtype(dtype, input._data.dtype)),
+    return _finish(_alloc(xp.full, input._data.shape, _np_dtype(dtype, input._data.dtype), fill_value),
                    requires_grad, device)
 
 

@@ -150,7 +150,7 @@ ABSENT = {
         "fx", "jit", "multiprocessing", "nested", "profiler", "hub", "export", "ao",
         "quantization", "jagged", "to_dlpack", "from_dlpack", "vmap", "func", "library", "package", "mps",
         "xpu", "distributed", "onnx",
-        "quantize_per_tensor", "uint16", "uint32", "complex32", "chalf", "float8_e4m3fn", "float8_e5m2",
+        "quantize_per_tensor", "uint16", "uint32", "float8_e4m3fn", "float8_e5m2",
         "classes", "testing", "gradient", "frombuffer", "is_storage",
         "storage", "UntypedStorage", "TypedStorage", "FloatStorage", "hann_window", "hamming_window", "bartlett_window",
         "blackman_window", "kaiser_window", "overrides", "set_default_tensor_type",
@@ -168,7 +168,7 @@ ABSENT = {
 }
 ABSENT_TENSOR_METHODS = {"indices", "values", "coalesce", "is_coalesced",
                          "q_scale", "q_zero_point", "dequantize", "int_repr",
-                         "record_stream", "to_mkldnn", "resize", "chalf"}
+                         "record_stream", "to_mkldnn", "resize"}
 
 
 def absent_getattr(module: str):

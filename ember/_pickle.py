@@ -516,7 +516,11 @@ class StorageRef:
 
     def __init__(self, key: str, array: np.ndarray) -> None:
         self.key, self.array = key, array
-        self.type_name = {d.np: f"{k}Storage" for k, d in _STORAGE_DTYPES.items()}[array.dtype]
+        names = {d.np: f"{k}Storage" for k, d in _STORAGE_DTYPES.items()}
+        if array.dtype not in names:  # torch writes these with _rebuild_tensor_v3, which ember does not read either
+            raise NotImplementedError(f"ember.save: ember cannot write {_dtype.from_np(array.dtype)} tensors in torch's "
+                                      "format (bool, uint8, int8/16/32/64, float16/32/64 only)")
+        self.type_name = names[array.dtype]
 
 
 def _memory_root(arr: np.ndarray) -> np.ndarray:

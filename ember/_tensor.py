@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from . import _dtype
+from . import _complex32, _dtype
 from ._backend import ndarray, xp
 from .autograd.function import AccumulateGrad
 from .autograd import function as _function
@@ -129,12 +129,14 @@ class Tensor:
         return self._data.dtype.kind in "fV"
 
     def is_floating_point(self) -> bool:
-        """True for float16/bfloat16/float32/float64 tensors (bfloat16 is NumPy kind "V")."""
-        return self._data.dtype.kind in "fV"
+        """True for float16/bfloat16/float32/float64 tensors (bfloat16 is NumPy kind "V", complex32 a record)."""
+        kind = self._data.dtype.kind
+        return kind == "f" or kind == "V" and not self._data.dtype.names
 
     def is_complex(self) -> bool:
-        """True for complex64/complex128 tensors."""
-        return self._data.dtype.kind == "c"
+        """True for complex32/complex64/complex128 tensors."""
+        kind = self._data.dtype.kind
+        return kind == "c" or kind == "V" and self._data.dtype.names is not None
 
     def is_contiguous(self, memory_format=None) -> bool:
         """True when the elements are laid out in row-major order."""
@@ -309,6 +311,8 @@ class Tensor:
         if self.requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
                                "instead.")
+        if self._data.dtype.names:  # as torch: NumPy has no complex32 (view_as_real(t).numpy() gives its parts)
+            raise TypeError("Got unsupported ScalarType ComplexHalf")
         return self._data
 
     def __array__(self, dtype=None, copy=None):
@@ -321,11 +325,12 @@ class Tensor:
         """The value of a one-element tensor as a Python number."""
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
-        return self._data.reshape(()).item()
+        v = self._data.reshape(()).item()
+        return complex(*v) if type(v) is tuple else v  # complex32's record gives (real, imag)
 
     def tolist(self):
         """The values as (nested) Python lists."""
-        return self._data.tolist()
+        return (_complex32.widen(self._data) if self._data.dtype.names else self._data).tolist()
 
     def __len__(self) -> int:
         if self._data.ndim == 0:
@@ -455,7 +460,7 @@ class device:
 _LEGACY = {"float32": "torch.FloatTensor", "float64": "torch.DoubleTensor", "float16": "torch.HalfTensor",
            "int64": "torch.LongTensor", "int32": "torch.IntTensor", "int16": "torch.ShortTensor",
            "int8": "torch.CharTensor", "uint8": "torch.ByteTensor", "bool": "torch.BoolTensor",
-           "complex64": "torch.ComplexFloatTensor", "complex128": "torch.ComplexDoubleTensor"}
+           "complex32": "torch.ComplexHalfTensor", "complex64": "torch.ComplexFloatTensor", "complex128": "torch.ComplexDoubleTensor"}
 
 
 def _unpickle(cls, arr, requires_grad: bool, attrs: dict) -> Tensor:

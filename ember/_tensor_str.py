@@ -106,8 +106,10 @@ def _fmt_nd(a, fmt, width, indent, summarize, cell) -> str:
 
 def tensor_repr(t) -> str:
     """torch-style repr of a tensor."""
-    from . import _dtype
+    from . import _complex32, _dtype
     a = t._data
+    if a.dtype.names:  # complex32, printed from its exact complex64 values
+        a = _complex32.widen(a)
     prefix = "tensor("
     body = _format_array(a, len(prefix)) if a.size or a.ndim == 0 else "[]"
     extras = []

@@ -59,3 +59,9 @@ class _OpNamespace:
 
 
 aten = _OpNamespace("aten")
+
+
+def __getattr__(name: str):
+    """torch's other operator namespaces (``torch.ops.profiler``, custom libraries) are absent, saying so."""
+    from ._legacy import AbsentFeature, _message
+    raise AbsentFeature(_message(f"torch.ops.{name}"))

@@ -77,3 +77,9 @@ def test_unknown_or_private_names_raise_attribute_error(name):
     if name.startswith("no_"):
         with pytest.raises(AttributeError, match="'_OpNamespace' 'aten' object has no attribute"):
             getattr(torch.ops.aten, name)
+
+
+def test_other_operator_namespaces_are_absent_and_say_so():
+    assert not hasattr(ember.ops, "profiler")
+    with pytest.raises(NotImplementedError, match=r"torch\.ops\.profiler"):
+        ember.ops.profiler

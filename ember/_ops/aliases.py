@@ -25,7 +25,7 @@ for _alias, _target in {"unsafe_chunk": "chunk"}.items():
 
 def sgn(input: Tensor) -> Tensor:
     """The sign of a real tensor; ``z / |z|`` (0 at 0) of a complex one, with its gradient."""
-    return complex_sgn(input) if input._data.dtype.kind == "c" else FUNCTIONS["sign"](input)
+    return complex_sgn(input) if input.is_complex() else FUNCTIONS["sign"](input)
 
 
 FUNCTIONS["sgn"] = Tensor.sgn = sgn

@@ -255,7 +255,7 @@ def _rebase(base: Tensor, view: Tensor, out: Tensor) -> None:
 
 def _type_name(d) -> str:
     return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
-            "int16": "Short", "int8": "Char", "uint8": "Byte", "uint64": "UInt64", "bool": "Bool", "bfloat16": "BFloat16", "complex64": "ComplexFloat",
+            "int16": "Short", "int8": "Char", "uint8": "Byte", "uint64": "UInt64", "bool": "Bool", "bfloat16": "BFloat16", "complex32": "ComplexHalf", "complex64": "ComplexFloat",
             "complex128": "ComplexDouble"}[d.name]
 
 

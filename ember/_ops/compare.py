@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numbers
 
+from .. import _complex32
 from .._backend import ndarray, xp
 from .._tensor import Tensor
 from ..autograd import function as _function
@@ -41,7 +42,10 @@ def pure(ufunc, *operands) -> Tensor:
     """A non-differentiable elementwise result of ``ufunc`` (as an op while a transform is active)."""
     if _function.transform is not None:
         return Compare.apply(ufunc, *operands)[0]
-    return Tensor._make(xp.asarray(ufunc(*(_data(t) for t in operands))))
+    try:
+        return Tensor._make(xp.asarray(ufunc(*(_data(t) for t in operands))))
+    except TypeError as e:  # complex32's records: through complex64 where torch computes it, else refused
+        return Tensor._make(xp.asarray(_complex32.fallback(ufunc.__name__, ufunc, operands, e)))
 
 
 def _apply(name: str, ufunc, a, b) -> Tensor:
@@ -49,6 +53,8 @@ def _apply(name: str, ufunc, a, b) -> Tensor:
         return Compare.apply(ufunc, a, b)[0]
     try:
         return Tensor._make(xp.asarray(ufunc(_data(a), _data(b))))
+    except TypeError as e:  # complex32, as in pure
+        return Tensor._make(xp.asarray(_complex32.fallback(ufunc.__name__, ufunc, (a, b), e)))
     except ValueError:
         raise broadcast_error(name, tuple(xp.shape(_data(a))), tuple(xp.shape(_data(b)))) from None
 

@@ -6,7 +6,7 @@ torch's convention: the gradient of a real loss L with respect to a complex z = 
 """
 from __future__ import annotations
 
-from .. import _dtype
+from .. import _complex32, _dtype
 from .._backend import ndarray, xp
 from .._tensor import Tensor
 from ..autograd.function import Op
@@ -29,12 +29,14 @@ def cj(x):
 
 def sgn(z: Tensor) -> Tensor:
     """``z / |z|`` (0 at 0) for a complex tensor, differentiable: the gradient of ``|z|``."""
+    if z._data.dtype.names:  # complex32: through complex64, as torch's kernel
+        return _complex32.unary("sgn", sgn, z)
     zero = Tensor._make(z._data == 0)
     return (z / z.abs().masked_fill(zero, 1)).masked_fill(zero, 0)
 
 
 def _complex_only(x: Tensor, op: str, message: str | None = None) -> None:
-    if x._data.dtype.kind != "c":
+    if not x.is_complex():
         raise RuntimeError(message or f"{op} is only supported for complex tensors")
 
 
@@ -55,7 +57,7 @@ class Conj(Op):
 def conj(input: Tensor) -> Tensor:
     """The complex conjugate (``input`` itself when real); ``is_conj()`` is True on the result, as torch's
     lazy view, though ember computes the values at once."""
-    if input._data.dtype.kind != "c":
+    if not input.is_complex():
         return input
     out = Conj.apply(input)
     if not input.is_conj():
@@ -66,7 +68,7 @@ def conj(input: Tensor) -> Tensor:
 @register(inplace="conj_physical_")
 def conj_physical(input: Tensor) -> Tensor:
     """The complex conjugate, computed (``input`` itself when real)."""
-    return Conj.apply(input) if input._data.dtype.kind == "c" else input
+    return Conj.apply(input) if input.is_complex() else input
 
 
 @register()
@@ -94,7 +96,7 @@ def resolve_neg(input: Tensor) -> Tensor:
 
 
 class Real(Op):
-    forward = staticmethod(lambda z: z.real)
+    forward = staticmethod(lambda z: z["real"] if z.dtype.names else z.real)  # complex32: a field of its record
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -106,7 +108,7 @@ class Real(Op):
 
 
 class Imag(Real):
-    forward = staticmethod(lambda z: z.imag)
+    forward = staticmethod(lambda z: z["imag"] if z.dtype.names else z.imag)
 
     @staticmethod
     def backward(ctx, g):
@@ -116,7 +118,7 @@ class Imag(Real):
 @register(method=False)
 def real(input: Tensor) -> Tensor:
     """The real parts, a view (``input`` itself when real)."""
-    return Real.apply(input) if input._data.dtype.kind == "c" else input
+    return Real.apply(input) if input.is_complex() else input
 
 
 @register(method=False)
@@ -137,7 +139,7 @@ Tensor.imag = property(imag, _setter(imag), doc="The imaginary parts, a view; as
 
 
 class ViewAsReal(Op):
-    forward = staticmethod(lambda z: z[..., None].view(z.real.dtype))
+    forward = staticmethod(lambda z: z[..., None].view(xp.float16 if z.dtype.names else z.real.dtype))
 
     @staticmethod
     def backward(ctx, g):
@@ -167,7 +169,7 @@ def view_as_real(input: Tensor) -> Tensor:
 def view_as_complex(input: Tensor) -> Tensor:
     """A complex view of a float tensor whose last dim (size 2, stride 1) holds real and imaginary parts."""
     a = input._data
-    if a.dtype.kind != "f" or a.dtype == xp.float16:
+    if a.dtype.kind != "f":
         raise RuntimeError("view_as_complex is only supported for half, float and double tensors, but got a tensor of "
                            f"scalar type: {_type(input.dtype)}")
     if a.ndim == 0:

@@ -1,7 +1,7 @@
 """Dtype casts and copies: ``to``, ``float()``/``double()``..., ``clone``, ``contiguous``."""
 from __future__ import annotations
 
-from .. import _dtype
+from .. import _complex32, _dtype
 from .._backend import xp
 from .._tensor import Tensor, device as _device
 from ..autograd.function import Op
@@ -13,6 +13,8 @@ class Cast(Op):
 
     @staticmethod
     def forward(x, dt):
+        if x.dtype.names or dt.np.names:  # complex32's record: NumPy would copy a number into both of its fields
+            return _complex32.cast(x, dt)
         return (x.real if x.dtype.kind == "c" and dt._cat < 3 else x).astype(dt.np)
 
     @staticmethod
@@ -77,6 +79,7 @@ def _caster(name, dt):
 
 
 for _name, _dt in (("float", _dtype.float32), ("double", _dtype.float64), ("half", _dtype.float16),
+                   ("chalf", _dtype.complex32),
                    ("bfloat16", _dtype.bfloat16),
                    ("long", _dtype.int64), ("int", _dtype.int32), ("short", _dtype.int16), ("char", _dtype.int8),
                    ("byte", _dtype.uint8), ("bool", _dtype.bool_)):
@@ -117,6 +120,8 @@ def cuda(self, device=None) -> Tensor:
 class Fill(Op):
     @staticmethod
     def forward(x, value):
+        if x.dtype.names:  # complex32's record: NumPy would copy a number into both of its fields
+            return _complex32.narrow(xp.full(x.shape, value, xp.complex64))
         return xp.full_like(x, value)
 
     @staticmethod

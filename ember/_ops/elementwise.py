@@ -10,7 +10,7 @@ import math
 import numbers
 import warnings
 
-from .. import _dtype
+from .. import _complex32, _dtype
 from .._backend import ndarray, parallel_map, xp, zeros_like
 from .._dtype import _BF16
 from .._tensor import Tensor
@@ -479,6 +479,8 @@ def unary(name: str, fwd, bwd, *, saves: str = "input", keeps_int: bool = False,
     def fn(input) -> Tensor:
         kind = input._data.dtype.kind
         if kind == "V":  # bfloat16: computed in float32 and rounded back, as torch's kernels do
+            if input._data.dtype.names:  # complex32: through complex64 where torch computes it (abs), else refused
+                return _complex32.unary(name, fn, input)
             return Unary.apply(input.float()).to(input.dtype)
         if not keeps_int and kind not in "fc":
             input = input.to(_dtype.get_default_dtype())

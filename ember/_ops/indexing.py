@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import re
 
+from .. import _complex32
 from .._backend import ndarray, xp
 from .._dtype import is_float
 from .._tensor import Tensor
@@ -673,11 +674,13 @@ def _fill_value(op: str, input: Tensor, value):
         if value._data.ndim:
             raise RuntimeError(f"{op} only supports a 0-dimensional value tensor, but got tensor with "
                                f"{value._data.ndim} dimension(s).")
-        if value._data.dtype.kind == "c" and input._data.dtype.kind != "c":
+        if value.is_complex() and not input.is_complex():
             raise RuntimeError(f"{op}: value cannot be converted to type {input.dtype} without overflow")
         return value.to(input.dtype)
-    if isinstance(value, complex) and input._data.dtype.kind != "c":
+    if isinstance(value, complex) and not input.is_complex():
         raise RuntimeError(f"{op}: value cannot be converted to type {input.dtype} without overflow")
+    if input._data.dtype.names:  # complex32's record: NumPy would copy a number into both of its fields
+        return Tensor._make(_complex32.narrow(value))
     return value
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from .. import _dtype
+from .. import _complex32, _dtype
 from .._backend import matmul as _array_matmul, xp
 from .._dtype import _BF16
 from .._tensor import Tensor
@@ -123,6 +123,7 @@ def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {na}D and {nb}D")
     _same_dtype(input, other)
     if input._data.dtype.kind == "V":  # bfloat16: products summed in float32 and rounded back, as torch's kernel
+        _complex32.refuse(input, "dot")
         return matmul(input.float(), other.float()).to(input.dtype)
     if na == 2 and nb == 2:
         if sa[1] != sb[0]:

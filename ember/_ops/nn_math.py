@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from .. import _complex32
 from .._backend import xp, zeros_like
 from .._tensor import Tensor
 from ..autograd.function import Op
@@ -331,6 +332,7 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=N
     """exp(x) / sum(exp(x)) along ``dim``."""
     input, d = _softmax_dim(input, dim, dtype, "softmax")
     if input._data.dtype.kind == "V":  # bfloat16: computed in float32 and rounded back, as torch's kernel
+        _complex32.refuse(input, "softmax")
         return Softmax.apply(input.float(), d).to(input.dtype)
     return Softmax.apply(input, d)
 
@@ -340,6 +342,7 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dty
     """log(softmax(x)) along ``dim``, computed stably."""
     input, d = _softmax_dim(input, dim, dtype, "log_softmax")
     if input._data.dtype.kind == "V":  # bfloat16, as softmax
+        _complex32.refuse(input, "log_softmax")
         return LogSoftmax.apply(input.float(), d).to(input.dtype)
     return LogSoftmax.apply(input, d)
 

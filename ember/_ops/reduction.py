@@ -12,7 +12,7 @@ import warnings
 from collections import namedtuple
 from types import SimpleNamespace
 
-from .. import _dtype
+from .. import _complex32, _dtype
 from .._backend import xp
 from .._dtype import _BF16, is_float
 from .._tensor import Tensor
@@ -222,6 +222,7 @@ def mean(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     if dtype is not None:
         input = input.to(dtype)
     if input._data.dtype.kind == "V":  # bfloat16: accumulated in float32 and rounded back, as torch's kernel
+        _complex32.refuse(input, "sum_cpu")
         return mean(input.float(), dim, keepdim).to(input.dtype)
     if input._data.dtype.kind not in "fc":
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point "
@@ -587,6 +588,7 @@ class Std(Op):
 
 def _moments(op: str, cls, input, dim, unbiased, keepdim, correction):
     if input._data.dtype.kind == "V":  # bfloat16: computed in float32 and rounded back, as torch's kernel
+        _complex32.refuse(input, op)  # torch computes complex32's, but ember has no complex var/std yet
         return _moments(op, cls, input.float(), dim, unbiased, keepdim, correction).to(input.dtype)
     if isinstance(dim, bool):  # var(x, False): the legacy unbiased-only form
         dim, unbiased = None, dim
@@ -787,7 +789,10 @@ def unique(input, sorted: bool = True, return_inverse: bool = False, return_coun
 def _logical(op: str, reducer):
     def fn(input, dim=None, keepdim: bool = False) -> Tensor:
         dims = _axes(input, dim, op, empty_is_all=False)
-        out = reducer(input._data, axis=dims, keepdims=keepdim)
+        try:
+            out = reducer(input._data, axis=dims, keepdims=keepdim)
+        except TypeError as e:  # complex32's records: through complex64, as torch computes them
+            out = _complex32.fallback(op, reducer, (input,), e, axis=dims, keepdims=keepdim)
         # torch keeps uint8 for uint8 inputs, every other dtype gives bool
         return Tensor._make(xp.asarray(out, dtype=xp.uint8 if input._data.dtype == xp.uint8 else xp.bool_))
     fn.__name__ = fn.__qualname__ = op

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from heapq import heappop, heappush
 
+from .. import _complex32
 from .._backend import ndarray, xp
 from .._dtype import is_float
 from . import function as _function
@@ -141,7 +142,10 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
                         heappush(heap, (-nxt._seq, nxt))
                 else:
                     old = buf[nr]
-                    buf[nr] = g if old is None else old + g
+                    try:
+                        buf[nr] = g if old is None else old + g
+                    except TypeError:  # complex32's records have no NumPy add: summed in complex64
+                        buf[nr] = _complex32.add(old, g)
     finally:
         state.enabled = prev_mode
         xp.seterr(**prev_err)

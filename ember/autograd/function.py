@@ -13,7 +13,7 @@ import itertools
 import traceback
 
 from .._backend import ndarray, xp
-from .. import _dtype
+from .. import _complex32, _dtype
 from .grad_mode import state, no_grad
 from . import anomaly_mode
 
@@ -455,6 +455,8 @@ class Op(Function):
                 out = cls.forward(*arrays)
         except ValueError as e:
             raise _translate(cls, args, e) from None
+        except TypeError as e:  # NumPy has no arithmetic for complex32's records: computed in complex64, or refused
+            return _complex32.retry(cls, args, e)
         if not (record and state.enabled):
             if type(out) is ndarray:
                 result = Tensor._make(out)

@@ -78,7 +78,7 @@ def _tensor(x: torch.Tensor, memo: dict | None = None):
         raise Unconvertible("meta tensor (ember has only the cpu device)")
     if x.dim() > 64:
         raise TooManyDims(f"a {x.dim()}-dim tensor")
-    if x.dtype is torch.complex32 or x.dtype.itemsize < 1:
+    if x.dtype.itemsize < 1:
         raise Unconvertible(f"{x.dtype} tensor")
     if not hasattr(ember, str(x.dtype).split(".")[1]):
         raise Unconvertible(f"{x.dtype} tensor")
@@ -92,8 +92,10 @@ def _tensor(x: torch.Tensor, memo: dict | None = None):
     else:
         x_ = x.detach().resolve_conj().resolve_neg()
         # bfloat16 has no NumPy type in torch; ember's is ml_dtypes', with the same bits
-        arr = x_.view(torch.int16).numpy().view(ember.bfloat16.np) if x.dtype is torch.bfloat16 else x_.numpy()
-        t = ember.tensor(arr.copy())
+        arr = x_.view(torch.int16).numpy().view(ember.bfloat16.np) if x.dtype is torch.bfloat16 else \
+            torch.view_as_real(x_).numpy() if x.dtype is torch.complex32 else x_.numpy()
+        # complex32, which NumPy lacks, travels as its float16 parts (a last dim of 2) both ways
+        t = ember.view_as_complex(ember.tensor(arr.copy())) if x.dtype is torch.complex32 else ember.tensor(arr.copy())
     return t.requires_grad_(x.requires_grad) if x.requires_grad else t
 
 
@@ -111,7 +113,7 @@ def _value(x):
     """A non-container, non-tensor argument."""
     if isinstance(x, torch.dtype):
         name = str(x).split(".")[1]
-        if not hasattr(ember, name) or x is torch.complex32:
+        if not hasattr(ember, name):
             raise Unconvertible(f"dtype {x}")
         return getattr(ember, name)
     if isinstance(x, torch.Size):
@@ -162,6 +164,8 @@ _STORED_AS = {"p": "norm"}  # constructor arguments a torch module keeps under a
 
 def to_torch(x):
     """An ember result as torch values (tensors copied; tuples, lists and named tuples as lists)."""
+    if isinstance(x, ember.Tensor) and x.dtype is ember.complex32:
+        return torch.view_as_complex(to_torch(ember.view_as_real(x.detach())))
     if isinstance(x, ember.Tensor):
         arr = np.array(x.detach().numpy(), copy=True)
         if x.dtype is ember.bfloat16:

@@ -7,13 +7,6 @@ GAPS: dict = {'torch._scaled_mm_v2': {'missing': 'no ember counterpart of torch.
  'torch.ops.aten._safe_softmax.default': {'missing': 'private aten:: operator, not public API'},
  'torch.ops.aten._flash_attention_forward': {'missing': 'private aten:: operator, not public API'},
  'torch.ops.aten._efficient_attention_forward': {'missing': 'private aten:: operator, not public API'},
- 'chalf': {'backward': "ember has no complex32 (NumPy has no complex half type, and a tensor's dtype is its "
-                       "array's): Tensor.chalf raises NotImplementedError naming itself",
-           'forward': 'no complex32: Tensor.chalf raises NotImplementedError',
-           'gradgrad': 'no complex32: Tensor.chalf raises NotImplementedError',
-           'int': 'no complex32: Tensor.chalf raises NotImplementedError',
-           'reference': 'no complex32: Tensor.chalf raises NotImplementedError',
-           'variants': 'no complex32: Tensor.chalf raises NotImplementedError'},
  'jiterator_unary': {'missing': 'no ember counterpart of jiterator_unary'},
  'jiterator_binary': {'missing': 'no ember counterpart of jiterator_binary'},
  'jiterator_4inputs_with_extra_args': {'missing': 'no ember counterpart of jiterator_4inputs_with_extra_args'},
