@@ -48,13 +48,31 @@ def _pow(a: float, b: float) -> float:
         return math.pow(a, b)
     except OverflowError:
         return math.inf
-    except ValueError:
-        return math.nan
+    except ValueError:  # C: a pole (0 to a negative power) is inf, a negative base to a fraction nan
+        return math.inf if a == 0 else math.nan
+
+
+def _div(a: float, b: float) -> float:
+    """C's division: a zero divisor gives +-inf (nan for 0/0), where Python's raises."""
+    try:
+        return a / b
+    except ZeroDivisionError:
+        return math.nan if a == 0 or a != a else math.copysign(math.inf, a) * math.copysign(1.0, b)
 
 
 def _log(v: float) -> float:
     """C's ``log``: -inf at 0 and nan below, where Python's raises."""
     return math.log(v) if v > 0 else (-math.inf if v == 0 else math.nan)
+
+
+def _floor(v: float) -> float:
+    """C's ``floor``: inf and nan pass through, where Python's raises."""
+    return float(math.floor(v)) if math.isfinite(v) else v
+
+
+def _int64(v: float) -> int:
+    """C's cast of a double to int64_t on x86: what doesn't fit (inf, nan, beyond 2^63) becomes -2^63."""
+    return int(v) if -2.0 ** 63 <= v < 2.0 ** 63 else -(1 << 63)
 
 
 _FLOAT = struct.Struct("<f")
@@ -80,7 +98,7 @@ def rounding(dtype: np.dtype):
 class Draws:
     """torch's scalar draws from a ``_Stream``: ``uniform_real_distribution<double>`` (53 bits of one
     random64) and ``normal_distribution<double>`` (Box-Muller, its second sample cached in the generator),
-    read ahead in blocks; ``close`` hands back the read-ahead that was not used."""
+    read ahead in blocks; leaving the ``with`` block gives back the read-ahead that was not used."""
 
     def __init__(self, rng, expect: int = 64) -> None:
         rng.bits  # noqa: B018  (inside vmap the generator's wrapper rules here on whether this op may draw)
@@ -129,12 +147,12 @@ def gamma(alpha: float, draws: Draws, rd=_f64) -> float:
         scale *= _pow(1.0 - draws.uniform(), rd(1.0 / alpha))
         alpha = rd(alpha + 1.0)
     d = rd(alpha - _THIRD_F)
-    c = 1.0 / math.sqrt(9.0 * d)
+    c = 1.0 / math.sqrt(9.0 * d) if d > 0 else math.nan  # nan for a negative or nan alpha, as C's sqrt
     while True:
         while True:
             x = draws.normal()
             y = 1.0 + c * x
-            if y > 0:
+            if not y <= 0:  # a nan y leaves too, as torch's loop
                 break
         v = y * y * y
         u = 1.0 - draws.uniform()
@@ -156,12 +174,12 @@ def poisson(lam: float, draws: Draws) -> float:
             u = draws.uniform() - 0.5
             v = draws.uniform()
             us = 0.5 - abs(u)
-            k = math.floor((2 * a / us + b) * u + lam + 0.43)
+            k = _int64(_floor((_div(2 * a, us) + b) * u + lam + 0.43))
             if us >= 0.07 and v <= vr:
                 return k
             if k < 0 or (us < 0.013 and v > us):
                 continue
-            if _log(v) + math.log(invalpha) - math.log(a / (us * us) + b) <= -lam + k * loglam - _lgamma(k + 1.0):
+            if _log(v) + math.log(invalpha) - math.log(_div(a, us * us) + b) <= -lam + k * loglam - _lgamma(k + 1.0):
                 return k
     if lam == 0:
         return 0
@@ -204,7 +222,7 @@ def _btrs_setup(n: float, p: float, rd) -> tuple:
     b = 1.15 + 2.53 * stddev
     a = -0.0873 + 0.0248 * b + 0.01 * p
     r = rd(p / rd(1 - p))
-    m = float(math.floor(rd(rd(n + 1) * p)))
+    m = _floor(rd(rd(n + 1) * p))
     # the terms of the acceptance bound that don't depend on the draw
     lead = (m + 0.5) * math.log((m + 1) / (r * (n - m + 1)))
     return (a, b, rd(n * p) + 0.5, 0.92 - 4.2 / b, r, (2.83 + 5.1 / b) * stddev, lead, rd(n + 1), n - m + 1,
@@ -218,12 +236,12 @@ def _btrs(n: float, p: float, draws: Draws, rd) -> float:
         u = draws.uniform() - 0.5
         v = draws.uniform()
         us = 0.5 - abs(u)
-        k = rd(math.floor((2 * a / us + b) * u + c))
+        k = rd(_floor((_div(2 * a, us) + b) * u + c))
         if k < 0 or k > n:
             continue
         if us >= 0.07 and v <= v_r:
             return k
-        v = _log(v * alpha / (a / (us * us) + b))
+        v = _log(v * alpha / (_div(a, us * us) + b))
         nk1 = rd(rd(n - k) + 1)
         bound = (lead + n1 * math.log(nm1 / nk1) + (k + 0.5) * math.log(r * nk1 / rd(k + 1))
                  + tail_m + tail_nm - _stirling_tail(k) - _stirling_tail(rd(n - k)))
@@ -286,6 +304,7 @@ def standard_gamma_grad(alpha: float, x: float) -> float:
     """d x / d alpha for a Gamma(alpha, 1) sample x held at its quantile, in double as torch's: a Taylor
     series for x < 0.8, Rice's saddle-point expansion for alpha > 8, else a rational fit in log x/alpha and
     log alpha."""
+    alpha, x = np.float64(alpha), np.float64(x)  # IEEE division (inf, nan) where Python's would raise
     if x < _F08:
         numer, denom = 1.0, alpha
         s1, s2 = numer / denom, numer / (denom * denom)
@@ -399,6 +418,7 @@ def dirichlet_grad(x: float, alpha: float, total: float, rd=_f64) -> float:
     """The reparameterised gradient of a Dirichlet sample's component x in its own concentration alpha
     (``total`` the sum of all), divided by 1 - x: torch's ``dirichlet_grad_one``, as the Beta(alpha,
     total - alpha) marginal's, by whichever approximation fits where x lies."""
+    x, alpha, total = np.float64(x), np.float64(alpha), np.float64(total)  # IEEE division, as above
     beta, beta_ = rd(total - alpha), total - alpha
     boundary = rd(rd(total * x) * rd(1 - x))
     if x <= 0.5 and boundary < 2.5:

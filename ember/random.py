@@ -627,7 +627,8 @@ def _gammas(rng, alpha: np.ndarray, dt: np.dtype) -> np.ndarray:
     """torch's gamma kernel: Gamma(alpha, 1) draws in ``dt``, kept at least its smallest normal number."""
     rd = _kernels.rounding(dt)
     draws = _serial(rng, lambda d, a: _kernels.gamma(a, d, rd), alpha).astype(dt)
-    return np.maximum(draws, np.finfo(dt).tiny)
+    tiny = np.finfo(dt).tiny
+    return np.where(draws > tiny, draws, tiny)  # std::max(tiny, draw): a nan draw gives tiny
 
 
 def _standard_gamma(input: Tensor, generator: Generator | None = None) -> Tensor:
@@ -641,7 +642,8 @@ def _elementwise(name: str, fn, *tensors: Tensor) -> Tensor:
     dt = _kernel_dtype(tensors[0], name)
     rd = _kernels.rounding(dt)
     arrays = np.broadcast_arrays(*(t._data for t in tensors))
-    out = [fn(*values, rd) for values in zip(*(a.ravel().tolist() for a in arrays))]
+    with np.errstate(all="ignore"):
+        out = [fn(*values, rd) for values in zip(*(a.ravel().tolist() for a in arrays))]
     return _finish(np.array(out, np.float64).reshape(arrays[0].shape).astype(dt), False)
 
 
@@ -661,8 +663,11 @@ def _sample_dirichlet(input: Tensor, generator: Generator | None = None) -> Tens
     dt = _kernel_dtype(input, "dirichlet")
     g = _gammas(_gen(generator), input._data.astype(np.float64), np.dtype(np.float64))
     total = _kernels.row_sums(g) if g.size and g.ndim else g
-    x = np.maximum((g / total).astype(dt), np.finfo(dt).tiny)
-    return _finish(np.minimum(x, np.nextafter(dt.type(1), dt.type(0))), False)
+    with np.errstate(invalid="ignore"):
+        x = (g / total).astype(dt)
+    tiny, top = np.finfo(dt).tiny, np.nextafter(dt.type(1), dt.type(0))
+    x = np.where(x > tiny, x, tiny)  # std::max(tiny, x) and std::min(top, x): a nan becomes tiny
+    return _finish(np.where(x < top, x, top), False)
 
 
 # ----------------------------------------------------------------------------- in-place fillers

@@ -239,3 +239,24 @@ def test_chi2_student_t_densities_and_moments(name):
         np.testing.assert_allclose(ev.numpy(), tv.numpy(), rtol=1e-12)
     assert e.has_rsample and repr(e).replace("ember", "torch") == repr(t)
     assert_same_draws(lambda lib: make(TD if lib is torch else ED, lib).expand((2, t.batch_shape[0])).sample((3,)))
+
+
+INF, NAN = float("inf"), float("nan")
+EDGES = {  # values where C's arithmetic gives inf/nan/-2^63 and torch's clamps decide the result
+    "gamma": lambda lib: lib._standard_gamma(lib.tensor([NAN, -1.0, -0.5, INF, 0.0, 1e-30, 1e30], dtype=lib.float64)),
+    "gamma float32": lambda lib: lib._standard_gamma(lib.tensor([NAN, -1.0, -0.5, INF, 0.0, 1e-30, 1e30])),
+    "poisson": lambda lib: lib.poisson(lib.tensor([1e15, 1e-300, 5e-324, INF], dtype=lib.float64)),
+    "binomial": lambda lib: lib.binomial(lib.tensor([INF, 5.5, 10.5, 1e9, 3.0, 3.0, 20.0], dtype=lib.float64),
+                                         lib.tensor([0.3, 0.5, 0.99, 1e-12, NAN, -0.5, 1e-320], dtype=lib.float64)),
+    "dirichlet": lambda lib: lib._sample_dirichlet(lib.tensor([[NAN, 1.0], [1e-30, 1e-30], [INF, 1.0]],
+                                                              dtype=lib.float64)),
+    "gamma grad": lambda lib: lib._standard_gamma_grad(lib.tensor([1e-3, 0.5, 100.0, 3.0, 1e4], dtype=lib.float64),
+                                                       lib.tensor([1e-300, 1e-30, 1e-30, 1e3, 5e3], dtype=lib.float64)),
+    "dirichlet grad": lambda lib: lib._dirichlet_grad(*(lib.tensor(v, dtype=lib.float64) for v in (
+        [1e-300, 1.0, 0.0, 0.5], [0.5, 0.5, 0.5, 1e-3], [1.0, 1.0, 1.0, 1e4]))),
+}
+
+
+@pytest.mark.parametrize("name", list(EDGES))
+def test_edge_values(name):
+    assert_same_draws(EDGES[name])
