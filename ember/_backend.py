@@ -271,10 +271,6 @@ def parallel_map(fn, out, *arrays, piece: int | None = None) -> None:
 def matmul(a, b, out=None):
     """``a @ b`` by NumPy's rules (into ``out`` if given). A large product runs on BLAS's own threads;
     a small or thin one on one thread, which is about as fast and leaves BLAS's threads asleep."""
-    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
-    work = m * k * n
-    for d in xp.broadcast_shapes(a.shape[:-2], b.shape[:-2]):
-        work *= d
     if a.dtype is _BF16 or b.dtype is _BF16:  # ml_dtypes' matmul returns float32: round once, as torch's kernel
         r = matmul(a.astype(xp.float32), b.astype(xp.float32)).astype(xp.result_type(a, b))
         if out is None:
@@ -285,6 +281,11 @@ def matmul(a, b, out=None):
         return xp.matmul(a, b, out=out)
     if _blas_threads() == 1:
         return xp.matmul(a, b, out=out)
+    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    work = m * k * n
+    if a.ndim > 2 or b.ndim > 2:
+        for d in xp.broadcast_shapes(a.shape[:-2], b.shape[:-2]):
+            work *= d
     if work >= BLAS_THREADED and min(m, k, n) >= BLAS_THREADED_SIDE:
         if a.ndim == b.ndim == 2 and _threads > 1 and max(m, k) >= SPLIT_SIDE:
             # rows split between ember's threads, each product on one BLAS thread: BLAS's own threads

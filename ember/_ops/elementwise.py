@@ -611,7 +611,12 @@ class _ReluGrad(Op):
         return _ReluGrad.apply(gg, ctx.saved_tensors[0]._data), None
 
 
-relu = unary("relu", _relu, lambda x, y, g: _ReluGrad.apply(g, y), saves="output",
+def _relu_grad(x, y, g):
+    # a plain backward runs the kernel on its arrays, not through an op that would record nothing
+    return _ReluGrad.forward(g, y) if type(g) is ndarray else _ReluGrad.apply(g, y)
+
+
+relu = unary("relu", _relu, _relu_grad, saves="output",
              keeps_int=True, doc="max(x, 0) elementwise (gradient 0 at 0).", arrays=True)
 def _sign(x):
     if x.dtype.kind == "c":  # NumPy's sign of a complex is z/|z|, which torch spells sgn

@@ -194,7 +194,7 @@ def _pre_hooks(node, grads):
 def _call(node, grads):
     """Run one node's backward; returns its input gradients as a tuple."""
     if node._out_meta is not None and node.materialize_grads:
-        from .._tensor import Tensor
+        Tensor = _function.Tensor
         grads = [g if g is not None or m is None else Tensor._make(xp.zeros(m[0], m[1].np))
                  for g, m in zip(grads, node._out_meta)]
     try:

@@ -505,15 +505,25 @@ class Op(Function):
         if type(out) is ndarray:
             pass
         elif type(out) is tuple:
-            out = tuple(o if type(o) is ndarray else xp.asarray(o) for o in out)
             diff = cls.differentiable_outputs
+            results, meta = [], []
+            for i, o in enumerate(out):
+                if type(o) is not ndarray:
+                    o = xp.asarray(o)
+                if diff is None or i in diff:
+                    meta.append((o.shape, _dtype.from_np(o.dtype)))
+                    r = Tensor._make(o, True, ctx, i)
+                else:  # never given a gradient, so none to make of zeros either (see engine._call)
+                    meta.append(None)
+                    r = Tensor._make(o)
+                if o.base is not None:
+                    _link_view(r, args)
+                    if r._base is not None:  # one of several views (unbind, split): never to be written in place
+                        r._multi_view = (ctx.name().replace("Backward0", ""), i)
+                results.append(r)
+            results = tuple(results)
             ctx._nout = len(out)
-            ctx._out_meta = [(o.shape, _dtype.from_np(o.dtype)) for o in out]
-            results = _link_views(tuple(Tensor._make(o, True, ctx, i) if diff is None or i in diff
-                                        else Tensor._make(o) for i, o in enumerate(out)), args)
-            for i, r in enumerate(results):
-                if r._base is not None:  # one of several views (unbind, split): never to be written in place
-                    r._multi_view = (ctx.name().replace("Backward0", ""), i)
+            ctx._out_meta = meta
             if ctx._out_data is not None:  # setup_context saved one of the outputs
                 for r in results:
                     if r._data is ctx._out_data:

@@ -53,8 +53,10 @@ def _columns(x, kh: int, kw: int, geo, ones: bool = False):
     wo = _out_size(w, pl, pr, kw, sw, dw)
     flat = xp.empty((c * kh * kw + ones, n, ho, wo), dtype=x.dtype)
     cols = flat[:c * kh * kw].reshape(c, kh, kw, n, ho, wo)
-    rows = [(i * dh - pt, *_valid(i * dh - pt, sh, ho, h)) for i in range(kh)]
     xt = x.transpose(1, 0, 2, 3)
+    if flat.size <= SMALL_COLUMNS:
+        return flat, _small_fill(xt, cols, flat if ones else None, geo, (ho, wo))
+    rows = [(i * dh - pt, *_valid(i * dh - pt, sh, ho, h)) for i in range(kh)]
     cols_ = [(j * dw - pl, *_valid(j * dw - pl, sw, wo, w)) for j in range(kw)]
 
     def fill(a: int, b: int) -> None:
@@ -71,6 +73,29 @@ def _columns(x, kh: int, kw: int, geo, ones: bool = False):
         if ones:
             flat[-1, a:b] = 1
     return flat, fill
+
+
+SMALL_COLUMNS = 1 << 17  # columns up to this many elements are filled by _small_fill
+
+
+def _small_fill(xt, cols, flat, geo, out_hw):
+    """im2col for small inputs: one zero-padded copy of the images, then a single copy of all their
+    windows (a strided view of it) into ``cols``, where the kernel offsets' loop costs a dozen NumPy calls
+    per offset; ``flat`` (or None) gets its row of ones."""
+    (sh, sw), ((pt, pb), (pl, pr)), (dh, dw), _ = geo
+    c, _, h, w = xt.shape
+    kh, kw = cols.shape[1:3]
+    ho, wo = out_hw
+
+    def fill(a: int, b: int) -> None:
+        padded = xp.zeros((c, b - a, h + pt + pb, w + pl + pr), xt.dtype)
+        padded[:, :, pt:pt + h, pl:pl + w] = xt[:, a:b]
+        sc, sn, sy, sx = padded.strides
+        cols[:, :, :, a:b] = xp.ndarray((c, kh, kw, b - a, ho, wo), xt.dtype, padded, 0,
+                                        (sc, dh * sy, dw * sx, sn, sh * sy, sw * sx))
+        if flat is not None:
+            flat[-1, a:b] = 1
+    return fill
 
 
 def _batch_slice(m, a: int, b: int, n: int):
@@ -256,6 +281,7 @@ class Convolution(Op):
 
     batching = "conv"
     differentiable_outputs = (0,)
+    array_backward = True  # a plain backward hands it arrays (see backward)
 
     @staticmethod
     def forward(x, w, b, geo):
@@ -265,20 +291,26 @@ class Convolution(Op):
     @staticmethod
     def setup_context(ctx, inputs, output):
         x, w, b, ctx.geo = inputs
-        ctx.save_for_backward(x, w, Tensor._make(output[1]) if w.requires_grad else None)
+        ctx.save_for_backward(x, w, Tensor._make(output[1]) if w._requires_grad else None)
 
     @staticmethod
-    def backward(ctx, g, _):
+    def backward(ctx, g, _cols=None):
         x, w, cols = ctx.saved_tensors
-        need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        if not (state.enabled and (g.requires_grad or x.requires_grad or w.requires_grad)):
+        (fx, _), (fw, _), (fb, _) = ctx.next_functions[:3]
+        arrays = not isinstance(g, Tensor)
+        if arrays or not (state.enabled and (g.requires_grad or x.requires_grad or w.requires_grad)):
             # nothing to record (plain backward, or no input a second derivative could reach):
             # all three gradients from one pass over the batch
-            gx, gw, gb = _conv_grads(_as4d(x._data), _as4d(w._data), None if cols is None else cols._data,
-                                     _as4d(g._data), ctx.geo, need_x, need_w, need_b)
-            return (None if gx is None else Tensor._make(gx.reshape(x.shape)),
-                    None if gw is None else Tensor._make(gw.reshape(w.shape)),
-                    None if gb is None else Tensor._make(gb), None)
+            if not arrays:
+                x, w, g = x._data, w._data, g._data
+                cols = None if cols is None else cols._data
+            gx, gw, gb = _conv_grads(_as4d(x), _as4d(w), cols, _as4d(g), ctx.geo, fx is not None, fw is not None,
+                                     fb is not None)
+            wrap = (lambda a: a) if arrays else Tensor._make
+            return (None if gx is None else wrap(gx.reshape(x.shape)),
+                    None if gw is None else wrap(gw.reshape(w.shape)),
+                    None if gb is None else wrap(gb), None)
+        need_x, need_w, need_b = fx is not None, fw is not None, fb is not None
         gx = ConvAdjoint.apply(g, w, None, ctx.geo, _spatial(x)) if need_x else None
         gw = ConvWeight.apply(x, g, ctx.geo, tuple(w.shape[2:]), cols._data) if need_w else None
         gb = _bias_grad(g) if need_b else None
@@ -359,7 +391,7 @@ def _fitted(geo, in_hw: tuple, out_hw: tuple, k: tuple):
 def _tuple(v, n: int, name: str, op: str) -> tuple:
     if isinstance(v, (int, xp.integer)):
         return (int(v),) * n
-    v = tuple(int(e) for e in v)
+    v = tuple(map(int, v))
     if len(v) == 1:
         return v * n
     if len(v) != n:
@@ -374,37 +406,36 @@ def _to2d(v: tuple, fill: int) -> tuple:
 
 
 def _check(op: str, input: Tensor, weight: Tensor, bias, dims: int, groups: int, transposed: bool) -> None:
-    if input.ndim not in (dims + 1, dims + 2):
+    shape, wshape, dt = input._data.shape, weight._data.shape, input._data.dtype
+    if len(shape) not in (dims + 1, dims + 2):
         raise RuntimeError(f"Expected {dims + 1}D (unbatched) or {dims + 2}D (batched) input to {op}, but got "
-                           f"input of size: {list(input.shape)}")
-    if weight.ndim != dims + 2:
-        raise RuntimeError(f"{op}: weight should have {dims + 2} dimensions, got weight of size "
-                           f"{list(weight.shape)}")
+                           f"input of size: {list(shape)}")
+    if len(wshape) != dims + 2:
+        raise RuntimeError(f"{op}: weight should have {dims + 2} dimensions, got weight of size {list(wshape)}")
     if groups < 1:
         raise RuntimeError("non-positive groups is not supported")
-    if input.dtype is not weight.dtype or (bias is not None and bias.dtype is not input.dtype):
+    if dt != weight._data.dtype or (bias is not None and bias._data.dtype != dt):
         raise RuntimeError(f"{op}: expected input, weight and bias to have the same dtype, but got input "
                            f"{input.dtype}, weight {weight.dtype}" +
                            (f", bias {bias.dtype}" if bias is not None else ""))
-    if input.dtype.name == "bool":  # torch convolves integers (exactly) but not booleans
+    if dt.kind == "b":  # torch convolves integers (exactly) but not booleans
         raise NotImplementedError(f'"{op}" not implemented for \'Bool\'')
-    c = input.shape[-dims - 1]
+    c = shape[-dims - 1]
     if transposed:
-        if weight.shape[0] != c:
-            raise RuntimeError(f"Given transposed=1, weight of size {list(weight.shape)}, expected input"
-                               f"{list(input.shape)} to have {weight.shape[0]} channels, but got {c} channels "
-                               f"instead")
-        out_c = weight.shape[1] * groups
+        if wshape[0] != c:
+            raise RuntimeError(f"Given transposed=1, weight of size {list(wshape)}, expected input"
+                               f"{list(shape)} to have {wshape[0]} channels, but got {c} channels instead")
+        out_c = wshape[1] * groups
     else:
-        if weight.shape[0] % groups:
+        if wshape[0] % groups:
             raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at "
-                               f"dimension 0, but got weight of size {list(weight.shape)} instead")
-        if weight.shape[1] * groups != c:
-            raise RuntimeError(f"Given groups={groups}, weight of size {list(weight.shape)}, expected input"
-                               f"{list(input.shape)} to have {weight.shape[1] * groups} channels, but got {c} "
+                               f"dimension 0, but got weight of size {list(wshape)} instead")
+        if wshape[1] * groups != c:
+            raise RuntimeError(f"Given groups={groups}, weight of size {list(wshape)}, expected input"
+                               f"{list(shape)} to have {wshape[1] * groups} channels, but got {c} "
                                f"channels instead")
-        out_c = weight.shape[0]
-    if bias is not None and tuple(bias.shape) != (out_c,):
+        out_c = wshape[0]
+    if bias is not None and bias._data.shape != (out_c,):
         raise RuntimeError(f"{op}: expected bias to be 1-dimensional with {out_c} elements, but got bias of "
                            f"size {list(bias.shape)} instead")
 
@@ -413,12 +444,12 @@ def _conv_args(op: str, dims: int, input, weight, bias, stride, padding, dilatio
     """A convolution's checked arguments: (input with a batch dim, whether it had none, stride,
     ((lo, hi) pads per dim), dilation)."""
     _check(op, input, weight, bias, dims, groups, transposed=False)
-    unbatched = input.ndim == dims + 1
+    unbatched = input._data.ndim == dims + 1
     if unbatched:
         input = input.reshape((1, *input.shape))
     stride = _tuple(stride, dims, "stride", op)
     dilation = _tuple(dilation, dims, "dilation", op)
-    k = tuple(weight.shape[2:])
+    k = weight._data.shape[2:]
     if isinstance(padding, str):
         if padding == "valid":
             pads = tuple((0, 0) for _ in range(dims))
@@ -430,12 +461,13 @@ def _conv_args(op: str, dims: int, input, weight, bias, stride, padding, dilatio
         else:
             raise RuntimeError(f"Invalid padding string '{padding}' for {op}, expected 'same' or 'valid'")
     else:
-        pads = tuple((p, p) for p in _tuple(padding, dims, "padding", op))
-    if any(p < 0 for pp in pads for p in pp):
-        raise RuntimeError(f"{op}: negative padding is not supported")
-    if any(s <= 0 for s in stride) or any(d <= 0 for d in dilation):
+        padding = _tuple(padding, dims, "padding", op)
+        if min(padding) < 0:
+            raise RuntimeError(f"{op}: negative padding is not supported")
+        pads = tuple(zip(padding, padding))
+    if min(stride) <= 0 or min(dilation) <= 0:
         raise RuntimeError(f"{op}: non-positive stride or dilation is not supported")
-    for size, (lo, hi), kk, d in zip(input.shape[2:], pads, k, dilation):
+    for size, (lo, hi), kk, d in zip(input._data.shape[2:], pads, k, dilation):
         if size + lo + hi < d * (kk - 1) + 1:
             raise RuntimeError(f"Calculated padded input size per channel: ({size + lo + hi}). Kernel size: "
                                f"({d * (kk - 1) + 1}). Kernel size can't be greater than actual input size")

@@ -140,29 +140,35 @@ def _nll_parts(logp: xp.ndarray, target: xp.ndarray, weight, ignore_index: int):
     return picked, factor.astype(logp.dtype)
 
 
+_TARGET_DTYPES = (xp.dtype(xp.int64), xp.dtype(xp.uint8))  # torch's kernels take these two only
+
+
 def _check_nll(input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int) -> None:
-    if input.dim() < 1:
-        raise ValueError(f"Expected 1 or more dimensions (got {input.dim()})")
-    if target._data.dtype.name not in ("int64", "uint8"):  # torch's kernels take these two only
+    shape, tshape = input._data.shape, target._data.shape
+    if not shape:
+        raise ValueError("Expected 1 or more dimensions (got 0)")
+    if target._data.dtype not in _TARGET_DTYPES:
         raise RuntimeError(f"nll_loss: expected target dtype to be Long or Byte, but got {target.dtype}")
-    batched = input.dim() >= 2
-    if batched and input.shape[0] != (target.shape[0] if target.dim() else -1):
-        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
-                         f"({target.shape[0] if target.dim() else 0}).")
-    expected = input.shape[:1] + input.shape[2:] if batched else ()
-    if target.shape != expected:
-        raise RuntimeError(f"Expected target size {list(expected)}, got {list(target.shape)}")
-    c = input.shape[1] if batched else input.shape[0]
+    batched = len(shape) >= 2
+    if batched and shape[0] != (tshape[0] if tshape else -1):
+        raise ValueError(f"Expected input batch_size ({shape[0]}) to match target batch_size "
+                         f"({tshape[0] if tshape else 0}).")
+    expected = shape[:1] + shape[2:] if batched else ()
+    if tshape != expected:
+        raise RuntimeError(f"Expected target size {list(expected)}, got {list(tshape)}")
+    c = shape[1] if batched else shape[0]
     if weight is not None and weight.dtype != input.dtype:
         raise RuntimeError(f"nll_loss: expected scalar type {_type_name(input.dtype)} but found "
                            f"{_type_name(weight.dtype)} (the weight's)")
     if weight is not None and weight.shape != (c,):
         raise RuntimeError(f"weight tensor should be defined either for all {c} classes or no classes but got "
                            f"weight tensor of shape: {list(weight.shape)}")
-    t = target._data[target._data != ignore_index]
-    if t.size and (t.min() < 0 or t.max() >= c):
-        bad = t[(t < 0) | (t >= c)][0]
-        raise IndexError(f"Target {bad} is out of bounds.")
+    t = target._data
+    if t.size and (t.min() < 0 or t.max() >= c):  # out of bounds, or ignored
+        t = t[t != ignore_index]
+        if t.size and (t.min() < 0 or t.max() >= c):
+            bad = t[(t < 0) | (t >= c)][0]
+            raise IndexError(f"Target {bad} is out of bounds.")
 
 
 @_amp.fp32
@@ -201,15 +207,18 @@ class _CrossEntropy(Op):
         e = xp.exp(z)
         total = e @ xp.ones(x.shape[1], x.dtype)  # row sums as a matrix-vector product (BLAS: faster)
         keep = t != ignore_index
-        picked = xp.take_along_axis(z, xp.where(keep, t, 0)[:, None], 1)[:, 0]
-        losses = (xp.log(total) - picked) * keep
+        kept = int(xp.count_nonzero(keep))
+        rows = xp.arange(len(t))
+        if kept == len(t):  # the common case: no target ignored
+            losses = xp.log(total) - z[rows, t]
+        else:
+            losses = (xp.log(total) - z[rows, xp.where(keep, t, 0)]) * keep
         if reduction == "none":
             return losses, e, total
         loss = losses.sum(dtype=x.dtype)
-        if reduction == "sum":
-            return loss, e, total
-        with xp.errstate(invalid="ignore"):  # every target ignored: torch's nan
-            return loss / x.dtype.type(keep.sum()), e, total
+        if reduction == "mean":
+            loss = loss / kept if kept else x.dtype.type("nan")  # every target ignored: torch's nan
+        return loss, e, total
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -220,7 +229,8 @@ class _CrossEntropy(Op):
     def backward(ctx, g, *_):
         x, e, total = ctx.saved_tensors
         t, keep = ctx.t, ctx.t != ctx.ignore_index
-        div = max(int(keep.sum()), 1) if ctx.reduction == "mean" else 1  # nothing kept: zero gradients, as torch
+        kept = int(xp.count_nonzero(keep))
+        div = max(kept, 1) if ctx.reduction == "mean" else 1  # nothing kept: zero gradients, as torch
         if state.enabled:  # create_graph: the gradient as ops of x (differentiable again)
             from ..._ops.nn_math import softmax
             onehot = xp.zeros(x.shape, x._data.dtype)
@@ -232,7 +242,7 @@ class _CrossEntropy(Op):
         g, e, total = (a._data if isinstance(a, Tensor) else a for a in (g, e, total))
         scale = (g * keep / div).astype(e.dtype)  # each row's share of the incoming gradient
         gx = e * (scale / total)[:, None]
-        rows = xp.nonzero(keep)[0]
+        rows = xp.arange(len(t)) if kept == len(t) else xp.nonzero(keep)[0]
         gx[rows, t[rows]] -= scale[rows]
         return wrap(gx), None, None, None
 
