@@ -264,32 +264,53 @@ def binomial(n: float, p: float, draws: Draws, rd=_f64) -> float:
 
 
 # ----------------------------------------------------------------------------- reparameterised gradients
+# Element-wise formulas, so computed on arrays: the arithmetic is IEEE either way, and the transcendental
+# functions go through ``_map`` to the C library one element at a time, so each value is torch's exactly.
+# ``f32``: the tensor is float32, and the steps torch does in ``scalar_t`` are rounded to float (``_r``).
 _PSI_10 = 2.25175258906672110764
-_F1E17 = float(np.float32(1.0e17))
+_F1E17 = _f32(1.0e17)
 _PSI_SERIES = (8.33333333333333333333E-2, -2.10927960927960927961E-2, 7.57575757575757575758E-3,
                -4.16666666666666666667E-3, 3.96825396825396825397E-3, -8.33333333333333333333E-3,
                8.33333333333333333333E-2)
 
 
-def _digamma(x: float, rd=_f64) -> float:
-    """torch's ``digamma_one`` for x > 0: recur up to 10, then the asymptotic series (steps on x in ``rd``)."""
-    log = _logf if rd is _f32 else math.log
-    if x == 0:
+def _exp(v: float) -> float:
+    """C's ``exp``: inf on overflow, where Python's raises."""
+    try:
+        return math.exp(v)
+    except OverflowError:
         return math.inf
-    result = 0.0
-    while x < 10:
-        result -= rd(1 / x)
-        x = rd(x + 1)
-    if x == 10:
-        return rd(result + _PSI_10)
-    y = 0.0
-    if x < _F1E17:
-        z = 1.0 / rd(x * x)
-        poly = 0.0
-        for coef in _PSI_SERIES:
-            poly = poly * z + coef
-        y = z * poly
-    return rd(result + log(x) - rd(0.5 / x) - y)
+
+
+def _map(fn, *arrays) -> np.ndarray:
+    """A C math function of each element (libm's values, bit for bit, where NumPy's SIMD loops may differ)."""
+    arrays = np.broadcast_arrays(*(np.asarray(a, np.float64) for a in arrays))
+    out = [fn(*values) for values in zip(*(a.ravel().tolist() for a in arrays))]
+    return np.array(out, np.float64).reshape(arrays[0].shape)
+
+
+def _rounder(f32: bool):
+    """Rounding to torch's ``scalar_t`` on arrays: to float for a float32 tensor, else none."""
+    return (lambda a: np.asarray(a, np.float64).astype(np.float32).astype(np.float64)) if f32 else np.asarray
+
+
+def _digamma(x: np.ndarray, f32: bool = False) -> np.ndarray:
+    """torch's ``digamma_one`` for x >= 0: recur up to 10, then the asymptotic series (steps on x in scalar_t)."""
+    r = _rounder(f32)
+    x = np.array(x, np.float64)
+    zero, result = x == 0, np.zeros_like(x)
+    low = x < 10
+    while low.any():
+        result[low] -= r(1 / x[low])
+        x[low] = r(x[low] + 1)
+        low = x < 10
+    z = 1.0 / r(x * x)
+    poly = np.zeros_like(x)
+    for coef in _PSI_SERIES:
+        poly = poly * z + coef
+    y = np.where(x < _F1E17, z * poly, 0.0)
+    out = r(result + _map(_logf if f32 else _log, x) - r(0.5 / x) - y)
+    return np.where(zero, math.inf, np.where(x == 10, r(result + _PSI_10), out))
 
 
 _F08, _F09, _F11 = _f32(0.8), _f32(0.9), _f32(1.1)
@@ -300,96 +321,101 @@ _GAMMA_UV = ((0.16009398, -0.094634809, 0.025146376, -0.0030648343, 1, 0.3266811
               0.00085092367, -1.5247877e-07))
 
 
-def standard_gamma_grad(alpha: float, x: float) -> float:
-    """d x / d alpha for a Gamma(alpha, 1) sample x held at its quantile, in double as torch's: a Taylor
-    series for x < 0.8, Rice's saddle-point expansion for alpha > 8, else a rational fit in log x/alpha and
-    log alpha."""
-    alpha, x = np.float64(alpha), np.float64(x)  # IEEE division (inf, nan) where Python's would raise
-    if x < _F08:
-        numer, denom = 1.0, alpha
-        s1, s2 = numer / denom, numer / (denom * denom)
-        for i in range(1, 6):
-            numer *= -x / i
-            denom += 1
-            s1 += numer / denom
-            s2 += numer / (denom * denom)
-        pow_x_alpha = _pow(x, alpha)
-        pdf = _pow(x, alpha - 1) * math.exp(-x)
-        cdf = pow_x_alpha * s1
-        cdf_alpha = (_log(x) - _digamma(alpha)) * cdf - pow_x_alpha * s2
-        out = -cdf_alpha / pdf
-        return 0.0 if math.isnan(out) else out
-    if alpha > 8.0:
-        if _F09 * alpha <= x <= _F11 * alpha:
-            numer_1 = 1 + 24 * alpha * (1 + 12 * alpha)
-            numer_2 = 1440 * (alpha * alpha) + 6 * x * (53 - 120 * x) - 65 * x * x / alpha + alpha * (107 + 3600 * x)
-            return numer_1 * numer_2 / (1244160 * (alpha * alpha) * (alpha * alpha))
-        denom = math.sqrt(8 * alpha)
-        term2 = denom / (alpha - x)
-        term3 = _pow(x - alpha - alpha * math.log(x / alpha), -1.5)
-        term23 = term2 - term3 if x < alpha else term2 + term3
-        term1 = math.log(x / alpha) * term23 - math.sqrt(2 / alpha) * (alpha + x) / ((alpha - x) * (alpha - x))
-        stirling = 1 + 1 / (12 * alpha) * (1 + 1 / (24 * alpha))
-        return -stirling * (x * term1) / denom
-    u, v = math.log(x / alpha), math.log(alpha)
+def standard_gamma_grad(alpha: np.ndarray, x: np.ndarray, f32: bool = False) -> np.ndarray:
+    """d x / d alpha for Gamma(alpha, 1) samples x held at their quantiles, in double as torch's (for either
+    dtype): a Taylor series for x < 0.8, Rice's saddle-point expansion for alpha > 8, else a rational fit in
+    log x/alpha and log alpha."""
+    out = np.empty(x.shape)
+    small = x < _F08
+    big = ~small & (alpha > 8.0)
+    near = big & (_F09 * alpha <= x) & (x <= _F11 * alpha)
+    far, rest = big & ~near, ~small & ~big
+    a, v = alpha[small], x[small]
+    numer, denom = np.ones_like(v), a
+    s1, s2 = numer / denom, numer / (denom * denom)
+    for i in range(1, 6):
+        numer = numer * (-v / i)
+        denom = denom + 1
+        s1, s2 = s1 + numer / denom, s2 + numer / (denom * denom)
+    pow_x_alpha = _map(_pow, v, a)
+    pdf = _map(_pow, v, a - 1) * _map(_exp, -v)
+    cdf = pow_x_alpha * s1
+    grad = -((_map(_log, v) - _digamma(a)) * cdf - pow_x_alpha * s2) / pdf
+    out[small] = np.where(np.isnan(grad), 0.0, grad)
+    a, v = alpha[near], x[near]
+    numer_1 = 1 + 24 * a * (1 + 12 * a)
+    numer_2 = 1440 * (a * a) + 6 * v * (53 - 120 * v) - 65 * v * v / a + a * (107 + 3600 * v)
+    out[near] = numer_1 * numer_2 / (1244160 * (a * a) * (a * a))
+    a, v = alpha[far], x[far]
+    denom = np.sqrt(8 * a)
+    term2, log_ratio = denom / (a - v), _map(_log, v / a)
+    term3 = _map(_pow, v - a - a * log_ratio, -1.5)
+    term1 = log_ratio * np.where(v < a, term2 - term3, term2 + term3) - np.sqrt(2 / a) * (a + v) / ((a - v) * (a - v))
+    stirling = 1 + 1 / (12 * a) * (1 + 1 / (24 * a))
+    out[far] = -stirling * (v * term1) / denom
+    a, v = alpha[rest], x[rest]
+    u, w = _map(_log, v / a), _map(_log, a)
     cv = [c0 + u * (c1 + u * c2) for c0, c1, c2 in zip(*_GAMMA_UV)]
-    p = cv[0] + v * (cv[1] + v * (cv[2] + v * cv[3]))
-    q = cv[4] + v * (cv[5] + v * (cv[6] + v * cv[7]))
-    return math.exp(p / q)
+    p = cv[0] + w * (cv[1] + w * (cv[2] + w * cv[3]))
+    q = cv[4] + w * (cv[5] + w * (cv[6] + w * cv[7]))
+    out[rest] = _map(_exp, p / q)
+    return out
 
 
-def _beta_grad_alpha_small(x: float, alpha: float, beta: float, rd) -> float:
-    """d x / d alpha of a Beta(alpha, beta) sample near 0: a Taylor series in x (in ``scalar_t``)."""
-    log, power = (_logf, _powf) if rd is _f32 else (_log, _pow)
-    factor = rd(rd(_digamma(alpha, rd) - _digamma(rd(alpha + beta), rd)) - log(x))
-    numer = 1.0
-    series = rd(rd(numer / alpha) * rd(factor + rd(1 / alpha)))
+def _beta_grad_alpha_small(x, alpha, beta, f32: bool) -> np.ndarray:
+    """d x / d alpha of Beta(alpha, beta) samples near 0: a Taylor series in x (in scalar_t)."""
+    r = _rounder(f32)
+    factor = r(r(_digamma(alpha, f32) - _digamma(r(alpha + beta), f32)) - _map(_logf if f32 else _log, x))
+    numer = np.ones_like(x)
+    series = r(r(numer / alpha) * r(factor + r(1 / alpha)))
     for i in range(1, 11):
-        numer = rd(numer * rd(rd(rd(i - beta) * x) / i))
-        denom = rd(alpha + i)
-        series = rd(series + rd(rd(numer / denom) * rd(factor + rd(1 / denom))))
-    out = rd(rd(x * power(rd(1 - x), -beta)) * series)
-    return 0.0 if math.isnan(out) else out
+        numer = r(numer * r(r(r(i - beta) * x) / i))
+        denom = r(alpha + i)
+        series = r(series + r(r(numer / denom) * r(factor + r(1 / denom))))
+    out = r(r(x * _map(_powf if f32 else _pow, r(1 - x), -beta)) * series)
+    return np.where(np.isnan(out), 0.0, out)
 
 
-def _beta_grad_beta_small(x: float, alpha: float, beta: float, rd) -> float:
-    """d x / d beta of a Beta(alpha, beta) sample near 0 (in ``scalar_t``)."""
-    power = _powf if rd is _f32 else _pow
-    factor = rd(_digamma(rd(alpha + beta), rd) - _digamma(beta, rd))
-    numer, betas, dbetas, series = 1.0, 1.0, 0.0, rd(factor / alpha)
+def _beta_grad_beta_small(x, alpha, beta, f32: bool) -> np.ndarray:
+    """d x / d beta of Beta(alpha, beta) samples near 0 (in scalar_t)."""
+    r = _rounder(f32)
+    factor = r(_digamma(r(alpha + beta), f32) - _digamma(beta, f32))
+    numer, betas, dbetas, series = np.ones_like(x), np.ones_like(x), np.zeros_like(x), r(factor / alpha)
     for i in range(1, 9):
-        numer = rd(numer * rd(-x / i))
-        dbetas = rd(rd(dbetas * rd(beta - i)) + betas)
-        betas = rd(betas * rd(beta - i))
-        series = rd(series + rd(rd(numer / rd(alpha + i)) * rd(dbetas + rd(factor * betas))))
-    out = rd(-power(rd(1 - x), rd(1 - beta)) * series)
-    return 0.0 if math.isnan(out) else out
+        numer = r(numer * r(-x / i))
+        dbetas = r(r(dbetas * r(beta - i)) + betas)
+        betas = r(betas * r(beta - i))
+        series = r(series + r(r(numer / r(alpha + i)) * r(dbetas + r(factor * betas))))
+    out = r(-_map(_powf if f32 else _pow, r(1 - x), r(1 - beta)) * series)
+    return np.where(np.isnan(out), 0.0, out)
 
 
-def _beta_grad_alpha_mid(x: float, alpha: float, beta: float) -> float:
-    """d x / d alpha of a Beta sample for large alpha and beta: Rice's saddle-point expansion (in double)."""
+def _beta_grad_alpha_mid(x, alpha, beta) -> np.ndarray:
+    """d x / d alpha of Beta samples for large alpha and beta: Rice's saddle-point expansion (in double)."""
     total = alpha + beta
     mean = alpha / total
-    std = math.sqrt(alpha * beta / (total + 1)) / total
-    if mean - 0.1 * std <= x <= mean + 0.1 * std:  # the expansion's singularity at the mean, expanded away
-        poly = 47 * x * (beta * beta) * (beta * beta) + alpha * (
-            (43 + 20 * (16 + 27 * beta) * x) * (beta * beta) * beta + alpha * (
-                3 * (59 + 180 * beta - 90 * x) * (beta * beta) + alpha * (
-                    (453 + 1620 * beta * (1 - x) - 455 * x) * beta + alpha * (
-                        8 * (1 - x) * (135 * beta - 11)))))
-        prefactor_num = (1 + 12 * alpha) * (1 + 12 * beta) / (total * total)
-        prefactor_den = 12960 * alpha * alpha * alpha * beta * beta * (1 + 12 * total)
-        return prefactor_num / (1 - x) * poly / prefactor_den
-    prefactor = -x / math.sqrt(2 * alpha * beta / total)
+    std = np.sqrt(alpha * beta / (total + 1)) / total
+    # the expansion's singularity at the mean, expanded away
+    poly = 47 * x * (beta * beta) * (beta * beta) + alpha * (
+        (43 + 20 * (16 + 27 * beta) * x) * (beta * beta) * beta + alpha * (
+            3 * (59 + 180 * beta - 90 * x) * (beta * beta) + alpha * (
+                (453 + 1620 * beta * (1 - x) - 455 * x) * beta + alpha * (
+                    8 * (1 - x) * (135 * beta - 11)))))
+    prefactor_num = (1 + 12 * alpha) * (1 + 12 * beta) / (total * total)
+    prefactor_den = 12960 * alpha * alpha * alpha * beta * beta * (1 + 12 * total)
+    at_mean = prefactor_num / (1 - x) * poly / prefactor_den
+    prefactor = -x / np.sqrt(2 * alpha * beta / total)
     stirling = ((1 + 1 / (12 * alpha) + 1 / (288 * alpha * alpha)) * (1 + 1 / (12 * beta) + 1 / (288 * beta * beta))
                 / (1 + 1 / (12 * total) + 1 / (288 * total * total)))
     term1_num = 2 * (alpha * alpha) * (x - 1) + alpha * beta * (x - 1) - x * (beta * beta)
     axbx = alpha * (x - 1) + beta * x
-    term1 = term1_num / (math.sqrt(2 * alpha / beta) * _pow(total, 1.5) * axbx * axbx)
-    term2 = 0.5 * _log(alpha / (total * x))
-    term3 = math.sqrt(8 * alpha * beta / total) / (beta * x + alpha * (x - 1))
-    term4 = _pow(beta * _log(beta / (total * (1 - x))) + alpha * _log(alpha / (total * x)), -1.5)
-    return stirling * prefactor * (term1 + term2 * (term3 + (term4 if x < mean else -term4)))
+    term1 = term1_num / (np.sqrt(2 * alpha / beta) * _map(_pow, total, 1.5) * axbx * axbx)
+    log_a = _map(_log, alpha / (total * x))
+    term2 = 0.5 * log_a
+    term3 = np.sqrt(8 * alpha * beta / total) / (beta * x + alpha * (x - 1))
+    term4 = _map(_pow, beta * _map(_log, beta / (total * (1 - x))) + alpha * log_a, -1.5)
+    away = stirling * prefactor * (term1 + term2 * (term3 + np.where(x < mean, term4, -term4)))
+    return np.where((mean - 0.1 * std <= x) & (x <= mean + 0.1 * std), at_mean, away)
 
 
 # coefficients of torch's rational correction: [numerator, denominator][power of u][power of a][power of b]
@@ -414,30 +440,34 @@ _DIRICHLET_PQ = (
       (-0.0003477407336, 6.959756487e-05, 1.097287507e-05, -1.650964693e-06))))
 
 
-def dirichlet_grad(x: float, alpha: float, total: float, rd=_f64) -> float:
-    """The reparameterised gradient of a Dirichlet sample's component x in its own concentration alpha
+def dirichlet_grad(x: np.ndarray, alpha: np.ndarray, total: np.ndarray, f32: bool = False) -> np.ndarray:
+    """The reparameterised gradient of Dirichlet samples' components x in their own concentrations alpha
     (``total`` the sum of all), divided by 1 - x: torch's ``dirichlet_grad_one``, as the Beta(alpha,
     total - alpha) marginal's, by whichever approximation fits where x lies."""
-    x, alpha, total = np.float64(x), np.float64(alpha), np.float64(total)  # IEEE division, as above
-    beta, beta_ = rd(total - alpha), total - alpha
-    boundary = rd(rd(total * x) * rd(1 - x))
-    if x <= 0.5 and boundary < 2.5:
-        return _beta_grad_alpha_small(x, alpha, beta, rd)
-    if x >= 0.5 and boundary < 0.75:
-        return -_beta_grad_beta_small(rd(1 - x), beta, alpha, rd)
-    if alpha > 6 and beta > 6:
-        return rd(_beta_grad_alpha_mid(x, alpha, beta_))
-    u = _log(x)
-    a = _log(alpha) - u
-    b = _log(total) - a
-    pq = [0.0, 0.0]
+    r = _rounder(f32)
+    beta, beta_ = r(total - alpha), total - alpha
+    boundary = r(r(total * x) * r(1 - x))
+    near_0 = (x <= 0.5) & (boundary < 2.5)
+    near_1 = ~near_0 & (x >= 0.5) & (boundary < 0.75)
+    mid = ~near_0 & ~near_1 & (alpha > 6) & (beta > 6)
+    rest = ~near_0 & ~near_1 & ~mid
+    out = np.empty(x.shape)
+    out[near_0] = _beta_grad_alpha_small(x[near_0], alpha[near_0], beta[near_0], f32)
+    out[near_1] = -_beta_grad_beta_small(r(1 - x[near_1]), beta[near_1], alpha[near_1], f32)
+    out[mid] = r(_beta_grad_alpha_mid(x[mid], alpha[mid], beta_[mid]))
+    v, a, t = x[rest], alpha[rest], total[rest]
+    u = _map(_log, v)
+    la = _map(_log, a) - u
+    lb = _map(_log, t) - la
+    pq = [np.zeros_like(v), np.zeros_like(v)]
     for k in range(2):
         for i, pow_u in enumerate((1, u, u * u)):
-            for j, pow_a in enumerate((1, a, a * a)):
+            for j, pow_a in enumerate((1, la, la * la)):
                 c = _DIRICHLET_PQ[k][i][j]
-                pq[k] += pow_u * pow_a * (c[0] + b * (c[1] + b * (c[2] + b * c[3])))
-    approx = x * rd(_digamma(rd(total), rd) - _digamma(rd(alpha), rd)) / beta_
-    return rd(pq[0] / pq[1] * approx)
+                pq[k] = pq[k] + pow_u * pow_a * (c[0] + lb * (c[1] + lb * (c[2] + lb * c[3])))
+    approx = v * r(_digamma(r(t), f32) - _digamma(r(a), f32)) / beta_[rest]
+    out[rest] = r(pq[0] / pq[1] * approx)
+    return out
 
 
 # ----------------------------------------------------------------------------- torch's sum over a row

@@ -638,19 +638,17 @@ def _standard_gamma(input: Tensor, generator: Generator | None = None) -> Tensor
 
 
 def _elementwise(name: str, fn, *tensors: Tensor) -> Tensor:
-    """A scalar gradient formula of torch's over broadcast tensors (float or double), without a gradient."""
+    """One of torch's gradient formulas, ``fn(*arrays, f32)``, over broadcast tensors (float or double)."""
     dt = _kernel_dtype(tensors[0], name)
-    rd = _kernels.rounding(dt)
     arrays = np.broadcast_arrays(*(t._data for t in tensors))
-    with np.errstate(all="ignore"):
-        out = [fn(*values, rd) for values in zip(*(a.ravel().tolist() for a in arrays))]
-    return _finish(np.array(out, np.float64).reshape(arrays[0].shape).astype(dt), False)
+    with np.errstate(all="ignore"):  # C's arithmetic: inf and nan, no warnings
+        out = fn(*(a.astype(np.float64).ravel() for a in arrays), dt == np.float32)
+    return _finish(out.reshape(arrays[0].shape).astype(dt), False)
 
 
 def _standard_gamma_grad(input: Tensor, output: Tensor) -> Tensor:
     """d output / d input of Gamma(input, 1) samples ``output`` at fixed quantile (torch's approximation)."""
-    return _elementwise("_standard_gamma_grad_cpu", lambda a, x, rd: _kernels.standard_gamma_grad(a, x),
-                        input, output)
+    return _elementwise("_standard_gamma_grad_cpu", _kernels.standard_gamma_grad, input, output)
 
 
 def _dirichlet_grad(x: Tensor, alpha: Tensor, total: Tensor) -> Tensor:
