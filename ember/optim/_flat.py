@@ -101,7 +101,7 @@ class FlatGroup:
             for key, (t, v) in zip(self.all_keys, entry):
                 if s.get(key) is not t or t._data is not v:
                     return False
-        return True
+        return bool((self.steps == self.steps[0]).all())  # a step tensor changed in place parts them
 
     def gather(self, maximize: bool):
         """The parameters and gradients copied into the flat buffers (gradients negated to maximize)."""

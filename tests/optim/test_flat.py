@@ -99,3 +99,12 @@ def test_state_dict_resume_as_torch():
         if lib is ember:  # the loaded state is a copy: the first optimizer's tensors are left alone
             np.testing.assert_array_equal(saved["state"][0]["step"].numpy(), 5.0)
     _same(*results[0], *results[1])
+
+
+def test_a_step_count_changed_in_place_as_torch():
+    results = []
+    for lib in (ember, torch):
+        ps, opt = _train(lib, CASES["adam"], 3)
+        opt.state[ps[1]]["step"].add_(2)  # this parameter's bias corrections now run two steps ahead
+        results.append(_train(lib, None, 3, ps, opt, start=3))
+    _same(*results[0], *results[1])
