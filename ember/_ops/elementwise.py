@@ -97,8 +97,10 @@ class Mul(Op):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        ga = None if b is None else g * cj(b)
-        gb = None if a is None else g * cj(a)
+        if type(g) is not ndarray or g.dtype.kind == "c":  # (real arrays: the conjugates are the arrays)
+            a, b = cj(a), cj(b)
+        ga = None if b is None else g * b
+        gb = None if a is None else g * a
         sa, sb = ctx.shapes
         if sa == sb:  # nothing was broadcast
             return ga, gb
@@ -458,13 +460,15 @@ def unary(name: str, fwd, bwd, *, saves: str = "input", keeps_int: bool = False,
             def setup_context(ctx, inputs, output):
                 ctx.save_for_backward(inputs[0])
 
-        @staticmethod
-        def backward(ctx, g):
-            if save_out:
-                return bwd(None, c(ctx.output), g)
-            if saves == "input":
-                return bwd(c(ctx.saved_tensors[0]), None, g)
-            return bwd(None, None, g)
+        if save_out:
+            @staticmethod
+            def backward(ctx, g):
+                y = ctx.output
+                return bwd(None, y if type(y) is ndarray and y.dtype.kind != "c" else c(y), g)
+        else:
+            @staticmethod
+            def backward(ctx, g):
+                return bwd(c(ctx.saved_tensors[0]) if saves == "input" else None, None, g)
 
         @staticmethod
         def jvp(inputs, out, t):  # elementwise: the derivative times the tangent, as in backward
