@@ -32,9 +32,11 @@ class Progress:
         self.n += n
         self.postfix.update(postfix)
         if self.bar is not None:
-            self.bar.update(n)
-            if postfix:
+            # formatted only when tqdm is about to redraw (every mininterval s): a step of a small model
+            # is short enough for the formatting to show
+            if postfix and time.time() - self.bar.last_print_t >= self.bar.mininterval:
                 self.bar.set_postfix({k: _fmt(v) for k, v in self.postfix.items()}, refresh=False)
+            self.bar.update(n)
         elif n and (self.n % self._every == 0 or self.n == self.total):
             print(self._line(), flush=True)
 
