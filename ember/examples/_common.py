@@ -90,12 +90,14 @@ def train_epoch(model: ember.nn.Module, loader: Iterable, optimizer: ember.optim
     return losses, 100.0 * correct / max(seen, 1)
 
 
-def evaluate(model: ember.nn.Module, x: ember.Tensor, y: ember.Tensor, batch_size: int = 1000,
+def evaluate(model: ember.nn.Module, x: ember.Tensor, y: ember.Tensor, batch_size: int = 250,
              distributed: bool = False, lib=ember) -> tuple[float, float]:
     """Mean cross-entropy and accuracy (%) of ``model`` on ``(x, y)``, in eval mode, without autograd.
 
     ``distributed``: each rank evaluates its share of ``(x, y)``, and the results are combined.
     ``lib``: the library the model is written in (as in ``train_epoch``).
+    ``batch_size``: 250 keeps the largest buffers (the Fashion-MNIST CNN's im2col columns) small enough to be
+    reused from batch to batch; at 1000 that evaluation took about 4x longer in ember, 1.5x in torch.
     """
     n = x.shape[0]
     if distributed:
