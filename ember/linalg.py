@@ -11,7 +11,7 @@ import math
 from collections import namedtuple
 
 from ._backend import xp
-from ._dtype import is_float
+from ._dtype import _BF16, is_float
 from ._tensor import Tensor
 from .autograd.function import Op
 from .autograd.forward_ad import total
@@ -613,6 +613,8 @@ def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None
     if dtype is not None:
         x = x.to(dtype)
     _floating(x, "linalg.vector_norm")
+    if x._data.dtype is _BF16:  # accumulated in float32 and rounded once, as torch's kernel
+        return vector_norm(x.float(), ord, dim, keepdim).to(x.dtype)
     dims = norm_dims(dim, x._data.ndim, "linalg.vector_norm")
     ord = float(ord)
     if x._data.size == 0 and ord < 0 or (ord == math.inf and any(x._data.shape[d] == 0 for d in dims)):

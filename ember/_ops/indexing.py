@@ -15,8 +15,9 @@ import re
 
 from .. import _complex32
 from .._backend import ndarray, xp
-from .._dtype import is_float
+from .._dtype import _BF16, is_float
 from .._tensor import Tensor
+from ..amp import autocast_mode as _amp
 from ..autograd.function import Op
 from ..autograd.grad_mode import state
 from .common import (FUNCTIONS, register, sum_to, wrap_dim, check_inplace, write_inplace, is_scalar, broadcast_error,
@@ -97,7 +98,7 @@ class IndexPut(Op):
 def _put(out: ndarray, idx: tuple, value, accumulate: bool) -> None:
     """``out[idx] = value`` (or ``+=`` with repeats adding up), with torch's shape errors."""
     try:
-        if accumulate:
+        if accumulate:  # bfloat16 added in bfloat16 one by one, as torch's index_put_
             xp.add.at(out, idx, value)
         else:
             out[idx] = value
@@ -431,6 +432,8 @@ def scatter_add(input, dim: int, index, src) -> Tensor:
     dim = wrap_dim(dim, input._data.ndim, "scatter_add")
     _same_dtype("scatter", input, src)
     _check_index("scatter", input, dim, index, src)
+    if input._data.dtype is _BF16:  # summed in float32 and rounded once, as torch's kernel
+        return scatter_add(input.float(), dim, index, src.float()).to(input.dtype)
     return IndexPut.apply(input, _src_part(src, index._data.shape), _along(index._data, dim), True)
 
 
@@ -445,7 +448,7 @@ class ScatterReduce(Op):
     @staticmethod
     def forward(x, src, idx, reduce, include_self):
         ufunc, fident, iident = _REDUCE[reduce]
-        out = x.copy()
+        out = x.astype(xp.float32) if x.dtype is _BF16 else x.copy()  # bfloat16 reduced in float32, as torch
         if not include_self:
             ident = fident if is_float(x.dtype) else iident
             if isinstance(ident, str):  # the dtype's extreme (True/False for bool)
@@ -455,8 +458,7 @@ class ScatterReduce(Op):
         if reduce == "mean":
             count = _mean_count(x.shape, idx, include_self)
             out = out / count if is_float(x.dtype) else out // count.astype(x.dtype)
-            out = out.astype(x.dtype, copy=False)
-        return out
+        return out.astype(x.dtype, copy=False)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -641,6 +643,9 @@ def _index_source(op: str, input: Tensor, dim: int, index: Tensor, source: Tenso
 def index_add(input, dim: int, index, source, *, alpha=1) -> Tensor:
     """A copy of ``input`` with ``alpha * source`` added at positions ``index`` along ``dim``."""
     idx = _index_source("index_add_", input, dim, index, source, True)
+    if input._data.dtype is _BF16 and alpha == 1 and input._data.ndim > 1 and isinstance(source, Tensor):
+        # torch's kernel for this case sums in float32 and rounds once (1-D or alpha != 1: in bfloat16 one by one)
+        return index_add(input.float(), dim, index, source.float()).to(input.dtype)
     if alpha != 1 and not is_float(input._data.dtype):  # alpha in the input's dtype, wrapping as torch's
         alpha = Tensor._make(xp.asarray(alpha).astype(input._data.dtype))
     return IndexPut.apply(input, source if alpha == 1 else source * alpha, idx, True)
@@ -650,6 +655,8 @@ def index_add(input, dim: int, index, source, *, alpha=1) -> Tensor:
 @_scalar_as_vector(True)
 def index_copy(input, dim: int, index, source) -> Tensor:
     """A copy of ``input`` with the slices of ``source`` written at positions ``index`` along ``dim``."""
+    if _amp.state.on:
+        return _amp.call(index_copy, _amp.PROMOTE, input, dim, index, source)
     return IndexPut.apply(input, source, _index_source("index_copy_", input, dim, index, source, False), False)
 
 

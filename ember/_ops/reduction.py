@@ -171,7 +171,9 @@ class Sum(Op):
 
     @staticmethod
     def forward(x, dims, keepdim, dt):
-        return xp.sum(x, axis=dims, keepdims=keepdim, dtype=dt)
+        if x.dtype is _BF16:  # NumPy would add in bfloat16 (ones stop at 256): in float32, rounded once, as torch
+            return xp.sum(x, axis=dims, keepdims=keepdim, dtype=xp.float32).astype(x.dtype)
+        return x.sum(axis=dims, keepdims=keepdim, dtype=dt)  # (the method: xp.sum's wrappers cost microseconds)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -265,7 +267,7 @@ class Prod(Op):
 
     @staticmethod
     def forward(x, axis, keepdim, dt):
-        return xp.prod(x, axis=axis, keepdims=keepdim, dtype=dt)
+        return xp.prod(x, axis=axis, keepdims=keepdim, dtype=dt)  # bfloat16 multiplied in bfloat16, as torch
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -679,6 +681,8 @@ class Cumsum(Op):
 
     @staticmethod
     def forward(x, axis, dt, reverse):
+        if x.dtype is _BF16 and dt is None:  # as Sum: in float32, each running sum rounded once
+            return Cumsum.forward(x.astype(xp.float32), axis, dt, reverse).astype(x.dtype)
         if reverse:
             return xp.flip(xp.cumsum(xp.flip(x, axis), axis=axis, dtype=dt), axis)
         return xp.cumsum(x, axis=axis, dtype=dt)
@@ -699,6 +703,8 @@ class Cumprod(Op):
 
     @staticmethod
     def forward(x, axis, dt):
+        if x.dtype is _BF16 and dt is None:  # as Cumsum
+            return xp.cumprod(x, axis=axis, dtype=xp.float32).astype(x.dtype)
         return xp.cumprod(x, axis=axis, dtype=dt)
 
     @staticmethod

@@ -13,7 +13,7 @@ _DEVICES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", 
             "lazy", "vulkan", "mps", "meta", "hpu", "mtia", "privateuseone")
 _enabled = {"cpu": False, "cuda": False}
 _fast_dtype = {"cpu": _dtype.bfloat16, "cuda": _dtype.float16}
-LOWER, FP32 = "lower", "fp32"  # torch's cast policies lower_precision_fp and fp32
+LOWER, FP32, PROMOTE = "lower", "fp32", "promote"  # torch's cast policies (lower_precision_fp, fp32, promote)
 
 
 class _State:
@@ -27,9 +27,12 @@ state = _State()
 
 def call(fn, policy: str, *args, **kwargs):
     """``fn`` run as CPU autocast runs it: its float32/bfloat16/float16 tensor arguments (in lists too) cast to
-    the region's dtype (``LOWER``) or float32 (``FP32``), float64 left alone, and autocast off inside it, so
-    the ops it is made of are not cast again."""
+    the region's dtype (``LOWER``), float32 (``FP32``) or the widest of their dtypes (``PROMOTE``), float64 left
+    alone, and autocast off inside it, so the ops it is made of are not cast again."""
     to = _fast_dtype["cpu"] if policy == LOWER else _dtype.float32
+    floats = [d for d in map(_float_dtype, args) if d not in (None, _dtype.float64)] if policy == PROMOTE else None
+    if floats:
+        to = functools.reduce(_dtype.promote_types, floats)
 
     def cast(a):
         if isinstance(a, (list, tuple)):
@@ -43,6 +46,12 @@ def call(fn, policy: str, *args, **kwargs):
         return fn(*cast(args), **{k: cast(v) for k, v in kwargs.items()})
     finally:
         state.on = _enabled["cpu"]
+
+
+def _float_dtype(a):
+    """The floating dtype of a tensor argument, else None."""
+    dt = getattr(a, "dtype", None)
+    return dt if isinstance(dt, _dtype.dtype) and dt.is_floating_point else None
 
 
 def fp32(fn):

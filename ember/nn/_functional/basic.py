@@ -23,6 +23,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias`` over the last dim of ``input``."""
     if _amp.state.on:
         return _amp.call(linear, _amp.LOWER, input, weight, bias)
+    if input._data.dtype is _BF16 and weight._data.dtype is _BF16:  # float32 sums, one rounding, as torch's addmm
+        return linear(input.float(), weight.float(), None if bias is None else bias.float()).to(input.dtype)
     if input.shape[-1:] != weight.shape[-1:]:
         rows = input.numel() // max(input.shape[-1], 1) if input.dim() else 1
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{input.shape[-1] if input.dim() else 1}"
@@ -42,9 +44,6 @@ class _Linear(Op):
 
     @staticmethod
     def forward(x, w, b):
-        if x.dtype is _BF16:  # the bias added in float32 too, then one rounding, as torch's addmm
-            f = xp.float32
-            return _Linear.forward(x.astype(f), w.astype(f), None if b is None else b.astype(f)).astype(x.dtype)
         if x.ndim > 2 and x.flags.c_contiguous:  # one product, not one per leading index (NumPy's matmul)
             out = matmul(x.reshape(-1, x.shape[-1]), w.T).reshape(*x.shape[:-1], w.shape[0])
         else:

@@ -11,6 +11,7 @@ import math
 import warnings
 
 from ..._backend import xp
+from ..._dtype import _BF16
 
 from ..._ops.common import _type_name
 from ..._tensor import Tensor
@@ -175,6 +176,9 @@ def _check_nll(input: Tensor, target: Tensor, weight: Tensor | None, ignore_inde
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
              ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of class indices ``target`` under log-probabilities ``input`` (N, C, *)."""
+    if input._data.dtype is _BF16:  # summed in float32 and rounded once, as torch's kernel
+        w = None if weight is None else weight.float()
+        return nll_loss(input.float(), target, w, size_average, ignore_index, reduce, reduction).to(input.dtype)
     reduction = _reduction(size_average, reduce, reduction)
     _check_nll(input, target, weight, ignore_index)
     unbatched = input.dim() == 1
@@ -247,6 +251,7 @@ class _CrossEntropy(Op):
         return wrap(gx), None, None, None
 
 
+@_amp.fp32
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
                   ignore_index: int = -100, reduce=None, reduction: str = "mean",
                   label_smoothing: float = 0.0) -> Tensor:
@@ -290,9 +295,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     smooth = -terms.sum(cdim) * kept
     if reduction == "mean":
         if weight is None:
-            denom = float(kept._data.sum())
+            denom = float(kept._data.sum(dtype=xp.float64))  # not in bfloat16, whose sums stop at 256
         else:
-            denom = float(weight._data[_safe(target._data, ignore_index)][target._data != ignore_index].sum())
+            denom = float(weight._data[_safe(target._data, ignore_index)][target._data != ignore_index].sum(
+                dtype=xp.float64))
         smooth = smooth.sum() / denom
     else:
         smooth = _reduce(smooth, reduction)

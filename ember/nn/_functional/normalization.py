@@ -91,6 +91,9 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     running_var with the unbiased batch variance, as torch does.
     """
     _check_float("batch_norm", input)
+    if input._data.dtype is _BF16:  # as layer_norm; the running statistics keep their dtype
+        return batch_norm(input.float(), running_mean, running_var, *_f32(weight, bias), training, momentum,
+                          eps).to(input.dtype)
     if training and eps <= 0:
         raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
     if input.ndim < 1:
@@ -229,8 +232,7 @@ class _LayerNorm(Op):
 def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, eps: float | None = None) -> Tensor:
     """x / sqrt(mean(x^2) + eps) over the trailing dims, times weight; eps defaults to the dtype's epsilon."""
     _check_float("rms_norm", input)
-    if input._data.dtype is _BF16:  # as layer_norm, with bfloat16's epsilon
-        eps = float(xp.finfo(_BF16).eps) if eps is None else eps
+    if input._data.dtype.itemsize == 2:  # half and bfloat16 in float32 (and its epsilon), rounded once, as torch
         return rms_norm(input.float(), normalized_shape, *_f32(weight), eps).to(input.dtype)
     shape, dims = _normalized_dims("rms_norm", input, normalized_shape)
     _check_affine("rms_norm", shape, weight, None)
