@@ -257,36 +257,3 @@ def test_parameter_grads_are_separate_arrays(rng, name):
     tp = dict(tm.named_parameters())
     for n, p in em.named_parameters():
         assert_close(p.grad, tp[n].grad, atol=1e-6, rtol=1e-5, what=f"grad of {n}")
-
-
-@pytest.fixture
-def batch_split(monkeypatch):
-    """ember's threads at 3 and every scan worth splitting: each thread runs the scans of a part of the batch."""
-    from ember import _backend
-    old = _backend.get_threads()
-    monkeypatch.setattr(_backend, "GRAIN_MATMUL", 1)
-    _backend.set_threads(3)
-    yield
-    _backend.set_threads(old)
-
-
-@pytest.mark.parametrize("kind", ["GRU", "LSTM", "RNN_RELU"])
-@pytest.mark.parametrize("kwargs", [dict(num_layers=2), dict(bidirectional=True, batch_first=True)])
-def test_scans_split_over_the_batch_vs_torch(rng, batch_split, kind, kwargs):
-    name = kind.split("_")[0]
-    if name == "RNN":
-        kwargs = dict(kwargs, nonlinearity="relu")
-    em, tm = _pair(getattr(nn, name), getattr(torch.nn, name), 3, 5, **kwargs)
-    T, B = 4, 7
-    x = rng.standard_normal((B, T, 3) if kwargs.get("batch_first") else (T, B, 3)).astype(np.float32)
-    lead = kwargs.get("num_layers", 1) * (2 if kwargs.get("bidirectional") else 1)
-    states = [rng.standard_normal((lead, B, 5)).astype(np.float32) for _ in range(2 if name == "LSTM" else 1)]
-    _run_both(em, tm, x, states, rng)
-
-
-def test_lstm_projection_split_over_the_batch_vs_torch(rng, batch_split):
-    em, tm = _pair(nn.LSTM, torch.nn.LSTM, 3, 5, bidirectional=True, proj_size=2)
-    x = rng.standard_normal((4, 7, 3)).astype(np.float32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch: projections are not supported by oneDNN
-        _run_both(em, tm, x, [], rng)

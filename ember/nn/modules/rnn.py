@@ -158,14 +158,6 @@ def _hh_grads(dgh: np.ndarray, y: np.ndarray, h0: np.ndarray, bias: bool) -> tup
     return dw, dgh.sum((0, 2)) if bias else None
 
 
-def _over_batch(fn, B: int, step_work: int, T: int) -> None:
-    """``fn(batch slice)`` over the whole batch, or over parts of it on ember's threads when the scan's products
-    (``T`` steps of ``step_work`` multiply-adds) pay for them: the sequences are independent, so each thread
-    runs the whole scan of its part, exchanging nothing between steps, with BLAS on one thread."""
-    with _one_blas_thread(step_work):
-        _backend.parallel_for(lambda b0, b1: fn(slice(b0, b1)), B, T * step_work, blas=True)
-
-
 class _Scan(Op):
     """One recurrent layer, all its directions, over a whole sequence, as one op.
 
@@ -304,35 +296,29 @@ class _RNNScan(_Scan):
 
     @staticmethod
     def scan(gi, y, h0, w_t, relu):
-        def run(part: slice) -> None:
-            h, ys, gis = h0[:, part], y[:, :, part], gi[:, :, part]
+        h = h0
+        with _one_blas_thread(h0.size * w_t.shape[-1]):
             for t in range(gi.shape[0]):
-                ht = ys[t]
+                ht = y[t]
                 np.matmul(h, w_t, out=ht)
-                ht += gis[t]
+                ht += gi[t]
                 np.maximum(ht, 0, out=ht) if relu else np.tanh(ht, out=ht)
                 h = ht
-        _over_batch(run, gi.shape[2], h0.size * w_t.shape[-1], gi.shape[0])
-        return (y[-1].copy(),)
+        return (h.copy(),)
 
     @staticmethod
     def scan_backward(states, dirs, cell_flags, scratch, y, gy, gstates):
         (h0,), (relu,), (gh,) = states, cell_flags, gstates
         w_hh = _stack(dirs, 0)
+        d = (y > 0).astype(y.dtype) if relu else 1 - y * y
         dpre = np.empty(y.shape, y.dtype)
-        dh0 = np.empty_like(h0)
-
-        def run(part: slice) -> None:
-            ys, dp = y[:, :, part], dpre[:, :, part]
-            d = (ys > 0).astype(y.dtype) if relu else 1 - ys * ys
-            carry = np.zeros_like(h0[:, part]) if gh is None else gh[:, part]
+        carry = np.zeros_like(h0) if gh is None else gh
+        with _one_blas_thread(h0.size * w_hh.shape[-2]):
             for t in range(y.shape[0] - 1, -1, -1):
-                dh = carry if gy is None else gy[t, :, part] + carry
-                np.multiply(dh, d[t], out=dp[t])
-                carry = np.matmul(dp[t], w_hh)
-            dh0[:, part] = carry
-        _over_batch(run, y.shape[2], h0.size * w_hh.shape[-2], y.shape[0])
-        return (dpre, dh0, *_hh_grads(dpre, y, h0, dirs[0][1] is not None))
+                dh = carry if gy is None else gy[t] + carry
+                np.multiply(dh, d[t], out=dpre[t])
+                carry = np.matmul(dpre[t], w_hh)
+        return (dpre, carry, *_hh_grads(dpre, y, h0, dirs[0][1] is not None))
 
 
 class _GRUScan(_Scan):
@@ -365,12 +351,11 @@ class _GRUScan(_Scan):
         H = G // 3
         rz = np.empty((T, D, B, 2 * H), gi.dtype)
         n, ghn = np.empty((T, D, B, H), gi.dtype), np.empty((T, D, B, H), gi.dtype)
-
-        def run(part: slice) -> None:
-            h, gis, ys, rzs, ns, ghns = h0[:, part], *(a[:, :, part] for a in (gi, y, rz, n, ghn))
-            gh = np.empty(h.shape[:2] + (G,), gi.dtype)
+        gh = np.empty((D, B, G), gi.dtype)
+        h = h0
+        with _one_blas_thread(B * H * G):
             for t in range(T):
-                a, nt, ht, git, hn = rzs[t], ns[t], ys[t], gis[t], ghns[t]
+                a, nt, ht, git, hn = rz[t], n[t], y[t], gi[t], ghn[t]
                 np.matmul(h, w_t, out=gh)
                 np.add(gh[..., 2 * H:], b_hn, out=hn)
                 np.add(git[..., :2 * H], gh[..., :2 * H], out=a)
@@ -384,8 +369,7 @@ class _GRUScan(_Scan):
                 ht *= a[..., H:]
                 ht += nt
                 h = ht
-        _over_batch(run, B, h0.size * G, T)
-        return y[-1].copy(), rz, n, ghn
+        return h.copy(), rz, n, ghn
 
     @staticmethod
     def scan_backward(states, dirs, cell_flags, scratch, y, gy, gstates):
@@ -393,39 +377,32 @@ class _GRUScan(_Scan):
         w_hh = _stack(dirs, 0)
         rz, n, ghn = scratch
         T, D, B, H = n.shape
+        r, z = rz[..., :H], rz[..., H:]
+        # d(W_hh h + b_hh)/dh for all steps at once, so that each step is one multiply
+        dn_dh = 1 - n * n
+        dn_dh *= 1 - z
         dgh = np.empty((T, D, B, 3 * H), n.dtype)
+        d_r, d_z, d_n = dgh[..., :H], dgh[..., H:2 * H], dgh[..., 2 * H:]
+        np.subtract(1, r, out=d_r)
+        d_r *= r
+        d_r *= ghn
+        d_r *= dn_dh
+        _prev_times(np.subtract, y, h0, n, d_z)
+        d_z *= z
+        d_z *= 1 - z
+        np.multiply(r, dn_dh, out=d_n)
         dhs = np.empty_like(n)
-        dh0 = np.empty_like(h0)
-
-        def run(part: slice) -> None:
-            r, z = rz[:, :, part, :H], rz[:, :, part, H:]
-            ns, dg, dhp = n[:, :, part], dgh[:, :, part], dhs[:, :, part]
-            # d(W_hh h + b_hh)/dh for all steps at once, so that each step is one multiply
-            dn_dh = 1 - ns * ns
-            dn_dh *= 1 - z
-            d_r, d_z, d_n = dg[..., :H], dg[..., H:2 * H], dg[..., 2 * H:]
-            np.subtract(1, r, out=d_r)
-            d_r *= r
-            d_r *= ghn[:, :, part]
-            d_r *= dn_dh
-            _prev_times(np.subtract, y[:, :, part], h0[:, part], ns, d_z)
-            d_z *= z
-            d_z *= 1 - z
-            np.multiply(r, dn_dh, out=d_n)
-            carry = np.zeros_like(h0[:, part]) if gh_n is None else gh_n[:, part]
-            shape = dg.shape[1:3]
+        carry = np.zeros_like(h0) if gh_n is None else gh_n
+        with _one_blas_thread(B * H * 3 * H):
             for t in range(T - 1, -1, -1):
-                dh = dhp[t]
-                np.add(carry, 0 if gy is None else gy[t, :, part], out=dh)
-                dg[t].reshape(*shape, 3, H).__imul__(dh.reshape(*shape, 1, H))
+                dh = dhs[t]
+                np.add(carry, 0 if gy is None else gy[t], out=dh)
+                dgh[t].reshape(D, B, 3, H).__imul__(dh.reshape(D, B, 1, H))
                 carry = dh * z[t]
-                carry += np.matmul(dg[t], w_hh)
-            dh0[:, part] = carry
-            dhp *= dn_dh  # kept for dgi's n part: d n_pre = dh * dn_dh
-        _over_batch(run, B, h0.size * 3 * H, T)
+                carry += np.matmul(dgh[t], w_hh)
         dw_hh, db_hh = _hh_grads(dgh, y, h0, dirs[0][1] is not None)
-        dgh[..., 2 * H:] = dhs  # dgh becomes dgi: same r and z parts, n without the factor r
-        return (dgh, dh0, dw_hh, db_hh)
+        np.multiply(dhs, dn_dh, out=d_n)  # dgh becomes dgi: same r and z parts, n without the factor r
+        return (dgh, carry, dw_hh, db_hh)
 
 
 class _LSTMScan(_Scan):
@@ -453,16 +430,15 @@ class _LSTMScan(_Scan):
         T, D, B, G = gi.shape
         H = G // 4
         shift = 1 - scale
+        gates = gi  # activated in place, step by step
+        g_hh = np.empty((D, B, G), gi.dtype)
         cs = np.empty((T, D, B, H), gi.dtype)
         tcs = np.empty_like(cs)
         hfull = y if w_hr_t is None else np.empty_like(cs)
-
-        def run(part: slice) -> None:
-            h, c = h0[:, part], c0[:, part]
-            gates, css, tcss, hfs, ys = (a[:, :, part] for a in (gi, cs, tcs, hfull, y))  # gi: activated in place
-            g_hh = np.empty(h.shape[:2] + (G,), gi.dtype)
+        h, c = h0, c0
+        with _one_blas_thread(h0.size * G):
             for t in range(T):
-                g, ct, tc, hf = gates[t], css[t], tcss[t], hfs[t]
+                g, ct, hf = gates[t], cs[t], hfull[t]
                 np.matmul(h, w_t, out=g_hh)
                 g += g_hh
                 np.tanh(g, out=g)
@@ -470,13 +446,12 @@ class _LSTMScan(_Scan):
                 g += shift
                 np.multiply(g[..., H:2 * H], c, out=ct)
                 ct += g[..., :H] * g[..., 2 * H:3 * H]
-                np.tanh(ct, out=tc)
-                np.multiply(g[..., 3 * H:], tc, out=hf)
+                np.tanh(ct, out=tcs[t])
+                np.multiply(g[..., 3 * H:], tcs[t], out=hf)
                 if w_hr_t is not None:
-                    np.matmul(hf, w_hr_t, out=ys[t])
-                h, c = ys[t], ct
-        _over_batch(run, B, c0.size * G, T)
-        return (y[-1].copy(), cs[-1].copy(), gi, cs, tcs) + (() if w_hr_t is None else (hfull,))
+                    np.matmul(hf, w_hr_t, out=y[t])
+                h, c = y[t], ct
+        return (h.copy(), c.copy(), gates, cs, tcs) + (() if w_hr_t is None else (hfull,))
 
     @staticmethod
     def scan_backward(states, dirs, cell_flags, scratch, y, gy, gstates):
@@ -484,57 +459,51 @@ class _LSTMScan(_Scan):
         w_hh, w_hr = _stack(dirs, 0), _stack(dirs, 2)
         gates, cs, tcs = scratch[:3]
         T, D, B, H = cs.shape
+        i, f, g, o = (gates[..., k * H:(k + 1) * H] for k in range(4))
+        # the step-independent factors of the gate gradients, for all steps at once; those of i, f and g
+        # (d gate / d c) side by side, so that a step scales all three by dc in one multiply
+        dc_dh = tcs * tcs
+        np.subtract(1, dc_dh, out=dc_dh)
+        dc_dh *= o
+        do_dh = 1 - o
+        do_dh *= o
+        do_dh *= tcs
+        dc_ifg = np.empty((T, D, B, 3, H), cs.dtype)
+        u = dc_ifg[..., 0, :]
+        np.subtract(1, i, out=u)
+        u *= i
+        u *= g
+        u = dc_ifg[..., 1, :]
+        _prev_times(np.multiply, cs, c0, f, u)
+        u *= 1 - f
+        u = dc_ifg[..., 2, :]
+        np.multiply(g, g, out=u)
+        np.subtract(1, u, out=u)
+        u *= i
         dgates = np.empty_like(gates)
+        d4 = dgates.reshape(T, D, B, 4, H)
         dhs = None if w_hr is None else np.empty(y.shape, y.dtype)
-        dh0, dc0 = np.empty_like(h0), np.empty_like(c0)
-
-        def run(part: slice) -> None:
-            i, f, g, o = (gates[:, :, part, k * H:(k + 1) * H] for k in range(4))
-            tc = tcs[:, :, part]
-            # the step-independent factors of the gate gradients, for all steps at once; those of i, f and g
-            # (d gate / d c) side by side, so that a step scales all three by dc in one multiply
-            dc_dh = tc * tc
-            np.subtract(1, dc_dh, out=dc_dh)
-            dc_dh *= o
-            do_dh = 1 - o
-            do_dh *= o
-            do_dh *= tc
-            dc_ifg = np.empty(tc.shape[:3] + (3, H), cs.dtype)
-            u = dc_ifg[..., 0, :]
-            np.subtract(1, i, out=u)
-            u *= i
-            u *= g
-            u = dc_ifg[..., 1, :]
-            _prev_times(np.multiply, cs[:, :, part], c0[:, part], f, u)
-            u *= 1 - f
-            u = dc_ifg[..., 2, :]
-            np.multiply(g, g, out=u)
-            np.subtract(1, u, out=u)
-            u *= i
-            dg = dgates[:, :, part]
-            d4 = dg.reshape(dg.shape[:3] + (4, H))  # splits the last axis: a view even of a batch slice
-            carry_h = np.zeros_like(h0[:, part]) if gh_n is None else gh_n[:, part]
-            carry_c = np.zeros_like(c0[:, part]) if gc_n is None else gc_n[:, part]
+        carry_h = np.zeros_like(h0) if gh_n is None else gh_n
+        carry_c = np.zeros_like(c0) if gc_n is None else gc_n
+        with _one_blas_thread(h0.size * 4 * H):
             for t in range(T - 1, -1, -1):
-                dh = carry_h if gy is None else gy[t, :, part] + carry_h
+                dh = carry_h if gy is None else gy[t] + carry_h
                 if w_hr is not None:
-                    dhs[t, :, part] = dh
+                    dhs[t] = dh
                     dh = np.matmul(dh, w_hr)
                 np.multiply(dh, do_dh[t], out=d4[t, ..., 3, :])
                 dc = dh * dc_dh[t]
                 dc += carry_c
                 np.multiply(dc[..., None, :], dc_ifg[t], out=d4[t, ..., :3, :])
                 carry_c = dc * f[t]
-                carry_h = np.matmul(dg[t], w_hh)
-            dh0[:, part], dc0[:, part] = carry_h, carry_c
-        _over_batch(run, B, h0.size * 4 * H, T)
+                carry_h = np.matmul(dgates[t], w_hh)
         dw_hh, db_hh = _hh_grads(dgates, y, h0, dirs[0][1] is not None)
         dw_hr = None
         if w_hr is not None:
             hfull = scratch[3]
             dw_hr = np.stack([np.dot(dhs[:, d].reshape(-1, y.shape[-1]).T, hfull[:, d].reshape(-1, H))
                               for d in range(D)])
-        return dgates, dh0, dc0, dw_hh, db_hh, dw_hr
+        return dgates, carry_h, carry_c, dw_hh, db_hh, dw_hr
 
 
 # ------------------------------------------------------------------ modules
