@@ -161,6 +161,7 @@ CASES = {
     "linear_long": (_f("linear"), [(600, 8), (3, 8), (3,)], CLOSE),
     "conv1d_long": (_f("conv1d"), [(64, 3, 20), (4, 3, 3), (4,)], CLOSE),
     "batch_norm_long": (lambda lib, x: lib.nn.functional.batch_norm(x, None, None, training=True), [BIG], CLOSE),
+    "instance_norm_long": (_f("instance_norm"), [(2, 3, 640)], CLOSE),
     "cross_entropy_long": (_f("cross_entropy"), [(600, 5), ("long", (600,), 5)], CLOSE),
     "label_smoothing_long": (_f("cross_entropy", label_smoothing=0.1), [(600, 5), ("long", (600,), 5)], CLOSE),
     "nll_loss_long": (lambda lib, x, t: lib.nn.functional.nll_loss(x.log_softmax(1), t, reduction="sum"),

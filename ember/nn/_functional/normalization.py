@@ -274,6 +274,9 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var
     average of the per-instance mean and unbiased variance; without it, they normalize instead.
     """
     _check_float("instance_norm", input)
+    if input._data.dtype is _BF16:  # as batch_norm
+        return instance_norm(input.float(), running_mean, running_var, *_f32(weight, bias), use_input_stats, momentum,
+                             eps).to(input.dtype)
     if input.ndim < 3:
         raise ValueError(f"Expected 3D or higher input to instance_norm (got {input.ndim}D input)")
     c = input.shape[1]
