@@ -37,10 +37,8 @@ def call(fn, policy: str, *args, **kwargs):
     def cast(a):
         if isinstance(a, (list, tuple)):
             return type(a)(cast(x) for x in a)
-        dt = getattr(a, "dtype", None)
-        if isinstance(dt, _dtype.dtype) and dt.is_floating_point and dt is not _dtype.float64 and dt is not to:
-            return a.to(to)
-        return a
+        dt = _float_dtype(a)
+        return a.to(to) if dt is not None and dt is not _dtype.float64 and dt is not to else a
     state.on = False
     try:
         return fn(*cast(args), **{k: cast(v) for k, v in kwargs.items()})
