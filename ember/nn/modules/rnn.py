@@ -5,10 +5,10 @@ load across the two libraries.
 
 Speed: a recurrent layer is a loop over time steps, so per-step Python overhead
 dominates small models. The input projections of every step are computed with one
-matmul before the loop, and the loop itself is one fused op per layer and direction
-(``_GRUScan``, ``_LSTMScan``, ``_RNNScan``): its forward runs the recurrence on arrays
-and saves the gates; its backward runs the reverse recurrence on arrays and turns the
-per-step gate gradients into weight gradients with one matmul. Under
+matmul per direction before the loop, and the loop itself is one fused op per layer, its
+directions stepping together (``_GRUScan``, ``_LSTMScan``, ``_RNNScan``): its forward runs
+the recurrence on arrays and saves the gates; its backward runs the reverse recurrence on
+arrays and turns the per-step gate gradients into weight gradients with one matmul. Under
 ``create_graph=True`` the backward instead recomputes the layer with ember ops (the
 same cells the *Cell modules use) and differentiates that, so higher-order gradients
 still work.
