@@ -33,9 +33,13 @@ def _axes(input: Tensor, dim, op: str, empty_is_all: bool = True) -> tuple:
 
 
 def _expand_back(g: Tensor, in_shape, dims, keepdim: bool) -> Tensor:
-    """Broadcast a reduced gradient back over the reduced dims."""
+    """Broadcast a reduced gradient back over the reduced dims (an array, in an array_backward formula)."""
     if not keepdim and dims:
         g = g.reshape(_kept_shape(in_shape, dims))
+    if not isinstance(g, Tensor):  # a plain backward: a copy, for NumPy's broadcast_to costs microseconds
+        out = xp.empty(in_shape, g.dtype)
+        out[...] = g
+        return out
     return g.expand(in_shape)
 
 
@@ -168,6 +172,7 @@ def _scalar_pick(input: Tensor, kind):
 # ----------------------------------------------------------------------------- sum, mean, prod
 class Sum(Op):
     batching = "dims"
+    array_backward = True
 
     @staticmethod
     def forward(x, dims, keepdim, dt):
@@ -191,6 +196,7 @@ class Sum(Op):
 
 class Mean(Op):
     batching = "dims"
+    array_backward = True
 
     @staticmethod
     def forward(x, dims, keepdim):

@@ -32,7 +32,7 @@ def _root_grads(outputs, grad_outputs, create_graph: bool) -> list:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             if out._data.dtype.kind not in "fV":
                 raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got {out.dtype}")
-            g = Tensor._make(xp.ones_like(out._data))
+            g = Tensor._make(xp.ones(out._data.shape, out._data.dtype))
         else:
             if not isinstance(g, Tensor):
                 g = Tensor._make(xp.asarray(g, dtype=out._data.dtype))

@@ -42,16 +42,18 @@ def test_training_loop_does_not_grow(no_gc):
     first = _step(w, b, x, y).item()
     tracemalloc.start()
     try:
-        for _ in range(1_000):
+        # warm-up: CPython keeps up to 2,000 freed tuples of each small size for reuse, which tracemalloc
+        # counts as held; how many steps fill that pool (up to ~110 KB) depends on the code path
+        for _ in range(3_000):
             _step(w, b, x, y)
-        after_1k = tracemalloc.get_traced_memory()[0]
+        after_3k = tracemalloc.get_traced_memory()[0]
         for _ in range(9_000):
             last = _step(w, b, x, y)
-        after_10k = tracemalloc.get_traced_memory()[0]
+        after_12k = tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()
     assert last.item() < first  # it did train
-    assert after_10k - after_1k < 16_384, f"grew by {after_10k - after_1k} bytes over 9,000 iterations"
+    assert after_12k - after_3k < 16_384, f"grew by {after_12k - after_3k} bytes over 9,000 iterations"
     assert w.is_leaf and w.requires_grad
 
 
