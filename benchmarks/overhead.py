@@ -5,7 +5,9 @@ Run: python benchmarks/overhead.py
    tensor whose second operands are Python numbers, forward + backward, reported as time per op;
 2. the same with tensor operands, as weights are in real code: ``exp(tanh(h * w + b))`` with ``w`` and
    ``b`` 16-element tensors that require grad (200 ops);
-3. a 784-512-256-10 MLP forward + backward at batch 256.
+3. a 784-512-256-10 MLP forward + backward at batch 256;
+4. the MNIST-1D CNN's training step (ember/examples/mnist1d.py: three stride-2 Conv1d + ReLU, Linear,
+   cross_entropy, backward, Adam) at batch 1: the fixed per-step cost of a small model.
 The two libraries take turns in 15 rounds; each keeps its best step, and the last column gives the
 spread of the rounds' ratios (a machine shared with other work moves single rounds a lot).
 """
@@ -74,6 +76,42 @@ def mlp_step(lib):
     return step, 1
 
 
+def cnn_step(lib):
+    lib.manual_seed(0)
+    model = CNN(lib)
+    opt = lib.optim.Adam(model.parameters(), lr=1e-2)
+    rng = np.random.default_rng(0)
+    x = lib.tensor(rng.standard_normal((1, 40), dtype=np.float32))
+    y = lib.tensor(rng.integers(0, 10, 1))
+
+    def step():
+        loss = lib.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step, 1
+
+
+def CNN(lib):
+    """The MNIST-1D CNN of ember/examples/mnist1d.py, written against ``lib``."""
+    nn = lib.nn
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.convs = nn.ModuleList([nn.Conv1d(1, 25, 5, stride=2, padding=1),
+                                        nn.Conv1d(25, 25, 3, stride=2, padding=1),
+                                        nn.Conv1d(25, 25, 3, stride=2, padding=1)])
+            self.linear = nn.Linear(25 * 5, 10)
+
+        def forward(self, x):
+            h = x.unsqueeze(1)
+            for conv in self.convs:
+                h = conv(h).relu()
+            return self.linear(h.flatten(1))
+    return Net()
+
+
 def interleaved(steps: dict, calls: int, rounds: int = 15) -> tuple[dict, list]:
     """Each library's best time per call, and the ember/torch ratio of each round: the libraries take turns
     (``calls`` steps each, timed one by one), so that a busy spell of a shared machine hits both; a step's
@@ -97,7 +135,8 @@ def main() -> None:
     rows = []
     for name, make, calls in (("elementwise chain, numbers (per op)", chain_step, 20),
                               ("elementwise chain, tensors (per op)", tensor_chain_step, 20),
-                              ("MLP 784-512-256-10 b256", mlp_step, 3)):
+                              ("MLP 784-512-256-10 b256", mlp_step, 3),
+                              ("MNIST-1D CNN step b1", cnn_step, 20)):
         made = {lib.__name__: make(lib) for lib in (torch, ember)}
         best, ratios = interleaved({k: step for k, (step, _) in made.items()}, calls)
         per = made["ember"][1]
