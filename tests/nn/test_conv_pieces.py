@@ -21,3 +21,23 @@ def test_conv2d_gradients_in_pieces_match_torch(monkeypatch, piece_bytes, groups
         res.append([t.detach().numpy() for t in (out, tx.grad, tw.grad, tb.grad)])
     for e, t in zip(*res):
         np.testing.assert_allclose(e, t, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("small_columns", [0, 1 << 30])  # im2col by kernel offsets, or by one strided copy
+@pytest.mark.parametrize("dims, kw", [(1, dict(stride=2, padding=1)), (1, dict(padding="same", dilation=2)),
+                                      (2, dict(stride=(2, 1), padding=(0, 2), groups=2)),
+                                      (2, dict(padding="same", dilation=(1, 2)))])
+def test_conv_columns_both_ways_match_torch(monkeypatch, small_columns, dims, kw):
+    monkeypatch.setattr(conv_impl, "SMALL_COLUMNS", small_columns)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 4, 9) if dims == 1 else (3, 4, 7, 8))
+    w = rng.standard_normal((6, 4 // kw.get("groups", 1)) + (4,) * dims)  # an even kernel: 'same' pads unevenly
+    b = rng.standard_normal(6)
+    res = []
+    for lib in (ember, torch):
+        tx, tw, tb = (lib.tensor(a, requires_grad=True) for a in (x, w, b))
+        out = getattr(lib.nn.functional, f"conv{dims}d")(tx, tw, tb, **kw)
+        (out * out).sum().backward()
+        res.append([t.detach().numpy() for t in (out, tx.grad, tw.grad, tb.grad)])
+    for e, t in zip(*res):
+        np.testing.assert_allclose(e, t, rtol=1e-10, atol=1e-10)
