@@ -17,7 +17,7 @@ _NARROWER = {complex64: complex32, float32: float16}
 
 # the ops (ember's Op classes and elementwise kernels) torch's CPU build computes for ComplexHalf
 COMPUTED = {"Add", "Sub", "Mul", "AddScalar", "MulScalar", "AddTensors", "SubTensors", "Neg", "Conj", "Abs",
-            "Where", "Sgn", "isnan", "isfinite", "isinf", "equal", "not_equal", "any", "all", "Compare"}
+            "Where", "Sgn", "isnan", "isfinite", "isinf", "eq", "ne", "isclose", "any", "all", "Compare"}
 
 
 def is_chalf(a) -> bool:

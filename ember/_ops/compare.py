@@ -54,7 +54,7 @@ def _apply(name: str, ufunc, a, b) -> Tensor:
     try:
         return Tensor._make(xp.asarray(ufunc(_data(a), _data(b))))
     except TypeError as e:  # complex32, as in pure
-        return Tensor._make(xp.asarray(_complex32.fallback(ufunc.__name__, ufunc, (a, b), e)))
+        return Tensor._make(xp.asarray(_complex32.fallback(name, ufunc, (a, b), e)))
     except ValueError:
         raise broadcast_error(name, tuple(xp.shape(_data(a))), tuple(xp.shape(_data(b)))) from None
 
