@@ -24,6 +24,32 @@ def test_batch_norm_training_vs_torch(rng, shape, affine):
         np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(64, 8), (16, 5, 33), (8, 6, 9, 7), (2, 3, 4, 5, 6)])
+@pytest.mark.parametrize("affine", ["both", "weight", "bias", "none"])
+def test_batch_norm_fused_training_vs_torch(rng, dtype, shape, affine):
+    # the one-op training path: values, all three gradients and the running statistics, including
+    # channels whose mean is far larger than their spread (the variance must not cancel)
+    c = shape[1]
+    x = (rng.standard_normal(shape) * rng.uniform(0.01, 3, (1, c) + (1,) * (len(shape) - 2))
+         + rng.uniform(-50, 50, (1, c) + (1,) * (len(shape) - 2))).astype(dtype)
+    w = rng.uniform(-2, 2, c).astype(dtype) if affine in ("both", "weight") else None
+    b = rng.standard_normal(c).astype(dtype) if affine in ("both", "bias") else None
+    given = [a for a in (w, b) if a is not None]
+    stats = [np.zeros(c, dtype), np.ones(c, dtype)]
+    ember_rm, torch_rm = [ember.tensor(s.copy()) for s in stats], [torch.tensor(s.copy()) for s in stats]
+
+    def call(lib_f, rm, x, *wb):
+        it = iter(wb)
+        return lib_f(x, *rm, next(it) if w is not None else None, next(it) if b is not None else None,
+                     training=True, momentum=0.2, eps=1e-4)
+    tol = dict(atol=2e-4, rtol=1e-3) if dtype == np.float32 else dict(atol=1e-10, rtol=1e-9)
+    compare(lambda *a: call(F.batch_norm, ember_rm, *a), lambda *a: call(TF.batch_norm, torch_rm, *a),
+            x, *given, **tol)
+    for e, t in zip(ember_rm, torch_rm):
+        np.testing.assert_allclose(e.numpy(), t.numpy(), **tol)
+
+
 def test_batch_norm_eval_vs_torch(rng):
     c = 3
     rm, rv = rng.standard_normal(c).astype(np.float32), rng.uniform(0.5, 2, c).astype(np.float32)
