@@ -14,6 +14,7 @@ import functools
 import pickle
 from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
 import struct
+import sys
 from codecs import encode as _encode
 from collections import Counter, OrderedDict
 from typing import Any, Callable
@@ -33,7 +34,39 @@ class CheckpointError(pickle.UnpicklingError, RuntimeError):
     """
 
 
+class MissingDtype(NotImplementedError):
+    """A checkpoint's tensors have a dtype that ember lacks (float8, uint16/32, quantized)."""
+
+
+def from_bytes(raw, dt: np.dtype, little: bool = True) -> np.ndarray:
+    """``raw`` as a flat array of ``dt`` written in the given byte order (a view unless it must be swapped)."""
+    arr = np.frombuffer(raw, dt)
+    if little == (sys.byteorder == "little"):
+        return arr
+    # swap each real component (bfloat16 and complex32 have no byte-swapped NumPy dtype to do it)
+    unit = dt.itemsize // 2 if dt.kind == "c" or dt.names else dt.itemsize
+    return arr.view(f"u{unit}").byteswap().view(dt)
+
+
+def np_dtype(d) -> np.dtype:
+    """The NumPy dtype of an ember dtype that a checkpoint names; MissingDtype if it cannot be stored here."""
+    try:
+        return d.np
+    except NotImplementedError as e:  # bfloat16 without ml_dtypes
+        raise MissingDtype(f"ember.load: the checkpoint holds {d} tensors: {e}") from None
+
+
 # ------------------------------------------------------------------ storages and tensor rebuilds
+class _Lacking:
+    """A torch dtype that ember has no counterpart for, as a checkpoint names it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
 class StorageType:
     """A torch storage class named in a pickle (``torch.FloatStorage``): stands for its dtype."""
 
@@ -49,6 +82,17 @@ class Storage:
 
     def __init__(self, array: np.ndarray, location: str = "cpu") -> None:
         self.array, self.location = array, location
+        self._typed: dict = {}
+
+    def typed(self, dt: np.dtype) -> "Storage":
+        """This byte storage's memory as elements of ``dt`` (torch's UntypedStorage), one array per dtype."""
+        if dt not in self._typed:
+            if self.array.dtype != np.uint8 or self.array.nbytes % dt.itemsize:
+                raise CheckpointError(f"a storage of {self.array.size} elements of {self.array.dtype} cannot hold "
+                                      f"elements of {_dtype.from_np(dt)}")
+            # through a memoryview, so that the typed array is its tensors' memory root and shares the bytes
+            self._typed[dt] = Storage(np.frombuffer(self.array.data, dt), self.location)
+        return self._typed[dt]
 
     @property
     def dtype(self):
@@ -102,6 +146,16 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
     return t
 
 
+def _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, dtype=None,
+                       metadata=None) -> Tensor:
+    # torch's rebuild for the dtypes without a typed storage class (uint64, complex32, float8...): bytes + dtype
+    if not isinstance(dtype, _dtype.dtype):
+        raise MissingDtype(f"ember.load: the checkpoint holds {dtype!r:.60} tensors; ember has no such dtype")
+    if not isinstance(storage, Storage):
+        raise CheckpointError(f"a tensor must be rebuilt from a storage, got {type(storage).__name__}")
+    return _rebuild_tensor_v2(storage.typed(np_dtype(dtype)), storage_offset, size, stride, requires_grad)
+
+
 def _rebuild_parameter(data, requires_grad, backward_hooks):
     if not isinstance(data, Tensor):
         raise CheckpointError(f"a parameter must hold a tensor, got {type(data).__name__}")
@@ -148,13 +202,21 @@ def _bytearray(data=b""):
     return bytearray(data)
 
 
-_REBUILDS = {_rebuild_tensor, _rebuild_tensor_v2, _rebuild_parameter, _rebuild_parameter_with_state}
+_REBUILDS = {_rebuild_tensor, _rebuild_tensor_v2, _rebuild_tensor_v3, _rebuild_parameter, _rebuild_parameter_with_state}
 
+# torch's typed storage classes (written with _rebuild_tensor_v2); bfloat16 without ml_dtypes raises on use
 _STORAGE_DTYPES = {"Float": _dtype.float32, "Double": _dtype.float64, "Half": _dtype.float16,
                    "Long": _dtype.int64, "Int": _dtype.int32, "Short": _dtype.int16, "Char": _dtype.int8,
-                   "Byte": _dtype.uint8, "Bool": _dtype.bool_}
+                   "Byte": _dtype.uint8, "Bool": _dtype.bool_, "BFloat16": _dtype.bfloat16,
+                   "ComplexFloat": _dtype.complex64, "ComplexDouble": _dtype.complex128}
+# the rest of torch's dtypes are written as bytes + dtype (_rebuild_tensor_v3: torch.storage._new_dtypes())
+_V3_DTYPES = (_dtype.uint64, _dtype.complex32)
 
-_MISSING_STORAGES = ("BFloat16", "ComplexFloat", "ComplexDouble", "QInt8", "QUInt8", "QInt32", "QUInt4x2", "QUInt2x4")
+# torch names that weights_only allows but ember has no dtype for: named, so that loading them says so
+_MISSING_STORAGES = ("QInt8", "QUInt8", "QInt32", "QUInt4x2", "QUInt2x4")
+_MISSING_DTYPES = ("uint16", "uint32", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz",
+                   "float8_e8m0fnu", "float4_e2m1fn_x2", "bits1x8", "bits2x4", "bits4x2", "bits8", "bits16",
+                   *(f"{k}int{n}" for k in ("u", "") for n in range(1, 8)))
 
 
 @functools.cache
@@ -169,10 +231,10 @@ def _torch_names() -> dict[str, Any]:
         "torch.storage.UntypedStorage": StorageType("UntypedStorage", _dtype.uint8),
     }
     names.update({f"torch._utils.{f.__name__}": f for f in _REBUILDS})
-    names.update({f"torch.{d.name}": d for d in _dtype.ALL})
+    names.update({f"torch.{d.name}": d for d in _dtype.ALL + (_dtype.bfloat16,)})
     names.update({f"torch.{k}Storage": StorageType(f"{k}Storage", d) for k, d in _STORAGE_DTYPES.items()})
-    # torch dtypes that ember lacks: named, so that loading them says so (NotImplementedError)
     names.update({f"torch.{k}Storage": StorageType(f"{k}Storage", None) for k in _MISSING_STORAGES})
+    names.update({f"torch.{k}": _Lacking(f"torch.{k}") for k in _MISSING_DTYPES})
     return names
 
 
@@ -512,15 +574,16 @@ class Global:
 
 
 class StorageRef:
-    """One storage record to write: a flat array, its key and torch's storage class name."""
+    """One storage record to write: a flat array, its key and torch's storage class (typed, or bytes for v3)."""
 
     def __init__(self, key: str, array: np.ndarray) -> None:
-        self.key, self.array = key, array
-        names = {d.np: f"{k}Storage" for k, d in _STORAGE_DTYPES.items()}
-        if array.dtype not in names:  # torch writes these with _rebuild_tensor_v3, which ember does not read either
-            raise NotImplementedError(f"ember.save: ember cannot write {_dtype.from_np(array.dtype)} tensors in torch's "
-                                      "format (bool, uint8, int8/16/32/64, float16/32/64 only)")
-        self.type_name = names[array.dtype]
+        dt = _dtype.from_np(array.dtype)
+        self.key, self.untyped = key, dt in _V3_DTYPES
+        if self.untyped:
+            self.array, self.type = array.view(np.uint8), Global("torch.storage", "UntypedStorage")
+        else:
+            self.array = array
+            self.type = Global("torch", next(f"{k}Storage" for k, d in _STORAGE_DTYPES.items() if d is dt))
 
 
 def _memory_root(arr: np.ndarray) -> np.ndarray:
@@ -546,15 +609,18 @@ class StorageTable:
         root, size = _memory_root(arr), arr.dtype.itemsize
         offset = arr.__array_interface__["data"][0] - root.__array_interface__["data"][0]
         contiguous = root.flags.c_contiguous or root.flags.f_contiguous
-        shared = (root.dtype == arr.dtype and arr.dtype.isnative and contiguous
+        # a view of another dtype (x.view(ember.bfloat16)) keeps its whole memory, read as its own dtype
+        shared = (arr.dtype.isnative and contiguous and root.nbytes % size == 0
                   and offset >= 0 and offset % size == 0 and all(s >= 0 and s % size == 0 for s in arr.strides))
         if not shared:
             root = np.array(arr, dtype=arr.dtype.newbyteorder("="), order="C")
             offset = 0
-        key = (id(root), root.dtype)
+        key = (id(root), arr.dtype)
         if key not in self.refs:
             self._keep.append(root)
-            self.refs[key] = StorageRef(str(len(self.refs)), root.ravel(order="K"))
+            flat = root.ravel(order="K")
+            flat = flat if flat.dtype == arr.dtype else flat.view(np.uint8).view(arr.dtype)
+            self.refs[key] = StorageRef(str(len(self.refs)), flat)
         strides = arr.strides if shared else root.strides
         return self.refs[key], offset // size, tuple(s // size for s in strides)
 
@@ -571,7 +637,7 @@ class TorchPickler(pickle._Pickler):
 
     def persistent_id(self, obj):
         if type(obj) is StorageRef:
-            pid = ("storage", Global("torch", obj.type_name), obj.key, "cpu", obj.array.size)
+            pid = ("storage", obj.type, obj.key, "cpu", obj.array.size)
             return pid + (None,) if self.legacy else pid
         return None
 
@@ -594,8 +660,10 @@ class TorchPickler(pickle._Pickler):
                     (Tensor._make(obj._data), obj.requires_grad, OrderedDict()))
         if isinstance(obj, Tensor):
             ref, offset, stride = self.storages.place(obj._data)
-            return (Global("torch._utils", "_rebuild_tensor_v2"),
-                    (ref, offset, tuple(obj._data.shape), stride, obj.requires_grad, OrderedDict()))
+            args = (ref, offset, tuple(obj._data.shape), stride, obj.requires_grad, OrderedDict())
+            if ref.untyped:
+                return Global("torch._utils", "_rebuild_tensor_v3"), args + (obj.dtype,)
+            return Global("torch._utils", "_rebuild_tensor_v2"), args
         if isinstance(obj, Size):
             return Global("torch", "Size"), (tuple(obj),)
         if isinstance(obj, device):

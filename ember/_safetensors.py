@@ -16,12 +16,24 @@ from typing import Any
 
 import numpy as np
 
-from ._pickle import CheckpointError
+from . import _dtype
+from ._pickle import CheckpointError, MissingDtype, from_bytes, np_dtype
 from ._tensor import Tensor
 
-_CODES = {"BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "I16": np.int16, "I32": np.int32, "I64": np.int64,
-          "F16": np.float16, "F32": np.float32, "F64": np.float64}
-_NAMES = {np.dtype(v): k for k, v in _CODES.items()}
+# the spec's dtype codes that ember has (bfloat16 without ml_dtypes raises NotImplementedError when read)
+_CODES = {"BOOL": _dtype.bool_, "U8": _dtype.uint8, "I8": _dtype.int8, "I16": _dtype.int16, "I32": _dtype.int32,
+          "I64": _dtype.int64, "U64": _dtype.uint64, "F16": _dtype.float16, "BF16": _dtype.bfloat16,
+          "F32": _dtype.float32, "F64": _dtype.float64, "C64": _dtype.complex64}
+_NAMES = {d.np: k for k, d in _CODES.items() if d in _dtype.ALL}
+# the spec's codes for dtypes ember lacks
+_LACKING = ("U16", "U32", "F8_E4M3", "F8_E5M2", "F8_E4M3FNUZ", "F8_E5M2FNUZ", "F8_E8M0", "F4", "F6_E2M3", "F6_E3M2")
+
+
+class UnsupportedDtype(KeyError, TypeError):
+    """A dtype that safetensors has no code for: a KeyError, as ``safetensors.torch`` raises (and a TypeError)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 STRUCT_KEY = "ember.structure"
 MAX_HEADER = 100 * 1024 * 1024  # the safetensors spec's own limit
 MAX_DEPTH = 200
@@ -45,7 +57,8 @@ def write(obj: Any, fh) -> None:
     offset, arrays = 0, []
     for name, arr in tensors.items():
         if arr.dtype not in _NAMES:
-            raise TypeError(f"ember.save: unsupported dtype {arr.dtype} for tensor {name!r}")
+            raise UnsupportedDtype(f"ember.save: safetensors has no code for {_dtype.from_np(arr.dtype)} (tensor "
+                                   f"{name!r}); it stores {', '.join(map(str, _CODES.values()))}: save to a .pt file")
         arr = np.asarray(arr, dtype=arr.dtype.newbyteorder("<"), order="C")
         header[name] = {"dtype": _NAMES[arr.dtype.newbyteorder("=")], "shape": list(arr.shape),
                         "data_offsets": [offset, offset + arr.nbytes]}
@@ -186,8 +199,11 @@ def _deserialize(buf, fname: str):
         if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
             raise bad(f"entry {name!r} must have exactly dtype, shape and data_offsets")
         dt, shape, offs = info["dtype"], info["shape"], info["data_offsets"]
+        if dt in _LACKING:
+            raise MissingDtype(f"ember.load: {fname}: entry {name!r} has dtype {dt}, which ember does not have")
         if not isinstance(dt, str) or dt not in _CODES:
             raise bad(f"entry {name!r} has unsupported dtype {dt!r}")
+        npdt = np_dtype(_CODES[dt])
         if not (isinstance(shape, list) and len(shape) <= 64 and
                 all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape)):
             raise bad(f"entry {name!r} has an invalid shape {shape!r}")
@@ -195,15 +211,14 @@ def _deserialize(buf, fname: str):
                                                                   for o in offs)):
             raise bad(f"entry {name!r} has invalid data_offsets {offs!r}")
         begin, end = offs
-        itemsize = np.dtype(_CODES[dt]).itemsize
+        itemsize = npdt.itemsize
         if not 0 <= begin <= end <= len(data):
             raise bad(f"entry {name!r} data_offsets {offs} lie outside the data ({len(data)} bytes; truncated?)")
         if math.prod(shape) * itemsize != end - begin:
             raise bad(f"entry {name!r}: shape {shape} of {dt} needs {math.prod(shape) * itemsize} bytes, "
                       f"data_offsets give {end - begin}")
         spans.append((begin, end, name))
-        arr = np.frombuffer(data[begin:end], dtype=np.dtype(_CODES[dt]).newbyteorder("<"))
-        tensors[name] = arr.astype(np.dtype(_CODES[dt]), copy=True).reshape(shape)
+        tensors[name] = from_bytes(data[begin:end], npdt).copy().reshape(shape)
     pos = 0
     for begin, end, name in sorted(spans):
         if begin != pos:

@@ -25,8 +25,8 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _safetensors
-from ._pickle import (CheckpointError, FullUnpickler, RestrictedUnpickler, Storage, StorageTable, StorageType,
-                      TorchPickler, _user_globals, _weights_only_message)
+from ._pickle import (CheckpointError, FullUnpickler, MissingDtype, RestrictedUnpickler, Storage, StorageTable,
+                      StorageType, TorchPickler, _user_globals, _weights_only_message, from_bytes, np_dtype)
 
 __all__ = ["save", "load", "add_safe_globals", "get_safe_globals", "clear_safe_globals", "safe_globals",
            "CheckpointError", "SafetensorsError"]
@@ -213,7 +213,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only: bool | None 
         if bytes(buf[:1]) == b"\x80" and bytes(buf[8:9]) != b"{":  # a pickle, not a header length
             return _load_legacy(buf, fname, map_location, weights_only)
         return _safetensors.read(buf, fname)
-    except (CheckpointError, _MissingDtype):
+    except (CheckpointError, MissingDtype):
         raise
     except pickle.UnpicklingError as e:
         raise CheckpointError(f"ember.load: {fname} is corrupted: {e}") from e
@@ -225,10 +225,6 @@ def load(f, map_location=None, pickle_module=None, *, weights_only: bool | None 
 
 _CORRUPT = (EOFError, struct.error, zipfile.BadZipFile, zipfile.LargeZipFile, UnicodeError, RecursionError,
             MemoryError, OverflowError)
-
-
-class _MissingDtype(NotImplementedError):
-    """A checkpoint's tensors have a dtype that ember lacks (bfloat16, complex, quantized)."""
 
 
 def _restore(storage: Storage, location: str, map_location) -> Storage:
@@ -252,12 +248,12 @@ def _restore(storage: Storage, location: str, map_location) -> Storage:
 
 def _storage_id(pid, n_fields: int):
     if len(pid) == n_fields and isinstance(pid[1], StorageType) and pid[1].dtype is None:
-        raise _MissingDtype(f"ember.load: the checkpoint holds tensors stored as torch.{pid[1].name}; ember has "
-                                  "no such dtype (bool, uint8, int8/16/32/64, float16/32/64 only)")
+        raise MissingDtype(f"ember.load: the checkpoint holds tensors stored as torch.{pid[1].name}; ember has "
+                           "no such dtype (quantized tensors)")
     if not (len(pid) == n_fields and isinstance(pid[1], StorageType) and isinstance(pid[2], str)
             and isinstance(pid[3], str) and isinstance(pid[4], int) and pid[4] >= 0):
         raise CheckpointError(f"invalid storage reference {pid!r:.200}")
-    return pid[1].dtype.np, pid[2], pid[3], pid[4]
+    return np_dtype(pid[1].dtype), pid[2], pid[3], pid[4]
 
 
 def _unpickle(data, start: int, persistent_load: Callable, weights_only: bool, fname: str, file_size: int):
@@ -302,8 +298,8 @@ def _load_zip(buf, fname: str, map_location, weights_only: bool):
                 # a view of the file's buffer (a memoryview: the storage array is its tensors' memory root)
                 stored = info.compress_type == zipfile.ZIP_STORED and order == "little"
                 raw = _record(info, buf) if stored else bytearray(zf.read(info))
-                arr = np.frombuffer(raw, dtype=dt.newbyteorder("<" if order == "little" else ">"))
-                storages[key] = _restore(Storage(arr.astype(dt, copy=False), location), location, map_location)
+                arr = from_bytes(raw, dt, order == "little")
+                storages[key] = _restore(Storage(arr, location), location, map_location)
             return storages[key]
 
         return _unpickle(zf.read(infos[pkls[0]]), 0, persistent_load, weights_only, fname, len(buf))[0]
@@ -397,7 +393,7 @@ def _load_legacy(buf, fname: str, map_location, weights_only: bool):
         raw = data[pos:pos + arr.nbytes]
         if len(raw) != arr.nbytes:
             raise CheckpointError(f"ember.load: {fname}: storage {key!r} is truncated")
-        arr[...] = np.frombuffer(raw, dtype=arr.dtype.newbyteorder("<" if little else ">"))
+        arr[...] = from_bytes(raw, arr.dtype, little)
         pos += arr.nbytes
     if set(storages) - set(keys):
         raise CheckpointError(f"ember.load: {fname}: no data for storages {sorted(set(storages) - set(keys))}")
