@@ -27,7 +27,7 @@ def test_batch_norm_training_vs_torch(rng, shape, affine):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(64, 8), (16, 5, 33), (8, 6, 9, 7), (2, 3, 4, 5, 6)])
 @pytest.mark.parametrize("affine", ["both", "weight", "bias", "none"])
-def test_batch_norm_fused_training_vs_torch(rng, dtype, shape, affine):
+def test_batch_norm_fused_training_vs_torch(rng, batch_split, dtype, shape, affine):
     # the one-op training path: values, all three gradients and the running statistics, including
     # channels whose mean is far larger than their spread (the variance must not cancel)
     c = shape[1]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 
+from ... import _backend
 from ..._backend import xp
 from ..._dtype import _BF16
 from ..._tensor import Tensor
@@ -140,12 +141,29 @@ def _channel_sums(a):
     """Per-channel sums of an (N, C, S) array: a matrix-vector product over each row of S (BLAS sums rows
     several times faster than NumPy's reduction over axes 0 and 2), then over the batch."""
     n, c, s = a.shape
-    return (a.reshape(n * c, s) @ xp.ones(s, a.dtype)).reshape(n, c).sum(0)
+    return _backend.matmul(a.reshape(n * c, s), xp.ones((s, 1), a.dtype)).reshape(n, c).sum(0)
 
 
 def _channel_dots(a, b):
     """Per-channel sums of a * b over (N, C, S) arrays, without the product's array: one dot per row."""
     return (a[:, :, None, :] @ b[:, :, :, None]).reshape(a.shape[:2]).sum(0)
+
+
+def _over_batch(fn, n: int, work: int):
+    """``fn(a, b)`` on slices of the batch, split between ember's threads (with BLAS held to one thread
+    each: the sums are products); its partial results (a tuple of per-channel sums) are added in batch
+    order, so that a run with a given thread count is reproducible."""
+    parts = {}
+
+    def run(a: int, b: int) -> None:
+        parts[a] = fn(a, b)
+    _backend.parallel_for(run, n, work, blas=True)
+    keys = sorted(parts)
+    totals = parts[keys[0]]
+    for key in keys[1:] if totals is not None else ():
+        for total, part in zip(totals, parts[key]):
+            total += part  # (fresh arrays of per-channel sums: added in place)
+    return totals
 
 
 def _per_channel(v, s: int):
@@ -170,13 +188,23 @@ class _BatchNorm(Op):
         x3 = x.reshape(n, c, -1)
         s = x3.shape[2]
         count = n * s
-        mean = _channel_sums(x3) / count
-        y = x3 - _per_channel(mean, s)
-        var = _channel_dots(y, y) / count
+        mean = _over_batch(lambda a, b: (_channel_sums(x3[a:b]),), n, x.size)[0] / count
+        y = xp.empty_like(x3)
+        m = _per_channel(mean, s)
+
+        def center(a: int, b: int):
+            xp.subtract(x3[a:b], m, out=y[a:b])
+            return (_channel_dots(y[a:b], y[a:b]),)
+        var = _over_batch(center, n, 2 * x.size)[0] / count
         rstd = 1.0 / xp.sqrt(var + eps)
-        y *= _per_channel(rstd if w is None else rstd * w, s)
-        if b is not None:
-            y += _per_channel(b, s)
+        scale = _per_channel(rstd if w is None else rstd * w, s)
+        shift = None if b is None else _per_channel(b, s)
+
+        def affine(a: int, b: int) -> None:
+            y[a:b] *= scale
+            if shift is not None:
+                y[a:b] += shift
+        _over_batch(affine, n, 2 * x.size)
         return y.reshape(x.shape), mean, var, rstd
 
     @staticmethod
@@ -200,13 +228,24 @@ class _BatchNorm(Op):
         n, c = x.shape[:2]
         g3 = g.reshape(n, c, -1)
         s = g3.shape[2]
-        gx = x.reshape(g3.shape) - _per_channel(mean, s)  # x - mean, then the gradient in place
-        sum_g = _channel_sums(g3)
-        sum_gxhat = _channel_dots(g3, gx) * rstd
+        x3, m = x.reshape(g3.shape), _per_channel(mean, s)
+        gx = xp.empty_like(g3)  # x - mean first, then the gradient in place
+
+        def center(a: int, b: int):
+            xp.subtract(x3[a:b], m, out=gx[a:b])
+            return _channel_sums(g3[a:b]), _channel_dots(g3[a:b], gx[a:b])
+        sum_g, sum_gxc = _over_batch(center, n, 3 * g.size)
+        sum_gxhat = sum_gxc * rstd
         scale = rstd if w is None else rstd * w
-        gx *= _per_channel(-scale * rstd * sum_gxhat / (n * s), s)
-        gx -= _per_channel(scale * sum_g / (n * s), s)
-        gx += g3 * _per_channel(scale, s)
+        k1 = _per_channel(-scale * rstd * sum_gxhat / (n * s), s)
+        k0 = _per_channel(scale * sum_g / (n * s), s)
+        k = _per_channel(scale, s)
+
+        def grad(a: int, b: int) -> None:
+            gx[a:b] *= k1
+            gx[a:b] -= k0
+            gx[a:b] += g3[a:b] * k
+        _over_batch(grad, n, 4 * g.size)
         gw = None if w is None else wrap(sum_gxhat.astype(w.dtype, copy=False))
         gb = wrap(sum_g) if ctx.has_bias else None
         return wrap(gx.reshape(g.shape)), gw, gb, None
@@ -254,10 +293,12 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bi
     return _affine(xhat, weight, bias, shape)
 
 
-def _rows_mean(a):
-    """The mean of each row of a 2-D array, as a matrix-vector product: BLAS sums short rows several
-    times faster than NumPy's reduction along the last axis."""
-    return a @ xp.full(a.shape[1], 1 / a.shape[1], a.dtype)
+# rows of a layer norm taken at a time: the block's arrays stay in cache between the kernel's passes
+_ROW_BLOCK_ELEMENTS = 1 << 15
+
+
+def _row_block(n: int) -> int:
+    return max(1, _ROW_BLOCK_ELEMENTS // max(n, 1))
 
 
 class _LayerNorm(Op):
@@ -272,12 +313,24 @@ class _LayerNorm(Op):
     @staticmethod
     def forward(x, w, b, k, eps):
         n = math.prod(x.shape[x.ndim - k:])
-        xhat = x.reshape(-1, n) - _rows_mean(x.reshape(-1, n))[:, None]
-        rstd = 1.0 / xp.sqrt(_rows_mean(xhat * xhat) + eps)
-        xhat *= rstd[:, None]
-        y = xhat * w.reshape(-1) if w is not None else xhat.copy()
-        if b is not None:
-            y += b.reshape(-1)
+        x2 = x.reshape(-1, n)
+        xhat, y, rstd = xp.empty(x2.shape, x.dtype), xp.empty(x2.shape, x.dtype), xp.empty(len(x2), x.dtype)
+        mean_of = xp.full(n, 1 / n, x.dtype)
+
+        def rows(i: int, j: int) -> None:
+            xh, yb = xhat[i:j], y[i:j]
+            xp.subtract(x2[i:j], (x2[i:j] @ mean_of)[:, None], out=xh)
+            r = xp.multiply(xh, xh, out=yb) @ mean_of  # (y's block as scratch)
+            r += eps
+            r = xp.divide(1.0, xp.sqrt(r, out=r), out=rstd[i:j])
+            xh *= r[:, None]
+            if w is not None:
+                xp.multiply(xh, w.reshape(-1), out=yb)
+            else:
+                yb[...] = xh
+            if b is not None:
+                yb += b.reshape(-1)
+        _backend.parallel_blocks(rows, len(x2), _row_block(n), 6 * x2.size)
         return y.reshape(x.shape), xhat, rstd
 
     @staticmethod
@@ -300,13 +353,32 @@ class _LayerNorm(Op):
         wrap = Tensor._make if isinstance(g, Tensor) else (lambda a: a)
         g, xhat, rstd, w = (t._data if isinstance(t, Tensor) else t for t in (g, xhat, rstd, w))
         g2 = g.reshape(xhat.shape)
-        gxh = g2 if w is None else g2 * w.reshape(-1)
-        gx = gxh - xhat * _rows_mean(gxh * xhat)[:, None]
-        gx -= _rows_mean(gxh)[:, None]
-        gx *= rstd[:, None]
-        ones = xp.ones(g2.shape[0], g2.dtype)  # column sums as a vector-matrix product, as the row means
-        gw = None if w is None else wrap((ones @ (g2 * xhat)).reshape(w.shape))
-        gb = wrap((ones @ g2).reshape(w.shape if w is not None else xhat.shape[1:])) if ctx.has_bias else None
+        n = xhat.shape[1]
+        gx = xp.empty(xhat.shape, xhat.dtype)
+        mean_of = xp.full(n, 1 / n, xhat.dtype)
+        partial = {}  # per block: the column sums of g * xhat and of g, added in block order below
+
+        def rows(i: int, j: int) -> None:
+            gb, xh, r = g2[i:j], xhat[i:j], rstd[i:j]
+            t = gb * xh
+            partial[i] = (xp.ones(j - i, t.dtype) @ t, xp.ones(j - i, t.dtype) @ gb)
+            gxh = gb if w is None else xp.multiply(gb, w.reshape(-1), out=gx[i:j])
+            if w is not None:
+                xp.multiply(gxh, xh, out=t)
+            m1 = t @ mean_of
+            m2 = gxh @ mean_of
+            xp.multiply(xh, (m1 * r)[:, None], out=t)
+            out = xp.multiply(gxh, r[:, None], out=gx[i:j])
+            out -= t
+            out -= (m2 * r)[:, None]
+        _backend.parallel_blocks(rows, len(g2), _row_block(n), 8 * g2.size)
+        sums = [partial[i] for i in sorted(partial)]
+        col_gxhat, col_g = sums[0]
+        for pg, pb in sums[1:]:
+            col_gxhat += pg
+            col_g += pb
+        gw = None if w is None else wrap(col_gxhat.reshape(w.shape))
+        gb = wrap(col_g.reshape(w.shape if w is not None else xhat.shape[1:])) if ctx.has_bias else None
         return wrap(gx.reshape(g.shape)), gw, gb, None, None
 
 
