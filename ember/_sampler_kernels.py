@@ -101,7 +101,8 @@ class Draws:
     read ahead in blocks; leaving the ``with`` block gives back the read-ahead that was not used."""
 
     def __init__(self, rng, expect: int = 64) -> None:
-        rng.bits  # noqa: B018  (inside vmap the generator's wrapper rules here on whether this op may draw)
+        if not _ruled[0]:  # inside vmap the generator's wrapper rules here on whether this op may draw
+            rng.bits  # noqa: B018
         rng = getattr(rng, "rng", rng)  # ... and then the normal cache is the stream's own, not the wrapper's
         self.rng, self.block, self.buf, self.pos, self.mark = rng, max(64, min(int(expect), 1 << 16)), [], 0, None
 
@@ -130,6 +131,42 @@ class Draws:
         r, theta = math.sqrt(-2.0 * math.log1p(-u2)), 2.0 * math.pi * u1
         rng.normal_cache = r * math.sin(theta)
         return r * math.cos(theta)
+
+
+# ----------------------------------------------------------------------------- vmap
+_ruled = [False]  # a sampler runs on a whole batch that vmap_rule has ruled on: its draws need no other check
+
+
+def vmap_rule(sampler):
+    """The batching rule of a sampler with tensor parameters, as torch.func.vmap's for random ops.
+
+    randomness="different": one call on the physical batch (batch dims in front, expanded where a parameter is
+    not batched), so every sample draws its own values, in the order torch draws them; "same" refuses a
+    batched parameter (as torch does) and draws once for an unbatched one; "error" refuses every draw (the
+    generator's wrapper raises, as for any random op).
+    """
+    @functools.wraps(sampler)
+    def op(*args, **kwargs):
+        from .func import _vmap as v  # here: ember.func imports the ops, which import the samplers
+        if not v._levels or _ruled[0] or any(r == "error" for _, _, r in v._levels):
+            return sampler(*args, **kwargs)
+        batched = {lv for a in args if isinstance(a, v.Tensor) for lv in v._levels_of(a)}
+        if any(r == "same" and lv in batched for lv, _, r in v._levels):
+            raise RuntimeError("Vmap does not currently support same randomness with a batched tensor input. "
+                               "Please file an issue with functorch")
+        levels = tuple(lv for lv, _, r in v._levels if lv in batched or r == "different")
+        if not levels:  # "same" at every level: one draw serves the whole batch
+            return sampler(*args, **kwargs)
+        rank = max(a.ndim for a in args if isinstance(a, v.Tensor))
+        with v._fw.below(v._apply):
+            phys = [v._align(a, levels, rank, expand=True) if isinstance(a, v.Tensor) else a for a in args]
+            v._seen[0], _ruled[0] = False, True
+            try:
+                out = sampler(*phys, **kwargs)
+            finally:
+                v._seen[0], _ruled[0] = False, False
+        return v._wrap(out, levels)
+    return op
 
 
 # ----------------------------------------------------------------------------- samplers

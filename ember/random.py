@@ -583,6 +583,7 @@ class Poisson(_ZeroGrad):
     pass
 
 
+@_kernels.vmap_rule
 def poisson(input: Tensor, generator: Generator | None = None) -> Tensor:
     """Poisson counts with element-wise rates ``input``, in its dtype (torch's sampler, element by element)."""
     dt = _kernel_dtype(input, "poisson_cpu", wide=True)
@@ -592,6 +593,7 @@ def poisson(input: Tensor, generator: Generator | None = None) -> Tensor:
     return Poisson.apply(input, _serial(_gen(generator), lambda d, v: _kernels.poisson(v, d), lam).astype(dt))
 
 
+@_kernels.vmap_rule
 def binomial(count: Tensor, prob: Tensor, generator: Generator | None = None) -> Tensor:
     """Successes in ``count`` trials of probability ``prob`` (element-wise), in ``count``'s dtype."""
     if not count.is_floating_point():
@@ -631,6 +633,7 @@ def _gammas(rng, alpha: np.ndarray, dt: np.dtype) -> np.ndarray:
     return np.where(draws > tiny, draws, tiny)  # std::max(tiny, draw): a nan draw gives tiny
 
 
+@_kernels.vmap_rule
 def _standard_gamma(input: Tensor, generator: Generator | None = None) -> Tensor:
     """Gamma(input, 1) samples (torch's ``_standard_gamma``): reparameterised, so differentiable in ``input``."""
     dt = _kernel_dtype(input, "gamma_cpu")
@@ -656,6 +659,7 @@ def _dirichlet_grad(x: Tensor, alpha: Tensor, total: Tensor) -> Tensor:
     return _elementwise("_dirichlet_grad_cpu", _kernels.dirichlet_grad, x, alpha, total)
 
 
+@_kernels.vmap_rule
 def _sample_dirichlet(input: Tensor, generator: Generator | None = None) -> Tensor:
     """Dirichlet samples with concentrations along the last dim: gamma draws in double, normalised."""
     dt = _kernel_dtype(input, "dirichlet")
