@@ -268,6 +268,18 @@ def parallel_map(fn, out, *arrays, piece: int | None = None) -> None:
     parallel_for(run, flat_out.size, flat_out.size)
 
 
+def parallel_blocks(fn, n: int, block: int, work: int) -> None:
+    """``fn(start, stop)`` over consecutive blocks of at most ``block`` rows of ``range(n)``, so that a
+    kernel of several passes keeps its temporaries in cache; the blocks are shared between ember's threads
+    when ``work`` (elements touched) pays for it, and BLAS is held to one thread (fn's products are small:
+    row sums). Blocks depend on sizes and the thread count only."""
+    def run(a: int, b: int) -> None:
+        for s in range(a, b, max(block, 1)):
+            fn(s, min(s + block, b))
+    with _single_blas() if _blas is not None and _threads > 1 else contextlib.nullcontext():
+        parallel_for(run, n, work)
+
+
 def matmul(a, b, out=None):
     """``a @ b`` by NumPy's rules (into ``out`` if given). A large product runs on BLAS's own threads;
     a small or thin one on one thread, which is about as fast and leaves BLAS's threads asleep."""

@@ -7,7 +7,8 @@ against mpmath at 40 digits):
   (0, 0.727] and makes log(erfc(x) exp(x^2) / t) a smooth, bounded function of t.
 The normal CDF of float32 inputs (GELU's gate) needs only absolute accuracy, so it uses the tail
 form alone, fitted over all of [0, inf) (t in (0, 1]) with degree 11 and evaluated in float32.
-GELU of float32 (and its derivative) takes Phi(-a) = phi(a) * R(a), R the Mills ratio, of degree 9.
+GELU of float32 (and its derivative) takes Phi(-a) = phi(a) * Q(s), Q of degree 6 in s = 2 / (1 + 0.28 a) - 1,
+fitted to the Mills ratio in absolute error weighted by phi(a) over all a >= 0.
 Each polynomial is written in a variable s in [-1, 1] as monomial coefficients (low degree first),
 for Horner's rule. Run: python tools/fit_erf.py  (needs mpmath, which sympy/torch bring).
 """
@@ -42,6 +43,21 @@ def large(t):
     return mp.log(mp.erfc(x) * mp.exp(x * x) / t)
 
 
+def fit_gate(p: float, deg: int, n: int = 3000):
+    """Monomial coefficients in s of Q with phi(a) Q(s) ~ Phi(-a) (near-minimax absolute error), t = (s + 1) / 2 =
+    1 / (1 + p a) over (0, 1); the largest error."""
+    s = np.cos(np.pi * (np.arange(n) + 0.5) / n)
+    a = [(2 / mp.mpf(float(v + 1)) - 1) / p for v in s]
+    phi = np.array([float(mp.npdf(x)) for x in a])
+    ratio = np.array([float(mp.ncdf(-x) / mp.npdf(x)) if mp.npdf(x) > 1e-300 else 0.0 for x in a])
+    w = np.ones_like(s)
+    for _ in range(60):
+        c = C.chebfit(s, ratio, deg, w=w * phi)
+        err = (C.chebval(s, c) - ratio) * phi
+        w *= (np.abs(err) / np.abs(err).max()) ** 0.5 + 1e-4
+    return [float(v) for v in C.cheb2poly(c)], float(np.abs(err).max())
+
+
 if __name__ == "__main__":
     t0 = 1 / (1 + P * SPLIT)
     for label, deg_a, deg_b in (("F32", 6, 10), ("F64", 9, 22)):
@@ -55,8 +71,8 @@ if __name__ == "__main__":
     err = max(abs(float(np.polynomial.polynomial.polyval(v, b)) - float(large(mp.mpf((v + 1) / 2)))) for v in s)
     print(f"# CDF32: whole-range tail piece, absolute error in the exponent {err:.1e}")
     print(f"_B_CDF32 = ({', '.join(repr(float(v)) for v in b)})")
-    # GELU (float32): the Mills ratio (1 - Phi(a)) / phi(a) for a in [0, 14], in t = 1 / (1 + a/4)
-    t0 = 1 / (1 + 0.25 * 14.0)
-    r, er = fit(lambda t: mp.erfc((1 / t - 1) / 0.25 / mp.sqrt(2)) / 2 / mp.npdf((1 / t - 1) / 0.25), t0, 1.0, 9)
-    print(f"# Mills ratio: rel. error {er:.1e}")
-    print(f"_R_MILLS32 = ({', '.join(repr(float(v)) for v in r)})")
+    # GELU (float32): the Mills ratio Phi(-a) / phi(a), a >= 0, in s = 2 t - 1, t = 1 / (1 + 0.28 a), in absolute
+    # error once multiplied by phi(a) (all that GELU's gate needs)
+    q, eq = fit_gate(0.28, 6)
+    print(f"# GELU gate: absolute error {eq:.1e}")
+    print(f"_Q_GATE32 = ({', '.join(repr(v) for v in q)})")

@@ -199,3 +199,21 @@ def test_layer_norm_fused_values_gradients_double_backward(rng, dtype, shape, ns
         assert (e is None) == (t is None)
         if e is not None:
             np.testing.assert_allclose(e.detach().numpy(), t.detach().numpy(), **tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("affine", ["wb", "w", ""])
+def test_layer_norm_rows_in_blocks_and_threads_vs_torch(rng, batch_split, monkeypatch, dtype, affine):
+    """The fused layer_norm's rows taken a few at a time (blocks of 2 or 3 rows) and, split, shared between
+    three threads: values and all gradients (the weight's and bias's summed block by block) as torch's."""
+    from ember.nn._functional import normalization
+    monkeypatch.setattr(normalization, "_ROW_BLOCK_ELEMENTS", 20)
+    shape, ns = (5, 7, 8), (8,)
+    x = rng.standard_normal(shape).astype(dtype) * 3 + 2
+    wb = [rng.standard_normal(ns).astype(dtype) for c in "wb" if c in affine]
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-12)
+
+    def call(F):
+        return lambda x, *p: F.layer_norm(x, ns, p[0] if "w" in affine else None,
+                                          p[-1] if "b" in affine else None, 1e-5)
+    compare(call(F), call(TF), x, *wb, **tol)

@@ -294,7 +294,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bi
 
 
 # rows of a layer norm taken at a time: the block's arrays stay in cache between the kernel's passes
-_ROW_BLOCK_ELEMENTS = 1 << 15
+_ROW_BLOCK_ELEMENTS = 1 << 17
 
 
 def _row_block(n: int) -> int:
