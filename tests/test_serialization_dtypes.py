@@ -122,6 +122,9 @@ def test_map_location_and_mmap_keep_the_new_dtypes(tmp_path):
         for k, t in tensors.items():
             _same(got[k], t)
     assert seen == ["cpu"] * 4
+    ember.save(ember.load(tmp_path / "t.pt"), tmp_path / "e.pt")  # ember aligns its records: torch can mmap them
+    for k, t in torch.load(tmp_path / "e.pt", mmap=True, weights_only=True).items():
+        _same(got[k], t)
     for lib in (torch, ember):  # a CPU-only build refuses a CUDA location
         with pytest.raises(RuntimeError, match="CUDA"):
             lib.load(tmp_path / "t.pt", map_location="cuda:0")
@@ -158,6 +161,10 @@ def test_bfloat16_module_state_dicts_round_trip_both_ways(tmp_path):
     model.load_state_dict(ember.load(tmp_path / "t.pt"))
     _same(model.weight.detach(), lin.weight.detach())
     assert model.weight.requires_grad and model.weight.dtype is ember.bfloat16
+    into_float = (ember.nn.Linear(5, 3), torch.nn.Linear(5, 3))  # load_state_dict converts, as torch's
+    into_float[0].load_state_dict(ember.load(tmp_path / "t.pt"))
+    into_float[1].load_state_dict(torch.load(tmp_path / "t.pt"))
+    _same(into_float[0].weight.detach(), into_float[1].weight.detach())
     for path in (tmp_path / "e.pt", tmp_path / "e.safetensors"):
         ember.save(model.state_dict(), path)
         back = torch.nn.Linear(5, 3).to(torch.bfloat16)
