@@ -17,10 +17,6 @@ for _alias, _target in INPLACE_ALIASES.items():
 for _name in ("cumsum", "cumprod"):
     setattr(Tensor, _name + "_", inplace_method(FUNCTIONS[_name], _name + "_"))
 
-# functions torch has under a second name (unsafe_* skip view tracking in torch; ember's views are cheap)
-for _alias, _target in {"unsafe_chunk": "chunk"}.items():
-    FUNCTIONS[_alias] = FUNCTIONS[_target]
-    setattr(Tensor, _alias, getattr(Tensor, _target))
 
 
 def sgn(input: Tensor) -> Tensor:
@@ -32,13 +28,28 @@ FUNCTIONS["sgn"] = Tensor.sgn = sgn
 Tensor.sgn_ = inplace_method(sgn, "sgn_")
 
 
-def unsafe_split(input: Tensor, split_size, dim: int = 0):
-    """:func:`split` under aten's schema (``split_size``: one size or a list of sizes)."""
-    return FUNCTIONS["split"](input, split_size, dim)
+def _untracked(pieces: tuple) -> tuple:
+    """torch's unsafe_* split ops: the pieces share the input's memory but autograd does not track them as
+    views, so an in-place op on one is allowed and does not rewrite the input's history."""
+    for t in pieces:
+        t._base = t._multi_view = None
+        t._vc = [0]
+    return pieces
 
 
-FUNCTIONS["unsafe_split"] = unsafe_split
-Tensor.unsafe_split = unsafe_split
+def unsafe_split(input: Tensor, split_size, dim: int = 0) -> tuple:
+    """:func:`split` whose pieces autograd does not track as views (``split_size``: one size or a list)."""
+    return _untracked(FUNCTIONS["split"](input, split_size, dim))
+
+
+def unsafe_chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
+    """:func:`chunk` whose pieces autograd does not track as views."""
+    return _untracked(FUNCTIONS["chunk"](input, chunks, dim))
+
+
+for _fn in (unsafe_split, unsafe_chunk):
+    FUNCTIONS[_fn.__name__] = _fn
+    setattr(Tensor, _fn.__name__, _fn)
 
 
 def _copy_of(name: str, view):

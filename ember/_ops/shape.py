@@ -8,6 +8,8 @@ cat and repeat copy.
 """
 from __future__ import annotations
 
+import itertools
+
 import math
 
 from .. import _dtype
@@ -636,20 +638,20 @@ def tensor_split(input, indices_or_sections, dim: int = 0) -> tuple:
         k = int(indices_or_sections)
         if k <= 0:
             raise RuntimeError(f"number of sections must be larger than 0, got {k}")
-        sizes = [n // k + 1] * (n % k) + [n // k] * (k - n % k)
-        return Split.apply(input, tuple(sizes), d)
-    bounds = [min(max(i + n if i < 0 else i, 0), n) for i in _ints(indices_or_sections)]
-    edges = list(zip([0, *bounds], [*bounds, n]))
-    if all(a <= b for a, b in edges):
-        return Split.apply(input, tuple(b - a for a, b in edges), d)
-    return tuple(narrow(input, d, a, max(b - a, 0)) for a, b in edges)
+        bounds = list(itertools.accumulate([n // k + 1] * (n % k) + [n // k] * (k - n % k - 1)))
+    else:
+        bounds = [min(max(i + n if i < 0 else i, 0), n) for i in _ints(indices_or_sections)]
+    # each piece its own view, as torch's slices: unlike split's, they may be written in place
+    return tuple(narrow(input, d, a, max(b - a, 0)) for a, b in zip([0, *bounds], [*bounds, n]))
 
 
 class Unbind(Op):
     @staticmethod
     def forward(x, dim):
         lead = (slice(None),) * dim
-        return tuple(x[lead + (i,)] for i in range(x.shape[dim]))
+        # the Ellipsis keeps a 1-D input's slices 0-d views: x[i] alone would give NumPy scalars, copies
+        # that an in-place op on them would write to, losing the write
+        return tuple(x[lead + (i, ...)] for i in range(x.shape[dim]))
 
     @staticmethod
     def setup_context(ctx, inputs, output):

@@ -61,3 +61,41 @@ def test_view_of_leaf_and_modified_saved_result_raise_as_torch():
         a = ember.tensor([1.0, 2.0], requires_grad=True)
         a[0:1].mul_(2)  # allowed without recording, as in torch
     assert a.tolist() == [2.0, 2.0]
+
+
+SPLITS = {  # pieces of a (4, 4) tensor; torch's tensor_split family returns one slice view per piece
+    "tensor_split": lambda a: a.tensor_split(2),
+    "tensor_split_indices": lambda a: a.tensor_split([1, 3], dim=1),
+    "hsplit": lambda a: a.hsplit(2),
+    "vsplit": lambda a: a.vsplit([3]),
+    "dsplit": lambda a: a.reshape(2, 2, 4).dsplit(2),
+    "unsafe_split": lambda a: a.unsafe_split(2),   # pieces autograd does not track as views
+    "unsafe_chunk": lambda a: a.unsafe_chunk(2, 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPLITS))
+def test_split_pieces_written_in_place_as_torch(name):
+    results = []
+    for lib in (ember, torch):
+        x = lib.arange(1.0, 17.0, dtype=lib.float64).reshape(4, 4).requires_grad_()
+        a = x * 1
+        SPLITS[name](a)[1].mul_(3)
+        (a * a * lib.arange(16.0, dtype=lib.float64).reshape(4, 4)).sum().backward()
+        results.append((a.detach().numpy().copy(), x.grad.numpy().copy()))
+    (ea, eg), (ta, tg) = results
+    np.testing.assert_array_equal(ea, ta)
+    np.testing.assert_array_equal(eg, tg)
+
+
+def test_unbind_of_a_vector_gives_views():
+    # a 1-D tensor's pieces are 0-d: they must still be views, so that a write through one reaches the base
+    for lib in (ember, torch):
+        a = lib.arange(1.0, 5.0)
+        pieces = a.unbind(0)
+        pieces[1].mul_(2)
+        pieces[3].fill_(-1)
+        assert a.tolist() == [1.0, 4.0, 3.0, -1.0]
+        x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        with pytest.raises(RuntimeError, match="Output 1 of Unbind is a view and is being modified inplace"):
+            (x * 1).unbind(0)[1].mul_(2)
