@@ -141,6 +141,11 @@ def _rebuild_tensor(storage, storage_offset, size, stride) -> Tensor:
 def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None,
                        metadata=None) -> Tensor:
     t = _rebuild_tensor(storage, storage_offset, size, stride)
+    if metadata:  # torch's lazy conjugate and negative views: the storage holds the values before them
+        if not isinstance(metadata, dict):  # other keys torch ignores, and so does ember
+            raise CheckpointError(f"tensor metadata must be a dict, got {type(metadata).__name__}")
+        t = t.neg() if metadata.get("neg") else t
+        t = t.conj() if metadata.get("conj") else t  # is_conj() is True on it, as on torch's
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -153,7 +158,8 @@ def _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad=Fals
         raise MissingDtype(f"ember.load: the checkpoint holds {dtype!r:.60} tensors; ember has no such dtype")
     if not isinstance(storage, Storage):
         raise CheckpointError(f"a tensor must be rebuilt from a storage, got {type(storage).__name__}")
-    return _rebuild_tensor_v2(storage.typed(np_dtype(dtype)), storage_offset, size, stride, requires_grad)
+    return _rebuild_tensor_v2(storage.typed(np_dtype(dtype)), storage_offset, size, stride, requires_grad,
+                              metadata=metadata)
 
 
 def _rebuild_parameter(data, requires_grad, backward_hooks):

@@ -182,6 +182,22 @@ def test_bfloat16_module_state_dicts_round_trip_both_ways(tmp_path):
     assert isinstance(ember.load(tmp_path / "tp.pt")["p"], ember.nn.Parameter)
 
 
+@pytest.mark.parametrize("name", ["complex32", "complex64", "complex128"])
+def test_lazy_conjugate_and_negative_views_load_with_their_values(tmp_path, name):
+    t = _pair(name, seed=3)[0]
+    views = {"conj": t.conj(), "neg": torch._neg_view(t)}
+    if name != "complex32":  # torch cannot resolve both bits of a complex32 tensor
+        views["both"] = torch._neg_view(t).conj()
+    torch.save(views, tmp_path / "t.pt")
+    ours, theirs = ember.load(tmp_path / "t.pt"), torch.load(tmp_path / "t.pt")
+    for k in theirs:
+        assert ours[k].is_conj() == theirs[k].is_conj()
+        _same(ours[k].resolve_conj(), theirs[k].resolve_conj().resolve_neg())
+    ember.save(ours, tmp_path / "e.pt")
+    for k, v in torch.load(tmp_path / "e.pt").items():
+        _same(ours[k].resolve_conj(), v)
+
+
 def _v3_pickle(dtype_global: bytes) -> bytes:
     """A torch zip checkpoint whose one tensor is rebuilt by _rebuild_tensor_v3 with the given dtype global."""
     buf = io.BytesIO()
