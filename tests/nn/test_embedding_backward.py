@@ -18,3 +18,16 @@ def test_weight_grad_bitwise(vocab, n, dim, padding_idx):
     tw = torch.tensor(w, requires_grad=True)
     torch.nn.functional.embedding(torch.tensor(idx), tw, padding_idx=padding_idx).backward(torch.tensor(g))
     assert np.array_equal(ew.grad.numpy(), tw.grad.numpy())
+
+
+@pytest.mark.parametrize("repeats", [40, 100])
+def test_weight_grad_bitwise_uneven(repeats):
+    """One index far more frequent than the rest (the rows summed round by round, or by add.at past 64 rounds)."""
+    rng = np.random.default_rng(repeats)
+    idx = rng.integers(0, 100, size=400)
+    idx[rng.permutation(400)[:repeats]] = 7
+    g = rng.standard_normal((400, 5)).astype(np.float32)
+    ew, tw = ember.zeros(100, 5, requires_grad=True), torch.zeros(100, 5, requires_grad=True)
+    ember.nn.functional.embedding(ember.tensor(idx), ew).backward(ember.tensor(g))
+    torch.nn.functional.embedding(torch.tensor(idx), tw).backward(torch.tensor(g))
+    assert np.array_equal(ew.grad.numpy(), tw.grad.numpy())

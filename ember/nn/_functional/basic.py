@@ -216,7 +216,9 @@ class _EmbeddingBackward(Op):
     @staticmethod
     def forward(g, indices, num, padding_idx, scale):
         flat = indices.reshape(-1)
-        rows = g.reshape(flat.size, g.shape[-1]) * _row_factor(flat, padding_idx, scale, g.dtype)[:, None]
+        rows = g.reshape(flat.size, g.shape[-1])
+        if padding_idx is not None or scale:
+            rows = rows * _row_factor(flat, padding_idx, scale, g.dtype)[:, None]
         out = xp.zeros((num, rows.shape[1]), dtype=g.dtype)
         _scatter_add_rows(out, flat, rows)
         return out
@@ -233,25 +235,36 @@ class _EmbeddingBackward(Op):
 
 
 def _scatter_add_rows(out, flat, rows, most_repeats: int = 64) -> None:
-    """``out[flat[i]] += rows[i]`` for every i, in that order (so the sums are torch's, bit for bit).
-
-    NumPy's add.at does this one element at a time. Instead the rows are grouped by index (a stable
-    sort keeps each group's order) and added in rounds, the k-th row of every group in round k: one
-    vectorized scatter per round, as many rounds as the most repeated index has rows. When that is
-    more than ``most_repeats`` (a padding token everywhere), add.at is the faster of the two.
-    """
+    """``out[flat[i]] += rows[i]`` for every i, in that order (so the sums into a zero ``out`` are torch's,
+    bit for bit). NumPy's add.at does this one element at a time. Instead the rows are grouped by index (a
+    stable sort keeps each group's order); the k-th rows of all groups are added together, one vectorised
+    addition per k, as many as the most repeated index has rows. When the groups are about even (a small
+    vocabulary) they are laid out as a (k, group) table padded with zeros, so that each addition is one
+    contiguous pass; otherwise each round scatters its rows. Past ``most_repeats`` rounds (a padding token
+    everywhere), add.at is the faster."""
     if flat.size == 0:
         return
     order = xp.argsort(flat, kind="stable")
     keys = flat[order]
     first = xp.r_[True, keys[1:] != keys[:-1]]
-    rank = xp.arange(keys.size) - xp.maximum.accumulate(xp.where(first, xp.arange(keys.size), 0))
-    if rank.max() >= most_repeats:
-        xp.add.at(out, flat, rows)
+    starts = xp.flatnonzero(first)
+    group = xp.cumsum(first) - 1
+    rank = xp.arange(keys.size) - starts[group]
+    rounds = int(rank.max()) + 1
+    if rounds * starts.size <= 4 * keys.size:  # x + 0 is x: the padding changes no sum
+        table = xp.zeros((rounds, starts.size, rows.shape[1]), rows.dtype)
+        where = xp.empty_like(order)
+        where[order] = rank * starts.size + group  # each row's place in the table, in the rows' own order
+        table.reshape(-1, rows.shape[1])[where] = rows
+        for k in range(1, rounds):
+            table[0] += table[k]
+        out[keys[starts]] += table[0]
         return
     rows = rows[order]
-    out[keys[first]] += rows[first]
-    for k in range(1, int(rank.max()) + 1):
+    if rounds > most_repeats:
+        xp.add.at(out, keys, rows)
+        return
+    for k in range(rounds):
         sel = rank == k
         out[keys[sel]] += rows[sel]
 
