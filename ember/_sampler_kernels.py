@@ -142,14 +142,16 @@ def vmap_rule(sampler):
 
     randomness="different": one call on the physical batch (batch dims in front, expanded where a parameter is
     not batched), so every sample draws its own values, in the order torch draws them; "same" refuses a
-    batched parameter (as torch does) and draws once for an unbatched one; "error" refuses every draw (the
-    generator's wrapper raises, as for any random op).
+    batched parameter (as torch does) and draws once for an unbatched one; "error" refuses every draw, with
+    the message of any random op.
     """
     @functools.wraps(sampler)
     def op(*args, **kwargs):
         from .func import _vmap as v  # here: ember.func imports the ops, which import the samplers
-        if not v._levels or _ruled[0] or any(r == "error" for _, _, r in v._levels):
+        if not v._levels or _ruled[0]:
             return sampler(*args, **kwargs)
+        if any(r == "error" for _, _, r in v._levels):
+            v._VmapRandom(None).bits  # noqa: B018  (the generator wrapper's refusal, even for a user's generator)
         batched = {lv for a in args if isinstance(a, v.Tensor) for lv in v._levels_of(a)}
         if any(r == "same" and lv in batched for lv, _, r in v._levels):
             raise RuntimeError("Vmap does not currently support same randomness with a batched tensor input. "

@@ -80,6 +80,23 @@ def test_refusals_match_torch(name):
         assert messages[1] == messages[0]
 
 
+@pytest.mark.parametrize("mode", ["error", "same", "different"])
+def test_a_users_generator_follows_the_same_rules(mode):
+    rates = RNG.uniform(0.5, 9, (3, 4))
+    results = []
+    for lib in (torch, ember):
+        g = lib.Generator().manual_seed(21)
+        run = lib.func.vmap(lambda r, lib=lib: lib.poisson(r, generator=g), randomness=mode)
+        try:
+            results.append(run(lib.tensor(rates)).numpy())
+        except RuntimeError as e:
+            results.append(str(e))
+    if mode == "different":
+        np.testing.assert_array_equal(results[1], results[0])
+    else:
+        assert results[1] == results[0] and "randomness" in results[0]
+
+
 def test_gamma_gradients_per_sample_as_torch():
     alpha = RNG.uniform(0.2, 3, (4, 3))
     grads = []
