@@ -31,6 +31,32 @@ def test_sdpa_masks_vs_torch(rng):
             f32(rng, 2, 4, 8), f32(rng, 2, 6, 8), f32(rng, 2, 6, 3), f32(rng, 4, 6))
 
 
+@pytest.mark.parametrize("mask", ["none", "causal", "bool", "float_inf", "float"])
+@pytest.mark.parametrize("size", [1.0, 40.0])  # scores within exp's safe range (no row maxima), and beyond it
+def test_sdpa_fused_kernel_whole_and_split_vs_torch(rng, batch_split, mask, size):
+    """The one-op attention: softmax from unshifted exp with the mask as 0/1 factors where the scores allow,
+    else shifted by row maxima; values and gradients as torch's, on one thread and split over the batch."""
+    L, S = 5, 6
+    kw = dict(is_causal=True) if mask == "causal" else {}
+    m = None
+    if mask == "bool":
+        m = rng.random((L, S)) > 0.3
+        m[:, 0] = True
+    elif mask == "float_inf":
+        m = np.where(rng.random((L, S)) > 0.3, 0.0, -np.inf).astype(np.float32)
+        m[:, 0] = 0.0
+    elif mask == "float":
+        m = rng.standard_normal((L, S)).astype(np.float32)
+    args = [f32(rng, 3, 2, L, 8) * size, f32(rng, 3, 2, S, 8), f32(rng, 3, 2, S, 4)]
+    if m is not None:
+        ember_mask, torch_mask = ember.tensor(m), torch.tensor(m)
+        compare(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=ember_mask),
+                lambda q, k, v: TF.scaled_dot_product_attention(q, k, v, attn_mask=torch_mask), *args)
+    else:
+        compare(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, **kw),
+                lambda q, k, v: TF.scaled_dot_product_attention(q, k, v, **kw), *args)
+
+
 def test_sdpa_dropout_statistics():
     q = ember.zeros(1, 200, 4)
     v = ember.ones(1, 200, 1)

@@ -46,18 +46,26 @@ class _Attention(Op):
     def forward(q, k, v, excluded, scale):
         w = xp.empty(q.shape[:-1] + (k.shape[-2],), q.dtype)
         out = xp.empty(q.shape[:-1] + (v.shape[-1],), q.dtype)
+        keep = _kept(excluded, q.dtype)
 
         def run(a: int, b: int) -> None:
             i = _batch(q, a, b)
             s = xp.matmul(q[i] * xp.asarray(scale, q.dtype), xp.swapaxes(k[i], -1, -2), out=w[i])
-            ex = excluded if excluded is None or excluded.ndim < w.ndim or excluded.shape[0] == 1 else excluded[i]
-            if ex is not None:
-                if ex.dtype == bool:
-                    xp.copyto(s, -xp.inf, where=ex)
-                else:
-                    s += ex
-            s -= s.max(axis=-1, keepdims=True)       # softmax in place: s becomes the weights
-            xp.exp(s, out=s)
+            if s.size and (keep is not None or excluded is None) and -_EXP_SAFE <= s.min() and s.max() <= _EXP_SAFE:
+                # exp cannot overflow, nor a row's sum vanish: no row maxima to subtract (NumPy's reduction
+                # along a short last axis costs more than the exp), and the mask zeroes exp's values
+                xp.exp(s, out=s)
+                if keep is not None:
+                    s *= _batch_of(keep, i, w.ndim)
+            else:
+                ex = _batch_of(excluded, i, w.ndim)
+                if ex is not None:
+                    if ex.dtype == bool:
+                        xp.copyto(s, -xp.inf, where=ex)
+                    else:
+                        s += ex
+                s -= s.max(axis=-1, keepdims=True)       # softmax in place: s becomes the weights
+                xp.exp(s, out=s)
             s /= _last_sums(s)
             xp.matmul(s, v[i], out=out[i])
         _split(run, q, k.shape[-2] * (q.shape[-1] + v.shape[-1]))
@@ -93,9 +101,31 @@ class _Attention(Op):
         return wrap(gq), wrap(gk), wrap(gv), None, None
 
 
+# |scores| up to this: exp(scores) neither overflows (a row of 10^12 keys sums below float32's max) nor
+# underflows to zero, so softmax can skip subtracting each row's maximum
+_EXP_SAFE = 60.0
+
+
+def _kept(excluded, dtype):
+    """The mask as factors (1 kept, 0 left out) for weights made by exp, or None where it is not one: a float
+    mask that adds finite values, or no mask."""
+    if excluded is None:
+        return None
+    if excluded.dtype == bool:
+        return (~excluded).astype(dtype)
+    if excluded.dtype.kind == "f" and xp.all((excluded == 0) | (excluded == -xp.inf)):
+        return (excluded == 0).astype(dtype)
+    return None
+
+
 def _batch(q, a: int, b: int):
     """The index of batch slice [a, b) (everything for an unbatched q)."""
     return slice(a, b) if q.ndim > 2 else Ellipsis
+
+
+def _batch_of(mask, i, ndim: int):
+    """A mask's part for batch slice ``i`` (all of it where it broadcasts over the batch)."""
+    return mask if mask is None or mask.ndim < ndim or mask.shape[0] == 1 else mask[i]
 
 
 def _split(run, q, macs_per_row: int) -> None:
