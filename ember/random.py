@@ -11,6 +11,7 @@ it switches to MKL's own stream); they are right in distribution everywhere.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import struct
 from fractions import Fraction
@@ -342,6 +343,23 @@ def get_rng_state() -> Tensor:
 def set_rng_state(new_state) -> None:
     """Restore the default generator's state."""
     default_generator.set_state(new_state)
+
+
+@contextlib.contextmanager
+def fork_rng(devices=None, enabled: bool = True, _caller: str = "fork_rng", _devices_kw: str = "devices",
+             device_type: str | None = None):
+    """Restore the default generator's state on exit, so draws inside leave the outer stream untouched."""
+    if device_type == "meta" or not enabled:
+        yield
+        return
+    if devices is not None and list(devices):  # torch's CPU build fails reading a CUDA device's state
+        from .cuda import _no_cuda
+        raise _no_cuda("get_rng_state")
+    state = get_rng_state()
+    try:
+        yield
+    finally:
+        set_rng_state(state)
 
 
 def _float_dtype(dtype, op: str) -> _dtype.dtype:
@@ -779,5 +797,5 @@ Tensor.multinomial = multinomial
 from ._ops import random_ops  # noqa: E402,F401  (cauchy_, log_normal_, geometric_: they need the fillers above)
 
 __all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed", "get_rng_state",
-           "set_rng_state", "rand", "randn", "randint", "randperm", "rand_like", "randn_like", "randint_like",
+           "set_rng_state", "fork_rng", "rand", "randn", "randint", "randperm", "rand_like", "randn_like", "randint_like",
            "normal", "bernoulli", "multinomial", "poisson", "binomial"]

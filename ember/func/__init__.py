@@ -27,7 +27,7 @@ from .._ops.common import FUNCTIONS as _FUNCTIONS
 _vmap.install_loops([_FUNCTIONS, __import__("sys").modules["ember"], _linalg, Tensor])
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap", "functional_call",
-           "stack_module_state", "linearize"]
+           "stack_module_state", "linearize", "replace_all_batch_norm_modules_"]
 
 _depth = [0]  # how many reverse-mode transforms are running, one inside the other
 
@@ -456,6 +456,16 @@ def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, 
     finally:
         for store, n, old in reversed(swapped):
             store[n] = old
+
+
+def replace_all_batch_norm_modules_(root):
+    """Stop every BatchNorm in ``root`` tracking running statistics (their buffers become None), in place."""
+    from ..nn.modules.batchnorm import _BatchNorm
+    for m in root.modules():
+        if isinstance(m, _BatchNorm) and m.track_running_stats:
+            m.running_mean = m.running_var = m.num_batches_tracked = None
+            m.track_running_stats = False
+    return root
 
 
 def stack_module_state(models) -> tuple[dict, dict]:

@@ -24,6 +24,70 @@ class IterableDataset(Dataset):
     def __iter__(self):
         raise NotImplementedError("Subclasses of IterableDataset should implement __iter__.")
 
+    def __add__(self, other: "Dataset") -> "ChainDataset":
+        return ChainDataset([self, other])
+
+
+def _iterable(d: Dataset) -> Dataset:
+    if not isinstance(d, IterableDataset):
+        raise AssertionError("ChainDataset only supports IterableDataset")
+    return d
+
+
+class ChainDataset(IterableDataset):
+    """Iterable datasets one after another, chained lazily as they are iterated."""
+
+    def __init__(self, datasets) -> None:
+        self.datasets = datasets
+
+    def __iter__(self):
+        for d in self.datasets:
+            yield from _iterable(d)
+
+    def __len__(self) -> int:
+        return sum(len(_iterable(d)) for d in self.datasets)
+
+
+class StackDataset(Dataset):
+    """Datasets side by side: item ``i`` is ``(a[i], b[i], ...)`` for ``*args`` or ``{name: d[i]}`` for ``**kwargs``."""
+
+    def __init__(self, *args: Dataset, **kwargs: Dataset) -> None:
+        if args and kwargs:
+            raise ValueError("Supported either ``tuple``- (via ``args``) or``dict``- (via ``kwargs``) like "
+                             "input/output, but both types are given.")
+        if not (args or kwargs):
+            raise ValueError("At least one dataset should be passed")
+        self.datasets = args or kwargs
+        parts = list(args or kwargs.values())
+        self._length = len(parts[0])
+        if any(len(d) != self._length for d in parts):
+            raise ValueError("Size mismatch between datasets")
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {k: d[index] for k, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+    def __getitems__(self, indices: list) -> list:
+        named = isinstance(self.datasets, dict)
+        keys = list(self.datasets) if named else range(len(self.datasets))
+        columns = []
+        for k in keys:
+            d = self.datasets[k]
+            if callable(getattr(d, "__getitems__", None)):
+                items = d.__getitems__(indices)  # batched reads where the part supports them
+                if len(items) != len(indices):
+                    raise ValueError(f"Nested dataset's output size mismatch. Expected {len(indices)}, "
+                                     f"got {len(items)}")
+            else:
+                items = [d[i] for i in indices]
+            columns.append(items)
+        rows = zip(*columns)
+        return [dict(zip(keys, r)) for r in rows] if named else [tuple(r) for r in rows]
+
+    def __len__(self) -> int:
+        return self._length
+
 
 class TensorDataset(Dataset):
     """Samples are the i-th rows of each tensor."""
