@@ -7,7 +7,6 @@ turns the module into that layer (``cls_to_become``), as torch's ``LazyModuleMix
 from __future__ import annotations
 
 import itertools
-from collections import OrderedDict
 
 from ..._tensor import Tensor
 from ..._factories import tensor
@@ -55,23 +54,15 @@ class LazyModuleMixin:
         if module.cls_to_become is not None:
             module.__class__ = module.cls_to_become
 
-    def state_dict(self, *, destination: dict | None = None, prefix: str = "",
-                   keep_vars: bool = False) -> "OrderedDict[str, Tensor]":
-        """As Module's, but uninitialized entries are stored as they are (they cannot be detached)."""
-        if destination is None:
-            destination = OrderedDict()
-        for name, p in self._parameters.items():
-            if p is not None:
-                destination[prefix + name] = p if keep_vars or is_lazy(p) else p.detach()
-        for name, b in self._buffers.items():
-            if b is not None and name not in self._non_persistent_buffers_set:
-                destination[prefix + name] = b if keep_vars or is_lazy(b) else b.detach()
-        for name, module in self._modules.items():
-            if module is not None:
-                module.state_dict(destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars)
-        return destination
+    def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
+        # as Module's, but uninitialized entries are stored as they are (they cannot be detached)
+        super()._save_to_state_dict(destination, prefix, True)
+        if not keep_vars:
+            for name, t in itertools.chain(self._parameters.items(), self._buffers.items()):
+                if prefix + name in destination and not is_lazy(t):
+                    destination[prefix + name] = t.detach()
 
-    def _load_from_state_dict(self, state_dict, prefix, strict, missing, unexpected, errors, assign) -> None:
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing, unexpected, errors) -> None:
         # An initialized entry gives an uninitialized member its shape, then is copied in as usual; an
         # uninitialized entry into an uninitialized member is nothing to copy (torch skips it too).
         skipped = set()
@@ -86,10 +77,10 @@ class LazyModuleMixin:
         if skipped:
             state_dict = {k: v for k, v in state_dict.items() if k not in skipped}
             n = len(missing)
-            super()._load_from_state_dict(state_dict, prefix, strict, missing, unexpected, errors, assign)
+            super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing, unexpected, errors)
             missing[n:] = [k for k in missing[n:] if k not in skipped]
         else:
-            super()._load_from_state_dict(state_dict, prefix, strict, missing, unexpected, errors, assign)
+            super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing, unexpected, errors)
 
 
 class LazyLinear(LazyModuleMixin, Linear):

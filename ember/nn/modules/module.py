@@ -7,8 +7,11 @@ state dicts, casting, hooks, repr) is built on those three dicts.
 from __future__ import annotations
 
 import itertools
+import warnings
+import weakref
 from collections import OrderedDict, namedtuple
-from typing import Any, Callable, Iterator
+from collections.abc import Mapping
+from typing import Any, Callable, Iterator, TypeVar
 
 from ..._tensor import Tensor
 from ... import _dtype
@@ -34,6 +37,11 @@ def _addindent(s: str, n: int) -> str:
     return lines[0] + "\n" + "\n".join(" " * n + line for line in lines[1:])
 
 
+_STATE_DICT_HOOKS = ("_state_dict_hooks", "_state_dict_pre_hooks", "_load_state_dict_pre_hooks",
+                     "_load_state_dict_post_hooks")
+_EXTRA_STATE_KEY_SUFFIX = "_extra_state"
+
+
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
     """What ``load_state_dict`` returns: the keys it missed and the keys it did not expect."""
 
@@ -45,6 +53,29 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
         return super().__repr__()
 
     __str__ = __repr__
+
+
+class _WrappedHook:
+    """A load pre-hook registered with its module, which it holds weakly (a copy of the module gets its own)."""
+
+    def __init__(self, hook: Callable, module: "Module | None" = None) -> None:
+        self.hook = hook
+        self.module = None if module is None else weakref.ref(module)
+
+    def __call__(self, *args):
+        if self.module is None:
+            return self.hook(*args)
+        module = self.module()
+        if module is None:
+            raise RuntimeError("You are trying to call the hook of a dead Module!")
+        return self.hook(module, *args)
+
+    def __getstate__(self) -> dict:
+        return {"hook": self.hook, "module": None if self.module is None else self.module()}
+
+    def __setstate__(self, state: dict) -> None:
+        self.hook = state["hook"]
+        self.module = None if state["module"] is None else weakref.ref(state["module"])
 
 
 class RemovableHandle:
@@ -195,10 +226,18 @@ class Module:
 
     training: bool
     _version: int = 1
+    dump_patches: bool = False
+    call_super_init: bool = False      # True: __init__ passes its arguments on to the next class in the MRO
+    _compiled_call_impl = None         # set by compile(): what calling the module runs instead
+    T_destination = TypeVar("T_destination", bound=dict)
 
     def __init__(self, *args, **kwargs) -> None:
-        if args or kwargs:
-            raise TypeError(f"{type(self).__name__}.__init__() got an unexpected argument: {args or kwargs}")
+        if not self.call_super_init and kwargs:
+            raise TypeError(f"{type(self).__name__}.__init__() got an unexpected keyword argument "
+                            f"'{next(iter(kwargs))}'")
+        if not self.call_super_init and args:
+            raise TypeError(f"{type(self).__name__}.__init__() takes 1 positional argument but {len(args) + 1} "
+                            "were given")
         setattr_ = object.__setattr__
         setattr_(self, "training", True)
         setattr_(self, "_parameters", OrderedDict())
@@ -212,6 +251,10 @@ class Module:
         setattr_(self, "_backward_hooks", OrderedDict())
         setattr_(self, "_backward_pre_hooks", OrderedDict())
         setattr_(self, "_is_full_backward_hook", None)
+        for name in _STATE_DICT_HOOKS:
+            setattr_(self, name, OrderedDict())
+        if self.call_super_init:
+            super().__init__(*args, **kwargs)
 
     def forward(self, *args, **kwargs):
         """The computation of the module; every subclass defines it."""
@@ -219,6 +262,10 @@ class Module:
 
     # ---------------------------------------------------------------- calling
     def __call__(self, *args, **kwargs):
+        compiled = self._compiled_call_impl
+        return (compiled or self._call_impl)(*args, **kwargs)
+
+    def _call_impl(self, *args, **kwargs):
         for hid, hook in list(self._forward_pre_hooks.items()):
             if hid in self._forward_pre_hooks_with_kwargs:
                 res = hook(self, args, kwargs)
@@ -407,6 +454,13 @@ class Module:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        for name in _STATE_DICT_HOOKS:  # modules pickled before ember had these hooks
+            self.__dict__.setdefault(name, OrderedDict())
+
+    def compile(self, *args, **kwargs) -> None:
+        """Compile this module's call in place with ``ember.compile(*args, **kwargs)`` (ember runs it eagerly)."""
+        from ...compiler import compile
+        self._compiled_call_impl = compile(self._call_impl, *args, **kwargs)
 
     # ---------------------------------------------------------------- lookup
     def get_submodule(self, target: str) -> "Module":
@@ -421,6 +475,20 @@ class Module:
             if not isinstance(mod, Module):
                 raise AttributeError("`" + item + "` is not an nn.Module")
         return mod
+
+    def set_submodule(self, target: str, module: "Module", strict: bool = False) -> None:
+        """Put ``module`` at a dotted path whose parent exists (with ``strict``, only replacing a submodule)."""
+        if target == "":
+            raise ValueError("Cannot set the submodule without a target name!")
+        if not isinstance(module, Module):
+            raise ValueError(f"`module` is not an nn.Module, found {type(module)}")
+        parent_path, _, name = target.rpartition(".")
+        parent = self.get_submodule(parent_path)
+        if strict and not hasattr(parent, name):
+            raise AttributeError(parent._get_name() + " has no attribute `" + name + "`")
+        if hasattr(parent, name) and not isinstance(getattr(parent, name), Module):
+            raise AttributeError("`" + name + "` is not an nn.Module")
+        setattr(parent, name, module)
 
     def get_parameter(self, target: str) -> Parameter:
         """The parameter at a dotted path such as ``'net.0.weight'``."""
@@ -548,10 +616,11 @@ class Module:
                 g._version += 1
 
     # ---------------------------------------------------------------- casting
-    def _apply(self, fn: Callable[[Tensor], Tensor]) -> "Module":
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> "Module":
         """Replace every parameter's and buffer's values by ``fn`` of them, keeping Parameter identity."""
-        for module in self.children():
-            module._apply(fn)
+        if recurse:
+            for module in self.children():
+                module._apply(fn)
         with no_grad():
             for key, p in self._parameters.items():
                 if p is None:
@@ -590,6 +659,15 @@ class Module:
         """Cast floating-point parameters and buffers to float16."""
         return self._cast(_dtype.float16)
 
+    def bfloat16(self) -> "Module":
+        """Cast floating-point parameters and buffers to bfloat16."""
+        return self._cast(_dtype.bfloat16)
+
+    def to_empty(self, *, device, recurse: bool = True) -> "Module":
+        """Give every parameter and buffer fresh uninitialised memory of its shape and dtype on ``device``."""
+        from ..._factories import empty_like
+        return self._apply(lambda t: empty_like(t, device=device), recurse=recurse)
+
     def type(self, dst_type) -> "Module":
         """Cast all parameters and buffers to ``dst_type``."""
         return self._apply(lambda t: t.to(dst_type))
@@ -608,41 +686,116 @@ class Module:
         raise unavailable("cuda")
 
     # ---------------------------------------------------------------- state dict
-    def state_dict(self, *, destination: dict | None = None, prefix: str = "",
-                   keep_vars: bool = False) -> "OrderedDict[str, Tensor]":
-        """Parameters and persistent buffers by dotted name (detached unless ``keep_vars``)."""
-        if destination is None:
-            destination = OrderedDict()
+    def get_extra_state(self) -> Any:
+        """Extra (picklable) state to save as ``<prefix>_extra_state``; a module that overrides it gets the entry."""
+        raise RuntimeError("Reached a code path in Module.get_extra_state() that should never be called: only "
+                           "modules that override get_extra_state have extra state.")
+
+    def set_extra_state(self, state: Any) -> None:
+        """Restore what ``get_extra_state`` returned, from ``load_state_dict``; override both together."""
+        raise RuntimeError("Reached a code path in Module.set_extra_state() that should never be called: only "
+                           "modules that override set_extra_state have extra state.")
+
+    def register_state_dict_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """Run ``hook(module, prefix, keep_vars)`` before ``state_dict`` gathers this module's state."""
+        return self._add_hook(self._state_dict_pre_hooks, set(), hook, False, False)
+
+    def register_state_dict_post_hook(self, hook: Callable) -> RemovableHandle:
+        """Run ``hook(module, state_dict, prefix, local_metadata)`` after; it may edit ``state_dict`` in place
+        and must return None."""
+        hook._from_public_api = True
+        return self._add_hook(self._state_dict_hooks, set(), hook, False, False)
+
+    def _register_state_dict_hook(self, hook: Callable) -> RemovableHandle:
+        # the older private form: at the root module, a returned dict replaces the state dict
+        if getattr(hook, "_from_public_api", False):
+            raise RuntimeError("Cannot register the same function as the state dict post hook that was "
+                               "previously registered via register_state_dict_post_hook")
+        return self._add_hook(self._state_dict_hooks, set(), hook, False, False)
+
+    def register_load_state_dict_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """Run ``hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+        error_msgs)`` before this module loads its entries; it may edit any of the mutable arguments."""
+        return self._register_load_state_dict_pre_hook(hook, with_module=True)
+
+    def _register_load_state_dict_pre_hook(self, hook: Callable, with_module: bool = False) -> RemovableHandle:
+        return self._add_hook(self._load_state_dict_pre_hooks, set(), _WrappedHook(hook, self if with_module else None),
+                              False, False)
+
+    def register_load_state_dict_post_hook(self, hook: Callable) -> RemovableHandle:
+        """Run ``hook(module, incompatible_keys)`` after this module and its children loaded; editing
+        ``incompatible_keys.missing_keys``/``unexpected_keys`` in place changes what ``strict`` refuses."""
+        return self._add_hook(self._load_state_dict_post_hooks, set(), hook, False, False)
+
+    def _hook_dict(self, name: str):
+        return self.__dict__.get(name) or {}
+
+    def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
         for name, p in self._parameters.items():
             if p is not None:
                 destination[prefix + name] = p if keep_vars else p.detach()
         for name, b in self._buffers.items():
             if b is not None and name not in self._non_persistent_buffers_set:
                 destination[prefix + name] = b if keep_vars else b.detach()
+        if type(self).get_extra_state is not Module.get_extra_state:
+            destination[prefix + _EXTRA_STATE_KEY_SUFFIX] = self.get_extra_state()
+
+    def state_dict(self, *args, destination: dict | None = None, prefix: str = "",
+                   keep_vars: bool = False) -> "OrderedDict[str, Any]":
+        """Parameters, persistent buffers and extra state by dotted name (detached unless ``keep_vars``)."""
+        if args:  # torch's deprecated positional form: (destination, prefix, keep_vars)
+            warnings.warn("Positional args are being deprecated, use kwargs instead.", FutureWarning, stacklevel=2)
+            destination = args[0] if destination is None else destination
+            prefix = args[1] if len(args) > 1 and prefix == "" else prefix
+            keep_vars = args[2] if len(args) > 2 and keep_vars is False else keep_vars
+        if destination is None:
+            destination = OrderedDict()
+            destination._metadata = OrderedDict()
+        local_metadata = dict(version=self._version)
+        if hasattr(destination, "_metadata"):
+            destination._metadata[prefix[:-1]] = local_metadata
+        for hook in self._hook_dict("_state_dict_pre_hooks").values():
+            hook(self, prefix, keep_vars)
+        self._save_to_state_dict(destination, prefix, keep_vars)
         for name, module in self._modules.items():
             if module is not None:
                 module.state_dict(destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars)
+        for hook in self._hook_dict("_state_dict_hooks").values():
+            result = hook(self, destination, prefix, local_metadata)
+            if getattr(hook, "_from_public_api", False):
+                if result is not None:
+                    raise RuntimeError("state_dict post-hook must return None")
+            elif result is not None:
+                destination = result
         return destination
 
     def _local_state(self) -> dict:
         persistent = {k: v for k, v in self._buffers.items() if k not in self._non_persistent_buffers_set}
         return {k: v for k, v in itertools.chain(self._parameters.items(), persistent.items()) if v is not None}
 
-    def _load_from_state_dict(self, state_dict, prefix, strict, missing, unexpected, errors, assign) -> None:
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs) -> None:
+        """Load this module's own entries (not its children's) from ``state_dict``, torch's signature."""
+        for hook in self._hook_dict("_load_state_dict_pre_hooks").values():
+            hook(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
         local = self._local_state()
+        assign = local_metadata.get("assign_to_params_buffers", False)
         for name, param in local.items():
             key = prefix + name
             if key not in state_dict:
-                missing.append(key)
+                if strict:
+                    missing_keys.append(key)
                 continue
             value = state_dict[key]
             if not isinstance(value, Tensor):
-                errors.append(f'While copying the parameter named "{key}", expected torch.Tensor or Tensor-like '
-                              f"object from checkpoint but received {type(value)}")
+                error_msgs.append(f'While copying the parameter named "{key}", expected torch.Tensor or '
+                                  f"Tensor-like object from checkpoint but received {type(value)}")
                 continue
+            if param.ndim == 0 and value.shape == (1,):  # a scalar saved as shape (1,) by torch 0.3
+                value = value[0]
             if value.shape != param.shape:
-                errors.append(f"size mismatch for {key}: copying a param with shape {value.shape} from checkpoint, "
-                              f"the shape in current model is {param.shape}.")
+                error_msgs.append(f"size mismatch for {key}: copying a param with shape {value.shape} from "
+                                  f"checkpoint, the shape in current model is {param.shape}.")
                 continue
             with no_grad():
                 if assign:
@@ -652,25 +805,53 @@ class Module:
                 else:
                     param._data[...] = value._data
                     param._version += 1
+        extra_key = prefix + _EXTRA_STATE_KEY_SUFFIX
+        if type(self).set_extra_state is not Module.set_extra_state:
+            if extra_key in state_dict:
+                self.set_extra_state(state_dict[extra_key])
+            elif strict:
+                missing_keys.append(extra_key)
+        elif strict and extra_key in state_dict:
+            unexpected_keys.append(extra_key)
         if strict:
             for key in state_dict:
-                if key.startswith(prefix):
+                if key.startswith(prefix) and key != extra_key:
                     head, *rest = key[len(prefix):].split(".", 1)
                     if head not in (self._modules if rest else local):
-                        unexpected.append(key)
+                        unexpected_keys.append(key)
 
-    def load_state_dict(self, state_dict: dict, strict: bool = True, assign: bool = False) -> _IncompatibleKeys:
-        """Copy values from ``state_dict`` into the parameters and buffers.
+    def load_state_dict(self, state_dict: Mapping, strict: bool = True, assign: bool = False) -> _IncompatibleKeys:
+        """Copy values from ``state_dict`` into the parameters, buffers and extra state.
 
         Returns ``(missing_keys, unexpected_keys)``; with ``strict`` any of those (or a shape
-        mismatch) raises RuntimeError.
+        mismatch) raises RuntimeError. Load pre-hooks see each module's share of a copy of
+        ``state_dict``; post-hooks may edit the returned key lists in place.
         """
-        if not isinstance(state_dict, dict):
+        if not isinstance(state_dict, Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         missing, unexpected, errors = [], [], []
-        for prefix, module in self.named_modules(remove_duplicate=False):
-            module._load_from_state_dict(state_dict, prefix + "." if prefix else "", True, missing, unexpected,
-                                         errors, assign)
+        metadata = getattr(state_dict, "_metadata", None)
+        state_dict = OrderedDict(state_dict)  # hooks may edit it; the caller's stays as it was
+        if metadata is not None:
+            state_dict._metadata = metadata
+
+        def load(module: Module, local_dict: dict, prefix: str = "") -> None:
+            local_metadata = {} if metadata is None else metadata.get(prefix[:-1], {})
+            if assign:
+                local_metadata["assign_to_params_buffers"] = assign
+            module._load_from_state_dict(local_dict, prefix, local_metadata, True, missing, unexpected, errors)
+            for name, child in module._modules.items():
+                if child is not None:
+                    child_prefix = prefix + name + "."
+                    load(child, {k: v for k, v in local_dict.items() if k.startswith(child_prefix)}, child_prefix)
+            incompatible = _IncompatibleKeys(missing, unexpected)
+            for hook in module._hook_dict("_load_state_dict_post_hooks").values():
+                if hook(module, incompatible) is not None:
+                    raise AssertionError("Hooks registered with ``register_load_state_dict_post_hook`` are not "
+                                         "expected to return new values, if incompatible_keys need to be "
+                                         "modified, it should be done inplace.")
+
+        load(self, state_dict)
         if strict:
             if unexpected:
                 errors.insert(0, "Unexpected key(s) in state_dict: {}. ".format(

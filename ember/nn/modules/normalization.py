@@ -56,6 +56,16 @@ class _BatchNorm(_Norm):
         self.reset_running_stats()
         super().reset_parameters()
 
+    _version = 2  # state dicts before version 2 (or without metadata) may lack num_batches_tracked
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs) -> None:
+        key = prefix + "num_batches_tracked"
+        if local_metadata.get("version", 1) < 2 and self.track_running_stats and key not in state_dict:
+            state_dict[key] = self.num_batches_tracked if self.num_batches_tracked is not None else tensor(0)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+
     def forward(self, input: Tensor) -> Tensor:
         if input.ndim not in self._dims:
             want = " or ".join(f"{d}D" for d in self._dims)
