@@ -73,21 +73,26 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
     state.enabled = create_graph
     # torch's backward is silent about overflow, 0 * inf and the like (a formula may make an inf and
     # mask it out again); NumPy would warn for each
-    prev_err = xp.seterr(all="ignore")
+    quiet = xp.errstate(all="ignore")  # (half the cost of a seterr pair)
+    quiet.__enter__()
     # the pending node numbered above every node in the heap may wait outside it: along a chain each
     # node then hands its gradient straight to the next, without a push and a pop
     ready = None
+    top = -heap[0][0] if heap else 0  # the heap's highest number (0: empty; numbers start at 1)
     try:
-        while ready is not None or heap:
-            if ready is not None and (not heap or ready._seq > -heap[0][0]):
+        while True:
+            if ready is not None and ready._seq > top:
                 node, ready = ready, None
-            else:
+            elif heap:
                 node = heappop(heap)[1]
+                top = -heap[0][0] if heap else 0
+            else:
+                break
             grads_out = buffers.pop(node)
             if array_nodes and node._fast:
                 # no graph to build: an arithmetic-only formula runs on the arrays themselves
                 node._arrays = True  # (until a retained graph's next backward: see below)
-                results = node._fn.backward(node, grads_out[0])
+                results = node._backward(node, grads_out[0])
                 if type(results) is not tuple:
                     results = (results,)
             elif type(node) is AccumulateGrad and capture is None and not node._pre_hooks:
@@ -124,7 +129,7 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
             for (nxt, nr), g in zip(node.next_functions, results):
                 if nxt is None or g is None:
                     continue
-                if arrays and type(g) is not ndarray and isinstance(g, Tensor):
+                if type(g) is not ndarray and arrays and isinstance(g, Tensor):
                     g = g._data
                 buf = buffers.get(nxt)
                 if buf is None:  # a node newly pending
@@ -135,11 +140,12 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
                         buf[nr] = g
                     if ready is None:
                         ready = nxt
-                    elif nxt._seq > ready._seq:
-                        heappush(heap, (-ready._seq, ready))
-                        ready = nxt
-                    else:
-                        heappush(heap, (-nxt._seq, nxt))
+                        continue
+                    if nxt._seq > ready._seq:
+                        ready, nxt = nxt, ready
+                    heappush(heap, (-nxt._seq, nxt))
+                    if nxt._seq > top:
+                        top = nxt._seq
                 else:
                     old = buf[nr]
                     try:
@@ -148,7 +154,7 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
                         buf[nr] = _complex32.add(old, g)
     finally:
         state.enabled = prev_mode
-        xp.seterr(**prev_err)
+        quiet.__exit__(None, None, None)
     return captured
 
 

@@ -59,6 +59,7 @@ class Node:
     _dirty = ()
     _fn = None
     _tangent = None        # under forward AD: the tangent of the output that backward reads as ctx.output
+    shapes = None          # operands' shapes, for ops that undo broadcasting (some keep them only when they differ)
 
     def name(self) -> str:
         return type(self).__name__
@@ -87,16 +88,20 @@ class Node:
             if self._freed:
                 raise RuntimeError(_FREED)
             return ()
-        arrays = [] if self._arrays else None  # an array_backward formula with no graph to build gets arrays
-        for t, v in zip(saved, self._versions):
-            if v is not None:
-                if t._vc[0] != v:
+        if self._arrays:  # an array_backward formula with no graph to build gets arrays
+            arrays = []
+            for t, v in zip(saved, self._versions):
+                if v is None:
+                    arrays.append(t)
+                elif t._vc[0] == v:
+                    arrays.append(t._data)
+                else:
                     raise self._stale(t, v)
-                if arrays is not None:
-                    t = t._data
-            if arrays is not None:
-                arrays.append(t)
-        return self._unpack_outputs(saved) if arrays is None else arrays
+            return arrays
+        for t, v in zip(saved, self._versions):
+            if v is not None and t._vc[0] != v:
+                raise self._stale(t, v)
+        return self._unpack_outputs(saved)
 
     def _stale(self, t, v: int) -> RuntimeError:
         """The error for saved tensor ``t``, saved at version ``v``, changed in place since."""
@@ -248,7 +253,8 @@ class _FunctionMeta(type):
         # a user's Function that defines setup_context (it or a user base class): forward takes no ctx
         cls._setup_style = any("setup_context" in vars(b) for b in cls.__mro__ if not b.__module__.startswith("ember."))
         cls._Node = type(name + ("Backward0" if builtin else "Backward"), (node_base,),
-                         {"_fn": cls, "__module__": cls.__module__, "_fast": bool(getattr(cls, "array_backward", False))})
+                         {"_fn": cls, "__module__": cls.__module__, "_fast": bool(getattr(cls, "array_backward", False)),
+                          "_backward": staticmethod(cls.backward)})  # (one lookup for the engine, not two)
 
 
 class Function(metaclass=_FunctionMeta):
@@ -428,18 +434,20 @@ class Op(Function):
                     out = cls.forward(a._data)
                 else:
                     out = cls.forward(a)
-            elif n == 2:
+            elif n == 2:  # (ra, rb: which operand needs grad, read again for the edges below)
                 a, b = args
+                ra = rb = False
                 if isinstance(a, Tensor):
                     if a._base is not None:
                         refresh_view(a)
-                    record = a._requires_grad
+                    ra = a._requires_grad
                     a = a._data
                 if isinstance(b, Tensor):
                     if b._base is not None:
                         refresh_view(b)
-                    record = record or b._requires_grad
+                    rb = b._requires_grad
                     b = b._data
+                record = ra or rb
                 out = cls.forward(a, b)
             else:
                 arrays = []
@@ -476,14 +484,23 @@ class Op(Function):
             ctx.next_functions = ((fn, a._output_nr) if fn is not None else (a._accumulator(), 0),)
         elif n == 2:
             a, b = args
-            if isinstance(a, Tensor) and a._requires_grad:
+            # a weight's AccumulateGrad comes from its weak reference here, not a call to _accumulator
+            if ra:
                 fn = a._grad_fn
-                a = (fn, a._output_nr) if fn is not None else (a._accumulator(), 0)
+                if fn is not None:
+                    a = (fn, a._output_nr)
+                else:
+                    fn = a._accum_ref() if a._accum_ref is not None else None
+                    a = (fn if fn is not None else a._accumulator(), 0)
             else:
                 a = _NO_EDGE
-            if isinstance(b, Tensor) and b._requires_grad:
+            if rb:
                 fn = b._grad_fn
-                b = (fn, b._output_nr) if fn is not None else (b._accumulator(), 0)
+                if fn is not None:
+                    b = (fn, b._output_nr)
+                else:
+                    fn = b._accum_ref() if b._accum_ref is not None else None
+                    b = (fn if fn is not None else b._accumulator(), 0)
             else:
                 b = _NO_EDGE
             ctx.next_functions = (a, b)
