@@ -35,6 +35,7 @@ from ._ops.conversion import (layout, strided, memory_format, contiguous_format,
                               channels_last, channels_last_3d)
 from .serialization import save, load  # noqa: E402
 from ._dtype import finfo, iinfo  # noqa: E402
+from . import _tensor_extra  # noqa: E402,F401  (storages, set_, dim_order, ... on Tensor)
 from . import cuda, backends  # noqa: E402,F401  (CPU only: is_available() is False)
 from . import onnx  # noqa: E402,F401  (ember.onnx.export; the onnx package is imported only when exporting)
 from . import func  # noqa: E402,F401  (ember.func: grad, vmap, jacrev, jacfwd, functional_call, ...)
