@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from .. import _complex32
-from .._backend import xp, zeros_like
+from .._backend import parallel_map, xp, zeros_like
 from .._tensor import Tensor
 from ..autograd.function import Op
 from ..autograd.grad_mode import state
@@ -178,7 +178,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 
 class Gelu(Op):
-    """x * Phi(x) as one op (GELU runs about 35 passes of NumPy; composed, each op would add more):
+    """x * Phi(x) as one op (GELU runs about 28 passes of NumPy; composed, each op would add more):
     the forward pass also gives the derivative, for backward, from the same exp (``_erf.gelu``)."""
 
     differentiable_outputs = (0,)
@@ -201,6 +201,10 @@ class Gelu(Op):
         if d is None:  # the forward ran without its derivative (under a transform)
             d = _erf.gelu(x._data if isinstance(x, Tensor) else x, True)[1]
             d = Tensor._make(d) if isinstance(g, Tensor) else d
+        if type(g) is type(d) is xp.ndarray and g.shape == d.shape and g.dtype == d.dtype and g.flags.c_contiguous:
+            gx = xp.empty_like(d)  # (a large product split between ember's threads)
+            parallel_map(lambda o, a, b: xp.multiply(a, b, out=o), gx, g, d)
+            return gx, None
         return g * d, None
 
 

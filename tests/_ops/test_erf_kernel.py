@@ -44,8 +44,9 @@ def test_gelu_whole_range(dtype, atol):
 
 
 @pytest.mark.parametrize("dtype,atol", [(np.float32, 3e-7), (np.float64, 1e-15)])
-def test_gelu_gradient_whole_range(dtype, atol):
-    """GELU's fused op gives its derivative with the forward pass: it must be torch's backward."""
+def test_gelu_gradient_whole_range(dtype, atol, batch_split):
+    """GELU's fused op gives its derivative with the forward pass: it must be torch's backward (on one thread,
+    and with the forward pass and the gradient's product split between three)."""
     x = _grid(dtype)
     tx = torch.from_numpy(x).requires_grad_()
     torch.nn.functional.gelu(tx).backward(torch.ones_like(tx))

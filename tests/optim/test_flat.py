@@ -108,3 +108,40 @@ def test_a_step_count_changed_in_place_as_torch():
         opt.state[ps[1]]["step"].add_(2)  # this parameter's bias corrections now run two steps ahead
         results.append(_train(lib, None, 3, ps, opt, start=3))
     _same(*results[0], *results[1])
+
+
+BIG = [RNG.standard_normal(s).astype(np.float32) for s in [(200, 100), (100,), (), (90, 150)]]
+
+
+@pytest.mark.parametrize("name", ["adam", "adam_amsgrad_wd_maximize", "adamw_amsgrad"])
+def test_large_parameters_split_between_threads_as_torch(name, batch_split, monkeypatch):
+    """Parameters too large for the flat buffers: the group laid end to end and cut between ember's threads
+    (split), or the per-parameter loop (whole); both as torch's, the split one bit for bit the loop's."""
+    from ember.optim import algorithms
+    runs = []
+    split = algorithms.parallel_for
+    monkeypatch.setattr(algorithms, "parallel_for", lambda *a, **k: runs.append(1) or split(*a, **k))
+    results = {}
+    for lib in (ember, torch):
+        ps = [lib.tensor(p.copy(), requires_grad=True) for p in BIG]
+        opt = CASES[name](lib.optim, ps)
+        for k in range(6):
+            opt.zero_grad()
+            loss = sum((p * lib.tensor(c * (1 + 0.25 * k))).sum() + 0.5 * (p * p).sum()
+                       for i, (p, c) in enumerate(zip(ps, BIG)) if not (k == 3 and i == 1))
+            loss.backward()
+            opt.step()
+        results[lib.__name__] = (ps, opt)
+    assert not results["ember"][1]._flat and bool(runs) == (batch_split == "split")
+    _same(*results["ember"], *results["torch"])
+    if batch_split == "split":  # the loop's bits
+        monkeypatch.setattr(algorithms, "get_threads", lambda: 1)
+        ps = [ember.tensor(p.copy(), requires_grad=True) for p in BIG]
+        opt = CASES[name](ember.optim, ps)
+        for k in range(6):
+            opt.zero_grad()
+            sum((p * ember.tensor(c * (1 + 0.25 * k))).sum() + 0.5 * (p * p).sum()
+                for i, (p, c) in enumerate(zip(ps, BIG)) if not (k == 3 and i == 1)).backward()
+            opt.step()
+        for a, b in zip(ps, results["ember"][0]):
+            assert np.array_equal(a.detach().numpy(), b.detach().numpy())
