@@ -404,12 +404,27 @@ def _grad_dtype_set(self, value) -> None:
                                   "gradients)")
 
 
+class DeviceUnavailable(AssertionError, NotImplementedError):
+    """A device torch's CPU build lacks (XPU, MTIA): an AssertionError as torch raises, and a NotImplementedError."""
+
+
+def _no_device(name: str, error: type, message: str):
+    def method(self, device=None, non_blocking: bool = False, memory_format=None):
+        raise error(f"{message} (ember: device '{name}' is not available (only 'cpu' in this build))")
+    method.__name__ = name
+    method.__doc__ = f"Refused as torch's CPU build refuses it: no {name.upper()} backend in this build."
+    return method
+
+
 _METHODS = (untyped_storage, storage, set_, is_set_to, const_data_ptr, dim_order, resize_as, slice_inverse,
             unsafe_split_with_sizes, adjoint, as_subclass, module_load, map2_, prelu, hardshrink, to_sparse_coo,
             sparse_mask, to_padded_tensor, reinforce,
             _sparse_only("smm"), _sparse_only("sspaddmm"),
             _compressed_only("crow_indices", "row"), _compressed_only("col_indices", "row"),
             _compressed_only("ccol_indices", "column"), _compressed_only("row_indices", "column"),
+            _no_device("xpu", DeviceUnavailable, "Torch not compiled with XPU enabled"),
+            _no_device("mtia", DeviceUnavailable, "Torch not compiled with MTIA enabled"),
+            _no_device("ipu", NotImplementedError, "PyTorch is not linked with support for ipu devices"),
             _removed("solve", "Use torch.linalg.solve (its arguments are reversed; torch.linalg.lu_factor gives "
                               "the LU factorization)."),
             _removed("eig", "Use torch.linalg.eig or torch.linalg.eigvals (they return complex tensors)."),

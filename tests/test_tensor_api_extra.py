@@ -176,3 +176,16 @@ def test_as_subclass_keeps_data_and_autograd():
         return type(y).__name__, y.tolist(), x.grad.tolist(), y.data_ptr() == y.as_subclass(L.Tensor).data_ptr()
     _same(run)
     _same(lambda L: _x(L).as_subclass(int), message=True)
+
+
+@pytest.mark.parametrize("name", ["xpu", "mtia", "ipu"])
+def test_devices_torch_cpu_build_lacks(name):
+    for make in (lambda L: L.zeros(2), lambda L: L.nn.Linear(2, 2)):
+        with pytest.raises(Exception) as t:
+            getattr(make(torch), name)()
+        with pytest.raises(type(t.value)) as e:  # torch's class (ember's is also a NotImplementedError)
+            getattr(make(ember), name)()
+        assert isinstance(e.value, NotImplementedError)
+        assert str(e.value).split(" (ember")[0] == str(t.value).split(".")[0]
+    assert isinstance(getattr(torch.nn.ReLU(), name)(), torch.nn.ReLU)  # nothing to move: no error
+    assert isinstance(getattr(ember.nn.ReLU(), name)(), ember.nn.ReLU)

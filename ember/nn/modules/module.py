@@ -261,9 +261,11 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     # ---------------------------------------------------------------- calling
-    def __call__(self, *args, **kwargs):
+    def _wrapped_call_impl(self, *args, **kwargs):
         compiled = self._compiled_call_impl
         return (compiled or self._call_impl)(*args, **kwargs)
+
+    __call__ = _wrapped_call_impl
 
     def _call_impl(self, *args, **kwargs):
         for hid, hook in list(self._forward_pre_hooks.items()):
@@ -684,6 +686,18 @@ class Module:
         """Refused: no CUDA backend in this build."""
         from ...cuda import unavailable
         raise unavailable("cuda")
+
+    def xpu(self, device=None) -> "Module":
+        """Refused when there is a parameter or buffer to move: no XPU backend in this build."""
+        return self._apply(lambda t: t.xpu(device))
+
+    def mtia(self, device=None) -> "Module":
+        """Refused when there is a parameter or buffer to move: no MTIA backend in this build."""
+        return self._apply(lambda t: t.mtia(device))
+
+    def ipu(self, device=None) -> "Module":
+        """Refused when there is a parameter or buffer to move: no IPU backend in this build."""
+        return self._apply(lambda t: t.ipu(device))
 
     # ---------------------------------------------------------------- state dict
     def get_extra_state(self) -> Any:
