@@ -189,3 +189,19 @@ def test_devices_torch_cpu_build_lacks(name):
         assert str(e.value).split(" (ember")[0] == str(t.value).split(".")[0]
     assert isinstance(getattr(torch.nn.ReLU(), name)(), torch.nn.ReLU)  # nothing to move: no error
     assert isinstance(getattr(ember.nn.ReLU(), name)(), ember.nn.ReLU)
+
+
+@pytest.mark.parametrize("call", [
+    lambda L: _sp(L).smm(L.arange(6.0).reshape(3, 2)).to_dense(),
+    lambda L: L.tensor([[1.0, 0.0], [0.0, 0.0]]).to_sparse().sspaddmm(_sp(L), L.arange(6.0).reshape(3, 2), beta=2,
+                                                                     alpha=3).to_dense(),
+    lambda L: L.tensor([[1.0, 0.0], [0.0, 0.0]]).to_sparse().sspaddmm(_sp(L).to_dense(), L.arange(6.0).reshape(3, 2)),
+    lambda L: (_sp(L).to_sparse_coo().to_dense().tolist(), str(_sp(L).to_sparse_csr().to_sparse_coo().layout).split(".")[-1]),
+])
+def test_sparse_coo_methods(call):
+    """smm/sspaddmm give torch's values (ember stores only the nonzero results, torch every product's slot)."""
+    _same(call)
+
+
+def _sp(L):
+    return L.tensor([[1.0, 0.0, 2.0], [0.0, 3.0, 0.0]]).to_sparse()

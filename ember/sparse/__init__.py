@@ -196,6 +196,20 @@ class SparseTensor:
         return SparseTensor(sparse_csr, self.shape, coo._values_t, crow=Tensor._make(crow),
                             col=Tensor._make(cols.astype(xp.int64)))
 
+    def to_sparse_coo(self) -> "SparseTensor":
+        """This tensor in COO layout (itself when it is COO)."""
+        return self.to_sparse()
+
+    def smm(self, mat: Tensor) -> "SparseTensor":
+        """``self @ mat`` (sparse COO times dense) as a sparse COO tensor."""
+        return mm(self, mat).to_sparse()
+
+    def sspaddmm(self, mat1: "SparseTensor", mat2: Tensor, *, beta: float = 1, alpha: float = 1) -> "SparseTensor":
+        """``beta * self + alpha * (mat1 @ mat2)`` (``mat1`` sparse, ``mat2`` dense) as a sparse COO tensor."""
+        if not isinstance(mat1, SparseTensor):
+            raise RuntimeError("sspaddmm: expected 'mat1' to have sparse layout, got 'mat1' with layout Strided")
+        return (beta * self.to_dense() + alpha * mm(mat1, mat2)).to_sparse()
+
     def __matmul__(self, other):
         return mm(self, other)
 
