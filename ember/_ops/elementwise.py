@@ -93,8 +93,7 @@ class Mul(Op):
             # each input's gradient needs only the other input; save_for_backward inlined (every recorded
             # product runs this: the call and its loop cost a fifth of the op)
             sa, sb = a._data.shape, b._data.shape
-            if sa != sb:  # (ctx.shapes stays None when they agree: nothing to undo)
-                ctx.shapes = (sa, sb)
+            ctx.shapes = None if sa == sb else (sa, sb)  # None: no broadcasting to undo
             a, b = (a if b._requires_grad else None), (b if a._requires_grad else None)
             ctx._saved = (a, b)
             ctx._versions = (None if a is None else a._vc[0], None if b is None else b._vc[0])
@@ -216,8 +215,7 @@ class _TensorsOp(Op):
     @staticmethod
     def setup_context(ctx, inputs, output):
         sa, sb = inputs[0]._data.shape, inputs[1]._data.shape
-        if sa != sb:  # (ctx.shapes stays None when they agree: nothing to undo)
-            ctx.shapes = (sa, sb)
+        ctx.shapes = None if sa == sb else (sa, sb)  # None: no broadcasting to undo
 
 
 class AddTensors(_TensorsOp):
@@ -256,6 +254,10 @@ class SubTensors(_TensorsOp):
 AddScalar._Node.__name__ = AddTensors._Node.__name__ = "AddBackward0"
 MulScalar._Node.__name__, SubTensors._Node.__name__ = "MulBackward0", "SubBackward0"
 _NUMBERS = (float, int)  # not bool: True * tensor promotes differently
+# the arithmetic operators' commonest ops, bound once: fetching a classmethod from its class costs Python 3.11
+# about a third of a small op (ember.onnx's recorder swaps these globals too)
+_add_tensors, _sub_tensors, _mul_tensors = AddTensors.apply, SubTensors.apply, Mul.apply
+_add_scalar, _mul_scalar = AddScalar.apply, MulScalar.apply
 
 
 def _requires_grad(x) -> bool:
@@ -278,9 +280,9 @@ def add(input, other, *deprecated, alpha=1, out=None) -> Tensor:
     if isinstance(input, Tensor) and alpha == 1 and out is None and not deprecated:  # the commonest calls
         if isinstance(other, Tensor):
             if input._data.dtype is other._data.dtype:  # nothing to promote
-                return AddTensors.apply(input, other)
+                return _add_tensors(input, other)
         elif type(other) in _NUMBERS and input._data.dtype.kind in "fV":
-            return AddScalar.apply(input, other)
+            return _add_scalar(input, other)
     if deprecated:
         other, alpha = _alpha_first(other, deprecated, "add")
     input, other = binary_operands(input, other)
@@ -311,7 +313,7 @@ def sub(input, other, *deprecated, alpha=1, out=None) -> Tensor:
     """``input - alpha * other``, broadcasting."""
     if (isinstance(input, Tensor) and isinstance(other, Tensor) and input._data.dtype is other._data.dtype
             and alpha == 1 and out is None and not deprecated and input._data.dtype.kind != "b"):
-        return SubTensors.apply(input, other)
+        return _sub_tensors(input, other)
     if deprecated:
         other, alpha = _alpha_first(other, deprecated, "sub")
     if _is_bool(input) or _is_bool(other):
@@ -339,9 +341,9 @@ def mul(input, other, *, out=None) -> Tensor:
     if isinstance(input, Tensor) and out is None:  # the commonest calls
         if isinstance(other, Tensor):
             if input._data.dtype is other._data.dtype:  # nothing to promote
-                return Mul.apply(input, other)
+                return _mul_tensors(input, other)
         elif type(other) in _NUMBERS and input._data.dtype.kind in "fV":
-            return MulScalar.apply(input, other)
+            return _mul_scalar(input, other)
     input, other = binary_operands(input, other)
     if type(other) in _NUMBERS and isinstance(input, Tensor):
         result = MulScalar.apply(input, other)

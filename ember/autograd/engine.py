@@ -89,10 +89,11 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
             else:
                 break
             grads_out = buffers.pop(node)
-            if array_nodes and node._fast:
+            fast_backward = array_nodes and node._fast
+            if fast_backward:
                 # no graph to build: an arithmetic-only formula runs on the arrays themselves
                 node._arrays = True  # (until a retained graph's next backward: see below)
-                results = node._backward(node, grads_out[0])
+                results = fast_backward(node, grads_out[0])
                 if type(results) is not tuple:
                     results = (results,)
             elif type(node) is AccumulateGrad and capture is None and not node._pre_hooks:

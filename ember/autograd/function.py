@@ -53,13 +53,12 @@ class Node:
     _in_meta = None        # [(shape, dtype)] of a user Function's inputs, to check its gradients
     _arrays = False        # set by the engine while an array_backward formula runs on raw arrays
     _seq = 0               # creation number (see _next_seq)
-    _fast = False          # the engine may run this node on raw arrays: an array_backward op, no hooks
+    _fast = False          # the backward the engine may run on raw arrays (an array_backward op, no hooks), or False
     materialize_grads = True
     _non_diff = ()
     _dirty = ()
     _fn = None
     _tangent = None        # under forward AD: the tangent of the output that backward reads as ctx.output
-    shapes = None          # operands' shapes, for ops that undo broadcasting (some keep them only when they differ)
 
     def name(self) -> str:
         return type(self).__name__
@@ -253,8 +252,11 @@ class _FunctionMeta(type):
         # a user's Function that defines setup_context (it or a user base class): forward takes no ctx
         cls._setup_style = any("setup_context" in vars(b) for b in cls.__mro__ if not b.__module__.startswith("ember."))
         cls._Node = type(name + ("Backward0" if builtin else "Backward"), (node_base,),
-                         {"_fn": cls, "__module__": cls.__module__, "_fast": bool(getattr(cls, "array_backward", False)),
-                          "_backward": staticmethod(cls.backward)})  # (one lookup for the engine, not two)
+                         {"_fn": cls, "__module__": cls.__module__,
+                          "_fast": staticmethod(cls.backward) if getattr(cls, "array_backward", False) else False})
+        # what Op.apply reads on every call, fetched in one lookup: reading an attribute of a class is not
+        # specialised by Python 3.11 and costs about as much as a short line of the op
+        cls._parts = (cls.forward, getattr(cls, "setup_context", None), cls._Node, getattr(cls, "saves_output", False))
 
 
 class Function(metaclass=_FunctionMeta):
@@ -421,6 +423,7 @@ class Op(Function):
     def apply(cls, *args):
         if transform is not None:  # a dual level or vmap is active
             return transform(cls, args, {})
+        forward, setup, node_cls, saves_output = cls._parts
         record = False
         n = len(args)
         try:
@@ -431,9 +434,9 @@ class Op(Function):
                     if a._base is not None:
                         refresh_view(a)
                     record = a._requires_grad
-                    out = cls.forward(a._data)
+                    out = forward(a._data)
                 else:
-                    out = cls.forward(a)
+                    out = forward(a)
             elif n == 2:  # (ra, rb: which operand needs grad, read again for the edges below)
                 a, b = args
                 ra = rb = False
@@ -448,7 +451,7 @@ class Op(Function):
                     rb = b._requires_grad
                     b = b._data
                 record = ra or rb
-                out = cls.forward(a, b)
+                out = forward(a, b)
             else:
                 arrays = []
                 for a in args:
@@ -460,7 +463,7 @@ class Op(Function):
                             record = True
                     else:
                         arrays.append(a)
-                out = cls.forward(*arrays)
+                out = forward(*arrays)
         except ValueError as e:
             raise _translate(cls, args, e) from None
         except TypeError as e:  # NumPy has no arithmetic for complex32's records: computed in complex64, or refused
@@ -477,7 +480,7 @@ class Op(Function):
             if state.inference:
                 _mark_inference(*(results if type(results) is tuple else (results,)))
             return results
-        ctx = cls._Node()
+        ctx = node_cls()
         if n == 1:  # _edge inlined and unrolled: this runs for every recorded op
             a = args[0]
             fn = a._grad_fn
@@ -514,7 +517,6 @@ class Op(Function):
                     edges.append(_NO_EDGE)
             ctx.next_functions = tuple(edges)
         ctx._seq = _next_seq()  # after the edges: a leaf's AccumulateGrad may just have been created
-        setup = cls.setup_context
         if setup is not _no_setup:
             setup(ctx, args, out)
         if anomaly_mode.enabled:
@@ -556,7 +558,7 @@ class Op(Function):
         result._vc = [0]
         if out.base is not None:
             _link_view(result, args)
-        if cls.saves_output:
+        if saves_output:
             ctx._out_data = out
             ctx._out_vc = vc = result._vc
             ctx._out_saved_version = vc[0]
