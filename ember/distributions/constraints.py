@@ -211,3 +211,108 @@ half_open_interval = _HalfOpenInterval
 integer_interval = _IntegerInterval
 independent = _Independent
 multinomial = _Multinomial
+
+
+class _LowerTriangular(Constraint):
+    event_dim = 2
+
+    def check(self, value):
+        return (value.tril() == value).flatten(-2).all(-1)
+
+
+class _CorrCholesky(Constraint):
+    """Lower Cholesky factors of correlation matrices: positive diagonal and rows of unit norm."""
+
+    event_dim = 2
+
+    def check(self, value):
+        tol = ember.finfo(value.dtype).eps * value.shape[-1] * 10
+        unit_rows = ((ember.linalg.norm(value.detach(), dim=-1) - 1.0).abs() <= tol).all(-1)
+        return lower_cholesky.check(value) & unit_rows
+
+
+class _OneHot(Constraint):
+    is_discrete = True
+    event_dim = 1
+
+    def check(self, value):
+        return ((value == 0) | (value == 1)).all(-1) & (value.sum(-1) == 1)
+
+
+class _Square(Constraint):
+    event_dim = 2
+
+    def check(self, value):
+        return ember.full(tuple(value.shape[:-2]), value.shape[-2] == value.shape[-1], dtype=ember.bool)
+
+
+class _Symmetric(_Square):
+    def check(self, value):
+        square = super().check(value)
+        if not bool(square.all()):
+            return square
+        return ember.isclose(value, value.mT, atol=1e-6).all(-2).all(-1)
+
+
+class _PositiveSemidefinite(_Symmetric):
+    def check(self, value):
+        symmetric = super().check(value)
+        if not bool(symmetric.all()):
+            return symmetric
+        return (ember.linalg.eigvalsh(value) >= 0).all(-1)
+
+
+class _Cat(Constraint):
+    """Pieces of ``dim`` (of ``lengths``) each in its own constraint of ``cseq``."""
+
+    def __init__(self, cseq, dim: int = 0, lengths=None) -> None:
+        self.cseq, self.dim = list(cseq), dim
+        self.lengths = [1] * len(self.cseq) if lengths is None else list(lengths)
+        if len(self.lengths) != len(self.cseq):
+            raise ValueError(f"Expected {len(self.cseq)} lengths, got {len(self.lengths)}")
+
+    @property
+    def is_discrete(self) -> bool:
+        return any(c.is_discrete for c in self.cseq)
+
+    @property
+    def event_dim(self) -> int:
+        return max(c.event_dim for c in self.cseq)
+
+    def check(self, value):
+        pieces, start = [], 0
+        for c, n in zip(self.cseq, self.lengths):
+            pieces.append(c.check(value.narrow(self.dim, start, n)))
+            start += n
+        return ember.cat(pieces, self.dim)
+
+
+class _Stack(Constraint):
+    """Slices along ``dim``, each in its own constraint of ``cseq``."""
+
+    def __init__(self, cseq, dim: int = 0) -> None:
+        self.cseq, self.dim = list(cseq), dim
+
+    @property
+    def is_discrete(self) -> bool:
+        return any(c.is_discrete for c in self.cseq)
+
+    @property
+    def event_dim(self) -> int:
+        dim = max(c.event_dim for c in self.cseq)
+        return dim + 1 if self.dim + dim < 0 else dim
+
+    def check(self, value):
+        return ember.stack([c.check(value.select(self.dim, i)) for i, c in enumerate(self.cseq)], self.dim)
+
+
+lower_triangular = _LowerTriangular()
+corr_cholesky = _CorrCholesky()
+one_hot = _OneHot()
+square = _Square()
+symmetric = _Symmetric()
+positive_semidefinite = _PositiveSemidefinite()
+cat = _Cat
+stack = _Stack
+__all__ += ["lower_triangular", "corr_cholesky", "one_hot", "square", "symmetric", "positive_semidefinite", "cat",
+            "stack"]

@@ -251,6 +251,11 @@ class Gamma(Distribution):
         c, r = self.concentration, self.rate
         return ember.xlogy(c, r) + ember.xlogy(c - 1, value) - r * value - ember.lgamma(c)
 
+    def cdf(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        return ember.special.gammainc(self.concentration, self.rate * value)
+
     def entropy(self) -> Tensor:
         c = self.concentration
         return c - self.rate.log() + ember.lgamma(c) + (1.0 - c) * ember.digamma(c)

@@ -13,10 +13,13 @@ import ember
 import ember.nn.functional as F
 from .._tensor import Tensor
 from . import constraints
-from .utils import clamp_probs, sum_rightmost
+from .utils import broadcast_all, clamp_probs, sum_rightmost
 
 __all__ = ["Transform", "ComposeTransform", "ExpTransform", "AffineTransform", "SigmoidTransform",
-           "TanhTransform", "identity_transform"]
+           "TanhTransform", "identity_transform", "AbsTransform", "PowerTransform", "SoftplusTransform",
+           "SoftmaxTransform", "StickBreakingTransform", "LowerCholeskyTransform", "PositiveDefiniteTransform",
+           "CorrCholeskyTransform", "IndependentTransform", "ReshapeTransform", "CumulativeDistributionTransform",
+           "CatTransform", "StackTransform"]
 
 
 class Transform:
@@ -318,3 +321,436 @@ class TanhTransform(Transform):
     def log_abs_det_jacobian(self, x, y):
         # log(1 - tanh(x)^2) = 2 (log 2 - x - softplus(-2x)), stable for large |x|
         return 2.0 * (math.log(2.0) - x - F.softplus(-2.0 * x))
+
+
+def _same_class(self, other) -> bool:
+    return isinstance(other, type(self))
+
+
+class AbsTransform(Transform):
+    """``y = |x|`` (not bijective: ``inv`` returns the positive pre-image)."""
+
+    codomain = constraints.positive
+    __eq__ = _same_class
+    __hash__ = object.__hash__
+
+    def _call(self, x):
+        return x.abs()
+
+    def _inverse(self, y):
+        return y
+
+
+class PowerTransform(Transform):
+    """``y = x ** exponent`` on the positive reals."""
+
+    domain = constraints.positive
+    codomain = constraints.positive
+    bijective = True
+
+    def __init__(self, exponent, cache_size: int = 0) -> None:
+        super().__init__(cache_size=cache_size)
+        (self.exponent,) = broadcast_all(exponent)
+
+    @property
+    def sign(self):
+        return self.exponent.sign()
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, PowerTransform) and bool((self.exponent == other.exponent).all())
+
+    __hash__ = object.__hash__
+
+    def _call(self, x):
+        return x.pow(self.exponent)
+
+    def _inverse(self, y):
+        return y.pow(1 / self.exponent)
+
+    def log_abs_det_jacobian(self, x, y):
+        return (self.exponent * y / x).abs().log()
+
+    def forward_shape(self, shape):
+        return tuple(ember.broadcast_shapes(tuple(shape), tuple(self.exponent.shape)))
+
+    inverse_shape = forward_shape
+
+
+class SoftplusTransform(Transform):
+    """``y = log(1 + exp(x))``."""
+
+    codomain = constraints.positive
+    bijective = True
+    __eq__ = _same_class
+    __hash__ = object.__hash__
+
+    def _call(self, x):
+        return F.softplus(x)
+
+    def _inverse(self, y):
+        return (-y).expm1().neg().log() + y
+
+    def log_abs_det_jacobian(self, x, y):
+        return -F.softplus(-x)
+
+
+class SoftmaxTransform(Transform):
+    """``y = softmax(x)`` over the last dim (not bijective: ``inv`` is ``log``)."""
+
+    domain = constraints.real_vector
+    codomain = constraints.simplex
+    __eq__ = _same_class
+    __hash__ = object.__hash__
+
+    def _call(self, x):
+        probs = (x - x.max(-1, True)[0]).exp()
+        return probs / probs.sum(-1, True)
+
+    def _inverse(self, y):
+        return y.log()
+
+    def forward_shape(self, shape):
+        if len(shape) < 1:
+            raise ValueError("Too few dimensions on input")
+        return shape
+
+    inverse_shape = forward_shape
+
+
+def _stick_offset(x: Tensor, n: int) -> Tensor:
+    """``log(K - k)`` for stick k of K: the shift that maps x = 0 to the uniform point of the simplex."""
+    return (n + 1 - ember.ones(n, dtype=x.dtype).cumsum(-1)).log()
+
+
+class StickBreakingTransform(Transform):
+    """The reals in K-1 dims onto the K-simplex by stick breaking (bijective, unlike softmax)."""
+
+    domain = constraints.real_vector
+    codomain = constraints.simplex
+    bijective = True
+    __eq__ = _same_class
+    __hash__ = object.__hash__
+
+    def _call(self, x):
+        info = ember.finfo(x.dtype)
+        z = (x - _stick_offset(x, x.shape[-1])).sigmoid().clamp(min=info.tiny, max=1 - info.eps)
+        return F.pad(z, [0, 1], value=1) * F.pad((1 - z).cumprod(-1), [1, 0], value=1)
+
+    def _inverse(self, y):
+        crop = y[..., :-1]
+        rest = (1 - crop.cumsum(-1)).clamp(min=ember.finfo(y.dtype).tiny)
+        return crop.log() - rest.log() + (y.shape[-1] - ember.ones(crop.shape[-1], dtype=y.dtype).cumsum(-1)).log()
+
+    def log_abs_det_jacobian(self, x, y):
+        x = x - _stick_offset(x, x.shape[-1])
+        return (-x + F.logsigmoid(x) + y[..., :-1].log()).sum(-1)
+
+    def forward_shape(self, shape):
+        if len(shape) < 1:
+            raise ValueError("Too few dimensions on input")
+        return tuple(shape[:-1]) + (shape[-1] + 1,)
+
+    def inverse_shape(self, shape):
+        if len(shape) < 1:
+            raise ValueError("Too few dimensions on input")
+        return tuple(shape[:-1]) + (shape[-1] - 1,)
+
+
+class LowerCholeskyTransform(Transform):
+    """Square matrices onto lower-triangular ones with positive diagonal: ``tril(x, -1) + diag(exp(diag x))``."""
+
+    domain = constraints.independent(constraints.real, 2)
+    codomain = constraints.lower_cholesky
+    __eq__ = _same_class
+    __hash__ = object.__hash__
+
+    def _call(self, x):
+        return x.tril(-1) + ember.diag_embed(x.diagonal(dim1=-2, dim2=-1).exp())
+
+    def _inverse(self, y):
+        return y.tril(-1) + ember.diag_embed(y.diagonal(dim1=-2, dim2=-1).log())
+
+
+class PositiveDefiniteTransform(Transform):
+    """Square matrices onto positive-definite ones: ``L L^T`` with ``L`` from :class:`LowerCholeskyTransform`."""
+
+    domain = constraints.independent(constraints.real, 2)
+    codomain = constraints.positive_definite
+    __eq__ = _same_class
+    __hash__ = object.__hash__
+
+    def _call(self, x):
+        x = LowerCholeskyTransform()(x)
+        return x @ x.mT
+
+    def _inverse(self, y):
+        return LowerCholeskyTransform().inv(ember.linalg.cholesky(y))
+
+
+def _tril_mask(n: int, diag: int) -> Tensor:
+    ar = ember.arange(n)
+    return ar < ar.view(-1, 1) + (diag + 1)
+
+
+def tril_matrix_to_vec(mat: Tensor, diag: int = 0) -> Tensor:
+    """The entries on and below diagonal ``diag`` of the last two dims, row by row."""
+    return mat[..., _tril_mask(mat.shape[-1], diag)]
+
+
+def vec_to_tril_matrix(vec: Tensor, diag: int = 0) -> Tensor:
+    """The inverse of :func:`tril_matrix_to_vec`: a square matrix, zero above diagonal ``diag``."""
+    n = (-(1 + 2 * diag) + ((1 + 2 * diag) ** 2 + 8 * vec.shape[-1] + 4 * abs(diag) * (diag + 1)) ** 0.5) / 2
+    if round(n) - n > ember.finfo(vec.dtype).eps:
+        raise ValueError(f"The size of last dimension is {vec.shape[-1]} which cannot be expressed as "
+                         "the lower triangular part of a square D x D matrix.")
+    n = round(n)
+    mask = _tril_mask(n, diag)
+    flat = vec.new_zeros(tuple(vec.shape[:-1]) + (n * n,))
+    index = mask.flatten().nonzero().squeeze(-1)
+    return flat.index_add(-1, index, vec).reshape(tuple(vec.shape[:-1]) + (n, n))
+
+
+class CorrCholeskyTransform(Transform):
+    """Unconstrained vectors of length D(D-1)/2 onto Cholesky factors of D x D correlation matrices."""
+
+    domain = constraints.real_vector
+    codomain = constraints.corr_cholesky
+    bijective = True
+    __eq__ = _same_class
+    __hash__ = object.__hash__
+
+    def _call(self, x):
+        eps = ember.finfo(x.dtype).eps
+        r = vec_to_tril_matrix(x.tanh().clamp(min=-1 + eps, max=1 - eps), diag=-1)
+        z1m_cumprod_sqrt = (1 - r ** 2).sqrt().cumprod(-1)
+        r = r + ember.eye(r.shape[-1], dtype=r.dtype)
+        return r * F.pad(z1m_cumprod_sqrt[..., :-1], [1, 0], value=1)
+
+    def _inverse(self, y):
+        shifted = F.pad((1 - (y * y).cumsum(-1))[..., :-1], [1, 0], value=1)
+        t = tril_matrix_to_vec(y, diag=-1) / tril_matrix_to_vec(shifted, diag=-1).sqrt()
+        return (t.log1p() - t.neg().log1p()) / 2
+
+    def log_abs_det_jacobian(self, x, y, intermediates=None):
+        stick = 0.5 * tril_matrix_to_vec(1 - (y * y).cumsum(-1), diag=-2).log().sum(-1)
+        tanh = -2 * (x + F.softplus(-2 * x) - math.log(2.0)).sum(-1)
+        return stick + tanh
+
+    def forward_shape(self, shape):
+        if len(shape) < 1:
+            raise ValueError("Too few dimensions on input")
+        n = shape[-1]
+        d = round((0.25 + 2 * n) ** 0.5 + 0.5)
+        if d * (d - 1) // 2 != n:
+            raise ValueError("Input is not a flattend lower-diagonal number")
+        return tuple(shape[:-1]) + (d, d)
+
+    def inverse_shape(self, shape):
+        if len(shape) < 2:
+            raise ValueError("Too few dimensions on input")
+        if shape[-2] != shape[-1]:
+            raise ValueError("Input is not square")
+        d = shape[-1]
+        return tuple(shape[:-2]) + (d * (d - 1) // 2,)
+
+
+class IndependentTransform(Transform):
+    """``base_transform`` with ``reinterpreted_batch_ndims`` more trailing dims counted as one event."""
+
+    def __init__(self, base_transform: Transform, reinterpreted_batch_ndims: int, cache_size: int = 0) -> None:
+        super().__init__(cache_size=cache_size)
+        self.base_transform, self.reinterpreted_batch_ndims = base_transform, reinterpreted_batch_ndims
+
+    @property
+    def domain(self):
+        return constraints.independent(self.base_transform.domain, self.reinterpreted_batch_ndims)
+
+    @property
+    def codomain(self):
+        return constraints.independent(self.base_transform.codomain, self.reinterpreted_batch_ndims)
+
+    @property
+    def bijective(self) -> bool:
+        return self.base_transform.bijective
+
+    @property
+    def sign(self):
+        return self.base_transform.sign
+
+    def _call(self, x):
+        if x.dim() < self.domain.event_dim:
+            raise ValueError("Too few dimensions on input")
+        return self.base_transform(x)
+
+    def _inverse(self, y):
+        if y.dim() < self.codomain.event_dim:
+            raise ValueError("Too few dimensions on input")
+        return self.base_transform.inv(y)
+
+    def log_abs_det_jacobian(self, x, y):
+        return sum_rightmost(self.base_transform.log_abs_det_jacobian(x, y), self.reinterpreted_batch_ndims)
+
+    def forward_shape(self, shape):
+        return self.base_transform.forward_shape(shape)
+
+    def inverse_shape(self, shape):
+        return self.base_transform.inverse_shape(shape)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_transform!r}, {self.reinterpreted_batch_ndims})"
+
+
+class ReshapeTransform(Transform):
+    """Reshape the trailing ``in_shape`` dims to ``out_shape`` (same number of elements)."""
+
+    bijective = True
+
+    def __init__(self, in_shape, out_shape, cache_size: int = 0) -> None:
+        self.in_shape, self.out_shape = tuple(ember.Size(in_shape)), tuple(ember.Size(out_shape))
+        if math.prod(self.in_shape) != math.prod(self.out_shape):
+            raise ValueError("in_shape, out_shape have different numbers of elements")
+        super().__init__(cache_size=cache_size)
+
+    @property
+    def domain(self):
+        return constraints.independent(constraints.real, len(self.in_shape))
+
+    @property
+    def codomain(self):
+        return constraints.independent(constraints.real, len(self.out_shape))
+
+    def _call(self, x):
+        return x.reshape(tuple(x.shape[:x.dim() - len(self.in_shape)]) + self.out_shape)
+
+    def _inverse(self, y):
+        return y.reshape(tuple(y.shape[:y.dim() - len(self.out_shape)]) + self.in_shape)
+
+    def log_abs_det_jacobian(self, x, y):
+        return x.new_zeros(tuple(x.shape[:x.dim() - len(self.in_shape)]))
+
+    def _reshape(self, shape, src: tuple, dst: tuple) -> tuple:
+        if len(shape) < len(src):
+            raise ValueError("Too few dimensions on input")
+        cut = len(shape) - len(src)
+        if tuple(shape[cut:]) != src:
+            raise ValueError(f"Shape mismatch: expected {tuple(shape[cut:])} but got {src}")
+        return tuple(shape[:cut]) + dst
+
+    def forward_shape(self, shape):
+        return self._reshape(shape, self.in_shape, self.out_shape)
+
+    def inverse_shape(self, shape):
+        return self._reshape(shape, self.out_shape, self.in_shape)
+
+
+class CumulativeDistributionTransform(Transform):
+    """``y = distribution.cdf(x)``: a distribution's support onto the unit interval."""
+
+    bijective = True
+    codomain = constraints.unit_interval
+    sign = 1
+
+    def __init__(self, distribution, cache_size: int = 0) -> None:
+        super().__init__(cache_size=cache_size)
+        self.distribution = distribution
+
+    @property
+    def domain(self):
+        return self.distribution.support
+
+    def _call(self, x):
+        return self.distribution.cdf(x)
+
+    def _inverse(self, y):
+        return self.distribution.icdf(y)
+
+    def log_abs_det_jacobian(self, x, y):
+        return self.distribution.log_prob(x)
+
+
+class CatTransform(Transform):
+    """Each transform of ``tseq`` applied to its piece (of ``lengths``) of dim ``dim``; results concatenated."""
+
+    def __init__(self, tseq, dim: int = 0, lengths=None, cache_size: int = 0) -> None:
+        super().__init__(cache_size=cache_size)
+        self.transforms, self.dim = list(tseq), dim
+        self.lengths = [1] * len(self.transforms) if lengths is None else list(lengths)
+        if len(self.lengths) != len(self.transforms):
+            raise ValueError(f"Expected {len(self.transforms)} lengths, got {len(self.lengths)}")
+
+    @property
+    def event_dim(self) -> int:
+        return max(t.event_dim for t in self.transforms)
+
+    @property
+    def length(self) -> int:
+        return sum(self.lengths)
+
+    @property
+    def bijective(self) -> bool:
+        return all(t.bijective for t in self.transforms)
+
+    @property
+    def domain(self):
+        return constraints.cat([t.domain for t in self.transforms], self.dim, self.lengths)
+
+    @property
+    def codomain(self):
+        return constraints.cat([t.codomain for t in self.transforms], self.dim, self.lengths)
+
+    def _pieces(self, x):
+        if not -x.dim() <= self.dim < x.dim() or x.shape[self.dim] != self.length:
+            raise AssertionError
+        start = 0
+        for t, n in zip(self.transforms, self.lengths):
+            yield t, x.narrow(self.dim, start, n), start, n
+            start += n
+
+    def _call(self, x):
+        return ember.cat([t(piece) for t, piece, _, _ in self._pieces(x)], self.dim)
+
+    def _inverse(self, y):
+        return ember.cat([t.inv(piece) for t, piece, _, _ in self._pieces(y)], self.dim)
+
+    def log_abs_det_jacobian(self, x, y):
+        parts = []
+        for t, xs, start, n in self._pieces(x):
+            part = t.log_abs_det_jacobian(xs, y.narrow(self.dim, start, n))
+            parts.append(sum_rightmost(part, self.event_dim - t.event_dim))
+        dim = (self.dim - x.dim() if self.dim >= 0 else self.dim) + self.event_dim
+        return ember.cat(parts, dim) if dim < 0 else sum(parts)
+
+
+class StackTransform(Transform):
+    """Each transform of ``tseq`` applied to its slice of dim ``dim``; results stacked."""
+
+    def __init__(self, tseq, dim: int = 0, cache_size: int = 0) -> None:
+        super().__init__(cache_size=cache_size)
+        self.transforms, self.dim = list(tseq), dim
+
+    @property
+    def bijective(self) -> bool:
+        return all(t.bijective for t in self.transforms)
+
+    @property
+    def domain(self):
+        return constraints.stack([t.domain for t in self.transforms], self.dim)
+
+    @property
+    def codomain(self):
+        return constraints.stack([t.codomain for t in self.transforms], self.dim)
+
+    def _slices(self, x):
+        if not -x.dim() <= self.dim < x.dim() or x.shape[self.dim] != len(self.transforms):
+            raise AssertionError
+        return [x.select(self.dim, i) for i in range(x.shape[self.dim])]
+
+    def _call(self, x):
+        return ember.stack([t(s) for s, t in zip(self._slices(x), self.transforms)], self.dim)
+
+    def _inverse(self, y):
+        return ember.stack([t.inv(s) for s, t in zip(self._slices(y), self.transforms)], self.dim)
+
+    def log_abs_det_jacobian(self, x, y):
+        return ember.stack([t.log_abs_det_jacobian(a, b) for a, b, t in
+                            zip(self._slices(x), self._slices(y), self.transforms)], self.dim)
