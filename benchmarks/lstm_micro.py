@@ -5,7 +5,9 @@ The word-language-model LSTM of benchmarks/train_step.py without its embedding a
 over 35 steps at batch 20, forward, a loss on the outputs and the final state, backward. Prints each
 library's best wall time per step and CPU time per step (the process's, which a busy machine disturbs
 less than wall time) with ember's ratio to torch, then ember's share in the recurrent products (one
-(20 x 128) x (128 x 512) product per layer and step, each way) and in the eight whole-sequence products.
+(20 x 128) x (128 x 512) product per layer and step, each way) and in the eight whole-sequence products,
+and where ember's CPU time goes by phase: the scans' loops, the rest of the layers' forward and backward
+(whole-sequence products), and what lies outside the layers' ops (autograd, the loss).
 """
 from __future__ import annotations
 
@@ -78,6 +80,42 @@ def product_ms(m: int, k: int, n: int, calls: int) -> float:
     return t * 1e3
 
 
+def phases(step, calls: int = 30) -> dict:
+    """ember's CPU time per call of ``step`` (ms) inside the LSTM scans' forward and backward loops and inside
+    the layer ops around them, timed by wrapping those functions for the duration."""
+    from ember.nn.modules import rnn
+    spent: dict = {}
+
+    def timed(fn, key):
+        def run(*args):
+            c0 = time.process_time()
+            try:
+                return fn(*args)
+            finally:
+                spent[key] = spent.get(key, 0.0) + time.process_time() - c0
+        return run
+    wrapped = {(rnn._LSTMScan, "scan"): "forward loops", (rnn._LSTMScan, "scan_backward"): "backward loops",
+               (rnn._Scan, "forward"): "forward op", (rnn._Scan, "backward"): "backward op"}
+    saved = {k: k[0].__dict__[k[1]] for k in wrapped}
+    for (cls, name), key in wrapped.items():
+        fn = saved[(cls, name)].__func__
+        setattr(cls, name, staticmethod(timed(fn, key)) if isinstance(saved[(cls, name)], staticmethod)
+                else classmethod(timed(fn, key)))
+    try:
+        c0 = time.process_time()
+        for _ in range(calls):
+            step()
+        total = time.process_time() - c0
+    finally:
+        for (cls, name), fn in saved.items():
+            setattr(cls, name, fn)
+    out = {k: v / calls * 1e3 for k, v in spent.items()}
+    out["forward op"] -= out["forward loops"]
+    out["backward op"] -= out["backward loops"]
+    out["outside the ops"] = total / calls * 1e3 - sum(out.values())
+    return out
+
+
 def main() -> None:
     wall, cpu = best({"ember": lstm_step(ember), "torch": lstm_step(torch)})
     print(f"LSTM {LAYERS} x {H}, T {T}, batch {B}, forward + backward, {ARGS.threads} thread(s):")
@@ -87,6 +125,9 @@ def main() -> None:
     whole = product_ms(T * B, H, 4 * H, 4 * LAYERS)
     print(f"  ember's products alone (CPU): per-step recurrent {steps:.2f} ms ({2 * LAYERS * T} calls), "
           f"whole-sequence {whole:.2f} ms ({4 * LAYERS} calls); the rest {cpu['ember'] - steps - whole:.2f} ms")
+    shares = phases(lstm_step(ember))
+    print("  ember's CPU by phase: " + ", ".join(f"{k} {v:.2f} ms" for k, v in shares.items())
+          + " (the ops' rest: their whole-sequence products and layout; backward loops include the weight gradients)")
 
 
 if __name__ == "__main__":

@@ -154,7 +154,8 @@ def _hh_grads(dgh: np.ndarray, y: np.ndarray, h0: np.ndarray, bias: bool) -> tup
     dw = np.empty((D, G, y.shape[-1]), dgh.dtype)
     for d in range(D):
         np.dot(dgh[1:, d].reshape(-1, G).T, y[:-1, d].reshape(-1, y.shape[-1]), out=dw[d])
-        dw[d] += np.dot(dgh[0, d].T, h0[d])
+        if h0[d].any():  # (zero initial states, the default, add nothing)
+            dw[d] += np.dot(dgh[0, d].T, h0[d])
     return dw, dgh.sum((0, 2)) if bias else None
 
 
@@ -439,8 +440,9 @@ class _LSTMScan(_Scan):
         with _one_blas_thread(h0.size * G):
             for t in range(T):
                 g, ct, hf = gates[t], cs[t], hfull[t]
-                np.matmul(h, w_t, out=g_hh)
-                g += g_hh
+                if t or h.any():  # (zero initial states, the default, need no product)
+                    np.matmul(h, w_t, out=g_hh)
+                    g += g_hh
                 np.tanh(g, out=g)
                 g *= scale
                 g += shift
