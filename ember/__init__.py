@@ -95,6 +95,10 @@ from .utils import checkpoint as _checkpoint  # noqa: E402,F401  (ember.utils.ch
 from . import distributions  # noqa: E402,F401
 from .sparse import (sparse_coo, sparse_csr, sparse_coo_tensor, sparse_csr_tensor,  # noqa: E402,F401
                      spmm)  # sparse COO/CSR tensors (ember/sparse)
+from .func import vmap  # noqa: E402  (torch.vmap is torch.func.vmap)
+from . import _toplevel  # noqa: E402  (torch.conv2d, torch.batch_norm, torch.exp_, torch.hann_window, ...)
+for _name, _form in _toplevel.names().items():
+    globals().setdefault(_name, _form)
 
 # torch names ember deliberately lacks raise NotImplementedError naming them (ember/_legacy.py)
 _legacy.install()

@@ -147,15 +147,14 @@ def _message(name: str) -> str:
 # torch names that public programs use (tools/api_inventory.py) and that ember does not provide
 ABSENT = {
     "ember": {
-        "fx", "jit", "multiprocessing", "nested", "profiler", "hub", "export", "ao",
-        "quantization", "jagged", "to_dlpack", "from_dlpack", "vmap", "func", "library", "package", "mps",
+        "fx", "jit", "nested", "profiler", "hub", "export", "ao",
+        "quantization", "jagged", "to_dlpack", "from_dlpack", "func", "library", "package", "mps",
         "xpu", "distributed", "onnx",
         "quantize_per_tensor", "uint16", "uint32", "float8_e4m3fn", "float8_e5m2",
-        "classes", "testing", "gradient", "frombuffer", "is_storage",
-        "storage", "UntypedStorage", "TypedStorage", "FloatStorage", "hann_window", "hamming_window", "bartlett_window",
-        "blackman_window", "kaiser_window", "overrides", "set_default_tensor_type",
+        "classes", "gradient", "frombuffer", "is_storage",
+        "storage", "UntypedStorage", "TypedStorage", "FloatStorage", "overrides", "set_default_tensor_type",
     },
-    "ember.nn": {"attention", "quantized", "intrinsic", "qat"},
+    "ember.nn": {"quantized", "intrinsic", "qat"},
     "ember.autograd": {"profiler", "forward_ad", "graph"},
     "ember.distributed": {"rpc", "fsdp", "tensor", "_tensor", "checkpoint", "optim", "autograd", "nn",
                           "device_mesh", "elastic", "pipelining", "_composable"},

@@ -145,7 +145,7 @@ def test_module_path_classes_behave_as_torchs():
 def test_absent_torch_names_raise_not_implemented_and_keep_hasattr_false():
     # names torch has and ember lacks: a NotImplementedError naming them, which hasattr still reads as False
     for owner, name, shown in ((ember, "fx", "torch.fx"), (ember, "frombuffer", "torch.frombuffer"),
-                               (ember.nn, "attention", "torch.nn.attention")):
+                               (ember.nn, "quantized", "torch.nn.quantized")):
         assert not hasattr(owner, name)
         with pytest.raises(NotImplementedError, match=shown.replace(".", r"\.")):
             getattr(owner, name)

@@ -14,3 +14,8 @@ from ._functional.distance import *  # noqa: F401,F403  pdist
 from ._functional.fractional import *  # noqa: F401,F403  fractional_max_pool2d/3d
 from ._functional.linear_cross_entropy import *  # noqa: F401,F403  linear_cross_entropy
 from ._functional.ctc import *  # noqa: F401,F403  ctc_loss
+
+from .attention import respecting_backends as _respecting_backends  # noqa: E402
+
+# the kernels torch.nn.attention.sdpa_kernel allows: torch's error when none of them can run the call
+scaled_dot_product_attention = _respecting_backends(scaled_dot_product_attention)
