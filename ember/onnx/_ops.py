@@ -142,7 +142,7 @@ def _mt(g, out, x) -> None:
 
 
 @op("_Attention")
-def _attention(g, outs, q, k, v, excluded, scale) -> None:
+def _attention(g, outs, q, k, v, excluded, scale, seq_major=False) -> None:  # (seq_major: a memory layout)
     """Fused ``softmax(q * scale @ k^T, masked) @ v``: the same as MatMul, Softmax, MatMul; ``excluded`` is a
     constant bool mask (True = left out) or float mask (added), or None."""
     perm = list(range(k.dim()))

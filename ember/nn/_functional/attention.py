@@ -43,9 +43,9 @@ class _Attention(Op):
     array_backward = True
 
     @staticmethod
-    def forward(q, k, v, excluded, scale):
+    def forward(q, k, v, excluded, scale, seq_major=False):
         w = xp.empty(q.shape[:-1] + (k.shape[-2],), q.dtype)
-        out = xp.empty(q.shape[:-1] + (v.shape[-1],), q.dtype)
+        out = _empty(q.shape[:-1] + (v.shape[-1],), q.dtype, seq_major)
         keep = _kept(excluded, q.dtype)
 
         def run(a: int, b: int) -> None:
@@ -73,7 +73,8 @@ class _Attention(Op):
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        q, k, v, ctx.excluded, ctx.scale = inputs
+        q, k, v, ctx.excluded, ctx.scale, *seq_major = inputs
+        ctx.seq_major = bool(seq_major and seq_major[0])
         ctx.save_for_backward(q, k, v, Tensor._make(output[1]))
 
     @staticmethod
@@ -83,10 +84,10 @@ class _Attention(Op):
             w = _composed_weights(q, k, ctx.excluded, ctx.scale)
             gw = g @ v.mT
             gs = w * (gw - (gw * w).sum(-1, keepdim=True)) * ctx.scale
-            return gs @ k, gs.mT @ q, w.mT @ g, None, None
+            return gs @ k, gs.mT @ q, w.mT @ g, None, None, None
         wrap = Tensor._make if isinstance(g, Tensor) else (lambda a: a)
         g, q, k, v, w = (t._data if isinstance(t, Tensor) else t for t in (g, q, k, v, w))
-        gq, gk, gv = (xp.empty(t.shape, t.dtype) for t in (q, k, v))
+        gq, gk, gv = (_empty(t.shape, t.dtype, ctx.seq_major) for t in (q, k, v))
 
         def run(a: int, b: int) -> None:
             i = _batch(q, a, b)
@@ -98,7 +99,16 @@ class _Attention(Op):
             xp.matmul(xp.swapaxes(gs, -1, -2), q[i], out=gk[i])
             xp.matmul(xp.swapaxes(w[i], -1, -2), g[i], out=gv[i])
         _split(run, q, 2 * k.shape[-2] * (q.shape[-1] + v.shape[-1]))
-        return wrap(gq), wrap(gk), wrap(gv), None, None
+        return wrap(gq), wrap(gk), wrap(gv), None, None, None
+
+
+def _empty(shape: tuple, dtype, seq_major: bool):
+    """An array of ``shape`` (N, heads, L, E); with ``seq_major``, laid out as (N, L, heads, E) in memory (a
+    permuted view), as multi-head attention joins the heads next: its permute and reshape then copy nothing."""
+    if seq_major and len(shape) == 4:
+        n, h, l, e = shape
+        return xp.empty((n, l, h, e), dtype).transpose(0, 2, 1, 3)
+    return xp.empty(shape, dtype)
 
 
 # |scores| up to this: exp(scores) neither overflows (a row of 10^12 keys sums below float32's max) nor
@@ -287,7 +297,7 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor, embe
     if mask is not None and extra:  # the appended keys (bias_k, a zero key) are never masked
         mask = cat([mask, zeros((*mask.shape[:-1], extra), dtype=mask.dtype)], -1)
     if not need_weights and (dropout_p == 0.0 or not training) and _fused(q, k, v, mask):
-        out = _Attention.apply(q, k, v, None if mask is None else mask._data, 1.0 / math.sqrt(hd))[0]
+        out = _Attention.apply(q, k, v, None if mask is None else mask._data, 1.0 / math.sqrt(hd), batch_major)[0]
         if batch_major:
             out = linear(out.permute(0, 2, 1, 3).reshape(N, L, E), out_proj_weight, out_proj_bias).transpose(0, 1)
         else:
