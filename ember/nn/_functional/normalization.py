@@ -293,7 +293,8 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bi
     return _affine(xhat, weight, bias, shape)
 
 
-# rows of a layer norm taken at a time: the block's arrays stay in cache between the kernel's passes
+# rows of a layer norm taken at a time, and shared between ember's threads: smaller blocks (to keep the passes in
+# cache) measured no faster here, each pass costing its NumPy calls' overhead
 _ROW_BLOCK_ELEMENTS = 1 << 17
 
 
