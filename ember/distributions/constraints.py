@@ -306,6 +306,31 @@ class _Stack(Constraint):
         return ember.stack([c.check(value.select(self.dim, i)) for i, c in enumerate(self.cseq)], self.dim)
 
 
+class MixtureSameFamilyConstraint(Constraint):
+    """The support of a mixture: its component's support, with the component dim reduced away."""
+
+    def __init__(self, base: Constraint) -> None:
+        self.base_constraint = base
+
+    @property
+    def is_discrete(self) -> bool:
+        return self.base_constraint.is_discrete
+
+    @property
+    def event_dim(self) -> int:
+        return self.base_constraint.event_dim
+
+    def check(self, value):
+        unsqueezed = value.unsqueeze(-1 - self.event_dim)
+        result = self.base_constraint.check(unsqueezed)
+        if value.dim() < result.dim():
+            result = result.reshape(tuple(result.shape[:-1]) + (-1,)).all(-1)
+        return result
+
+    def __repr__(self) -> str:
+        return f"MixtureSameFamilyConstraint({self.base_constraint!r})"
+
+
 lower_triangular = _LowerTriangular()
 corr_cholesky = _CorrCholesky()
 one_hot = _OneHot()
@@ -314,5 +339,5 @@ symmetric = _Symmetric()
 positive_semidefinite = _PositiveSemidefinite()
 cat = _Cat
 stack = _Stack
-__all__ += ["lower_triangular", "corr_cholesky", "one_hot", "square", "symmetric", "positive_semidefinite", "cat",
+__all__ += ["MixtureSameFamilyConstraint", "lower_triangular", "corr_cholesky", "one_hot", "square", "symmetric", "positive_semidefinite", "cat",
             "stack"]

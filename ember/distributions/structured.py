@@ -144,31 +144,6 @@ class LogisticNormal(TransformedDistribution):
         return self.base_dist.base_dist.scale
 
 
-class _MixtureSupport(constraints.Constraint):
-    """The support of a mixture: its component's support, with the component dim reduced away."""
-
-    def __init__(self, base: constraints.Constraint) -> None:
-        self.base_constraint = base
-
-    @property
-    def is_discrete(self) -> bool:
-        return self.base_constraint.is_discrete
-
-    @property
-    def event_dim(self) -> int:
-        return self.base_constraint.event_dim
-
-    def check(self, value):
-        unsqueezed = value.unsqueeze(-1 - self.event_dim)
-        result = self.base_constraint.check(unsqueezed)
-        if value.dim() < result.dim():
-            result = result.reshape(tuple(result.shape[:-1]) + (-1,)).all(-1)
-        return result
-
-    def __repr__(self) -> str:
-        return f"MixtureSameFamilyConstraint({self.base_constraint!r})"
-
-
 class MixtureSameFamily(Distribution):
     """A mixture of ``K`` components of one family: ``mixture_distribution`` (a Categorical over the
     rightmost batch dim of ``component_distribution``) picks the component."""
@@ -207,7 +182,7 @@ class MixtureSameFamily(Distribution):
 
     @constraints.dependent_property
     def support(self):
-        return _MixtureSupport(self._component_distribution.support)
+        return constraints.MixtureSameFamilyConstraint(self._component_distribution.support)
 
     @property
     def mixture_distribution(self) -> Categorical:

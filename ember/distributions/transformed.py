@@ -175,10 +175,6 @@ class TransformedDistribution(Distribution):
             value = t(value)
         return value
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
-
-
 class LogNormal(TransformedDistribution):
     """``exp(X)`` for ``X ~ Normal(loc, scale)``."""
 

@@ -39,7 +39,9 @@ class Transform:
 
     @property
     def event_dim(self) -> int:
-        return self.codomain.event_dim
+        if self.domain.event_dim == self.codomain.event_dim:
+            return self.domain.event_dim
+        raise ValueError("Please use either .domain.event_dim or .codomain.event_dim")
 
     @property
     def inv(self) -> "Transform":
@@ -146,13 +148,25 @@ class ComposeTransform(Transform):
         super().__init__(cache_size=cache_size)
         self.parts = list(parts)
 
+    def _lifted(self, forward: bool):
+        """The first part's domain (last part's codomain), with the event dims the chain needs on that side."""
+        if not self.parts:
+            return constraints.real
+        parts = self.parts if forward else self.parts[::-1]
+        ends = [(p.domain, p.codomain) if forward else (p.codomain, p.domain) for p in parts]
+        event_dim = ends[0][0].event_dim
+        for start, end in ends:
+            event_dim = max(event_dim + end.event_dim - start.event_dim, end.event_dim)
+        side = ends[-1][1]
+        return constraints.independent(side, event_dim - side.event_dim) if event_dim > side.event_dim else side
+
     @property
     def domain(self):
-        return self.parts[0].domain if self.parts else constraints.real
+        return self._lifted(forward=False)
 
     @property
     def codomain(self):
-        return self.parts[-1].codomain if self.parts else constraints.real
+        return self._lifted(forward=True)
 
     @property
     def bijective(self) -> bool:
@@ -178,10 +192,11 @@ class ComposeTransform(Transform):
     def log_abs_det_jacobian(self, x, y):
         if not self.parts:
             return ember.zeros_like(x)
-        total, event_dim = 0, self.event_dim
+        total, event_dim = 0, self.domain.event_dim
         for p in self.parts:
             y_p = p(x)
-            total = total + sum_rightmost(p.log_abs_det_jacobian(x, y_p), event_dim - p.event_dim)
+            total = total + sum_rightmost(p.log_abs_det_jacobian(x, y_p), event_dim - p.domain.event_dim)
+            event_dim += p.codomain.event_dim - p.domain.event_dim
             x = y_p
         return total
 
@@ -516,8 +531,6 @@ class CorrCholeskyTransform(Transform):
     domain = constraints.real_vector
     codomain = constraints.corr_cholesky
     bijective = True
-    __eq__ = _same_class
-    __hash__ = object.__hash__
 
     def _call(self, x):
         eps = ember.finfo(x.dtype).eps
@@ -542,7 +555,7 @@ class CorrCholeskyTransform(Transform):
         n = shape[-1]
         d = round((0.25 + 2 * n) ** 0.5 + 0.5)
         if d * (d - 1) // 2 != n:
-            raise ValueError("Input is not a flattend lower-diagonal number")
+            raise ValueError("Input is not a flattened lower-diagonal number")
         return tuple(shape[:-1]) + (d, d)
 
     def inverse_shape(self, shape):
