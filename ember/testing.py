@@ -199,10 +199,11 @@ def make_tensor(*shape, dtype: _dtype.dtype, device, low: float | None = None, h
         default_low = 0 if not floating and info.min == 0 else -9
         low, high = _range(low, high, default_low, 9 if floating else 10, info, dtype)
         if floating:
-            real = _dtype.float32 if dtype in (_dtype.float16, _dtype.bfloat16, _dtype.complex32) else dtype
-            real = real.to_real() if real.is_complex else real
+            real = dtype.to_real() if dtype.is_complex else dtype
             parts = [empty(*shape, dtype=real, device=device).uniform_(low, high)
                      for _ in range(2 if dtype.is_complex else 1)]
+            if dtype is _dtype.complex32:  # ember.complex pairs float32 parts; the cast rounds them back exactly
+                parts = [part.float() for part in parts]
             result = (parts[0] if len(parts) == 1 else complex_(*parts)).to(dtype)
         else:
             result = randint(math.ceil(low), math.ceil(high), shape, dtype=dtype, device=device)
@@ -230,4 +231,5 @@ def _range(low, high, default_low, default_high, info, dtype) -> tuple[float, fl
                       FutureWarning, stacklevel=3)
     elif low >= high:
         raise ValueError(f"`low` must be less than `high`, but got {low} >= {high}")
-    return max(low, info.min), min(high, info.max)
+    # integer draws are ``[low, high)``: the dtype's largest value stays reachable
+    return max(low, info.min), min(high, info.max if dtype.is_floating_point or dtype.is_complex else info.max + 1)

@@ -65,7 +65,7 @@ def sdpa_kernel(backends, set_priority: bool = False):
         _enable(previous)
 
 
-def _flash_refusal(query, key, value, dropout_p: float) -> str | None:
+def _flash_refusal(query, key, value, attn_mask, dropout_p: float) -> str | None:
     """Why torch's CPU flash kernel would not take these inputs (its first reason), or None."""
     if dropout_p > 0.0:
         return "Both fused kernels do not support non-zero dropout."
@@ -82,12 +82,16 @@ def _flash_refusal(query, key, value, dropout_p: float) -> str | None:
                 f"{query.shape[-1]}, Key.size(-1): {key.shape[-1]}, Value.size(-1): {value.shape[-1]} instead.")
     strides = [t.stride(-1) for t in (query, key, value)]
     if strides != [1, 1, 1]:
-        return (f"All fused kernels require the last dimension of the input to have stride 1. Got Query.stride(-1): "
+        said = (f"All fused kernels require the last dimension of the input to have stride 1. Got Query.stride(-1): "
                 f"{strides[0]}, Key.stride(-1): {strides[1]}, Value.stride(-1): {strides[2]}")
+        if attn_mask is None:
+            return said
+        return (f"{said}, Attn_mask.stride(-1): {attn_mask.stride(-1)} (GPU backends require attn_mask's last "
+                "dimension to have stride 1 while the CPU does not).")
     return None
 
 
-def check_backend(query, key, value, dropout_p: float = 0.0) -> None:
+def check_backend(query, key, value, attn_mask=None, dropout_p: float = 0.0) -> None:
     """Raise torch's RuntimeError when no allowed CPU kernel can run this attention (warning why flash could not)."""
     flash, math = _cuda._sdp["flash"], _cuda._sdp["math"]
     if math:
@@ -95,7 +99,7 @@ def check_backend(query, key, value, dropout_p: float = 0.0) -> None:
     if not flash:
         raise RuntimeError("No viable backend for scaled_dot_product_attention was found. This is likely due to "
                            "turning off both the math kernel and the fused kernels.")
-    reason = _flash_refusal(query, key, value, dropout_p)
+    reason = _flash_refusal(query, key, value, attn_mask, dropout_p)
     if reason is not None:
         warnings.warn("Flash attention kernel not used because:")
         warnings.warn(reason)
@@ -108,6 +112,6 @@ def respecting_backends(sdpa):
     def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: float = 0.0,
                                      is_causal: bool = False, scale=None, enable_gqa: bool = False):
         if not _cuda._sdp["math"]:
-            check_backend(query, key, value, dropout_p)
+            check_backend(query, key, value, attn_mask, dropout_p)
         return sdpa(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
     return scaled_dot_product_attention
