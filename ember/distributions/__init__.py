@@ -30,6 +30,7 @@ from .counts import Geometric, NegativeBinomial
 from .relaxed import (ExpRelaxedCategorical, LogitRelaxedBernoulli, OneHotCategoricalStraightThrough,
                       RelaxedBernoulli, RelaxedOneHotCategorical)
 from .structured import LKJCholesky, LogisticNormal, LowRankMultivariateNormal, MixtureSameFamily
+from .wishart import Wishart
 from . import constraint_registry, kl_extra  # noqa: F401  (kl_extra registers its KL pairs on import)
 from .constraint_registry import biject_to, transform_to
 
@@ -45,7 +46,7 @@ __all__ = ["Distribution", "Normal", "Uniform", "Laplace", "Exponential", "Gamma
            "ContinuousBernoulli", "FisherSnedecor", "GeneralizedPareto", "Gumbel", "HalfCauchy", "HalfNormal",
            "InverseGamma", "Kumaraswamy", "Pareto", "VonMises", "Weibull", "Geometric", "NegativeBinomial",
            "RelaxedBernoulli", "RelaxedOneHotCategorical", "OneHotCategoricalStraightThrough", "LKJCholesky",
-           "LogisticNormal", "LowRankMultivariateNormal", "MixtureSameFamily", "biject_to", "transform_to"]
+           "LogisticNormal", "LowRankMultivariateNormal", "MixtureSameFamily", "Wishart", "biject_to", "transform_to"]
 
 # torch's one-module-per-distribution layout, so ``from torch.distributions.normal import Normal`` runs unchanged
 _SUBMODULES = {
@@ -63,7 +64,7 @@ _SUBMODULES = {
     "poisson": ["Poisson"], "relaxed_bernoulli": ["RelaxedBernoulli", "LogitRelaxedBernoulli"],
     "relaxed_categorical": ["RelaxedOneHotCategorical", "ExpRelaxedCategorical"], "studentT": ["StudentT"],
     "transformed_distribution": ["TransformedDistribution"], "uniform": ["Uniform"], "von_mises": ["VonMises"],
-    "weibull": ["Weibull"],
+    "weibull": ["Weibull"], "wishart": ["Wishart"],
 }
 
 
