@@ -8,6 +8,7 @@ import ember
 from .._tensor import Tensor, Size
 from . import constraints
 from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import broadcast_all, from_array, rng, standard_normal, uniform
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
@@ -35,7 +36,7 @@ class _LocScale(Distribution):
         return self.loc
 
 
-class Normal(_LocScale):
+class Normal(_LocScale, ExponentialFamily):
     """The normal (Gaussian) distribution with mean ``loc`` and standard deviation ``scale``.
 
     Example:
@@ -71,6 +72,15 @@ class Normal(_LocScale):
 
     def entropy(self) -> Tensor:
         return 0.5 + _LOG_SQRT_2PI + self.scale.log()
+
+    _mean_carrier_measure = 0
+
+    @property
+    def _natural_params(self) -> tuple:
+        return self.loc / self.scale.pow(2), -0.5 * self.scale.pow(2).reciprocal()
+
+    def _log_normalizer(self, x: Tensor, y: Tensor) -> Tensor:
+        return -0.25 * x.pow(2) / y + 0.5 * ember.log(-math.pi / y)
 
 
 class Uniform(Distribution):
@@ -164,7 +174,7 @@ class Laplace(_LocScale):
         return 1 + (2 * self.scale).log()
 
 
-class Exponential(Distribution):
+class Exponential(ExponentialFamily):
     """The exponential distribution with rate ``rate`` (mean ``1 / rate``)."""
 
     arg_constraints = {"rate": constraints.positive}
@@ -212,8 +222,17 @@ class Exponential(Distribution):
     def entropy(self) -> Tensor:
         return 1.0 - self.rate.log()
 
+    _mean_carrier_measure = 0
 
-class Gamma(Distribution):
+    @property
+    def _natural_params(self) -> tuple:
+        return (-self.rate,)
+
+    def _log_normalizer(self, x: Tensor) -> Tensor:
+        return -ember.log(-x)
+
+
+class Gamma(ExponentialFamily):
     """The gamma distribution with shape ``concentration`` and inverse scale ``rate``.
 
     ``rsample`` draws with torch's gamma sampler (``ember._standard_gamma``: the same numbers after the same
@@ -260,8 +279,17 @@ class Gamma(Distribution):
         c = self.concentration
         return c - self.rate.log() + ember.lgamma(c) + (1.0 - c) * ember.digamma(c)
 
+    _mean_carrier_measure = 0
 
-class Beta(Distribution):
+    @property
+    def _natural_params(self) -> tuple:
+        return self.concentration - 1, -self.rate
+
+    def _log_normalizer(self, x: Tensor, y: Tensor) -> Tensor:
+        return ember.lgamma(x + 1) + (x + 1) * ember.log(-y.reciprocal())
+
+
+class Beta(ExponentialFamily):
     """The beta distribution on [0, 1] with concentrations ``concentration1`` (alpha) and ``concentration0`` (beta).
 
     ``rsample`` is the first component of a Dirichlet((alpha, beta)) sample, as torch's.
@@ -311,6 +339,13 @@ class Beta(Distribution):
         log_beta = ember.lgamma(a) + ember.lgamma(b) - ember.lgamma(total)
         return (log_beta - (a - 1) * ember.digamma(a) - (b - 1) * ember.digamma(b)
                 + (total - 2) * ember.digamma(total))
+
+    @property
+    def _natural_params(self) -> tuple:
+        return self.concentration1, self.concentration0
+
+    def _log_normalizer(self, x: Tensor, y: Tensor) -> Tensor:
+        return ember.lgamma(x) + ember.lgamma(y) - ember.lgamma(x + y)
 
 
 class Chi2(Gamma):

@@ -11,6 +11,7 @@ import ember.nn.functional as F
 from .._tensor import Tensor, Size
 from . import constraints
 from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import as_size, broadcast_all, lazy_property, logits_to_probs, probs_to_logits
 
 __all__ = ["Bernoulli", "Categorical", "OneHotCategorical", "Poisson", "Binomial", "Multinomial"]
@@ -30,7 +31,7 @@ def _mean_abs(x: Tensor) -> Tensor:
     return (x + x.abs()) / 2
 
 
-class Bernoulli(Distribution):
+class Bernoulli(ExponentialFamily):
     """1 with probability ``probs`` (or ``sigmoid(logits)``), else 0.
 
     Args:
@@ -95,6 +96,15 @@ class Bernoulli(Distribution):
     def enumerate_support(self, expand: bool = True) -> Tensor:
         values = ember.arange(2, dtype=self._param.dtype).view((-1,) + (1,) * len(self._batch_shape))
         return values.expand((-1,) + tuple(self._batch_shape)) if expand else values
+
+    _mean_carrier_measure = 0
+
+    @property
+    def _natural_params(self) -> tuple:
+        return (ember.logit(self.probs),)
+
+    def _log_normalizer(self, x: Tensor) -> Tensor:
+        return ember.log1p(ember.exp(x))
 
 
 class Categorical(Distribution):
@@ -239,7 +249,7 @@ class OneHotCategorical(_OverCategories):
         return values.expand((n,) + tuple(self._batch_shape) + (n,)) if expand else values
 
 
-class Poisson(Distribution):
+class Poisson(ExponentialFamily):
     """The Poisson distribution with rate ``rate``; samples are float counts in the rate's dtype."""
 
     arg_constraints = {"rate": constraints.nonnegative}
@@ -270,6 +280,13 @@ class Poisson(Distribution):
             self._validate_sample(value)
         rate, value = broadcast_all(self.rate, value)
         return ember.xlogy(value, rate) - rate - ember.lgamma(value + 1)
+
+    @property
+    def _natural_params(self) -> tuple:
+        return (ember.log(self.rate),)
+
+    def _log_normalizer(self, x: Tensor) -> Tensor:
+        return ember.exp(x)
 
 
 class Binomial(Distribution):

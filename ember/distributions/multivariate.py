@@ -8,6 +8,7 @@ import ember.nn.functional as F
 from .._tensor import Tensor, Size
 from . import constraints
 from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from ..autograd.function import Op
 from .utils import broadcast_shape, lazy_property, standard_normal
 
@@ -40,7 +41,7 @@ class _DirichletSample(Op):
         return ember._dirichlet_grad(x, concentration, total) * (g - (x * g).sum(-1, True))
 
 
-class Dirichlet(Distribution):
+class Dirichlet(ExponentialFamily):
     """The Dirichlet distribution on the simplex, with ``concentration`` along the last dimension.
 
     ``rsample`` is torch's ``_sample_dirichlet`` (normalised gamma draws: the same numbers after the same
@@ -85,6 +86,13 @@ class Dirichlet(Distribution):
         k, c0 = c.shape[-1], c.sum(-1)
         return (ember.lgamma(c).sum(-1) - ember.lgamma(c0) - (k - c0) * ember.digamma(c0)
                 - ((c - 1) * ember.digamma(c)).sum(-1))
+
+    @property
+    def _natural_params(self) -> tuple:
+        return (self.concentration,)
+
+    def _log_normalizer(self, x: Tensor) -> Tensor:
+        return x.lgamma().sum(-1) - ember.lgamma(x.sum(-1))
 
 
 def _tril_solve(L: Tensor, b: Tensor) -> Tensor:

@@ -458,3 +458,38 @@ def test_wishart_errors():
             D.Wishart(lib.tensor(3.0))
         with pytest.warns(UserWarning, match="Low df values detected"):
             D.Wishart(lib.tensor(1.5), lib.eye(2))
+
+
+EXP_FAMILY = [
+    ("Normal", lambda D, T: D.Normal(T(RE), T(POS))),
+    ("Exponential", lambda D, T: D.Exponential(T(POS))),
+    ("Gamma", lambda D, T: D.Gamma(T(POS), T(POS2))),
+    ("Chi2", lambda D, T: D.Chi2(T(POS * 3))),
+    ("Bernoulli", lambda D, T: D.Bernoulli(T(UNIT))),
+    ("Beta", lambda D, T: D.Beta(T(POS), T(POS2))),
+    ("Poisson", lambda D, T: D.Poisson(T(POS))),
+    ("Dirichlet", lambda D, T: D.Dirichlet(T(POS))),
+]
+
+
+@pytest.mark.parametrize("name,build", EXP_FAMILY, ids=[c[0] for c in EXP_FAMILY])
+def test_exponential_family_members(name, build):
+    """torch's exponential families: the base class, its autograd entropy, and the Bregman KL torch falls back on
+    for a family with no closed form registered against itself (Poisson, Chi2 through Gamma's)."""
+    e, t = _pair(build)
+    assert isinstance(e, ED.ExponentialFamily) and isinstance(t, TD.ExponentialFamily)
+    _match(_outcome(lambda: ED.ExponentialFamily.entropy(e)), _outcome(lambda: TD.ExponentialFamily.entropy(t)),
+           f"{name} ExponentialFamily.entropy")
+    _match(_outcome(e.entropy), _outcome(t.entropy), f"{name}.entropy")
+    e2, t2 = _pair(build)
+    _match(_outcome(lambda: ED.kl_divergence(e, e2)), _outcome(lambda: TD.kl_divergence(t, t2)), f"{name} KL")
+    _match(_outcome(lambda: ED.kl_extra._kl_expfamily_expfamily(e, e2)),
+           _outcome(lambda: TD.kl._kl_expfamily_expfamily(t, t2)), f"{name} Bregman KL")
+    with pytest.raises(NotImplementedError):
+        ED.kl_divergence(e, ED.Categorical(ember.ones(3)) if name != "Normal" else ED.Bernoulli(0.5))
+
+
+def test_which_classes_are_exponential_families():
+    names = [n for n in TD.__all__ if isinstance(getattr(TD, n), type) and issubclass(getattr(TD, n), TD.Distribution)]
+    assert [n for n in names if issubclass(getattr(ED, n), ED.ExponentialFamily)] == \
+        [n for n in names if issubclass(getattr(TD, n), TD.ExponentialFamily)]
