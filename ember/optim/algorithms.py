@@ -6,8 +6,7 @@ Each ``_update`` runs on NumPy arrays in place, or on tensors with ``differentia
 """
 from __future__ import annotations
 
-from .. import _backend
-from .._backend import get_threads, ndarray, parallel_for, xp
+from .._backend import xp
 from .._tensor import Tensor
 
 from ._flat import FlatGroup
@@ -117,9 +116,6 @@ class SGD(Optimizer):
         p -= scalar(group["lr"]) * g
 
 
-_ADAM_PASSES = 12  # about as many passes over each element as Adam's step makes
-
-
 class Adam(Optimizer):
     """Adam (Kingma & Ba), with optional AMSGrad and L2 (or, as AdamW, decoupled) weight decay."""
 
@@ -155,55 +151,18 @@ class Adam(Optimizer):
         keys = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if group["amsgrad"] else ("exp_avg", "exp_avg_sq")
         flat = FlatGroup.get(self.__dict__.setdefault("_flat", {}), group, self.state, keys)
         if flat is None:
-            return self._step_split(group, keys)
+            return False
         p, g = flat.gather(group["maximize"])
         m, v, *vmax = flat.arrays
         self._adam(p, g, m, v, vmax[0] if vmax else None, flat.next_step(), group)
         flat.scatter()
         return True
 
-    def _step_split(self, group: dict, keys: tuple[str, ...]) -> bool:
-        """The group's parameters laid end to end and cut into one run of elements per ember thread, each
-        thread updating its parts of them: the update is elementwise, so the bits are the per-parameter
-        loop's. False (the loop runs instead) on one thread, for a small group, a parameter listed twice, or
-        arrays that are not plain C-contiguous floats."""
-        params = [p for p in group["params"] if p._grad is not None]
-        total = sum(p._data.size for p in params)
-        if get_threads() < 2 or _ADAM_PASSES * total < 2 * _backend.GRAIN or len({id(p) for p in params}) < len(params):
-            return False
-        grads = [xp.asarray(g) if isinstance(g, xp.generic) else g for g in (p._grad._data for p in params)]
-        for p, g in zip(params, grads):  # (a 0-d gradient may come as a NumPy scalar)
-            state = self.state.get(p, {})
-            arrays = [p._data, g] + [state[k]._data for k in keys if isinstance(state.get(k), Tensor)]
-            if not all(type(a) is ndarray and a.dtype.kind == "f" and a.flags.c_contiguous for a in arrays):
-                return False
-        parts, offset = [], 0  # per parameter: its offset, step and flat arrays (p, g, state..., scratch)
-        for p, g in zip(params, grads):
-            state = self.state[p]
-            step = next_step(state)  # (first: torch's order of the state's keys)
-            buf = self.scratch(p._data) if p._data.ndim else xp.empty_like(p._data)
-            arrays = [p._data, g] + [state_array(state, k, p._data) for k in keys] + [buf]
-            parts.append([offset, step] + [a.reshape(-1) for a in arrays])
-            offset += p._data.size
-
-        def run(a: int, b: int) -> None:
-            for start, step, p, g, m, v, *rest in parts:
-                lo, hi = max(a, start) - start, min(b, start + p.size) - start
-                if lo < hi:
-                    g = -g[lo:hi] if group["maximize"] else g[lo:hi]
-                    vmax = rest[0][lo:hi] if group["amsgrad"] else None
-                    self._adam(p[lo:hi], g, m[lo:hi], v[lo:hi], vmax, step, group, rest[-1][lo:hi])
-        parallel_for(run, total, _ADAM_PASSES * total)
-        for p in params:
-            p._version += 1
-        return True
-
-    def _adam(self, p, g, m, v, vmax, step: float, group: dict, buf=None) -> None:
-        """One Adam step of ``p`` (in place) with moments ``m``, ``v`` (and AMSGrad's ``vmax``, or None);
-        ``buf``: scratch memory like ``p`` (by default the optimizer's own for ``p``)."""
+    def _adam(self, p, g, m, v, vmax, step: float, group: dict) -> None:
+        """One Adam step of ``p`` (in place) with moments ``m``, ``v`` (and AMSGrad's ``vmax``, or None)."""
         lr, wd, eps = scalar(group["lr"]), group["weight_decay"], group["eps"]
         b1, b2 = (scalar(b) for b in group["betas"])
-        buf = self.scratch(p) if buf is None else buf  # Adam runs on every step of most training: no temporaries
+        buf = self.scratch(p)  # Adam runs on every step of most training: no temporaries
         _adam_moments(p, g, m, v, lr, b1, b2, wd, group["decoupled_weight_decay"], buf)
         if vmax is not None:
             assign(vmax, maximum(unaliased(vmax), v))
