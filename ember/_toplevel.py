@@ -77,6 +77,38 @@ def _rrelu(input: Tensor, lower: float, upper: float, training: bool, generator=
         default_generator.set_state(saved)
 
 
+def embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, scale_grad_by_freq: bool = False, mode: int = 0,
+                  sparse: bool = False, per_sample_weights: Tensor | None = None, include_last_offset: bool = False,
+                  padding_idx: int | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """aten's embedding_bag over a 1-D ``indices`` (mode 0 sum, 1 mean, 2 max): the bags, and the bookkeeping
+    torch returns beside them: each index's bag (none in sum mode without padding), each bag's size (not counting
+    padding; zeros in sum mode), and per mode zeros, the sizes again, or each column's winning row."""
+    pad = None if padding_idx is None or padding_idx < 0 else padding_idx
+    out = F.embedding_bag(indices, weight, offsets, scale_grad_by_freq=scale_grad_by_freq,
+                          mode=("sum", "mean", "max")[mode], sparse=sparse, per_sample_weights=per_sample_weights,
+                          include_last_offset=include_last_offset, padding_idx=pad)
+    idx, offs = indices._data.reshape(-1), offsets._data.astype(xp.int64)
+    bags = len(offs) - 1 if include_last_offset else len(offs)
+    starts = offs[:bags]
+    ends = xp.append(starts[1:], len(idx))  # the last bag runs to the end
+    which = xp.repeat(xp.arange(bags), ends - starts)
+    counted = which if pad is None else which[idx != pad]
+    # sum mode keeps no sizes: zeros, one per offset (include_last_offset's extra one too), as torch's kernel
+    sizes = xp.bincount(counted, minlength=bags) if mode else xp.zeros(len(offs), dtype=xp.int64)
+    if mode == 2:
+        rows = xp.zeros((bags, weight.shape[1]), dtype=xp.int64)
+        for bag in range(bags):
+            members = idx[starts[bag]:ends[bag]]
+            members = members if pad is None else members[members != pad]
+            if len(members):
+                rows[bag] = members[weight._data[members].argmax(axis=0)]
+    else:
+        rows = sizes if mode == 1 else xp.zeros(len(offs), dtype=xp.int64)
+    offset2bag = which[:0] if mode == 0 and pad is None else which
+    dt = idx.dtype
+    return out, *(Tensor._make(a.astype(dt)) for a in (offset2bag, sizes, rows))
+
+
 def _adaptive_max_pool1d(input: Tensor, output_size) -> tuple[Tensor, Tensor]:
     return F.adaptive_max_pool1d(input, output_size, return_indices=True)
 
@@ -315,7 +347,7 @@ def names() -> dict:
             out[name + "_"] = _aten_form(name + "_", fn, spec, inplace=True)
     out.update((name, _method_form(name)) for name in _METHODS if hasattr(Tensor, name))
     out.update(frobenius_norm=frobenius_norm, nuclear_norm=nuclear_norm, native_norm=native_norm,
-               matrix_rank=matrix_rank, hamming_window=hamming_window, hann_window=hann_window,
+               matrix_rank=matrix_rank, embedding_bag=embedding_bag, hamming_window=hamming_window, hann_window=hann_window,
                bartlett_window=bartlett_window, blackman_window=blackman_window, kaiser_window=kaiser_window)
     return out
 
