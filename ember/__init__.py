@@ -99,6 +99,7 @@ from .func import vmap  # noqa: E402  (torch.vmap is torch.func.vmap)
 from . import _toplevel  # noqa: E402  (torch.conv2d, torch.batch_norm, torch.exp_, torch.hann_window, ...)
 for _name, _form in _toplevel.names().items():
     globals().setdefault(_name, _form)
+del _name, _form
 
 # torch names ember deliberately lacks raise NotImplementedError naming them (ember/_legacy.py)
 _legacy.install()
