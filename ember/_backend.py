@@ -269,15 +269,16 @@ def parallel_map(fn, out, *arrays, piece: int | None = None) -> None:
 
 
 def parallel_blocks(fn, n: int, block: int, work: int) -> None:
-    """``fn(start, stop)`` over consecutive blocks of at most ``block`` rows of ``range(n)``, so that a
-    kernel of several passes keeps its temporaries in cache; the blocks are shared between ember's threads
-    when ``work`` (elements touched) pays for it, and BLAS is held to one thread (fn's products are small:
-    row sums). Blocks depend on sizes and the thread count only."""
+    """``fn(start, stop)`` over consecutive blocks of at most ``block`` rows of ``range(n)``; the blocks are
+    shared between ember's threads when ``work`` (elements touched) pays for it and there are ``SPLIT_SIDE``
+    rows or more (the products beside such rows run on ember's threads, while shorter ones leave BLAS's
+    workers spinning, which would halve a split's speed), with BLAS held to one thread (fn's products are
+    small: row sums). Blocks depend on sizes and the thread count only."""
     def run(a: int, b: int) -> None:
         for s in range(a, b, max(block, 1)):
             fn(s, min(s + block, b))
     with _single_blas() if _blas is not None and _threads > 1 else contextlib.nullcontext():
-        parallel_for(run, n, work)
+        parallel_for(run, n, work if n >= SPLIT_SIDE else 0)
 
 
 def matmul(a, b, out=None):
