@@ -797,5 +797,5 @@ Tensor.multinomial = multinomial
 from ._ops import random_ops  # noqa: E402,F401  (cauchy_, log_normal_, geometric_: they need the fillers above)
 
 __all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed", "get_rng_state",
-           "set_rng_state", "fork_rng", "rand", "randn", "randint", "randperm", "rand_like", "randn_like", "randint_like",
-           "normal", "bernoulli", "multinomial", "poisson", "binomial"]
+           "set_rng_state", "fork_rng", "rand", "randn", "randint", "randperm", "rand_like", "randn_like",
+           "randint_like", "normal", "bernoulli", "multinomial", "poisson", "binomial"]

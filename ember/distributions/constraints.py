@@ -339,5 +339,6 @@ symmetric = _Symmetric()
 positive_semidefinite = _PositiveSemidefinite()
 cat = _Cat
 stack = _Stack
-__all__ += ["MixtureSameFamilyConstraint", "lower_triangular", "corr_cholesky", "one_hot", "square", "symmetric", "positive_semidefinite", "cat",
+__all__ += ["MixtureSameFamilyConstraint", "lower_triangular", "corr_cholesky", "one_hot", "square", "symmetric",
+            "positive_semidefinite", "cat",
             "stack"]

@@ -13,7 +13,7 @@ import ember
 import ember.nn.functional as F
 from .._tensor import Tensor
 from . import constraints
-from .utils import broadcast_all, clamp_probs, sum_rightmost
+from .utils import broadcast_all, clamp_probs, sum_rightmost, tril_matrix_to_vec, vec_to_tril_matrix
 
 __all__ = ["Transform", "ComposeTransform", "ExpTransform", "AffineTransform", "SigmoidTransform",
            "TanhTransform", "identity_transform", "AbsTransform", "PowerTransform", "SoftplusTransform",
@@ -500,29 +500,6 @@ class PositiveDefiniteTransform(Transform):
 
     def _inverse(self, y):
         return LowerCholeskyTransform().inv(ember.linalg.cholesky(y))
-
-
-def _tril_mask(n: int, diag: int) -> Tensor:
-    ar = ember.arange(n)
-    return ar < ar.view(-1, 1) + (diag + 1)
-
-
-def tril_matrix_to_vec(mat: Tensor, diag: int = 0) -> Tensor:
-    """The entries on and below diagonal ``diag`` of the last two dims, row by row."""
-    return mat[..., _tril_mask(mat.shape[-1], diag)]
-
-
-def vec_to_tril_matrix(vec: Tensor, diag: int = 0) -> Tensor:
-    """The inverse of :func:`tril_matrix_to_vec`: a square matrix, zero above diagonal ``diag``."""
-    n = (-(1 + 2 * diag) + ((1 + 2 * diag) ** 2 + 8 * vec.shape[-1] + 4 * abs(diag) * (diag + 1)) ** 0.5) / 2
-    if round(n) - n > ember.finfo(vec.dtype).eps:
-        raise ValueError(f"The size of last dimension is {vec.shape[-1]} which cannot be expressed as "
-                         "the lower triangular part of a square D x D matrix.")
-    n = round(n)
-    mask = _tril_mask(n, diag)
-    flat = vec.new_zeros(tuple(vec.shape[:-1]) + (n * n,))
-    index = mask.flatten().nonzero().squeeze(-1)
-    return flat.index_add(-1, index, vec).reshape(tuple(vec.shape[:-1]) + (n, n))
 
 
 class CorrCholeskyTransform(Transform):

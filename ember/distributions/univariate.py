@@ -17,12 +17,13 @@ from .distribution import Distribution
 from .exp_family import ExponentialFamily
 from .transformed import TransformedDistribution
 from .transforms import AbsTransform, AffineTransform, ExpTransform, PowerTransform
-from .utils import broadcast_all, clamp_probs, lazy_property, logits_to_probs, probs_to_logits, uniform
+from .utils import (broadcast_all, clamp_probs, euler_constant, lazy_property, logits_to_probs, probs_to_logits,
+                    uniform)
 
 __all__ = ["Cauchy", "HalfCauchy", "HalfNormal", "Gumbel", "Weibull", "Pareto", "FisherSnedecor", "InverseGamma",
            "Kumaraswamy", "VonMises", "ContinuousBernoulli", "GeneralizedPareto"]
 
-EULER = 0.57721566490153286060
+EULER = euler_constant
 
 
 def _full(d: Distribution, like: Tensor, value: float) -> Tensor:

@@ -72,6 +72,32 @@ def from_array(a, dtype) -> Tensor:
     return Tensor._make(np.ascontiguousarray(np.asarray(a).astype(dtype.np)))
 
 
+def _tril_mask(n: int, diag: int) -> Tensor:
+    ar = ember.arange(n)
+    return ar < ar.view(-1, 1) + (diag + 1)
+
+
+def tril_matrix_to_vec(mat: Tensor, diag: int = 0) -> Tensor:
+    """The entries on and below diagonal ``diag`` of the last two dims, row by row."""
+    return mat[..., _tril_mask(mat.shape[-1], diag)]
+
+
+def vec_to_tril_matrix(vec: Tensor, diag: int = 0) -> Tensor:
+    """The inverse of :func:`tril_matrix_to_vec`: a square matrix, zero above diagonal ``diag``."""
+    n = (-(1 + 2 * diag) + ((1 + 2 * diag) ** 2 + 8 * vec.shape[-1] + 4 * abs(diag) * (diag + 1)) ** 0.5) / 2
+    if round(n) - n > ember.finfo(vec.dtype).eps:
+        raise ValueError(f"The size of last dimension is {vec.shape[-1]} which cannot be expressed as "
+                         "the lower triangular part of a square D x D matrix.")
+    n = round(n)
+    mask = _tril_mask(n, diag)
+    flat = vec.new_zeros(tuple(vec.shape[:-1]) + (n * n,))
+    index = mask.flatten().nonzero().squeeze(-1)
+    return flat.index_add(-1, index, vec).reshape(tuple(vec.shape[:-1]) + (n, n))
+
+
+euler_constant = 0.57721566490153286060  # the Euler-Mascheroni constant
+
+
 def fmt(value: Tensor) -> str:
     """A parameter as torch prints it in messages: the number for 0-d tensors, else the tensor."""
     return str(value.item()) if value.dim() == 0 else str(value)

@@ -10,8 +10,7 @@ from .._tensor import Tensor, Size
 from . import constraints
 from .continuous import Chi2
 from .exp_family import ExponentialFamily
-from .transforms import vec_to_tril_matrix
-from .utils import as_size, broadcast_shape, lazy_property
+from .utils import as_size, broadcast_shape, lazy_property, vec_to_tril_matrix
 
 __all__ = ["Wishart"]
 

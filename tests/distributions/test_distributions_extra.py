@@ -1,7 +1,6 @@
 """The distributions, transforms and constraint registry beyond test_distributions.py, against torch 2.13.0:
 densities, cdf/icdf, entropy, moments, shapes, expand, support, seeded samples (torch's numbers after the same
 seed), rsample gradients, KL divergences and argument validation, each run under both libraries."""
-import math
 import warnings
 
 import numpy as np

@@ -2,7 +2,6 @@
 conversion, and nn.init's sparse_ / deprecated aliases: the same code under ember and torch 2.13.0."""
 import warnings
 
-import numpy as np
 import pytest
 import torch
 

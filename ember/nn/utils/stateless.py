@@ -8,7 +8,7 @@ __all__ = ["functional_call"]
 
 def functional_call(module, parameters_and_buffers: dict, args=None, kwargs=None, *, tie_weights: bool = True,
                     strict: bool = False):
-    """Deprecated: call ``module`` with ``parameters_and_buffers`` in place of its own (``ember.func.functional_call``)."""
+    """Deprecated: ``module`` called with ``parameters_and_buffers`` in place of its own (``func.functional_call``)."""
     warnings.warn("`torch.nn.utils.stateless.functional_call` is deprecated as of PyTorch 2.0 and will be removed in "
                   "a future version of PyTorch. Please use `torch.func.functional_call` instead which is a drop-in "
                   "replacement.", FutureWarning, stacklevel=2)
