@@ -164,3 +164,18 @@ def test_init_sparse_and_deprecated_aliases():
     for m in LIBS:
         with pytest.raises(ValueError, match="Only tensors with 2 dimensions are supported"):
             m.nn.init.sparse_(m.empty(3), 0.1)
+
+
+def test_spectral_norm_state_dict_loads_across_libraries():
+    """A torch spectral-normed Conv2d's state dict (weight_orig, weight_u, weight_v) loads into ember's, and the
+    eval-mode outputs agree (no power iteration in eval)."""
+    torch.manual_seed(0)
+    t = torch.nn.utils.spectral_norm(torch.nn.Conv2d(2, 3, 3))
+    t(torch.randn(1, 2, 5, 5))  # one training step moves u and v
+    e = ember.nn.utils.spectral_norm(ember.nn.Conv2d(2, 3, 3))
+    e.load_state_dict({k: ember.tensor(v.numpy()) for k, v in t.state_dict().items()})
+    t.eval()
+    e.eval()
+    x = torch.randn(2, 2, 5, 5)
+    assert_close(e(ember.tensor(x.numpy())), t(x), atol=1e-5)
+    assert_close(e.weight, t.weight, atol=1e-6)
