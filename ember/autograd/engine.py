@@ -19,7 +19,7 @@ from .. import _complex32
 from .._backend import ndarray, xp
 from .._dtype import is_float
 from . import function as _function
-from .function import AccumulateGrad
+from .function import _RELEASED, AccumulateGrad
 from .grad_mode import state
 from . import anomaly_mode
 
@@ -123,8 +123,7 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
                 else:
                     results = _call(node, grads_out)
             if not retain_graph:
-                node._saved = node._out_data = None  # Node._release, inlined
-                node._freed = True
+                node._saved, node._out_data = _RELEASED, None  # Node._release, inlined
             elif node._arrays:
                 node._arrays = False
             for (nxt, nr), g in zip(node.next_functions, results):

@@ -38,12 +38,11 @@ class Node:
     """A node of the backward graph; also the ``ctx`` of its Function."""
 
     next_functions: tuple = ()
-    _saved = None          # what save_for_backward kept
+    _saved = None          # what save_for_backward kept; _RELEASED once backward has freed it
     _versions = None       # their versions at save time, to catch in-place changes
     _out_data = None       # the output's array, for ops that save their result
     _out_vc = None         # that output's version counter, and its version when saved
     _out_saved_version = 0
-    _freed = False
     _pre_hooks = None      # {output_nr: {handle id: hook}} from Tensor.register_hook on non-leaves
     _retain = None         # {output_nr: weakref to a tensor that called retain_grad()}
     _post_hooks = None
@@ -84,9 +83,9 @@ class Node:
     def saved_tensors(self) -> tuple:
         saved = self._saved
         if saved is None:
-            if self._freed:
-                raise RuntimeError(_FREED)
             return ()
+        if saved is _RELEASED:
+            raise RuntimeError(_FREED)
         if self._arrays:  # an array_backward formula with no graph to build gets arrays
             arrays = []
             for t, v in zip(saved, self._versions):
@@ -115,7 +114,7 @@ class Node:
     def output(self):
         """The op's own result, for ops whose backward is written with it (exp, tanh, sigmoid)."""
         if self._out_data is None:
-            if self._freed:
+            if self._saved is _RELEASED:
                 raise RuntimeError(_FREED)
             raise RuntimeError(f"{self.name()} did not save its output")
         vc = self._out_vc
@@ -168,9 +167,8 @@ class Node:
         return self._fn.backward(self, *grads)
 
     def _release(self) -> None:
-        self._saved = None
+        self._saved = _RELEASED
         self._out_data = None
-        self._freed = True
 
 
 def _modified_error(t, node, nr: int, version: int, expected: int) -> RuntimeError:
@@ -183,6 +181,13 @@ def _modified_error(t, node, nr: int, version: int, expected: int) -> RuntimeErr
     return RuntimeError("one of the variables needed for gradient computation has been modified by an inplace "
                         f"operation: [{t.type()} {list(t.shape)}]{where} is at version {version}; expected version "
                         f"{expected} instead. Hint: {hint}")
+
+
+class _Released(tuple):
+    """What a node's ``_saved`` holds after backward freed it (one store marks both), empty as nothing is kept."""
+
+
+_RELEASED = _Released()
 
 
 class _NoVersionCounter(list):
