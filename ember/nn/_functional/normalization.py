@@ -356,23 +356,25 @@ class _LayerNorm(Op):
         g2 = g.reshape(xhat.shape)
         n = xhat.shape[1]
         gx = xp.empty(xhat.shape, xhat.dtype)
-        mean_of = xp.full(n, 1 / n, xhat.dtype)
+        # the rows' means of g w and of g w xhat, as products with w / n: no g w array to make first
+        mean_w = xp.full(n, 1 / n, xhat.dtype) if w is None else w.reshape(-1) / n
         partial = {}  # per block: the column sums of g * xhat and of g, added in block order below
 
         def rows(i: int, j: int) -> None:
-            gb, xh, r = g2[i:j], xhat[i:j], rstd[i:j]
+            gb, xh, r, out = g2[i:j], xhat[i:j], rstd[i:j], gx[i:j]
             t = gb * xh
-            partial[i] = (xp.ones(j - i, t.dtype) @ t, xp.ones(j - i, t.dtype) @ gb)
-            gxh = gb if w is None else xp.multiply(gb, w.reshape(-1), out=gx[i:j])
-            if w is not None:
-                xp.multiply(gxh, xh, out=t)
-            m1 = t @ mean_of
-            m2 = gxh @ mean_of
+            ones = xp.ones(j - i, t.dtype)
+            partial[i] = (ones @ t, ones @ gb)
+            m1, m2 = t @ mean_w, gb @ mean_w
+            if w is None:
+                xp.multiply(gb, r[:, None], out=out)
+            else:
+                xp.multiply(gb, w.reshape(-1), out=out)
+                out *= r[:, None]
             xp.multiply(xh, (m1 * r)[:, None], out=t)
-            out = xp.multiply(gxh, r[:, None], out=gx[i:j])
             out -= t
             out -= (m2 * r)[:, None]
-        _backend.parallel_blocks(rows, len(g2), _row_block(n), 8 * g2.size)
+        _backend.parallel_blocks(rows, len(g2), _row_block(n), 6 * g2.size)
         sums = [partial[i] for i in sorted(partial)]
         col_gxhat, col_g = sums[0]
         for pg, pb in sums[1:]:
