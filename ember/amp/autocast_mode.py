@@ -100,6 +100,17 @@ class autocast:
         return wrapped
 
 
+_AVAILABLE = ("cpu", "cuda", "ipu", "xpu", "maia", "xla", "mps", "hpu", "mtia", "privateuseone")
+
+
+def is_autocast_available(device_type: str) -> bool:
+    """Whether torch has autocast for ``device_type`` (regions for devices ember lacks run disabled)."""
+    if device_type not in _DEVICES:
+        raise RuntimeError(f"Expected one of {', '.join(_DEVICES)} device type at start of device string: "
+                           f"{device_type}")
+    return device_type in _AVAILABLE
+
+
 def is_autocast_enabled(device_type: str = "cuda") -> bool:
     """Whether an autocast region for ``device_type`` is active (``"cuda"`` by default, as torch's)."""
     return _enabled.get(device_type, False)

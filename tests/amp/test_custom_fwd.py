@@ -52,3 +52,12 @@ def test_device_type_must_be_a_string(lib):
             deco()
     with pytest.raises(TypeError):
         lib.amp.custom_fwd(lambda ctx: None)  # device_type is keyword-only and required
+
+
+def test_is_autocast_available():
+    devices = ["cpu", "cuda", "ipu", "xpu", "hip", "maia", "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia",
+               "privateuseone"]
+    assert [ember.amp.is_autocast_available(d) for d in devices] == [torch.amp.is_autocast_available(d) for d in devices]
+    for lib in (ember, torch):
+        with pytest.raises(RuntimeError, match="Expected one of cpu, cuda"):
+            lib.amp.is_autocast_available("foo")
