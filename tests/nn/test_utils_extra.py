@@ -179,3 +179,21 @@ def test_spectral_norm_state_dict_loads_across_libraries():
     x = torch.randn(2, 2, 5, 5)
     assert_close(e(ember.tensor(x.numpy())), t(x), atol=1e-5)
     assert_close(e.weight, t.weight, atol=1e-6)
+
+
+def test_spectral_norm_loads_legacy_state_dicts():
+    """A state dict from before ``weight_v`` existed (it holds ``weight``): v is solved for, as torch's hook does;
+    the hook outlives remove_spectral_norm in torch, and so here: a later strict load misses the old keys."""
+    def run(m):
+        m.manual_seed(0)
+        a = m.nn.utils.spectral_norm(m.nn.Linear(2, 3))  # W^T W (2 x 2) invertible: a well-posed solve
+        a(m.ones(1, 2))
+        sd = {k: v for k, v in a.state_dict().items() if k != "weight_v"}
+        sd["weight"] = a.weight.detach()
+        b = m.nn.utils.spectral_norm(m.nn.Linear(2, 3))
+        b.load_state_dict(sd)
+        m.nn.utils.remove_spectral_norm(b)
+        with pytest.raises(RuntimeError) as info:
+            b.load_state_dict(b.state_dict())
+        return [b.weight.detach(), str(info.value).split("for Linear:")[1]]
+    _same(_both(run), atol=1e-5)

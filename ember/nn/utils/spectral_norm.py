@@ -73,7 +73,13 @@ class SpectralNorm:
         module.register_buffer(name + "_v", v)
         module.register_forward_pre_hook(fn)
         module._register_state_dict_hook(_VersionHook(fn))
+        module._register_load_state_dict_pre_hook(_LegacyLoadHook(fn))
         return fn
+
+    def _solve_v_and_rescale(self, mat, u, target_sigma):
+        """The ``v`` with ``u^T W v = target_sigma`` closest to W's right singular direction (least squares)."""
+        v = (mat.t().mm(mat).pinverse() @ mat.t() @ u.unsqueeze(1)).squeeze(1)
+        return v * (target_sigma / u.dot(mat.mv(v)))
 
 
 class _VersionHook:
@@ -90,6 +96,32 @@ class _VersionHook:
         meta[key] = self.fn._version
 
 
+class _LegacyLoadHook:
+    """Loads state dicts saved before ``<name>_v`` existed (they hold ``<name>`` itself): ``v`` is solved for."""
+
+    def __init__(self, fn: SpectralNorm) -> None:
+        self.fn = fn
+
+    def __call__(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs) -> None:
+        fn = self.fn
+        version = local_metadata.get("spectral_norm", {}).get(fn.name + ".version", None)
+        if version is not None and version >= 1:
+            return
+        key = prefix + fn.name
+        if version is None and all(key + s in state_dict for s in ("_orig", "_u", "_v")) and key not in state_dict:
+            return
+        missing = [key + s for s in ("_orig", "", "_u") if key + s not in state_dict]
+        if missing:
+            if strict:
+                missing_keys.extend(missing)
+            return
+        with no_grad():
+            weight_orig, weight = state_dict[key + "_orig"], state_dict.pop(key)
+            sigma = (weight_orig / weight).mean()
+            mat = fn.reshape_weight_to_matrix(weight_orig)
+            state_dict[key + "_v"] = fn._solve_v_and_rescale(mat, state_dict[key + "_u"], sigma)
+
+
 def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int = 1, eps: float = 1e-12,
                   dim: int | None = None) -> Module:
     """Rescale ``module.<name>`` by its largest singular value, estimated by power iteration before each forward."""
@@ -102,7 +134,8 @@ def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int 
 
 def remove_spectral_norm(module: Module, name: str = "weight") -> Module:
     """Fold the normalised weight back into one parameter ``<name>`` and drop the hook."""
-    for hooks, kind in ((module._forward_pre_hooks, SpectralNorm), (module._state_dict_hooks, _VersionHook)):
+    for hooks, kind in ((module._forward_pre_hooks, SpectralNorm), (module._state_dict_hooks, _VersionHook),
+                        (module._load_state_dict_pre_hooks, _LegacyLoadHook)):
         for k, hook in list(hooks.items()):
             if isinstance(hook, kind) and (hook.name if kind is SpectralNorm else hook.fn.name) == name:
                 if kind is SpectralNorm:
