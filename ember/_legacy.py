@@ -162,7 +162,7 @@ ABSENT = {
     "ember.cuda": {"nccl", "graphs", "streams", "comm"},
     "ember.utils": {"tensorboard", "cpp_extension", "benchmark", "bottleneck", "mobile_optimizer",
                     "model_zoo", "dlpack"},
-    "ember.nn.utils": {"prune", "parametrize", "parametrizations", "stateless", "fusion"},
+    "ember.nn.utils": {"prune", "parametrize", "parametrizations"},
     "ember.optim": {"_multi_tensor"},
 }
 ABSENT_TENSOR_METHODS = {"indices", "values", "coalesce", "is_coalesced",
