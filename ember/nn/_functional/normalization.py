@@ -69,6 +69,17 @@ def _standardize_ops(x: Tensor, dims, eps: float, center: bool):
     return xc * rstd, rstd
 
 
+def _standardized_affine_grads(g: Tensor, x: Tensor, w, dims, param_dims, eps: float, has_bias: bool) -> tuple:
+    """The gradients of ``standardize(x over dims) * w + b`` in x, w and b as differentiable ops of x and w
+    (the fused norms' backward under create_graph); ``w`` broadcasts against x, ``param_dims`` are the dims
+    its gradient sums over."""
+    xhat, rstd = _standardize_ops(x, dims, eps, True)
+    gxh = g if w is None else g * w
+    gx = (gxh - gxh.mean(dims, keepdim=True) - xhat * (gxh * xhat).mean(dims, keepdim=True)) * rstd
+    param_sum = (lambda t: t.sum(param_dims)) if param_dims else (lambda t: t)  # sum over () would sum all
+    return gx, None if w is None else param_sum(g * xhat), param_sum(g) if has_bias else None
+
+
 def _affine(y: Tensor, weight, bias, shape) -> Tensor:
     if weight is not None:
         y = y * weight.reshape(shape)
@@ -218,11 +229,8 @@ class _BatchNorm(Op):
         x, w, mean, rstd = ctx.saved_tensors
         if state.enabled:  # create_graph: the gradients as ops of x, w (differentiable)
             dims = (0, *range(2, x.dim()))
-            xhat, rstd = _standardize_ops(x, dims, ctx.eps, True)
-            shape = (1, -1) + (1,) * (x.dim() - 2)
-            gxh = g if w is None else g * w.reshape(shape)
-            gx = (gxh - gxh.mean(dims, keepdim=True) - xhat * (gxh * xhat).mean(dims, keepdim=True)) * rstd
-            return (gx, None if w is None else (g * xhat).sum(dims), g.sum(dims) if ctx.has_bias else None, None)
+            w_full = None if w is None else w.reshape((1, -1) + (1,) * (x.dim() - 2))
+            return (*_standardized_affine_grads(g, x, w_full, dims, dims, ctx.eps, ctx.has_bias), None)
         wrap = Tensor._make if isinstance(g, Tensor) else (lambda a: a)
         g, x, mean, rstd, w = (t._data if isinstance(t, Tensor) else t for t in (g, x, mean, rstd, w))
         n, c = x.shape[:2]
@@ -345,12 +353,8 @@ class _LayerNorm(Op):
         x, w, xhat, rstd = ctx.saved_tensors
         if state.enabled:  # create_graph: the gradients as ops of x, w (differentiable)
             dims = tuple(range(x.dim() - ctx.k, x.dim()))
-            xhat, rstd = _standardize_ops(x, dims, ctx.eps, True)
-            gxh = g if w is None else g * w
-            gx = (gxh - gxh.mean(dims, keepdim=True) - xhat * (gxh * xhat).mean(dims, keepdim=True)) * rstd
             lead = tuple(range(x.dim() - ctx.k))
-            rows_sum = (lambda t: t.sum(lead)) if lead else (lambda t: t)  # sum over () would sum everything
-            return (gx, None if w is None else rows_sum(g * xhat), rows_sum(g) if ctx.has_bias else None, None, None)
+            return (*_standardized_affine_grads(g, x, w, dims, lead, ctx.eps, ctx.has_bias), None, None)
         wrap = Tensor._make if isinstance(g, Tensor) else (lambda a: a)
         g, xhat, rstd, w = (t._data if isinstance(t, Tensor) else t for t in (g, xhat, rstd, w))
         g2 = g.reshape(xhat.shape)
