@@ -299,6 +299,10 @@ def accumulate_grad(var, g, create_graph: bool, claimed) -> None:
             var._grad = _function.Tensor._make(arr)
         elif old._requires_grad:
             var._grad = old + _function.Tensor._make(arr)
+        elif old._data.flags.writeable and old._data.shape == arr.shape and old._vc is not _function.NO_VERSION:
+            # in place, as torch's: views of .grad see the sum, its layout stays, its version moves
+            xp.add(old._data, arr, out=old._data, casting="unsafe")
+            old._vc[0] += 1
         else:
             total = old._data + arr
             old._data = total if type(total) is ndarray else xp.asarray(total)  # NumPy makes 0-d sums scalars
