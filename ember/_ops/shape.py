@@ -86,7 +86,9 @@ def view(self, *shape) -> Tensor:
         if dt.np == self._data.dtype:
             return self
         try:
-            return Tensor._make(self._data.view(dt.np))
+            out = Tensor._make(self._data.view(dt.np))
+            out._vc = self._vc  # not a differentiable view (torch's neither), but its writes are self's
+            return out
         except ValueError as e:
             raise RuntimeError(f"view: cannot view a {self.dtype} tensor of shape {list(self.shape)} as "
                                f"{dt}: {e}") from None
