@@ -81,8 +81,14 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
     outputs = _tensors(outputs)
     single = isinstance(inputs, Tensor)
     inputs = _tensors(inputs)
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads=True, but got: "
+                         "allow_unused=False.")
     if allow_unused is None:
         allow_unused = materialize_grads
+    if is_grads_batched:
+        return _grads_batched(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused,
+                              materialize_grads)
     for t in inputs:
         if not t._requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
@@ -107,6 +113,22 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
             g = g.to(t.dtype)
         result.append(g)
     return tuple(result)
+
+
+def _grads_batched(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused, materialize_grads):
+    """torch's ``is_grads_batched``: one vector-Jacobian product per row of the grad_outputs, stacked."""
+    from .. import stack
+    gos = _tensors(grad_outputs) if grad_outputs is not None else [None] * len(outputs)
+    for i, (g, out) in enumerate(zip(gos, outputs)):
+        if g is None or tuple(g.shape[1:]) != tuple(out.shape):
+            raise RuntimeError("If `is_grads_batched=True`, we interpret the first dimension of each grad_output as "
+                               "the batch dimension. The sizes of the remaining dimensions are expected to match the "
+                               f"shape of corresponding output, but a mismatch was detected: grad_output[{i}] has a "
+                               f"shape of {None if g is None else g.shape} and output[{i}] has a shape of {out.shape}.")
+    n = gos[0].shape[0]
+    rows = [grad(outputs, inputs, [g[b] for g in gos], True if b < n - 1 else retain_graph, create_graph,
+                 allow_unused=allow_unused, materialize_grads=materialize_grads) for b in range(n)]
+    return tuple(None if gs[0] is None else stack(gs) for gs in zip(*rows))
 
 
 __all__ = ["Function", "FunctionCtx", "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled",
