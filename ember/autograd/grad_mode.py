@@ -131,7 +131,7 @@ class inference_mode(_Mode):
         self.mode = bool(mode)
 
     def _new_state(self):
-        return (not self.mode) and state.enabled, self.mode
+        return not self.mode, self.mode  # inference_mode(False) turns grad mode on, as torch's
 
     def _args(self):
         return (self.mode,)
