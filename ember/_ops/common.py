@@ -148,9 +148,11 @@ def write_inplace(self: Tensor, out: Tensor, name: str) -> Tensor:
 
 def refresh_view(view: Tensor) -> None:
     """Re-derive ``view``'s history from its base if their memory was written in place since."""
-    now = view._vc[0]
     seen = view._view_version
-    if seen is None or seen == now:
+    if seen is None:  # (before reading the counter: a view of an inference tensor has none)
+        return
+    now = view._vc[0]
+    if seen == now:
         return
     if view._view_no_grad:  # which history it should have is ambiguous: torch refuses to guess
         if state.enabled:
