@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
+import weakref
 
 from .. import _dtype
 from .._backend import ndarray, xp
@@ -124,6 +125,8 @@ def write_inplace(self: Tensor, out: Tensor, name: str) -> Tensor:
     else:
         xp.copyto(self._data, out._data, casting="unsafe")
     if out._requires_grad:
+        if self._retains_grad:  # a view's retained grad waits for refresh_view to give it its new node
+            _move_retained(self, out, attach=self._base is None)
         self._requires_grad = True
         self._grad_fn = out._grad_fn
         self._output_nr = out._output_nr
@@ -169,7 +172,24 @@ def refresh_view(view: Tensor) -> None:
     node.next_functions = (_edge(base),)
     node._seq = _next_seq()
     node.pos, node.base_shape = pos, base._data.shape
+    if view._retains_grad:
+        _move_retained(view, Tensor._make(view._data, True, node, 0))
     view._grad_fn, view._output_nr, view._requires_grad = node, 0, True
+
+
+def _move_retained(t: Tensor, new: Tensor, attach: bool = True) -> None:
+    """``t`` is about to take ``new``'s place in the graph: its retained grad leaves its old node and, if
+    ``attach``, follows it to ``new``'s (torch moves the retains_grad hook: .grad is then the new value's)."""
+    old = t._grad_fn
+    ref = old._retain.get(t._output_nr) if old is not None and old._retain else None
+    if ref is not None and ref() is t:
+        del old._retain[t._output_nr]
+    node = new._grad_fn
+    if attach and node is not None:
+        if node._retain is None:
+            node._retain = {}
+            node._fast = False
+        node._retain[new._output_nr] = weakref.ref(t)
 
 
 _function.refresh_view = refresh_view
@@ -251,6 +271,8 @@ def _rebase(base: Tensor, view: Tensor, out: Tensor) -> None:
         return
     before = Tensor._make(base._data, base._requires_grad, base._grad_fn, base._output_nr)
     after = CopySlices.apply(before, out, pos)
+    if base._retains_grad:
+        _move_retained(base, after)
     base._requires_grad = True
     base._grad_fn = after._grad_fn
     base._output_nr = 0
