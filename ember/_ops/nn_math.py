@@ -178,7 +178,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 
 class Gelu(Op):
-    """x * Phi(x) as one op (GELU runs about 28 passes of NumPy; composed, each op would add more):
+    """x * Phi(x) as one op (GELU runs about 25 passes of NumPy; composed, each op would add more):
     the forward pass also gives the derivative, for backward, from the same exp (``_erf.gelu``)."""
 
     differentiable_outputs = (0,)
