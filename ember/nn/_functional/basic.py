@@ -49,7 +49,7 @@ class _Linear(Op):
         else:
             out = matmul(x, w.T)
         if b is not None:
-            out += b
+            _add_rows(out, b)
         return out
 
     @staticmethod
@@ -65,7 +65,7 @@ class _Linear(Op):
         g2 = g.reshape(rows, g.shape[-1])
         gx = None if w is None else _mm(g2, w).reshape(*g.shape[:-1], w.shape[-1])
         gw = None if x is None else _mm(g2.mT, x.reshape(rows, x.shape[-1]))
-        gb = g2.sum(0) if ctx.has_bias else None
+        gb = _column_sums(g2) if ctx.has_bias else None
         return gx, gw, gb
 
     @staticmethod
@@ -78,6 +78,28 @@ class _Linear(Op):
 def _mm(a, b):
     """a @ b for arrays (on ember's threads) or tensors (recorded)."""
     return matmul(a, b) if isinstance(a, ndarray) else a @ b
+
+
+def _add_rows(out, b) -> None:
+    """``out += b`` over the rows of a C-contiguous ``out``, with b repeated along rows of 8K elements or more:
+    NumPy's loop over a broadcast operand restarts at every row, which costs as much as the additions for
+    rows of a few hundred (a Transformer's 2048 x 512 bias add 0.19 -> 0.14 ms; rows of 4K were slower)."""
+    n = b.size
+    reps = math.gcd(out.size // max(n, 1), 1 << max(0, (8192 // max(n, 1)).bit_length() - 1))  # a power of 2
+    if reps > 1 and n * reps >= 8192 and out.flags.c_contiguous and b.ndim == 1:
+        wide = out.reshape(-1, n * reps)
+        xp.add(wide, xp.tile(b, reps), out=wide)
+    else:
+        out += b
+
+
+def _column_sums(g2):
+    """Sums over the rows of a 2-D array, as a product with a vector of ones (BLAS's matrix-vector product)
+    for arrays: several times faster than NumPy's reduction along the first axis (a (1, n) matrix, so that the
+    product keeps to one BLAS thread, not waking BLAS's others)."""
+    if isinstance(g2, ndarray) and g2.dtype.kind == "f" and g2.dtype.itemsize >= 4 and g2.size:
+        return matmul(xp.ones((1, g2.shape[0]), g2.dtype), g2)[0]
+    return g2.sum(0)
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
