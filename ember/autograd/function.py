@@ -262,6 +262,22 @@ class _FunctionMeta(type):
         # what Op.apply reads on every call, fetched in one lookup: reading an attribute of a class is not
         # specialised by Python 3.11 and costs about as much as a short line of the op
         cls._parts = (cls.forward, getattr(cls, "setup_context", None), cls._Node, getattr(cls, "saves_output", False))
+        _claim_names(cls._Node)
+
+
+# the instance attributes a node may get, forward's and the engine's (backward's release)
+_NODE_NAMES = ("next_functions", "_seq", "_saved", "_versions", "_out_data", "_out_vc", "_out_saved_version",
+               "_arrays", "_nout", "_out_meta", "_in_meta")
+
+
+def _claim_names(node_cls) -> None:
+    """Store every name of _NODE_NAMES once on a throwaway node of ``node_cls``. CPython keeps one table of
+    attribute names per class, shared by its instances, and closes it to new names after a few dozen
+    instances: a name first stored after that (the engine's release, at the first backward) gives every node
+    from then on a dict of its own, about 10% of a small op's backward."""
+    probe = node_cls.__new__(node_cls)
+    for name in _NODE_NAMES:
+        setattr(probe, name, None)
 
 
 class Function(metaclass=_FunctionMeta):
