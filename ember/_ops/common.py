@@ -98,11 +98,17 @@ def check_inplace(self: Tensor, name: str) -> None:
             raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place "
                                "operation.")
         if base is not None and self._multi_view is not None:
-            op, nr = self._multi_view
-            raise RuntimeError(f"Output {nr} of {op} is a view and is being modified inplace. This view is the "
-                               "output of a function that returns multiple views. Such functions do not allow the "
-                               "output views to be modified inplace. You should replace the inplace operation by an "
-                               "out-of-place one.")
+            op, nr, *why = self._multi_view  # why: a custom Function's view (see Function.apply)
+            raise RuntimeError(f"Output {nr} of {op} is a view and is being modified inplace. " + (why[0] if why else
+                               "This view is the output of a function that returns multiple views. Such functions do "
+                               "not allow the output views to be modified inplace. You should replace the inplace "
+                               "operation by an out-of-place one."))
+        if base is not None and self._view_no_grad:
+            raise RuntimeError("A view was created in no_grad mode and is being modified inplace with grad mode "
+                               "enabled. Given that this use case is ambiguous and error-prone, it is forbidden. You "
+                               "can clarify your code by moving both the view and the inplace either both inside the "
+                               "no_grad block (if you don't want the inplace to be tracked) or both outside (if you "
+                               "want the inplace to be tracked).")
 
 
 def write_inplace(self: Tensor, out: Tensor, name: str) -> Tensor:
