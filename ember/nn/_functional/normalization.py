@@ -17,6 +17,7 @@ from ..._tensor import Tensor
 from ...autograd import function as _function
 from ...autograd.function import Op
 from ...autograd.grad_mode import state, no_grad
+from .basic import _add_rows, _wide
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "rms_norm", "instance_norm", "local_response_norm"]
 
@@ -334,11 +335,12 @@ class _LayerNorm(Op):
             r = xp.divide(1.0, xp.sqrt(r, out=r), out=rstd[i:j])
             xh *= r[:, None]
             if w is not None:
-                xp.multiply(xh, w.reshape(-1), out=yb)
+                xw, ww = _wide(xh, w.reshape(-1))  # (rows joined: NumPy's broadcast loops restart at every row)
+                xp.multiply(xw, ww, out=yb.reshape(xw.shape))
             else:
                 yb[...] = xh
             if b is not None:
-                yb += b.reshape(-1)
+                _add_rows(yb, b.reshape(-1))
         _backend.parallel_blocks(rows, len(x2), _row_block(n), 6 * x2.size)
         return y.reshape(x.shape), xhat, rstd
 
@@ -373,7 +375,8 @@ class _LayerNorm(Op):
             if w is None:
                 xp.multiply(gb, r[:, None], out=out)
             else:
-                xp.multiply(gb, w.reshape(-1), out=out)
+                gwide, ww = _wide(gb, w.reshape(-1))
+                xp.multiply(gwide, ww, out=out.reshape(gwide.shape))
                 out *= r[:, None]
             xp.multiply(xh, (m1 * r)[:, None], out=t)
             out -= t
