@@ -57,6 +57,8 @@ def _columns(x, kh: int, kw: int, geo, ones: bool = False):
     xt = x.transpose(1, 0, 2, 3)
     if flat.size <= SMALL_COLUMNS:
         return flat, _small_fill(xt, cols, flat if ones else None, geo, (ho, wo))
+    if (sh, sw) == (1, 1) and wo == w:
+        return flat, _rows_fill(x, cols, flat if ones else None, geo, ho)
     rows = [(i * dh - pt, *_valid(i * dh - pt, sh, ho, h)) for i in range(kh)]
     cols_ = [(j * dw - pl, *_valid(j * dw - pl, sw, wo, w)) for j in range(kw)]
 
@@ -94,6 +96,37 @@ def _small_fill(xt, cols, flat, geo, out_hw):
         sc, sn, sy, sx = padded.strides
         cols[:, :, :, a:b] = xp.ndarray((c, kh, kw, b - a, ho, wo), xt.dtype, padded, 0,
                                         (sc, dh * sy, dw * sx, sn, sh * sy, sw * sx))
+        if flat is not None:
+            flat[-1, a:b] = 1
+    return fill
+
+
+def _rows_fill(x, cols, flat, geo, ho: int):
+    """im2col for a stride-1 convolution whose output keeps the input's width w (see _col2im_rows): with
+    each image's rows laid end to end, kernel offset (i, j) copies one flat run per image and channel,
+    shifted by (i*dh - pt)*w + j*dw - pl, then zeroes the rows that reach into the top or bottom padding
+    and the columns the shift carried over from the neighbouring row; ``flat`` (or None) gets its row of ones."""
+    _, ((pt, _), (pl, _)), (dh, dw), _ = geo
+    n, c, h, w = x.shape
+    kh, kw = cols.shape[1:3]
+    p = ho * w
+    src = x.reshape(n, c, h * w).transpose(1, 0, 2)  # (C, N, H*W)
+
+    def fill(a: int, b: int) -> None:
+        for i in range(kh):
+            y0, y1 = _valid(i * dh - pt, 1, ho, h)
+            for j in range(kw):
+                s = j * dw - pl
+                off = (i * dh - pt) * w + s
+                dst = cols[:, i, j, a:b].reshape(c, b - a, p)
+                lo, hi = max(y0 * w + off, 0), min(y1 * w + off, h * w)
+                dst[:, :, :lo - off] = 0
+                dst[:, :, max(hi - off, lo - off):] = 0
+                if hi > lo:
+                    dst[:, :, lo - off:hi - off] = src[:, a:b, lo:hi]
+                by_col = dst.reshape(c, (b - a) * p)
+                for ox in _wrapping(s, w):
+                    by_col[:, ox::w] = 0
         if flat is not None:
             flat[-1, a:b] = 1
     return fill
@@ -166,8 +199,14 @@ def _adjoint_writer(w, in_hw, geo, n: int, ho: int, wo: int, dtype):
     hp = max(h + pt + pb, dh * (kh - 1) + sh * (ho - 1) + 1)
     wp = max(wd + pl + pr, dw * (kw - 1) + sw * (wo - 1) + 1)
     out = xp.empty((n, g * cg, h, wd), dtype=dtype)
+    rows = (sh, sw) == (1, 1) and wo == wd  # windows keep the width: col2im by flat shifts (_col2im_rows)
 
     def put(a: int, b: int, gy_t) -> None:
+        if rows:
+            cols = matmul(wt, gy_t).reshape(g * cg, kh, kw, b - a, ho * wo)
+            canvas = _col2im_rows(cols, hp, wd, (dh, dw), pl)
+            _put_batch_first(out[a:b], canvas[:, :, pt * wd:(pt + h) * wd].reshape(g * cg, b - a, h, wd))
+            return
         cols = matmul(wt, gy_t).reshape(g * cg, kh, kw, b - a, ho, wo)
         canvas = xp.zeros((g * cg, b - a, hp, wp), dtype=cols.dtype)
         for i in range(kh):  # col2im: every kernel offset adds its columns back where they came from
@@ -176,6 +215,36 @@ def _adjoint_writer(w, in_hw, geo, n: int, ho: int, wo: int, dtype):
                     cols[:, i, j]
         _put_batch_first(out[a:b], canvas[:, :, pt:pt + h, pl:pl + wd])
     return out, put
+
+
+def _wrapping(s: int, w: int) -> range:
+    """The window columns ox whose input column ox + s lies outside [0, w): with rows laid end to end, a
+    shift by s would carry them into the neighbouring row."""
+    return range(0, min(-s, w)) if s < 0 else range(max(w - s, 0), w)
+
+
+def _col2im_rows(cols, hp: int, w: int, dil, pl: int):
+    """col2im for a stride-1 convolution whose output keeps the input's width w: cols (C, kh, kw, m, Ho*w)
+    added into a zeroed (C, m, hp*w) canvas (hp: the padded height). With each image's rows laid end to
+    end, kernel offset (i, j) is one flat shift of i*dh*w + j*dw - pl, so each offset is one add of runs
+    of Ho*w elements instead of a short run per row (twice as fast); the columns whose window reached
+    into the left or right padding are zeroed first, as the shift would carry them into the next row."""
+    c, kh, kw, m, p = cols.shape
+    dh, dw = dil
+    margin = max(pl, dw * (kw - 1) - pl)  # the shifts' range, so that no view starts before the buffer
+    size = c * m * hp * w
+    buf = xp.zeros(size + 2 * margin, cols.dtype)
+    item = buf.itemsize
+    for j in range(kw):
+        s = j * dw - pl
+        by_i = cols[:, :, j].reshape(c, kh, m * p)
+        for ox in _wrapping(s, w):
+            by_i[:, :, ox::w] = 0
+        for i in range(kh):
+            dst = xp.ndarray((c, m, p), buf.dtype, buf, (margin + i * dh * w + s) * item,
+                             (m * hp * w * item, hp * w * item, item))
+            dst += by_i[:, i].reshape(c, m, p)
+    return buf[margin:margin + size].reshape(c, m, hp * w)
 
 
 def _conv_adjoint(gy, w, in_hw, geo):
