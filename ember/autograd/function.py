@@ -9,6 +9,7 @@ but never its outputs, so the graph has no reference cycles.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import traceback
 
@@ -351,6 +352,7 @@ class Function(metaclass=_FunctionMeta):
             if id(o) in inputs and id(o) not in dirty:
                 o, alias = Tensor._make(o._data), o  # an input returned as is becomes a new node's output
                 o._vc = alias._vc
+                o._base = alias if alias._base is None else alias._base  # and a view of it, as torch's
             if id(o) in dirty:
                 if o._requires_grad and o._grad_fn is None:
                     raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
@@ -359,6 +361,8 @@ class Function(metaclass=_FunctionMeta):
                 o._requires_grad = True
                 o._grad_fn = ctx
                 o._output_nr = i
+                if o._base is not None and id(o) not in dirty:  # a write into it would bypass this backward
+                    o._multi_view = (cls.__name__, i, _CUSTOM_VIEW)
             meta.append((o.shape, o.dtype))
             result.append(o)
         ctx._nout = len(outs)
@@ -646,9 +650,39 @@ def _wrap(out):
     return Tensor._make(out if type(out) is ndarray else xp.asarray(out))
 
 
+_CUSTOM_VIEW = ("This view was created inside a custom Function (or because an input was returned as-is) and the "
+                "autograd logic to handle view+inplace would override the custom backward associated with the custom "
+                "Function, leading to incorrect gradients. This behavior is forbidden. You can fix this by cloning "
+                "the output of the custom Function.")
+
+
 def once_differentiable(fn):
-    """Mark a backward as not differentiable again (accepted for torch compatibility)."""
-    return fn
+    """Run a Function's backward without recording; differentiating its result again raises, as torch's."""
+    @functools.wraps(fn)
+    def wrapper(ctx, *args):
+        with no_grad():
+            outputs = fn(ctx, *args)
+        if not state.enabled or not any(isinstance(a, Tensor) and a._requires_grad for a in args):
+            return outputs
+        single = not isinstance(outputs, tuple)
+        # leaves that require grad, so that _DelayedError records a node for them to hang from
+        outs = [o.detach().requires_grad_() if isinstance(o, Tensor) and o.dtype._cat >= 2 else o
+                for o in ((outputs,) if single else outputs)]
+        outputs = _DelayedError.apply(*outs)
+        return outputs[0] if single else outputs
+    return wrapper
+
+
+class _DelayedError(Function):
+    """The gradients of a once_differentiable backward under create_graph: their own backward raises."""
+
+    @staticmethod
+    def forward(ctx, *grads):
+        return tuple(g.clone() if isinstance(g, Tensor) else g for g in grads)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise RuntimeError("trying to differentiate twice a function that was marked with @once_differentiable")
 
 
 class BackwardCFunction(Node):
