@@ -1,4 +1,5 @@
-"""Weight normalisation and spectral normalisation as parametrizations, as ``torch.nn.utils.parametrizations``."""
+"""Weight normalisation, spectral normalisation and orthogonality as parametrizations, as
+``torch.nn.utils.parametrizations``."""
 from __future__ import annotations
 
 from ..._tensor import Tensor
@@ -8,7 +9,7 @@ from ..functional import normalize
 from ..modules.module import Module
 from . import parametrize
 
-__all__ = ["weight_norm", "spectral_norm"]
+__all__ = ["weight_norm", "spectral_norm", "orthogonal"]
 
 
 def _norm_except_dim(v: Tensor, dim: int) -> Tensor:
@@ -118,3 +119,116 @@ def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int 
                            if hasattr(conv, n))
         dim = 1 if isinstance(module, transposed) else 0
     return parametrize.register_parametrization(module, name, _SpectralNorm(weight, n_power_iterations, dim, eps))
+
+
+_ORTH_MAPS = ("matrix_exp", "cayley", "householder")
+
+
+def _make_orthogonal(A: Tensor) -> Tensor:
+    """The Q of A = QR (A tall) with R's diagonal made non-negative, so Q is unique."""
+    from ... import geqrf, linalg
+    X, tau = geqrf(A)
+    return linalg.householder_product(X, tau) * X.diagonal(dim1=-2, dim2=-1).sgn().unsqueeze(-2)
+
+
+class _Orthogonal(Module):
+    """An orthogonal matrix (or batch) from an unconstrained one: the exponential or Cayley map of a
+    skew-symmetric matrix, or a product of Householder reflectors. With ``use_trivialization`` the result is
+    multiplied onto the buffer ``base``, which assignment sets, so optimisation starts from the identity map."""
+
+    def __init__(self, weight: Tensor, orthogonal_map: str, use_trivialization: bool = True) -> None:
+        super().__init__()
+        if weight.is_complex() and orthogonal_map == "householder":
+            raise ValueError("The householder parametrization does not support complex tensors.")
+        self.shape = weight.shape
+        self.orthogonal_map = orthogonal_map
+        if use_trivialization:
+            self.register_buffer("base", None)
+
+    def forward(self, X: Tensor) -> Tensor:
+        from ... import cat, eye, linalg, matrix_exp
+        n, k = X.size(-2), X.size(-1)
+        transposed = n < k
+        if transposed:
+            X, n, k = X.mT, k, n
+        if self.orthogonal_map in ("matrix_exp", "cayley"):
+            X = X.tril()  # n k - k (k - 1) / 2 free entries
+            if n != k:
+                X = cat([X, X.new_zeros(n, n - k).expand(*X.shape[:-2], -1, -1)], dim=-1)
+            A = X - X.mH
+            if self.orthogonal_map == "matrix_exp":
+                Q = matrix_exp(A)
+            else:  # (I + A/2)(I - A/2)^{-1}
+                Id = eye(n, dtype=A.dtype)
+                Q = linalg.solve(Id - 0.5 * A, Id + 0.5 * A)
+            if n != k:
+                Q = Q[..., :k]
+        else:
+            A = X.tril(diagonal=-1)
+            tau = 2.0 / (1.0 + (A * A).sum(dim=-2))
+            # X's diagonal holds the reflectors' signs (+-1), not differentiated
+            Q = linalg.householder_product(A, tau) * X.diagonal(dim1=-2, dim2=-1).int().unsqueeze(-2)
+        if hasattr(self, "base"):
+            Q = self.base @ Q
+        return Q.mT if transposed else Q
+
+    def right_inverse(self, Q: Tensor) -> Tensor:
+        from ... import allclose, cat, eye, finfo, geqrf, randn, zeros_like
+        with no_grad():
+            if Q.shape != self.shape:
+                raise ValueError(f"Expected a matrix or batch of matrices of shape {self.shape}. "
+                                 f"Got a tensor of shape {Q.shape}.")
+            Q_init = Q
+            n, k = Q.size(-2), Q.size(-1)
+            transpose = n < k
+            if transpose:
+                Q, n, k = Q.mT, k, n
+            if not hasattr(self, "base"):
+                if self.orthogonal_map != "householder":
+                    raise NotImplementedError("It is not possible to assign to the matrix exponential or the "
+                                              "Cayley parametrizations when use_trivialization=False.")
+                A, tau = geqrf(Q)
+                # the reflectors' signs go on the diagonal; a zero tau means no reflection
+                diag = A.diagonal(dim1=-2, dim2=-1)
+                diag.sign_()
+                diag[tau == 0.0] *= -1
+                return A.mT if transpose else A
+            if n == k:
+                eps = 10.0 * n * finfo(Q.dtype).eps
+                Q = Q.clone() if allclose(Q.mH @ Q, eye(k, dtype=Q.dtype), atol=eps) else _make_orthogonal(Q)
+            else:  # complete Q to a square orthogonal matrix
+                Q = _make_orthogonal(cat([Q, randn(*(Q.shape[:-2] + (n, n - k)), dtype=Q.dtype)], dim=-1))
+            self.base = Q
+            # -I: householder(zeros) is then the identity, and the maps above start at base
+            neg_id = zeros_like(Q_init)
+            neg_id.diagonal(dim1=-2, dim2=-1).fill_(-1.0)
+            return neg_id
+
+
+def orthogonal(module: Module, name: str = "weight", orthogonal_map: str | None = None, *,
+               use_trivialization: bool = True) -> Module:
+    """Reparametrize ``module.<name>`` (a matrix or batch of matrices) to stay orthogonal (unitary if complex).
+
+    ``orthogonal_map``: ``"matrix_exp"`` (default for square or complex), ``"cayley"`` or ``"householder"``
+    (default otherwise). The initial weight is replaced by the nearest orthogonal matrix's Q factor.
+
+    Example::
+
+        >>> m = orthogonal(nn.Linear(20, 40))
+        >>> torch.dist(m.weight.T @ m.weight, torch.eye(20)) < 1e-5
+        tensor(True)
+    """
+    weight = getattr(module, name, None)
+    if not isinstance(weight, Tensor):
+        raise ValueError(f"Module '{module}' has no parameter or buffer with name '{name}'")
+    if weight.ndim < 2:
+        raise ValueError(f"Expected a matrix or batch of matrices. Got a tensor of {weight.ndim} dimensions.")
+    if orthogonal_map is None:
+        orthogonal_map = ("matrix_exp" if weight.size(-2) == weight.size(-1) or weight.is_complex()
+                          else "householder")
+    if orthogonal_map not in _ORTH_MAPS:
+        raise ValueError('orthogonal_map has to be one of "matrix_exp", "cayley", "householder". '
+                         f"Got: {orthogonal_map}")
+    orth = _Orthogonal(weight, orthogonal_map, use_trivialization=use_trivialization)
+    parametrize.register_parametrization(module, name, orth, unsafe=True)
+    return module
