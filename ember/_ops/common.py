@@ -269,14 +269,23 @@ def _flat_positions(base: ndarray, view: ndarray):
 
 def _rebase(base: Tensor, view: Tensor, out: Tensor) -> None:
     """Give ``base`` the history of the in-place write that just went into its ``view``."""
-    pos = _flat_positions(base._data, view._data)
-    if pos is None:
-        if base._data.dtype.itemsize != view._data.dtype.itemsize:  # else the base's gradient would be wrong
-            raise NotImplementedError("ember: an in-place write into a real/imag or view_as_real/view_as_complex "
-                                      "view of a tensor that requires grad is not differentiable yet")
-        return
     before = Tensor._make(base._data, base._requires_grad, base._grad_fn, base._output_nr)
-    after = CopySlices.apply(before, out, pos)
+    pos = _flat_positions(base._data, view._data)
+    if pos is None and base._data.dtype.itemsize != view._data.dtype.itemsize:
+        # a real view of a complex base (real, imag, view_as_real) or the reverse: the write is spliced
+        # in the view's element type, through a differentiable view of the base as that type
+        from .complex import view_as_complex, view_as_real
+        there, back = (view_as_real, view_as_complex) if base.is_complex() else (view_as_complex, view_as_real)
+        before = there(before)
+        pos = _flat_positions(before._data, view._data)
+        if pos is None:  # else the base's gradient would be wrong
+            raise NotImplementedError("ember: this in-place write into a real view of a complex tensor (or the "
+                                      "reverse) that requires grad is not differentiable yet")
+        after = back(CopySlices.apply(before, out, pos))
+    elif pos is None:
+        return
+    else:
+        after = CopySlices.apply(before, out, pos)
     if base._retains_grad:
         _move_retained(base, after)
     base._requires_grad = True
