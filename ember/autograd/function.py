@@ -586,7 +586,8 @@ class Op(Function):
         if saves_output:
             ctx._out_data = out
             ctx._out_vc = vc = result._vc
-            ctx._out_saved_version = vc[0]
+            if vc[0]:  # (a new array's version is 0, the class default: one store less)
+                ctx._out_saved_version = vc[0]
         return result
 
 
