@@ -84,3 +84,20 @@ def test_conv2d_rows_path_non_finite_weight_matches_torch(monkeypatch):
         res.append(tx.grad.numpy())
     np.testing.assert_array_equal(np.isnan(res[0]), np.isnan(res[1]))
     np.testing.assert_allclose(res[0], res[1], rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("piece_bytes", [1, 1 << 30])  # a piece per image, or the whole slice at once
+@pytest.mark.parametrize("small_columns", [0, 1 << 30])
+@pytest.mark.parametrize("kw, groups", [(dict(padding=1), 1), (dict(padding=1), 2),
+                                        (dict(stride=(2, 1), padding=(0, 2)), 1)])
+def test_unrecorded_conv2d_matches_torch(monkeypatch, batch_split, piece_bytes, small_columns, kw, groups):
+    # no_grad: no op, and the columns made in pieces that share one buffer
+    monkeypatch.setattr(conv_impl, "COLUMNS_PIECE_BYTES", piece_bytes)
+    monkeypatch.setattr(conv_impl, "SMALL_COLUMNS", small_columns)
+    rng = np.random.default_rng(4)
+    x, w, b = rng.standard_normal((5, 4, 7, 6)), rng.standard_normal((6, 4 // groups, 3, 3)), rng.standard_normal(6)
+    with ember.no_grad():
+        out = ember.nn.functional.conv2d(*(ember.tensor(a, requires_grad=True) for a in (x, w, b)), groups=groups, **kw)
+    assert out.grad_fn is None and not out.requires_grad
+    ref = torch.nn.functional.conv2d(*map(torch.tensor, (x, w, b)), groups=groups, **kw)
+    np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-10, atol=1e-10)
