@@ -1,0 +1,311 @@
+"""Differential audit: hooks, autograd.grad options, custom Functions and .grad accumulation, torch vs ember."""
+import numpy as np
+import pytest
+import torch
+
+import ember
+from tests.autograd._audit import compare
+
+_R = np.random.default_rng(1)
+X6 = _R.standard_normal(6)
+X23 = _R.standard_normal((2, 3))
+
+
+def _leaf(lib, arr=X6):
+    return lib.tensor(arr, dtype=lib.float64, requires_grad=True)
+
+
+def hooks_on_views_and_inplace(lib, rec):
+    x = _leaf(lib)
+    a = x * 2
+    v = a[1:4]
+    v.register_hook(lambda g: rec.val(("v", g)))
+    a.register_hook(lambda g: rec.val(("a", g)))
+    a.mul_(3)
+    a.register_hook(lambda g: rec.val(("a2", g)) or g * 2)
+    x.register_hook(lambda g: rec.val(("x", g)))
+    (a * lib.tensor(X6)).sum().backward()
+    rec(x)
+
+
+def hook_order_and_replace(lib, rec):
+    x = _leaf(lib)
+    y = x.exp()
+    h1 = y.register_hook(lambda g: rec.val(("h1", g)) or g + 1)
+    y.register_hook(lambda g: rec.val(("h2", g)))
+    y.retain_grad()
+    y.register_hook(lambda g: rec.val(("h3", g)) or g * 10)
+    z = y.sum() + (y * y).sum()
+    h1.remove()
+    z.backward()
+    rec.val(y.grad)
+    rec(x)
+
+
+def post_accumulate_hook(lib, rec):
+    x = _leaf(lib)
+    x.register_post_accumulate_grad_hook(lambda t: rec.val(("post", t.grad)))
+    x.register_hook(lambda g: rec.val(("pre", g)) or g * 3)
+    (x * x).sum().backward()
+    (x * 2).sum().backward()
+    rec(x)
+    a = x * 1
+    rec.raises(lambda: a.register_post_accumulate_grad_hook(lambda t: None))
+
+
+def module_full_backward_hook(lib, rec):
+    lin = lib.nn.Linear(3, 2).double()
+    with lib.no_grad():
+        lin.weight.copy_(lib.tensor(X23))
+        lin.bias.fill_(0.5)
+    lin.register_full_backward_pre_hook(lambda m, go: rec.val(("pre", go)))
+    lin.register_full_backward_hook(lambda m, gi, go: rec.val(("full", gi, go)))
+    x = _leaf(lib, X23)
+    lin(x).pow(2).sum().backward()
+    rec(lin.weight), rec(x)
+    x2 = lib.tensor(X23)  # input without grad: grad_input holds None
+    lin(x2).sum().backward()
+
+
+def grad_allow_unused_materialize(lib, rec):
+    x, y = _leaf(lib), _leaf(lib, X6[::-1].copy())
+    z = (x * 2).sum()
+    rec.raises(lambda: lib.autograd.grad(z, [x, y], retain_graph=True))
+    g = lib.autograd.grad(z, [x, y], allow_unused=True, retain_graph=True)
+    rec.val(g)
+    g = lib.autograd.grad(z, [x, y], materialize_grads=True, retain_graph=True)
+    rec.val(g)
+    rec.raises(lambda: lib.autograd.grad(z, [x, y], allow_unused=False, materialize_grads=True))
+    rec(x), rec(y)
+
+
+def grad_batched(lib, rec):
+    x = _leaf(lib)
+    y = x.sin() * 2
+    eye = lib.eye(6, dtype=lib.float64)
+    jac, = lib.autograd.grad(y, x, eye, is_grads_batched=True, retain_graph=True)
+    rec.val(jac)
+    s = y.sum()
+    g3 = lib.ones(3, dtype=lib.float64)
+    rec.raises(lambda: lib.autograd.grad(y, x, g3, is_grads_batched=True, retain_graph=True))
+    rec.val(lib.autograd.grad(s, x, g3, is_grads_batched=True))
+
+
+def grad_non_scalar_and_shapes(lib, rec):
+    x = _leaf(lib)
+    y = x * 3
+    rec.raises(lambda: y.backward())
+    rec.raises(lambda: y.backward(lib.ones(5, dtype=lib.float64)))
+    rec.raises(lambda: lib.autograd.grad(y.sum(), lib.tensor(X6)))
+    y.backward(lib.ones(6, dtype=lib.float64))
+    rec(x)
+    rec.raises(lambda: lib.tensor(X6).sum().backward())
+
+
+def retain_graph_then_free(lib, rec):
+    x = _leaf(lib)
+    y = x.exp()
+    z = (y * y).sum()
+    z.backward(retain_graph=True)
+    z.backward()
+    rec(x)
+    rec.raises(lambda: z.backward())
+    w = (x * 2).sum()  # x * 2 saves nothing, so a second backward has nothing freed to trip on
+
+
+def grad_replaced_and_noncontig(lib, rec):
+    x = _leaf(lib, X23)
+    (x * 2).sum().backward()
+    g = x.grad
+    gv = g[0]
+    (x * 3).sum().backward()
+    rec.val(g is x.grad)
+    rec(g), rec(gv)
+    x.grad = lib.zeros(3, 2, dtype=lib.float64).t()
+    (x * x).sum().backward()
+    rec(x.grad)
+    rec.val(x.grad.stride())
+    x.grad = None
+    (x * 1).sum().backward()
+    rec(x.grad)
+    rec.raises(lambda: setattr(x, "grad", lib.zeros(3, dtype=lib.float64)))
+    rec.raises(lambda: setattr(x, "grad", lib.zeros(2, 3, dtype=lib.float32)))
+
+
+def grad_of_int_view(lib, rec):
+    x = _leaf(lib)
+    a = x * 1
+    b = a * a  # saves a
+    iv = a.detach().view(lib.int64)
+    iv[0] = 0
+    rec(a)
+    rec.raises(lambda: b.sum().backward())
+
+
+class _Scale:
+    """A custom Function factory: the same class body for both libraries."""
+
+    @staticmethod
+    def make(lib):
+        class Scale(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, k):
+                ctx.k = k
+                ctx.save_for_backward(x)
+                ctx.mark_dirty(x)
+                return x.mul_(k)
+
+            @staticmethod
+            def backward(ctx, g):
+                return g * ctx.k, None
+
+        class SortLike(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                y = x * 2
+                idx = lib.arange(x.numel())
+                ctx.mark_non_differentiable(idx)
+                ctx.save_for_backward(y)
+                return y, idx
+
+            @staticmethod
+            def backward(ctx, gy, gi):
+                y, = ctx.saved_tensors
+                rec_gi.append(gi)
+                return gy * 2 + y * 0
+
+        class NoMat(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.set_materialize_grads(False)
+                return x.clone(), x.clone()
+
+            @staticmethod
+            def backward(ctx, g1, g2):
+                rec_gi.append((g1 is None, g2 is None))
+                return g1 if g2 is None else g1 + g2
+
+        class ViewOut(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return x.view(-1)[:3]
+
+            @staticmethod
+            def backward(ctx, g):
+                out = lib.zeros(6, dtype=g.dtype)
+                out[:3] = g
+                return out
+
+        class Once(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x ** 3
+
+            @staticmethod
+            @lib.autograd.function.once_differentiable
+            def backward(ctx, g):
+                x, = ctx.saved_tensors
+                return g * 3 * x * x
+
+        class Ident(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return x
+
+            @staticmethod
+            def backward(ctx, g):
+                return g
+
+        rec_gi = []
+        return Scale, SortLike, NoMat, ViewOut, Once, Ident, rec_gi
+
+
+def custom_functions(lib, rec):
+    Scale, SortLike, NoMat, ViewOut, Once, Ident, seen = _Scale.make(lib)
+    x = _leaf(lib)
+    a = x * 1
+    out = Scale.apply(a, 3.0)
+    rec.val(out is a)
+    rec(a)
+    (a * a).sum().backward()
+    rec(x)
+    rec.raises(lambda: Scale.apply(_leaf(lib), 2.0))
+    x.grad = None
+    y, idx = SortLike.apply(x)
+    rec(y), rec(idx)
+    y.sum().backward()
+    rec.val(seen.pop())
+    rec(x)
+    x.grad = None
+    p, q = NoMat.apply(x)
+    p.sum().backward()
+    rec.val(seen.pop())
+    rec(x)
+    x.grad = None
+    v = ViewOut.apply(x * 1)
+    rec(v)
+    rec.raises(lambda: v.mul_(2))
+    (v * 2).sum().backward()
+    rec(x)
+    x.grad = None
+    o = Once.apply(x)
+    g, = lib.autograd.grad(o.sum(), x, create_graph=True)
+    rec(g)
+    rec.raises(lambda: g.sum().backward())
+    v = _leaf(lib, X6[::-1].copy())
+    o = Once.apply(x)
+    g, = lib.autograd.grad(o, x, v, create_graph=True)  # the grad_output requires grad: g does too
+    rec(g)
+    rec.raises(lambda: g.sum().backward())
+    a = x * 1
+    same = Ident.apply(a)
+    rec(same), rec.val(same._base is a)
+    rec.raises(lambda: same.add_(1))
+    with lib.no_grad():
+        same.add_(1)
+    rec(a)
+
+
+def function_saves_output_then_modified(lib, rec):
+    class Exp(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            y = x.exp()
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, g):
+            y, = ctx.saved_tensors
+            return g * y
+
+    x = _leaf(lib)
+    y = Exp.apply(x)
+    y.sum().backward(retain_graph=True)
+    rec(x)
+    y.add_(1)
+    rec(y)
+    rec.raises(lambda: y.sum().backward())
+
+
+def int_bool_requires_grad(lib, rec):
+    x = _leaf(lib)
+    i = (x * 3).long()
+    rec(i)
+    rec(x.round())
+    rec((x > 0).float())
+    rec(lib.where(x > 0, x, 0.0))
+    rec(x.argsort()), rec(x.floor_divide(2))
+    rec(x.sign()), rec(x.trunc())
+
+
+PROGRAMS = [hooks_on_views_and_inplace, hook_order_and_replace, post_accumulate_hook, module_full_backward_hook,
+            grad_allow_unused_materialize, grad_batched, grad_non_scalar_and_shapes, retain_graph_then_free,
+            grad_replaced_and_noncontig, grad_of_int_view, custom_functions, function_saves_output_then_modified,
+            int_bool_requires_grad]
+
+
+@pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.__name__)
+def test_audit(program):
+    compare(program, torch, ember)
