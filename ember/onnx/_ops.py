@@ -145,16 +145,34 @@ def _mt(g, out, x) -> None:
 def _attention(g, outs, q, k, v, excluded, scale, seq_major=False) -> None:  # (seq_major: a memory layout)
     """Fused ``softmax(q * scale @ k^T, masked) @ v``: the same as MatMul, Softmax, MatMul; ``excluded`` is a
     constant bool mask (True = left out) or float mask (added), or None."""
-    perm = list(range(k.dim()))
+    out, weights = _attention_nodes(g, g.value(q), g.value(k), g.value(v), k.dim(), q.dtype, excluded, scale)
+    g.bind(outs[0], out)
+    g.bind(outs[1], weights)
+
+
+def _attention_nodes(g, q: str, k: str, v: str, rank: int, dtype, excluded, scale: float) -> tuple:
+    perm = list(range(rank))
     perm[-2:] = perm[-1], perm[-2]
-    scores = g.node("MatMul", [g.node("Mul", [g.value(q), g.scalar(scale, q.dtype)]),
-                               g.node("Transpose", [g.value(k)], perm=perm)])
+    scores = g.node("MatMul", [g.node("Mul", [q, g.scalar(scale, dtype)]), g.node("Transpose", [k], perm=perm)])
     if excluded is not None and excluded.dtype == xp.bool_:
-        scores = g.node("Where", [g.array(excluded), g.scalar(-xp.inf, q.dtype), scores])
+        scores = g.node("Where", [g.array(excluded), g.scalar(-xp.inf, dtype), scores])
     elif excluded is not None:
-        scores = g.node("Add", [scores, g.node("Cast", [g.array(excluded)], to=onnx_type(q.dtype))])
+        scores = g.node("Add", [scores, g.node("Cast", [g.array(excluded)], to=onnx_type(dtype))])
     weights = g.node("Softmax", [scores], axis=-1)
-    g.bind(outs[0], g.node("MatMul", [weights, g.value(v)]))
+    return g.node("MatMul", [weights, v]), weights
+
+
+@op("_SelfAttention")
+def _self_attention(g, outs, qkv, excluded, scale, heads) -> None:
+    """Packed self-attention: the (N, L, 3 E) projection split into q, k, v by heads (Reshape, Transpose,
+    Split), ``_Attention``'s nodes, and the heads joined again into (N, L, E)."""
+    e = qkv.shape[-1] // 3
+    parts = g.node("Transpose", [g.node("Reshape", [g.value(qkv), g.ints([0, 0, 3, heads, e // heads])])],
+                   perm=[2, 0, 3, 1, 4])
+    q, k, v = (g.node("Squeeze", [t, g.ints([0])]) for t in g.node("Split", [parts, g.ints([1, 1, 1])], outputs=3,
+                                                                    axis=0))
+    out, weights = _attention_nodes(g, q, k, v, 4, qkv.dtype, excluded, scale)
+    g.bind(outs[0], g.node("Reshape", [g.node("Transpose", [out], perm=[0, 2, 1, 3]), g.ints([0, 0, e])]))
     g.bind(outs[1], weights)
 
 

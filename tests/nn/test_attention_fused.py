@@ -93,3 +93,39 @@ def test_mha_fused_path(masks, batch_first, batch_split):
     np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-5)
     for (name, p), (_, tp) in zip(em.named_parameters(), tm.named_parameters()):
         np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_mha_packed_self_attention_double_backward():
+    """The packed self-attention op (batch_first self-attention) under create_graph: second-order gradients
+    of the input and the parameters against torch's, in float64."""
+    rng = np.random.default_rng(5)
+    N, L, E, H = 2, 4, 6, 3
+    tm = torch.nn.MultiheadAttention(E, H, batch_first=True).double()
+    em = ember.nn.MultiheadAttention(E, H, batch_first=True).double()
+    em.load_state_dict({k: ember.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    x = rng.standard_normal((N, L, E))
+    am = np.triu(np.ones((L, L), bool), 1)
+    results = []
+    for lib, m in ((ember, em), (torch, tm)):
+        xt = lib.tensor(x, requires_grad=True)
+        # (torch's fused kernel has no double backward: its math path, taken when it returns the weights)
+        out = m(xt, xt, xt, need_weights=lib is torch, attn_mask=lib.tensor(am))[0]
+        if lib is ember:
+            assert "_SelfAttentionBackward0" in _node_names(out.grad_fn)
+        gx, = lib.autograd.grad((out * out).sum(), xt, create_graph=True)
+        (gx * gx).sum().backward()
+        results.append([xt.grad.numpy()] + [p.grad.numpy() for p in m.parameters()])
+    for e, t in zip(*results):
+        np.testing.assert_allclose(e, t, rtol=1e-9, atol=1e-12)
+
+
+def _node_names(fn) -> set:
+    """The class names of the nodes of a graph."""
+    names, seen, todo = set(), set(), [fn]
+    while todo:
+        f = todo.pop()
+        if f is not None and id(f) not in seen:
+            seen.add(id(f))
+            names.add(type(f).__name__)
+            todo.extend(n for n, _ in f.next_functions)
+    return names

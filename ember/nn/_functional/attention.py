@@ -16,7 +16,7 @@ from ...amp import autocast_mode as _amp
 from ...autograd.function import Op
 from ...autograd.grad_mode import state
 from ..._factories import ones, zeros
-from ..._ops.shape import cat
+from ..._ops.shape import cat, stack
 from ..._ops.nn_math import softmax
 from .basic import dropout, linear
 
@@ -46,29 +46,7 @@ class _Attention(Op):
     def forward(q, k, v, excluded, scale, seq_major=False):
         w = xp.empty(q.shape[:-1] + (k.shape[-2],), q.dtype)
         out = _empty(q.shape[:-1] + (v.shape[-1],), q.dtype, seq_major)
-        keep = _kept(excluded, q.dtype)
-
-        def run(a: int, b: int) -> None:
-            i = _batch(q, a, b)
-            s = xp.matmul(q[i] * xp.asarray(scale, q.dtype), xp.swapaxes(k[i], -1, -2), out=w[i])
-            if s.size and (keep is not None or excluded is None) and -_EXP_SAFE <= s.min() and s.max() <= _EXP_SAFE:
-                # exp cannot overflow, nor a row's sum vanish: no row maxima to subtract (NumPy's reduction
-                # along a short last axis costs more than the exp), and the mask zeroes exp's values
-                xp.exp(s, out=s)
-                if keep is not None:
-                    s *= _batch_of(keep, i, w.ndim)
-            else:
-                ex = _batch_of(excluded, i, w.ndim)
-                if ex is not None:
-                    if ex.dtype == bool:
-                        xp.copyto(s, -xp.inf, where=ex)
-                    else:
-                        s += ex
-                s -= s.max(axis=-1, keepdims=True)       # softmax in place: s becomes the weights
-                xp.exp(s, out=s)
-            s /= _last_sums(s)
-            xp.matmul(s, v[i], out=out[i])
-        _split(run, q, k.shape[-2] * (q.shape[-1] + v.shape[-1]))
+        _attend(q, k, v, excluded, scale, w, out)
         return out, w
 
     @staticmethod
@@ -81,25 +59,115 @@ class _Attention(Op):
     def backward(ctx, g, _=None):
         q, k, v, w = ctx.saved_tensors
         if state.enabled:  # create_graph: the weights again, as ops of q and k, so this formula differentiates
-            w = _composed_weights(q, k, ctx.excluded, ctx.scale)
-            gw = g @ v.mT
-            gs = w * (gw - (gw * w).sum(-1, keepdim=True)) * ctx.scale
-            return gs @ k, gs.mT @ q, w.mT @ g, None, None, None
+            return (*_composed_grads(g, q, k, v, ctx.excluded, ctx.scale), None, None, None)
         wrap = Tensor._make if isinstance(g, Tensor) else (lambda a: a)
         g, q, k, v, w = (t._data if isinstance(t, Tensor) else t for t in (g, q, k, v, w))
         gq, gk, gv = (_empty(t.shape, t.dtype, ctx.seq_major) for t in (q, k, v))
-
-        def run(a: int, b: int) -> None:
-            i = _batch(q, a, b)
-            gs = xp.matmul(g[i], xp.swapaxes(v[i], -1, -2))
-            gs -= _last_sums(gs * w[i])
-            gs *= w[i]
-            gs *= ctx.scale
-            xp.matmul(gs, k[i], out=gq[i])
-            xp.matmul(xp.swapaxes(gs, -1, -2), q[i], out=gk[i])
-            xp.matmul(xp.swapaxes(w[i], -1, -2), g[i], out=gv[i])
-        _split(run, q, 2 * k.shape[-2] * (q.shape[-1] + v.shape[-1]))
+        _attend_grads(g, q, k, v, w, ctx.scale, gq, gk, gv)
         return wrap(gq), wrap(gk), wrap(gv), None, None, None
+
+
+class _SelfAttention(Op):
+    """Multi-head self-attention's core on the packed in-projection ``qkv`` (N, L, 3 E) of a batch-first input:
+    ``_Attention`` over its heads, the output (N, L, E) with the heads side by side (what the output projection
+    takes), and backward writing the gradients of q, k and v into one (N, L, 3 E) array. Through ``_Attention``
+    the three would be split, permuted and their gradients concatenated (a copy and ten nodes a layer)."""
+
+    differentiable_outputs = (0,)
+    array_backward = True
+
+    @staticmethod
+    def forward(qkv, excluded, scale, heads):
+        n, l, e3 = qkv.shape
+        w = xp.empty((n, heads, l, l), qkv.dtype)
+        out = xp.empty((n, l, e3 // 3), qkv.dtype)
+        _attend(*_packed_heads(qkv, heads), excluded, scale, w, _heads(out, heads))
+        return out, w
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        qkv, ctx.excluded, ctx.scale, ctx.heads = inputs
+        ctx.save_for_backward(qkv, Tensor._make(output[1]))
+
+    @staticmethod
+    def backward(ctx, g, _=None):
+        qkv, w = ctx.saved_tensors
+        if state.enabled:  # create_graph: _Attention's formula on the heads, as ops
+            grads = _composed_grads(_heads(g, ctx.heads), *_packed_heads(qkv, ctx.heads), ctx.excluded, ctx.scale)
+            n, l, e3 = qkv.shape
+            return stack([t.permute(0, 2, 1, 3) for t in grads], 2).reshape(n, l, e3), None, None, None
+        wrap = Tensor._make if isinstance(g, Tensor) else (lambda a: a)
+        g, qkv, w = (t._data if isinstance(t, Tensor) else t for t in (g, qkv, w))
+        gqkv = xp.empty(qkv.shape, qkv.dtype)
+        _attend_grads(_heads(g, ctx.heads), *_packed_heads(qkv, ctx.heads), w, ctx.scale,
+                      *_packed_heads(gqkv, ctx.heads))
+        return wrap(gqkv), None, None, None
+
+
+def _heads(a, heads: int):
+    """(N, L, E) as (N, heads, L, E / heads), a view (array or tensor)."""
+    n, l, e = a.shape
+    return a.reshape(n, l, heads, e // heads).permute(0, 2, 1, 3) if isinstance(a, Tensor) else \
+        a.reshape(n, l, heads, e // heads).transpose(0, 2, 1, 3)
+
+
+def _packed_heads(qkv, heads: int) -> tuple:
+    """q, k and v of a packed (N, L, 3 E) projection, each (N, heads, L, E / heads), views (arrays or tensors)."""
+    n, l, e3 = qkv.shape
+    parts = qkv.reshape(n, l, 3, heads, e3 // (3 * heads))
+    parts = parts.permute(2, 0, 3, 1, 4) if isinstance(qkv, Tensor) else parts.transpose(2, 0, 3, 1, 4)
+    return parts[0], parts[1], parts[2]
+
+
+def _attend(q, k, v, excluded, scale, w, out) -> None:
+    """``_Attention``'s forward into ``w`` (the weights) and ``out``, on slices of the batch dim between ember's
+    threads, each product on one BLAS thread: the products are small, and BLAS's own threads would be woken
+    for each one."""
+    keep = _kept(excluded, q.dtype)
+
+    def run(a: int, b: int) -> None:
+        i = _batch(q, a, b)
+        s = xp.matmul(q[i] * xp.asarray(scale, q.dtype), xp.swapaxes(k[i], -1, -2), out=w[i])
+        if s.size and (keep is not None or excluded is None) and -_EXP_SAFE <= s.min() and s.max() <= _EXP_SAFE:
+            # exp cannot overflow, nor a row's sum vanish: no row maxima to subtract (NumPy's reduction
+            # along a short last axis costs more than the exp), and the mask zeroes exp's values
+            xp.exp(s, out=s)
+            if keep is not None:
+                s *= _batch_of(keep, i, w.ndim)
+        else:
+            ex = _batch_of(excluded, i, w.ndim)
+            if ex is not None:
+                if ex.dtype == bool:
+                    xp.copyto(s, -xp.inf, where=ex)
+                else:
+                    s += ex
+            s -= s.max(axis=-1, keepdims=True)       # softmax in place: s becomes the weights
+            xp.exp(s, out=s)
+        s /= _last_sums(s)
+        xp.matmul(s, v[i], out=out[i])
+    _split(run, q, k.shape[-2] * (q.shape[-1] + v.shape[-1]))
+
+
+def _attend_grads(g, q, k, v, w, scale: float, gq, gk, gv) -> None:
+    """``_Attention``'s backward (arrays) into gq, gk, gv, split as ``_attend``."""
+    def run(a: int, b: int) -> None:
+        i = _batch(q, a, b)
+        gs = xp.matmul(g[i], xp.swapaxes(v[i], -1, -2))
+        gs -= _last_sums(gs * w[i])
+        gs *= w[i]
+        gs *= scale
+        xp.matmul(gs, k[i], out=gq[i])
+        xp.matmul(xp.swapaxes(gs, -1, -2), q[i], out=gk[i])
+        xp.matmul(xp.swapaxes(w[i], -1, -2), g[i], out=gv[i])
+    _split(run, q, 2 * k.shape[-2] * (q.shape[-1] + v.shape[-1]))
+
+
+def _composed_grads(g: Tensor, q: Tensor, k: Tensor, v: Tensor, excluded, scale: float) -> tuple:
+    """The gradients of q, k and v as ember ops (differentiable), the weights made again from q and k."""
+    w = _composed_weights(q, k, excluded, scale)
+    gw = g @ v.mT
+    gs = w * (gw - (gw * w).sum(-1, keepdim=True)) * scale
+    return gs @ k, gs.mT @ q, w.mT @ g
 
 
 def _empty(shape: tuple, dtype, seq_major: bool):
@@ -257,14 +325,14 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor, embe
     if use_separate_proj_weight:
         in_proj_weight = None
     batch_major = False
+    qkv = None
     if query is key is value and in_proj_weight is not None and bias_k is None and not add_zero_attn and \
             static_k is None and static_v is None:
         # self-attention: q, k and v from one product, on the (N, L, E) layout when that is how the input
         # is stored (a batch_first module's), so that the product and the output projection are 2-D
         batch_major = query.transpose(0, 1).is_contiguous()
         x = query.transpose(0, 1) if batch_major else query
-        q, k, v = (t.reshape(*t.shape[:2], num_heads, hd).permute((0, 2, 1, 3) if batch_major else (1, 2, 0, 3))
-                   for t in linear(x, in_proj_weight, in_proj_bias).chunk(3, -1))
+        qkv = linear(x, in_proj_weight, in_proj_bias)
         extra = 0
     else:
         q, k, v = _in_projection(query, key, value, in_proj_weight, in_proj_bias, q_proj_weight, k_proj_weight,
@@ -296,7 +364,15 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor, embe
         mask = kpm if mask is None else _merge_masks(mask, kpm)
     if mask is not None and extra:  # the appended keys (bias_k, a zero key) are never masked
         mask = cat([mask, zeros((*mask.shape[:-1], extra), dtype=mask.dtype)], -1)
-    if not need_weights and (dropout_p == 0.0 or not training) and _fused(q, k, v, mask):
+    fuse = not need_weights and (dropout_p == 0.0 or not training)
+    if fuse and batch_major and qkv.dtype.is_floating_point and (mask is None or not mask.requires_grad):
+        out = _SelfAttention.apply(qkv, None if mask is None else mask._data, 1.0 / math.sqrt(hd), num_heads)[0]
+        out = linear(out, out_proj_weight, out_proj_bias).transpose(0, 1)
+        return (out if batched else out.squeeze(1)), None
+    if qkv is not None:
+        q, k, v = (t.reshape(*t.shape[:2], num_heads, hd).permute((0, 2, 1, 3) if batch_major else (1, 2, 0, 3))
+                   for t in qkv.chunk(3, -1))
+    if fuse and _fused(q, k, v, mask):
         out = _Attention.apply(q, k, v, None if mask is None else mask._data, 1.0 / math.sqrt(hd), batch_major)[0]
         if batch_major:
             out = linear(out.permute(0, 2, 1, 3).reshape(N, L, E), out_proj_weight, out_proj_bias).transpose(0, 1)
