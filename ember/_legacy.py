@@ -144,6 +144,15 @@ def _message(name: str) -> str:
             "docs/api_coverage.md lists what is and is not")
 
 
+def absent_function(qualname: str):
+    """A stand-in for the torch function ``qualname`` (e.g. ``torch.jit.script``) that raises AbsentFeature."""
+    def absent(*args, **kwargs):
+        raise AbsentFeature(_message(qualname))
+    absent.__name__ = qualname.rpartition(".")[2]
+    absent.__doc__ = f"{qualname}: not implemented in ember; raises NotImplementedError naming it."
+    return absent
+
+
 # torch names that public programs use (tools/api_inventory.py) and that ember does not provide
 ABSENT = {
     "ember": {

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Final  # noqa: F401  (torch.jit.Final is typing's Final)
 
-from ._legacy import AbsentFeature, _message
+from ._legacy import absent_function
 
 
 def is_scripting() -> bool:
@@ -59,18 +59,10 @@ def annotate(the_type: Any, the_value: Any) -> Any:
     return the_value
 
 
-def _absent(name: str) -> Callable:
-    def absent(*args, **kwargs):
-        raise AbsentFeature(_message(f"torch.jit.{name}"))
-    absent.__name__ = name
-    absent.__doc__ = f"torch.jit.{name}: TorchScript is not implemented in ember; raises NotImplementedError."
-    return absent
-
-
-script = _absent("script")
-trace = _absent("trace")
-trace_module = _absent("trace_module")
-load = _absent("load")
-save = _absent("save")
-freeze = _absent("freeze")
-optimize_for_inference = _absent("optimize_for_inference")
+script = absent_function("torch.jit.script")
+trace = absent_function("torch.jit.trace")
+trace_module = absent_function("torch.jit.trace_module")
+load = absent_function("torch.jit.load")
+save = absent_function("torch.jit.save")
+freeze = absent_function("torch.jit.freeze")
+optimize_for_inference = absent_function("torch.jit.optimize_for_inference")
