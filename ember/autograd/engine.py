@@ -297,10 +297,9 @@ def accumulate_grad(var, g, create_graph: bool, claimed) -> None:
                 arr = arr.copy()
             claimed.add(id(arr))
             var._grad = _function.Tensor._make(arr)
-        elif old._requires_grad:
-            var._grad = old + _function.Tensor._make(arr)
         elif old._data.flags.writeable and old._data.shape == arr.shape and old._vc is not _function.NO_VERSION:
-            # in place, as torch's: views of .grad see the sum, its layout stays, its version moves
+            # in place, as torch's (a .grad with a graph, from create_graph, keeps it): views of .grad see
+            # the sum, its layout stays, its version moves
             xp.add(old._data, arr, out=old._data, casting="unsafe")
             old._vc[0] += 1
         else:
