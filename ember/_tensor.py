@@ -260,6 +260,8 @@ class Tensor:
 
     def detach_(self) -> "Tensor":
         """Cut this tensor from the graph, making it a leaf."""
+        if self._base is not None:  # its base's history would still reach it: torch refuses
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
         self._grad_fn = None
         self._requires_grad = False
         self._view_version = None
