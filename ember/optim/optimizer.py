@@ -104,9 +104,14 @@ class Optimizer:
                 if p._grad is not None:
                     if set_to_none:
                         p._grad = None
-                    else:
-                        p._grad = p._grad.detach()
-                        p._grad._data[...] = 0
+                    else:  # in place, as torch's: the same .grad object, its version moved
+                        g = p._grad
+                        if g.grad_fn is not None:
+                            g.detach_()
+                        else:
+                            g.requires_grad_(False)
+                        g._data[...] = 0
+                        g._version += 1
 
     def step(self, closure: Callable | None = None):
         """Update every parameter that has a gradient; ``closure`` re-evaluates the loss first."""
