@@ -21,6 +21,11 @@ def _arr(t):
     return np.array(t.detach().resolve_conj().numpy() if hasattr(t, "resolve_conj") else t.detach().numpy(), copy=True)
 
 
+def leaf(lib, arr):
+    """A float64 leaf that requires grad, in ``lib``."""
+    return lib.tensor(arr, dtype=lib.float64, requires_grad=True)
+
+
 def _plain(x):
     """``x`` with every tensor in it (nested in tuples and lists) as a NumPy array."""
     if hasattr(x, "is_leaf"):
@@ -99,4 +104,5 @@ def compare(program, torch_mod, ember_mod) -> None:
                 _same_value(g[1][k], w[1][k], f"{where} {k}")
         else:
             _same_value(g[1], w[1], where)
-    assert len(got) == len(want), f"{program.__name__}: ember logged {len(got)} entries, torch {len(want)}: {got[len(want):] or want[len(got):]}"
+    assert len(got) == len(want), (f"{program.__name__}: ember logged {len(got)} entries, torch {len(want)}: "
+                                   f"{got[len(want):] or want[len(got):]}")

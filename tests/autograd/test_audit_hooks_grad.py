@@ -4,15 +4,16 @@ import pytest
 import torch
 
 import ember
-from tests.autograd._audit import compare
+from tests.autograd._audit import compare, leaf
 
 _R = np.random.default_rng(1)
 X6 = _R.standard_normal(6)
 X23 = _R.standard_normal((2, 3))
+X34 = _R.standard_normal((3, 4))
 
 
 def _leaf(lib, arr=X6):
-    return lib.tensor(arr, dtype=lib.float64, requires_grad=True)
+    return leaf(lib, arr)
 
 
 def hooks_on_views_and_inplace(lib, rec):
@@ -300,12 +301,123 @@ def int_bool_requires_grad(lib, rec):
     rec(x.sign()), rec(x.trunc())
 
 
+def grad_wrt_views(lib, rec):
+    x = _leaf(lib, X34)
+    a = x * 1
+    v = a[1]
+    y = (v.exp() * 2).sum() + a.sum()
+    rec.val(lib.autograd.grad(y, [v, a], retain_graph=True))
+    rec.val(lib.autograd.grad(y, [x[0]], allow_unused=True))
+
+
+def zero_grad_identity(lib, rec):
+    p = lib.nn.Parameter(lib.tensor(X6))
+    opt = lib.optim.SGD([p], lr=0.1)
+    (p * p).sum().backward()
+    g = p.grad
+    v0 = g._version
+    opt.zero_grad(set_to_none=False)
+    rec.val((p.grad is g, g._version - v0))
+    rec.val(g)
+    m = lib.nn.Linear(2, 2)
+    m(lib.ones(1, 2)).sum().backward()
+    g = m.weight.grad
+    v0 = g._version
+    m.zero_grad(set_to_none=False)
+    rec.val((m.weight.grad is g, g._version - v0))
+
+
+def unbind_1d_pieces(lib, rec):
+    x = _leaf(lib, X6)
+    a = x * 1
+    p = a.unbind()
+    with lib.no_grad():
+        p[2].fill_(5.0)
+    rec(a)
+    q = (x * 1).unbind()
+    rec.raises(lambda: q[1].mul_(2))
+    b = x.detach().clone()
+    for t in b.unbind():
+        t.mul_(2)
+    rec(b)
+
+
+def expand_base_written(lib, rec):
+    x = _leaf(lib, X6[:3])
+    a = x * 1
+    e = a.expand(2, 3)
+    a.mul_(2)
+    rec(e)
+    (e * lib.tensor(X34[:2, :3])).sum().backward()
+    rec(x)
+
+
+def node_hooks(lib, rec):
+    x = _leaf(lib, X6)
+    y = x.exp()
+    z = y * 2
+    z.grad_fn.register_prehook(lambda go: rec.val(("pre", go)))
+    z.grad_fn.register_hook(lambda gi, go: rec.val(("post", gi, go)))
+    y.grad_fn.register_hook(lambda gi, go: (gi[0] * 0,))
+    z.sum().backward()
+    rec(x)
+    nexts = [None if n is None else type(n).__name__ for n, _ in z.grad_fn.next_functions]
+    rec.val((type(z.grad_fn).__name__, nexts))
+
+
+def needs_input_grad_and_setup_context(lib, rec):
+    class F(lib.autograd.Function):
+        @staticmethod
+        def forward(x, w):
+            return x * w
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(*inputs)
+        @staticmethod
+        def backward(ctx, g):
+            x, w = ctx.saved_tensors
+            rec.val(ctx.needs_input_grad)
+            return (g * w if ctx.needs_input_grad[0] else None), (g * x if ctx.needs_input_grad[1] else None)
+    x, w = _leaf(lib, X6), lib.tensor(X6[::-1].copy())
+    F.apply(x, w).sum().backward()
+    rec(x)
+    a = x * 1
+    o = F.apply(a, w)
+    a.add_(1)
+    rec.raises(lambda: o.sum().backward())
+
+
+def data_assignment(lib, rec):
+    x = _leaf(lib, X6)
+    y = x * x
+    x.data = lib.tensor(X6 * 0 + 1)
+    rec(x)
+    y.sum().backward()
+    rec(x)
+    rec.raises(lambda: setattr(x, "data", lib.zeros(2, dtype=lib.float64)))
+    rec(x)
+
+
+def clone_of_view_written(lib, rec):
+    x = _leaf(lib, X34)
+    a = x * 1
+    c = a[1].clone()
+    c.mul_(2)
+    a[1].add_(c)
+    rec(a)
+    a.sum().backward()
+    rec(x)
+
+
 PROGRAMS = [hooks_on_views_and_inplace, hook_order_and_replace, post_accumulate_hook, module_full_backward_hook,
             grad_allow_unused_materialize, grad_batched, grad_non_scalar_and_shapes, retain_graph_then_free,
             grad_replaced_and_noncontig, grad_of_int_view, custom_functions, function_saves_output_then_modified,
-            int_bool_requires_grad]
+            int_bool_requires_grad, grad_wrt_views, zero_grad_identity, unbind_1d_pieces, expand_base_written,
+            node_hooks, needs_input_grad_and_setup_context, data_assignment, clone_of_view_written]
 
 
 @pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.__name__)
+
+
 def test_audit(program):
     compare(program, torch, ember)

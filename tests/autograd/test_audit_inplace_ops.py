@@ -5,16 +5,12 @@ import pytest
 import torch
 
 import ember
-from tests.autograd._audit import compare
+from tests.autograd._audit import compare, leaf as _leaf
 
 _R = np.random.default_rng(2)
 X34 = _R.standard_normal((3, 4))
 X6 = _R.standard_normal(6)
 W34 = _R.standard_normal((3, 4))
-
-
-def _leaf(lib, arr):
-    return lib.tensor(arr, dtype=lib.float64, requires_grad=True)
 
 
 def multi_view_outputs_written(lib, rec):

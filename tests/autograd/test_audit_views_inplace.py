@@ -4,17 +4,13 @@ import pytest
 import torch
 
 import ember
-from tests.autograd._audit import compare
+from tests.autograd._audit import compare, leaf as _leaf
 
 _R = np.random.default_rng(0)
 X34 = _R.standard_normal((3, 4))
 X44 = _R.standard_normal((4, 4))
 X6 = _R.standard_normal(6)
 W34 = _R.standard_normal((3, 4))
-
-
-def _leaf(lib, arr):
-    return lib.tensor(arr, dtype=lib.float64, requires_grad=True)
 
 
 def slice_of_transpose(lib, rec):
