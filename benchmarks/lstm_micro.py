@@ -1,13 +1,15 @@
 """LSTM forward + backward: ember vs torch in the same run, and where ember's time goes.
 
-Run: python benchmarks/lstm_micro.py [--threads N] [--repeat R]
+Run: python benchmarks/lstm_micro.py [--threads N] [--repeat R] [--wavefront-ab]
 The word-language-model LSTM of benchmarks/train_step.py without its embedding and head: 2 layers of 128
 over 35 steps at batch 20, forward, a loss on the outputs and the final state, backward. Prints each
 library's best wall time per step and CPU time per step (the process's, which a busy machine disturbs
 less than wall time) with ember's ratio to torch, then ember's share in the recurrent products (one
 (20 x 128) x (128 x 512) product per layer and step, each way) and in the eight whole-sequence products,
 and where ember's CPU time goes by phase: the scans' loops, the rest of the layers' forward and backward
-(whole-sequence products), and what lies outside the layers' ops (autograd, the loss).
+(whole-sequence products), and what lies outside the layers' ops (autograd, the loss). From 2 threads
+ember runs the 2 layers as one wavefront across them (``_LSTMStack`` in ember/nn/modules/rnn.py);
+``--wavefront-ab`` also times it layer by layer, interleaved with the others.
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ import sys
 _p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 _p.add_argument("--threads", type=int, default=1)
 _p.add_argument("--repeat", type=int, default=15)
+_p.add_argument("--wavefront-ab", action="store_true",
+                help="also time ember with the multi-layer wavefront off (it runs from 2 threads on)")
 ARGS = _p.parse_args()
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = str(ARGS.threads)  # NumPy's BLAS reads it when it loads
@@ -82,8 +86,9 @@ def product_ms(m: int, k: int, n: int, calls: int) -> float:
 
 
 def phases(step, calls: int = 30) -> dict:
-    """ember's CPU time per call of ``step`` (ms) inside the LSTM scans' forward and backward loops and inside
-    the layer ops around them, timed by wrapping those functions for the duration."""
+    """ember's CPU time per call of ``step`` (ms) inside the LSTM's forward and backward step loops and inside
+    the layer ops around them, timed by wrapping those functions for the duration (with the wavefront on
+    several threads, the process's CPU while a thread is inside: overlapping calls count twice)."""
     from ember.nn.modules import rnn
     spent: dict = {}
 
@@ -95,36 +100,61 @@ def phases(step, calls: int = 30) -> dict:
             finally:
                 spent[key] = spent.get(key, 0.0) + time.process_time() - c0
         return run
-    op = rnn._LSTMScan
-    wrapped = {"scan": "forward loops", "scan_backward": "backward loops", "backward": "backward op"}
-    own = {name: op.__dict__.get(name) for name in (*wrapped, "_parts")}  # what to restore (None: inherited)
-    for name, key in wrapped.items():
-        raw = inspect.getattr_static(op, name)
-        kind = staticmethod if isinstance(raw, staticmethod) else classmethod
-        setattr(op, name, kind(timed(raw.__func__, key)))
-    # Op.apply calls the forward it fetched once into ``_parts``: that is where the forward is timed
-    op._parts = (timed(op._parts[0], "forward op"), *op._parts[1:])
+    loops = {"_lstm_steps": "forward loops", "_lstm_steps_backward": "backward loops"}
+    ops = (rnn._LSTMScan, rnn._LSTMStack)
+    own = [(op, name, op.__dict__.get(name)) for op in ops for name in ("backward", "_parts")]  # None: inherited
+    saved_loops = {name: getattr(rnn, name) for name in loops}
+    for name, key in loops.items():
+        setattr(rnn, name, timed(saved_loops[name], key))
+    for op in ops:
+        op.backward = classmethod(timed(inspect.getattr_static(op, "backward").__func__, "backward op"))
+        # Op.apply calls the forward it fetched once into ``_parts``: that is where the forward is timed
+        op._parts = (timed(op._parts[0], "forward op"), *op._parts[1:])
     try:
         c0 = time.process_time()
         for _ in range(calls):
             step()
         total = time.process_time() - c0
     finally:
-        for name, raw in own.items():
+        for name, fn in saved_loops.items():
+            setattr(rnn, name, fn)
+        for op, name, raw in own:
             if raw is None:
                 delattr(op, name)
             else:
                 setattr(op, name, raw)
-    out = {k: v / calls * 1e3 for k, v in spent.items()}
+    out = {k: spent.get(k, 0.0) / calls * 1e3 for k in ("forward loops", "forward op", "backward loops", "backward op")}
     out["forward op"] -= out["forward loops"]
     out["backward op"] -= out["backward loops"]
     out["outside the ops"] = total / calls * 1e3 - sum(out.values())
     return out
 
 
+def layer_by_layer(step):
+    """``step`` with the multi-layer wavefront off: each layer its own op, as at one thread."""
+    from ember.nn.modules import rnn
+
+    applies = rnn._LSTMStack.__dict__["applies"]
+
+    def run():
+        rnn._LSTMStack.applies = staticmethod(lambda module: False)
+        try:
+            step()
+        finally:
+            rnn._LSTMStack.applies = applies
+    return run
+
+
 def main() -> None:
-    wall, cpu = best({"ember": lstm_step(ember), "torch": lstm_step(torch)})
+    fns = {"ember": lstm_step(ember), "torch": lstm_step(torch)}
+    if ARGS.wavefront_ab:
+        fns["ember layer by layer"] = layer_by_layer(lstm_step(ember))
+    wall, cpu = best(fns)
     print(f"LSTM {LAYERS} x {H}, T {T}, batch {B}, forward + backward, {ARGS.threads} thread(s):")
+    if ARGS.wavefront_ab:
+        k = "ember layer by layer"
+        print(f"  {k}: wall {wall[k]:6.2f} ms (ratio {wall[k] / wall['torch']:.2f})  CPU {cpu[k]:6.2f} ms "
+              f"(ratio {cpu[k] / cpu['torch']:.2f})")
     print(f"  wall: ember {wall['ember']:6.2f} ms  torch {wall['torch']:6.2f} ms  ratio {wall['ember'] / wall['torch']:.2f}")
     print(f"  CPU:  ember {cpu['ember']:6.2f} ms  torch {cpu['torch']:6.2f} ms  ratio {cpu['ember'] / cpu['torch']:.2f}")
     steps = product_ms(B, H, 4 * H, 2 * LAYERS * T)
@@ -133,7 +163,8 @@ def main() -> None:
           f"whole-sequence {whole:.2f} ms ({4 * LAYERS} calls); the rest {cpu['ember'] - steps - whole:.2f} ms")
     shares = phases(lstm_step(ember))
     print("  ember's CPU by phase: " + ", ".join(f"{k} {v:.2f} ms" for k, v in shares.items())
-          + " (the ops' rest: their whole-sequence products and layout; backward loops include the weight gradients)")
+          + " (backward loops include the gates' step-independent factors; the ops' rest: their whole-sequence"
+          " products (input projections, input and weight gradients) and layout)")
 
 
 if __name__ == "__main__":

@@ -159,6 +159,14 @@ def _hh_grads(dgh: np.ndarray, y: np.ndarray, h0: np.ndarray, bias: bool) -> tup
     return dw, dgh.sum((0, 2)) if bias else None
 
 
+def _graph_grads(outs: tuple, gouts: tuple, inputs: tuple, needs: tuple) -> tuple:
+    """The gradients of ``outs`` (given ``gouts``, None where unused) wrt the ``inputs`` that ``needs``, recorded."""
+    used = [(o, g) for o, g in zip(outs, gouts) if g is not None]
+    wrt = [t for t, need in zip(inputs, needs) if need]
+    got = iter(_autograd_grad([o for o, _ in used], wrt, [g for _, g in used], create_graph=True, allow_unused=True))
+    return tuple(next(got) if need else None for need in needs)
+
+
 class _Scan(Op):
     """One recurrent layer, all its directions, over a whole sequence, as one op.
 
@@ -276,11 +284,7 @@ class _Scan(Op):
                 for acc, h in zip(finals, hs):
                     acc.append(h)
             outs = (ys[0] if D == 1 else cat(ys, -1), *[stack(f) for f in finals])
-        used = [(o, g) for o, g in zip(outs, gouts) if g is not None]
-        wrt = [t for t, need in zip(inputs, needs) if need]
-        got = iter(_autograd_grad([o for o, _ in used], wrt, [g for _, g in used], create_graph=True,
-                                  allow_unused=True))
-        return tuple(next(got) if need else None for need in needs)
+        return _graph_grads(outs, gouts, inputs, needs)
 
 
 class _RNNScan(_Scan):
@@ -428,84 +432,230 @@ class _LSTMScan(_Scan):
 
     @staticmethod
     def scan(gi, y, h0, c0, w_t, w_hr_t, scale):
-        T, D, B, G = gi.shape
-        H = G // 4
-        shift = 1 - scale
-        gates = gi  # activated in place, step by step
-        g_hh = np.empty((D, B, G), gi.dtype)
-        cs = np.empty((T, D, B, H), gi.dtype)
+        cs = np.empty(y.shape[:-1] + (gi.shape[-1] // 4,), gi.dtype)
         tcs = np.empty_like(cs)
         hfull = y if w_hr_t is None else np.empty_like(cs)
-        h, c = h0, c0
-        with _one_blas_thread(h0.size * G):
-            for t in range(T):
-                g, ct, hf = gates[t], cs[t], hfull[t]
-                if t or h.any():  # (zero initial states, the default, need no product)
-                    np.matmul(h, w_t, out=g_hh)
-                    g += g_hh
-                np.tanh(g, out=g)
-                g *= scale
-                g += shift
-                np.multiply(g[..., H:2 * H], c, out=ct)
-                ct += g[..., :H] * g[..., 2 * H:3 * H]
-                np.tanh(ct, out=tcs[t])
-                np.multiply(g[..., 3 * H:], tcs[t], out=hf)
-                if w_hr_t is not None:
-                    np.matmul(hf, w_hr_t, out=y[t])
-                h, c = y[t], ct
-        return (h.copy(), c.copy(), gates, cs, tcs) + (() if w_hr_t is None else (hfull,))
+        with _one_blas_thread(h0.size * gi.shape[-1]):
+            h, c = _lstm_steps(gi, y, cs, tcs, hfull, h0, c0, w_t, w_hr_t, scale)
+        return (h.copy(), c.copy(), gi, cs, tcs) + (() if w_hr_t is None else (hfull,))
 
     @staticmethod
     def scan_backward(states, dirs, cell_flags, scratch, y, gy, gstates):
         (h0, c0), (gh_n, gc_n) = states, gstates
         w_hh, w_hr = _stack(dirs, 0), _stack(dirs, 2)
         gates, cs, tcs = scratch[:3]
-        T, D, B, H = cs.shape
-        i, f, g, o = (gates[..., k * H:(k + 1) * H] for k in range(4))
-        # the step-independent factors of the gate gradients, for all steps at once; those of i, f and g
-        # (d gate / d c) side by side, so that a step scales all three by dc in one multiply
-        dc_dh = tcs * tcs
-        np.subtract(1, dc_dh, out=dc_dh)
-        dc_dh *= o
-        do_dh = 1 - o
-        do_dh *= o
-        do_dh *= tcs
-        dc_ifg = np.empty((T, D, B, 3, H), cs.dtype)
-        u = dc_ifg[..., 0, :]
-        np.subtract(1, i, out=u)
-        u *= i
-        u *= g
-        u = dc_ifg[..., 1, :]
-        _prev_times(np.multiply, cs, c0, f, u)
-        u *= 1 - f
-        u = dc_ifg[..., 2, :]
-        np.multiply(g, g, out=u)
-        np.subtract(1, u, out=u)
-        u *= i
         dgates = np.empty_like(gates)
-        d4 = dgates.reshape(T, D, B, 4, H)
         dhs = None if w_hr is None else np.empty(y.shape, y.dtype)
         carry_h = np.zeros_like(h0) if gh_n is None else gh_n
         carry_c = np.zeros_like(c0) if gc_n is None else gc_n
-        with _one_blas_thread(h0.size * 4 * H):
-            for t in range(T - 1, -1, -1):
-                dh = carry_h if gy is None else gy[t] + carry_h
-                if w_hr is not None:
-                    dhs[t] = dh
-                    dh = np.matmul(dh, w_hr)
-                np.multiply(dh, do_dh[t], out=d4[t, ..., 3, :])
-                dc = dh * dc_dh[t]
-                dc += carry_c
-                np.multiply(dc[..., None, :], dc_ifg[t], out=d4[t, ..., :3, :])
-                carry_c = dc * f[t]
-                carry_h = np.matmul(dgates[t], w_hh)
+        with _one_blas_thread(h0.size * gates.shape[-1]):
+            carry_h, carry_c = _lstm_steps_backward(gates, cs, tcs, c0, gy, dgates, dhs, carry_h, carry_c, w_hh, w_hr)
         dw_hh, db_hh = _hh_grads(dgates, y, h0, dirs[0][1] is not None)
         dw_hr = None
         if w_hr is not None:
-            hfull = scratch[3]
+            hfull, (T, D, B, H) = scratch[3], cs.shape
             dw_hr = np.stack([np.dot(dhs[:, d].reshape(-1, y.shape[-1]).T, hfull[:, d].reshape(-1, H))
                               for d in range(D)])
         return dgates, carry_h, carry_c, dw_hh, db_hh, dw_hr
+
+
+def _lstm_steps(gates, y, cs, tcs, hfull, h, c, w_t, w_hr_t, scale) -> tuple:
+    """The LSTM's steps over a stretch of a scan from states ``h, c``: ``gates`` holds the steps' input
+    projections (sigmoid rows halved) and is activated in place; ``cs``, ``tcs``, ``hfull`` and ``y`` are
+    written. Returns the last step's states (views into ``y`` and ``cs``)."""
+    H = gates.shape[-1] // 4
+    shift = 1 - scale
+    g_hh = np.empty(gates.shape[1:], gates.dtype)
+    for t in range(gates.shape[0]):
+        g, ct, hf = gates[t], cs[t], hfull[t]
+        if t or h.any():  # (zero initial states, the default, need no product)
+            np.matmul(h, w_t, out=g_hh)
+            g += g_hh
+        np.tanh(g, out=g)
+        g *= scale
+        g += shift
+        np.multiply(g[..., H:2 * H], c, out=ct)
+        ct += g[..., :H] * g[..., 2 * H:3 * H]
+        np.tanh(ct, out=tcs[t])
+        np.multiply(g[..., 3 * H:], tcs[t], out=hf)
+        if w_hr_t is not None:
+            np.matmul(hf, w_hr_t, out=y[t])
+        h, c = y[t], ct
+    return h, c
+
+
+def _lstm_steps_backward(gates, cs, tcs, c0, gy, dgates, dhs, carry_h, carry_c, w_hh, w_hr) -> tuple:
+    """The reverse of ``_lstm_steps`` over the same stretch: writes each step's gate gradients into ``dgates``
+    (and the projected states' gradients into ``dhs`` when ``w_hr`` is given) from the outputs' gradients
+    ``gy`` (None: zero) and the gradients ``carry_h, carry_c`` reaching the stretch's last step from later;
+    ``c0`` is the cell state before the stretch. Returns the gradients of the states before it."""
+    T, D, B, H = cs.shape
+    i, f, g, o = (gates[..., k * H:(k + 1) * H] for k in range(4))
+    # the step-independent factors of the gate gradients, for all steps at once; those of i, f and g
+    # (d gate / d c) side by side, so that a step scales all three by dc in one multiply
+    dc_dh = tcs * tcs
+    np.subtract(1, dc_dh, out=dc_dh)
+    dc_dh *= o
+    do_dh = 1 - o
+    do_dh *= o
+    do_dh *= tcs
+    dc_ifg = np.empty((T, D, B, 3, H), cs.dtype)
+    u = dc_ifg[..., 0, :]
+    np.subtract(1, i, out=u)
+    u *= i
+    u *= g
+    u = dc_ifg[..., 1, :]
+    _prev_times(np.multiply, cs, c0, f, u)
+    u *= 1 - f
+    u = dc_ifg[..., 2, :]
+    np.multiply(g, g, out=u)
+    np.subtract(1, u, out=u)
+    u *= i
+    d4 = dgates.reshape(T, D, B, 4, H)
+    for t in range(T - 1, -1, -1):
+        dh = carry_h if gy is None else gy[t] + carry_h
+        if w_hr is not None:
+            dhs[t] = dh
+            dh = np.matmul(dh, w_hr)
+        np.multiply(dh, do_dh[t], out=d4[t, ..., 3, :])
+        dc = dh * dc_dh[t]
+        dc += carry_c
+        np.multiply(dc[..., None, :], dc_ifg[t], out=d4[t, ..., :3, :])
+        carry_c = dc * f[t]
+        carry_h = np.matmul(dgates[t], w_hh)
+    return carry_h, carry_c
+
+
+class _LSTMStack(_Scan):
+    """A stack of one-direction LSTM layers as one op, run as a wavefront on ember's threads.
+
+    ``apply(x, h0, c0, *(w_ih, b_ih, w_hh, b_hh) per layer, batch_first, layers)``, states ``(layers, batch,
+    size)``. The sequence is cut into stretches of a few steps; layer ``l`` runs stretch ``s`` (its input
+    projection from layer ``l - 1``'s outputs there, then its steps) while layer ``l + 1`` runs stretch
+    ``s - 1``, on two threads, each with BLAS on one thread: NumPy releases the GIL inside its products and
+    loops, so the layers overlap. Backward runs the same wavefront in reverse, layer ``l + 1``'s stretch
+    giving layer ``l`` its output gradients there, then every layer's weight gradients, a layer a thread.
+    The arithmetic is ``_LSTMScan``'s, stretch by stretch.
+    """
+
+    n_states = 2
+
+    @staticmethod
+    def applies(module: "RNNBase") -> bool:
+        """Whether ``module``'s forward gains from the wavefront (a plain stack, no dropout, threads to run it)."""
+        return (module.mode == "LSTM" and module.num_layers > 1 and not module.bidirectional
+                and not module.proj_size and not (module.dropout and module.training)
+                and _backend.get_threads() > 1 and _backend._blas is not None)
+
+    @staticmethod
+    def _stretches(T: int) -> list:
+        """The stretches of steps: about eight (a wavefront tick costs a hand-off between threads)."""
+        k = -(-T // 8)
+        return [slice(s, min(T, s + k)) for s in range(0, T, k)]
+
+    @staticmethod
+    def _wavefront(n_layers: int, n_stretch: int, run, reverse: bool) -> None:
+        """``run(layer, stretch)`` for every pair, a diagonal of them at a time split between the threads."""
+        with _backend._single_blas():
+            for tick in range(n_layers + n_stretch - 1):
+                pairs = [(l, tick - l) for l in range(n_layers) if 0 <= tick - l < n_stretch]
+                if reverse:
+                    pairs = [(n_layers - 1 - l, n_stretch - 1 - s) for l, s in pairs]
+                _backend.parallel_for(lambda a, b: [run(*p) for p in pairs[a:b]], len(pairs),
+                                      len(pairs) * _backend.GRAIN_MATMUL, blas=True)
+
+    @classmethod
+    def forward(cls, x, h0, c0, *args):
+        batch_first, L = args[-2:]
+        xt = x.swapaxes(0, 1) if batch_first else x
+        T, B = xt.shape[:2]
+        layers = [_LSTMScan.prepare([(w_ih, b_ih, (w_hh, b_hh, None))]) for w_ih, b_ih, w_hh, b_hh
+                  in (args[4 * l:4 * l + 4] for l in range(L))]
+        G = layers[0][0][0].shape[0]
+        H = G // 4
+        gates = np.empty((L, T, 1, B, G), x.dtype)
+        cs, tcs = np.empty((L, T, 1, B, H), x.dtype), np.empty((L, T, 1, B, H), x.dtype)
+        ys_low, y = np.empty((L - 1, T, 1, B, H), x.dtype), np.empty((T, 1, B, H), x.dtype)
+        ys = [*ys_low, y]
+        hs, cells = [h0[l][None] for l in range(L)], [c0[l][None] for l in range(L)]
+        stretch = cls._stretches(T)
+
+        def run(l: int, s: int) -> None:
+            r = stretch[s]
+            inp = xt[r] if l == 0 else ys[l - 1][r, 0]
+            (w_in,), (b_in,), (w_t, _, scale) = layers[l]
+            g = gates[l, r]
+            np.dot(inp.reshape(-1, inp.shape[-1]), w_in.T, out=g.reshape(-1, G))
+            if b_in is not None:
+                g += b_in
+            hs[l], cells[l] = _lstm_steps(g, ys[l][r], cs[l, r], tcs[l, r], ys[l][r], hs[l], cells[l], w_t, None,
+                                          scale)
+        cls._wavefront(L, len(stretch), run, False)
+        return (_from_scan(y, batch_first), np.concatenate(hs), np.concatenate(cells), gates, cs, tcs, ys_low)
+
+    @classmethod
+    def backward(cls, ctx, gy, gh_n, gc_n, *scratch_grads):
+        saved = ctx.saved_tensors
+        inputs, (gates, cs, tcs, ys_low) = saved[:ctx.n_in], [t._data for t in saved[ctx.n_in:]]
+        needs = ctx.needs_input_grad[:ctx.n_in]
+        if state.enabled:
+            return cls._recompute_grads(ctx, inputs, (gy, gh_n, gc_n), needs)
+        x, h0, c0, *weights = [None if t is None else t._data for t in inputs]
+        batch_first, L = ctx.flags
+        xt = x.swapaxes(0, 1) if batch_first else x
+        L, T, _, B, G = gates.shape
+        ys = [*ys_low, _to_scan(ctx.output._data, 1, batch_first)]
+        gy = None if gy is None else _to_scan(gy._data, 1, batch_first)
+        dgates = np.empty_like(gates)
+        dys = np.empty(ys_low.shape, gates.dtype)
+        dx = np.empty(xt.shape, x.dtype) if needs[0] else None
+        carry_h = [np.zeros_like(h0[l][None]) if gh_n is None else gh_n._data[l][None] for l in range(L)]
+        carry_c = [np.zeros_like(c0[l][None]) if gc_n is None else gc_n._data[l][None] for l in range(L)]
+        stretch = cls._stretches(T)
+
+        def run(l: int, s: int) -> None:
+            r = stretch[s]
+            w_ih, _, w_hh, _ = weights[4 * l:4 * l + 4]
+            c_before = c0[l][None] if r.start == 0 else cs[l, r.start - 1]
+            grad_y = (gy if gy is None else gy[r]) if l == L - 1 else dys[l, r]
+            carry_h[l], carry_c[l] = _lstm_steps_backward(gates[l, r], cs[l, r], tcs[l, r], c_before, grad_y,
+                                                          dgates[l, r], None, carry_h[l], carry_c[l], w_hh, None)
+            if l or dx is not None:
+                out = dys[l - 1, r, 0] if l else dx[r]
+                np.dot(dgates[l, r].reshape(-1, G), w_ih, out=out.reshape(-1, out.shape[-1]))
+        cls._wavefront(L, len(stretch), run, True)
+        grads = [None] * (4 * L)
+
+        def weight_grads(l: int) -> None:
+            inp = xt if l == 0 else ys[l - 1][:, 0]
+            dw_hh, db_hh = _hh_grads(dgates[l], ys[l], h0[l][None], weights[4 * l + 1] is not None)
+            grads[4 * l:4 * l + 4] = [np.dot(dgates[l].reshape(-1, G).T, inp.reshape(-1, inp.shape[-1])),
+                                      None if db_hh is None else db_hh[0].copy(), dw_hh[0],
+                                      None if db_hh is None else db_hh[0]]
+        with _backend._single_blas():
+            _backend.parallel_for(lambda a, b: [weight_grads(l) for l in range(a, b)], L,
+                                  L * _backend.GRAIN_MATMUL, blas=True)
+        if dx is not None and batch_first:
+            dx = dx.swapaxes(0, 1)
+        out = [dx, np.concatenate(carry_h), np.concatenate(carry_c), *grads]
+        return tuple(Tensor._make(g) if need and g is not None else None for g, need in zip(out, needs))
+
+    @classmethod
+    def _recompute_grads(cls, ctx, inputs: tuple, gouts: tuple, needs: tuple) -> tuple:
+        """Input gradients recorded as ember ops (``create_graph=True``): the layers one by one as
+        ``_LSTMScan`` ops, whose own backward then recomputes them with ember ops."""
+        x, h0, c0, *weights = inputs
+        batch_first, L = ctx.flags
+        with enable_grad():
+            hs, cells = [], []
+            for l in range(L):
+                w_ih, b_ih, w_hh, b_hh = weights[4 * l:4 * l + 4]
+                x, h, c = _LSTMScan.run(x, [h0[l:l + 1], c0[l:l + 1]], [w_ih, b_ih, w_hh, b_hh, None],
+                                        (batch_first, 1))
+                hs.append(h)
+                cells.append(c)
+            outs = (x, cat(hs), cat(cells))
+        return _graph_grads(outs, gouts, inputs, needs)
 
 
 # ------------------------------------------------------------------ modules
@@ -664,18 +814,23 @@ class RNNBase(Module):
         directions = 2 if self.bidirectional else 1
         finals = [[] for _ in states]
         x = input
-        for layer in range(self.num_layers):
-            weights = []
-            for suffix in ("", "_reverse")[:directions]:
-                w_ih, b_ih, w_hh, b_hh, w_hr = self._weights(layer, suffix)
-                weights += (w_ih, b_ih, w_hh, b_hh) + ((w_hr,) if self.mode == "LSTM" else ())
-            lo = layer * directions
-            x, *ends = self._scan.run(x, [s[lo:lo + directions] for s in states], weights,
-                                      self._flags() + (batch_first, directions))
-            for acc, e in zip(finals, ends):
-                acc.append(e)
-            if self.dropout and self.training and layer < self.num_layers - 1:
-                x = F.dropout(x, self.dropout, True)
+        if _LSTMStack.applies(self):
+            weights = [w for layer in range(self.num_layers) for w in self._weights(layer, "")[:4]]
+            x, *ends = _LSTMStack.run(x, states, weights, (batch_first, self.num_layers))
+            finals = [[e] for e in ends]
+        else:
+            for layer in range(self.num_layers):
+                weights = []
+                for suffix in ("", "_reverse")[:directions]:
+                    w_ih, b_ih, w_hh, b_hh, w_hr = self._weights(layer, suffix)
+                    weights += (w_ih, b_ih, w_hh, b_hh) + ((w_hr,) if self.mode == "LSTM" else ())
+                lo = layer * directions
+                x, *ends = self._scan.run(x, [s[lo:lo + directions] for s in states], weights,
+                                          self._flags() + (batch_first, directions))
+                for acc, e in zip(finals, ends):
+                    acc.append(e)
+                if self.dropout and self.training and layer < self.num_layers - 1:
+                    x = F.dropout(x, self.dropout, True)
         finals = [f[0] if len(f) == 1 else cat(f) for f in finals]
         if not batched:
             x, finals = x.squeeze(1), [f.squeeze(1) for f in finals]
