@@ -195,6 +195,9 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     return _reduce(loss, reduction)
 
 
+_EXP_SAFE = 60.0
+
+
 class _CrossEntropy(Op):
     """cross_entropy of (N, C) logits and class indices (no class weights, no smoothing) as one op. Forward
     makes exp(x - max) and its row sums and reads each target's log-probability from them (no full
@@ -207,7 +210,9 @@ class _CrossEntropy(Op):
 
     @staticmethod
     def forward(x, t, ignore_index, reduction):
-        z = x - x.max(axis=1, keepdims=True)
+        # logits within +-60: exp can neither overflow nor a row's sum vanish, so no row maxima to subtract
+        # (NumPy's reduction along a short last axis and the subtraction cost (2048, 65) 145 us, min and max 17)
+        z = x if -_EXP_SAFE <= x.min() and x.max() <= _EXP_SAFE else x - x.max(axis=1, keepdims=True)
         e = xp.exp(z)
         total = e @ xp.ones(x.shape[1], x.dtype)  # row sums as a matrix-vector product (BLAS: faster)
         keep = t != ignore_index
