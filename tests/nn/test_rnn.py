@@ -325,3 +325,20 @@ def test_lstm_wavefront_short_unbatched_and_final_state_only_vs_torch(rng, two_t
     assert_close(ex.grad, tx.grad, atol=1e-6, what="grad of input")
     assert_close(em.weight_hh_l0.grad, tm.weight_hh_l0.grad, atol=1e-6, what="grad of weight_hh_l0")
 
+
+
+@pytest.mark.parametrize("threads", [1, 2])  # 2: the LSTM stack's wavefront
+def test_empty_sequence_refused_and_empty_batch_vs_torch(rng, threads):
+    before = ember.get_num_threads()
+    ember.set_num_threads(threads)
+    try:
+        for name in ("LSTM", "GRU", "RNN"):
+            em, tm = _pair(getattr(nn, name), getattr(torch.nn, name), 3, 4, num_layers=2, batch_first=True)
+            for shape in ((2, 0, 3), (0, 3)):
+                with pytest.raises(RuntimeError, match="Expected sequence length to be larger than 0 in RNN"):
+                    tm(torch.zeros(*shape))
+                with pytest.raises(RuntimeError, match="Expected sequence length to be larger than 0 in RNN"):
+                    em(ember.zeros(*shape))
+            _run_both(em, tm, np.zeros((0, 5, 3), np.float32), [], rng)  # an empty batch is fine
+    finally:
+        ember.set_num_threads(before)

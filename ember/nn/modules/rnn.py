@@ -810,6 +810,8 @@ class RNNBase(Module):
         batch_first = batched and self.batch_first
         if not batched:
             input = input.unsqueeze(1)
+        if input.shape[1 if batch_first else 0] == 0:
+            raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
         states = self._states(hx, batched, input.shape[0 if batch_first else 1], input)
         directions = 2 if self.bidirectional else 1
         finals = [[] for _ in states]
