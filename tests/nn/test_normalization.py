@@ -58,6 +58,22 @@ def test_batch_norm_eval_vs_torch(rng):
             f32(rng, 4, c, 5, 5), f32(rng, c), f32(rng, c), rm, rv, grad=[0, 1, 2])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(6, 3), (5, 3, 7), (4, 3, 5, 6)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_eval_unrecorded_vs_torch(rng, batch_split, dtype, shape, affine):
+    # under no_grad evaluation's scale and shift run as one kernel split over the batch, not as ops
+    args = [rng.standard_normal(shape) * 3 + 1, rng.standard_normal(3), rng.uniform(0.5, 2, 3)]
+    args += [rng.standard_normal(3), rng.standard_normal(3)] if affine else [None, None]
+    args = [None if a is None else a.astype(dtype) for a in args]
+    with ember.no_grad():
+        out = F.batch_norm(*(None if a is None else ember.tensor(a, requires_grad=True) for a in args), eps=1e-3)
+    assert out.grad_fn is None and out.dtype == ember.tensor(args[0]).dtype
+    ref = TF.batch_norm(*(None if a is None else torch.tensor(a) for a in args), eps=1e-3)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=tol, atol=tol)
+
+
 @pytest.mark.parametrize("shape, norm", [((4, 5), (5,)), ((2, 3, 4, 5), (4, 5)), ((3, 7), 7)])
 def test_layer_norm_vs_torch(rng, shape, norm):
     ns = (norm,) if isinstance(norm, int) else norm

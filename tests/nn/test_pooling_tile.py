@@ -26,6 +26,9 @@ def check(x, kernel, gy=None):
     one_d = np.ndim(kernel) == 0 and x.ndim in (2, 3) or np.ndim(kernel) == 1 and len(kernel) == 1
     fn, tfn = (F.max_pool1d, TF.max_pool1d) if one_d else (F.max_pool2d, TF.max_pool2d)
     grad = x.dtype.kind == "f"
+    with ember.no_grad():  # evaluation's path: the values alone, with no offsets found
+        eo = fn(ember.tensor(x.copy(), requires_grad=grad), kernel)
+    np.testing.assert_array_equal(bits(eo), bits(tfn(torch.tensor(x.copy()), kernel)), err_msg="values, no_grad")
     e, t = ember.tensor(x.copy(), requires_grad=grad), torch.tensor(x.copy(), requires_grad=grad)
     (eo, ei), (to, ti) = fn(e, kernel, return_indices=True), tfn(t, kernel, return_indices=True)
     assert eo.dtype == e.dtype and tuple(eo.shape) == tuple(to.shape)

@@ -15,7 +15,9 @@ from ..._backend import parallel_for, xp
 from ..._dtype import _BF16, is_float
 from ..._tensor import Tensor
 from ..._ops.common import _type_name
+from ...autograd import function as _function
 from ...autograd.function import Op
+from ...autograd.grad_mode import state
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
            "adaptive_max_pool1d", "adaptive_max_pool2d", "max_pool1d_with_indices", "max_pool2d_with_indices",
@@ -491,6 +493,37 @@ class TileGather(Op):
         return TileScatter.apply(g, off, ctx.in_shape, ctx.k), None, None
 
 
+def _tile_max_values(x, k, out_hw):
+    """Tile maxima of x (N, C, H, W) without their offsets (nothing recorded: evaluation), by the shifted
+    flat views of _tile_max_shifted: kh + kw - 2 passes of NumPy's maximum, which propagates NaN, and
+    and returns its first argument of two NaNs: the later candidate goes first, so that the earlier of 0.0
+    and -0.0 stays and the last NaN wins, as in torch (for dtypes whose maximum keeps its second of equals)."""
+    x4 = xp.ascontiguousarray(x)
+    n, c, h, w = x4.shape
+    kh, kw = k
+    out = xp.empty((n, c, *out_hw), x4.dtype)
+
+    def scan(views):
+        m = views[0]
+        for v in views[1:]:
+            m = xp.maximum(v, m)
+        return m
+
+    def run(start: int, stop: int) -> None:
+        for a, b in _chunks(start, stop, x4[0].nbytes):
+            flat = x4[a:b].reshape(-1)
+            size = flat.size - (kw - 1)
+            m = scan([flat[j:j + size] for j in range(kw)])
+            size -= (kh - 1) * w
+            m = scan([m[i * w:i * w + size] for i in range(kh)])
+            steps = (c * h * w, h * w, kh * w, kw)
+            xp.copyto(out[a:b], xp.lib.stride_tricks.as_strided(m, out[a:b].shape, tuple(s * m.itemsize for s in steps)))
+
+    if out.size:
+        parallel_for(run, n, x4.size)
+    return out
+
+
 def _tile_indices(off, k, w: int):
     """torch's flat input indices of the tile maxima (within each (H, W) plane), from their offsets."""
     return xp.add(off, _tile_corners(k, off.shape[2:], w), dtype=xp.int64)
@@ -501,6 +534,10 @@ def _max_pool(op, dims, input, kernel_size, stride, padding, dilation, ceil_mode
     k, s, p, d, out_hw, pads = _geometry(op, input, dims, kernel_size, stride, padding, dilation, ceil_mode)
     x, unbatch = _batched(input, dims)
     if k == s and d == (1, 1) and not any(v for pp in pads for v in pp):
+        if not return_indices and _function.transform is None and not (state.enabled and x._requires_grad) \
+                and _maximum_keeps_second(x._data.dtype):
+            out = _tile_max_values(_as4d(x._data), k, out_hw)  # nothing recorded: no offsets to find
+            return unbatch(Tensor._make(out if dims == 2 else out[:, :, 0, :]))
         out, off = TileMaxPool.apply(x, k, out_hw)
         if not return_indices:
             return unbatch(out)
