@@ -11,7 +11,8 @@ the recurrence on arrays and saves the gates; its backward runs the reverse recu
 arrays and turns the per-step gate gradients into weight gradients with one matmul. Under
 ``create_graph=True`` the backward instead recomputes the layer with ember ops (the
 same cells the *Cell modules use) and differentiates that, so higher-order gradients
-still work.
+still work. From two threads on, a plain multi-layer LSTM runs as one op (``_LSTMStack``), a wavefront across
+its layers on ember's threads.
 """
 from __future__ import annotations
 
@@ -533,7 +534,9 @@ class _LSTMStack(_Scan):
     size)``. The sequence is cut into stretches of a few steps; layer ``l`` runs stretch ``s`` (its input
     projection from layer ``l - 1``'s outputs there, then its steps) while layer ``l + 1`` runs stretch
     ``s - 1``, on two threads, each with BLAS on one thread: NumPy releases the GIL inside its products and
-    loops, so the layers overlap. Backward runs the same wavefront in reverse, layer ``l + 1``'s stretch
+    loops, so the layers can overlap (how much, the GIL's hand-offs between the threads' short NumPy calls
+    decide: ``benchmarks/lstm_micro.py --threads 2 --wavefront-ab`` measures it against the layer-by-layer
+    ops). Backward runs the same wavefront in reverse, layer ``l + 1``'s stretch
     giving layer ``l`` its output gradients there, then every layer's weight gradients, a layer a thread.
     The arithmetic is ``_LSTMScan``'s, stretch by stretch.
     """
@@ -542,7 +545,8 @@ class _LSTMStack(_Scan):
 
     @staticmethod
     def applies(module: "RNNBase") -> bool:
-        """Whether ``module``'s forward gains from the wavefront (a plain stack, no dropout, threads to run it)."""
+        """Whether ``module``'s forward runs as the wavefront: a plain stack (one direction, no projection, no
+        dropout between the layers) and threads to run it on."""
         return (module.mode == "LSTM" and module.num_layers > 1 and not module.bidirectional
                 and not module.proj_size and not (module.dropout and module.training)
                 and _backend.get_threads() > 1 and _backend._blas is not None)
@@ -617,7 +621,7 @@ class _LSTMStack(_Scan):
             r = stretch[s]
             w_ih, _, w_hh, _ = weights[4 * l:4 * l + 4]
             c_before = c0[l][None] if r.start == 0 else cs[l, r.start - 1]
-            grad_y = (gy if gy is None else gy[r]) if l == L - 1 else dys[l, r]
+            grad_y = (None if gy is None else gy[r]) if l == L - 1 else dys[l, r]
             carry_h[l], carry_c[l] = _lstm_steps_backward(gates[l, r], cs[l, r], tcs[l, r], c_before, grad_y,
                                                           dgates[l, r], None, carry_h[l], carry_c[l], w_hh, None)
             if l or dx is not None:
