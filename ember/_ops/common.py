@@ -68,6 +68,7 @@ def inplace_method(fn, name: str):
     """The in-place variant of an out-of-place op: compute, then write the result into ``self``."""
     def method(self, *args, **kwargs):
         check_inplace(self, name)
+        check_no_partial_overlap(self._data, args)
         src = self
         if getattr(self, "_phys", None) is not None:  # inside vmap: self's values are a whole batch
             src = self.clone() if state.enabled and self._requires_grad else self
@@ -80,6 +81,38 @@ def inplace_method(fn, name: str):
     method.__name__ = name
     method.__doc__ = f"In-place version of :func:`{fn.__name__}`."
     return method
+
+
+def check_no_partial_overlap(out: ndarray, args) -> None:
+    """torch refuses to write into memory that a tensor argument partly overlaps (its kernels would read values
+    already overwritten); ember would give the clean result, so it refuses the same cases: both dense, and
+    overlapping without being the same elements in the same layout."""
+    for a in args:
+        if isinstance(a, Tensor) and a._data is not out and xp.may_share_memory(out, a._data) \
+                and _partial_overlap(out, a._data):
+            raise RuntimeError("unsupported operation: some elements of the input tensor and the written-to tensor "
+                               "refer to a single memory location. Please clone() the tensor before performing the "
+                               "operation.")
+
+
+def _dense(a: ndarray) -> bool:
+    """Non-overlapping and dense: C-contiguous in some order of its dims."""
+    step = a.itemsize
+    for st, n in sorted((st, n) for st, n in zip(a.strides, a.shape) if n != 1):
+        if st != step:
+            return False
+        step *= n
+    return True
+
+
+def _partial_overlap(a: ndarray, b: ndarray) -> bool:
+    if not a.size or not b.size or not (_dense(a) and _dense(b)):
+        return False  # (torch too gives up on the rest)
+    a0, b0 = a.__array_interface__["data"][0], b.__array_interface__["data"][0]
+    a1, b1 = a0 + a.nbytes, b0 + b.nbytes
+    if a0 == b0 and a1 == b1:
+        return a.strides != b.strides
+    return a0 < b1 and b0 < a1
 
 
 def check_inplace(self: Tensor, name: str) -> None:

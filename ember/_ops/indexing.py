@@ -21,7 +21,7 @@ from ..amp import autocast_mode as _amp
 from ..autograd.function import Op
 from ..autograd.grad_mode import state
 from .common import (FUNCTIONS, register, sum_to, wrap_dim, check_inplace, write_inplace, is_scalar, broadcast_error,
-                     _type_name)
+                     _type_name, check_no_partial_overlap)
 
 _INT_KINDS = ("int64", "int32")
 
@@ -305,6 +305,13 @@ def __setitem__(self: Tensor, index, value) -> None:
     """``self[index] = value``, differentiable in ``self`` and ``value`` as torch's."""
     idx = _parse(index, self._data.ndim)
     check_inplace(self, "setitem")
+    if isinstance(value, Tensor) and xp.may_share_memory(self._data, value._data):
+        try:
+            target = self._data[idx]
+        except IndexError:
+            target = None  # (raised below, with torch's message)
+        if target is not None and target.base is not None:  # a view (basic indexing): torch's copy_ checks
+            check_no_partial_overlap(target, (value,))
     if isinstance(value, Tensor):
         if value._data.dtype != self._data.dtype:
             value = value.to(self.dtype)
