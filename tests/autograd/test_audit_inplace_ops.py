@@ -11,6 +11,7 @@ _R = np.random.default_rng(2)
 X34 = _R.standard_normal((3, 4))
 X6 = _R.standard_normal(6)
 W34 = _R.standard_normal((3, 4))
+X234 = _R.standard_normal((2, 3, 4))
 
 
 def multi_view_outputs_written(lib, rec):
@@ -213,6 +214,103 @@ def complex_leaf_and_views(lib, rec):
     rec(z)
 
 
+def as_strided_overlap(lib, rec):
+    x = _leaf(lib, X6)
+    a = x * 1
+    o = a.as_strided((3, 3), (1, 1))
+    rec(o)
+    (o * lib.tensor(W34[:, :3])).sum().backward()
+    rec(x)
+    y = x[1:].as_strided((2, 2), (2, 1), 1)
+    (y ** 2).sum().backward()
+    rec(x)
+
+
+def more_views_written(lib, rec):
+    x = _leaf(lib, X234)
+    a = x * 1
+    a.movedim(0, 2)[1].mul_(2)
+    a.permute(2, 0, 1)[::2, 1].add_(1)
+    a.mT[..., 0].exp_()
+    a.swapaxes(0, 1).squeeze()[2, 1:].sub_(3)
+    a.unsqueeze(1).flatten(2)[0, 0, 5:7].div_(4)
+    rec(a)
+    (a * lib.tensor(X234[::-1].copy())).sum().backward()
+    rec(x)
+
+
+def overlapping_inplace(lib, rec):
+    x = _leaf(lib, X6)
+    a = x * 1
+    rec.raises(lambda: a[1:].add_(a[:-1]))
+    rec(a)
+    b = x.detach().clone()
+    rec.raises(lambda: b[1:].copy_(b[:-1]))
+    rec(b)
+    u = x.detach().clone().unfold(0, 3, 1)
+    rec.raises(lambda: u.mul_(2))
+
+
+def index_duplicates(lib, rec):
+    x = _leaf(lib, X6)
+    y = _leaf(lib, X6[:3])
+    a = x * 1
+    idx = lib.tensor([1, 1, 4])
+    a[idx] += y
+    rec(a)
+    a.index_put_((lib.tensor([0, 0]),), y[:2] * 3, accumulate=True)
+    rec(a)
+    (a * lib.tensor(X6)).sum().backward()
+    rec(x), rec(y)
+
+
+def masked_scatter_put(lib, rec):
+    x = _leaf(lib, X34)
+    y = _leaf(lib, X6)
+    a = x * 1
+    a.t()[1:3].masked_scatter_(a.t()[1:3] > 0, y)
+    a.view(-1).put_(lib.tensor([0, 11]), y[:2] * 2)
+    a[:, 1:].index_copy_(1, lib.tensor([2, 0]), y[:6].view(3, 2))
+    rec(a)
+    (a ** 2).sum().backward()
+    rec(x), rec(y)
+
+
+def dtype_inplace_errors(lib, rec):
+    i = lib.arange(4)
+    rec.raises(lambda: i.add_(1.5))
+    rec.raises(lambda: i.mul_(lib.tensor([1.0])))
+    rec(i)
+    f = lib.zeros(3, 1, dtype=lib.float64)
+    rec.raises(lambda: f.add_(lib.ones(3, 4, dtype=lib.float64)))
+    h = lib.zeros(3, dtype=lib.float32)
+    h.add_(lib.ones(3, dtype=lib.float64))
+    rec(h)
+    rec.raises(lambda: lib.zeros(3, dtype=lib.bool).add_(1))
+
+
+def requires_grad_view_of_plain(lib, rec):
+    a = lib.tensor(X6)
+    v = a[1:4]
+    v.requires_grad_()
+    rec(v)
+    w = _leaf(lib, X6[:3])
+    a.mul_(2)
+    rec(v)
+    (v * w).sum().backward()
+    rec(v), rec(w)
+
+
+def views_of_inputs_in_backward_hooks(lib, rec):
+    x = _leaf(lib, X6)
+    y = x * 2
+    def hook(g):
+        g[0] = 100.0  # writing into the incoming gradient
+    y.register_hook(hook)
+    (y * 3).sum().backward()
+    rec(x)
+
+
 def enable_grad_inside_inference_mode(lib, rec):
     x = _leaf(lib, X6)
     with lib.inference_mode(), lib.enable_grad():
@@ -222,10 +320,14 @@ def enable_grad_inside_inference_mode(lib, rec):
 PROGRAMS = [multi_view_outputs_written, detach_inplace_on_view, metadata_inplace, indexing_inplace_on_views,
             copy_into_views, zero_view_and_saved_output, max_values_written, retain_graph_then_modify_saved,
             backward_inputs_and_grad_dtype, leaf_views_and_hooks, grad_requires_grad_accumulation,
-            grad_mode_functions, complex_leaf_and_views]
+            grad_mode_functions, complex_leaf_and_views, as_strided_overlap, more_views_written, overlapping_inplace,
+            index_duplicates, masked_scatter_put, dtype_inplace_errors, requires_grad_view_of_plain,
+            views_of_inputs_in_backward_hooks]
 
 
 @pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.__name__)
+
+
 def test_audit(program):
     compare(program, torch, ember)
 
