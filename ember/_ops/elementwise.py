@@ -178,14 +178,16 @@ def _weak(s, like):
     """The number ``s`` as a 0-d array of ``like``'s floating dtype, converted as NumPy converts a Python number
     operand (round to nearest) but once: NumPy 2 takes about 1 us per call to do it, more than a small array's
     arithmetic. Other operands (tensors, integer arrays, zeros: -0.0 == 0.0 as a key, NaN) come back as they are."""
-    if type(like) is not ndarray or like.dtype.kind != "f" or not s or s != s:
+    if type(like) is not ndarray or not s or s != s:
         return s
-    key = (s, like.dtype)
+    key = (s, like.dtype)  # (the dtype read once: each read of an array's attribute is a generic lookup)
     c = _WEAK.get(key)
     if c is None:
+        if key[1].kind != "f":
+            return s
         if len(_WEAK) > 256:
             _WEAK.clear()
-        c = _WEAK[key] = xp.array(s, like.dtype)
+        c = _WEAK[key] = xp.array(s, key[1])
     return c
 
 
@@ -487,9 +489,10 @@ def unary(name: str, fwd, bwd, *, saves: str = "input", keeps_int: bool = False,
             @staticmethod
             def backward(ctx, g):
                 y = ctx._out_data
-                # the engine's raw arrays, unchanged since forward and real: ctx.output's checks inlined (its
-                # property call costs as much as the formula's Python)
-                if ctx._arrays and y is not None and ctx._out_vc[0] == ctx._out_saved_version and y.dtype.kind != "c":
+                # the engine's raw arrays (only its array path passes an ndarray), unchanged since forward and real:
+                # ctx.output's checks inlined (its property call costs as much as the formula's Python)
+                if (type(g) is ndarray and y is not None and ctx._out_vc[0] == ctx._out_saved_version
+                        and y.dtype.kind != "c"):
                     return bwd(None, y, g)
                 y = ctx.output
                 return bwd(None, y if type(y) is ndarray and y.dtype.kind != "c" else c(y), g)
