@@ -48,9 +48,12 @@ class Tensor:
         else:
             dt = _dtype.as_dtype(dtype).np if dtype is not None else None
             arr = xp.asarray(data, dtype=dt)
-            if dtype is None and arr.dtype.kind in "iub" and not isinstance(data, ndarray):
+            if dtype is None and isinstance(data, ndarray):
+                # torch.Tensor(ndarray) is of the default dtype, sharing memory when it already is
+                arr = arr.astype(_dtype.get_default_dtype().np, copy=False)
+            elif dtype is None and arr.dtype.kind in "iub":
                 arr = arr.astype(_dtype.get_default_dtype().np)  # torch.Tensor(list) is always float
-            elif arr.dtype == np.float64 and not isinstance(data, ndarray) and dtype is None:
+            elif arr.dtype == np.float64 and dtype is None:
                 arr = arr.astype(_dtype.get_default_dtype().np)
         _init(self, _checked(arr), False, None, 0)
         if _grad_state.inference or isinstance(data, Tensor) and data._vc is _function.NO_VERSION:

@@ -209,6 +209,17 @@ def test_legacy_tensor_constructor(args):
         np.testing.assert_array_equal(e.numpy(), t.numpy())
 
 
+@pytest.mark.parametrize("arr", [np.array([True, False]), np.array([1, 2]), np.array([1.5, 2.0]),
+                                 np.array([1.5, 2.0], dtype=np.float32), np.array(3.5)], ids=str)
+def test_legacy_tensor_constructor_from_ndarray(arr):
+    t, e = torch.Tensor(arr.copy()), ember.Tensor(arr.copy())  # CleanRL: torch.Tensor(np dones/obs)
+    assert str(e.dtype) == str(t.dtype) == "torch.float32" and tuple(e.shape) == tuple(t.shape)
+    np.testing.assert_array_equal(e.numpy(), t.numpy())
+    shared = np.array([1.0, 2.0], dtype=np.float32)
+    ember.Tensor(shared)[0] = 9.0  # already the default dtype: shares memory, as torch's does
+    assert shared[0] == 9.0
+
+
 def test_parameter_from_legacy_tensor():
     for L in (torch, ember):
         p = L.nn.Parameter(L.Tensor(4, 5))
