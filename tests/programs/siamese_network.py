@@ -20,6 +20,9 @@ from torch.utils.data import Dataset
 from _harness import Args
 
 losses = []
+# Adadelta at lr 1.0 through batch norm over 8 images amplifies float32 rounding (summation order in the
+# convolutions): the losses agree to 1e-5, the test outputs after three such steps to 3e-4
+METRIC_TOLERANCE = dict(rtol=1e-3, atol=1e-4)
 
 
 # ---- torchvision.models.resnet18, narrowed
