@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import warnings
 
+from ... import _backend
 from ..._backend import matmul, ndarray, xp
 from ..._dtype import _BF16
 from ..._ops.common import register
@@ -95,18 +96,30 @@ def _wide(a, v):
 
 
 def _add_rows(out, b) -> None:
-    """``out += b`` over the rows of ``out``."""
+    """``out += b`` over the rows of ``out``, split between ember's threads when large."""
     wide, bb = _wide(out, b)
-    xp.add(wide, bb, out=wide)
+    if wide.ndim:
+        _backend.parallel_for(lambda i, j: xp.add(wide[i:j], bb, out=wide[i:j]), len(wide), wide.size)
+    else:
+        wide += bb
 
 
 def _column_sums(g2):
-    """Sums over the rows of a 2-D array, as a product with a vector of ones (BLAS's matrix-vector product)
-    for arrays: several times faster than NumPy's reduction along the first axis (a (1, n) matrix, so that the
-    product keeps to one BLAS thread, not waking BLAS's others)."""
-    if isinstance(g2, ndarray) and g2.dtype.kind == "f" and g2.dtype.itemsize >= 4 and g2.size:
-        return matmul(xp.ones((1, g2.shape[0]), g2.dtype), g2)[0]
-    return g2.sum(0)
+    """Sums over the rows of a 2-D array, for arrays as products with a row of ones (BLAS's, several times
+    faster than NumPy's reduction along the first axis), in blocks of rows shared between ember's threads with
+    BLAS held to one thread (not waking BLAS's others); the blocks' sums added in order."""
+    if not (isinstance(g2, ndarray) and g2.dtype.kind == "f" and g2.dtype.itemsize >= 4 and g2.size):
+        return g2.sum(0)
+    parts = {}
+
+    def run(i: int, j: int) -> None:
+        parts[i] = xp.matmul(xp.ones((1, j - i), g2.dtype), g2[i:j])[0]
+    rows = len(g2)
+    _backend.parallel_blocks(run, rows, -(-rows // _backend.get_threads()), g2.size)
+    sums = [parts[i] for i in sorted(parts)]
+    for p in sums[1:]:
+        sums[0] += p
+    return sums[0]
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
