@@ -349,6 +349,7 @@ class Function(metaclass=_FunctionMeta):
                 result.append(o)
                 meta.append(None)
                 continue
+            diff = id(o) not in non_diff  # (before o may be replaced just below)
             if id(o) in inputs and id(o) not in dirty:
                 o, alias = Tensor._make(o._data), o  # an input returned as is becomes a new node's output
                 o._vc = alias._vc
@@ -357,7 +358,7 @@ class Function(metaclass=_FunctionMeta):
                 if o._requires_grad and o._grad_fn is None:
                     raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
                 o._vc[0] += 1
-            if id(o) not in non_diff and o.dtype._cat >= 2:  # floating or complex
+            if diff and o.dtype._cat >= 2:  # floating or complex
                 o._requires_grad = True
                 o._grad_fn = ctx
                 o._output_nr = i
