@@ -119,9 +119,10 @@ class _BackwardHookFn(Function):
     def forward(ctx, callback, materialize, *tensors):
         ctx.callback = callback
         ctx.set_materialize_grads(materialize)  # inputs' hooks see zeros for missing grads, outputs' see None
-        outs = tuple(t.detach() for t in tensors)
-        ctx.mark_non_differentiable(*[o for o, t in zip(outs, tensors) if not t.requires_grad])
-        return outs
+        # returned as they are: views of them, so an in-place write into one raises, as torch's (it would
+        # bypass the hooks)
+        ctx.mark_non_differentiable(*[t for t in tensors if not t.requires_grad])
+        return tensors
 
     @staticmethod
     def backward(ctx, *grads):
