@@ -10,6 +10,7 @@ _R = np.random.default_rng(1)
 X6 = _R.standard_normal(6)
 X23 = _R.standard_normal((2, 3))
 X34 = _R.standard_normal((3, 4))
+W23 = _R.standard_normal((2, 3))
 
 
 def _leaf(lib, arr=X6):
@@ -211,12 +212,13 @@ class _Scale:
 
         class Ident(lib.autograd.Function):
             @staticmethod
-            def forward(ctx, x):
-                return x
+            def forward(ctx, x, *rest):
+                ctx.mark_non_differentiable(*rest)
+                return (x, *rest) if rest else x
 
             @staticmethod
-            def backward(ctx, g):
-                return g
+            def backward(ctx, g, *rest):
+                return (g, *[None for _ in rest])
 
         rec_gi = []
         return Scale, SortLike, NoMat, ViewOut, Once, Ident, rec_gi
@@ -266,6 +268,8 @@ def custom_functions(lib, rec):
     with lib.no_grad():
         same.add_(1)
     rec(a)
+    p, q = Ident.apply(x * 1, x * 2)  # an input returned as-is and marked non-differentiable
+    rec(p), rec(q)
 
 
 def function_saves_output_then_modified(lib, rec):
@@ -409,11 +413,106 @@ def clone_of_view_written(lib, rec):
     rec(x)
 
 
+def _lin(lib):
+    lin = lib.nn.Linear(3, 3).double()
+    with lib.no_grad():
+        lin.weight.copy_(lib.tensor(np.eye(3) + 0.1))
+        lin.bias.fill_(-0.2)
+    return lin
+
+
+def full_hook_then_inplace(lib, rec):
+    lin = _lin(lib)
+    lin.register_full_backward_hook(lambda m, gi, go: rec.val(("hook", gi, go)))
+    x = _leaf(lib, X23)
+    y = lin(x)
+    rec.raises(lambda: lib.nn.functional.relu(y, inplace=True))
+    y2 = lin(x)
+    z = lib.relu(y2) * lib.tensor(W23)
+    z.sum().backward()
+    rec(x), rec(lin.weight)
+
+
+def full_hook_inplace_inside(lib, rec):
+    class M(lib.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = _lin(lib)
+            self.act = lib.nn.ReLU(inplace=True)
+        def forward(self, x):
+            return self.act(self.lin(x))
+    m = M()
+    m.register_full_backward_hook(lambda mod, gi, go: rec.val(("hook", gi, go)))
+    m.register_full_backward_pre_hook(lambda mod, go: rec.val(("pre", go)))
+    x = _leaf(lib, X23)
+    (m(x) * lib.tensor(W23)).sum().backward()
+    rec(x), rec(m.lin.weight)
+
+
+def forward_hook_modifies(lib, rec):
+    lin = _lin(lib)
+    lin.register_forward_hook(lambda m, i, o: o * 2)
+    lin.register_forward_pre_hook(lambda m, i: (i[0] + 1,))
+    x = _leaf(lib, X23)
+    (lin(x) ** 2).sum().backward()
+    rec(x), rec(lin.bias)
+
+
+def inplace_activations_on_views(lib, rec):
+    x = _leaf(lib, X23)
+    a = x * 1
+    lib.nn.functional.relu_(a[0])
+    lib.nn.functional.leaky_relu(a.t()[1], 0.1, inplace=True)
+    lib.nn.functional.hardtanh(a[:, 2], -0.3, 0.3, inplace=True)
+    lib.nn.functional.elu(a[1, :2], inplace=True)
+    rec(a)
+    (a * lib.tensor(W23)).sum().backward()
+    rec(x)
+
+
+def checkpoint_with_inplace(lib, rec):
+    x = _leaf(lib, X23)
+    def f(t):
+        u = t * 2
+        u.mul_(t)
+        return u.sin()
+    y = lib.utils.checkpoint.checkpoint(f, x, use_reentrant=False)
+    (y * lib.tensor(W23)).sum().backward()
+    rec(x)
+
+
+def sigmoid_inplace_saved(lib, rec):
+    x = _leaf(lib, X23)
+    a = x * 1
+    b = lib.sigmoid(a)
+    c = a.sigmoid_()  # a's value changes: b is untouched, but a is now the output of sigmoid_
+    rec(b), rec(c)
+    d = c * 3
+    c.mul_(2)
+    rec.raises(lambda: d.sum().backward())
+    rec.raises(lambda: (b.sum() + c.sum()).backward())
+
+
+def full_hook_module_inplace_on_input(lib, rec):
+    m = lib.nn.Sequential(lib.nn.ReLU(inplace=True), _lin(lib))
+    m.register_full_backward_hook(lambda mod, gi, go: rec.val(("hook", gi, go)))
+    x = _leaf(lib, X23)
+    rec.raises(lambda: m(x * 1))
+    m2 = lib.nn.Sequential(lib.nn.ReLU(inplace=True), _lin(lib))
+    y = m2(x * 1)
+    m2[1].register_full_backward_hook(lambda mod, gi, go: rec.val(("hook2", gi, go)))
+    y = m2(x * 1)
+    (y * lib.tensor(W23)).sum().backward()
+    rec(x)
+
+
 PROGRAMS = [hooks_on_views_and_inplace, hook_order_and_replace, post_accumulate_hook, module_full_backward_hook,
             grad_allow_unused_materialize, grad_batched, grad_non_scalar_and_shapes, retain_graph_then_free,
             grad_replaced_and_noncontig, grad_of_int_view, custom_functions, function_saves_output_then_modified,
             int_bool_requires_grad, grad_wrt_views, zero_grad_identity, unbind_1d_pieces, expand_base_written,
-            node_hooks, needs_input_grad_and_setup_context, data_assignment, clone_of_view_written]
+            node_hooks, needs_input_grad_and_setup_context, data_assignment, clone_of_view_written,
+            full_hook_then_inplace, full_hook_inplace_inside, forward_hook_modifies, inplace_activations_on_views,
+            checkpoint_with_inplace, sigmoid_inplace_saved, full_hook_module_inplace_on_input]
 
 
 @pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.__name__)
