@@ -303,6 +303,17 @@ def test_lstm_wavefront_vs_torch(rng, two_threads, dtype, kwargs, with_states):
     _run_both(em, tm, x, states if with_states else [], rng, **tol)
 
 
+@pytest.mark.parametrize("kwargs", [dict(num_layers=2, bidirectional=True), dict(num_layers=2, proj_size=3),
+                                    dict(num_layers=1)])
+def test_lstm_layer_by_layer_on_two_threads_vs_torch(rng, two_threads, kwargs):
+    em, tm = _pair(nn.LSTM, torch.nn.LSTM, 3, 5, **kwargs)
+    assert not _stacked(em)
+    lead = kwargs["num_layers"] * (2 if kwargs.get("bidirectional") else 1)
+    states = [rng.standard_normal((lead, 2, kwargs.get("proj_size") or 5)).astype(np.float32),
+              rng.standard_normal((lead, 2, 5)).astype(np.float32)]
+    _run_both(em, tm, rng.standard_normal((7, 2, 3)).astype(np.float32), states, rng)
+
+
 def test_lstm_wavefront_conditions(two_threads):
     assert _stacked(nn.LSTM(3, 5, 2)) and _stacked(nn.LSTM(3, 5, 4, dropout=0.3).eval())
     assert not _stacked(nn.LSTM(3, 5, 1))
