@@ -172,6 +172,8 @@ def write_inplace(self: Tensor, out: Tensor, name: str) -> Tensor:
     self._vc[0] += 1  # shared with self's base, views and detach()es: their saved copies are now stale
     if out._tangent is not None or self._tangent is not None:  # forward AD: self takes the result's tangent
         _forward_ad.set_tangent(self, out._tangent)
+        if self._base is not None:
+            _tangent_into_base(self)
     node = out._grad_fn
     if node is not None and node._out_vc is out._vc:  # the op saved its result, which is self from now on
         node._out_vc, node._out_saved_version = self._vc, self._vc[0]
@@ -179,6 +181,20 @@ def write_inplace(self: Tensor, out: Tensor, name: str) -> Tensor:
     if base is not None and state.enabled and (out._requires_grad or base._requires_grad):
         _rebase(base, self, out)
     return self
+
+
+def _tangent_into_base(view: Tensor) -> None:
+    """Forward AD: a view's new tangent goes into its base's at the view's elements (torch's tangent of a
+    view is a view of its base's tangent)."""
+    base = view._base
+    pos = _flat_positions(base._data, view._data)
+    if pos is None:
+        return
+    old = base._tangent
+    arr = xp.zeros(base._data.shape, base._data.dtype) if old is None else xp.array(old._data, copy=True)
+    arr.reshape(-1)[pos.reshape(-1)] = 0 if view._tangent is None else \
+        xp.broadcast_to(view._tangent._data, pos.shape).reshape(-1)
+    _forward_ad.set_tangent(base, Tensor._make(arr))
 
 
 # ----------------------------------------------------------------------------- views and in-place

@@ -83,7 +83,7 @@ def make_dual(tensor, tangent, *, level: int | None = None):
 
 def unpack_dual(tensor, *, level: int | None = None) -> UnpackedDualTensor:
     """``(primal, tangent)`` of a dual tensor; the tangent is None for a tensor without one."""
-    tangent = getattr(tensor, "_tangent", None)
+    tangent = _tangent_of(tensor)
     if tangent is None:
         return UnpackedDualTensor(tensor, None)
     with _off():
@@ -150,9 +150,27 @@ def _set(t, tangent, like=None) -> None:
     _duals.append(weakref.ref(t))
 
 
+def _tangent_of(a):
+    """``a``'s tangent; a view's is read from its base's at the view's elements, as torch's tangent of a view
+    is a view of its base's, so that a write through the base or another view shows in it."""
+    tangent = getattr(a, "_tangent", None)
+    base = getattr(a, "_base", None)
+    if base is None or base._tangent is None:
+        return tangent
+    from .._ops.common import _flat_positions
+    pos = _flat_positions(base._data, a._data)
+    if pos is None:
+        return tangent
+    flat = base._tangent.reshape(-1)
+    if not flat.requires_grad:
+        return function.Tensor._make(flat._data[pos])
+    with _off():  # a tangent with a history (forward over reverse) keeps it
+        return flat[function.Tensor._make(pos)]
+
+
 def _apply(cls, args, kwargs):
     """Run an op under a dual level: its result, with tangents when an input carries one."""
-    tangents = [getattr(a, "_tangent", None) for a in args]
+    tangents = [_tangent_of(a) for a in args]
     with _off():
         if all(t is None for t in tangents):
             return cls.apply(*args, **kwargs)
