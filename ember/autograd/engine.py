@@ -75,20 +75,21 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
     # mask it out again); NumPy would warn for each
     quiet = xp.errstate(all="ignore")  # (half the cost of a seterr pair)
     quiet.__enter__()
-    # the pending node numbered above every node in the heap may wait outside it: along a chain each
-    # node then hands its gradient straight to the next, without a push and a pop
-    ready = None
+    # the pending node numbered above every node in the heap may wait outside it, its gradients in
+    # ready_grads rather than in buffers: along a chain each node then hands its gradient straight to the
+    # next, without a push and a pop or a dict entry
+    ready = ready_grads = None
     top = -heap[0][0] if heap else 0  # the heap's highest number (0: empty; numbers start at 1)
     try:
         while True:
             if ready is not None and ready._seq > top:
-                node, ready = ready, None
+                node, grads_out, ready = ready, ready_grads, None
             elif heap:
                 node = heappop(heap)[1]
                 top = -heap[0][0] if heap else 0
+                grads_out = buffers.pop(node)
             else:
                 break
-            grads_out = buffers.pop(node)
             fast_backward = array_nodes and node._fast
             if fast_backward:
                 # no graph to build: an arithmetic-only formula runs on the arrays themselves
@@ -131,18 +132,19 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
                     continue
                 if type(g) is not ndarray and arrays and isinstance(g, Tensor):
                     g = g._data
-                buf = buffers.get(nxt)
+                buf = ready_grads if nxt is ready else buffers.get(nxt)
                 if buf is None:  # a node newly pending
                     if nxt._nout == 1:
-                        buffers[nxt] = [g]
+                        buf = [g]
                     else:
-                        buf = buffers[nxt] = [None] * nxt._nout
+                        buf = [None] * nxt._nout
                         buf[nr] = g
                     if ready is None:
-                        ready = nxt
+                        ready, ready_grads = nxt, buf
                         continue
-                    if nxt._seq > ready._seq:
-                        ready, nxt = nxt, ready
+                    if nxt._seq > ready._seq:  # it waits outside the heap instead of the one waiting there
+                        ready, ready_grads, nxt, buf = nxt, buf, ready, ready_grads
+                    buffers[nxt] = buf
                     heappush(heap, (-nxt._seq, nxt))
                     if nxt._seq > top:
                         top = nxt._seq
