@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from ..._backend import parallel_for, xp
-from ..._dtype import bfloat16
+from ..._dtype import bfloat16, bool_
 from ..._tensor import Tensor
 from ...amp import autocast_mode as _amp
 from ...autograd.function import Op
@@ -393,6 +393,29 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor, embe
         out = out.squeeze(1)
         weights = None if weights is None else weights.squeeze(0)
     return out, weights
+
+
+def _batch_first_self_attention(x: Tensor, heads: int, in_proj_weight: Tensor, in_proj_bias, out_proj_weight: Tensor,
+                                out_proj_bias, attn_mask: Tensor | None, is_causal: bool) -> Tensor | None:
+    """A batch-first module's self-attention without weights or dropout on its (N, L, E) input as it is: what
+    ``multi_head_attention_forward`` computes on the time-major view, without the four transposes (nodes) in and
+    out. None where the general path must run: a mask other than None or one (L, L) constant of x's dtype or bool
+    (``is_causal`` is only a hint about the mask), an input not laid out batch-first."""
+    _, length, e = x.shape
+    if not x.is_contiguous() or not x.dtype.is_floating_point or e % heads or in_proj_weight.shape != (3 * e, e):
+        return None
+    if attn_mask is None:
+        if is_causal:
+            return None
+        excluded = None
+    elif attn_mask.dim() == 2 and tuple(attn_mask.shape) == (length, length) and not attn_mask.requires_grad and \
+            attn_mask.dtype in (x.dtype, bool_):
+        excluded = attn_mask._data
+    else:
+        return None
+    qkv = linear(x, in_proj_weight, in_proj_bias)
+    out = _SelfAttention.apply(qkv, excluded, 1.0 / math.sqrt(e // heads), heads)[0]
+    return linear(out, out_proj_weight, out_proj_bias)
 
 
 def _extend_keys(k, v, N, heads, hd, bias_k, bias_v, add_zero_attn, static_k, static_v):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..._tensor import Tensor
 from ..._factories import empty
 from .. import init
-from .._functional.attention import multi_head_attention_forward
+from .._functional.attention import _batch_first_self_attention, multi_head_attention_forward
 from ..parameter import Parameter
 from .linear import Linear
 from .module import Module
@@ -97,6 +97,13 @@ class MultiheadAttention(Module):
     def forward(self, query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Tensor | None = None,
                 need_weights: bool = True, attn_mask: Tensor | None = None, average_attn_weights: bool = True,
                 is_causal: bool = False) -> tuple[Tensor, Tensor | None]:
+        if self.batch_first and query.dim() == 3 and query is key is value and key_padding_mask is None and \
+                not need_weights and (self.dropout == 0.0 or not self.training) and self._qkv_same_embed_dim and \
+                self.bias_k is None and not self.add_zero_attn and query.shape[-1] == self.embed_dim:
+            out = _batch_first_self_attention(query, self.num_heads, self.in_proj_weight, self.in_proj_bias,
+                                              self.out_proj.weight, self.out_proj.bias, attn_mask, is_causal)
+            if out is not None:
+                return out, None
         if self.batch_first and query.dim() == 3:
             if query is key is value:  # self-attention stays recognisable as such (one in-projection)
                 query = key = value = query.transpose(0, 1)
