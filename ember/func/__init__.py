@@ -56,6 +56,7 @@ def _lift(tree, keep: bool):
         if keep and x.requires_grad:
             return x.view_as(x)
         fresh = x.detach().requires_grad_(True)
+        fresh._func_lifted = True  # a transform's own leaf: never "outside" to an enclosing one (see _outer)
         if x._tangent is not None:  # under forward AD (jacfwd of jacrev): the tangent stays
             fwAD._set(fresh, x._tangent)
         return fresh
@@ -93,12 +94,12 @@ def _outer(tensors, own) -> bool:
         t = _vmap.physical(t)
         if t.grad_fn is not None:
             stack.append(t.grad_fn)
-        elif t.requires_grad and id(t) not in own:
+        elif t.requires_grad and id(t) not in own and not getattr(t, "_func_lifted", False):
             return True
     while stack:
         node = stack.pop()
         if type(node) is AccumulateGrad:
-            if id(node.variable) not in own:
+            if id(node.variable) not in own and not getattr(node.variable, "_func_lifted", False):
                 return True
             continue
         for nxt, _ in node.next_functions:
