@@ -163,9 +163,25 @@ def forward_over_reverse_views(lib, rec):
     rec.val(lib.func.hessian(f)(x))
 
 
+
+def func_results_detached(lib, rec):
+    x = lib.tensor(X6[:4])
+    one = lib.ones(4, dtype=lib.float64)
+    rec.val([t.requires_grad for t in lib.func.jvp(lib.func.grad(lambda x: (x ** 3).sum()), (x,), (one,))])
+    rec.val(lib.func.hessian(lambda x: (x ** 3).sum())(x).requires_grad)
+    w = _leaf(lib, X6[4])
+    f = lambda x: (w * x ** 3).sum()  # noqa: E731 - closes over a tensor that requires grad: results keep it
+    o, t = lib.func.jvp(lib.func.grad(f), (x,), (one,))
+    rec(o), rec(t)
+    h = lib.func.hessian(f)(x)
+    rec(h)
+    h.sum().backward()
+    rec(w)
+
+
 PROGRAMS = [reentrant_in_hook, exception_mid_backward, function_backward_raises_then_ok, grad_mode_in_threads,
             deep_chain, create_graph_hooks_and_accum, fwd_ad_inplace_views, func_grad_inplace, vmap_inplace,
-            fwd_ad_sibling_views, forward_over_reverse_views]
+            fwd_ad_sibling_views, forward_over_reverse_views, func_results_detached]
 
 
 @pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.__name__)
