@@ -54,6 +54,7 @@ def test_program_runs_as_under_torch(name):
     try:
         from _harness import Init
         rec = Init()
+        torch.manual_seed(0)  # the initial weights of a program that seeds nothing must not depend on test order
         t = _load(name, torch).main(rec)
         mod = _load(name, ember)
         e = mod.main(Init(rec.record))
@@ -65,5 +66,5 @@ def test_program_runs_as_under_torch(name):
     _compare(e["metric"], t["metric"], "metric", getattr(mod, "METRIC_TOLERANCE", tol))
 
 
-def test_there_are_at_least_twenty_programs():
-    assert len(NAMES) >= 20
+def test_there_are_at_least_forty_programs():
+    assert len(NAMES) >= 40
