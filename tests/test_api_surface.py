@@ -142,6 +142,14 @@ def test_module_path_classes_behave_as_torchs():
     assert ember.nn.modules.activation.MultiheadAttention is ember.nn.MultiheadAttention
 
 
+def test_nn_modules_submodules_are_attributes_as_torch():
+    # torchvision's references: isinstance(m, nn.modules.batchnorm._BatchNorm), nn.modules.utils._pair
+    for name in ("batchnorm", "instancenorm", "pixelshuffle", "utils", "conv", "linear", "normalization"):
+        assert hasattr(torch.nn.modules, name) and hasattr(ember.nn.modules, name), name
+    assert isinstance(ember.nn.BatchNorm2d(2), ember.nn.modules.batchnorm._BatchNorm)
+    assert ember.nn.modules.utils._pair(3) == torch.nn.modules.utils._pair(3)
+
+
 def test_absent_torch_names_raise_not_implemented_and_keep_hasattr_false():
     # names torch has and ember lacks: a NotImplementedError naming them, which hasattr still reads as False
     for owner, name, shown in ((ember, "fx", "torch.fx"), (ember, "frombuffer", "torch.frombuffer"),

@@ -37,5 +37,7 @@ from .loss import (L1Loss, MSELoss, SmoothL1Loss, HuberLoss, NLLLoss, CrossEntro
 from .lazy import (LazyModuleMixin, LazyLinear, LazyConv1d, LazyConv2d, LazyConv3d, LazyConvTranspose1d,
                    LazyConvTranspose2d, LazyConvTranspose3d, LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d,
                    LazyInstanceNorm1d, LazyInstanceNorm2d, LazyInstanceNorm3d)
+# torch's submodules are attributes too: torchvision's references test isinstance(m, nn.modules.batchnorm._BatchNorm)
+from . import batchnorm, pixelshuffle, utils  # noqa: E402,F401
 
 __all__ = [name for name in dir() if name[0].isupper()]
