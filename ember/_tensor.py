@@ -376,11 +376,15 @@ class Tensor:
         t = type(self).__new__(type(self))
         _init(t, self._data.copy(), False, None, 0)
         t._requires_grad = self._requires_grad
+        memo[id(self)] = t
         if self._grad is not None:
             t._grad = self._grad.__deepcopy__(memo)
+        import copy
         for k, v in getattr(self, "__dict__", {}).items():
-            t.__dict__[k] = v
-        memo[id(self)] = t
+            # the user's attributes, copied deep as torch's; ember's own (its AccumulateGrad, hooks, view links)
+            # belong to the original: shared, backward through the copy would accumulate into the original
+            if not hasattr(Tensor, k):
+                t.__dict__[k] = copy.deepcopy(v, memo)
         return t
 
     def __reduce_ex__(self, proto):
