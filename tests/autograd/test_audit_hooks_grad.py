@@ -1,4 +1,6 @@
 """Differential audit: hooks, autograd.grad options, custom Functions and .grad accumulation, torch vs ember."""
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -506,13 +508,104 @@ def full_hook_module_inplace_on_input(lib, rec):
     rec(x)
 
 
+def deepcopy_and_clone(lib, rec):
+    x = _leaf(lib, X6)
+    (x * x).sum().backward()
+    y = (x * 2).sum()  # a graph holds x's AccumulateGrad
+    x.note = [1]
+    c = copy.deepcopy(x)
+    rec.val((c.note == [1], c.note is x.note))
+    rec.val((c, c.requires_grad, c.is_leaf, c.grad, c.grad is x.grad))  # (torch's copy is at version 1)
+    (c * 5).sum().backward()
+    rec(x), rec.val(c.grad)
+    y.backward()
+    rec(x), rec.val(c.grad)
+    m = lib.nn.Linear(2, 2)
+    out = m(lib.ones(1, 2, dtype=lib.float32)).sum()
+    m2 = copy.deepcopy(m)
+    m2(lib.ones(1, 2)).sum().backward()
+    rec.val((m.weight.grad, m2.weight.grad is not None))
+    out.backward()
+    rec.val(m.weight.grad is not None)
+    a = x * 2
+    rec.raises(lambda: copy.deepcopy(a))
+    cl = x.clone()
+    rec(cl)
+    d = x.detach().requires_grad_()
+    rec(d)
+    d2 = x.detach()
+    d2.requires_grad_()
+    y = d2 * 3
+    with lib.no_grad():
+        x.mul_(2)
+    rec.raises(lambda: y.sum().backward())
+    rec(d2)
+
+
+def grad_setter_cases(lib, rec):
+    x = _leaf(lib, X6)
+    g = lib.ones(6, dtype=lib.float64, requires_grad=True)
+    x.grad = g
+    rec.val(x.grad is g)
+    (x * 2).sum().backward()
+    rec(x)
+    rec.val((x.grad is g, g.requires_grad))
+    i = lib.arange(3)
+    rec.raises(lambda: setattr(i, "grad", lib.zeros(3)))
+    x.grad = None
+    a = x * 1
+    rec.raises(lambda: setattr(a, "grad", lib.zeros(6, dtype=lib.float64)))
+    rec.val(a.grad)
+
+
+def backward_grad_tensors(lib, rec):
+    x = _leaf(lib, X6)
+    y1 = (x * 2).sum()
+    y2 = x * 3
+    lib.autograd.backward([y1, y2], [None, lib.ones(6, dtype=lib.float64)])
+    rec(x)
+    rec.raises(lambda: lib.autograd.backward([(x * 2).sum(), x * 3], [None, None]))
+    lib.autograd.backward((x * 5).sum())
+    rec(x)
+
+
+def hooks_on_leaf_with_inplace_nograd(lib, rec):
+    x = _leaf(lib, X6)
+    x.register_hook(lambda g: g * 2)
+    y = (x * x).sum()
+    with lib.no_grad():
+        x.add_(1)
+    rec.raises(lambda: y.backward())
+    (x * 1).sum().backward()
+    rec(x)
+
+
+def clone_and_contiguous_views(lib, rec):
+    x = _leaf(lib, X6)
+    a = (x * 1).view(2, 3)
+    c = a.contiguous()
+    rec.val(c is a)
+    t = a.t().contiguous()
+    t.mul_(2)
+    rec(a)
+    r = a.reshape(6)
+    r.add_(1)
+    rec(a)
+    f = a.t().reshape(6)
+    f.add_(100)
+    rec(a)
+    (a * lib.tensor(X6).view(2, 3)).sum().backward()
+    rec(x)
+
+
 PROGRAMS = [hooks_on_views_and_inplace, hook_order_and_replace, post_accumulate_hook, module_full_backward_hook,
             grad_allow_unused_materialize, grad_batched, grad_non_scalar_and_shapes, retain_graph_then_free,
             grad_replaced_and_noncontig, grad_of_int_view, custom_functions, function_saves_output_then_modified,
             int_bool_requires_grad, grad_wrt_views, zero_grad_identity, unbind_1d_pieces, expand_base_written,
             node_hooks, needs_input_grad_and_setup_context, data_assignment, clone_of_view_written,
             full_hook_then_inplace, full_hook_inplace_inside, forward_hook_modifies, inplace_activations_on_views,
-            checkpoint_with_inplace, sigmoid_inplace_saved, full_hook_module_inplace_on_input]
+            checkpoint_with_inplace, sigmoid_inplace_saved, full_hook_module_inplace_on_input, deepcopy_and_clone,
+            grad_setter_cases, backward_grad_tensors, hooks_on_leaf_with_inplace_nograd, clone_and_contiguous_views]
 
 
 @pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.__name__)
