@@ -36,3 +36,20 @@ def test_compile_autocast_gradscaler_checkpoint_pass_through():
     np.testing.assert_allclose(x.grad.numpy(), 2 * (xv @ w0.T + b0) @ w0, rtol=1e-6)
     seq = ember.nn.Sequential(ember.nn.Linear(3, 3), ember.nn.Tanh())
     np.testing.assert_allclose(checkpoint_sequential(seq, 2, x).detach().numpy(), seq(x).detach().numpy())
+
+
+def test_absent_names_are_absent_in_ember_and_present_in_torch():
+    """Every name ember lists as missing raises its NotImplementedError on access, and torch has it."""
+    import importlib
+
+    from ember._legacy import ABSENT
+    for module, names in ABSENT.items():
+        ours = importlib.import_module(module)
+        theirs = importlib.import_module(module.replace("ember", "torch", 1))
+        for name in names:
+            assert hasattr(theirs, name) or importlib.util.find_spec(f"{theirs.__name__}.{name}"), (module, name)
+            with pytest.raises(NotImplementedError, match=name):
+                try:
+                    getattr(ours, name)
+                except AttributeError:  # a submodule: the import names it
+                    importlib.import_module(f"{module}.{name}")
