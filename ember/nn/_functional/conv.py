@@ -197,7 +197,7 @@ def _conv(x, w, geo, bias=None, keep: bool = True):
         wm = xp.concatenate([wm, bias.reshape(1, o, 1)], axis=2)
     out = xp.empty((n, g, o // g, ho * wo), dtype=x.dtype)
     cols = xp.empty(shape, dtype=x.dtype) if keep else None
-    step = max(1, COLUMNS_PIECE_BYTES // (rows * ho * wo * x.itemsize))
+    step = max(1, COLUMNS_PIECE_BYTES // max(1, rows * ho * wo * x.itemsize))  # (no rows: no input channels)
 
     def run(a: int, b: int) -> None:
         m = min(step, b - a)
