@@ -30,15 +30,16 @@ def test_linear(rng, bias, shape):
     _compare_module(nn.Linear(3, 4, bias=bias), torch.nn.Linear(3, 4, bias=bias), f32(rng, *shape))
 
 
-@pytest.mark.parametrize("rows,features", [(64, 256), (48, 100), (7, 3)])
+@pytest.mark.parametrize("rows,features", [(64, 256), (48, 100), (7, 3), (None, 5)])
 def test_linear_bias_rows_joined_and_split(rows, features, batch_split, monkeypatch):
     """The bias added along joined rows (64 x 256 becomes 2 x 8192) and its gradient summed in blocks of rows,
     on one thread and split between three, against torch's addmm."""
     from ember import _backend
     monkeypatch.setattr(_backend, "SPLIT_SIDE", 1)
     rng = np.random.default_rng(3)
-    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((rows, 16), (features, 16), (features,)))
-    g = rng.standard_normal((rows, features)).astype(np.float32)
+    lead = () if rows is None else (rows,)  # (None: an unbatched input)
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in (lead + (16,), (features, 16), (features,)))
+    g = rng.standard_normal(lead + (features,)).astype(np.float32)
     ins = [(ember.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)) for a in (x, w, b)]
     out = F.linear(*(e for e, _ in ins))
     ref = torch.nn.functional.linear(*(t for _, t in ins))

@@ -98,7 +98,7 @@ def _wide(a, v):
 def _add_rows(out, b) -> None:
     """``out += b`` over the rows of ``out``, split between ember's threads when large."""
     wide, bb = _wide(out, b)
-    if wide.ndim:
+    if wide.ndim > 1:  # (rows: a 1-D out is one row of b)
         _backend.parallel_for(lambda i, j: xp.add(wide[i:j], bb, out=wide[i:j]), len(wide), wide.size)
     else:
         wide += bb
