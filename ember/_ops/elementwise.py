@@ -14,7 +14,7 @@ from .. import _complex32, _dtype
 from .._backend import ndarray, parallel_map, xp, zeros_like
 from .._dtype import _BF16
 from .._tensor import Tensor
-from ..autograd.function import _RELEASED, Op
+from ..autograd.function import _FREED, _RELEASED, Op
 from ..autograd.forward_ad import total
 from . import _erf
 from .compare import pure
@@ -208,6 +208,8 @@ class MulScalar(_ScalarOp):
 
     @staticmethod
     def backward(ctx, g):
+        if ctx._saved is _RELEASED:  # torch saves the number as a tensor, so its second backward raises
+            raise RuntimeError(_FREED)
         return g * _weak(ctx.s, g), None
 
     @staticmethod

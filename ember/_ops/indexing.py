@@ -32,6 +32,10 @@ def _has_int_array(idx: tuple) -> bool:
     return any(type(i) is ndarray and i.dtype.kind != "b" for i in idx)
 
 
+def _has_array(idx: tuple) -> bool:
+    return any(type(i) is ndarray for i in idx)
+
+
 class Index(Op):
     batching = "index"
 
@@ -43,11 +47,15 @@ class Index(Op):
     def setup_context(ctx, inputs, output):
         x, idx = inputs
         ctx.shape = x._data.shape
-        ctx.save_for_backward(idx)
+        if _has_array(idx):  # index tensors are saved (a second backward raises, as torch's)
+            ctx.idx = None
+            ctx.save_for_backward(idx)
+        else:  # basic slicing saves nothing in torch: backward may run again
+            ctx.idx = idx
 
     @staticmethod
     def backward(ctx, g):
-        idx, = ctx.saved_tensors
+        idx = ctx.idx if ctx.idx is not None else ctx.saved_tensors[0]
         return IndexGrad.apply(g, ctx.shape, idx), None
 
 
