@@ -166,13 +166,16 @@ def _channel_dots(a, b):
 
 def _over_batch(fn, n: int, work: int):
     """``fn(a, b)`` on slices of the batch, split between ember's threads (with BLAS held to one thread
-    each: the sums are products); its partial results (a tuple of per-channel sums) are added in batch
-    order, so that a run with a given thread count is reproducible."""
+    each: the sums are products) when ``work``, the elements its passes touch, pays for it; its partial
+    results (a tuple of per-channel sums) are added in batch order, so that a run with a given thread
+    count is reproducible."""
     parts = {}
 
     def run(a: int, b: int) -> None:
         parts[a] = fn(a, b)
-    _backend.parallel_for(run, n, work, blas=True)
+    # the passes are memory-bound, sums included (matrix-vector products): elements weigh as GRAIN, not
+    # as a product's multiply-adds (GRAIN_MATMUL), which had left (128, 32, 28, 28)'s mean on one thread
+    _backend.parallel_for(run, n, work * (_backend.GRAIN_MATMUL // _backend.GRAIN), blas=True)
     keys = sorted(parts)
     totals = parts[keys[0]]
     for key in keys[1:] if totals is not None else ():
