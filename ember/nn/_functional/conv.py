@@ -278,6 +278,8 @@ def _conv_adjoint(gy, w, in_hw, geo):
     """The transposed convolution: the adjoint of ``_conv`` in its input, for inputs of spatial size in_hw."""
     n, _, ho, wo = gy.shape
     out, put = _adjoint_writer(w, in_hw, geo, n, ho, wo, gy.dtype)
+    if gy.size == 0:  # an empty batch: nothing to scatter
+        return xp.zeros(out.shape, out.dtype)
     parallel_for(lambda a, b: put(a, b, _flat_gy(gy, a, b, geo[3])), n, gy.size * w[0].size, blas=True)
     return out
 
@@ -287,6 +289,8 @@ def _conv_weight(x, gy, k_hw, geo, cols=None):
     g = geo[3]
     n, o, ho, wo = gy.shape
     kh, kw = k_hw
+    if gy.size == 0:  # an empty batch: no products to sum
+        return xp.zeros((o, x.shape[1] // g, kh, kw), gy.dtype)
     fill = None
     if cols is None:
         cols, fill = _whole_columns(x, kh, kw, geo)
@@ -311,6 +315,9 @@ def _conv_grads(x, w, cols, gy, geo, need_x: bool, need_w: bool, need_b: bool):
     g = geo[3]
     n, o, ho, wo = gy.shape
     k = w[0].size
+    if gy.size == 0:  # an empty batch (or output): nothing flows back, the gradients are zeros
+        zero = lambda need, shape: xp.zeros(shape, gy.dtype) if need else None  # noqa: E731
+        return zero(need_x, x.shape), zero(need_w, w.shape), zero(need_b, (o,))
     # the forward's columns end with a row of ones when it fused the bias (one group only): the
     # weight gradient's product then gives the bias gradient as its last column
     b_in_w = need_w and need_b and cols.shape[0] == k + 1
@@ -525,6 +532,9 @@ def _check(op: str, input: Tensor, weight: Tensor, bias, dims: int, groups: int,
                                f"{list(shape)} to have {wshape[0]} channels, but got {c} channels instead")
         out_c = wshape[1] * groups
     else:
+        if wshape[0] < 1:
+            raise RuntimeError(f"Given groups={groups}, expected weight to be at least {groups} at dimension 0, "
+                               f"but got weight of size {list(wshape)} instead")
         if wshape[0] % groups:
             raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at "
                                f"dimension 0, but got weight of size {list(wshape)} instead")
