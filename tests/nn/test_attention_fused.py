@@ -129,3 +129,16 @@ def _node_names(fn) -> set:
             names.add(type(f).__name__)
             todo.extend(n for n, _ in f.next_functions)
     return names
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_mha_is_causal_without_mask_raises_as_torch(batch_first):
+    messages = []
+    for lib in (torch, ember):
+        lib.manual_seed(0)
+        m = lib.nn.MultiheadAttention(8, 2, batch_first=batch_first)
+        x = lib.ones(2, 3, 8)
+        with pytest.raises(RuntimeError) as err:
+            m(x, x, x, is_causal=True, need_weights=False)
+        messages.append(str(err.value))
+    assert messages[1] == messages[0]

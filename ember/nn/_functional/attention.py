@@ -340,8 +340,9 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor, embe
         k, v, extra = _extend_keys(k, v, N, num_heads, hd, bias_k, bias_v, add_zero_attn, static_k, static_v)
         q = _split_heads(q, N, num_heads, hd)
 
-    if is_causal and attn_mask is None:
-        attn_mask = ones(L, S).tril().bool().logical_not()
+    if is_causal and attn_mask is None:  # torch's: is_causal is only a hint about a mask given
+        raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the Transformer module "
+                           "method `generate_square_subsequent_mask` to create this mask.")
     mask = None
     if attn_mask is not None:
         if attn_mask.dim() == 2:
