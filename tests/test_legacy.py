@@ -53,3 +53,12 @@ def test_absent_names_are_absent_in_ember_and_present_in_torch():
                     getattr(ours, name)
                 except AttributeError:  # a submodule: the import names it
                     importlib.import_module(f"{module}.{name}")
+
+
+def test_norm_class_hierarchy_as_torch():
+    """Code that picks out batch-norm layers by class (freezing them, update_bn) must not take instance norm."""
+    for lib in (torch, ember):
+        bn = lib.nn.modules.batchnorm
+        assert not isinstance(lib.nn.InstanceNorm2d(3), bn._BatchNorm)
+        assert isinstance(lib.nn.InstanceNorm2d(3), bn._NormBase)
+        assert isinstance(lib.nn.BatchNorm1d(3), bn._BatchNorm) and isinstance(lib.nn.SyncBatchNorm(3), bn._BatchNorm)

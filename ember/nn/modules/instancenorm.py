@@ -5,13 +5,14 @@ import warnings
 
 from ..._tensor import Tensor
 from .._functional import normalization as F
-from .normalization import _BatchNorm
+from .normalization import _NormBase
 
 __all__ = ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"]
 
 
-class _InstanceNorm(_BatchNorm):
-    """Batch norm's parameters and buffers, with statistics taken per sample instead of per batch."""
+class _InstanceNorm(_NormBase):
+    """Batch norm's parameters and buffers (as torch's, not a ``_BatchNorm``: code that picks out batch norm layers
+    by class must not take these), with statistics taken per sample instead of per batch."""
 
     _unbatched = 0  # the input's dim count without a batch dim
 

@@ -28,10 +28,9 @@ class _Norm(Module):
             init.zeros_(self.bias)
 
 
-class _BatchNorm(_Norm):
-    """Per-channel batch normalization with running statistics."""
-
-    _dims = ()
+class _NormBase(_Norm):
+    """What batch and instance norm share (torch's ``_NormBase``): per-channel affine parameters and running
+    statistics."""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, device=None, dtype=None, *, bias: bool = True) -> None:
@@ -66,6 +65,16 @@ class _BatchNorm(_Norm):
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                                       error_msgs)
 
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.use_bias}, track_running_stats={self.track_running_stats}")
+
+
+class _BatchNorm(_NormBase):
+    """Per-channel batch normalization with running statistics."""
+
+    _dims = ()
+
     def forward(self, input: Tensor) -> Tensor:
         if input.ndim not in self._dims:
             want = " or ".join(f"{d}D" for d in self._dims)
@@ -81,10 +90,6 @@ class _BatchNorm(_Norm):
         keep = not self.training or self.track_running_stats
         return F.batch_norm(input, self.running_mean if keep else None, self.running_var if keep else None,
                             self.weight, self.bias, use_batch, factor, self.eps)
-
-    def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"bias={self.use_bias}, track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
