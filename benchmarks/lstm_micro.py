@@ -1,15 +1,13 @@
 """LSTM forward + backward: ember vs torch in the same run, and where ember's time goes.
 
-Run: python benchmarks/lstm_micro.py [--threads N] [--repeat R] [--wavefront-ab]
+Run: python benchmarks/lstm_micro.py [--threads N] [--repeat R]
 The word-language-model LSTM of benchmarks/train_step.py without its embedding and head: 2 layers of 128
 over 35 steps at batch 20, forward, a loss on the outputs and the final state, backward. Prints each
 library's best wall time per step and CPU time per step (the process's, which a busy machine disturbs
 less than wall time) with ember's ratio to torch, then ember's share in the recurrent products (one
 (20 x 128) x (128 x 512) product per layer and step, each way) and in the eight whole-sequence products,
 and where ember's CPU time goes by phase: the scans' loops, the rest of the layers' forward and backward
-(whole-sequence products), and what lies outside the layers' ops (autograd, the loss). From 2 threads
-ember runs the 2 layers as one wavefront across them (``_LSTMStack`` in ember/nn/modules/rnn.py);
-``--wavefront-ab`` also times it layer by layer, interleaved with the others.
+(whole-sequence products), and what lies outside the layers' ops (autograd, the loss).
 """
 from __future__ import annotations
 
@@ -21,8 +19,6 @@ import sys
 _p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 _p.add_argument("--threads", type=int, default=1)
 _p.add_argument("--repeat", type=int, default=15)
-_p.add_argument("--wavefront-ab", action="store_true",
-                help="also time ember with the multi-layer wavefront off (it runs from 2 threads on)")
 ARGS = _p.parse_args()
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = str(ARGS.threads)  # NumPy's BLAS reads it when it loads
@@ -87,8 +83,7 @@ def product_ms(m: int, k: int, n: int, calls: int) -> float:
 
 def phases(step, calls: int = 30) -> dict:
     """ember's CPU time per call of ``step`` (ms) inside the LSTM's forward and backward step loops and inside
-    the layer ops around them, timed by wrapping those functions for the duration (with the wavefront on
-    several threads, the process's CPU while a thread is inside: overlapping calls count twice)."""
+    the layer ops around them, timed by wrapping those functions for the duration."""
     from ember.nn.modules import rnn
     spent: dict = {}
 
@@ -101,7 +96,7 @@ def phases(step, calls: int = 30) -> dict:
                 spent[key] = spent.get(key, 0.0) + time.process_time() - c0
         return run
     loops = {"_lstm_steps": "forward loops", "_lstm_steps_backward": "backward loops"}
-    ops = (rnn._LSTMScan, rnn._LSTMStack)
+    ops = (rnn._LSTMScan,)
     own = [(op, name, op.__dict__.get(name)) for op in ops for name in ("backward", "_parts")]  # None: inherited
     saved_loops = {name: getattr(rnn, name) for name in loops}
     for name, key in loops.items():
@@ -130,31 +125,10 @@ def phases(step, calls: int = 30) -> dict:
     return out
 
 
-def layer_by_layer(step):
-    """``step`` with the multi-layer wavefront off: each layer its own op, as at one thread."""
-    from ember.nn.modules import rnn
-
-    applies = rnn._LSTMStack.__dict__["applies"]
-
-    def run():
-        rnn._LSTMStack.applies = staticmethod(lambda module: False)
-        try:
-            step()
-        finally:
-            rnn._LSTMStack.applies = applies
-    return run
-
-
 def main() -> None:
     fns = {"ember": lstm_step(ember), "torch": lstm_step(torch)}
-    if ARGS.wavefront_ab:
-        fns["ember layer by layer"] = layer_by_layer(lstm_step(ember))
     wall, cpu = best(fns)
     print(f"LSTM {LAYERS} x {H}, T {T}, batch {B}, forward + backward, {ARGS.threads} thread(s):")
-    if ARGS.wavefront_ab:
-        k = "ember layer by layer"
-        print(f"  {k}: wall {wall[k]:6.2f} ms (ratio {wall[k] / wall['torch']:.2f})  CPU {cpu[k]:6.2f} ms "
-              f"(ratio {cpu[k] / cpu['torch']:.2f})")
     print(f"  wall: ember {wall['ember']:6.2f} ms  torch {wall['torch']:6.2f} ms  ratio {wall['ember'] / wall['torch']:.2f}")
     print(f"  CPU:  ember {cpu['ember']:6.2f} ms  torch {cpu['torch']:6.2f} ms  ratio {cpu['ember'] / cpu['torch']:.2f}")
     steps = product_ms(B, H, 4 * H, 2 * LAYERS * T)

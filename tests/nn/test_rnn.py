@@ -170,7 +170,7 @@ def test_gradcheck_and_double_backward(rng, name):
     assert gradgradcheck(f, (x, h, w))
 
 
-@pytest.mark.parametrize("name, layers, threads", [("GRU", 1, 1), ("LSTM", 2, 2)])  # LSTM: the wavefront's
+@pytest.mark.parametrize("name, layers, threads", [("GRU", 1, 1), ("LSTM", 2, 2)])  # LSTM: a stack on two threads
 def test_double_backward_vs_torch(rng, name, layers, threads):
     before = ember.get_num_threads()
     ember.set_num_threads(threads)
@@ -182,7 +182,6 @@ def test_double_backward_vs_torch(rng, name, layers, threads):
 
 def _double_backward_vs_torch(rng, name, layers):
     em, tm = _pair(getattr(nn, name), getattr(torch.nn, name), 2, 3, num_layers=layers)
-    assert _stacked(em) == (layers > 1)
     x = rng.standard_normal((4, 2, 2)).astype(np.float32)
     ex, tx = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     (eg,) = ember.autograd.grad(em(ex)[0].tanh().sum(), ex, create_graph=True)
@@ -273,30 +272,25 @@ def test_parameter_grads_are_separate_arrays(rng, name):
 
 @pytest.fixture
 def two_threads():
-    """ember on two threads, where a plain LSTM stack runs as a wavefront across its layers."""
+    """ember on two threads (products split between them, BLAS's own threads held where they would spin)."""
     before = ember.get_num_threads()
     ember.set_num_threads(2)
     yield
     ember.set_num_threads(before)
 
 
-def _stacked(em) -> bool:
-    return nn.modules.rnn._LSTMStack.applies(em)
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kwargs", [dict(num_layers=2), dict(num_layers=3, batch_first=True),
                                     dict(num_layers=2, bias=False), dict(num_layers=2, dropout=0.5)])
 @pytest.mark.parametrize("with_states", [False, True])
-def test_lstm_wavefront_vs_torch(rng, two_threads, dtype, kwargs, with_states):
+def test_lstm_stack_on_two_threads_vs_torch(rng, two_threads, dtype, kwargs, with_states):
     em, tm = _pair(nn.LSTM, torch.nn.LSTM, 3, 5, **kwargs)
     if kwargs.get("dropout"):  # dropout between layers applies in training only: evaluation stacks
         em.eval()
         tm.eval()
     em.to(ember.float64 if dtype == np.float64 else ember.float32)
     tm.to(torch.float64 if dtype == np.float64 else torch.float32)
-    assert _stacked(em)
-    T, B = 11, 2  # stretches of 2 steps: the wavefront has several ticks and a short last stretch
+    T, B = 11, 2
     x = rng.standard_normal((B, T, 3) if kwargs.get("batch_first") else (T, B, 3)).astype(dtype)
     states = [rng.standard_normal((kwargs["num_layers"], B, 5)).astype(dtype) for _ in range(2)]
     tol = dict(atol=1e-5, rtol=1.3e-6) if dtype == np.float32 else dict(atol=1e-12, rtol=1e-10)
@@ -307,26 +301,14 @@ def test_lstm_wavefront_vs_torch(rng, two_threads, dtype, kwargs, with_states):
                                     dict(num_layers=1)])
 def test_lstm_layer_by_layer_on_two_threads_vs_torch(rng, two_threads, kwargs):
     em, tm = _pair(nn.LSTM, torch.nn.LSTM, 3, 5, **kwargs)
-    assert not _stacked(em)
     lead = kwargs["num_layers"] * (2 if kwargs.get("bidirectional") else 1)
     states = [rng.standard_normal((lead, 2, kwargs.get("proj_size") or 5)).astype(np.float32),
               rng.standard_normal((lead, 2, 5)).astype(np.float32)]
     _run_both(em, tm, rng.standard_normal((7, 2, 3)).astype(np.float32), states, rng)
 
 
-def test_lstm_wavefront_conditions(two_threads):
-    assert _stacked(nn.LSTM(3, 5, 2)) and _stacked(nn.LSTM(3, 5, 4, dropout=0.3).eval())
-    assert not _stacked(nn.LSTM(3, 5, 1))
-    assert not _stacked(nn.LSTM(3, 5, 2, bidirectional=True))
-    assert not _stacked(nn.LSTM(3, 5, 2, proj_size=2))
-    assert not _stacked(nn.LSTM(3, 5, 2, dropout=0.3))  # training: dropout between the layers
-    assert not _stacked(nn.GRU(3, 5, 2))
-    ember.set_num_threads(1)
-    assert not _stacked(nn.LSTM(3, 5, 2))
-
-
 @pytest.mark.parametrize("T", [1, 3])
-def test_lstm_wavefront_short_unbatched_and_final_state_only_vs_torch(rng, two_threads, T):
+def test_lstm_stack_short_unbatched_and_final_state_only_vs_torch(rng, two_threads, T):
     em, tm = _pair(nn.LSTM, torch.nn.LSTM, 3, 4, num_layers=2)
     x = rng.standard_normal((T, 3)).astype(np.float32)
     _run_both(em, tm, x, [], rng)
@@ -338,7 +320,7 @@ def test_lstm_wavefront_short_unbatched_and_final_state_only_vs_torch(rng, two_t
 
 
 
-@pytest.mark.parametrize("threads", [1, 2])  # 2: the LSTM stack's wavefront
+@pytest.mark.parametrize("threads", [1, 2])
 def test_empty_sequence_refused_and_empty_batch_vs_torch(rng, threads):
     before = ember.get_num_threads()
     ember.set_num_threads(threads)

@@ -11,8 +11,8 @@ the recurrence on arrays and saves the gates; its backward runs the reverse recu
 arrays and turns the per-step gate gradients into weight gradients with one matmul. Under
 ``create_graph=True`` the backward instead recomputes the layer with ember ops (the
 same cells the *Cell modules use) and differentiates that, so higher-order gradients
-still work. From two threads on, a plain multi-layer LSTM runs as one op (``_LSTMStack``), a wavefront across
-its layers on ember's threads.
+still work. (A wavefront across a multi-layer LSTM's layers on two threads was measured slower than this,
+layer by layer: 19.5 against 17.9 ms fwd+bwd on an idle 2-core machine, the threads' GIL hand-offs.)
 """
 from __future__ import annotations
 
@@ -527,141 +527,6 @@ def _lstm_steps_backward(gates, cs, tcs, c0, gy, dgates, dhs, carry_h, carry_c, 
     return carry_h, carry_c
 
 
-class _LSTMStack(_Scan):
-    """A stack of one-direction LSTM layers as one op, run as a wavefront on ember's threads.
-
-    ``apply(x, h0, c0, *(w_ih, b_ih, w_hh, b_hh) per layer, batch_first, layers)``, states ``(layers, batch,
-    size)``. The sequence is cut into stretches of a few steps; layer ``l`` runs stretch ``s`` (its input
-    projection from layer ``l - 1``'s outputs there, then its steps) while layer ``l + 1`` runs stretch
-    ``s - 1``, on two threads, each with BLAS on one thread: NumPy releases the GIL inside its products and
-    loops, so the layers can overlap (how much, the GIL's hand-offs between the threads' short NumPy calls
-    decide: ``benchmarks/lstm_micro.py --threads 2 --wavefront-ab`` measures it against the layer-by-layer
-    ops). Backward runs the same wavefront in reverse, layer ``l + 1``'s stretch
-    giving layer ``l`` its output gradients there, then every layer's weight gradients, a layer a thread.
-    The arithmetic is ``_LSTMScan``'s, stretch by stretch.
-    """
-
-    n_states = 2
-
-    @staticmethod
-    def applies(module: "RNNBase") -> bool:
-        """Whether ``module``'s forward runs as the wavefront: a plain stack (one direction, no projection, no
-        dropout between the layers) and threads to run it on."""
-        return (module.mode == "LSTM" and module.num_layers > 1 and not module.bidirectional
-                and not module.proj_size and not (module.dropout and module.training)
-                and _backend.get_threads() > 1 and _backend._blas is not None)
-
-    @staticmethod
-    def _stretches(T: int) -> list:
-        """The stretches of steps: about eight (a wavefront tick costs a hand-off between threads)."""
-        k = -(-T // 8)
-        return [slice(s, min(T, s + k)) for s in range(0, T, k)]
-
-    @staticmethod
-    def _wavefront(n_layers: int, n_stretch: int, run, reverse: bool) -> None:
-        """``run(layer, stretch)`` for every pair, a diagonal of them at a time split between the threads."""
-        with _backend._single_blas():
-            for tick in range(n_layers + n_stretch - 1):
-                pairs = [(l, tick - l) for l in range(n_layers) if 0 <= tick - l < n_stretch]
-                if reverse:
-                    pairs = [(n_layers - 1 - l, n_stretch - 1 - s) for l, s in pairs]
-                _backend.parallel_for(lambda a, b: [run(*p) for p in pairs[a:b]], len(pairs),
-                                      len(pairs) * _backend.GRAIN_MATMUL, blas=True)
-
-    @classmethod
-    def forward(cls, x, h0, c0, *args):
-        batch_first, L = args[-2:]
-        xt = x.swapaxes(0, 1) if batch_first else x
-        T, B = xt.shape[:2]
-        layers = [_LSTMScan.prepare([(w_ih, b_ih, (w_hh, b_hh, None))]) for w_ih, b_ih, w_hh, b_hh
-                  in (args[4 * l:4 * l + 4] for l in range(L))]
-        G = layers[0][0][0].shape[0]
-        H = G // 4
-        gates = np.empty((L, T, 1, B, G), x.dtype)
-        cs, tcs = np.empty((L, T, 1, B, H), x.dtype), np.empty((L, T, 1, B, H), x.dtype)
-        ys_low, y = np.empty((L - 1, T, 1, B, H), x.dtype), np.empty((T, 1, B, H), x.dtype)
-        ys = [*ys_low, y]
-        hs, cells = [h0[l][None] for l in range(L)], [c0[l][None] for l in range(L)]
-        stretch = cls._stretches(T)
-
-        def run(l: int, s: int) -> None:
-            r = stretch[s]
-            inp = xt[r] if l == 0 else ys[l - 1][r, 0]
-            (w_in,), (b_in,), (w_t, _, scale) = layers[l]
-            g = gates[l, r]
-            np.dot(inp.reshape(-1, inp.shape[-1]), w_in.T, out=g.reshape(-1, G))
-            if b_in is not None:
-                g += b_in
-            hs[l], cells[l] = _lstm_steps(g, ys[l][r], cs[l, r], tcs[l, r], ys[l][r], hs[l], cells[l], w_t, None,
-                                          scale)
-        cls._wavefront(L, len(stretch), run, False)
-        return (_from_scan(y, batch_first), np.concatenate(hs), np.concatenate(cells), gates, cs, tcs, ys_low)
-
-    @classmethod
-    def backward(cls, ctx, gy, gh_n, gc_n, *scratch_grads):
-        saved = ctx.saved_tensors
-        inputs, (gates, cs, tcs, ys_low) = saved[:ctx.n_in], [t._data for t in saved[ctx.n_in:]]
-        needs = ctx.needs_input_grad[:ctx.n_in]
-        if state.enabled:
-            return cls._recompute_grads(ctx, inputs, (gy, gh_n, gc_n), needs)
-        x, h0, c0, *weights = [None if t is None else t._data for t in inputs]
-        batch_first, L = ctx.flags
-        xt = x.swapaxes(0, 1) if batch_first else x
-        L, T, _, B, G = gates.shape
-        ys = [*ys_low, _to_scan(ctx.output._data, 1, batch_first)]
-        gy = None if gy is None else _to_scan(gy._data, 1, batch_first)
-        dgates = np.empty_like(gates)
-        dys = np.empty(ys_low.shape, gates.dtype)
-        dx = np.empty(xt.shape, x.dtype) if needs[0] else None
-        carry_h = [np.zeros_like(h0[l][None]) if gh_n is None else gh_n._data[l][None] for l in range(L)]
-        carry_c = [np.zeros_like(c0[l][None]) if gc_n is None else gc_n._data[l][None] for l in range(L)]
-        stretch = cls._stretches(T)
-
-        def run(l: int, s: int) -> None:
-            r = stretch[s]
-            w_ih, _, w_hh, _ = weights[4 * l:4 * l + 4]
-            c_before = c0[l][None] if r.start == 0 else cs[l, r.start - 1]
-            grad_y = (None if gy is None else gy[r]) if l == L - 1 else dys[l, r]
-            carry_h[l], carry_c[l] = _lstm_steps_backward(gates[l, r], cs[l, r], tcs[l, r], c_before, grad_y,
-                                                          dgates[l, r], None, carry_h[l], carry_c[l], w_hh, None)
-            if l or dx is not None:
-                out = dys[l - 1, r, 0] if l else dx[r]
-                np.dot(dgates[l, r].reshape(-1, G), w_ih, out=out.reshape(-1, out.shape[-1]))
-        cls._wavefront(L, len(stretch), run, True)
-        grads = [None] * (4 * L)
-
-        def weight_grads(l: int) -> None:
-            inp = xt if l == 0 else ys[l - 1][:, 0]
-            dw_hh, db_hh = _hh_grads(dgates[l], ys[l], h0[l][None], weights[4 * l + 1] is not None)
-            grads[4 * l:4 * l + 4] = [np.dot(dgates[l].reshape(-1, G).T, inp.reshape(-1, inp.shape[-1])),
-                                      None if db_hh is None else db_hh[0].copy(), dw_hh[0],
-                                      None if db_hh is None else db_hh[0]]
-        with _backend._single_blas():
-            _backend.parallel_for(lambda a, b: [weight_grads(l) for l in range(a, b)], L,
-                                  L * _backend.GRAIN_MATMUL, blas=True)
-        if dx is not None and batch_first:
-            dx = dx.swapaxes(0, 1)
-        out = [dx, np.concatenate(carry_h), np.concatenate(carry_c), *grads]
-        return tuple(Tensor._make(g) if need and g is not None else None for g, need in zip(out, needs))
-
-    @classmethod
-    def _recompute_grads(cls, ctx, inputs: tuple, gouts: tuple, needs: tuple) -> tuple:
-        """Input gradients recorded as ember ops (``create_graph=True``): the layers one by one as
-        ``_LSTMScan`` ops, whose own backward then recomputes them with ember ops."""
-        x, h0, c0, *weights = inputs
-        batch_first, L = ctx.flags
-        with enable_grad():
-            hs, cells = [], []
-            for l in range(L):
-                w_ih, b_ih, w_hh, b_hh = weights[4 * l:4 * l + 4]
-                x, h, c = _LSTMScan.run(x, [h0[l:l + 1], c0[l:l + 1]], [w_ih, b_ih, w_hh, b_hh, None],
-                                        (batch_first, 1))
-                hs.append(h)
-                cells.append(c)
-            outs = (x, cat(hs), cat(cells))
-        return _graph_grads(outs, gouts, inputs, needs)
-
-
 # ------------------------------------------------------------------ modules
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
@@ -820,23 +685,18 @@ class RNNBase(Module):
         directions = 2 if self.bidirectional else 1
         finals = [[] for _ in states]
         x = input
-        if _LSTMStack.applies(self):
-            weights = [w for layer in range(self.num_layers) for w in self._weights(layer, "")[:4]]
-            x, *ends = _LSTMStack.run(x, states, weights, (batch_first, self.num_layers))
-            finals = [[e] for e in ends]
-        else:
-            for layer in range(self.num_layers):
-                weights = []
-                for suffix in ("", "_reverse")[:directions]:
-                    w_ih, b_ih, w_hh, b_hh, w_hr = self._weights(layer, suffix)
-                    weights += (w_ih, b_ih, w_hh, b_hh) + ((w_hr,) if self.mode == "LSTM" else ())
-                lo = layer * directions
-                x, *ends = self._scan.run(x, [s[lo:lo + directions] for s in states], weights,
-                                          self._flags() + (batch_first, directions))
-                for acc, e in zip(finals, ends):
-                    acc.append(e)
-                if self.dropout and self.training and layer < self.num_layers - 1:
-                    x = F.dropout(x, self.dropout, True)
+        for layer in range(self.num_layers):
+            weights = []
+            for suffix in ("", "_reverse")[:directions]:
+                w_ih, b_ih, w_hh, b_hh, w_hr = self._weights(layer, suffix)
+                weights += (w_ih, b_ih, w_hh, b_hh) + ((w_hr,) if self.mode == "LSTM" else ())
+            lo = layer * directions
+            x, *ends = self._scan.run(x, [s[lo:lo + directions] for s in states], weights,
+                                      self._flags() + (batch_first, directions))
+            for acc, e in zip(finals, ends):
+                acc.append(e)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, True)
         finals = [f[0] if len(f) == 1 else cat(f) for f in finals]
         if not batched:
             x, finals = x.squeeze(1), [f.squeeze(1) for f in finals]
