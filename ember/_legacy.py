@@ -150,6 +150,7 @@ def absent_function(qualname: str):
         raise AbsentFeature(_message(qualname))
     absent.__name__ = qualname.rpartition(".")[2]
     absent.__doc__ = f"{qualname}: not implemented in ember; raises NotImplementedError naming it."
+    absent._ember_absent = _message(qualname)  # what tools/api_inventory.py reports for it
     return absent
 
 

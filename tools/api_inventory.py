@@ -172,6 +172,8 @@ def status(lib, name: str) -> tuple[str, str]:
         return "absent", f"NotImplementedError: {e}"
     except Exception as e:  # noqa: BLE001  (what a user would see is the point)
         return "missing", f"{type(e).__name__}"
+    if getattr(obj, "_ember_absent", None):  # a stand-in that raises when called (ember._legacy.absent_function)
+        return "absent", f"NotImplementedError: {obj._ember_absent}"
     if kw is not None and _accepts(obj, kw) is False:
         return "missing", f"no keyword {kw}="
     return "ok", ""
