@@ -110,11 +110,15 @@ def _column_sums(g2):
     BLAS held to one thread (not waking BLAS's others); the blocks' sums added in order."""
     if not (isinstance(g2, ndarray) and g2.dtype.kind == "f" and g2.dtype.itemsize >= 4 and g2.size):
         return g2.sum(0)
+    rows = len(g2)
+    if _backend.get_threads() == 1 or rows < _backend.SPLIT_SIDE or g2.size < 2 * _backend.GRAIN:
+        # the blocks below would all run on this thread: one product instead (a (1, n) matrix keeps to one
+        # BLAS thread without holding BLAS's others)
+        return matmul(xp.ones((1, rows), g2.dtype), g2)[0]
     parts = {}
 
     def run(i: int, j: int) -> None:
         parts[i] = xp.matmul(xp.ones((1, j - i), g2.dtype), g2[i:j])[0]
-    rows = len(g2)
     _backend.parallel_blocks(run, rows, -(-rows // _backend.get_threads()), g2.size)
     sums = [parts[i] for i in sorted(parts)]
     for p in sums[1:]:
