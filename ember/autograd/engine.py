@@ -260,6 +260,23 @@ def _report_trace(node) -> None:
           + "".join(node._trace or ()), file=sys.stderr)
 
 
+def reset_grad(p, set_to_none: bool) -> None:
+    """``p.grad`` to None, or to zeros in place as torch's zero_grad: the same object, detached, version moved
+    (views of it and references to it see the zeros)."""
+    g = p._grad
+    if g is None:
+        return
+    if set_to_none:
+        p._grad = None
+        return
+    if g.grad_fn is not None:
+        g.detach_()
+    else:
+        g.requires_grad_(False)
+    g._data[...] = 0
+    g._version += 1
+
+
 def accumulate_grad(var, g, create_graph: bool, claimed) -> None:
     """Add ``g`` (a Tensor, or an array without create_graph) into ``var.grad``. The first gradient is stored
     as it is when nothing else can see its memory, else copied: ``.grad`` is always a writable array of its

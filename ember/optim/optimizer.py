@@ -10,6 +10,7 @@ from .._backend import xp
 from .._dtype import is_float
 
 from .._tensor import Tensor
+from ..autograd.engine import reset_grad
 from ..autograd.grad_mode import no_grad, set_grad_enabled
 
 
@@ -101,17 +102,7 @@ class Optimizer:
         """Reset the gradients of all optimized parameters (to None by default)."""
         for group in self.param_groups:
             for p in group["params"]:
-                if p._grad is not None:
-                    if set_to_none:
-                        p._grad = None
-                    else:  # in place, as torch's: the same .grad object, its version moved
-                        g = p._grad
-                        if g.grad_fn is not None:
-                            g.detach_()
-                        else:
-                            g.requires_grad_(False)
-                        g._data[...] = 0
-                        g._version += 1
+                reset_grad(p, set_to_none)
 
     def step(self, closure: Callable | None = None):
         """Update every parameter that has a gradient; ``closure`` re-evaluates the loss first."""

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator, TypeVar
 
 from ..._tensor import Tensor
 from ... import _dtype
+from ...autograd.engine import reset_grad
 from ...autograd.function import Function
 from ...autograd.grad_mode import no_grad, state as _grad_state
 from ..parameter import Buffer, Parameter
@@ -605,18 +606,7 @@ class Module:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of all parameters: to None, or to zeros in place."""
         for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                g = p.grad
-                if g.grad_fn is not None:
-                    g.detach_()
-                else:
-                    g.requires_grad_(False)
-                g._data[...] = 0
-                g._version += 1
+            reset_grad(p, set_to_none)
 
     # ---------------------------------------------------------------- casting
     def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> "Module":
