@@ -84,6 +84,14 @@ bfloat16 = _Unstorable("bfloat16", 2) if _ml_dtypes is None else dtype("bfloat16
 _BF16 = None if _ml_dtypes is None else np.dtype(_ml_dtypes.bfloat16)  # a singleton: tested with ``is``
 
 
+_F16 = np.dtype(np.float16)
+
+
+def is_half(np_dtype) -> bool:
+    """Whether a NumPy dtype is float16 or bfloat16, which torch's CPU kernels compute in float32 (opmath)."""
+    return np_dtype is _F16 or np_dtype is _BF16
+
+
 def is_float(np_dtype) -> bool:
     """Whether a NumPy dtype is a real floating type, bfloat16 included (NumPy calls it kind "V")."""
     return np_dtype.kind == "f" or np_dtype is _BF16

@@ -11,7 +11,7 @@ import math
 from collections import namedtuple
 
 from ._backend import xp
-from ._dtype import _BF16, is_float
+from ._dtype import is_float, is_half
 from ._tensor import Tensor
 from .autograd.function import Op
 from .autograd.forward_ad import total
@@ -613,7 +613,7 @@ def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None
     if dtype is not None:
         x = x.to(dtype)
     _floating(x, "linalg.vector_norm")
-    if x._data.dtype is _BF16:  # accumulated in float32 and rounded once, as torch's kernel
+    if is_half(x._data.dtype):  # accumulated in float32 and rounded once, as torch's kernel
         return vector_norm(x.float(), ord, dim, keepdim).to(x.dtype)
     dims = norm_dims(dim, x._data.ndim, "linalg.vector_norm")
     ord = float(ord)
@@ -1162,3 +1162,7 @@ __all__ += ["inv_ex", "solve_ex", "cholesky_ex", "lu_factor_ex", "tensorinv", "t
             "vander", "diagonal"]
 from ._ops.linalg_lapack import householder_product, ldl_factor, ldl_factor_ex, ldl_solve  # noqa: E402
 __all__ += ["householder_product", "ldl_factor", "ldl_factor_ex", "ldl_solve"]
+
+from ._ops.out import publish as _publish  # noqa: E402
+
+_publish(globals(), __all__)  # torch's out= on each

@@ -11,7 +11,7 @@ import math
 
 from .. import _complex32, _dtype
 from .._backend import matmul as _array_matmul, xp
-from .._dtype import _BF16
+from .._dtype import is_half
 from .._tensor import Tensor
 from ..amp import autocast_mode as _amp
 from ..autograd.function import Op
@@ -122,7 +122,7 @@ def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
     if na == 0 or nb == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {na}D and {nb}D")
     _same_dtype(input, other)
-    if input._data.dtype.kind == "V":  # bfloat16: products summed in float32 and rounded back, as torch's kernel
+    if is_half(input._data.dtype) or input._data.dtype.kind == "V":  # summed in float32, rounded once, as torch
         _complex32.refuse(input, "dot")
         return matmul(input.float(), other.float()).to(input.dtype)
     if na == 2 and nb == 2:
@@ -311,7 +311,7 @@ def _parse_einsum(equation: str, shapes) -> tuple:
 class Einsum(Op):
     @staticmethod
     def forward(eq, *arrays):
-        if arrays[0].dtype is _BF16:  # NumPy's einsum refuses bfloat16: sum in float32, round once, as torch
+        if is_half(arrays[0].dtype):  # summed in float32 and rounded once, as torch (NumPy refuses bfloat16)
             return Einsum.forward(eq, *(a.astype(xp.float32) for a in arrays)).astype(arrays[0].dtype)
         # optimize lets NumPy contract pairs with BLAS (tensordot) instead of its C loops
         return xp.asarray(xp.einsum(eq, *arrays, optimize=len(arrays) > 1))
@@ -573,8 +573,9 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode=None) -> Tensor:
     for name, x in (("X1", x1), ("X2", x2)):
         if x._data.ndim < 2:
             raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {x._data.ndim}D")
-        if x._data.dtype is _BF16:
-            raise NotImplementedError("\"cdist\" not implemented for 'BFloat16'")
+        if is_half(x._data.dtype):
+            from .common import _type_name
+            raise NotImplementedError(f"\"cdist\" not implemented for '{_type_name(x.dtype)}'")
         if x._data.dtype.kind != "f":
             raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: {_short(x)}")
     if x1._data.shape[-1] != x2._data.shape[-1]:
@@ -597,6 +598,8 @@ def renorm(input: Tensor, p: float, dim: int, maxnorm: float) -> Tensor:
     if maxnorm < 0:
         raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
     axis = wrap_dim(int(dim), input._data.ndim, "renorm")
+    if is_half(input._data.dtype):  # norms, factors and products in float32, rounded once, as torch's kernel
+        return renorm(input.float(), p, dim, maxnorm).to(input.dtype)
     norms = vector_norm(input, p, tuple(d for d in range(input._data.ndim) if d != axis), keepdim=True)
     factor = (maxnorm / (norms + 1e-7)).where(Tensor._make(norms._data > maxnorm), 1.0)
     return input * factor

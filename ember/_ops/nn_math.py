@@ -12,6 +12,7 @@ import math
 
 from .. import _complex32
 from .._backend import parallel_map, xp, zeros_like
+from .._dtype import is_half
 from .._tensor import Tensor
 from ..autograd.function import Op
 from ..autograd.grad_mode import state
@@ -335,7 +336,7 @@ def _softmax_dim(input: Tensor, dim, dtype, op: str):
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim``."""
     input, d = _softmax_dim(input, dim, dtype, "softmax")
-    if input._data.dtype.kind == "V":  # bfloat16: computed in float32 and rounded back, as torch's kernel
+    if is_half(input._data.dtype) or input._data.dtype.kind == "V":  # in float32, rounded back, as torch's kernel
         _complex32.refuse(input, "softmax")
         return Softmax.apply(input.float(), d).to(input.dtype)
     return Softmax.apply(input, d)
@@ -345,7 +346,7 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=N
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """log(softmax(x)) along ``dim``, computed stably."""
     input, d = _softmax_dim(input, dim, dtype, "log_softmax")
-    if input._data.dtype.kind == "V":  # bfloat16, as softmax
+    if is_half(input._data.dtype) or input._data.dtype.kind == "V":  # as softmax
         _complex32.refuse(input, "log_softmax")
         return LogSoftmax.apply(input.float(), d).to(input.dtype)
     return LogSoftmax.apply(input, d)

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 from .. import _complex32, _dtype
 from .._backend import xp
-from .._dtype import _BF16, is_float
+from .._dtype import _BF16, is_float, is_half
 from .._tensor import Tensor
 from ..amp import autocast_mode as _amp
 from ..autograd.function import Op
@@ -56,6 +56,18 @@ def _int_acc(input: Tensor, dtype):
     if dtype is not None:
         return _dtype.as_dtype(dtype).np
     return xp.int64 if input._data.dtype.kind in "bui" else None
+
+
+# what torch's CPU scans (cumsum, cumprod, logcumsumexp) accumulate in, rounding each running value once: its
+# acc_type, float32 for the half types and double for float32
+_SCAN_ACC = {xp.dtype(xp.float16): xp.float32, xp.dtype(xp.float32): xp.float64, xp.dtype(xp.complex64): xp.complex128}
+if _BF16 is not None:
+    _SCAN_ACC[_BF16] = xp.float32
+
+
+def _scan_acc(x, dt):
+    """The dtype a running sum or product of ``x`` accumulates in; ``dt``, the asked one, when it differs."""
+    return _SCAN_ACC.get(x.dtype, dt) if dt is None or dt == x.dtype else dt
 
 
 def _cast_first(input: Tensor, dtype) -> Tensor:
@@ -176,7 +188,7 @@ class Sum(Op):
 
     @staticmethod
     def forward(x, dims, keepdim, dt):
-        if x.dtype is _BF16:  # NumPy would add in bfloat16 (ones stop at 256): in float32, rounded once, as torch
+        if is_half(x.dtype):  # NumPy would add in float16 (ones stop at 2048): in float32, rounded once, as torch
             return xp.sum(x, axis=dims, keepdims=keepdim, dtype=xp.float32).astype(x.dtype)
         return x.sum(axis=dims, keepdims=keepdim, dtype=dt)  # (the method: xp.sum's wrappers cost microseconds)
 
@@ -229,7 +241,7 @@ def mean(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Arithmetic mean, over all dims or the given ones."""
     if dtype is not None:
         input = input.to(dtype)
-    if input._data.dtype.kind == "V":  # bfloat16: accumulated in float32 and rounded back, as torch's kernel
+    if is_half(input._data.dtype) or input._data.dtype.kind == "V":  # in float32, rounded back, as torch's kernel
         _complex32.refuse(input, "sum_cpu")
         return mean(input.float(), dim, keepdim).to(input.dtype)
     if input._data.dtype.kind not in "fc":
@@ -261,9 +273,9 @@ def nanmean(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     if not is_float(input._data.dtype):
         raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype but got "
                            f"{_name(input.dtype)}")
-    # counted in int64 for bfloat16, whose sums stop growing at 256
+    # counted in int64 for the half types, whose sums stop growing at 256 (bfloat16) or 2048 (float16)
     count = Tensor._make(xp.sum(~xp.isnan(input._data), axis=_axes(input, dim, "nanmean"), keepdims=keepdim,
-                                dtype=xp.int64 if input._data.dtype is _BF16 else input._data.dtype))
+                                dtype=xp.int64 if is_half(input._data.dtype) else input._data.dtype))
     return nansum(input, dim, keepdim) / count
 
 
@@ -595,7 +607,7 @@ class Std(Op):
 
 
 def _moments(op: str, cls, input, dim, unbiased, keepdim, correction):
-    if input._data.dtype.kind == "V":  # bfloat16: computed in float32 and rounded back, as torch's kernel
+    if is_half(input._data.dtype) or input._data.dtype.kind == "V":  # in float32, rounded back, as torch's kernel
         _complex32.refuse(input, op)  # torch computes complex32's, but ember has no complex var/std yet
         return _moments(op, cls, input.float(), dim, unbiased, keepdim, correction).to(input.dtype)
     if isinstance(dim, bool):  # var(x, False): the legacy unbiased-only form
@@ -655,8 +667,10 @@ class Logsumexp(Op):
     def forward(x, dims, keepdim):
         m = xp.max(x, axis=dims, keepdims=True) if x.size else xp.zeros((1,) * x.ndim, x.dtype)
         m = xp.where(xp.isfinite(m), m, 0)
+        # the half types: only the sum is in float32 (rounded once), each other step rounds, as torch's kernel
+        acc = xp.float32 if is_half(x.dtype) else None
         with xp.errstate(divide="ignore"):
-            out = xp.log(xp.sum(xp.exp(x - m), axis=dims, keepdims=True)) + m
+            out = xp.log(xp.sum(xp.exp(x - m), axis=dims, keepdims=True, dtype=acc).astype(x.dtype)) + m
         return out if keepdim else out.reshape(tuple(s for i, s in enumerate(x.shape) if i not in dims))
 
     @staticmethod
@@ -674,9 +688,7 @@ class Logsumexp(Op):
 @register()
 def logsumexp(input, dim, keepdim: bool = False) -> Tensor:
     """``log(sum(exp(input)))`` over ``dim``, computed without overflow."""
-    if input._data.dtype is _BF16:  # computed in float32 and rounded back, as torch's kernel
-        return logsumexp(input.float(), dim, keepdim).to(input.dtype)
-    if input._data.dtype.kind != "f":
+    if not is_float(input._data.dtype):
         input = input.to(_dtype.get_default_dtype())
     return Logsumexp.apply(input, _axes(input, dim, "logsumexp"), keepdim)
 
@@ -687,11 +699,9 @@ class Cumsum(Op):
 
     @staticmethod
     def forward(x, axis, dt, reverse):
-        if x.dtype is _BF16 and dt is None:  # as Sum: in float32, each running sum rounded once
-            return Cumsum.forward(x.astype(xp.float32), axis, dt, reverse).astype(x.dtype)
-        if reverse:
-            return xp.flip(xp.cumsum(xp.flip(x, axis), axis=axis, dtype=dt), axis)
-        return xp.cumsum(x, axis=axis, dtype=dt)
+        out = xp.cumsum(xp.flip(x, axis) if reverse else x, axis=axis, dtype=_scan_acc(x, dt))
+        out = out.astype(dt or x.dtype, copy=False)
+        return xp.flip(out, axis) if reverse else out
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -709,9 +719,7 @@ class Cumprod(Op):
 
     @staticmethod
     def forward(x, axis, dt):
-        if x.dtype is _BF16 and dt is None:  # as Cumsum
-            return xp.cumprod(x, axis=axis, dtype=xp.float32).astype(x.dtype)
-        return xp.cumprod(x, axis=axis, dtype=dt)
+        return xp.cumprod(x, axis=axis, dtype=_scan_acc(x, dt)).astype(dt or x.dtype, copy=False)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -886,7 +894,9 @@ class Logcumsumexp(Op):
 
     @staticmethod
     def forward(x, axis):
-        return xp.logaddexp.accumulate(x, axis=axis) if x.shape[axis] else x.copy()
+        if not x.shape[axis]:
+            return x.copy()
+        return xp.logaddexp.accumulate(x, axis=axis, dtype=_scan_acc(x, None)).astype(x.dtype, copy=False)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -908,9 +918,7 @@ class Logcumsumexp(Op):
 def logcumsumexp(input, dim: int) -> Tensor:
     """``log(cumsum(exp(input)))`` along ``dim``, computed without overflow."""
     axis = wrap_dim(int(dim), input._data.ndim, "logcumsumexp")
-    if input._data.dtype is _BF16:  # computed in float32 and rounded back, as torch's kernel
-        return logcumsumexp(input.float(), dim).to(input.dtype)
-    if input._data.dtype.kind != "f":
+    if not is_float(input._data.dtype):
         input = input.to(_dtype.get_default_dtype())
     if input._data.ndim == 0:
         return Logcumsumexp.apply(input.reshape(1), 0).reshape(())
