@@ -101,6 +101,9 @@ for _name, _form in _toplevel.names().items():
     globals().setdefault(_name, _form)
 del _name, _form
 
+from ._ops import axis as _axis  # noqa: E402
+_axis.install(globals())  # axis= for dim= in reductions, as torch's argument parser takes it
+
 # torch names ember deliberately lacks raise NotImplementedError naming them (ember/_legacy.py)
 _legacy.install()
 __getattr__ = _legacy.absent_getattr(__name__)

@@ -157,7 +157,7 @@ def absent_function(qualname: str):
 # torch names that public programs use (tools/api_inventory.py) and that ember does not provide
 ABSENT = {
     "ember": {
-        "fx", "nested", "profiler", "export", "ao",
+        "fx", "nested", "export", "ao",
         "quantization", "jagged", "to_dlpack", "from_dlpack", "library", "package", "mps",
         "xpu",
         "quantize_per_tensor", "uint16", "uint32", "float8_e4m3fn", "float8_e5m2",
@@ -165,7 +165,6 @@ ABSENT = {
         "storage", "UntypedStorage", "TypedStorage", "FloatStorage", "overrides", "set_default_tensor_type",
     },
     "ember.nn": {"quantized", "intrinsic", "qat"},
-    "ember.autograd": {"profiler"},
     "ember.distributed": {"rpc", "fsdp", "tensor", "_tensor", "checkpoint", "optim", "autograd", "nn",
                           "device_mesh", "elastic", "pipelining", "_composable"},
     "ember.distributed.algorithms": {"_checkpoint", "model_averaging", "_optimizer_overlap"},

@@ -62,6 +62,10 @@ aten = _OpNamespace("aten")
 
 
 def __getattr__(name: str):
-    """torch's other operator namespaces (``torch.ops.profiler``, custom libraries) are absent, saying so."""
+    """``torch.ops.profiler`` (record_function by handle); torch's other operator namespaces (custom libraries)
+    are absent, saying so."""
+    if name == "profiler":
+        from .autograd.profiler import ops_namespace
+        return ops_namespace
     from ._legacy import AbsentFeature, _message
     raise AbsentFeature(_message(f"torch.ops.{name}"))

@@ -180,7 +180,7 @@ KNOWN = {
      KEPT),
     'Tensor.cholesky_solve': (['L'], ['input2'],
      'one definition serves torch.X and torch.linalg.X (or the deprecated form), which name this argument differently'),
-    'Tensor.cuda': (['device'], [],
+    'Tensor.cuda': (['device', 'memory_format', 'non_blocking'], [],
      'torch-only feature (CUDA, sparse, fft, compile, pickle) ember does not have'),
     'Tensor.dsplit': (['indices_or_sections'], ['sections'],
      "ember takes torch's documented name; torch's binding spells it per overload (sections/indices/split_size)"),

@@ -111,7 +111,7 @@ def cpu(self) -> Tensor:
 
 
 @register(function=False)
-def cuda(self, device=None) -> Tensor:
+def cuda(self, device=None, non_blocking: bool = False, memory_format=None) -> Tensor:
     """Refused as torch's CPU build refuses it: no CUDA backend in this build."""
     from ..cuda import unavailable
     raise unavailable("cuda")

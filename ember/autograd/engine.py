@@ -24,6 +24,9 @@ from .grad_mode import state
 from . import anomaly_mode
 
 
+profiler = None  # the running profile's recorder (ember/autograd/profiler.py), which times each node
+
+
 def _sink_nodes(roots):
     return [(r.grad_fn, r._output_nr) if r.grad_fn is not None else (r._accumulator(), 0) for r in roots]
 
@@ -80,6 +83,7 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
     # next, without a push and a pop or a dict entry
     ready = ready_grads = None
     top = -heap[0][0] if heap else 0  # the heap's highest number (0: empty; numbers start at 1)
+    mark = profiler.backward_pass() if profiler is not None else None  # mark(node) as each node starts
     try:
         while True:
             if ready is not None and ready._seq > top:
@@ -90,6 +94,8 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
                 grads_out = buffers.pop(node)
             else:
                 break
+            if mark is not None:
+                mark(node)
             fast_backward = array_nodes and node._fast
             if fast_backward:
                 # no graph to build: an arithmetic-only formula runs on the arrays themselves
@@ -155,6 +161,8 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
                     except TypeError:  # complex32's records have no NumPy add: summed in complex64
                         buf[nr] = _complex32.add(old, g)
     finally:
+        if mark is not None:
+            mark(None)
         state.enabled = prev_mode
         quiet.__exit__(None, None, None)
     return captured

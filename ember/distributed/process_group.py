@@ -158,6 +158,15 @@ def is_available() -> bool:
 is_mpi_available = is_available
 
 
+def get_default_backend_for_device(device) -> str:
+    """The backend ``init_process_group`` uses for a device type: "mpi" for the CPU (ember's gloo); ember
+    registers none for other devices, which raises torch's ValueError."""
+    kind = str(device).split(":")[0]
+    if kind != "cpu":
+        raise ValueError(f"Default backend not registered for device : {device}")
+    return Backend.MPI
+
+
 def is_gloo_available() -> bool:
     """False: ember's only backend is MPI."""
     return False
