@@ -25,6 +25,8 @@ __all__ = ["profile", "record_function", "emit_nvtx", "emit_itt", "EventList", "
            "Interval"]
 
 _active = None  # the recorder of the running profile, or None
+_now = time.perf_counter_ns
+_thread_id = threading.get_native_id
 
 # ember ops whose aten name is not their class name in snake_case
 _ATEN = {"Convolution": "convolution", "Convolution3d": "convolution", "_Linear": "linear", "MT": "t",
@@ -77,22 +79,24 @@ class FunctionEvent:
     self_cpu_percent = total_cpu_percent = -1
     device_memory_usage = self_device_memory_usage = 0
 
-    def __init__(self, id: int, name: str, thread: int, start: float, input_shapes=None, stack=None,
-                 is_user_annotation: bool = False) -> None:
-        self.id, self.name, self.thread = id, name, thread
-        self.trace_name = name
-        if name.startswith("ProfilerStep#"):  # one key for every step, as torch's; the trace keeps the number
-            self.name = "ProfilerStep*"
-        self.time_range = Interval(start, start)
-        self.input_shapes = input_shapes if input_shapes is not None else []
-        self.stack = stack if stack is not None else []
-        self.is_user_annotation = is_user_annotation
+    input_shapes: list = []  # (shared defaults, never written into: an event without shapes or stack)
+    stack: list = []
+    is_user_annotation = False
+    cpu_parent = None
+    cpu_memory_usage = 0
+
+    def __init__(self, id: int, name: str, thread: int, start_ns: int) -> None:
+        # as little as can be per event: it runs for every op while profiling
+        self.id, self.name, self.trace_name, self.thread = id, name, name, thread
+        self._start = self._end = start_ns
         self.cpu_children: list = []
-        self.cpu_parent = None
-        self.cpu_memory_usage = 0
+
+    @property
+    def time_range(self) -> Interval:
+        return Interval(self._start / 1e3, self._end / 1e3)
 
     key = property(lambda self: self.name)
-    cpu_time_total = property(lambda self: self.time_range.elapsed_us())
+    cpu_time_total = property(lambda self: (self._end - self._start) / 1e3)
     cpu_time = cpu_time_total
 
     @property
@@ -303,24 +307,28 @@ class _Recorder:
         self._open = defaultdict(list)
 
     def begin(self, name: str, args=(), user: bool = False) -> FunctionEvent:
-        tid = threading.get_native_id()
-        shapes = [list(a.shape) if isinstance(a, _function.Tensor) else [] for a in args] if self.record_shapes \
-            else None
-        stack = None
+        tid = _thread_id()
+        ev = FunctionEvent(len(self.events) + 1, name, tid, 0)
+        if user:
+            ev.is_user_annotation = True
+            if name.startswith("ProfilerStep#"):  # one key for every step, as torch's; the trace keeps the number
+                ev.name = "ProfilerStep*"
+        if self.record_shapes and args:
+            ev.input_shapes = [list(a._data.shape) if isinstance(a, _function.Tensor) else [] for a in args]
         if self.with_stack:
-            stack = [f"{f.filename}({f.lineno}): {f.name}" for f in reversed(traceback.extract_stack()[:-3])
-                     if "/ember/" not in f.filename.replace(os.sep, "/")]
-        ev = FunctionEvent(len(self.events) + 1, name, tid, time.perf_counter_ns() / 1e3, shapes, stack, user)
+            ev.stack = [f"{f.filename}({f.lineno}): {f.name}" for f in reversed(traceback.extract_stack()[:-3])
+                        if "/ember/" not in f.filename.replace(os.sep, "/")]
         self.events.append(ev)
         opened = self._open[tid]
         if opened:
             ev.cpu_parent = opened[-1]
             opened[-1].cpu_children.append(ev)
         opened.append(ev)
+        ev._start = ev._end = _now()  # last: the bookkeeping above is not the op's time
         return ev
 
     def end(self, ev: FunctionEvent) -> None:
-        ev.time_range.end = time.perf_counter_ns() / 1e3
+        ev._end = _now()
         opened = self._open[ev.thread]
         while opened:  # (an exception may have skipped the ends of events opened inside this one)
             if opened.pop() is ev:
@@ -357,10 +365,14 @@ def _profiled(cls, args, kwargs):
     """The transform a profile installs: run the op as usual, inside an event."""
     rec = _active
     ev = rec.begin(_aten_name(cls, args), args)
+    # the op runs as the transforms outside this one see it (forward_ad.below, without a generator's cost)
+    stack, saved = forward_ad._stack, _function.transform
+    i = stack.index(_profiled)
+    _function.transform = stack[i - 1] if i else None
     try:
-        with forward_ad.below(_profiled):
-            out = cls.apply(*args, **kwargs)
+        out = cls.apply(*args, **kwargs)
     finally:
+        _function.transform = saved
         rec.end(ev)
     if rec.profile_memory:  # the bytes of the new arrays it returned (views allocate nothing)
         ev.cpu_memory_usage = sum(o._data.nbytes for o in (out if type(out) is tuple else (out,))
