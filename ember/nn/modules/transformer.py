@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from typing import Callable
 
 from ..._tensor import Tensor
@@ -67,6 +68,9 @@ class TransformerEncoderLayer(Module):
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
         self.activation = _activation(activation)
+        # as torch's flag: 1 relu, 2 gelu, 0 other (a condition of TransformerEncoder's fast path)
+        self.activation_relu_or_gelu = (1 if self.activation is relu or type(activation).__name__ == "ReLU" else
+                                        2 if self.activation is gelu or type(activation).__name__ == "GELU" else 0)
 
     def forward(self, src: Tensor, src_mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
                 is_causal: bool = False) -> Tensor:
@@ -111,13 +115,59 @@ class TransformerEncoder(Module):
         self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
         self.num_layers = num_layers
         self.norm = norm
+        self.enable_nested_tensor = self.use_nested_tensor = enable_nested_tensor
+        self.mask_check = mask_check
+        why_not = _why_no_nested_tensor(encoder_layer)
+        if enable_nested_tensor and why_not:
+            warnings.warn(f"enable_nested_tensor is True, but self.use_nested_tensor is False because {why_not}")
+            self.use_nested_tensor = False
 
     def forward(self, src: Tensor, mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
                 is_causal: bool | None = None) -> Tensor:
         out = src
         for layer in self.layers:
             out = layer(out, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=bool(is_causal))
+        if self._takes_nested_path(src, mask, src_key_padding_mask):
+            # torch runs this case on nested tensors and pads the result back with zeros
+            out = out.masked_fill(_padded(src_key_padding_mask)[..., None], 0.0)
         return out if self.norm is None else self.norm(out)
+
+    def _takes_nested_path(self, src: Tensor, mask, key_padding_mask) -> bool:
+        """Whether torch's encoder would take its nested-tensor fast path for this call."""
+        from ... import backends, is_autocast_enabled, is_grad_enabled
+        first = self.layers[0]
+        if not (backends.mha.get_fastpath_enabled() and self.use_nested_tensor and not first.training
+                and src.dim() == 3 and key_padding_mask is not None and mask is None and not is_autocast_enabled()):
+            return False
+        if self.mask_check:  # the valid positions must come first in every row
+            valid = ~_padded(key_padding_mask)
+            if bool((valid[:, 1:] & ~valid[:, :-1]).any()):
+                return False
+        attn = first.self_attn
+        args = (src, attn.in_proj_weight, attn.in_proj_bias, attn.out_proj.weight, attn.out_proj.bias,
+                first.norm1.weight, first.norm1.bias, first.norm2.weight, first.norm2.bias,
+                first.linear1.weight, first.linear1.bias, first.linear2.weight, first.linear2.bias)
+        return not (is_grad_enabled() and any(a is not None and a.requires_grad for a in args))
+
+
+def _padded(key_padding_mask: Tensor) -> Tensor:
+    """The padded positions of a bool or float (-inf) key padding mask, as bools."""
+    return key_padding_mask != 0 if key_padding_mask.dtype.is_floating_point else key_padding_mask.bool()
+
+
+def _why_no_nested_tensor(layer) -> str:
+    """Why torch's TransformerEncoder would not use nested tensors for copies of ``layer`` ('' if it would)."""
+    if not isinstance(layer, TransformerEncoderLayer):
+        return "encoder_layer was not TransformerEncoderLayer"
+    checks = ((layer.norm_first, "encoder_layer.norm_first was True"),
+              (not layer.self_attn.batch_first, "encoder_layer.self_attn.batch_first was not True"
+               "(use batch_first for better inference performance)"),
+              (not layer.self_attn._qkv_same_embed_dim, "encoder_layer.self_attn._qkv_same_embed_dim was not True"),
+              (layer.self_attn.in_proj_bias is None, "encoder_layer.self_attn was passed bias=False"),
+              (not layer.activation_relu_or_gelu, "encoder_layer.activation_relu_or_gelu was not True"),
+              (layer.norm1.eps != layer.norm2.eps, "encoder_layer.norm1.eps was not equal to encoder_layer.norm2.eps"),
+              (layer.self_attn.num_heads % 2 == 1, "encoder_layer.self_attn.num_heads is odd"))
+    return next((why for failed, why in checks if failed), "")
 
 
 def _generate_square_subsequent_mask(sz: int, device=None, dtype=None) -> Tensor:
