@@ -15,6 +15,7 @@ from . import _complex32, _dtype
 from ._backend import ndarray, xp
 from .autograd.function import AccumulateGrad
 from .autograd import function as _function
+from .autograd import engine as _engine
 from .autograd.grad_mode import state as _grad_state
 
 
@@ -176,6 +177,8 @@ class Tensor:
         self._grad_fn = node
 
     def _get_version(self) -> int:
+        if self._vc is _function.NO_VERSION:
+            raise RuntimeError("Inference tensors do not track version counter.")
         return self._vc[0]
 
     def _set_version(self, value: int) -> None:
@@ -202,11 +205,7 @@ class Tensor:
             if not isinstance(value, Tensor):
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
                                 f"{type(value).__name__}")
-            if value.shape != self.shape:
-                raise RuntimeError(f"assigned grad has data of a different size: {list(value.shape)} vs "
-                                   f"{list(self.shape)}")
-            if value.dtype is not self.dtype:
-                raise RuntimeError(f"assigned grad has data of a different type: {value.dtype} vs {self.dtype}")
+            _engine.check_grad(self, value)
         self._grad = value
 
     @property
@@ -237,10 +236,10 @@ class Tensor:
             raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use a "
                                "computed variable in a subgraph that doesn't require differentiation use "
                                "var_no_grad = var.detach().")
-        self._requires_grad = bool(value)
+        self._requires_grad = bool(value) or self._view_no_grad  # such a view keeps its base's, as torch's
 
     def _get_requires_grad(self) -> bool:
-        if self._base is not None:
+        if self._base is not None and not self._view_no_grad:  # (torch answers, where it refuses grad_fn)
             _function.refresh_view(self)
         return self._requires_grad
 
@@ -248,6 +247,8 @@ class Tensor:
 
     def _accumulator(self) -> AccumulateGrad:
         # one AccumulateGrad per leaf, held weakly here (the node holds the leaf)
+        if self._view_no_grad:  # none for a view made under no_grad, as torch's: its gradient goes nowhere
+            return None
         ref = self._accum_ref
         node = ref() if ref is not None else None
         if node is None:

@@ -12,6 +12,7 @@ from ._tensor import Tensor
 from . import _dtype
 from .autograd.function import _root  # the array that owns a tensor's memory: its storage
 from .autograd.grad_mode import state as _grad_state
+from .autograd.engine import _CPP_NAMES, grad_dtype
 
 
 # ---------------------------------------------------------------------------------------------- storages
@@ -393,15 +394,21 @@ def _volatile_set(self, value) -> None:
 def _grad_dtype_get(self):
     if self.grad_fn is not None:
         raise RuntimeError("grad_dtype can only be accessed on leaf tensors.")
-    return self.dtype
+    return grad_dtype(self)
 
 
 def _grad_dtype_set(self, value) -> None:
     if self.grad_fn is not None:
         raise RuntimeError("grad_dtype can only be set on leaf tensors.")
-    if value is not self.dtype:
-        raise NotImplementedError("ember: grad_dtype other than the tensor's own dtype (the engine does not cast "
-                                  "gradients)")
+    if value is not None and not isinstance(value, _dtype.dtype):
+        raise RuntimeError(f"grad_dtype must be a torch.dtype or None, but got {type(value).__name__}")
+    g = self._grad
+    if g is not None and value is not None and g.dtype is not value:
+        from ._ops.common import _type_name
+        raise RuntimeError(f"Cannot set grad_dtype to '{_type_name(value)}' because there is already a gradient with "
+                           f"dtype '{_CPP_NAMES[g.dtype.name]}'. Please clear the gradient (.grad = None) before changing "
+                           "grad_dtype, or ensure the new grad_dtype matches the existing gradient's dtype.")
+    self._grad_dtype = value  # the engine casts this leaf's gradients to it (None: leaves them as they come)
 
 
 class DeviceUnavailable(AssertionError, NotImplementedError):

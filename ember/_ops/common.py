@@ -124,6 +124,12 @@ def check_inplace(self: Tensor, name: str) -> None:
                            "clone to get a normal tensor before doing inplace update.See "
                            "https://github.com/pytorch/rfcs/pull/17 for more details.")
     if state.enabled:
+        if self._view_no_grad:  # (checked first: such a view requires grad and has no grad_fn, as torch's)
+            raise RuntimeError("A view was created in no_grad mode and is being modified inplace with grad mode "
+                               "enabled. Given that this use case is ambiguous and error-prone, it is forbidden. You "
+                               "can clarify your code by moving both the view and the inplace either both inside the "
+                               "no_grad block (if you don't want the inplace to be tracked) or both outside (if you "
+                               "want the inplace to be tracked).")
         if self._requires_grad and self.grad_fn is None:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
         base = self._base
@@ -136,12 +142,6 @@ def check_inplace(self: Tensor, name: str) -> None:
                                "This view is the output of a function that returns multiple views. Such functions do "
                                "not allow the output views to be modified inplace. You should replace the inplace "
                                "operation by an out-of-place one."))
-        if base is not None and self._view_no_grad:
-            raise RuntimeError("A view was created in no_grad mode and is being modified inplace with grad mode "
-                               "enabled. Given that this use case is ambiguous and error-prone, it is forbidden. You "
-                               "can clarify your code by moving both the view and the inplace either both inside the "
-                               "no_grad block (if you don't want the inplace to be tracked) or both outside (if you "
-                               "want the inplace to be tracked).")
 
 
 def write_inplace(self: Tensor, out: Tensor, name: str) -> Tensor:

@@ -1,10 +1,11 @@
 """Reverse-mode automatic differentiation: ``backward``, ``grad``, ``Function`` and grad modes."""
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 from .._backend import xp
-from .engine import run_backward
+from .engine import grad_dtype, hook_result, run_backward
 from .function import Function, FunctionCtx, once_differentiable
 from .grad_mode import (no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled,
                         is_inference_mode_enabled)
@@ -23,9 +24,14 @@ def _tensors(x) -> list:
 
 def _root_grads(outputs, grad_outputs, create_graph: bool) -> list:
     from .._tensor import Tensor
+    # as torch's: surplus gradients are ignored, missing ones refused
+    if len(grad_outputs) < len(outputs):
+        raise RuntimeError(f"got {len(outputs)} tensors and {len(grad_outputs)} gradients")
     grads = []
     for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
-        if not out._requires_grad:
+        if g is not None and not isinstance(g, Tensor):
+            raise TypeError(f"gradients can be either Tensors or None, but got {type(g).__name__}")
+        if not out._requires_grad or out._view_no_grad:  # (such a view has no grad accumulator)
             raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
         if g is None:
             if out._data.size != 1:
@@ -34,8 +40,6 @@ def _root_grads(outputs, grad_outputs, create_graph: bool) -> list:
                 raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got {out.dtype}")
             g = Tensor._make(xp.ones(out._data.shape, out._data.dtype))
         else:
-            if not isinstance(g, Tensor):
-                g = Tensor._make(xp.asarray(g, dtype=out._data.dtype))
             if g._data.shape != out._data.shape:
                 raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {list(g.shape)} and "
                                    f"output[{i}] has a shape of {list(out.shape)}.")
@@ -48,16 +52,20 @@ def _root_grads(outputs, grad_outputs, create_graph: bool) -> list:
 def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, create_graph: bool = False,
              grad_variables=None, inputs=None) -> None:
     """Accumulate gradients of ``tensors`` into the ``.grad`` of the graph's leaves (or of ``inputs``)."""
+    if grad_variables is not None:
+        warnings.warn("`grad_variables` is deprecated. Use `grad_tensors` instead.", FutureWarning, stacklevel=2)
+        if grad_tensors is not None:
+            raise RuntimeError("`grad_tensors` and `grad_variables` (deprecated) arguments both passed to "
+                               "`backward()`. Please only use `grad_tensors`.")
+        grad_tensors = grad_variables
     tensors = _tensors(tensors)
     grads = _tensors(grad_tensors) if grad_tensors is not None else [None] * len(tensors)
-    if len(grads) != len(tensors):
-        raise RuntimeError(f"got {len(grads)} tensors and {len(tensors)} gradients")
     if retain_graph is None:
         retain_graph = create_graph
     if inputs is not None:
-        inputs = _tensors(inputs)
+        inputs = _tensors(inputs.values() if type(inputs) is dict else inputs)
         if not inputs:
-            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+            raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
     roots = _root_grads(tensors, grads, create_graph)
     captured = run_backward(tensors, roots, retain_graph, create_graph, inputs)
     if inputs is not None:
@@ -98,19 +106,21 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
     roots = _root_grads(outputs, gos, create_graph)
     captured = run_backward(outputs, roots, retain_graph, create_graph, inputs)
     result = []
-    for t, g in zip(inputs, captured):
+    for i, (t, g) in enumerate(zip(inputs, captured)):
         if g is not None and t._hooks and t.grad_fn is None:
-            for fn in list(t._hooks.values()):  # a leaf's tensor hooks apply to the gradient grad() returns, as in torch
-                out = fn(g)
-                g = g if out is None else out
+            with set_grad_enabled(create_graph):  # as inside the engine
+                for fn in list(t._hooks.values()):  # a leaf's tensor hooks apply to the gradient grad() returns, as in torch
+                    g = hook_result(fn, g, fn(g))
         if g is None:
             if materialize_grads:
                 g = Tensor._make(xp.zeros_like(t._data))
             elif not allow_unused:
-                raise RuntimeError("One of the differentiated Tensors appears to not have been used in the graph. "
-                                   "Set allow_unused=True if this is the desired behavior.")
-        elif g.dtype is not t.dtype:
-            g = g.to(t.dtype)
+                raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have been used in the "
+                                   "graph. Set allow_unused=True if this is the desired behavior.")
+        else:
+            want = t.dtype if t.grad_fn is not None else grad_dtype(t)
+            if want is not None and g.dtype is not want:
+                g = g.to(want)
         result.append(g)
     return tuple(result)
 

@@ -72,8 +72,8 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
 
     fast = not anomaly_mode.enabled  # most nodes need none of _call's extra checks
     array_nodes = arrays and fast and capture is None
-    prev_mode = state.enabled
-    state.enabled = create_graph
+    prev_mode = (state.grad, state.inference)
+    state.set(create_graph, state.inference)  # in inference_mode nothing records, whatever create_graph says
     # torch's backward is silent about overflow, 0 * inf and the like (a formula may make an inf and
     # mask it out again); NumPy would warn for each
     quiet = xp.errstate(all="ignore")  # (half the cost of a seterr pair)
@@ -163,8 +163,10 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
     finally:
         if mark is not None:
             mark(None)
-        state.enabled = prev_mode
+        state.set(*prev_mode)
         quiet.__exit__(None, None, None)
+    if state.inference:  # gradients made in inference_mode are inference tensors, as torch's
+        _function._mark_inference(*(g for g in captured if g is not None and all(g is not r for r in grads)))
     return captured
 
 
@@ -191,13 +193,9 @@ def _pre_hooks(node, grads):
         for nr, fns in hooks.items():
             for fn in list(fns.values()):
                 if nr == -1:
-                    out = fn(tuple(grads))
-                    if out is not None:
-                        grads = list(out)
+                    grads = list(hook_results(fn, grads, fn(tuple(grads))))
                 elif grads[nr] is not None:
-                    out = fn(grads[nr])
-                    if out is not None:
-                        grads[nr] = out
+                    grads[nr] = hook_result(fn, grads[nr], fn(grads[nr]))
     if node._retain:
         for nr, ref in node._retain.items():
             t = ref()
@@ -205,6 +203,31 @@ def _pre_hooks(node, grads):
                 g = grads[nr] if state.enabled else grads[nr].detach()
                 t._grad = g.clone() if t._grad is None else t._grad + g
     return grads
+
+
+def hook_result(fn, old, new):
+    """What a hook returned, checked as torch's: None (keep ``old``) or a tensor of old's size and dtype."""
+    if new is None:
+        return old
+    if not isinstance(new, _function.Tensor):
+        raise TypeError(f"expected Variable, but hook returned '{type(new).__name__}'")
+    name = getattr(fn, "__name__", type(fn).__name__)
+    if new.shape != old.shape:
+        raise RuntimeError(f"hook '{name}' has changed the size of value")
+    if new.dtype is not old.dtype:
+        raise RuntimeError(f"hook '{name}' has changed the type of value (was {old.type()} got {new.type()})")
+    return new
+
+
+def hook_results(fn, old, new) -> tuple:
+    """A node hook's tuple of gradients, each checked by ``hook_result``."""
+    if new is None:
+        return tuple(old)
+    if len(new) != len(old):
+        name = getattr(fn, "__name__", type(fn).__name__)
+        raise RuntimeError(f"hook '{name}' has returned an incorrect number of values (got {len(new)}, but "
+                           f"expected {len(old)})")
+    return tuple(n if o is None or n is None else hook_result(fn, o, n) for o, n in zip(old, new))
 
 
 def _call(node, grads):
@@ -234,9 +257,7 @@ def _call(node, grads):
                 raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th output.")
     if node._post_hooks:
         for fn in list(node._post_hooks.values()):
-            r = fn(out, tuple(grads))
-            if r is not None:
-                out = tuple(r)
+            out = hook_results(fn, out, fn(out, tuple(grads)))
     return out
 
 
@@ -256,7 +277,9 @@ def _validate(node, out, in_meta):
             if g is None or g.shape != shape:
                 raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index {i} - got "
                                    f"{list(out[i].shape)} but expected shape compatible with {list(shape)}")
-        if g.dtype is not dt and dt.is_floating_point:
+        if type(node.next_functions[i][0]) is AccumulateGrad:  # a leaf's gradient takes its grad_dtype
+            dt = grad_dtype(node.next_functions[i][0].variable)
+        if dt is not None and g.dtype is not dt and dt.is_floating_point:
             g = g.to(dt)
         out[i] = g
     return tuple(out)
@@ -285,24 +308,52 @@ def reset_grad(p, set_to_none: bool) -> None:
     g._version += 1
 
 
+def grad_dtype(leaf):
+    """The dtype ``leaf``'s gradients are cast to: its own unless set through ``Tensor.grad_dtype`` (None: none)."""
+    return leaf.__dict__.get("_grad_dtype", leaf.dtype)
+
+
+# the C++ type names torch's messages about gradient dtypes use
+_CPP_NAMES = {"float16": "c10::Half", "bfloat16": "c10::BFloat16", "float32": "float", "float64": "double",
+              "complex32": "c10::complex<c10::Half>", "complex64": "c10::complex<float>",
+              "complex128": "c10::complex<double>", "int64": "long int", "int32": "int", "int16": "short int",
+              "int8": "signed char", "uint8": "unsigned char", "bool": "bool", "uint16": "short unsigned int",
+              "uint32": "unsigned int", "uint64": "long unsigned int"}
+
+
+def check_grad(t, value) -> None:
+    """Refuse ``value`` as ``t.grad`` unless it has t's shape and grad_dtype, with torch's messages."""
+    if value.shape != t.shape:
+        raise RuntimeError(f"attempting to assign a gradient of size '{list(value.shape)}' to a tensor of size "
+                           f"'{list(t.shape)}'. Please ensure that the gradient and the tensor are the same size")
+    want = grad_dtype(t)
+    if want is not None and value.dtype is not want:
+        from .._ops.common import _type_name
+        raise RuntimeError(f"attempting to assign a gradient with dtype '{_CPP_NAMES[value.dtype.name]}' to a tensor "
+                           f"with grad_dtype '{_type_name(want)}'. The gradient must match the tensor's grad_dtype "
+                           "(defaults to the tensor's dtype). You can set the tensor's grad_dtype attribute with a "
+                           "specific dtype, or None to allow any dtype. Set grad_dtype with caution. Diverging the "
+                           "dtypes of a tensor and its gradient may break downstream systems that assume they match.")
+
+
 def accumulate_grad(var, g, create_graph: bool, claimed) -> None:
     """Add ``g`` (a Tensor, or an array without create_graph) into ``var.grad``. The first gradient is stored
     as it is when nothing else can see its memory, else copied: ``.grad`` is always a writable array of its
     own, as torch's."""
     shared = False  # a hook's result may be held elsewhere
+    dt = grad_dtype(var)
     if var._hooks:  # they see a Tensor of the leaf's dtype
         g = _wrap(g)
-        if g.dtype is not var.dtype:
-            g = g.to(var.dtype)
+        if dt is not None and g.dtype is not dt:
+            g = g.to(dt)
         for fn in list(var._hooks.values()):
-            out = fn(g)
-            if out is not None:
-                g, shared = out, True
+            out = hook_result(fn, g, fn(g))
+            g, shared = out, shared or out is not g
     old = var._grad
     if create_graph:
         g = _wrap(g)
-        if g.dtype is not var.dtype:
-            g = g.to(var.dtype)
+        if dt is not None and g.dtype is not dt:
+            g = g.to(dt)
         if old is None:
             arr = g._data
             if arr.shape != var._data.shape:
@@ -315,8 +366,8 @@ def accumulate_grad(var, g, create_graph: bool, claimed) -> None:
             var._grad = old + g
     else:  # no graph: arrays only, the common case
         arr = g._data if isinstance(g, _function.Tensor) else g
-        if arr.dtype != var._data.dtype:
-            arr = arr.astype(var._data.dtype)
+        if dt is not None and arr.dtype != dt.np:
+            arr = arr.astype(dt.np)
         if old is None:
             if arr.shape != var._data.shape:
                 arr = xp.broadcast_to(arr, var._data.shape).copy()
@@ -324,6 +375,8 @@ def accumulate_grad(var, g, create_graph: bool, claimed) -> None:
                 arr = arr.copy()
             claimed.add(id(arr))
             var._grad = _function.Tensor._make(arr)
+            if state.inference:
+                var._grad._vc = _function.NO_VERSION
         elif old._data.flags.writeable and old._data.shape == arr.shape and old._vc is not _function.NO_VERSION:
             # in place, as torch's (a .grad with a graph, from create_graph, keeps it): views of .grad see
             # the sum, its layout stays, its version moves

@@ -614,6 +614,7 @@ def _link_view(result, args) -> None:
                 result._view_version = a._vc[0]
                 if not state.enabled and result._base._requires_grad:
                     result._view_no_grad = True  # may not see a later write in grad mode (see refresh_view)
+                    result._requires_grad = True  # as torch's, though its gradient goes nowhere (no accumulator)
             return
 
 

@@ -7,17 +7,23 @@ import threading
 
 
 class _State(threading.local):
+    # grad: the grad mode the user set; enabled: whether ops record, which inference_mode turns off
+    # whatever grad mode says (enable_grad inside it records nothing, as torch's)
     def __init__(self) -> None:
-        self.enabled = True
+        self.enabled = self.grad = True
         self.inference = False
+
+    def set(self, grad: bool, inference: bool) -> None:
+        self.grad, self.inference = grad, inference
+        self.enabled = grad and not inference
 
 
 state = _State()
 
 
 def is_grad_enabled() -> bool:
-    """True when new ops are recorded for backward."""
-    return state.enabled
+    """True in grad mode (inside ``inference_mode`` ops still record nothing)."""
+    return state.grad
 
 
 def is_inference_mode_enabled() -> bool:
@@ -38,12 +44,12 @@ class _Mode:
         raise NotImplementedError
 
     def __enter__(self):
-        self._prev = (state.enabled, state.inference)
-        state.enabled, state.inference = self._new_state()
+        self._prev = (state.grad, state.inference)
+        state.set(*self._new_state())
         return self
 
     def __exit__(self, *exc) -> None:
-        state.enabled, state.inference = self._prev
+        state.set(*self._prev)
 
     def __call__(self, fn):
         if inspect.isgeneratorfunction(fn):
@@ -106,11 +112,11 @@ class set_grad_enabled(_Mode):
 
     def __init__(self, mode: bool) -> None:
         self.mode = bool(mode)
-        self._prev = (state.enabled, state.inference)
-        state.enabled = self.mode
+        self._prev = (state.grad, state.inference)
+        state.set(self.mode, state.inference)
 
     def __call__(self, fn):
-        state.enabled = self._prev[0]  # used as a decorator: only calls of fn change the mode
+        state.set(*self._prev)  # used as a decorator: only calls of fn change the mode
         return super().__call__(fn)
 
     def _new_state(self):

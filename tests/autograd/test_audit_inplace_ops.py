@@ -313,8 +313,25 @@ def views_of_inputs_in_backward_hooks(lib, rec):
 
 def enable_grad_inside_inference_mode(lib, rec):
     x = _leaf(lib, X6)
-    with lib.inference_mode(), lib.enable_grad():
-        rec.val((x * 2).requires_grad)
+    y = (x * x).sum()
+    with lib.inference_mode(), lib.enable_grad():  # grad mode on, but nothing records
+        rec.val(lib.is_grad_enabled())
+        z = x * 2
+        rec(z), rec.val(z.is_inference())
+        rec.raises(lambda: (x * 2).sum().backward())
+        with lib.set_grad_enabled(True):
+            rec.val((x * 2).requires_grad)
+        with lib.inference_mode(False):
+            rec.val(((x * 2).requires_grad, lib.is_grad_enabled(), lib.is_inference_mode_enabled()))
+    with lib.no_grad(), lib.inference_mode(False):
+        rec.val(((x * 2).requires_grad, lib.is_grad_enabled()))
+    with lib.inference_mode():  # backward inside: grad mode is create_graph's, results are inference tensors
+        seen = []
+        x.register_hook(lambda g: seen.append((lib.is_grad_enabled(), lib.is_inference_mode_enabled())))
+        g, = lib.autograd.grad(y, x, create_graph=True, retain_graph=True)
+        rec(g), rec.val(g.is_inference())
+        y.backward()
+        rec(x), rec.val((x.grad.is_inference(), seen))
 
 
 PROGRAMS = [multi_view_outputs_written, detach_inplace_on_view, metadata_inplace, indexing_inplace_on_views,
@@ -322,7 +339,7 @@ PROGRAMS = [multi_view_outputs_written, detach_inplace_on_view, metadata_inplace
             backward_inputs_and_grad_dtype, leaf_views_and_hooks, grad_requires_grad_accumulation,
             grad_mode_functions, complex_leaf_and_views, as_strided_overlap, more_views_written, overlapping_inplace,
             index_duplicates, masked_scatter_put, dtype_inplace_errors, requires_grad_view_of_plain,
-            views_of_inputs_in_backward_hooks]
+            views_of_inputs_in_backward_hooks, enable_grad_inside_inference_mode]
 
 
 @pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.__name__)
@@ -331,9 +348,3 @@ PROGRAMS = [multi_view_outputs_written, detach_inplace_on_view, metadata_inplace
 def test_audit(program):
     compare(program, torch, ember)
 
-
-def test_known_divergence_still_differs():
-    """Not fixed: inside inference_mode, enable_grad turns grad mode on but torch records nothing (its
-    autograd is off for the whole block); ember records. A fix makes this fail: move the program up."""
-    with pytest.raises(AssertionError):
-        compare(enable_grad_inside_inference_mode, torch, ember)

@@ -1,0 +1,174 @@
+"""Differential audit, continued: backward's gradient arguments, grad_dtype, what hooks may return, under torch and
+ember (see tests/autograd/_audit.py)."""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import ember
+from tests.autograd._audit import compare, leaf as _leaf
+
+_R = np.random.default_rng(7)
+X3 = _R.standard_normal(3)
+X6 = _R.standard_normal(6)
+
+
+def _msg(rec, fn) -> None:
+    """Record the message ``fn`` raises (torch's exact words), or "ok"."""
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001 - the message is what is compared
+        rec.val(str(e).replace("torch.Size(", "").replace("])", "]"))
+        return
+    rec.val("ok")
+
+
+def backward_gradient_counts(lib, rec):
+    def fresh():
+        x = _leaf(lib, X3)
+        return x, (x * 2).sum(), x * 3
+    one = lib.tensor(1.5, dtype=lib.float64)
+    x, s, y = fresh()
+    lib.autograd.backward([s], [one, lib.ones(3)])  # surplus gradients are ignored
+    rec(x)
+    x, s, y = fresh()
+    lib.autograd.backward(s, [one, lib.ones(3)])
+    rec(x)
+    x, s, y = fresh()
+    _msg(rec, lambda: lib.autograd.backward([s, y], [one]))
+    _msg(rec, lambda: lib.autograd.backward([s], []))
+    lib.autograd.backward((s, y), (None, lib.ones(3, dtype=lib.float64)), retain_graph=True)
+    rec(x)
+    _msg(rec, lambda: lib.autograd.backward([s, y], [None, None]))
+    _msg(rec, lambda: lib.autograd.backward([s], [2.0]))
+    rec.raises(lambda: lib.autograd.backward(s, 2.0))
+    lib.autograd.backward(s, lib.tensor(3.0, dtype=lib.float32), retain_graph=True)  # cast to the output's dtype
+    lib.autograd.backward(s, lib.tensor(2), retain_graph=True)
+    rec(x)
+    lib.autograd.backward([], [])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lib.autograd.backward(s, grad_variables=one, retain_graph=True)
+    rec(x), rec.val([(w.category.__name__, str(w.message)) for w in caught])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _msg(rec, lambda: lib.autograd.backward(s, one, grad_variables=one))
+    x, s, y = fresh()
+    lib.autograd.backward(s, inputs={"x": x})
+    rec(x)
+    _msg(rec, lambda: lib.autograd.backward(s, inputs=[]))
+    x, s, y = fresh()
+    rec.val(lib.autograd.grad([s], [x], [one, lib.ones(3)], retain_graph=True))
+    _msg(rec, lambda: lib.autograd.grad([s, y], [x], [one]))
+    _msg(rec, lambda: lib.autograd.grad([s], [x], [2.0]))
+    _msg(rec, lambda: lib.autograd.grad([y], [x], [None]))
+    _msg(rec, lambda: lib.autograd.grad(s, [x, _leaf(lib, X3)]))
+
+
+def grad_dtype_casts(lib, rec):
+    x = lib.tensor(X3, dtype=lib.float32, requires_grad=True)
+    rec.val(str(x.grad_dtype))
+    x.grad_dtype = lib.float64
+    seen = []
+    x.register_hook(lambda g: seen.append(str(g.dtype)))
+    x.register_post_accumulate_grad_hook(lambda p: seen.append(str(p.grad.dtype)))
+    (x * 2).sum().backward()
+    (x * x).sum().backward()
+    rec.val((str(x.grad_dtype), str(x.grad.dtype), x.grad, seen))
+    g, = lib.autograd.grad((x * 3).sum(), x)
+    rec.val((str(g.dtype), g))
+    (x * x).sum().backward(create_graph=True)
+    rec.val((str(x.grad.dtype), x.grad.requires_grad))
+    x.grad = None
+    x.grad = lib.ones(3, dtype=lib.float64)
+    _msg(rec, lambda: setattr(x, "grad", lib.ones(3, dtype=lib.float32)))
+    _msg(rec, lambda: setattr(x, "grad_dtype", lib.float32))  # a float64 gradient is there
+    _msg(rec, lambda: setattr(x, "grad_dtype", "float32"))
+    _msg(rec, lambda: setattr(x * 2, "grad_dtype", lib.float64))
+    _msg(rec, lambda: (x * 2).grad_dtype)
+    h = lib.tensor(X3, dtype=lib.float32, requires_grad=True)
+    h.grad_dtype = lib.float16
+    (h * 2).sum().backward()
+    rec.val(str(h.grad.dtype))
+    d = lib.ones(2)
+    d.grad_dtype = lib.float64  # allowed on a leaf that does not require grad
+    rec.val((str(d.grad_dtype), str(x.detach().grad_dtype), str(x.clone().detach().grad_dtype)))
+    n = lib.tensor(X3, dtype=lib.float32, requires_grad=True)
+    n.grad_dtype = None  # any dtype: a Function's float64 gradient stays float64
+    rec.val(n.grad_dtype)
+    n.grad = lib.ones(3, dtype=lib.float64)
+    n.grad = None
+
+    class Double(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g.double() * 2
+
+    Double.apply(n).sum().backward()
+    rec.val((str(n.grad.dtype), n.grad))
+    rec.val([str(lib.autograd.grad(Double.apply(t).sum(), t)[0].dtype) for t in (n, x, h)])
+    p = lib.nn.Parameter(lib.ones(2))
+    p.grad_dtype = lib.float64
+    (p * 2).sum().backward()
+    rec.val(str(p.grad.dtype))
+
+
+def grad_assignment_checks(lib, rec):
+    x = lib.ones(3, requires_grad=True)
+    for value in (lib.ones(3, dtype=lib.float64), lib.ones(2), lib.ones(3, dtype=lib.int64),
+                  lib.ones(3, dtype=lib.float16), lib.ones(3, dtype=lib.bfloat16), lib.ones(3, dtype=lib.complex64),
+                  lib.ones(3, dtype=lib.bool), lib.ones(3, dtype=lib.uint8), lib.ones(3, dtype=lib.int8)):
+        _msg(rec, lambda: setattr(x, "grad", value))
+    rec.raises(lambda: setattr(x, "grad", 2.0))
+
+
+def hooks_return_checked(lib, rec):
+    def run(hook, leaf: bool):
+        x = lib.ones(3, requires_grad=True)
+        y = x * 2
+        (x if leaf else y).register_hook(hook)
+        _msg(rec, lambda: y.sum().backward())
+        rec(x)
+
+    def named(g):
+        return g.double()
+    for leaf in (True, False):
+        run(named, leaf)
+        run(lambda g: g.half(), leaf)
+        run(lambda g: g[:2], leaf)
+        run(lambda g: g.reshape(1, 3), leaf)
+        run(lambda g: 5, leaf)
+        run(lambda g: g * 3, leaf)
+    x = lib.ones(3, requires_grad=True)
+    y = x * 2
+    y.grad_fn.register_prehook(lambda gs: (gs[0].double(),))
+    _msg(rec, lambda: y.sum().backward(retain_graph=True))
+    z = x * x
+    z.grad_fn.register_hook(lambda gi, go: (gi[0] * 2,))
+    _msg(rec, lambda: z.sum().backward(retain_graph=True))
+    w = x * x
+    w.grad_fn.register_hook(lambda gi, go: (gi[0] * 2, None))
+    _msg(rec, lambda: w.sum().backward())
+    rec(x)
+    n = lib.tensor(X3, dtype=lib.float32, requires_grad=True)
+    n.grad_dtype = None
+    n.register_hook(lambda g: g.double())
+    _msg(rec, lambda: (n * 2).sum().backward())
+    k = _leaf(lib, X3)
+    k.register_hook(lambda g: g * 10)
+    rec.val(lib.autograd.grad((k * k).sum(), k))
+    k.register_hook(lambda g: g.float())
+    _msg(rec, lambda: lib.autograd.grad((k * k).sum(), k))
+
+
+PROGRAMS = [backward_gradient_counts, grad_dtype_casts, grad_assignment_checks, hooks_return_checked]
+
+
+@pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.__name__)
+def test_audit(program):
+    compare(program, torch, ember)
