@@ -227,7 +227,8 @@ def _table(events, sort_by, row_limit, name_width, shapes_width, src_width, head
     fmt_time = _format_time if time_unit is None else (
         lambda us: f"{us / {'s': 1e6, 'ms': 1e3, 'us': 1.0}[time_unit]:.3f}{time_unit}")
     pct = (lambda t: f"{100 * t / self_total:.2f}%") if self_total else (lambda t: "0.00%")
-    cols = [("Self CPU %", lambda e: pct(e.self_cpu_time_total)), ("Self CPU", lambda e: fmt_time(e.self_cpu_time_total)),
+    cols = [("Self CPU %", lambda e: pct(e.self_cpu_time_total)),
+            ("Self CPU", lambda e: fmt_time(e.self_cpu_time_total)),
             ("CPU total %", lambda e: pct(e.cpu_time_total)), ("CPU total", lambda e: fmt_time(e.cpu_time_total)),
             ("CPU time avg", lambda e: fmt_time(e.cpu_time_total / max(e.count, 1)))]
     if memory:
