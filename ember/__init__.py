@@ -40,6 +40,7 @@ from . import cuda, backends  # noqa: E402,F401  (CPU only: is_available() is Fa
 from . import onnx  # noqa: E402,F401  (ember.onnx.export; the onnx package is imported only when exporting)
 from . import func  # noqa: E402,F401  (ember.func: grad, vmap, jacrev, jacfwd, functional_call, ...)
 from . import fft  # noqa: E402,F401  (ember.fft, as torch.fft)
+from . import profiler  # noqa: E402,F401  (ember.profiler; loads ember.autograd.profiler)
 from .fft import stft, istft  # noqa: E402
 from .nn._functional.native_norms import (native_layer_norm, native_group_norm, native_batch_norm,  # noqa: E402,F401
                                          _native_batch_norm_legit, _batch_norm_with_update)

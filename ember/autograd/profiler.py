@@ -412,9 +412,11 @@ class profile:
                  with_modules: bool = False, use_kineto: bool = False, use_cpu: bool = True, experimental_config=None,
                  acc_events: bool = False, custom_trace_id_callback=None, post_processing_timeout_s=None,
                  activity_filters=None) -> None:
-        if use_cuda or use_device not in (None, "cpu"):
-            from ..cuda import unavailable
-            raise unavailable(use_device or "cuda")
+        if use_cuda:
+            warnings.warn("The attribute `use_cuda` will be deprecated soon, please use ``use_device = 'cuda'`` "
+                          "instead.", FutureWarning, stacklevel=2)
+        if use_cuda or use_device not in (None, "cpu"):  # as torch's CPU build: recorded on the CPU only
+            warnings.warn("CUDA is not available, disabling CUDA profiling", stacklevel=2)
         self.enabled, self.record_shapes, self.profile_memory = enabled, record_shapes, profile_memory
         self.with_stack, self.acc_events = with_stack, acc_events
         self.function_events = None

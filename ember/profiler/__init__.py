@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import enum
 import os
-import socket
 import time
 import warnings
 from typing import Callable
@@ -83,6 +82,7 @@ def tensorboard_trace_handler(dir_name: str, worker_name: str | None = None, use
     """An ``on_trace_ready`` that writes each trace as ``<worker>.<ns>.pt.trace.json[.gz]`` into ``dir_name``
     (TensorBoard's profiler plugin reads that directory); ``worker`` is ``<host>_<pid>`` by default."""
     def handler(prof) -> None:
+        import socket
         try:
             os.makedirs(dir_name, exist_ok=True)
         except OSError as e:

@@ -6,6 +6,8 @@ import json
 import os
 import re
 import socket
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -192,6 +194,16 @@ def test_legacy_profiler_record_function_and_ops_namespace():
         with pytest.raises(AssertionError, match="Torch not compiled with CUDA enabled"):
             with lib.autograd.profiler.emit_nvtx():
                 pass
+        with pytest.warns(UserWarning, match="CUDA is not available, disabling CUDA profiling"):
+            with lib.autograd.profiler.profile(use_device="cuda") as p:
+                lib.ones(2).exp()
+        assert "aten::exp" in [e.name for e in p.function_events]
+
+
+def test_namespaces_load_with_ember():
+    code = "import ember; print(ember.autograd.profiler.profile.__name__, ember.profiler.profile.__name__)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["profile", "profile"], done.stderr
 
 
 def test_nothing_runs_once_profiling_ends_and_transforms_compose():
