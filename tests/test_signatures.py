@@ -51,6 +51,8 @@ def difference(name: str, method: bool):
     if not theirs:
         return None
     union = set().union(*theirs) | (BINDING if any("dtype" in s for s in theirs) else {"out"})
+    if any("dim" in s for s in theirs):  # torch's argument parser takes axis= for any dim=
+        union.add("axis")
     extra = mine - union
     # a method that passes its keywords on (the in-place forms) takes whatever its out-of-place op takes
     missing = set() if forwards else min((s - mine - BINDING for s in theirs), key=len)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 
 from .._tensor import Tensor
 
@@ -22,6 +23,14 @@ def accept_axis(fn):
                 raise TypeError(f"{fn.__name__}() got an unexpected keyword argument 'axis'")
             kwargs["dim"] = kwargs.pop("axis")
         return fn(*args, **kwargs)
+    try:  # its signature shows the alias (keyword-only, before any **kwargs)
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return with_axis
+    params = list(sig.parameters.values())
+    at = len(params) - (1 if params and params[-1].kind is inspect.Parameter.VAR_KEYWORD else 0)
+    alias = inspect.Parameter("axis", inspect.Parameter.KEYWORD_ONLY, default=None)
+    with_axis.__signature__ = sig.replace(parameters=params[:at] + [alias] + params[at:])
     return with_axis
 
 
