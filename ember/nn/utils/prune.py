@@ -102,15 +102,10 @@ class PruningContainer(BasePruningMethod):
 
     def __init__(self, *args) -> None:
         self._pruning_methods: tuple = ()
-        if len(args) == 1 and not isinstance(args[0], Iterable):
+        if len(args) == 1:
             self._tensor_name = args[0]._tensor_name
-            self.add_pruning_method(args[0])
-        elif len(args) == 1:
-            for method in args[0]:
-                self.add_pruning_method(method)
-        else:
-            for method in args:
-                self.add_pruning_method(method)
+        for method in args:
+            self.add_pruning_method(method)
 
     def add_pruning_method(self, method: BasePruningMethod) -> None:
         """Append ``method`` to the history."""
