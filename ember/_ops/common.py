@@ -9,7 +9,7 @@ import weakref
 
 from .. import _dtype
 from .._backend import ndarray, xp
-from .._dtype import _BF16
+from .._dtype import is_half
 from .._tensor import Tensor, _wrap_dim
 from ..autograd import forward_ad as _forward_ad
 from ..autograd import function as _function
@@ -460,7 +460,7 @@ def sum_to(g: Tensor, shape) -> Tensor:
             return g
         lead = g.ndim - len(shape)
         dims = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1)
-        if dims and g.dtype is _BF16:  # NumPy would add in bfloat16: in float32, rounded once, as torch
+        if dims and is_half(g.dtype):  # NumPy would add in the half type: in float32, rounded once, as torch
             return g.sum(axis=dims, keepdims=True, dtype=xp.float32).astype(g.dtype).reshape(shape)
         return g.sum(axis=dims, keepdims=True).reshape(shape) if dims else g.reshape(shape)
     gshape = g._data.shape

@@ -15,7 +15,7 @@ import re
 
 from .. import _complex32
 from .._backend import ndarray, xp
-from .._dtype import _BF16, is_float
+from .._dtype import is_float, is_half
 from .._tensor import Tensor
 from ..amp import autocast_mode as _amp
 from ..autograd.function import Op
@@ -447,7 +447,7 @@ def scatter_add(input, dim: int, index, src) -> Tensor:
     dim = wrap_dim(dim, input._data.ndim, "scatter_add")
     _same_dtype("scatter", input, src)
     _check_index("scatter", input, dim, index, src)
-    if input._data.dtype is _BF16:  # summed in float32 and rounded once, as torch's kernel
+    if is_half(input._data.dtype):  # summed in float32 and rounded once, as torch's kernel
         return scatter_add(input.float(), dim, index, src.float()).to(input.dtype)
     return IndexPut.apply(input, _src_part(src, index._data.shape), _along(index._data, dim), True)
 
@@ -463,7 +463,7 @@ class ScatterReduce(Op):
     @staticmethod
     def forward(x, src, idx, reduce, include_self):
         ufunc, fident, iident = _REDUCE[reduce]
-        out = x.astype(xp.float32) if x.dtype is _BF16 else x.copy()  # bfloat16 reduced in float32, as torch
+        out = x.astype(xp.float32) if is_half(x.dtype) else x.copy()  # half types reduced in float32, as torch
         if not include_self:
             ident = fident if is_float(x.dtype) else iident
             if isinstance(ident, str):  # the dtype's extreme (True/False for bool)
@@ -472,7 +472,8 @@ class ScatterReduce(Op):
         ufunc.at(out, idx, src)
         if reduce == "mean":
             count = _mean_count(x.shape, idx, include_self)
-            out = out / count if is_float(x.dtype) else out // count.astype(x.dtype)
+            # the half types' sums are rounded before dividing, as torch's kernel
+            out = out.astype(x.dtype, copy=False) / count if is_float(x.dtype) else out // count.astype(x.dtype)
         return out.astype(x.dtype, copy=False)
 
     @staticmethod
@@ -658,8 +659,8 @@ def _index_source(op: str, input: Tensor, dim: int, index: Tensor, source: Tenso
 def index_add(input, dim: int, index, source, *, alpha=1) -> Tensor:
     """A copy of ``input`` with ``alpha * source`` added at positions ``index`` along ``dim``."""
     idx = _index_source("index_add_", input, dim, index, source, True)
-    if input._data.dtype is _BF16 and alpha == 1 and input._data.ndim > 1 and isinstance(source, Tensor):
-        # torch's kernel for this case sums in float32 and rounds once (1-D or alpha != 1: in bfloat16 one by one)
+    if is_half(input._data.dtype) and alpha == 1 and input._data.ndim > 1 and isinstance(source, Tensor):
+        # torch's kernel for this case sums in float32 and rounds once (1-D or alpha != 1: in the half type one by one)
         return index_add(input.float(), dim, index, source.float()).to(input.dtype)
     if alpha != 1 and not is_float(input._data.dtype):  # alpha in the input's dtype, wrapping as torch's
         alpha = Tensor._make(xp.asarray(alpha).astype(input._data.dtype))

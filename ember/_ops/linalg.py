@@ -122,9 +122,9 @@ def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
     if na == 0 or nb == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {na}D and {nb}D")
     _same_dtype(input, other)
-    if is_half(input._data.dtype) or input._data.dtype.kind == "V":  # summed in float32, rounded once, as torch
+    if is_half(input._data.dtype) or input._data.dtype.kind == "V":
         _complex32.refuse(input, "dot")
-        return matmul(input.float(), other.float()).to(input.dtype)
+        return _opmath(matmul, input, other)
     if na == 2 and nb == 2:
         if sa[1] != sb[0]:
             raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({sa[0]}x{sa[1]} and {sb[0]}x{sb[1]})")
@@ -190,6 +190,8 @@ def bmm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [{sa[0]}, {sa[2]}] but "
                            f"got: [{sb[0]}, {sb[1]}].")
     _same_dtype(input, mat2)
+    if is_half(input._data.dtype):
+        return _opmath(bmm, input, mat2)
     return Matmul.apply(input, mat2)
 
 
@@ -227,6 +229,16 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:
     return a.reshape(-1, 1) * b
 
 
+def _all_half(*tensors) -> bool:
+    """Whether the operands are all of one half type (mixed dtypes are left to the usual checks)."""
+    return is_half(tensors[0]._data.dtype) and all(getattr(t, "dtype", None) is tensors[0].dtype for t in tensors)
+
+
+def _opmath(fn, *tensors: Tensor, **kwargs) -> Tensor:
+    """``fn`` of half-type tensors computed in float32 and rounded once, as torch's kernels (their opmath)."""
+    return fn(*(t.float() for t in tensors), **kwargs).to(tensors[-1].dtype)
+
+
 def _scaled_sum(input: Tensor, prod: Tensor, beta, alpha) -> Tensor:
     """``beta * input + alpha * prod``; with beta == 0 the input is ignored (nan and inf too), as torch does."""
     if prod._data.dtype.kind in "iub":  # torch takes the scalars in the integer dtype: 0.6 is 0
@@ -244,12 +256,16 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1, out=Non
     """``beta * input + alpha * (mat1 @ mat2)``."""
     if _amp.state.on and out is None:
         return _amp.call(addmm, _amp.LOWER, input, mat1, mat2, beta=beta, alpha=alpha)
+    if _all_half(mat1, mat2, input):
+        return _opmath(addmm, input, mat1, mat2, beta=beta, alpha=alpha)
     return _scaled_sum(input, mm(mat1, mat2), beta, alpha)
 
 
 @register()
 def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta=1, alpha=1, out=None) -> Tensor:
     """``beta * input + alpha * (mat @ vec)``."""
+    if _all_half(mat, vec, input):
+        return _opmath(addmv, input, mat, vec, beta=beta, alpha=alpha)
     return _scaled_sum(input, mv(mat, vec), beta, alpha)
 
 
@@ -264,6 +280,8 @@ def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1, o
     """``beta * input + alpha * (batch1 @ batch2)`` over a batch of matrices."""
     if _amp.state.on and out is None:
         return _amp.call(baddbmm, _amp.LOWER, input, batch1, batch2, beta=beta, alpha=alpha)
+    if _all_half(batch1, batch2, input):
+        return _opmath(baddbmm, input, batch1, batch2, beta=beta, alpha=alpha)
     return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
 
 

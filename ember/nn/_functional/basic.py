@@ -6,7 +6,7 @@ import warnings
 
 from ... import _backend
 from ..._backend import matmul, ndarray, xp
-from ..._dtype import _BF16
+from ..._dtype import is_half
 from ..._ops.common import register
 from ..._ops.nn_math import pad as _pad
 from ..._tensor import Tensor
@@ -24,7 +24,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias`` over the last dim of ``input``."""
     if _amp.state.on:
         return _amp.call(linear, _amp.LOWER, input, weight, bias)
-    if input._data.dtype is _BF16 and weight._data.dtype is _BF16:  # float32 sums, one rounding, as torch's addmm
+    if is_half(input._data.dtype) and weight._data.dtype is input._data.dtype:  # float32 sums, rounded once, as torch
         return linear(input.float(), weight.float(), None if bias is None else bias.float()).to(input.dtype)
     if input.shape[-1:] != weight.shape[-1:]:
         rows = input.numel() // max(input.shape[-1], 1) if input.dim() else 1
@@ -442,10 +442,10 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
         return best.masked_fill(Tensor._make((counts == 0)[:, None]), 0.0)
     if per_sample_weights is not None:
         rows = rows * per_sample_weights.reshape(-1)[Tensor._make(xp.flatnonzero(keep))].unsqueeze(1)
-    if mode == "mean":
-        scale = (1.0 / xp.maximum(counts, 1))[bag].astype(weight._data.dtype)
-        rows = rows * Tensor._make(scale[:, None])
-    return zeros(nbags, dim, dtype=weight.dtype).index_add(0, Tensor._make(bag), rows)
+    out = zeros(nbags, dim, dtype=weight.dtype).index_add(0, Tensor._make(bag), rows)
+    if mode == "mean":  # summed, then divided, as torch's kernel
+        out = out / Tensor._make(xp.maximum(counts, 1)[:, None].astype(weight._data.dtype))
+    return out
 
 
 # ----------------------------------------------------------------------------- aten's forms

@@ -14,7 +14,7 @@ layout change of the output gradient.
 from __future__ import annotations
 
 from ..._backend import matmul, parallel_for, xp
-from ..._dtype import _BF16
+from ..._dtype import is_half
 from ..._tensor import Tensor
 from ...amp import autocast_mode as _amp
 from ...autograd import function as _function
@@ -608,9 +608,9 @@ def _conv_transpose_args(op: str, dims: int, input, weight, bias, stride, paddin
     return input, unbatched, stride, padding, dilation, out_size
 
 
-def _bf16(input, weight) -> bool:
-    """bfloat16 operands, which torch's kernels sum in float32 and round once: ember computes them so."""
-    return isinstance(input, Tensor) and input._data.dtype is _BF16 and getattr(weight, "dtype", None) is input.dtype
+def _half(input, weight) -> bool:
+    """float16 or bfloat16 operands, which torch's kernels sum in float32 and round once: ember computes them so."""
+    return isinstance(input, Tensor) and is_half(input._data.dtype) and getattr(weight, "dtype", None) is input.dtype
 
 
 def _f32(*tensors) -> list:
@@ -620,7 +620,7 @@ def _f32(*tensors) -> list:
 def _conv_nd(op: str, dims: int, input, weight, bias, stride, padding, dilation, groups) -> Tensor:
     if _amp.state.on:
         return _amp.call(_conv_nd, _amp.LOWER, op, dims, input, weight, bias, stride, padding, dilation, groups)
-    if _bf16(input, weight):
+    if _half(input, weight):
         return _conv_nd(op, dims, *_f32(input, weight, bias), stride, padding, dilation, groups).to(input.dtype)
     input, unbatched, stride, pads, dilation = _conv_args(op, dims, input, weight, bias, stride, padding,
                                                           dilation, groups)
@@ -641,7 +641,7 @@ def _conv_transpose_nd(op: str, dims: int, input, weight, bias, stride, padding,
     if _amp.state.on:
         return _amp.call(_conv_transpose_nd, _amp.LOWER, op, dims, input, weight, bias, stride, padding,
                          output_padding, groups, dilation)
-    if _bf16(input, weight):
+    if _half(input, weight):
         return _conv_transpose_nd(op, dims, *_f32(input, weight, bias), stride, padding, output_padding, groups,
                                   dilation).to(input.dtype)
     input, unbatched, stride, padding, dilation, out_hw = _conv_transpose_args(

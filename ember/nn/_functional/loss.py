@@ -11,7 +11,7 @@ import math
 import warnings
 
 from ..._backend import xp
-from ..._dtype import _BF16
+from ..._dtype import is_half
 
 from ..._ops.common import _type_name
 from ..._tensor import Tensor
@@ -176,7 +176,7 @@ def _check_nll(input: Tensor, target: Tensor, weight: Tensor | None, ignore_inde
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
              ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of class indices ``target`` under log-probabilities ``input`` (N, C, *)."""
-    if input._data.dtype is _BF16:  # summed in float32 and rounded once, as torch's kernel
+    if is_half(input._data.dtype):  # summed in float32 and rounded once, as torch's kernel
         w = None if weight is None else weight.float()
         return nll_loss(input.float(), target, w, size_average, ignore_index, reduce, reduction).to(input.dtype)
     reduction = _reduction(size_average, reduce, reduction)

@@ -12,7 +12,7 @@ import numbers
 
 from ... import _backend
 from ..._backend import xp
-from ..._dtype import _BF16
+from ..._dtype import is_half
 from ..._tensor import Tensor
 from ...autograd import function as _function
 from ...autograd.function import Op
@@ -104,7 +104,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     running_var with the unbiased batch variance, as torch does.
     """
     _check_float("batch_norm", input)
-    if input._data.dtype is _BF16:  # as layer_norm; the running statistics keep their dtype
+    if is_half(input._data.dtype):  # as layer_norm; the running statistics keep their dtype
         return batch_norm(input.float(), running_mean, running_var, *_f32(weight, bias), training, momentum,
                           eps).to(input.dtype)
     if training and eps <= 0:
@@ -312,7 +312,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bi
                eps: float = 1e-5) -> Tensor:
     """Normalize over the trailing ``normalized_shape`` dims, then scale and shift elementwise."""
     _check_float("layer_norm", input)
-    if input._data.dtype is _BF16:  # computed in float32 and rounded once, as torch's kernel
+    if is_half(input._data.dtype):  # computed in float32 and rounded once, as torch's kernel
         return layer_norm(input.float(), normalized_shape, *_f32(weight, bias), eps).to(input.dtype)
     shape, dims = _normalized_dims("layer_norm", input, normalized_shape)
     _check_affine("layer_norm", shape, weight, bias)
@@ -435,7 +435,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bia
                eps: float = 1e-5) -> Tensor:
     """Normalize (N, C, *) over groups of C/num_groups channels (and all spatial positions), then per-channel affine."""
     _check_float("group_norm", input)
-    if input._data.dtype is _BF16:  # as layer_norm
+    if is_half(input._data.dtype):  # as layer_norm
         return group_norm(input.float(), num_groups, *_f32(weight, bias), eps).to(input.dtype)
     if input.ndim < 2:
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.ndim}")
@@ -459,7 +459,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var
     average of the per-instance mean and unbiased variance; without it, they normalize instead.
     """
     _check_float("instance_norm", input)
-    if input._data.dtype is _BF16:  # as batch_norm
+    if is_half(input._data.dtype):  # as batch_norm
         return instance_norm(input.float(), running_mean, running_var, *_f32(weight, bias), use_input_stats, momentum,
                              eps).to(input.dtype)
     if input.ndim < 3:

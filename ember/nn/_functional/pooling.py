@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from ..._backend import parallel_for, xp
-from ..._dtype import _BF16, is_float
+from ..._dtype import is_float, is_half
 from ..._tensor import Tensor
 from ..._ops.common import _type_name
 from ...autograd import function as _function
@@ -637,7 +637,7 @@ def _check_avg_dtype(op: str, input: Tensor) -> None:
 
 def _window_mean(window_sum, x: Tensor, geo, divisor) -> Tensor:
     """Window sums over divisor: scaled in the op for floats, truncated toward zero for int64 as in torch."""
-    if x._data.dtype is _BF16:  # summed and scaled in float32, rounded once, as torch's kernel
+    if is_half(x._data.dtype):  # summed and scaled in float32, rounded once, as torch's kernel
         return _window_mean(window_sum, x.float(), geo, divisor).to(x.dtype)
     if x.is_floating_point():
         return window_sum.apply(x, geo, (1.0 / divisor).astype(x._data.dtype))
@@ -690,7 +690,7 @@ def _output_size(op: str, output_size, input: Tensor, dims: int) -> tuple:
 
 
 def _adaptive_avg(op, dims, input, output_size) -> Tensor:
-    if input._data.dtype is _BF16:  # averaged in float32 and rounded once, as torch's kernel
+    if is_half(input._data.dtype):  # averaged in float32 and rounded once, as torch's kernel
         return _adaptive_avg(op, dims, input.float(), output_size).to(input.dtype)
     out = _output_size(op, output_size, input, dims)
     dt = input._data.dtype

@@ -137,7 +137,7 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     """Resize (N, C, *spatial) with 1 to 3 spatial dims to ``size`` or by ``scale_factor``: 'nearest',
     'nearest-exact', 'linear', 'bilinear', 'bicubic', 'trilinear' or 'area' (adaptive average pooling)."""
     _check_mode(input, mode, align_corners, antialias)
-    if input._data.dtype is _dtype._BF16:  # computed in float32 and rounded once, as torch's kernels
+    if _dtype.is_half(input._data.dtype):  # computed in float32 and rounded once, as torch's kernels
         return interpolate(input.float(), size, scale_factor, mode, align_corners, recompute_scale_factor,
                            antialias).to(input.dtype)
     dims = input.ndim - 2

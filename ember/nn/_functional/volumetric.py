@@ -18,7 +18,7 @@ from ..._dtype import is_float
 from ..._tensor import Tensor
 from ...amp import autocast_mode as _amp
 from ...autograd.function import Op
-from .conv import _add_bias, _bf16, _bias_grad, _conv_args, _conv_transpose_args, _f32
+from .conv import _add_bias, _bias_grad, _conv_args, _conv_transpose_args, _f32, _half
 from .pooling import (SpatialGather, SpatialScatter, _adaptive_index, _adaptive_matrix, _batched, _check_avg_dtype,
                       _check_input, _divisors, _geometry, _lp_pool, _max_unpool, _offset_dtype, _output_size,
                       _scan_max, _window_mean)
@@ -171,7 +171,7 @@ def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     """3-D cross-correlation of (N, C_in, D, H, W) with weight (C_out, C_in/groups, kD, kH, kW)."""
     if _amp.state.on:
         return _amp.call(conv3d, _amp.LOWER, input, weight, bias, stride, padding, dilation, groups)
-    if _bf16(input, weight):
+    if _half(input, weight):
         return conv3d(*_f32(input, weight, bias), stride, padding, dilation, groups).to(input.dtype)
     x, unbatched, stride, pads, dilation = _conv_args("conv3d", 3, input, weight, bias, stride, padding,
                                                       dilation, groups)
@@ -185,7 +185,7 @@ def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     if _amp.state.on:
         return _amp.call(conv_transpose3d, _amp.LOWER, input, weight, bias, stride, padding, output_padding, groups,
                          dilation)
-    if _bf16(input, weight):
+    if _half(input, weight):
         return conv_transpose3d(*_f32(input, weight, bias), stride, padding, output_padding, groups,
                                 dilation).to(input.dtype)
     x, unbatched, stride, padding, dilation, out_size = _conv_transpose_args(
