@@ -9,10 +9,10 @@ LayerNorm, an encoder, the prediction head's dense/GELU/LayerNorm transform and 
 tied to the word embeddings plus its own bias); the script's AdamW groups (no decay for bias and LayerNorm
 weights), ``get_linear_schedule_with_warmup`` (a LambdaLR), gradient accumulation, and the evaluation's
 perplexity ``math.exp`` of the mean loss (the eval logits compared at every position: torch's encoder runs
-inference on nested tensors, leaving zeros at padded positions). Adapted: the encoder is ``nn.TransformerEncoder`` (post-norm GELU
-layers with a ``src_key_padding_mask``) instead of BertEncoder; a synthetic corpus and a 40-token
-vocabulary instead of a tokenizer; hidden 32, 2 layers, 4 heads, dropout 0; the Bernoulli and random-word
-draws come from NumPy; 8 sequences per step, accumulation 2, 6 optimizer steps.
+inference on nested tensors, leaving zeros at padded positions). Adapted: the encoder is
+``nn.TransformerEncoder`` (post-norm GELU layers with a ``src_key_padding_mask``) instead of BertEncoder; a
+synthetic corpus and a 40-token vocabulary instead of a tokenizer; hidden 32, 2 layers, 4 heads, dropout 0;
+the Bernoulli and random-word draws come from NumPy; 12 batches of 8, accumulation 2.
 """
 import math
 

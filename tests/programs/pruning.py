@@ -1,5 +1,6 @@
-"""PyTorch tutorials, Pruning Tutorial: https://github.com/pytorch/tutorials/blob/main/intermediate_source/pruning_tutorial.py
-(BSD-3-Clause), with the prune-then-fine-tune loop that the tutorial's pruning is meant for.
+"""PyTorch tutorials, Pruning Tutorial (BSD-3-Clause):
+https://github.com/pytorch/tutorials/blob/main/intermediate_source/pruning_tutorial.py, with the
+prune-then-fine-tune loop that the tutorial's pruning is meant for.
 
 The tutorial's LeNet (conv 3x3 layers, max pooling, three linear layers), then, in its order: the bias of conv1
 pruned by ``l1_unstructured`` (amount 3), conv1's weight pruned twice (``l1_unstructured`` 30%, then

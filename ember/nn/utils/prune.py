@@ -85,7 +85,7 @@ class BasePruningMethod(ABC):
         return t * self.compute_mask(scores, default_mask=mask)
 
     def remove(self, module: Module) -> None:
-        """Make the pruned values ``module.<name>``'s parameter again, dropping ``_orig``, ``_mask`` and the hook's work."""
+        """Make the pruned values ``module.<name>``'s parameter again, dropping ``_orig`` and ``_mask``."""
         name = self._tensor_name
         weight = self.apply_mask(module)
         if hasattr(module, name):
@@ -110,7 +110,8 @@ class PruningContainer(BasePruningMethod):
     def add_pruning_method(self, method: BasePruningMethod) -> None:
         """Append ``method`` to the history."""
         if not isinstance(method, BasePruningMethod) and method is not None:
-            raise TypeError(f"PruningContainer.add_pruning_method: {type(method).__name__} is not a BasePruningMethod subclass")
+            raise TypeError(f"PruningContainer.add_pruning_method: {type(method).__name__} is not a "
+                            "BasePruningMethod subclass")
         if method is not None and getattr(self, "_tensor_name", method._tensor_name) != method._tensor_name:
             raise ValueError(f"PruningContainer.add_pruning_method: can only add methods for parameter "
                              f"'{self._tensor_name}', got one for '{method._tensor_name}'")
@@ -134,7 +135,7 @@ class PruningContainer(BasePruningMethod):
             kept = default_mask == 1
         elif kind == "structured":
             if not hasattr(method, "dim"):
-                raise AttributeError("Pruning methods of PRUNING_TYPE 'structured' need to have the attribute `dim` defined.")
+                raise AttributeError("prune: methods of PRUNING_TYPE 'structured' need the attribute `dim`")
             dim = method.dim if method.dim >= 0 else t.dim() + method.dim
             alive = default_mask.sum(dim=[d for d in range(t.dim()) if d != dim]) != 0
             kept = tuple([slice(None)] * dim + [alive])
