@@ -264,8 +264,9 @@ def _clip(s: str, width: int) -> str:
 
 def _write_trace(events, path: str) -> None:
     pid = os.getpid()
-    # ts: microseconds since the epoch, so traces of several processes line up
-    offset = time.time_ns() / 1e3 - time.perf_counter_ns() / 1e3
+    # ts: microseconds of the monotonic clock, which every process shares (traces of several processes line up),
+    # small enough for a double to keep sub-microsecond steps; baseTimeNanoseconds: that clock's zero, in Unix time
+    base = time.time_ns() - time.perf_counter_ns()
     trace = [{"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "args": {"name": "python"}}]
     trace += [{"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": f"thread {tid} (python)"}}
               for tid in sorted({e.thread for e in events})]
@@ -276,10 +277,10 @@ def _write_trace(events, path: str) -> None:
         if e.stack:
             args["Call stack"] = ";".join(e.stack)
         trace.append({"ph": "X", "cat": "user_annotation" if e.is_user_annotation else "cpu_op", "name": e.trace_name,
-                      "pid": pid, "tid": e.thread, "ts": e.time_range.start + offset,
-                      "dur": e.time_range.elapsed_us(), "args": args})
+                      "pid": pid, "tid": e.thread, "ts": e._start / 1e3,
+                      "dur": e.cpu_time_total, "args": args})
     doc = {"schemaVersion": 1, "deviceProperties": [], "displayTimeUnit": "ms",
-           "baseTimeNanoseconds": int(offset * 1e3), "traceEvents": trace, "traceName": str(path)}
+           "baseTimeNanoseconds": base, "traceEvents": trace, "traceName": str(path)}
     path = os.fspath(path)
     tmp = f"{path}.{pid}.tmp"
     try:
