@@ -112,9 +112,8 @@ class profile:
             (acts.add if use_cuda else acts.discard)(ProfilerActivity.CUDA)
         if not acts:
             raise AssertionError("No valid profiler activities found")
-        other = sorted(a.name for a in acts - supported_activities())
-        if other:
-            warnings.warn(f"ember profiles the CPU only; not recording {other}", stacklevel=2)
+        if ProfilerActivity.CUDA in acts:  # as torch's CPU build
+            warnings.warn("CUDA is not available, disabling CUDA profiling", stacklevel=2)
         self.activities = acts
         self.record_shapes, self.profile_memory, self.with_stack = record_shapes, profile_memory, with_stack
         self.acc_events = acc_events

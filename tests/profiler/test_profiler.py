@@ -198,6 +198,11 @@ def test_legacy_profiler_record_function_and_ops_namespace():
             with lib.autograd.profiler.profile(use_device="cuda") as p:
                 lib.ones(2).exp()
         assert "aten::exp" in [e.name for e in p.function_events]
+        with pytest.warns(UserWarning, match="CUDA is not available, disabling CUDA profiling"):
+            with lib.profiler.profile(activities=[lib.profiler.ProfilerActivity.CPU,
+                                                  lib.profiler.ProfilerActivity.CUDA]) as p:
+                lib.ones(2).exp()
+        assert "aten::exp" in [e.name for e in p.events()]
 
 
 def test_namespaces_load_with_ember():
