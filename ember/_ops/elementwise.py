@@ -105,7 +105,7 @@ class Mul(Op):
     @staticmethod
     def backward(ctx, g):
         saved = ctx._saved
-        if ctx._arrays and saved is not _RELEASED and g.dtype.kind != "c":
+        if ctx._arrays and type(saved) is tuple and g.dtype.kind != "c":  # (not released, nor packed by hooks)
             # the engine's raw real arrays: ctx.saved_tensors inlined, version checks and all (its property call
             # and loop cost about a quarter of this backward); a version of None marks a number or nothing
             (a, b), (va, vb) = saved, ctx._versions

@@ -11,13 +11,14 @@ from .grad_mode import (no_grad, enable_grad, set_grad_enabled, inference_mode, 
                         is_inference_mode_enabled)
 from .anomaly_mode import set_detect_anomaly, detect_anomaly, is_anomaly_enabled
 from .variable import Variable
+from .graph import GradientEdge, _backward_pass
 
 
 def _tensors(x) -> list:
     from .._tensor import Tensor
     if x is None:
         return []
-    if isinstance(x, Tensor):
+    if isinstance(x, (Tensor, GradientEdge)):
         return [x]
     return list(x)
 
@@ -67,12 +68,15 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, creat
         if not inputs:
             raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
     roots = _root_grads(tensors, grads, create_graph)
-    captured = run_backward(tensors, roots, retain_graph, create_graph, inputs)
+    with _backward_pass(tensors, inputs):  # (which autograd.graph.register_multi_grad_hook asks about)
+        captured = run_backward(tensors, roots, retain_graph, create_graph, inputs)
     if inputs is not None:
         from .engine import accumulate_grad
         claimed = set()
         for t, g in zip(inputs, captured):
-            if g is not None:
+            if isinstance(t, GradientEdge):  # a leaf's edge fills its .grad; another's gradient goes nowhere
+                t = getattr(t.node, "variable", None)
+            if g is not None and t is not None:
                 accumulate_grad(t, g, create_graph, claimed)
 
 
@@ -98,15 +102,23 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
         return _grads_batched(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused,
                               materialize_grads)
     for t in inputs:
-        if not t._requires_grad:
+        if not isinstance(t, GradientEdge) and not t._requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     gos = _tensors(grad_outputs) if grad_outputs is not None else [None] * len(outputs)
     if retain_graph is None:
         retain_graph = create_graph
     roots = _root_grads(outputs, gos, create_graph)
-    captured = run_backward(outputs, roots, retain_graph, create_graph, inputs)
+    with _backward_pass(outputs, inputs):
+        captured = run_backward(outputs, roots, retain_graph, create_graph, inputs)
     result = []
     for i, (t, g) in enumerate(zip(inputs, captured)):
+        if isinstance(t, GradientEdge):
+            if g is None and materialize_grads:
+                raise RuntimeError("materialize_grads cannot be used when the given input is a GradientEdge")
+            t = getattr(t.node, "variable", t)  # a leaf's edge: the leaf's hooks and dtype apply
+            if g is not None and isinstance(t, GradientEdge):
+                result.append(g)
+                continue
         if g is not None and t._hooks and t.grad_fn is None:
             with set_grad_enabled(create_graph):  # as inside the engine
                 for fn in list(t._hooks.values()):  # a leaf's tensor hooks apply to the gradient grad() returns, as in torch

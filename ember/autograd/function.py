@@ -24,6 +24,9 @@ refresh_view = None  # set by ember._ops.common: brings a view's history up to d
 # runs in place of apply (see ember/autograd/forward_ad.py); None the rest of the time
 transform = None
 ctx_sink = None      # a list while forward AD wants the ctx of the user Function it is running
+# pack(ctx, outputs) while some saved_tensors_hooks is active (ember/autograd/graph.py): it replaces what a
+# recorded op saved by what the pack hook returns; None the rest of the time, so ops pay one check
+saved_hooks = None
 
 # creation order of nodes: a node is always numbered after the nodes of its inputs, which is
 # the order the engine runs them in (backwards)
@@ -59,6 +62,7 @@ class Node:
     _dirty = ()
     _fn = None
     _tangent = None        # under forward AD: the tangent of the output that backward reads as ctx.output
+    _metadata = None
 
     def name(self) -> str:
         return type(self).__name__
@@ -87,6 +91,8 @@ class Node:
             return ()
         if saved is _RELEASED:
             raise RuntimeError(_FREED)
+        if type(saved) is not tuple:  # packed by saved_tensors_hooks: its unpack hook gives them back
+            return saved.unpack(self)
         if self._arrays:  # an array_backward formula with no graph to build gets arrays
             arrays = []
             for t, v in zip(saved, self._versions):
@@ -117,6 +123,8 @@ class Node:
         if self._out_data is None:
             if self._saved is _RELEASED:
                 raise RuntimeError(_FREED)
+            if hasattr(self._saved, "unpack_output"):  # packed by saved_tensors_hooks
+                return self._saved.unpack_output(self)
             raise RuntimeError(f"{self.name()} did not save its output")
         vc = self._out_vc
         if vc is not None and vc[0] != self._out_saved_version:
@@ -144,6 +152,13 @@ class Node:
 
     def set_materialize_grads(self, value: bool) -> None:
         self.materialize_grads = bool(value)
+
+    @property
+    def metadata(self) -> dict:
+        """A dict for the user's own notes about this node, as torch's ``Node.metadata``."""
+        if self._metadata is None:
+            self._metadata = {}
+        return self._metadata
 
     def register_hook(self, fn):
         """Run ``fn(grad_inputs, grad_outputs)`` after this node's backward."""
@@ -268,7 +283,7 @@ class _FunctionMeta(type):
 
 # the instance attributes a node may get, forward's and the engine's (backward's release)
 _NODE_NAMES = ("next_functions", "_seq", "_saved", "_versions", "_out_data", "_out_vc", "_out_saved_version",
-               "_arrays", "_nout", "_out_meta", "_in_meta")
+               "_arrays", "_nout", "_out_meta", "_in_meta", "_metadata")
 
 
 def _claim_names(node_cls) -> None:
@@ -377,6 +392,8 @@ class Function(metaclass=_FunctionMeta):
                                    for t, i in zip(ctx._saved, ctx._saved_out))
                 ctx._versions = tuple(t._vc[0] if i >= 0 else v
                                       for t, v, i in zip(ctx._saved, ctx._versions, ctx._saved_out))
+        if saved_hooks is not None:
+            saved_hooks(ctx, result)
         return result[0] if single else tuple(result)
 
 
@@ -573,6 +590,8 @@ class Op(Function):
                 for r in results:
                     if r._data is ctx._out_data:
                         ctx._out_vc, ctx._out_saved_version = r._vc, r._vc[0]
+            if saved_hooks is not None:
+                saved_hooks(ctx, results)
             return results
         else:
             out = xp.asarray(out)
@@ -589,6 +608,8 @@ class Op(Function):
             ctx._out_vc = vc = result._vc
             if vc[0]:  # (a new array's version is 0, the class default: one store less)
                 ctx._out_saved_version = vc[0]
+        if saved_hooks is not None:
+            saved_hooks(ctx, (result,))
         return result
 
 
