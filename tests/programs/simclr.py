@@ -16,12 +16,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from _harness import Args
+
 torch.manual_seed(0)
-
-
-class Args:
-    def __init__(self, **kw):
-        self.__dict__.update(kw)
 
 
 class BasicBlock(nn.Module):
