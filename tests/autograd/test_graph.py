@@ -107,6 +107,32 @@ def test_pack_to_float16_gives_torch_gradients():
         assert_close(eg, tg, atol=1e-2, rtol=1e-2)
 
 
+MODULES = {
+    "conv_bn": (lambda nn: nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                                         nn.Flatten(), nn.Linear(16, 3)), (2, 2, 4, 4)),
+    "lstm": (lambda nn: nn.LSTM(3, 5, num_layers=2, batch_first=True), (2, 4, 3)),
+    "layernorm_gelu": (lambda nn: nn.Sequential(nn.Linear(4, 6), nn.LayerNorm(6), nn.GELU(), nn.Linear(6, 2),
+                                                nn.LogSoftmax(-1)), (3, 4)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_modules_under_copying_hooks(name):
+    make, shape = MODULES[name]
+    x = RNG.standard_normal(shape)
+
+    def case(lib):
+        lib.manual_seed(0)
+        model = make(lib.nn)
+        with graph(lib).saved_tensors_hooks(lambda t: t.clone(), lambda t: t):
+            out = model(leaf(lib, x, False))
+        out = out[0] if isinstance(out, tuple) else out
+        (out ** 2).sum().backward()
+        return [p.grad for p in model.parameters()]
+    for eg, tg in zip(*both(case)):
+        assert_close(eg, tg, atol=1e-4, rtol=1e-4)
+
+
 def test_pack_to_disk(tmp_path):
     def case(lib):
         x, w = leaf(lib, A), leaf(lib, M)
