@@ -32,6 +32,11 @@ def _root_grads(outputs, grad_outputs, create_graph: bool) -> list:
     for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
         if g is not None and not isinstance(g, Tensor):
             raise TypeError(f"gradients can be either Tensors or None, but got {type(g).__name__}")
+        if isinstance(out, GradientEdge):  # an edge has no tensor to make or check its gradient by: it is given
+            if g is None:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            grads.append(g if create_graph else g.detach())
+            continue
         if not out._requires_grad or out._view_no_grad:  # (such a view has no grad accumulator)
             raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
         if g is None:

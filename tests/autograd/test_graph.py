@@ -521,6 +521,22 @@ def test_gradient_edge():
         assert_close(eg, tg)
 
 
+def test_gradient_edge_as_output():
+    def case(lib):
+        g = graph(lib)
+        a = leaf(lib, A)
+        y = a.exp()
+        ey = g.get_gradient_edge(y)
+        gy = leaf(lib, B, False)
+        first = lib.autograd.grad([ey], [a], grad_outputs=[gy], retain_graph=True)
+        lib.autograd.backward([ey], grad_tensors=[gy])
+        return first[0], a.grad, raises(lambda: lib.autograd.grad(ey, a))
+    e, t = both(case)
+    assert_close(e[0], t[0])
+    assert_close(e[1], t[1])
+    assert e[2] == t[2]
+
+
 def test_gradient_edge_errors_and_unused():
     def no_grad_edge(lib):
         graph(lib).get_gradient_edge(leaf(lib, A, False))
