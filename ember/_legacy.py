@@ -27,9 +27,9 @@ class _TypedMeta(type):
 def _typed(name: str, dt: _dtype.dtype):
     def __new__(cls, *args):
         from ._factories import empty, tensor
-        if len(args) == 1 and not isinstance(args[0], int):
-            return tensor(args[0], dtype=dt)
-        return empty(*args, dtype=dt)
+        from ._tensor import _legacy_data
+        data = _legacy_data(args)  # sizes or data, read as torch.Tensor reads them
+        return empty(*data, dtype=dt) if type(data) is tuple else tensor(data, dtype=dt)
     return _TypedMeta(name, (), {"__new__": __new__, "_dtype": dt,
                                  "__doc__": f"Legacy constructor: a {dt} tensor from data or sizes."})
 

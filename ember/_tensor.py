@@ -38,12 +38,17 @@ class Tensor:
     _tangent = None                # its forward gradient, inside a dual level (ember.autograd.forward_ad)
     __array_priority__ = 1000  # make ndarray (op) Tensor defer to Tensor's reflected operators
 
-    def __init__(self, *data, requires_grad: bool = False, dtype=None) -> None:
-        if len(data) == 1 and type(data[0]) is not int and not isinstance(data[0], Size):
-            data = data[0]
-        else:  # legacy torch.Tensor(2, 3) / Tensor(size): uninitialised, of the default dtype
-            shape = tuple(data[0]) if len(data) == 1 and isinstance(data[0], Size) else (data or (0,))
-            data = xp.empty(shape, dtype=_dtype.as_dtype(dtype or _dtype.get_default_dtype()).np)
+    def __init__(self, *data, requires_grad: bool = False, dtype=None, device=None) -> None:
+        if len(data) == 1 and isinstance(data[0], Tensor) and type(self) is Tensor and dtype is None:
+            # torch.Tensor(t) is t.alias(): a view sharing t's memory, version counter and history
+            alias = data[0].view_as(data[0])
+            for name in Tensor.__slots__[:5]:
+                setattr(self, name, getattr(alias, name))
+            self.__dict__.update(alias.__dict__)
+            return
+        data = _legacy_data(data)
+        if type(data) is tuple:  # legacy torch.Tensor(2, 3) / Tensor(size): uninitialised, of the default dtype
+            data = xp.empty(data, dtype=_dtype.as_dtype(dtype or _dtype.get_default_dtype()).np)
         if isinstance(data, Tensor):
             arr = data._data
         else:
@@ -59,6 +64,8 @@ class Tensor:
         _init(self, _checked(arr), False, None, 0)
         if _grad_state.inference or isinstance(data, Tensor) and data._vc is _function.NO_VERSION:
             self._vc = _function.NO_VERSION
+        elif isinstance(data, Tensor) and arr is data._data:  # Parameter(t): t's memory and version counter
+            self._vc = data._vc
         if requires_grad:
             self.requires_grad_(True)
 
@@ -415,6 +422,74 @@ def _init(t, arr, requires_grad, grad_fn, nr) -> None:
     t._grad_fn = grad_fn
     t._output_nr = nr
     t._vc = [0]
+
+
+def _is_size(x) -> bool:
+    # torch reads a Python or NumPy integer, a 0-d integer array or a 0-d integer tensor as a size
+    if isinstance(x, (bool, np.bool_)):
+        return False
+    if isinstance(x, (ndarray, Tensor)):
+        return x.ndim == 0 and x.dtype.is_floating_point is False and not x.dtype.is_complex \
+            if isinstance(x, Tensor) else x.ndim == 0 and x.dtype.kind in "iu"
+    return isinstance(x, (int, np.integer))
+
+
+def _legacy_data(args: tuple):
+    """torch.Tensor's arguments: a shape tuple (sizes, a Size, nothing) or the data, refused as torch refuses."""
+    if len(args) == 1 and isinstance(args[0], Size):
+        return tuple(args[0])
+    if len(args) != 1 or _is_size(args[0]):
+        if not all(_is_size(a) for a in args):
+            raise TypeError("new() received an invalid combination of arguments - got "
+                            f"({', '.join(type(a).__name__ for a in args)}), but expected one of: (*, device), "
+                            "(Tensor other), (tuple of ints size, *, device), (object data, *, device)")
+        shape = tuple(int(a) for a in args) or (0,)
+        if min(shape) < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {min(shape)}: {list(shape)}")
+        return shape
+    data = args[0]
+    if isinstance(data, (str, bytes)):
+        raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
+    if isinstance(data, (Tensor, ndarray)):
+        return data
+    if not isinstance(data, (list, tuple, range)):
+        raise TypeError(f"new(): data must be a sequence (got {type(data).__module__.replace('builtins', '')}"
+                        f"{'.' if type(data).__module__ != 'builtins' else ''}{type(data).__name__})")
+    return _scalars(data, 0, _legacy_sizes(data))
+
+
+def _legacy_sizes(data) -> list:
+    """The shape torch infers from nested sequences: along the first elements (a 0-d array there has no len())."""
+    sizes, seq = [], data
+    while isinstance(seq, (list, tuple, range, ndarray)):
+        if isinstance(seq, ndarray):
+            if seq.ndim == 0:
+                raise TypeError("len() of unsized object")
+            return sizes + list(seq.shape)
+        sizes.append(len(seq))
+        if not len(seq):
+            break
+        seq = seq[0]
+    return sizes
+
+
+def _scalars(seq, dim: int, sizes: list):
+    """``seq`` with every element checked against ``sizes`` and each one-element tensor made a number, as torch's."""
+    if dim == len(sizes):
+        if isinstance(seq, Tensor):
+            if seq.numel() != 1:
+                raise ValueError("only one element tensors can be converted to Python scalars")
+            return seq.item()
+        if isinstance(seq, complex):
+            raise TypeError("must be real number, not complex")
+        return seq
+    if isinstance(seq, ndarray):
+        return seq
+    if not isinstance(seq, (list, tuple, range)):
+        raise TypeError("not a sequence")
+    if len(seq) != sizes[dim]:
+        raise ValueError(f"expected sequence of length {sizes[dim]} at dim {dim} (got {len(seq)})")
+    return [_scalars(s, dim + 1, sizes) for s in seq]
 
 
 def _checked(arr):

@@ -13,6 +13,8 @@ ops that declare ``array_backward`` compute on them directly.
 """
 from __future__ import annotations
 
+import itertools
+import threading
 from heapq import heappop, heappush
 
 from .. import _complex32
@@ -25,6 +27,23 @@ from . import anomaly_mode
 
 
 profiler = None  # the running profile's recorder (ember/autograd/profiler.py), which times each node
+
+
+class _Pass(threading.local):
+    number, accumulating = 0, True  # the backward pass running in this thread (0: none), and whether into .grad
+
+
+_pass, _pass_numbers = _Pass(), itertools.count(1)
+
+
+def current_pass() -> int:
+    """A number for the backward pass running now (0 outside backward): checkpoint recomputes once per pass."""
+    return _pass.number
+
+
+def accumulating() -> bool:
+    """False inside ``autograd.grad`` or ``backward(inputs=...)``, which the reentrant checkpoint refuses."""
+    return _pass.accumulating
 
 
 def _sink_nodes(roots):
@@ -72,7 +91,8 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
 
     fast = not anomaly_mode.enabled  # most nodes need none of _call's extra checks
     array_nodes = arrays and fast and capture is None
-    prev_mode = (state.grad, state.inference)
+    prev_mode, prev_pass = (state.grad, state.inference), (_pass.number, _pass.accumulating)
+    _pass.number, _pass.accumulating = next(_pass_numbers), capture is None
     state.set(create_graph, state.inference)  # in inference_mode nothing records, whatever create_graph says
     # torch's backward is silent about overflow, 0 * inf and the like (a formula may make an inf and
     # mask it out again); NumPy would warn for each
@@ -164,6 +184,7 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
         if mark is not None:
             mark(None)
         state.set(*prev_mode)
+        _pass.number, _pass.accumulating = prev_pass
         quiet.__exit__(None, None, None)
     if state.inference:  # gradients made in inference_mode are inference tensors, as torch's
         _function._mark_inference(*(g for g in captured if g is not None and all(g is not r for r in grads)))

@@ -1,5 +1,6 @@
 """Differential audit, continued: backward's gradient arguments, grad_dtype, what hooks may return, under torch and
 ember (see tests/autograd/_audit.py)."""
+import contextlib
 import warnings
 
 import numpy as np
@@ -166,7 +167,116 @@ def hooks_return_checked(lib, rec):
     _msg(rec, lambda: lib.autograd.grad((k * k).sum(), k))
 
 
-PROGRAMS = [backward_gradient_counts, grad_dtype_casts, grad_assignment_checks, hooks_return_checked]
+
+
+def _checkpointed(lib, log):
+    def fn(x):
+        log.append(("start", lib.is_grad_enabled()))
+        b = x.sin() + 1  # sin saves x; the add saves nothing
+        log.append("after sin")
+        c = b * b  # the last op that saves: a recomputation stops here
+        log.append("after mul")
+        return c.sum() + x.sum()
+    return fn
+
+
+def checkpoint_recomputes_as_torch(lib, rec):
+    cp = lib.utils.checkpoint
+    log = []
+    fn = _checkpointed(lib, log)
+    for reentrant in (False, True):
+        x = _leaf(lib, X3)
+        y = cp.checkpoint(fn, x, use_reentrant=reentrant)
+        log.append("backward")
+        y.backward(retain_graph=not reentrant)
+        rec(x), rec.val(log)
+        log.clear()
+        if not reentrant:  # each backward pass recomputes
+            y.backward()
+            rec(x), rec.val(log)
+            log.clear()
+        with cp.set_checkpoint_early_stop(False):
+            y = cp.checkpoint(fn, x, use_reentrant=reentrant)
+        y.backward()
+        rec(x), rec.val(log)
+        log.clear()
+        y = cp.checkpoint(lambda t: (log.append("no save"), t + 1)[1], x, use_reentrant=reentrant)
+        y.sum().backward()
+        rec(x), rec.val(log)
+        log.clear()
+    x = _leaf(lib, X3)
+    y = cp.checkpoint(fn, x, use_reentrant=False, early_stop=False)
+    g, = lib.autograd.grad(y, x, create_graph=True)
+    g.sum().backward()
+    rec(g), rec(x), rec.val(log)
+    log.clear()
+    y = cp.checkpoint(fn, x, use_reentrant=True)
+    rec.raises(lambda: lib.autograd.grad(y, x))
+    w = _leaf(lib, X3)
+    y = cp.checkpoint(lambda t: (t * w).sum(), lib.ones(3, dtype=lib.float64), use_reentrant=False)
+    y.backward()
+    rec(w)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        y = cp.checkpoint(lambda t: (t * w).sum(), lib.ones(3, dtype=lib.float64))
+    rec.val([str(c.message) for c in caught])
+    rec.raises(y.backward)  # reentrant, and no input requires grad: nothing to differentiate
+    rec.raises(lambda: cp.checkpoint(fn, x, use_reentrant=True, extra=1))
+    rec.raises(lambda: cp.checkpoint(fn, x, use_reentrant=True, context_fn=lambda: (None, None)))
+    ctx_log = []
+
+    def context_fn():
+        @contextlib.contextmanager
+        def note(name):
+            ctx_log.append(name + " in")
+            yield
+            ctx_log.append(name + " out")
+        return note("forward"), note("recompute")
+    y = cp.checkpoint(fn, x, use_reentrant=False, context_fn=context_fn)
+    y.backward()
+    rec.val((ctx_log, log))
+
+
+def legacy_constructor(lib, rec):
+    def made(make, values: bool = True):
+        try:
+            t = make()
+        except Exception as e:  # noqa: BLE001 - the class is what is compared
+            rec.val(type(e).__name__)
+            return
+        rec.val((tuple(t.shape), str(t.dtype), t.requires_grad))
+        if values:
+            rec(t)
+    T = lib.Tensor
+    for sizes in [(np.array(3),), (np.int64(3),), (3,), (2, 3), (0,), (lib.Size([2, 3]),), (lib.Size([]),),
+                  (lib.tensor(2), 3), (np.int32(2), np.int64(3)), (np.array(3, dtype=np.uint8),)]:
+        made(lambda: T(*sizes), values=False)
+        made(lambda: lib.FloatTensor(*sizes), values=False)
+        made(lambda: lib.LongTensor(*sizes), values=False)
+    for data in [np.array(3.0), np.array(True), np.array([3, 4]), np.array([1.5], dtype=np.float16), [True, False],
+                 [[1, 2], [3, 4]], [np.array([1.0, 2]), np.array([3.0, 4])], [lib.tensor(1.0), lib.tensor(2)],
+                 [np.float64(1.5), np.int64(2)], [1, np.array(2.0)], (), [], range(3), [lib.tensor([5.0])],
+                 [lib.Size([2, 3])]]:
+        made(lambda: T(data))
+        made(lambda: lib.DoubleTensor(data))
+    for bad in [(np.float64(3.0),), (3.5,), (True,), (None,), ("abc",), (x for x in [1]), (-1,), (2, -3), (2, [3]),
+                (2.0, 3.0), ([np.array(1.0), np.array(2.0)],), ([lib.tensor([1.0, 2]), lib.tensor([3.0, 4])],),
+                ([1j],), ([[1, 2], [3]],), ([[1, 2], 3],)]:
+        made(lambda: T(*bad) if isinstance(bad, tuple) else T(bad))
+    x = _leaf(lib, X3)
+    a = T(x)  # an alias: a view sharing memory, version and history
+    rec(a)
+    (a * a).sum().backward()
+    rec(x)
+    with lib.no_grad():
+        x.add_(1)
+    rec.val((a._version, T(x * 2).is_leaf, T(lib.tensor([1, 2])).dtype == lib.int64, T(lib.tensor(3)).shape == ()))
+    p = lib.nn.Parameter(T(x))
+    rec(p)
+
+
+PROGRAMS = [backward_gradient_counts, grad_dtype_casts, grad_assignment_checks, hooks_return_checked,
+            checkpoint_recomputes_as_torch, legacy_constructor]
 
 
 @pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.__name__)
