@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import ember
+from test_bfloat16 import _f, _m, _t  # callers of ``lib.nn.functional.X``, ``lib.X`` and the method ``X``
 
 EXACT = "exact"  # bit-equal
 ULP = "ulp"  # within one float16 ulp of torch's value: torch's vectorized loops add in another order
@@ -71,18 +72,6 @@ def _check(got, want, tol, what):
         ulp = np.maximum(ulp, float(np.spacing(np.float16(np.abs(w).max()))))
     err = np.abs(g - w) / ulp
     assert err.max() <= 1, f"{what}: {err.max():g} float16 ulps from torch at {np.unravel_index(err.argmax(), err.shape)}"
-
-
-def _f(name, *a, **k):
-    return lambda lib, *xs: getattr(lib.nn.functional, name)(*xs, *a, **k)
-
-
-def _t(name, *a, **k):
-    return lambda lib, *xs: getattr(lib, name)(*xs, *a, **k)
-
-
-def _m(name, *a, **k):
-    return lambda lib, x, *xs: getattr(x, name)(*xs, *a, **k)
 
 
 LONG = (5000,)  # float16 running sums of ~1 stop growing at 2048
