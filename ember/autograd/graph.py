@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import itertools
 import threading
+import weakref
 from typing import Any, Callable, Iterable, Literal, NamedTuple, Sequence
 
 from . import function as _function
@@ -92,6 +94,10 @@ class _Local(threading.local):
     def __init__(self) -> None:
         self.stack: list = []        # the active saved_tensors_hooks, innermost last
         self.disabled: str | None = None  # disable_saved_tensors_hooks's message, while one is active
+        # the backward passes running, innermost last, and the last to end: [number, roots, capture targets
+        # or None, the nodes it runs (computed when first asked)], from autograd.backward/grad (_backward_pass)
+        self.passes: list = []
+        self.last_pass: list | None = None
 
 
 _local = _Local()
@@ -183,7 +189,6 @@ class _Packed:
         return self._one(self.out, node)
 
     def _one(self, s: _Saved, node):
-        import weakref
         Tensor = _function.Tensor
         t = self.unpack_hook(s.packed)
         if not isinstance(t, Tensor):
@@ -321,14 +326,14 @@ def register_multi_grad_hook(tensors: Sequence, fn: Callable, *, mode: Literal["
         raise ValueError(f"Expects mode to be one of ('all', 'any') but got {mode}")
     lock = threading.Lock()
     if mode == "any":
-        seen = {}  # the pass that last ran fn (its number; see _current_task)
+        last = [0]  # the number of the pass that last ran fn
 
         def any_hook(grad):
-            task = _current_task()
+            number = _current_task()[0]
             with lock:
-                if seen.get("task") == task[0]:
+                if last[0] == number:
                     return
-                seen["task"] = task[0]
+                last[0] = number
             fn(grad)
 
         return _MultiHandle(tuple(t.register_hook(any_hook) for t in tensors if t.requires_grad))
@@ -356,25 +361,21 @@ def register_multi_grad_hook(tensors: Sequence, fn: Callable, *, mode: Literal["
     return _MultiHandle(tuple(t.register_hook(hook_for(i)) for i, t in enumerate(tensors) if t.requires_grad))
 
 
-# the backward passes running in this thread, innermost last: [number, root nodes, capture targets or None,
-# nodes it runs (computed when first asked)], pushed by autograd.backward/grad around the engine's run
-_tasks = threading.local()
-_task_numbers = iter(range(1, 1 << 62)).__next__
+_pass_numbers = itertools.count(1).__next__
 
 
 @contextlib.contextmanager
 def _backward_pass(roots, inputs):
     """Mark a backward pass from tensors ``roots`` (capturing ``inputs``, or accumulating into leaves)."""
-    stack = _tasks.__dict__.setdefault("stack", [])
     targets = None if inputs is None else {_edge_of(t)[0] for t in inputs}
-    task = [_task_numbers(), roots, targets, None]
-    stack.append(task)
+    task = [_pass_numbers(), roots, targets, None]
+    _local.passes.append(task)
     try:
         yield
     finally:
-        stack.pop()
+        _local.passes.pop()
         # autograd.grad runs a leaf's hooks just after: they belong to this pass (its graph is not kept)
-        _tasks.last = [task[0], None, targets, None]
+        _local.last_pass = [task[0], None, targets, None]
 
 
 def _edge_of(t):
@@ -382,10 +383,11 @@ def _edge_of(t):
 
 
 def _current_task():
-    stack = getattr(_tasks, "stack", None)
-    if stack:
-        return stack[-1]
-    return _tasks.last
+    if _local.passes:
+        return _local.passes[-1]
+    if _local.last_pass is None:
+        raise AssertionError("expected this hook to be called inside a backward call")
+    return _local.last_pass
 
 
 def _will_run(task, node) -> bool:

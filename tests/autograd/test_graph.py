@@ -582,3 +582,20 @@ def test_graph_is_no_longer_absent():
     from ember._legacy import ABSENT
     assert "graph" not in ABSENT.get("ember.autograd", ())
 
+
+
+def test_packed_originals_are_not_kept():
+    # the point of packing to float16 or disk: the graph holds what pack returned, not the float32 array
+    import gc
+    import weakref
+    x = leaf(ember, A)
+    with ember.autograd.graph.saved_tensors_hooks(lambda t: t.to(ember.float16), lambda t: t.float()):
+        h = x.exp()
+        ref = weakref.ref(h._data)
+        y = h.sin().sum()
+    del h
+    gc.collect()
+    assert ref() is None
+    y.backward()
+    assert_close(x.grad, torch.tensor(A, dtype=torch.float32).exp().cos() * torch.tensor(A).float().exp(),
+                 atol=1e-2, rtol=1e-2)
