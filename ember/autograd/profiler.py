@@ -1,10 +1,13 @@
 """The op profiler, as ``torch.autograd.profiler``: every op ember dispatches, timed, while a profile is active.
 
-Recording costs nothing while no profile runs: a profile joins the transform stack of
+While no profile runs nothing is added to an op: a profile joins the transform stack of
 ``ember/autograd/forward_ad.py`` (the one check ``Op.apply`` already makes) and sets the engine's ``profiler``
-(read once per backward pass). Each op's event is named as torch's ``aten::`` op where ember's op maps onto one;
-backward nodes are timed as torch's ``autograd::engine::evaluate_function: <Node>`` ranges. Times are wall-clock
-microseconds of this process's threads, as torch's CPU times are.
+(read once per backward pass; a None check per node). Each op's event is named as torch's ``aten::`` op where
+ember's op maps onto one; backward nodes are timed as torch's ``autograd::engine::evaluate_function: <Node>``
+ranges. Times are wall-clock microseconds of this process's threads, as torch's CPU times are. Differences from
+torch: an op ember composes from others (``mse_loss``) shows as those ops; a user ``autograd.Function`` is one
+range (the ops of its forward are not broken out); memory is the bytes of the arrays each op returns (frees are
+not tracked); ``with_stack`` records the calling Python frames on each op.
 """
 from __future__ import annotations
 
