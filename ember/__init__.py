@@ -21,8 +21,9 @@ from ._tensor_str import set_printoptions
 from . import nn
 from . import linalg  # registers det, inverse, norm, ... on ember and Tensor
 
-# every registered op, published once as ember.<name> (Tensor methods are attached by the registry)
-globals().update(_ops.FUNCTIONS)
+# every registered op, published once as ember.<name> (Tensor methods are attached by the registry), taking
+# torch's out= where torch's takes it
+globals().update({_n: _ops.out.with_out(_f, _n) for _n, _f in _ops.FUNCTIONS.items()})
 
 from ._ops.reduction import return_types  # noqa: E402
 from .random import (manual_seed, seed, initial_seed, Generator, default_generator, get_rng_state,  # noqa: E402

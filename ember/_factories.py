@@ -9,6 +9,7 @@ from . import _complex32, _dtype
 from ._backend import ndarray
 from ._tensor import Tensor
 from ._ops.common import register
+from ._ops.out import resize_out
 from .autograd.function import NO_VERSION
 from .autograd.grad_mode import state
 
@@ -29,8 +30,7 @@ def _finish(arr, requires_grad: bool, device=None, out: Tensor | None = None) ->
     if requires_grad:
         t.requires_grad_(True)
     if out is not None:  # torch resizes ``out`` to the result and writes it there
-        if tuple(out.shape) != t._data.shape:
-            out.resize_(t._data.shape)
+        resize_out(out, t._data.shape, warn=False)
         out.copy_(t)
         return out
     return t

@@ -450,3 +450,7 @@ def istft(input: Tensor, n_fft: int, hop_length: int | None = None, win_length: 
 
 
 Tensor.stft, Tensor.istft = stft, istft
+
+from ._ops.out import publish as _publish  # noqa: E402
+
+_publish(globals(), __all__)  # torch's out= on each

@@ -1162,3 +1162,7 @@ __all__ += ["inv_ex", "solve_ex", "cholesky_ex", "lu_factor_ex", "tensorinv", "t
             "vander", "diagonal"]
 from ._ops.linalg_lapack import householder_product, ldl_factor, ldl_factor_ex, ldl_solve  # noqa: E402
 __all__ += ["householder_product", "ldl_factor", "ldl_factor_ex", "ldl_solve"]
+
+from ._ops.out import publish as _publish  # noqa: E402
+
+_publish(globals(), __all__ + ["eig", "eigvals"])  # torch's out= on each

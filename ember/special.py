@@ -36,3 +36,9 @@ def log_softmax(input: Tensor, dim: int, *, dtype=None) -> Tensor:
 def log_ndtr(input: Tensor) -> Tensor:
     """``log(ndtr(x))``."""
     return ndtr(input).log()
+
+
+from ._ops.out import publish as _publish  # noqa: E402
+
+# torch's out= on each (torch.special's softmax and log_softmax take none)
+_publish(globals(), [_n for _n in dir() if not _n.startswith("_") and _n not in ("softmax", "log_softmax")])

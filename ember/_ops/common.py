@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import warnings
 import weakref
 
 from .. import _dtype
@@ -15,6 +14,7 @@ from ..autograd import forward_ad as _forward_ad
 from ..autograd import function as _function
 from ..autograd.function import Op, _edge, _next_seq, NO_VERSION
 from ..autograd.grad_mode import state
+from .out import write_out as _write_out
 
 FUNCTIONS: dict = {}   # name -> function, exported as ember.<name>
 SCALARS = (int, float, bool)
@@ -349,26 +349,8 @@ def _type_name(d) -> str:
 
 
 def write_out(op: str, result: Tensor, out: Tensor | None) -> Tensor:
-    """torch's ``out=`` for elementwise ops: ``result`` cast into ``out`` and ``out`` returned. A wrongly shaped
-    ``out`` is resized (with torch's warning if it held elements); a cast torch forbids (float into an integer
-    ``out``) and a result that requires grad raise RuntimeError."""
-    if out is None:
-        return result
-    if result._requires_grad and state.enabled:
-        raise RuntimeError(f"{op}(): functions with out=... arguments don't support automatic differentiation, but "
-                           "one of the arguments requires grad.")
-    if not _dtype.can_cast(result.dtype, out.dtype):
-        raise RuntimeError(f"{op}: result type {_type_name(result.dtype)} can't be cast to the desired output type "
-                           f"{_type_name(out.dtype)}")
-    if out._data.shape != result._data.shape:
-        if out._data.size:
-            warnings.warn(f"An output with one or more elements was resized since it had shape {list(out.shape)}, "
-                          f"which does not match the required output shape {list(result.shape)}. This behavior is "
-                          "deprecated, and in a future PyTorch release outputs will not be resized unless they have "
-                          "zero elements. You can explicitly reuse an out tensor t by resizing it, inplace, to zero "
-                          "elements with t.resize_(0).", UserWarning, stacklevel=3)
-        out.resize_(result._data.shape)
-    return out.copy_(result)
+    """torch's ``out=`` for elementwise ops: ``result`` cast into ``out`` (see ``out.write_out``), or ``result``."""
+    return result if out is None else _write_out(op, result, out)
 
 
 def is_scalar(x) -> bool:

@@ -20,6 +20,7 @@ from .._tensor import Tensor
 from ..amp import autocast_mode as _amp
 from ..autograd.function import Op
 from ..autograd.grad_mode import state
+from .out import resize_out
 from .common import (FUNCTIONS, register, sum_to, wrap_dim, check_inplace, write_inplace, is_scalar, broadcast_error,
                      _type_name, check_no_partial_overlap)
 
@@ -156,8 +157,7 @@ def write_out(op: str, result, out, *inputs):
         raise RuntimeError(f"{op}: unsupported operation: some elements of the input tensor and the written-to "
                            "tensor refer to a single memory location. Please clone() the tensor before performing "
                            "the operation.")
-    if out._data.shape != result._data.shape:
-        out.resize_(result._data.shape)
+    resize_out(out, result._data.shape)
     return out.copy_(result)
 
 

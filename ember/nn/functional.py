@@ -19,3 +19,9 @@ from .attention import respecting_backends as _respecting_backends  # noqa: E402
 
 # the kernels torch.nn.attention.sdpa_kernel allows: torch's error when none of them can run the call
 scaled_dot_product_attention = _respecting_backends(scaled_dot_product_attention)
+
+from .._ops.out import publish as _publish  # noqa: E402
+
+# the functions torch's nn.functional gives out= (its C bindings; the Python-level ones take none)
+_publish(globals(), ("linear", "gelu", "softplus", "logsigmoid", "hardshrink", "softshrink", "avg_pool2d", "avg_pool3d",
+                     "normalize"))
