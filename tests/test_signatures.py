@@ -216,8 +216,6 @@ KNOWN = {
      'ember takes these as *args only; torch also accepts them by keyword'),
     'Tensor.softmax': (['_stacklevel'], [],
      "torch.nn.functional's hidden _stacklevel; torch.X's schema lacks it"),
-    'Tensor.split': (['split_size_or_sections'], ['split_size'],
-     "ember takes torch's documented name; torch's binding spells it per overload (sections/indices/split_size)"),
     'Tensor.sum_to_size': ([], ['size'],
      'ember takes these as *args only; torch also accepts them by keyword'),
     'Tensor.swapaxes': (['dim0', 'dim1'], ['axis0', 'axis1'],

@@ -68,3 +68,11 @@ _VIEWS = {name: getattr(Tensor, name) for name in ("as_strided", "diagonal", "ex
 _VIEWS["alias"] = lambda input: input.view_as(input)
 for _name, _view in _VIEWS.items():
     FUNCTIONS[_name + "_copy"] = _copy_of(_name, _view)
+
+
+def split(self: Tensor, split_size, dim: int = 0) -> tuple:
+    """``Tensor.split``: torch's method names its sizes ``split_size`` (``torch.split``: ``split_size_or_sections``)."""
+    return FUNCTIONS["split"](self, split_size, dim)
+
+
+Tensor.split = split
