@@ -15,6 +15,7 @@ from ._tensor import Tensor, Size, device
 from . import autograd
 from .autograd import no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled
 from .autograd.grad_mode import is_inference_mode_enabled
+from .autograd.anomaly_mode import is_anomaly_enabled, is_anomaly_check_nan_enabled, set_anomaly_enabled
 from . import _ops
 from . import _factories  # noqa: F401  (registers the factories)
 from ._tensor_str import set_printoptions

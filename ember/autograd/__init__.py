@@ -98,6 +98,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
     outputs = _tensors(outputs)
     single = isinstance(inputs, Tensor)
     inputs = _tensors(inputs)
+    if not inputs:
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
     if materialize_grads and allow_unused is False:
         raise ValueError("Expected allow_unused to be True or not passed when materialize_grads=True, but got: "
                          "allow_unused=False.")
@@ -130,7 +132,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
                     g = hook_result(fn, g, fn(g))
         if g is None:
             if materialize_grads:
-                g = Tensor._make(xp.zeros_like(t._data))
+                g = Tensor._make(xp.zeros_like(t._data), requires_grad=create_graph)
             elif not allow_unused:
                 raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have been used in the "
                                    "graph. Set allow_unused=True if this is the desired behavior.")

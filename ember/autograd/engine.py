@@ -271,7 +271,7 @@ def _call(node, grads):
             raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients "
                                f"(expected {len(node._in_meta)}, got {len(out)})")
         out = _validate(node, out, node._in_meta)
-    if anomaly_mode.enabled:
+    if anomaly_mode.enabled and anomaly_mode.check_nan:
         for i, g in enumerate(out):
             if g is not None and is_float(g._data.dtype) and bool(xp.isnan(g._data).any()):
                 _report_trace(node)

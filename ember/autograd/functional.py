@@ -113,13 +113,33 @@ def jvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
     return (outs[0] if single_out else outs), (res[0] if single_out else res)
 
 
+def _check_strategy(strategy: str, create_graph: bool, strict: bool, vectorize: bool) -> None:
+    # the combinations torch's jacobian refuses (ember computes every strategy the same way)
+    name = "torch.autograd.functional.jacobian"
+    if strategy == "forward-mode" and create_graph:
+        raise NotImplementedError(f'{name}: `create_graph=True` and `strategy="forward-mode"` are not supported '
+                                  'together (yet). Please either set `create_graph=False` or `strategy="reverse-mode"`.')
+    if strategy == "forward-mode" and strict:
+        raise RuntimeError(f'{name}: `strict=True` and `strategy="forward-mode"` are not supported together (yet). '
+                           'Please either set `strict=False` or `strategy="reverse-mode"`.')
+    if strategy == "forward-mode" and not vectorize:
+        raise NotImplementedError("Computing Jacobian using forward-AD or forward-over-reverse Hessian isonly "
+                                  "implemented for `vectorize=True`.")
+    if vectorize and strict:
+        raise RuntimeError(f"{name}: `strict=True` and `vectorized=True` are not supported together. Please either "
+                           "set `strict=False` or `vectorize=False`.")
+
+
 def jacobian(func: Callable, inputs, create_graph: bool = False, strict: bool = False, vectorize: bool = False,
              strategy: str = "reverse-mode"):
     """The Jacobian of ``func`` at ``inputs``: block [i][j] has shape ``out_i.shape + in_j.shape``."""
     from .._tensor import Tensor
     from .._ops.common import FUNCTIONS
     if strategy not in ("reverse-mode", "forward-mode"):
-        raise ValueError('Expected strategy to be either "forward-mode" or "reverse-mode".')
+        raise AssertionError('Expected strategy to be either "forward-mode" or "reverse-mode". Hint: If your function '
+                             'has more outputs than inputs, "forward-mode" tends to be more performant. Otherwise, '
+                             'prefer to use "reverse-mode".')
+    _check_strategy(strategy, create_graph, strict, vectorize)
     single_in, xs = _as_tuple(inputs, "inputs", "jacobian")
     with enable_grad():
         xs = _prepare(xs, create_graph)
@@ -153,13 +173,17 @@ def hessian(func: Callable, inputs, create_graph: bool = False, strict: bool = F
             outer_jacobian_strategy: str = "reverse-mode"):
     """The Hessian of a scalar ``func`` at ``inputs``: block [i][j] has shape ``in_i.shape + in_j.shape``."""
     single_in, xs = _as_tuple(inputs, "inputs", "hessian")
+    if outer_jacobian_strategy not in ("reverse-mode", "forward-mode"):
+        raise AssertionError('Expected strategy to be either "forward-mode" or "reverse-mode".')
+    _check_strategy(outer_jacobian_strategy, create_graph, strict, vectorize)
 
     def gradient(*args):
         out = func(*args)
         _, outs = _check_outputs(out, "hessian")
-        if len(outs) != 1 or outs[0].numel() != 1:
-            raise RuntimeError("The function given to hessian should return a single Tensor with a single "
-                               "element.")
+        if len(outs) != 1:
+            raise RuntimeError("The function given to hessian should return a single Tensor")
+        if outs[0].numel() != 1:
+            raise RuntimeError("The Tensor returned by the function given to hessian should contain a single element")
         return _grads(outs, args, (None,), True, strict, "hessian", "output")
 
     res = jacobian(gradient, xs, create_graph=create_graph, strict=strict)

@@ -1,6 +1,7 @@
 """Differential audit, continued: backward's gradient arguments, grad_dtype, what hooks may return, under torch and
 ember (see tests/autograd/_audit.py)."""
 import contextlib
+import io
 import warnings
 
 import numpy as np
@@ -13,6 +14,8 @@ from tests.autograd._audit import compare, leaf as _leaf
 _R = np.random.default_rng(7)
 X3 = _R.standard_normal(3)
 X6 = _R.standard_normal(6)
+X23 = _R.standard_normal((2, 3))
+W3 = _R.standard_normal(3)
 
 
 def _msg(rec, fn) -> None:
@@ -275,8 +278,178 @@ def legacy_constructor(lib, rec):
     rec(p)
 
 
+def hooks_leaf_nonleaf_retain(lib, rec):
+    x = _leaf(lib, X3)
+    y = x * 2
+    z = y.sin()
+    calls = []
+    x.register_hook(lambda g: calls.append(("x", g)))
+    y.register_hook(lambda g: calls.append(("y", g)) or g * 3)
+    y.retain_grad()
+    z.sum().backward(retain_graph=True)
+    rec(x), rec(y), rec.val(calls)
+    calls.clear()
+    z.sum().backward()
+    rec(x), rec(y), rec.val(calls)
+    rec.raises(lambda: z.sum().backward())
+    h = y.register_hook(lambda g: g * 0)
+    h.remove()
+    w = x * x
+    w.register_hook(lambda g: calls.append(("w", g)))
+    lib.autograd.grad(w.sum(), [x])
+    rec.val(calls)
+    x.grad = None
+    w2 = (x * 3).exp()
+    rec.raises(lambda: w2.register_post_accumulate_grad_hook(lambda p: None))
+    x.register_post_accumulate_grad_hook(lambda p: calls.append(("post", p.grad.clone())))
+    calls.clear()
+    w2.sum().backward()
+    rec.val(calls)
+
+def double_backward_inplace(lib, rec):
+    x = _leaf(lib, X3)
+    y = x * 1
+    y.mul_(x)
+    y.exp_()
+    g, = lib.autograd.grad(y.sum(), x, create_graph=True)
+    rec.val(g)
+    g2, = lib.autograd.grad(g.sum(), x, create_graph=True)
+    rec.val(g2)
+    (g2 * lib.tensor(W3)).sum().backward()
+    rec(x)
+    a = _leaf(lib, X23)
+    b = a.clone()
+    b[0].pow_(2)
+    b.t()[1].sigmoid_()
+    g, = lib.autograd.grad(b.sum(), a, create_graph=True)
+    g.sum().backward()
+    rec.val(g), rec(a)
+    c = _leaf(lib, X3)
+    t = c.tanh()
+    t.add_(c)  # tanh saved its output: its backward refuses
+    rec.raises(lambda: lib.autograd.grad(t.pow(2).sum(), c, create_graph=True))
+    d = c.exp() * 1
+    d.add_(c)
+    gg, = lib.autograd.grad(d.pow(2).sum(), c, create_graph=True)
+    gg.sum().backward(retain_graph=True)
+    rec(c)
+    d.mul_(2)  # d was saved by pow, and its double backward reads it again
+    rec.raises(lambda: gg.sum().backward())
+    rec(c)
+
+def grad_unused_materialize(lib, rec):
+    x, y = _leaf(lib, X3), _leaf(lib, W3)
+    z = (x * 2).sum()
+    rec.raises(lambda: lib.autograd.grad(z, [x, y], retain_graph=True))
+    rec.val(lib.autograd.grad(z, [x, y], allow_unused=True, retain_graph=True))
+    rec.val(lib.autograd.grad(z, [x, y], materialize_grads=True, retain_graph=True))
+    rec.raises(lambda: lib.autograd.grad(z, [x, y], allow_unused=False, materialize_grads=True, retain_graph=True))
+    g = lib.autograd.grad(z, [x, y], materialize_grads=True, create_graph=True)
+    rec.val([t.requires_grad for t in g])
+    c = lib.tensor(2.0, dtype=lib.float64)
+    rec.raises(lambda: lib.autograd.grad(x.sum(), c))
+    rec.raises(lambda: lib.autograd.grad(c * 2, x))
+    rec.val(lib.autograd.grad((x * y).sum(), (x, y), grad_outputs=lib.tensor(2.0, dtype=lib.float64)))
+    rec.raises(lambda: lib.autograd.grad((x * y).sum(), x, grad_outputs=lib.ones(3, dtype=lib.float64)))
+    rec.val(lib.autograd.grad([(x * y).sum(), (x + y).sum()], [x], allow_unused=True))
+    rec.raises(lambda: lib.autograd.grad([], [x]))
+    rec.raises(lambda: lib.autograd.grad((x * 2).sum(), []))
+    u = x * 2
+    rec.val(lib.autograd.grad(u.sum(), u))
+    s = lib.autograd.grad(x.sum(), x)[0]
+    rec(s)
+    rec.val(lib.autograd.grad((x * 2).sum(), [x, x]))
+    rec.val(lib.autograd.grad([(x * 2).sum(), (x * 3).sum()], x))
+    e = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+    rec.val(lib.autograd.grad(e.sum() * 0, e, is_grads_batched=False))
+    rec.val(lib.autograd.grad((e * e).sum(), e, grad_outputs=lib.tensor([1.0, 2.0], dtype=lib.float64), is_grads_batched=True))
+
+def functional_api(lib, rec):
+    F = lib.autograd.functional
+    def f(x):
+        return (x ** 3).sum() + x.prod()
+    def g(x, y):
+        return x * y.sin(), (x + y).exp()
+    x, y = lib.tensor(X3, dtype=lib.float64), lib.tensor(W3, dtype=lib.float64)
+    rec.val(F.jacobian(f, x))
+    rec.val(F.jacobian(g, (x, y)))
+    rec.val(F.jacobian(g, (x, y), vectorize=True))
+    rec.val(F.jacobian(lambda a: a * 2, x, strategy="forward-mode", vectorize=True))
+    rec.raises(lambda: F.jacobian(lambda a: a * 2, x, strategy="forward-mode"))
+    rec.raises(lambda: F.jacobian(lambda a: a * 2, x, strategy="bad"))
+    j = F.jacobian(f, x, create_graph=True)
+    rec.val(j.requires_grad)
+    rec.val(F.hessian(f, x))
+    rec.val(F.hessian(lambda a, b: (a * b).sum() ** 2, (x, y)))
+    rec.val(F.hessian(f, x, vectorize=True))
+    rec.val(F.vjp(f, x))
+    rec.val(F.vjp(g, (x, y), (lib.ones(3, dtype=lib.float64), lib.tensor(W3, dtype=lib.float64))))
+    rec.val(F.jvp(f, x, lib.tensor(W3, dtype=lib.float64)))
+    rec.val(F.jvp(g, (x, y), (lib.ones(3, dtype=lib.float64), lib.ones(3, dtype=lib.float64))))
+    rec.val(F.hvp(f, x, lib.tensor(W3, dtype=lib.float64)))
+    rec.val(F.vhp(f, x, lib.tensor(W3, dtype=lib.float64)))
+    rec.raises(lambda: F.jacobian(lambda a: lib.ones(3, dtype=lib.float64), x, strict=True))
+    rec.val(F.jacobian(lambda a: lib.ones(3, dtype=lib.float64), x))
+    rec.raises(lambda: F.vjp(lambda a: a.detach(), x, lib.ones(3, dtype=lib.float64), strict=True))
+    rec.val(F.vjp(lambda a: a.detach() * 1, x, lib.ones(3, dtype=lib.float64)))
+    rec.raises(lambda: F.hessian(lambda a: a.sum() * 2, x, strict=True))
+    rec.val(F.hessian(lambda a: a.sum() * 2, x))
+    rec.raises(lambda: F.vjp(g, (x, y)))
+    rec.raises(lambda: F.hvp(lambda a: a * 2, x, x))
+    rec.raises(lambda: F.jvp(f, x, lib.ones(2, dtype=lib.float64)))
+    rec.raises(lambda: F.jacobian(lambda a: 3.0, x))
+    rec.raises(lambda: F.jacobian(f, [1.0]))
+    v, jv = F.jvp(f, x, lib.tensor(W3, dtype=lib.float64), create_graph=True)
+    rec.val((v.requires_grad, jv.requires_grad))
+    o, vh = F.vhp(f, x, lib.tensor(W3, dtype=lib.float64), create_graph=True)
+    rec.val((o.requires_grad, vh.requires_grad))
+    xr = _leaf(lib, X3)
+    h = F.hessian(f, xr, create_graph=True)
+    h.sum().backward()
+    rec(xr)
+    rec.val(F.jacobian(lambda a, b: (a * b, a.sum()), (x, y), vectorize=True, strategy="reverse-mode"))
+
+def anomaly_messages(lib, rec):
+    class Bad(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 1
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * float("nan")
+
+    x = _leaf(lib, X3)
+    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("always")
+        with lib.autograd.detect_anomaly():
+            _msg(rec, lambda: Bad.apply(x).sum().backward())
+        rec.val((str(caught[0].message), lib.is_anomaly_enabled(), lib.is_anomaly_check_nan_enabled()))
+        with lib.autograd.detect_anomaly(check_nan=False):
+            rec.val((lib.is_anomaly_enabled(), lib.is_anomaly_check_nan_enabled()))
+            Bad.apply(x).sum().backward()  # NaN, unchecked
+        rec(x)
+        x.grad = None
+        with lib.autograd.set_detect_anomaly(True):
+            rec.val(lib.is_anomaly_enabled())
+            _msg(rec, lambda: ((x * 0).log() * 0).sum().backward())
+        rec.val(lib.is_anomaly_enabled())
+        lib.autograd.set_detect_anomaly(True, check_nan=False)  # as a call: stays on
+        rec.val((lib.is_anomaly_enabled(), lib.is_anomaly_check_nan_enabled()))
+        lib.set_anomaly_enabled(False)
+        rec.val((lib.is_anomaly_enabled(), lib.is_anomaly_check_nan_enabled()))
+        with lib.autograd.detect_anomaly():
+            _msg(rec, lambda: (x.sqrt() * 0 + x.log()).sum().backward())
+            rec(x)
+            b = x * 1
+            c = b.exp()
+            b.add_(1)
+            _msg(rec, lambda: c.sum().backward())
+
+
 PROGRAMS = [backward_gradient_counts, grad_dtype_casts, grad_assignment_checks, hooks_return_checked,
-            checkpoint_recomputes_as_torch, legacy_constructor]
+            checkpoint_recomputes_as_torch, legacy_constructor, hooks_leaf_nonleaf_retain, double_backward_inplace,
+            grad_unused_materialize, functional_api, anomaly_messages]
 
 
 @pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.__name__)
