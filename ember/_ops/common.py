@@ -124,7 +124,7 @@ def check_inplace(self: Tensor, name: str) -> None:
                            "clone to get a normal tensor before doing inplace update.See "
                            "https://github.com/pytorch/rfcs/pull/17 for more details.")
     if state.enabled:
-        if self._view_no_grad:  # (checked first: such a view requires grad and has no grad_fn, as torch's)
+        if self._view_no_grad and self._multi_view is None:  # (first: it requires grad, has no grad_fn)
             raise RuntimeError("A view was created in no_grad mode and is being modified inplace with grad mode "
                                "enabled. Given that this use case is ambiguous and error-prone, it is forbidden. You "
                                "can clarify your code by moving both the view and the inplace either both inside the "

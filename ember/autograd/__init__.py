@@ -81,8 +81,10 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, creat
         for t, g in zip(inputs, captured):
             if isinstance(t, GradientEdge):  # a leaf's edge fills its .grad; another's gradient goes nowhere
                 t = getattr(t.node, "variable", None)
-            if g is not None and t is not None:
+            if g is not None and t is not None and not t._retains_grad:  # (a retained .grad has it already)
                 accumulate_grad(t, g, create_graph, claimed)
+            if t is not None and t.grad_fn is not None:  # a non-leaf input keeps its .grad from now on, as torch's
+                t.retain_grad()
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, create_graph: bool = False,

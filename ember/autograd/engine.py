@@ -307,9 +307,9 @@ def _validate(node, out, in_meta):
 
 
 def _report_trace(node) -> None:
-    import sys
-    print(f"Error detected in {node.name()}. Traceback of forward call that caused the error:\n"
-          + "".join(node._trace or ()), file=sys.stderr)
+    import warnings
+    warnings.warn(f"Error detected in {node.name()}. Traceback of forward call that caused the error:\n"
+                  + "".join(node._trace or ()), UserWarning, stacklevel=2)  # as torch's: a warning
 
 
 def reset_grad(p, set_to_none: bool) -> None:

@@ -371,7 +371,7 @@ class Function(metaclass=_FunctionMeta):
                 o._base = alias if alias._base is None else alias._base  # and a view of it, as torch's
             if id(o) in dirty:
                 if o._requires_grad and o._grad_fn is None:
-                    raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+                    raise RuntimeError("a leaf Variable that requires grad has been used in an in-place operation.")
                 o._vc[0] += 1
             if diff and o.dtype._cat >= 2:  # floating or complex
                 o._requires_grad = True
@@ -431,6 +431,13 @@ class _UserCtx:
 
 class _UserNode(Node):
     """The node of a user Function: its saved outputs come back as tensors of this node."""
+
+    def save_for_backward(self, *tensors) -> None:
+        for i, t in enumerate(tensors):
+            if t is not None and not isinstance(t, Tensor):  # (built-in ops save arrays; users only tensors)
+                raise TypeError(f"save_for_backward can only save variables, but argument {i} is of type "
+                                f"{type(t).__name__}")
+        super().save_for_backward(*tensors)
 
     def _unpack_outputs(self, saved):
         return tuple(Tensor._make(s.data, s.diff, self if s.diff else None, s.nr) if isinstance(s, _OutputRef)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import ember
-from tests.autograd._audit import compare, leaf as _leaf
+from tests.autograd._audit import _exc_class, compare, leaf as _leaf
 
 _R = np.random.default_rng(7)
 X3 = _R.standard_normal(3)
@@ -19,11 +19,11 @@ W3 = _R.standard_normal(3)
 
 
 def _msg(rec, fn) -> None:
-    """Record the message ``fn`` raises (torch's exact words), or "ok"."""
+    """Record the exception ``fn`` raises, its class and torch's exact words, or "ok"."""
     try:
         fn()
-    except Exception as e:  # noqa: BLE001 - the message is what is compared
-        rec.val(str(e).replace("torch.Size(", "").replace("])", "]"))
+    except Exception as e:  # noqa: BLE001 - the class and message are what is compared
+        rec.val((_exc_class(e), str(e).replace("torch.Size(", "").replace("])", "]")))
         return
     rec.val("ok")
 
@@ -447,9 +447,178 @@ def anomaly_messages(lib, rec):
             _msg(rec, lambda: c.sum().backward())
 
 
+def function_features(lib, rec):
+    class Dirty(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            a.mul_(2)
+            ctx.mark_dirty(a)
+            return a
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+    x = _leaf(lib, X3)
+    y = x * 1
+    z = Dirty.apply(y)
+    rec(y), rec.val((z is y, y._version))
+    (z * z).sum().backward()
+    rec(x)
+    _msg(rec, lambda: Dirty.apply(_leaf(lib, X3)))
+    class NoMat(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.set_materialize_grads(False)
+            return a * 2, a * 3
+        @staticmethod
+        def backward(ctx, g1, g2):
+            rec.val((g1 is None, g2 is None))
+            return (g1 * 2 if g1 is not None else 0) + (g2 * 3 if g2 is not None else 0)
+    x = _leaf(lib, X3)
+    p, q = NoMat.apply(x)
+    p.sum().backward()
+    rec(x)
+    class Once(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a)
+            return a ** 2
+        @staticmethod
+        @lib.autograd.function.once_differentiable
+        def backward(ctx, g):
+            a, = ctx.saved_tensors
+            return 2 * a * g
+    x = _leaf(lib, X3)
+    g, = lib.autograd.grad(Once.apply(x).sum(), x, create_graph=True)
+    rec.val((g.requires_grad,))
+    _msg(rec, lambda: g.sum().backward())
+    class SaveNum(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a, 3)
+            return a * 1
+        @staticmethod
+        def backward(ctx, g):
+            return g
+    _msg(rec, lambda: SaveNum.apply(_leaf(lib, X3)))
+    class Keeps(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a)
+            return a * 2
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+    x = _leaf(lib, X3)
+    k = Keeps.apply(x)
+    k.sum().backward()
+    _msg(rec, lambda: k.grad_fn.saved_tensors)
+    _msg(rec, lambda: Keeps.apply(x, 1))
+    _msg(rec, lambda: Keeps.apply(a=x))
+    _msg(rec, lambda: Keeps.apply(x) and Keeps.jvp(None, None))
+    class Wrong(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            return a * b
+        @staticmethod
+        def backward(ctx, g):
+            return g
+    _msg(rec, lambda: Wrong.apply(_leaf(lib, X3), _leaf(lib, W3)).sum().backward())
+    class WrongShape(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a.sum()
+        @staticmethod
+        def backward(ctx, g):
+            return lib.ones(2, dtype=lib.float64)
+    _msg(rec, lambda: WrongShape.apply(_leaf(lib, X3)).backward())
+    class ViewOut(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a[:2]
+        @staticmethod
+        def backward(ctx, g):
+            return lib.cat([g, g.new_zeros(1)])
+    x = _leaf(lib, X3)
+    v = ViewOut.apply(x * 1)
+    rec(v)
+    _msg(rec, lambda: v.mul_(2))
+    v2 = ViewOut.apply(x * 1)
+    (v2 * 3).sum().backward()
+    rec(x)
+
+def multi_output_partial(lib, rec):
+    x = _leaf(lib, X23)
+    a, b = x.unbind(0)
+    (a * 2).sum().backward()
+    rec(x)
+    x.grad = None
+    p, q = x.split([1, 2], dim=1)
+    (q ** 2).sum().backward()
+    rec(x)
+    x.grad = None
+    vals, idx = x.max(dim=1)
+    vals.sum().backward()
+    rec(x)
+    x.grad = None
+    u, s, vh = lib.linalg.svd(x, full_matrices=False)
+    s.sum().backward()
+    rec(x)
+    x.grad = None
+    q2, r2 = lib.linalg.qr(x.t())
+    r2.sum().backward()
+    rec(x)
+    x.grad = None
+    outs = x.chunk(3, dim=1)
+    (outs[1] * outs[2]).sum().backward()
+    rec(x)
+    rec.val(lib.autograd.grad(x.unbind(1)[2].sum(), x))
+
+def nonleaf_inputs_and_retain(lib, rec):
+    x = _leaf(lib, X3)
+    y = x * 2
+    z = (y * y).sum()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        z.backward(inputs=[y], retain_graph=True)
+    rec(x), rec.val(y.grad), rec.val(y.retains_grad)
+    z.backward(inputs=[x, y], retain_graph=True)
+    rec(x), rec.val(y.grad)
+    y.retain_grad()
+    y.mul_(3)
+    (y * y).sum().backward()
+    rec(x), rec.val((y.grad, y.retains_grad))
+    _msg(rec, lambda: y.requires_grad_(False))
+    _msg(rec, lambda: lib.ones(2).register_hook(lambda g: g))
+    _msg(rec, lambda: lib.ones(2).retain_grad())
+    r = lib.ones(2, requires_grad=True)
+    r.retain_grad()
+    rec.val(r.retains_grad)
+    handles = []
+    t = _leaf(lib, X3)
+    s = t * 1
+    def first(g):
+        handles[1].remove()  # removing another hook during backward
+        return g * 2
+    handles.append(s.register_hook(first))
+    handles.append(s.register_hook(lambda g: g * 100))
+    (s * 1).sum().backward()
+    rec(t)
+    t.grad = None
+    s2 = t * 1
+    def adder(g):
+        s2.register_hook(lambda g2: g2 * 7)  # added during backward
+        return g
+    s2.register_hook(adder)
+    (s2 * 1).sum().backward(retain_graph=True)
+    rec(t)
+    (s2 * 1).sum().backward()
+    rec(t)
+
+
 PROGRAMS = [backward_gradient_counts, grad_dtype_casts, grad_assignment_checks, hooks_return_checked,
             checkpoint_recomputes_as_torch, legacy_constructor, hooks_leaf_nonleaf_retain, double_backward_inplace,
-            grad_unused_materialize, functional_api, anomaly_messages]
+            grad_unused_materialize, functional_api, anomaly_messages, function_features, multi_output_partial,
+            nonleaf_inputs_and_retain]
 
 
 @pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.__name__)
