@@ -134,6 +134,8 @@ CASES = {
     "conv1d": (_f("conv1d", padding=1), [_h((2, 64, 30)), _h((4, 64, 9)), _h((4,))], EXACT),
     "conv2d": (_f("conv2d", padding=1), [_h((2, 32, 9, 9)), _h((4, 32, 5, 5)), _h((4,))], ULP),
     "conv_transpose1d": (_f("conv_transpose1d"), [_h((2, 64, 30)), _h((64, 4, 9))], SCALE),
+    "sdpa": (_f("scaled_dot_product_attention"), [_h((1, 2, 300, 64))] * 3, SCALE),
+    "sdpa_causal": (_f("scaled_dot_product_attention", is_causal=True), [_h((1, 2, 300, 64))] * 3, SCALE),
     # normalization: statistics in float32 (torch rounds batch norm's to float16 before normalizing)
     "layer_norm": (lambda lib, x, w, b: lib.nn.functional.layer_norm(x, (600,), w, b),
                    [_h((4, 600), 1, 50), _h((600,)), _h((600,))], SCALE, TRUTH),

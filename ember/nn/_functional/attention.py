@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from ..._backend import parallel_for, xp
-from ..._dtype import bfloat16, bool_
+from ..._dtype import bool_, is_half
 from ..._tensor import Tensor
 from ...amp import autocast_mode as _amp
 from ...autograd.function import Op
@@ -256,11 +256,11 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     if _amp.state.on:
         return _amp.call(scaled_dot_product_attention, _amp.LOWER, query, key, value, attn_mask, dropout_p,
                          is_causal, scale, enable_gqa)
-    if dropout_p == 0.0 and query.dtype is key.dtype is value.dtype is bfloat16:
+    if dropout_p == 0.0 and query.dtype is key.dtype is value.dtype and is_half(query._data.dtype):
         # in float32, rounded once; torch's flash kernel also rounds its probabilities: they agree to 1 ulp
-        mask = attn_mask.float() if attn_mask is not None and attn_mask.dtype is bfloat16 else attn_mask
+        mask = attn_mask.float() if attn_mask is not None and attn_mask.dtype is query.dtype else attn_mask
         return scaled_dot_product_attention(query.float(), key.float(), value.float(), mask, dropout_p, is_causal,
-                                            scale, enable_gqa).to(bfloat16)
+                                            scale, enable_gqa).to(query.dtype)
     if is_causal and attn_mask is not None:
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True")
     if query.shape[-1] != key.shape[-1]:
