@@ -25,6 +25,7 @@ class LRScheduler:
         self._initial_step()
 
     def _initial_step(self) -> None:
+        self._step_count = 0  # torch's count of step() calls, which schedules written for it read
         self.step()
 
     def get_lr(self) -> list[float]:
@@ -36,6 +37,7 @@ class LRScheduler:
 
     def step(self, epoch: int | None = None) -> None:
         """Advance one epoch (or jump to ``epoch``) and update the groups' learning rates."""
+        self._step_count += 1
         if epoch is None:
             self.last_epoch += 1
             values = self.get_lr()

@@ -173,7 +173,6 @@ class SWALR(LRScheduler):
         if not isinstance(anneal_epochs, int) or anneal_epochs < 0:
             raise ValueError(f"anneal_epochs must be equal or greater than 0, got {anneal_epochs}")
         self.anneal_epochs = anneal_epochs
-        self._step_count = 0
         super().__init__(optimizer, last_epoch)
 
     @staticmethod
@@ -190,10 +189,6 @@ class SWALR(LRScheduler):
         if alpha == 1:
             return swa_lr
         return (lr - alpha * swa_lr) / (1 - alpha)
-
-    def step(self, epoch: int | None = None) -> None:
-        self._step_count += 1
-        super().step(epoch)
 
     def get_lr(self) -> list[float]:
         # schedules from the current rates rather than base_lrs, so SWA can start mid-training

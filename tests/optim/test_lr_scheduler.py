@@ -99,3 +99,19 @@ def test_state_dict_round_trip_resumes():
             out.append(opt2.param_groups[0]["lr"])
         return out
     assert run(5) == run(0)[5:]
+
+
+@pytest.mark.parametrize("name", ["step", "cosine_warm_restarts", "cyclic_tri2", "onecycle_linear_3phase"])
+def test_step_count_as_torchs(name):
+    """``_step_count`` (read by schedules written for torch, e.g. DLRM's warm-up policy) counts base steps."""
+    def counts(lib):
+        w = lib.tensor([1.0], requires_grad=True)
+        opt = lib.optim.SGD([w], lr=0.1, momentum=0.9)
+        sched = CASES[name](lib.optim.lr_scheduler, opt)
+        out = [sched._step_count]
+        for _ in range(3):
+            opt.step()
+            sched.step()
+            out.append(sched._step_count)
+        return out
+    assert counts(ember) == counts(torch)
