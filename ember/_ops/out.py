@@ -111,7 +111,7 @@ def publish(namespace: dict, names) -> None:
 
 def write_out(op: str, result, out, cast: bool = True):
     """torch's ``out=``: ``result`` (a tensor, or a tuple of them for a tuple ``out``) written into ``out``, which is
-    returned. A result that requires grad (grad mode on) and a dtype torch would not write raise RuntimeError."""
+    returned (None for a plain sequence of tensors, as torch). A result that requires grad (grad mode on) and a dtype torch would not write raise RuntimeError."""
     if isinstance(result, (tuple, list)):
         if not isinstance(out, (tuple, list)) or len(out) != len(result):
             raise TypeError(f"{op}(): argument 'out' must be tuple of {len(result)} Tensors, not "
@@ -119,7 +119,8 @@ def write_out(op: str, result, out, cast: bool = True):
         _no_grad(op, result)
         cast = cast and op not in ("max", "min")  # (with a dim, as sort and topk, they cast nothing)
         written = [write_out(op, r, o, cast) for r, o in zip(result, out)]
-        return type(result)(*written) if hasattr(result, "_fields") else type(result)(written)
+        # a named tuple (values, indices) comes back; torch's list-of-tensors outs (unbind_copy) give None
+        return type(result)(*written) if hasattr(result, "_fields") else None
     if not isinstance(out, Tensor):
         raise TypeError(f"{op}(): argument 'out' must be Tensor, not {type(out).__name__}")
     _no_grad(op, (result,))

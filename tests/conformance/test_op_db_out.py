@@ -51,8 +51,6 @@ GAPS: dict = {
     "normal": "ember.normal takes out= but returns a new tensor", "normal:number_mean": "as normal",
     "randn": "ember.randn takes out= but returns a new tensor",
     "sparse.sampled_addmm": "torch wants a sparse CSR out; ember writes a strided one",
-    "split_with_sizes_copy": "torch returns None for a list out=; ember returns the written tensors",
-    "unbind_copy": "torch returns None for a list out=; ember returns the written tensors",
 }
 
 
