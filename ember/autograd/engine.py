@@ -123,7 +123,7 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
                 results = fast_backward(node, grads_out[0])
                 if type(results) is not tuple:
                     results = (results,)
-            elif type(node) is AccumulateGrad and capture is None and not node._pre_hooks:
+            elif type(node) is AccumulateGrad and capture is None and not node._pre_hooks and not node._post_hooks:
                 accumulate_grad(node.variable, grads_out[0], create_graph, claimed)
                 continue
             else:
@@ -131,15 +131,18 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
                     continue
                 if arrays:
                     grads_out = [_wrap(g) for g in grads_out]
-                if node._pre_hooks or node._retain:
-                    grads_out = _pre_hooks(node, grads_out)
+                leaf = type(node) is AccumulateGrad
+                if (node._pre_hooks or node._retain) and not (leaf and capture is not None):
+                    grads_out = _pre_hooks(node, grads_out, leaf)  # (grad() captures before a leaf's node)
                 if capture is not None:
                     for nr, g in enumerate(grads_out):
                         for i in capture.get((node, nr), ()):
                             captured[i] = g
                 if type(node) is AccumulateGrad:
                     if capture is None:
-                        accumulate_grad(node.variable, grads_out[0], create_graph, claimed)
+                        accumulate_grad(node.variable, grads_out[0], create_graph, claimed, bool(node._pre_hooks))
+                        for fn in list(node._post_hooks.values()) if node._post_hooks else ():
+                            fn((), (grads_out[0],))  # (an AccumulateGrad has no inputs)
                     continue
                 if needed is not None and not any(nxt in needed for nxt, _ in node.next_functions):
                     continue
@@ -207,22 +210,25 @@ def _needed_nodes(starts, targets) -> set:
     return needed
 
 
-def _pre_hooks(node, grads):
-    hooks = node._pre_hooks
-    if hooks:
-        grads = list(grads)
-        for nr, fns in hooks.items():
-            for fn in list(fns.values()):
-                if nr == -1:
-                    grads = list(hook_results(fn, grads, fn(tuple(grads))))
-                elif grads[nr] is not None:
-                    grads[nr] = hook_result(fn, grads[nr], fn(grads[nr]))
+def _pre_hooks(node, grads, leaf: bool = False):
+    """What runs before ``node``, in torch's order: tensor hooks (with ``leaf``, an AccumulateGrad's leaf's),
+    retained grads, then the node's own pre-hooks."""
+    hooks = node._pre_hooks or {}
+    grads = list(grads)
+    if leaf and node.variable._hooks and grads[0] is not None:
+        grads[0] = _leaf_hooks(node.variable, grads[0])[0]
+    for nr, fns in hooks.items():
+        for fn in list(fns.values()) if nr != -1 else ():
+            if grads[nr] is not None:
+                grads[nr] = hook_result(fn, grads[nr], fn(grads[nr]))
     if node._retain:
         for nr, ref in node._retain.items():
             t = ref()
             if t is not None and grads[nr] is not None:
                 g = grads[nr] if state.enabled else grads[nr].detach()
                 t._grad = g.clone() if t._grad is None else t._grad + g
+    for fn in list(hooks[-1].values()) if -1 in hooks else ():
+        grads = list(hook_results(fn, grads, fn(tuple(grads))))
     return grads
 
 
@@ -357,19 +363,26 @@ def check_grad(t, value) -> None:
                            "dtypes of a tensor and its gradient may break downstream systems that assume they match.")
 
 
-def accumulate_grad(var, g, create_graph: bool, claimed) -> None:
-    """Add ``g`` (a Tensor, or an array without create_graph) into ``var.grad``. The first gradient is stored
-    as it is when nothing else can see its memory, else copied: ``.grad`` is always a writable array of its
-    own, as torch's."""
-    shared = False  # a hook's result may be held elsewhere
+def _leaf_hooks(var, g) -> tuple:
+    """``g`` through the leaf's tensor hooks, which see a Tensor of its grad dtype; and whether a hook replaced it."""
+    dt, shared = grad_dtype(var), False
+    g = _wrap(g)
+    if dt is not None and g.dtype is not dt:
+        g = g.to(dt)
+    for fn in list(var._hooks.values()):
+        out = hook_result(fn, g, fn(g))
+        g, shared = out, shared or out is not g
+    return g, shared
+
+
+def accumulate_grad(var, g, create_graph: bool, claimed, hooked: bool = False) -> None:
+    """Add ``g`` (a Tensor, or an array without create_graph) into ``var.grad``, after the leaf's tensor hooks
+    unless ``hooked`` (they ran already). The first gradient is stored as it is when nothing else can see its
+    memory, else copied: ``.grad`` is always a writable array of its own, as torch's."""
+    shared = hooked  # a hook's result may be held elsewhere
     dt = grad_dtype(var)
-    if var._hooks:  # they see a Tensor of the leaf's dtype
-        g = _wrap(g)
-        if dt is not None and g.dtype is not dt:
-            g = g.to(dt)
-        for fn in list(var._hooks.values()):
-            out = hook_result(fn, g, fn(g))
-            g, shared = out, shared or out is not g
+    if var._hooks and not hooked:
+        g, shared = _leaf_hooks(var, g)
     old = var._grad
     if create_graph:
         g = _wrap(g)

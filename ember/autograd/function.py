@@ -254,7 +254,7 @@ class AccumulateGrad(Node):
         self._seq = _next_seq()
 
     def name(self) -> str:
-        return "AccumulateGrad"
+        return "torch::autograd::AccumulateGrad"  # torch's C++ name
 
 
 def _edge(a):

@@ -615,10 +615,101 @@ def nonleaf_inputs_and_retain(lib, rec):
     rec(t)
 
 
+def accumulate_node_hooks(lib, rec):
+    x = _leaf(lib, X3)
+    y = x * 2
+    acc = y.grad_fn.next_functions[0][0]
+    rec.val((acc.name(), acc.next_functions, acc.variable is x))
+    seen = []
+    acc.register_prehook(lambda gs: seen.append(("pre", gs[0].clone())) or (gs[0] * 2,))
+    acc.register_hook(lambda gi, go: seen.append(("post", gi, go[0].clone())))
+    x.register_hook(lambda g: seen.append(("tensor", g.clone())) or g + 1)
+    y.sum().backward(retain_graph=True)
+    rec(x), rec.val(seen)
+    seen.clear()
+    y.sum().backward()
+    rec(x), rec.val(seen)
+    seen.clear()
+    g, = lib.autograd.grad((x * 3).sum(), x)
+    rec.val((g, seen))
+
+def functional_higher_order(lib, rec):
+    F = lib.autograd.functional
+    def f(x):
+        return (x.sin() * x).sum()
+    x = _leaf(lib, X3)
+    v = lib.tensor(W3, dtype=lib.float64)
+    out, hv = F.hvp(f, x, v, create_graph=True)
+    hv.sum().backward()
+    rec(x), rec.val(out.requires_grad)
+    x.grad = None
+    out, vj = F.vjp(f, x, create_graph=True)
+    vj.sum().backward()
+    rec(x)
+    x.grad = None
+    o, jv = F.jvp(lambda a: a.exp(), x, v, create_graph=True)
+    jv.sum().backward()
+    rec(x)
+    rec.val(F.vjp(f, lib.tensor(X3, dtype=lib.float64)))
+    rec.val(F.jvp(lambda a: a.sum() ** 2, lib.tensor(2.0, dtype=lib.float64)))
+    _msg(rec, lambda: F.jvp(lambda a: a * 2, lib.tensor(X3, dtype=lib.float64)))
+    _msg(rec, lambda: F.vhp(lambda a: a * 2, lib.tensor(X3, dtype=lib.float64), v))
+    _msg(rec, lambda: F.hessian(lambda a: (a, a), lib.tensor(X3, dtype=lib.float64)))
+    _msg(rec, lambda: F.vjp(lambda a: a * 2, lib.tensor(X3, dtype=lib.float64), (v, v)))
+    _msg(rec, lambda: F.vjp(lambda a: a * 2, lib.tensor(X3, dtype=lib.float64), lib.ones(2, dtype=lib.float64)))
+    _msg(rec, lambda: F.jacobian(lambda a: [a], lib.tensor(X3, dtype=lib.float64)))
+    _msg(rec, lambda: F.jacobian(lambda a: a * 2, 3.0))
+    _msg(rec, lambda: F.jacobian(lambda a, b: a * b, (lib.tensor(X3, dtype=lib.float64), 2.0)))
+    rec.val(F.jacobian(lambda a: a.sum(), lib.tensor(X3, dtype=lib.float64)))
+    rec.val(F.hessian(lambda a, b: (a * b * b).sum(), (lib.tensor(X3, dtype=lib.float64), v)))
+    _msg(rec, lambda: F.vjp(lambda a: lib.ones(3, dtype=lib.float64), lib.tensor(X3, dtype=lib.float64),
+                            lib.ones(3, dtype=lib.float64), strict=True))
+    _msg(rec, lambda: F.jvp(lambda a: a.detach(), lib.tensor(X3, dtype=lib.float64), v, strict=True))
+    _msg(rec, lambda: F.hvp(lambda a: a.sum(), lib.tensor(X3, dtype=lib.float64), v, strict=True))
+    _msg(rec, lambda: F.hessian(lambda a: a.sum(), lib.tensor(X3, dtype=lib.float64), strict=True))
+    _msg(rec, lambda: F.jacobian(lambda a: a.detach() * 2, lib.tensor(X3, dtype=lib.float64), strict=True))
+
+def functional_v_checks(lib, rec):
+    F = lib.autograd.functional
+    x, y = lib.tensor(X3, dtype=lib.float64), lib.tensor(W3[:2], dtype=lib.float64)
+    one = lib.ones(3, dtype=lib.float64)
+    for call in (lambda: F.vjp(lambda a: a * 2, x, (one, one)), lambda: F.vjp(lambda a: a * 2, x, lib.ones(2)),
+                 lambda: F.vjp(lambda a, b: (a * 2, b), (x, y), (one,)),
+                 lambda: F.vjp(lambda a, b: (a * 2, b), (x, y), (one, one)),
+                 lambda: F.jvp(lambda a: a * 2, x, lib.ones(4, dtype=lib.float64)),
+                 lambda: F.jvp(lambda a, b: a * b.sum(), (x, y), (one, one)),
+                 lambda: F.vhp(lambda a: a.sum(), x, lib.ones(2, dtype=lib.float64)),
+                 lambda: F.hvp(lambda a: a, x, one), lambda: F.hvp(lambda a: (a.sum(), a.sum()), x, one),
+                 lambda: F.vjp(lambda a: a * 2, x), lambda: F.jvp(lambda a: a * 2, x),
+                 lambda: F.vjp(lambda a: a * 2, x, 3.0), lambda: F.vjp(lambda a: 3.0, x)):
+        _msg(rec, call)
+
+
+def functional_strict_messages(lib, rec):
+    F = lib.autograd.functional
+    x, v = lib.tensor(X3, dtype=lib.float64), lib.tensor(W3, dtype=lib.float64)
+    for call in (lambda: F.vjp(lambda a: lib.ones(3, dtype=lib.float64), x, v, strict=True),
+                 lambda: F.vjp(lambda a, b: a * 2, (x, x), v, strict=True),
+                 lambda: F.jvp(lambda a: a.detach(), x, v, strict=True),
+                 lambda: F.jvp(lambda a, b: a * 2, (x, x), (v, v), strict=True),
+                 lambda: F.hvp(lambda a: a.sum(), x, v, strict=True),
+                 lambda: F.vhp(lambda a: a.sum(), x, v, strict=True),
+                 lambda: F.vhp(lambda a, b: (a * a).sum(), (x, x), (v, v), strict=True),
+                 lambda: F.hessian(lambda a: a.sum(), x, strict=True),
+                 lambda: F.hessian(lambda a: lib.ones((), dtype=lib.float64), x, strict=True),
+                 lambda: F.hessian(lambda a, b: (a * a).sum(), (x, x), strict=True),
+                 lambda: F.jacobian(lambda a: a.detach() * 2, x, strict=True),
+                 lambda: F.jacobian(lambda a, b: a * 2, (x, x), strict=True),
+                 lambda: F.jacobian(lambda a, b: (a * b, b.detach()), (x, x), strict=True)):
+        _msg(rec, call)
+    rec.val(F.hessian(lambda a, b: (a * a * b).sum(), (x, v), strict=True))
+
+
 PROGRAMS = [backward_gradient_counts, grad_dtype_casts, grad_assignment_checks, hooks_return_checked,
             checkpoint_recomputes_as_torch, legacy_constructor, hooks_leaf_nonleaf_retain, double_backward_inplace,
             grad_unused_materialize, functional_api, anomaly_messages, function_features, multi_output_partial,
-            nonleaf_inputs_and_retain]
+            nonleaf_inputs_and_retain, accumulate_node_hooks, functional_higher_order, functional_v_checks,
+            functional_strict_messages]
 
 
 @pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.__name__)
