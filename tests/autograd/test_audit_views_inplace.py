@@ -407,16 +407,6 @@ PROGRAMS = [slice_of_transpose, diagonal_of_slice, select_then_unbind, split_chu
             grad_modes_nesting, double_backward_inplace, double_backward_through_view_write]
 
 
-# Divergences found and not fixed yet, each asserted to still differ (a fix makes the test fail: move it up):
-KNOWN = []
-
-
 @pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.__name__)
 def test_audit(program):
     compare(program, torch, ember)
-
-
-@pytest.mark.parametrize("program", KNOWN, ids=lambda p: p.__name__)
-def test_known_divergence_still_differs(program):
-    with pytest.raises(AssertionError):
-        compare(program, torch, ember)
