@@ -24,12 +24,25 @@ class _TypedMeta(type):
         return isinstance(obj, Tensor) and obj.dtype is cls._dtype
 
 
+def _legacy_new(args: tuple, dt: _dtype.dtype) -> Tensor:
+    """torch's legacy constructors of one dtype: sizes (uninitialised), data (a copy), a tensor of it (an alias)."""
+    from ._factories import empty, tensor
+    from ._tensor import _legacy_data
+    from .autograd.engine import _CPP_NAMES
+    if len(args) == 1 and isinstance(args[0], Tensor):
+        if args[0].dtype is not dt:
+            options = "TensorOptions(dtype={}, device=cpu, layout=Strided, requires_grad=false (default), " \
+                      "pinned_memory=false (default), memory_format=(nullopt))"
+            raise TypeError(f"expected {options.format(_CPP_NAMES[dt.name])} (got "
+                            f"{options.format(_CPP_NAMES[args[0].dtype.name])})")
+        return Tensor(args[0])
+    data = _legacy_data(args)  # sizes or data, read as torch.Tensor reads them
+    return empty(*data, dtype=dt) if type(data) is tuple else tensor(data, dtype=dt)
+
+
 def _typed(name: str, dt: _dtype.dtype):
-    def __new__(cls, *args):
-        from ._factories import empty, tensor
-        from ._tensor import _legacy_data
-        data = _legacy_data(args)  # sizes or data, read as torch.Tensor reads them
-        return empty(*data, dtype=dt) if type(data) is tuple else tensor(data, dtype=dt)
+    def __new__(cls, *args, device=None):
+        return _legacy_new(args, dt)
     return _TypedMeta(name, (), {"__new__": __new__, "_dtype": dt,
                                  "__doc__": f"Legacy constructor: a {dt} tensor from data or sizes."})
 
@@ -214,9 +227,9 @@ def _absent_method(name: str):
     return method
 
 
-def _new(self, *args) -> Tensor:
+def _new(self, *args, device=None) -> Tensor:
     """Legacy ``x.new(2, 3)`` / ``x.new(data)``: a tensor of ``x``'s dtype, as torch.Tensor(...) would make."""
-    return Tensor(*args, dtype=self.dtype)
+    return _legacy_new(args, self.dtype)
 
 
 def install() -> None:

@@ -38,8 +38,10 @@ class Tensor:
     _tangent = None                # its forward gradient, inside a dual level (ember.autograd.forward_ad)
     __array_priority__ = 1000  # make ndarray (op) Tensor defer to Tensor's reflected operators
 
-    def __init__(self, *data, requires_grad: bool = False, dtype=None, device=None) -> None:
-        if len(data) == 1 and isinstance(data[0], Tensor) and type(self) is Tensor and dtype is None:
+    def __init__(self, *data, device=None, **kwargs) -> None:
+        if kwargs:  # sizes or data, and a device: torch.Tensor takes nothing else (no dtype, no requires_grad)
+            _bad_arguments(data, kwargs)
+        if len(data) == 1 and isinstance(data[0], Tensor) and type(self) is Tensor:
             # torch.Tensor(t) is t.alias(): a view sharing t's memory, version counter and history
             alias = data[0].view_as(data[0])
             for name in Tensor.__slots__[:5]:
@@ -47,27 +49,16 @@ class Tensor:
             self.__dict__.update(alias.__dict__)
             return
         data = _legacy_data(data)
+        default = _dtype.get_default_dtype().np
         if type(data) is tuple:  # legacy torch.Tensor(2, 3) / Tensor(size): uninitialised, of the default dtype
-            data = xp.empty(data, dtype=_dtype.as_dtype(dtype or _dtype.get_default_dtype()).np)
-        if isinstance(data, Tensor):
-            arr = data._data
-        else:
-            dt = _dtype.as_dtype(dtype).np if dtype is not None else None
-            arr = xp.asarray(data, dtype=dt)
-            if dtype is None and isinstance(data, ndarray):
-                # torch.Tensor(ndarray) is of the default dtype, sharing memory when it already is
-                arr = arr.astype(_dtype.get_default_dtype().np, copy=False)
-            elif dtype is None and arr.dtype.kind in "iub":
-                arr = arr.astype(_dtype.get_default_dtype().np)  # torch.Tensor(list) is always float
-            elif arr.dtype == np.float64 and dtype is None:
-                arr = arr.astype(_dtype.get_default_dtype().np)
+            data = xp.empty(data, dtype=default)
+        # (a Parameter or Buffer keeps its tensor's dtype; data is of the default dtype, an ndarray of it shared)
+        arr = data._data if isinstance(data, Tensor) else xp.asarray(data).astype(default, copy=False)
         _init(self, _checked(arr), False, None, 0)
         if _grad_state.inference or isinstance(data, Tensor) and data._vc is _function.NO_VERSION:
             self._vc = _function.NO_VERSION
-        elif isinstance(data, Tensor) and arr is data._data:  # Parameter(t): t's memory and version counter
+        elif isinstance(data, Tensor):  # Parameter(t): t's memory and version counter
             self._vc = data._vc
-        if requires_grad:
-            self.requires_grad_(True)
 
     @staticmethod
     def _make(arr, requires_grad: bool = False, grad_fn=None, output_nr: int = 0) -> "Tensor":
@@ -434,15 +425,19 @@ def _is_size(x) -> bool:
     return isinstance(x, (int, np.integer))
 
 
+def _bad_arguments(args: tuple, kwargs: dict):
+    got = ", ".join([type(a).__name__ for a in args] + [f"{k}={type(v).__name__}" for k, v in kwargs.items()])
+    raise TypeError(f"new() received an invalid combination of arguments - got ({got}), but expected one of: "
+                    "(*, device), (Tensor other), (tuple of ints size, *, device), (object data, *, device)")
+
+
 def _legacy_data(args: tuple):
     """torch.Tensor's arguments: a shape tuple (sizes, a Size, nothing) or the data, refused as torch refuses."""
     if len(args) == 1 and isinstance(args[0], Size):
         return tuple(args[0])
     if len(args) != 1 or _is_size(args[0]):
         if not all(_is_size(a) for a in args):
-            raise TypeError("new() received an invalid combination of arguments - got "
-                            f"({', '.join(type(a).__name__ for a in args)}), but expected one of: (*, device), "
-                            "(Tensor other), (tuple of ints size, *, device), (object data, *, device)")
+            _bad_arguments(args, {})
         shape = tuple(int(a) for a in args) or (0,)
         if min(shape) < 0:
             raise RuntimeError(f"Trying to create tensor with negative dimension {min(shape)}: {list(shape)}")

@@ -276,6 +276,17 @@ def legacy_constructor(lib, rec):
     rec.val((a._version, T(x * 2).is_leaf, T(lib.tensor([1, 2])).dtype == lib.int64, T(lib.tensor(3)).shape == ()))
     p = lib.nn.Parameter(T(x))
     rec(p)
+    made(lambda: T([1.0], requires_grad=True))
+    made(lambda: T([1.0], dtype=lib.float64))
+    made(lambda: T([1.0], device="cpu"))
+    i32 = lib.tensor([1], dtype=lib.int32)
+    for args in [(np.array(3),), ([1.5, 2],), (), (2, 3), (lib.tensor([4], dtype=lib.int32),)]:
+        made(lambda: i32.new(*args), values=not args or not isinstance(args[0], (int, np.ndarray)))
+    _msg(rec, lambda: i32.new(lib.tensor([1.5])))
+    _msg(rec, lambda: lib.LongTensor(x))
+    f = lib.FloatTensor(lib.tensor(X3, dtype=lib.float32, requires_grad=True))
+    rec.val((f.requires_grad, f.is_leaf, f._base is not None))
+    rec(x.new(x))
 
 
 def hooks_leaf_nonleaf_retain(lib, rec):
