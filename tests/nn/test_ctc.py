@@ -91,3 +91,12 @@ def test_ctc_loss_errors_as_torch(rng, args):
         TF.ctc_loss(torch.tensor(lp), torch.tensor([[1]]), [5], [1], blank=4)
     with pytest.raises(RuntimeError, match="blank"):
         F.ctc_loss(ember.tensor(lp), ember.tensor([[1]]), [5], [1], blank=4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8, np.bool_])
+def test_ctc_loss_targets_of_any_dtype_cast_to_int64_as_torch(rng, dtype):
+    """torch casts targets to int64 (truncating floats): speech scripts pass ``torch.Tensor(labels)``."""
+    lp = _log_probs(rng, 8, 2, 6, dtype=np.float32)
+    tg = np.array([[1.7, 2.2, 3.0], [4.9, 1.0, 0.0]]).astype(dtype)
+    compare(lambda x, t: F.ctc_loss(x, t, [8, 7], [3, 2]), lambda x, t: TF.ctc_loss(x, t, [8, 7], [3, 2]), lp, tg,
+            atol=1e-5)

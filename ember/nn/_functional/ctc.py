@@ -154,8 +154,8 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths, 
     lp = log_probs if batched else log_probs.unsqueeze(1)
     T, N, C = lp.shape
     tg = targets._data if isinstance(targets, Tensor) else xp.asarray(targets)
-    if tg.dtype.kind not in "iu":
-        raise RuntimeError(f"{op}: targets must be of an integer dtype, got {tg.dtype}")
+    # torch casts targets of any dtype to int64 (float labels from torch.Tensor(list) are common in scripts)
+    tg = tg.astype(xp.int64)
     if not batched:
         tg = tg.reshape(1, -1)
     in_len, tgt_len = _lengths(input_lengths, op, "input_lengths"), _lengths(target_lengths, op, "target_lengths")
