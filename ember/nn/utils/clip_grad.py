@@ -40,7 +40,7 @@ def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = F
     tensors = _as_list(tensors)
     norm_type = float(norm_type)
     if not tensors:
-        return Tensor(0.0)
+        return Tensor([0.0]).reshape(())  # a 0-d zero of the default dtype (torch.Tensor takes no bare number)
     norms = [_norm(t._data, norm_type) for t in tensors]
     dt = np.result_type(*[t._data.dtype for t in tensors])
     total = _norm(np.asarray(norms, dtype=dt), norm_type)
