@@ -66,8 +66,8 @@ def _flat(x) -> list:
 
 
 def _outcome(lib, fn, args, kwargs, out, random: bool):
-    """What one call with ``out=`` does: (exception class or None, returned-is-out flags, version steps,
-    whether it warned of a resize)."""
+    """What one call with ``out=`` does: (the exception or None, whether each returned tensor is its out, whether
+    each out's version moved, whether it warned of a resize)."""
     before = [o._version for o in _flat(out)]
     call = _seeded_call(fn, lib) if random else fn
     with warnings.catch_warnings(record=True) as seen:
@@ -118,6 +118,7 @@ def _compare(op, efn, sample, out_t, what: str, computed=None) -> None:
 
 
 def check_entry(op) -> None:
+    """Every out= case of one op_db entry; the first difference from torch raises AssertionError."""
     try:
         efn = ember_callable(op.op, op.name)
     except Missing:
