@@ -364,15 +364,15 @@ def check_grad(t, value) -> None:
 
 
 def _leaf_hooks(var, g) -> tuple:
-    """``g`` through the leaf's tensor hooks, which see a Tensor of its grad dtype; and whether a hook replaced it."""
-    dt, shared = grad_dtype(var), False
+    """``g`` through the leaf's tensor hooks, which see a Tensor of its grad dtype; and True: a hook may have kept
+    what it saw or returned, so ``.grad`` must not be that memory (torch copies a gradient held elsewhere)."""
+    dt = grad_dtype(var)
     g = _wrap(g)
     if dt is not None and g.dtype is not dt:
         g = g.to(dt)
     for fn in list(var._hooks.values()):
-        out = hook_result(fn, g, fn(g))
-        g, shared = out, shared or out is not g
-    return g, shared
+        g = hook_result(fn, g, fn(g))
+    return g, True
 
 
 def accumulate_grad(var, g, create_graph: bool, claimed, hooked: bool = False) -> None:

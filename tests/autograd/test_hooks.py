@@ -167,3 +167,20 @@ def test_removing_a_handle_twice_leaves_other_registrations_of_the_same_hook():
         results.append(sorted(calls))
     assert results[0] == results[2] == ["node", "tensor", "tensor"]
     assert results[1] == results[3]
+
+
+def test_gradient_kept_by_a_leaf_hook_is_not_the_grad_accumulated_into():
+    """A leaf's tensor hook that keeps its gradient keeps the values it saw: torch copies a gradient held
+    elsewhere before making it ``.grad``, so the next backward's in-place accumulation does not reach it."""
+    import torch
+
+    import ember
+    seen = {}
+    for lib in (torch, ember):
+        x = lib.ones(3, requires_grad=True)
+        kept = []
+        x.register_hook(lambda g, kept=kept: kept.append(g))
+        (x * 2).sum().backward()
+        (x * 3).sum().backward()
+        seen[lib.__name__] = ([k.tolist() for k in kept], x.grad.tolist())
+    assert seen["ember"] == seen["torch"]
