@@ -36,6 +36,20 @@ def _finish(arr, requires_grad: bool, device=None, out: Tensor | None = None) ->
     return t
 
 
+def out_dtype(dtype, out: Tensor | None, op: str):
+    """The dtype a factory given ``out=`` makes: ``dtype``, else ``out``'s; torch refuses a ``dtype`` that is not
+    ``out``'s (RuntimeError), rather than casting into it."""
+    if out is None:
+        return dtype
+    if dtype is None:
+        return out.dtype
+    if _dtype.as_dtype(dtype) is not out.dtype:
+        from ._ops.common import _type_name
+        raise RuntimeError(f"{op}: dtype {_type_name(_dtype.as_dtype(dtype))} does not match dtype of out parameter "
+                           f"({_type_name(out.dtype)})")
+    return dtype
+
+
 def _infer_array(data, dtype):
     """An array from Python data with torch's dtype inference (floats -> default dtype, ints -> int64)."""
     if isinstance(data, Tensor):
@@ -149,7 +163,7 @@ def _default_float(dtype):
 def _filled(fill):
     def factory(*sizes, size=None, dtype=None, device=None, requires_grad: bool = False, out=None, layout=None,
                 pin_memory=False, memory_format=None) -> Tensor:
-        dt = _default_float(dtype if dtype is not None or out is None else out.dtype)
+        dt = _default_float(out_dtype(dtype, out, fill.__name__))
         return _finish(_alloc(fill, _size(sizes, size), dt), requires_grad, device, out)
     return factory
 
@@ -166,9 +180,9 @@ empty.__doc__ = "An uninitialised tensor."
 def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, pin_memory: bool = False,
          requires_grad: bool = False) -> Tensor:
     """A tensor filled with ``fill_value`` (its dtype inferred from the value as torch does)."""
+    dtype = out_dtype(dtype, out, "full")
     if dtype is None:
-        dtype = out.dtype if out is not None else \
-            _dtype.scalar_dtype(fill_value.item() if isinstance(fill_value, Tensor) else fill_value)
+        dtype = _dtype.scalar_dtype(fill_value.item() if isinstance(fill_value, Tensor) else fill_value)
     return _finish(_alloc(xp.full, _size((size,) if isinstance(size, int) else tuple(size)), _np_dtype(dtype),
                           fill_value), requires_grad, device, out)
 
@@ -204,8 +218,7 @@ def arange(start, end=None, step=1, *, out=None, dtype=None, layout=None, device
         raise RuntimeError(f"arange: unsupported range: {vals[0]} -> {vals[1]}")
     if vals[2] == 0:
         raise RuntimeError("arange: step must be nonzero")
-    if dtype is None and out is not None:
-        dtype = out.dtype
+    dtype = out_dtype(dtype, out, "arange")
     if dtype is None:
         dtype = _dtype.get_default_dtype() if any(isinstance(v, float) for v in vals) else _dtype.int64
     if not _dtype.as_dtype(dtype).is_floating_point:  # torch truncates the bounds and step to integers first
@@ -226,7 +239,7 @@ def linspace(start, end, steps: int, *, out=None, dtype=None, layout=None, devic
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
     if steps < 0:
         raise RuntimeError("linspace(): number of steps must be non-negative")
-    dt = _default_float(dtype if dtype is not None or out is None else out.dtype)
+    dt = _default_float(out_dtype(dtype, out, "linspace"))
     return _finish(_grid(start, end, steps, dt), requires_grad, device, out)
 
 
@@ -271,7 +284,8 @@ def logspace(start, end, steps: int, base: float = 10.0, *, out=None, dtype=None
     """``steps`` values spaced evenly on a log scale from ``base**start`` to ``base**end``."""
     if steps < 0:
         raise RuntimeError("logspace(): number of steps must be non-negative")
-    return _finish(xp.logspace(float(start), float(end), steps, base=base).astype(_default_float(dtype)),
+    dt = _default_float(out_dtype(dtype, out, "logspace"))
+    return _finish(xp.logspace(float(start), float(end), steps, base=base).astype(dt),
                    requires_grad, device, out)
 
 
@@ -281,7 +295,7 @@ def eye(n: int, m: int | None = None, *, out=None, dtype=None, layout=None, devi
     """The identity matrix (``n`` x ``m``)."""
     if n < 0 or (m is not None and m < 0):
         raise RuntimeError(f"n must be greater or equal to 0, got {n}")
-    dt = _default_float(dtype if dtype is not None or out is None else out.dtype)
+    dt = _default_float(out_dtype(dtype, out, "eye"))
     return _finish(xp.eye(n, m, dtype=dt), requires_grad, device, out)
 
 

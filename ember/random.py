@@ -22,7 +22,7 @@ from . import _dtype
 from ._tensor import Tensor
 from .autograd.function import Op
 from ._ops.common import check_inplace, write_inplace, write_out
-from ._factories import _size, _finish
+from ._factories import _size, _finish, out_dtype
 from . import _sampler_kernels as _kernels
 
 
@@ -386,16 +386,16 @@ def _normal(rng, shape, dt) -> np.ndarray:
 def rand(*sizes, size=None, generator: Generator | None = None, dtype=None, device=None,
          requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False) -> Tensor:
     """Uniform samples on [0, 1)."""
-    dt = _float_dtype(dtype, "rand")
-    return _finish(_uniform(_gen(generator), _size(sizes, size), dt), requires_grad, device)
+    dt = _float_dtype(out_dtype(dtype, out, "rand"), "rand")
+    return _finish(_uniform(_gen(generator), _size(sizes, size), dt), requires_grad, device, out)
 
 
 @_allocating
 def randn(*sizes, size=None, generator: Generator | None = None, dtype=None, device=None,
           requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False) -> Tensor:
     """Standard normal samples."""
-    dt = _float_dtype(dtype, "randn")
-    return _finish(_normal(_gen(generator), _size(sizes, size), dt), requires_grad, device)
+    dt = _float_dtype(out_dtype(dtype, out, "randn"), "randn")
+    return _finish(_normal(_gen(generator), _size(sizes, size), dt), requires_grad, device, out)
 
 
 def _int_range(low: int, high: int, op: str) -> None:
@@ -428,9 +428,10 @@ def randint(*args, size=None, generator: Generator | None = None, dtype=None, de
         raise TypeError(f"randint() takes (high, size) or (low, high, size), got {len(args) + 1} positional arguments")
     low, high = int(low), int(high)
     _int_range(low, high, "randint")
+    dtype = out_dtype(dtype, out, "randint")
     dt = _dtype.int64 if dtype is None else _dtype.as_dtype(dtype)
     shape = _size((size,) if isinstance(size, int) else tuple(size))
-    return _finish(_integers(_gen(generator), low, high, shape, dt), requires_grad, device)
+    return _finish(_integers(_gen(generator), low, high, shape, dt), requires_grad, device, out)
 
 
 @_allocating
@@ -439,8 +440,9 @@ def randperm(n: int, *, generator: Generator | None = None, dtype=None, device=N
     """A random permutation of ``0 .. n-1``."""
     if n < 0:
         raise RuntimeError(f"randperm: n must be non-negative, got {n}")
+    dtype = out_dtype(dtype, out, "randperm")
     dt = _dtype.int64 if dtype is None else _dtype.as_dtype(dtype)
-    return _finish(_gen(generator).permutation(int(n)).astype(dt.np), requires_grad, device)
+    return _finish(_gen(generator).permutation(int(n)).astype(dt.np), requires_grad, device, out)
 
 
 def rand_like(input: Tensor, *, generator: Generator | None = None, dtype=None, device=None,
@@ -502,9 +504,9 @@ def normal(mean, std=1.0, size=None, *, generator: Generator | None = None, dtyp
     if not tm and not ts:
         if size is None:
             raise TypeError("normal(): with float mean and std, the size argument is required")
-        dt = _float_dtype(dtype, "normal")
+        dt = _float_dtype(out_dtype(dtype, out, "normal"), "normal")
         shape = _size((size,) if isinstance(size, int) else tuple(size))
-        return _finish(rng.normal(mean, std, shape, dt.np), requires_grad, device)
+        return _finish(rng.normal(mean, std, shape, dt.np), requires_grad, device, out)
     if tm and ts:
         try:
             shape = np.broadcast_shapes(mean._data.shape, std._data.shape)
@@ -513,7 +515,9 @@ def normal(mean, std=1.0, size=None, *, generator: Generator | None = None, dtyp
                                "are not broadcastable") from None
     else:
         shape = (mean if tm else std)._data.shape
-    dt = (mean if tm else std).dtype  # torch's output is made like the mean (else the std)
+    dt = (mean if tm else std).dtype  # torch's output is made like the mean (else the std)...
+    if out is not None and out.dtype.is_floating_point:
+        dt = out.dtype  # ...or drawn in out's dtype when given one
     if not dt.is_floating_point:
         raise RuntimeError(f"normal: expected a floating point mean/std, but got {dt}")
     s = std._data if ts else std
@@ -522,7 +526,10 @@ def normal(mean, std=1.0, size=None, *, generator: Generator | None = None, dtyp
     m = mean._data if tm else mean
     # as torch: N(0, 1) samples scaled by a tensor std, or N(0, std) for a number; then the mean added
     z = (rng.normal(0.0, 1.0, shape, dt.np) * s).astype(dt.np) if ts else rng.normal(0.0, std, shape, dt.np)
-    return Normal.apply(mean, std, (z + m).astype(dt.np))
+    result = Normal.apply(mean, std, (z + m).astype(dt.np))
+    if out is None:
+        return result
+    return write_out("normal", result, out)
 
 
 def bernoulli(input: Tensor, p: float | None = None, *, generator: Generator | None = None, out=None) -> Tensor:

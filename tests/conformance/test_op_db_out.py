@@ -26,17 +26,12 @@ SAMPLES = 2
 OUT_OPS = {key(op): op for op in op_db if op.supports_out}
 
 # entries whose out= ember does not match yet: name -> reason
-_FACTORY_DTYPE = ("an explicit dtype= other than out's: torch raises RuntimeError, ember casts into out (_factories' "
-                  "_finish is not told whether dtype was given)")
 _SILENT_RESIZE = "torch resizes a misshapen out without its deprecation warning; ember warns"
 _PRIVATE = "aten-level op whose ember function takes no out= (it is not published through ember.X)"
 GAPS: dict = {
     "torch._scaled_mm": "no ember counterpart", "torch._scaled_mm_v2": "no ember counterpart",
     "_chunk_cat": _PRIVATE, "_native_batch_norm_legit": _PRIVATE, "native_batch_norm": _PRIVATE,
     "_batch_norm_with_update": "torch's binding matches no schema with out= (RuntimeError); ember: TypeError",
-    "arange": _FACTORY_DTYPE, "eye": _FACTORY_DTYPE, "full": _FACTORY_DTYPE, "ones": _FACTORY_DTYPE,
-    "zeros": _FACTORY_DTYPE, "linspace": _FACTORY_DTYPE, "linspace:tensor_overload": _FACTORY_DTYPE,
-    "logspace": _FACTORY_DTYPE, "logspace:tensor_overload": _FACTORY_DTYPE,
     "addbmm": _SILENT_RESIZE, "lu": _SILENT_RESIZE, "narrow_copy": _SILENT_RESIZE,
     "nn.functional.logsigmoid": _SILENT_RESIZE,
     "nn.functional.linear": "torch warns of a resize even for an out of the right shape; ember does not",
@@ -48,8 +43,8 @@ GAPS: dict = {
     "nansum": "an integer out: torch's nansum has no integer kernel (NotImplementedError); ember sums",
     "nanmean": "an integer out: torch raises NotImplementedError (nansum), ember RuntimeError",
     "nonzero": "as_tuple=True: torch refuses a tuple out (TypeError); ember writes it",
-    "normal": "ember.normal takes out= but returns a new tensor", "normal:number_mean": "as normal",
-    "randn": "ember.randn takes out= but returns a new tensor",
+    "normal": "normal(Tensor, float, out=): torch adds the mean into out's own shape ((1, 3) stays (1, 3)) and "
+              "refuses an empty out; ember resizes out to the draws' shape, as torch's other overloads do",
     "sparse.sampled_addmm": "torch wants a sparse CSR out; ember writes a strided one",
 }
 
