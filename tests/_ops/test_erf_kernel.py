@@ -40,7 +40,11 @@ def test_gelu_whole_range(dtype, atol):
     assert np.nanmax(np.abs(cdf - ref_cdf.numpy())) <= atol
     out = ember.nn.functional.gelu(ember.tensor(x)).numpy()
     tout = torch.nn.functional.gelu(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(out, tout, rtol=1e-6, atol=atol * 10)  # torch forms 1 + erf(x), losing bits for x < 0
+    # at +inf torch's vectorised float32 kernel gives nan on AVX-512 CPUs (inf on AVX2, and in its scalar and
+    # float64 paths); x * Phi(x) -> inf, which ember gives everywhere
+    assert out[x == np.inf].tolist() == [np.inf]
+    finite = x != np.inf
+    np.testing.assert_allclose(out[finite], tout[finite], rtol=1e-6, atol=atol * 10)  # torch: 1 + erf(x) loses bits
 
 
 @pytest.mark.parametrize("dtype,atol", [(np.float32, 3e-7), (np.float64, 1e-15)])
