@@ -159,6 +159,8 @@ def write_inplace(self: Tensor, out: Tensor, name: str) -> Tensor:
     if not self._data.flags.writeable:
         raise RuntimeError(f"{name}: unsupported operation: more than one element of the written-to tensor refers "
                            "to a single memory location. Please clone() the tensor before performing the operation.")
+    for watch in _function.write_watchers:  # allow_mutation_on_saved_tensors copies what this write changes
+        watch(self)
     if self._data.ndim:
         self._data[...] = out._data
     else:

@@ -5,7 +5,7 @@ import warnings
 from typing import Sequence
 
 from .._backend import xp
-from .engine import grad_dtype, hook_result, run_backward
+from .engine import cast_dtype, hook_result, run_backward
 from .function import Function, FunctionCtx, once_differentiable
 from .grad_mode import (no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled,
                         is_inference_mode_enabled)
@@ -139,7 +139,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
                 raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have been used in the "
                                    "graph. Set allow_unused=True if this is the desired behavior.")
         else:
-            want = t.dtype if t.grad_fn is not None else grad_dtype(t)
+            want = t.dtype if t.grad_fn is not None else cast_dtype(t)
             if want is not None and g.dtype is not want:
                 g = g.to(want)
         result.append(g)

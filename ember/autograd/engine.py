@@ -340,6 +340,15 @@ def grad_dtype(leaf):
     return leaf.__dict__.get("_grad_dtype", leaf.dtype)
 
 
+def cast_dtype(leaf):
+    """``grad_dtype(leaf)`` for a gradient backward computed: torch's engine refuses one it may not cast to."""
+    dt = grad_dtype(leaf)
+    if dt is not None and not (dt.is_floating_point or dt.is_complex):
+        raise RuntimeError(f"backward: a leaf of shape {list(leaf.shape)} has grad_dtype {dt}, but a gradient can "
+                           "only be floating point or complex (torch's isDifferentiableType)")
+    return dt
+
+
 # the C++ type names torch's messages about gradient dtypes use
 _CPP_NAMES = {"float16": "c10::Half", "bfloat16": "c10::BFloat16", "float32": "float", "float64": "double",
               "complex32": "c10::complex<c10::Half>", "complex64": "c10::complex<float>",
@@ -366,7 +375,7 @@ def check_grad(t, value) -> None:
 def _leaf_hooks(var, g) -> tuple:
     """``g`` through the leaf's tensor hooks, which see a Tensor of its grad dtype; and True: a hook may have kept
     what it saw or returned, so ``.grad`` must not be that memory (torch copies a gradient held elsewhere)."""
-    dt = grad_dtype(var)
+    dt = cast_dtype(var)
     g = _wrap(g)
     if dt is not None and g.dtype is not dt:
         g = g.to(dt)
@@ -380,7 +389,7 @@ def accumulate_grad(var, g, create_graph: bool, claimed, hooked: bool = False) -
     unless ``hooked`` (they ran already). The first gradient is stored as it is when nothing else can see its
     memory, else copied: ``.grad`` is always a writable array of its own, as torch's."""
     shared = hooked  # a hook's result may be held elsewhere
-    dt = grad_dtype(var)
+    dt = cast_dtype(var)
     if var._hooks and not hooked:
         g, shared = _leaf_hooks(var, g)
     old = var._grad

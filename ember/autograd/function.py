@@ -31,6 +31,8 @@ saved_hooks = None
 # creation order of nodes: a node is always numbered after the nodes of its inputs, which is
 # the order the engine runs them in (backwards)
 _next_seq = itertools.count(1).__next__
+# the open allow_mutation_on_saved_tensors contexts: each is told of an in-place write before it happens
+write_watchers: list = []
 
 _FREED = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
           "have already been freed). Saved intermediate values of the graph are freed when you call .backward() "

@@ -252,40 +252,70 @@ def _pack_one(pack_hook, s, outputs, kind: str = "tensor"):
     return _Saved(packed, kind, s)
 
 
+def _memory(t) -> int:
+    """The id of the array that owns ``t``'s memory, shared by its views, detach()es and ``.data``."""
+    a = t._data
+    while isinstance(a.base, _function.ndarray):
+        a = a.base
+    return id(a)
+
+
+class _SavedEntry:
+    """What allow_mutation_on_saved_tensors packs: the saved tensor, and its copy once a write was coming."""
+    __slots__ = ("tensor", "copy", "__weakref__")
+
+    def __init__(self, tensor) -> None:
+        self.tensor, self.copy = tensor, None
+
+
 class _AllowMutation(saved_tensors_hooks):
-    """Saved tensors are copied when saved, so in-place writes after that do not reach backward."""
+    """Saved tensors are kept as they are, and copied only before an in-place write reaches their memory (as
+    torch's clone-on-write), so backward sees the values they had when saved."""
 
     def __init__(self) -> None:
         super().__init__(self._keep, self._give)
         self.open = False
+        # memory id -> the entries saved from it and not yet copied, held weakly: the graph owns them
+        self.unwritten: dict = {}
 
-    def _keep(self, t):
-        return t.clone()
+    def _keep(self, t) -> _SavedEntry:
+        entry = _SavedEntry(t)
+        self.unwritten.setdefault(_memory(t), []).append(weakref.ref(entry))
+        return entry
 
-    def _give(self, t):
+    def before_write(self, t) -> None:
+        for ref in self.unwritten.pop(_memory(t), ()):
+            entry = ref()
+            if entry is not None:
+                entry.copy = _function.Tensor._make(entry.tensor._data.copy())
+
+    def _give(self, entry):
         if not self.open:
             # (torch's message, its missing space included)
             raise AssertionError("Trying to backward outside of the 'allow_mutation_on_saved_tensors' contextin which "
                                  "the graph was originally recorded.")
-        return t
+        return entry.tensor if entry.copy is None else entry.copy
 
 
 @contextlib.contextmanager
 def allow_mutation_on_saved_tensors():
     """Within it, tensors saved for backward may be written in place: backward sees their values at save time.
 
-    ember copies each saved tensor when it is saved (torch copies it lazily, at its first in-place write):
-    the same gradients, more memory. Run forward and backward inside the same context.
+    As torch's, a saved tensor is copied only when an in-place write is about to change its memory; run forward
+    and backward inside the same context.
     """
     if any(isinstance(h, _AllowMutation) for h in _local.stack):
         raise RuntimeError("allow_mutation_on_saved_tensors contexts cannot be nested")
     ctx = _AllowMutation()
     ctx.open = True
+    _function.write_watchers.append(ctx.before_write)
     with ctx:
         try:
             yield ctx
         finally:
             ctx.open = False
+            _function.write_watchers.remove(ctx.before_write)
+            ctx.unwritten.clear()
 
 
 # ---------------------------------------------------------------- hooks on several tensors

@@ -1,0 +1,130 @@
+"""Autograd corner cases checked against torch 2.13: a leaf's integer grad_dtype (accepted, refused once a
+gradient reaches it), allow_mutation_on_saved_tensors's clone-on-write (a saved tensor is copied only when
+written in place, and backward sees its saved values)."""
+import gc
+import weakref
+
+import pytest
+import torch
+
+import ember
+
+
+def _both(case):
+    """``case(lib)`` for ember and for torch."""
+    return case(ember), case(torch)
+
+
+# ---------------------------------------------------------------- grad_dtype
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool"])
+@pytest.mark.parametrize("how", ["backward", "grad", "hooked"])
+def test_integer_grad_dtype_is_accepted_then_refused_in_backward_as_torch(dtype, how):
+    def case(lib):
+        x = lib.tensor([1.5, -2.5, 3.0], requires_grad=True)
+        x.grad_dtype = getattr(lib, dtype)  # accepted, as torch's
+        x.grad = lib.ones(3, dtype=getattr(lib, dtype))  # so is a .grad of that dtype
+        assert x.grad_dtype is getattr(lib, dtype) and x.grad.dtype is getattr(lib, dtype)
+        y = (x * 1.7).sum()
+        if how == "hooked":
+            x.register_hook(lambda g: g)
+        with pytest.raises(RuntimeError) as info:
+            lib.autograd.grad(y, x) if how == "grad" else y.backward()
+        return type(info.value)
+    assert _both(case) == (RuntimeError, RuntimeError)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float64", "complex64"])
+def test_floating_and_complex_grad_dtype_cast_the_gradient_as_torch(dtype):
+    def case(lib):
+        x = lib.tensor([1.5, -2.5, 3.0], requires_grad=True)
+        x.grad_dtype = getattr(lib, dtype)
+        (x * 1.7).sum().backward()
+        (x * 1.7).sum().backward()
+        g = lib.autograd.grad((x * 1.7).sum(), x)[0]
+        return str(x.grad.dtype).split(".")[-1], x.grad.tolist(), str(g.dtype).split(".")[-1], g.tolist()
+    e, t = _both(case)
+    assert e == t
+
+
+# ---------------------------------------------------------------- allow_mutation_on_saved_tensors
+
+def _saving(lib):
+    """A Function that saves its input and reports the address its backward finds it at."""
+    class Scale(lib.autograd.Function):
+        seen = None
+
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            s, = ctx.saved_tensors
+            Scale.seen = s.data_ptr()
+            return g * s
+    return Scale
+
+
+MUTATIONS = {
+    "none": None,
+    "add_": lambda lib, x: x.add_(10),
+    "zero_": lambda lib, x: x.zero_(),
+    "fill_": lambda lib, x: x.fill_(5),
+    "copy_": lambda lib, x: x.copy_(lib.ones(3)),
+    "setitem": lambda lib, x: x.__setitem__(0, 100.0),
+    "prefix view": lambda lib, x: x[:2].mul_(10),  # (a view at the saved tensor's address)
+    "data": lambda lib, x: x.data.mul_(7),
+    "detach": lambda lib, x: x.detach().mul_(7),
+}
+
+
+@pytest.mark.parametrize("mutation", list(MUTATIONS))
+def test_allow_mutation_copies_a_saved_tensor_only_when_written_as_torch(mutation):
+    def case(lib):
+        fn = _saving(lib)
+        with lib.autograd.graph.allow_mutation_on_saved_tensors():
+            a = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+            x = a * 1
+            y = fn.apply(x)
+            address = x.data_ptr()
+            if MUTATIONS[mutation] is not None:
+                MUTATIONS[mutation](lib, x)
+            y.sum().backward()
+        # backward multiplies by the saved values as they were; it reads the saved tensor's own memory only
+        # when nothing wrote to it
+        return a.grad.tolist(), fn.seen == address
+    e, t = _both(case)
+    assert e == t
+    assert t == ([1.0, 2.0, 3.0], mutation == "none")
+
+
+def test_allow_mutation_builtin_ops_see_saved_values_as_torch():
+    def case(lib):
+        with lib.autograd.graph.allow_mutation_on_saved_tensors():
+            a = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+            x = a * 1
+            y = (x * x).sum() + x.sin().sum()
+            x.mul_(3)
+            y2 = (x * x).sum()  # saved after the write: its backward sees the written values
+            x.exp_()
+            (y + y2).backward()
+        return a.grad.tolist()
+    e, t = _both(case)
+    assert e == pytest.approx(t, rel=1e-6)
+
+
+def test_allow_mutation_does_not_keep_saved_tensors_alive_after_backward_as_torch():
+    def case(lib):
+        with lib.autograd.graph.allow_mutation_on_saved_tensors():
+            a = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+            x = a * 1
+            y = _saving(lib).apply(x)
+            kept = weakref.ref(x)
+            del x
+            y.sum().backward()
+            del y
+            gc.collect()
+            return kept() is None
+    assert _both(case) == (True, True)
