@@ -210,3 +210,36 @@ def test_foreach_powsum(ord_):
     assert_same(to_torch(ember._foreach_powsum(to_ember(xs), ord_)), torch._foreach_powsum(xs, ord_))
     assert_same(to_torch(ember._foreach_powsum(to_ember(xs), ord_, dtype=ember.float64)),
                 torch._foreach_powsum(xs, ord_, dtype=torch.float64))
+
+
+# calls outside the databases' samples: torch's argument parsing (which overload, what it refuses) and the
+# ways programs call these (timm's EMA by lerp_ or mul_/add_ with alpha=, gradient clipping by a 0-dim tensor)
+CALLS = ["_foreach_add(a, 1, alpha=2)", "_foreach_add(a, b, 2)", "_foreach_add(a[0], 1)", "_foreach_add(a, 'x')",
+         "_foreach_add(a, [1, b[0]])", "_foreach_add(a, z1)", "_foreach_mul(a, z1)", "_foreach_add(a, z0, alpha=2)",
+         "_foreach_sub(a, z0)", "_foreach_maximum(a, z0)", "_foreach_add(a, [1, 2.5j])", "_foreach_add(a, other=b)",
+         "_foreach_add(a, scalar=2)", "_foreach_add(a, [])", "_foreach_addcmul(a, b, b, z2)",
+         "_foreach_addcmul(a, b, b, z2.reshape(1, 2))", "_foreach_addcmul(a, b, b, z1.expand(3))",
+         "_foreach_addcdiv_(a, b, c, value=-0.5)", "_foreach_lerp_(a, b, weight=0.25)", "_foreach_lerp(a, b, z0)",
+         "_foreach_mul_(a, 0.9)", "_foreach_add_(a, b, alpha=0.1)", "_foreach_mul_(a, z0)", "_foreach_norm(a, 'fro')",
+         "_foreach_norm(a, 2.0, float64)", "_foreach_norm(a, ord=inf)", "_foreach_pow(2, a)", "_foreach_pow(2, [])",
+         "_foreach_copy_(a, b, True)", "_foreach_copy_(a, [b[0], z1])", "_foreach_clone(a, memory_format=cf)",
+         "_foreach_max([z1[:0]])", "_foreach_zero_(tuple(a))", "_foreach_mm(a, b)", "_foreach_exp(a, 1)"]
+
+
+@pytest.mark.parametrize("call", CALLS)
+def test_foreach_call(call):
+    """One call on torch and on ember: the same result (and lists written in place), or torch's exception class."""
+    gen = torch.Generator().manual_seed(2)
+    lists = {k: [torch.randn(2, 3, generator=gen), torch.rand(2, generator=gen) + 0.5] for k in "abc"}
+    env = {**lists, "z0": torch.tensor(0.5), "z1": torch.tensor([0.5]), "z2": torch.tensor([2.0, -1.0]),
+           "inf": float("inf"), "float64": torch.float64, "cf": torch.contiguous_format}
+    mine = to_ember(env)
+    try:
+        want = eval("torch." + call, {"torch": torch}, env)
+    except Exception as exc:
+        with pytest.raises(type(exc)):
+            eval("ember." + call, {"ember": ember}, mine)
+        return
+    got = eval("ember." + call, {"ember": ember}, mine)
+    assert_same(to_torch(got), want, call)
+    assert_same(to_torch([mine[k] for k in "abc"]), [env[k] for k in "abc"], f"{call}: lists after")
