@@ -165,6 +165,7 @@ def write_inplace(self: Tensor, out: Tensor, name: str) -> Tensor:
         self._data[...] = out._data
     else:
         xp.copyto(self._data, out._data, casting="unsafe")
+    view_edge = (self._grad_fn, self._output_nr)
     if out._requires_grad:
         if self._retains_grad:  # a view's retained grad waits for refresh_view to give it its new node
             _move_retained(self, out, attach=self._base is None)
@@ -181,7 +182,7 @@ def write_inplace(self: Tensor, out: Tensor, name: str) -> Tensor:
         node._out_vc, node._out_saved_version = self._vc, self._vc[0]
     base = self._base
     if base is not None and state.enabled and (out._requires_grad or base._requires_grad):
-        _rebase(base, self, out)
+        _rebase(base, self, out, view_edge)
     return self
 
 
@@ -318,7 +319,7 @@ def _flat_positions(base: ndarray, view: ndarray):
     return pos
 
 
-def _rebase(base: Tensor, view: Tensor, out: Tensor) -> None:
+def _rebase(base: Tensor, view: Tensor, out: Tensor, view_edge: tuple) -> None:
     """Give ``base`` the history of the in-place write that just went into its ``view``."""
     before = Tensor._make(base._data, base._requires_grad, base._grad_fn, base._output_nr)
     pos = _flat_positions(base._data, view._data)
@@ -336,12 +337,27 @@ def _rebase(base: Tensor, view: Tensor, out: Tensor) -> None:
     elif pos is None:
         return
     else:
+        _skip_view_node(out._grad_fn, view_edge, before, pos)
         after = CopySlices.apply(before, out, pos)
     if base._retains_grad:
         _move_retained(base, after)
     base._requires_grad = True
     base._grad_fn = after._grad_fn
     base._output_nr = 0
+
+
+def _skip_view_node(node, view_edge: tuple, before: Tensor, pos) -> None:
+    """Route the written view's gradient from the in-place op's node straight to the base's earlier history, as
+    torch's CopySlices does: the view's own node, and the hooks registered on the view before, are not on it."""
+    if node is None or view_edge[0] is None or view_edge not in node.next_functions:
+        return
+    fresh = AsStrided._Node()
+    fresh.next_functions = (_edge(before),)
+    fresh._seq = node._seq - 0.5  # the engine runs nodes by number: after the op's node, before the base's
+    fresh.pos, fresh.base_shape = pos, before._data.shape
+    edges = list(node.next_functions)
+    edges[edges.index(view_edge)] = (fresh, 0)
+    node.next_functions = tuple(edges)
 
 
 def _type_name(d) -> str:

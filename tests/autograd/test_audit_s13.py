@@ -128,3 +128,33 @@ def test_allow_mutation_does_not_keep_saved_tensors_alive_after_backward_as_torc
             gc.collect()
             return kept() is None
     assert _both(case) == (True, True)
+
+
+# ---------------------------------------------------------------- hooks on a view written in place
+
+def _view_hooks(lib, write, loss_through_view):
+    """Hooks on a view ``v`` of ``y`` and on ``y``; ``write`` runs in place; what each hook saw, and x.grad."""
+    x = lib.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    w = lib.tensor([1.0, 2.0, 3.0, 4.0])
+    y = x * 1
+    v = y[1:]
+    seen = []
+    v.register_hook(lambda g: seen.append(("v", g.tolist())))
+    y.register_hook(lambda g: seen.append(("y", g.tolist())))
+    s = (v * 3).sum()  # uses v before the write: the hook sees this part of v's gradient
+    write(v, y)
+    loss = (v * w[1:]).sum() if loss_through_view else (y * w).sum()
+    (s + loss).backward()
+    return sorted(seen), x.grad.tolist()
+
+
+@pytest.mark.parametrize("write", ["view mul_", "view by itself", "view sin_ cos_", "base mul_"])
+@pytest.mark.parametrize("loss_through_view", [False, True])
+def test_hook_on_a_view_written_in_place_sees_only_the_gradient_before_the_write_as_torch(write, loss_through_view):
+    writes = {"view mul_": lambda v, y: v.mul_(2), "view by itself": lambda v, y: v.add_(v),
+              "view sin_ cos_": lambda v, y: v.sin_().cos_(), "base mul_": lambda v, y: y.mul_(3)}
+    (es, eg), (ts, tg) = _both(lambda lib: _view_hooks(lib, writes[write], loss_through_view))
+    assert [name for name, _ in es] == [name for name, _ in ts]
+    for (_, e), (_, t) in zip(es, ts):
+        assert e == pytest.approx(t, rel=1e-5)
+    assert eg == pytest.approx(tg, rel=1e-5)
