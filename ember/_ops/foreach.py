@@ -18,7 +18,8 @@ _UNARY = ("abs acos asin atan ceil cos cosh erf erfc exp expm1 floor frac lgamma
           "reciprocal round rsqrt sigmoid sign sin sinh sqrt tan tanh trunc").split()
 
 # name -> (ember op, parameter names of the tensor lists, {kind: parameter name} of the rightmost operand,
-#          default of the rightmost operand, keyword-only parameters with defaults, has an in-place form)
+#          default of the rightmost operand, further parameters with their defaults (those in KEYWORD_ONLY
+#          by keyword only), has an in-place form)
 TABLE: dict = {n: (n, ("self",), {}, None, {}, True) for n in _UNARY}
 TABLE.update({
     "add": ("add", ("self",), {"L": "scalars", "T": "other", "t": "other", "S": "scalar"}, None, {"alpha": 1}, True),
