@@ -55,6 +55,9 @@ def _root_grads(outputs, grad_outputs, create_graph: bool) -> list:
     return grads
 
 
+_warned_cycle: list = []  # backward(create_graph=True) has warned about the .grad reference cycle
+
+
 def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, create_graph: bool = False,
              grad_variables=None, inputs=None) -> None:
     """Accumulate gradients of ``tensors`` into the ``.grad`` of the graph's leaves (or of ``inputs``)."""
@@ -73,6 +76,13 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, creat
         if not inputs:
             raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
     roots = _root_grads(tensors, grads, create_graph)
+    if create_graph and not _warned_cycle:
+        _warned_cycle.append(True)  # once per process, as torch's engine
+        warnings.warn("Using backward() with create_graph=True will create a reference cycle between the parameter "
+                      "and its gradient which can cause a memory leak. We recommend using autograd.grad when creating "
+                      "the graph to avoid this. If you have to use this function, make sure to reset the .grad fields "
+                      "of your parameters to None after use to break the cycle and avoid the leak.", UserWarning,
+                      stacklevel=2)
     with _backward_pass(tensors, inputs):  # (which autograd.graph.register_multi_grad_hook asks about)
         captured = run_backward(tensors, roots, retain_graph, create_graph, inputs)
     if inputs is not None:

@@ -1,7 +1,10 @@
 """Autograd corner cases checked against torch 2.13: a leaf's integer grad_dtype (accepted, refused once a
 gradient reaches it), allow_mutation_on_saved_tensors's clone-on-write (a saved tensor is copied only when
-written in place, and backward sees its saved values)."""
+written in place, and backward sees its saved values), hooks on a view written in place, and the warning
+backward(create_graph=True) gives once per process."""
 import gc
+import subprocess
+import sys
 import weakref
 
 import pytest
@@ -158,3 +161,31 @@ def test_hook_on_a_view_written_in_place_sees_only_the_gradient_before_the_write
     for (_, e), (_, t) in zip(es, ts):
         assert e == pytest.approx(t, rel=1e-5)
     assert eg == pytest.approx(tg, rel=1e-5)
+
+
+# ---------------------------------------------------------------- backward(create_graph=True)
+
+_WARNINGS = """
+import warnings, sys
+import {lib}
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    x = {lib}.ones(2, requires_grad=True)
+    {lib}.autograd.grad((x * x).sum(), x, create_graph=True)   # grad() does not warn
+    print(len(caught))
+    (x * 2).sum().backward(create_graph=True)
+    (x * x).sum().backward(create_graph=True)                  # once per process
+    (x * x).sum().backward()
+print(len(caught), caught[-1].category.__name__, str(caught[-1].message).split(" (Triggered")[0])
+"""
+
+
+def test_backward_with_create_graph_warns_once_per_process_as_torch():
+    out = {}
+    for lib in ("torch", "ember"):
+        run = subprocess.run([sys.executable, "-c", _WARNINGS.format(lib=lib)], capture_output=True, text=True,
+                             timeout=120)
+        assert run.returncode == 0, run.stderr
+        out[lib] = run.stdout
+    assert out["ember"] == out["torch"]
+    assert out["torch"].startswith("0\n1 UserWarning Using backward() with create_graph=True will create a reference")
