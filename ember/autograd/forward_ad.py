@@ -19,7 +19,7 @@ import weakref
 from collections import namedtuple
 
 from . import function
-from .grad_mode import enable_grad
+from .grad_mode import enable_grad, state
 
 UnpackedDualTensor = namedtuple("UnpackedDualTensor", ["primal", "tangent"])
 
@@ -52,6 +52,9 @@ def exit_dual_level(*, level: int | None = None) -> None:
     _level = None
 
 
+_through_inference = [False]  # inside ember.func.jvp
+
+
 @contextlib.contextmanager
 def dual_level():
     """Context manager for a forward-AD level: ``with dual_level(): ...``."""
@@ -60,6 +63,22 @@ def dual_level():
         yield level
     finally:
         exit_dual_level(level=level)
+
+
+@contextlib.contextmanager
+def _transform_level():
+    """A dual level for ember.func's jvp, which works under inference_mode too, as torch.func's transforms."""
+    prev, _through_inference[0] = _through_inference[0], True
+    try:
+        with dual_level() as level:
+            yield level
+    finally:
+        _through_inference[0] = prev
+
+
+def _inference_off() -> bool:
+    """torch's inference mode turns forward AD off (torch.func's transforms excepted): no tangent is seen or made."""
+    return state.inference and not _through_inference[0]
 
 
 def make_dual(tensor, tangent, *, level: int | None = None):
@@ -77,7 +96,8 @@ def make_dual(tensor, tangent, *, level: int | None = None):
                            f"forward gradient is of size {list(tangent.shape)}.")
     with _off():
         dual = tensor.view_as(tensor)
-    _set(dual, tangent)
+    if not _inference_off():
+        _set(dual, tangent)
     return dual
 
 
@@ -153,6 +173,8 @@ def _set(t, tangent, like=None) -> None:
 def _tangent_of(a):
     """``a``'s tangent; a view's is read from its base's at the view's elements, as torch's tangent of a view
     is a view of its base's, so that a write through the base or another view shows in it."""
+    if _inference_off():
+        return None
     tangent = getattr(a, "_tangent", None)
     base = getattr(a, "_base", None)
     if base is None or base._tangent is None:

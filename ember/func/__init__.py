@@ -218,7 +218,7 @@ def jvp(func, primals, tangents, *, strict: bool = False, has_aux: bool = False)
     if fwAD._level is not None:  # one dual level at a time: a nested jvp by the transpose trick
         return _jvp_by_vjp(func, primals, tangents, has_aux)
     keep = _keep(primals, tangents)
-    with fwAD.dual_level():
+    with fwAD._transform_level():
         duals = unflatten([fwAD.make_dual(p, t) for p, t in zip(p_leaves, t_leaves)], spec)
         out, aux = _split_aux(func(*duals), has_aux, "jvp")
         pairs = [fwAD.unpack_dual(o) for o in flatten(out)[0]]

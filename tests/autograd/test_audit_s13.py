@@ -189,3 +189,38 @@ def test_backward_with_create_graph_warns_once_per_process_as_torch():
         out[lib] = run.stdout
     assert out["ember"] == out["torch"]
     assert out["torch"].startswith("0\n1 UserWarning Using backward() with create_graph=True will create a reference")
+
+
+# ---------------------------------------------------------------- forward AD under inference_mode
+
+def test_inference_mode_turns_forward_ad_off_as_torch():
+    def case(lib):
+        fw = lib.autograd.forward_ad
+        seen = []
+        with fw.dual_level():
+            with lib.inference_mode():
+                made = fw.make_dual(lib.tensor([1.0, 2.0]), lib.ones(2))
+                seen.append(fw.unpack_dual(made).tangent)
+            d = fw.make_dual(lib.tensor([1.0, 2.0]), lib.tensor([3.0, 4.0]))
+            with lib.inference_mode():
+                seen += [fw.unpack_dual(d.sin()).tangent, fw.unpack_dual(d).tangent]
+            with lib.no_grad():  # no_grad leaves forward AD on
+                seen.append(fw.unpack_dual(d.sin()).tangent.tolist())
+            seen.append(fw.unpack_dual(d).tangent.tolist())
+        return seen
+    e, t = _both(case)
+    assert e[:3] == t[:3] == [None, None, None]
+    assert e[3] == pytest.approx(t[3], rel=1e-6) and e[4] == t[4] == [3.0, 4.0]
+
+
+def test_inference_mode_leaves_func_jvp_on_but_autograd_functional_jvp_off_as_torch():
+    def case(lib):
+        with lib.inference_mode():
+            x, t = lib.tensor([0.5, 1.0]), lib.tensor([1.0, 2.0])
+            return ([r.tolist() for r in lib.func.jvp(lib.sin, (x,), (t,))], lib.func.jacfwd(lib.sin)(x).tolist(),
+                    [r.tolist() for r in lib.autograd.functional.jvp(lib.sin, x, t)])
+    e, t = _both(case)
+    assert e[2][1] == t[2][1] == [0.0, 0.0]  # torch's forward AD is off there: a zero tangent
+    for a, b in zip((e[0], e[1], e[2][0]), (t[0], t[1], t[2][0])):
+        assert a == pytest.approx(b, rel=1e-6) if not isinstance(a[0], list) else \
+            all(ra == pytest.approx(rb, rel=1e-6) for ra, rb in zip(a, b))
