@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 from ._backend import xp
 
@@ -48,6 +49,21 @@ def out_dtype(dtype, out: Tensor | None, op: str):
         raise RuntimeError(f"{op}: dtype {_type_name(_dtype.as_dtype(dtype))} does not match dtype of out parameter "
                            f"({_type_name(out.dtype)})")
     return dtype
+
+
+def _ranged(arr, out: Tensor | None, op: str | None = None):
+    """torch's range factories (arange, range, linspace, logspace) write into an ``out`` of as many elements in its
+    own shape; otherwise it is resized (arange first warns, as its kernel does, when ``out`` held elements)."""
+    if out is None:
+        return arr
+    if out._data.size == arr.size:
+        return arr.reshape(out._data.shape)
+    if op and out._data.size:
+        warnings.warn(f"The number of elements in the out tensor of shape {list(out._data.shape)} is "
+                      f"{out._data.size} which does not match the computed number of elements {arr.size}. Note that "
+                      "this may occur as a result of rounding error. The out tensor will be resized to a tensor of "
+                      f"shape ({arr.size},).", UserWarning, stacklevel=4)
+    return arr
 
 
 def _infer_array(data, dtype):
@@ -164,6 +180,11 @@ def _filled(fill):
     def factory(*sizes, size=None, dtype=None, device=None, requires_grad: bool = False, out=None, layout=None,
                 pin_memory=False, memory_format=None) -> Tensor:
         dt = _default_float(out_dtype(dtype, out, fill.__name__))
+        if fill is xp.empty and out is not None:  # torch's empty(out=) only resizes out (a resize moves its version)
+            shape = out._data.shape
+            resize_out(out, _size(sizes, size), warn=False)
+            out._version += out._data.shape != shape
+            return out
         return _finish(_alloc(fill, _size(sizes, size), dt), requires_grad, device, out)
     return factory
 
@@ -230,7 +251,33 @@ def arange(start, end=None, step=1, *, out=None, dtype=None, layout=None, device
     n = max(0, math.ceil((vals[1] - vals[0]) / vals[2]))
     arr = (vals[0] + xp.arange(n, dtype=xp.float64 if _dtype.as_dtype(dtype).is_floating_point else xp.int64)
            * vals[2]).astype(_np_dtype(dtype))
-    return _finish(arr, requires_grad, device, out)
+    return _finish(_ranged(arr, out, "arange"), requires_grad, device, out)
+
+
+@register("range", method=False)
+def _range(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, device=None, pin_memory: bool = False,
+           requires_grad: bool = False) -> Tensor:
+    """Values from ``start`` to ``end`` inclusive by ``step`` (deprecated in torch for :func:`arange`)."""
+    warnings.warn("torch.range is deprecated and will be removed in a future release because its behavior is "
+                  "inconsistent with Python's range builtin. Instead, use torch.arange, which produces values in "
+                  "[start, end).", UserWarning, stacklevel=3)
+    if end is None:
+        raise TypeError("range() missing required argument 'end' (pos 2)")
+    start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
+    if step == 0:
+        raise RuntimeError("range: step must be nonzero")
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise RuntimeError(f"range: unsupported range: {start} -> {end}")
+    if (end - start) * step < 0:
+        raise RuntimeError("range: upper bound and lower bound inconsistent with step sign")
+    dt = _np_dtype(out_dtype(dtype, out, "range"), _dtype.get_default_dtype().np)
+    n = math.floor((end - start) / step) + 1
+    # (torch's kernel: start + i * step in double, then cast)
+    arr = (start + xp.arange(n, dtype=xp.float64) * step).astype(dt)
+    return _finish(_ranged(arr, out), requires_grad, device, out)
+
+
+_range.__name__ = _range.__qualname__ = "range"  # (a def named range would hide the builtin in this module)
 
 
 @register(method=False)
@@ -240,7 +287,7 @@ def linspace(start, end, steps: int, *, out=None, dtype=None, layout=None, devic
     if steps < 0:
         raise RuntimeError("linspace(): number of steps must be non-negative")
     dt = _default_float(out_dtype(dtype, out, "linspace"))
-    return _finish(_grid(start, end, steps, dt), requires_grad, device, out)
+    return _finish(_ranged(_grid(start, end, steps, dt), out), requires_grad, device, out)
 
 
 def _grid(start, end, steps: int, dt):
@@ -285,7 +332,7 @@ def logspace(start, end, steps: int, base: float = 10.0, *, out=None, dtype=None
     if steps < 0:
         raise RuntimeError("logspace(): number of steps must be non-negative")
     dt = _default_float(out_dtype(dtype, out, "logspace"))
-    return _finish(xp.logspace(float(start), float(end), steps, base=base).astype(dt),
+    return _finish(_ranged(xp.logspace(float(start), float(end), steps, base=base).astype(dt), out),
                    requires_grad, device, out)
 
 

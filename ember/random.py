@@ -21,7 +21,8 @@ import numpy as np
 from . import _dtype
 from ._tensor import Tensor
 from .autograd.function import Op
-from ._ops.common import check_inplace, write_inplace, write_out
+from ._ops.common import broadcast_error, check_inplace, write_inplace, write_out, _type_name
+from ._ops.out import resize_out
 from ._factories import _size, _finish, out_dtype
 from . import _sampler_kernels as _kernels
 
@@ -362,10 +363,10 @@ def fork_rng(devices=None, enabled: bool = True, _caller: str = "fork_rng", _dev
         set_rng_state(state)
 
 
-def _float_dtype(dtype, op: str) -> _dtype.dtype:
+def _float_dtype(dtype, op: str, complex_ok: bool = False) -> _dtype.dtype:
     dt = _dtype.get_default_dtype() if dtype is None else _dtype.as_dtype(dtype)
-    if not dt.is_floating_point:
-        raise NotImplementedError(f"{op}: not implemented for '{_TYPE_NAMES[dt.name]}' (needs a floating point dtype)")
+    if not (dt.is_floating_point or complex_ok and dt in (_dtype.complex64, _dtype.complex128)):
+        raise NotImplementedError(f"{op}: not implemented for '{_type_name(dt)}' (needs a floating point dtype)")
     return dt
 
 
@@ -377,8 +378,13 @@ def _uniform(rng, shape, dt) -> np.ndarray:
     return rng.random(shape, dtype=dt.np)
 
 
-def _normal(rng, shape, dt) -> np.ndarray:
-    return rng.standard_normal(shape, dtype=dt.np)
+def _normal(rng, shape, dt, mean: float = 0.0, std: float = 1.0) -> np.ndarray:
+    """torch's ``normal_(mean, std)`` in ``dt``; a complex one, as torch's, draws its (real, imaginary) pairs as
+    reals of ``std / sqrt(2)``, both parts offset by ``mean``."""
+    if dt.is_complex:
+        real = np.dtype(dt.np).type(0).real.dtype
+        return rng.normal(mean, std / math.sqrt(2), tuple(shape) + (2,), real).view(dt.np).reshape(shape)
+    return rng.normal(mean, std, shape, dt.np)
 
 
 # ----------------------------------------------------------------------------- factories
@@ -394,7 +400,7 @@ def rand(*sizes, size=None, generator: Generator | None = None, dtype=None, devi
 def randn(*sizes, size=None, generator: Generator | None = None, dtype=None, device=None,
           requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False) -> Tensor:
     """Standard normal samples."""
-    dt = _float_dtype(out_dtype(dtype, out, "randn"), "randn")
+    dt = _float_dtype(out_dtype(dtype, out, "randn"), "randn", complex_ok=True)
     return _finish(_normal(_gen(generator), _size(sizes, size), dt), requires_grad, device, out)
 
 
@@ -442,6 +448,12 @@ def randperm(n: int, *, generator: Generator | None = None, dtype=None, device=N
         raise RuntimeError(f"randperm: n must be non-negative, got {n}")
     dtype = out_dtype(dtype, out, "randperm")
     dt = _dtype.int64 if dtype is None else _dtype.as_dtype(dtype)
+    if dt is _dtype.bool_ or dt.is_complex:
+        raise NotImplementedError(f'"randperm" not implemented for \'{_type_name(dt)}\'')
+    # torch refuses an n whose values the dtype cannot all hold exactly
+    limit, text = {_dtype.float16: (2049, "2049"), _dtype.float32: (2 ** 24 + 1, "2^24+1")}.get(dt, (n, ""))
+    if n > limit:
+        raise RuntimeError(f"randperm: n cannot be greater than {text} for {_type_name(dt)} type.")
     return _finish(_gen(generator).permutation(int(n)).astype(dt.np), requires_grad, device, out)
 
 
@@ -504,9 +516,9 @@ def normal(mean, std=1.0, size=None, *, generator: Generator | None = None, dtyp
     if not tm and not ts:
         if size is None:
             raise TypeError("normal(): with float mean and std, the size argument is required")
-        dt = _float_dtype(out_dtype(dtype, out, "normal"), "normal")
+        dt = _float_dtype(out_dtype(dtype, out, "normal"), "normal", complex_ok=True)
         shape = _size((size,) if isinstance(size, int) else tuple(size))
-        return _finish(rng.normal(mean, std, shape, dt.np), requires_grad, device, out)
+        return _finish(_normal(rng, shape, dt, mean, std), requires_grad, device, out)
     if tm and ts:
         try:
             shape = np.broadcast_shapes(mean._data.shape, std._data.shape)
@@ -515,17 +527,24 @@ def normal(mean, std=1.0, size=None, *, generator: Generator | None = None, dtyp
                                "are not broadcastable") from None
     else:
         shape = (mean if tm else std)._data.shape
-    dt = (mean if tm else std).dtype  # torch's output is made like the mean (else the std)...
-    if out is not None and out.dtype.is_floating_point:
-        dt = out.dtype  # ...or drawn in out's dtype when given one
-    if not dt.is_floating_point:
-        raise RuntimeError(f"normal: expected a floating point mean/std, but got {dt}")
+    if tm and not ts and out is not None:
+        # torch's result is the mean's shape broadcast with out's (out of (2, 3) for a mean of (3,)); an out that
+        # does not broadcast, even an empty one, is refused
+        try:
+            shape = np.broadcast_shapes(mean._data.shape, out._data.shape)
+        except ValueError:
+            raise broadcast_error("normal", mean._data.shape, out._data.shape) from None
+    # torch's output is made like the mean (else the std), or is out: its kernel draws in that dtype
+    dt = (mean if tm else std).dtype if out is None else out.dtype
+    if not (dt.is_floating_point or dt in (_dtype.complex64, _dtype.complex128)):
+        raise NotImplementedError(f'"normal_kernel_cpu" not implemented for \'{_type_name(dt)}\'')
     s = std._data if ts else std
     if np.any(np.asarray(s) < 0):
         raise RuntimeError("normal expects all elements of std >= 0.0")
     m = mean._data if tm else mean
     # as torch: N(0, 1) samples scaled by a tensor std, or N(0, std) for a number; then the mean added
-    z = (rng.normal(0.0, 1.0, shape, dt.np) * s).astype(dt.np) if ts else rng.normal(0.0, std, shape, dt.np)
+    # (a complex out takes complex draws, the mean added to their real parts)
+    z = (_normal(rng, shape, dt) * s).astype(dt.np) if ts else _normal(rng, shape, dt, 0.0, std)
     result = Normal.apply(mean, std, (z + m).astype(dt.np))
     if out is None:
         return result
@@ -534,14 +553,20 @@ def normal(mean, std=1.0, size=None, *, generator: Generator | None = None, dtyp
 
 def bernoulli(input: Tensor, p: float | None = None, *, generator: Generator | None = None, out=None) -> Tensor:
     """0/1 samples: 1 with probability ``input`` (element-wise) or ``p``; ``input``'s dtype and shape."""
+    if p is not None and out is not None:  # (torch's overload with p takes no out)
+        raise TypeError("bernoulli() received an invalid combination of arguments - got (Tensor, float, out=Tensor): "
+                        "bernoulli(input, p) takes no out")
     prob = input._data if p is None else p
     if np.any((np.asarray(prob) < 0) | (np.asarray(prob) > 1)):
         raise RuntimeError("bernoulli: all elements of the probability must satisfy 0 <= p <= 1")
     result = Bernoulli.apply(input, _bernoulli(_gen(generator), input._data.shape, prob).astype(input._data.dtype))
     if out is None:
         return result
-    # torch resizes out silently and writes the draws in out's dtype
-    return write_out("bernoulli", result.to(out.dtype), out.resize_(result._data.shape))
+    if out.is_complex():
+        raise NotImplementedError(f'"bernoulli_tensor_cpu_self_" not implemented for \'{_type_name(out.dtype)}\'')
+    # torch resizes out silently (in its own memory) and writes the draws in out's dtype
+    resize_out(out, result._data.shape, warn=False)
+    return write_out("bernoulli", result.to(out.dtype), out)
 
 
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,

@@ -8,6 +8,7 @@ op_db against it.
 from __future__ import annotations
 
 import functools
+import gc
 import inspect
 import operator
 import warnings
@@ -22,14 +23,14 @@ from ..autograd.grad_mode import state
 NO_OUT = frozenset("""
 allclose argwhere as_strided as_tensor asarray atleast_1d atleast_2d atleast_3d bincount block_diag broadcast_shapes
 broadcast_tensors broadcast_to cartesian_prod cdist chunk clone combinations conj corrcoef cosine_similarity
-count_nonzero cov cumulative_trapezoid diag_embed diagflat diagonal dsplit einsum empty_like equal fftshift fill
-flatten fliplr flipud from_numpy gradient grid_sampler histogramdd hsplit ifftshift imag index_fill is_conj is_neg
-is_nonzero is_same_size isclose isfinite isinf isnan isreal logdet masked_fill matrix_exp meshgrid moveaxis movedim
-narrow ones_like pairwise_distance pca_lowrank permute pinverse positive ravel real relu repeat_interleave reshape
-resize_as_ resolve_conj resolve_neg rot90 rsub select slice split split_with_sizes squeeze std_mean svd_lowrank
-swapaxes swapdims t tensor tensor_split tile trace transpose trapezoid trapz unbind unflatten unique
-unique_consecutive unravel_index unsafe_chunk unsqueeze vander var_mean view_as_complex view_as_real vsplit zero_
-zeros_like
+count_nonzero cov cumulative_trapezoid diag_embed diagflat diagonal dsplit einsum empty_like empty_strided equal
+fftshift fill flatten fliplr flipud from_numpy full_like gradient grid_sampler histogramdd hsplit ifftshift imag
+index_fill is_conj is_neg is_nonzero is_same_size isclose isfinite isinf isnan isreal logdet masked_fill matrix_exp
+meshgrid moveaxis movedim narrow ones_like pairwise_distance pca_lowrank permute pinverse positive ravel real relu
+repeat_interleave reshape resize_as_ resolve_conj resolve_neg rot90 rsub select slice split split_with_sizes squeeze
+std_mean svd_lowrank swapaxes swapdims t tensor tensor_split tile trace transpose trapezoid trapz tril_indices
+triu_indices unbind unflatten unique unique_consecutive unravel_index unsafe_chunk unsqueeze vander var_mean
+view_as_complex view_as_real vsplit zero_ zeros_like
 """.split())
 
 # ops whose result torch casts into an ``out`` of another dtype when its casting rule allows (TensorIterator's
@@ -111,7 +112,8 @@ def publish(namespace: dict, names) -> None:
 
 def write_out(op: str, result, out, cast: bool = True):
     """torch's ``out=``: ``result`` (a tensor, or a tuple of them for a tuple ``out``) written into ``out``, which is
-    returned (None for a plain sequence of tensors, as torch). A result that requires grad (grad mode on) and a dtype torch would not write raise RuntimeError."""
+    returned (None for a plain sequence of tensors, as torch). A result that requires grad (grad mode on) and a
+    dtype torch would not write raise RuntimeError."""
     if isinstance(result, (tuple, list)):
         if not isinstance(out, (tuple, list)) or len(out) != len(result):
             raise TypeError(f"{op}(): argument 'out' must be tuple of {len(result)} Tensors, not "
@@ -153,8 +155,8 @@ def _name(d) -> str:
 
 def resize_out(out: Tensor, shape: tuple, warn: bool = True) -> None:
     """Give a misshapen ``out`` ``shape``, as torch's resize of an output: with its deprecation warning when it held
-    elements, contiguous from where ``out`` starts in its memory, which it keeps when large enough (so the tensor
-    ``out`` is a view of sees the result)."""
+    elements, contiguous from where ``out`` starts in its memory, which grows when too small (so the tensors that
+    share that memory, ``out``'s base and views made before, see the result)."""
     shape = tuple(shape)
     old = out._data
     if old.shape == shape:
@@ -166,9 +168,35 @@ def resize_out(out: Tensor, shape: tuple, warn: bool = True) -> None:
                       "zero elements. You can explicitly reuse an out tensor t by resizing it, inplace, to zero "
                       "elements with t.resize_(0).", UserWarning, stacklevel=4)
     root = _root(old)
-    start = old.__array_interface__["data"][0] - root.__array_interface__["data"][0] if old.size else -1
+    # (numpy forgets where an empty view starts: that out moves alone, where torch's would write into its base)
+    start = _address(old) - _address(root) if old.size or old is root else -1
     nbytes = int(xp.prod(shape, dtype=xp.int64)) * old.itemsize
-    if root.flags.c_contiguous and root.flags.writeable and 0 <= start and start + nbytes <= root.nbytes:
-        out._data = xp.ndarray(shape, old.dtype, buffer=root.reshape(-1).view(xp.uint8), offset=start)
-    else:  # torch reallocates a storage too small (ember: a new array, which the tensor out views won't share)
-        out._data = xp.zeros(shape, old.dtype)
+    if not (root.flags.c_contiguous and root.flags.writeable and 0 <= start <= root.nbytes):
+        out._data = xp.zeros(shape, old.dtype)  # memory ember cannot address bytewise: out alone moves
+        return
+    if start + nbytes > root.nbytes:
+        root = _grow(out, root, start + nbytes)
+    out._data = xp.ndarray(shape, old.dtype, buffer=root.reshape(-1).view(xp.uint8), offset=start)
+
+
+def _address(a) -> int:
+    return a.__array_interface__["data"][0]
+
+
+def _grow(out: Tensor, root, nbytes: int):
+    """torch's storage too small for a resize is reallocated in place, its bytes kept: every tensor on it (views,
+    detach()es, the base) then sees the new memory. A numpy buffer cannot grow, so its bytes are copied into a larger
+    one and each tensor that shares ``out``'s version counter (as all of those do) is re-pointed into it."""
+    grown = xp.zeros(nbytes, xp.uint8)
+    grown[:root.nbytes] = root.reshape(-1).view(xp.uint8)
+    # a scan of the heap, once per growth of memory that held bytes (rare: torch deprecates resizing an out that
+    # held elements; an empty out, the common case, has nothing another tensor could see)
+    for t in gc.get_referrers(out._vc) if root.nbytes else ():
+        a = t._data if isinstance(t, Tensor) and t is not out else None
+        if a is None or _root(a) is not root:
+            continue
+        start = _address(a) - _address(root)
+        if 0 <= start <= root.nbytes:
+            t._data = xp.ndarray(a.shape, a.dtype, buffer=grown, offset=start, strides=a.strides)
+            t._data.flags.writeable = a.flags.writeable
+    return grown

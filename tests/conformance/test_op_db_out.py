@@ -35,16 +35,12 @@ GAPS: dict = {
     "addbmm": _SILENT_RESIZE, "lu": _SILENT_RESIZE, "narrow_copy": _SILENT_RESIZE,
     "nn.functional.logsigmoid": _SILENT_RESIZE,
     "nn.functional.linear": "torch warns of a resize even for an out of the right shape; ember does not",
-    "empty": "torch's empty(out=) only resizes out (its version stays); ember writes into it",
     "kron": "torch's kron writes out without moving its version counter; ember's write moves it",
     "complex": "an empty out is left misshapen (ember.complex's own out= does not resize it)",
-    "bernoulli": "a complex out: torch has no complex bernoulli kernel (NotImplementedError); ember draws",
     "hash_tensor": "torch wants a uint64 out exactly; ember casts into another dtype",
     "nansum": "an integer out: torch's nansum has no integer kernel (NotImplementedError); ember sums",
     "nanmean": "an integer out: torch raises NotImplementedError (nansum), ember RuntimeError",
     "nonzero": "as_tuple=True: torch refuses a tuple out (TypeError); ember writes it",
-    "normal": "normal(Tensor, float, out=): torch adds the mean into out's own shape ((1, 3) stays (1, 3)) and "
-              "refuses an empty out; ember resizes out to the draws' shape, as torch's other overloads do",
     "sparse.sampled_addmm": "torch wants a sparse CSR out; ember writes a strided one",
 }
 
