@@ -143,9 +143,14 @@ def check_entry(entry: dict, criterion: bool) -> dict:
         failures = {}
         try:
             em.load_state_dict({k: to_ember(v.detach()) for k, v in tm.state_dict().items()}, strict=True)
-            _compare(tm, em, targs, eargs)
+            _compare(tm, em, targs, eargs, 1)
         except Exception as exc:
             failures["train"] = short(exc)
+        if dtype == torch.float64 and entry.get("check_gradgrad", True) and "train" not in failures:
+            try:
+                _compare(tm, em, targs, eargs, 2)
+            except Exception as exc:
+                failures["gradgrad"] = short(exc)
         if entry.get("check_eval"):
             try:
                 tm.eval()
@@ -163,30 +168,42 @@ def _dense(g):
     return g.to_dense() if isinstance(g, torch.Tensor) and g.layout != torch.strided else g
 
 
-def _compare(tm, em, targs, eargs) -> None:
+def _compare(tm, em, targs, eargs, order: int) -> None:
+    """Output, then ``order`` levels of gradients of the floating inputs and parameters, each level
+    differentiating the previous one's gradients against a fresh random cotangent."""
     torch.manual_seed(1)  # the same draws in both (RReLU's slopes): ember's generator is torch's
     tout = tm(*targs)
     ember.manual_seed(1)
     eout = em(*eargs)
     assert_same(to_torch(eout), tout, "output")
-    touts = [t for t in tensors(tout) if t.requires_grad]
-    if not touts:
-        return
-    eouts = [t for t in tensors(eout) if t.requires_grad]
-    assert len(eouts) == len(touts), f"{len(eouts)} outputs require grad, torch has {len(touts)}"
-    gen = torch.Generator().manual_seed(2)  # not 0: the cotangent must not repeat the input's draws
-    cots = [torch.randn(t.shape, dtype=t.dtype, generator=gen) for t in touts]
     tin = [t for t in tensors(targs) if t.requires_grad]
     ein = [t for t in tensors(eargs) if t.requires_grad]
     tparams, eparams = dict(tm.named_parameters()), dict(em.named_parameters())
     assert list(eparams) == list(tparams), f"parameters {list(eparams)} != torch's {list(tparams)}"
-    tg = torch.autograd.grad(touts, tin + list(tparams.values()), cots, allow_unused=True)
-    eg = ember.autograd.grad(eouts, ein + list(eparams.values()), to_ember(cots), allow_unused=True)
     names = [f"input {k}" for k in range(len(tin))] + list(tparams)
-    for name, t, e, like in zip(names, tg, eg, tin + list(tparams.values())):
-        t = torch.zeros_like(like).detach() if t is None else _dense(t)
-        e = torch.zeros_like(like).detach() if e is None else _dense(to_torch(e))
-        assert_same(e, t, f"gradient of {name}")
+    tin, ein = tin + list(tparams.values()), ein + list(eparams.values())
+    touts, eouts = tensors(tout), tensors(eout)
+    gen = torch.Generator().manual_seed(2)  # not 0: the cotangent must not repeat the input's draws
+    for level in range(1, order + 1):
+        keep = [k for k, t in enumerate(touts) if t is not None and t.requires_grad]
+        if not keep:
+            return
+        touts, eouts = [touts[k] for k in keep], [eouts[k] for k in keep]
+        cots = [torch.randn(t.shape, dtype=t.dtype, generator=gen) for t in touts]
+        # torch marks every gradient of a double-backward node as requiring grad, even one that is
+        # constant in the inputs (a conv bias's, relu's); ember does not: those add nothing to the
+        # next level, which torch's values then confirm
+        live = [k for k, e in enumerate(eouts) if e is not None and e.requires_grad]
+        more = level < order
+        tg = torch.autograd.grad(touts, tin, cots, allow_unused=True, create_graph=more)
+        eg = ember.autograd.grad([eouts[k] for k in live], ein, to_ember([cots[k] for k in live]),
+                                 allow_unused=True, create_graph=more) if live else [None] * len(ein)
+        what = "gradient" if level == 1 else "second gradient"
+        for name, t, e, like in zip(names, tg, eg, tin):
+            t = torch.zeros_like(like).detach() if t is None else _dense(t)
+            e = torch.zeros_like(like).detach() if e is None else _dense(to_torch(e))
+            assert_same(e, t, f"{what} of {name}")
+        touts, eouts = list(tg), list(eg)
 
 
 @pytest.mark.parametrize("name", list(ENTRIES))
