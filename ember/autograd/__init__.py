@@ -49,6 +49,10 @@ def _root_grads(outputs, grad_outputs, create_graph: bool) -> list:
             if g._data.shape != out._data.shape:
                 raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {list(g.shape)} and "
                                    f"output[{i}] has a shape of {list(out.shape)}.")
+            if g.is_complex() != out.is_complex():
+                raise RuntimeError("For complex Tensors, both grad_output and output are required to have the same "
+                                   f"dtype. Mismatch in dtype: grad_output[{i}] has a dtype of {g.dtype} and "
+                                   f"output[{i}] has a dtype of {out.dtype}.")
             if not create_graph:
                 g = g.detach()
         grads.append(g)

@@ -293,6 +293,9 @@ def _validate(node, out, in_meta):
     from .._ops.common import sum_to
     out = list(out)
     for i, (g, m) in enumerate(zip(out, in_meta)):
+        if g is not None and m is None:
+            raise RuntimeError(f"function {node.name()} returned a gradient different than None at position {i + 1}, "
+                               "but the corresponding forward input was not a Variable")
         if g is None or m is None:
             continue
         shape, dt = m

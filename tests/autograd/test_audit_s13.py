@@ -224,3 +224,45 @@ def test_inference_mode_leaves_func_jvp_on_but_autograd_functional_jvp_off_as_to
     for a, b in zip((e[0], e[1], e[2][0]), (t[0], t[1], t[2][0])):
         assert a == pytest.approx(b, rel=1e-6) if not isinstance(a[0], list) else \
             all(ra == pytest.approx(rb, rel=1e-6) for ra, rb in zip(a, b))
+
+
+# ---------------------------------------------------------------- gradients handed to backward, and by Functions
+
+def _error(fn):
+    """(type name, message) of what ``fn()`` raises."""
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001 - the tests compare what each library raises
+        return type(e).__name__, str(e)
+    return None
+
+
+def test_a_function_giving_a_gradient_for_a_non_tensor_input_is_refused_as_torch():
+    def case(lib):
+        class Scale(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, k):
+                return x * k
+
+            @staticmethod
+            def backward(ctx, g):
+                return g * 2, lib.ones(1)
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        return _error(lambda: Scale.apply(x, 2.0).sum().backward())
+    e, t = _both(case)
+    assert e == t == ("RuntimeError", "function ScaleBackward returned a gradient different than None at position 2, "
+                                      "but the corresponding forward input was not a Variable")
+
+
+@pytest.mark.parametrize("out_dtype,grad_dtype", [("float32", "complex64"), ("complex64", "float32"),
+                                                  ("complex64", "complex128"), ("float32", "float64")])
+@pytest.mark.parametrize("api", ["backward", "grad"])
+def test_a_complex_gradient_for_a_real_output_or_the_reverse_is_refused_as_torch(out_dtype, grad_dtype, api):
+    def case(lib):
+        x = lib.ones(2, dtype=getattr(lib, out_dtype), requires_grad=True)
+        g = lib.ones(2, dtype=getattr(lib, grad_dtype))
+        if api == "grad":
+            return _error(lambda: lib.autograd.grad(x * 1, x, g)) or str(lib.autograd.grad(x * 1, x, g)[0].dtype)
+        return _error(lambda: (x * 1).backward(g)) or str(x.grad.dtype)
+    e, t = _both(case)
+    assert e == t
