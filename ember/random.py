@@ -375,15 +375,20 @@ _TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int6
 
 
 def _uniform(rng, shape, dt) -> np.ndarray:
+    if dt.is_complex:  # torch's: (real, imaginary) pairs drawn as reals
+        return rng.random(tuple(shape) + (2,), dtype=_real(dt)).view(dt.np).reshape(shape)
     return rng.random(shape, dtype=dt.np)
+
+
+def _real(dt: _dtype.dtype) -> np.dtype:
+    return np.dtype(dt.np).type(0).real.dtype
 
 
 def _normal(rng, shape, dt, mean: float = 0.0, std: float = 1.0) -> np.ndarray:
     """torch's ``normal_(mean, std)`` in ``dt``; a complex one, as torch's, draws its (real, imaginary) pairs as
     reals of ``std / sqrt(2)``, both parts offset by ``mean``."""
     if dt.is_complex:
-        real = np.dtype(dt.np).type(0).real.dtype
-        return rng.normal(mean, std / math.sqrt(2), tuple(shape) + (2,), real).view(dt.np).reshape(shape)
+        return rng.normal(mean, std / math.sqrt(2), tuple(shape) + (2,), _real(dt)).view(dt.np).reshape(shape)
     return rng.normal(mean, std, shape, dt.np)
 
 
@@ -392,7 +397,7 @@ def _normal(rng, shape, dt, mean: float = 0.0, std: float = 1.0) -> np.ndarray:
 def rand(*sizes, size=None, generator: Generator | None = None, dtype=None, device=None,
          requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False) -> Tensor:
     """Uniform samples on [0, 1)."""
-    dt = _float_dtype(out_dtype(dtype, out, "rand"), "rand")
+    dt = _float_dtype(out_dtype(dtype, out, "rand"), "rand", complex_ok=True)
     return _finish(_uniform(_gen(generator), _size(sizes, size), dt), requires_grad, device, out)
 
 
@@ -460,14 +465,14 @@ def randperm(n: int, *, generator: Generator | None = None, dtype=None, device=N
 def rand_like(input: Tensor, *, generator: Generator | None = None, dtype=None, device=None,
               requires_grad: bool = False, memory_format=None, layout=None) -> Tensor:
     """Uniform samples on [0, 1) shaped like ``input``."""
-    dt = _float_dtype(input.dtype if dtype is None else dtype, "rand_like")
+    dt = _float_dtype(input.dtype if dtype is None else dtype, "rand_like", complex_ok=True)
     return _finish(_uniform(_gen(generator), input._data.shape, dt), requires_grad, device)
 
 
 def randn_like(input: Tensor, *, generator: Generator | None = None, dtype=None, device=None,
                requires_grad: bool = False, memory_format=None, layout=None) -> Tensor:
     """Standard normal samples shaped like ``input``."""
-    dt = _float_dtype(input.dtype if dtype is None else dtype, "randn_like")
+    dt = _float_dtype(input.dtype if dtype is None else dtype, "randn_like", complex_ok=True)
     return _finish(_normal(_gen(generator), input._data.shape, dt), requires_grad, device)
 
 

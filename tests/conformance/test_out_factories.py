@@ -68,6 +68,8 @@ COMPLEX = [
     ("normal tensor std", lambda L, o: L.normal(1.5, L.full((5,), 2.0, dtype=L.float64), out=o), "complex128"),
     ("normal both tensors", lambda L, o: L.normal(L.arange(17.0), L.full((17,), 2.0), out=o), "complex64"),
     ("randn", lambda L, o: L.randn(2, 9, out=o), "complex64"),
+    ("rand", lambda L, o: L.rand(3, out=o), "complex128"),
+    ("rand dtype", lambda L, o: L.rand(2, 3, dtype=L.complex64, out=o), "complex64"),
 ]
 
 
@@ -85,6 +87,19 @@ def test_complex_out_takes_complex_draws(name, call, dtype):
     assert found[ember].dtype == found[torch].dtype
     # (torch's vectorised float Box-Muller moves the last bits)
     np.testing.assert_allclose(found[ember], found[torch], rtol=4e-7, atol=1e-6)
+
+
+def test_like_samplers_draw_complex():
+    # rand_like and randn_like of a complex tensor draw as rand and randn into a complex out
+    found = {}
+    for lib in (torch, ember):
+        lib.manual_seed(0)
+        z = lib.zeros(2, 3, dtype=lib.complex64)
+        found[lib] = [lib.rand_like(z).numpy(), lib.randn_like(z).numpy(),
+                      lib.rand_like(z, dtype=lib.complex128).numpy()]
+    for mine, theirs in zip(found[ember], found[torch]):
+        assert mine.dtype == theirs.dtype
+        np.testing.assert_allclose(mine, theirs, rtol=4e-7, atol=1e-6)
 
 
 def test_out_keeps_its_memory_when_large_enough():
