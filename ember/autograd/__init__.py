@@ -8,7 +8,7 @@ from .._backend import xp
 from .engine import cast_dtype, hook_result, run_backward
 from .function import Function, FunctionCtx, once_differentiable
 from .grad_mode import (no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled,
-                        is_inference_mode_enabled)
+                        is_inference_mode_enabled, is_multithreading_enabled, set_multithreading_enabled)
 from .anomaly_mode import set_detect_anomaly, detect_anomaly, is_anomaly_enabled
 from .variable import Variable
 from .graph import GradientEdge, _backward_pass

@@ -254,7 +254,9 @@ def hook_results(fn, old, new) -> tuple:
         name = getattr(fn, "__name__", type(fn).__name__)
         raise RuntimeError(f"hook '{name}' has returned an incorrect number of values (got {len(new)}, but "
                            f"expected {len(old)})")
-    return tuple(n if o is None or n is None else hook_result(fn, o, n) for o, n in zip(old, new))
+    if any(o is None and n is not None for o, n in zip(old, new)):
+        raise RuntimeError("can't replace a None gradient with a non-None value")
+    return tuple(n if n is None else hook_result(fn, o, n) for o, n in zip(old, new))
 
 
 def _call(node, grads):

@@ -141,3 +141,32 @@ class inference_mode(_Mode):
 
     def _args(self):
         return (self.mode,)
+
+
+_threads = threading.local()  # set_multithreading_enabled's setting, per thread as torch's
+
+
+def is_multithreading_enabled() -> bool:
+    """Whether backward may run on worker threads (ember's always runs on the calling thread: a setting only)."""
+    return getattr(_threads, "enabled", True)
+
+
+class set_multithreading_enabled(_Mode):
+    """Allow or forbid multithreaded backward, at once; as a context manager it restores on exit. ember's
+    backward runs on the calling thread either way."""
+
+    def __new__(cls, mode: bool):  # a bool, never the function to decorate
+        return object.__new__(cls)
+
+    def __init__(self, mode: bool) -> None:
+        self.mode, self.prev = mode, is_multithreading_enabled()
+        _threads.enabled = bool(mode)
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc) -> None:
+        _threads.enabled = self.prev
+
+    def _args(self):
+        return (self.mode,)

@@ -266,3 +266,41 @@ def test_a_complex_gradient_for_a_real_output_or_the_reverse_is_refused_as_torch
         return _error(lambda: (x * 1).backward(g)) or str(x.grad.dtype)
     e, t = _both(case)
     assert e == t
+
+
+# ---------------------------------------------------------------- node hooks, multithreading setting
+
+@pytest.mark.parametrize("kind", ["prehook", "posthook", "posthook keeping None"])
+def test_node_hook_may_not_replace_a_none_gradient_as_torch(kind):
+    def case(lib):
+        x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        if kind == "prehook":  # unbind's node: only the first output's gradient is not None
+            a = x.unbind(0)[0]
+            a.grad_fn.register_prehook(lambda go: tuple(lib.ones(()) if g is None else g for g in go))
+            return _error(a.backward) or x.grad.tolist()
+        y = x * 2  # its node's second input (the number) has a None gradient
+        second = (lambda gi: gi[0]) if kind == "posthook" else (lambda gi: None)
+        y.grad_fn.register_hook(lambda gi, go: (gi[0] * 10, second(gi)))
+        return _error(lambda: (y * 3).sum().backward()) or x.grad.tolist()
+    e, t = _both(case)
+    assert e == t
+    assert t == ([60.0] * 3 if kind == "posthook keeping None" else
+                 ("RuntimeError", "can't replace a None gradient with a non-None value"))
+
+
+def test_set_multithreading_enabled_as_torch():
+    def case(lib):
+        ag = lib.autograd
+        seen = [ag.is_multithreading_enabled()]
+        with ag.set_multithreading_enabled(False) as entered:
+            seen += [entered, ag.is_multithreading_enabled()]
+        seen.append(ag.is_multithreading_enabled())
+        ag.set_multithreading_enabled(False)  # takes effect at once, as a function
+        seen.append(ag.is_multithreading_enabled())
+        ag.set_multithreading_enabled(True)
+        x = lib.ones(2, requires_grad=True)
+        with ag.set_multithreading_enabled(False):
+            (x * 2).sum().backward()
+        return seen, x.grad.tolist()
+    e, t = _both(case)
+    assert e == t == ([True, None, False, True, False], [2.0, 2.0])
