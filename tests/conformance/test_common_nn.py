@@ -210,3 +210,26 @@ def _compare(tm, em, targs, eargs, order: int) -> None:
 def test_common_nn(name):
     with torch.random.fork_rng():
         compare_with_gaps(name, lambda: check_entry(*ENTRIES[name]), GAPS, "common_nn")
+
+
+@pytest.mark.parametrize("channels,size", [(8, 3), (8, 4), (10, 5), (6, 2), (5, 1)])
+def test_cross_map_lrn2d_edges(channels, size):
+    """CrossMapLRN2d where its window quirks show (common_nn's entry has fewer channels than the window):
+    results and input gradients equal torch's, and size 1's backward fails as torch's does."""
+    torch.manual_seed(0)
+    x = torch.randn(2, channels, 3, 3, dtype=torch.float64, requires_grad=True)
+    tm, em = torch.nn.CrossMapLRN2d(size, 0.5, 0.75, 2.0), ember.nn.CrossMapLRN2d(size, 0.5, 0.75, 2.0)
+    ex = to_ember(x)
+    tout, eout = tm(x), em(ex)
+    assert_same(to_torch(eout), tout, "output")
+    cot = torch.randn_like(tout)
+    if size == 1:
+        with pytest.raises(RuntimeError, match="exceeds dimension size"):
+            torch.autograd.grad(tout, x, cot)
+        with pytest.raises(RuntimeError, match="exceeds dimension size"):
+            ember.autograd.grad(eout, ex, to_ember(cot))
+        return
+    assert_same(to_torch(ember.autograd.grad(eout, ex, to_ember(cot))[0]), torch.autograd.grad(tout, x, cot)[0],
+                "gradient of input")
+    with pytest.raises(ValueError, match="Expected input to be 4D"):
+        em(ember.randn(2, channels, 3))

@@ -1,10 +1,13 @@
-"""Normalization layers: BatchNorm1d/2d, LayerNorm, GroupNorm, RMSNorm (torch's parameter and buffer names)."""
+"""Normalization layers: BatchNorm1d/2d, LayerNorm, GroupNorm, RMSNorm, the local response norms (torch's
+parameter and buffer names)."""
 from __future__ import annotations
 
 import numbers
 
 from ..._tensor import Tensor
 from ..._factories import ones, zeros, tensor
+from ..._ops.shape import cat
+from ...autograd.function import Function
 from ... import _dtype
 from .. import init
 from .._functional import normalization as F
@@ -253,7 +256,21 @@ class RMSNorm(_Norm):
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
 
 
-class LocalResponseNorm(Module):
+class _ChannelNorm(Module):
+    """What the two local response norms share: their hyper-parameters and repr."""
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class LocalResponseNorm(_ChannelNorm):
     """Normalize each entry by the energy of its ``size`` neighbouring channels:
     ``x / (k + alpha / size * sum x^2)^beta``.
 
@@ -272,15 +289,66 @@ class LocalResponseNorm(Module):
         ember.Size([2, 4, 3, 3])
     """
 
-    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
-        super().__init__()
-        self.size = size
-        self.alpha = alpha
-        self.beta = beta
-        self.k = k
-
     def forward(self, input: Tensor) -> Tensor:
         return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
 
-    def extra_repr(self) -> str:
-        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+def _channel_window(t: Tensor, lo: int, hi: int) -> Tensor:
+    """For each channel c of (N, C, H, W), the sum of channels c+lo .. c+hi that exist."""
+    c = t.shape[1]
+    sums = cat([zeros(t.shape[0], 1, *t.shape[2:], dtype=t.dtype), t.cumsum(1)], 1)
+    top = [min(max(i + hi + 1, 0), c) for i in range(c)]
+    bottom = [min(max(i + lo, 0), c) for i in range(c)]
+    return sums[:, top] - sums[:, bottom]
+
+
+class _CrossMapLRN2dFn(Function):
+    """torch's legacy cross-channel LRN, kept as torch computes it. Its running-sum forward never drops
+    channel 0 from the windows of channels ``pre_pad`` and on, and its hand-written backward sums the
+    ratios over a window shifted by one channel; both differ from LocalResponseNorm, so they are replayed
+    here (with cumulative sums instead of the loop) for results and gradients equal to torch's."""
+
+    @staticmethod
+    def forward(ctx, input, size, alpha, beta, k):
+        if input.ndim != 4:
+            raise ValueError(f"CrossMapLRN2d: Expected input to be 4D, got {input.ndim}D instead.")
+        pre_pad = int((size - 1) / 2 + 1)
+        sq = input * input
+        flags = tensor([float(c >= pre_pad) for c in range(input.shape[1])], dtype=input.dtype)
+        window = _channel_window(sq, 1 - pre_pad, pre_pad - 1) + sq[:, :1] * flags.view(1, -1, 1, 1)
+        scale = window * (alpha / size) + k
+        output = input * scale ** -beta
+        ctx.size, ctx.alpha, ctx.beta = size, alpha, beta
+        ctx.save_for_backward(input, scale)
+        return output
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        input, scale = ctx.saved_tensors
+        size = ctx.size
+        inverse_pre_pad = int(size - (size - 1) / 2)
+        if inverse_pre_pad > size - 1:  # torch's padded buffer is then too short for the ratios
+            raise RuntimeError(f"CrossMapLRN2d backward: start ({inverse_pre_pad}) + length ({input.shape[1]}) "
+                               f"exceeds dimension size ({input.shape[1] + size - 1}).")
+        output = input * scale ** -ctx.beta
+        ratio = _channel_window(grad_output * output / scale, -inverse_pre_pad, size - 1 - inverse_pre_pad)
+        grad = scale ** -ctx.beta * grad_output - input * ratio * (2 * ctx.alpha * ctx.beta / size)
+        return grad, None, None, None, None
+
+
+class CrossMapLRN2d(_ChannelNorm):
+    """torch's legacy (Lua-era) local response normalization across the channels of ``(N, C, H, W)``,
+    with LocalResponseNorm's arguments; its window and gradient are torch's own (which differ from
+    LocalResponseNorm's at the channel edges).
+
+    Example::
+
+        >>> nn.CrossMapLRN2d(3)(ember.randn(2, 4, 3, 3)).shape
+        ember.Size([2, 4, 3, 3])
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1) -> None:
+        super().__init__(size, alpha, beta, k)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return _CrossMapLRN2dFn.apply(input, self.size, self.alpha, self.beta, self.k)
