@@ -69,15 +69,45 @@ def _analytical(func, inputs, idx, outs_meta):
     return jac
 
 
+def _forward(func, inputs, idx):
+    """Jacobian blocks from forward-mode AD: one pass per input element, with a unit tangent."""
+    from .._tensor import Tensor
+    from . import forward_ad as fw
+    jac = {}
+    for i in idx:
+        x = inputs[i]
+        for k in range(x.numel()):
+            tangent = np.zeros(x._data.size, dtype=x._data.dtype)
+            tangent[k] = 1
+            with fw.dual_level():
+                args = list(inputs)
+                # (still requiring grad: gradgradcheck's forward-over-reverse differentiates func inside)
+                args[i] = fw.make_dual(x.detach().requires_grad_(), Tensor._make(tangent.reshape(x._data.shape)))
+                for j, o in enumerate(_outputs(func, args)):
+                    block = jac.setdefault((i, j), np.zeros((x.numel(), o.numel())))
+                    t = fw.unpack_dual(o).tangent
+                    if t is not None:
+                        block[k] = t._data.astype(np.float64).reshape(-1)
+    return jac
+
+
 def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
               raise_exception: bool = True, nondet_tol: float = 0.0, check_undefined_grad: bool = True,
-              check_grad_dtypes: bool = False, check_batched_grad: bool = False, fast_mode: bool = False,
-              masked=None) -> bool:
-    """True if ``func``'s gradients w.r.t. its ``requires_grad`` inputs match finite differences."""
+              check_grad_dtypes: bool = False, check_batched_grad: bool = False,
+              check_batched_forward_grad: bool = False, check_forward_ad: bool = False,
+              check_backward_ad: bool = True, fast_mode: bool = False, masked=None) -> bool:
+    """True if ``func``'s gradients w.r.t. its ``requires_grad`` inputs (by backward, and by forward-mode AD with
+    ``check_forward_ad``) match finite differences. (The batched checks are accepted and not run.)"""
+    if not (check_forward_ad or check_backward_ad):
+        raise AssertionError("Expected at least one of check_forward_ad or check_backward_ad to be True")
+    if check_batched_grad and not check_backward_ad:
+        raise AssertionError("Setting check_batched_grad=True requires check_backward_ad to be True")
+    if check_batched_forward_grad and not check_forward_ad:
+        raise AssertionError("Setting check_batched_forward_grad=True requires check_forward_ad to be True")
     inputs = _as_tuple(inputs)
     idx = _diff_inputs(inputs)
     if not idx:
-        raise ValueError("gradcheck expects at least one input tensor to require gradient, but none of the them "
+        raise ValueError("gradcheck expects at least one input tensor to require gradient, but none of them "
                          "have requires_grad=True.")
     for i in idx:
         if inputs[i].dtype.name != "float64":
@@ -85,22 +115,32 @@ def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: floa
             warnings.warn(f"Input #{i} requires gradient and is not a double precision floating point. This check "
                           "will likely fail if all the inputs are not of double precision floating point. ")
     num, outs = _numerical(func, inputs, idx, eps)
-    ana = _analytical(func, inputs, idx, outs)
-    for key, n in num.items():
-        a = ana[key]
-        if not np.allclose(a, n, rtol=rtol, atol=atol):
-            if raise_exception:
-                raise GradcheckError(f"Jacobian mismatch for output {key[1]} with respect to input {key[0]},\n"
-                                     f"numerical:{n}\nanalytical:{a}\n")
-            return False
+    checks = [("", _analytical(func, inputs, idx, outs))] if check_backward_ad else []
+    if check_forward_ad:
+        checks.append(("computed with forward mode ", _forward(func, inputs, idx)))
+    for mode, jac in checks:
+        for key, n in num.items():
+            a = jac.get(key, np.zeros_like(n))
+            if not np.allclose(a, n, rtol=rtol, atol=atol):
+                if raise_exception:
+                    raise GradcheckError(f"Jacobian {mode}mismatch for output {key[1]} with respect to input "
+                                         f"{key[0]},\nnumerical:{n}\nanalytical:{a}\n")
+                return False
     return True
 
 
 def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
                   gen_non_contig_grad_outputs: bool = False, raise_exception: bool = True, nondet_tol: float = 0.0,
                   check_undefined_grad: bool = True, check_grad_dtypes: bool = False,
-                  check_batched_grad: bool = False, fast_mode: bool = False, masked: bool = False) -> bool:
+                  check_batched_grad: bool = False, check_fwd_over_rev: bool = False,
+                  check_rev_over_rev: bool = True, fast_mode: bool = False, masked: bool = False) -> bool:
     """True if the gradients of ``func``'s gradients match finite differences (second order)."""
+    if not (check_fwd_over_rev or check_rev_over_rev):
+        raise AssertionError("Expected at least one of check_fwd_over_rev or check_rev_over_rev to be True")
+    if check_undefined_grad and not check_rev_over_rev:
+        raise AssertionError("Setting check_undefined_grad=True requires check_rev_over_rev to be True")
+    if check_batched_grad and not check_rev_over_rev:
+        raise AssertionError("Setting check_batched_grad=True requires check_rev_over_rev to be True")
     from .._tensor import Tensor
     from . import grad as autograd_grad
     inputs = _as_tuple(inputs)
@@ -125,4 +165,5 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: f
         return tuple(g if g is not None else (x * 0) for g, x in zip(gs, diff))
 
     return gradcheck(first_grads, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
-                     raise_exception=raise_exception)
+                     raise_exception=raise_exception, check_forward_ad=check_fwd_over_rev,
+                     check_backward_ad=check_rev_over_rev)

@@ -304,3 +304,52 @@ def test_set_multithreading_enabled_as_torch():
         return seen, x.grad.tolist()
     e, t = _both(case)
     assert e == t == ([True, None, False, True, False], [2.0, 2.0])
+
+
+# ---------------------------------------------------------------- gradcheck's forward-mode checks
+
+def _gradcheck_outcomes(lib):
+    """What gradcheck/gradgradcheck return or raise (type, first line) with torch 2.13's forward-mode options."""
+    gc, ggc = lib.autograd.gradcheck, lib.autograd.gradgradcheck
+
+    class WrongJvp(lib.autograd.Function):  # backward right (2), jvp wrong (3)
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+        @staticmethod
+        def jvp(ctx, t):
+            return t * 3
+
+    def x():
+        return lib.tensor([0.3, 0.7, 1.1], dtype=lib.float64, requires_grad=True)
+    z = lib.tensor([0.3 + 0.2j], dtype=lib.complex128, requires_grad=True)
+    calls = [
+        lambda: gc(lambda a: a.sin(), (x(),), check_forward_ad=True),
+        lambda: gc(lambda a, b: (a.sin() * b, a + b), (x(), x() * 2), check_forward_ad=True, check_backward_ad=False),
+        lambda: gc(lambda a: (a * a).real, (z,), check_forward_ad=True),
+        lambda: gc(WrongJvp.apply, (x(),)),
+        lambda: gc(WrongJvp.apply, (x(),), check_forward_ad=True),
+        lambda: gc(WrongJvp.apply, (x(),), check_forward_ad=True, raise_exception=False),
+        lambda: gc(lambda a: a.sin(), (x(),), check_backward_ad=False),
+        lambda: gc(lambda a: a.sin(), (x(),), check_batched_forward_grad=True),
+        lambda: ggc(lambda a, b: a.sin() * b * b, (x(), x() * 2), check_fwd_over_rev=True),
+        lambda: ggc(lambda a: WrongJvp.apply(a) * a, (x(),), check_fwd_over_rev=True),
+        lambda: ggc(lambda a: a.sin() * a, (x(),), check_fwd_over_rev=True, check_rev_over_rev=False),
+        lambda: ggc(lambda a: a.sin() * a, (x(),), check_rev_over_rev=False),
+    ]
+    out = []
+    for call in calls:
+        err = _error(call)
+        out.append(call() if err is None else (err[0], err[1].split("\n")[0]))
+    return out
+
+
+def test_gradcheck_forward_mode_options_as_torch():
+    e, t = _both(_gradcheck_outcomes)
+    assert e == t
+    assert t[:4] == [True, True, True, True] and t[5] is False
