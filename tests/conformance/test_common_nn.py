@@ -5,13 +5,16 @@ Each entry's module is built in torch and, with the same code, in ember: a class
 constructor arguments converted, a lambda re-bound so that its ``torch``/``nn``/``F`` are ember's,
 a ``wrap_functional`` module as ember's module around the re-bound function (its captured tensors
 converted). torch's state_dict is loaded into ember's; the output on the entry's input (and target),
-then the gradients of the floating inputs and of the parameters for one random cotangent must equal
-torch's, under the entry's default dtype; eval-mode output too where the entry has ``check_eval``.
+then the gradients of the floating inputs and of the parameters for one random cotangent (and second
+gradients, for float64 entries that torch checks so) must equal torch's, under the entry's default
+dtype; so must the repr of a module, its output after a pickle round trip (unless the entry has
+``pickle=False``) and the output in eval mode (for every entry, not only those with ``check_eval``).
 An entry that fails must be listed in ``known_gaps_common_nn.py`` with its reason; a listed entry
 that passes fails the suite.
 """
 from __future__ import annotations
 
+import pickle
 import types
 
 import pytest
@@ -151,13 +154,23 @@ def check_entry(entry: dict, criterion: bool) -> dict:
                 _compare(tm, em, targs, eargs, 2)
             except Exception as exc:
                 failures["gradgrad"] = short(exc)
-        if entry.get("check_eval"):
+        if not isinstance(em, _Functional):
             try:
-                tm.eval()
-                em.eval()
-                assert_same(to_torch(em(*to_ember(targs))), tm(*targs), "eval output")
+                assert repr(em) == repr(tm), f"repr {repr(em)!r} != torch's {repr(tm)!r}"[:300]
             except Exception as exc:
-                failures["eval"] = short(exc)
+                failures["repr"] = short(exc)
+        if entry.get("pickle", True) and not isinstance(em, _Functional):
+            try:
+                again = pickle.loads(pickle.dumps(em))
+                assert_same(to_torch(again(*to_ember(targs))), tm(*targs), "output after pickling")
+            except Exception as exc:
+                failures["pickle"] = short(exc)
+        try:
+            tm.eval()
+            em.eval()
+            assert_same(to_torch(em(*to_ember(targs))), tm(*targs), "eval output")
+        except Exception as exc:
+            failures["eval"] = short(exc)
         return failures
     finally:
         torch.set_default_dtype(old)
