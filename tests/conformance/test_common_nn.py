@@ -9,6 +9,7 @@ then the gradients of the floating inputs and of the parameters for one random c
 gradients, for float64 entries that torch checks so) must equal torch's, under the entry's default
 dtype; so must the repr of a module, its output after a pickle round trip (unless the entry has
 ``pickle=False``) and the output in eval mode (for every entry, not only those with ``check_eval``).
+float64 entries run again in float32 (output and first gradients).
 An entry that fails must be listed in ``known_gaps_common_nn.py`` with its reason; a listed entry
 that passes fails the suite.
 """
@@ -126,7 +127,8 @@ def _args(x) -> list:
 def check_entry(entry: dict, criterion: bool) -> dict:
     """Run one common_nn entry on torch and ember; the failing checks, each with a one-line reason.
 
-    A float64 entry runs in float32 too (output and first gradients), as torch's CPU tests of it do."""
+    A float64 entry runs in float32 too (output and first gradients): torch's own test runs each module
+    cast to float32 as well, though it compares nothing there."""
     dtype = entry.get("default_dtype") or torch.get_default_dtype()
     failures = _check(entry, criterion, dtype, full=True)
     if dtype == torch.float64:
@@ -136,6 +138,7 @@ def check_entry(entry: dict, criterion: bool) -> dict:
 
 
 def _check(entry: dict, criterion: bool, dtype: torch.dtype, full: bool) -> dict:
+    """One entry under the default dtype ``dtype``: output and gradients, and (``full``) the other checks."""
     edtype = getattr(ember, str(dtype).split(".")[1])
     old, eold = torch.get_default_dtype(), ember.get_default_dtype()
     torch.set_default_dtype(dtype)
