@@ -54,6 +54,8 @@ def _wrap(g):
     """A buffered gradient as a Tensor (arrays travel bare without create_graph)."""
     if g is None or isinstance(g, _function.Tensor):
         return g
+    if type(g) is not ndarray and getattr(g, "is_sparse", False):  # a sparse gradient travels as it is
+        return g
     return _function.Tensor._make(g if type(g) is ndarray else xp.asarray(g))
 
 
@@ -180,7 +182,9 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
                 else:
                     old = buf[nr]
                     try:
-                        buf[nr] = g if old is None else old + g
+                        # a sparse sum puts the newer gradient first, as torch's input buffer does
+                        buf[nr] = g if old is None else old + g if type(old) is ndarray or not getattr(
+                            old, "is_sparse", False) else g + old
                     except TypeError:  # complex32's records have no NumPy add: summed in complex64
                         buf[nr] = _complex32.add(old, g)
     finally:
@@ -332,6 +336,9 @@ def reset_grad(p, set_to_none: bool) -> None:
     if set_to_none:
         p._grad = None
         return
+    if type(g) is not _function.Tensor and getattr(g, "is_sparse", False):
+        g.zero_()  # torch's zero_ leaves a sparse gradient with no entries
+        return
     if g.grad_fn is not None:
         g.detach_()
     else:
@@ -393,6 +400,14 @@ def accumulate_grad(var, g, create_graph: bool, claimed, hooked: bool = False) -
     """Add ``g`` (a Tensor, or an array without create_graph) into ``var.grad``, after the leaf's tensor hooks
     unless ``hooked`` (they ran already). The first gradient is stored as it is when nothing else can see its
     memory, else copied: ``.grad`` is always a writable array of its own, as torch's."""
+    old = var._grad
+    if (type(g) is not ndarray and getattr(g, "is_sparse", False)) or (
+            old is not None and type(old) is not _function.Tensor and getattr(old, "is_sparse", False)):
+        from ..sparse import accumulate_sparse  # (Embedding(sparse=True)'s gradients)
+        accumulate_sparse(var, g, create_graph)
+        for fn in list(var._post_accumulate_hooks.values()) if var._post_accumulate_hooks else ():
+            fn(var)
+        return
     shared = hooked  # a hook's result may be held elsewhere
     dt = cast_dtype(var)
     if var._hooks and not hooked:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .._backend import xp
 from .._tensor import Tensor
+from ..sparse import SparseTensor, stored_at
 
 from ._flat import FlatGroup
 from .optimizer import (Optimizer, abs_, assign, clip, clone, divide, maximum, multiply, next_step, put_state,
@@ -102,8 +103,12 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         check_fused(fused, foreach, differentiable)
 
+    supports_sparse = True
+
     def _update(self, p, g, state, group):
-        g = _decay(p, g, group["weight_decay"])
+        g = _decay(p, g, group["weight_decay"])  # (a sparse g refuses a dense addend, as torch's)
+        if isinstance(g, SparseTensor):
+            return self._sparse_update(p, g, state, group)
         mom = group["momentum"]
         if mom:
             if "momentum_buffer" not in state:
@@ -115,9 +120,34 @@ class SGD(Optimizer):
             g = g + mom * buf if group["nesterov"] else buf
         p -= scalar(group["lr"]) * g
 
+    @staticmethod
+    def _sparse_update(p, g, state, group):
+        """torch's SGD on a sparse gradient: a sparse momentum buffer, and only the stored rows of ``p`` move."""
+        mom = group["momentum"]
+        if mom:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = g.detach().clone()
+            else:
+                buf.mul_(mom).add_(g, alpha=1 - group["dampening"])
+            g = g + buf * mom if group["nesterov"] else buf
+        add_sparse_(p, g, -scalar(group["lr"]))
+
+
+def add_sparse_(p, g: SparseTensor, alpha: float) -> None:
+    """``p += alpha * g`` for an array ``p`` and a sparse ``g``, entry by entry in order, as torch's kernel."""
+    values = g._values_t._data * xp.asarray(alpha, g._values_t._data.dtype)
+    if g.sparse_dim():
+        xp.add.at(p, tuple(g._indices_t._data), values)
+        return
+    for v in values:  # no sparse dims: each entry is a whole tensor
+        p += v
+
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba), with optional AMSGrad and L2 (or, as AdamW, decoupled) weight decay."""
+
+    sparse_refusal = "Adam does not support sparse gradients, please consider SparseAdam instead"
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0,
                  amsgrad: bool = False, *, foreach=None, maximize: bool = False, capturable: bool = False,
@@ -251,11 +281,21 @@ class Adagrad(Optimizer):
                 st["step"] = Tensor._make(xp.zeros((), dtype=xp.float32))
                 state_array(st, "sum", p._data, self.defaults["initial_accumulator_value"])
 
+    supports_sparse = True
+
     def _update(self, p, g, state, group):
         step = next_step(state)
+        if isinstance(g, SparseTensor) and group["weight_decay"]:
+            raise RuntimeError("weight_decay option is not compatible with sparse gradients")
         g = _decay(p, g, group["weight_decay"])
         clr = scalar(group["lr"]) / (1 + (step - 1) * group["lr_decay"])
         s = state_array(state, "sum", p)
+        if isinstance(g, SparseTensor):  # torch's order: the sums of the stored rows, then those rows of p
+            g = g.coalesce()
+            rows, gv = stored_at(g)
+            s[rows] += gv * gv
+            p[rows] += (gv / (sqrt(s[rows]) + group["eps"])) * xp.asarray(-clr, gv.dtype)
+            return
         s += g * g
         p -= clr * g / (sqrt(s) + group["eps"])
 

@@ -29,7 +29,7 @@ class LBFGS(Optimizer):
 
     def _flat_grad(self) -> xp.ndarray:
         return xp.concatenate([xp.zeros(p._data.size, p._data.dtype) if p._grad is None
-                               else p._grad._data.reshape(-1) for p in self._params])
+                               else _dense(p._grad).reshape(-1) for p in self._params])
 
     def _add(self, t: float, d: xp.ndarray) -> None:
         offset = 0
@@ -247,3 +247,8 @@ def _strong_wolfe(obj, t, d, f, g, gtd, tol_change=1e-9, c1=1e-4, c2=0.9, max_ls
                 t, f_new, g_new.copy(), gtd_new
     t = bracket[low_pos]
     return bracket_f[low_pos], bracket_g[low_pos], t, ls_evals
+
+
+def _dense(g) -> xp.ndarray:
+    """A gradient's array; a sparse one (Embedding(sparse=True)) made dense, as torch's L-BFGS does."""
+    return g._data if isinstance(g, Tensor) else g.to_dense()._data

@@ -10,6 +10,7 @@ from .._backend import xp
 from .._dtype import is_float
 
 from .._tensor import Tensor
+from ..sparse import SparseTensor
 from ..autograd.engine import reset_grad
 from ..autograd.grad_mode import no_grad, set_grad_enabled
 
@@ -123,7 +124,7 @@ class Optimizer:
                     if differentiable:  # on tensors, so that autograd records the step
                         self._update(p, -p._grad if group.get("maximize") else p._grad, state, group)
                     else:
-                        g = p._grad._data
+                        g = p._grad._data if isinstance(p._grad, Tensor) else p._grad  # (or a SparseTensor)
                         self._update(p._data, -g if group.get("maximize") else g, state, group)
                         p._version += 1  # an in-place change, visible to autograd's saved-tensor checks
                     if not state:  # as torch, a parameter without state (SGD without momentum) has no entry
@@ -131,12 +132,18 @@ class Optimizer:
         return loss
 
     supports_complex = True
+    # whether ``_update`` takes a sparse gradient (a SparseTensor, as Embedding(sparse=True) gives); else
+    # this message (formatted with the class name) refuses one, as torch's
+    supports_sparse = False
+    sparse_refusal = "{} does not support sparse gradients"
 
     def _check_group(self, group: dict) -> None:
         """Checks of a group's parameters before its step."""
         if not self.supports_complex and any(p._grad is not None and p._data.dtype.kind == "c"
                                              for p in group["params"]):
             raise RuntimeError(f"{type(self).__name__} does not support complex parameters")
+        if not self.supports_sparse and any(isinstance(p._grad, SparseTensor) for p in group["params"]):
+            raise RuntimeError(self.sparse_refusal.format(type(self).__name__))
 
     def _update(self, p, g, state: dict, group: dict) -> None:
         raise NotImplementedError

@@ -1,20 +1,21 @@
 """SparseAdam: Adam whose moments and parameters move only where the gradient has entries."""
 from __future__ import annotations
 
+import math
+
 from .._backend import xp
 from .._tensor import Tensor
-from ..sparse import SparseTensor
+from ..sparse import SparseTensor, stored_at
 
 from .algorithms import check_betas, check_lr
 from .optimizer import Optimizer, scalar, state_array
 
 
 class SparseAdam(Optimizer):
-    """Lazy Adam for sparse gradients (embeddings): only the gradient's entries update their moments.
+    """Lazy Adam for sparse gradients (``Embedding(sparse=True)``): only the rows a gradient stores update
+    their moments and weights; a dense gradient is refused, as torch's."""
 
-    ember has no sparse tensors yet: a dense gradient is read as the sparse one holding its nonzero
-    entries (what ``grad.to_sparse()`` gives in torch), so zeros leave their moments and weights alone.
-    """
+    supports_sparse = True
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  maximize: bool = False) -> None:
@@ -38,18 +39,24 @@ class SparseAdam(Optimizer):
         if complex_at:
             raise ValueError(f"Complex params at indices {complex_at}: SparseAdam does not support complex parameters")
 
+    def _check_group(self, group: dict) -> None:
+        super()._check_group(group)
+        if any(isinstance(p._grad, Tensor) for p in group["params"]):
+            raise RuntimeError("SparseAdam does not support dense gradients, please consider Adam instead")
+
     def _update(self, p, g, state, group):
         (b1, b2), lr = group["betas"], scalar(group["lr"])
         m, v = state_array(state, "exp_avg", p), state_array(state, "exp_avg_sq", p)
         step = state["step"] = state.get("step", 0) + 1  # a plain int, as torch's SparseAdam keeps it
-        at = g != 0
-        if not at.any():
+        g = g.coalesce()  # the update is not linear: one entry per row
+        if not g._nnz():
             return
-        gv, old_m, old_v = g[at], m[at], v[at]
+        rows, gv = stored_at(g)
+        old_m, old_v = m[rows].copy(), v[rows].copy()  # (a whole-tensor index gives views)
         dm = (gv - old_m) * (1 - b1)
         dv = (gv * gv - old_v) * (1 - b2)
-        m[at] += dm
-        v[at] += dv
+        m[rows] += dm
+        v[rows] += dv
         denom = xp.sqrt(dv + old_v) + group["eps"]
-        step_size = lr * (1 - b2 ** step) ** 0.5 / (1 - b1 ** step)
-        p[at] += -step_size * ((dm + old_m) / denom)
+        step_size = lr * math.sqrt(1 - b2 ** step) / (1 - b1 ** step)
+        p[rows] += -step_size * ((dm + old_m) / denom)

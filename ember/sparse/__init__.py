@@ -210,6 +210,50 @@ class SparseTensor:
             raise RuntimeError("sspaddmm: expected 'mat1' to have sparse layout, got 'mat1' with layout Strided")
         return (beta * self.to_dense() + alpha * mm(mat1, mat2)).to_sparse()
 
+    # ------------------------------------------------------------------ as a gradient (Embedding(sparse=True))
+    __array_ufunc__ = None  # ``array + sparse`` defers to __radd__: a gradient buffer's dense sum
+
+    def __add__(self, other):
+        if isinstance(other, SparseTensor):
+            return _sparse_add(self, other)
+        raise RuntimeError("add(sparse, dense) is not supported. Use add(dense, sparse) instead.")
+
+    def __radd__(self, other):
+        return dense_add(other, self)
+
+    def __neg__(self) -> "SparseTensor":
+        return self._with_values(-self._values_t)
+
+    def __mul__(self, other) -> "SparseTensor":
+        return self._with_values(self._values_t * other)
+
+    __rmul__ = __mul__
+
+    def add_(self, other: "SparseTensor", *, alpha: float = 1) -> "SparseTensor":
+        """``self += alpha * other`` in place, for a sparse ``other`` (torch's rule in ``_sparse_add``)."""
+        if not isinstance(other, SparseTensor):
+            raise RuntimeError("add(sparse, dense) is not supported. Use add(dense, sparse) instead.")
+        return self._adopt(_sparse_add(self, other if alpha == 1 else other * alpha))
+
+    def mul_(self, other) -> "SparseTensor":
+        """Scale the stored values in place."""
+        self._values_t = self._values_t * other
+        return self
+
+    def zero_(self) -> "SparseTensor":
+        """No stored entries (torch's zero_ empties a sparse tensor rather than storing zeros)."""
+        idx = xp.zeros((self.sparse_dim(), 0), xp.int64)
+        return self._adopt(SparseTensor(sparse_coo, self.shape, self._values_t.detach()[:0], Tensor._make(idx),
+                                        coalesced=True))
+
+    def clone(self) -> "SparseTensor":
+        """A copy with its own values."""
+        return self._with_values(self._values_t.clone())
+
+    def _adopt(self, other: "SparseTensor") -> "SparseTensor":
+        self._indices_t, self._values_t, self._coalesced = other._indices_t, other._values_t, other._coalesced
+        return self
+
     def __matmul__(self, other):
         return mm(self, other)
 
@@ -237,6 +281,115 @@ class SparseTensor:
             parts = (f"crow_indices={self._crow!r},\n       col_indices={self._col!r},\n"
                      f"       values={self._values_t!r}")
         return f"tensor({parts}, size={tuple(self.shape)}, nnz={self._nnz()}, layout={self.layout})"
+
+
+def _sparse_add(t: SparseTensor, s: SparseTensor) -> SparseTensor:
+    """``t + s`` for two COO tensors, as torch's CPU kernel adds them: when both values are contiguous, the
+    two entry lists are merged as sorted lists would be (the heads compared, equal heads summed), whatever
+    their order; otherwise (a value block broadcast from a sum's gradient) the entries are concatenated,
+    and coalesced once they outnumber the dense tensor's elements."""
+    if tuple(t.shape) != tuple(s.shape):
+        raise RuntimeError(f"add: expected sizes of 'self' and 'other' to match, but {list(t.shape)} != "
+                           f"{list(s.shape)}")
+    if not s._nnz():
+        return t._with_values(t._values_t.clone())
+    if not t._nnz():
+        return s._with_values(s._values_t.clone())
+    ti, si = t._indices_t._data, s._indices_t._data
+    tv, sv = t._values_t, s._values_t
+    if tv._data.flags.c_contiguous and sv._data.flags.c_contiguous:
+        dims = tuple(t.shape[:ti.shape[0]])
+        tk, sk = (xp.ravel_multi_index(tuple(i), dims).tolist() for i in (ti, si))
+        t_at, s_at, keys = [], [], []
+        a = b = 0
+        while a < len(tk) or b < len(sk):  # one output entry per turn: the smaller head, or both when equal
+            x = tk[a] if a < len(tk) else None
+            y = sk[b] if b < len(sk) else None
+            if y is None or (x is not None and x <= y):
+                t_at.append(len(keys))
+                a += 1
+            if x is None or (y is not None and y <= x):
+                s_at.append(len(keys))
+                b += 1
+            keys.append(x if y is None or (x is not None and x <= y) else y)
+        values = tv.new_zeros((len(keys),) + tuple(tv.shape[1:]))
+        values = values.index_add(0, Tensor._make(xp.array(t_at, xp.int64)), tv)
+        values = values.index_add(0, Tensor._make(xp.array(s_at, xp.int64)), sv)
+        idx = xp.stack(xp.unravel_index(xp.array(keys, xp.int64), dims)).astype(xp.int64)
+        return SparseTensor(sparse_coo, t.shape, values, Tensor._make(idx), coalesced=t._coalesced and s._coalesced)
+    idx = Tensor._make(xp.concatenate([ti, si], axis=1))
+    out = SparseTensor(sparse_coo, t.shape, ember.cat([tv, sv]), idx)
+    if out._nnz() > _numel(out.shape):  # torch's bound on the growth of nnz (its flag stays uncoalesced)
+        c = out.coalesce()
+        out = SparseTensor(sparse_coo, t.shape, c._values_t, c._indices_t)
+    return out
+
+
+def _numel(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def dense_add(dense, s: SparseTensor):
+    """``dense + s`` (an array or a tensor, with the same kind out): the stored values are added one by one,
+    in order, into a copy of ``dense``, as torch's CPU kernel does."""
+    idx = s._coo_parts()[0]
+    if isinstance(dense, Tensor):
+        return dense.index_put(tuple(Tensor._make(i) for i in idx), s._values_t.to(dense.dtype), accumulate=True)
+    out = xp.array(dense, dtype=xp.result_type(dense, s._values_t._data), copy=True)
+    xp.add.at(out, tuple(idx), s._values_t._data)
+    return out
+
+
+def sparse_embedding_grad(g: Tensor, indices: xp.ndarray, num: int, keep=None) -> SparseTensor:
+    """An embedding weight's sparse gradient, as torch's: one entry per lookup, in lookup order, the
+    ``keep`` mask's entries only; indices of shape (1, nnz), values (nnz, dim), uncoalesced unless nnz < 2."""
+    flat = indices.reshape(-1).astype(xp.int64)
+    dim = g.shape[-1]
+    values = g.reshape(flat.size, dim)
+    if keep is not None and not keep.all():
+        flat = flat[keep]
+        values = values[Tensor._make(xp.flatnonzero(keep))]
+    return SparseTensor(sparse_coo, (num, dim), values, Tensor._make(flat.reshape(1, -1)), coalesced=flat.size < 2)
+
+
+def stored_at(g: SparseTensor):
+    """A coalesced ``g``'s entries as (an index into the dense array, the values in that index's shape): an
+    optimizer's update of only the stored rows. Without sparse dims the one entry is the whole tensor."""
+    idx, values = g._indices_t._data, g._values_t._data
+    if not idx.shape[0]:
+        return (Ellipsis,), values.reshape(values.shape[1:])
+    return tuple(idx), values
+
+
+def accumulate_sparse(var: Tensor, g, create_graph: bool) -> None:
+    """Add ``g`` into ``var.grad`` where either is sparse, as torch's AccumulateGrad: a first sparse gradient
+    is kept with values of its own, a sparse one added to a sparse ``.grad`` in place (``_sparse_add``), to a
+    dense one in place, entry by entry; a dense one added to a sparse ``.grad`` makes it dense."""
+    for fn in list(var._hooks.values()) if var._hooks else ():  # tensor hooks see the sparse gradient, as torch's
+        new = fn(g)
+        g = g if new is None else new
+    old = var._grad
+    if isinstance(g, SparseTensor):
+        if old is None:
+            values = g._values_t.clone() if create_graph else Tensor._make(xp.array(g._values_t._data, copy=True))
+            var._grad = SparseTensor(sparse_coo, g.shape, values, g._indices_t, coalesced=g._coalesced)
+        elif isinstance(old, SparseTensor):
+            if create_graph:
+                var._grad = old + g
+            else:
+                old.add_(g.detach())
+        elif create_graph:
+            var._grad = dense_add(old, g)
+        else:
+            xp.add.at(old._data, tuple(g._indices_t._data), g._values_t._data)
+            old._version += 1
+        return
+    dense = g if create_graph else g._data if isinstance(g, Tensor) else g
+    total = dense_add(dense, old)
+    var._grad = total if isinstance(total, Tensor) else Tensor._make(total)
 
 
 def _csr_rows(crow) -> "xp.ndarray":

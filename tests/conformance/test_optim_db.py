@@ -190,7 +190,7 @@ class _Run:
         for lib, opt, params in pairs:
             for p, g in zip(params, grads):
                 g = lib.tensor(g)
-                p.grad = g.to_sparse() if lib is torch and self.sparse else g
+                p.grad = g.to_sparse() if self.sparse else g  # (SparseAdam refuses a dense one)
             opt.step()
 
     def check_params(self, pairs, tol):

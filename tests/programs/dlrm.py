@@ -7,8 +7,8 @@ gathered from a Parameter (weighted pooling), MLPs whose weights are set from Nu
 features with their transpose, lower-triangle pairs picked with two index lists), a sigmoid output clamped by
 the loss threshold, ``BCELoss``, SGD and the repository's ``LRPolicyScheduler`` (an ``_LRScheduler`` subclass
 with warm-up and polynomial decay read from ``_step_count``), and its NumPy accuracy. Adapted: 3 small tables,
-dims 4, batches of 8, 10 steps. ember's gradients are dense where torch's are sparse with ``sparse=True``; with
-SGD (the script's default optimizer) the updates are the same.
+dims 4, batches of 8, 10 steps. The tables' gradients are sparse COO tensors in both (``sparse=True``), which
+SGD (the script's default optimizer) applies to the rows they hold.
 """
 import numpy as np
 import torch

@@ -9,9 +9,8 @@ optimizer (as the script does), a ``Dataset`` that reads a corpus file line by l
 ``torch.LongTensor`` batches; the subsampling, window and negatives come from NumPy's global generator, seeded as
 data_reader.py seeds it (here at the start of each run rather than at import). Adapted: a 120-sentence
 synthetic corpus in a temporary file, a negative table of 1e4 instead of 1e8, a sub-sampling threshold of 0.01
-instead of 1e-4 (the original would discard almost every word of 12), dimension 8, 2 iterations. torch's
-gradients are sparse here and ember's dense: ember's SparseAdam updates the dense gradient's nonzero entries,
-which here are the entries the batch touched, as torch's sparse ones are.
+instead of 1e-4 (the original would discard almost every word of 12), dimension 8, 2 iterations. The
+embeddings' gradients are sparse COO tensors in both, and SparseAdam updates the rows the batch touched.
 """
 import os
 import tempfile

@@ -11,10 +11,11 @@ from ..._ops.common import register
 from ..._ops.nn_math import pad as _pad
 from ..._tensor import Tensor
 from ...amp import autocast_mode as _amp
-from ...autograd.function import Op
+from ...autograd.function import AccumulateGrad, Op
 from ...autograd.forward_ad import total
 from ...autograd.grad_mode import no_grad
 from ...random import _bernoulli, _gen
+from ...sparse import sparse_embedding_grad
 
 __all__ = ["linear", "bilinear", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
            "feature_alpha_dropout", "embedding", "embedding_bag"]
@@ -239,19 +240,29 @@ def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
 
 # ----------------------------------------------------------------------------- embedding
 class _Embedding(Op):
-    """Row lookup ``weight[indices]``; its backward scatters rows back (``_EmbeddingBackward``)."""
+    """Row lookup ``weight[indices]``; its backward scatters rows back (``_EmbeddingBackward``), or with
+    ``sparse`` hands the weight a sparse COO gradient holding the looked-up rows' gradients."""
 
     @staticmethod
-    def forward(weight, indices, padding_idx, scale):
+    def forward(weight, indices, padding_idx, scale, sparse=False):
         return weight[indices]
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        weight, ctx.indices, ctx.padding_idx, ctx.scale = inputs
+        weight, ctx.indices, ctx.padding_idx, ctx.scale = inputs[:4]
+        ctx.sparse = len(inputs) > 4 and inputs[4]
         ctx.num = weight.shape[0]
 
     @staticmethod
     def backward(ctx, g):
+        if ctx.sparse:
+            if ctx.scale:
+                raise RuntimeError("embedding_backward: scale_grad_by_freq not supported with sparse gradients")
+            # a weight computed from others gets a dense gradient: ember's ops take no sparse gradients (torch
+            # carries the sparse one through ops that have sparse kernels)
+            if type(ctx.next_functions[0][0]) is AccumulateGrad:
+                keep = None if ctx.padding_idx is None else ctx.indices.reshape(-1) != ctx.padding_idx
+                return (sparse_embedding_grad(g, ctx.indices, ctx.num, keep),) + (None,) * 4
         return _EmbeddingBackward.apply(g, ctx.indices, ctx.num, ctx.padding_idx, ctx.scale), None, None, None
 
 
@@ -344,6 +355,8 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
         padding_idx = padding_idx + n if padding_idx < 0 else padding_idx
     if max_norm is not None:
         _renorm_rows(weight, idx, max_norm, norm_type)
+    if sparse:
+        return _Embedding.apply(weight, idx, padding_idx, scale_grad_by_freq, True)
     return _Embedding.apply(weight, idx, padding_idx, scale_grad_by_freq)
 
 
@@ -406,6 +419,8 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
         raise ValueError("mode has to be one of sum, mean or max")
     if mode == "max" and scale_grad_by_freq:
         raise ValueError("max mode does not support scaling the gradient by the frequency")
+    if mode == "max" and sparse:
+        raise ValueError("max mode does not support sparse weights")
     if per_sample_weights is not None and mode != "sum":
         raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. per_sample_weights is only "
                                   f"supported for mode='sum' (got mode='{mode}'). Please open a feature request on "
@@ -425,7 +440,7 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
     if padding_idx is not None:
         keep &= flat != padding_idx
     flat, bag = flat[keep], bag[keep]
-    rows = _Embedding.apply(weight, flat, None, scale_grad_by_freq)  # (kept, dim)
+    rows = _Embedding.apply(weight, flat, None, scale_grad_by_freq, sparse)  # (kept, dim)
     dim = weight.shape[1]
     counts = xp.bincount(bag, minlength=nbags)
     if mode == "max":

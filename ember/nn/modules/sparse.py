@@ -39,7 +39,7 @@ class Embedding(Module):
         max_norm: rows looked up with a larger ``norm_type``-norm are rescaled in place to it.
         norm_type: the p of that norm. Default: 2.
         scale_grad_by_freq: divide gradients by how often each index occurs in the batch.
-        sparse: accepted for compatibility; gradients are always dense.
+        sparse: give the weight a sparse COO gradient (its looked-up rows) instead of a dense one.
         _weight: an initial weight to use instead of N(0, 1) draws.
         _freeze: make the weight not require grad.
 
@@ -113,7 +113,7 @@ class EmbeddingBag(Module):
         norm_type: the p of that norm. Default: 2.
         scale_grad_by_freq: divide gradients by how often each index occurs (not with 'max').
         mode: ``'sum'``, ``'mean'`` (default) or ``'max'``.
-        sparse: accepted for compatibility; gradients are always dense.
+        sparse: give the weight a sparse COO gradient (its looked-up rows) instead of a dense one.
         include_last_offset: ``offsets`` has one more entry, the end of the last bag.
         padding_idx: an index left out of its bag (and whose row gets no gradient).
 

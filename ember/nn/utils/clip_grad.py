@@ -17,8 +17,12 @@ def _as_list(tensors) -> list:
     return [tensors] if isinstance(tensors, Tensor) else list(tensors)
 
 
-def _grads(parameters) -> list[Tensor]:
-    return [p.grad for p in _as_list(parameters) if p.grad is not None]
+def _grads(parameters, op: str = "linalg_vector_norm") -> list[Tensor]:
+    grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
+    if any(not isinstance(g, Tensor) for g in grads):  # torch has no sparse kernel for the op either
+        raise NotImplementedError(f"Could not run 'aten::{op}' with arguments from the 'SparseCPU' backend: "
+                                  "gradient clipping of a sparse gradient (Embedding(sparse=True))")
+    return grads
 
 
 def _norm(a: np.ndarray, norm_type: float):
@@ -90,6 +94,6 @@ def clip_grad_norm(parameters, max_norm: float, norm_type: float = 2.0, error_if
 def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float, foreach=None) -> None:
     """Clamp every gradient element to ``[-clip_value, clip_value]`` in place."""
     v = float(clip_value)
-    for g in _grads(parameters):
+    for g in _grads(parameters, "clamp_min_"):
         np.clip(g._data, -v, v, out=g._data)
         g._version += 1
