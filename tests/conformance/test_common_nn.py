@@ -228,8 +228,11 @@ def _compare(tm, em, targs, eargs, order: int) -> None:
                                  allow_unused=True, create_graph=more) if live else [None] * len(ein)
         what = "gradient" if level == 1 else "second gradient"
         for name, t, e, like in zip(names, tg, eg, tin):
+            e = None if e is None else to_torch(e)
+            if t is not None and e is not None:  # a sparse Embedding's gradient is sparse in both
+                assert e.layout == t.layout, f"{what} of {name}: layout {e.layout} != torch's {t.layout}"
             t = torch.zeros_like(like).detach() if t is None else _dense(t)
-            e = torch.zeros_like(like).detach() if e is None else _dense(to_torch(e))
+            e = torch.zeros_like(like).detach() if e is None else _dense(e)
             assert_same(e, t, f"{what} of {name}")
         touts, eouts = list(tg), list(eg)
 
