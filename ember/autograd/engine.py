@@ -404,7 +404,7 @@ def accumulate_grad(var, g, create_graph: bool, claimed, hooked: bool = False) -
     if (type(g) is not ndarray and getattr(g, "is_sparse", False)) or (
             old is not None and type(old) is not _function.Tensor and getattr(old, "is_sparse", False)):
         from ..sparse import accumulate_sparse  # (Embedding(sparse=True)'s gradients)
-        accumulate_sparse(var, g, create_graph)
+        accumulate_sparse(var, g, create_graph, hooked)
         for fn in list(var._post_accumulate_hooks.values()) if var._post_accumulate_hooks else ():
             fn(var)
         return

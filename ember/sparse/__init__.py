@@ -364,11 +364,11 @@ def stored_at(g: SparseTensor):
     return tuple(idx), values
 
 
-def accumulate_sparse(var: Tensor, g, create_graph: bool) -> None:
+def accumulate_sparse(var: Tensor, g, create_graph: bool, hooked: bool = False) -> None:
     """Add ``g`` into ``var.grad`` where either is sparse, as torch's AccumulateGrad: a first sparse gradient
     is kept with values of its own, a sparse one added to a sparse ``.grad`` in place (``_sparse_add``), to a
     dense one in place, entry by entry; a dense one added to a sparse ``.grad`` makes it dense."""
-    for fn in list(var._hooks.values()) if var._hooks else ():  # tensor hooks see the sparse gradient, as torch's
+    for fn in list(var._hooks.values()) if var._hooks and not hooked else ():  # they see it sparse, as torch's
         new = fn(g)
         g = g if new is None else new
     old = var._grad

@@ -209,3 +209,14 @@ def test_embedding_bag_module_sparse_and_max_mode_refusal():
         TF.embedding_bag(torch.tensor([1, 2]), tw, torch.tensor([0]), mode="max", sparse=True)
     with pytest.raises(ValueError, match="max mode does not support sparse weights"):
         EF.embedding_bag(ember.tensor([1, 2]), ew, ember.tensor([0]), mode="max", sparse=True)
+
+
+def test_leaf_hooks_see_the_sparse_gradient_once():
+    seen = {}
+    for lib, w in zip((torch, ember), _weights()):
+        F = TF if lib is torch else EF
+        calls = seen[lib.__name__] = []
+        w.register_hook(lambda g, calls=calls: calls.append((g.is_sparse, g._indices().tolist())))
+        w.register_post_accumulate_grad_hook(lambda p, calls=calls: calls.append(p.grad.is_sparse))
+        (F.embedding(lib.tensor([1, 3, 1]), w, sparse=True) ** 2).sum().backward()
+    assert seen["ember"] == seen["torch"] == [(True, [[1, 3, 1]]), True]
