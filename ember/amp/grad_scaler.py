@@ -6,6 +6,7 @@ import math
 import warnings
 
 from .._backend import xp
+from .._dtype import float16
 from .._tensor import Tensor
 
 
@@ -74,6 +75,10 @@ class GradScaler:
                 if p.grad is None:
                     continue
                 g = p.grad
+                if not isinstance(g, Tensor):  # a sparse gradient (Embedding(sparse=True)): its stored values
+                    if g.dtype is float16:  # as torch: duplicates summed first (their sum may overflow)
+                        g = p.grad = g.coalesce()
+                    g = g._values()
                 found = found or not bool(g.isfinite().all())
                 g.mul_(inv.to(g.dtype))
         state["unscaled"], state["found_inf"] = True, found

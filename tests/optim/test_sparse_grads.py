@@ -153,3 +153,21 @@ def test_module_zero_grad_and_training_loop_with_sparse_adam():
         assert emb.weight.grad.is_sparse
         results.append(emb.weight.detach().numpy())
     np.testing.assert_allclose(results[1], results[0], rtol=1e-5, atol=1e-6)
+
+
+def test_grad_scaler_unscales_the_stored_values():
+    """GradScaler.unscale_ divides a sparse gradient's values (torch's sparse branch); the step then matches."""
+    results = []
+    for lib in (torch, ember):
+        w = lib.tensor(W, requires_grad=True)
+        opt = lib.optim.SGD([w], lr=0.1)
+        scaler = lib.amp.GradScaler("cpu", init_scale=1024.0)
+        scaler.scale(_loss(lib, w, [1, 4, 1])).backward()
+        scaler.unscale_(opt)
+        assert w.grad.is_sparse
+        results.append(w.grad.to_dense().numpy())
+        scaler.step(opt)
+        scaler.update()
+        results.append(w.detach().numpy())
+    np.testing.assert_allclose(results[2], results[0], rtol=1e-6)
+    np.testing.assert_allclose(results[3], results[1], rtol=1e-6)
