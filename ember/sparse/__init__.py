@@ -427,7 +427,9 @@ def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, pi
     if arr.shape[1] and ((arr < 0).any() or (arr.max(axis=1) >= xp.array(size[:arr.shape[0]])).any()):
         raise RuntimeError(f"sparse_coo_tensor: size {list(size)} is inconsistent with indices (an index is "
                            f"negative or out of bounds)")
-    return SparseTensor(sparse_coo, size, _leaf(values, requires_grad), idx, coalesced=bool(is_coalesced))
+    # torch calls fewer than two entries coalesced, unless told otherwise
+    coalesced = arr.shape[1] < 2 if is_coalesced is None else bool(is_coalesced)
+    return SparseTensor(sparse_coo, size, _leaf(values, requires_grad), idx, coalesced=coalesced)
 
 
 def sparse_csr_tensor(crow_indices, col_indices, values, size=None, *, dtype=None, layout=None, device=None,

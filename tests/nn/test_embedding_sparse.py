@@ -220,3 +220,25 @@ def test_leaf_hooks_see_the_sparse_gradient_once():
         w.register_post_accumulate_grad_hook(lambda p, calls=calls: calls.append(p.grad.is_sparse))
         (F.embedding(lib.tensor([1, 3, 1]), w, sparse=True) ** 2).sum().backward()
     assert seen["ember"] == seen["torch"] == [(True, [[1, 3, 1]]), True]
+
+
+@pytest.mark.parametrize("a,b", [
+    ([3, 1, 3, 0], [1, 3, 2]),       # unsorted lists: heads compared, equal heads summed
+    ([2, 5], [0, 1, 6, 6]),
+    ([4], []),
+])
+def test_sparse_sum_rules_used_by_accumulation(a, b):
+    """COO + COO (the sum a second sparse gradient is accumulated with), dense + COO, COO + dense refused."""
+    rng = np.random.default_rng(len(a) + len(b))
+    va, vb = rng.standard_normal((len(a), 2)).astype(np.float32), rng.standard_normal((len(b), 2)).astype(np.float32)
+    dense = rng.standard_normal((7, 2)).astype(np.float32)
+    for lib in (torch, ember):
+        x = lib.sparse_coo_tensor(lib.tensor([a], dtype=lib.int64).reshape(1, -1), lib.tensor(va), (7, 2))
+        y = lib.sparse_coo_tensor(lib.tensor([b], dtype=lib.int64).reshape(1, -1), lib.tensor(vb), (7, 2))
+        if lib is torch:
+            t_sum, t_dense = x + y, lib.tensor(dense) + x
+        else:
+            _same_sparse(x + y, t_sum)
+            np.testing.assert_allclose((lib.tensor(dense) + x).numpy(), t_dense.numpy(), rtol=1e-6)
+        with pytest.raises(RuntimeError, match=r"add\(sparse, dense\) is not supported"):
+            x + lib.tensor(dense)
