@@ -96,6 +96,9 @@ def with_out(fn, name: str):
         at = next((i for i, p in enumerate(params) if p.kind == p.VAR_KEYWORD), len(params))
         params.insert(at, inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, default=None))
         op.__signature__ = sig.replace(parameters=params)
+    # pickled by reference where it is published (ember.add, ember.nn.functional.gelu), as torch's functions are,
+    # not under the module that defines the wrapped function (which holds the unwrapped one)
+    op.__module__, _, op.__qualname__ = ("ember." + name).rpartition(".")
     _MADE[fn, cast] = op
     return op
 
