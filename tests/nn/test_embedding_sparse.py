@@ -242,3 +242,19 @@ def test_sparse_sum_rules_used_by_accumulation(a, b):
             np.testing.assert_allclose((lib.tensor(dense) + x).numpy(), t_dense.numpy(), rtol=1e-6)
         with pytest.raises(RuntimeError, match=r"add\(sparse, dense\) is not supported"):
             x + lib.tensor(dense)
+
+
+def test_forward_ad_and_func_grad_with_sparse():
+    """Forward mode gives the tangent's looked-up rows; func.grad returns the sparse gradient, as torch's."""
+    tangent = RNG.standard_normal((7, 3)).astype(np.float32)
+    idx = [[1, 6], [1, 0]]
+    outs = []
+    for lib, F in ((torch, TF), (ember, EF)):
+        with lib.autograd.forward_ad.dual_level():
+            dual = lib.autograd.forward_ad.make_dual(lib.tensor(W), lib.tensor(tangent))
+            out = F.embedding(lib.tensor(idx), dual, padding_idx=0, sparse=True)
+            outs.append(lib.autograd.forward_ad.unpack_dual(out).tangent.numpy())
+        outs.append(lib.func.grad(lambda w: (F.embedding(lib.tensor(idx), w, sparse=True) ** 2).sum())(
+            lib.tensor(W)))
+    np.testing.assert_allclose(outs[2], outs[0])
+    _same_sparse(outs[3], outs[1])

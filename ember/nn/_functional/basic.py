@@ -265,6 +265,10 @@ class _Embedding(Op):
                 return (sparse_embedding_grad(g, ctx.indices, ctx.num, keep),) + (None,) * 4
         return _EmbeddingBackward.apply(g, ctx.indices, ctx.num, ctx.padding_idx, ctx.scale), None, None, None
 
+    @staticmethod
+    def jvp(inputs, out, t, *_):  # linear in the weight: the tangent's rows (not a transposed sparse backward)
+        return _Embedding.apply(t, inputs[1], None, False)
+
 
 class _EmbeddingBackward(Op):
     """Sum output-gradient rows into their weight rows, skipping ``padding_idx``; linear in ``g``,
