@@ -15,7 +15,8 @@ from ._dtype import is_float, is_half
 from ._tensor import Tensor
 from .autograd.function import Op
 from .autograd.forward_ad import total
-from ._ops.common import register, norm_dims, sum_to
+from . import _dtype
+from ._ops.common import _type_name, register, norm_dims, sum_to
 from ._ops.compare import pure
 from ._ops.linalg import MT, Matmul, matmul, einsum, _short
 from ._ops.nn_math import _pointwise, _const
@@ -611,7 +612,12 @@ class VectorNorm(Op):
 def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None, out=None) -> Tensor:
     """The ``ord``-norm of ``x`` seen as a vector (over ``dim`` or all elements)."""
     if dtype is not None:
+        if x.is_complex() and not _dtype.as_dtype(dtype).is_complex:
+            raise RuntimeError(f"linalg.vector_norm: dtype should be complex for complex inputs, but got "
+                               f"{_type_name(_dtype.as_dtype(dtype))}")
         x = x.to(dtype)
+    if x.is_complex():  # the norm of the moduli, real (abs's backward gives the complex gradient x / |x|)
+        return vector_norm(x.abs(), ord, dim, keepdim)
     _floating(x, "linalg.vector_norm")
     if is_half(x._data.dtype):  # accumulated in float32 and rounded once, as torch's kernel
         return vector_norm(x.float(), ord, dim, keepdim).to(x.dtype)

@@ -215,8 +215,8 @@ def dot(input: Tensor, tensor: Tensor, *, out=None) -> Tensor:
 
 
 def _short(t: Tensor) -> str:
-    return {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16", "int64": "Long",
-            "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}[t.dtype.name]
+    from .common import _type_name  # (torch's names of every dtype: Float, ComplexFloat, ...)
+    return _type_name(t.dtype)
 
 
 @register(aliases=("ger",))

@@ -32,3 +32,22 @@ def test_eig_of_float32_is_complex64_and_errors_match_torch():
             torch.linalg.eig(bad(torch))
         with pytest.raises(RuntimeError):
             ember.linalg.eig(bad(ember))
+
+
+def test_vector_norm_of_complex_values_is_torchs():
+    """The norm of the moduli, real-valued, with torch's complex gradient x |x|^(p-2) / n^(p-1); a real dtype= for a
+    complex input is refused as torch does (ember raised a KeyError building the message)."""
+    vals = [[1 + 2j, 3 - 1j, -0.5j], [2, 1j, 1 - 1j]]
+    for ord in (2, 3, 1, float("inf"), 0.5):
+        got = {}
+        for lib in (torch, ember):
+            x = lib.tensor(vals, requires_grad=True)
+            n = lib.linalg.vector_norm(x, ord, dim=1)
+            n.sum().backward()
+            got[lib] = (n.detach().numpy(), x.grad.numpy(), str(n.dtype))
+        np.testing.assert_allclose(got[ember][0], got[torch][0], rtol=1e-6)
+        np.testing.assert_allclose(got[ember][1], got[torch][1], rtol=1e-5, atol=1e-7)
+        assert got[ember][2] == got[torch][2]
+    for lib in (torch, ember):
+        with pytest.raises(RuntimeError, match="dtype should be complex for complex inputs, but got Float"):
+            lib.linalg.vector_norm(lib.tensor([1 + 2j]), dtype=lib.float32)
