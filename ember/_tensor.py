@@ -157,6 +157,13 @@ class Tensor:
         """The legacy type name (``torch.FloatTensor``), or a cast when given a dtype."""
         if dtype is None:
             return _LEGACY.get(self.dtype.name, "torch.Tensor")
+        if isinstance(dtype, str):  # x.type('torch.LongTensor'): .to would read the name as a device
+            if dtype.startswith("torch.cuda."):
+                return self.to("cuda")
+            named = [d for d in _dtype.ALL if _LEGACY.get(d.name) == dtype]
+            if not named:
+                raise ValueError(f"invalid type: '{dtype}'")
+            dtype = named[0]
         return self.to(dtype)
 
     def get_device(self) -> int:
@@ -540,7 +547,7 @@ class device:
 _LEGACY = {"float32": "torch.FloatTensor", "float64": "torch.DoubleTensor", "float16": "torch.HalfTensor",
            "int64": "torch.LongTensor", "int32": "torch.IntTensor", "int16": "torch.ShortTensor",
            "int8": "torch.CharTensor", "uint8": "torch.ByteTensor", "bool": "torch.BoolTensor",
-           "complex32": "torch.ComplexHalfTensor", "complex64": "torch.ComplexFloatTensor", "complex128": "torch.ComplexDoubleTensor"}
+           "bfloat16": "torch.BFloat16Tensor", "complex32": "torch.ComplexHalfTensor", "complex64": "torch.ComplexFloatTensor", "complex128": "torch.ComplexDoubleTensor"}
 
 
 def _unpickle(cls, arr, requires_grad: bool, attrs: dict) -> Tensor:

@@ -215,6 +215,28 @@ def test_legacy_type_names():
         assert e.type() == t.type()
 
 
+@pytest.mark.parametrize("name", ["float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8",
+                                  "uint8", "bool", "complex64", "complex128"])
+def test_type_takes_a_legacy_type_name_as_torch(name):
+    """x.type('torch.LongTensor') casts, as old training scripts write it (ember read the name as a device)."""
+    legacy = torch.zeros(1, dtype=getattr(torch, name)).type()
+    data = [[1.5, -2.0], [0.0, 3.25]]
+    e, t = ember.tensor(data).type(legacy), torch.tensor(data).type(legacy)
+    assert str(e.dtype) == str(t.dtype) and legacy == e.type()
+    assert e.tolist() == t.tolist()
+    same = ember.tensor(data)
+    assert same.type("torch.FloatTensor") is same and e.type(legacy) is e  # no copy when the type already matches
+
+
+def test_type_refuses_a_name_that_is_not_a_legacy_type_as_torch():
+    for bad in ("torch.float64", "LongTensor", "foo"):
+        with pytest.raises(ValueError) as t_err:
+            torch.zeros(2).type(bad)
+        with pytest.raises(ValueError, match=f"invalid type: '{bad}'") as e_err:
+            ember.zeros(2).type(bad)
+        assert str(e_err.value) == str(t_err.value)
+
+
 def test_pickle_round_trip_as_torch():
     """pickle keeps values, dtype, requires_grad, the class and user attributes; not the graph or .grad."""
     import pickle
