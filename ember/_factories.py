@@ -229,11 +229,17 @@ def full_like(input, fill_value, *, dtype=None, layout=None, device=None, pin_me
 
 
 @register(method=False)
-def arange(start, end=None, step=1, *, out=None, dtype=None, layout=None, device=None, pin_memory: bool = False,
+def arange(start=None, end=None, step=1, *, out=None, dtype=None, layout=None, device=None, pin_memory: bool = False,
            requires_grad: bool = False) -> Tensor:
     """Values from ``start`` to ``end`` (exclusive) by ``step``."""
-    if end is None:
+    if start is None and end is None:
+        raise TypeError("arange() missing required argument 'end'")
+    if end is None:  # arange(end)
         start, end = 0, start
+    elif start is None:  # arange(end=...), as torch's keyword overload (which takes no step)
+        if step != 1:
+            raise TypeError("arange() received an invalid combination of arguments: a step needs a start")
+        start = 0
     vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
     if not (math.isfinite(vals[0]) and math.isfinite(vals[1])):
         raise RuntimeError(f"arange: unsupported range: {vals[0]} -> {vals[1]}")

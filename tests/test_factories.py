@@ -236,3 +236,13 @@ def test_scalar_tensor_empty_strided_empty_permuted_as_torch():
         for lib in (torch, ember):
             with pytest.raises(RuntimeError):
                 lib.empty_permuted(size, order)
+
+
+def test_arange_end_keyword_as_torch():
+    """torch's arange(end=...) overload (what transe-style code writes), and its refusals."""
+    for lib in (torch, ember):
+        assert lib.arange(end=5).tolist() == [0, 1, 2, 3, 4]
+        assert lib.arange(start=2, end=5).tolist() == [2, 3, 4]
+        for bad in (lambda: lib.arange(), lambda: lib.arange(end=6, step=2)):
+            with pytest.raises(TypeError):
+                bad()
